@@ -1,0 +1,1 @@
+"""The KServe model server and the stereo engines it hosts."""

@@ -1,0 +1,165 @@
+"""Domain models: jobs, their status machine, layouts and stereo strength.
+
+Pure pydantic, no I/O: every deployable (CLI, pipeline components, model server, portal) exchanges
+these shapes, and the job stores persist them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Layout(StrEnum):
+    """How the two eyes are packed into one frame."""
+
+    ANAGLYPH = "anaglyph"
+    SBS = "sbs"
+    HALF_SBS = "half-sbs"
+    TAB = "tab"
+    HALF_TAB = "half-tab"
+
+    @property
+    def filename_tag(self) -> str:
+        """Suffix players look for in a file name to switch to 3D playback."""
+        return {
+            Layout.ANAGLYPH: "_redcyan",
+            Layout.SBS: "_LR",
+            Layout.HALF_SBS: "_3dh_LR",
+            Layout.TAB: "_TB",
+            Layout.HALF_TAB: "_3dh_TB",
+        }[self]
+
+    def output_size(self, width: int, height: int) -> tuple[int, int]:
+        """Frame size of the packed output for a ``width`` x ``height`` source."""
+        if self is Layout.SBS:
+            return 2 * width, height
+        if self is Layout.TAB:
+            return width, 2 * height
+        return width, height
+
+
+class AnaglyphMode(StrEnum):
+    DUBOIS = "dubois"
+    COLOR = "color"
+    HALF_COLOR = "half-color"
+    GRAY = "gray"
+
+
+class JobStatus(StrEnum):
+    CREATED = "created"
+    UPLOADED = "uploaded"
+    QUEUED = "queued"
+    CHUNKING = "chunking"
+    PROCESSING = "processing"
+    REASSEMBLING = "reassembling"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+
+
+# The forward path; FAILED is reachable from every non-final state.
+STATUS_ORDER: tuple[JobStatus, ...] = (
+    JobStatus.CREATED,
+    JobStatus.UPLOADED,
+    JobStatus.QUEUED,
+    JobStatus.CHUNKING,
+    JobStatus.PROCESSING,
+    JobStatus.REASSEMBLING,
+    JobStatus.COMPLETED,
+)
+
+
+def can_transition(current: JobStatus, new: JobStatus) -> bool:
+    """Status only moves forward; a final state never changes.
+
+    Skipping ahead is allowed (a re-run may jump from ``queued`` to ``processing``), staying in
+    the same non-final state is allowed (idempotent re-runs), moving back never is.
+    """
+    if current.is_final:
+        return False
+    if new is JobStatus.FAILED:
+        return True
+    return STATUS_ORDER.index(new) >= STATUS_ORDER.index(current)
+
+
+class StereoParams(BaseModel):
+    """Stereo strength and rendering options, shared by every engine.
+
+    ``divergence`` is the largest parallax in percent of the frame width; ``convergence`` is the
+    normalised depth (0 = farthest, 1 = nearest) that sits on the screen plane. Disparity in pixels
+    is ``divergence / 100 * width * (depth - convergence)``. The defaults keep total parallax
+    inside the ~3 % broadcast comfort budget (about -1 % in front of, +2 % behind the screen).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    divergence: float = Field(default=3.0, ge=0.0, le=10.0)
+    convergence: float = Field(default=0.35, ge=0.0, le=1.0)
+    anaglyph_mode: AnaglyphMode = AnaglyphMode.DUBOIS
+    edges_at_screen: bool = False
+
+
+def new_job_id() -> str:
+    """An unguessable, URL-safe id (192 random bits)."""
+    return secrets.token_urlsafe(24)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SourceInfo(BaseModel):
+    """What probing the uploaded source found."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    width: int
+    height: int
+    frames: int
+    duration: float
+    fps: float
+    video_codec: str
+    audio_codec: str | None = None
+    container: str = ""
+
+
+class Job(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    job_id: str = Field(default_factory=new_job_id)
+    layout: Layout = Layout.ANAGLYPH
+    params: StereoParams = Field(default_factory=StereoParams)
+    engine: str = "classical"
+    status: JobStatus = JobStatus.CREATED
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+    total_segments: int = 0
+    completed_segments: int = 0
+    completed_at: datetime | None = None
+    error: str | None = None
+    run_id: str | None = None
+    source_name: str = ""
+    source: SourceInfo | None = None
+
+    @field_validator("job_id")
+    @classmethod
+    def _url_safe(cls, value: str) -> str:
+        from stereo_spot.keys import validate_job_id
+
+        return validate_job_id(value)
+
+    @property
+    def progress(self) -> float:
+        """Fraction done, 0..1, for progress bars."""
+        if self.status is JobStatus.COMPLETED:
+            return 1.0
+        if self.total_segments <= 0:
+            return 0.0
+        return min(1.0, self.completed_segments / self.total_segments)

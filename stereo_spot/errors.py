@@ -1,0 +1,33 @@
+"""Errors that carry a sentence a user can act on.
+
+Every error the user may see subclasses :class:`StereoSpotError`; its ``str()`` is one plain
+sentence, which is what the CLI prints, the job record stores and the portal shows.
+"""
+
+
+class StereoSpotError(Exception):
+    """Base class: ``str(error)`` is a complete, human-readable sentence."""
+
+
+class InputRejected(StereoSpotError):
+    """The uploaded file is not something we can convert (not a video, unreadable, too big...)."""
+
+
+class InvalidKey(StereoSpotError):
+    """An object key or URI that does not follow the contract in DESIGN.md."""
+
+
+class JobNotFound(StereoSpotError):
+    """No job with that id exists."""
+
+
+class TransitionConflict(StereoSpotError):
+    """A status update lost a race or tried to move a job backwards."""
+
+
+class ObjectNotFound(StereoSpotError):
+    """A storage key that does not exist."""
+
+
+class EngineError(StereoSpotError):
+    """The stereo engine could not convert a segment (bad frames, missing weights...)."""

@@ -1,0 +1,46 @@
+"""The job-store port: job records and their forward-only status machine.
+
+Adapters: :mod:`stereo_spot.jobs.sqlite` (embedded default) and :mod:`stereo_spot.jobs.dynamo`
+(cluster). Every adapter enforces :func:`stereo_spot.domain.can_transition` atomically: a late or
+duplicate update raises :class:`~stereo_spot.errors.TransitionConflict` and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from stereo_spot.domain import Job, JobStatus
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+@runtime_checkable
+class JobStore(Protocol):
+    def create(self, job: Job) -> Job:
+        """Store a new job; raises TransitionConflict if the id exists."""
+
+    def get(self, job_id: str) -> Job:
+        """Raises JobNotFound."""
+
+    def transition(self, job_id: str, status: JobStatus, **fields: Any) -> Job:
+        """Move the job to ``status`` (and set ``fields``) if the status machine allows it."""
+
+    def update(self, job_id: str, **fields: Any) -> Job:
+        """Set non-status fields (total_segments, run_id, source...) on a non-final job."""
+
+    def mark_segment_done(self, job_id: str, segment_index: int) -> Job:
+        """Record one converted segment; counting the same index twice has no effect."""
+
+    def list_completed(self, limit: int = 20, cursor: str | None = None) -> JobPage:
+        """Completed jobs, newest ``completed_at`` first, ``limit`` at a time."""
+
+    def list_all(self, limit: int = 50) -> list[Job]:
+        """Every job, newest ``created_at`` first (for operators)."""
+
+    def delete(self, job_id: str) -> None:
+        """Forget the job (its media are deleted separately)."""

@@ -1,0 +1,67 @@
+"""One settings object, read from the environment by every deployable (DESIGN.md, Configuration)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".stereo-spot"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STEREO_SPOT_", extra="ignore")
+
+    backend: Literal["local", "aws"] = "local"
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    bucket: str = "stereo-spot-media"
+    jobs_table: str = "stereo-spot-jobs"
+
+    model_url: str | None = None
+    model_name: str = "stereo"
+    engine: str = "classical"
+    weights: str | None = None
+    kfp_host: str | None = None
+
+    segment_seconds: float = Field(default=10.0, gt=0)
+    # Limits applied when probing a source: anything past them is rejected with a reason.
+    max_width: int = 7680
+    max_height: int = 4320
+    max_duration_seconds: float = 4 * 3600
+    max_upload_bytes: int = 20 * 1024**3
+
+    @property
+    def media_root(self) -> Path:
+        """Where the local storage adapter keeps objects."""
+        return self.data_dir / "media"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "jobs.sqlite3"
+
+    @property
+    def runs_dir(self) -> Path:
+        """kfp.local's pipeline root and scratch space for local runs."""
+        return self.data_dir / "runs"
+
+    def as_environment(self) -> dict[str, str]:
+        """The variables that reproduce these settings in a child process."""
+        env = {
+            "STEREO_SPOT_BACKEND": self.backend,
+            "STEREO_SPOT_DATA_DIR": str(self.data_dir),
+            "STEREO_SPOT_BUCKET": self.bucket,
+            "STEREO_SPOT_JOBS_TABLE": self.jobs_table,
+            "STEREO_SPOT_MODEL_NAME": self.model_name,
+            "STEREO_SPOT_ENGINE": self.engine,
+        }
+        optional = {
+            "STEREO_SPOT_MODEL_URL": self.model_url,
+            "STEREO_SPOT_WEIGHTS": self.weights,
+            "STEREO_SPOT_KFP_HOST": self.kfp_host,
+        }
+        env.update({name: value for name, value in optional.items() if value})
+        return env

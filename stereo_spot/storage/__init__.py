@@ -1,0 +1,58 @@
+"""The object-storage port. Stage logic takes an :class:`ObjectStorage`, never a path or a client.
+
+Adapters: :mod:`stereo_spot.storage.local` (embedded default) and :mod:`stereo_spot.storage.s3`
+(cluster). :func:`stereo_spot.wiring.storage_from` picks one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """Where a browser or script sends a file: a multipart form POST of ``fields`` plus ``file``.
+
+    The shape of an S3 presigned POST; the local adapter signs the same shape with an HMAC.
+    """
+
+    url: str
+    fields: dict[str, str] = field(default_factory=dict)
+    max_bytes: int = 0
+    expires_in: int = 0
+
+
+@runtime_checkable
+class ObjectStorage(Protocol):
+    def put_file(self, local_path: Path, key: str, content_type: str = "video/mp4") -> None:
+        """Upload a local file to ``key``, replacing what is there (atomic for readers)."""
+
+    def get_file(self, key: str, local_path: Path) -> Path:
+        """Download ``key`` to ``local_path``; raises ObjectNotFound if it is missing."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def size(self, key: str) -> int:
+        """Size in bytes; raises ObjectNotFound if it is missing."""
+
+    def list_prefix(self, prefix: str) -> list[str]:
+        """Keys under ``prefix``, sorted."""
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every key under ``prefix``; returns how many were deleted."""
+
+    def uri_for(self, key: str) -> str:
+        """The ``file://`` or ``s3://`` URI of ``key``."""
+
+    def key_from_uri(self, uri: str) -> str:
+        """The key a URI of this storage names; raises InvalidKey for a foreign URI."""
+
+    def presign_upload(
+        self, key: str, max_bytes: int, expires_in: int = 3600, content_type: str = "video/mp4"
+    ) -> UploadTarget:
+        """A signed form POST that can write exactly ``key``, at most ``max_bytes``, until expiry."""
+
+    def presign_download(self, key: str, expires_in: int = 3600, filename: str | None = None) -> str:
+        """A signed GET URL for ``key`` (``filename`` sets Content-Disposition when given)."""
