@@ -1,0 +1,152 @@
+"""Create the S3 bucket and the DynamoDB jobs table on whatever endpoint boto3 is configured for.
+
+For development against moto server or LocalStack (``stereo-spot aws-init``) and for the contract
+suite. Terraform creates the same schema in a real account (docs/AWS.md lists it); keep the two
+in step. Every function is idempotent: it says what it created and what it found.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from stereo_spot.errors import StereoSpotError
+from stereo_spot.jobs.dynamo import COMPLETED_INDEX, dynamodb_client_config
+from stereo_spot.settings import Settings
+from stereo_spot.storage.s3 import s3_client_config
+
+TTL_ATTRIBUTE = "expires_at"
+
+# Browsers upload with a presigned POST straight to the bucket and play results with a presigned
+# GET, both cross-origin from the portal. Terraform narrows AllowedOrigins to the portal's origin.
+DEV_CORS_RULES = [
+    {
+        "AllowedMethods": ["GET", "HEAD", "POST"],
+        "AllowedOrigins": ["*"],
+        "AllowedHeaders": ["*"],
+        "ExposeHeaders": ["ETag", "Content-Length", "Content-Range"],
+        "MaxAgeSeconds": 3600,
+    }
+]
+
+
+def jobs_table_definition(table_name: str) -> dict[str, Any]:
+    """The ``CreateTable`` request for the jobs table (the schema Terraform also creates)."""
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": "job_id", "AttributeType": "S"},
+            {"AttributeName": "status", "AttributeType": "S"},
+            {"AttributeName": "completed_at", "AttributeType": "S"},
+        ],
+        "KeySchema": [{"AttributeName": "job_id", "KeyType": "HASH"}],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": COMPLETED_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "completed_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    }
+
+
+def _session() -> Any:
+    import boto3
+
+    return boto3.session.Session()
+
+
+def create_bucket(settings: Settings, s3: Any | None = None) -> list[str]:
+    s3 = s3 or _session().client("s3", config=s3_client_config())
+    bucket = settings.bucket
+    done: list[str] = []
+    try:
+        s3.head_bucket(Bucket=bucket)
+        done.append(f"found bucket {bucket}")
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code"))
+        if code in ("403", "AccessDenied", "Forbidden"):
+            raise StereoSpotError(
+                f"Bucket {bucket} exists but these credentials may not use it "
+                "(another account owns it, or the policy denies access)."
+            ) from None
+        if code not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+        region = s3.meta.region_name or "us-east-1"
+        request: dict[str, Any] = {"Bucket": bucket}
+        # us-east-1 refuses an explicit LocationConstraint; every other region requires one.
+        if region != "us-east-1":
+            request["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        try:
+            s3.create_bucket(**request)
+            done.append(f"created bucket {bucket} in {region}")
+        except ClientError as create_error:
+            if create_error.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                raise
+            done.append(f"found bucket {bucket}")
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": DEV_CORS_RULES})
+    done.append(f"set public access block and CORS (GET/HEAD/POST from any origin) on {bucket}")
+    return done
+
+
+def create_jobs_table(settings: Settings, dynamodb: Any | None = None) -> list[str]:
+    dynamodb = dynamodb or _session().client("dynamodb", config=dynamodb_client_config())
+    table = settings.jobs_table
+    done: list[str] = []
+    try:
+        description = dynamodb.describe_table(TableName=table)["Table"]
+        indexes = {index["IndexName"] for index in description.get("GlobalSecondaryIndexes", [])}
+        if COMPLETED_INDEX not in indexes:
+            raise StereoSpotError(
+                f"Table {table} exists but lacks the {COMPLETED_INDEX} index the completed-jobs "
+                "list needs; add it (Terraform) or use another table name."
+            )
+        done.append(f"found table {table} with index {COMPLETED_INDEX}")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        dynamodb.create_table(**jobs_table_definition(table))
+        dynamodb.get_waiter("table_exists").wait(
+            TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+        )
+        done.append(f"created table {table} with index {COMPLETED_INDEX} (on-demand billing)")
+    done.append(_enable_ttl(dynamodb, table))
+    return done
+
+
+def _enable_ttl(dynamodb: Any, table: str) -> str:
+    try:
+        ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+        if ttl.get("AttributeName") == TTL_ATTRIBUTE and ttl.get("TimeToLiveStatus") in (
+            "ENABLED",
+            "ENABLING",
+        ):
+            return f"found TTL on {table}.{TTL_ATTRIBUTE}"
+        dynamodb.update_time_to_live(
+            TableName=table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+        )
+        return f"enabled TTL on {table}.{TTL_ATTRIBUTE}"
+    except ClientError as error:
+        # Some emulators lack TTL; the table works without it (records just never expire).
+        code = error.response.get("Error", {}).get("Code")
+        return f"TTL not set on {table} ({code}); records will not expire"
+
+
+def create_bucket_and_table(settings: Settings) -> list[str]:
+    """Create (or find) the media bucket and the jobs table; returns one line per action."""
+    return create_bucket(settings) + create_jobs_table(settings)

@@ -1,0 +1,359 @@
+"""DynamoDB job store for the cluster.
+
+Table (created by Terraform, or ``stereo-spot aws-init`` for development; see docs/AWS.md):
+
+* partition key ``job_id`` (S); every :class:`~stereo_spot.domain.Job` field is an attribute
+  (``model_dump(mode="json")``, floats as Decimal, ``None`` fields left out);
+* ``done_segments`` (NS): the segment indexes already converted, next to ``completed_segments``;
+* GSI ``status-completed_at`` (partition ``status``, sort ``completed_at`` ISO-8601 UTC string,
+  projection ALL). Only completed jobs carry ``completed_at``, so the index is sparse.
+
+Every write is one conditional request, so concurrent pipeline tasks cannot undo each other: a
+status change names the statuses it may come from (``#status IN (...)``), a segment is counted only
+if its index is not yet in ``done_segments``. Nothing reads then writes without a condition.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from stereo_spot.domain import Job, JobStatus, can_transition, utc_now
+from stereo_spot.errors import InvalidKey, JobNotFound, TransitionConflict
+from stereo_spot.jobs import JobPage
+
+if TYPE_CHECKING:
+    from stereo_spot.settings import Settings
+
+COMPLETED_INDEX = "status-completed_at"
+# Attributes the store keeps beside the Job fields.
+_STORE_ATTRIBUTES = ("done_segments", "expires_at")
+_NON_FINAL = tuple(status for status in JobStatus if not status.is_final)
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def dynamodb_client_config() -> Config:
+    return Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+def allowed_predecessors(status: JobStatus) -> tuple[JobStatus, ...]:
+    """The statuses a job may be in for a move to ``status`` (:func:`can_transition`)."""
+    return tuple(current for current in JobStatus if can_transition(current, status))
+
+
+class DynamoJobStore:
+    def __init__(self, table_name: str, client_or_resource: Any) -> None:
+        self.table_name = table_name
+        # Accept a low-level client or a boto3 resource; this store speaks the client API.
+        meta_client = getattr(getattr(client_or_resource, "meta", None), "client", None)
+        self.client = meta_client if meta_client is not None else client_or_resource
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DynamoJobStore:
+        import boto3
+
+        client = boto3.session.Session().client("dynamodb", config=dynamodb_client_config())
+        return cls(settings.jobs_table, client)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job:
+        item = self._get_item(job_id)
+        if item is None:
+            raise JobNotFound(f"There is no job '{job_id}'.")
+        return item
+
+    def _get_item(self, job_id: str) -> Job | None:
+        response = self.client.get_item(
+            TableName=self.table_name, Key=_key(job_id), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return _job_from_item(item) if item else None
+
+    def list_completed(self, limit: int = 20, cursor: str | None = None) -> JobPage:
+        if limit <= 0:
+            return JobPage(jobs=[], next_cursor=None)
+        start_key = _decode_cursor(cursor) if cursor else None
+        items: list[dict[str, Any]] = []
+        # Ask for one item more than the page so the last page carries no cursor; a query can also
+        # stop early at 1 MB, so keep going until the page is full or the index is exhausted.
+        while len(items) <= limit:
+            request: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": COMPLETED_INDEX,
+                "KeyConditionExpression": "#status = :completed",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {":completed": {"S": JobStatus.COMPLETED.value}},
+                "ScanIndexForward": False,
+                "Limit": limit + 1 - len(items),
+            }
+            if start_key:
+                request["ExclusiveStartKey"] = start_key
+            response = self.client.query(**request)
+            items.extend(response.get("Items", []))
+            start_key = response.get("LastEvaluatedKey")
+            if not start_key:
+                break
+        page = items[:limit]
+        next_cursor = _encode_cursor(page[-1]) if len(items) > limit else None
+        return JobPage(jobs=[_job_from_item(item) for item in page], next_cursor=next_cursor)
+
+    def list_all(self, limit: int = 50) -> list[Job]:
+        # An operator's listing: a full scan, sorted here (DynamoDB has no table-wide order).
+        jobs: list[Job] = []
+        for page in self.client.get_paginator("scan").paginate(TableName=self.table_name):
+            jobs.extend(_job_from_item(item) for item in page.get("Items", []))
+        jobs.sort(key=lambda job: job.created_at, reverse=True)
+        return jobs[:limit]
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def create(self, job: Job) -> Job:
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=_item_from_job(job),
+                ConditionExpression="attribute_not_exists(job_id)",
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                raise TransitionConflict(f"A job with id '{job.job_id}' already exists.") from None
+            raise
+        return job
+
+    def transition(self, job_id: str, status: JobStatus, **fields: Any) -> Job:
+        status = JobStatus(status)
+        current = self.get(job_id)
+        if not can_transition(current.status, status):
+            raise _transition_refused(job_id, current.status, status)
+        now = utc_now()
+        changes: dict[str, Any] = {"status": status, "updated_at": now, **fields}
+        if status is JobStatus.COMPLETED:
+            changes.setdefault("completed_at", now)
+        try:
+            return self._conditional_set(job_id, current, changes, allowed_predecessors(status))
+        except _ConditionFailed:
+            latest = self.get(job_id)  # raises JobNotFound if it was deleted meanwhile
+            raise _transition_refused(job_id, latest.status, status) from None
+
+    def update(self, job_id: str, **fields: Any) -> Job:
+        current = self.get(job_id)
+        if current.status.is_final:
+            raise TransitionConflict(f"Job {job_id} is {current.status.value}; it is not changed.")
+        try:
+            return self._conditional_set(
+                job_id, current, {**fields, "updated_at": utc_now()}, _NON_FINAL
+            )
+        except _ConditionFailed:
+            latest = self.get(job_id)
+            raise TransitionConflict(
+                f"Job {job_id} is {latest.status.value}; it is not changed."
+            ) from None
+
+    def mark_segment_done(self, job_id: str, segment_index: int) -> Job:
+        segment_index = int(segment_index)
+        try:
+            # ADD to the set and to the counter in one request, only if the index is new and the
+            # job is still running: a retried or duplicated task counts once, a final job stays.
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=_key(job_id),
+                UpdateExpression=(
+                    "ADD done_segments :index_set, completed_segments :one SET updated_at = :now"
+                ),
+                ConditionExpression=(
+                    "attribute_exists(job_id) AND #status IN ("
+                    + ", ".join(f":s{i}" for i in range(len(_NON_FINAL)))
+                    + ") AND (attribute_not_exists(done_segments)"
+                    " OR NOT contains(done_segments, :index))"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":index_set": {"NS": [str(segment_index)]},
+                    ":index": {"N": str(segment_index)},
+                    ":one": {"N": "1"},
+                    ":now": {"S": _sortable_iso(utc_now())},
+                    **_status_values(_NON_FINAL),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return self.get(job_id)  # already counted, final, or missing (JobNotFound)
+            raise
+        return _job_from_item(response["Attributes"])
+
+    def delete(self, job_id: str) -> None:
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key=_key(job_id),
+                ConditionExpression="attribute_exists(job_id)",
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                raise JobNotFound(f"There is no job '{job_id}'.") from None
+            raise
+
+    def _conditional_set(
+        self,
+        job_id: str,
+        current: Job,
+        changes: dict[str, Any],
+        allowed: tuple[JobStatus, ...],
+    ) -> Job:
+        """SET the changed fields (REMOVE the ones set to None) if the status is in ``allowed``.
+
+        Only the named fields are written, so a concurrent ``mark_segment_done`` is never undone.
+        """
+        # Validate through the model so a bad field fails here, not in a later reader.
+        merged = Job.model_validate({**current.model_dump(), **changes})
+        dumped = _job_values(merged)
+        names: dict[str, str] = {"#status": "status"}
+        values: dict[str, Any] = _status_values(allowed)
+        set_parts: list[str] = []
+        remove_parts: list[str] = []
+        for i, name in enumerate(sorted(set(changes) & set(Job.model_fields))):
+            names[f"#f{i}"] = name
+            if dumped.get(name) is None:
+                remove_parts.append(f"#f{i}")
+            else:
+                values[f":v{i}"] = _serializer.serialize(dumped[name])
+                set_parts.append(f"#f{i} = :v{i}")
+        expression = ""
+        if set_parts:
+            expression += "SET " + ", ".join(set_parts)
+        if remove_parts:
+            expression += " REMOVE " + ", ".join(remove_parts)
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=_key(job_id),
+                UpdateExpression=expression.strip(),
+                ConditionExpression=(
+                    "attribute_exists(job_id) AND #status IN ("
+                    + ", ".join(f":s{i}" for i in range(len(allowed)))
+                    + ")"
+                ),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                raise _ConditionFailed from None
+            raise
+        return _job_from_item(response["Attributes"])
+
+
+class _ConditionFailed(Exception):
+    pass
+
+
+def _transition_refused(job_id: str, current: JobStatus, new: JobStatus) -> TransitionConflict:
+    if current.is_final:
+        return TransitionConflict(
+            f"Job {job_id} is already {current.value}; it cannot move to {new.value}."
+        )
+    return TransitionConflict(f"Job {job_id} is {current.value}; it cannot move to {new.value}.")
+
+
+def _status_values(statuses: tuple[JobStatus, ...]) -> dict[str, Any]:
+    return {f":s{i}": {"S": status.value} for i, status in enumerate(statuses)}
+
+
+def _key(job_id: str) -> dict[str, Any]:
+    return {"job_id": {"S": str(job_id)}}
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _to_dynamo_values(value: Any) -> Any:
+    """JSON-mode values to what DynamoDB takes: floats as Decimal, ``None`` members left out."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo_values(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_to_dynamo_values(v) for v in value]
+    return value
+
+
+def _from_dynamo_values(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo_values(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_from_dynamo_values(v) for v in value]
+    return value
+
+
+def _job_values(job: Job) -> dict[str, Any]:
+    values = _to_dynamo_values(job.model_dump(mode="json"))
+    for name in ("created_at", "updated_at", "completed_at"):
+        moment = getattr(job, name)
+        if moment is not None:
+            values[name] = _sortable_iso(moment)
+    return values
+
+
+def _sortable_iso(moment: datetime) -> str:
+    """UTC with fixed microseconds, so strings sort like instants (the GSI sort key).
+
+    pydantic drops a zero fraction ("...:05Z" sorts after "...:05.1Z") and keeps other offsets.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _item_from_job(job: Job) -> dict[str, Any]:
+    values = _job_values(job)
+    return {name: _serializer.serialize(value) for name, value in values.items()}
+
+
+def _job_from_item(item: dict[str, Any]) -> Job:
+    plain = {
+        name: _from_dynamo_values(_deserializer.deserialize(value))
+        for name, value in item.items()
+        if name not in _STORE_ATTRIBUTES
+    }
+    return Job.model_validate(plain)
+
+
+# The cursor is the GSI's ExclusiveStartKey (table key + index key) of the page's last job, as
+# URL-safe base64 JSON. It is opaque to callers and validated on the way back in.
+_CURSOR_FIELDS = ("job_id", "status", "completed_at")
+
+
+def _encode_cursor(item: dict[str, Any]) -> str:
+    values = [item[name]["S"] for name in _CURSOR_FIELDS]
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if (
+            not isinstance(values, list)
+            or len(values) != len(_CURSOR_FIELDS)
+            or not all(isinstance(value, str) and value for value in values)
+            or values[1] != JobStatus.COMPLETED.value
+        ):
+            raise ValueError(values)
+    except (ValueError, TypeError):
+        raise InvalidKey("That page cursor is not valid.") from None
+    return {name: {"S": value} for name, value in zip(_CURSOR_FIELDS, values, strict=True)}

@@ -1,0 +1,197 @@
+"""S3 object storage for the cluster.
+
+The client comes from boto3's own configuration (``AWS_ENDPOINT_URL``, ``AWS_DEFAULT_REGION``,
+credentials chain), so the same code talks to real S3, moto server or LocalStack. Transfers stream
+from and to disk through s3transfer: memory stays at a few multipart chunks whatever the file size.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from stereo_spot.errors import InvalidKey, ObjectNotFound, StereoSpotError
+from stereo_spot.keys import parse_uri, validate_key
+from stereo_spot.storage import UploadTarget
+
+if TYPE_CHECKING:
+    from stereo_spot.settings import Settings
+
+# Multipart above 64 MiB, 16 MiB parts, 4 in flight: s3transfer holds about
+# max_concurrency x chunksize (+ a small io queue) in memory, ~64-80 MiB at worst, whatever the
+# object size; tests/contract/test_large_objects.py measures it on a 300 MB object.
+TRANSFER_CONFIG = TransferConfig(
+    multipart_threshold=64 * 1024**2,
+    multipart_chunksize=16 * 1024**2,
+    max_concurrency=4,
+    max_io_queue=16,
+    io_chunksize=256 * 1024,
+)
+
+_MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+_UNSAFE_FILENAME_CHARS = re.compile(r'[\x00-\x1f\x7f"\\/;]')
+
+
+def s3_client_config() -> Config:
+    """Signature v4 and botocore's standard retry mode (backoff on throttling and 5xx)."""
+    return Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5})
+
+
+class S3Storage:
+    def __init__(self, bucket: str, client: Any) -> None:
+        self.bucket = bucket
+        self.client = client
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> S3Storage:
+        import boto3
+
+        return cls(settings.bucket, boto3.session.Session().client("s3", config=s3_client_config()))
+
+    # -- data plane -----------------------------------------------------------------------------
+
+    def put_file(self, local_path: Path, key: str, content_type: str = "video/mp4") -> None:
+        # S3 makes a PUT (or CompleteMultipartUpload) visible all at once: readers never see half.
+        self.client.upload_file(
+            str(local_path),
+            self.bucket,
+            validate_key(key),
+            ExtraArgs={"ContentType": content_type},
+            Config=TRANSFER_CONFIG,
+        )
+
+    def get_file(self, key: str, local_path: Path) -> Path:
+        validate_key(key)
+        local_path = Path(local_path)
+        local_path.parent.mkdir(parents=True, exist_ok=True)
+        # Download to a temporary name beside the target, then rename: a failed or interrupted
+        # download never leaves a truncated file where a later step would take it for complete.
+        fd, tmp_name = tempfile.mkstemp(dir=local_path.parent, prefix=".download-")
+        os.close(fd)
+        try:
+            self.client.download_file(self.bucket, key, tmp_name, Config=TRANSFER_CONFIG)
+            os.replace(tmp_name, local_path)
+        except ClientError as error:
+            Path(tmp_name).unlink(missing_ok=True)
+            if _is_missing(error):
+                raise ObjectNotFound(f"There is no object at '{key}'.") from None
+            raise
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        return local_path
+
+    def _head(self, key: str) -> dict[str, Any] | None:
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=validate_key(key))
+        except ClientError as error:
+            if _is_missing(error):
+                return None
+            raise
+
+    def exists(self, key: str) -> bool:
+        return self._head(key) is not None
+
+    def size(self, key: str) -> int:
+        head = self._head(key)
+        if head is None:
+            raise ObjectNotFound(f"There is no object at '{key}'.")
+        return int(head["ContentLength"])
+
+    def list_prefix(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            keys.extend(item["Key"] for item in page.get("Contents", []))
+        return sorted(keys)
+
+    def delete_prefix(self, prefix: str) -> int:
+        keys = self.list_prefix(prefix)
+        # DeleteObjects takes at most 1000 keys per request.
+        for start in range(0, len(keys), 1000):
+            batch = keys[start : start + 1000]
+            response = self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+            )
+            errors = response.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise StereoSpotError(
+                    f"Could not delete {len(errors)} object(s) under '{prefix}' in bucket "
+                    f"{self.bucket}: {first.get('Key')} failed with {first.get('Code')} "
+                    f"({first.get('Message')})."
+                )
+        return len(keys)
+
+    # -- names ----------------------------------------------------------------------------------
+
+    def uri_for(self, key: str) -> str:
+        return f"s3://{self.bucket}/{validate_key(key)}"
+
+    def key_from_uri(self, uri: str) -> str:
+        parsed = parse_uri(uri)
+        if parsed.scheme != "s3":
+            raise InvalidKey(f"'{uri}' is not an s3:// URI of bucket {self.bucket}.")
+        if parsed.root != self.bucket:
+            raise InvalidKey(
+                f"'{uri}' names bucket {parsed.root}, not this storage's {self.bucket}."
+            )
+        return parsed.key
+
+    # -- signed URLs ----------------------------------------------------------------------------
+
+    def presign_upload(
+        self, key: str, max_bytes: int, expires_in: int = 3600, content_type: str = "video/mp4"
+    ) -> UploadTarget:
+        if max_bytes <= 0:
+            raise ValueError("max_bytes must be positive.")
+        # No ${filename} in the key: botocore adds an exact {"key": key} condition, so the form can
+        # write this one key only. S3 enforces the size range and Content-Type from the policy.
+        post = self.client.generate_presigned_post(
+            Bucket=self.bucket,
+            Key=validate_key(key),
+            Fields={"Content-Type": content_type},
+            Conditions=[
+                {"Content-Type": content_type},
+                ["content-length-range", 1, int(max_bytes)],
+            ],
+            ExpiresIn=int(expires_in),
+        )
+        return UploadTarget(
+            url=post["url"],
+            fields={name: str(value) for name, value in post["fields"].items()},
+            max_bytes=int(max_bytes),
+            expires_in=int(expires_in),
+        )
+
+    def presign_download(
+        self, key: str, expires_in: int = 3600, filename: str | None = None
+    ) -> str:
+        params: dict[str, str] = {"Bucket": self.bucket, "Key": validate_key(key)}
+        if filename:
+            params["ResponseContentDisposition"] = content_disposition(filename)
+        return self.client.generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=int(expires_in)
+        )
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with an ASCII fallback name and the exact UTF-8 name (RFC 6266/5987)."""
+    name = _UNSAFE_FILENAME_CHARS.sub("_", filename).strip() or "download"
+    ascii_name = name.encode("ascii", "replace").decode("ascii").replace("?", "_")
+    if ascii_name == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _is_missing(error: ClientError) -> bool:
+    return str(error.response.get("Error", {}).get("Code")) in _MISSING_CODES
