@@ -1,0 +1,92 @@
+"""Stage 1 — chunk: probe the source, split its video into keyframe-aligned segments, upload them."""
+
+import logging
+import tempfile
+from pathlib import Path
+
+from kfp import dsl
+
+from components.image import COMPONENT_IMAGE
+from stereo_spot import keys
+from stereo_spot.domain import JobStatus, Layout
+from stereo_spot.errors import InputRejected
+from stereo_spot.jobs import JobStore
+from stereo_spot.media.probe import probe_source
+from stereo_spot.media.split import split_video
+from stereo_spot.settings import Settings
+from stereo_spot.storage import ObjectStorage
+
+log = logging.getLogger(__name__)
+
+
+def chunk_source(
+    job_id: str,
+    source_uri: str,
+    layout: str,
+    segment_seconds: float,
+    storage: ObjectStorage,
+    jobs: JobStore,
+    settings: Settings,
+) -> list[dict]:
+    """Split the job's source and return one work item per segment, in order.
+
+    Idempotent: when every segment of an earlier run is already stored, nothing is redone.
+    """
+    job = jobs.get(job_id)
+    layout = Layout(layout)
+    existing = _stored_segments(job_id, job.total_segments, layout, storage)
+    if existing:
+        log.info("job %s: reusing %d stored segments", job_id, len(existing))
+        jobs.transition(job_id, JobStatus.PROCESSING)
+        return existing
+
+    jobs.transition(job_id, JobStatus.CHUNKING)
+    with tempfile.TemporaryDirectory(prefix="stereo-chunk-") as tmp:
+        source = Path(tmp) / "source.mp4"
+        storage.get_file(storage.key_from_uri(source_uri), source)
+        try:
+            info = probe_source(source, settings)
+            segments = split_video(source, info, segment_seconds, Path(tmp) / "segments")
+        except InputRejected as error:
+            jobs.transition(job_id, JobStatus.FAILED, error=str(error))
+            raise
+        total = len(segments)
+        items = []
+        for index, segment in enumerate(segments):
+            key = keys.source_segment_key(job_id, index, total, layout)
+            storage.put_file(segment, key)
+            items.append(_work_item(job_id, index, total, layout, storage))
+    jobs.update(job_id, total_segments=total, source=info)
+    jobs.transition(job_id, JobStatus.PROCESSING)
+    return items
+
+
+def _work_item(job_id: str, index: int, total: int, layout: Layout, storage: ObjectStorage) -> dict:
+    return {
+        "segment_index": index,
+        "total_segments": total,
+        "input_uri": storage.uri_for(keys.source_segment_key(job_id, index, total, layout)),
+        "output_uri": storage.uri_for(keys.converted_segment_key(job_id, index)),
+    }
+
+
+def _stored_segments(job_id: str, total: int, layout: Layout, storage: ObjectStorage) -> list[dict]:
+    if total <= 0:
+        return []
+    wanted = [keys.source_segment_key(job_id, i, total, layout) for i in range(total)]
+    if not all(storage.exists(key) for key in wanted):
+        return []
+    return [_work_item(job_id, i, total, layout, storage) for i in range(total)]
+
+
+@dsl.component(base_image=COMPONENT_IMAGE)
+def chunk_op(job_id: str, source_uri: str, layout: str, segment_seconds: float) -> list:
+    from components.chunk import chunk_source
+    from stereo_spot.settings import Settings
+    from stereo_spot.wiring import job_store_from, storage_from
+
+    settings = Settings()
+    return chunk_source(
+        job_id, source_uri, layout, segment_seconds,
+        storage_from(settings), job_store_from(settings), settings,
+    )  # fmt: skip

@@ -1,0 +1,118 @@
+"""Stage 2 — convert: one KServe request per segment; the model server writes the result."""
+
+import logging
+
+import httpx
+from kfp import dsl
+
+from components.image import COMPONENT_IMAGE
+from stereo_spot import keys
+from stereo_spot.domain import JobStatus
+from stereo_spot.errors import StereoSpotError
+from stereo_spot.jobs import JobStore
+from stereo_spot.storage import ObjectStorage
+
+log = logging.getLogger(__name__)
+
+# A long segment on a busy CPU can take minutes; the cluster's InferenceService timeout matches.
+REQUEST_TIMEOUT_SECONDS = 1800
+
+
+class SegmentFailed(StereoSpotError):
+    """The model server refused the segment (a fault in the input, not worth retrying)."""
+
+
+class ModelUnavailable(StereoSpotError):
+    """The model server could not be reached or failed; KFP retries the task."""
+
+
+def convert_segment(
+    job_id: str,
+    segment: dict,
+    layout: str,
+    params: dict,
+    engine: str,
+    model_url: str,
+    model_name: str,
+    storage: ObjectStorage,
+    jobs: JobStore,
+) -> str:
+    """Have the model server convert one segment; returns the converted segment's URI.
+
+    Skips the request when the converted segment already exists (a resumed run). Refusals
+    (HTTP 4xx) fail the job with the server's reason; transient faults raise ModelUnavailable
+    for KFP's retry, leaving the reason in the job record for the exit handler.
+    """
+    index = int(segment["segment_index"])
+    job = jobs.get(job_id)
+    if job.status is JobStatus.FAILED:
+        raise SegmentFailed(job.error or "The job has already failed.")
+    output_key = keys.converted_segment_key(job_id, index)
+    if storage.exists(output_key):
+        log.info("job %s segment %d: already converted", job_id, index)
+        jobs.mark_segment_done(job_id, index)
+        return segment["output_uri"]
+
+    instance = {
+        "job_id": job_id,
+        "segment_index": index,
+        "input_uri": segment["input_uri"],
+        "output_uri": segment["output_uri"],
+        "layout": layout,
+        "params": params,
+        "engine": engine,
+    }
+    url = f"{model_url.rstrip('/')}/v1/models/{model_name}:predict"
+    try:
+        response = httpx.post(url, json={"instances": [instance]}, timeout=REQUEST_TIMEOUT_SECONDS)
+    except httpx.HTTPError as error:
+        reason = f"The model server at {model_url} could not be reached ({type(error).__name__})."
+        jobs.update(job_id, error=reason)
+        raise ModelUnavailable(reason) from None
+    if 400 <= response.status_code < 500:
+        reason = f"Segment {index} could not be converted: {_reason(response)}"
+        jobs.transition(job_id, JobStatus.FAILED, error=reason)
+        raise SegmentFailed(reason)
+    if response.status_code != 200:
+        reason = f"The model server failed on segment {index}: {_reason(response)}"
+        jobs.update(job_id, error=reason)
+        raise ModelUnavailable(reason)
+    jobs.mark_segment_done(job_id, index)
+    return response.json()["predictions"][0]["output_uri"]
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error") or response.text).strip()
+    except ValueError:
+        return response.text.strip()[:300] or f"HTTP {response.status_code}"
+
+
+@dsl.component(base_image=COMPONENT_IMAGE)
+def convert_op(
+    job_id: str,
+    segment: dict,
+    layout: str,
+    divergence: float,
+    convergence: float,
+    anaglyph_mode: str,
+    edges_at_screen: bool,
+    engine: str,
+    model_url: str,
+) -> str:
+    from components.convert import convert_segment
+    from stereo_spot.settings import Settings
+    from stereo_spot.wiring import job_store_from, storage_from
+
+    settings = Settings()
+    params = {
+        "divergence": divergence,
+        "convergence": convergence,
+        "anaglyph_mode": anaglyph_mode,
+        "edges_at_screen": edges_at_screen,
+    }
+    return convert_segment(
+        job_id, segment, layout, params, engine,
+        model_url or settings.model_url or "", settings.model_name,
+        storage_from(settings), job_store_from(settings),
+    )  # fmt: skip

@@ -1,0 +1,40 @@
+"""Exit handler — mark the job failed with the failing step's reason if the run did not succeed."""
+
+from kfp import dsl
+
+from components.image import COMPONENT_IMAGE
+from stereo_spot.domain import JobStatus
+from stereo_spot.errors import TransitionConflict
+from stereo_spot.jobs import JobStore
+
+
+def finalize_job(job_id: str, pipeline_state: str, pipeline_message: str, jobs: JobStore) -> str:
+    """Returns the job's final status.
+
+    KFP's final status carries only a generic message, so each step records its own reason in
+    the job store before it raises; this prefers that reason.
+    """
+    job = jobs.get(job_id)
+    if job.status.is_final:
+        return job.status.value
+    if pipeline_state == "SUCCEEDED":
+        # Every step succeeded but the job is not completed: should not happen; say so.
+        reason = "The pipeline finished without publishing a result."
+    else:
+        reason = job.error or f"The pipeline failed: {pipeline_message or pipeline_state}."
+    try:
+        jobs.transition(job_id, JobStatus.FAILED, error=reason)
+    except TransitionConflict:
+        pass  # a step finished the job meanwhile
+    return jobs.get(job_id).status.value
+
+
+@dsl.component(base_image=COMPONENT_IMAGE)
+def finalize_op(job_id: str, status: dsl.PipelineTaskFinalStatus) -> str:
+    from components.finalize import finalize_job
+    from stereo_spot.settings import Settings
+    from stereo_spot.wiring import job_store_from
+
+    return finalize_job(
+        job_id, status.state, status.error_message or "", job_store_from(Settings())
+    )

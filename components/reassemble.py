@@ -1,0 +1,111 @@
+"""Stage 3 — reassemble: join the converted segments, put the source audio back, publish."""
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+
+from kfp import dsl
+from kfp.dsl import HTML, Metrics, Output
+
+from components.image import COMPONENT_IMAGE
+from stereo_spot import keys
+from stereo_spot.domain import Job, JobStatus
+from stereo_spot.errors import StereoSpotError
+from stereo_spot.jobs import JobStore
+from stereo_spot.media.assemble import concat_and_mux, describe_output
+from stereo_spot.media.preview import write_preview
+from stereo_spot.storage import ObjectStorage
+
+log = logging.getLogger(__name__)
+
+
+class ReassemblyFailed(StereoSpotError):
+    """The joined result does not match the source (frames lost or added)."""
+
+
+def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: JobStore) -> dict:
+    """Write ``jobs/{job_id}/final.mp4`` and its preview; returns the run's figures."""
+    job = jobs.get(job_id)
+    final = keys.final_key(job_id)
+    if job.status is JobStatus.COMPLETED and storage.exists(final):
+        return _figures(job, storage.size(final))
+    jobs.transition(job_id, JobStatus.REASSEMBLING)
+    with tempfile.TemporaryDirectory(prefix="stereo-reassemble-") as tmp:
+        workdir = Path(tmp)
+        source = storage.get_file(storage.key_from_uri(source_uri), workdir / "source.mp4")
+        segments = [
+            storage.get_file(keys.converted_segment_key(job_id, i), workdir / f"seg-{i:05d}.mp4")
+            for i in range(job.total_segments)
+        ]
+        result = workdir / "final.mp4"
+        concat_and_mux(segments, source, result, workdir / "concat")
+        frames = _video_frames(result)
+        expected = job.source.frames if job.source else frames
+        if frames != expected:
+            reason = f"The joined video has {frames} frames instead of {expected}."
+            jobs.transition(job_id, JobStatus.FAILED, error=reason)
+            raise ReassemblyFailed(reason)
+        preview = workdir / "preview.jpg"
+        write_preview(result, preview)
+        storage.put_file(preview, keys.preview_key(job_id), content_type="image/jpeg")
+        # The final object goes last: its presence means the job's outputs are complete.
+        storage.put_file(result, final)
+        size = result.stat().st_size
+    job = jobs.transition(job_id, JobStatus.COMPLETED, error=None)
+    return _figures(job, size)
+
+
+def _video_frames(path: Path) -> int:
+    streams = describe_output(path).get("streams", [])
+    video = next(s for s in streams if s.get("codec_type") == "video")
+    return int(video.get("nb_read_packets", 0))
+
+
+def _figures(job: Job, size: int) -> dict:
+    source = job.source
+    figures = {
+        "segments": job.total_segments,
+        "frames": source.frames if source else 0,
+        "duration_seconds": round(source.duration, 3) if source else 0.0,
+        "output_megabytes": round(size / 1e6, 3),
+    }
+    if job.completed_at and job.created_at:
+        figures["wall_seconds"] = round((job.completed_at - job.created_at).total_seconds(), 2)
+    return figures
+
+
+@dsl.component(base_image=COMPONENT_IMAGE)
+def reassemble_op(
+    job_id: str, source_uri: str, converted: list, metrics: Output[Metrics], preview: Output[HTML]
+) -> str:
+    from components.reassemble import reassemble_job, render_preview_html
+    from stereo_spot.settings import Settings
+    from stereo_spot.wiring import job_store_from, storage_from
+
+    settings = Settings()
+    storage = storage_from(settings)
+    figures = reassemble_job(job_id, source_uri, storage, job_store_from(settings))
+    for name, value in figures.items():
+        metrics.log_metric(name, value)
+    with open(preview.path, "w") as html:
+        html.write(render_preview_html(job_id, figures, storage))
+    from stereo_spot import keys
+
+    return storage.uri_for(keys.final_key(job_id))
+
+
+def render_preview_html(job_id: str, figures: dict, storage: ObjectStorage) -> str:
+    """A small page for the KFP UI: the preview frame and the run's figures."""
+    import base64
+
+    with tempfile.TemporaryDirectory() as tmp:
+        image = storage.get_file(keys.preview_key(job_id), Path(tmp) / "preview.jpg")
+        encoded = base64.b64encode(image.read_bytes()).decode()
+    rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in figures.items())
+    return (
+        "<!doctype html><html><body style='font-family:sans-serif'>"
+        f"<h2>Stereo-Spot job {job_id}</h2>"
+        f"<img alt='preview' style='max-width:100%' src='data:image/jpeg;base64,{encoded}'>"
+        f"<table>{rows}</table><pre>{json.dumps(figures)}</pre></body></html>"
+    )

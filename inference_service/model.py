@@ -1,0 +1,69 @@
+"""The KServe model: parse the V1 request, convert each segment, answer with JSON.
+
+All media travel by URI; the request body carries only the payload in DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import kserve
+from kserve.errors import InferenceError, InvalidInput
+from pydantic import ValidationError
+
+from inference_service.engines import engine_from_name
+from inference_service.engines.base import StereoEngine
+from inference_service.payload import PredictRequest, PredictResponse
+from inference_service.segment_conversion import convert_stored_segment
+from stereo_spot.errors import EngineError, InputRejected, InvalidKey, StereoSpotError
+from stereo_spot.storage import ObjectStorage
+
+log = logging.getLogger(__name__)
+
+
+class StereoModel(kserve.Model):
+    def __init__(
+        self, name: str, engine_name: str, weights: str | None, storage: ObjectStorage
+    ) -> None:
+        super().__init__(name)
+        self.engine_name = engine_name
+        self.weights = weights
+        self.storage = storage
+        self.engine: StereoEngine | None = None
+        self.load_error: str | None = None
+
+    def load(self) -> bool:
+        """Build the engine; on failure stay not-ready and remember why (readiness says so)."""
+        try:
+            self.engine = engine_from_name(self.engine_name, self.weights)
+        except StereoSpotError as error:
+            self.load_error = str(error)
+            log.error("engine %s failed to load: %s", self.engine_name, error)
+            self.ready = False
+            return False
+        self.ready = True
+        return True
+
+    async def predict(self, payload, headers=None, response_headers=None):  # type: ignore[override]
+        if self.engine is None:
+            raise InferenceError(f"The model is not ready: {self.load_error or 'not loaded'}")
+        try:
+            request = PredictRequest.model_validate(payload)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise InvalidInput(f"Invalid request at '{where}': {first['msg']}.") from None
+        results = []
+        for segment in request.instances:
+            try:
+                # The conversion is CPU-bound; a worker thread keeps health checks answering.
+                result = await asyncio.to_thread(
+                    convert_stored_segment, segment, self.engine, self.storage
+                )
+            except (InputRejected, InvalidKey, EngineError) as error:
+                raise InvalidInput(str(error)) from None
+            except StereoSpotError as error:
+                raise InferenceError(str(error)) from None
+            results.append(result)
+        return PredictResponse(predictions=results).model_dump()

@@ -1,0 +1,35 @@
+"""The V1 predict payload (DESIGN.md, Inference service contract), as pydantic models."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stereo_spot.domain import Layout, StereoParams
+
+
+class SegmentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str
+    segment_index: int = Field(ge=0)
+    input_uri: str
+    output_uri: str
+    layout: Layout = Layout.ANAGLYPH
+    params: StereoParams = Field(default_factory=StereoParams)
+    # The engine the caller expects; a server hosting another engine refuses the request.
+    engine: str | None = None
+
+
+class SegmentResult(BaseModel):
+    output_uri: str
+    frames: int
+    seconds: float
+    engine: str
+
+
+class PredictRequest(BaseModel):
+    instances: list[SegmentRequest] = Field(min_length=1, max_length=16)
+
+
+class PredictResponse(BaseModel):
+    predictions: list[SegmentResult]

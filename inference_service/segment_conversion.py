@@ -1,0 +1,64 @@
+"""Convert one stored segment: fetch it, run the engine frame by frame, store the result.
+
+Plain code (no KServe) so the model server and tests share it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from inference_service.engines.base import StereoEngine
+from inference_service.payload import SegmentRequest, SegmentResult
+from stereo_spot.errors import EngineError, InputRejected, ObjectNotFound
+from stereo_spot.media.frames import SegmentWriter, open_video
+from stereo_spot.storage import ObjectStorage
+
+
+def convert_stored_segment(
+    request: SegmentRequest, engine: StereoEngine, storage: ObjectStorage
+) -> SegmentResult:
+    """Read ``request.input_uri``, write the packed stereo segment to ``request.output_uri``.
+
+    Writing is idempotent: the output key is overwritten as a whole, never appended to.
+    """
+    if request.engine and request.engine != engine.name:
+        raise EngineError(
+            f"This model server runs the '{engine.name}' engine, not '{request.engine}'."
+        )
+    input_key = storage.key_from_uri(request.input_uri)
+    output_key = storage.key_from_uri(request.output_uri)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="stereo-segment-") as tmp:
+        source = Path(tmp) / "in.mp4"
+        target = Path(tmp) / "out.mp4"
+        try:
+            storage.get_file(input_key, source)
+        except ObjectNotFound:
+            raise InputRejected(f"The segment {input_key} does not exist.") from None
+        timing, frames = open_video(source)
+        width, height = request.layout.output_size(timing.width, timing.height)
+        count = 0
+        pts_of = {}
+        with SegmentWriter(target, timing, width, height) as writer:
+
+            def rgb_frames():
+                for index, frame in enumerate(frames):
+                    pts_of[index] = frame.pts
+                    yield frame.rgb
+
+            for index, packed in enumerate(
+                engine.convert(rgb_frames(), request.layout, request.params)
+            ):
+                writer.write(packed, pts_of.pop(index))
+                count += 1
+        if count == 0:
+            raise InputRejected(f"The segment {input_key} holds no decodable frames.")
+        storage.put_file(target, output_key)
+    return SegmentResult(
+        output_uri=request.output_uri,
+        frames=count,
+        seconds=round(time.perf_counter() - started, 3),
+        engine=engine.name,
+    )

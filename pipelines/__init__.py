@@ -1,0 +1,1 @@
+"""The KFP pipeline, its compiler entry point and the local runner."""

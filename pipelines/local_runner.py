@@ -1,0 +1,73 @@
+"""Run the pipeline on this machine through ``kfp.local`` (one process per task, no cluster)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from stereo_spot import keys
+from stereo_spot.domain import JobStatus
+from stereo_spot.errors import StereoSpotError
+from stereo_spot.settings import Settings
+from stereo_spot.wiring import job_store_from, storage_from
+
+log = logging.getLogger(__name__)
+
+
+class PipelineFailed(StereoSpotError):
+    """The run ended without a result; the message is the job's recorded reason."""
+
+
+def pipeline_arguments(settings: Settings, job_id: str, segment_seconds: float) -> dict:
+    """The run's parameters for a stored job (shared with the cluster launcher)."""
+    job = job_store_from(settings).get(job_id)
+    storage = storage_from(settings)
+    return {
+        "job_id": job_id,
+        "source_uri": storage.uri_for(keys.source_key(job_id)),
+        "layout": job.layout.value,
+        "divergence": job.params.divergence,
+        "convergence": job.params.convergence,
+        "anaglyph_mode": job.params.anaglyph_mode.value,
+        "edges_at_screen": job.params.edges_at_screen,
+        "engine": job.engine,
+        "segment_seconds": segment_seconds,
+        "model_url": settings.model_url or "",
+    }
+
+
+def run_job(settings: Settings, job_id: str, segment_seconds: float | None = None) -> None:
+    """Run the whole pipeline for a job whose source is stored; block until it ends.
+
+    Progress and the outcome are in the job store. Raises PipelineFailed with the job's reason
+    when the run fails (the job is marked failed by then).
+    """
+    from kfp import local
+
+    from pipelines.stereo_pipeline import stereo_pipeline
+
+    if not settings.model_url:
+        raise StereoSpotError("No model server is configured (STEREO_SPOT_MODEL_URL).")
+    jobs = job_store_from(settings)
+    arguments = pipeline_arguments(settings, job_id, segment_seconds or settings.segment_seconds)
+    # Each task runs in a child process that reads its settings from the environment.
+    os.environ.update(settings.as_environment())
+    run_root = Path(settings.runs_dir) / job_id
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(run_root / "outputs"),
+        raise_on_error=True,
+    )
+    try:
+        stereo_pipeline(**arguments)
+    except Exception as error:  # kfp.local raises RuntimeError with its own summary
+        log.info("job %s: pipeline ended with %s", job_id, error)
+        job = jobs.get(job_id)
+        if not job.status.is_final:
+            jobs.transition(job_id, JobStatus.FAILED, error=job.error or "The pipeline failed.")
+            job = jobs.get(job_id)
+        raise PipelineFailed(job.error or "The pipeline failed.") from None
+    job = jobs.get(job_id)
+    if job.status is not JobStatus.COMPLETED:
+        raise PipelineFailed(job.error or "The pipeline finished without a result.")

@@ -1,0 +1,88 @@
+"""The Kubeflow pipeline: chunk -> ParallelFor(convert) -> reassemble, with a failure exit handler.
+
+The same function runs locally through ``kfp.local`` (pipelines/local_runner.py) and compiles to
+``stereo_pipeline.yaml`` for a cluster (pipelines/compile.py).
+"""
+
+import os
+
+from kfp import dsl
+
+from components.chunk import chunk_op
+from components.convert import convert_op
+from components.finalize import finalize_op
+from components.reassemble import reassemble_op
+
+# How many segments convert at once on a cluster (each holds one GPU request in flight).
+PARALLELISM = int(os.environ.get("STEREO_SPOT_PARALLELISM", "8"))
+# Settings the component pods need on a cluster; baked in at compile time (local runs inherit
+# the runner's environment instead).
+_CLUSTER_ENV_VARS = (
+    "STEREO_SPOT_BACKEND",
+    "STEREO_SPOT_BUCKET",
+    "STEREO_SPOT_JOBS_TABLE",
+    "STEREO_SPOT_MODEL_URL",
+    "STEREO_SPOT_MODEL_NAME",
+    "AWS_DEFAULT_REGION",
+)
+
+
+def _cluster_env() -> dict[str, str]:
+    if os.environ.get("STEREO_SPOT_BACKEND") != "aws":
+        return {}
+    return {name: os.environ[name] for name in _CLUSTER_ENV_VARS if os.environ.get(name)}
+
+
+def _configure(task: dsl.PipelineTask, name: str, cpu: str, memory: str, retries: int = 0):
+    task.set_display_name(name)
+    task.set_cpu_request(cpu)
+    task.set_memory_request(memory)
+    task.set_memory_limit(memory)
+    if retries:
+        task.set_retry(num_retries=retries, backoff_duration="10s", backoff_factor=2.0)
+    for variable, value in _cluster_env().items():
+        task.set_env_variable(variable, value)
+    return task
+
+
+@dsl.pipeline(
+    name="stereo-spot",
+    description="Convert a 2D video to stereoscopic 3D: chunk, convert each segment, reassemble.",
+)
+def stereo_pipeline(
+    job_id: str,
+    source_uri: str,
+    layout: str = "anaglyph",
+    divergence: float = 3.0,
+    convergence: float = 0.35,
+    anaglyph_mode: str = "dubois",
+    edges_at_screen: bool = False,
+    engine: str = "classical",
+    segment_seconds: float = 10.0,
+    model_url: str = "",
+):
+    finalize = finalize_op(job_id=job_id)
+    _configure(finalize, "mark job failed if the run failed", "100m", "256Mi")
+    finalize.set_caching_options(False)
+    with dsl.ExitHandler(finalize, name="convert video"):
+        chunk = chunk_op(
+            job_id=job_id, source_uri=source_uri, layout=layout, segment_seconds=segment_seconds
+        )
+        _configure(chunk, "split into segments", "1", "2Gi", retries=2)
+        with dsl.ParallelFor(chunk.output, parallelism=PARALLELISM, name="segments") as segment:
+            convert = convert_op(
+                job_id=job_id,
+                segment=segment,
+                layout=layout,
+                divergence=divergence,
+                convergence=convergence,
+                anaglyph_mode=anaglyph_mode,
+                edges_at_screen=edges_at_screen,
+                engine=engine,
+                model_url=model_url,
+            )
+            _configure(convert, "convert segment to 3D", "100m", "512Mi", retries=3)
+        reassemble = reassemble_op(
+            job_id=job_id, source_uri=source_uri, converted=dsl.Collected(convert.output)
+        )
+        _configure(reassemble, "join segments and mux audio", "1", "2Gi", retries=2)

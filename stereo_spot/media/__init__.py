@@ -1,0 +1,1 @@
+"""ffmpeg helpers: probe and reject, split by keyframes, decode/encode frames, join and mux."""

@@ -1,0 +1,110 @@
+"""Decode a segment to RGB frames and encode frames back, keeping every timestamp.
+
+PyAV (libav* bindings) rather than rawvideo pipes: frames keep their presentation timestamps,
+so variable-frame-rate sources come out with the same timing, and the encoder settings are
+identical for every segment, which lets the concat demuxer join them by stream copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from stereo_spot.errors import InputRejected
+
+# One x264 configuration for every segment of every job (concat by copy needs identical
+# parameter sets). veryfast: the DESIGN.md floor figures were measured with it.
+X264_OPTIONS = {"preset": "veryfast", "crf": "18", "profile": "high"}
+PIX_FMT = "yuv420p"
+
+
+@dataclass(frozen=True)
+class StreamTiming:
+    """What a segment's frames need to be written back with the same timing."""
+
+    time_base: Fraction
+    rate: Fraction
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class TimedFrame:
+    rgb: np.ndarray  # H x W x 3 uint8
+    pts: int | None
+
+
+def open_video(path: Path) -> tuple[StreamTiming, Iterator[TimedFrame]]:
+    """Timing of the first video stream and an iterator over its decoded RGB frames."""
+    try:
+        container = av.open(str(path), mode="r")
+    except av.error.FFmpegError as error:
+        raise InputRejected(f"The segment {Path(path).name} cannot be read: {error}") from None
+    if not container.streams.video:
+        container.close()
+        raise InputRejected(f"The segment {Path(path).name} has no video stream.")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+    timing = StreamTiming(
+        time_base=stream.time_base or Fraction(1, 90000),
+        rate=Fraction(rate),
+        width=stream.codec_context.width,
+        height=stream.codec_context.height,
+    )
+
+    def frames() -> Iterator[TimedFrame]:
+        try:
+            for frame in container.decode(stream):
+                yield TimedFrame(frame.to_ndarray(format="rgb24"), frame.pts)
+        finally:
+            container.close()
+
+    return timing, frames()
+
+
+class SegmentWriter:
+    """Encodes RGB frames to H.264/MP4 with the timestamps the caller gives."""
+
+    def __init__(self, path: Path, timing: StreamTiming, width: int, height: int) -> None:
+        # 4:2:0 needs even sizes; an odd size is padded by one edge pixel.
+        self.width, self.height = width + width % 2, height + height % 2
+        self._container = av.open(str(path), mode="w", format="mp4")
+        self._stream = self._container.add_stream("libx264", rate=timing.rate)
+        self._stream.width, self._stream.height = self.width, self.height
+        self._stream.pix_fmt = PIX_FMT
+        self._stream.time_base = timing.time_base
+        self._stream.options = dict(X264_OPTIONS)
+        self._time_base = timing.time_base
+        self._frame_ticks = max(1, round(1 / (timing.rate * timing.time_base)))
+        self._next_pts = 0
+
+    def write(self, rgb: np.ndarray, pts: int | None) -> None:
+        if rgb.shape[0] != self.height or rgb.shape[1] != self.width:
+            rgb = np.pad(
+                rgb,
+                ((0, self.height - rgb.shape[0]), (0, self.width - rgb.shape[1]), (0, 0)),
+                mode="edge",
+            )
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts = self._next_pts if pts is None else pts
+        frame.time_base = self._time_base
+        self._next_pts = frame.pts + self._frame_ticks
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self._stream.encode():
+            self._container.mux(packet)
+        self._container.close()
+
+    def __enter__(self) -> SegmentWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,17 @@
+"""A still from the middle of a video, for the job page and the KFP UI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stereo_spot.media.ffmpeg_run import run_ffmpeg, safe_input
+from stereo_spot.media.probe import run_ffprobe
+
+
+def write_preview(video: Path, target: Path, width: int = 960) -> Path:
+    duration = float(run_ffprobe(video, "-show_entries", "format=duration")["format"]["duration"])
+    stream = safe_input(video, ss=f"{duration / 2:.3f}").output(
+        str(target), vframes=1, vf=f"scale='min({width},iw)':-2", q=3
+    )
+    run_ffmpeg(stream)
+    return target

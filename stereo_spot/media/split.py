@@ -1,0 +1,108 @@
+"""Split the video stream of a source into keyframe-aligned segments.
+
+Only the video is split (audio is muxed back untouched from the source at the end: re-encoding
+audio per segment leaves 20-70 ms gaps at every boundary). Stream copy cuts only at keyframes,
+so a source whose keyframes are too sparse for the requested length, or whose container or codec
+cannot be cut by copy, is first transcoded once to a mezzanine with keyframes forced at the
+boundaries, and that is split instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from stereo_spot.domain import SourceInfo
+from stereo_spot.errors import InputRejected
+from stereo_spot.media.ffmpeg_run import run_ffmpeg, safe_input
+from stereo_spot.media.probe import count_video_frames, keyframe_times
+
+log = logging.getLogger(__name__)
+
+# Containers and codecs that the segment muxer can cut by stream copy into MP4 segments.
+COPYABLE_CONTAINERS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm")
+COPYABLE_CODECS = {"h264", "hevc", "av1", "vp9"}
+# A segment may run this many times longer than asked before we pay for a mezzanine.
+MAX_SEGMENT_STRETCH = 2.0
+
+
+def needs_mezzanine(info: SourceInfo, keyframes: list[float], segment_seconds: float) -> str | None:
+    """Why the source cannot be split by stream copy, or None when it can."""
+    if info.container not in COPYABLE_CONTAINERS:
+        return f"container {info.container} cannot be cut by stream copy"
+    if info.video_codec not in COPYABLE_CODECS:
+        return f"codec {info.video_codec} cannot be cut by stream copy"
+    if not keyframes:
+        return "no keyframes found"
+    boundaries = [*keyframes, info.duration]
+    widest = max(b - a for a, b in zip(boundaries, boundaries[1:], strict=False))
+    if info.duration > segment_seconds and widest > MAX_SEGMENT_STRETCH * segment_seconds:
+        return f"keyframes are up to {widest:.1f} s apart"
+    return None
+
+
+def split_video(
+    source: Path, info: SourceInfo, segment_seconds: float, workdir: Path
+) -> list[Path]:
+    """Cut ``source``'s video stream into segments in ``workdir``; returns them in order.
+
+    The decoded frame count of the segments adds up to the source's; if a stream-copy split
+    does not (odd timestamps), the mezzanine path is taken instead.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    reason = needs_mezzanine(info, keyframe_times(source), segment_seconds)
+    if reason is None:
+        segments = _copy_split(source, segment_seconds, workdir / "copy")
+        if sum(count_video_frames(p) for p in segments) == info.frames:
+            return segments
+        reason = "stream-copy segments lost frames"
+    log.info("transcoding to a mezzanine first: %s", reason)
+    mezzanine = workdir / "mezzanine.mp4"
+    _transcode_mezzanine(source, segment_seconds, mezzanine)
+    segments = _copy_split(mezzanine, segment_seconds, workdir / "mezzanine")
+    total = sum(count_video_frames(p) for p in segments)
+    if total != info.frames:
+        raise InputRejected(
+            f"The video could not be split frame-exactly ({total} of {info.frames} frames)."
+        )
+    return segments
+
+
+def _copy_split(source: Path, segment_seconds: float, outdir: Path) -> list[Path]:
+    outdir.mkdir(parents=True, exist_ok=True)
+    for stale in outdir.glob("*.mp4"):
+        stale.unlink()
+    stream = safe_input(source).output(
+        str(outdir / "%05d.mp4"),
+        map="0:v:0",
+        c="copy",
+        f="segment",
+        segment_time=f"{segment_seconds:g}",
+        segment_format="mp4",
+        reset_timestamps=1,
+        avoid_negative_ts="make_zero",
+    )
+    run_ffmpeg(stream)
+    segments = sorted(outdir.glob("*.mp4"))
+    # The segment muxer may leave an empty trailing file when the last cut lands on the end.
+    segments = [p for p in segments if count_video_frames(p) > 0]
+    if not segments:
+        raise InputRejected("The video stream could not be read.")
+    return segments
+
+
+def _transcode_mezzanine(source: Path, segment_seconds: float, target: Path) -> None:
+    # Near-lossless intra-friendly x264: the engine decodes this once, so quality matters more
+    # than size. Timestamps pass through so variable-frame-rate sources keep every frame.
+    stream = safe_input(source).output(
+        str(target),
+        map="0:v:0",
+        vcodec="libx264",
+        preset="veryfast",
+        crf=12,
+        pix_fmt="yuv420p",
+        force_key_frames=f"expr:gte(t,n_forced*{segment_seconds:g})",
+        fps_mode="passthrough",
+        an=None,
+    )
+    run_ffmpeg(stream)
