@@ -24,6 +24,13 @@ from stereo_spot.storage import ObjectStorage
 ADAPTER_SETS = ("local", "aws")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Also wanted in pyproject's markers list; registered here so --strict-markers passes now.
+    config.addinivalue_line(
+        "markers", "large: moves a multi-hundred-MB object (deselect with -m 'not large')"
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
