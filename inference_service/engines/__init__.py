@@ -1,0 +1,24 @@
+"""Stereo engines, chosen by name (``STEREO_SPOT_ENGINE``)."""
+
+from __future__ import annotations
+
+from inference_service.engines.base import StereoEngine
+from stereo_spot.errors import EngineError
+
+ENGINE_NAMES: tuple[str, ...] = ("classical", "depth-anything", "stereocrafter")
+
+
+def engine_from_name(name: str, weights: str | None = None) -> StereoEngine:
+    """The engine called ``name``; ``weights`` is the learned engines' weights directory or URI."""
+    if name == "classical":
+        from inference_service.engines.classical import ClassicalEngine
+
+        return ClassicalEngine()
+    if name in ENGINE_NAMES:
+        raise EngineError(f"The {name} engine is not installed in this build; use classical.")
+    raise EngineError(
+        f"There is no stereo engine called {name!r}; choose one of {', '.join(ENGINE_NAMES)}."
+    )
+
+
+__all__ = ["ENGINE_NAMES", "StereoEngine", "engine_from_name"]

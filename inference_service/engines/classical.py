@@ -1,0 +1,87 @@
+"""The ``classical`` engine: weight-free depth cues + temporal smoothing + DIBR, on the CPU.
+
+The embedded default and what CI exercises end to end (DESIGN.md, Inference service). All the
+maths lives in :mod:`stereo_spot.stereo`; this class streams frames through it. Per-stream state
+(the temporal smoother) lives inside one ``convert`` / ``estimate_depth`` call, so one engine
+instance can serve any number of streams one after another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from stereo_spot.domain import Layout, StereoParams
+from stereo_spot.errors import EngineError
+from stereo_spot.stereo.depth_cues import WORK_WIDTH, estimate_depth_small, upsample_depth
+from stereo_spot.stereo.disparity import disparity_from_depth
+from stereo_spot.stereo.layouts import pack_stereo
+from stereo_spot.stereo.temporal import DEFAULT_ALPHA, DEFAULT_CUT_THRESHOLD, DepthSmoother
+from stereo_spot.stereo.view_synthesis import render_right_view
+
+
+def check_frame(frame: object, index: int, size: tuple[int, int] | None) -> np.ndarray:
+    """The frame as an H x W x 3 uint8 array, or an EngineError saying what is wrong with it."""
+    if not isinstance(frame, np.ndarray):
+        raise EngineError(
+            f"Frame {index} is a {type(frame).__name__}, not an H x W x 3 uint8 RGB image."
+        )
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise EngineError(
+            f"Frame {index} is a {frame.dtype} array of shape {frame.shape}, "
+            "not an H x W x 3 uint8 RGB image."
+        )
+    height, width = frame.shape[:2]
+    if height < 2 or width < 2:
+        raise EngineError(f"Frame {index} is {width}x{height} pixels, too small to convert.")
+    if size is not None and (width, height) != size:
+        raise EngineError(
+            f"Frame {index} is {width}x{height} but the stream started at "
+            f"{size[0]}x{size[1]}; every frame of a stream must have the same size."
+        )
+    return np.ascontiguousarray(frame)
+
+
+class ClassicalEngine:
+    """Weight-free 2D-to-3D conversion (implements ``StereoEngine``)."""
+
+    name = "classical"
+
+    def __init__(
+        self,
+        *,
+        work_width: int = WORK_WIDTH,
+        smoothing: float = DEFAULT_ALPHA,
+        cut_threshold: float = DEFAULT_CUT_THRESHOLD,
+    ) -> None:
+        self.work_width = int(work_width)
+        self.smoothing = float(smoothing)
+        self.cut_threshold = float(cut_threshold)
+
+    def _depth_stream(
+        self, frames: Iterable[np.ndarray]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(frame, smoothed depth at the work resolution) per frame of one stream."""
+        smoother = DepthSmoother(self.smoothing, self.cut_threshold)
+        size: tuple[int, int] | None = None
+        for index, raw in enumerate(frames):
+            frame = check_frame(raw, index, size)
+            size = (frame.shape[1], frame.shape[0])
+            yield frame, smoother.update(estimate_depth_small(frame, self.work_width), frame)
+
+    def estimate_depth(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        for frame, depth in self._depth_stream(frames):
+            yield upsample_depth(depth, frame.shape[1], frame.shape[0])
+
+    def convert(
+        self, frames: Iterable[np.ndarray], layout: Layout, params: StereoParams
+    ) -> Iterator[np.ndarray]:
+        layout = Layout(layout)
+        for frame, depth in self._depth_stream(frames):
+            height, width = frame.shape[:2]
+            # Disparity is computed at the work resolution and upsampled (it is smooth), which
+            # saves a full-resolution pass.
+            disparity = upsample_depth(disparity_from_depth(depth, params, width), width, height)
+            right = render_right_view(frame, disparity)
+            yield pack_stereo(frame, right, layout, params.anaglyph_mode)

@@ -1,0 +1,148 @@
+"""Packing two eyes into one frame: anaglyph, side by side, top and bottom.
+
+Every packer returns uint8 RGB of exactly ``layout.output_size(W, H)`` for any W x H, odd sizes
+included (the half layouts give the left eye the extra column or row).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from numba import njit, prange
+
+from stereo_spot.domain import AnaglyphMode, Layout
+
+# Dubois' least-squares red-cyan matrices (E. Dubois, "A projection method to generate anaglyph
+# stereo images", ICASSP 2001; the red-cyan set from his site), for linear-light RGB.
+DUBOIS_LEFT = np.array(
+    [[0.437, 0.449, 0.164], [-0.062, -0.062, -0.024], [-0.048, -0.050, -0.017]],
+    dtype=np.float32,
+)
+DUBOIS_RIGHT = np.array(
+    [[-0.011, -0.032, -0.007], [0.377, 0.761, 0.009], [-0.026, -0.093, 1.234]],
+    dtype=np.float32,
+)
+
+# sRGB <-> linear light through lookup tables: 256 entries in, 4096 out (finer than 8 bits
+# in the darks, where the sRGB curve is steep).
+_LINEAR_STEPS = 4096
+
+
+def _srgb_to_linear(v: np.ndarray) -> np.ndarray:
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def _linear_to_srgb(v: np.ndarray) -> np.ndarray:
+    return np.where(v <= 0.0031308, v * 12.92, 1.055 * np.power(v, 1 / 2.4) - 0.055)
+
+
+_TO_LINEAR = _srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
+_TO_SRGB = np.round(
+    _linear_to_srgb(np.linspace(0.0, 1.0, _LINEAR_STEPS, dtype=np.float64)) * 255.0
+).astype(np.uint8)
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def _dubois(left, right, m_left, m_right, to_linear, to_srgb, out):  # pragma: no cover
+    height, width = left.shape[:2]
+    top = np.float32(to_srgb.shape[0] - 1)
+    for y in prange(height):
+        for x in range(width):
+            lr = to_linear[left[y, x, 0]]
+            lg = to_linear[left[y, x, 1]]
+            lb = to_linear[left[y, x, 2]]
+            rr = to_linear[right[y, x, 0]]
+            rg = to_linear[right[y, x, 1]]
+            rb = to_linear[right[y, x, 2]]
+            for c in range(3):
+                v = (
+                    m_left[c, 0] * lr
+                    + m_left[c, 1] * lg
+                    + m_left[c, 2] * lb
+                    + m_right[c, 0] * rr
+                    + m_right[c, 1] * rg
+                    + m_right[c, 2] * rb
+                )
+                v = min(max(v, np.float32(0.0)), np.float32(1.0))
+                out[y, x, c] = to_srgb[np.int32(v * top + np.float32(0.5))]
+
+
+def _luma(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+
+
+def anaglyph(
+    left: np.ndarray, right: np.ndarray, mode: AnaglyphMode = AnaglyphMode.DUBOIS
+) -> np.ndarray:
+    """A red-cyan anaglyph (red = left eye) of two same-size uint8 RGB eyes.
+
+    ``dubois`` applies Dubois' matrices in linear light (least ghosting, some colour loss);
+    ``color`` takes red from the left and green/blue from the right; ``half-color`` uses the
+    left eye's luma for red; ``gray`` uses luma for both eyes.
+    """
+    mode = AnaglyphMode(mode)
+    out = np.empty_like(left)
+    if mode is AnaglyphMode.DUBOIS:
+        _dubois(
+            np.ascontiguousarray(left),
+            np.ascontiguousarray(right),
+            DUBOIS_LEFT,
+            DUBOIS_RIGHT,
+            _TO_LINEAR,
+            _TO_SRGB,
+            out,
+        )
+        return out
+    if mode is AnaglyphMode.COLOR:
+        out[..., 0] = left[..., 0]
+        out[..., 1:] = right[..., 1:]
+    elif mode is AnaglyphMode.HALF_COLOR:
+        out[..., 0] = _luma(left)
+        out[..., 1:] = right[..., 1:]
+    else:  # gray
+        out[..., 0] = _luma(left)
+        grey = _luma(right)
+        out[..., 1] = grey
+        out[..., 2] = grey
+    return out
+
+
+def _squeeze(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def pack_stereo(
+    left: np.ndarray,
+    right: np.ndarray,
+    layout: Layout,
+    anaglyph_mode: AnaglyphMode = AnaglyphMode.DUBOIS,
+) -> np.ndarray:
+    """Pack two H x W x 3 uint8 RGB eyes into one frame of ``layout.output_size(W, H)``."""
+    if left.shape != right.shape or left.ndim != 3 or left.shape[2] != 3:
+        raise ValueError(f"eyes must be equal H x W x 3 images, got {left.shape} and {right.shape}")
+    layout = Layout(layout)
+    height, width = left.shape[:2]
+    if layout is Layout.ANAGLYPH:
+        return anaglyph(left, right, anaglyph_mode)
+    if layout is Layout.SBS:
+        return np.concatenate([left, right], axis=1)
+    if layout is Layout.TAB:
+        return np.concatenate([left, right], axis=0)
+    if layout is Layout.HALF_SBS:
+        out = np.empty_like(left)
+        left_width = (width + 1) // 2
+        out[:, :left_width] = _squeeze(left, left_width, height).reshape(height, left_width, 3)
+        if width - left_width:
+            out[:, left_width:] = _squeeze(right, width - left_width, height).reshape(
+                height, width - left_width, 3
+            )
+        return out
+    # half-tab
+    out = np.empty_like(left)
+    top_height = (height + 1) // 2
+    out[:top_height] = _squeeze(left, width, top_height).reshape(top_height, width, 3)
+    if height - top_height:
+        out[top_height:] = _squeeze(right, width, height - top_height).reshape(
+            height - top_height, width, 3
+        )
+    return out
