@@ -1,0 +1,125 @@
+"""``stereo-spot aws-init`` and ``aws-smoke`` against moto server, and aws-smoke's skip sentences."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from stereo_spot.cli import main
+
+
+@pytest.fixture
+def names(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    suffix = uuid.uuid4().hex[:10]
+    bucket, table = f"stereo-spot-cli-{suffix}", f"stereo-spot-cli-jobs-{suffix}"
+    monkeypatch.setenv("STEREO_SPOT_BUCKET", bucket)
+    monkeypatch.setenv("STEREO_SPOT_JOBS_TABLE", table)
+    return bucket, table
+
+
+def test_aws_init_creates_then_finds(names, capsys) -> None:
+    bucket, table = names
+    assert main(["aws-init"]) == 0
+    first = capsys.readouterr().out
+    assert f"created bucket {bucket}" in first
+    assert f"created table {table} with index status-completed_at" in first
+    assert "TTL" in first
+
+    assert main(["aws-init"]) == 0
+    second = capsys.readouterr().out
+    assert f"found bucket {bucket}" in second
+    assert f"found table {table}" in second
+
+
+def test_aws_init_makes_the_gsi_and_ttl(names) -> None:
+    import boto3
+
+    _, table = names
+    assert main(["aws-init"]) == 0
+    client = boto3.client("dynamodb")
+    description = client.describe_table(TableName=table)["Table"]
+    assert description["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    (index,) = description["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "status-completed_at"
+    assert [k["AttributeName"] for k in index["KeySchema"]] == ["status", "completed_at"]
+    ttl = client.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == "expires_at"
+
+
+def test_aws_smoke_passes_on_an_initialised_endpoint(names, capsys) -> None:
+    assert main(["aws-init"]) == 0
+    capsys.readouterr()
+
+    assert main(["aws-smoke"]) == 0
+
+    out = capsys.readouterr().out
+    assert "FAIL" not in out
+    assert "aws-smoke passed." in out
+    assert "skip signature and POST-policy enforcement" in out
+
+
+def test_aws_smoke_reads_terraform_outputs(names, tmp_path, monkeypatch, capsys) -> None:
+    bucket, table = names
+    assert main(["aws-init"]) == 0
+    monkeypatch.delenv("STEREO_SPOT_BUCKET")
+    monkeypatch.delenv("STEREO_SPOT_JOBS_TABLE")
+    outputs = tmp_path / "tf.json"
+    outputs.write_text(
+        json.dumps(
+            {
+                "bucket": {"sensitive": False, "type": "string", "value": bucket},
+                "jobs_table": {"sensitive": False, "type": "string", "value": table},
+            }
+        )
+    )
+    capsys.readouterr()
+
+    assert main(["aws-smoke", "--tf-outputs", str(outputs)]) == 0
+    assert f"bucket {bucket}, table {table}" in capsys.readouterr().out
+
+
+def test_aws_smoke_fails_when_the_table_is_missing(names, capsys) -> None:
+    from stereo_spot.aws_setup import create_bucket
+    from stereo_spot.settings import Settings
+
+    bucket, table = names
+    create_bucket(Settings(bucket=bucket, jobs_table=table))
+
+    assert main(["aws-smoke"]) == 1
+    assert "FAIL create/transition job" in capsys.readouterr().out
+
+
+def test_aws_smoke_skips_without_names(monkeypatch, capsys) -> None:
+    monkeypatch.delenv("STEREO_SPOT_BUCKET", raising=False)
+    monkeypatch.delenv("STEREO_SPOT_JOBS_TABLE", raising=False)
+
+    assert main(["aws-smoke"]) == 0
+
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("aws-smoke skipped: no bucket or jobs table name is known")
+    assert out.count("\n") == 0
+
+
+def test_aws_smoke_skips_without_credentials(monkeypatch, tmp_path, capsys) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    # No instance metadata lookups from a test: point IMDS at nothing, fail fast.
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("STEREO_SPOT_BUCKET", "b")
+    monkeypatch.setenv("STEREO_SPOT_JOBS_TABLE", "t")
+
+    assert main(["aws-smoke"]) == 0
+
+    assert capsys.readouterr().out.strip() == (
+        "aws-smoke skipped: no AWS credentials were found (environment, profile or instance role)."
+    )
+
+
+def test_aws_smoke_skips_when_the_outputs_file_is_missing(monkeypatch, tmp_path, capsys) -> None:
+    monkeypatch.delenv("STEREO_SPOT_BUCKET", raising=False)
+    assert main(["aws-smoke", "--tf-outputs", str(tmp_path / "absent.json")]) == 0
+    assert "does not exist" in capsys.readouterr().out
