@@ -1,0 +1,196 @@
+"""``stereo-spot image``, ``depth`` and ``render-view``: single pictures through the stereo maths.
+
+These run the ``classical`` engine's pieces directly on one image (DESIGN.md, Command line
+contract); bad input is rejected with one sentence (InputRejected).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from stereo_spot.domain import AnaglyphMode, Layout, StereoParams
+from stereo_spot.errors import InputRejected, StereoSpotError
+
+_VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"}
+
+
+def read_rgb(path: str) -> np.ndarray:
+    """An image file as H x W x 3 uint8 RGB, or InputRejected saying why not."""
+    file = Path(path)
+    if not file.is_file():
+        raise InputRejected(f"{path} does not exist or is not a file.")
+    data = np.fromfile(file, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise InputRejected(f"{path} is not an image this tool can read (PNG, JPEG, ...).")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def write_image(path: str, image: np.ndarray) -> None:
+    """Write an RGB (H x W x 3) or single-channel image; the extension picks the format."""
+    file = Path(path)
+    if file.parent and not file.parent.is_dir():
+        raise InputRejected(f"The output folder {file.parent} does not exist.")
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(file.suffix or ".png", image)
+    if not ok:
+        raise InputRejected(f"Cannot write an image with the extension {file.suffix!r}.")
+    encoded.tofile(file)
+
+
+def _params(args: argparse.Namespace) -> StereoParams:
+    try:
+        return StereoParams(
+            divergence=args.divergence,
+            convergence=args.convergence,
+            anaglyph_mode=args.anaglyph_mode,
+            edges_at_screen=args.edges_at_screen,
+        )
+    except ValueError as error:
+        raise InputRejected(
+            "Divergence must be between 0 and 10 and convergence between 0 and 1."
+        ) from error
+
+
+def run_image(args: argparse.Namespace) -> int:
+    from inference_service.engines.classical import ClassicalEngine
+
+    frame = read_rgb(args.input)
+    params = _params(args)
+    (packed,) = ClassicalEngine().convert([frame], Layout(args.layout), params)
+    write_image(args.output, packed)
+    return 0
+
+
+def _video_depth(args: argparse.Namespace) -> int:
+    import av
+
+    from inference_service.engines.classical import ClassicalEngine
+
+    try:
+        source = av.open(args.input)
+    except (av.error.FFmpegError, OSError) as error:
+        raise InputRejected(f"{args.input} is not a video this tool can read.") from error
+    with source, av.open(args.output, "w") as sink:
+        if not source.streams.video:
+            raise InputRejected(f"{args.input} has no video stream.")
+        in_stream = source.streams.video[0]
+        rate = in_stream.average_rate or 25
+        out_stream = sink.add_stream("libx264", rate=rate)
+        out_stream.width = in_stream.codec_context.width // 2 * 2
+        out_stream.height = in_stream.codec_context.height // 2 * 2
+        out_stream.pix_fmt = "yuv420p"
+        frames = (f.to_ndarray(format="rgb24") for f in source.decode(in_stream))
+        for depth in ClassicalEngine().estimate_depth(frames):
+            grey = np.round(depth * 255).astype(np.uint8)
+            grey = grey[: out_stream.height, : out_stream.width]
+            rgb = np.repeat(grey[:, :, None], 3, axis=2)
+            for packet in out_stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                sink.mux(packet)
+        for packet in out_stream.encode():
+            sink.mux(packet)
+    return 0
+
+
+def run_depth(args: argparse.Namespace) -> int:
+    from inference_service.engines.classical import ClassicalEngine
+
+    if Path(args.input).suffix.lower() in _VIDEO_SUFFIXES:
+        if not Path(args.input).is_file():
+            raise InputRejected(f"{args.input} does not exist or is not a file.")
+        return _video_depth(args)
+    frame = read_rgb(args.input)
+    (depth,) = ClassicalEngine().estimate_depth([frame])
+    if Path(args.output).suffix.lower() == ".npy":
+        np.save(args.output, depth.astype(np.float32))
+    else:
+        write_image(args.output, np.round(depth * 65535).astype(np.uint16))
+    return 0
+
+
+def run_render_view(args: argparse.Namespace) -> int:
+    from stereo_spot.stereo.view_synthesis import render_right_view
+
+    left = read_rgb(args.image)
+    if not Path(args.disparity).is_file():
+        raise InputRejected(f"{args.disparity} does not exist or is not a file.")
+    try:
+        disparity = np.load(args.disparity, allow_pickle=False)
+    except (ValueError, OSError) as error:
+        raise InputRejected(f"{args.disparity} is not a NumPy .npy file.") from error
+    if disparity.ndim != 2 or disparity.shape != left.shape[:2]:
+        raise InputRejected(
+            f"The disparity map is {'x'.join(map(str, disparity.shape[::-1]))} but the image "
+            f"is {left.shape[1]}x{left.shape[0]}; they must be the same size."
+        )
+    if not np.issubdtype(disparity.dtype, np.number):
+        raise InputRejected(f"{args.disparity} does not hold numbers.")
+    write_image(args.output, render_right_view(left, disparity.astype(np.float32)))
+    return 0
+
+
+def _add_strength(parser: argparse.ArgumentParser) -> None:
+    defaults = StereoParams()
+    parser.add_argument(
+        "--layout", choices=[layout.value for layout in Layout], default=Layout.ANAGLYPH.value
+    )
+    parser.add_argument(
+        "--divergence",
+        type=float,
+        default=defaults.divergence,
+        help="largest parallax in percent of the width (default %(default)s)",
+    )
+    parser.add_argument(
+        "--convergence",
+        type=float,
+        default=defaults.convergence,
+        help="depth (0 = far, 1 = near) that sits on the screen plane (default %(default)s)",
+    )
+    parser.add_argument(
+        "--anaglyph-mode",
+        choices=[mode.value for mode in AnaglyphMode],
+        default=defaults.anaglyph_mode.value,
+    )
+    parser.add_argument(
+        "--edges-at-screen",
+        action="store_true",
+        help="fade parallax to zero at the frame borders",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    image = subparsers.add_parser("image", help="turn one picture into 3D")
+    image.add_argument("input", help="an image file (PNG, JPEG, ...)")
+    image.add_argument("-o", "--output", required=True, help="where to write the 3D image")
+    _add_strength(image)
+    image.set_defaults(func=run_image)
+
+    depth = subparsers.add_parser("depth", help="weight-free depth map of an image or a video")
+    depth.add_argument("input", help="an image, or a video (written as a grey depth video)")
+    depth.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="image: .png (16-bit, 65535 = nearest) or .npy (float32 0..1); video: .mp4",
+    )
+    depth.set_defaults(func=run_depth)
+
+    view = subparsers.add_parser(
+        "render-view", help="the right eye from the left eye and a disparity map"
+    )
+    view.add_argument("--image", required=True, help="the left eye (image file)")
+    view.add_argument(
+        "--disparity",
+        required=True,
+        help="float32 .npy, pixels, x_right = x_left - d (non-finite = unknown)",
+    )
+    view.add_argument("-o", "--output", required=True, help="where to write the right eye")
+    view.set_defaults(func=run_render_view)
+
+
+__all__ = ["StereoSpotError", "read_rgb", "register", "write_image"]

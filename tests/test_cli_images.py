@@ -1,0 +1,73 @@
+"""The image verbs through the real ``stereo-spot`` executable."""
+
+import importlib.util
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+DATA = Path(importlib.util.find_spec("skimage").submodule_search_locations[0]) / "data"
+LEFT = DATA / "motorcycle_left.png"
+
+
+def stereo_spot(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["stereo-spot", *map(str, args)], capture_output=True, text=True)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return 10 * np.log10(255**2 / np.mean((a.astype(float) - b.astype(float)) ** 2))
+
+
+def test_render_view_with_true_disparity_matches_the_real_right_eye(tmp_path):
+    disparity = tmp_path / "d.npy"
+    np.save(disparity, np.load(DATA / "motorcycle_disp.npz")["arr_0"].astype(np.float32))
+    result = stereo_spot(
+        "render-view", "--image", LEFT, "--disparity", disparity, "-o", tmp_path / "r.png"
+    )
+    assert result.returncode == 0, result.stderr
+    rendered = cv2.imread(str(tmp_path / "r.png"))
+    truth = cv2.imread(str(DATA / "motorcycle_right.png"))
+    assert psnr(rendered, truth) >= 22.0
+    assert psnr(cv2.imread(str(LEFT)), truth) < 14.0  # right := left is far worse
+
+
+def test_render_view_rejects_a_disparity_of_the_wrong_size(tmp_path):
+    np.save(tmp_path / "d.npy", np.zeros((10, 10), np.float32))
+    result = stereo_spot(
+        "render-view", "--image", LEFT, "--disparity", tmp_path / "d.npy", "-o", tmp_path / "r.png"
+    )
+    assert result.returncode == 1
+    assert "same size" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_image_writes_a_packed_picture_of_the_layout_size(tmp_path):
+    out = tmp_path / "m_LR.png"
+    result = stereo_spot("image", LEFT, "-o", out, "--layout", "sbs", "--divergence", "2")
+    assert result.returncode == 0, result.stderr
+    assert cv2.imread(str(out)).shape == (500, 1482, 3)
+
+
+def test_image_rejects_a_missing_file_with_one_sentence(tmp_path):
+    result = stereo_spot("image", tmp_path / "nope.png", "-o", tmp_path / "x.png")
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        == f"stereo-spot: {tmp_path / 'nope.png'} does not exist or is not a file."
+    )
+
+
+def test_image_rejects_a_file_that_is_not_an_image(tmp_path):
+    bogus = tmp_path / "bogus.png"
+    bogus.write_text("hello")
+    result = stereo_spot("image", bogus, "-o", tmp_path / "x.png")
+    assert result.returncode == 1 and "not an image" in result.stderr
+
+
+def test_depth_writes_16_bit_png_and_float_npy(tmp_path):
+    assert stereo_spot("depth", LEFT, "-o", tmp_path / "d.png").returncode == 0
+    png = cv2.imread(str(tmp_path / "d.png"), cv2.IMREAD_UNCHANGED)
+    assert png.dtype == np.uint16 and png.shape == (500, 741)
+    assert stereo_spot("depth", LEFT, "-o", tmp_path / "d.npy").returncode == 0
+    depth = np.load(tmp_path / "d.npy")
+    assert depth.dtype == np.float32 and depth.min() >= 0 and depth.max() <= 1

@@ -1,0 +1,96 @@
+import itertools
+
+import numpy as np
+import pytest
+
+from inference_service.engines import ENGINE_NAMES, engine_from_name
+from inference_service.engines.base import StereoEngine
+from inference_service.engines.classical import ClassicalEngine
+from stereo_spot.domain import Layout, StereoParams
+from stereo_spot.errors import EngineError
+
+
+def textured_frame(seed: int = 0, height: int = 72, width: int = 128) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def test_engine_is_a_stereo_engine_found_by_name():
+    engine = engine_from_name("classical")
+    assert isinstance(engine, StereoEngine) and engine.name == "classical"
+    assert "classical" in ENGINE_NAMES
+
+
+@pytest.mark.parametrize("name", ["depth-anything", "stereocrafter", "nope"])
+def test_other_engines_fail_with_a_sentence(name):
+    with pytest.raises(EngineError, match=r"\.$"):
+        engine_from_name(name)
+
+
+def test_the_two_eyes_differ_for_a_frame_with_depth_variation():
+    frame = textured_frame()
+    (packed,) = ClassicalEngine().convert([frame], Layout.SBS, StereoParams())
+    left, right = packed[:, :128], packed[:, 128:]
+    assert np.array_equal(left, frame)
+    assert np.mean(left != right) > 0.3
+    # zero divergence: both eyes are the source
+    (flat,) = ClassicalEngine().convert([frame], Layout.SBS, StereoParams(divergence=0.0))
+    assert np.array_equal(flat[:, 128:], frame)
+
+
+@pytest.mark.parametrize("layout", list(Layout))
+def test_convert_streams_one_output_per_frame(layout):
+    frames = [textured_frame(i, 35, 63) for i in range(3)]
+    out = list(ClassicalEngine().convert(iter(frames), layout, StereoParams()))
+    width, height = layout.output_size(63, 35)
+    assert len(out) == 3 and all(o.shape == (height, width, 3) for o in out)
+
+
+def test_estimate_depth_is_in_range_and_frame_sized():
+    depths = list(ClassicalEngine().estimate_depth([textured_frame(i) for i in range(2)]))
+    assert len(depths) == 2
+    for depth in depths:
+        assert depth.shape == (72, 128) and depth.dtype == np.float32
+        assert depth.min() >= 0.0 and depth.max() <= 1.0
+
+
+def test_temporal_smoothing_calms_a_static_clip_with_noise():
+    rng = np.random.default_rng(1)
+    base = np.tile(np.linspace(0, 255, 128)[None, :, None], (72, 1, 3))
+    clip = [
+        np.clip(base + rng.normal(0, 25, base.shape), 0, 255).astype(np.uint8) for _ in range(8)
+    ]
+    smoothed = list(ClassicalEngine().estimate_depth(clip))
+    raw = [next(ClassicalEngine(smoothing=1.0).estimate_depth([f])) for f in clip]
+
+    def jitter(depths):
+        return np.mean([np.abs(a - b).mean() for a, b in itertools.pairwise(depths[1:])])
+
+    assert jitter(smoothed) < 0.6 * jitter(raw)
+
+
+def test_engine_is_reusable_across_streams():
+    engine = ClassicalEngine()
+    clip = [textured_frame(i) for i in range(2)]
+    first = list(engine.estimate_depth(clip))
+    second = list(engine.estimate_depth(clip))
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((72, 128, 3), np.float32),
+        np.zeros((72, 128), np.uint8),
+        np.zeros((72, 128, 4), np.uint8),
+        "not a frame",
+    ],
+)
+def test_bad_frames_raise_engine_error_with_a_sentence(bad):
+    with pytest.raises(EngineError, match=r"^Frame 1 .*\.$"):
+        list(ClassicalEngine().convert([textured_frame(), bad], Layout.SBS, StereoParams()))
+
+
+def test_frame_size_change_mid_stream_is_rejected():
+    with pytest.raises(EngineError, match="same size"):
+        list(ClassicalEngine().estimate_depth([textured_frame(), textured_frame(1, 36, 64)]))

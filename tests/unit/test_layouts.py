@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from stereo_spot.domain import AnaglyphMode, Layout
+from stereo_spot.stereo.layouts import anaglyph, pack_stereo
+
+
+def eyes(width: int, height: int):
+    rng = np.random.default_rng(width * 1000 + height)
+    left = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    right = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    return left, right
+
+
+@pytest.mark.parametrize("layout", list(Layout))
+@pytest.mark.parametrize("mode", list(AnaglyphMode))
+@pytest.mark.parametrize("size", [(64, 36), (63, 35), (1, 1), (7, 2)])
+def test_every_layout_has_the_contract_size(layout, mode, size):
+    left, right = eyes(*size)
+    packed = pack_stereo(left, right, layout, mode)
+    width, height = layout.output_size(*size)
+    assert packed.shape == (height, width, 3)
+    assert packed.dtype == np.uint8
+
+
+def test_side_by_side_halves_are_the_eyes():
+    left, right = eyes(33, 17)
+    packed = pack_stereo(left, right, Layout.SBS)
+    assert np.array_equal(packed[:, :33], left) and np.array_equal(packed[:, 33:], right)
+    packed = pack_stereo(left, right, Layout.TAB)
+    assert np.array_equal(packed[:17], left) and np.array_equal(packed[17:], right)
+
+
+def test_half_layouts_squeeze_each_eye():
+    left = np.full((20, 40, 3), 10, np.uint8)
+    right = np.full((20, 40, 3), 200, np.uint8)
+    packed = pack_stereo(left, right, Layout.HALF_SBS)
+    assert (packed[:, :20] == 10).all() and (packed[:, 20:] == 200).all()
+    packed = pack_stereo(left, right, Layout.HALF_TAB)
+    assert (packed[:10] == 10).all() and (packed[10:] == 200).all()
+
+
+def test_dubois_anaglyph_of_identical_eyes_is_a_plausible_colour_image():
+    h = np.linspace(0, 255, 64, dtype=np.uint8)
+    image = np.stack([*np.meshgrid(h, h[::-1]), np.full((64, 64), 128, np.uint8)], axis=-1)
+    out = anaglyph(image, image, AnaglyphMode.DUBOIS).astype(int)
+    # white stays near white, black stays black, and brightness order is kept
+    white = anaglyph(np.full((2, 2, 3), 255, np.uint8), np.full((2, 2, 3), 255, np.uint8))
+    assert (white >= 235).all()
+    assert (anaglyph(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2, 3), np.uint8)) == 0).all()
+    luma_in = image.astype(int) @ [299, 587, 114]
+    luma_out = out @ [299, 587, 114]
+    assert np.corrcoef(luma_in.ravel(), luma_out.ravel())[0, 1] > 0.9
+
+
+def test_anaglyph_takes_red_from_the_left_eye():
+    left = np.zeros((4, 4, 3), np.uint8)
+    left[..., 0] = 255
+    right = np.zeros((4, 4, 3), np.uint8)
+    for mode in AnaglyphMode:
+        out = anaglyph(left, right, mode)
+        assert out[..., 0].min() > 60, mode  # red channel lit by the left eye
+        assert out[..., 1:].max() < 10, mode  # nothing from the black right eye

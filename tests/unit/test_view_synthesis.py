@@ -1,0 +1,68 @@
+import numpy as np
+
+from stereo_spot.stereo.view_synthesis import fill_invalid_disparity, render_right_view
+
+NEAR, FAR = 12.0, 2.0
+
+
+def square_scene(height: int = 40, width: int = 80):
+    """A red near square on a striped far background, with its disparity map."""
+    image = np.zeros((height, width, 3), np.uint8)
+    image[:, :, 2] = (np.arange(width) * 3 % 256).astype(np.uint8)  # blue ramp background
+    image[:, ::8, 1] = 200  # green stripes every 8 columns
+    disparity = np.full((height, width), FAR, np.float32)
+    image[10:30, 30:50] = (255, 0, 0)
+    disparity[10:30, 30:50] = NEAR
+    return image, disparity
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    error = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 10 * np.log10(255**2 / error)
+
+
+def test_near_square_shifts_left_more_than_background():
+    image, disparity = square_scene()
+    right = render_right_view(image, disparity)
+    red = (right[20, :, 0] == 255) & (right[20, :, 1] == 0) & (right[20, :, 2] == 0)
+    columns = np.flatnonzero(red)
+    assert columns.min() == 30 - NEAR and columns.max() == 49 - NEAR
+    # the background stripes move by FAR pixels only (rows outside the square)
+    green = np.flatnonzero(right[2, :, 1] == 200)
+    assert 8 - FAR in green and 16 - FAR in green
+
+
+def test_disoccluded_hole_is_filled_from_the_background_side():
+    image, disparity = square_scene()
+    right, covered = render_right_view(image, disparity, return_covered=True)
+    # right of the shifted square lies a hole (x = 38..47) that only the background can explain
+    hole = ~covered[20]
+    assert hole[40:46].all() and covered[20, 30 - int(NEAR)]
+    # it is filled with background, never with the red square
+    assert not ((right[20, 38:48, 0] > 128) & (right[20, 38:48, 2] < 50)).any()
+
+
+def test_subpixel_shift_interpolates_between_pixels():
+    ramp = np.tile(np.arange(0, 200, 2, dtype=np.uint8)[None, :, None], (4, 1, 3))
+    right = render_right_view(ramp, np.full(ramp.shape[:2], 0.5, np.float32))
+    # x_right = x_left - 0.5: the right pixel x sees the left image at x + 0.5
+    assert np.abs(right[1, 10:90, 0].astype(int) - (np.arange(10, 90) * 2 + 1)).max() <= 1
+
+
+def test_zero_disparity_returns_the_image():
+    image, _ = square_scene()
+    assert np.array_equal(render_right_view(image, np.zeros(image.shape[:2], np.float32)), image)
+
+
+def test_unknown_disparity_takes_the_farther_neighbour():
+    disparity = np.array([[5.0, np.inf, np.inf, 9.0, np.nan]], np.float32)
+    assert fill_invalid_disparity(disparity).tolist() == [[5.0, 5.0, 5.0, 9.0, 9.0]]
+
+
+def test_true_disparity_renders_the_real_right_view(motorcycle):
+    right, covered = render_right_view(
+        motorcycle["left"], motorcycle["disparity"], return_covered=True
+    )
+    assert psnr(right, motorcycle["right"]) >= 22.0
+    assert psnr(right[covered], motorcycle["right"][covered]) >= 26.0
+    assert psnr(motorcycle["left"], motorcycle["right"]) < 14.0
