@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     max_height: int = 4320
     max_duration_seconds: float = 4 * 3600
     max_upload_bytes: int = 20 * 1024**3
+
+    # Portal. secret_key signs local storage URLs and CSRF tokens; unset = generated once and kept
+    # in the data dir (see stereo_spot.storage.signing.secret_from). public_url makes the local
+    # storage's signed URLs absolute (unset = relative to the portal that hands them out).
+    secret_key: SecretStr | None = None
+    public_url: str | None = None
+    # Optional portal auth: a bearer token for scripts and/or "user:password" for HTTP basic auth.
+    # Both unset = the portal is open (bind it to 127.0.0.1).
+    auth_token: SecretStr | None = None
+    basic_auth: SecretStr | None = None
+    upload_url_seconds: int = Field(default=3600, gt=0)
+    download_url_seconds: int = Field(default=3600, gt=0)
 
     @property
     def media_root(self) -> Path:

@@ -13,8 +13,13 @@ def storage_from(settings: Settings) -> ObjectStorage:
 
         return S3Storage.from_settings(settings)
     from stereo_spot.storage.local import LocalStorage
+    from stereo_spot.storage.signing import UrlSigner, secret_from
 
-    return LocalStorage(settings.media_root)
+    return LocalStorage(
+        settings.media_root,
+        signer=UrlSigner(secret_from(settings)),
+        base_url=settings.public_url or "",
+    )
 
 
 def job_store_from(settings: Settings) -> JobStore:

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from stereo_spot.errors import ObjectNotFound
+from stereo_spot.errors import ObjectNotFound, StereoSpotError
 from stereo_spot.keys import parse_uri, validate_key
+from stereo_spot.storage import UploadTarget
+from stereo_spot.storage.signing import UPLOAD_PATH, UrlSigner, download_url
 
 
 class LocalStorage:
-    def __init__(self, root: Path) -> None:
+    """Objects are files under ``root``.
+
+    With a ``signer``, ``presign_upload``/``presign_download`` hand out HMAC-signed URLs that the
+    portal's ``/storage`` endpoints verify (``base_url`` is the portal's public address; empty =
+    URLs relative to whichever portal serves the page).
+    """
+
+    def __init__(self, root: Path, signer: UrlSigner | None = None, base_url: str = "") -> None:
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.signer = signer
+        self.base_url = base_url.rstrip("/")
 
     def path_for(self, key: str) -> Path:
         path = (self.root / validate_key(key)).resolve()
@@ -76,12 +88,71 @@ class LocalStorage:
     def key_from_uri(self, uri: str) -> str:
         return parse_uri(uri, local_root=str(self.root)).key
 
+    def presign_upload(
+        self, key: str, max_bytes: int, expires_in: int = 3600, content_type: str = "video/mp4"
+    ) -> UploadTarget:
+        fields = self._require_signer().sign_upload(key, max_bytes, expires_in, content_type)
+        return UploadTarget(
+            url=f"{self.base_url}{UPLOAD_PATH}",
+            fields=fields,
+            max_bytes=max_bytes,
+            expires_in=expires_in,
+        )
+
+    def presign_download(
+        self, key: str, expires_in: int = 3600, filename: str | None = None
+    ) -> str:
+        query = self._require_signer().sign_download(key, expires_in, filename)
+        return download_url(self.base_url, key, query)
+
+    def staged_writer(self, key: str) -> StagedFile:
+        """A temporary file next to ``key`` that becomes the object only on ``commit``."""
+        return StagedFile(self.path_for(key))
+
+    def _require_signer(self) -> UrlSigner:
+        if self.signer is None:
+            raise StereoSpotError("This local storage was built without a URL signer.")
+        return self.signer
+
+
+class StagedFile:
+    """Written under a hidden name in the target's folder, renamed into place on commit.
+
+    Readers (and ``list_prefix``) never see a partial upload; ``discard`` leaves nothing behind.
+    """
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        self._path = Path(name)
+        self._handle = os.fdopen(fd, "wb")
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self._handle.write(data)
+        self.size += len(data)
+
+    def commit(self) -> None:
+        self._handle.close()
+        os.replace(self._path, self.target)
+
+    def discard(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()
+        self._path.unlink(missing_ok=True)
+        _remove_empty_dirs_up_to(self.target.parent)
+
 
 def _remove_empty_dirs(root: Path) -> None:
     for dirpath, _dirnames, _filenames in os.walk(root, topdown=False):
         path = Path(dirpath)
         if path != root:
-            try:
+            with contextlib.suppress(OSError):
                 path.rmdir()
-            except OSError:
-                pass
+
+
+def _remove_empty_dirs_up_to(path: Path) -> None:
+    """Drop a folder a discarded upload created, if nothing else lives in it."""
+    with contextlib.suppress(OSError):
+        path.rmdir()
