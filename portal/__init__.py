@@ -1,0 +1,1 @@
+"""The Stereo-Spot web portal: upload, watch progress, play and download (FastAPI + Jinja2)."""

@@ -1,0 +1,166 @@
+"""The portal's app factory: settings and adapters in, a FastAPI app out.
+
+Routes reach the adapters through the dependencies below (``app.state`` holds them), so tests
+build an app over a temporary data dir and real local adapters.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
+
+from portal import routes_api, routes_html, storage_routes
+from portal.launcher import RunLauncher
+from portal.security import CsrfTokens, SecurityMiddleware, content_security_policy
+from portal.services import JobBusy, NoLauncher, NotReady, NotUploaded
+from stereo_spot.errors import (
+    InputRejected,
+    InvalidKey,
+    JobNotFound,
+    StereoSpotError,
+    TransitionConflict,
+)
+from stereo_spot.jobs import JobStore
+from stereo_spot.settings import Settings
+from stereo_spot.storage import ObjectStorage
+from stereo_spot.storage.signing import SignatureRejected, UrlSigner, secret_from
+from stereo_spot.wiring import job_store_from, storage_from
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+
+_STATUS_FOR_ERROR: tuple[tuple[type[StereoSpotError], int], ...] = (
+    (JobNotFound, 404),
+    (InvalidKey, 404),
+    (SignatureRejected, 403),
+    (NotUploaded, 409),
+    (NotReady, 409),
+    (JobBusy, 409),
+    (TransitionConflict, 409),
+    (InputRejected, 422),
+    (NoLauncher, 503),
+)
+
+
+def create_app(
+    settings: Settings | None = None,
+    storage: ObjectStorage | None = None,
+    jobs: JobStore | None = None,
+    launcher: RunLauncher | None = None,
+) -> FastAPI:
+    """Build the portal. Without a ``launcher`` it can create and show jobs but not run them."""
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Stereo-Spot",
+        summary="Upload a 2D video, get it back in stereoscopic 3D.",
+        version="0.1.0",
+        openapi_url="/api/openapi.json",
+        # The interactive docs load scripts from a CDN, which the CSP (rightly) forbids.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.storage = storage if storage is not None else storage_from(settings)
+    app.state.jobs = jobs if jobs is not None else job_store_from(settings)
+    app.state.launcher = launcher
+    app.state.csrf = CsrfTokens(UrlSigner(secret_from(settings)).derive("csrf"))
+    app.state.templates = Jinja2Templates(directory=HERE / "templates")
+
+    app.include_router(routes_html.router)
+    app.include_router(routes_api.router)
+    app.include_router(storage_routes.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    _install_error_handlers(app)
+    app.add_middleware(
+        SecurityMiddleware,
+        csp=content_security_policy(_storage_origins(settings)),
+        bearer_token=_secret(settings.auth_token),
+        basic_auth=_secret(settings.basic_auth),
+        secure_cookies=(settings.public_url or "").startswith("https://"),
+    )
+    return app
+
+
+def _secret(value) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def _storage_origins(settings: Settings) -> list[str]:
+    """Origins besides the portal's own that pages may upload to and play from."""
+    origins = []
+    if settings.public_url:
+        origins.append(_origin(settings.public_url))
+    if settings.backend == "aws":
+        origins.append("https://*.amazonaws.com")
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            origins.append(_origin(endpoint))
+    return origins
+
+
+def _origin(url: str) -> str:
+    parsed = urlparse(url)
+    return f"{parsed.scheme}://{parsed.netloc}"
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/storage/")) or (
+        "application/json" in request.headers.get("accept", "")
+    )
+
+
+def _error_response(request: Request, status: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status)
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"status": status, "message": message},
+        status_code=status,
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StereoSpotError)
+    async def stereo_spot_error(request: Request, error: StereoSpotError) -> Response:
+        status = next((code for kind, code in _STATUS_FOR_ERROR if isinstance(error, kind)), 400)
+        message = str(error)
+        if status == 404:
+            message = "There is no such job. It may have been deleted, or the link is mistyped."
+        return _error_response(request, status, message)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        message = error.detail if isinstance(error.detail, str) else "That request failed."
+        if error.status_code == 404 and message == "Not Found":
+            message = "There is no such page."
+        response = _error_response(request, error.status_code, message)
+        for name, value in (error.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": jsonable_encoder(error.errors())}, status_code=422)
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'form'}: {e['msg']}"
+            for e in error.errors()
+        )
+        return _error_response(request, 422, f"Some values were not accepted ({problems}).")

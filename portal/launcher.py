@@ -1,0 +1,140 @@
+"""Run launchers: how the portal hands a queued job to the pipeline.
+
+``RunLauncher`` is the port. ``LocalRunLauncher`` is the embedded one: a single background worker
+thread that runs queued jobs one after another through a ``run_job(job_id)`` callable — in the
+embedded stack ``functools.partial(pipelines.local_runner.run_job, settings)``, injected by the
+composition root (``stereo-spot up``), because the portal must not import the pipeline package
+(it pulls in the components, and deployables stay independent). A KFP-client launcher is the
+cluster's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from stereo_spot.domain import JobStatus
+from stereo_spot.errors import JobNotFound, StereoSpotError, TransitionConflict
+from stereo_spot.jobs import JobStore
+
+log = logging.getLogger(__name__)
+
+# list_all is newest first and bounded; this is how many past jobs a restart looks through.
+_RESUME_SCAN_LIMIT = 10_000
+
+
+@runtime_checkable
+class RunLauncher(Protocol):
+    def submit(self, job_id: str) -> str:
+        """Start (or queue) the pipeline for a queued job; returns a run id.
+
+        Submitting a job that is already waiting or running returns its run id again and starts
+        nothing new.
+        """
+
+
+class LocalRunLauncher:
+    """Drains queued jobs one at a time on a worker thread.
+
+    One at a time because a 2-core machine gains nothing from two conversions at once (each
+    already uses every core through ffmpeg and the engine). A run that raises leaves the job
+    failed (the runner records the reason; this marks it if the runner could not) and the worker
+    goes on with the next job.
+    """
+
+    def __init__(self, jobs: JobStore, run_job: Callable[[str], None]) -> None:
+        self._jobs = jobs
+        self._run_job = run_job
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._run_ids: dict[str, str] = {}  # job id -> run id, while waiting or running
+        self._counter = itertools.count(1)
+        self._idle = threading.Condition(self._lock)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> LocalRunLauncher:
+        """Start the worker and queue the jobs a previous start left queued (oldest first)."""
+        if self._thread is None:
+            left_over = [
+                job.job_id
+                for job in reversed(self._jobs.list_all(limit=_RESUME_SCAN_LIMIT))
+                if job.status is JobStatus.QUEUED
+            ]
+            for job_id in left_over:
+                self.submit(job_id)
+            self._thread = threading.Thread(
+                target=self._work, name="stereo-spot-local-runner", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def submit(self, job_id: str) -> str:
+        with self._lock:
+            run_id = self._run_ids.get(job_id)
+            if run_id is None:
+                run_id = f"local-{next(self._counter)}-{job_id[:8]}"
+                self._run_ids[job_id] = run_id
+                self._queue.put(job_id)
+            return run_id
+
+    def run_ids(self) -> dict[str, str]:
+        """Job id -> run id of every job waiting or running now."""
+        with self._lock:
+            return dict(self._run_ids)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop taking jobs. A run in progress is not interrupted (the thread is a daemon)."""
+        self._stopping.set()
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until nothing is waiting or running (for tests and orderly shutdown)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._run_ids, timeout)
+
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            job_id = self._queue.get()
+            if job_id is None:
+                break
+            try:
+                self._run_one(job_id)
+            finally:
+                with self._idle:
+                    self._run_ids.pop(job_id, None)
+                    self._idle.notify_all()
+
+    def _run_one(self, job_id: str) -> None:
+        try:
+            job = self._jobs.get(job_id)
+        except JobNotFound:
+            return  # deleted while it waited
+        if job.status is not JobStatus.QUEUED:
+            return  # already run (by an earlier start) or failed meanwhile
+        try:
+            self._run_job(job_id)
+        except Exception as error:  # the worker outlives any one run
+            if self._stopping.is_set():
+                return  # interrupted by shutdown: leave the job for a resumed run
+            log.warning("Run of job %s failed: %s", job_id, error)
+            self._mark_failed(job_id, error)
+
+    def _mark_failed(self, job_id: str, error: Exception) -> None:
+        try:
+            job = self._jobs.get(job_id)
+            if not job.status.is_final:
+                reason = (
+                    str(error)
+                    if isinstance(error, StereoSpotError) and str(error)
+                    else "The conversion stopped because of an internal error; see the portal log."
+                )
+                self._jobs.transition(job_id, JobStatus.FAILED, error=reason)
+        except (JobNotFound, TransitionConflict):
+            pass

@@ -1,0 +1,233 @@
+"""The JSON API for scripts and notebooks (DESIGN.md, Portal)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from portal import services
+from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep
+from stereo_spot.domain import AnaglyphMode, Job, JobStatus, Layout, SourceInfo, StereoParams
+from stereo_spot.storage import UploadTarget
+
+router = APIRouter(prefix="/api", tags=["jobs"])
+
+Engine = Literal["classical", "depth-anything", "stereocrafter"]
+ENGINES: tuple[str, ...] = ("classical", "depth-anything", "stereocrafter")
+
+
+class CreateJobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    layout: Layout = Layout.ANAGLYPH
+    divergence: float = Field(default=3.0, ge=0.0, le=10.0, description="max parallax, % of width")
+    convergence: float = Field(
+        default=0.35, ge=0.0, le=1.0, description="depth on the screen plane, 0 = far, 1 = near"
+    )
+    anaglyph_mode: AnaglyphMode = AnaglyphMode.DUBOIS
+    engine: Engine = "classical"
+    source_name: str = Field(default="", max_length=255, description="the file's original name")
+
+    def params(self) -> StereoParams:
+        return StereoParams(
+            divergence=self.divergence,
+            convergence=self.convergence,
+            anaglyph_mode=self.anaglyph_mode,
+        )
+
+
+class StartJobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source_name: str = Field(default="", max_length=255)
+
+
+class UploadTargetOut(BaseModel):
+    """POST a multipart form to ``url``: every entry of ``fields``, then the file as ``file``."""
+
+    url: str
+    fields: dict[str, str]
+    file_field: str = "file"
+    max_bytes: int
+    expires_in: int
+
+
+class JobOut(BaseModel):
+    job_id: str
+    status: JobStatus
+    layout: Layout
+    params: StereoParams
+    engine: str
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    total_segments: int
+    completed_segments: int
+    progress: float = Field(description="0..1")
+    error: str | None = Field(description="why the job failed, in plain words")
+    run_id: str | None
+    source_name: str
+    source: SourceInfo | None
+    links: dict[str, str]
+
+
+class CreatedJobOut(BaseModel):
+    job: JobOut
+    upload: UploadTargetOut
+
+
+class JobListOut(BaseModel):
+    jobs: list[JobOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+
+
+class PlaybackOut(BaseModel):
+    video_url: str
+    download_url: str
+    download_name: str
+    expires_in: int
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+_ERRORS = {404: {"model": ErrorOut, "description": "No such job"}}
+
+
+def job_out(job: Job) -> JobOut:
+    base = f"/jobs/{job.job_id}"
+    links = {"self": f"/api{base}", "page": base}
+    if job.status is JobStatus.COMPLETED:
+        links["play"] = f"/api{base}/play"
+    return JobOut(
+        **job.model_dump(
+            include={
+                "job_id",
+                "status",
+                "layout",
+                "params",
+                "engine",
+                "created_at",
+                "updated_at",
+                "completed_at",
+                "total_segments",
+                "completed_segments",
+                "error",
+                "run_id",
+                "source_name",
+                "source",
+            }
+        ),
+        progress=job.progress,
+        links=links,
+    )
+
+
+def _absolute(request: Request, url: str) -> str:
+    """Signed local URLs are relative to the portal; scripts need them whole."""
+    return str(request.base_url).rstrip("/") + url if url.startswith("/") else url
+
+
+def _upload_out(request: Request, target: UploadTarget) -> UploadTargetOut:
+    return UploadTargetOut(
+        url=_absolute(request, target.url),
+        fields=target.fields,
+        max_bytes=target.max_bytes,
+        expires_in=target.expires_in,
+    )
+
+
+@router.post("/jobs", status_code=201, summary="Create a job and get its upload target")
+def create_job(
+    request: Request,
+    body: CreateJobRequest,
+    jobs: JobsDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+) -> CreatedJobOut:
+    job = services.create_job(jobs, body.layout, body.params(), body.engine, body.source_name)
+    target = services.upload_target(storage, settings, job)
+    return CreatedJobOut(job=job_out(job), upload=_upload_out(request, target))
+
+
+@router.get(
+    "/jobs/{job_id}/upload",
+    summary="A fresh upload target for a job still waiting for its file",
+    responses={**_ERRORS, 409: {"model": ErrorOut}},
+)
+def upload_target(
+    request: Request, job_id: str, jobs: JobsDep, storage: StorageDep, settings: SettingsDep
+) -> UploadTargetOut:
+    job = services.get_job(jobs, job_id)
+    if job.status is not JobStatus.CREATED:
+        raise services.NotReady(f"This job is {job.status.value}; it takes no more uploads.")
+    return _upload_out(request, services.upload_target(storage, settings, job))
+
+
+@router.post(
+    "/jobs/{job_id}/start",
+    status_code=202,
+    summary="Start converting an uploaded job (starting it again does nothing)",
+    responses={**_ERRORS, 409: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+)
+def start_job(
+    job_id: str,
+    jobs: JobsDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    launcher: LauncherDep,
+    body: Annotated[StartJobRequest | None, Body()] = None,
+) -> JobOut:
+    services.get_job(jobs, job_id)
+    job = services.start_job(
+        jobs, storage, settings, launcher, job_id, body.source_name if body else ""
+    )
+    return job_out(job)
+
+
+@router.get("/jobs/{job_id}", summary="A job's status and progress", responses=_ERRORS)
+def get_job(job_id: str, jobs: JobsDep) -> JobOut:
+    return job_out(services.get_job(jobs, job_id))
+
+
+@router.get("/jobs", summary="Completed jobs, newest first")
+def list_jobs(
+    jobs: JobsDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> JobListOut:
+    page = services.list_completed(jobs, limit=limit, cursor=cursor)
+    return JobListOut(jobs=[job_out(job) for job in page.jobs], next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/jobs/{job_id}/play",
+    summary="Signed URLs to stream and to download the result",
+    responses={**_ERRORS, 409: {"model": ErrorOut}},
+)
+def play(
+    request: Request, job_id: str, jobs: JobsDep, storage: StorageDep, settings: SettingsDep
+) -> PlaybackOut:
+    playback = services.playback(storage, settings, services.get_job(jobs, job_id))
+    return PlaybackOut(
+        video_url=_absolute(request, playback.video_url),
+        download_url=_absolute(request, playback.download_url),
+        download_name=playback.download_name,
+        expires_in=playback.expires_in,
+    )
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a job and all its files",
+    responses={**_ERRORS, 409: {"model": ErrorOut}},
+)
+def delete_job(job_id: str, jobs: JobsDep, storage: StorageDep) -> Response:
+    services.delete_job(jobs, storage, job_id)
+    return Response(status_code=204)

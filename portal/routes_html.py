@@ -1,0 +1,190 @@
+"""The pages people use: create, upload with progress, watch, list, play, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from portal import services
+from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep, TemplatesDep
+from portal.routes_api import ENGINES, CreateJobRequest, job_out
+from portal.security import csrf_token, require_csrf
+from stereo_spot.domain import AnaglyphMode, JobStatus, Layout, StereoParams
+
+router = APIRouter(include_in_schema=False)
+
+CsrfChecked = Depends(require_csrf)
+
+LAYOUT_LABELS = {
+    Layout.ANAGLYPH: "Red-cyan anaglyph (glasses)",
+    Layout.SBS: "Side by side, full width (VR, 3D TV)",
+    Layout.HALF_SBS: "Side by side, half width (3D TV)",
+    Layout.TAB: "Top and bottom, full height",
+    Layout.HALF_TAB: "Top and bottom, half height",
+}
+ENGINE_LABELS = {
+    "classical": "Classical (fast, CPU)",
+    "depth-anything": "Depth Anything V2 (better depth)",
+    "stereocrafter": "StereoCrafter (GPU, best)",
+}
+PHASES = {
+    JobStatus.CREATED: "Waiting for the video",
+    JobStatus.UPLOADED: "Checking the video",
+    JobStatus.QUEUED: "Waiting for its turn",
+    JobStatus.CHUNKING: "Cutting the video into segments",
+    JobStatus.PROCESSING: "Converting segments to 3D",
+    JobStatus.REASSEMBLING: "Joining the segments and the sound",
+    JobStatus.COMPLETED: "Done",
+    JobStatus.FAILED: "Failed",
+}
+
+
+def _page(
+    templates, request: Request, name: str, status_code: int = 200, **context
+) -> HTMLResponse:
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {"csrf_token": csrf_token(request), "phases": PHASES, **context},
+        status_code=status_code,
+    )
+    # Pages carry signed URLs and per-user tokens: keep them out of shared caches and history.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _create_form(templates, request: Request, settings, error: str | None = None, status=200):
+    defaults = StereoParams()
+    return _page(
+        templates,
+        request,
+        "index.html",
+        status_code=status,
+        layouts=LAYOUT_LABELS,
+        engines={name: ENGINE_LABELS[name] for name in ENGINES},
+        anaglyph_modes=list(AnaglyphMode),
+        defaults=defaults,
+        default_engine=settings.engine if settings.engine in ENGINES else "classical",
+        error=error,
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(request: Request, templates: TemplatesDep, settings: SettingsDep) -> HTMLResponse:
+    return _create_form(templates, request, settings)
+
+
+@router.post("/jobs", dependencies=[CsrfChecked])
+def create_job(
+    request: Request,
+    templates: TemplatesDep,
+    settings: SettingsDep,
+    jobs: JobsDep,
+    layout: Annotated[str, Form()] = Layout.ANAGLYPH.value,
+    divergence: Annotated[str, Form()] = "3.0",
+    convergence: Annotated[str, Form()] = "0.35",
+    anaglyph_mode: Annotated[str, Form()] = AnaglyphMode.DUBOIS.value,
+    engine: Annotated[str, Form()] = "classical",
+) -> Response:
+    try:
+        form = CreateJobRequest(
+            layout=layout,
+            divergence=divergence,
+            convergence=convergence,
+            anaglyph_mode=anaglyph_mode,
+            engine=engine,
+        )
+    except ValidationError as invalid:
+        problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in invalid.errors())
+        return _create_form(
+            templates, request, settings, error=f"Please check: {problems}.", status=422
+        )
+    job = services.create_job(jobs, form.layout, form.params(), form.engine)
+    return RedirectResponse(f"/jobs/{job.job_id}", status_code=303)
+
+
+@router.get("/jobs", response_class=HTMLResponse)
+def completed_jobs(
+    request: Request,
+    templates: TemplatesDep,
+    jobs: JobsDep,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> HTMLResponse:
+    page = services.list_completed(jobs, limit=limit, cursor=cursor)
+    return _page(
+        templates,
+        request,
+        "jobs.html",
+        jobs=page.jobs,
+        next_cursor=page.next_cursor,
+        limit=limit,
+        first_page=not cursor,
+        layouts=LAYOUT_LABELS,
+    )
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+def job_page(
+    request: Request,
+    job_id: str,
+    templates: TemplatesDep,
+    jobs: JobsDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+) -> HTMLResponse:
+    job = services.get_job(jobs, job_id)
+    upload = None
+    if job.status is JobStatus.CREATED:
+        upload = services.upload_target(storage, settings, job)
+    return _page(
+        templates,
+        request,
+        "job.html",
+        job=job,
+        upload=upload,
+        layouts=LAYOUT_LABELS,
+        engines=ENGINE_LABELS,
+        active=job.status in services.ACTIVE or job.status is JobStatus.UPLOADED,
+    )
+
+
+@router.post("/jobs/{job_id}/start", dependencies=[CsrfChecked])
+def start_job(
+    request: Request,
+    job_id: str,
+    jobs: JobsDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    launcher: LauncherDep,
+    source_name: Annotated[str, Form(max_length=255)] = "",
+) -> Response:
+    """Called by the upload page's script once the file is in (header token), or by a form."""
+    services.get_job(jobs, job_id)
+    job = services.start_job(jobs, storage, settings, launcher, job_id, source_name)
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse(job_out(job).model_dump(mode="json"), status_code=202)
+    return RedirectResponse(f"/jobs/{job.job_id}", status_code=303)
+
+
+@router.get("/jobs/{job_id}/play", response_class=HTMLResponse)
+def play_page(
+    request: Request,
+    job_id: str,
+    templates: TemplatesDep,
+    jobs: JobsDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+) -> HTMLResponse:
+    job = services.get_job(jobs, job_id)
+    playback = services.playback(storage, settings, job)
+    return _page(templates, request, "play.html", job=job, playback=playback, layouts=LAYOUT_LABELS)
+
+
+@router.post("/jobs/{job_id}/delete", dependencies=[CsrfChecked])
+def delete_job(job_id: str, jobs: JobsDep, storage: StorageDep) -> Response:
+    services.delete_job(jobs, storage, job_id)
+    return RedirectResponse("/jobs", status_code=303)

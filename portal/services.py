@@ -1,0 +1,178 @@
+"""What the portal does, as plain functions over the ports (routes only translate HTTP).
+
+create_job → (the browser uploads to the signed target) → start_job → the launcher runs the
+pipeline, which moves the job through chunking/processing/reassembling to completed or failed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+
+from portal.launcher import RunLauncher
+from stereo_spot import keys
+from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
+from stereo_spot.errors import InputRejected, StereoSpotError, TransitionConflict
+from stereo_spot.jobs import JobPage, JobStore
+from stereo_spot.media.probe import probe_source
+from stereo_spot.settings import Settings
+from stereo_spot.storage import ObjectStorage, UploadTarget
+from stereo_spot.storage.signing import SignedLocalStorage
+
+ACTIVE = frozenset(
+    {JobStatus.QUEUED, JobStatus.CHUNKING, JobStatus.PROCESSING, JobStatus.REASSEMBLING}
+)
+
+
+class NotUploaded(StereoSpotError):
+    """start was called before the source arrived."""
+
+
+class NotReady(StereoSpotError):
+    """The job has no result (yet) to play."""
+
+
+class JobBusy(StereoSpotError):
+    """The job is running and cannot be deleted now."""
+
+
+class NoLauncher(StereoSpotError):
+    """This portal was built without a way to run pipelines."""
+
+
+@dataclass(frozen=True)
+class Playback:
+    video_url: str
+    download_url: str
+    download_name: str
+    expires_in: int
+
+
+# Starting a job probes a file and submits a run; two starts of one job racing inside this process
+# must not both submit. (Across processes the launcher's own de-duplication and the runner's status
+# checks are the guard.)
+_start_lock = threading.Lock()
+
+
+def create_job(
+    jobs: JobStore,
+    layout: Layout,
+    params: StereoParams,
+    engine: str,
+    source_name: str = "",
+) -> Job:
+    return jobs.create(
+        Job(layout=layout, params=params, engine=engine, source_name=_clean_name(source_name))
+    )
+
+
+def upload_target(storage: ObjectStorage, settings: Settings, job: Job) -> UploadTarget:
+    """A fresh signed upload for the job's source (each page load signs anew)."""
+    return storage.presign_upload(
+        keys.source_key(job.job_id),
+        max_bytes=settings.max_upload_bytes,
+        expires_in=settings.upload_url_seconds,
+        content_type="video/mp4",
+    )
+
+
+def start_job(
+    jobs: JobStore,
+    storage: ObjectStorage,
+    settings: Settings,
+    launcher: RunLauncher | None,
+    job_id: str,
+    source_name: str = "",
+) -> Job:
+    """Probe the upload and queue the job; a job already past ``uploaded`` is returned as is.
+
+    A source that is not a usable video fails the job with the probe's reason (the job page then
+    says why) rather than raising: the request succeeded, the job did not.
+    """
+    with _start_lock:
+        job = jobs.get(job_id)
+        if job.status not in (JobStatus.CREATED, JobStatus.UPLOADED):
+            return job
+        if launcher is None:
+            raise NoLauncher(
+                "This portal cannot run conversions: no pipeline runner is configured."
+            )
+        source = keys.source_key(job_id)
+        if not storage.exists(source):
+            raise NotUploaded("The video has not been uploaded yet; upload it, then start the job.")
+        changes = {"source_name": _clean_name(source_name)} if source_name else {}
+        job = jobs.transition(job_id, JobStatus.UPLOADED, **changes)
+        try:
+            with _local_copy(storage, source) as path:
+                info = probe_source(path, settings)
+        except InputRejected as rejected:
+            return jobs.transition(job_id, JobStatus.FAILED, error=str(rejected))
+        job = jobs.transition(job_id, JobStatus.QUEUED, source=info)
+        run_id = launcher.submit(job_id)
+    try:
+        return jobs.update(job_id, run_id=run_id)
+    except TransitionConflict:
+        return jobs.get(job_id)  # a fast run already finished; its record is the news
+
+
+def get_job(jobs: JobStore, job_id: str) -> Job:
+    """The job, or JobNotFound/InvalidKey (an id that could never exist is just as unknown)."""
+    return jobs.get(keys.validate_job_id(job_id))
+
+
+def list_completed(jobs: JobStore, limit: int = 20, cursor: str | None = None) -> JobPage:
+    return jobs.list_completed(limit=max(1, min(limit, 100)), cursor=cursor or None)
+
+
+def playback(storage: ObjectStorage, settings: Settings, job: Job) -> Playback:
+    if job.status is not JobStatus.COMPLETED:
+        raise NotReady(f"This job is {job.status.value}; there is nothing to play yet.")
+    key = keys.final_key(job.job_id)
+    name = download_name(job)
+    return Playback(
+        video_url=storage.presign_download(key, expires_in=settings.download_url_seconds),
+        download_url=storage.presign_download(
+            key, expires_in=settings.download_url_seconds, filename=name
+        ),
+        download_name=name,
+        expires_in=settings.download_url_seconds,
+    )
+
+
+def download_name(job: Job) -> str:
+    """``holiday_redcyan.mp4``: the layout tag tells players how to show it."""
+    stem = PurePath(job.source_name).stem if job.source_name else f"stereo-{job.job_id[:8]}"
+    return f"{stem}{job.layout.filename_tag}.mp4"
+
+
+def delete_job(jobs: JobStore, storage: ObjectStorage, job_id: str) -> int:
+    """Forget the job and delete every object it has; returns how many objects went.
+
+    A job that is running is refused: its tasks would write new objects after the delete.
+    """
+    job = get_job(jobs, job_id)
+    if job.status in ACTIVE:
+        raise JobBusy("This job is still running; delete it once it has finished or failed.")
+    deleted = sum(storage.delete_prefix(prefix) for prefix in keys.job_prefixes(job_id))
+    jobs.delete(job_id)
+    return deleted
+
+
+def _clean_name(name: str) -> str:
+    """Only the last path part of a browser-supplied file name, printable and short."""
+    base = PurePath(name.replace("\\", "/")).name
+    return "".join(ch for ch in base if ch.isprintable())[:200]
+
+
+@contextmanager
+def _local_copy(storage: ObjectStorage, key: str) -> Iterator[Path]:
+    """A local path to probe: the file itself for local storage, a download otherwise."""
+    if isinstance(storage, SignedLocalStorage):
+        yield storage.path_for(key)
+        return
+    with tempfile.TemporaryDirectory(prefix="stereo-spot-probe-") as scratch:
+        yield storage.get_file(key, Path(scratch) / "source.mp4")

@@ -1,0 +1,224 @@
+"""The local storage endpoints behind signed URLs (what S3 does for the cluster).
+
+``POST /storage/upload`` takes the S3 presigned-POST shape: signed form fields, then ``file``.
+The body is parsed as it streams: the signature is checked when the file part begins (before a
+byte is written), the size limit while the bytes arrive, and the object appears only when the
+whole file is in. Tampered/expired → 403, too big → 413; either way nothing is written.
+
+``GET /storage/{key}`` serves a signed download with Range support (the video element seeks).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import FileResponse
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
+
+from stereo_spot.errors import InvalidKey, ObjectNotFound
+from stereo_spot.storage.signing import (
+    SignatureRejected,
+    SignedLocalStorage,
+    StagedFile,
+    UploadGrant,
+    UrlSigner,
+)
+
+router = APIRouter(prefix="/storage", tags=["local storage"])
+
+_MAX_FIELD_BYTES = 4096
+_MAX_FIELDS = 32
+# Multipart framing and the signed fields ride on top of the file's own bytes.
+_FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+def _local_storage(request: Request) -> tuple[SignedLocalStorage, UrlSigner]:
+    storage = request.app.state.storage
+    if not isinstance(storage, SignedLocalStorage) or storage.signer is None:
+        raise HTTPException(404, "This portal's storage does not serve files itself.")
+    return storage, storage.signer
+
+
+@router.post(
+    "/upload",
+    status_code=204,
+    response_class=Response,
+    summary="Upload a file through a signed form (local stand-in for an S3 presigned POST)",
+    responses={403: {"description": "Tampered or expired"}, 413: {"description": "Too large"}},
+)
+async def upload(request: Request) -> Response:
+    storage, signer = _local_storage(request)
+    max_total = request.app.state.settings.max_upload_bytes + _FORM_OVERHEAD_BYTES
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_total:
+        raise HTTPException(413, "The file is larger than this portal accepts.")
+    content_type, options = parse_options_header(request.headers.get("content-type", ""))
+    boundary = options.get(b"boundary")
+    if content_type != b"multipart/form-data" or not boundary:
+        raise HTTPException(400, "Send the upload as a multipart form.")
+
+    form = _StreamingForm(signer, storage)
+    parser = MultipartParser(boundary, form.callbacks())
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+            form.drain()
+        parser.finalize()
+        form.drain()
+        form.commit()
+    except ClientDisconnect:
+        form.discard()
+        return Response(status_code=400)
+    except BaseException:
+        form.discard()
+        raise
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{key:path}",
+    summary="Download a file through a signed URL (supports Range requests)",
+    response_class=FileResponse,
+    responses={403: {"description": "Tampered or expired"}, 404: {"description": "No such file"}},
+)
+async def download(
+    request: Request,
+    key: str,
+    expires: Annotated[str | None, Query()] = None,
+    signature: Annotated[str | None, Query()] = None,
+    filename: Annotated[str | None, Query()] = None,
+) -> FileResponse:
+    storage, signer = _local_storage(request)
+    try:
+        signer.verify_download(key, expires, signature, filename)
+        path = storage.path_for(key)
+    except SignatureRejected as rejected:
+        raise HTTPException(403, str(rejected)) from None
+    except (InvalidKey, ObjectNotFound):
+        raise HTTPException(404, "There is no such file.") from None
+    if not path.is_file():
+        raise HTTPException(404, "There is no such file.")
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(
+        path,
+        media_type=media_type,
+        filename=filename,
+        content_disposition_type="attachment" if filename else "inline",
+        headers={"Cache-Control": "private, max-age=300"},
+    )
+
+
+class _StreamingForm:
+    """Collects small signed fields, then streams the ``file`` part into a staged object."""
+
+    def __init__(self, signer: UrlSigner, storage: SignedLocalStorage) -> None:
+        self._signer = signer
+        self._storage = storage
+        self._events: list[tuple[str, bytes]] = []
+        self._header_field = b""
+        self._header_value = b""
+        self._part_headers: dict[bytes, bytes] = {}
+        self.fields: dict[str, str] = {}
+        self._field_name: str | None = None
+        self._field_value = bytearray()
+        self._grant: UploadGrant | None = None
+        self._staged: StagedFile | None = None
+        self._in_file = False
+        self._written = 0
+        self.done = False
+
+    def callbacks(self) -> dict:
+        def on_part_begin() -> None:
+            self._part_headers = {}
+
+        def on_header_field(data: bytes, start: int, end: int) -> None:
+            self._header_field += data[start:end]
+
+        def on_header_value(data: bytes, start: int, end: int) -> None:
+            self._header_value += data[start:end]
+
+        def on_header_end() -> None:
+            self._part_headers[self._header_field.lower()] = self._header_value
+            self._header_field = self._header_value = b""
+
+        def on_headers_finished() -> None:
+            self._events.append(("begin", self._part_headers.get(b"content-disposition", b"")))
+
+        def on_part_data(data: bytes, start: int, end: int) -> None:
+            self._events.append(("data", bytes(data[start:end])))
+
+        def on_part_end() -> None:
+            self._events.append(("end", b""))
+
+        return {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        }
+
+    def drain(self) -> None:
+        events, self._events = self._events, []
+        for kind, data in events:
+            if self.done:
+                return  # like S3, whatever follows the file is ignored
+            if kind == "begin":
+                self._begin_part(data)
+            elif kind == "data":
+                self._part_data(data)
+            else:
+                self._end_part()
+
+    def _begin_part(self, disposition: bytes) -> None:
+        _, options = parse_options_header(disposition)
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        if name == "file" or b"filename" in options:
+            try:
+                self._grant = self._signer.verify_upload(self.fields)
+            except (SignatureRejected, InvalidKey) as rejected:
+                raise HTTPException(403, str(rejected)) from None
+            self._staged = self._storage.staged_writer(self._grant.key)
+            self._in_file = True
+            return
+        if len(self.fields) >= _MAX_FIELDS:
+            raise HTTPException(400, "The upload form has too many fields.")
+        self._field_name = name
+        self._field_value = bytearray()
+
+    def _part_data(self, data: bytes) -> None:
+        if self._in_file:
+            assert self._staged is not None and self._grant is not None
+            self._written += len(data)
+            if self._written > self._grant.max_bytes:
+                raise HTTPException(413, "The file is larger than this upload allows.")
+            self._staged.write(data)
+            return
+        self._field_value += data
+        if len(self._field_value) > _MAX_FIELD_BYTES:
+            raise HTTPException(400, "A field of the upload form is too long.")
+
+    def _end_part(self) -> None:
+        if self._in_file:
+            self._in_file = False
+            self.done = True
+        elif self._field_name is not None:
+            self.fields[self._field_name] = self._field_value.decode("utf-8", "replace")
+            self._field_name = None
+
+    def commit(self) -> None:
+        if not self.done or self._staged is None:
+            self.discard()
+            raise HTTPException(400, "The upload form carried no file.")
+        self._staged.commit()
+        self._staged = None
+
+    def discard(self) -> None:
+        if self._staged is not None:
+            self._staged.discard()
+            self._staged = None

@@ -1,0 +1,154 @@
+"""``stereo-spot portal`` and ``stereo-spot up``: the web portal, alone or with the embedded stack.
+
+``up`` = model server subprocess + local runner worker + portal over one data dir, the way a
+laptop runs it; ``portal`` = the portal over whatever backend is configured, with a local runner
+(and a model server of its own when ``STEREO_SPOT_MODEL_URL`` is unset).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import subprocess
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+
+from stereo_spot.errors import StereoSpotError
+from stereo_spot.jobs import JobStore
+from stereo_spot.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    portal = subparsers.add_parser("portal", help="run the web portal over the configured backend")
+    portal.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    portal.add_argument("--port", type=int, default=8000, help="port to listen on (0 = any)")
+    portal.set_defaults(func=run_portal)
+
+    up = subparsers.add_parser(
+        "up", help="the embedded stack on this machine: portal + model server + local runner"
+    )
+    up.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    up.add_argument("--port", type=int, default=8000, help="port to listen on (0 = any)")
+    up.add_argument("--data-dir", type=Path, help="where media, jobs and logs go")
+    up.set_defaults(func=run_up)
+
+
+def run_portal(args: argparse.Namespace) -> int:
+    return serve(Settings(), args.host, args.port)
+
+
+def run_up(args: argparse.Namespace) -> int:
+    overrides: dict = {"backend": "local", "kfp_host": None}
+    if args.data_dir:
+        overrides["data_dir"] = args.data_dir.resolve()
+    return serve(Settings(**overrides), args.host, args.port)
+
+
+class ChildProcessRuns:
+    """Runs each job in its own ``python -m pipelines`` process and waits for it.
+
+    A child process keeps kfp.local's process-wide state (``local.init``, the environment it
+    writes) out of the portal, and lets shutdown stop a conversion in progress.
+    """
+
+    def __init__(self, settings: Settings, jobs: JobStore) -> None:
+        self._settings = settings
+        self._jobs = jobs
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._stopped = False
+
+    def __call__(self, job_id: str) -> None:
+        from pipelines.local_runner import start_job_process
+
+        with self._lock:
+            if self._stopped:
+                raise StereoSpotError("The portal is shutting down.")
+            process, log_path = start_job_process(self._settings, job_id)
+            self._process = process
+        try:
+            code = process.wait()
+        finally:
+            with self._lock:
+                self._process = None
+        if code != 0:
+            job = self._jobs.get(job_id)
+            raise StereoSpotError(
+                job.error or f"The conversion stopped (exit code {code}); see {log_path}."
+            )
+
+    def terminate(self) -> None:
+        with self._lock:
+            self._stopped = True
+            process = self._process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def launcher_from(settings: Settings, jobs: JobStore, stack: ExitStack):
+    """The run launcher the settings ask for, started; stopped when ``stack`` closes."""
+    if settings.kfp_host:
+        raise StereoSpotError(
+            "The portal cannot submit to a Kubeflow Pipelines API yet; "
+            "unset STEREO_SPOT_KFP_HOST to run conversions locally."
+        )
+    from portal.launcher import LocalRunLauncher
+
+    runs = ChildProcessRuns(settings, jobs)
+    launcher = LocalRunLauncher(jobs, runs)
+    # Closed in reverse: stop taking jobs first, then stop the one running.
+    stack.callback(runs.terminate)
+    stack.callback(launcher.stop)
+    return launcher.start()
+
+
+def serve(settings: Settings, host: str, port: int) -> int:
+    import uvicorn
+
+    from portal.app import create_app
+    from stereo_spot.wiring import job_store_from, storage_from
+
+    with ExitStack() as stack:
+        # Bind first: a taken port fails before anything starts, and port 0 gets a real number.
+        sock = _bind(host, port)
+        stack.callback(sock.close)
+        if not settings.model_url and not settings.kfp_host:
+            from inference_service.launcher import running_model_server
+
+            print("Starting the model server…", flush=True)
+            model_url = stack.enter_context(running_model_server(settings))
+            settings = settings.model_copy(update={"model_url": model_url})
+        jobs = job_store_from(settings)
+        launcher = launcher_from(settings, jobs, stack)
+        app = create_app(settings, storage_from(settings), jobs, launcher)
+        server = uvicorn.Server(
+            uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+        )
+        bound_host, bound_port = sock.getsockname()[:2]
+        shown_host = "127.0.0.1" if bound_host in ("0.0.0.0", "::") else bound_host
+        print(f"Stereo-Spot is running at http://{shown_host}:{bound_port}/", flush=True)
+        print(f"Data: {settings.data_dir}   Press Ctrl-C to stop.", flush=True)
+        server.run(sockets=[sock])
+    print("Stereo-Spot stopped.", flush=True)
+    return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise StereoSpotError(f"Cannot listen on {host}:{port}: {error.strerror}.") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock

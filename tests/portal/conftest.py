@@ -1,0 +1,120 @@
+"""Portal fixtures: an app over a temporary data dir with the REAL local adapters.
+
+LocalStorage (with its URL signer) and SqliteJobStore come from ``stereo_spot.wiring`` exactly as
+in ``stereo-spot up``; nothing stands in for them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from portal.app import create_app
+from portal.launcher import LocalRunLauncher
+from stereo_spot.settings import Settings
+from stereo_spot.storage import UploadTarget
+from stereo_spot.wiring import job_store_from, storage_from
+
+_CSRF_RE = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+MAX_UPLOAD_BYTES = 2_000_000
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(backend="local", data_dir=tmp_path / "data", max_upload_bytes=MAX_UPLOAD_BYTES)
+
+
+@pytest.fixture
+def storage(settings: Settings):
+    return storage_from(settings)
+
+
+@pytest.fixture
+def jobs(settings: Settings):
+    return job_store_from(settings)
+
+
+@pytest.fixture
+def launcher(settings: Settings, jobs) -> LocalRunLauncher:
+    """The real local launcher over the real runner, with its worker NOT started.
+
+    Starting a job queues it here and nothing runs, so route tests see ``queued`` and can count
+    submissions; tests that need a run use ``running_client``.
+    """
+    from pipelines.local_runner import run_job
+
+    return LocalRunLauncher(jobs, partial(run_job, settings))
+
+
+@pytest.fixture
+def client(settings: Settings, storage, jobs, launcher) -> Iterator[TestClient]:
+    app = create_app(settings, storage=storage, jobs=jobs, launcher=launcher)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def model_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    inference_launcher = pytest.importorskip("inference_service.launcher")
+    settings = Settings(data_dir=tmp_path_factory.mktemp("model-server"))
+    with inference_launcher.running_model_server(settings) as url:
+        yield url
+
+
+@pytest.fixture
+def running_client(settings: Settings, storage, jobs, model_url: str) -> Iterator[TestClient]:
+    """A portal with the real local runner: pipelines.local_runner.run_job on a worker thread."""
+    local_runner = pytest.importorskip("pipelines.local_runner")
+    run_settings = settings.model_copy(update={"model_url": model_url, "segment_seconds": 1.0})
+    launcher = LocalRunLauncher(jobs, partial(local_runner.run_job, run_settings)).start()
+    app = create_app(run_settings, storage=storage, jobs=jobs, launcher=launcher)
+    with TestClient(app) as test_client:
+        test_client.launcher = launcher  # type: ignore[attr-defined]
+        yield test_client
+    launcher.stop()
+
+
+@pytest.fixture
+def not_a_video(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.mp4"
+    path.write_text("these are meeting notes, not a video\n" * 50)
+    return path
+
+
+def csrf_token(client: TestClient) -> str:
+    """The token of the page's forms (loading a page also sets the matching cookie)."""
+    match = _CSRF_RE.search(client.get("/").text)
+    assert match, "the create page has no CSRF token"
+    return match.group(1)
+
+
+def create_job_via_form(client: TestClient, **form: str) -> str:
+    token = csrf_token(client)
+    response = client.post("/jobs", data={"csrf_token": token, **form}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    location = response.headers["location"]
+    assert location.startswith("/jobs/")
+    return location.removeprefix("/jobs/")
+
+
+def create_job_via_api(client: TestClient, **body) -> tuple[str, dict]:
+    response = client.post("/api/jobs", json=body)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    return created["job"]["job_id"], created["upload"]
+
+
+def post_upload(client: TestClient, target: dict | UploadTarget, path: Path, **override: str):
+    """POST the signed form, then the file, exactly as the page's script does."""
+    if isinstance(target, UploadTarget):
+        url, fields = target.url, dict(target.fields)
+    else:
+        url, fields = target["url"], dict(target["fields"])
+    fields.update(override)
+    with open(path, "rb") as handle:
+        return client.post(url, data=fields, files={"file": (path.name, handle, "video/mp4")})
