@@ -1,0 +1,162 @@
+# Least-privilege roles for the three deployables (IRSA). Object-key prefixes follow DESIGN.md:
+#   input/{job_id}/source.mp4, segments/{job_id}/..., jobs/{job_id}/segments/..., jobs/{job_id}/final.mp4
+
+locals {
+  media_arn   = aws_s3_bucket.this["media"].arn
+  weights_arn = aws_s3_bucket.this["weights"].arn
+  table_arns  = [aws_dynamodb_table.jobs.arn, "${aws_dynamodb_table.jobs.arn}/index/*"]
+  # No Scan and no DeleteItem: every access is by job_id or through the status GSI, and job
+  # records leave through TTL.
+  table_actions = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+  ]
+  kms_actions = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+}
+
+# Portal: signs presigned POSTs for sources (input/) and presigned GETs for results (jobs/).
+# A presigned URL carries the signer's permissions, so the portal holds exactly the S3 actions its
+# URLs grant; it never touches segments/.
+data "aws_iam_policy_document" "portal" {
+  statement {
+    sid       = "UploadSourcesAndReadResults"
+    actions   = ["s3:PutObject", "s3:GetObject"]
+    resources = ["${local.media_arn}/input/*"]
+  }
+  statement {
+    sid       = "ReadResults"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.media_arn}/jobs/*"]
+  }
+  statement {
+    # Without ListBucket a HeadObject on a missing key answers 403 instead of 404.
+    sid       = "TellMissingFromForbidden"
+    actions   = ["s3:ListBucket"]
+    resources = [local.media_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["input/*", "jobs/*"]
+    }
+  }
+  statement {
+    sid       = "JobRecords"
+    actions   = local.table_actions
+    resources = local.table_arns
+  }
+  statement {
+    sid       = "MediaAndTableKey"
+    actions   = local.kms_actions
+    resources = [aws_kms_key.data.arn]
+  }
+}
+
+# Pipeline (chunk, convert, reassemble, finalize): reads sources, writes and reads segments and
+# results, records progress.
+data "aws_iam_policy_document" "pipeline" {
+  statement {
+    sid     = "MediaReadWrite"
+    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    resources = [
+      "${local.media_arn}/input/*",
+      "${local.media_arn}/segments/*",
+      "${local.media_arn}/jobs/*",
+    ]
+  }
+  statement {
+    sid       = "ListJobPrefixes"
+    actions   = ["s3:ListBucket"]
+    resources = [local.media_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["input/*", "segments/*", "jobs/*"]
+    }
+  }
+  statement {
+    sid       = "JobRecords"
+    actions   = local.table_actions
+    resources = local.table_arns
+  }
+  statement {
+    sid       = "MediaAndTableKey"
+    actions   = local.kms_actions
+    resources = [aws_kms_key.data.arn]
+  }
+}
+
+# Inference: reads the weights (storage initializer) and source segments, writes converted
+# segments only (jobs/{job_id}/segments/...), never the final result or a job record.
+data "aws_iam_policy_document" "inference" {
+  statement {
+    sid       = "ReadWeights"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.weights_arn}/*"]
+  }
+  statement {
+    sid       = "ListWeights"
+    actions   = ["s3:ListBucket"]
+    resources = [local.weights_arn]
+  }
+  statement {
+    sid       = "ReadSourceSegments"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.media_arn}/segments/*"]
+  }
+  statement {
+    sid       = "WriteConvertedSegments"
+    actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = ["${local.media_arn}/jobs/*/segments/*"]
+  }
+  statement {
+    sid       = "MediaKey"
+    actions   = local.kms_actions
+    resources = [aws_kms_key.data.arn]
+  }
+}
+
+module "portal_role" {
+  source            = "../modules/irsa-role"
+  name              = "${var.name}-portal"
+  oidc_provider_arn = module.eks.oidc_provider_arn
+  namespace         = var.app_namespace
+  service_account   = "stereo-spot-portal"
+  policy_json       = data.aws_iam_policy_document.portal.json
+}
+
+module "pipeline_role" {
+  source            = "../modules/irsa-role"
+  name              = "${var.name}-pipeline"
+  oidc_provider_arn = module.eks.oidc_provider_arn
+  namespace         = var.kfp_namespace
+  service_account   = "stereo-spot-pipeline"
+  policy_json       = data.aws_iam_policy_document.pipeline.json
+}
+
+module "inference_role" {
+  source            = "../modules/irsa-role"
+  name              = "${var.name}-inference"
+  oidc_provider_arn = module.eks.oidc_provider_arn
+  namespace         = var.app_namespace
+  service_account   = "stereo-spot-inference"
+  policy_json       = data.aws_iam_policy_document.inference.json
+}
+
+# The AWS Load Balancer Controller (installed in the platform stage) creates the portal's ALB.
+module "lb_controller_role" {
+  source  = "terraform-aws-modules/iam/aws//modules/iam-role-for-service-accounts-eks"
+  version = "5.52.2"
+
+  role_name                              = "${var.name}-aws-load-balancer-controller"
+  attach_load_balancer_controller_policy = true
+  oidc_providers = {
+    main = {
+      provider_arn               = module.eks.oidc_provider_arn
+      namespace_service_accounts = ["kube-system:aws-load-balancer-controller"]
+    }
+  }
+}

@@ -1,0 +1,30 @@
+locals {
+  kustomize_inputs = {
+    AWS_REGION         = var.region
+    MEDIA_BUCKET       = local.infra.media_bucket
+    JOBS_TABLE         = local.infra.jobs_table
+    WEIGHTS_URI        = "s3://${local.infra.weights_bucket}/${var.weights_prefix}"
+    PORTAL_IMAGE       = local.infra.ecr_repositories["portal"]
+    INFERENCE_IMAGE    = local.infra.ecr_repositories["inference-cuda"]
+    COMPONENTS_IMAGE   = local.infra.ecr_repositories["components"]
+    IMAGE_TAG          = var.image_tag
+    PORTAL_ROLE_ARN    = local.infra.role_arns["portal"]
+    PIPELINE_ROLE_ARN  = local.infra.role_arns["pipeline"]
+    INFERENCE_ROLE_ARN = local.infra.role_arns["inference"]
+    # Standalone KFP's API service (manifests/kfp-access explains multi-user).
+    KFP_HOST        = "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
+    PORTAL_HOSTNAME = var.portal_hostname
+    CERTIFICATE_ARN = var.certificate_arn
+    GPU_NODEPOOL    = "gpu"
+  }
+}
+
+output "kustomize_inputs" {
+  description = "Values manifests/overlays/aws needs; scripts/render_kustomize_inputs.py writes them to terraform-outputs.env."
+  value       = local.kustomize_inputs
+}
+
+output "cluster_name" {
+  description = "EKS cluster name."
+  value       = local.infra.cluster_name
+}

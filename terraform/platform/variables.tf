@@ -1,0 +1,150 @@
+variable "region" {
+  description = "AWS region (the same as the infra stage)."
+  type        = string
+  default     = "eu-west-1"
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must look like eu-west-1."
+  }
+}
+
+variable "state_bucket" {
+  description = "Terraform state bucket created by terraform/bootstrap (the infra stage's state is read from it)."
+  type        = string
+}
+
+variable "gpu_limit" {
+  description = "Most NVIDIA GPUs the GPU NodePool may run at once (the cost ceiling: about one g5.xlarge per GPU)."
+  type        = number
+  default     = 4
+  validation {
+    condition     = var.gpu_limit >= 1 && var.gpu_limit <= 64 && floor(var.gpu_limit) == var.gpu_limit
+    error_message = "gpu_limit must be a whole number between 1 and 64."
+  }
+}
+
+variable "gpu_instance_families" {
+  description = "EC2 instance families the GPU NodePool may launch (NVIDIA A10G = g5, L4 = g6)."
+  type        = list(string)
+  default     = ["g5", "g6"]
+  validation {
+    condition     = length(var.gpu_instance_families) > 0 && alltrue([for f in var.gpu_instance_families : can(regex("^(g|p)[0-9]+[a-z]*$", f))])
+    error_message = "gpu_instance_families must list GPU families such as g5, g6, p4d."
+  }
+}
+
+variable "gpu_capacity_types" {
+  description = "Capacity types for GPU nodes. With both, Karpenter launches spot first and falls back to on-demand when spot is short."
+  type        = list(string)
+  default     = ["spot", "on-demand"]
+  validation {
+    condition     = length(var.gpu_capacity_types) > 0 && alltrue([for c in var.gpu_capacity_types : contains(["spot", "on-demand"], c)])
+    error_message = "gpu_capacity_types may contain only spot and on-demand."
+  }
+}
+
+variable "cpu_limit" {
+  description = "Most vCPUs the CPU NodePool (pipeline chunk/reassemble pods) may run at once."
+  type        = number
+  default     = 64
+  validation {
+    condition     = var.cpu_limit >= 4
+    error_message = "cpu_limit must be at least 4."
+  }
+}
+
+variable "node_ami_alias" {
+  description = "EC2NodeClass AMI alias. Bottlerocket's NVIDIA variants (picked for GPU types) ship the driver and device plugin. Pin a version (bottlerocket@v1.x.y) for reproducible nodes."
+  type        = string
+  default     = "bottlerocket@latest"
+  validation {
+    condition     = can(regex("^bottlerocket@(latest|v[0-9]+\\.[0-9]+\\.[0-9]+)$", var.node_ami_alias))
+    error_message = "node_ami_alias must be bottlerocket@latest or bottlerocket@vX.Y.Z."
+  }
+}
+
+variable "karpenter_version" {
+  description = "Karpenter Helm chart version (oci://public.ecr.aws/karpenter/karpenter)."
+  type        = string
+  default     = "1.1.1"
+}
+
+variable "cert_manager_version" {
+  description = "cert-manager Helm chart version (KServe's webhooks need its certificates)."
+  type        = string
+  default     = "v1.16.2"
+}
+
+variable "knative_operator_version" {
+  description = "Knative Operator Helm chart version; it installs Knative Serving with Kourier, which KServe's Serverless mode (scale to zero) needs."
+  type        = string
+  default     = "v1.16.0"
+}
+
+variable "kserve_version" {
+  description = "KServe Helm chart version (oci://ghcr.io/kserve/charts); keep in step with the kserve SDK pin in pyproject.toml."
+  type        = string
+  default     = "v0.21.0"
+}
+
+variable "kfp_version" {
+  description = "Kubeflow Pipelines standalone release (git ref of its kustomize manifests); keep in step with the kfp SDK pin in pyproject.toml."
+  type        = string
+  default     = "2.17.3"
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.kfp_version))
+    error_message = "kfp_version must be a release such as 2.17.3."
+  }
+}
+
+variable "lb_controller_version" {
+  description = "AWS Load Balancer Controller Helm chart version (https://aws.github.io/eks-charts)."
+  type        = string
+  default     = "1.11.0"
+}
+
+variable "inference_request_timeout_seconds" {
+  description = "Longest single inference request (one segment) Knative lets through; matches the InferenceService timeout."
+  type        = number
+  default     = 1800
+  validation {
+    condition     = var.inference_request_timeout_seconds >= 60 && var.inference_request_timeout_seconds <= 7200
+    error_message = "inference_request_timeout_seconds must be between 60 and 7200."
+  }
+}
+
+variable "portal_hostname" {
+  description = "Public DNS name of the portal (Ingress host)."
+  type        = string
+  default     = "stereo-spot.example.com"
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate for portal_hostname, used by the ALB's HTTPS listener."
+  type        = string
+  default     = "arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:acm:", var.certificate_arn))
+    error_message = "certificate_arn must be an ACM certificate ARN."
+  }
+}
+
+variable "weights_prefix" {
+  description = "Prefix in the weights bucket that the InferenceService loads (one prefix per engine and version)."
+  type        = string
+  default     = "stereocrafter/v1"
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9._/-]*[a-z0-9]$", var.weights_prefix))
+    error_message = "weights_prefix must be a relative S3 prefix without leading or trailing slashes."
+  }
+}
+
+variable "image_tag" {
+  description = "Image tag (git SHA) to deploy; the render script can override it."
+  type        = string
+  default     = "0.1.0"
+  validation {
+    condition     = var.image_tag != "latest" && can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag))
+    error_message = "image_tag must be a valid, immutable tag (never latest)."
+  }
+}
