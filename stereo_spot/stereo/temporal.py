@@ -13,8 +13,8 @@ import numpy as np
 
 # Weight of the new frame in the moving average (0.3: a ~3-frame time constant).
 DEFAULT_ALPHA = 0.3
-# A scene cut: mean absolute difference of 32x18 grey thumbnails (0..255) above this. Pans and
-# fast motion in bigbuckbunny stay under ~12, hard cuts are above ~30.
+# A scene cut: mean absolute difference of 32x18 grey thumbnails (0..255) above this. Between
+# consecutive bigbuckbunny frames it is 0.7 (median) to 3.4 (max); not tuned on real cuts yet.
 DEFAULT_CUT_THRESHOLD = 24.0
 _THUMB = (32, 18)
 

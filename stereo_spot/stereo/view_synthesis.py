@@ -13,7 +13,8 @@ background edge colour, rather than smearing one colour.
 
 Convention: ``x_right = x_left - d``, ``d`` in pixels; nearer content has larger ``d``.
 Measured on the Middlebury motorcycle pair with its true disparity: see
-``benchmarks/render_view_quality.py``; 720p, 2 cores: about 2 ms/frame.
+``benchmarks/render_view_quality.py`` (23.6 dB all / 27.1 dB non-occluded). 720p on 2 cores:
+about 7 ms/frame (13 ms on one core; the per-pixel colour resampling is ~5 ms of that).
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from numba import njit, prange
 
 # Two neighbouring left pixels whose right-view positions end up more than this many pixels apart
 # are treated as torn apart (a disocclusion between them) rather than one stretched surface.
-# Tuned on the motorcycle pair: 1.5..2.5 are within 0.05 dB of each other; larger smears
-# foreground colour over disoccluded background.
+# On the motorcycle pair 1.5, 2 and 3 are within 0.1 dB of each other.
 MAX_STRETCH = 2.0
 
+# Weight of the mirrored background texture in hole fills (the rest is the edge colour): on the
+# motorcycle pair 0 -> 23.15 dB, 0.5 -> 23.61 dB, 1 -> 23.21 dB over all pixels.
 HOLE_TEXTURE = 0.5
 
 # Disparities smaller than this are "no data" (the z-buffer's empty value).
