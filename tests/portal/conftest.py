@@ -59,24 +59,30 @@ def client(settings: Settings, storage, jobs, launcher) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def model_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def model_url(settings: Settings) -> Iterator[str]:
+    """A real model server over the same data dir (it reads and writes media by file:// URI)."""
     inference_launcher = pytest.importorskip("inference_service.launcher")
-    settings = Settings(data_dir=tmp_path_factory.mktemp("model-server"))
     with inference_launcher.running_model_server(settings) as url:
         yield url
 
 
 @pytest.fixture
-def running_client(settings: Settings, storage, jobs, model_url: str) -> Iterator[TestClient]:
-    """A portal with the real local runner: pipelines.local_runner.run_job on a worker thread."""
-    local_runner = pytest.importorskip("pipelines.local_runner")
-    run_settings = settings.model_copy(update={"model_url": model_url, "segment_seconds": 1.0})
-    launcher = LocalRunLauncher(jobs, partial(local_runner.run_job, run_settings)).start()
+def running_client(
+    settings: Settings, storage, jobs, model_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
+    """The portal as ``stereo-spot up`` wires it: LocalRunLauncher running each job through
+    ``pipelines.local_runner`` in a child process, against a real model server."""
+    from stereo_spot.cli.web import ChildProcessRuns
+
+    monkeypatch.setenv("STEREO_SPOT_SEGMENT_SECONDS", "1")  # several segments from a 3 s clip
+    run_settings = settings.model_copy(update={"model_url": model_url})
+    runs = ChildProcessRuns(run_settings, jobs)
+    launcher = LocalRunLauncher(jobs, runs).start()
     app = create_app(run_settings, storage=storage, jobs=jobs, launcher=launcher)
     with TestClient(app) as test_client:
-        test_client.launcher = launcher  # type: ignore[attr-defined]
         yield test_client
     launcher.stop()
+    runs.terminate()
 
 
 @pytest.fixture

@@ -1,0 +1,86 @@
+"""The whole embedded flow through the portal: create → signed upload → start → run → play.
+
+Real model server subprocess, real local runner (kfp.local in a child process), real storage and
+job store. Slow: tens of seconds on 2 cores.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from stereo_spot.domain import JobStatus
+from stereo_spot.keys import final_key
+from tests.media import probe, video_stream
+from tests.portal.conftest import create_job_via_form, csrf_token, post_upload
+
+pytestmark = pytest.mark.slow
+
+
+def _wait_for_final(client, job_id: str, timeout: float = 240) -> list[str]:
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if not seen or seen[-1] != job["status"]:
+            seen.append(job["status"])
+        if job["status"] in ("completed", "failed"):
+            return seen
+        time.sleep(0.25)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s; statuses seen: {seen}")
+
+
+def test_upload_start_convert_and_play(running_client, jobs, storage, clip_mp4: Path, tmp_path):
+    client = running_client
+    job_id = create_job_via_form(client, layout="half-sbs", divergence="2", engine="classical")
+    page = client.get(f"/jobs/{job_id}").text
+    form = re.search(r'<form id="upload-form".*?</form>', page, re.S).group(0)
+    fields = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', form))
+    assert (
+        post_upload(client, {"url": "/storage/upload", "fields": fields}, clip_mp4).status_code
+        == 204
+    )
+
+    started = client.post(
+        f"/jobs/{job_id}/start",
+        data={"source_name": "clip.mp4"},
+        headers={"X-CSRF-Token": csrf_token(client), "Accept": "application/json"},
+    )
+    assert started.status_code == 202
+    run_id = started.json()["run_id"]
+    statuses = _wait_for_final(client, job_id)
+
+    job = jobs.get(job_id)
+    assert job.status is JobStatus.COMPLETED, job.error
+    assert statuses[0] in ("queued", "chunking", "processing", "reassembling", "completed")
+    assert job.total_segments >= 2 and job.completed_segments == job.total_segments
+    # Starting it again changes nothing and runs nothing.
+    again = client.post(f"/api/jobs/{job_id}/start").json()
+    assert again["status"] == "completed" and again["run_id"] == run_id
+
+    play = client.get(f"/jobs/{job_id}/play")
+    assert play.status_code == 200
+    video_url = re.search(r'<video id="player"[^>]* src="([^"]+)"', play.text).group(1)
+    ranged = client.get(video_url.replace("&amp;", "&"), headers={"Range": "bytes=0-1023"})
+    assert ranged.status_code == 206 and len(ranged.content) == 1024
+
+    result = storage.get_file(final_key(job_id), tmp_path / "out.mp4")
+    stream = video_stream(probe(result))
+    assert (stream["width"], stream["height"]) == (192, 108)  # half-SBS keeps the frame size
+    assert job_id in client.get("/jobs").text
+
+
+def test_non_video_upload_ends_failed_with_reason(running_client, jobs, not_a_video) -> None:
+    client = running_client
+    created = client.post("/api/jobs", json={"layout": "anaglyph"}).json()
+    job_id = created["job"]["job_id"]
+    post_upload(client, created["upload"], not_a_video)
+
+    client.post(f"/api/jobs/{job_id}/start")
+
+    job = client.get(f"/api/jobs/{job_id}").json()
+    assert job["status"] == "failed" and job["error"]
+    assert "The conversion failed" in client.get(f"/jobs/{job_id}").text

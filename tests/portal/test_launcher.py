@@ -1,0 +1,59 @@
+"""LocalRunLauncher with the real runner: one worker, survives failures, resumes queued jobs.
+
+No model server is configured here, so the real ``run_job`` fails each run at once with its own
+reason — which is exactly what these tests need to see handled.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from pipelines.local_runner import run_job
+from portal.launcher import LocalRunLauncher
+from stereo_spot.domain import Job, JobStatus
+
+
+def _queued(jobs) -> str:
+    job = jobs.create(Job())
+    jobs.transition(job.job_id, JobStatus.QUEUED)
+    return job.job_id
+
+
+def test_worker_survives_failed_runs_and_records_the_reason(jobs, settings) -> None:
+    launcher = LocalRunLauncher(jobs, partial(run_job, settings)).start()
+    first, second = _queued(jobs), _queued(jobs)
+
+    launcher.submit(first)
+    launcher.submit(second)
+    assert launcher.wait_idle(timeout=30)
+    launcher.stop()
+
+    for job_id in (first, second):
+        job = jobs.get(job_id)
+        assert job.status is JobStatus.FAILED
+        assert "model server" in job.error
+
+
+def test_queued_jobs_left_from_a_previous_start_are_picked_up(jobs, settings) -> None:
+    left_over = _queued(jobs)
+    never_started = jobs.create(Job()).job_id
+
+    launcher = LocalRunLauncher(jobs, partial(run_job, settings))
+    assert list(launcher.start().run_ids()) in ([left_over], [])  # it may have finished already
+    assert launcher.wait_idle(timeout=30)
+    launcher.stop()
+
+    assert jobs.get(left_over).status is JobStatus.FAILED  # it ran (and failed: no model server)
+    assert jobs.get(never_started).status is JobStatus.CREATED
+
+
+def test_a_job_that_is_no_longer_queued_is_not_run(jobs, settings) -> None:
+    launcher = LocalRunLauncher(jobs, partial(run_job, settings)).start()
+    job_id = _queued(jobs)
+    jobs.transition(job_id, JobStatus.COMPLETED)
+
+    launcher.submit(job_id)
+    assert launcher.wait_idle(timeout=30)
+    launcher.stop()
+
+    assert jobs.get(job_id).status is JobStatus.COMPLETED

@@ -1,0 +1,382 @@
+"""Portal pages and JSON API over the real local adapters (no pipeline run needed here)."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from portal.app import create_app
+from stereo_spot.domain import Job, JobStatus
+from stereo_spot.keys import converted_segment_key, final_key, job_prefixes, source_key
+from tests.portal.conftest import (
+    create_job_via_api,
+    create_job_via_form,
+    csrf_token,
+    post_upload,
+)
+
+UNKNOWN_ID = "noSuchJob_0123456789abcdef"
+
+
+def _upload_form_target(page: str) -> dict:
+    """The signed target as the page's upload form carries it."""
+    form = re.search(r'<form id="upload-form".*?</form>', page, re.S).group(0)
+    return {
+        "url": re.search(r'action="([^"]+)"', form).group(1),
+        "fields": dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', form)),
+    }
+
+
+def _start(client: TestClient, job_id: str, name: str = "clip.mp4"):
+    return client.post(
+        f"/jobs/{job_id}/start",
+        data={"source_name": name},
+        headers={"X-CSRF-Token": csrf_token(client), "Accept": "application/json"},
+    )
+
+
+def test_create_page_offers_layouts_strength_and_engine(client) -> None:
+    page = client.get("/")
+
+    assert page.status_code == 200
+    for name in ("layout", "divergence", "convergence", "engine", "csrf_token"):
+        assert f'name="{name}"' in page.text
+    assert 'value="half-sbs"' in page.text and 'value="depth-anything"' in page.text
+
+
+def test_pages_carry_security_headers(client) -> None:
+    headers = client.get("/").headers
+
+    csp = headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["cache-control"] == "no-store"
+    assert "HttpOnly" in headers["set-cookie"] and "SameSite=Strict" in headers["set-cookie"]
+
+
+def test_form_post_without_csrf_token_is_403(client, jobs) -> None:
+    client.get("/")  # has the cookie, but the form does not carry the token
+
+    missing = client.post("/jobs", data={"layout": "sbs"}, follow_redirects=False)
+    forged = client.post(
+        "/jobs", data={"layout": "sbs", "csrf_token": "0" * 64}, follow_redirects=False
+    )
+
+    assert missing.status_code == 403 and forged.status_code == 403
+    assert jobs.list_all() == []
+
+
+def test_csrf_token_is_bound_to_its_cookie(client, settings, storage, jobs) -> None:
+    token = csrf_token(client)
+    other = TestClient(create_app(settings, storage=storage, jobs=jobs))
+    other.get("/")  # a different cookie
+
+    response = other.post("/jobs", data={"csrf_token": token}, follow_redirects=False)
+
+    assert response.status_code == 403
+
+
+def test_form_creates_job_and_shows_upload_page(client, jobs) -> None:
+    job_id = create_job_via_form(
+        client, layout="half-sbs", divergence="2.5", convergence="0.5", engine="classical"
+    )
+
+    job = jobs.get(job_id)
+    page = client.get(f"/jobs/{job_id}")
+    target = _upload_form_target(page.text)
+    assert job.status is JobStatus.CREATED and job.layout.value == "half-sbs"
+    assert job.params.divergence == 2.5 and job.params.convergence == 0.5
+    assert target["url"] == "/storage/upload"
+    assert target["fields"]["key"] == source_key(job_id)
+    assert 'id="upload-bar"' in page.text and "/static/portal.js" in page.text
+
+
+def test_invalid_form_values_are_shown_not_stored(client, jobs) -> None:
+    response = client.post(
+        "/jobs",
+        data={"csrf_token": csrf_token(client), "divergence": "55", "layout": "sbs"},
+        follow_redirects=False,
+    )
+
+    assert response.status_code == 422
+    assert "divergence" in response.text
+    assert jobs.list_all() == []
+
+
+def test_upload_from_page_then_start_queues_the_probed_job(
+    client, jobs, launcher, clip_mp4: Path
+) -> None:
+    job_id = create_job_via_form(client, layout="sbs")
+    target = _upload_form_target(client.get(f"/jobs/{job_id}").text)
+
+    assert post_upload(client, target, clip_mp4).status_code == 204
+    started = _start(client, job_id)
+
+    assert started.status_code == 202, started.text
+    job = jobs.get(job_id)
+    assert job.status is JobStatus.QUEUED
+    assert job.source is not None and (job.source.width, job.source.height) == (192, 108)
+    assert job.source_name == "clip.mp4"
+    assert launcher.run_ids() == {job_id: job.run_id}
+    assert "Waiting for its turn" in client.get(f"/jobs/{job_id}").text
+
+
+def test_second_start_does_not_submit_again(client, jobs, launcher, clip_mp4: Path) -> None:
+    job_id, upload = create_job_via_api(client, layout="anaglyph")
+    post_upload(client, upload, clip_mp4)
+
+    first = client.post(f"/api/jobs/{job_id}/start").json()
+    second = client.post(f"/api/jobs/{job_id}/start").json()
+    third = _start(client, job_id).json()
+
+    assert first["run_id"] == second["run_id"] == third["run_id"] is not None
+    assert list(launcher.run_ids()) == [job_id]
+    assert launcher._queue.qsize() == 1
+
+
+def test_non_video_upload_fails_the_job_with_its_reason(client, jobs, not_a_video: Path) -> None:
+    job_id = create_job_via_form(client)
+    target = _upload_form_target(client.get(f"/jobs/{job_id}").text)
+    post_upload(client, target, not_a_video)
+
+    _start(client, job_id)
+
+    job = jobs.get(job_id)
+    page = client.get(f"/jobs/{job_id}").text
+    assert job.status is JobStatus.FAILED and job.error
+    assert 'id="failure"' in page
+    assert job.error.replace("'", "&#39;") in page
+    assert 'id="upload-form"' not in page
+
+
+def test_start_before_upload_is_409(client) -> None:
+    job_id, _ = create_job_via_api(client)
+
+    response = client.post(f"/api/jobs/{job_id}/start")
+
+    assert response.status_code == 409
+    assert "not been uploaded" in response.json()["detail"]
+
+
+def test_start_without_a_runner_is_503(settings, storage, jobs, clip_mp4: Path) -> None:
+    client = TestClient(create_app(settings, storage=storage, jobs=jobs, launcher=None))
+    job_id, upload = create_job_via_api(client)
+    post_upload(client, upload, clip_mp4)
+
+    response = client.post(f"/api/jobs/{job_id}/start")
+
+    assert response.status_code == 503
+    assert jobs.get(job_id).status is JobStatus.CREATED
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/jobs/{UNKNOWN_ID}",
+        f"/jobs/{UNKNOWN_ID}/play",
+        "/jobs/..%2F..%2Fetc%2Fpasswd",
+        "/jobs/%2E%2E",
+        "/jobs/short",
+        "/jobs/has%20space_0123456789",
+    ],
+)
+def test_unknown_or_malformed_job_id_is_a_404_page(client, path: str) -> None:
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert "There is no such job" in response.text or "no such page" in response.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", f"/api/jobs/{UNKNOWN_ID}"),
+        ("GET", f"/api/jobs/{UNKNOWN_ID}/play"),
+        ("POST", f"/api/jobs/{UNKNOWN_ID}/start"),
+        ("DELETE", f"/api/jobs/{UNKNOWN_ID}"),
+        ("GET", "/api/jobs/..%2F..%2Fsecret_key"),
+    ],
+)
+def test_unknown_job_id_is_json_404(client, method: str, path: str) -> None:
+    response = client.request(method, path)
+
+    assert response.status_code == 404
+    assert response.json()["detail"]
+
+
+def test_api_create_returns_absolute_upload_target(client) -> None:
+    response = client.post("/api/jobs", json={"layout": "tab", "divergence": 2.0})
+
+    body = response.json()
+    assert response.status_code == 201
+    assert body["job"]["status"] == "created" and body["job"]["layout"] == "tab"
+    assert body["upload"]["url"] == "http://testserver/storage/upload"
+    assert body["upload"]["file_field"] == "file"
+    assert body["upload"]["fields"]["key"] == source_key(body["job"]["job_id"])
+
+
+def test_api_rejects_bad_parameters(client) -> None:
+    assert client.post("/api/jobs", json={"layout": "3d-glasses"}).status_code == 422
+    assert client.post("/api/jobs", json={"convergence": 2}).status_code == 422
+    assert client.post("/api/jobs", json={"engine": "magic"}).status_code == 422
+
+
+def test_openapi_describes_the_api(client) -> None:
+    schema = client.get("/api/openapi.json").json()
+
+    paths = schema["paths"]
+    assert {"/api/jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/start"} <= set(paths)
+    assert "delete" in paths["/api/jobs/{job_id}"]
+    assert "JobOut" in schema["components"]["schemas"]
+    assert "/jobs" not in paths  # the HTML pages are not part of the API
+
+
+def _complete(jobs, storage, clip: Path, count: int) -> list[str]:
+    """Jobs the pipeline would have finished: a final file, then ``completed``, one by one."""
+    ids = []
+    for i in range(count):
+        job = jobs.create(Job(source_name=f"video{i}.mp4"))
+        storage.put_file(clip, final_key(job.job_id))
+        jobs.transition(job.job_id, JobStatus.COMPLETED)
+        ids.append(job.job_id)
+    return ids
+
+
+def test_completed_list_is_newest_first_and_paginated(client, jobs, storage, clip_mp4) -> None:
+    ids = _complete(jobs, storage, clip_mp4, 5)
+    jobs.create(Job(source_name="still-running.mp4"))
+    newest_first = list(reversed(ids))
+
+    first = client.get("/jobs?limit=2")
+    cursor = re.search(r'cursor=([^"&]+)" rel="next"', first.text).group(1)
+    second = client.get(f"/jobs?limit=2&cursor={cursor}")
+
+    def listed(page: str) -> list[str]:
+        return re.findall(r'<td><a href="/jobs/([^"/]+)">', page)
+
+    assert listed(first.text) == newest_first[:2]
+    assert listed(second.text) == newest_first[2:4]
+    assert "still-running" not in first.text + second.text
+
+    api_pages, cursor = [], None
+    while True:
+        body = client.get("/api/jobs", params={"limit": 2, "cursor": cursor}).json()
+        api_pages.append([job["job_id"] for job in body["jobs"]])
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert api_pages == [newest_first[:2], newest_first[2:4], newest_first[4:]]
+
+
+def test_play_page_streams_a_signed_video(client, jobs, storage, clip_mp4) -> None:
+    (job_id,) = _complete(jobs, storage, clip_mp4, 1)
+
+    page = client.get(f"/jobs/{job_id}/play").text
+    video_url = re.search(r'<video id="player"[^>]* src="([^"]+)"', page).group(1)
+    download = re.search(r'href="([^"]+)" download="([^"]+)"', page)
+    api = client.get(f"/api/jobs/{job_id}/play").json()
+
+    assert (
+        client.get(video_url.replace("&amp;", "&"), headers={"Range": "bytes=0-99"}).status_code
+        == 206
+    )
+    assert download.group(2) == "video0_redcyan.mp4"
+    assert client.get(download.group(1).replace("&amp;", "&")).status_code == 200
+    assert api["video_url"].startswith("http://testserver/storage/jobs/")
+    assert api["download_name"] == "video0_redcyan.mp4"
+
+
+def test_play_before_completion_is_409(client) -> None:
+    job_id, _ = create_job_via_api(client)
+
+    assert client.get(f"/jobs/{job_id}/play").status_code == 409
+    assert client.get(f"/api/jobs/{job_id}/play").status_code == 409
+
+
+def test_delete_removes_the_record_and_every_file(client, jobs, storage, clip_mp4) -> None:
+    job_id, upload = create_job_via_api(client)
+    post_upload(client, upload, clip_mp4)
+    storage.put_file(clip_mp4, f"segments/{job_id}/00000_00001_anaglyph.mp4")
+    storage.put_file(clip_mp4, converted_segment_key(job_id, 0))
+    storage.put_file(clip_mp4, final_key(job_id))
+    (keep,) = _complete(jobs, storage, clip_mp4, 1)
+
+    response = client.post(
+        f"/jobs/{job_id}/delete", data={"csrf_token": csrf_token(client)}, follow_redirects=False
+    )
+
+    assert response.status_code == 303 and response.headers["location"] == "/jobs"
+    assert all(storage.list_prefix(prefix) == [] for prefix in job_prefixes(job_id))
+    assert client.get(f"/jobs/{job_id}").status_code == 404
+    assert storage.exists(final_key(keep)) and jobs.get(keep)
+
+
+def test_delete_needs_csrf_and_api_delete_works(client, jobs, storage, clip_mp4) -> None:
+    (job_id,) = _complete(jobs, storage, clip_mp4, 1)
+
+    assert client.post(f"/jobs/{job_id}/delete", follow_redirects=False).status_code == 403
+    assert storage.exists(final_key(job_id))
+
+    assert client.delete(f"/api/jobs/{job_id}").status_code == 204
+    assert storage.list_prefix(f"jobs/{job_id}/") == []
+    assert client.get(f"/api/jobs/{job_id}").status_code == 404
+
+
+def test_running_job_cannot_be_deleted(client, jobs, launcher, clip_mp4) -> None:
+    job_id, upload = create_job_via_api(client)
+    post_upload(client, upload, clip_mp4)
+    client.post(f"/api/jobs/{job_id}/start")
+
+    response = client.delete(f"/api/jobs/{job_id}")
+
+    assert response.status_code == 409
+    assert jobs.get(job_id).status is JobStatus.QUEUED
+
+
+def _auth_client(settings, storage, jobs, **auth) -> TestClient:
+    secured = settings.model_copy(update=auth)
+    return TestClient(create_app(secured, storage=storage, jobs=jobs))
+
+
+def test_bearer_token_is_required_when_configured(settings, storage, jobs) -> None:
+    from pydantic import SecretStr
+
+    client = _auth_client(settings, storage, jobs, auth_token=SecretStr("t0ken-for-scripts"))
+
+    assert client.get("/api/jobs").status_code == 401
+    assert client.get("/").status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert client.get("/api/jobs", headers=wrong).status_code == 401
+    right = {"Authorization": "Bearer t0ken-for-scripts"}
+    assert client.get("/api/jobs", headers=right).status_code == 200
+
+
+def test_basic_auth_is_required_when_configured(settings, storage, jobs, clip_mp4) -> None:
+    from pydantic import SecretStr
+
+    client = _auth_client(settings, storage, jobs, basic_auth=SecretStr("ann:s3cret"))
+
+    def basic(credentials: str) -> dict:
+        return {"Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()}
+
+    denied = client.get("/")
+    assert denied.status_code == 401
+    assert denied.headers["www-authenticate"].startswith("Basic")
+    assert client.get("/", headers=basic("ann:wrong")).status_code == 401
+    assert client.get("/", headers=basic("ann:s3cret")).status_code == 200
+    # Signed storage URLs carry their own authority, like S3's.
+    storage.put_file(clip_mp4, final_key("authJob_0123456789abcdef"))
+    url = storage.presign_download(final_key("authJob_0123456789abcdef"))
+    assert client.get(url).status_code == 200
+
+
+def test_portal_is_open_when_no_auth_is_configured(client) -> None:
+    assert client.get("/api/jobs").status_code == 200

@@ -1,0 +1,98 @@
+"""Unit tests of portal.services: real local adapters, a recording launcher (the one double)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from portal import services
+from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
+from stereo_spot.errors import JobNotFound
+from stereo_spot.keys import source_key
+
+
+class RecordingLauncher:
+    """Counts submissions; runs nothing."""
+
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+        self._lock = threading.Lock()
+
+    def submit(self, job_id: str) -> str:
+        with self._lock:
+            self.submitted.append(job_id)
+            return f"run-{len(self.submitted)}"
+
+
+def _uploaded_job(jobs, storage, clip: Path) -> Job:
+    job = services.create_job(jobs, Layout.SBS, StereoParams(divergence=2.0), "classical", "a.mp4")
+    storage.put_file(clip, source_key(job.job_id))
+    return job
+
+
+def test_start_probes_queues_and_submits_once(jobs, storage, settings, clip_mp4) -> None:
+    launcher = RecordingLauncher()
+    job = _uploaded_job(jobs, storage, clip_mp4)
+
+    started = services.start_job(jobs, storage, settings, launcher, job.job_id)
+    again = services.start_job(jobs, storage, settings, launcher, job.job_id)
+
+    assert started.status is JobStatus.QUEUED and started.run_id == "run-1"
+    assert started.source is not None and started.source.frames > 0
+    assert again.run_id == "run-1"
+    assert launcher.submitted == [job.job_id]
+
+
+def test_racing_starts_submit_once(jobs, storage, settings, clip_mp4) -> None:
+    launcher = RecordingLauncher()
+    job = _uploaded_job(jobs, storage, clip_mp4)
+    barrier = threading.Barrier(4)
+
+    def start() -> None:
+        barrier.wait()
+        services.start_job(jobs, storage, settings, launcher, job.job_id)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert launcher.submitted == [job.job_id]
+
+
+def test_rejected_source_fails_the_job_without_a_run(jobs, storage, settings, not_a_video) -> None:
+    launcher = RecordingLauncher()
+    job = _uploaded_job(jobs, storage, not_a_video)
+
+    result = services.start_job(jobs, storage, settings, launcher, job.job_id)
+
+    assert result.status is JobStatus.FAILED
+    assert result.error and result.error.endswith(".")
+    assert launcher.submitted == []
+
+
+def test_delete_removes_only_that_jobs_objects(jobs, storage, clip_mp4) -> None:
+    gone = _uploaded_job(jobs, storage, clip_mp4)
+    kept = _uploaded_job(jobs, storage, clip_mp4)
+
+    assert services.delete_job(jobs, storage, gone.job_id) == 1
+
+    with pytest.raises(JobNotFound):
+        jobs.get(gone.job_id)
+    assert storage.list_prefix("") == [source_key(kept.job_id)]
+
+
+def test_download_name_keeps_the_stem_and_adds_the_layout_tag() -> None:
+    assert services.download_name(Job(source_name="Holiday 2024.mov", layout=Layout.SBS)) == (
+        "Holiday 2024_LR.mp4"
+    )
+    assert services.download_name(Job(layout=Layout.HALF_TAB)).endswith("_3dh_TB.mp4")
+
+
+def test_browser_file_names_lose_their_paths(jobs) -> None:
+    job = services.create_job(jobs, Layout.TAB, StereoParams(), "classical", "C:\\Users\\x\\v.mp4")
+
+    assert job.source_name == "v.mp4"
