@@ -1,12 +1,11 @@
-"""Stage 1 — chunk: probe the source, split its video into keyframe-aligned segments, upload them."""
+"""Stage 1 — chunk: probe the source, split its video into keyframe-aligned segments."""
+
+from __future__ import annotations
 
 import logging
 import tempfile
 from pathlib import Path
 
-from kfp import dsl
-
-from components.image import COMPONENT_IMAGE
 from stereo_spot import keys
 from stereo_spot.domain import JobStatus, Layout
 from stereo_spot.errors import InputRejected
@@ -77,16 +76,3 @@ def _stored_segments(job_id: str, total: int, layout: Layout, storage: ObjectSto
     if not all(storage.exists(key) for key in wanted):
         return []
     return [_work_item(job_id, i, total, layout, storage) for i in range(total)]
-
-
-@dsl.component(base_image=COMPONENT_IMAGE)
-def chunk_op(job_id: str, source_uri: str, layout: str, segment_seconds: float) -> list:
-    from components.chunk import chunk_source
-    from stereo_spot.settings import Settings
-    from stereo_spot.wiring import job_store_from, storage_from
-
-    settings = Settings()
-    return chunk_source(
-        job_id, source_uri, layout, segment_seconds,
-        storage_from(settings), job_store_from(settings), settings,
-    )  # fmt: skip

@@ -1,11 +1,11 @@
 """Stage 2 — convert: one KServe request per segment; the model server writes the result."""
 
+from __future__ import annotations
+
 import logging
 
 import httpx
-from kfp import dsl
 
-from components.image import COMPONENT_IMAGE
 from stereo_spot import keys
 from stereo_spot.domain import JobStatus
 from stereo_spot.errors import StereoSpotError
@@ -86,33 +86,3 @@ def _reason(response: httpx.Response) -> str:
         return str(response.json().get("error") or response.text).strip()
     except ValueError:
         return response.text.strip()[:300] or f"HTTP {response.status_code}"
-
-
-@dsl.component(base_image=COMPONENT_IMAGE)
-def convert_op(
-    job_id: str,
-    segment: dict,
-    layout: str,
-    divergence: float,
-    convergence: float,
-    anaglyph_mode: str,
-    edges_at_screen: bool,
-    engine: str,
-    model_url: str,
-) -> str:
-    from components.convert import convert_segment
-    from stereo_spot.settings import Settings
-    from stereo_spot.wiring import job_store_from, storage_from
-
-    settings = Settings()
-    params = {
-        "divergence": divergence,
-        "convergence": convergence,
-        "anaglyph_mode": anaglyph_mode,
-        "edges_at_screen": edges_at_screen,
-    }
-    return convert_segment(
-        job_id, segment, layout, params, engine,
-        model_url or settings.model_url or "", settings.model_name,
-        storage_from(settings), job_store_from(settings),
-    )  # fmt: skip

@@ -1,8 +1,9 @@
 """Exit handler — mark the job failed with the failing step's reason if the run did not succeed."""
 
-from kfp import dsl
+from __future__ import annotations
 
-from components.image import COMPONENT_IMAGE
+import contextlib
+
 from stereo_spot.domain import JobStatus
 from stereo_spot.errors import TransitionConflict
 from stereo_spot.jobs import JobStore
@@ -22,19 +23,7 @@ def finalize_job(job_id: str, pipeline_state: str, pipeline_message: str, jobs: 
         reason = "The pipeline finished without publishing a result."
     else:
         reason = job.error or f"The pipeline failed: {pipeline_message or pipeline_state}."
-    try:
+    # A step may have finished the job meanwhile; then its status stands.
+    with contextlib.suppress(TransitionConflict):
         jobs.transition(job_id, JobStatus.FAILED, error=reason)
-    except TransitionConflict:
-        pass  # a step finished the job meanwhile
     return jobs.get(job_id).status.value
-
-
-@dsl.component(base_image=COMPONENT_IMAGE)
-def finalize_op(job_id: str, status: dsl.PipelineTaskFinalStatus) -> str:
-    from components.finalize import finalize_job
-    from stereo_spot.settings import Settings
-    from stereo_spot.wiring import job_store_from
-
-    return finalize_job(
-        job_id, status.state, status.error_message or "", job_store_from(Settings())
-    )

@@ -1,14 +1,12 @@
 """Stage 3 — reassemble: join the converted segments, put the source audio back, publish."""
 
+from __future__ import annotations
+
 import json
 import logging
 import tempfile
 from pathlib import Path
 
-from kfp import dsl
-from kfp.dsl import HTML, Metrics, Output
-
-from components.image import COMPONENT_IMAGE
 from stereo_spot import keys
 from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import StereoSpotError
@@ -73,26 +71,6 @@ def _figures(job: Job, size: int) -> dict:
     if job.completed_at and job.created_at:
         figures["wall_seconds"] = round((job.completed_at - job.created_at).total_seconds(), 2)
     return figures
-
-
-@dsl.component(base_image=COMPONENT_IMAGE)
-def reassemble_op(
-    job_id: str, source_uri: str, converted: list, metrics: Output[Metrics], preview: Output[HTML]
-) -> str:
-    from components.reassemble import reassemble_job, render_preview_html
-    from stereo_spot.settings import Settings
-    from stereo_spot.wiring import job_store_from, storage_from
-
-    settings = Settings()
-    storage = storage_from(settings)
-    figures = reassemble_job(job_id, source_uri, storage, job_store_from(settings))
-    for name, value in figures.items():
-        metrics.log_metric(name, value)
-    with open(preview.path, "w") as html:
-        html.write(render_preview_html(job_id, figures, storage))
-    from stereo_spot import keys
-
-    return storage.uri_for(keys.final_key(job_id))
 
 
 def render_preview_html(job_id: str, figures: dict, storage: ObjectStorage) -> str:

@@ -40,17 +40,22 @@ def convert_stored_segment(
         timing, frames = open_video(source)
         width, height = request.layout.output_size(timing.width, timing.height)
         count = 0
-        pts_of = {}
+        # pts of each input frame, rebased so every converted segment starts at 0: the segment
+        # muxer may start a segment late (B-frame delay), which the concat demuxer would turn
+        # into a gap at the boundary.
+        pts_of: dict[int, int | None] = {}
+        first_pts: list[int] = []
+
+        def rgb_frames():
+            for index, frame in enumerate(frames):
+                if frame.pts is not None and not first_pts:
+                    first_pts.append(frame.pts)
+                pts_of[index] = None if frame.pts is None else max(0, frame.pts - first_pts[0])
+                yield frame.rgb
+
         with SegmentWriter(target, timing, width, height) as writer:
-
-            def rgb_frames():
-                for index, frame in enumerate(frames):
-                    pts_of[index] = frame.pts
-                    yield frame.rgb
-
-            for index, packed in enumerate(
-                engine.convert(rgb_frames(), request.layout, request.params)
-            ):
+            packed_frames = engine.convert(rgb_frames(), request.layout, request.params)
+            for index, packed in enumerate(packed_frames):
                 writer.write(packed, pts_of.pop(index))
                 count += 1
         if count == 0:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from stereo_spot import keys
@@ -71,3 +73,26 @@ def run_job(settings: Settings, job_id: str, segment_seconds: float | None = Non
     job = jobs.get(job_id)
     if job.status is not JobStatus.COMPLETED:
         raise PipelineFailed(job.error or "The pipeline finished without a result.")
+
+
+def start_job_process(
+    settings: Settings, job_id: str, segment_seconds: float | None = None
+) -> tuple[subprocess.Popen, Path]:
+    """Run :func:`run_job` in a child process (isolates kfp.local's global state and its output).
+
+    Returns the process and the log file its output goes to.
+    """
+    log_path = Path(settings.data_dir) / "logs" / f"run-{job_id}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "pipelines", job_id]
+    if segment_seconds:
+        command += ["--segment-seconds", f"{segment_seconds:g}"]
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            command,
+            env={**os.environ, **settings.as_environment()},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    return process, log_path

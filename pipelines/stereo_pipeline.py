@@ -8,10 +8,12 @@ import os
 
 from kfp import dsl
 
-from components.chunk import chunk_op
-from components.convert import convert_op
-from components.finalize import finalize_op
-from components.reassemble import reassemble_op
+from components.kfp_components import (
+    chunk_op,
+    convert_op,
+    finalize_op,
+    reassemble_op,
+)
 
 # How many segments convert at once on a cluster (each holds one GPU request in flight).
 PARALLELISM = int(os.environ.get("STEREO_SPOT_PARALLELISM", "8"))

@@ -21,6 +21,19 @@ def audio_codecs(source: Path) -> list[str]:
     return [str(s.get("codec_name")) for s in data.get("streams", [])]
 
 
+def video_lead(source: Path) -> float:
+    """How much later than the first audio sample the first video frame starts, in seconds."""
+    data = run_ffprobe(source, "-show_entries", "stream=codec_type,start_time")
+    starts: dict[str, list[float]] = {"video": [], "audio": []}
+    for stream in data.get("streams", []):
+        kind, start = stream.get("codec_type"), stream.get("start_time")
+        if kind in starts and start not in (None, "N/A"):
+            starts[kind].append(float(start))
+    if not starts["video"] or not starts["audio"]:
+        return 0.0
+    return max(0.0, starts["video"][0] - min(starts["audio"]))
+
+
 def concat_and_mux(segments: list[Path], source: Path, target: Path, workdir: Path) -> None:
     """``target`` := the segments joined by stream copy + every audio track of ``source``.
 
@@ -32,8 +45,15 @@ def concat_and_mux(segments: list[Path], source: Path, target: Path, workdir: Pa
     # The list names only files we wrote ourselves, so absolute paths (safe 0) are fine.
     listing.write_text("".join(f"file '{p.resolve()}'\n" for p in segments))
 
-    video = ffmpeg.input(str(listing), f="concat", safe=0, protocol_whitelist="file")
     codecs = audio_codecs(source)
+    concat_options: dict[str, object] = {}
+    lead = video_lead(source) if codecs else 0.0
+    if lead > 0:
+        # Converted segments start at 0; keep the source's gap between audio and video start.
+        concat_options["itsoffset"] = f"{lead:.6f}"
+    video = ffmpeg.input(
+        str(listing), f="concat", safe=0, protocol_whitelist="file", **concat_options
+    )
     streams = [video["v:0"]]
     options: dict[str, object] = {"vcodec": "copy", "movflags": "+faststart"}
     if codecs:

@@ -9,6 +9,7 @@ boundaries, and that is split instead.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def needs_mezzanine(info: SourceInfo, keyframes: list[float], segment_seconds: f
     if not keyframes:
         return "no keyframes found"
     boundaries = [*keyframes, info.duration]
-    widest = max(b - a for a, b in zip(boundaries, boundaries[1:], strict=False))
+    widest = max(b - a for a, b in itertools.pairwise(boundaries))
     if info.duration > segment_seconds and widest > MAX_SEGMENT_STRETCH * segment_seconds:
         return f"keyframes are up to {widest:.1f} s apart"
     return None

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from stereo_spot.errors import ObjectNotFound, StereoSpotError
+from stereo_spot.errors import InvalidKey, ObjectNotFound, StereoSpotError
 from stereo_spot.keys import parse_uri, validate_key
 from stereo_spot.storage import UploadTarget
 from stereo_spot.storage.signing import UPLOAD_PATH, UrlSigner, download_url
@@ -86,7 +86,10 @@ class LocalStorage:
         return self.path_for(key).as_uri()
 
     def key_from_uri(self, uri: str) -> str:
-        return parse_uri(uri, local_root=str(self.root)).key
+        parsed = parse_uri(uri, local_root=str(self.root))
+        if parsed.scheme != "file":
+            raise InvalidKey(f"'{uri}' is not a URI of this local storage.")
+        return parsed.key
 
     def presign_upload(
         self, key: str, max_bytes: int, expires_in: int = 3600, content_type: str = "video/mp4"

@@ -1,0 +1,84 @@
+"""The KFP component shells: typed inputs and outputs, imports inside, one call into the stage.
+
+KFP ships only each function's source to the task's container, so every import a shell needs
+sits in its body; the stage logic lives in components/<stage>.py and is tested without KFP.
+"""
+
+from kfp import dsl
+from kfp.dsl import HTML, Metrics, Output
+
+from components.image import COMPONENT_IMAGE
+
+
+@dsl.component(base_image=COMPONENT_IMAGE)
+def chunk_op(job_id: str, source_uri: str, layout: str, segment_seconds: float) -> list:
+    from components.chunk import chunk_source
+    from stereo_spot.settings import Settings
+    from stereo_spot.wiring import job_store_from, storage_from
+
+    settings = Settings()
+    return chunk_source(
+        job_id, source_uri, layout, segment_seconds,
+        storage_from(settings), job_store_from(settings), settings,
+    )  # fmt: skip
+
+
+@dsl.component(base_image=COMPONENT_IMAGE)
+def convert_op(
+    job_id: str,
+    segment: dict,
+    layout: str,
+    divergence: float,
+    convergence: float,
+    anaglyph_mode: str,
+    edges_at_screen: bool,
+    engine: str,
+    model_url: str,
+) -> str:
+    from components.convert import convert_segment
+    from stereo_spot.settings import Settings
+    from stereo_spot.wiring import job_store_from, storage_from
+
+    settings = Settings()
+    params = {
+        "divergence": divergence,
+        "convergence": convergence,
+        "anaglyph_mode": anaglyph_mode,
+        "edges_at_screen": edges_at_screen,
+    }
+    return convert_segment(
+        job_id, segment, layout, params, engine,
+        model_url or settings.model_url or "", settings.model_name,
+        storage_from(settings), job_store_from(settings),
+    )  # fmt: skip
+
+
+@dsl.component(base_image=COMPONENT_IMAGE)
+def reassemble_op(
+    job_id: str, source_uri: str, converted: list, metrics: Output[Metrics], preview: Output[HTML]
+) -> str:
+    from components.reassemble import reassemble_job, render_preview_html
+    from stereo_spot.settings import Settings
+    from stereo_spot.wiring import job_store_from, storage_from
+
+    settings = Settings()
+    storage = storage_from(settings)
+    figures = reassemble_job(job_id, source_uri, storage, job_store_from(settings))
+    for name, value in figures.items():
+        metrics.log_metric(name, value)
+    with open(preview.path, "w") as html:
+        html.write(render_preview_html(job_id, figures, storage))
+    from stereo_spot import keys
+
+    return storage.uri_for(keys.final_key(job_id))
+
+
+@dsl.component(base_image=COMPONENT_IMAGE)
+def finalize_op(job_id: str, status: dsl.PipelineTaskFinalStatus) -> str:
+    from components.finalize import finalize_job
+    from stereo_spot.settings import Settings
+    from stereo_spot.wiring import job_store_from
+
+    return finalize_job(
+        job_id, status.state, status.error_message or "", job_store_from(Settings())
+    )

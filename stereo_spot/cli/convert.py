@@ -1,0 +1,190 @@
+"""``stereo-spot convert``: the whole pipeline on this machine, with a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from stereo_spot import keys
+from stereo_spot.domain import AnaglyphMode, Job, JobStatus, Layout, StereoParams
+from stereo_spot.errors import InputRejected, StereoSpotError
+from stereo_spot.jobs import JobStore
+from stereo_spot.settings import Settings
+from stereo_spot.storage import ObjectStorage
+from stereo_spot.wiring import job_store_from, storage_from
+
+ENGINES = ("classical", "depth-anything", "stereocrafter")
+POLL_SECONDS = 0.5
+
+
+class ConversionFailed(StereoSpotError):
+    """The job failed; the message is its recorded reason."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "convert",
+        help="convert a video to 3D on this machine",
+        description="Convert a 2D video to stereoscopic 3D through the whole pipeline, locally.",
+    )
+    parser.add_argument("input", type=Path, help="the video to convert")
+    parser.add_argument(
+        "-o", "--output", type=Path, help="output file (default: input name + layout tag)"
+    )
+    add_stereo_options(parser)
+    parser.add_argument("--engine", choices=ENGINES, default=None, help="default: classical")
+    parser.add_argument(
+        "--segment-seconds", type=float, default=None, help="segment length (default 10)"
+    )
+    parser.add_argument("--data-dir", type=Path, help="where jobs and media are kept")
+    parser.set_defaults(func=run_convert)
+
+
+def add_stereo_options(parser: argparse.ArgumentParser) -> None:
+    defaults = StereoParams()
+    parser.add_argument(
+        "--layout", choices=[layout.value for layout in Layout], default=Layout.ANAGLYPH.value
+    )
+    parser.add_argument(
+        "--divergence",
+        type=float,
+        default=defaults.divergence,
+        help="largest parallax, %% of width (default %(default)s)",
+    )
+    parser.add_argument(
+        "--convergence",
+        type=float,
+        default=defaults.convergence,
+        help="depth on the screen plane, 0 far .. 1 near (default %(default)s)",
+    )
+    parser.add_argument(
+        "--anaglyph-mode",
+        choices=[mode.value for mode in AnaglyphMode],
+        default=defaults.anaglyph_mode.value,
+    )
+    parser.add_argument(
+        "--edges-at-screen",
+        action="store_true",
+        help="keep the frame edges at screen depth (no window violations)",
+    )
+
+
+def stereo_params_from(args: argparse.Namespace) -> StereoParams:
+    try:
+        return StereoParams(
+            divergence=args.divergence,
+            convergence=args.convergence,
+            anaglyph_mode=args.anaglyph_mode,
+            edges_at_screen=args.edges_at_screen,
+        )
+    except ValueError as error:
+        raise InputRejected(f"Invalid stereo settings: {error.errors()[0]['msg']}.") from None
+
+
+def default_output(source: Path, layout: Layout) -> Path:
+    return source.with_name(f"{source.stem}{layout.filename_tag}.mp4")
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    settings = Settings()
+    if args.data_dir:
+        settings = settings.model_copy(update={"data_dir": args.data_dir.resolve()})
+    if args.engine:
+        settings = settings.model_copy(update={"engine": args.engine})
+    source = args.input
+    if not source.is_file():
+        raise InputRejected(f"{source} does not exist or is not a file.")
+    layout = Layout(args.layout)
+    output = args.output or default_output(source, layout)
+    if output.resolve() == source.resolve():
+        raise InputRejected("The output would overwrite the input; choose another -o.")
+
+    storage, jobs = storage_from(settings), job_store_from(settings)
+    job = submit_job(source, layout, stereo_params_from(args), settings.engine, storage, jobs)
+    print(f"job {job.job_id}: converting {source.name} to {layout.value}", file=sys.stderr)
+    with _model_server(settings) as settings:
+        job = run_with_progress(settings, job.job_id, args.segment_seconds)
+    fetch_result(storage, job.job_id, output)
+    print(f"wrote {output}", file=sys.stderr)
+    return 0
+
+
+def submit_job(
+    source: Path,
+    layout: Layout,
+    params: StereoParams,
+    engine: str,
+    storage: ObjectStorage,
+    jobs: JobStore,
+) -> Job:
+    """Create the job record, store the source, and queue it."""
+    job = jobs.create(Job(layout=layout, params=params, engine=engine, source_name=source.name))
+    storage.put_file(source, keys.source_key(job.job_id))
+    jobs.transition(job.job_id, JobStatus.UPLOADED)
+    return jobs.transition(job.job_id, JobStatus.QUEUED)
+
+
+@contextlib.contextmanager
+def _model_server(settings: Settings) -> Iterator[Settings]:
+    if settings.model_url:
+        yield settings
+        return
+    from inference_service.launcher import running_model_server
+
+    print("starting the model server on 127.0.0.1 ...", file=sys.stderr)
+    with running_model_server(settings) as url:
+        yield settings.model_copy(update={"model_url": url})
+
+
+def run_with_progress(settings: Settings, job_id: str, segment_seconds: float | None) -> Job:
+    """Run the job in a child process and draw its progress until it ends."""
+    from tqdm import tqdm
+
+    from pipelines.local_runner import start_job_process
+
+    jobs = job_store_from(settings)
+    process, log_path = start_job_process(settings, job_id, segment_seconds)
+    bar = tqdm(total=1, unit="segment", desc="queued", file=sys.stderr, leave=True)
+    try:
+        while True:
+            job = jobs.get(job_id)
+            if job.total_segments and bar.total != job.total_segments:
+                bar.total = job.total_segments
+            bar.set_description(job.status.value, refresh=False)
+            bar.n = job.completed_segments if job.total_segments else 0
+            bar.refresh()
+            if process.poll() is not None:
+                break
+            time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:
+        process.terminate()
+        process.wait()
+        raise
+    finally:
+        bar.close()
+    job = jobs.get(job_id)
+    if job.status is not JobStatus.COMPLETED:
+        reason = job.error or f"The pipeline stopped unexpectedly; see {log_path}."
+        if not job.status.is_final:
+            jobs.transition(job_id, JobStatus.FAILED, error=reason)
+        raise ConversionFailed(reason)
+    return job
+
+
+def fetch_result(storage: ObjectStorage, job_id: str, output: Path) -> None:
+    """Download the final video to ``output`` atomically: no partial file is ever left there."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        storage.get_file(keys.final_key(job_id), Path(tmp_name))
+        os.replace(tmp_name, output)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise

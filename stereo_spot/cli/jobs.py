@@ -1,0 +1,62 @@
+"""``stereo-spot jobs list|show|retry``: look after jobs on the configured backend."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from stereo_spot.domain import JobStatus
+from stereo_spot.errors import StereoSpotError
+from stereo_spot.settings import Settings
+from stereo_spot.wiring import job_store_from
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    jobs = subparsers.add_parser("jobs", help="list, show or retry jobs")
+    verbs = jobs.add_subparsers(dest="jobs_command", required=True, metavar="VERB")
+    list_ = verbs.add_parser("list", help="recent jobs, newest first")
+    list_.add_argument("--limit", type=int, default=20)
+    list_.set_defaults(func=run_list)
+    show = verbs.add_parser("show", help="one job as JSON")
+    show.add_argument("job_id")
+    show.set_defaults(func=run_show)
+    retry = verbs.add_parser(
+        "retry", help="resume an interrupted job, reusing the segments already converted"
+    )
+    retry.add_argument("job_id")
+    retry.add_argument("--segment-seconds", type=float, default=None)
+    retry.set_defaults(func=run_retry)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    for job in job_store_from(Settings()).list_all(limit=args.limit):
+        done = f"{job.completed_segments}/{job.total_segments}"
+        print(
+            f"{job.job_id}  {job.status.value:<12} {done:>9}  {job.layout.value:<9} {job.source_name}"
+        )
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    job = job_store_from(Settings()).get(args.job_id)
+    print(json.dumps(job.model_dump(mode="json"), indent=2))
+    return 0
+
+
+def run_retry(args: argparse.Namespace) -> int:
+    from stereo_spot.cli.convert import _model_server, run_with_progress
+
+    settings = Settings()
+    job = job_store_from(settings).get(args.job_id)
+    if job.status is JobStatus.COMPLETED:
+        print(f"job {job.job_id} is already completed.", file=sys.stderr)
+        return 0
+    if job.status is JobStatus.FAILED:
+        raise StereoSpotError(
+            f"Job {job.job_id} failed ({job.error}); failed jobs are final, convert the video again."
+        )
+    with _model_server(settings) as settings:
+        run_with_progress(settings, job.job_id, args.segment_seconds)
+    print(f"job {job.job_id} completed.", file=sys.stderr)
+    return 0

@@ -1,0 +1,47 @@
+"""``stereo-spot serve-model`` and ``stereo-spot compile-pipeline``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from stereo_spot.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    serve = subparsers.add_parser(
+        "serve-model", help="run the KServe model server (V1 protocol) with the configured engine"
+    )
+    serve.add_argument("--port", type=int, default=8080)
+    serve.set_defaults(func=run_serve_model)
+
+    compile_ = subparsers.add_parser(
+        "compile-pipeline", help="compile the KFP pipeline to a YAML package for a cluster"
+    )
+    compile_.add_argument("-o", "--output", type=Path, default=Path("stereo_pipeline.yaml"))
+    compile_.add_argument(
+        "--image", help="container image for the components (default: STEREO_SPOT_COMPONENT_IMAGE)"
+    )
+    compile_.set_defaults(func=run_compile_pipeline)
+
+
+def run_serve_model(args: argparse.Namespace) -> int:
+    from inference_service.server import serve
+
+    serve(Settings(), port=args.port)
+    return 0
+
+
+def run_compile_pipeline(args: argparse.Namespace) -> int:
+    if args.image:
+        # Read when the component modules are imported, so it must be set before that.
+        os.environ["STEREO_SPOT_COMPONENT_IMAGE"] = args.image
+    from kfp import compiler
+
+    from pipelines.stereo_pipeline import stereo_pipeline
+
+    compiler.Compiler().compile(stereo_pipeline, str(args.output))
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
