@@ -12,7 +12,7 @@ import signal
 import socket
 import subprocess
 import threading
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 
 from stereo_spot.errors import StereoSpotError
@@ -135,7 +135,10 @@ def serve(settings: Settings, host: str, port: int) -> int:
         shown_host = "127.0.0.1" if bound_host in ("0.0.0.0", "::") else bound_host
         print(f"Stereo-Spot is running at http://{shown_host}:{bound_port}/", flush=True)
         print(f"Data: {settings.data_dir}   Press Ctrl-C to stop.", flush=True)
-        server.run(sockets=[sock])
+        # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal; that is a clean
+        # stop here, and the ExitStack still stops the runner and the model server.
+        with suppress(KeyboardInterrupt):
+            server.run(sockets=[sock])
     print("Stereo-Spot stopped.", flush=True)
     return 0
 

@@ -1,0 +1,128 @@
+"""A real browser against the real embedded stack (``stereo-spot up``).
+
+Debian's ``chromium`` driven headless by Playwright for Python: create a job in the page, upload
+a real clip through the file input (XHR with a progress bar, straight to the signed URL), wait for
+the conversion, then play it and check the video element has decoded frames (readyState >= 2).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _stereo_spot_command() -> list[str]:
+    script = Path(sys.executable).with_name("stereo-spot")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from stereo_spot.cli import main; sys.exit(main())"]
+
+
+@pytest.fixture
+def embedded_stack(tmp_path: Path) -> Iterator[str]:
+    """``stereo-spot up`` on a free port over a temporary data dir; yields its URL."""
+    port = _free_port()
+    log_path = tmp_path / "up.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEREO_SPOT_")}
+    env["STEREO_SPOT_SEGMENT_SECONDS"] = "1"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [*_stereo_spot_command(), "up", "--port", str(port), "--data-dir", str(tmp_path / "d")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while "Stereo-Spot is running at" not in log_path.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"stereo-spot up did not start:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)  # what Ctrl-C does
+        try:
+            code = process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail(f"stereo-spot up did not stop on Ctrl-C:\n{log_path.read_text()}")
+    assert code == 0, log_path.read_text()
+    assert "Stereo-Spot stopped." in log_path.read_text()
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def test_create_upload_convert_and_play_in_a_browser(embedded_stack, browser, clip_mp4) -> None:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+
+    page.goto(embedded_stack)
+    page.check('input[name="layout"][value="anaglyph"]')
+    page.fill("#divergence", "2.5")
+    page.click("text=Continue to upload")
+    page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]+$"))
+    job_url = page.url
+
+    page.set_input_files("#file", str(clip_mp4))
+    page.click("#upload-button")
+    page.wait_for_selector("#upload-progress:not([hidden])")
+    # After the upload the script starts the job and reloads; the page then refreshes itself.
+    page.wait_for_selector("text=Play the 3D video", timeout=180_000)
+    assert "failed" not in page.locator(".badge").inner_text().lower()
+
+    page.click("text=Play the 3D video")
+    page.wait_for_url(job_url + "/play")
+    page.wait_for_function("document.getElementById('player').readyState >= 2", timeout=30_000)
+    size = page.evaluate(
+        "[document.getElementById('player').videoWidth, document.getElementById('player').videoHeight]"
+    )
+    download = page.get_attribute("a[download]", "download")
+
+    assert size == [192, 108]
+    assert download == "clip_redcyan.mp4"
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+
+    page.goto(embedded_stack + "jobs")
+    assert page.locator("table.jobs tbody tr").count() == 1
