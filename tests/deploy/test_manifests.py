@@ -1,0 +1,281 @@
+"""The Kubernetes manifests: every overlay renders offline, built-in kinds match the Kubernetes
+OpenAPI schema, the InferenceService is shaped for scale-to-zero GPU serving, and every workload
+runs non-root with resource requests and a pinned image."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.deploy.conftest import MANIFESTS, OVERLAYS, ROOT, find_checkov
+
+KUBERNETES_VERSION = "1.32.0"  # terraform/infra kubernetes_version default
+BUILTIN_GROUPS = {
+    "",
+    "apps",
+    "batch",
+    "policy",
+    "autoscaling",
+    "networking.k8s.io",
+    "rbac.authorization.k8s.io",
+}
+
+
+def _group(doc: dict) -> str:
+    api_version = doc["apiVersion"]
+    return api_version.split("/")[0] if "/" in api_version else ""
+
+
+def _find(docs: list[dict], kind: str, name: str) -> dict:
+    matches = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(matches) == 1, f"expected one {kind}/{name}, found {len(matches)}"
+    return matches[0]
+
+
+def _pod_specs(docs: list[dict]):
+    """(label, pod-level spec, containers) for every workload, the InferenceService included."""
+    for doc in docs:
+        if doc["kind"] in {"Deployment", "StatefulSet", "DaemonSet", "Job"}:
+            spec = doc["spec"]["template"]["spec"]
+            yield f"{doc['kind']}/{doc['metadata']['name']}", spec, spec["containers"]
+        elif doc["kind"] == "InferenceService":
+            predictor = doc["spec"]["predictor"]
+            yield f"InferenceService/{doc['metadata']['name']}", predictor, predictor["containers"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_renders_with_namespaced_workloads(rendered, overlay):
+    docs = rendered[overlay]
+    kinds = {d["kind"] for d in docs}
+    assert {"Namespace", "Deployment", "Service", "InferenceService", "ServiceAccount"} <= kinds
+    assert "NetworkPolicy" in kinds and "PodDisruptionBudget" in kinds
+    for doc in docs:
+        if doc["kind"] not in {"Namespace"}:
+            assert doc["metadata"].get("namespace"), f"{doc['kind']}/{doc['metadata']['name']}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_builtin_kinds_match_kubernetes_openapi_schema(rendered, overlay):
+    kubernetes_validate = pytest.importorskip(
+        "kubernetes_validate", reason="pip install kubernetes-validate (ships the schemas offline)"
+    )
+    checked = 0
+    for doc in rendered[overlay]:
+        if _group(doc) not in BUILTIN_GROUPS:
+            continue
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        checked += 1
+    assert checked >= 10
+
+
+def test_terraform_values_reach_every_placeholder_in_aws_overlay(rendered_text):
+    text = rendered_text["aws"]
+    assert "from-terraform" not in text
+    assert "iam::000000000000:" not in text, "a base placeholder role ARN survived"
+    # local-config: the Terraform values ConfigMap feeds replacements but is not applied.
+    assert "name: terraform-outputs" not in text
+
+
+def test_aws_inference_service_scales_to_zero_on_one_gpu(rendered):
+    isvc = _find(rendered["aws"], "InferenceService", "stereo")
+    predictor = isvc["spec"]["predictor"]
+    assert isvc["apiVersion"] == "serving.kserve.io/v1beta1"
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Serverless"
+    assert predictor["minReplicas"] == 0
+    assert predictor["maxReplicas"] >= 1
+    assert predictor["timeout"] >= 600, "a segment on a GPU takes minutes"
+    assert predictor["serviceAccountName"] == "stereo-spot-inference"
+    (container,) = predictor["containers"]
+    assert container["args"][0] == "serve-model"
+    for bound in ("requests", "limits"):
+        assert str(container["resources"][bound]["nvidia.com/gpu"]) == "1"
+    assert {
+        "key": "nvidia.com/gpu",
+        "operator": "Equal",
+        "value": "true",
+        "effect": "NoSchedule",
+    } in predictor["tolerations"]
+    assert predictor["nodeSelector"] == {"karpenter.sh/nodepool": "gpu"}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["STORAGE_URI"].startswith("s3://")
+    assert env["STEREO_SPOT_WEIGHTS"] == "/mnt/models"
+    assert "inference-cuda" in container["image"]
+
+
+def test_local_inference_service_runs_classical_on_cpu(rendered):
+    docs = rendered["local"]
+    isvc = _find(docs, "InferenceService", "stereo")
+    predictor = isvc["spec"]["predictor"]
+    (container,) = predictor["containers"]
+    assert "nvidia.com/gpu" not in json.dumps(predictor)
+    assert "tolerations" not in predictor
+    assert "cuda" not in container["image"]
+    config = next(
+        d
+        for d in docs
+        if d["kind"] == "ConfigMap" and "stereo-spot-config" in d["metadata"]["name"]
+    )
+    assert config["data"]["STEREO_SPOT_ENGINE"] == "classical"
+    assert not any(d["kind"] == "Ingress" for d in docs)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_config_map_references_resolve(rendered, overlay):
+    docs = rendered[overlay]
+    names = {
+        (d["metadata"].get("namespace"), d["metadata"]["name"])
+        for d in docs
+        if d["kind"] in {"ConfigMap", "Secret"}
+    }
+    for doc in docs:
+        namespace = doc["metadata"].get("namespace")
+        for label, _, containers in _pod_specs([doc]):
+            for container in containers:
+                for source in container.get("envFrom", []):
+                    ref = source.get("configMapRef") or source.get("secretRef")
+                    assert (namespace, ref["name"]) in names, f"{label} names missing {ref['name']}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_image_uses_latest_or_no_tag(rendered, overlay):
+    for label, _, containers in _pod_specs(rendered[overlay]):
+        for container in containers:
+            image = container["image"]
+            last = image.rsplit("/", 1)[-1]
+            assert ":" in last or "@sha256:" in image, f"{label}: {image} has no tag"
+            assert not last.endswith(":latest"), f"{label}: {image}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_container_runs_non_root_with_resource_requests(rendered, overlay):
+    for label, pod, containers in _pod_specs(rendered[overlay]):
+        pod_context = pod.get("securityContext", {})
+        for container in containers:
+            context = {**pod_context, **container.get("securityContext", {})}
+            assert context.get("runAsNonRoot") is True, label
+            assert context.get("runAsUser", 0) >= 10000, label
+            assert context.get("allowPrivilegeEscalation") is False, label
+            assert context.get("readOnlyRootFilesystem") is True, label
+            requests = container.get("resources", {}).get("requests", {})
+            assert "cpu" in requests and "memory" in requests, f"{label} lacks requests"
+            assert "memory" in container["resources"].get("limits", {}), (
+                f"{label} lacks a memory limit"
+            )
+
+
+def test_portal_is_probed_disruption_bounded_and_has_writable_tmp(rendered):
+    docs = rendered["aws"]
+    portal = _find(docs, "Deployment", "stereo-spot-portal")
+    (container,) = portal["spec"]["template"]["spec"]["containers"]
+    assert {"readinessProbe", "livenessProbe", "startupProbe"} <= container.keys()
+    assert any(m["mountPath"] == "/tmp" for m in container["volumeMounts"])
+    pdb = _find(docs, "PodDisruptionBudget", "stereo-spot-portal")
+    assert pdb["spec"]["selector"]["matchLabels"] == portal["spec"]["selector"]["matchLabels"]
+    ingress = _find(docs, "Ingress", "stereo-spot-portal")
+    assert ingress["spec"]["ingressClassName"] == "alb"
+
+
+def test_service_accounts_carry_irsa_roles_on_aws(rendered):
+    docs = rendered["aws"]
+    for name, namespace in [
+        ("stereo-spot-portal", "stereo-spot"),
+        ("stereo-spot-inference", "stereo-spot"),
+        ("stereo-spot-pipeline", "kubeflow"),
+    ]:
+        account = _find(docs, "ServiceAccount", name)
+        assert account["metadata"]["namespace"] == namespace
+        arn = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+        assert arn.startswith("arn:aws:iam::") and arn.endswith(f":role/{name}")
+    binding = _find(docs, "RoleBinding", "stereo-spot-run-submitter")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "stereo-spot-portal", "namespace": "stereo-spot"}
+    ]
+
+
+def test_argocd_application_points_at_an_overlay_that_exists():
+    app = yaml.safe_load((MANIFESTS / "argocd" / "application.yaml").read_text())
+    assert app["apiVersion"] == "argoproj.io/v1alpha1" and app["kind"] == "Application"
+    path = app["spec"]["source"]["path"]
+    assert path == "manifests/overlays/aws"
+    assert (ROOT / path / "kustomization.yaml").is_file()
+    assert app["spec"]["destination"]["namespace"] == "stereo-spot"
+
+
+def test_render_script_writes_env_file_the_overlay_reads(tmp_path, manifests_copy):
+    script = ROOT / "scripts" / "render_kustomize_inputs.py"
+    overlay = tmp_path / "aws"
+    overlay.mkdir()
+    example = manifests_copy / "overlays" / "aws" / "terraform-outputs.env.example"
+    (overlay / example.name).write_text(example.read_text())
+    values = dict(
+        line.split("=", 1)
+        for line in example.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    output = tmp_path / "out.json"
+    output.write_text(
+        json.dumps({"kustomize_inputs": {"sensitive": False, "type": "object", "value": values}})
+    )
+    run = [f"{Path(__import__('sys').executable)}", str(script), "--overlay", str(overlay)]
+    ok = subprocess.run(
+        [*run, "--from-json", str(output), "--image-tag", "abc1234"], capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stderr
+    written = (overlay / "terraform-outputs.env").read_text()
+    assert "IMAGE_TAG=abc1234" in written and "MEDIA_BUCKET=stereo-spot-media-" in written
+
+    del values["JOBS_TABLE"]
+    output.write_text(json.dumps(values))
+    missing = subprocess.run([*run, "--from-json", str(output)], capture_output=True, text=True)
+    assert missing.returncode == 2 and "JOBS_TABLE" in missing.stderr
+
+
+def test_checkov_finds_nothing_unexplained_in_manifests_and_dockerfiles(rendered_text, tmp_path):
+    """Every failing check is either fixed or skipped inline with a reason (checkov.io/skipN
+    annotations, #checkov:skip= comments). Open-source checkov reports no severities, so the bar
+    is zero failures rather than zero HIGH/CRITICAL."""
+    checkov = find_checkov()
+    if checkov is None:
+        pytest.skip("checkov not found: install it in .venv-tools (or set STEREO_SPOT_CHECKOV)")
+    rendered_dir = tmp_path / "rendered"
+    rendered_dir.mkdir()
+    for overlay, text in rendered_text.items():
+        (rendered_dir / f"{overlay}.yaml").write_text(text)
+    (rendered_dir / "argocd.yaml").write_text(
+        (MANIFESTS / "argocd" / "application.yaml").read_text()
+    )
+    dockerfiles = [
+        "portal/Dockerfile",
+        "components/Dockerfile",
+        "inference_service/Dockerfile",
+        "inference_service/Dockerfile.cuda",
+    ]
+    failures = []
+    for args in (
+        ["-d", str(rendered_dir), "--framework", "kubernetes"],
+        [*(x for f in dockerfiles for x in ("-f", str(ROOT / f))), "--framework", "dockerfile"],
+    ):
+        failures += _checkov_failures(checkov, args)
+    assert not failures, "\n".join(failures)
+
+
+def _checkov_failures(checkov: str, args: list[str]) -> list[str]:
+    completed = subprocess.run(
+        [checkov, *args, "--compact", "--quiet", "-o", "json", "--skip-download"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.stdout.strip(), completed.stderr
+    reports = json.loads(completed.stdout)
+    if isinstance(reports, dict):
+        reports = [reports]
+    return [
+        f"{c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}"
+        for report in reports
+        for c in report.get("results", {}).get("failed_checks", [])
+    ]

@@ -1,0 +1,163 @@
+"""The Terraform: formatted, the jobs table matches the app's schema, the render step's keys match
+the outputs, IRSA trusts the ServiceAccounts the manifests create, and checkov finds nothing
+unexplained. (`terraform validate` needs the providers, which cannot be downloaded here.)"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from tests.deploy.conftest import MANIFESTS, ROOT, find_checkov
+
+TERRAFORM = ROOT / "terraform"
+
+# The jobs table as DESIGN.md and the DynamoDB job store define it.
+JOB_ID_KEY = "job_id"
+STATUS_INDEX = ("status-completed_at", "status", "completed_at")
+TTL_ATTRIBUTE = "expires_at"
+CHECKOV_OUTPUT = ["--compact", "--quiet", "-o", "json", "--skip-download"]
+
+
+def _hcl(path):
+    hcl2 = pytest.importorskip("hcl2", reason="pip install python-hcl2")
+    with open(path) as handle:
+        return hcl2.load(handle)
+
+
+def _unquote(value):
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def _resource(document, kind, name):
+    for block in document.get("resource", []):
+        for key, instances in block.items():
+            if _unquote(key) == kind:
+                for instance_name, body in instances.items():
+                    if _unquote(instance_name) == name:
+                        return body
+    raise AssertionError(f"no {kind}.{name}")
+
+
+def test_terraform_fmt_check_passes():
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        pytest.skip("terraform is not installed")
+    completed = subprocess.run(
+        [terraform, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_jobs_table_matches_the_schema_the_app_expects():
+    table = _resource(_hcl(TERRAFORM / "infra" / "dynamodb.tf"), "aws_dynamodb_table", "jobs")
+    assert _unquote(table["billing_mode"]) == "PAY_PER_REQUEST"
+    assert _unquote(table["hash_key"]) == JOB_ID_KEY
+    assert "range_key" not in table
+    attributes = {_unquote(a["name"]): _unquote(a["type"]) for a in table["attribute"]}
+    assert attributes == {"job_id": "S", "status": "S", "completed_at": "S"}
+    (index,) = table["global_secondary_index"]
+    assert (
+        _unquote(index["name"]),
+        _unquote(index["hash_key"]),
+        _unquote(index["range_key"]),
+    ) == STATUS_INDEX
+    (ttl,) = table["ttl"]
+    assert _unquote(ttl["attribute_name"]) == TTL_ATTRIBUTE and ttl["enabled"] is True
+    assert table["point_in_time_recovery"][0]["enabled"] is True
+    assert table["server_side_encryption"][0]["enabled"] is True
+
+
+def test_app_code_names_the_same_index_and_ttl_attribute():
+    """Where the app's DynamoDB adapter (or aws-init) exists, it must use Terraform's names."""
+    sources = [
+        p
+        for p in (ROOT / "stereo_spot").rglob("*.py")
+        if "GlobalSecondaryIndexes" in p.read_text() or "IndexName" in p.read_text()
+    ]
+    if not sources:
+        pytest.skip("the DynamoDB job store is not in the tree yet")
+    text = "\n".join(p.read_text() for p in sources)
+    assert STATUS_INDEX[0] in text
+    assert TTL_ATTRIBUTE in text
+
+
+def test_media_bucket_expires_segments_and_allows_presigned_post():
+    document = _hcl(TERRAFORM / "infra" / "s3.tf")
+    lifecycle = _resource(document, "aws_s3_bucket_lifecycle_configuration", "media")
+    prefixes = {
+        _unquote(rule["filter"][0].get("prefix", "")): rule
+        for rule in lifecycle["rule"]
+        if rule.get("filter")
+    }
+    assert "expiration" in prefixes["segments/"]
+    cors = _resource(document, "aws_s3_bucket_cors_configuration", "media")
+    assert "POST" in {_unquote(m) for m in cors["cors_rule"][0]["allowed_methods"]}
+
+
+def test_render_keys_match_terraform_kustomize_inputs_output():
+    document = _hcl(TERRAFORM / "platform" / "outputs.tf")
+    inputs = next(b["kustomize_inputs"] for b in document["locals"] if "kustomize_inputs" in b)
+    example = MANIFESTS / "overlays" / "aws" / "terraform-outputs.env.example"
+    keys = {
+        line.split("=", 1)[0]
+        for line in example.read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert set(inputs) == keys
+
+
+def test_irsa_roles_trust_the_service_accounts_the_manifests_create():
+    irsa = (TERRAFORM / "infra" / "irsa.tf").read_text()
+    trusted = set(re.findall(r'service_account\s*=\s*"([^"]+)"', irsa))
+    assert trusted == {"stereo-spot-portal", "stereo-spot-pipeline", "stereo-spot-inference"}
+    manifests = "\n".join(
+        p.read_text()
+        for p in [
+            MANIFESTS / "base" / "serviceaccounts.yaml",
+            MANIFESTS / "kfp-access" / "rbac.yaml",
+        ]
+    )
+    for account in trusted:
+        assert f"name: {account}" in manifests
+
+
+def test_gpu_node_pool_is_tainted_limited_and_prefers_spot():
+    text = (TERRAFORM / "platform" / "karpenter.tf").read_text()
+    assert 'taints = [{ key = "nvidia.com/gpu", value = "true", effect = "NoSchedule" }]' in text
+    assert 'limits = { "nvidia.com/gpu" = var.gpu_limit }' in text
+    variables = (TERRAFORM / "platform" / "variables.tf").read_text()
+    assert 'default     = ["spot", "on-demand"]' in variables
+    assert 'default     = ["g5", "g6"]' in variables
+
+
+def test_checkov_finds_nothing_unexplained_in_terraform():
+    """Zero failed checks: each finding is fixed or carries an inline #checkov:skip= with its
+    reason (open-source checkov reports no severities to filter HIGH/CRITICAL on)."""
+    checkov = find_checkov()
+    if checkov is None:
+        pytest.skip("checkov not found: install it in .venv-tools (or set STEREO_SPOT_CHECKOV)")
+    completed = subprocess.run(
+        [checkov, "-d", str(TERRAFORM), "--framework", "terraform", *CHECKOV_OUTPUT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.stdout.strip(), completed.stderr
+    reports = json.loads(completed.stdout)
+    if isinstance(reports, dict):
+        reports = [reports]
+    failures = [
+        f"{c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}"
+        for report in reports
+        for c in report.get("results", {}).get("failed_checks", [])
+    ]
+    assert not failures, "\n".join(failures)
