@@ -50,7 +50,8 @@ def open_video(path: Path) -> tuple[StreamTiming, Iterator[TimedFrame]]:
         raise InputRejected(f"The segment {Path(path).name} has no video stream.")
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
-    rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+    # guessed_rate is the nominal rate; average_rate is skewed by a segment's leading gap.
+    rate = stream.guessed_rate or stream.average_rate or Fraction(25)
     timing = StreamTiming(
         time_base=stream.time_base or Fraction(1, 90000),
         rate=Fraction(rate),
@@ -79,6 +80,9 @@ class SegmentWriter:
         self._stream.width, self._stream.height = self.width, self.height
         self._stream.pix_fmt = PIX_FMT
         self._stream.time_base = timing.time_base
+        # Encode in the source's own time base: a coarser codec time base (1/rate) would round
+        # distinct timestamps together and the muxer would refuse the repeated ones.
+        self._stream.codec_context.time_base = timing.time_base
         self._stream.options = dict(X264_OPTIONS)
         self._time_base = timing.time_base
         self._frame_ticks = max(1, round(1 / (timing.rate * timing.time_base)))

@@ -59,7 +59,7 @@ def split_video(
         reason = "stream-copy segments lost frames"
     log.info("transcoding to a mezzanine first: %s", reason)
     mezzanine = workdir / "mezzanine.mp4"
-    _transcode_mezzanine(source, segment_seconds, mezzanine)
+    _transcode_mezzanine(source, info, segment_seconds, mezzanine)
     segments = _copy_split(mezzanine, segment_seconds, workdir / "mezzanine")
     total = sum(count_video_frames(p) for p in segments)
     if total != info.frames:
@@ -92,9 +92,20 @@ def _copy_split(source: Path, segment_seconds: float, outdir: Path) -> list[Path
     return segments
 
 
-def _transcode_mezzanine(source: Path, segment_seconds: float, target: Path) -> None:
-    # Near-lossless intra-friendly x264: the engine decodes this once, so quality matters more
-    # than size. Timestamps pass through so variable-frame-rate sources keep every frame.
+# Containers whose frames carry no presentation timestamps of their own (AVI stores only a frame
+# rate; B-frames and packed bitstreams make ffmpeg guess and leave holes). Their frames are
+# retimed by index at the nominal rate, which is what an AVI means.
+UNTIMED_CONTAINERS = ("avi",)
+
+
+def _transcode_mezzanine(
+    source: Path, info: SourceInfo, segment_seconds: float, target: Path
+) -> None:
+    # Near-lossless x264: the engine decodes this once, so quality matters more than size.
+    # Timestamps pass through so variable-frame-rate sources keep every frame where they are.
+    extra: dict[str, object] = {}
+    if info.container in UNTIMED_CONTAINERS:
+        extra["vf"] = "setpts=N/FRAME_RATE/TB"
     stream = safe_input(source).output(
         str(target),
         map="0:v:0",
@@ -105,5 +116,6 @@ def _transcode_mezzanine(source: Path, segment_seconds: float, target: Path) -> 
         force_key_frames=f"expr:gte(t,n_forced*{segment_seconds:g})",
         fps_mode="passthrough",
         an=None,
+        **extra,
     )
     run_ffmpeg(stream)

