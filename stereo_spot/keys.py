@@ -26,7 +26,9 @@ _LAYOUTS = "|".join(re.escape(layout.value) for layout in Layout)
 _SOURCE_SEGMENT_RE = re.compile(
     rf"^segments/(?P<job_id>{_JOB_ID})/(?P<index>\d{{5}})_(?P<total>\d{{5}})_(?P<layout>{_LAYOUTS})\.mp4$"
 )
-_CONVERTED_SEGMENT_RE = re.compile(rf"^jobs/(?P<job_id>{_JOB_ID})/segments/(?P<index>\d{{5}})\.mp4$")
+_CONVERTED_SEGMENT_RE = re.compile(
+    rf"^jobs/(?P<job_id>{_JOB_ID})/segments/(?P<index>\d{{5}})\.mp4$"
+)
 MAX_SEGMENTS = 99_999
 
 

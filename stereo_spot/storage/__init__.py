@@ -54,5 +54,7 @@ class ObjectStorage(Protocol):
     ) -> UploadTarget:
         """A signed form POST that can write exactly ``key``, at most ``max_bytes``, until expiry."""
 
-    def presign_download(self, key: str, expires_in: int = 3600, filename: str | None = None) -> str:
+    def presign_download(
+        self, key: str, expires_in: int = 3600, filename: str | None = None
+    ) -> str:
         """A signed GET URL for ``key`` (``filename`` sets Content-Disposition when given)."""
