@@ -14,7 +14,9 @@ from components.kfp_components import (
     finalize_op,
     reassemble_op,
 )
+from stereo_spot.domain import StereoParams
 
+_DEFAULT_PARAMS = StereoParams()
 # How many segments convert at once on a cluster (each holds one GPU request in flight).
 PARALLELISM = int(os.environ.get("STEREO_SPOT_PARALLELISM", "8"))
 # Settings the component pods need on a cluster; baked in at compile time (local runs inherit
@@ -55,8 +57,8 @@ def stereo_pipeline(
     job_id: str,
     source_uri: str,
     layout: str = "anaglyph",
-    divergence: float = 3.0,
-    convergence: float = 0.35,
+    divergence: float = _DEFAULT_PARAMS.divergence,
+    convergence: float = _DEFAULT_PARAMS.convergence,
     anaglyph_mode: str = "dubois",
     edges_at_screen: bool = False,
     engine: str = "classical",

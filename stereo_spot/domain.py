@@ -94,14 +94,15 @@ class StereoParams(BaseModel):
 
     ``divergence`` is the largest parallax in percent of the frame width; ``convergence`` is the
     normalised depth (0 = farthest, 1 = nearest) that sits on the screen plane. Disparity in pixels
-    is ``divergence / 100 * width * (depth - convergence)``. The defaults keep total parallax
-    inside the ~3 % broadcast comfort budget (about -1 % in front of, +2 % behind the screen).
+    is ``divergence / 100 * width * (depth - convergence)``; positive disparity is crossed (in front
+    of the screen). The defaults spend the ~3 % broadcast comfort budget as it recommends: about
+    1 % in front of the screen (the nearest depth) and 2 % behind it (the farthest).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     divergence: float = Field(default=3.0, ge=0.0, le=10.0)
-    convergence: float = Field(default=0.35, ge=0.0, le=1.0)
+    convergence: float = Field(default=0.65, ge=0.0, le=1.0)
     anaglyph_mode: AnaglyphMode = AnaglyphMode.DUBOIS
     edges_at_screen: bool = False
 

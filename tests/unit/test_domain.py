@@ -1,0 +1,51 @@
+"""The job status machine and layout geometry."""
+
+from __future__ import annotations
+
+import pytest
+
+from stereo_spot.domain import STATUS_ORDER, Job, JobStatus, Layout, StereoParams, can_transition
+
+
+def test_status_only_moves_forward():
+    for i, current in enumerate(STATUS_ORDER[:-1]):
+        for later in STATUS_ORDER[i:]:
+            assert can_transition(current, later)
+        for earlier in STATUS_ORDER[:i]:
+            assert not can_transition(current, earlier)
+
+
+def test_any_unfinished_job_can_fail_and_final_states_never_change():
+    for status in STATUS_ORDER[:-1]:
+        assert can_transition(status, JobStatus.FAILED)
+    for final in (JobStatus.COMPLETED, JobStatus.FAILED):
+        assert not any(can_transition(final, other) for other in JobStatus)
+
+
+@pytest.mark.parametrize(
+    ("layout", "size"),
+    [
+        (Layout.ANAGLYPH, (640, 360)),
+        (Layout.SBS, (1280, 360)),
+        (Layout.HALF_SBS, (640, 360)),
+        (Layout.TAB, (640, 720)),
+        (Layout.HALF_TAB, (640, 360)),
+    ],
+)
+def test_output_sizes_per_layout(layout, size):
+    assert layout.output_size(640, 360) == size
+
+
+def test_default_strength_stays_inside_the_comfort_budget():
+    params = StereoParams()
+    # Disparity spans divergence * (depth - convergence) for depth 0..1; positive = in front.
+    in_front = params.divergence * (1 - params.convergence)
+    behind = params.divergence * params.convergence
+    assert in_front + behind <= 3.0
+    assert in_front <= 1.1 and behind <= 2.0
+
+
+def test_progress_counts_segments():
+    job = Job(total_segments=4, completed_segments=1)
+    assert job.progress == 0.25
+    assert Job(status=JobStatus.COMPLETED).progress == 1.0
