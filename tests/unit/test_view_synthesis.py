@@ -59,10 +59,17 @@ def test_unknown_disparity_takes_the_farther_neighbour():
     assert fill_invalid_disparity(disparity).tolist() == [[5.0, 5.0, 5.0, 9.0, 9.0]]
 
 
+def test_unknown_disparity_inside_one_surface_is_interpolated():
+    disparity = np.array([[4.0, np.inf, np.inf, np.inf, 5.0]], np.float32)
+    assert fill_invalid_disparity(disparity).tolist() == [[4.0, 4.25, 4.5, 4.75, 5.0]]
+
+
 def test_true_disparity_renders_the_real_right_view(motorcycle):
     right, covered = render_right_view(
         motorcycle["left"], motorcycle["disparity"], return_covered=True
     )
-    assert psnr(right, motorcycle["right"]) >= 22.0
-    assert psnr(right[covered], motorcycle["right"][covered]) >= 26.0
+    # Measured 23.86 / 27.69 dB (benchmarks/render_view_quality.py); the floors of the issue.
+    assert psnr(right, motorcycle["right"]) >= 23.5
+    assert psnr(right[covered], motorcycle["right"][covered]) >= 27.5
+    assert covered.mean() > 0.87, "non-occluded means splatted, not a shrunken mask"
     assert psnr(motorcycle["left"], motorcycle["right"]) < 14.0
