@@ -14,8 +14,19 @@ def engine_from_name(name: str, weights: str | None = None) -> StereoEngine:
         from inference_service.engines.classical import ClassicalEngine
 
         return ClassicalEngine()
-    if name in ENGINE_NAMES:
-        raise EngineError(f"The {name} engine is not installed in this build; use classical.")
+    if name in ("depth-anything", "stereocrafter"):
+        # The ML stack is imported only here, so the classical engine runs without it.
+        from inference_service.engines.weights import LearnedEngineOptions, require_ml
+
+        require_ml(name)
+        options = LearnedEngineOptions.from_environment()
+        if name == "depth-anything":
+            from inference_service.engines.depth_anything import DepthAnythingEngine
+
+            return DepthAnythingEngine(weights, options)
+        from inference_service.engines.stereocrafter import StereoCrafterEngine
+
+        return StereoCrafterEngine(weights, options)
     raise EngineError(
         f"There is no stereo engine called {name!r}; choose one of {', '.join(ENGINE_NAMES)}."
     )
