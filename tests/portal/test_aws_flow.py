@@ -1,0 +1,122 @@
+"""The portal on the AWS adapters: create → presigned POST to S3 → start → run → presigned GET.
+
+S3 and DynamoDB are moto server over HTTP; the upload and the download go straight to it with
+httpx, as a browser's would. The run goes through the launcher ``stereo-spot portal`` builds
+(``stereo_spot.cli.web.launcher_from``: the local runner in a child process) against a real model
+server that reads and writes the bucket. Slow: tens of seconds on 2 cores.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from portal.app import create_app
+from stereo_spot.domain import Layout
+from stereo_spot.settings import Settings
+from tests.media import probe, video_stream
+from tests.portal.conftest import MAX_UPLOAD_BYTES
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def aws_settings(moto_endpoint: str, tmp_path: Path) -> Settings:
+    from stereo_spot.aws_setup import create_bucket_and_table
+
+    suffix = uuid.uuid4().hex[:10]
+    settings = Settings(
+        backend="aws",
+        bucket=f"stereo-spot-portal-{suffix}",
+        jobs_table=f"stereo-spot-portal-jobs-{suffix}",
+        data_dir=tmp_path / "data",
+        max_upload_bytes=MAX_UPLOAD_BYTES,
+    )
+    create_bucket_and_table(settings)
+    return settings
+
+
+@pytest.fixture
+def aws_portal(aws_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """The portal as ``stereo-spot portal`` wires it for the aws backend, with a model server."""
+    from inference_service.launcher import running_model_server
+    from stereo_spot.cli.web import launcher_from
+    from stereo_spot.wiring import job_store_from, storage_from
+
+    monkeypatch.setenv("STEREO_SPOT_SEGMENT_SECONDS", "1")  # several segments from a 3 s clip
+    with ExitStack() as stack:
+        model_url = stack.enter_context(running_model_server(aws_settings))
+        settings = aws_settings.model_copy(update={"model_url": model_url})
+        jobs = job_store_from(settings)
+        launcher = launcher_from(settings, jobs, stack)
+        app = create_app(settings, storage_from(settings), jobs, launcher)
+        with TestClient(app) as client:
+            yield client
+
+
+def _wait_for_final(client: TestClient, job_id: str, timeout: float = 240) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if job["status"] in ("completed", "failed"):
+            return job
+        time.sleep(0.25)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+
+def test_upload_to_s3_convert_and_play_from_s3(
+    aws_portal: TestClient, aws_settings: Settings, moto_endpoint: str, clip_mp4: Path, tmp_path
+):
+    client = aws_portal
+    created = client.post("/api/jobs", json={"layout": "half-sbs", "engine": "classical"})
+    assert created.status_code == 201, created.text
+    job_id, upload = created.json()["job"]["job_id"], created.json()["upload"]
+    # The upload target is S3's presigned POST, not the portal: the file never passes through it.
+    assert upload["url"].startswith(moto_endpoint)
+    assert upload["fields"]["key"] == f"input/{job_id}/source.mp4"
+    assert upload["max_bytes"] == MAX_UPLOAD_BYTES
+
+    with clip_mp4.open("rb") as handle:
+        posted = httpx.post(
+            upload["url"],
+            data=upload["fields"],
+            files={upload["file_field"]: ("clip.mp4", handle, "video/mp4")},
+            timeout=30,
+        )
+    assert posted.status_code in (200, 201, 204), posted.text
+
+    started = client.post(f"/api/jobs/{job_id}/start", json={"source_name": "clip.mp4"})
+    assert started.status_code == 202, started.text
+    run_id = started.json()["run_id"]
+    assert run_id
+
+    job = _wait_for_final(client, job_id)
+    assert job["status"] == "completed", job["error"]
+    assert job["total_segments"] >= 2 and job["completed_segments"] == job["total_segments"]
+    assert job["run_id"] == run_id
+
+    play = client.get(f"/api/jobs/{job_id}/play")
+    assert play.status_code == 200, play.text
+    playback = play.json()
+    expected_name = f"clip{Layout.HALF_SBS.filename_tag}.mp4"
+    assert playback["download_name"] == expected_name
+    for url in (playback["video_url"], playback["download_url"]):
+        # Presigned S3 GETs, signed for the bucket's endpoint, not portal URLs.
+        assert url.startswith(moto_endpoint) and "X-Amz-Signature=" in url
+    video = httpx.get(playback["video_url"], timeout=30)
+    assert video.status_code == 200
+    result = tmp_path / "played.mp4"
+    result.write_bytes(video.content)
+    stream = video_stream(probe(result))
+    assert (stream["width"], stream["height"]) == (192, 108)  # half-SBS keeps the frame size
+    assert int(stream["nb_read_packets"]) == int(video_stream(probe(clip_mp4))["nb_read_packets"])
+    download = httpx.get(playback["download_url"], timeout=30)
+    assert download.status_code == 200 and download.content == video.content
+    assert expected_name in download.headers.get("content-disposition", "")
