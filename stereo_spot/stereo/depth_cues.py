@@ -60,15 +60,123 @@ def _guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) 
     return cv2.blur(a, size) * guide + cv2.blur(b, size)
 
 
-def estimate_depth_small(frame: np.ndarray, work_width: int = WORK_WIDTH) -> np.ndarray:
-    """Weight-free depth of an H x W x 3 uint8 RGB frame at the reduced work resolution
-    (float32, [0, 1], 1 = nearest)."""
+def work_grey(frame: np.ndarray, work_width: int = WORK_WIDTH) -> np.ndarray:
+    """The frame reduced to the work resolution, as uint8 grey."""
     height, width = frame.shape[:2]
     w, h = work_size(width, height, work_width)
     small = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
-    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) * np.float32(1 / 255)
-    depth = _guided_filter(grey, prior_depth(w, h), GUIDE_RADIUS, GUIDE_EPS)
+    return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+
+
+def depth_from_grey(grey: np.ndarray, nearness: np.ndarray | None = None, weight: float = 0.0):
+    """Depth at the work resolution from the work-size grey picture: the prior, blended with a
+    motion ``nearness`` map (0..1) by ``weight``, edge-aligned to the picture."""
+    h, w = grey.shape
+    guide = grey.astype(np.float32) * np.float32(1 / 255)
+    cue = prior_depth(w, h)
+    if nearness is not None and weight > 0.0:
+        cue = cue + np.float32(weight) * (nearness - cue)
+    depth = _guided_filter(guide, cue, GUIDE_RADIUS, GUIDE_EPS)
     return np.clip(depth, 0.0, 1.0).astype(np.float32)
+
+
+def estimate_depth_small(frame: np.ndarray, work_width: int = WORK_WIDTH) -> np.ndarray:
+    """Weight-free depth of an H x W x 3 uint8 RGB frame at the reduced work resolution
+    (float32, [0, 1], 1 = nearest). Static cues only (one picture has no motion)."""
+    return depth_from_grey(work_grey(frame, work_width))
+
+
+class MotionParallax:
+    """Nearness from motion parallax: optical flow between consecutive frames of one stream.
+
+    When the camera travels, near things move across the picture faster than far ones; so do
+    subjects moving on their own (motion segmentation for free). DIS optical flow on the
+    work-size grey frames (~0.4 ms at 192 x 108) gives per-pixel motion, turned into nearness
+    as :meth:`update` explains. The weight of the cue
+    grows with the spread of the parallax (how much depth the motion actually reveals) up to
+    ``MAX_WEIGHT``; a static camera or a pure pan gives weight 0 and the static prior alone.
+    One instance per stream.
+    """
+
+    FAR_PERCENTILE = 10.0
+    SAMPLE_STEP = 7
+    # The spread of parallax (work pixels per frame, FAR_PERCENTILE to its mirror) over which
+    # the cue's weight ramps from 0 to MAX_WEIGHT.
+    SPREAD_START, SPREAD_FULL = 0.15, 0.6
+    MAX_WEIGHT = 0.7
+    # Trust in the flow: the share of the frame-to-frame change it explains, ramped from
+    # GAIN_START to GAIN_FULL; below MIN_CHANGE grey levels of mean change nothing moved.
+    GAIN_START, GAIN_FULL = 0.3, 0.6
+    MIN_CHANGE = 0.5
+    # Correlation between the motion axis and the prior above which its near end is sure.
+    SURE_AGREEMENT = 0.2
+
+    def __init__(self) -> None:
+        self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self._previous: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self._previous = None
+
+    def _explained(self, previous: np.ndarray, grey: np.ndarray, flow: np.ndarray) -> float:
+        """0..1: how much better the flow explains the new frame than no motion at all. Flow
+        fitted to noise or grain explains little; real motion explains most of the change."""
+        h, w = grey.shape
+        grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        # flow maps previous -> current: the current pixel x came from x - flow (approximately).
+        warped = cv2.remap(previous, grid_x - flow[..., 0], grid_y - flow[..., 1], cv2.INTER_LINEAR)
+        still = float(np.mean(cv2.absdiff(previous, grey)))
+        moved = float(np.mean(cv2.absdiff(warped, grey)))
+        if still < self.MIN_CHANGE:
+            return 0.0
+        gain = 1.0 - moved / still
+        return float(np.clip((gain - self.GAIN_START) / (self.GAIN_FULL - self.GAIN_START), 0, 1))
+
+    def update(self, grey: np.ndarray) -> tuple[np.ndarray | None, float]:
+        """(nearness in 0..1 or None, weight) for this work-size grey frame."""
+        previous, self._previous = self._previous, grey
+        if previous is None or previous.shape != grey.shape:
+            return None, 0.0
+        flow = self._flow.calc(previous, grey, None)
+        trust = self._explained(previous, grey, flow)
+        if trust <= 0.0:
+            return None, 0.0
+        # Parallax from a travelling camera runs along one direction (that of the travel), with
+        # a size that grows with nearness; a pan or tilt adds the same vector everywhere. So:
+        # remove the median flow and project on the main axis of what remains. Which end of
+        # that axis is near is decided by the static prior (the ground under the camera moves
+        # more than the sky).
+        flow -= np.median(flow.reshape(-1, 2), axis=0)
+        flow = cv2.blur(flow, (5, 5))
+        vectors = flow.reshape(-1, 2)[:: self.SAMPLE_STEP]
+        _, _, axes = np.linalg.svd(vectors - vectors.mean(axis=0), full_matrices=False)
+        along = flow[..., 0] * axes[0, 0] + flow[..., 1] * axes[0, 1]
+        samples = along.ravel()[:: self.SAMPLE_STEP]
+        prior = prior_depth(grey.shape[1], grey.shape[0]).ravel()[:: self.SAMPLE_STEP]
+        agreement = float(np.corrcoef(samples, prior)[0, 1]) if samples.std() > 0 else 0.0
+        if agreement < 0:
+            along = -along
+        # Where the prior barely tells the ends apart the cue fades out, rather than keep a
+        # state from earlier frames (which would make a segment's depth depend on where it
+        # starts).
+        trust *= min(1.0, abs(agreement) / self.SURE_AGREEMENT)
+        low, high = np.percentile(
+            along.ravel()[:: self.SAMPLE_STEP], [self.FAR_PERCENTILE, 100.0 - self.FAR_PERCENTILE]
+        )
+        spread = float(high - low)
+        weight = (
+            trust
+            * self.MAX_WEIGHT
+            * float(
+                np.clip((spread - self.SPREAD_START) / (self.SPREAD_FULL - self.SPREAD_START), 0, 1)
+            )
+        )
+        if weight <= 0.0:
+            return None, 0.0
+        # Scale-free above SPREAD_FULL (camera speed does not matter); fixed below it, so a
+        # nearly static shot's noise is not stretched into depth.
+        nearness = np.clip((along - low) / np.float32(max(spread, self.SPREAD_FULL)), 0.0, 1.0)
+        return nearness.astype(np.float32), weight
 
 
 def upsample_depth(depth: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -46,6 +46,19 @@ class DepthSmoother:
         self._thumb: np.ndarray | None = None
         self.cuts = 0
 
+    def prime(self, depths: list[np.ndarray], frames: list[np.ndarray]) -> None:
+        """Warm start: run the average backwards over the first frames of a stream (depth cues
+        and frames in stream order), so the stream's first frame starts from a settled state.
+
+        A segment cut out of a longer video otherwise starts from its first frame's raw cue
+        while the same frame in the one-piece run carries the average of the frames before it;
+        the backward run stands in for that history (a scene cut inside it stops it there, as
+        the forward run would). The forward run then starts at the first frame again.
+        """
+        for depth, frame in zip(reversed(depths), reversed(frames), strict=True):
+            self.update(depth, frame)
+        self.cuts = 0
+
     def update(self, depth: np.ndarray, frame: np.ndarray) -> np.ndarray:
         """Blend ``depth`` (the cue for ``frame``) into the running average and return it."""
         thumb = frame_thumbnail(frame)

@@ -94,3 +94,45 @@ def test_bad_frames_raise_engine_error_with_a_sentence(bad):
 def test_frame_size_change_mid_stream_is_rejected():
     with pytest.raises(EngineError, match="same size"):
         list(ClassicalEngine().estimate_depth([textured_frame(), textured_frame(1, 36, 64)]))
+
+
+def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    ra = np.argsort(np.argsort(a)).astype(float)
+    rb = np.argsort(np.argsort(b)).astype(float)
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def test_motion_parallax_of_a_travelling_camera_deepens_the_depth(motorcycle):
+    """A sideways camera move over the real pair's scene (benchmarks/depth_quality.py)."""
+    from benchmarks.depth_quality import score, travelling_shot
+
+    frames, truths = travelling_shot(motorcycle["left"], motorcycle["disparity"], 8, 0.08, 3.0)
+    static = score(list(ClassicalEngine(motion=False).estimate_depth(frames)), truths, 80)
+    moving = score(list(ClassicalEngine(motion=True).estimate_depth(frames)), truths, 80)
+    assert moving > static + 0.02, (static, moving)
+
+
+def test_a_segment_starts_on_the_depth_of_the_one_piece_run():
+    """Warm start: the first frame of a stream cut out of a longer one gets (almost) the same
+    depth as in the whole stream, so segment boundaries leave no seam."""
+    blocks = np.random.default_rng(3).integers(0, 256, (20, 60, 3), dtype=np.uint8)
+    scene = np.kron(blocks, np.ones((6, 6, 1), np.uint8))  # 120 x 360, sharp-edged blocks
+    # a slow pan: the picture (and so the edge-aligned depth) changes, no frame is a scene cut
+    clip = [np.ascontiguousarray(scene[20:92, 2 * k : 2 * k + 128]) for k in range(30)]
+    whole = list(ClassicalEngine(motion=False).estimate_depth(clip))
+    piece = list(ClassicalEngine(motion=False).estimate_depth(clip[15:]))
+    cold = list(ClassicalEngine(motion=False, warm_start=0).estimate_depth(clip[15:]))
+    seam = np.abs(piece[0] - whole[15]).mean()
+    assert seam < 0.8 * np.abs(cold[0] - whole[15]).mean()
+    assert seam < 5e-3
+
+
+def test_edges_at_screen_keeps_the_frame_border_identical_in_both_eyes():
+    frame = textured_frame(2, 72, 128)
+    (packed,) = ClassicalEngine().convert(
+        [frame], Layout.SBS, StereoParams(divergence=5.0, edges_at_screen=True)
+    )
+    left, right = packed[:, :128], packed[:, 128:]
+    assert np.array_equal(left[:, 0], right[:, 0]) and np.array_equal(left[:, -1], right[:, -1])
+    (free,) = ClassicalEngine().convert([frame], Layout.SBS, StereoParams(divergence=5.0))
+    assert not np.array_equal(free[:, 128], frame[:, 0])

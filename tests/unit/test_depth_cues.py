@@ -34,13 +34,15 @@ def test_depth_maps_the_same_way_whatever_the_frame_brightness():
 
 def test_disparity_is_positive_in_front_of_the_convergence_plane():
     depth = np.array([[0.0, 0.35, 1.0]], np.float32)
-    disparity = disparity_from_depth(depth, StereoParams(divergence=2.0), width=1000)
+    disparity = disparity_from_depth(
+        depth, StereoParams(divergence=2.0, convergence=0.35), width=1000
+    )
     assert np.allclose(disparity, [[-7.0, 0.0, 13.0]])
 
 
 def test_edges_at_screen_fades_disparity_at_the_borders():
     depth = np.ones((50, 100), np.float32)
-    disparity = disparity_from_depth(depth, StereoParams(edges_at_screen=True))
+    disparity = disparity_from_depth(depth, StereoParams(convergence=0.35, edges_at_screen=True))
     assert disparity[:, 0].max() == 0 and disparity[0].max() == 0
     assert disparity[25, 50] > 1.5
 
