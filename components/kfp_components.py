@@ -34,6 +34,7 @@ def convert_op(
     edges_at_screen: bool,
     engine: str,
     model_url: str,
+    chroma: str = "420",
 ) -> str:
     from components.convert import convert_segment
     from stereo_spot.settings import Settings
@@ -45,6 +46,7 @@ def convert_op(
         "convergence": convergence,
         "anaglyph_mode": anaglyph_mode,
         "edges_at_screen": edges_at_screen,
+        "chroma": chroma,
     }
     return convert_segment(
         job_id, segment, layout, params, engine,

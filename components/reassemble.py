@@ -37,7 +37,7 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
             for i in range(job.total_segments)
         ]
         result = workdir / "final.mp4"
-        concat_and_mux(segments, source, result, workdir / "concat")
+        concat_and_mux(segments, source, result, workdir / "concat", layout=job.layout)
         frames = _video_frames(result)
         expected = job.source.frames if job.source else frames
         if frames != expected:

@@ -53,7 +53,7 @@ def convert_stored_segment(
                 pts_of[index] = None if frame.pts is None else max(0, frame.pts - first_pts[0])
                 yield frame.rgb
 
-        with SegmentWriter(target, timing, width, height) as writer:
+        with SegmentWriter(target, timing, width, height, request.params.chroma) as writer:
             packed_frames = engine.convert(rgb_frames(), request.layout, request.params)
             for index, packed in enumerate(packed_frames):
                 writer.write(packed, pts_of.pop(index))

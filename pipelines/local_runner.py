@@ -33,6 +33,7 @@ def pipeline_arguments(settings: Settings, job_id: str, segment_seconds: float) 
         "convergence": job.params.convergence,
         "anaglyph_mode": job.params.anaglyph_mode.value,
         "edges_at_screen": job.params.edges_at_screen,
+        "chroma": job.params.chroma,
         "engine": job.engine,
         "segment_seconds": segment_seconds,
         "model_url": settings.model_url or "",

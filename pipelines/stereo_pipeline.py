@@ -61,6 +61,7 @@ def stereo_pipeline(
     convergence: float = _DEFAULT_PARAMS.convergence,
     anaglyph_mode: str = "dubois",
     edges_at_screen: bool = False,
+    chroma: str = "420",
     engine: str = "classical",
     segment_seconds: float = 10.0,
     model_url: str = "",
@@ -82,6 +83,7 @@ def stereo_pipeline(
                 convergence=convergence,
                 anaglyph_mode=anaglyph_mode,
                 edges_at_screen=edges_at_screen,
+                chroma=chroma,
                 engine=engine,
                 model_url=model_url,
             )

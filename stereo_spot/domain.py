@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -105,6 +106,9 @@ class StereoParams(BaseModel):
     convergence: float = Field(default=0.65, ge=0.0, le=1.0)
     anaglyph_mode: AnaglyphMode = AnaglyphMode.DUBOIS
     edges_at_screen: bool = False
+    # Chroma subsampling of the encoded output: "420" plays everywhere; "444" keeps full colour
+    # resolution, which red-cyan anaglyphs need to avoid ghosting (DESIGN.md, Stereo engine notes).
+    chroma: Literal["420", "444"] = "420"
 
 
 def new_job_id() -> str:

@@ -15,12 +15,15 @@ from stereo_spot import keys
 from stereo_spot.domain import AnaglyphMode, Job, JobStatus, Layout, StereoParams
 from stereo_spot.errors import InputRejected, StereoSpotError
 from stereo_spot.jobs import JobStore
+from stereo_spot.media.probe import probe_source
 from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage
 from stereo_spot.wiring import job_store_from, storage_from
 
 ENGINES = ("classical", "depth-anything", "stereocrafter")
 POLL_SECONDS = 0.5
+# Length of the excerpt ``--preview`` converts, taken from the middle of the video.
+PREVIEW_SECONDS = 5.0
 
 
 class ConversionFailed(StereoSpotError):
@@ -43,6 +46,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--segment-seconds", type=float, default=None, help="segment length (default 10)"
     )
     parser.add_argument("--data-dir", type=Path, help="where jobs and media are kept")
+    parser.add_argument(
+        "--chroma",
+        choices=["420", "444"],
+        default=StereoParams().chroma,
+        help="chroma of the encoded output: 420 plays everywhere; 444 (High 4:4:4) keeps "
+        "anaglyph colours from ghosting (default %(default)s)",
+    )
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help=f"convert only {PREVIEW_SECONDS:g} s from the middle, to choose settings quickly "
+        "(writes <name>_preview<tag>.mp4)",
+    )
     parser.set_defaults(func=run_convert)
 
 
@@ -82,13 +98,36 @@ def stereo_params_from(args: argparse.Namespace) -> StereoParams:
             convergence=args.convergence,
             anaglyph_mode=args.anaglyph_mode,
             edges_at_screen=args.edges_at_screen,
+            chroma=getattr(args, "chroma", "420"),
         )
     except ValueError as error:
         raise InputRejected(f"Invalid stereo settings: {error.errors()[0]['msg']}.") from None
 
 
-def default_output(source: Path, layout: Layout) -> Path:
-    return source.with_name(f"{source.stem}{layout.filename_tag}.mp4")
+def default_output(source: Path, layout: Layout, preview: bool = False) -> Path:
+    middle = "_preview" if preview else ""
+    return source.with_name(f"{source.stem}{middle}{layout.filename_tag}.mp4")
+
+
+def cut_preview(
+    source: Path, workdir: Path, settings: Settings, seconds: float = PREVIEW_SECONDS
+) -> Path:
+    """``seconds`` from the middle of ``source`` (all streams, re-encoded so the cut is exact
+    and starts on a keyframe), for ``--preview``."""
+    import ffmpeg
+
+    from stereo_spot.media.ffmpeg_run import run_ffmpeg, safe_input
+    from stereo_spot.media.probe import probe_source
+
+    info = probe_source(source, settings)
+    start = max(0.0, (info.duration - seconds) / 2)
+    excerpt = workdir / f"{source.stem}.mp4"
+    options = {"vcodec": "libx264", "preset": "veryfast", "crf": "16", "pix_fmt": "yuv420p"}
+    if info.audio_codec:
+        options.update(acodec="aac", audio_bitrate="192k")
+    stream = safe_input(source, ss=f"{start:.3f}", t=f"{seconds:.3f}")
+    run_ffmpeg(ffmpeg.output(stream, str(excerpt), **options))
+    return excerpt
 
 
 def run_convert(args: argparse.Namespace) -> int:
@@ -101,12 +140,17 @@ def run_convert(args: argparse.Namespace) -> int:
     if not source.is_file():
         raise InputRejected(f"{source} does not exist or is not a file.")
     layout = Layout(args.layout)
-    output = args.output or default_output(source, layout)
+    output = args.output or default_output(source, layout, preview=args.preview)
     if output.resolve() == source.resolve():
         raise InputRejected("The output would overwrite the input; choose another -o.")
 
     storage, jobs = storage_from(settings), job_store_from(settings)
-    job = submit_job(source, layout, stereo_params_from(args), settings.engine, storage, jobs)
+    params = stereo_params_from(args)
+    with contextlib.ExitStack() as stack:
+        if args.preview:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="preview-")))
+            source = cut_preview(source, workdir, settings)
+        job = submit_job(source, layout, params, settings.engine, storage, jobs)
     print(f"job {job.job_id}: converting {source.name} to {layout.value}", file=sys.stderr)
     with _model_server(settings) as settings:
         job = run_with_progress(settings, job.job_id, args.segment_seconds)
@@ -122,12 +166,23 @@ def submit_job(
     engine: str,
     storage: ObjectStorage,
     jobs: JobStore,
+    settings: Settings | None = None,
 ) -> Job:
-    """Create the job record, store the source, and queue it."""
+    """Create the job record, store the source, probe it and queue it.
+
+    A source that is not a usable video fails the job with the probe's reason before any run
+    starts (as the portal's start does): a refusal is final, and a pipeline run would only
+    spend the chunk step's retries on it.
+    """
     job = jobs.create(Job(layout=layout, params=params, engine=engine, source_name=source.name))
     storage.put_file(source, keys.source_key(job.job_id))
     jobs.transition(job.job_id, JobStatus.UPLOADED)
-    return jobs.transition(job.job_id, JobStatus.QUEUED)
+    try:
+        info = probe_source(source, settings or Settings())
+    except InputRejected as rejected:
+        jobs.transition(job.job_id, JobStatus.FAILED, error=str(rejected))
+        raise
+    return jobs.transition(job.job_id, JobStatus.QUEUED, source=info)
 
 
 @contextlib.contextmanager

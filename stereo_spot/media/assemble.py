@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 from pathlib import Path
 
 import ffmpeg
 
+from stereo_spot.domain import Layout
 from stereo_spot.media.ffmpeg_run import run_ffmpeg, safe_input
-from stereo_spot.media.probe import run_ffprobe
+from stereo_spot.media.probe import count_video_frames, run_ffprobe, video_frame_times
 
 # Audio codecs the MP4 muxer takes as they are; anything else (PCM from MOV/AVI, Vorbis from
 # WebM) is encoded once, whole, to AAC — never per segment.
@@ -34,8 +36,25 @@ def video_lead(source: Path) -> float:
     return max(0.0, starts["video"][0] - min(starts["audio"]))
 
 
-def concat_and_mux(segments: list[Path], source: Path, target: Path, workdir: Path) -> None:
-    """``target`` := the segments joined by stream copy + every audio track of ``source``.
+# Matroska StereoMode of each packed layout (the half layouts are the same packing, squeezed).
+# Anaglyph has no MP4 ``st3d`` type, so anaglyph outputs carry only their filename tag.
+STEREO_MODES = {
+    Layout.SBS: "left_right",
+    Layout.HALF_SBS: "left_right",
+    Layout.TAB: "top_bottom",
+    Layout.HALF_TAB: "top_bottom",
+}
+
+
+def concat_and_mux(
+    segments: list[Path],
+    source: Path,
+    target: Path,
+    workdir: Path,
+    layout: Layout | str | None = None,
+) -> None:
+    """``target`` := the segments joined by stream copy + every audio track of ``source``,
+    tagged for players as ``layout`` (MP4 ``st3d`` box for side-by-side and top-bottom).
 
     The concat demuxer joins segments encoded with identical settings without re-encoding;
     ``+faststart`` moves the index to the front so playback starts before the download ends.
@@ -43,7 +62,13 @@ def concat_and_mux(segments: list[Path], source: Path, target: Path, workdir: Pa
     workdir.mkdir(parents=True, exist_ok=True)
     listing = workdir / "segments.txt"
     # The list names only files we wrote ourselves, so absolute paths (safe 0) are fine.
-    listing.write_text("".join(f"file '{p.resolve()}'\n" for p in segments))
+    spans = segment_spans(segments, source)
+    listing.write_text(
+        "".join(
+            f"file '{p.resolve()}'\n" + (f"duration {span:.6f}\n" if span else "")
+            for p, span in zip(segments, spans, strict=True)
+        )
+    )
 
     codecs = audio_codecs(source)
     concat_options: dict[str, object] = {}
@@ -51,11 +76,29 @@ def concat_and_mux(segments: list[Path], source: Path, target: Path, workdir: Pa
     if lead > 0:
         # Converted segments start at 0; keep the source's gap between audio and video start.
         concat_options["itsoffset"] = f"{lead:.6f}"
-    video = ffmpeg.input(
-        str(listing), f="concat", safe=0, protocol_whitelist="file", **concat_options
-    )
-    streams = [video["v:0"]]
     options: dict[str, object] = {"vcodec": "copy", "movflags": "+faststart"}
+    mode = STEREO_MODES.get(Layout(layout)) if layout else None
+    if mode:
+        # ffmpeg's MP4 muxer writes ``st3d`` only from stereo side data on its input, which the
+        # Matroska demuxer makes from StereoMode: so the joined video passes through an MKV
+        # (stream copy; Matroska keeps millisecond timestamps, frames move by < 0.5 ms).
+        tagged = workdir / "video.mkv"
+        joined = ffmpeg.input(str(listing), f="concat", safe=0, protocol_whitelist="file")
+        run_ffmpeg(
+            ffmpeg.output(
+                joined["v:0"],
+                str(tagged),
+                vcodec="copy",
+                **{"metadata:s:v:0": f"stereo_mode={mode}"},
+            )
+        )
+        video = ffmpeg.input(str(tagged), f="matroska", protocol_whitelist="file", **concat_options)
+        options["strict"] = "unofficial"
+    else:
+        video = ffmpeg.input(
+            str(listing), f="concat", safe=0, protocol_whitelist="file", **concat_options
+        )
+    streams = [video["v:0"]]
     if codecs:
         streams.append(safe_input(source)["a"])
         if all(codec in MP4_AUDIO_CODECS for codec in codecs):
@@ -65,12 +108,31 @@ def concat_and_mux(segments: list[Path], source: Path, target: Path, workdir: Pa
     run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
 
 
+def segment_spans(segments: list[Path], source: Path) -> list[float | None]:
+    """How long each segment lasts in the source's timeline (None: let the demuxer decide).
+
+    The concat demuxer starts each file where the previous one's last frame ends, and a
+    converted segment's last frame lasts one nominal frame. In a variable-frame-rate source it
+    may last longer or shorter, so every later segment would move (measured: 42 ms per
+    boundary, audio drifting away). The source's own frame times say where each segment
+    starts; the concat ``duration`` directive then places the next one exactly.
+    """
+    counts = [count_video_frames(p) for p in segments]
+    times = video_frame_times(source)
+    if len(segments) < 2 or len(times) != sum(counts):
+        return [None] * len(segments)  # untimed sources (AVI) are retimed by index: nominal
+    starts = list(itertools.accumulate(counts[:-1], initial=0))
+    spans: list[float | None] = [times[b] - times[a] for a, b in itertools.pairwise(starts)]
+    return [*spans, None]
+
+
 def describe_output(path: Path) -> dict:
     """Codec, size, frame count and duration of a finished file (for metrics and tests)."""
     result = subprocess.run(
         [
             "ffprobe", "-v", "error", "-count_packets", "-show_entries",
-            "stream=codec_type,codec_name,width,height,pix_fmt,nb_read_packets:format=duration",
+            "stream=codec_type,codec_name,width,height,pix_fmt,nb_read_packets:format=duration"
+            ":stream_side_data=side_data_type,type",
             "-of", "json", str(path),
         ],
         capture_output=True, text=True, check=True,

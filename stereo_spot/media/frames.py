@@ -21,6 +21,11 @@ from stereo_spot.errors import InputRejected
 # parameter sets). veryfast: the DESIGN.md floor figures were measured with it.
 X264_OPTIONS = {"preset": "veryfast", "crf": "18", "profile": "high"}
 PIX_FMT = "yuv420p"
+# 4:4:4 (full-resolution chroma, High 4:4:4 Predictive): red-cyan anaglyphs put the two eyes in
+# different colour channels, and 4:2:0's half-resolution chroma smears one eye into the other.
+# Chosen per job (``StereoParams.chroma``), so every segment of a job gets the same settings.
+PIX_FMTS = {"420": "yuv420p", "444": "yuv444p"}
+PROFILES = {"420": "high", "444": "high444"}
 
 
 @dataclass(frozen=True)
@@ -72,18 +77,23 @@ def open_video(path: Path) -> tuple[StreamTiming, Iterator[TimedFrame]]:
 class SegmentWriter:
     """Encodes RGB frames to H.264/MP4 with the timestamps the caller gives."""
 
-    def __init__(self, path: Path, timing: StreamTiming, width: int, height: int) -> None:
-        # 4:2:0 needs even sizes; an odd size is padded by one edge pixel.
+    def __init__(
+        self, path: Path, timing: StreamTiming, width: int, height: int, chroma: str = "420"
+    ) -> None:
+        if chroma not in PIX_FMTS:
+            raise ValueError(f"chroma must be one of {', '.join(PIX_FMTS)}, not {chroma!r}")
+        # 4:2:0 needs even sizes; an odd size is padded by one edge pixel (4:4:4 too, so both
+        # chroma settings give the same frame size).
         self.width, self.height = width + width % 2, height + height % 2
         self._container = av.open(str(path), mode="w", format="mp4")
         self._stream = self._container.add_stream("libx264", rate=timing.rate)
         self._stream.width, self._stream.height = self.width, self.height
-        self._stream.pix_fmt = PIX_FMT
+        self._stream.pix_fmt = PIX_FMTS[chroma]
         self._stream.time_base = timing.time_base
         # Encode in the source's own time base: a coarser codec time base (1/rate) would round
         # distinct timestamps together and the muxer would refuse the repeated ones.
         self._stream.codec_context.time_base = timing.time_base
-        self._stream.options = dict(X264_OPTIONS)
+        self._stream.options = {**X264_OPTIONS, "profile": PROFILES[chroma]}
         self._time_base = timing.time_base
         self._frame_ticks = max(1, round(1 / (timing.rate * timing.time_base)))
         self._next_pts = 0

@@ -1,0 +1,70 @@
+"""Outputs players recognise and the settings that shape picture quality, end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.media import make_clip, probe, video_stream
+
+pytestmark = pytest.mark.slow
+
+
+def stereo_side_data(path: Path) -> list[dict]:
+    result = subprocess.run(
+        [
+            "ffprobe", "-v", "error", "-select_streams", "v:0",
+            "-show_entries", "stream_side_data", "-of", "json", str(path),
+        ],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    streams = json.loads(result.stdout).get("streams", [])
+    return [s for s in (streams[0].get("side_data_list", []) if streams else [])]
+
+
+@pytest.mark.parametrize(
+    ("layout", "packing"), [("sbs", "side by side"), ("half-tab", "top and bottom")]
+)
+def test_packed_outputs_carry_the_st3d_box(embedded, clip_mp4, tmp_path, layout, packing):
+    output = tmp_path / f"out_{layout}.mp4"
+    result = embedded.convert(clip_mp4, output, "--layout", layout, "--segment-seconds", "1")
+    assert result.returncode == 0, result.stderr
+    side_data = stereo_side_data(output)
+    assert {"side_data_type": "Stereo 3D", "type": packing, "inverted": 0} in side_data
+    assert int(video_stream(probe(output))["nb_read_packets"]) == int(
+        video_stream(probe(clip_mp4))["nb_read_packets"]
+    )
+
+
+def test_anaglyph_in_444_is_high_444_in_every_segment(embedded, clip_mp4, tmp_path):
+    output = tmp_path / "out_redcyan.mp4"
+    result = embedded.convert(clip_mp4, output, "--chroma", "444", "--segment-seconds", "1")
+    assert result.returncode == 0, result.stderr
+    info = subprocess.run(
+        [
+            "ffprobe", "-v", "error", "-select_streams", "v:0",
+            "-show_entries", "stream=pix_fmt,profile", "-of", "json", str(output),
+        ],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    stream = json.loads(info.stdout)["streams"][0]
+    assert stream["pix_fmt"] == "yuv444p" and "4:4:4" in stream["profile"]
+    assert stereo_side_data(output) == [], "anaglyph has no st3d type"
+
+
+def test_preview_converts_five_seconds_from_the_middle(embedded, media_dir, tmp_path):
+    source = make_clip(media_dir / "long.mp4", seconds=12)
+    target = tmp_path / "long.mp4"
+    target.write_bytes(source.read_bytes())
+    result = subprocess.run(
+        ["stereo-spot", "convert", str(target), "--preview", "--layout", "sbs"],
+        env=embedded.env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    preview = tmp_path / "long_preview_LR.mp4"
+    info = probe(preview)
+    assert float(info["format"]["duration"]) == pytest.approx(5.0, abs=0.2)
+    assert int(video_stream(info)["width"]) == 2 * 192
