@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     engine: str = "classical"
     weights: str | None = None
     kfp_host: str | None = None
+    # The Kubernetes service account KFP runs the pipeline's pods under (on EKS it carries the
+    # pipeline's IRSA role); unset = the KFP deployment's default.
+    kfp_service_account: str | None = None
 
     segment_seconds: float = Field(default=10.0, gt=0)
     # Limits applied when probing a source: anything past them is rejected with a reason.
@@ -74,6 +77,7 @@ class Settings(BaseSettings):
             "STEREO_SPOT_MODEL_URL": self.model_url,
             "STEREO_SPOT_WEIGHTS": self.weights,
             "STEREO_SPOT_KFP_HOST": self.kfp_host,
+            "STEREO_SPOT_KFP_SERVICE_ACCOUNT": self.kfp_service_account,
         }
         env.update({name: value for name, value in optional.items() if value})
         return env

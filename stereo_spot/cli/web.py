@@ -1,8 +1,9 @@
 """``stereo-spot portal`` and ``stereo-spot up``: the web portal, alone or with the embedded stack.
 
 ``up`` = model server subprocess + local runner worker + portal over one data dir, the way a
-laptop runs it; ``portal`` = the portal over whatever backend is configured, with a local runner
-(and a model server of its own when ``STEREO_SPOT_MODEL_URL`` is unset).
+laptop runs it; ``portal`` = the portal over whatever backend is configured, submitting runs to
+Kubeflow Pipelines when ``STEREO_SPOT_KFP_HOST`` is set, else with a local runner (and a model
+server of its own when ``STEREO_SPOT_MODEL_URL`` is unset).
 """
 
 from __future__ import annotations
@@ -95,10 +96,10 @@ class ChildProcessRuns:
 def launcher_from(settings: Settings, jobs: JobStore, stack: ExitStack):
     """The run launcher the settings ask for, started; stopped when ``stack`` closes."""
     if settings.kfp_host:
-        raise StereoSpotError(
-            "The portal cannot submit to a Kubeflow Pipelines API yet; "
-            "unset STEREO_SPOT_KFP_HOST to run conversions locally."
-        )
+        # Cluster mode: each job becomes a run on the KFP API (the pipeline compiled at start).
+        from pipelines.kfp_launcher import KfpRunLauncher
+
+        return KfpRunLauncher(settings, jobs).start()
     from portal.launcher import LocalRunLauncher
 
     runs = ChildProcessRuns(settings, jobs)
