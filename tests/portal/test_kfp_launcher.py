@@ -228,3 +228,27 @@ def test_a_refused_run_fails_the_job_with_the_api_reason(
     assert after.status is JobStatus.FAILED
     assert "Kubeflow Pipelines" in after.error and "service account not found" in after.error
     assert after.run_id is None
+
+
+def test_the_sdk_call_in_deploy_md_creates_a_run(kfp_api: KfpApiStub, compiled_package: Path):
+    """docs/DEPLOY.md's one-liner for users who submit runs themselves, then ``get_run``."""
+    import kfp
+
+    client = kfp.Client(host=kfp_api.url)
+    result = client.create_run_from_pipeline_package(
+        str(compiled_package),
+        arguments={
+            "job_id": "JOB",
+            "source_uri": "s3://media/input/JOB/source.mp4",
+            "layout": "sbs",
+        },
+        experiment_name="stereo-spot",
+        run_name="stereo-spot JOB",
+        service_account=SERVICE_ACCOUNT,
+    )
+
+    assert client.get_run(result.run_id).state == "PENDING"
+    (run,) = kfp_api.created_runs
+    assert run["runtime_config"]["parameters"]["layout"] == "sbs"
+    _assert_is_the_stereo_pipeline(run["pipeline_spec"])
+    assert kfp_api.received("GET", f"/runs/{result.run_id}")
