@@ -73,7 +73,9 @@ def stereo_pipeline(
         chunk = chunk_op(
             job_id=job_id, source_uri=source_uri, layout=layout, segment_seconds=segment_seconds
         )
-        _configure(chunk, "split into segments", "1", "2Gi", retries=2)
+        # No KFP retries for chunk and reassemble: their faults are bad input (retrying only
+        # delays the reason by the backoff) or storage, which the storage clients retry.
+        _configure(chunk, "split into segments", "1", "2Gi")
         with dsl.ParallelFor(chunk.output, parallelism=PARALLELISM, name="segments") as segment:
             convert = convert_op(
                 job_id=job_id,
@@ -91,4 +93,4 @@ def stereo_pipeline(
         reassemble = reassemble_op(
             job_id=job_id, source_uri=source_uri, converted=dsl.Collected(convert.output)
         )
-        _configure(reassemble, "join segments and mux audio", "1", "2Gi", retries=2)
+        _configure(reassemble, "join segments and mux audio", "1", "2Gi")
