@@ -2,7 +2,7 @@
 # The whole check CI runs: set up, lint, architecture contracts, then the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --dev
 . .venv/bin/activate
 ruff check .
 ruff format --check .
