@@ -22,7 +22,9 @@ def finalize_job(job_id: str, pipeline_state: str, pipeline_message: str, jobs: 
         # Every step succeeded but the job is not completed: should not happen; say so.
         reason = "The pipeline finished without publishing a result."
     else:
-        reason = job.error or f"The pipeline failed: {pipeline_message or pipeline_state}."
+        reason = (
+            job.error or f"The pipeline failed: {(pipeline_message or pipeline_state).rstrip('.')}."
+        )
     # A step may have finished the job meanwhile; then its status stands.
     with contextlib.suppress(TransitionConflict):
         jobs.transition(job_id, JobStatus.FAILED, error=reason)

@@ -14,4 +14,10 @@ def write_preview(video: Path, target: Path, width: int = 960) -> Path:
         str(target), vframes=1, vf=f"scale='min({width},iw)':-2", q=3
     )
     run_ffmpeg(stream)
+    if not target.is_file():
+        # Seeking to the middle of a very short video (one frame) lands after its last frame,
+        # and ffmpeg then writes nothing without failing: take the first frame instead.
+        run_ffmpeg(
+            safe_input(video).output(str(target), vframes=1, vf=f"scale='min({width},iw)':-2", q=3)
+        )
     return target

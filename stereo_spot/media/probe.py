@@ -62,7 +62,8 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         "-count_packets",
         "-show_entries",
         "format=format_name,duration:stream=index,codec_type,codec_name,width,height,"
-        "avg_frame_rate,r_frame_rate,nb_read_packets,duration:stream_disposition=attached_pic",
+        "avg_frame_rate,r_frame_rate,nb_read_packets,duration:stream_disposition=attached_pic"
+        ":stream_side_data=rotation",
     )
     streams = data.get("streams", [])
     videos = [
@@ -82,6 +83,10 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
     if frames < 1:
         raise InputRejected("The video stream holds no frames.")
     width, height = int(video.get("width") or 0), int(video.get("height") or 0)
+    if _rotation(video) % 180:
+        # A phone video stored sideways with a display matrix: it is converted upright, so the
+        # limits and the reported size are those of the picture as it is shown.
+        width, height = height, width
     if width < 16 or height < 16:
         raise InputRejected(f"The video is too small ({width}x{height}); 16x16 is the least.")
     if width > settings.max_width or height > settings.max_height:
@@ -119,6 +124,38 @@ def count_video_frames(path: Path) -> int:
     )
     streams = data.get("streams") or [{}]
     return int(streams[0].get("nb_read_packets") or 0)
+
+
+def video_frame_times(path: Path) -> list[float]:
+    """Presentation times of every frame of the first video stream, in order; [] if any has none."""
+    data = run_ffprobe(
+        path, "-select_streams", "v:0", "-show_entries", "packet=pts_time", timeout=600
+    )
+    times = [packet.get("pts_time") for packet in data.get("packets", [])]
+    if any(time in (None, "N/A") for time in times):
+        return []
+    return sorted(float(time) for time in times)
+
+
+def display_rotation(path: Path) -> int:
+    """Degrees (0, 90, 180, 270) the first video stream's display matrix turns it when shown."""
+    data = run_ffprobe(path, "-select_streams", "v:0", "-show_entries", "stream_side_data=rotation")
+    streams = data.get("streams") or [{}]
+    return _rotation(streams[0])
+
+
+def interlaced(path: Path) -> bool:
+    """Whether the first video stream is coded as interlaced fields."""
+    data = run_ffprobe(path, "-select_streams", "v:0", "-show_entries", "stream=field_order")
+    streams = data.get("streams") or [{}]
+    return streams[0].get("field_order") in ("tt", "bb", "tb", "bt")
+
+
+def _rotation(stream: dict) -> int:
+    for side_data in stream.get("side_data_list") or []:
+        if "rotation" in side_data:
+            return round(_float(side_data["rotation"])) % 360
+    return 0
 
 
 def keyframe_times(path: Path) -> list[float]:

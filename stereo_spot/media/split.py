@@ -16,7 +16,12 @@ from pathlib import Path
 from stereo_spot.domain import SourceInfo
 from stereo_spot.errors import InputRejected
 from stereo_spot.media.ffmpeg_run import run_ffmpeg, safe_input
-from stereo_spot.media.probe import count_video_frames, keyframe_times
+from stereo_spot.media.probe import (
+    count_video_frames,
+    display_rotation,
+    interlaced,
+    keyframe_times,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +57,17 @@ def split_video(
     """
     workdir.mkdir(parents=True, exist_ok=True)
     reason = needs_mezzanine(info, keyframe_times(source), segment_seconds)
+    # The engine shifts pixels along the picture's rows, so it must see the picture as it is
+    # shown: a phone video stored sideways (display matrix) is turned upright once here (ffmpeg
+    # applies the matrix when it transcodes and writes none), and the result carries no rotation.
+    rotation = display_rotation(source)
+    if rotation:
+        reason = f"the picture is stored rotated by {rotation} degrees"
+    # Interlaced fields would reach the depth estimate as combs; deinterlace once (one frame out
+    # per frame in, timestamps kept).
+    deinterlace = interlaced(source)
+    if deinterlace:
+        reason = "the video is interlaced"
     if reason is None:
         segments = _copy_split(source, segment_seconds, workdir / "copy")
         if sum(count_video_frames(p) for p in segments) == info.frames:
@@ -59,7 +75,7 @@ def split_video(
         reason = "stream-copy segments lost frames"
     log.info("transcoding to a mezzanine first: %s", reason)
     mezzanine = workdir / "mezzanine.mp4"
-    _transcode_mezzanine(source, info, segment_seconds, mezzanine)
+    _transcode_mezzanine(source, info, segment_seconds, mezzanine, deinterlace)
     segments = _copy_split(mezzanine, segment_seconds, workdir / "mezzanine")
     total = sum(count_video_frames(p) for p in segments)
     if total != info.frames:
@@ -99,20 +115,24 @@ UNTIMED_CONTAINERS = ("avi",)
 
 
 def _transcode_mezzanine(
-    source: Path, info: SourceInfo, segment_seconds: float, target: Path
+    source: Path, info: SourceInfo, segment_seconds: float, target: Path, deinterlace: bool = False
 ) -> None:
     # Near-lossless x264: the engine decodes this once, so quality matters more than size.
     # Timestamps pass through so variable-frame-rate sources keep every frame where they are.
     extra: dict[str, object] = {}
+    filters = ["yadif=mode=send_frame"] if deinterlace else []
     if info.container in UNTIMED_CONTAINERS:
-        extra["vf"] = "setpts=N/FRAME_RATE/TB"
+        filters.append("setpts=N/FRAME_RATE/TB")
+    if filters:
+        extra["vf"] = ",".join(filters)
     stream = safe_input(source).output(
         str(target),
         map="0:v:0",
         vcodec="libx264",
         preset="veryfast",
         crf=12,
-        pix_fmt="yuv420p",
+        # 4:2:0 needs even sizes; an odd-sized picture keeps every pixel in 4:4:4.
+        pix_fmt="yuv420p" if info.width % 2 == 0 and info.height % 2 == 0 else "yuv444p",
         force_key_frames=f"expr:gte(t,n_forced*{segment_seconds:g})",
         fps_mode="passthrough",
         an=None,
