@@ -150,7 +150,7 @@ def run_convert(args: argparse.Namespace) -> int:
         if args.preview:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="preview-")))
             source = cut_preview(source, workdir, settings)
-        job = submit_job(source, layout, params, settings.engine, storage, jobs)
+        job = submit_job(source, layout, params, settings.engine, storage, jobs, settings)
     print(f"job {job.job_id}: converting {source.name} to {layout.value}", file=sys.stderr)
     with _model_server(settings) as settings:
         job = run_with_progress(settings, job.job_id, args.segment_seconds)
