@@ -230,6 +230,7 @@ def test_a_refused_run_fails_the_job_with_the_api_reason(
     assert after.run_id is None
 
 
+@pytest.mark.filterwarnings("ignore:This client only works:FutureWarning")
 def test_the_sdk_call_in_deploy_md_creates_a_run(kfp_api: KfpApiStub, compiled_package: Path):
     """docs/DEPLOY.md's one-liner for users who submit runs themselves, then ``get_run``."""
     import kfp
