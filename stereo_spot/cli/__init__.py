@@ -21,6 +21,7 @@ _VERB_MODULES = (
     "stereo_spot.cli.serve",
     "stereo_spot.cli.web",
     "stereo_spot.cli.aws",
+    "stereo_spot.cli.models",
 )
 
 

@@ -1,0 +1,112 @@
+"""``stereo-spot models check|tiny``: is a weights folder usable, and a tiny one for smoke tests.
+
+``check`` runs the same checks the model server runs in ``load()`` (docs/MODELS.md has the
+layouts) and prints one sentence per problem saying what to fix; it exits 1 when there is any.
+``tiny`` writes a random-weight model of the real architecture and layout with
+``save_pretrained``: it loads and runs through the real code paths, and paints noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from stereo_spot.errors import EngineError
+
+LEARNED_ENGINES = ("depth-anything", "stereocrafter")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "models",
+        help="check a learned engine's weights folder, or write a tiny test model",
+        description="Weights folders of the learned engines (see docs/MODELS.md).",
+    )
+    verbs = parser.add_subparsers(dest="models_command", required=True, metavar="VERB")
+
+    check = verbs.add_parser(
+        "check", help="say what is missing or wrong in a weights folder (exit 1 if anything)"
+    )
+    check.add_argument("folder", type=Path, help="the weights folder")
+    check.add_argument("--engine", choices=LEARNED_ENGINES, required=True)
+    check.add_argument(
+        "--load",
+        action="store_true",
+        help="also load every model on the CPU (catches what only loading shows; slow for big models)",
+    )
+    check.set_defaults(func=run_check)
+
+    tiny = verbs.add_parser("tiny", help="write a tiny random-weight model (smoke tests only)")
+    tiny.add_argument("folder", type=Path, help="where to write it (created)")
+    tiny.add_argument("--engine", choices=LEARNED_ENGINES, required=True)
+    tiny.add_argument(
+        "--depthcrafter",
+        action="store_true",
+        help="stereocrafter: video depth from a DepthCrafter UNet instead of Depth Anything",
+    )
+    tiny.set_defaults(func=run_tiny)
+
+
+def weight_problems(folder: Path, engine: str, load: bool = False) -> list[str]:
+    """One sentence per problem with ``folder`` as weights of ``engine``; empty when usable."""
+    from inference_service.engines.weights import require_ml
+
+    require_ml(engine)
+    if not folder.is_dir():
+        return [f"{folder} does not exist or is not a folder."]
+    if engine == "depth-anything":
+        from inference_service.engines.depth_anything import (
+            depth_anything_problems,
+            load_depth_anything,
+        )
+
+        problems = depth_anything_problems(folder)
+        if not problems:
+            # Tensor names and shapes of transformers models are only known through its loader
+            # (it renames checkpoint keys), and Depth Anything is small enough to load here.
+            try:
+                load_depth_anything(folder)
+            except EngineError as error:
+                problems.append(str(error))
+        return problems
+    from inference_service.engines.stereocrafter import stereocrafter_problems
+
+    problems = stereocrafter_problems(folder)
+    if not problems and load:
+        from inference_service.engines.stereocrafter import StereoCrafterEngine
+        from inference_service.engines.weights import LearnedEngineOptions
+
+        try:
+            StereoCrafterEngine(
+                folder, LearnedEngineOptions(device="cpu", allow_cpu_diffusion=True)
+            )
+        except EngineError as error:
+            problems.append(str(error))
+    return problems
+
+
+def run_check(args: argparse.Namespace) -> int:
+    problems = weight_problems(args.folder, args.engine, load=args.load)
+    for problem in problems:
+        print(problem)
+    if problems:
+        return 1
+    print(f"{args.folder}: usable as {args.engine} weights.")
+    return 0
+
+
+def run_tiny(args: argparse.Namespace) -> int:
+    from inference_service.engines.weights import require_ml
+
+    require_ml(args.engine)
+    if args.engine == "depth-anything":
+        from inference_service.engines.depth_anything import write_tiny_depth_anything
+
+        write_tiny_depth_anything(args.folder)
+    else:
+        from inference_service.engines.stereocrafter import write_tiny_stereocrafter
+
+        write_tiny_stereocrafter(args.folder, depthcrafter=args.depthcrafter)
+    print(f"wrote a tiny random-weight {args.engine} model to {args.folder}", file=sys.stderr)
+    return 0

@@ -1,0 +1,103 @@
+"""Bad weights folders fail at check and load time with one sentence that says what to fix."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+
+from safetensors.torch import load_file, save_file
+
+from inference_service.engines import engine_from_name
+from stereo_spot.cli import main
+from stereo_spot.errors import EngineError
+
+
+def check(folder: Path, engine: str, capsys) -> tuple[int, str]:
+    code = main(["models", "check", str(folder), "--engine", engine])
+    return code, capsys.readouterr().out
+
+
+def copy(source: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(source, tmp_path / source.name))
+
+
+def edit_config(path: Path, **changes) -> None:
+    config = json.loads(path.read_text())
+    config.update(changes)
+    path.write_text(json.dumps(config))
+
+
+def test_good_folders_pass(tiny_depth_anything, tiny_stereocrafter, capsys):
+    assert check(tiny_depth_anything, "depth-anything", capsys) == (
+        0,
+        f"{tiny_depth_anything}: usable as depth-anything weights.\n",
+    )
+    assert check(tiny_stereocrafter, "stereocrafter", capsys)[0] == 0
+
+
+def test_missing_weights_file(tiny_depth_anything, tmp_path, capsys):
+    folder = copy(tiny_depth_anything, tmp_path)
+    (folder / "model.safetensors").unlink()
+    code, out = check(folder, "depth-anything", capsys)
+    assert code == 1
+    assert f"{folder / 'model.safetensors'} is missing; copy the model's weights file there." in out
+    with pytest.raises(EngineError, match=r"model\.safetensors is missing"):
+        engine_from_name("depth-anything", str(folder))
+
+
+def test_missing_component_of_stereocrafter(tiny_stereocrafter, tmp_path, capsys):
+    folder = copy(tiny_stereocrafter, tmp_path)
+    shutil.rmtree(folder / "svd" / "vae")
+    code, out = check(folder, "stereocrafter", capsys)
+    assert code == 1
+    assert "svd/vae is missing; it must hold the SVD temporal VAE" in out
+
+
+def test_wrong_architecture(tiny_depth_anything, tiny_stereocrafter, tmp_path, capsys):
+    folder = copy(tiny_depth_anything, tmp_path)
+    edit_config(folder / "config.json", model_type="dpt", architectures=["DPTForDepthEstimation"])
+    code, out = check(folder, "depth-anything", capsys)
+    assert code == 1 and "describes a dpt model, not Depth Anything" in out
+    # An SVD img2vid UNet where the StereoCrafter inpainting UNet belongs.
+    folder = copy(tiny_stereocrafter, tmp_path)
+    edit_config(folder / "stereocrafter" / "unet" / "config.json", in_channels=8)
+    code, out = check(folder, "stereocrafter", capsys)
+    assert code == 1 and "has in_channels 8, not 9" in out
+    with pytest.raises(EngineError, match=r"has in_channels 8, not 9"):
+        engine_from_name("stereocrafter", str(folder))
+
+
+def test_wrong_dtype(tiny_depth_anything, tmp_path, capsys):
+    folder = copy(tiny_depth_anything, tmp_path)
+    tensors = load_file(folder / "model.safetensors")
+    tensors = {name: tensor.to(__import__("torch").int8) for name, tensor in tensors.items()}
+    save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
+    code, out = check(folder, "depth-anything", capsys)
+    assert code == 1
+    assert "tensors are stored as I8" in out and "re-export the model in float16 or float32" in out
+
+
+@pytest.mark.parametrize("engine", ["depth-anything", "stereocrafter"])
+def test_shape_mismatch(engine, tiny_depth_anything, tiny_stereocrafter, tmp_path, capsys):
+    if engine == "depth-anything":
+        folder = copy(tiny_depth_anything, tmp_path)
+        edit_config(folder / "config.json", head_hidden_size=12)
+    else:
+        folder = copy(tiny_stereocrafter, tmp_path)
+        edit_config(folder / "svd" / "vae" / "config.json", block_out_channels=[64, 64])
+    code, out = check(folder, engine, capsys)
+    assert code == 1
+    assert "have the wrong shape" in out and "copy both from the same release" in out
+    with pytest.raises(EngineError, match="have the wrong shape"):
+        engine_from_name(engine, str(folder))
+
+
+def test_no_weights_configured_says_which_variable_to_set():
+    with pytest.raises(EngineError, match="set STEREO_SPOT_WEIGHTS"):
+        engine_from_name("depth-anything", None)
