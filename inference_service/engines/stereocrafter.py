@@ -67,8 +67,8 @@ DEPTH_UNET_CLASSES = (*UNET_CLASSES, "DiffusersUNetSpatioTemporalConditionModelD
 INPAINT_IN_CHANNELS = 9  # 4 noisy latents + 4 warped-frame latents + 1 mask
 DEPTH_IN_CHANNELS = 8  # 4 noisy latents + 4 frame latents
 
-# SVD micro-conditioning (fps - 1, motion bucket, noise augmentation), as StereoCrafter's
-# inference script passes them.
+# SVD micro-conditioning (fps - 1, motion bucket, noise augmentation): SVD img2vid's defaults,
+# with no noise augmentation since the condition is the exact warped video.
 FPS_ID = 6
 MOTION_BUCKET_ID = 127
 NOISE_AUG_STRENGTH = 0.0
@@ -526,7 +526,7 @@ class StereoCrafterEngine:
         with torch.inference_mode():
             frames = self._to_tensor(video)
             holes = torch.from_numpy(mask).to(self.device)[:, None].to(frames.dtype)
-            # Holes are black in the warped video, as in StereoCrafter's training data.
+            # Holes are black in the warped video (what a forward splat without hole filling leaves).
             frames = frames * (1 - holes) - holes
             if pad_h or pad_w:
                 frames = F.pad(frames, (0, pad_w, 0, pad_h), mode="replicate")
