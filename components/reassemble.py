@@ -28,6 +28,8 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
     final = keys.final_key(job_id)
     if job.status is JobStatus.COMPLETED and storage.exists(final):
         return _figures(job, storage.size(final))
+    if job.status is JobStatus.FAILED:
+        raise ReassemblyFailed(job.error or "The job has failed.")
     jobs.transition(job_id, JobStatus.REASSEMBLING)
     with tempfile.TemporaryDirectory(prefix="stereo-reassemble-") as tmp:
         workdir = Path(tmp)
@@ -46,9 +48,16 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
             raise ReassemblyFailed(reason)
         preview = workdir / "preview.jpg"
         write_preview(result, preview)
-        storage.put_file(preview, keys.preview_key(job_id), content_type="image/jpeg")
-        # The final object goes last: its presence means the job's outputs are complete.
-        storage.put_file(result, final)
+        try:
+            storage.put_file(preview, keys.preview_key(job_id), content_type="image/jpeg")
+            # The final object goes last: its presence means the job's outputs are complete.
+            storage.put_file(result, final)
+        except Exception as error:
+            # Possibly transient (a storage outage): record why, and raise for the step's retry;
+            # the exit handler fails the job with this reason if the retries do not help.
+            cause = getattr(error, "strerror", None) or type(error).__name__
+            jobs.update(job_id, error=f"The result could not be stored ({cause}).")
+            raise
         size = result.stat().st_size
     job = jobs.transition(job_id, JobStatus.COMPLETED, error=None)
     return _figures(job, size)

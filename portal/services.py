@@ -113,10 +113,12 @@ def start_job(
             return jobs.transition(job_id, JobStatus.FAILED, error=str(rejected))
         job = jobs.transition(job_id, JobStatus.QUEUED, source=info)
         run_id = launcher.submit(job_id)
-    try:
-        return jobs.update(job_id, run_id=run_id)
-    except TransitionConflict:
-        return jobs.get(job_id)  # a fast run already finished; its record is the news
+        # Recorded under the lock: a second start racing this one then answers with the same
+        # run id, not a queued job without one.
+        try:
+            return jobs.update(job_id, run_id=run_id)
+        except TransitionConflict:
+            return jobs.get(job_id)  # a fast run already finished; its record is the news
 
 
 def get_job(jobs: JobStore, job_id: str) -> Job:

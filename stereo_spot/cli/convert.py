@@ -224,6 +224,15 @@ def run_with_progress(settings: Settings, job_id: str, segment_seconds: float | 
     finally:
         bar.close()
     job = jobs.get(job_id)
+    if job.status is not JobStatus.COMPLETED and process.returncode < 0 and not job.status.is_final:
+        # The runner was killed (OOM killer, kill -9) rather than failing: leave the job
+        # resumable; its finished segments are reused by a retry.
+        reason = (
+            f"The run was stopped by signal {-process.returncode} before it finished; "
+            f"resume it with: stereo-spot jobs retry {job_id}"
+        )
+        jobs.update(job_id, error=reason)
+        raise ConversionFailed(reason)
     if job.status is not JobStatus.COMPLETED:
         reason = job.error or f"The pipeline stopped unexpectedly; see {log_path}."
         if not job.status.is_final:
