@@ -85,9 +85,11 @@ def start_job_process(
     """
     log_path = Path(settings.data_dir) / "logs" / f"run-{job_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pipelines", job_id]
+    command = [sys.executable, "-m", "pipelines"]
     if segment_seconds:
         command += ["--segment-seconds", f"{segment_seconds:g}"]
+    # "--": an id stored before ids avoided a leading "-" must not be read as an option.
+    command += ["--", job_id]
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
             command,

@@ -112,8 +112,15 @@ class StereoParams(BaseModel):
 
 
 def new_job_id() -> str:
-    """An unguessable, URL-safe id (192 random bits)."""
-    return secrets.token_urlsafe(24)
+    """An unguessable, URL-safe id (192 random bits) that does not start with ``-``.
+
+    One id in 64 would otherwise start with ``-``, and command lines (``python -m pipelines JOB``,
+    ``stereo-spot jobs retry JOB``) would read it as an option.
+    """
+    while True:
+        job_id = secrets.token_urlsafe(24)
+        if not job_id.startswith("-"):
+            return job_id
 
 
 def utc_now() -> datetime:

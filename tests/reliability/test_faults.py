@@ -294,3 +294,25 @@ def test_starting_a_job_twice_runs_it_once(stack, clip, tmp_path):
     assert len(re.findall(r"Executing task \S*chunk-op", run_log)) == 1, "one run"
     media = stack.data_dir / "media"
     assert [p.name for p in (media / "jobs" / job_id).glob("final*")] == ["final.mp4"]
+
+
+def test_a_job_id_that_looks_like_an_option_still_runs(stack, clip, tmp_path):
+    """Job ids are URL-safe base64: one in 64 used to start with '-', which argparse read as an
+    option, so the runner child exited at once and the job failed (seen in the load test)."""
+    from pipelines.local_runner import start_job_process
+    from stereo_spot.cli.convert import submit_job
+    from stereo_spot.domain import Job, Layout, StereoParams, new_job_id
+    from stereo_spot.wiring import storage_from
+
+    assert not any(new_job_id().startswith("-") for _ in range(2000))
+    settings = Settings(backend="local", data_dir=stack.data_dir, model_url=stack.url)
+    storage = storage_from(settings)
+    original_create = stack.jobs.create
+    stack.jobs.create = lambda job: original_create(
+        Job.model_validate({**job.model_dump(), "job_id": "-" + job.job_id[1:]})
+    )
+    job = submit_job(clip, Layout.SBS, StereoParams(), "classical", storage, stack.jobs, settings)
+    assert job.job_id.startswith("-")
+    process, log_path = start_job_process(settings, job.job_id, 10)
+    assert process.wait(240) == 0, log_path.read_text()[-2000:]
+    assert stack.jobs.get(job.job_id).status is JobStatus.COMPLETED

@@ -125,7 +125,7 @@ def test_twenty_jobs_at_once_complete_while_the_portal_answers(tmp_path):
 
             for job_id in job_ids:
                 job = http.get(f"/api/jobs/{job_id}").json()
-                assert job["status"] == "completed", job
+                assert job["status"] == "completed", (job["job_id"], job["error"])
             frames = int(video_stream(probe(clip))["nb_read_packets"])
             for job_id in job_ids:
                 result = tmp_path / "data" / "media" / "jobs" / job_id / "final.mp4"
