@@ -43,6 +43,18 @@ def _wait_until_answering(url: str, process: subprocess.Popen, log: Path, timeou
     )
 
 
+# moto's own ``moto_server`` serves requests on many threads, but its backends are not
+# thread-safe: two conditional DynamoDB writes can interleave and both pass (real DynamoDB applies
+# each one atomically). Serving one request at a time keeps the racing-update tests honest.
+_SERIAL_MOTO_SERVER = (
+    "import sys\n"
+    "from werkzeug.serving import run_simple\n"
+    "from moto.server import DomainDispatcherApplication, create_backend_app\n"
+    "run_simple(sys.argv[1], int(sys.argv[2]),"
+    " DomainDispatcherApplication(create_backend_app), threaded=False)\n"
+)
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start moto server, point boto3's own environment at it, stop it at the end."""
@@ -52,7 +64,7 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("moto") / "moto_server.log"
     with log.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-c", _SERIAL_MOTO_SERVER, "127.0.0.1", str(port)],
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
