@@ -29,7 +29,7 @@ python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 if [ $dev = 1 ]; then
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  .venv/bin/python -m pip install -q -e '.[dev,ml]'
   # checkov pins its own dependencies, so it gets a venv of its own (tests/deploy finds it there).
   if [ ! -x .venv-tools/bin/checkov ]; then
     "$python" -m venv .venv-tools
