@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from stereo_spot import keys
-from stereo_spot.domain import AnaglyphMode, Job, JobStatus, Layout, StereoParams
+from stereo_spot.cli.stereo_options import add_stereo_options, stereo_params_from
+from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
 from stereo_spot.errors import InputRejected, StereoSpotError
 from stereo_spot.jobs import JobStore
 from stereo_spot.media.probe import probe_source
@@ -60,48 +61,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(writes <name>_preview<tag>.mp4)",
     )
     parser.set_defaults(func=run_convert)
-
-
-def add_stereo_options(parser: argparse.ArgumentParser) -> None:
-    defaults = StereoParams()
-    parser.add_argument(
-        "--layout", choices=[layout.value for layout in Layout], default=Layout.ANAGLYPH.value
-    )
-    parser.add_argument(
-        "--divergence",
-        type=float,
-        default=defaults.divergence,
-        help="largest parallax, %% of width (default %(default)s)",
-    )
-    parser.add_argument(
-        "--convergence",
-        type=float,
-        default=defaults.convergence,
-        help="depth on the screen plane, 0 far .. 1 near (default %(default)s)",
-    )
-    parser.add_argument(
-        "--anaglyph-mode",
-        choices=[mode.value for mode in AnaglyphMode],
-        default=defaults.anaglyph_mode.value,
-    )
-    parser.add_argument(
-        "--edges-at-screen",
-        action="store_true",
-        help="keep the frame edges at screen depth (no window violations)",
-    )
-
-
-def stereo_params_from(args: argparse.Namespace) -> StereoParams:
-    try:
-        return StereoParams(
-            divergence=args.divergence,
-            convergence=args.convergence,
-            anaglyph_mode=args.anaglyph_mode,
-            edges_at_screen=args.edges_at_screen,
-            chroma=getattr(args, "chroma", "420"),
-        )
-    except ValueError as error:
-        raise InputRejected(f"Invalid stereo settings: {error.errors()[0]['msg']}.") from None
 
 
 def default_output(source: Path, layout: Layout, preview: bool = False) -> Path:

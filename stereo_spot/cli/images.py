@@ -12,7 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from stereo_spot.domain import AnaglyphMode, Layout, StereoParams
+from stereo_spot.cli.stereo_options import add_stereo_options, stereo_params_from
+from stereo_spot.domain import Layout
 from stereo_spot.errors import InputRejected, StereoSpotError
 
 _VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"}
@@ -43,25 +44,11 @@ def write_image(path: str, image: np.ndarray) -> None:
     encoded.tofile(file)
 
 
-def _params(args: argparse.Namespace) -> StereoParams:
-    try:
-        return StereoParams(
-            divergence=args.divergence,
-            convergence=args.convergence,
-            anaglyph_mode=args.anaglyph_mode,
-            edges_at_screen=args.edges_at_screen,
-        )
-    except ValueError as error:
-        raise InputRejected(
-            "Divergence must be between 0 and 10 and convergence between 0 and 1."
-        ) from error
-
-
 def run_image(args: argparse.Namespace) -> int:
     from inference_service.engines.classical import ClassicalEngine
 
     frame = read_rgb(args.input)
-    params = _params(args)
+    params = stereo_params_from(args)
     (packed,) = ClassicalEngine().convert([frame], Layout(args.layout), params)
     write_image(args.output, packed)
     return 0
@@ -134,40 +121,11 @@ def run_render_view(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_strength(parser: argparse.ArgumentParser) -> None:
-    defaults = StereoParams()
-    parser.add_argument(
-        "--layout", choices=[layout.value for layout in Layout], default=Layout.ANAGLYPH.value
-    )
-    parser.add_argument(
-        "--divergence",
-        type=float,
-        default=defaults.divergence,
-        help="largest parallax in percent of the width (default %(default)s)",
-    )
-    parser.add_argument(
-        "--convergence",
-        type=float,
-        default=defaults.convergence,
-        help="depth (0 = far, 1 = near) that sits on the screen plane (default %(default)s)",
-    )
-    parser.add_argument(
-        "--anaglyph-mode",
-        choices=[mode.value for mode in AnaglyphMode],
-        default=defaults.anaglyph_mode.value,
-    )
-    parser.add_argument(
-        "--edges-at-screen",
-        action="store_true",
-        help="fade parallax to zero at the frame borders",
-    )
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     image = subparsers.add_parser("image", help="turn one picture into 3D")
     image.add_argument("input", help="an image file (PNG, JPEG, ...)")
     image.add_argument("-o", "--output", required=True, help="where to write the 3D image")
-    _add_strength(image)
+    add_stereo_options(image)
     image.set_defaults(func=run_image)
 
     depth = subparsers.add_parser("depth", help="weight-free depth map of an image or a video")
