@@ -41,10 +41,26 @@ def wait_until_ready(
                 return
         except httpx.HTTPError:
             pass
+        else:
+            if response.status_code == 503:
+                # The server loads its model before it listens: not-ready now is not-ready for
+                # good, and the body says why (StereoModel.healthy).
+                raise StereoSpotError(
+                    f"The model server at {base_url} is up but its model failed to load: "
+                    f"{not_ready_reason(response)}"
+                )
         time.sleep(0.3)
     raise StereoSpotError(
         f"The model server at {base_url} did not become ready in {timeout:.0f} s."
     )
+
+
+def not_ready_reason(response: httpx.Response) -> str:
+    """The error sentence of a kserve 503 ("Model with name stereo is not ready. <reason>")."""
+    try:
+        return str(response.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        return response.text.strip() or f"HTTP {response.status_code}"
 
 
 @contextmanager

@@ -9,11 +9,12 @@ import asyncio
 import logging
 
 import kserve
-from kserve.errors import InferenceError, InvalidInput
+from kserve.errors import InferenceError, InvalidInput, ModelNotReady
 from pydantic import ValidationError
 
 from inference_service.engines import engine_from_name
 from inference_service.engines.base import StereoEngine
+from inference_service.engines.weights import in_storage_terms
 from inference_service.payload import PredictRequest, PredictResponse
 from inference_service.segment_conversion import convert_stored_segment
 from stereo_spot.errors import EngineError, InputRejected, InvalidKey, StereoSpotError
@@ -30,24 +31,35 @@ class StereoModel(kserve.Model):
         self.engine_name = engine_name
         self.weights = weights
         self.storage = storage
-        self.engine: StereoEngine | None = None
+        # Not ``engine``: kserve's base class uses that name to flag models with an engine of
+        # their own (vLLM) that the server starts and stops.
+        self.stereo_engine: StereoEngine | None = None
         self.load_error: str | None = None
 
     def load(self) -> bool:
         """Build the engine; on failure stay not-ready and remember why (readiness says so)."""
         try:
-            self.engine = engine_from_name(self.engine_name, self.weights)
+            self.stereo_engine = engine_from_name(self.engine_name, self.weights)
         except StereoSpotError as error:
-            self.load_error = str(error)
-            log.error("engine %s failed to load: %s", self.engine_name, error)
+            self.load_error = in_storage_terms(str(error), self.weights)
+            log.error("engine %s failed to load: %s", self.engine_name, self.load_error)
             self.ready = False
             return False
+        self.load_error = None
         self.ready = True
         return True
 
+    async def healthy(self) -> bool:
+        # kserve's readiness and predict endpoints answer a False from here with a fixed
+        # "Model with name stereo is not ready." (503); raising that error with the load error
+        # as its detail puts what to fix in the same 503 body.
+        if self.load_error is not None:
+            raise ModelNotReady(self.name, self.load_error)
+        return self.ready
+
     async def predict(self, payload, headers=None, response_headers=None):  # type: ignore[override]
-        if self.engine is None:
-            raise InferenceError(f"The model is not ready: {self.load_error or 'not loaded'}")
+        if self.stereo_engine is None:
+            raise ModelNotReady(self.name, self.load_error or "The engine is not loaded.")
         try:
             request = PredictRequest.model_validate(payload)
         except ValidationError as error:
@@ -59,7 +71,7 @@ class StereoModel(kserve.Model):
             try:
                 # The conversion is CPU-bound; a worker thread keeps health checks answering.
                 result = await asyncio.to_thread(
-                    convert_stored_segment, segment, self.engine, self.storage
+                    convert_stored_segment, segment, self.stereo_engine, self.storage
                 )
             except (InputRejected, InvalidKey, EngineError) as error:
                 raise InvalidInput(str(error)) from None

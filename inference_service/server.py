@@ -21,4 +21,12 @@ def serve(settings: Settings, port: int = 8080) -> None:
     logging.getLogger(__name__).info(
         "model %s (engine %s) ready=%s on port %d", model.name, model.engine_name, model.ready, port
     )
-    kserve.ModelServer(http_port=port, enable_grpc=False, workers=1).start([model])
+    server = kserve.ModelServer(http_port=port, enable_grpc=False, workers=1)
+    if model.ready:
+        server.start([model])
+        return
+    # start() exits with NoModelReady when no model it is given is ready. Registered directly,
+    # the model that failed to load is still served: readiness and predict answer 503 with its
+    # load error (StereoModel.healthy), which says what to fix, instead of a crash loop.
+    server.register_model(model)
+    server.start([])

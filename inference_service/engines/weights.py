@@ -155,8 +155,7 @@ def download_weights(uri: str, cache_dir: Path | None) -> Path:
     if not bucket:
         raise EngineError(f"The weights URI {uri} names no bucket.")
     settings = Settings(backend="aws", bucket=bucket)
-    cache_root = cache_dir or settings.data_dir / "model-cache"
-    target = cache_root / bucket / prefix
+    target = download_folder(uri, cache_dir)
     storage = storage_from(settings)
     try:
         keys = storage.list_prefix(f"{prefix}/" if prefix else "")
@@ -175,6 +174,28 @@ def download_weights(uri: str, cache_dir: Path | None) -> Path:
     except Exception as error:  # botocore's errors: no credentials, endpoint down, access denied
         raise EngineError(f"Downloading the weights from {uri} failed: {error}.") from None
     return target
+
+
+def download_folder(uri: str, cache_dir: Path | None) -> Path:
+    """Where :func:`download_weights` copies the objects under ``uri``."""
+    from stereo_spot.settings import Settings
+
+    parsed = urlparse(uri)
+    cache_root = cache_dir or Settings().data_dir / "model-cache"
+    return cache_root / parsed.netloc / parsed.path.strip("/")
+
+
+def in_storage_terms(message: str, weights: str | None) -> str:
+    """A load error about downloaded weights, naming the s3:// objects instead of their cached
+    copies: the fix (upload the missing file) belongs in the bucket, which the next start copies
+    again, not in the cache."""
+    if not weights or urlparse(weights).scheme != "s3":
+        return message
+    try:
+        folder = download_folder(weights, LearnedEngineOptions.from_environment().cache_dir)
+    except StereoSpotError:  # a bad STEREO_SPOT_* number: the message is about that already
+        return message
+    return message.replace(str(folder), weights.rstrip("/"))
 
 
 # -- checking a component folder ------------------------------------------------------------------

@@ -7,11 +7,16 @@ and error sentences, never picture quality.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from stereo_spot.cli import main
+from tests import aws_fixtures
+
+moto_endpoint = aws_fixtures.moto_endpoint  # shared session fixture (tests/aws_fixtures.py)
 
 
 def write_tiny(folder: Path, engine: str, *extra: str) -> Path:
@@ -37,3 +42,23 @@ def tiny_stereocrafter(tiny_models: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_stereocrafter_depthcrafter(tiny_models: Path) -> Path:
     return write_tiny(tiny_models / "stereocrafter-dc", "stereocrafter", "--depthcrafter")
+
+
+@pytest.fixture
+def upload_weights(moto_endpoint: str) -> Callable[[Path, str], str]:
+    """Upload a weights folder under a prefix of a fresh moto bucket; returns its s3:// URI."""
+    import boto3
+
+    client = boto3.client("s3")
+    bucket = f"weights-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+
+    def upload(folder: Path, prefix: str) -> str:
+        for file in sorted(folder.rglob("*")):
+            if file.is_file():
+                client.upload_file(str(file), bucket, f"{prefix}/{file.relative_to(folder)}")
+        # The S3 console's "create folder" leaves an empty key ending in "/": not a file to fetch.
+        client.put_object(Bucket=bucket, Key=f"{prefix}/", Body=b"")
+        return f"s3://{bucket}/{prefix}"
+
+    return upload

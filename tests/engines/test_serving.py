@@ -16,6 +16,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from inference_service.launcher import free_port, running_model_server
+from stereo_spot.errors import StereoSpotError
 from stereo_spot.settings import Settings
 from tests.media import make_clip, probe, video_stream
 
@@ -54,19 +55,37 @@ def start_server(settings: Settings) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, **settings.as_environment()}
     env.pop("STEREO_SPOT_MODEL_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "inference_service", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    # A file, not a pipe nobody reads: a full pipe would block the server's logging.
+    log_path = Path(settings.data_dir) / "model-server.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "inference_service", "--port", str(port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
     return process, f"http://127.0.0.1:{port}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inference_service/server.py: kserve.ModelServer.start raises NoModelReady when the "
-    "only model failed to load (register it and start([]) instead), and kserve's V1 predict answers "
-    "a fixed 'not ready' without StereoModel.load_error (a ModelNotReady handler must add it)",
-)
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_for_answer(url: str, process: subprocess.Popen, timeout: float = 60) -> httpx.Response:
+    """The first HTTP answer from a starting server (any status), or fail if it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    pytest.fail(f"no answer from {url} (server exit code {process.poll()})")
+
+
 def test_bad_weights_leave_the_server_up_and_not_ready_with_the_reason(
     tiny_depth_anything, tmp_path
 ):
@@ -77,26 +96,53 @@ def test_bad_weights_leave_the_server_up_and_not_ready_with_the_reason(
     )
     process, url = start_server(settings)
     try:
-        deadline = time.monotonic() + 60
-        status = None
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                status = httpx.get(f"{url}/v1/models/stereo", timeout=2)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+        status = wait_for_answer(f"{url}/v1/models/stereo", process)
         assert process.poll() is None, "the model server exited instead of reporting not-ready"
-        assert status is not None
-        assert status.status_code != 200 or status.json().get("ready") is False
+        # kserve answers a not-ready model with 503 (what the readinessProbe reads) and the
+        # reason in the body.
+        assert status.status_code == 503
+        assert "model.safetensors is missing" in status.json()["error"]
         reply = httpx.post(f"{url}/v1/models/stereo:predict", json={"instances": []}, timeout=30)
-        assert reply.status_code >= 400
+        assert reply.status_code == 503
         reason = reply.json()["error"]
-        assert "model.safetensors is missing" in reason
+        assert f"{folder / 'model.safetensors'} is missing" in reason
+        assert "copy the model's weights file there" in reason
         assert process.poll() is None, "a predict must not crash the server"
+        assert httpx.get(f"{url}/", timeout=5).status_code == 200, "liveness must still answer"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def test_weights_missing_from_the_bucket_are_named_by_their_s3_uri(
+    upload_weights, tiny_depth_anything, tmp_path
+):
+    partial = Path(shutil.copytree(tiny_depth_anything, tmp_path / "partial"))
+    (partial / "preprocessor_config.json").unlink()
+    uri = upload_weights(partial, "models/depth-anything/v1")
+    settings = Settings(
+        data_dir=tmp_path / "data", backend="local", engine="depth-anything", weights=uri
+    )
+    process, url = start_server(settings)
+    try:
+        status = wait_for_answer(f"{url}/v1/models/stereo", process)
+        assert status.status_code == 503
+        reason = status.json()["error"]
+        # The fix is an upload to the bucket, not a copy into the pod's download cache.
+        assert f"{uri}/preprocessor_config.json is missing; " in reason
+        assert "model-cache" not in reason
+    finally:
+        stop(process)
+
+
+def test_launcher_fails_fast_with_the_load_error(tiny_depth_anything, tmp_path):
+    folder = Path(shutil.copytree(tiny_depth_anything, tmp_path / "bad"))
+    (folder / "config.json").unlink()
+    settings = Settings(
+        data_dir=tmp_path / "data", backend="local", engine="depth-anything", weights=str(folder)
+    )
+    started = time.monotonic()
+    with pytest.raises(StereoSpotError) as failure, running_model_server(settings):
+        pass
+    assert f"{folder / 'config.json'} is missing" in str(failure.value)
+    # The launcher gives up on the 503, not after its 120 s start-up timeout.
+    assert time.monotonic() - started < 60
