@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 from inference_service.engines.base import StereoEngine
 from inference_service.payload import SegmentRequest, SegmentResult
+from inference_service.read_ahead import read_ahead
 from stereo_spot.errors import EngineError, InputRejected, ObjectNotFound
 from stereo_spot.media.frames import SegmentWriter, open_video
 from stereo_spot.storage import ObjectStorage
@@ -39,25 +44,34 @@ def convert_stored_segment(
             raise InputRejected(f"The segment {input_key} does not exist.") from None
         timing, frames = open_video(source)
         width, height = request.layout.output_size(timing.width, timing.height)
-        count = 0
-        # pts of each input frame, rebased so every converted segment starts at 0: the segment
-        # muxer may start a segment late (B-frame delay), which the concat demuxer would turn
-        # into a gap at the boundary.
-        pts_of: dict[int, int | None] = {}
+        # pts of each input frame in order (engines yield one output frame per input frame),
+        # rebased so every converted segment starts at 0: the segment muxer may start a segment
+        # late (B-frame delay), which the concat demuxer would turn into a gap at the boundary.
+        pts_in_order: deque[int | None] = deque()
         first_pts: list[int] = []
 
-        def rgb_frames():
-            for index, frame in enumerate(frames):
+        def rgb_frames() -> Iterator[np.ndarray]:
+            for frame in frames:
                 if frame.pts is not None and not first_pts:
                     first_pts.append(frame.pts)
-                pts_of[index] = None if frame.pts is None else max(0, frame.pts - first_pts[0])
+                pts_in_order.append(None if frame.pts is None else max(0, frame.pts - first_pts[0]))
                 yield frame.rgb
 
+        count = 0
         with SegmentWriter(target, timing, width, height, request.params.chroma) as writer:
-            packed_frames = engine.convert(rgb_frames(), request.layout, request.params)
-            for index, packed in enumerate(packed_frames):
-                writer.write(packed, pts_of.pop(index))
-                count += 1
+            # Decode, engine and encode run in three threads, overlapping (see read_ahead).
+            decoded = read_ahead(rgb_frames(), name="decode")
+            packed_frames = read_ahead(
+                engine.convert(decoded, request.layout, request.params), name="engine"
+            )
+            try:
+                for packed in packed_frames:
+                    writer.write(packed, pts_in_order.popleft())
+                    count += 1
+            finally:
+                # The engine thread first, then the decoder it reads from.
+                packed_frames.close()
+                decoded.close()
         if count == 0:
             raise InputRejected(f"The segment {input_key} holds no decodable frames.")
         storage.put_file(target, output_key)
