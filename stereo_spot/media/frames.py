@@ -16,6 +16,7 @@ import av
 import numpy as np
 
 from stereo_spot.errors import InputRejected
+from stereo_spot.media.yuv import rgb_to_yuv420p
 
 # One x264 configuration for every segment of every job (concat by copy needs identical
 # parameter sets). veryfast: the DESIGN.md floor figures were measured with it.
@@ -105,7 +106,11 @@ class SegmentWriter:
                 ((0, self.height - rgb.shape[0]), (0, self.width - rgb.shape[1]), (0, 0)),
                 mode="edge",
             )
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        if self._stream.pix_fmt == "yuv420p":
+            # Converted here in parallel rather than by PyAV's one-threaded swscale (yuv.py).
+            frame = av.VideoFrame.from_ndarray(rgb_to_yuv420p(rgb), format="yuv420p")
+        else:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = self._next_pts if pts is None else pts
         frame.time_base = self._time_base
         self._next_pts = frame.pts + self._frame_ticks

