@@ -80,20 +80,24 @@ class ClassicalEngine:
         self.motion = bool(motion)
         self.warm_start = int(warm_start)
 
-    def _cue_stream(self, frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(frame, raw depth cue at the work resolution: static prior + motion parallax) per
-        frame; the motion cue restarts at scene cuts."""
+    def _cue_stream(
+        self, frames: Iterable[np.ndarray]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(frame, its work-size grey, raw depth cue at the work resolution: static prior +
+        motion parallax) per frame; the motion cue restarts at scene cuts."""
         motion = MotionParallax()
         thumb = None
         for frame in frames:
             grey = work_grey(frame, self.work_width)
-            previous, thumb = thumb, frame_thumbnail(frame)
+            # Scene cuts are judged on the work-size grey: the same picture, a fraction of the
+            # cost of thumbnailing the full frame.
+            previous, thumb = thumb, frame_thumbnail(grey)
             if previous is not None and is_scene_cut(previous, thumb, self.cut_threshold):
                 motion.reset()
             if self.motion:
-                yield frame, depth_from_grey(grey, *motion.update(grey))
+                yield frame, grey, depth_from_grey(grey, *motion.update(grey))
             else:
-                yield frame, depth_from_grey(grey)
+                yield frame, grey, depth_from_grey(grey)
 
     def _depth_stream(
         self, frames: Iterable[np.ndarray]
@@ -104,15 +108,15 @@ class ClassicalEngine:
         head = list(itertools.islice(checked, max(1, self.warm_start)))
         warm = len(head) > 1
         if warm:
-            backwards = [cue for _, cue in self._cue_stream(head[::-1])]
-            smoother.prime(backwards[::-1], head)
+            backwards = [(grey, cue) for _, grey, cue in self._cue_stream(head[::-1])][::-1]
+            smoother.prime([cue for _, cue in backwards], [grey for grey, _ in backwards])
         # The first frame's motion is measured against the second (the cue has no direction
         # sign), so every frame of a stream carries the motion cue, its first included.
         cues = self._cue_stream(itertools.chain(head[1:2], head, checked))
         if warm:
             next(cues)
-        for frame, cue in cues:
-            yield frame, smoother.update(cue, frame)
+        for frame, grey, cue in cues:
+            yield frame, smoother.update(cue, grey)
 
     @staticmethod
     def _checked(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:

@@ -64,6 +64,11 @@ def work_grey(frame: np.ndarray, work_width: int = WORK_WIDTH) -> np.ndarray:
     """The frame reduced to the work resolution, as uint8 grey."""
     height, width = frame.shape[:2]
     w, h = work_size(width, height, work_width)
+    if width > 2 * w and height > 2 * h:
+        # Area averaging at a non-integer ratio (1280 -> 192) costs ~1.9 ms a 720p frame; a
+        # bilinear step to twice the work size first, then an exact 2:1 average, costs 0.4 ms and
+        # differs from it by under one grey level on average (the grey only guides the depth).
+        frame = cv2.resize(frame, (2 * w, 2 * h), interpolation=cv2.INTER_LINEAR)
     small = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
 

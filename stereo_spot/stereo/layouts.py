@@ -42,7 +42,7 @@ _TO_SRGB = np.round(
 ).astype(np.uint8)
 
 
-@njit(cache=True, parallel=True, fastmath=True)
+@njit(cache=True, parallel=True, fastmath=True, nogil=True)
 def _dubois(left, right, m_left, m_right, to_linear, to_srgb, out):  # pragma: no cover
     height, width = left.shape[:2]
     top = np.float32(to_srgb.shape[0] - 1)
@@ -108,6 +108,14 @@ def anaglyph(
 
 
 def _squeeze(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    source_height, source_width = image.shape[:2]
+    if (width * 2, height) == (source_width, source_height) or (width, height * 2) == (
+        source_width,
+        source_height,
+    ):
+        # An exact halving: bilinear sampling lands midway between each pair of pixels, which
+        # is their average (what INTER_AREA computes, within rounding), at a third of the cost.
+        return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 

@@ -60,7 +60,10 @@ class DepthSmoother:
         self.cuts = 0
 
     def update(self, depth: np.ndarray, frame: np.ndarray) -> np.ndarray:
-        """Blend ``depth`` (the cue for ``frame``) into the running average and return it."""
+        """Blend ``depth`` (the cue for ``frame``) into the running average and return it.
+
+        ``frame`` is only compared with the previous one for scene cuts: any size, RGB or grey
+        (a reduced copy of the picture is as good and cheaper)."""
         thumb = frame_thumbnail(frame)
         restart = (
             self._depth is None
