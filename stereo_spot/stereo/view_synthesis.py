@@ -63,7 +63,7 @@ def _rasterise(zbuf, srcpos, lo, hi, a, inv_span, x0, z0, dz, width):  # pragma:
             srcpos[xr] = x0 + t
 
 
-@njit(cache=True, parallel=True, fastmath=True)
+@njit(cache=True, parallel=True, fastmath=True, nogil=True)
 def _splat_and_fill(left, disparity, max_stretch, texture, feet, out, covered):  # pragma: no cover
     height, width = disparity.shape
     half = np.float32(0.5)
@@ -201,7 +201,7 @@ def fill_invalid_disparity(disparity: np.ndarray) -> np.ndarray:
     return _fill_invalid(disparity.copy(), np.float32(SMOOTH_GAP))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _fill_invalid(d, smooth_gap):  # pragma: no cover - compiled
     height, width = d.shape
     for y in range(height):
