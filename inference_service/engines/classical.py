@@ -108,8 +108,8 @@ class ClassicalEngine:
         head = list(itertools.islice(checked, max(1, self.warm_start)))
         warm = len(head) > 1
         if warm:
-            backwards = [(grey, cue) for _, grey, cue in self._cue_stream(head[::-1])][::-1]
-            smoother.prime([cue for _, cue in backwards], [grey for grey, _ in backwards])
+            _, greys, backwards = zip(*self._cue_stream(head[::-1]), strict=True)
+            smoother.prime(list(backwards[::-1]), list(greys[::-1]))
         # The first frame's motion is measured against the second (the cue has no direction
         # sign), so every frame of a stream carries the motion cue, its first included.
         cues = self._cue_stream(itertools.chain(head[1:2], head, checked))

@@ -108,11 +108,7 @@ def anaglyph(
 
 
 def _squeeze(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    source_height, source_width = image.shape[:2]
-    if (width * 2, height) == (source_width, source_height) or (width, height * 2) == (
-        source_width,
-        source_height,
-    ):
+    if (image.shape[1], image.shape[0]) in ((2 * width, height), (width, 2 * height)):
         # An exact halving: bilinear sampling lands midway between each pair of pixels, which
         # is their average (what INTER_AREA computes, within rounding), at a third of the cost.
         return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
