@@ -84,9 +84,14 @@ def running_model_server(settings: Settings, port: int | None = None) -> Iterato
         wait_until_ready(base_url, settings.model_name, process, STARTUP_TIMEOUT_SECONDS)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Ask a server process to stop; kill it if it has not within 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from inference_service.launcher import free_port, running_model_server
+from inference_service.launcher import free_port, running_model_server, stop_process
 from stereo_spot.errors import StereoSpotError
 from stereo_spot.settings import Settings
 from tests.media import make_clip, probe, video_stream
@@ -66,15 +66,6 @@ def start_server(settings: Settings) -> tuple[subprocess.Popen, str]:
     return process, f"http://127.0.0.1:{port}"
 
 
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def wait_for_answer(url: str, process: subprocess.Popen, timeout: float = 60) -> httpx.Response:
     """The first HTTP answer from a starting server (any status), or fail if it exits."""
     deadline = time.monotonic() + timeout
@@ -110,7 +101,7 @@ def test_bad_weights_leave_the_server_up_and_not_ready_with_the_reason(
         assert process.poll() is None, "a predict must not crash the server"
         assert httpx.get(f"{url}/", timeout=5).status_code == 200, "liveness must still answer"
     finally:
-        stop(process)
+        stop_process(process)
 
 
 def test_weights_missing_from_the_bucket_are_named_by_their_s3_uri(
@@ -131,7 +122,7 @@ def test_weights_missing_from_the_bucket_are_named_by_their_s3_uri(
         assert f"{uri}/preprocessor_config.json is missing; " in reason
         assert "model-cache" not in reason
     finally:
-        stop(process)
+        stop_process(process)
 
 
 def test_launcher_fails_fast_with_the_load_error(tiny_depth_anything, tmp_path):
