@@ -77,11 +77,15 @@ VAE_CHUNK = 8
 
 # A diffusion UNet with fewer parameters than this is a test model and may run on the CPU.
 TINY_UNET_PARAMETERS = 50_000_000
-# Activation memory of the SVD UNet + VAE decode per frame and per pixel, in fp16 bytes. An
-# ESTIMATE (no GPU was lent to measure it): ~0.5 GiB per 1024x576 frame, in line with published
-# SVD img2vid figures (14 frames at 1024x576 in ~11-12 GiB with the weights).
-ACTIVATION_BYTES_PER_FRAME_PIXEL = 0.5 * 1024**3 / (1024 * 576)
-# Headroom for the CUDA context, the allocator's fragmentation and the depth model.
+# Activation memory in fp16 bytes per frame and per pixel, MEASURED on an H200 with the released
+# architectures (benchmarks/gpu_engines.py; docs/BENCHMARKS.md). The peak of a window is the VAE
+# decoding one VAE_CHUNK of frames at full tile size (16 GiB for 8 frames of 1024x1024); the
+# UNet's whole-window denoising needs about a seventh of that per frame, so it only dominates past
+# ~60-frame windows, and the window length hardly moves the peak.
+VAE_BYTES_PER_FRAME_PIXEL = 2048
+UNET_BYTES_PER_FRAME_PIXEL = 272
+# The caching allocator's fragmentation, as a share of what is allocated, and the CUDA context.
+MEMORY_MARGIN = 0.10
 MEMORY_HEADROOM_BYTES = 1.5 * 1024**3
 
 
@@ -220,13 +224,18 @@ def unet_parameter_count(folder: Path) -> int:
 # -- memory ---------------------------------------------------------------------------------------
 
 
-def diffusion_memory_bytes(
-    weight_bytes: int, frames: int, height: int, width: int, dtype_bytes: int = 2
-) -> int:
-    """Estimated GPU memory to inpaint one ``frames`` x ``height`` x ``width`` window (see
-    ``ACTIVATION_BYTES_PER_FRAME_PIXEL``: an estimate, not a measurement)."""
-    activations = ACTIVATION_BYTES_PER_FRAME_PIXEL * dtype_bytes / 2 * frames * height * width
-    return int(weight_bytes + activations + MEMORY_HEADROOM_BYTES)
+def _activation_bytes(frames: int, height: int, width: int) -> tuple[int, bool]:
+    """(peak activation bytes of one window, whether the UNet rather than the VAE sets it)."""
+    vae = VAE_BYTES_PER_FRAME_PIXEL * min(frames, VAE_CHUNK) * height * width
+    unet = UNET_BYTES_PER_FRAME_PIXEL * frames * height * width
+    return max(vae, unet), unet > vae
+
+
+def diffusion_memory_bytes(weight_bytes: int, frames: int, height: int, width: int) -> int:
+    """GPU memory to inpaint one ``frames`` x ``height`` x ``width`` window in fp16: the weights
+    and the measured peak activations, plus the allocator's margin and the CUDA context."""
+    activations, _ = _activation_bytes(frames, height, width)
+    return int((weight_bytes + activations) * (1 + MEMORY_MARGIN) + MEMORY_HEADROOM_BYTES)
 
 
 def check_gpu_memory(
@@ -236,10 +245,16 @@ def check_gpu_memory(
     needed = diffusion_memory_bytes(weight_bytes, frames, height, width)
     if needed > total_bytes:
         gib = 1024**3
+        _, unet_bound = _activation_bytes(frames, height, width)
+        remedy = (
+            "lower STEREO_SPOT_WINDOW_FRAMES or STEREO_SPOT_TILE_SIZE"
+            if unet_bound
+            else "lower STEREO_SPOT_TILE_SIZE (768 fits a 24 GB card)"
+        )
         raise EngineError(
             f"The GPU has {total_bytes / gib:.0f} GiB but StereoCrafter needs about "
             f"{needed / gib:.0f} GiB for {frames}-frame windows of {width}x{height} pixels; "
-            "lower STEREO_SPOT_TILE_SIZE or STEREO_SPOT_WINDOW_FRAMES, or use a larger GPU."
+            f"{remedy}, or use a larger GPU."
         )
 
 
@@ -389,9 +404,11 @@ class StereoCrafterEngine:
         self.vae_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
         self.unet_factor = 2 ** (len(self.unet.config.block_out_channels) - 1)
         self.align = self.vae_factor * self.unet_factor
+        depth_model = self.depth_engine.model if self.depth_engine is not None else None
+        # Everything that stays on the GPU while a window is painted, the depth model included.
         self.weight_bytes = sum(
             p.numel() * p.element_size()
-            for model in (self.unet, self.vae, self.image_encoder, self.depth_unet)
+            for model in (self.unet, self.vae, self.image_encoder, self.depth_unet, depth_model)
             if model is not None
             for p in model.parameters()
         )

@@ -106,6 +106,18 @@ def test_aws_inference_service_scales_to_zero_on_one_gpu(rendered):
     assert "inference-cuda" in container["image"]
 
 
+def test_aws_gpu_tiles_fit_the_24_gb_cards_of_the_gpu_node_pool(rendered):
+    from inference_service.engines.stereocrafter import check_gpu_memory
+
+    (container,) = _find(rendered["aws"], "InferenceService", "stereo")["spec"]["predictor"][
+        "containers"
+    ]
+    tile = int({e["name"]: e.get("value") for e in container["env"]}["STEREO_SPOT_TILE_SIZE"])
+    gib = 1024**3
+    # g5/g6: 22.5 GiB usable; the heaviest weights: both UNets, VAE and CLIP (7.0 GiB).
+    check_gpu_memory(int(22.5 * gib), int(7.04 * gib), 16, tile, tile)
+
+
 def test_local_inference_service_runs_classical_on_cpu(rendered):
     docs = rendered["local"]
     isvc = _find(docs, "InferenceService", "stereo")
