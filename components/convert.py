@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import httpx
 
@@ -36,8 +37,13 @@ def convert_segment(
     model_name: str,
     storage: ObjectStorage,
     jobs: JobStore,
+    wait_seconds: float = 0.0,
 ) -> str:
     """Have the model server convert one segment; returns the converted segment's URI.
+
+    A server that is not listening yet is waited for up to ``wait_seconds``: the local launcher
+    starts it beside the chunk step, so the first segments often arrive while it still loads
+    its weights, and failing then would cost KFP's 10 s retry backoff.
 
     Skips the request when the converted segment already exists (a resumed run). Refusals
     (HTTP 4xx) fail the job with the server's reason; transient faults raise ModelUnavailable
@@ -69,7 +75,7 @@ def convert_segment(
     }
     url = f"{model_url.rstrip('/')}/v1/models/{model_name}:predict"
     try:
-        response = httpx.post(url, json={"instances": [instance]}, timeout=REQUEST_TIMEOUT_SECONDS)
+        response = _post_when_listening(url, {"instances": [instance]}, wait_seconds)
     except httpx.HTTPError as error:
         reason = f"The model server at {model_url} could not be reached ({type(error).__name__})."
         jobs.update(job_id, error=reason)
@@ -84,6 +90,19 @@ def convert_segment(
         raise ModelUnavailable(reason)
     jobs.mark_segment_done(job_id, index)
     return response.json()["predictions"][0]["output_uri"]
+
+
+def _post_when_listening(url: str, body: dict, wait_seconds: float) -> httpx.Response:
+    """POST, retrying while nothing listens at ``url`` yet (a refused connection sent nothing,
+    so trying again cannot convert a segment twice)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return httpx.post(url, json=body, timeout=REQUEST_TIMEOUT_SECONDS)
+        except httpx.ConnectError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _reason(response: httpx.Response) -> str:

@@ -51,7 +51,7 @@ def convert_op(
     return convert_segment(
         job_id, segment, layout, params, engine,
         model_url or settings.model_url or "", settings.model_name,
-        storage_from(settings), job_store_from(settings),
+        storage_from(settings), job_store_from(settings), settings.model_wait_seconds,
     )  # fmt: skip
 
 

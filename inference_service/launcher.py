@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,9 +64,53 @@ def not_ready_reason(response: httpx.Response) -> str:
         return response.text.strip() or f"HTTP {response.status_code}"
 
 
+class StartingServer:
+    """A model server that was started and may still be loading its model.
+
+    Its ``url`` is known at once, so work that does not need the model (storing and probing the
+    upload, chunking) runs while the weights load; a thread watches the start-up meanwhile.
+    """
+
+    def __init__(
+        self,
+        process: subprocess.Popen,
+        url: str,
+        model_name: str,
+        timeout: float = STARTUP_TIMEOUT_SECONDS,
+    ) -> None:
+        self.url = url
+        self._failure: StereoSpotError | None = None
+        self._done = threading.Event()
+        threading.Thread(
+            target=self._watch,
+            args=(process, model_name, timeout),
+            name="model-server-start",
+            daemon=True,
+        ).start()
+
+    def _watch(self, process: subprocess.Popen, model_name: str, timeout: float) -> None:
+        try:
+            wait_until_ready(self.url, model_name, process, timeout)
+        except StereoSpotError as failure:
+            self._failure = failure
+        finally:
+            self._done.set()
+
+    def raise_if_failed(self) -> None:
+        """Raise the start-up failure (exited, model failed to load, timed out), if any yet."""
+        if self._failure is not None:
+            raise self._failure
+
+    def wait(self) -> None:
+        """Block until the model is ready; raise if it never will be."""
+        self._done.wait()
+        self.raise_if_failed()
+
+
 @contextmanager
-def running_model_server(settings: Settings, port: int | None = None) -> Iterator[str]:
-    """Run ``stereo-spot serve-model`` in a child process; yield its base URL; stop it on exit."""
+def starting_model_server(settings: Settings, port: int | None = None) -> Iterator[StartingServer]:
+    """Run ``stereo-spot serve-model`` in a child process and yield as soon as it is started
+    (see ``StartingServer``); stop it on exit."""
     port = port or free_port()
     env = {**os.environ, **settings.as_environment()}
     env.pop("STEREO_SPOT_MODEL_URL", None)
@@ -79,12 +124,19 @@ def running_model_server(settings: Settings, port: int | None = None) -> Iterato
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    base_url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ready(base_url, settings.model_name, process, STARTUP_TIMEOUT_SECONDS)
-        yield base_url
+        yield StartingServer(process, f"http://127.0.0.1:{port}", settings.model_name)
     finally:
         stop_process(process)
+
+
+@contextmanager
+def running_model_server(settings: Settings, port: int | None = None) -> Iterator[str]:
+    """Run ``stereo-spot serve-model`` in a child process; yield its base URL once its model is
+    ready; stop it on exit."""
+    with starting_model_server(settings, port) as server:
+        server.wait()
+        yield server.url
 
 
 def stop_process(process: subprocess.Popen) -> None:

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
 
     model_url: str | None = None
     model_name: str = "stereo"
+    # How long a convert step waits for a model server that is not listening yet (one still
+    # loading its weights) before the attempt fails and KFP's retry takes over.
+    model_wait_seconds: float = Field(default=120.0, ge=0)
     engine: str = "classical"
     weights: str | None = None
     kfp_host: str | None = None
@@ -71,6 +74,7 @@ class Settings(BaseSettings):
             "STEREO_SPOT_BUCKET": self.bucket,
             "STEREO_SPOT_JOBS_TABLE": self.jobs_table,
             "STEREO_SPOT_MODEL_NAME": self.model_name,
+            "STEREO_SPOT_MODEL_WAIT_SECONDS": f"{self.model_wait_seconds:g}",
             "STEREO_SPOT_ENGINE": self.engine,
         }
         optional = {

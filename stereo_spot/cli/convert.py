@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from stereo_spot import keys
@@ -105,14 +105,15 @@ def run_convert(args: argparse.Namespace) -> int:
 
     storage, jobs = storage_from(settings), job_store_from(settings)
     params = stereo_params_from(args)
-    with contextlib.ExitStack() as stack:
-        if args.preview:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="preview-")))
-            source = cut_preview(source, workdir, settings)
-        job = submit_job(source, layout, params, settings.engine, storage, jobs, settings)
-    print(f"job {job.job_id}: converting {source.name} to {layout.value}", file=sys.stderr)
-    with _model_server(settings) as settings:
-        job = run_with_progress(settings, job.job_id, args.segment_seconds)
+    # The model server loads while the upload is stored and probed and the run chunks it.
+    with _model_server(settings) as (settings, check_server):
+        with contextlib.ExitStack() as stack:
+            if args.preview:
+                workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="preview-")))
+                source = cut_preview(source, workdir, settings)
+            job = submit_job(source, layout, params, settings.engine, storage, jobs, settings)
+        print(f"job {job.job_id}: converting {source.name} to {layout.value}", file=sys.stderr)
+        job = run_with_progress(settings, job.job_id, args.segment_seconds, check_server)
     fetch_result(storage, job.job_id, output)
     print(f"wrote {output}", file=sys.stderr)
     return 0
@@ -145,19 +146,33 @@ def submit_job(
 
 
 @contextlib.contextmanager
-def _model_server(settings: Settings) -> Iterator[Settings]:
+def _model_server(settings: Settings) -> Iterator[tuple[Settings, Callable[[], None]]]:
+    """The settings with a model URL, and a check that raises if that server failed to start.
+
+    A server of our own is started, not awaited: the run's chunk step needs no model, and its
+    convert steps wait for the server to listen.
+    """
     if settings.model_url:
-        yield settings
+        yield settings, lambda: None
         return
-    from inference_service.launcher import running_model_server
+    from inference_service.launcher import starting_model_server
 
     print("starting the model server on 127.0.0.1 ...", file=sys.stderr)
-    with running_model_server(settings) as url:
-        yield settings.model_copy(update={"model_url": url})
+    with starting_model_server(settings) as server:
+        yield settings.model_copy(update={"model_url": server.url}), server.raise_if_failed
 
 
-def run_with_progress(settings: Settings, job_id: str, segment_seconds: float | None) -> Job:
-    """Run the job in a child process and draw its progress until it ends."""
+def run_with_progress(
+    settings: Settings,
+    job_id: str,
+    segment_seconds: float | None,
+    check_server: Callable[[], None] = lambda: None,
+) -> Job:
+    """Run the job in a child process and draw its progress until it ends.
+
+    ``check_server`` raises when the model server failed to start (its weights did not load,
+    say): the run is stopped at once with that reason and the job is left resumable.
+    """
     from tqdm import tqdm
 
     from pipelines.local_runner import start_job_process
@@ -173,9 +188,19 @@ def run_with_progress(settings: Settings, job_id: str, segment_seconds: float | 
             bar.set_description(job.status.value, refresh=False)
             bar.n = job.completed_segments if job.total_segments else 0
             bar.refresh()
-            if process.poll() is not None:
+            try:
+                check_server()
+            except StereoSpotError as failure:
+                process.terminate()
+                process.wait()
+                jobs.update(job_id, error=str(failure))
+                raise ConversionFailed(
+                    f"{failure} Fix that, then resume the job: stereo-spot jobs retry {job_id}"
+                ) from None
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=POLL_SECONDS)  # returns the moment the run ends
+            if process.returncode is not None:
                 break
-            time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
         process.terminate()
         process.wait()

@@ -137,3 +137,35 @@ def test_launcher_fails_fast_with_the_load_error(tiny_depth_anything, tmp_path):
     assert f"{folder / 'config.json'} is missing" in str(failure.value)
     # The launcher gives up on the 503, not after its 120 s start-up timeout.
     assert time.monotonic() - started < 60
+
+
+def test_convert_stops_with_the_load_error_and_leaves_the_job_resumable(
+    tiny_depth_anything, tmp_path
+):
+    # `stereo-spot convert` starts its own model server and, without waiting for it, the run;
+    # a model that fails to load must still stop everything with the reason.
+    folder = Path(shutil.copytree(tiny_depth_anything, tmp_path / "bad"))
+    (folder / "config.json").unlink()
+    data_dir = tmp_path / "data"
+    source = make_clip(tmp_path / "clip.mp4", seconds=2, size="64x48", rate=12)
+    output = tmp_path / "clip_LR.mp4"
+    env = {
+        **os.environ,
+        "STEREO_SPOT_DATA_DIR": str(data_dir),
+        "STEREO_SPOT_BACKEND": "local",
+        "STEREO_SPOT_WEIGHTS": str(folder),
+    }
+    env.pop("STEREO_SPOT_MODEL_URL", None)
+    result = subprocess.run(
+        ["stereo-spot", "convert", str(source), "-o", str(output), "--engine", "depth-anything"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert f"{folder / 'config.json'} is missing" in result.stderr
+    assert "stereo-spot jobs retry" in result.stderr
+    assert not output.exists()
+    from stereo_spot.wiring import job_store_from
+
+    (job,) = job_store_from(Settings(data_dir=data_dir, backend="local")).list_all()
+    assert not job.status.is_final, "fixing the weights and retrying resumes the job"
+    assert f"{folder / 'config.json'} is missing" in (job.error or "")

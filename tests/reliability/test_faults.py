@@ -48,6 +48,9 @@ class Stack:
             "STEREO_SPOT_BACKEND": "local",
             "STEREO_SPOT_DATA_DIR": str(self.data_dir),
             "STEREO_SPOT_MODEL_URL": self.url,
+            # A killed server fails the convert attempt at once, so KFP's retry is what these
+            # tests exercise (by default a step waits for a server that is not listening yet).
+            "STEREO_SPOT_MODEL_WAIT_SECONDS": "0",
         }
 
     def start_server(self) -> None:
