@@ -40,14 +40,15 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
         ]
         result = workdir / "final.mp4"
         concat_and_mux(segments, source, result, workdir / "concat", layout=job.layout)
-        frames = _video_frames(result)
+        described = describe_output(result)
+        frames = _video_frames(described)
         expected = job.source.frames if job.source else frames
         if frames != expected:
             reason = f"The joined video has {frames} frames instead of {expected}."
             jobs.transition(job_id, JobStatus.FAILED, error=reason)
             raise ReassemblyFailed(reason)
         preview = workdir / "preview.jpg"
-        write_preview(result, preview)
+        write_preview(result, preview, duration=float(described["format"]["duration"]))
         try:
             storage.put_file(preview, keys.preview_key(job_id), content_type="image/jpeg")
             # The final object goes last: its presence means the job's outputs are complete.
@@ -63,8 +64,8 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
     return _figures(job, size)
 
 
-def _video_frames(path: Path) -> int:
-    streams = describe_output(path).get("streams", [])
+def _video_frames(described: dict) -> int:
+    streams = described.get("streams", [])
     video = next(s for s in streams if s.get("codec_type") == "video")
     return int(video.get("nb_read_packets", 0))
 

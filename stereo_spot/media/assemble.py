@@ -18,22 +18,20 @@ from stereo_spot.media.probe import count_video_frames, run_ffprobe, video_frame
 MP4_AUDIO_CODECS = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
 
 
-def audio_codecs(source: Path) -> list[str]:
-    data = run_ffprobe(source, "-select_streams", "a", "-show_entries", "stream=codec_name")
-    return [str(s.get("codec_name")) for s in data.get("streams", [])]
-
-
-def video_lead(source: Path) -> float:
-    """How much later than the first audio sample the first video frame starts, in seconds."""
-    data = run_ffprobe(source, "-show_entries", "stream=codec_type,start_time")
+def audio_and_lead(source: Path) -> tuple[list[str], float]:
+    """The source's audio codecs, and how much later than its first audio sample its first
+    video frame starts, in seconds (0 without audio); one ffprobe."""
+    data = run_ffprobe(source, "-show_entries", "stream=codec_type,codec_name,start_time")
+    streams = data.get("streams", [])
+    codecs = [str(s.get("codec_name")) for s in streams if s.get("codec_type") == "audio"]
     starts: dict[str, list[float]] = {"video": [], "audio": []}
-    for stream in data.get("streams", []):
+    for stream in streams:
         kind, start = stream.get("codec_type"), stream.get("start_time")
         if kind in starts and start not in (None, "N/A"):
             starts[kind].append(float(start))
     if not starts["video"] or not starts["audio"]:
-        return 0.0
-    return max(0.0, starts["video"][0] - min(starts["audio"]))
+        return codecs, 0.0
+    return codecs, max(0.0, starts["video"][0] - min(starts["audio"]))
 
 
 # Matroska StereoMode of each packed layout (the half layouts are the same packing, squeezed).
@@ -70,9 +68,8 @@ def concat_and_mux(
         )
     )
 
-    codecs = audio_codecs(source)
+    codecs, lead = audio_and_lead(source)
     concat_options: dict[str, object] = {}
-    lead = video_lead(source) if codecs else 0.0
     if lead > 0:
         # Converted segments start at 0; keep the source's gap between audio and video start.
         concat_options["itsoffset"] = f"{lead:.6f}"

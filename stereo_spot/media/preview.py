@@ -8,8 +8,13 @@ from stereo_spot.media.ffmpeg_run import run_ffmpeg, safe_input
 from stereo_spot.media.probe import run_ffprobe
 
 
-def write_preview(video: Path, target: Path, width: int = 960) -> Path:
-    duration = float(run_ffprobe(video, "-show_entries", "format=duration")["format"]["duration"])
+def write_preview(
+    video: Path, target: Path, width: int = 960, duration: float | None = None
+) -> Path:
+    """A JPEG still from the middle of ``video`` (``duration``: its length, if already known)."""
+    if duration is None:
+        data = run_ffprobe(video, "-show_entries", "format=duration")
+        duration = float(data["format"]["duration"])
     stream = safe_input(video, ss=f"{duration / 2:.3f}").output(
         str(target), vframes=1, vf=f"scale='min({width},iw)':-2", q=3
     )

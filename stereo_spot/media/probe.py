@@ -1,4 +1,9 @@
-"""Probe a source with ffprobe and reject what we cannot convert, with one plain sentence."""
+"""Probe a source with ffprobe and reject what we cannot convert, with one plain sentence.
+
+Per-packet questions (frame counts, frame times, keyframes) are answered by demuxing in this
+process through PyAV instead: an ffprobe process costs ~0.1 s to start here, and chunking and
+reassembly ask them of every segment.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import json
 import subprocess
 from fractions import Fraction
 from pathlib import Path
+
+import av
 
 from stereo_spot.domain import SourceInfo
 from stereo_spot.errors import InputRejected
@@ -36,6 +43,9 @@ STILL_IMAGE_CODECS = {"png", "mjpeg", "bmp", "gif", "webp", "tiff", "jpeg2000", 
 PROBE_TIMEOUT_SECONDS = 120
 
 
+UNREADABLE = "The file is not a video we can read: it is damaged or in an unsupported format."
+
+
 def run_ffprobe(path: Path, *args: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> dict:
     """ffprobe's JSON for ``path``; raises InputRejected when ffprobe cannot read it."""
     command = ["ffprobe", "-v", "error", *SAFE_INPUT_ARGS, *args, "-of", "json", str(path)]
@@ -44,10 +54,27 @@ def run_ffprobe(path: Path, *args: str, timeout: float = PROBE_TIMEOUT_SECONDS) 
     except subprocess.TimeoutExpired:
         raise InputRejected("Reading the file took too long; it may be damaged.") from None
     if result.returncode != 0:
-        raise InputRejected(
-            "The file is not a video we can read: it is damaged or in an unsupported format."
-        )
+        raise InputRejected(UNREADABLE)
     return json.loads(result.stdout or "{}")
+
+
+def video_packets(path: Path) -> list[tuple[float | None, bool]]:
+    """(presentation time in seconds or None, keyframe?) of each packet of the first video
+    stream, in file order: demuxed, not decoded (what ``ffprobe -show_packets`` reads)."""
+    options = {"protocol_whitelist": "file", "format_whitelist": FORMAT_WHITELIST}
+    try:
+        with av.open(str(path), options=options) as container:
+            if not container.streams.video:
+                return []
+            stream = container.streams.video[0]
+            base = stream.time_base
+            return [
+                (None if packet.pts is None else float(packet.pts * base), packet.is_keyframe)
+                for packet in container.demux(stream)
+                if packet.size  # PyAV ends with an empty packet that only flushes decoders
+            ]
+    except av.FFmpegError:
+        raise InputRejected(UNREADABLE) from None
 
 
 def probe_source(path: Path, settings: Settings) -> SourceInfo:
@@ -119,36 +146,29 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
 
 def count_video_frames(path: Path) -> int:
     """Frames in the first video stream (packets; one per frame for the codecs we write)."""
-    data = run_ffprobe(
-        path, "-select_streams", "v:0", "-count_packets", "-show_entries", "stream=nb_read_packets"
-    )
-    streams = data.get("streams") or [{}]
-    return int(streams[0].get("nb_read_packets") or 0)
+    return len(video_packets(path))
 
 
 def video_frame_times(path: Path) -> list[float]:
     """Presentation times of every frame of the first video stream, in order; [] if any has none."""
-    data = run_ffprobe(
-        path, "-select_streams", "v:0", "-show_entries", "packet=pts_time", timeout=600
-    )
-    times = [packet.get("pts_time") for packet in data.get("packets", [])]
-    if any(time in (None, "N/A") for time in times):
+    times = [time for time, _ in video_packets(path)]
+    if any(time is None for time in times):
         return []
-    return sorted(float(time) for time in times)
+    return sorted(times)  # type: ignore[arg-type]
 
 
-def display_rotation(path: Path) -> int:
-    """Degrees (0, 90, 180, 270) the first video stream's display matrix turns it when shown."""
-    data = run_ffprobe(path, "-select_streams", "v:0", "-show_entries", "stream_side_data=rotation")
-    streams = data.get("streams") or [{}]
-    return _rotation(streams[0])
-
-
-def interlaced(path: Path) -> bool:
-    """Whether the first video stream is coded as interlaced fields."""
-    data = run_ffprobe(path, "-select_streams", "v:0", "-show_entries", "stream=field_order")
-    streams = data.get("streams") or [{}]
-    return streams[0].get("field_order") in ("tt", "bb", "tb", "bt")
+def stored_picture(path: Path) -> tuple[int, bool]:
+    """How the first video stream's picture is stored: the degrees (0, 90, 180, 270) its
+    display matrix turns it when shown, and whether it is coded as interlaced fields."""
+    data = run_ffprobe(
+        path,
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "stream=field_order:stream_side_data=rotation",
+    )
+    stream = (data.get("streams") or [{}])[0]
+    return _rotation(stream), stream.get("field_order") in ("tt", "bb", "tb", "bt")
 
 
 def _rotation(stream: dict) -> int:
@@ -160,14 +180,7 @@ def _rotation(stream: dict) -> int:
 
 def keyframe_times(path: Path) -> list[float]:
     """Presentation times of the video keyframes (demuxing only, no decoding)."""
-    data = run_ffprobe(
-        path, "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags", timeout=600
-    )
-    times = []
-    for packet in data.get("packets", []):
-        if "K" in packet.get("flags", "") and packet.get("pts_time") not in (None, "N/A"):
-            times.append(float(packet["pts_time"]))
-    return sorted(times)
+    return sorted(time for time, key in video_packets(path) if key and time is not None)
 
 
 def _rate(value: str | None) -> float:

@@ -16,12 +16,7 @@ from pathlib import Path
 from stereo_spot.domain import SourceInfo
 from stereo_spot.errors import InputRejected
 from stereo_spot.media.ffmpeg_run import run_ffmpeg, safe_input
-from stereo_spot.media.probe import (
-    count_video_frames,
-    display_rotation,
-    interlaced,
-    keyframe_times,
-)
+from stereo_spot.media.probe import count_video_frames, keyframe_times, stored_picture
 
 log = logging.getLogger(__name__)
 
@@ -60,32 +55,32 @@ def split_video(
     # The engine shifts pixels along the picture's rows, so it must see the picture as it is
     # shown: a phone video stored sideways (display matrix) is turned upright once here (ffmpeg
     # applies the matrix when it transcodes and writes none), and the result carries no rotation.
-    rotation = display_rotation(source)
+    rotation, deinterlace = stored_picture(source)
     if rotation:
         reason = f"the picture is stored rotated by {rotation} degrees"
     # Interlaced fields would reach the depth estimate as combs; deinterlace once (one frame out
     # per frame in, timestamps kept).
-    deinterlace = interlaced(source)
     if deinterlace:
         reason = "the video is interlaced"
     if reason is None:
-        segments = _copy_split(source, segment_seconds, workdir / "copy")
-        if sum(count_video_frames(p) for p in segments) == info.frames:
-            return segments
+        counted = _copy_split(source, segment_seconds, workdir / "copy")
+        if sum(frames for _, frames in counted) == info.frames:
+            return [segment for segment, _ in counted]
         reason = "stream-copy segments lost frames"
     log.info("transcoding to a mezzanine first: %s", reason)
     mezzanine = workdir / "mezzanine.mp4"
     _transcode_mezzanine(source, info, segment_seconds, mezzanine, deinterlace)
-    segments = _copy_split(mezzanine, segment_seconds, workdir / "mezzanine")
-    total = sum(count_video_frames(p) for p in segments)
+    counted = _copy_split(mezzanine, segment_seconds, workdir / "mezzanine")
+    total = sum(frames for _, frames in counted)
     if total != info.frames:
         raise InputRejected(
             f"The video could not be split frame-exactly ({total} of {info.frames} frames)."
         )
-    return segments
+    return [segment for segment, _ in counted]
 
 
-def _copy_split(source: Path, segment_seconds: float, outdir: Path) -> list[Path]:
+def _copy_split(source: Path, segment_seconds: float, outdir: Path) -> list[tuple[Path, int]]:
+    """The segments the muxer cut, each with its frame count."""
     outdir.mkdir(parents=True, exist_ok=True)
     for stale in outdir.glob("*.mp4"):
         stale.unlink()
@@ -100,12 +95,12 @@ def _copy_split(source: Path, segment_seconds: float, outdir: Path) -> list[Path
         avoid_negative_ts="make_zero",
     )
     run_ffmpeg(stream)
-    segments = sorted(outdir.glob("*.mp4"))
+    counted = [(p, count_video_frames(p)) for p in sorted(outdir.glob("*.mp4"))]
     # The segment muxer may leave an empty trailing file when the last cut lands on the end.
-    segments = [p for p in segments if count_video_frames(p) > 0]
-    if not segments:
+    counted = [(p, frames) for p, frames in counted if frames > 0]
+    if not counted:
         raise InputRejected("The video stream could not be read.")
-    return segments
+    return counted
 
 
 # Containers whose frames carry no presentation timestamps of their own (AVI stores only a frame
