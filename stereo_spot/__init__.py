@@ -6,4 +6,13 @@ helpers (:mod:`stereo_spot.media`), the stereo view-synthesis maths (:mod:`stere
 settings and the ``stereo-spot`` command line.
 """
 
+import os
+
 __version__ = "0.1.0"
+
+# The segment conversion calls numba's parallel kernels from several threads at once (decode,
+# engine and encode overlap; a model server may convert two segments at a time). numba's
+# fallback "workqueue" layer aborts the process when that happens, so ask for a thread-safe one
+# (OpenMP through libgomp, which the ffmpeg packages bring, or TBB): without one the first kernel
+# fails with numba's own message instead. Set before numba is imported; a user's value wins.
+os.environ.setdefault("NUMBA_THREADING_LAYER", "threadsafe")
