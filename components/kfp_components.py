@@ -2,15 +2,23 @@
 
 KFP ships only each function's source to the task's container, so every import a shell needs
 sits in its body; the stage logic lives in components/<stage>.py and is tested without KFP.
+
+``install_kfp_package=False``: the component image already holds the project's pinned kfp, so a
+task does not start with ``pip install kfp`` (a no-op that still costs ~0.5 s a task, needs an
+index on a cluster without the package, and makes kfp.local run the loop's steps one at a time).
 """
+
+import functools
 
 from kfp import dsl
 from kfp.dsl import HTML, Metrics, Output
 
 from components.image import COMPONENT_IMAGE
 
+component = functools.partial(dsl.component, base_image=COMPONENT_IMAGE, install_kfp_package=False)
 
-@dsl.component(base_image=COMPONENT_IMAGE)
+
+@component
 def chunk_op(job_id: str, source_uri: str, layout: str, segment_seconds: float) -> list:
     from components.chunk import chunk_source
     from stereo_spot.settings import Settings
@@ -23,7 +31,7 @@ def chunk_op(job_id: str, source_uri: str, layout: str, segment_seconds: float) 
     )  # fmt: skip
 
 
-@dsl.component(base_image=COMPONENT_IMAGE)
+@component
 def convert_op(
     job_id: str,
     segment: dict,
@@ -55,7 +63,7 @@ def convert_op(
     )  # fmt: skip
 
 
-@dsl.component(base_image=COMPONENT_IMAGE)
+@component
 def reassemble_op(
     job_id: str, source_uri: str, converted: list, metrics: Output[Metrics], preview: Output[HTML]
 ) -> str:
@@ -75,7 +83,7 @@ def reassemble_op(
     return storage.uri_for(keys.final_key(job_id))
 
 
-@dsl.component(base_image=COMPONENT_IMAGE)
+@component
 def finalize_op(job_id: str, status: dsl.PipelineTaskFinalStatus) -> str:
     from components.finalize import finalize_job
     from stereo_spot.settings import Settings

@@ -35,6 +35,10 @@ class StereoModel(kserve.Model):
         # their own (vLLM) that the server starts and stops.
         self.stereo_engine: StereoEngine | None = None
         self.load_error: str | None = None
+        # One conversion at a time: each already uses every core (or the whole GPU), and two
+        # at once would only double the memory. Further requests wait here, as the cluster's
+        # containerConcurrency of 1 makes them wait in front of a replica.
+        self._one_at_a_time = asyncio.Semaphore(1)
 
     def load(self) -> bool:
         """Build the engine; on failure stay not-ready and remember why (readiness says so)."""
@@ -70,9 +74,10 @@ class StereoModel(kserve.Model):
         for segment in request.instances:
             try:
                 # The conversion is CPU-bound; a worker thread keeps health checks answering.
-                result = await asyncio.to_thread(
-                    convert_stored_segment, segment, self.stereo_engine, self.storage
-                )
+                async with self._one_at_a_time:
+                    result = await asyncio.to_thread(
+                        convert_stored_segment, segment, self.stereo_engine, self.storage
+                    )
             except (InputRejected, InvalidKey, EngineError) as error:
                 raise InvalidInput(str(error)) from None
             except StereoSpotError as error:
