@@ -16,7 +16,7 @@ from inference_service.engines import engine_from_name
 from inference_service.engines.base import StereoEngine
 from inference_service.engines.weights import in_storage_terms
 from inference_service.payload import PredictRequest, PredictResponse
-from inference_service.segment_conversion import convert_stored_segment
+from inference_service.segment_conversion import convert_stored_segment, warm_up
 from stereo_spot.errors import EngineError, InputRejected, InvalidKey, StereoSpotError
 from stereo_spot.storage import ObjectStorage
 
@@ -49,6 +49,10 @@ class StereoModel(kserve.Model):
             log.error("engine %s failed to load: %s", self.engine_name, self.load_error)
             self.ready = False
             return False
+        try:
+            warm_up(self.stereo_engine)
+        except Exception:  # a cold first segment is slower, not wrong: serve anyway
+            log.warning("engine %s: warm-up failed", self.engine_name, exc_info=True)
         self.load_error = None
         self.ready = True
         return True

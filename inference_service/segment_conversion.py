@@ -16,9 +16,22 @@ import numpy as np
 from inference_service.engines.base import StereoEngine
 from inference_service.payload import SegmentRequest, SegmentResult
 from inference_service.read_ahead import read_ahead
+from stereo_spot.domain import Layout, StereoParams
 from stereo_spot.errors import EngineError, InputRejected, ObjectNotFound
 from stereo_spot.media.frames import SegmentWriter, open_video
+from stereo_spot.media.yuv import rgb_to_yuv420p
 from stereo_spot.storage import ObjectStorage
+
+
+def warm_up(engine: StereoEngine) -> None:
+    """Run a few tiny frames through the engine in the layouts that use their own kernels, and
+    through the encoder's colour conversion: the first call of each compiled kernel in a process
+    loads it (~0.3 s in all), which would otherwise land on the first segment."""
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(3)]
+    for layout in (Layout.ANAGLYPH, Layout.HALF_SBS):
+        for packed in engine.convert(frames, layout, StereoParams()):
+            rgb_to_yuv420p(packed)
 
 
 def convert_stored_segment(
