@@ -79,6 +79,8 @@ class StartingServer:
         timeout: float = STARTUP_TIMEOUT_SECONDS,
     ) -> None:
         self.url = url
+        self._process = process
+        self._released = False
         self._failure: StereoSpotError | None = None
         self._done = threading.Event()
         threading.Thread(
@@ -97,14 +99,22 @@ class StartingServer:
             self._done.set()
 
     def raise_if_failed(self) -> None:
-        """Raise the start-up failure (exited, model failed to load, timed out), if any yet."""
-        if self._failure is not None:
+        """Raise the start-up failure (exited, model failed to load, timed out), if any yet;
+        a server released before it was ready (nothing left to convert) has not failed."""
+        if self._failure is not None and not self._released:
             raise self._failure
 
     def wait(self) -> None:
         """Block until the model is ready; raise if it never will be."""
         self._done.wait()
         self.raise_if_failed()
+
+    def release(self) -> None:
+        """Ask the server to stop now, without waiting (it takes ~0.5 s to wind down); the
+        context that started it still waits for it to be gone."""
+        self._released = True
+        if self._process.poll() is None:
+            self._process.terminate()
 
 
 @contextmanager

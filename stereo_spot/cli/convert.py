@@ -8,8 +8,9 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 from stereo_spot import keys
 from stereo_spot.cli.stereo_options import add_stereo_options, stereo_params_from
@@ -106,14 +107,14 @@ def run_convert(args: argparse.Namespace) -> int:
     storage, jobs = storage_from(settings), job_store_from(settings)
     params = stereo_params_from(args)
     # The model server loads while the upload is stored and probed and the run chunks it.
-    with _model_server(settings) as (settings, check_server):
+    with _model_server(settings) as (settings, server):
         with contextlib.ExitStack() as stack:
             if args.preview:
                 workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="preview-")))
                 source = cut_preview(source, workdir, settings)
             job = submit_job(source, layout, params, settings.engine, storage, jobs, settings)
         print(f"job {job.job_id}: converting {source.name} to {layout.value}", file=sys.stderr)
-        job = run_with_progress(settings, job.job_id, args.segment_seconds, check_server)
+        job = run_with_progress(settings, job.job_id, args.segment_seconds, server)
     fetch_result(storage, job.job_id, output)
     print(f"wrote {output}", file=sys.stderr)
     return 0
@@ -145,38 +146,60 @@ def submit_job(
     return jobs.transition(job.job_id, JobStatus.QUEUED, source=info)
 
 
+class ModelServerHandle(Protocol):
+    """What the progress loop needs of the model server it runs against."""
+
+    def raise_if_failed(self) -> None:
+        """Raise if the server failed to start (its weights did not load, say)."""
+
+    def release(self) -> None:
+        """The run needs the server no more: let it wind down."""
+
+
+class _ExternalServer:
+    """A server someone else runs (``STEREO_SPOT_MODEL_URL``): nothing to watch or stop."""
+
+    def raise_if_failed(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+
 @contextlib.contextmanager
-def _model_server(settings: Settings) -> Iterator[tuple[Settings, Callable[[], None]]]:
-    """The settings with a model URL, and a check that raises if that server failed to start.
+def _model_server(settings: Settings) -> Iterator[tuple[Settings, ModelServerHandle]]:
+    """The settings with a model URL, and a handle on that server.
 
     A server of our own is started, not awaited: the run's chunk step needs no model, and its
     convert steps wait for the server to listen.
     """
     if settings.model_url:
-        yield settings, lambda: None
+        yield settings, _ExternalServer()
         return
     from inference_service.launcher import starting_model_server
 
     print("starting the model server on 127.0.0.1 ...", file=sys.stderr)
     with starting_model_server(settings) as server:
-        yield settings.model_copy(update={"model_url": server.url}), server.raise_if_failed
+        yield settings.model_copy(update={"model_url": server.url}), server
 
 
 def run_with_progress(
     settings: Settings,
     job_id: str,
     segment_seconds: float | None,
-    check_server: Callable[[], None] = lambda: None,
+    server: ModelServerHandle | None = None,
 ) -> Job:
     """Run the job in a child process and draw its progress until it ends.
 
-    ``check_server`` raises when the model server failed to start (its weights did not load,
-    say): the run is stopped at once with that reason and the job is left resumable.
+    A ``server`` that failed to start stops the run at once with its reason and leaves the job
+    resumable; once every segment is converted the server is released, so it winds down while
+    the segments are joined.
     """
     from tqdm import tqdm
 
     from pipelines.local_runner import start_job_process
 
+    server = server or _ExternalServer()
     jobs = job_store_from(settings)
     process, log_path = start_job_process(settings, job_id, segment_seconds)
     bar = tqdm(total=1, unit="segment", desc="queued", file=sys.stderr, leave=True)
@@ -188,8 +211,10 @@ def run_with_progress(
             bar.set_description(job.status.value, refresh=False)
             bar.n = job.completed_segments if job.total_segments else 0
             bar.refresh()
+            if job.status in (JobStatus.REASSEMBLING, JobStatus.COMPLETED):
+                server.release()
             try:
-                check_server()
+                server.raise_if_failed()
             except StereoSpotError as failure:
                 process.terminate()
                 process.wait()

@@ -56,7 +56,7 @@ def run_retry(args: argparse.Namespace) -> int:
         raise StereoSpotError(
             f"Job {job.job_id} failed ({job.error}); failed jobs are final, convert the video again."
         )
-    with _model_server(settings) as (settings, check_server):
-        run_with_progress(settings, job.job_id, args.segment_seconds, check_server)
+    with _model_server(settings) as (settings, server):
+        run_with_progress(settings, job.job_id, args.segment_seconds, server)
     print(f"job {job.job_id} completed.", file=sys.stderr)
     return 0

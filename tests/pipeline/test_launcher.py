@@ -1,0 +1,30 @@
+"""The local model-server launcher as ``stereo-spot convert`` uses it: started, not awaited."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from inference_service.launcher import starting_model_server
+from stereo_spot.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_url_is_known_at_once_and_answers_once_ready(tmp_path):
+    with starting_model_server(Settings(data_dir=tmp_path, backend="local")) as server:
+        server.raise_if_failed()  # still loading is not a failure
+        server.wait()
+        answer = httpx.get(f"{server.url}/v1/models/stereo", timeout=5)
+        assert answer.status_code == 200 and answer.json()["ready"] is True
+
+
+def test_a_server_released_before_it_was_ready_has_not_failed(tmp_path):
+    # A resumed job whose segments are all converted reaches reassembly before the server it
+    # started is ready; letting that server go must not fail the run.
+    with starting_model_server(Settings(data_dir=tmp_path, backend="local")) as server:
+        server.release()
+        server.wait()  # the start-up watcher sees the process end: released, that is no failure
+        server.raise_if_failed()
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{server.url}/v1/models/stereo", timeout=1)
