@@ -61,9 +61,20 @@ def run_init(args: argparse.Namespace) -> int:
     settings = Settings()
     overrides = {"bucket": args.bucket, "jobs_table": args.table}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v})
+    from botocore.exceptions import BotoCoreError, ClientError
+
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or "AWS (no AWS_ENDPOINT_URL set)"
     print(f"aws-init on {endpoint}:")
-    for line in create_bucket_and_table(settings):
+    try:
+        lines = create_bucket_and_table(settings)
+    except (BotoCoreError, ClientError) as error:
+        # No credentials, an endpoint that does not answer, a name taken or refused: boto's own
+        # sentence says which, without the traceback.
+        raise StereoSpotError(
+            f"aws-init could not create {settings.bucket} and {settings.jobs_table} on "
+            f"{endpoint}: {error}"
+        ) from None
+    for line in lines:
         print(f"  {line}")
     return 0
 

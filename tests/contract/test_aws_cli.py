@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import uuid
 
 import pytest
@@ -123,3 +124,20 @@ def test_aws_smoke_skips_when_the_outputs_file_is_missing(monkeypatch, tmp_path,
     monkeypatch.delenv("STEREO_SPOT_BUCKET", raising=False)
     assert main(["aws-smoke", "--tf-outputs", str(tmp_path / "absent.json")]) == 0
     assert "does not exist" in capsys.readouterr().out
+
+
+def test_aws_init_on_an_endpoint_that_does_not_answer_says_so(monkeypatch, capsys) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("STEREO_SPOT_BUCKET", "stereo-spot-nowhere")
+    assert main(["aws-init"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("stereo-spot: aws-init could not create stereo-spot-nowhere and ")
+    assert f"on {endpoint}: Could not connect to the endpoint URL" in err
+    assert "Traceback" not in err
