@@ -28,7 +28,8 @@ def warm_up(engine: StereoEngine) -> None:
     through the encoder's colour conversion: the first call of each compiled kernel in a process
     loads it (~0.3 s in all), which would otherwise land on the first segment."""
     rng = np.random.default_rng(0)
-    frames = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(3)]
+    # Two frames: enough for the temporal code paths, few for a learned engine on a CPU.
+    frames = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(2)]
     for layout in (Layout.ANAGLYPH, Layout.HALF_SBS):
         for packed in engine.convert(frames, layout, StereoParams()):
             rgb_to_yuv420p(packed)
