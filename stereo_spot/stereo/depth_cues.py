@@ -116,12 +116,33 @@ class MotionParallax:
     # Correlation between the motion axis and the prior above which its near end is sure.
     SURE_AGREEMENT = 0.2
 
+    # The cue's weight is averaged over time (time constant ~12 frames, half a second at 24 fps):
+    # measured per frame it jumps with the flow's noise, and the depth with it. On bikes (a real
+    # moving camera) this took the flicker from 0.0485 to 0.0197 px and the worst seam between
+    # 1-second pieces and one piece from 36.0 to 43.0 dB; 0.15 gave 0.0250 px / 38.1 dB, 0.04
+    # 0.0155 px / 44.0 dB at the price of a cue that takes over a second to follow the camera.
+    WEIGHT_ALPHA = 0.08
+
     def __init__(self) -> None:
         self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self._previous: np.ndarray | None = None
+        self._weight: float | None = None
 
     def reset(self) -> None:
         self._previous = None
+        self._weight = None
+
+    def update(self, grey: np.ndarray) -> tuple[np.ndarray | None, float]:
+        """(nearness in 0..1 or None, weight) for this work-size grey frame; the weight is the
+        time average of :meth:`measure`'s."""
+        nearness, weight = self.measure(grey)
+        if self._weight is None:
+            self._weight = weight
+        else:
+            self._weight += self.WEIGHT_ALPHA * (weight - self._weight)
+        if nearness is None:
+            return None, 0.0
+        return nearness, self._weight
 
     def _explained(self, previous: np.ndarray, grey: np.ndarray, flow: np.ndarray) -> float:
         """0..1: how much better the flow explains the new frame than no motion at all. Flow
@@ -137,8 +158,8 @@ class MotionParallax:
         gain = 1.0 - moved / still
         return float(np.clip((gain - self.GAIN_START) / (self.GAIN_FULL - self.GAIN_START), 0, 1))
 
-    def update(self, grey: np.ndarray) -> tuple[np.ndarray | None, float]:
-        """(nearness in 0..1 or None, weight) for this work-size grey frame."""
+    def measure(self, grey: np.ndarray) -> tuple[np.ndarray | None, float]:
+        """(nearness in 0..1 or None, weight) measured on this work-size grey frame alone."""
         previous, self._previous = self._previous, grey
         if previous is None or previous.shape != grey.shape:
             return None, 0.0
@@ -161,8 +182,8 @@ class MotionParallax:
         agreement = float(np.corrcoef(samples, prior)[0, 1]) if samples.std() > 0 else 0.0
         if agreement < 0:
             along = -along
-        # Where the prior barely tells the ends apart the cue fades out, rather than keep a
-        # state from earlier frames (which would make a segment's depth depend on where it
+        # Where the prior barely tells the ends apart the cue fades out, rather than remember
+        # which end was near in earlier frames (a segment's depth would then depend on where it
         # starts).
         trust *= min(1.0, abs(agreement) / self.SURE_AGREEMENT)
         low, high = np.percentile(
