@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -81,7 +83,9 @@ def start_job_process(
 ) -> tuple[subprocess.Popen, Path]:
     """Run :func:`run_job` in a child process (isolates kfp.local's global state and its output).
 
-    Returns the process and the log file its output goes to.
+    Returns the process and the log file its output goes to. The runner leads a process group of
+    its own, with the task processes kfp.local starts: stop it with :func:`signal_job_process`,
+    which reaches them too (a convert task left behind would keep waiting for its server).
     """
     log_path = Path(settings.data_dir) / "logs" / f"run-{job_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,5 +101,12 @@ def start_job_process(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     return process, log_path
+
+
+def signal_job_process(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Send ``sig`` to a runner from :func:`start_job_process` and every task it started."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)

@@ -197,7 +197,7 @@ def run_with_progress(
     """
     from tqdm import tqdm
 
-    from pipelines.local_runner import start_job_process
+    from pipelines.local_runner import signal_job_process, start_job_process
 
     server = server or _ExternalServer()
     jobs = job_store_from(settings)
@@ -216,7 +216,7 @@ def run_with_progress(
             try:
                 server.raise_if_failed()
             except StereoSpotError as failure:
-                process.terminate()
+                signal_job_process(process)
                 process.wait()
                 jobs.update(job_id, error=str(failure))
                 raise ConversionFailed(
@@ -227,7 +227,8 @@ def run_with_progress(
             if process.returncode is not None:
                 break
     except KeyboardInterrupt:
-        process.terminate()
+        # The run has a process group of its own, which the terminal's Ctrl-C does not reach.
+        signal_job_process(process)
         process.wait()
         raise
     finally:

@@ -85,11 +85,13 @@ class ChildProcessRuns:
             self._stopped = True
             process = self._process
         if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGINT)
+            from pipelines.local_runner import signal_job_process
+
+            signal_job_process(process, signal.SIGINT)
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                process.kill()
+                signal_job_process(process, signal.SIGKILL)
                 process.wait()
 
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 pytest.importorskip("torch")
@@ -169,3 +170,16 @@ def test_convert_stops_with_the_load_error_and_leaves_the_job_resumable(
     (job,) = job_store_from(Settings(data_dir=data_dir, backend="local")).list_all()
     assert not job.status.is_final, "fixing the weights and retrying resumes the job"
     assert f"{folder / 'config.json'} is missing" in (job.error or "")
+
+    # No step of the run is left behind (a convert step would keep waiting for its server).
+    def leftovers() -> list[psutil.Process]:
+        return [
+            process
+            for process in psutil.process_iter(["cmdline"])
+            if str(data_dir) in " ".join(process.info["cmdline"] or [])
+        ]
+
+    deadline = time.monotonic() + 15
+    while leftovers() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not leftovers()
