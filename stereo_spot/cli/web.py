@@ -112,12 +112,25 @@ def launcher_from(settings: Settings, jobs: JobStore, stack: ExitStack):
     return launcher.start()
 
 
+def _stop_on_sigterm() -> None:
+    """Let SIGTERM (a service manager's stop, ``docker stop``, ``kill``) stop the stack the way
+    Ctrl-C does. uvicorn shuts down on it and then re-raises it; with the default handler that
+    re-raise killed this process outright and left the model server and the runner behind."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def serve(settings: Settings, host: str, port: int) -> int:
     import uvicorn
 
     from portal.app import create_app
     from stereo_spot.wiring import job_store_from, storage_from
 
+    _stop_on_sigterm()
     with ExitStack() as stack:
         # Bind first: a taken port fails before anything starts, and port 0 gets a real number.
         sock = _bind(host, port)
@@ -138,8 +151,8 @@ def serve(settings: Settings, host: str, port: int) -> int:
         shown_host = "127.0.0.1" if bound_host in ("0.0.0.0", "::") else bound_host
         print(f"Stereo-Spot is running at http://{shown_host}:{bound_port}/", flush=True)
         print(f"Data: {settings.data_dir}   Press Ctrl-C to stop.", flush=True)
-        # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal; that is a clean
-        # stop here, and the ExitStack still stops the runner and the model server.
+        # uvicorn shuts down gracefully on Ctrl-C or SIGTERM, then re-raises the signal; that
+        # is a clean stop here, and the ExitStack still stops the runner and the model server.
         with suppress(KeyboardInterrupt):
             server.run(sockets=[sock])
     print("Stereo-Spot stopped.", flush=True)

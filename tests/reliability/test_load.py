@@ -133,12 +133,17 @@ def test_twenty_jobs_at_once_complete_while_the_portal_answers(tmp_path):
                 assert int(out["nb_read_packets"]) == frames
                 assert (int(out["width"]), int(out["height"])) == (192, 64)
     finally:
-        up.terminate()
+        children = tree.children(recursive=True)
+        up.terminate()  # SIGTERM, as a service manager stops it
         try:
             up.wait(30)
         except subprocess.TimeoutExpired:
             up.kill()
         log.close()
+    assert up.returncode == 0, (tmp_path / "up.log").read_text()
+    # The model server and the runner stop with it; none is left running on its own.
+    _, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, [process.cmdline() for process in alive]
 
     report = (
         f"{JOBS} jobs (1 s, 96x64, sbs) in {wall:.0f} s; peak RSS of the stack "
