@@ -336,6 +336,38 @@ def memory_by_stage_figures(root: Path, report: dict[str, Any]) -> None:
             print(key, report[key], flush=True)
 
 
+def first_window_figures(root: Path, report: dict[str, Any]) -> None:
+    """What a fresh model server does: load, warm up (inference_service.segment_conversion),
+    then paint one 16 x 1024x1024 window, its first; the GPU memory in use is read from the
+    driver (context and allocator reserve included) and set against ``check_gpu_memory``."""
+    from inference_service.segment_conversion import warm_up
+
+    folder = write_full_size(root / "full-da", depthcrafter=False)
+    torch.cuda.empty_cache()  # what writing the folder left cached is not the server's
+    free_before, total = torch.cuda.mem_get_info()
+    engine, load_seconds, _ = timed(lambda: sc.StereoCrafterEngine(folder, FULL))
+    _, warm_seconds, _ = timed(lambda: warm_up(engine))
+    rights = clip(16, 1024, 1024)
+    holes = [np.zeros((1024, 1024), bool) for _ in rights]
+    for mask in holes:
+        mask[:, 512:528] = True
+    _, seconds, peak = timed(lambda: engine.inpaint_window(rights, holes))
+    free_after, _ = torch.cuda.mem_get_info()
+    report["fresh server"] = {
+        "load seconds": round(load_seconds, 1),
+        "warm-up seconds": round(warm_seconds, 1),
+        "first 16x1024x1024 window seconds": round(seconds, 2),
+        "peak allocated GiB": round(peak, 2),
+        "peak reserved GiB": round(torch.cuda.max_memory_reserved() / GIB, 2),
+        "in use after, driver view GiB (context included)": round((total - free_after) / GIB, 2),
+        "in use before the engine GiB": round((total - free_before) / GIB, 2),
+        "check_gpu_memory needs GiB": round(
+            sc.diffusion_memory_bytes(engine.weight_bytes, 16, 1024, 1024) / GIB, 2
+        ),
+    }
+    print(report["fresh server"], flush=True)
+
+
 def depth_anything_figures(root: Path, report: dict[str, Any]) -> None:
     frames = clip(16, 1920, 1080)
     for size in ("small", "large"):
@@ -380,6 +412,7 @@ def main() -> None:
         "torch": torch.__version__,
     }
     steps = [
+        first_window_figures,
         tiny_checks_on_cuda,
         inpainting_figures,
         memory_by_stage_figures,
