@@ -152,9 +152,8 @@ def count_video_frames(path: Path) -> int:
 def video_frame_times(path: Path) -> list[float]:
     """Presentation times of every frame of the first video stream, in order; [] if any has none."""
     times = [time for time, _ in video_packets(path)]
-    if any(time is None for time in times):
-        return []
-    return sorted(times)  # type: ignore[arg-type]
+    known = [time for time in times if time is not None]
+    return sorted(known) if len(known) == len(times) else []
 
 
 def stored_picture(path: Path) -> tuple[int, bool]:
