@@ -11,7 +11,11 @@ layout and loads them through the engines' real loading code. Random weights pai
 memory and the arithmetic of a forward pass do not depend on the weight values, so the peak GPU
 memory and the seconds per window stand for the real checkpoints (docs/MODELS.md).
 
-Run on a machine with a CUDA GPU: ``python benchmarks/gpu_engines.py [--out results.json]``.
+Run on a machine with a CUDA GPU (needs the ``ml`` extra and PyAV, as the model server does):
+``python benchmarks/gpu_engines.py [--out results.json] [--only STEP ...]``; the steps are
+first_window_figures (a fresh server: load, warm-up, first window, memory as the driver sees it;
+first, so it runs in a fresh process), tiny_checks_on_cuda, inpainting_figures,
+memory_by_stage_figures, depth_anything_figures and depthcrafter_figures.
 """
 
 from __future__ import annotations
