@@ -17,7 +17,9 @@ import contextlib
 import json
 import logging
 import os
+import random
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +40,11 @@ RUN_NAME_PREFIX = "stereo-spot "
 TOKEN_PATH_VARIABLE = "KF_PIPELINES_SA_TOKEN_PATH"
 # The filter operation kfp's own client uses for display-name lookups (filter.proto EQUALS).
 _EQUALS = 1
+# list_all is newest first and bounded; this is how many past jobs a restart looks through.
+_RESUME_SCAN_LIMIT = 10_000
+# Portal replicas that start together would otherwise both submit a left-over job in the same
+# moment (neither finding the other's run by name yet); a random delay this long spreads them.
+_RESUME_JITTER_SECONDS = 5.0
 
 
 class RunSubmissionFailed(StereoSpotError):
@@ -100,15 +107,35 @@ class KfpRunLauncher:
         self._lock = threading.Lock()
 
     def start(self) -> KfpRunLauncher:
-        """Compile the pipeline now when no package was given, so a broken build fails at start.
+        """Compile the pipeline now when no package was given, so a broken build fails at start;
+        then, on a thread, submit what a previous portal left queued without a run.
 
-        The API is not contacted here: the portal starts (and shows jobs) while KFP is down.
+        The API is not contacted on the calling thread: the portal starts (and shows jobs) while
+        KFP is down.
         """
         if self.pipeline_package is None:
             self.pipeline_package = compile_pipeline(
                 Path(self._settings.data_dir) / "kfp" / "stereo_pipeline.yaml"
             )
+        threading.Thread(target=self._resume_queued, name="kfp-resume", daemon=True).start()
         return self
+
+    def _resume_queued(self) -> None:
+        """Submit queued jobs that have no run: the portal stopped between queueing one and
+        recording its run (a run created but not recorded is found by name, not made twice)."""
+        time.sleep(random.uniform(0.0, _RESUME_JITTER_SECONDS))
+        try:
+            left_over = [
+                job.job_id
+                for job in reversed(self._jobs.list_all(limit=_RESUME_SCAN_LIMIT))
+                if job.status is JobStatus.QUEUED and not job.run_id
+            ]
+        except Exception:  # the job store is unreachable: the portal's pages will say so
+            log.exception("Looking for queued jobs to resume failed")
+            return
+        for job_id in left_over:
+            with contextlib.suppress(RunSubmissionFailed):  # the job records why
+                self.submit(job_id)
 
     def submit(self, job_id: str) -> str:
         with self._lock:

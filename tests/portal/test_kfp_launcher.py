@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -211,6 +212,21 @@ def test_a_run_created_but_not_recorded_is_found_not_created_again(
     assert second.submit(job.job_id) == run_id
     assert len(kfp_api.created_runs) == 1
     assert jobs.get(job.job_id).run_id == run_id
+
+
+def test_a_restarted_portal_submits_the_jobs_left_queued_without_a_run(
+    kfp_settings: Settings, kfp_api: KfpApiStub, compiled_package: Path
+) -> None:
+    # The portal stopped after queueing these and before creating their runs.
+    jobs = job_store_from(kfp_settings)
+    left = [_queued_job(kfp_settings, layout=Layout.SBS) for _ in range(2)]
+    KfpRunLauncher(kfp_settings, jobs, pipeline_package=compiled_package).start()
+    deadline = time.monotonic() + 60
+    while not all(jobs.get(job.job_id).run_id for job in left):
+        assert time.monotonic() < deadline, [jobs.get(job.job_id) for job in left]
+        time.sleep(0.1)
+    names = sorted(run["display_name"] for run in kfp_api.created_runs)
+    assert names == sorted(run_name(job.job_id) for job in left)
 
 
 def test_a_refused_run_fails_the_job_with_the_api_reason(
