@@ -53,8 +53,8 @@ def convert_segment(
     job = jobs.get(job_id)
     if job.status is JobStatus.FAILED:
         # Another segment was refused and failed the job: converting this one is wasted work,
-        # and raising would only make KFP retry it with backoff (kfp.local runs the loop's
-        # iterations one after another: measured 70 s per remaining segment). Reassembly
+        # and raising would only make KFP retry it with backoff (measured 70 s per remaining
+        # segment when kfp.local ran the loop's iterations one after another). Reassembly
         # refuses a failed job, so the run still ends failed.
         log.info("job %s segment %d: skipped, the job has failed", job_id, index)
         return segment["output_uri"]
