@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -85,3 +85,16 @@ class Settings(BaseSettings):
         }
         env.update({name: value for name, value in optional.items() if value})
         return env
+
+
+def invalid_settings_sentence(error: ValidationError) -> str | None:
+    """One sentence naming the ``STEREO_SPOT_*`` variables a Settings error is about, or None
+    when the error is not about Settings."""
+    if error.title != Settings.__name__:
+        return None
+    problems = [
+        f"STEREO_SPOT_{'_'.join(str(part) for part in item['loc']).upper()}="
+        f"{item.get('input')!r}: {item['msg'][:1].lower()}{item['msg'][1:]}"
+        for item in error.errors()
+    ]
+    return "Invalid setting " + "; ".join(problems) + "."

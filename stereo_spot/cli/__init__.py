@@ -11,7 +11,10 @@ import argparse
 import importlib
 import sys
 
+from pydantic import ValidationError
+
 from stereo_spot.errors import StereoSpotError
+from stereo_spot.settings import invalid_settings_sentence
 
 # Modules that contribute verbs; each has register(subparsers).
 _VERB_MODULES = (
@@ -42,6 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     except StereoSpotError as error:
         print(f"stereo-spot: {error}", file=sys.stderr)
         return 1
+    except ValidationError as error:
+        # A STEREO_SPOT_* variable that does not parse: say which, not a traceback.
+        sentence = invalid_settings_sentence(error)
+        if sentence is None:
+            raise
+        print(f"stereo-spot: {sentence}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("stereo-spot: interrupted.", file=sys.stderr)
         return 130
