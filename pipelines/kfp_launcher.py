@@ -28,7 +28,7 @@ from typing import Any
 from pipelines.local_runner import pipeline_arguments
 from stereo_spot.domain import JobStatus
 from stereo_spot.errors import StereoSpotError, TransitionConflict
-from stereo_spot.jobs import JobStore
+from stereo_spot.jobs import JobStore, left_queued
 from stereo_spot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,6 @@ RUN_NAME_PREFIX = "stereo-spot "
 TOKEN_PATH_VARIABLE = "KF_PIPELINES_SA_TOKEN_PATH"
 # The filter operation kfp's own client uses for display-name lookups (filter.proto EQUALS).
 _EQUALS = 1
-# list_all is newest first and bounded; this is how many past jobs a restart looks through.
-_RESUME_SCAN_LIMIT = 10_000
 # Portal replicas that start together would otherwise both submit a left-over job in the same
 # moment (neither finding the other's run by name yet); a random delay this long spreads them.
 _RESUME_JITTER_SECONDS = 5.0
@@ -125,11 +123,7 @@ class KfpRunLauncher:
         recording its run (a run created but not recorded is found by name, not made twice)."""
         time.sleep(random.uniform(0.0, _RESUME_JITTER_SECONDS))
         try:
-            left_over = [
-                job.job_id
-                for job in reversed(self._jobs.list_all(limit=_RESUME_SCAN_LIMIT))
-                if job.status is JobStatus.QUEUED and not job.run_id
-            ]
+            left_over = [job.job_id for job in left_queued(self._jobs) if not job.run_id]
         except Exception:  # the job store is unreachable: the portal's pages will say so
             log.exception("Looking for queued jobs to resume failed")
             return

@@ -19,12 +19,9 @@ from typing import Protocol, runtime_checkable
 
 from stereo_spot.domain import JobStatus
 from stereo_spot.errors import JobNotFound, StereoSpotError, TransitionConflict
-from stereo_spot.jobs import JobStore
+from stereo_spot.jobs import JobStore, left_queued
 
 log = logging.getLogger(__name__)
-
-# list_all is newest first and bounded; this is how many past jobs a restart looks through.
-_RESUME_SCAN_LIMIT = 10_000
 
 
 @runtime_checkable
@@ -60,13 +57,8 @@ class LocalRunLauncher:
     def start(self) -> LocalRunLauncher:
         """Start the worker and queue the jobs a previous start left queued (oldest first)."""
         if self._thread is None:
-            left_over = [
-                job.job_id
-                for job in reversed(self._jobs.list_all(limit=_RESUME_SCAN_LIMIT))
-                if job.status is JobStatus.QUEUED
-            ]
-            for job_id in left_over:
-                self.submit(job_id)
+            for job in left_queued(self._jobs):
+                self.submit(job.job_id)
             self._thread = threading.Thread(
                 target=self._work, name="stereo-spot-local-runner", daemon=True
             )

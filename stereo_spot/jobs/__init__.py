@@ -44,3 +44,17 @@ class JobStore(Protocol):
 
     def delete(self, job_id: str) -> None:
         """Forget the job (its media are deleted separately)."""
+
+
+# list_all is newest first and bounded; this is how many past jobs a restart looks through.
+RESUME_SCAN_LIMIT = 10_000
+
+
+def left_queued(jobs: JobStore) -> list[Job]:
+    """The jobs still queued, oldest first: what a starting run launcher takes up again (a
+    previous one stopped before running them)."""
+    return [
+        job
+        for job in reversed(jobs.list_all(limit=RESUME_SCAN_LIMIT))
+        if job.status is JobStatus.QUEUED
+    ]
