@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -61,3 +62,20 @@ def test_anaglyph_takes_red_from_the_left_eye():
         out = anaglyph(left, right, mode)
         assert out[..., 0].min() > 60, mode  # red channel lit by the left eye
         assert out[..., 1:].max() < 10, mode  # nothing from the black right eye
+
+
+def test_colour_modes_take_each_channel_from_the_right_eye_or_its_luma():
+    rng = np.random.default_rng(3)
+    left, right = (rng.integers(0, 256, (9, 7, 3), dtype=np.uint8) for _ in range(2))
+    luma_left = cv2.cvtColor(left, cv2.COLOR_RGB2GRAY)
+    luma_right = cv2.cvtColor(right, cv2.COLOR_RGB2GRAY)
+    color = anaglyph(left, right, AnaglyphMode.COLOR)
+    assert (color[..., 0] == left[..., 0]).all() and (color[..., 1:] == right[..., 1:]).all()
+    half = anaglyph(left, right, AnaglyphMode.HALF_COLOR)
+    assert (half[..., 0] == luma_left).all() and (half[..., 1:] == right[..., 1:]).all()
+    gray = anaglyph(left, right, AnaglyphMode.GRAY)
+    assert (gray[..., 0] == luma_left).all()
+    assert (gray[..., 1] == luma_right).all() and (gray[..., 2] == luma_right).all()
+    # Views (a mirrored frame) are accepted as they are.
+    mirrored = anaglyph(left[:, ::-1], right[:, ::-1], AnaglyphMode.COLOR)
+    assert (mirrored[..., 0] == left[:, ::-1, 0]).all()
