@@ -15,8 +15,9 @@ from stereo_spot.storage import ObjectStorage
 
 log = logging.getLogger(__name__)
 
-# A long segment on a busy CPU can take minutes; the cluster's InferenceService timeout matches.
-REQUEST_TIMEOUT_SECONDS = 1800
+# A StereoCrafter segment on a 24 GB card can take most of an hour; the cluster's InferenceService
+# timeout (manifests/base/inferenceservice.yaml) and Knative's limit (terraform/platform) match.
+REQUEST_TIMEOUT_SECONDS = 3600
 
 
 class SegmentFailed(StereoSpotError):

@@ -106,7 +106,7 @@ variable "lb_controller_version" {
 variable "inference_request_timeout_seconds" {
   description = "Longest single inference request (one segment) Knative lets through; matches the InferenceService timeout."
   type        = number
-  default     = 1800
+  default     = 3600
   validation {
     condition     = var.inference_request_timeout_seconds >= 60 && var.inference_request_timeout_seconds <= 7200
     error_message = "inference_request_timeout_seconds must be between 60 and 7200."

@@ -5,6 +5,7 @@ runs non-root with resource requests and a pinned image."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -116,6 +117,47 @@ def test_aws_gpu_tiles_fit_the_24_gb_cards_of_the_gpu_node_pool(rendered):
     gib = 1024**3
     # g5/g6: 22.5 GiB usable; the heaviest weights: both UNets, VAE and CLIP (7.0 GiB).
     check_gpu_memory(int(22.5 * gib), int(7.04 * gib), 16, tile, tile)
+
+
+# The slowest StereoCrafter segment measured (docs/BENCHMARKS.md, "Learned engines on a GPU"): on
+# an H200, 1080p with holes in every tile, ~505 s of inpainting and 67 s of DepthCrafter depth per
+# 10 s of video.
+H200_SECONDS_PER_VIDEO_SECOND = (505 + 67) / 10
+# The g5 (A10G) and g6 (L4) cards of the GPU node pool against the H200: ~8x less fp16 tensor
+# throughput (125 and 121 against 989 dense TFLOPS) and 8-16x less memory bandwidth. An estimate:
+# no such card has been lent to measure on.
+GPU_POOL_SLOWDOWN = 8
+
+
+def _config_map(docs: list[dict], name: str, namespace: str) -> dict:
+    return next(
+        d
+        for d in docs
+        if d["kind"] == "ConfigMap"
+        and d["metadata"]["name"].startswith(name)
+        and d["metadata"]["namespace"] == namespace
+    )
+
+
+def test_aws_segments_fit_the_predictor_timeout_on_the_gpu_node_pool(rendered):
+    from components.convert import REQUEST_TIMEOUT_SECONDS
+    from stereo_spot.media.split import MAX_SEGMENT_STRETCH
+
+    docs = rendered["aws"]
+    timeout = _find(docs, "InferenceService", "stereo")["spec"]["predictor"]["timeout"]
+    config = _config_map(docs, "stereo-spot-config", "stereo-spot")["data"]
+    # The portal submits every run with this segment length; the chunk step may let a segment
+    # run to MAX_SEGMENT_STRETCH times it before it re-encodes the source for closer keyframes.
+    longest = float(config["STEREO_SPOT_SEGMENT_SECONDS"]) * MAX_SEGMENT_STRETCH
+    worst_case = longest * H200_SECONDS_PER_VIDEO_SECOND * GPU_POOL_SLOWDOWN
+    assert worst_case <= timeout, f"a {longest:g} s segment may take ~{worst_case:.0f} s"
+    # The convert step waits as long as the predictor may run, and Knative lets it.
+    assert timeout <= REQUEST_TIMEOUT_SECONDS
+    variables = (ROOT / "terraform/platform/variables.tf").read_text()
+    knative = re.search(
+        r'variable "inference_request_timeout_seconds" \{.*?default\s*=\s*(\d+)', variables, re.S
+    )
+    assert knative and int(knative.group(1)) >= timeout
 
 
 def test_local_inference_service_runs_classical_on_cpu(rendered):
