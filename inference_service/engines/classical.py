@@ -23,7 +23,6 @@ from stereo_spot.stereo.depth_cues import (
     work_grey,
 )
 from stereo_spot.stereo.disparity import disparity_from_depth
-from stereo_spot.stereo.layouts import pack_stereo
 from stereo_spot.stereo.temporal import (
     DEFAULT_ALPHA,
     DEFAULT_CUT_THRESHOLD,
@@ -31,7 +30,7 @@ from stereo_spot.stereo.temporal import (
     frame_thumbnail,
     is_scene_cut,
 )
-from stereo_spot.stereo.view_synthesis import render_right_view
+from stereo_spot.stereo.render import render_stereo
 
 # Frames the temporal average is warm-started on (run backwards) before a stream's first frame:
 # with smoothing 0.3 the weight left on the cold start after 12 frames is 0.7**12 = 1.4 %.
@@ -139,5 +138,4 @@ class ClassicalEngine:
             # Disparity is computed at the work resolution and upsampled (it is smooth), which
             # saves a full-resolution pass.
             disparity = upsample_depth(disparity_from_depth(depth, params, width), width, height)
-            right = render_right_view(frame, disparity)
-            yield pack_stereo(frame, right, layout, params.anaglyph_mode)
+            yield render_stereo(frame, disparity, layout, params.anaglyph_mode)

@@ -31,7 +31,6 @@ from stereo_spot.domain import Layout, StereoParams
 from stereo_spot.errors import EngineError
 from stereo_spot.stereo.depth_cues import upsample_depth
 from stereo_spot.stereo.disparity import disparity_from_depth
-from stereo_spot.stereo.layouts import pack_stereo
 from stereo_spot.stereo.temporal import (
     DEFAULT_ALPHA,
     DEFAULT_CUT_THRESHOLD,
@@ -39,7 +38,7 @@ from stereo_spot.stereo.temporal import (
     frame_thumbnail,
     is_scene_cut,
 )
-from stereo_spot.stereo.view_synthesis import render_right_view
+from stereo_spot.stereo.render import render_stereo
 
 ARCHITECTURE = "DepthAnythingForDepthEstimation"
 
@@ -230,8 +229,7 @@ class DepthAnythingEngine:
         for frame, depth in self.depth_stream(frames):
             height, width = frame.shape[:2]
             disparity = upsample_depth(disparity_from_depth(depth, params, width), width, height)
-            right = render_right_view(frame, disparity)
-            yield pack_stereo(frame, right, layout, params.anaglyph_mode)
+            yield render_stereo(frame, disparity, layout, params.anaglyph_mode)
 
 
 class _InputSpec:

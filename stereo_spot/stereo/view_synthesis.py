@@ -43,6 +43,7 @@ SMOOTH_GAP = 2.0
 # non-occluded PSNR: all half-pixel 27.12 dB; (1.0, 0.5, 0.5, 0.5) 27.36; (1.0, 0.25, 0.25, 0.5)
 # 27.51 (with linear gap filling 27.70).
 FEET = (0.9999, 0.25, 0.25, 0.4999)
+FEET_ARRAY = np.array(FEET, dtype=np.float32)  # as the kernels take it
 
 # Disparities smaller than this are "no data" (the z-buffer's empty value).
 _EMPTY = -1.0e30
@@ -63,130 +64,157 @@ def _rasterise(zbuf, srcpos, lo, hi, a, inv_span, x0, z0, dz, width):  # pragma:
             srcpos[xr] = x0 + t
 
 
+@njit(cache=True, fastmath=True, inline="always")
+def splat_scanline(d, max_stretch, feet, srcpos, mirror, covered):  # pragma: no cover
+    """Where each right-view pixel of one scanline samples the left scanline, given the
+    scanline's disparities ``d``: ``srcpos`` (a fractional source column), ``mirror`` (a second
+    source column blended in with weight ``HOLE_TEXTURE``: the mirrored background texture in a
+    filled hole; -1 elsewhere) and ``covered`` (splatted from a visible left pixel rather than
+    filled). Every entry of the three is written. The compiled building block of
+    :func:`render_right_view` and of the fused anaglyph in :mod:`stereo_spot.stereo.render`."""
+    width = d.shape[0]
+    zbuf = np.full(width, _EMPTY, dtype=np.float32)
+    srcpos[:] = 0.0
+    mirror[:] = -1.0
+    # Forward splat, one piecewise-linear surface per scanline.
+    prev_torn = True
+    prev_fold = False
+    for x in range(width):
+        xf = np.float32(x)
+        a = xf - d[x]
+        right_torn = True
+        right_fold = False
+        if x < width - 1:
+            a_next = np.float32(x + 1) - d[x + 1]
+            span = a_next - a
+            right_fold = span <= 0.0
+            right_torn = right_fold or span > max_stretch
+            if not right_torn:
+                # Half-open [a, a_next): the pixel centre at a_next belongs to the next
+                # pixel's segment or foot, which always claims it with the same values.
+                inv_span = np.float32(1.0) / span
+                dz = d[x + 1] - d[x]
+                z0 = d[x]
+                for xr in range(max(int(np.ceil(a)), 0), min(int(np.ceil(a_next)), width)):
+                    t = (np.float32(xr) - a) * inv_span
+                    z = z0 + dz * t
+                    if z > zbuf[xr]:
+                        zbuf[xr] = z
+                        srcpos[xr] = xf + t
+        # A torn side keeps the pixel's own half-pixel footprint (the end of a surface).
+        if prev_torn:
+            _rasterise(
+                zbuf,
+                srcpos,
+                a - (feet[0] if prev_fold else feet[1]),
+                a,
+                a,
+                np.float32(0.0),
+                xf,
+                d[x],
+                0.0,
+                width,
+            )
+        if right_torn:
+            _rasterise(
+                zbuf,
+                srcpos,
+                a,
+                a + (feet[2] if right_fold else feet[3]),
+                a,
+                np.float32(0.0),
+                xf,
+                d[x],
+                0.0,
+                width,
+            )
+        prev_torn = right_torn
+        prev_fold = right_fold
+    # Hole filling from the background side (and the covered mask, in the same pass).
+    x = 0
+    while x < width:
+        if zbuf[x] > _EMPTY:
+            covered[x] = True
+            x += 1
+            continue
+        start = x
+        while x < width and zbuf[x] <= _EMPTY:
+            covered[x] = False
+            x += 1
+        stop = x  # exclusive
+        has_left = start > 0
+        has_right = stop < width
+        if not has_left and not has_right:
+            break  # nothing on this scanline was splatted; it stays the source row
+        from_right = has_right and (not has_left or zbuf[stop] < zbuf[start - 1])
+        edge = stop if from_right else start - 1
+        step = 1 if from_right else -1
+        for k in range(stop - start):
+            xh = stop - 1 - k if from_right else start + k
+            srcpos[xh] = srcpos[edge]
+            # Mirror the background texture across the hole's edge, where that texture
+            # is still background (same disparity within a pixel).
+            xm = edge + step * (k + 1)
+            if 0 <= xm < width and abs(zbuf[xm] - zbuf[edge]) <= 1.0:
+                mirror[xh] = srcpos[xm]
+        for xh in range(start, stop):
+            zbuf[xh] = zbuf[edge]
+    if zbuf[0] <= _EMPTY:
+        for x in range(width):
+            srcpos[x] = np.float32(x)
+
+
 @njit(cache=True, parallel=True, fastmath=True, nogil=True)
 def _splat_and_fill(left, disparity, max_stretch, texture, feet, out, covered):  # pragma: no cover
     height, width = disparity.shape
-    half = np.float32(0.5)
     for y in prange(height):
-        zbuf = np.full(width, _EMPTY, dtype=np.float32)
-        # Per right-view pixel: the source column it resamples, and for filled holes a second
-        # source column (mirrored background texture) blended in with weight ``texture``.
-        srcpos = np.zeros(width, dtype=np.float32)
-        mirror = np.full(width, np.float32(-1.0), dtype=np.float32)
-        d = disparity[y]
-        src = left[y]
-        # Forward splat, one piecewise-linear surface per scanline.
-        prev_torn = True
-        prev_fold = False
+        srcpos = np.empty(width, dtype=np.float32)
+        mirror = np.empty(width, dtype=np.float32)
+        splat_scanline(disparity[y], max_stretch, feet, srcpos, mirror, covered[y])
         for x in range(width):
-            xf = np.float32(x)
-            a = xf - d[x]
-            right_torn = True
-            right_fold = False
-            if x < width - 1:
-                a_next = np.float32(x + 1) - d[x + 1]
-                span = a_next - a
-                right_fold = span <= 0.0
-                right_torn = right_fold or span > max_stretch
-                if not right_torn:
-                    # Half-open [a, a_next): the pixel centre at a_next belongs to the next
-                    # pixel's segment or foot, which always claims it with the same values.
-                    inv_span = np.float32(1.0) / span
-                    dz = d[x + 1] - d[x]
-                    z0 = d[x]
-                    for xr in range(max(int(np.ceil(a)), 0), min(int(np.ceil(a_next)), width)):
-                        t = (np.float32(xr) - a) * inv_span
-                        z = z0 + dz * t
-                        if z > zbuf[xr]:
-                            zbuf[xr] = z
-                            srcpos[xr] = xf + t
-            # A torn side keeps the pixel's own half-pixel footprint (the end of a surface).
-            if prev_torn:
-                _rasterise(
-                    zbuf,
-                    srcpos,
-                    a - (feet[0] if prev_fold else feet[1]),
-                    a,
-                    a,
-                    np.float32(0.0),
-                    xf,
-                    d[x],
-                    0.0,
-                    width,
-                )
-            if right_torn:
-                _rasterise(
-                    zbuf,
-                    srcpos,
-                    a,
-                    a + (feet[2] if right_fold else feet[3]),
-                    a,
-                    np.float32(0.0),
-                    xf,
-                    d[x],
-                    0.0,
-                    width,
-                )
-            prev_torn = right_torn
-            prev_fold = right_fold
-        # Hole filling from the background side (and the covered mask, in the same pass).
-        x = 0
-        while x < width:
-            if zbuf[x] > _EMPTY:
-                covered[y, x] = True
-                x += 1
-                continue
-            start = x
-            while x < width and zbuf[x] <= _EMPTY:
-                covered[y, x] = False
-                x += 1
-            stop = x  # exclusive
-            has_left = start > 0
-            has_right = stop < width
-            if not has_left and not has_right:
-                break  # nothing on this scanline was splatted; it stays the source row
-            from_right = has_right and (not has_left or zbuf[stop] < zbuf[start - 1])
-            edge = stop if from_right else start - 1
-            step = 1 if from_right else -1
-            for k in range(stop - start):
-                xh = stop - 1 - k if from_right else start + k
-                srcpos[xh] = srcpos[edge]
-                # Mirror the background texture across the hole's edge, where that texture
-                # is still background (same disparity within a pixel).
-                xm = edge + step * (k + 1)
-                if 0 <= xm < width and abs(zbuf[xm] - zbuf[edge]) <= 1.0:
-                    mirror[xh] = srcpos[xm]
-            for xh in range(start, stop):
-                zbuf[xh] = zbuf[edge]
-        if zbuf[0] <= _EMPTY:
-            for x in range(width):
-                srcpos[x] = np.float32(x)
-        # Resample once per right-view pixel, linearly between the two nearest source columns.
-        # Catmull-Rom cubic was measured too: 23.84 / 27.70 dB against linear's 23.86 / 27.69 on
-        # the motorcycle pair (no gain on a downscaled, already smooth picture) at twice the
-        # taps, so linear it is.
-        last = width - 1
-        for x in range(width):
-            p = srcpos[x]
-            i = min(int(p), last - 1) if last > 0 else 0
-            f = p - np.float32(i)
-            j = min(i + 1, last)
-            m = mirror[x]
-            if m >= 0.0:
-                im = min(int(m), last - 1) if last > 0 else 0
-                fm = m - np.float32(im)
-                jm = min(im + 1, last)
-                for c in range(3):
-                    v = src[i, c] + (np.float32(src[j, c]) - src[i, c]) * f
-                    vm = src[im, c] + (np.float32(src[jm, c]) - src[im, c]) * fm
-                    out[y, x, c] = np.uint8(np.int32(v + texture * (vm - v) + half))
-            else:
-                # The common case in fixed point (weights in 1/256ths): 40 % cheaper than float
-                # here and within half a grey level of it.
-                w = np.int32(f * np.float32(256.0) + half)
-                for c in range(3):
-                    a = np.int32(src[i, c])
-                    out[y, x, c] = np.uint8((a * (256 - w) + np.int32(src[j, c]) * w + 128) >> 8)
+            red, green, blue = resampled_pixel(left[y], srcpos, mirror, texture, x)
+            out[y, x, 0] = red
+            out[y, x, 1] = green
+            out[y, x, 2] = blue
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def resampled_pixel(src, srcpos, mirror, texture, x):  # pragma: no cover
+    """Right-view pixel ``x`` of a scanline as three uint8 values, from the left scanline ``src``
+    (W x 3 uint8) and what :func:`splat_scanline` found for it."""
+    # Linear between the two nearest source columns. Catmull-Rom cubic was measured too:
+    # 23.84 / 27.70 dB against linear's 23.86 / 27.69 on the motorcycle pair (no gain on a
+    # downscaled, already smooth picture) at twice the taps, so linear it is.
+    half = np.float32(0.5)
+    last = src.shape[0] - 1
+    p = srcpos[x]
+    i = min(int(p), last - 1) if last > 0 else 0
+    f = p - np.float32(i)
+    j = min(i + 1, last)
+    m = mirror[x]
+    if m >= 0.0:
+        im = min(int(m), last - 1) if last > 0 else 0
+        fm = m - np.float32(im)
+        jm = min(im + 1, last)
+        v0 = src[i, 0] + (np.float32(src[j, 0]) - src[i, 0]) * f
+        v1 = src[i, 1] + (np.float32(src[j, 1]) - src[i, 1]) * f
+        v2 = src[i, 2] + (np.float32(src[j, 2]) - src[i, 2]) * f
+        m0 = src[im, 0] + (np.float32(src[jm, 0]) - src[im, 0]) * fm
+        m1 = src[im, 1] + (np.float32(src[jm, 1]) - src[im, 1]) * fm
+        m2 = src[im, 2] + (np.float32(src[jm, 2]) - src[im, 2]) * fm
+        return (
+            np.uint8(np.int32(v0 + texture * (m0 - v0) + half)),
+            np.uint8(np.int32(v1 + texture * (m1 - v1) + half)),
+            np.uint8(np.int32(v2 + texture * (m2 - v2) + half)),
+        )
+    # The common case in fixed point (weights in 1/256ths): 40 % cheaper than float here and
+    # within half a grey level of it.
+    w = np.int32(f * np.float32(256.0) + half)
+    return (
+        np.uint8((np.int32(src[i, 0]) * (256 - w) + np.int32(src[j, 0]) * w + 128) >> 8),
+        np.uint8((np.int32(src[i, 1]) * (256 - w) + np.int32(src[j, 1]) * w + 128) >> 8),
+        np.uint8((np.int32(src[i, 2]) * (256 - w) + np.int32(src[j, 2]) * w + 128) >> 8),
+    )
 
 
 def fill_invalid_disparity(disparity: np.ndarray) -> np.ndarray:
@@ -251,6 +279,21 @@ def render_right_view(
     With ``return_covered`` also returns the H x W bool mask of right-view pixels that received
     a splat from a visible left pixel (the rest were filled as holes).
     """
+    left, disparity = checked_view_inputs(left, disparity)
+    out = np.empty_like(left)
+    covered = np.empty(disparity.shape, dtype=np.bool_)
+    _splat_and_fill(
+        left, disparity, np.float32(max_stretch), np.float32(hole_texture), FEET_ARRAY, out, covered
+    )
+    if return_covered:
+        return out, covered
+    return out
+
+
+def checked_view_inputs(left: np.ndarray, disparity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``left`` as a contiguous H x W x 3 uint8 image and ``disparity`` as a contiguous, finite
+    float32 H x W map (non-finite values filled), as the compiled kernels take them; a
+    ValueError for anything else."""
     left = np.ascontiguousarray(left, dtype=np.uint8)
     if left.ndim != 3 or left.shape[2] != 3:
         raise ValueError(f"expected an H x W x 3 image, got shape {left.shape}")
@@ -259,13 +302,4 @@ def render_right_view(
         raise ValueError(
             f"disparity shape {disparity.shape} does not match image shape {left.shape[:2]}"
         )
-    disparity = np.ascontiguousarray(disparity, dtype=np.float32)
-    out = np.empty_like(left)
-    covered = np.empty(disparity.shape, dtype=np.bool_)
-    feet = np.array(FEET, dtype=np.float32)
-    _splat_and_fill(
-        left, disparity, np.float32(max_stretch), np.float32(hole_texture), feet, out, covered
-    )
-    if return_covered:
-        return out, covered
-    return out
+    return left, np.ascontiguousarray(disparity, dtype=np.float32)
