@@ -23,6 +23,7 @@ from stereo_spot.stereo.depth_cues import (
     work_grey,
 )
 from stereo_spot.stereo.disparity import disparity_from_depth
+from stereo_spot.stereo.render import render_stereo
 from stereo_spot.stereo.temporal import (
     DEFAULT_ALPHA,
     DEFAULT_CUT_THRESHOLD,
@@ -30,7 +31,6 @@ from stereo_spot.stereo.temporal import (
     frame_thumbnail,
     is_scene_cut,
 )
-from stereo_spot.stereo.render import render_stereo
 
 # Frames the temporal average is warm-started on (run backwards) before a stream's first frame:
 # with smoothing 0.3 the weight left on the cold start after 12 frames is 0.7**12 = 1.4 %.

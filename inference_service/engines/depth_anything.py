@@ -31,6 +31,7 @@ from stereo_spot.domain import Layout, StereoParams
 from stereo_spot.errors import EngineError
 from stereo_spot.stereo.depth_cues import upsample_depth
 from stereo_spot.stereo.disparity import disparity_from_depth
+from stereo_spot.stereo.render import render_stereo
 from stereo_spot.stereo.temporal import (
     DEFAULT_ALPHA,
     DEFAULT_CUT_THRESHOLD,
@@ -38,7 +39,6 @@ from stereo_spot.stereo.temporal import (
     frame_thumbnail,
     is_scene_cut,
 )
-from stereo_spot.stereo.render import render_stereo
 
 ARCHITECTURE = "DepthAnythingForDepthEstimation"
 
