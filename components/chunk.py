@@ -8,7 +8,7 @@ from pathlib import Path
 
 from stereo_spot import keys
 from stereo_spot.domain import JobStatus, Layout
-from stereo_spot.errors import InputRejected
+from stereo_spot.errors import InputRejected, StereoSpotError
 from stereo_spot.jobs import JobStore
 from stereo_spot.media.probe import probe_source
 from stereo_spot.media.split import split_video
@@ -16,6 +16,10 @@ from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage
 
 log = logging.getLogger(__name__)
+
+
+class SplitExpired(StereoSpotError):
+    """A job resumed after its source segments expired; its converted ones cannot be matched."""
 
 
 def chunk_source(
@@ -38,6 +42,16 @@ def chunk_source(
         log.info("job %s: reusing %d stored segments", job_id, len(existing))
         jobs.transition(job_id, JobStatus.PROCESSING)
         return existing
+    if job.status in (JobStatus.PROCESSING, JobStatus.REASSEMBLING):
+        # Split (and partly converted) before, and the split is gone: the segments/ prefix
+        # expires. Converted segments are keyed by index alone, and a new split (its length
+        # may have changed since) would not be sure to line up with them.
+        reason = (
+            f"This job's {job.total_segments} source segments are no longer stored (they expire "
+            "some days after a job starts), so it cannot be resumed; convert the video again."
+        )
+        jobs.transition(job_id, JobStatus.FAILED, error=reason)
+        raise SplitExpired(reason)
 
     jobs.transition(job_id, JobStatus.CHUNKING)
     with tempfile.TemporaryDirectory(prefix="stereo-chunk-") as tmp:

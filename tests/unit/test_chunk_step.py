@@ -1,0 +1,46 @@
+"""The chunk step on the local adapters: a resumed job reuses its split, and one whose split has
+expired fails with a reason instead of mixing two splits."""
+
+from pathlib import Path
+
+import pytest
+
+from components.chunk import SplitExpired, chunk_source
+from stereo_spot import keys
+from stereo_spot.domain import Job, JobStatus, Layout
+from stereo_spot.media.probe import probe_source
+from stereo_spot.settings import Settings
+from stereo_spot.wiring import job_store_from, storage_from
+from tests.media import make_clip
+
+
+@pytest.fixture
+def queued(tmp_path: Path):
+    settings = Settings(backend="local", data_dir=tmp_path / "data")
+    storage, jobs = storage_from(settings), job_store_from(settings)
+    clip = make_clip(tmp_path / "clip.mp4", seconds=4, audio=False)
+    job = jobs.create(Job(layout=Layout.SBS, source_name=clip.name))
+    storage.put_file(clip, keys.source_key(job.job_id))
+    jobs.transition(job.job_id, JobStatus.UPLOADED)
+    jobs.transition(job.job_id, JobStatus.QUEUED, source=probe_source(clip, settings))
+    source_uri = storage.uri_for(keys.source_key(job.job_id))
+    return job.job_id, source_uri, storage, jobs, settings
+
+
+def test_a_resumed_job_reuses_its_split_whatever_the_segment_length(queued):
+    job_id, source_uri, storage, jobs, settings = queued
+    first = chunk_source(job_id, source_uri, "sbs", 1.0, storage, jobs, settings)
+    assert len(first) == 4 and jobs.get(job_id).status is JobStatus.PROCESSING
+    again = chunk_source(job_id, source_uri, "sbs", 2.0, storage, jobs, settings)
+    assert again == first
+
+
+def test_a_job_resumed_after_its_split_expired_fails_with_the_reason(queued):
+    job_id, source_uri, storage, jobs, settings = queued
+    chunk_source(job_id, source_uri, "sbs", 1.0, storage, jobs, settings)
+    storage.put_file(Path(__file__), keys.converted_segment_key(job_id, 0))  # one converted
+    storage.delete_prefix(f"segments/{job_id}/")  # the bucket's lifecycle rule
+    with pytest.raises(SplitExpired, match="4 source segments are no longer stored"):
+        chunk_source(job_id, source_uri, "sbs", 2.0, storage, jobs, settings)
+    job = jobs.get(job_id)
+    assert job.status is JobStatus.FAILED and "convert the video again" in job.error
