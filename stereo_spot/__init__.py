@@ -10,8 +10,8 @@ import os
 
 __version__ = "0.1.0"
 
-# The segment conversion calls numba's parallel kernels from several threads at once (decode,
-# engine and encode overlap; a model server may convert two segments at a time). numba's
+# The segment conversion calls numba's parallel kernels from several threads at once (the
+# engine's kernels and the encoder's colour conversion run in overlapping threads). numba's
 # fallback "workqueue" layer aborts the process when that happens, so ask for a thread-safe one
 # (OpenMP through libgomp, which the ffmpeg packages bring, or TBB): without one the first kernel
 # fails with numba's own message instead. Set before numba is imported; a user's value wins.
