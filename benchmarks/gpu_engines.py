@@ -15,7 +15,8 @@ Run on a machine with a CUDA GPU (needs the ``ml`` extra and PyAV, as the model 
 ``python benchmarks/gpu_engines.py [--out results.json] [--only STEP ...]``; the steps are
 first_window_figures (a fresh server: load, warm-up, first window, memory as the driver sees it;
 first, so it runs in a fresh process), tiny_checks_on_cuda, inpainting_figures,
-memory_by_stage_figures, depth_anything_figures and depthcrafter_figures.
+memory_by_stage_figures, depth_anything_figures, depthcrafter_figures and segment_figures (one
+3 s 1080p segment through the model server's own code, as the AWS overlay configures it).
 """
 
 from __future__ import annotations
@@ -401,6 +402,82 @@ def depthcrafter_figures(root: Path, report: dict[str, Any]) -> None:
     )
 
 
+def segment_run(
+    engine: sc.StereoCrafterEngine, root: Path, seconds: float, width: int, height: int, fps: int
+) -> dict[str, Any]:
+    """One segment through the model server's own code (``convert_stored_segment``: decode,
+    depth, splat, inpainting, encode), timed as a whole and in its diffusion tiles."""
+    import av
+
+    from inference_service.payload import SegmentRequest
+    from inference_service.segment_conversion import convert_stored_segment
+    from stereo_spot.storage.local import LocalStorage
+
+    storage = LocalStorage(root / "objects")
+    source = root / "segment.mp4"
+    count = round(seconds * fps)
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for picture in clip(count, width, height):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        container.mux(stream.encode())
+    storage.put_file(source, "in/segment.mp4")
+    request = SegmentRequest(
+        job_id="gpu-benchmark",
+        segment_index=0,
+        input_uri=storage.uri_for("in/segment.mp4"),
+        output_uri=storage.uri_for("out/segment.mp4"),
+        layout=Layout.SBS,
+    )
+    painted = {"tiles": 0, "seconds": 0.0}
+    paint = engine._inpaint_tile
+
+    def counted(*args: Any) -> Any:
+        result, tile_seconds, _ = timed(lambda: paint(*args))
+        painted["tiles"] += 1
+        painted["seconds"] += tile_seconds
+        return result
+
+    engine._inpaint_tile = counted  # type: ignore[method-assign]
+    try:
+        result, wall, peak = timed(lambda: convert_stored_segment(request, engine, storage))
+    finally:
+        del engine._inpaint_tile  # back to the class's method
+    options = engine.options
+    tile_overlap = max(engine.align, (options.tile_size // 8) // engine.align * engine.align)
+    tiles = len(sc.tile_origins(height, options.tile_size, tile_overlap)) * len(
+        sc.tile_origins(width, options.tile_size, tile_overlap)
+    )
+    windows = math.ceil(
+        (count - options.window_overlap) / (options.window_frames - options.window_overlap)
+    )
+    per_tile = painted["seconds"] / max(1, painted["tiles"])
+    worst = wall + per_tile * (windows * tiles - painted["tiles"])
+    return {
+        "frames": result.frames,
+        "wall seconds": round(wall, 1),
+        "tiles painted": f"{painted['tiles']} of {windows * tiles}",
+        "seconds per painted tile": round(per_tile, 2),
+        "GPU-seconds per second of video": round(wall / seconds, 1),
+        "every tile painted, GPU-seconds per second of video": round(worst / seconds, 1),
+        "peak GiB": round(peak, 2),
+    }
+
+
+def segment_figures(root: Path, report: dict[str, Any]) -> None:
+    """A 3 s 1080p segment as the AWS overlay converts it: DepthCrafter depth, 768 px tiles."""
+    from inference_service.segment_conversion import warm_up
+
+    folder = write_full_size(root / "full-dc", depthcrafter=True)
+    engine = sc.StereoCrafterEngine(folder, dataclasses.replace(FULL, tile_size=768))
+    _, warm_seconds, _ = timed(lambda: warm_up(engine))
+    report["segment 3 s 1080p, 768 px tiles, DepthCrafter"] = {
+        "warm-up seconds": round(warm_seconds, 1)
+    } | segment_run(engine, root, 3.0, 1920, 1080, 24)
+    print(report["segment 3 s 1080p, 768 px tiles, DepthCrafter"], flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, help="also write the figures here as JSON")
@@ -422,6 +499,7 @@ def main() -> None:
         memory_by_stage_figures,
         depth_anything_figures,
         depthcrafter_figures,
+        segment_figures,
     ]
     if args.only:
         steps = [step for step in steps if step.__name__ in args.only]
