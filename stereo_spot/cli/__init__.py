@@ -8,8 +8,12 @@ each command) to run them on one machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 from pydantic import ValidationError
 
@@ -38,10 +42,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Let SIGTERM (a service manager's stop, ``timeout``, ``kill``, a CI job cancelled) stop a
+    command the way Ctrl-C does, through its clean-up. With the default handler the process died
+    on the spot: ``convert`` left its model server and its runner behind, the runner's convert
+    steps polling for a server that would never come back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with _sigterm_as_interrupt():
+            return int(args.func(args) or 0)
     except StereoSpotError as error:
         print(f"stereo-spot: {error}", file=sys.stderr)
         return 1

@@ -112,25 +112,12 @@ def launcher_from(settings: Settings, jobs: JobStore, stack: ExitStack):
     return launcher.start()
 
 
-def _stop_on_sigterm() -> None:
-    """Let SIGTERM (a service manager's stop, ``docker stop``, ``kill``) stop the stack the way
-    Ctrl-C does. uvicorn shuts down on it and then re-raises it; with the default handler that
-    re-raise killed this process outright and left the model server and the runner behind."""
-
-    def interrupt(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, interrupt)
-
-
 def serve(settings: Settings, host: str, port: int) -> int:
     import uvicorn
 
     from portal.app import create_app
     from stereo_spot.wiring import job_store_from, storage_from
 
-    _stop_on_sigterm()
     with ExitStack() as stack:
         # Bind first: a taken port fails before anything starts, and port 0 gets a real number.
         sock = _bind(host, port)

@@ -319,3 +319,44 @@ def test_a_job_id_that_looks_like_an_option_still_runs(stack, clip, tmp_path):
     process, log_path = start_job_process(settings, job.job_id, 10)
     assert process.wait(240) == 0, log_path.read_text()[-2000:]
     assert stack.jobs.get(job.job_id).status is JobStatus.COMPLETED
+
+
+def test_stopped_convert_command_stops_its_server_and_runner(clip, tmp_path):
+    """SIGTERM (``timeout``, ``kill``, a cancelled CI job) stops ``convert`` as Ctrl-C does: its
+    own model server and its runner go too, and the job stays resumable. With the default
+    handler the command died alone, and its convert steps polled for a server that was gone."""
+    data_dir = tmp_path / "data"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "STEREO_SPOT_MODEL_URL"},
+        "STEREO_SPOT_BACKEND": "local",
+        "STEREO_SPOT_DATA_DIR": str(data_dir),
+    }
+    run = subprocess.Popen(
+        [
+            *("stereo-spot", "convert", str(clip), "-o", str(tmp_path / "out.mp4")),
+            *("--segment-seconds", SEGMENT_SECONDS),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    jobs = job_store_from(Settings(backend="local", data_dir=data_dir))
+    deadline = time.monotonic() + 120
+    while not (listed := jobs.list_all(limit=1)) or listed[0].status is not JobStatus.PROCESSING:
+        assert time.monotonic() < deadline and run.poll() is None, "the run never got going"
+        time.sleep(0.1)
+    started = psutil.Process(run.pid).children(recursive=True)
+    commands = [" ".join(p.cmdline()) for p in started]
+    assert any("inference_service" in c for c in commands), commands
+    assert any("pipelines" in c for c in commands), commands
+
+    run.terminate()
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130
+    assert stderr.strip().splitlines()[-1] == "stereo-spot: interrupted."
+    _, alive = psutil.wait_procs(started, timeout=20)
+    assert not alive, [" ".join(p.cmdline()) for p in alive]
+    job = jobs.get(listed[0].job_id)
+    assert not job.status.is_final, "an interrupted job can be resumed"
+    assert not (tmp_path / "out.mp4").exists()
