@@ -17,7 +17,6 @@ from stereo_spot.cli.stereo_options import add_stereo_options, stereo_params_fro
 from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
 from stereo_spot.errors import InputRejected, StereoSpotError
 from stereo_spot.jobs import JobStore
-from stereo_spot.media.probe import probe_source
 from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage
 from stereo_spot.wiring import job_store_from, storage_from
@@ -135,6 +134,9 @@ def submit_job(
     starts (as the portal's start does): a refusal is final, and a pipeline run would only
     spend the chunk step's retries on it.
     """
+    # Imported here (PyAV, numpy): `convert` starts the model server before it needs them.
+    from stereo_spot.media.probe import probe_source
+
     job = jobs.create(Job(layout=layout, params=params, engine=engine, source_name=source.name))
     storage.put_file(source, keys.source_key(job.job_id))
     jobs.transition(job.job_id, JobStatus.UPLOADED)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from stereo_spot.cli.stereo_options import add_stereo_options, stereo_params_from
@@ -21,6 +20,8 @@ _VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"}
 
 def read_rgb(path: str) -> np.ndarray:
     """An image file as H x W x 3 uint8 RGB, or InputRejected saying why not."""
+    import cv2  # here, not at the top: every verb's start-up pays for this module's imports
+
     file = Path(path)
     if not file.is_file():
         raise InputRejected(f"{path} does not exist or is not a file.")
@@ -33,6 +34,8 @@ def read_rgb(path: str) -> np.ndarray:
 
 def write_image(path: str, image: np.ndarray) -> None:
     """Write an RGB (H x W x 3) or single-channel image; the extension picks the format."""
+    import cv2
+
     file = Path(path)
     if file.parent and not file.parent.is_dir():
         raise InputRejected(f"The output folder {file.parent} does not exist.")
