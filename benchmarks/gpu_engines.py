@@ -15,8 +15,9 @@ Run on a machine with a CUDA GPU (needs the ``ml`` extra and PyAV, as the model 
 ``python benchmarks/gpu_engines.py [--out results.json] [--only STEP ...]``; the steps are
 first_window_figures (a fresh server: load, warm-up, first window, memory as the driver sees it;
 first, so it runs in a fresh process), tiny_checks_on_cuda, inpainting_figures,
-memory_by_stage_figures, depth_anything_figures, depthcrafter_figures and segment_figures (one
-3 s 1080p segment through the model server's own code, as the AWS overlay configures it).
+memory_by_stage_figures, depth_anything_figures, depthcrafter_figures, segment_figures (one 3 s
+1080p segment through the model server's own code, as the AWS overlay configures it) and
+depth_anything_segment_figures (a 10 s 1080p segment through the depth-anything engine).
 """
 
 from __future__ import annotations
@@ -402,11 +403,12 @@ def depthcrafter_figures(root: Path, report: dict[str, Any]) -> None:
     )
 
 
-def segment_run(
-    engine: sc.StereoCrafterEngine, root: Path, seconds: float, width: int, height: int, fps: int
-) -> dict[str, Any]:
-    """One segment through the model server's own code (``convert_stored_segment``: decode,
-    depth, splat, inpainting, encode), timed as a whole and in its diffusion tiles."""
+def convert_clip_segment(
+    engine: Any, root: Path, seconds: float, width: int, height: int, fps: int
+) -> tuple[Any, float, float]:
+    """One segment of textured pictures through the model server's own code
+    (``convert_stored_segment``: decode, depth, splat, inpainting if any, encode), full SBS out:
+    (its SegmentResult, seconds, peak GPU GiB)."""
     import av
 
     from inference_service.payload import SegmentRequest
@@ -415,11 +417,10 @@ def segment_run(
 
     storage = LocalStorage(root / "objects")
     source = root / "segment.mp4"
-    count = round(seconds * fps)
     with av.open(str(source), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for picture in clip(count, width, height):
+        for picture in clip(round(seconds * fps), width, height):
             container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
         container.mux(stream.encode())
     storage.put_file(source, "in/segment.mp4")
@@ -430,6 +431,15 @@ def segment_run(
         output_uri=storage.uri_for("out/segment.mp4"),
         layout=Layout.SBS,
     )
+    return timed(lambda: convert_stored_segment(request, engine, storage))
+
+
+def segment_run(
+    engine: sc.StereoCrafterEngine, root: Path, seconds: float, width: int, height: int, fps: int
+) -> dict[str, Any]:
+    """A StereoCrafter segment (:func:`convert_clip_segment`), timed as a whole and in its
+    diffusion tiles."""
+    count = round(seconds * fps)
     painted = {"tiles": 0, "seconds": 0.0}
     paint = engine._inpaint_tile
 
@@ -441,7 +451,7 @@ def segment_run(
 
     engine._inpaint_tile = counted  # type: ignore[method-assign]
     try:
-        result, wall, peak = timed(lambda: convert_stored_segment(request, engine, storage))
+        result, wall, peak = convert_clip_segment(engine, root, seconds, width, height, fps)
     finally:
         del engine._inpaint_tile  # back to the class's method
     options = engine.options
@@ -478,6 +488,28 @@ def segment_figures(root: Path, report: dict[str, Any]) -> None:
     print(report["segment 3 s 1080p, 768 px tiles, DepthCrafter"], flush=True)
 
 
+def depth_anything_segment_figures(root: Path, report: dict[str, Any]) -> None:
+    """A 10 s 1080p segment through the depth-anything engine: depth on the GPU, the splat,
+    packing and x264 on the CPU. Run it with the CPUs a pod gets (``taskset -c 0-3`` and
+    ``NUMBA_NUM_THREADS=4`` for the AWS overlay's limit of 4)."""
+    import os
+
+    from inference_service.segment_conversion import warm_up
+
+    folder = write_full_size_depth_anything(root / "da-large", "large")
+    engine = DepthAnythingEngine(folder, FULL)
+    warm_up(engine)
+    result, seconds, peak = convert_clip_segment(engine, root, 10.0, 1920, 1080, 24)
+    report["depth-anything large segment, 10 s 1080p, SBS"] = {
+        "CPUs": len(os.sched_getaffinity(0)),
+        "frames": result.frames,
+        "wall seconds": round(seconds, 1),
+        "frames per second": round(result.frames / seconds, 1),
+        "peak GiB": round(peak, 2),
+    }
+    print(report["depth-anything large segment, 10 s 1080p, SBS"], flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, help="also write the figures here as JSON")
@@ -500,6 +532,7 @@ def main() -> None:
         depth_anything_figures,
         depthcrafter_figures,
         segment_figures,
+        depth_anything_segment_figures,
     ]
     if args.only:
         steps = [step for step in steps if step.__name__ in args.only]

@@ -65,6 +65,25 @@ def test_batching_does_not_change_the_result(tiny_depth_anything):
         np.testing.assert_allclose(a, b, atol=1e-4)
 
 
+def test_each_packed_frame_is_rendered_from_its_own_depth(engine):
+    """Every output frame pairs its input frame with that frame's depth, in order (batches of 3
+    over 8 frames: a short last batch too)."""
+    from stereo_spot.stereo.depth_cues import upsample_depth
+    from stereo_spot.stereo.disparity import disparity_from_depth
+    from stereo_spot.stereo.render import render_stereo
+
+    clip, params = frames(8, 64, 48), StereoParams(divergence=8)
+    expected = [
+        render_stereo(f, upsample_depth(disparity_from_depth(d, params, 64), 64, 48), Layout.SBS)
+        for f, d in engine.depth_stream(clip)
+    ]
+    out = list(engine.convert(clip, Layout.SBS, params))
+    assert len(out) == len(expected) == 8
+    for got, want in zip(out, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(out[0], out[-1]), "the frames differ, so order is checked"
+
+
 def test_bad_frames_are_rejected_with_a_sentence(engine):
     with pytest.raises(EngineError, match="every frame of a stream must have the same size"):
         list(engine.convert([frames(1)[0], frames(1, 32, 32)[0]], Layout.SBS, StereoParams()))
