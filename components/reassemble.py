@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from stereo_spot import keys
 from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import StereoSpotError
 from stereo_spot.jobs import JobStore
-from stereo_spot.media.assemble import concat_and_mux, describe_output
+from stereo_spot.media.assemble import concat_and_mux
 from stereo_spot.media.preview import write_preview
+from stereo_spot.media.probe import count_video_frames
 from stereo_spot.storage import ObjectStorage
 
 log = logging.getLogger(__name__)
@@ -40,15 +42,21 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
         ]
         result = workdir / "final.mp4"
         concat_and_mux(segments, source, result, workdir / "concat", layout=job.layout)
-        described = describe_output(result)
-        frames = _video_frames(described)
-        expected = job.source.frames if job.source else frames
-        if frames != expected:
-            reason = f"The joined video has {frames} frames instead of {expected}."
-            jobs.transition(job_id, JobStatus.FAILED, error=reason)
-            raise ReassemblyFailed(reason)
-        preview = workdir / "preview.jpg"
-        write_preview(result, preview, duration=float(described["format"]["duration"]))
+        # The preview still is cut (an ffmpeg process) while the frames are counted here.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            preview_cut = pool.submit(
+                write_preview,
+                result,
+                workdir / "preview.jpg",
+                duration=job.source.duration if job.source else None,
+            )
+            frames = count_video_frames(result)
+            expected = job.source.frames if job.source else frames
+            if frames != expected:
+                reason = f"The joined video has {frames} frames instead of {expected}."
+                jobs.transition(job_id, JobStatus.FAILED, error=reason)
+                raise ReassemblyFailed(reason)
+            preview = preview_cut.result()
         try:
             storage.put_file(preview, keys.preview_key(job_id), content_type="image/jpeg")
             # The final object goes last: its presence means the job's outputs are complete.
@@ -62,12 +70,6 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
         size = result.stat().st_size
     job = jobs.transition(job_id, JobStatus.COMPLETED, error=None)
     return _figures(job, size)
-
-
-def _video_frames(described: dict) -> int:
-    streams = described.get("streams", [])
-    video = next(s for s in streams if s.get("codec_type") == "video")
-    return int(video.get("nb_read_packets", 0))
 
 
 def _figures(job: Job, size: int) -> dict:

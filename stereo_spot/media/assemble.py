@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
-import subprocess
 from pathlib import Path
 
 import ffmpeg
@@ -121,17 +119,3 @@ def segment_spans(segments: list[Path], source: Path) -> list[float | None]:
     starts = list(itertools.accumulate(counts[:-1], initial=0))
     spans: list[float | None] = [times[b] - times[a] for a, b in itertools.pairwise(starts)]
     return [*spans, None]
-
-
-def describe_output(path: Path) -> dict:
-    """Codec, size, frame count and duration of a finished file (for metrics and tests)."""
-    result = subprocess.run(
-        [
-            "ffprobe", "-v", "error", "-count_packets", "-show_entries",
-            "stream=codec_type,codec_name,width,height,pix_fmt,nb_read_packets:format=duration"
-            ":stream_side_data=side_data_type,type",
-            "-of", "json", str(path),
-        ],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return json.loads(result.stdout)

@@ -1,0 +1,71 @@
+"""The reassemble step on the local adapters: the joined video must hold exactly the source's
+frames, or the job fails with how many it holds and publishes nothing."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from components.chunk import chunk_source
+from components.reassemble import ReassemblyFailed, reassemble_job
+from stereo_spot import keys
+from stereo_spot.domain import Job, JobStatus, Layout
+from stereo_spot.media.probe import count_video_frames, probe_source
+from stereo_spot.settings import Settings
+from stereo_spot.wiring import job_store_from, storage_from
+from tests.media import make_clip
+
+
+@pytest.fixture
+def converted(tmp_path: Path):
+    """A job chunked into 1 s segments, each "converted" as a copy of its source segment."""
+    settings = Settings(backend="local", data_dir=tmp_path / "data")
+    storage, jobs = storage_from(settings), job_store_from(settings)
+    clip = make_clip(tmp_path / "clip.mp4", seconds=3)
+    job = jobs.create(Job(layout=Layout.SBS, source_name=clip.name))
+    storage.put_file(clip, keys.source_key(job.job_id))
+    jobs.transition(job.job_id, JobStatus.UPLOADED)
+    jobs.transition(job.job_id, JobStatus.QUEUED, source=probe_source(clip, settings))
+    source_uri = storage.uri_for(keys.source_key(job.job_id))
+    segments = chunk_source(job.job_id, source_uri, "sbs", 1.0, storage, jobs, settings)
+    for segment in segments:
+        index = int(segment["segment_index"])
+        piece = storage.get_file(
+            storage.key_from_uri(segment["input_uri"]), tmp_path / f"in-{index}.mp4"
+        )
+        storage.put_file(piece, keys.converted_segment_key(job.job_id, index))
+        jobs.mark_segment_done(job.job_id, index)
+    return job.job_id, source_uri, storage, jobs, clip, tmp_path
+
+
+def test_the_joined_segments_are_published_with_a_preview(converted):
+    job_id, source_uri, storage, jobs, clip, tmp_path = converted
+    figures = reassemble_job(job_id, source_uri, storage, jobs)
+    assert jobs.get(job_id).status is JobStatus.COMPLETED
+    assert figures["segments"] == 3
+    final = storage.get_file(keys.final_key(job_id), tmp_path / "final.mp4")
+    assert count_video_frames(final) == count_video_frames(clip)
+    preview = storage.get_file(keys.preview_key(job_id), tmp_path / "preview.jpg")
+    assert preview.read_bytes()[:2] == b"\xff\xd8", "a JPEG"
+
+
+def test_a_segment_short_of_a_frame_fails_the_job_and_publishes_nothing(converted):
+    job_id, source_uri, storage, jobs, clip, tmp_path = converted
+    key = keys.converted_segment_key(job_id, 1)
+    whole = storage.get_file(key, tmp_path / "whole.mp4")
+    short = tmp_path / "short.mp4"
+    keep = count_video_frames(whole) - 1
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(whole), "-frames:v", str(keep), "-c", "copy", short],
+        check=True,
+    )
+    storage.put_file(short, key)
+    expected = count_video_frames(clip)
+    with pytest.raises(ReassemblyFailed) as failure:
+        reassemble_job(job_id, source_uri, storage, jobs)
+    reason = f"The joined video has {expected - 1} frames instead of {expected}."
+    assert str(failure.value) == reason
+    job = jobs.get(job_id)
+    assert job.status is JobStatus.FAILED and job.error == reason
+    assert not storage.exists(keys.final_key(job_id))
+    assert not storage.exists(keys.preview_key(job_id))
