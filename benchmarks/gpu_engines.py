@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from server_code import convert_as_the_server_does
 
 from inference_service.engines import stereocrafter as sc
 from inference_service.engines.depth_anything import (
@@ -411,11 +412,6 @@ def convert_clip_segment(
     (its SegmentResult, seconds, peak GPU GiB)."""
     import av
 
-    from inference_service.payload import SegmentRequest
-    from inference_service.segment_conversion import convert_stored_segment
-    from stereo_spot.storage.local import LocalStorage
-
-    storage = LocalStorage(root / "objects")
     source = root / "segment.mp4"
     with av.open(str(source), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
@@ -423,15 +419,7 @@ def convert_clip_segment(
         for picture in clip(round(seconds * fps), width, height):
             container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
         container.mux(stream.encode())
-    storage.put_file(source, "in/segment.mp4")
-    request = SegmentRequest(
-        job_id="gpu-benchmark",
-        segment_index=0,
-        input_uri=storage.uri_for("in/segment.mp4"),
-        output_uri=storage.uri_for("out/segment.mp4"),
-        layout=Layout.SBS,
-    )
-    return timed(lambda: convert_stored_segment(request, engine, storage))
+    return timed(lambda: convert_as_the_server_does(source, root, "sbs", engine))
 
 
 def segment_run(

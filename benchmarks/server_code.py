@@ -1,0 +1,28 @@
+"""One segment converted in this process by the model server's own code, for the benchmarks.
+
+``convert_stored_segment`` is what the model server runs for a predict request (decode, engine,
+encode, storage), here without the HTTP server around it, on local storage in a work folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def convert_as_the_server_does(clip: Path, work: Path, layout: str, engine: Any) -> Any:
+    """Convert ``clip`` to ``layout`` as one segment with ``engine``; the SegmentResult."""
+    from inference_service.payload import SegmentRequest
+    from inference_service.segment_conversion import convert_stored_segment
+    from stereo_spot.storage.local import LocalStorage
+
+    storage = LocalStorage(work / "in-process")
+    storage.put_file(clip, "in/clip.mp4")
+    request = SegmentRequest(
+        job_id="benchmark",
+        segment_index=0,
+        input_uri=storage.uri_for("in/clip.mp4"),
+        output_uri=storage.uri_for("out/clip.mp4"),
+        layout=layout,
+    )
+    return convert_stored_segment(request, engine, storage)
