@@ -122,12 +122,11 @@ def tiny_checks(root: Path, device: str, report: dict[str, Any]) -> None:
 
 
 def _disparities(engine: sc.StereoCrafterEngine, frames, params):
-    from stereo_spot.stereo.depth_cues import upsample_depth
-    from stereo_spot.stereo.disparity import disparity_from_depth
+    from stereo_spot.stereo.disparity import frame_disparity
 
     for frame, depth in engine.depth_stream(frames):
         h, w = frame.shape[:2]
-        yield frame, upsample_depth(disparity_from_depth(depth, params, w), w, h)
+        yield frame, frame_disparity(depth, params, w, h)
 
 
 # -- part 2: full-size architectures with random weights ------------------------------------------

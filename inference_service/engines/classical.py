@@ -22,8 +22,7 @@ from stereo_spot.stereo.depth_cues import (
     upsample_depth,
     work_grey,
 )
-from stereo_spot.stereo.disparity import disparity_from_depth
-from stereo_spot.stereo.render import render_stereo
+from stereo_spot.stereo.render import render_depth_stream
 from stereo_spot.stereo.temporal import (
     DEFAULT_ALPHA,
     DEFAULT_CUT_THRESHOLD,
@@ -132,10 +131,4 @@ class ClassicalEngine:
     def convert(
         self, frames: Iterable[np.ndarray], layout: Layout, params: StereoParams
     ) -> Iterator[np.ndarray]:
-        layout = Layout(layout)
-        for frame, depth in self._depth_stream(frames):
-            height, width = frame.shape[:2]
-            # Disparity is computed at the work resolution and upsampled (it is smooth), which
-            # saves a full-resolution pass.
-            disparity = upsample_depth(disparity_from_depth(depth, params, width), width, height)
-            yield render_stereo(frame, disparity, layout, params.anaglyph_mode)
+        return render_depth_stream(self._depth_stream(frames), layout, params)

@@ -30,8 +30,7 @@ from inference_service.engines.weights import (
 from stereo_spot.domain import Layout, StereoParams
 from stereo_spot.errors import EngineError
 from stereo_spot.stereo.depth_cues import upsample_depth
-from stereo_spot.stereo.disparity import disparity_from_depth
-from stereo_spot.stereo.render import render_stereo
+from stereo_spot.stereo.render import render_depth_stream
 from stereo_spot.stereo.temporal import (
     DEFAULT_ALPHA,
     DEFAULT_CUT_THRESHOLD,
@@ -225,11 +224,7 @@ class DepthAnythingEngine:
     def convert(
         self, frames: Iterable[np.ndarray], layout: Layout, params: StereoParams
     ) -> Iterator[np.ndarray]:
-        layout = Layout(layout)
-        for frame, depth in self.depth_stream(frames):
-            height, width = frame.shape[:2]
-            disparity = upsample_depth(disparity_from_depth(depth, params, width), width, height)
-            yield render_stereo(frame, disparity, layout, params.anaglyph_mode)
+        return render_depth_stream(self.depth_stream(frames), layout, params)
 
 
 class _InputSpec:

@@ -46,7 +46,7 @@ from inference_service.engines.weights import (
 from stereo_spot.domain import Layout, StereoParams
 from stereo_spot.errors import EngineError
 from stereo_spot.stereo.depth_cues import upsample_depth
-from stereo_spot.stereo.disparity import disparity_from_depth
+from stereo_spot.stereo.disparity import frame_disparity
 from stereo_spot.stereo.layouts import pack_stereo
 from stereo_spot.stereo.temporal import DEFAULT_ALPHA, DEFAULT_CUT_THRESHOLD, DepthSmoother
 from stereo_spot.stereo.view_synthesis import render_right_view
@@ -481,9 +481,7 @@ class StereoCrafterEngine:
         def warped() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
             for frame, depth in self.depth_stream(frames):
                 height, width = frame.shape[:2]
-                disparity = upsample_depth(
-                    disparity_from_depth(depth, params, width), width, height
-                )
+                disparity = frame_disparity(depth, params, width, height)
                 right, holes = splat_with_mask(frame, disparity)
                 yield frame, right, holes
 

@@ -14,10 +14,13 @@ then packs the two.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import numpy as np
 from numba import njit, prange
 
-from stereo_spot.domain import AnaglyphMode, Layout
+from stereo_spot.domain import AnaglyphMode, Layout, StereoParams
+from stereo_spot.stereo.disparity import frame_disparity
 from stereo_spot.stereo.layouts import (
     DUBOIS_LEFT,
     DUBOIS_RIGHT,
@@ -63,6 +66,18 @@ def render_stereo(
         )
         return out
     return pack_stereo(left, render_right_view(left, disparity), layout, anaglyph_mode)
+
+
+def render_depth_stream(
+    frame_depths: Iterable[tuple[np.ndarray, np.ndarray]], layout: Layout, params: StereoParams
+) -> Iterator[np.ndarray]:
+    """The packed stereo frame of each (frame, depth in [0, 1] at any resolution) of a stream:
+    the back end the classical and depth-anything engines share; they differ only in depth."""
+    layout = Layout(layout)
+    for frame, depth in frame_depths:
+        height, width = frame.shape[:2]
+        disparity = frame_disparity(depth, params, width, height)
+        yield render_stereo(frame, disparity, layout, params.anaglyph_mode)
 
 
 @njit(cache=True, parallel=True, fastmath=True, nogil=True)
