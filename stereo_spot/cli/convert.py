@@ -71,22 +71,13 @@ def default_output(source: Path, layout: Layout, preview: bool = False) -> Path:
 def cut_preview(
     source: Path, workdir: Path, settings: Settings, seconds: float = PREVIEW_SECONDS
 ) -> Path:
-    """``seconds`` from the middle of ``source`` (all streams, re-encoded so the cut is exact
-    and starts on a keyframe), for ``--preview``."""
-    import ffmpeg
-
-    from stereo_spot.media.ffmpeg_run import run_ffmpeg, safe_input
+    """About ``seconds`` from the middle of ``source``, for ``--preview``
+    (:mod:`stereo_spot.media.excerpt`: a stream copy from a keyframe where possible)."""
+    from stereo_spot.media.excerpt import cut_excerpt
     from stereo_spot.media.probe import probe_source
 
     info = probe_source(source, settings)
-    start = max(0.0, (info.duration - seconds) / 2)
-    excerpt = workdir / f"{source.stem}.mp4"
-    options = {"vcodec": "libx264", "preset": "veryfast", "crf": "16", "pix_fmt": "yuv420p"}
-    if info.audio_codec:
-        options.update(acodec="aac", audio_bitrate="192k")
-    stream = safe_input(source, ss=f"{start:.3f}", t=f"{seconds:.3f}")
-    run_ffmpeg(ffmpeg.output(stream, str(excerpt), **options))
-    return excerpt
+    return cut_excerpt(source, info, seconds, workdir / f"{source.stem}.mp4")
 
 
 def run_convert(args: argparse.Namespace) -> int:

@@ -66,5 +66,6 @@ def test_preview_converts_five_seconds_from_the_middle(embedded, media_dir, tmp_
     assert result.returncode == 0, result.stderr
     preview = tmp_path / "long_preview_LR.mp4"
     info = probe(preview)
-    assert float(info["format"]["duration"]) == pytest.approx(5.0, abs=0.2)
+    # Cut by stream copy from a keyframe: B-frame reordering lets it run a few frames long.
+    assert float(info["format"]["duration"]) == pytest.approx(5.0, abs=0.3)
     assert int(video_stream(info)["width"]) == 2 * 192

@@ -1,0 +1,77 @@
+"""A few seconds from the middle of a video, for ``stereo-spot convert --preview``.
+
+Cut by stream copy where the source can be cut so (the containers and codecs the split copies):
+from the keyframe nearest the middle, the source's own pictures, in a fraction of a second
+whatever the resolution. Re-encoded from the exact middle otherwise (an AVI, MPEG-2, keyframes
+far apart): that takes ~1.2 s for 5 s of 720p on two cores, and ~10 s of 4K.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import ffmpeg
+
+from stereo_spot.domain import SourceInfo
+from stereo_spot.media.assemble import MP4_AUDIO_CODECS
+from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, safe_input
+from stereo_spot.media.probe import count_video_frames, keyframe_times
+from stereo_spot.media.split import COPYABLE_CODECS, COPYABLE_CONTAINERS
+
+log = logging.getLogger(__name__)
+
+
+def cut_excerpt(source: Path, info: SourceInfo, seconds: float, target: Path) -> Path:
+    """``target`` := about ``seconds`` of ``source`` (all its audio too) from its middle."""
+    middle = max(0.0, (info.duration - seconds) / 2)
+    start = copy_start(source, info, middle, seconds)
+    if start is not None:
+        try:
+            _copy_cut(source, info, start, seconds, target)
+            if count_video_frames(target) > 0:
+                return target
+        except MediaError as error:
+            log.info("excerpt by stream copy failed (%s); re-encoding it", error)
+    _encoded_cut(source, info, middle, seconds, target)
+    return target
+
+
+def copy_start(source: Path, info: SourceInfo, middle: float, seconds: float) -> float | None:
+    """The presentation time of the keyframe to cut from, or None when the excerpt must be
+    re-encoded: a source the split would not copy, or no keyframe within half the excerpt's
+    length of the middle."""
+    if info.container not in COPYABLE_CONTAINERS or info.video_codec not in COPYABLE_CODECS:
+        return None
+    keyframes = keyframe_times(source)
+    if not keyframes:
+        return None
+    wanted = keyframes[0] + middle  # keyframe times count from the stream's own start
+    # Of two keyframes as near (to the millisecond), the earlier.
+    nearest = min(keyframes, key=lambda time: (round(abs(time - wanted), 3), time))
+    return nearest if abs(nearest - wanted) <= seconds / 2 else None
+
+
+def _copy_cut(source: Path, info: SourceInfo, start: float, seconds: float, target: Path) -> None:
+    # seek_timestamp: -ss is the keyframe's own timestamp, not an offset from the file's start;
+    # the millisecond past it lands the seek on that keyframe and no earlier one.
+    found = safe_input(source, seek_timestamp=1, ss=f"{start + 0.001:.6f}", t=f"{seconds:.3f}")
+    streams = [found["v:0"]]
+    options: dict[str, object] = {"vcodec": "copy", "avoid_negative_ts": "make_zero"}
+    if info.audio_codec:
+        streams.append(found["a"])
+        if info.audio_codec in MP4_AUDIO_CODECS:
+            options["acodec"] = "copy"
+        else:
+            options.update(acodec="aac", audio_bitrate="192k")
+    run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
+
+
+def _encoded_cut(
+    source: Path, info: SourceInfo, middle: float, seconds: float, target: Path
+) -> None:
+    options = {"vcodec": "libx264", "preset": "veryfast", "crf": "16", "pix_fmt": "yuv420p"}
+    if info.audio_codec:
+        options.update(acodec="aac", audio_bitrate="192k")
+    stream = safe_input(source, ss=f"{middle:.3f}", t=f"{seconds:.3f}")
+    run_ffmpeg(ffmpeg.output(stream, str(target), **options))

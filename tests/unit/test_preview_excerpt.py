@@ -1,0 +1,99 @@
+"""The excerpt ``stereo-spot convert --preview`` converts: a stream copy from the keyframe nearest
+the middle where the source allows one, re-encoded from the exact middle where it does not."""
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from stereo_spot.media.excerpt import cut_excerpt
+from stereo_spot.media.probe import count_video_frames, probe_source, stored_picture
+from stereo_spot.settings import Settings
+from tests.media import audio_streams, ffmpeg, make_clip, probe
+
+SECONDS = 5.0
+
+
+def _x264(gop: int) -> tuple[str, ...]:
+    return ("-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", str(gop), "-keyint_min", str(gop))
+
+
+def _frame_at(path: Path, time: float) -> np.ndarray:
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            if frame.time is not None and frame.time >= time - 1e-3:
+                return frame.to_ndarray(format="rgb24")
+    raise AssertionError(f"no frame at {time} s in {path}")
+
+
+def _first_frame(path: Path) -> np.ndarray:
+    return _frame_at(path, 0.0)
+
+
+def _cut(source: Path, tmp_path: Path) -> Path:
+    info = probe_source(source, Settings())
+    return cut_excerpt(source, info, SECONDS, tmp_path / "excerpt.mp4")
+
+
+def test_the_excerpt_is_copied_from_the_keyframe_nearest_the_middle(tmp_path):
+    # 13 s, a keyframe every second: the middle 5 s start at 4 s, on a keyframe.
+    source = make_clip(tmp_path / "clip.mp4", seconds=13, video_args=_x264(24))
+    excerpt = _cut(source, tmp_path)
+    # The source's own pictures, bit for bit: copied, not re-encoded.
+    assert np.array_equal(_first_frame(excerpt), _frame_at(source, 4.0))
+    assert abs(count_video_frames(excerpt) - SECONDS * 24) <= 4
+    assert len(audio_streams(probe(excerpt))) == 1
+
+
+def test_keyframes_far_from_the_middle_make_it_re_encoded_from_the_middle(tmp_path):
+    # One keyframe, at 0: copying from there would preview the start, not the middle.
+    source = make_clip(tmp_path / "clip.mp4", seconds=12, video_args=_x264(1000))
+    excerpt = _cut(source, tmp_path)
+    assert count_video_frames(excerpt) == SECONDS * 24
+    first = _first_frame(excerpt).astype(np.float64)
+    expected = _frame_at(source, 3.5).astype(np.float64)
+    psnr = 10 * np.log10(255**2 / np.mean((first - expected) ** 2))
+    assert psnr > 30, f"the excerpt starts at the middle (PSNR {psnr:.1f} dB)"
+    assert len(audio_streams(probe(excerpt))) == 1
+
+
+def test_a_phone_video_keeps_its_rotation_through_the_copy(tmp_path):
+    plain = make_clip(tmp_path / "plain.mp4", seconds=13, video_args=_x264(24))
+    source = tmp_path / "rotated.mp4"
+    ffmpeg("-i", str(plain), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(source))
+    excerpt = _cut(source, tmp_path)
+    # The split turns it upright later; the excerpt must still say how it is shown.
+    assert stored_picture(excerpt)[0] == 90
+    assert np.array_equal(_first_frame(excerpt), _frame_at(plain, 4.0))
+
+
+@pytest.mark.parametrize("container", ["avi"])
+def test_a_source_the_split_would_not_copy_is_re_encoded(tmp_path, container):
+    source = make_clip(
+        tmp_path / f"clip.{container}", seconds=12, video_args=("-c:v", "mpeg4", "-q:v", "2")
+    )
+    excerpt = _cut(source, tmp_path)
+    assert count_video_frames(excerpt) == SECONDS * 24
+    assert probe(excerpt)["streams"][0]["codec_name"] == "h264"
+
+
+@pytest.mark.parametrize(
+    ("name", "video_args", "audio_args"),
+    [
+        ("pcm.mov", _x264(24), ("-c:a", "pcm_s16le")),  # audio the MP4 muxer takes as AAC
+        (
+            "vp9.webm",
+            ("-c:v", "libvpx-vp9", "-g", "24", "-deadline", "realtime"),
+            ("-c:a", "libopus"),
+        ),
+    ],
+)
+def test_other_copyable_sources_keep_their_pictures_and_sound(
+    tmp_path, name, video_args, audio_args
+):
+    source = make_clip(tmp_path / name, seconds=13, video_args=video_args, audio_args=audio_args)
+    excerpt = _cut(source, tmp_path)
+    assert np.array_equal(_first_frame(excerpt), _frame_at(source, 4.0))
+    assert abs(count_video_frames(excerpt) - SECONDS * 24) <= 4
+    assert len(audio_streams(probe(excerpt))) == 1
