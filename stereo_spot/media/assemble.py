@@ -16,6 +16,14 @@ from stereo_spot.media.probe import count_video_frames, run_ffprobe, video_frame
 MP4_AUDIO_CODECS = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
 
 
+def mp4_audio_options(codecs: list[str]) -> dict[str, object]:
+    """ffmpeg output options for audio tracks of ``codecs`` going into an MP4: copied when the
+    muxer takes them all, else encoded once to AAC."""
+    if all(codec in MP4_AUDIO_CODECS for codec in codecs):
+        return {"acodec": "copy"}
+    return {"acodec": "aac", "audio_bitrate": "192k"}
+
+
 def audio_and_lead(source: Path) -> tuple[list[str], float]:
     """The source's audio codecs, and how much later than its first audio sample its first
     video frame starts, in seconds (0 without audio); one ffprobe."""
@@ -96,10 +104,7 @@ def concat_and_mux(
     streams = [video["v:0"]]
     if codecs:
         streams.append(safe_input(source)["a"])
-        if all(codec in MP4_AUDIO_CODECS for codec in codecs):
-            options["acodec"] = "copy"
-        else:
-            options.update(acodec="aac", audio_bitrate="192k")
+        options.update(mp4_audio_options(codecs))
     run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
 
 

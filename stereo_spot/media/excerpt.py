@@ -14,10 +14,10 @@ from pathlib import Path
 import ffmpeg
 
 from stereo_spot.domain import SourceInfo
-from stereo_spot.media.assemble import MP4_AUDIO_CODECS
+from stereo_spot.media.assemble import mp4_audio_options
 from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, safe_input
 from stereo_spot.media.probe import count_video_frames, keyframe_times
-from stereo_spot.media.split import COPYABLE_CODECS, COPYABLE_CONTAINERS
+from stereo_spot.media.split import copy_refusal
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def copy_start(source: Path, info: SourceInfo, middle: float, seconds: float) ->
     """The presentation time of the keyframe to cut from, or None when the excerpt must be
     re-encoded: a source the split would not copy, or no keyframe within half the excerpt's
     length of the middle."""
-    if info.container not in COPYABLE_CONTAINERS or info.video_codec not in COPYABLE_CODECS:
+    if copy_refusal(info):
         return None
     keyframes = keyframe_times(source)
     if not keyframes:
@@ -60,10 +60,7 @@ def _copy_cut(source: Path, info: SourceInfo, start: float, seconds: float, targ
     options: dict[str, object] = {"vcodec": "copy", "avoid_negative_ts": "make_zero"}
     if info.audio_codec:
         streams.append(found["a"])
-        if info.audio_codec in MP4_AUDIO_CODECS:
-            options["acodec"] = "copy"
-        else:
-            options.update(acodec="aac", audio_bitrate="192k")
+        options.update(mp4_audio_options([info.audio_codec]))
     run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
 
 

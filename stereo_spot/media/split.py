@@ -27,12 +27,20 @@ COPYABLE_CODECS = {"h264", "hevc", "av1", "vp9"}
 MAX_SEGMENT_STRETCH = 2.0
 
 
-def needs_mezzanine(info: SourceInfo, keyframes: list[float], segment_seconds: float) -> str | None:
-    """Why the source cannot be split by stream copy, or None when it can."""
+def copy_refusal(info: SourceInfo) -> str | None:
+    """Why the source's container or video codec cannot be cut by stream copy, or None."""
     if info.container not in COPYABLE_CONTAINERS:
         return f"container {info.container} cannot be cut by stream copy"
     if info.video_codec not in COPYABLE_CODECS:
         return f"codec {info.video_codec} cannot be cut by stream copy"
+    return None
+
+
+def needs_mezzanine(info: SourceInfo, keyframes: list[float], segment_seconds: float) -> str | None:
+    """Why the source cannot be split by stream copy, or None when it can."""
+    refusal = copy_refusal(info)
+    if refusal:
+        return refusal
     if not keyframes:
         return "no keyframes found"
     boundaries = [*keyframes, info.duration]

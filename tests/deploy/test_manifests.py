@@ -168,11 +168,7 @@ def test_local_inference_service_runs_classical_on_cpu(rendered):
     assert "nvidia.com/gpu" not in json.dumps(predictor)
     assert "tolerations" not in predictor
     assert "cuda" not in container["image"]
-    config = next(
-        d
-        for d in docs
-        if d["kind"] == "ConfigMap" and "stereo-spot-config" in d["metadata"]["name"]
-    )
+    config = _config_map(docs, "stereo-spot-config", "stereo-spot")
     assert config["data"]["STEREO_SPOT_ENGINE"] == "classical"
     assert not any(d["kind"] == "Ingress" for d in docs)
 
