@@ -1,0 +1,61 @@
+"""Thread pools are sized from the CPUs a process may use: its affinity and its cgroup's quota
+(a pod's CPU limit), not every core of the node."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from stereo_spot.cpus import decoder_threads, encoder_threads, usable_cpus
+
+AFFINITY = len(os.sched_getaffinity(0))
+
+
+def _v2(root: Path, cpu_max: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "cpu.max").write_text(cpu_max + "\n")
+    return root
+
+
+def _v1(root: Path, quota_us: int, period_us: int = 100000, folder: str = "cpu") -> Path:
+    (root / folder).mkdir(parents=True)
+    (root / folder / "cpu.cfs_quota_us").write_text(f"{quota_us}\n")
+    (root / folder / "cpu.cfs_period_us").write_text(f"{period_us}\n")
+    return root
+
+
+def test_a_cgroup_v2_limit_of_one_cpu_gives_one(tmp_path: Path) -> None:
+    assert usable_cpus(_v2(tmp_path, "100000 100000")) == 1
+
+
+def test_a_fractional_limit_rounds_up(tmp_path: Path) -> None:
+    # A 0.5-CPU pod still gets one thread; 1.5 CPUs can keep two busy part of the time.
+    assert usable_cpus(_v2(tmp_path / "half", "50000 100000")) == 1
+    assert usable_cpus(_v2(tmp_path / "one-and-a-half", "150000 100000")) == min(2, AFFINITY)
+
+
+def test_no_limit_means_the_affinity(tmp_path: Path) -> None:
+    assert usable_cpus(_v2(tmp_path / "v2", "max 100000")) == AFFINITY
+    assert usable_cpus(_v1(tmp_path / "v1", -1)) == AFFINITY
+    assert usable_cpus(tmp_path / "no-cgroup-files") == AFFINITY
+
+
+def test_a_limit_above_the_affinity_keeps_the_affinity(tmp_path: Path) -> None:
+    assert usable_cpus(_v2(tmp_path, "6400000 100000")) == AFFINITY
+
+
+@pytest.mark.parametrize("folder", ["cpu", "cpu,cpuacct"])
+def test_cgroup_v1_quota_is_read_too(tmp_path: Path, folder: str) -> None:
+    assert usable_cpus(_v1(tmp_path, 100000, folder=folder)) == 1
+
+
+def test_unreadable_cgroup_files_fall_back_to_the_affinity(tmp_path: Path) -> None:
+    assert usable_cpus(_v2(tmp_path, "garbage")) == AFFINITY
+
+
+def test_codec_thread_counts_follow_the_libraries_own_rules() -> None:
+    # x264: 1.5 frame threads a CPU; libavcodec's decoders: a thread a CPU plus one, at most 16.
+    assert [encoder_threads(n) for n in (1, 2, 4, 16)] == [1, 3, 6, 24]
+    assert [decoder_threads(n) for n in (1, 2, 4, 16, 64)] == [1, 3, 5, 16, 16]

@@ -1,0 +1,77 @@
+"""Segments encoded on machines with different core counts must still join by stream copy.
+
+The encoder's frame threads are sized from the CPUs the process may use, and the cluster's model
+servers run on nodes of different sizes. The concat demuxer keeps the first segment's SPS/PPS
+for all of them, so the parameter sets must not depend on the thread count.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from stereo_spot.cpus import encoder_threads
+from stereo_spot.media.assemble import concat_and_mux
+from stereo_spot.media.frames import SegmentWriter, open_video
+from stereo_spot.media.probe import count_video_frames
+from tests.media import make_clip
+
+
+def _write_on(cpus: set[int], frames: list[np.ndarray], timing, path: Path) -> Path:
+    """Encode ``frames`` with the encoder's threads confined to ``cpus``: x264 counts the CPUs
+    of the thread that opens it, and its own threads inherit that set."""
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        with SegmentWriter(path, timing, timing.width, timing.height) as writer:
+            for frame in frames:
+                writer.write(frame, None)
+    finally:
+        os.sched_setaffinity(0, before)
+    return path
+
+
+def _parameter_sets(path: Path) -> bytes:
+    with av.open(str(path)) as container:
+        return bytes(container.streams.video[0].codec_context.extradata)
+
+
+def _x264_threads(path: Path) -> int:
+    """The frame-thread count x264 wrote into the stream's settings SEI."""
+    settings = re.search(rb"x264 - core .*? threads=(\d+) ", path.read_bytes())
+    assert settings, "x264 writes its settings into the first frame"
+    return int(settings.group(1))
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    error = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 10 * np.log10(255.0**2 / max(error, 1e-12))
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux CPU affinity")
+def test_segments_encoded_with_one_and_with_every_cpu_join_frame_exact(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", seconds=2, size="320x180", audio=False)
+    timing, decoded = open_video(clip)
+    source = [frame.rgb for frame in decoded]
+    half = len(source) // 2
+    every_cpu = os.sched_getaffinity(0)
+    one_cpu = {min(every_cpu)}
+    first = _write_on(one_cpu, source[:half], timing, tmp_path / "a.mp4")
+    second = _write_on(every_cpu, source[half:], timing, tmp_path / "b.mp4")
+
+    # One frame thread a CPU and a half, counted on the CPUs the encoder may use: each holds
+    # frames of its own, so a pod must not get threads for every core of its node.
+    assert _x264_threads(first) == 1
+    assert _x264_threads(second) == encoder_threads()
+    assert _parameter_sets(first) == _parameter_sets(second)
+    joined = tmp_path / "joined.mp4"
+    concat_and_mux([first, second], clip, joined, tmp_path / "work")
+    assert count_video_frames(joined) == len(source)
+    _, frames = open_video(joined)
+    worst = min(_psnr(out.rgb, src) for out, src in zip(frames, source, strict=True))
+    assert worst > 35.0, f"a joined frame decodes wrongly ({worst:.1f} dB against its source)"
