@@ -20,9 +20,11 @@ __version__ = "0.1.0"
 os.environ.setdefault("NUMBA_THREADING_LAYER", "threadsafe")
 # libgomp's threads spin for a while after each parallel kernel before they sleep. Here they spin
 # on cores that the decoder and x264 need (a kernel runs several times a frame): a 720p segment
-# with no engine work at all went from 0.64 to 0.86 of a plain ffmpeg re-encode's speed once
+# with no engine work at all went from 0.64 to 0.73 of a plain ffmpeg re-encode's speed once
 # they sleep at once; the classical engine's and torch's own speeds did not change (BENCHMARKS).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# numba starts a thread per core it sees; in a pod with a CPU limit that is every core of the
-# node (stereo_spot.cpus).
-os.environ.setdefault("NUMBA_NUM_THREADS", str(usable_cpus()))
+# numba, and every OpenMP pool (torch's, OpenBLAS's), start a thread per core they see; in a pod
+# with a CPU limit that is every core of the node (stereo_spot.cpus).
+_cpus = str(usable_cpus())
+os.environ.setdefault("NUMBA_NUM_THREADS", _cpus)
+os.environ.setdefault("OMP_NUM_THREADS", _cpus)

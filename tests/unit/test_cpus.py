@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,26 @@ def test_codec_thread_counts_follow_the_libraries_own_rules() -> None:
     # x264: 1.5 frame threads a CPU; libavcodec's decoders: a thread a CPU plus one, at most 16.
     assert [encoder_threads(n) for n in (1, 2, 4, 16)] == [1, 3, 6, 24]
     assert [decoder_threads(n) for n in (1, 2, 4, 16, 64)] == [1, 3, 5, 16, 16]
+
+
+def _environment_after_import(**preset: str) -> dict[str, str]:
+    names = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY")
+    env = {k: v for k, v in os.environ.items() if k not in names} | preset
+    script = f"import os, stereo_spot; print(*(os.environ[n] for n in {names!r}))"
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    return dict(zip(names, out.stdout.split(), strict=True))
+
+
+def test_importing_the_package_sizes_the_thread_pools_and_lets_them_sleep() -> None:
+    assert _environment_after_import() == {
+        "NUMBA_NUM_THREADS": str(usable_cpus()),
+        "OMP_NUM_THREADS": str(usable_cpus()),
+        "OMP_WAIT_POLICY": "PASSIVE",
+    }
+
+
+def test_a_users_thread_settings_win() -> None:
+    preset = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "3", "OMP_WAIT_POLICY": "ACTIVE"}
+    assert _environment_after_import(**preset) == preset
