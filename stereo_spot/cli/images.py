@@ -62,7 +62,7 @@ def _video_depth(args: argparse.Namespace) -> int:
 
     from inference_service.engines.classical import ClassicalEngine
     from stereo_spot.cpus import encoder_threads
-    from stereo_spot.media.frames import ENCODER_THREADS
+    from stereo_spot.media.frames import ENCODER_THREAD_TYPE
 
     try:
         source = av.open(args.input)
@@ -77,7 +77,7 @@ def _video_depth(args: argparse.Namespace) -> int:
         out_stream.width = in_stream.codec_context.width // 2 * 2
         out_stream.height = in_stream.codec_context.height // 2 * 2
         out_stream.pix_fmt = "yuv420p"
-        out_stream.codec_context.thread_type = ENCODER_THREADS
+        out_stream.codec_context.thread_type = ENCODER_THREAD_TYPE
         out_stream.codec_context.thread_count = encoder_threads()
         frames = (f.to_ndarray(format="rgb24") for f in source.decode(in_stream))
         for depth in ClassicalEngine().estimate_depth(frames):

@@ -29,7 +29,7 @@ PIX_FMT = "yuv420p"
 # thread count, so segments encoded on machines with different core counts still concat by copy.
 # How many: x264's own rule on the CPUs this process may use (stereo_spot.cpus), since each
 # frame thread holds frames of its own.
-ENCODER_THREADS = "FRAME"
+ENCODER_THREAD_TYPE = "FRAME"
 # 4:4:4 (full-resolution chroma, High 4:4:4 Predictive): red-cyan anaglyphs put the two eyes in
 # different colour channels, and 4:2:0's half-resolution chroma smears one eye into the other.
 # Chosen per job (``StereoParams.chroma``), so every segment of a job gets the same settings.
@@ -104,7 +104,7 @@ class SegmentWriter:
         # distinct timestamps together and the muxer would refuse the repeated ones.
         self._stream.codec_context.time_base = timing.time_base
         self._stream.options = {**X264_OPTIONS, "profile": PROFILES[chroma]}
-        self._stream.codec_context.thread_type = ENCODER_THREADS
+        self._stream.codec_context.thread_type = ENCODER_THREAD_TYPE
         self._stream.codec_context.thread_count = encoder_threads()
         self._time_base = timing.time_base
         self._frame_ticks = max(1, round(1 / (timing.rate * timing.time_base)))
