@@ -23,8 +23,8 @@ from tests.media import make_clip
 
 
 def _write_on(cpus: set[int], frames: list[np.ndarray], timing, path: Path) -> Path:
-    """Encode ``frames`` with the encoder's threads confined to ``cpus``: x264 counts the CPUs
-    of the thread that opens it, and its own threads inherit that set."""
+    """Encode ``frames`` as a process confined to ``cpus`` would: the writer counts the CPUs of
+    the thread that opens it, and x264's threads inherit that set."""
     before = os.sched_getaffinity(0)
     os.sched_setaffinity(0, cpus)
     try:
