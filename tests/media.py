@@ -7,6 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -16,6 +17,12 @@ def package_data(package: str, *parts: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         pytest.skip(f"{package} is not installed")
     return Path(spec.submodule_search_locations[0], *parts)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio of two 8-bit images in dB (identical images: ~168 dB, not inf)."""
+    error = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / max(error, 1e-12)))
 
 
 def ffmpeg(*args: str) -> None:

@@ -7,16 +7,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tests.media import psnr
+
 DATA = Path(importlib.util.find_spec("skimage").submodule_search_locations[0]) / "data"
 LEFT = DATA / "motorcycle_left.png"
 
 
 def stereo_spot(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["stereo-spot", *map(str, args)], capture_output=True, text=True)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return 10 * np.log10(255**2 / np.mean((a.astype(float) - b.astype(float)) ** 2))
 
 
 def test_render_view_with_true_disparity_matches_the_real_right_eye(tmp_path):

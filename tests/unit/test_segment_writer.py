@@ -19,7 +19,7 @@ from stereo_spot.cpus import encoder_threads
 from stereo_spot.media.assemble import concat_and_mux
 from stereo_spot.media.frames import SegmentWriter, open_video
 from stereo_spot.media.probe import count_video_frames
-from tests.media import make_clip
+from tests.media import make_clip, psnr
 
 
 def _write_on(cpus: set[int], frames: list[np.ndarray], timing, path: Path) -> Path:
@@ -48,11 +48,6 @@ def _x264_threads(path: Path) -> int:
     return int(settings.group(1))
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    error = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return 10 * np.log10(255.0**2 / max(error, 1e-12))
-
-
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux CPU affinity")
 def test_segments_encoded_with_one_and_with_every_cpu_join_frame_exact(tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "clip.mp4", seconds=2, size="320x180", audio=False)
@@ -73,5 +68,5 @@ def test_segments_encoded_with_one_and_with_every_cpu_join_frame_exact(tmp_path:
     concat_and_mux([first, second], clip, joined, tmp_path / "work")
     assert count_video_frames(joined) == len(source)
     _, frames = open_video(joined)
-    worst = min(_psnr(out.rgb, src) for out, src in zip(frames, source, strict=True))
+    worst = min(psnr(out.rgb, src) for out, src in zip(frames, source, strict=True))
     assert worst > 35.0, f"a joined frame decodes wrongly ({worst:.1f} dB against its source)"

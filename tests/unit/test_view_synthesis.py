@@ -1,6 +1,7 @@
 import numpy as np
 
 from stereo_spot.stereo.view_synthesis import fill_invalid_disparity, render_right_view
+from tests.media import psnr
 
 NEAR, FAR = 12.0, 2.0
 
@@ -14,11 +15,6 @@ def square_scene(height: int = 40, width: int = 80):
     image[10:30, 30:50] = (255, 0, 0)
     disparity[10:30, 30:50] = NEAR
     return image, disparity
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    error = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return 10 * np.log10(255**2 / error)
 
 
 def test_near_square_shifts_left_more_than_background():
