@@ -4,10 +4,12 @@ import importlib.util
 import subprocess
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 
-from tests.media import psnr
+from stereo_spot.media.probe import count_video_frames
+from tests.media import make_clip, psnr
 
 DATA = Path(importlib.util.find_spec("skimage").submodule_search_locations[0]) / "data"
 LEFT = DATA / "motorcycle_left.png"
@@ -69,3 +71,15 @@ def test_depth_writes_16_bit_png_and_float_npy(tmp_path):
     assert stereo_spot("depth", LEFT, "-o", tmp_path / "d.npy").returncode == 0
     depth = np.load(tmp_path / "d.npy")
     assert depth.dtype == np.float32 and depth.min() >= 0 and depth.max() <= 1
+
+
+def test_depth_of_a_video_is_a_grey_video_with_every_frame(tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", seconds=2, size="160x90", audio=False)
+    result = stereo_spot("depth", clip, "-o", tmp_path / "depth.mp4")
+    assert result.returncode == 0, result.stderr
+    assert count_video_frames(tmp_path / "depth.mp4") == count_video_frames(clip)
+    with av.open(str(tmp_path / "depth.mp4")) as container:
+        frame = next(container.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    # Grey: the three channels agree (up to 4:2:0 chroma rounding), and depth varies over it.
+    assert np.abs(frame[..., 0] - frame[..., 1]).max() <= 3
+    assert frame[..., 1].std() > 5

@@ -61,8 +61,7 @@ def _video_depth(args: argparse.Namespace) -> int:
     import av
 
     from inference_service.engines.classical import ClassicalEngine
-    from stereo_spot.cpus import encoder_threads
-    from stereo_spot.media.frames import ENCODER_THREAD_TYPE
+    from stereo_spot.media.frames import use_frame_threads
 
     try:
         source = av.open(args.input)
@@ -77,8 +76,7 @@ def _video_depth(args: argparse.Namespace) -> int:
         out_stream.width = in_stream.codec_context.width // 2 * 2
         out_stream.height = in_stream.codec_context.height // 2 * 2
         out_stream.pix_fmt = "yuv420p"
-        out_stream.codec_context.thread_type = ENCODER_THREAD_TYPE
-        out_stream.codec_context.thread_count = encoder_threads()
+        use_frame_threads(out_stream.codec_context)
         frames = (f.to_ndarray(format="rgb24") for f in source.decode(in_stream))
         for depth in ClassicalEngine().estimate_depth(frames):
             grey = np.round(depth * 255).astype(np.uint8)

@@ -23,18 +23,24 @@ from stereo_spot.media.yuv import rgb_to_yuv420p
 # parameter sets). veryfast: the DESIGN.md floor figures were measured with it.
 X264_OPTIONS = {"preset": "veryfast", "crf": "18", "profile": "high"}
 PIX_FMT = "yuv420p"
-# PyAV asks every encoder for slice threads, so x264 cut each picture in two slices and kept
-# ~1.45 of 2 cores busy. Frame threads, what the ffmpeg command line uses, keep ~1.8 busy: the
-# same CPU time, 21 % less wall time for a 720p encode. The SPS/PPS are the same whatever the
-# thread count, so segments encoded on machines with different core counts still concat by copy.
-# How many: x264's own rule on the CPUs this process may use (stereo_spot.cpus), since each
-# frame thread holds frames of its own.
-ENCODER_THREAD_TYPE = "FRAME"
 # 4:4:4 (full-resolution chroma, High 4:4:4 Predictive): red-cyan anaglyphs put the two eyes in
 # different colour channels, and 4:2:0's half-resolution chroma smears one eye into the other.
 # Chosen per job (``StereoParams.chroma``), so every segment of a job gets the same settings.
 PIX_FMTS = {"420": "yuv420p", "444": "yuv444p"}
 PROFILES = {"420": "high", "444": "high444"}
+
+
+def use_frame_threads(codec_context: av.codec.context.CodecContext) -> None:
+    """Thread an x264 encoder as the ffmpeg command line does: frame threads, as many as x264's
+    own rule gives for the CPUs this process may use (:mod:`stereo_spot.cpus`; each frame thread
+    holds frames of its own).
+
+    PyAV asks every encoder for slice threads, so x264 cut each picture in two slices and kept
+    ~1.45 of 2 cores busy; frame threads keep ~1.8 busy: the same CPU time, 21 % less wall time
+    for a 720p encode. The SPS/PPS are the same whatever the thread count, so segments encoded
+    on machines with different core counts still concat by copy."""
+    codec_context.thread_type = "FRAME"
+    codec_context.thread_count = encoder_threads()
 
 
 @dataclass(frozen=True)
@@ -104,8 +110,7 @@ class SegmentWriter:
         # distinct timestamps together and the muxer would refuse the repeated ones.
         self._stream.codec_context.time_base = timing.time_base
         self._stream.options = {**X264_OPTIONS, "profile": PROFILES[chroma]}
-        self._stream.codec_context.thread_type = ENCODER_THREAD_TYPE
-        self._stream.codec_context.thread_count = encoder_threads()
+        use_frame_threads(self._stream.codec_context)
         self._time_base = timing.time_base
         self._frame_ticks = max(1, round(1 / (timing.rate * timing.time_base)))
         self._next_pts = 0
