@@ -477,8 +477,8 @@ def segment_figures(root: Path, report: dict[str, Any]) -> None:
 
 def depth_anything_segment_figures(root: Path, report: dict[str, Any]) -> None:
     """A 10 s 1080p segment through the depth-anything engine: depth on the GPU, the splat,
-    packing and x264 on the CPU. Run it with the CPUs a pod gets (``taskset -c 0-3`` and
-    ``NUMBA_NUM_THREADS=4`` for the AWS overlay's limit of 4)."""
+    packing and x264 on the CPU. Run it with the CPUs a pod gets (``taskset -c 0-3`` for the
+    AWS overlay's limit of 4: the thread pools follow the affinity, ``stereo_spot.cpus``)."""
     import os
 
     from inference_service.segment_conversion import warm_up
