@@ -50,33 +50,65 @@ _EMPTY = -1.0e30
 
 
 @njit(cache=True, fastmath=True, inline="always")
-def _rasterise(zbuf, srcpos, lo, hi, a, inv_span, x0, z0, dz, width):  # pragma: no cover
-    """Claim the right-view pixel centres in [lo, hi] for the left-image segment that starts at
-    right-view position ``a`` (source column ``x0``, disparity ``z0``) and advances one source
-    column per ``1 / inv_span`` right-view pixels; nearer (larger disparity) wins."""
-    start = max(int(np.ceil(lo)), 0)
-    stop = min(int(np.floor(hi)), width - 1)
-    for xr in range(start, stop + 1):
-        t = min(max((np.float32(xr) - a) * inv_span, np.float32(0.0)), np.float32(1.0))
-        z = z0 + dz * t
-        if z > zbuf[xr]:
-            zbuf[xr] = z
-            srcpos[xr] = x0 + t
+def _foot(zbuf, srcpos, lo, hi, x0, z0, width):  # pragma: no cover - compiled
+    """Claim the right-view pixel centres in [lo, hi] for left pixel ``x0`` (disparity ``z0``)
+    alone, where its surface ends; nearer (larger disparity) wins."""
+    for xr in range(max(int(np.ceil(lo)), 0), min(int(np.floor(hi)), width - 1) + 1):
+        if z0 > zbuf[xr]:
+            zbuf[xr] = z0
+            srcpos[xr] = x0
 
 
 @njit(cache=True, fastmath=True, inline="always")
-def splat_scanline(d, max_stretch, feet, srcpos, mirror, covered):  # pragma: no cover
-    """Where each right-view pixel of one scanline samples the left scanline, given the
-    scanline's disparities ``d``: ``srcpos`` (a fractional source column), ``mirror`` (a second
-    source column blended in with weight ``HOLE_TEXTURE``: the mirrored background texture in a
-    filled hole; -1 elsewhere) and ``covered`` (splatted from a visible left pixel rather than
-    filled). Every entry of the three is written. The compiled building block of
-    :func:`render_right_view` and of the fused anaglyph in :mod:`stereo_spot.stereo.render`."""
+def _splat_unbroken(d, max_stretch, zbuf, srcpos):  # pragma: no cover - compiled
+    """The forward splat of a scanline where no two neighbours fold over or tear apart (every
+    span between their right-view positions in (0, max_stretch]), or False as soon as it finds
+    two that do, having written part of ``zbuf`` and ``srcpos``.
+
+    Such a scanline maps monotonically, so one walk over the right-view pixels finds the left
+    segment [a_x, a_x+1) each falls in, and computes what :func:`_splat_general` computes (to
+    the last bit but for ~0.1 % of positions, where the compiler orders the same arithmetic
+    differently) without its depth test (no pixel is claimed twice here) or its unpredictable
+    branch on how many pixels each segment covers. Every scanline of the classical engine's
+    smooth depth takes it (measured on real clips): the splat of a 720p frame went from 4.9 to
+    3.5 ms on one thread."""
     width = d.shape[0]
-    zbuf = np.full(width, _EMPTY, dtype=np.float32)
-    srcpos[:] = 0.0
-    mirror[:] = -1.0
-    # Forward splat, one piecewise-linear surface per scanline.
+    x = 0
+    a0 = np.float32(0.0) - d[0]
+    a1 = np.float32(1.0) - d[1]
+    span = a1 - a0
+    if span <= 0.0 or span > max_stretch:
+        return False
+    inv_span = np.float32(1.0) / span
+    # Past the last left pixel's position only its foot and hole filling claim pixels. The walk
+    # never reads past it: a right-view pixel below it lies below some segment's end.
+    stop = min(int(np.ceil(np.float32(width - 1) - d[width - 1])), width)
+    for xr in range(max(int(np.ceil(a0)), 0), stop):
+        xrf = np.float32(xr)
+        while a1 <= xrf:
+            x += 1
+            a0 = a1
+            a1 = np.float32(x + 1) - d[x + 1]
+            span = a1 - a0
+            if span <= 0.0 or span > max_stretch:
+                return False
+            inv_span = np.float32(1.0) / span
+        t = (xrf - a0) * inv_span
+        zbuf[xr] = d[x] + (d[x + 1] - d[x]) * t
+        srcpos[xr] = np.float32(x) + t
+    # The segments the walk did not reach (mapped past the right edge) may still fold back.
+    for rest in range(x + 1, width - 1):
+        span = (np.float32(rest + 1) - d[rest + 1]) - (np.float32(rest) - d[rest])
+        if span <= 0.0 or span > max_stretch:
+            return False
+    return True
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _splat_general(d, max_stretch, feet, zbuf, srcpos):  # pragma: no cover - compiled
+    """Forward splat of any scanline, one piecewise-linear surface, torn and folded where the
+    disparity says so; the nearer surface wins each right-view pixel."""
+    width = d.shape[0]
     prev_torn = True
     prev_fold = False
     for x in range(width):
@@ -101,35 +133,38 @@ def splat_scanline(d, max_stretch, feet, srcpos, mirror, covered):  # pragma: no
                     if z > zbuf[xr]:
                         zbuf[xr] = z
                         srcpos[xr] = xf + t
-        # A torn side keeps the pixel's own half-pixel footprint (the end of a surface).
+        # A torn side keeps the pixel's own footprint (the end of a surface).
         if prev_torn:
-            _rasterise(
-                zbuf,
-                srcpos,
-                a - (feet[0] if prev_fold else feet[1]),
-                a,
-                a,
-                np.float32(0.0),
-                xf,
-                d[x],
-                0.0,
-                width,
-            )
+            _foot(zbuf, srcpos, a - (feet[0] if prev_fold else feet[1]), a, xf, d[x], width)
         if right_torn:
-            _rasterise(
-                zbuf,
-                srcpos,
-                a,
-                a + (feet[2] if right_fold else feet[3]),
-                a,
-                np.float32(0.0),
-                xf,
-                d[x],
-                0.0,
-                width,
-            )
+            _foot(zbuf, srcpos, a, a + (feet[2] if right_fold else feet[3]), xf, d[x], width)
         prev_torn = right_torn
         prev_fold = right_fold
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def splat_scanline(d, max_stretch, feet, srcpos, mirror, covered):  # pragma: no cover
+    """Where each right-view pixel of one scanline samples the left scanline, given the
+    scanline's disparities ``d``: ``srcpos`` (a fractional source column), ``mirror`` (a second
+    source column blended in with weight ``HOLE_TEXTURE``: the mirrored background texture in a
+    filled hole; -1 elsewhere) and ``covered`` (splatted from a visible left pixel rather than
+    filled). Every entry of the three is written. The compiled building block of
+    :func:`render_right_view` and of the fused anaglyph in :mod:`stereo_spot.stereo.render`."""
+    width = d.shape[0]
+    zbuf = np.full(width, _EMPTY, dtype=np.float32)
+    srcpos[:] = 0.0
+    mirror[:] = -1.0
+    if width > 1 and _splat_unbroken(d, max_stretch, zbuf, srcpos):
+        # The scanline's two ends are its only torn sides.
+        a_first = np.float32(0.0) - d[0]
+        _foot(zbuf, srcpos, a_first - feet[1], a_first, np.float32(0.0), d[0], width)
+        last = width - 1
+        a_last = np.float32(last) - d[last]
+        _foot(zbuf, srcpos, a_last, a_last + feet[3], np.float32(last), d[last], width)
+    else:
+        zbuf[:] = _EMPTY
+        srcpos[:] = 0.0
+        _splat_general(d, max_stretch, feet, zbuf, srcpos)
     # Hole filling from the background side (and the covered mask, in the same pass).
     x = 0
     while x < width:
