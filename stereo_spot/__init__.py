@@ -9,6 +9,7 @@ settings and the ``stereo-spot`` command line.
 import os
 
 from stereo_spot.cpus import usable_cpus
+from stereo_spot.kernel_cache import kernel_cache_dir
 
 __version__ = "0.1.0"
 
@@ -28,3 +29,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 _cpus = str(usable_cpus())
 os.environ.setdefault("NUMBA_NUM_THREADS", _cpus)
 os.environ.setdefault("OMP_NUM_THREADS", _cpus)
+# numba's own cache location is not writable in the model server's pod, and goes stale when a
+# kernel inlined from another file changes (stereo_spot.kernel_cache).
+if "NUMBA_CACHE_DIR" not in os.environ:
+    _cache = kernel_cache_dir()
+    if _cache is not None:
+        os.environ["NUMBA_CACHE_DIR"] = str(_cache)
