@@ -107,7 +107,7 @@ class NoWork:
 
 def warmed_up_classical_engine():
     """The classical engine, warmed up as the model server warms it. The first warm-up after an
-    install or a change to a kernel also compiles the kernels into numba's cache (~15 s on two
+    install or a change to a kernel also compiles the kernels into numba's cache (~14 s on two
     cores), which every later process loads: done before anything is timed, since the first
     ``stereo-spot convert`` would otherwise pay it."""
     from inference_service.engines.classical import ClassicalEngine
