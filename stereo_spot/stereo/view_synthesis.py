@@ -70,7 +70,7 @@ def _splat_unbroken(d, max_stretch, zbuf, srcpos):  # pragma: no cover - compile
     the last bit but for ~0.1 % of positions, where the compiler orders the same arithmetic
     differently) without its depth test (no pixel is claimed twice here) or its unpredictable
     branch on how many pixels each segment covers. Every scanline of the classical engine's
-    smooth depth takes it (measured on real clips): the splat of a 720p frame went from 4.9 to
+    smooth depth takes it (docs/BENCHMARKS.md): the splat of a 720p frame went from 4.9 to
     3.5 ms on one thread."""
     width = d.shape[0]
     x = 0
