@@ -1,0 +1,133 @@
+"""The model server where its pod puts it: a read-only root filesystem, an unwritable HOME, and
+a writable /tmp only (manifests/base/inferenceservice.yaml). Tests run as root, for whom nothing
+is read-only, so the server runs in a user and mount namespace (``unshare``) in which the
+repository (the package and its virtualenv) and HOME are bind-mounted read-only.
+
+numba alone raised at import there ("no locator available"): every kernel is cached, and it had
+nowhere to write. ``stereo_spot.kernel_cache`` gives it a directory under the temporary one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from inference_service.launcher import free_port, stop_process
+from tests.media import make_clip, probe, video_stream
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+# Bind-mount each argument read-only over itself, then run the command after "--".
+_READ_ONLY = """
+while [ "$1" != "--" ]; do
+    mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" || exit 97
+    shift
+done
+shift
+exec "$@"
+"""
+
+
+def _namespaces_work() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe_run = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True
+    )
+    return probe_run.returncode == 0
+
+
+needs_namespaces = pytest.mark.skipif(
+    not _namespaces_work(), reason="this kernel does not allow unprivileged user namespaces"
+)
+
+
+def in_read_only_root(command: list[str], read_only: list[Path]) -> list[str]:
+    """``command`` as run with every path of ``read_only`` mounted read-only."""
+    return [
+        "unshare", "--user", "--map-root-user", "--mount",
+        "sh", "-c", _READ_ONLY, "sh", *map(str, read_only), "--", *command,
+    ]  # fmt: skip
+
+
+def pod_environment(tmp_path: Path, **extra: str) -> tuple[dict[str, str], Path]:
+    """The environment of the pod's model server, with its own read-only HOME."""
+    home = tmp_path / "home"
+    home.mkdir()
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
+    env |= {
+        "HOME": str(home),
+        "TMPDIR": str(temp),
+        "STEREO_SPOT_BACKEND": "local",
+        "STEREO_SPOT_DATA_DIR": str(tmp_path / "data"),
+        "STEREO_SPOT_ENGINE": "classical",
+        **extra,
+    }
+    return env, home
+
+
+@needs_namespaces
+def test_numba_alone_cannot_cache_there(tmp_path: Path) -> None:
+    # The failure the pod had, reproduced: an empty NUMBA_CACHE_DIR is numba's own default.
+    env, home = pod_environment(tmp_path, NUMBA_CACHE_DIR="")
+    done = subprocess.run(
+        in_read_only_root(
+            [sys.executable, "-c", "import stereo_spot.stereo.render"], [ROOT, home]
+        ),
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "no locator available" in done.stderr
+
+
+@needs_namespaces
+def test_the_model_server_starts_and_converts_with_a_read_only_root(tmp_path: Path) -> None:
+    env, home = pod_environment(tmp_path)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "model-server.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            in_read_only_root(
+                [sys.executable, "-m", "inference_service", "--port", str(port)], [ROOT, home]
+            ),
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        # Ready only once the engine is loaded and warmed up: the kernels compiled and cached.
+        deadline = time.monotonic() + 240
+        status = None
+        while time.monotonic() < deadline and server.poll() is None and status != 200:
+            with contextlib.suppress(httpx.HTTPError):  # not listening yet
+                status = httpx.get(f"{url}/v1/models/stereo", timeout=2).status_code
+            time.sleep(0.5)
+        assert status == 200, f"never ready (exit {server.poll()}):\n{log_path.read_text()}"
+        caches = list((tmp_path / "tmp").glob(f"stereo-spot-{os.getuid()}/numba/*"))
+        assert len(caches) == 1 and any(caches[0].rglob("*.nbi"))
+
+        source = make_clip(tmp_path / "clip.mp4", seconds=2)
+        output = tmp_path / "clip_anaglyph.mp4"
+        convert_env = {**env, "STEREO_SPOT_MODEL_URL": url}
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "stereo-spot"), "convert", str(source),
+             "-o", str(output), "--layout", "anaglyph", "--segment-seconds", "1"],
+            env=convert_env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    finally:
+        stop_process(server)
+    src, out = video_stream(probe(source)), video_stream(probe(output))
+    assert int(out["nb_read_packets"]) == int(src["nb_read_packets"])
+    assert (out["width"], out["height"]) == (src["width"], src["height"])
