@@ -1,7 +1,9 @@
-"""The model server where its pod puts it: a read-only root filesystem, an unwritable HOME, and
-a writable /tmp only (manifests/base/inferenceservice.yaml). Tests run as root, for whom nothing
-is read-only, so the server runs in a user and mount namespace (``unshare``) in which the
-repository (the package and its virtualenv) and HOME are bind-mounted read-only.
+"""The model server where its pod puts it: a read-only root filesystem, an unwritable HOME, the
+weights KServe put in /mnt/models mounted read-only, and a writable /tmp only
+(manifests/base/inferenceservice.yaml). Tests run as root, for whom nothing is read-only, so the
+server runs in a user and mount namespace (``unshare``) in which the repository (the package and
+its virtualenv), HOME and the weights are bind-mounted read-only. Each engine is served: the
+learned ones on tiny random weights, so torch, transformers and diffusers are held to the same.
 
 numba alone raised at import there ("no locator available"): every kernel is cached, and it had
 nowhere to write. ``stereo_spot.kernel_cache`` gives it a directory under the temporary one.
@@ -21,6 +23,7 @@ import httpx
 import pytest
 
 from inference_service.launcher import free_port, stop_process
+from tests.engines.conftest import write_tiny
 from tests.media import make_clip, probe, video_stream
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,28 +63,31 @@ def in_read_only_root(command: list[str], read_only: list[Path]) -> list[str]:
     ]  # fmt: skip
 
 
-def pod_environment(tmp_path: Path, **extra: str) -> tuple[dict[str, str], Path]:
+@pytest.fixture(scope="module")
+def pod_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pod's writable /tmp, shared by this module's servers: the kernels compile once."""
+    return tmp_path_factory.mktemp("pod-tmp")
+
+
+def pod_environment(tmp_path: Path, temp: Path, **extra: str) -> tuple[dict[str, str], Path]:
     """The environment of the pod's model server, with its own read-only HOME."""
     home = tmp_path / "home"
     home.mkdir()
-    temp = tmp_path / "tmp"
-    temp.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
     env |= {
         "HOME": str(home),
         "TMPDIR": str(temp),
         "STEREO_SPOT_BACKEND": "local",
         "STEREO_SPOT_DATA_DIR": str(tmp_path / "data"),
-        "STEREO_SPOT_ENGINE": "classical",
         **extra,
     }
     return env, home
 
 
 @needs_namespaces
-def test_numba_alone_cannot_cache_there(tmp_path: Path) -> None:
+def test_numba_alone_cannot_cache_there(tmp_path: Path, pod_tmp: Path) -> None:
     # The failure the pod had, reproduced: an empty NUMBA_CACHE_DIR is numba's own default.
-    env, home = pod_environment(tmp_path, NUMBA_CACHE_DIR="")
+    env, home = pod_environment(tmp_path, pod_tmp, NUMBA_CACHE_DIR="")
     done = subprocess.run(
         in_read_only_root(
             [sys.executable, "-c", "import stereo_spot.stereo.render"], [ROOT, home]
@@ -93,15 +99,26 @@ def test_numba_alone_cannot_cache_there(tmp_path: Path) -> None:
 
 
 @needs_namespaces
-def test_the_model_server_starts_and_converts_with_a_read_only_root(tmp_path: Path) -> None:
-    env, home = pod_environment(tmp_path)
+@pytest.mark.parametrize("engine", ["classical", "depth-anything", "stereocrafter"])
+def test_the_model_server_starts_and_converts_with_a_read_only_root(
+    engine: str, tmp_path: Path, pod_tmp: Path
+) -> None:
+    extra = {"STEREO_SPOT_ENGINE": engine}
+    read_only = [ROOT]
+    if engine != "classical":
+        pytest.importorskip("torch")
+        weights = write_tiny(tmp_path / "weights", engine)
+        extra["STEREO_SPOT_WEIGHTS"] = str(weights)
+        read_only.append(weights)
+    env, home = pod_environment(tmp_path, pod_tmp, **extra)
+    read_only.append(home)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "model-server.log"
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
             in_read_only_root(
-                [sys.executable, "-m", "inference_service", "--port", str(port)], [ROOT, home]
+                [sys.executable, "-m", "inference_service", "--port", str(port)], read_only
             ),
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )  # fmt: skip
@@ -114,15 +131,21 @@ def test_the_model_server_starts_and_converts_with_a_read_only_root(tmp_path: Pa
                 status = httpx.get(f"{url}/v1/models/stereo", timeout=2).status_code
             time.sleep(0.5)
         assert status == 200, f"never ready (exit {server.poll()}):\n{log_path.read_text()}"
-        caches = list((tmp_path / "tmp").glob(f"stereo-spot-{os.getuid()}/numba/*"))
-        assert len(caches) == 1 and any(caches[0].rglob("*.nbi"))
+        caches = list(pod_tmp.glob(f"stereo-spot-{os.getuid()}/numba/*"))
+        assert len(caches) == 1 and any(caches[0].rglob("*.nbi")), "kernels not cached in /tmp"
 
-        source = make_clip(tmp_path / "clip.mp4", seconds=2)
+        # Two segments through the classical engine; one short one through the learned ones,
+        # which are slow on a CPU even with tiny weights (StereoCrafter's diffusion steps).
+        if engine == "classical":
+            source = make_clip(tmp_path / "clip.mp4", seconds=2)
+        else:
+            source = make_clip(tmp_path / "clip.mp4", seconds=1, size="64x48", rate=8)
         output = tmp_path / "clip_anaglyph.mp4"
         convert_env = {**env, "STEREO_SPOT_MODEL_URL": url}
         done = subprocess.run(
             [str(Path(sys.executable).parent / "stereo-spot"), "convert", str(source),
-             "-o", str(output), "--layout", "anaglyph", "--segment-seconds", "1"],
+             "-o", str(output), "--layout", "anaglyph", "--segment-seconds", "1",
+             "--engine", engine],
             env=convert_env, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
