@@ -45,13 +45,16 @@ def _namespaces_work() -> bool:
     if shutil.which("unshare") is None:
         return False
     probe_run = subprocess.run(
-        ["unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True
+        ["unshare", "--user", "--map-root-user", "--mount", "true"],
+        capture_output=True,
+        timeout=30,
     )
     return probe_run.returncode == 0
 
 
 needs_namespaces = pytest.mark.skipif(
-    not _namespaces_work(), reason="this kernel does not allow unprivileged user namespaces"
+    not _namespaces_work(),
+    reason="needs util-linux's unshare and a kernel that allows unprivileged user namespaces",
 )
 
 
