@@ -1,9 +1,10 @@
-"""The model server where its pod puts it: a read-only root filesystem, an unwritable HOME, the
-weights KServe put in /mnt/models mounted read-only, and a writable /tmp only
-(manifests/base/inferenceservice.yaml). Tests run as root, for whom nothing is read-only, so the
-server runs in a user and mount namespace (``unshare``) in which the repository (the package and
-its virtualenv), HOME and the weights are bind-mounted read-only. Each engine is served: the
-learned ones on tiny random weights, so torch, transformers and diffusers are held to the same.
+"""The model server and the portal where their pods put them: a read-only root filesystem, an
+unwritable HOME, a writable /tmp only, and for the model server the weights KServe put in
+/mnt/models mounted read-only (manifests/base/inferenceservice.yaml, portal.yaml). Tests run as
+root, for whom nothing is read-only, so each runs in a user and mount namespace (``unshare``) in
+which the repository (the package and its virtualenv), HOME and the weights are bind-mounted
+read-only. Each engine is served: the learned ones on tiny random weights, so torch,
+transformers and diffusers are held to the same.
 
 numba alone raised at import there ("no locator available"): every kernel is cached, and it had
 nowhere to write. ``stereo_spot.kernel_cache`` gives it a directory under the temporary one.
@@ -157,3 +158,35 @@ def test_the_model_server_starts_and_converts_with_a_read_only_root(
     src, out = video_stream(probe(source)), video_stream(probe(output))
     assert int(out["nb_read_packets"]) == int(src["nb_read_packets"])
     assert (out["width"], out["height"]) == (src["width"], src["height"])
+
+
+@needs_namespaces
+def test_the_portal_serves_with_a_read_only_root(tmp_path: Path, pod_tmp: Path) -> None:
+    # The portal's pod is read-only too (manifests/base/portal.yaml); with a model URL set it
+    # starts no model server of its own, as in the cluster.
+    env, home = pod_environment(tmp_path, pod_tmp, STEREO_SPOT_MODEL_URL="http://127.0.0.1:9")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "portal.log"
+    stereo_spot_cli = str(Path(sys.executable).parent / "stereo-spot")
+    with open(log_path, "wb") as log:
+        portal = subprocess.Popen(
+            in_read_only_root(
+                [stereo_spot_cli, "portal", "--host", "127.0.0.1", "--port", str(port)],
+                [ROOT, home],
+            ),
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and portal.poll() is None and status != 200:
+            with contextlib.suppress(httpx.HTTPError):  # not listening yet
+                status = httpx.get(f"{url}/healthz", timeout=2).status_code
+            time.sleep(0.3)
+        assert status == 200, f"never healthy (exit {portal.poll()}):\n{log_path.read_text()}"
+        page = httpx.get(f"{url}/", timeout=10)
+        assert page.status_code == 200
+        assert "<form" in page.text, "the upload page did not render"
+    finally:
+        stop_process(portal)
