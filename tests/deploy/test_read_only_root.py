@@ -88,6 +88,32 @@ def pod_environment(tmp_path: Path, temp: Path, **extra: str) -> tuple[dict[str,
     return env, home
 
 
+STEREO_SPOT = str(Path(sys.executable).parent / "stereo-spot")
+
+
+def start_read_only(
+    command: list[str], read_only: list[Path], env: dict[str, str], log_path: Path
+) -> subprocess.Popen:
+    """``command`` started with ``read_only`` mounted read-only, its output going to a file (a
+    pipe nobody reads would block it once full)."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            in_read_only_root(command, read_only),
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+
+def wait_until_ok(url: str, process: subprocess.Popen, log_path: Path, timeout: float) -> None:
+    """Poll ``url`` until it answers 200; fail with the process's log if it exits or never does."""
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline and process.poll() is None and status != 200:
+        with contextlib.suppress(httpx.HTTPError):  # not listening yet
+            status = httpx.get(url, timeout=2).status_code
+        time.sleep(0.3)
+    assert status == 200, f"{url}: {status} (exit {process.poll()}):\n{log_path.read_text()}"
+
+
 @needs_namespaces
 def test_numba_alone_cannot_cache_there(tmp_path: Path, pod_tmp: Path) -> None:
     # The failure the pod had, reproduced: an empty NUMBA_CACHE_DIR is numba's own default.
@@ -119,22 +145,12 @@ def test_the_model_server_starts_and_converts_with_a_read_only_root(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "model-server.log"
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            in_read_only_root(
-                [sys.executable, "-m", "inference_service", "--port", str(port)], read_only
-            ),
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+    server = start_read_only(
+        [sys.executable, "-m", "inference_service", "--port", str(port)], read_only, env, log_path
+    )
     try:
         # Ready only once the engine is loaded and warmed up: the kernels compiled and cached.
-        deadline = time.monotonic() + 240
-        status = None
-        while time.monotonic() < deadline and server.poll() is None and status != 200:
-            with contextlib.suppress(httpx.HTTPError):  # not listening yet
-                status = httpx.get(f"{url}/v1/models/stereo", timeout=2).status_code
-            time.sleep(0.5)
-        assert status == 200, f"never ready (exit {server.poll()}):\n{log_path.read_text()}"
+        wait_until_ok(f"{url}/v1/models/stereo", server, log_path, timeout=240)
         caches = list(pod_tmp.glob(f"stereo-spot-{os.getuid()}/numba/*"))
         assert len(caches) == 1 and any(caches[0].rglob("*.nbi")), "kernels not cached in /tmp"
 
@@ -147,7 +163,7 @@ def test_the_model_server_starts_and_converts_with_a_read_only_root(
         output = tmp_path / "clip_anaglyph.mp4"
         convert_env = {**env, "STEREO_SPOT_MODEL_URL": url}
         done = subprocess.run(
-            [str(Path(sys.executable).parent / "stereo-spot"), "convert", str(source),
+            [STEREO_SPOT, "convert", str(source),
              "-o", str(output), "--layout", "anaglyph", "--segment-seconds", "1",
              "--engine", engine],
             env=convert_env, capture_output=True, text=True, timeout=300,
@@ -168,23 +184,14 @@ def test_the_portal_serves_with_a_read_only_root(tmp_path: Path, pod_tmp: Path) 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "portal.log"
-    stereo_spot_cli = str(Path(sys.executable).parent / "stereo-spot")
-    with open(log_path, "wb") as log:
-        portal = subprocess.Popen(
-            in_read_only_root(
-                [stereo_spot_cli, "portal", "--host", "127.0.0.1", "--port", str(port)],
-                [ROOT, home],
-            ),
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+    portal = start_read_only(
+        [STEREO_SPOT, "portal", "--host", "127.0.0.1", "--port", str(port)],
+        [ROOT, home],
+        env,
+        log_path,
+    )
     try:
-        deadline = time.monotonic() + 60
-        status = None
-        while time.monotonic() < deadline and portal.poll() is None and status != 200:
-            with contextlib.suppress(httpx.HTTPError):  # not listening yet
-                status = httpx.get(f"{url}/healthz", timeout=2).status_code
-            time.sleep(0.3)
-        assert status == 200, f"never healthy (exit {portal.poll()}):\n{log_path.read_text()}"
+        wait_until_ok(f"{url}/healthz", portal, log_path, timeout=60)
         page = httpx.get(f"{url}/", timeout=10)
         assert page.status_code == 200
         assert "<form" in page.text, "the upload page did not render"
