@@ -5,7 +5,8 @@ numba's own choice failed this project twice:
 - **Nowhere to write.** numba caches next to the source, else under ``~/.cache``. In the model
   server's pod neither is writable (read-only root filesystem, non-root user), and every
   ``cache=True`` kernel then raises at import ("cannot cache function ...: no locator
-  available"): the server could not start. Reproduced on this machine as an unprivileged user.
+  available"): the server could not start. ``tests/deploy/test_read_only_root.py`` reproduces
+  it, and runs the server there with this module's choice.
 - **Stale kernels.** numba keys a kernel's cache by the timestamp of the file that defines it.
   The fused anaglyph (``stereo/render.py``) inlines the splat of ``stereo/view_synthesis.py``
   and kept running the old splat after that file changed (seen while changing the splat).

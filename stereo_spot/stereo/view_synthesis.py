@@ -162,6 +162,7 @@ def splat_scanline(d, max_stretch, feet, srcpos, mirror, covered):  # pragma: no
         a_last = np.float32(last) - d[last]
         _foot(zbuf, srcpos, a_last, a_last + feet[3], np.float32(last), d[last], width)
     else:
+        # The walk may have written part of the row before it met the fold or tear.
         zbuf[:] = _EMPTY
         srcpos[:] = 0.0
         _splat_general(d, max_stretch, feet, zbuf, srcpos)
