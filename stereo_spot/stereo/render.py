@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit, prange
 
 from stereo_spot.domain import AnaglyphMode, Layout, StereoParams
-from stereo_spot.stereo.disparity import frame_disparity
+from stereo_spot.stereo.disparity import disparity_from_depth
 from stereo_spot.stereo.layouts import (
     DUBOIS_LEFT,
     DUBOIS_RIGHT,
@@ -36,7 +36,7 @@ from stereo_spot.stereo.view_synthesis import (
     checked_view_inputs,
     render_right_view,
     resampled_pixel,
-    splat_scanline,
+    splat_frame_row,
 )
 
 
@@ -45,16 +45,20 @@ def render_stereo(
     disparity: np.ndarray,
     layout: Layout,
     anaglyph_mode: AnaglyphMode = AnaglyphMode.DUBOIS,
+    *,
+    upsample: bool = False,
 ) -> np.ndarray:
     """The packed stereo frame (``layout.output_size(W, H)``, uint8 RGB) of the left eye ``left``
-    (H x W x 3 uint8 RGB) and its disparity in pixels (H x W, as :func:`render_right_view`)."""
+    (H x W x 3 uint8 RGB) and its disparity in pixels (H x W, or any size with ``upsample``, as
+    :func:`render_right_view`)."""
     layout = Layout(layout)
     if layout is Layout.ANAGLYPH and AnaglyphMode(anaglyph_mode) is AnaglyphMode.DUBOIS:
-        left, disparity = checked_view_inputs(left, disparity)
+        left, disparity, grid = checked_view_inputs(left, disparity, upsample=upsample)
         out = np.empty_like(left)
         _splat_dubois(
             left,
             disparity,
+            grid,
             np.float32(MAX_STRETCH),
             np.float32(HOLE_TEXTURE),
             FEET_ARRAY,
@@ -65,7 +69,8 @@ def render_stereo(
             out,
         )
         return out
-    return pack_stereo(left, render_right_view(left, disparity), layout, anaglyph_mode)
+    right = render_right_view(left, disparity, upsample=upsample)
+    return pack_stereo(left, right, layout, anaglyph_mode)
 
 
 def render_depth_stream(
@@ -75,21 +80,21 @@ def render_depth_stream(
     the back end the classical and depth-anything engines share; they differ only in depth."""
     layout = Layout(layout)
     for frame, depth in frame_depths:
-        height, width = frame.shape[:2]
-        disparity = frame_disparity(depth, params, width, height)
-        yield render_stereo(frame, disparity, layout, params.anaglyph_mode)
+        # At the depth's resolution: the splat follows its bilinear upsampling without building it.
+        disparity = disparity_from_depth(depth, params, frame.shape[1])
+        yield render_stereo(frame, disparity, layout, params.anaglyph_mode, upsample=True)
 
 
 @njit(cache=True, parallel=True, fastmath=True, nogil=True)
 def _splat_dubois(
-    left, disparity, max_stretch, texture, feet, m_left, m_right, to_linear, to_srgb, out
+    left, disparity, grid, max_stretch, texture, feet, m_left, m_right, to_linear, to_srgb, out
 ):  # pragma: no cover - compiled
-    height, width = disparity.shape
+    height, width = left.shape[:2]
     for y in prange(height):
         srcpos = np.empty(width, dtype=np.float32)
         mirror = np.empty(width, dtype=np.float32)
         covered = np.empty(width, dtype=np.bool_)
-        splat_scanline(disparity[y], max_stretch, feet, srcpos, mirror, covered)
+        splat_frame_row(disparity, y, grid, max_stretch, feet, srcpos, mirror, covered)
         src = left[y]
         # Rows 0-2: the left eye in linear light; rows 3-5: the right eye, resampled as
         # render_right_view resamples it (the same 8-bit values), then looked up likewise.

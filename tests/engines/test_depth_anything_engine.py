@@ -68,12 +68,12 @@ def test_batching_does_not_change_the_result(tiny_depth_anything):
 def test_each_packed_frame_is_rendered_from_its_own_depth(engine):
     """Every output frame pairs its input frame with that frame's depth, in order (batches of 3
     over 8 frames: a short last batch too)."""
-    from stereo_spot.stereo.disparity import frame_disparity
+    from stereo_spot.stereo.disparity import disparity_from_depth
     from stereo_spot.stereo.render import render_stereo
 
     clip, params = frames(8, 64, 48), StereoParams(divergence=8)
     expected = [
-        render_stereo(f, frame_disparity(d, params, 64, 48), Layout.SBS)
+        render_stereo(f, disparity_from_depth(d, params, 64), Layout.SBS, upsample=True)
         for f, d in engine.depth_stream(clip)
     ]
     out = list(engine.convert(clip, Layout.SBS, params))

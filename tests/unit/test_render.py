@@ -9,7 +9,7 @@ from stereo_spot.domain import AnaglyphMode, Layout
 from stereo_spot.stereo.layouts import anaglyph, pack_stereo
 from stereo_spot.stereo.render import render_stereo
 from stereo_spot.stereo.view_synthesis import fill_invalid_disparity, render_right_view
-from tests.unit.test_view_synthesis import square_scene
+from tests.unit.test_view_synthesis import smooth_coarse_disparity, square_scene
 
 
 def two_step(left, disparity, layout, mode=AnaglyphMode.DUBOIS):
@@ -46,6 +46,17 @@ def test_fused_anaglyph_is_the_anaglyph_of_the_rendered_right_eye_bit_for_bit():
     ).all()
     flat = np.zeros(disparity.shape, np.float32)
     assert (render_stereo(image, flat, Layout.ANAGLYPH) == anaglyph(image, image)).all()
+
+
+def test_fused_anaglyph_of_a_coarse_map_is_the_anaglyph_of_its_rendered_right_eye():
+    # The engines' path: depth, hence disparity, at a fraction of the frame's size.
+    left = skimage.data.astronaut()[::2, ::2]
+    coarse = smooth_coarse_disparity(24, 40)
+    fused = render_stereo(left, coarse, Layout.ANAGLYPH, upsample=True)
+    right = render_right_view(left, coarse, upsample=True)
+    assert (fused == pack_stereo(left, right, Layout.ANAGLYPH, AnaglyphMode.DUBOIS)).all()
+    side_by_side = render_stereo(left, coarse, Layout.SBS, upsample=True)
+    assert (side_by_side == pack_stereo(left, right, Layout.SBS)).all()
 
 
 def test_bad_inputs_get_the_same_errors_as_render_right_view():
