@@ -156,12 +156,13 @@ def splat_scanline(d, max_stretch, feet, srcpos, mirror, covered):  # pragma: no
     mirror[:] = -1.0
     if width > 1 and _splat_unbroken(d, max_stretch, zbuf, srcpos):
         _end_feet(zbuf, srcpos, d[0], d[width - 1], feet)
+        _fill_end_holes(zbuf, srcpos, mirror, covered)
     else:
         # The walk may have written part of the row before it met the fold or tear.
         zbuf[:] = _EMPTY
         srcpos[:] = 0.0
         _splat_general(d, max_stretch, feet, zbuf, srcpos)
-    _fill_holes(zbuf, srcpos, mirror, covered)
+        _fill_holes(zbuf, srcpos, mirror, covered)
 
 
 @njit(cache=True, fastmath=True, inline="always")
@@ -197,21 +198,54 @@ def _fill_holes(zbuf, srcpos, mirror, covered):  # pragma: no cover - compiled
         if not has_left and not has_right:
             break  # nothing on this scanline was splatted; it stays the source row
         from_right = has_right and (not has_left or zbuf[stop] < zbuf[start - 1])
-        edge = stop if from_right else start - 1
-        step = 1 if from_right else -1
-        for k in range(stop - start):
-            xh = stop - 1 - k if from_right else start + k
-            srcpos[xh] = srcpos[edge]
-            # Mirror the background texture across the hole's edge, where that texture
-            # is still background (same disparity within a pixel).
-            xm = edge + step * (k + 1)
-            if 0 <= xm < width and abs(zbuf[xm] - zbuf[edge]) <= 1.0:
-                mirror[xh] = srcpos[xm]
-        for xh in range(start, stop):
-            zbuf[xh] = zbuf[edge]
+        _fill_hole(zbuf, srcpos, mirror, start, stop, from_right)
     if zbuf[0] <= _EMPTY:
         for x in range(width):
             srcpos[x] = np.float32(x)
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _fill_end_holes(zbuf, srcpos, mirror, covered):  # pragma: no cover - compiled
+    """:func:`_fill_holes` for a scanline splatted in one unbroken run, whose only holes are at
+    its two ends: found from the ends instead of by a pass over every pixel (~0.7 ms a 720p
+    frame)."""
+    width = zbuf.shape[0]
+    first = 0
+    while first < width and zbuf[first] <= _EMPTY:
+        first += 1
+    if first == width:  # nothing on this scanline was splatted; it stays the source row
+        covered[:] = False
+        for x in range(width):
+            srcpos[x] = np.float32(x)
+        return
+    last = width - 1
+    while zbuf[last] <= _EMPTY:
+        last -= 1
+    covered[:first] = False
+    covered[first : last + 1] = True
+    covered[last + 1 :] = False
+    if first > 0:
+        _fill_hole(zbuf, srcpos, mirror, 0, first, True)
+    if last < width - 1:
+        _fill_hole(zbuf, srcpos, mirror, last + 1, width, False)
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _fill_hole(zbuf, srcpos, mirror, start, stop, from_right):  # pragma: no cover - compiled
+    """Fill the hole [start, stop) from its neighbour on the right (or left): mirror that
+    background's texture into it where the texture is still background (same disparity within a
+    pixel), to be blended towards the edge colour."""
+    width = zbuf.shape[0]
+    edge = stop if from_right else start - 1
+    step = 1 if from_right else -1
+    for k in range(stop - start):
+        xh = stop - 1 - k if from_right else start + k
+        srcpos[xh] = srcpos[edge]
+        xm = edge + step * (k + 1)
+        if 0 <= xm < width and abs(zbuf[xm] - zbuf[edge]) <= 1.0:
+            mirror[xh] = srcpos[xm]
+    for xh in range(start, stop):
+        zbuf[xh] = zbuf[edge]
 
 
 @njit(cache=True, fastmath=True, inline="always")
@@ -304,7 +338,7 @@ def _splat_coarse(knots, knot_x, max_stretch, feet, srcpos, mirror, covered):  #
     if width < 2 or not _splat_pieces(knots, knot_x, max_stretch, zbuf, srcpos):
         return False
     _end_feet(zbuf, srcpos, knots[0], knots[knots.shape[0] - 1], feet)
-    _fill_holes(zbuf, srcpos, mirror, covered)
+    _fill_end_holes(zbuf, srcpos, mirror, covered)
     return True
 
 

@@ -7,11 +7,13 @@ from stereo_spot.stereo.view_synthesis import (
     _EMPTY,
     FEET_ARRAY,
     MAX_STRETCH,
+    _fill_holes,
     _splat_general,
     _splat_pieces,
     _splat_unbroken,
     fill_invalid_disparity,
     render_right_view,
+    splat_scanline,
     upsampling_grid,
 )
 from tests.media import psnr
@@ -126,6 +128,34 @@ def test_torn_or_folded_scanlines_leave_the_walk():
     row = np.zeros(200, np.float32)
     row[190:] = 50.0  # folds back from past the right edge: the walk never reaches it
     assert not _splats(row)[0]
+
+
+def test_walked_rows_fill_their_end_holes_as_the_general_pass_does():
+    # Rows the walk takes are covered in one run, so only their ends are searched for holes;
+    # what that fills must be what the pass over every pixel fills after the general splat.
+    width = 150
+    rows = [
+        np.linspace(-6.0, 9.0, width),  # holes at both ends
+        np.linspace(9.0, -6.0, width),
+        np.full(width, 40.0),  # a hole on the right, wider than a mirror can reach
+        np.full(width, -40.0),
+        np.full(width, 500.0),  # nothing lands in the frame: the row stays the source
+    ]
+    for row in rows:
+        d = row.astype(np.float32)
+        srcpos, mirror = np.empty(width, np.float32), np.empty(width, np.float32)
+        covered = np.empty(width, np.bool_)
+        splat_scanline(d, np.float32(MAX_STRETCH), FEET_ARRAY, srcpos, mirror, covered)
+        assert _splats(d)[0], "the walk took the row"
+        zbuf, general_src = np.full(width, np.float32(_EMPTY)), np.zeros(width, np.float32)
+        general_mirror, general_covered = np.full(width, -1.0, np.float32), covered.copy()
+        _splat_general(d, np.float32(MAX_STRETCH), FEET_ARRAY, zbuf, general_src)
+        _fill_holes(zbuf, general_src, general_mirror, general_covered)
+        assert np.array_equal(covered, general_covered)
+        assert np.array_equal(mirror >= 0, general_mirror >= 0)
+        np.testing.assert_allclose(srcpos, general_src, atol=1e-3)
+        np.testing.assert_allclose(mirror, general_mirror, atol=1e-3)
+    assert not covered.any() and np.array_equal(srcpos, np.arange(width))
 
 
 def test_smooth_and_broken_rows_render_alike_either_way():
