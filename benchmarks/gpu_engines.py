@@ -122,11 +122,10 @@ def tiny_checks(root: Path, device: str, report: dict[str, Any]) -> None:
 
 
 def _disparities(engine: sc.StereoCrafterEngine, frames, params):
-    from stereo_spot.stereo.disparity import frame_disparity
+    from stereo_spot.stereo.disparity import disparity_from_depth
 
     for frame, depth in engine.depth_stream(frames):
-        h, w = frame.shape[:2]
-        yield frame, frame_disparity(depth, params, w, h)
+        yield frame, disparity_from_depth(depth, params, frame.shape[1])  # as the engine splats
 
 
 # -- part 2: full-size architectures with random weights ------------------------------------------

@@ -46,7 +46,7 @@ from inference_service.engines.weights import (
 from stereo_spot.domain import Layout, StereoParams
 from stereo_spot.errors import EngineError
 from stereo_spot.stereo.depth_cues import upsample_depth
-from stereo_spot.stereo.disparity import frame_disparity
+from stereo_spot.stereo.disparity import disparity_from_depth
 from stereo_spot.stereo.layouts import pack_stereo
 from stereo_spot.stereo.temporal import DEFAULT_ALPHA, DEFAULT_CUT_THRESHOLD, DepthSmoother
 from stereo_spot.stereo.view_synthesis import render_right_view
@@ -263,8 +263,9 @@ def check_gpu_memory(
 
 def splat_with_mask(frame: np.ndarray, disparity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(right view with holes background-filled, H x W bool mask of the holes the forward
-    splat left: right-view pixels no left pixel reached)."""
-    right, covered = render_right_view(frame, disparity, return_covered=True)
+    splat left: right-view pixels no left pixel reached). ``disparity`` may be coarser than the
+    frame, as the other engines hand it over (``render_right_view``'s ``upsample``)."""
+    right, covered = render_right_view(frame, disparity, return_covered=True, upsample=True)
     return right, ~covered
 
 
@@ -480,8 +481,7 @@ class StereoCrafterEngine:
 
         def warped() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
             for frame, depth in self.depth_stream(frames):
-                height, width = frame.shape[:2]
-                disparity = frame_disparity(depth, params, width, height)
+                disparity = disparity_from_depth(depth, params, frame.shape[1])
                 right, holes = splat_with_mask(frame, disparity)
                 yield frame, right, holes
 

@@ -2,7 +2,7 @@
 weight-free depth cues of the ``classical`` engine. Pure numpy / numba / OpenCV."""
 
 from stereo_spot.stereo.depth_cues import estimate_depth, estimate_depth_small
-from stereo_spot.stereo.disparity import disparity_from_depth, frame_disparity
+from stereo_spot.stereo.disparity import disparity_from_depth
 from stereo_spot.stereo.layouts import anaglyph, pack_stereo
 from stereo_spot.stereo.render import render_depth_stream, render_stereo
 from stereo_spot.stereo.temporal import DepthSmoother
@@ -15,7 +15,6 @@ __all__ = [
     "estimate_depth",
     "estimate_depth_small",
     "fill_invalid_disparity",
-    "frame_disparity",
     "pack_stereo",
     "render_depth_stream",
     "render_right_view",

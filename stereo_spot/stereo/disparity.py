@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from stereo_spot.domain import StereoParams
-from stereo_spot.stereo.depth_cues import upsample_depth
 
 # With edges_at_screen the disparity fades to zero over this fraction of the frame at each
 # border, so nothing in front of the screen is cut by the frame (a window violation).
@@ -46,10 +45,3 @@ def disparity_from_depth(
         rows = _taper(height, round(EDGE_TAPER_FRACTION * height))
         disparity *= rows[:, None] * columns[None, :]
     return disparity.astype(np.float32, copy=False)
-
-
-def frame_disparity(depth: np.ndarray, params: StereoParams, width: int, height: int) -> np.ndarray:
-    """Disparity in pixels at the frame's size (``height`` x ``width``) from a depth map at a
-    reduced resolution: computed at the depth's resolution, then upsampled (disparity is
-    smooth), which saves a full-resolution pass."""
-    return upsample_depth(disparity_from_depth(depth, params, width), width, height)
