@@ -1,7 +1,7 @@
 """From a frame and its disparity to the packed stereo frame the encoder takes.
 
 The default output, a Dubois anaglyph, is rendered in one pass per scanline: where each right-eye
-pixel comes from (:func:`~stereo_spot.stereo.view_synthesis.splat_scanline`), the right eye
+pixel comes from (:func:`~stereo_spot.stereo.view_synthesis.splat_frame_row`), the right eye
 resampled exactly as :func:`~stereo_spot.stereo.view_synthesis.render_right_view` resamples it and
 looked up straight into linear light, then Dubois' matrices
 (:func:`~stereo_spot.stereo.layouts.dubois_row`). The result is bit for bit the anaglyph of the
