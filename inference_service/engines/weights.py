@@ -29,10 +29,18 @@ ML_INSTALL_HINT = "install stereo-spot[ml] (torch, transformers, diffusers)"
 FLOAT_DTYPES = frozenset({"F32", "F16", "BF16"})
 
 
+# What each learned engine imports: depth-anything runs without diffusers (a GPU image built for
+# it alone, or a benchmark machine, may lack it).
+ENGINE_PACKAGES = {
+    "depth-anything": ("torch", "transformers", "safetensors"),
+    "stereocrafter": ("torch", "transformers", "diffusers", "safetensors"),
+}
+
+
 def require_ml(engine: str) -> None:
-    """Raise EngineError with the install hint when the ML stack is missing."""
+    """Raise EngineError with the install hint when a package ``engine`` needs is missing."""
     missing = []
-    for module in ("torch", "transformers", "diffusers", "safetensors"):
+    for module in ENGINE_PACKAGES[engine]:
         try:
             __import__(module)
         except ImportError:

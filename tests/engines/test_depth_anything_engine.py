@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -37,6 +39,19 @@ def test_engine_from_name_builds_it_from_the_weights_folder(tiny_depth_anything,
     assert isinstance(engine, StereoEngine)
     assert engine.name == "depth-anything"
     assert engine.options.batch_size == 2
+
+
+def test_depth_anything_runs_without_diffusers_and_stereocrafter_says_it_needs_it(
+    tiny_depth_anything, monkeypatch
+):
+    # A None entry makes ``import diffusers`` fail, as on an image built without it.
+    monkeypatch.setitem(sys.modules, "diffusers", None)
+    engine = engine_from_name("depth-anything", str(tiny_depth_anything))
+    assert len(list(engine.convert(frames(2), Layout.ANAGLYPH, StereoParams()))) == 2
+    with pytest.raises(
+        EngineError, match=r"stereocrafter engine needs diffusers.*stereo-spot\[ml\]"
+    ):
+        engine_from_name("stereocrafter", str(tiny_depth_anything))
 
 
 @pytest.mark.parametrize("layout", list(Layout))
