@@ -134,7 +134,8 @@ class SegmentWriter:
             else:
                 frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         else:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            # Wrapped too; the encoder converts it to 4:4:4 (swscale) as it takes it.
+            frame = av.VideoFrame.from_numpy_buffer(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = self._next_pts if pts is None else pts
         frame.time_base = self._time_base
         self._next_pts = frame.pts + self._frame_ticks

@@ -73,10 +73,12 @@ def test_segments_encoded_with_one_and_with_every_cpu_join_frame_exact(tmp_path:
     assert worst > 35.0, f"a joined frame decodes wrongly ({worst:.1f} dB against its source)"
 
 
+@pytest.mark.parametrize("chroma", ["420", "444"])
 @pytest.mark.parametrize("size", [(96, 64), (96, 66), (97, 63)], ids=["h%4=0", "h%4=2", "odd"])
-def test_written_frames_decode_to_what_was_written(tmp_path: Path, size) -> None:
-    # Heights that are a multiple of 4 hand x264 the converted planes without a copy; others
-    # (and odd sizes, padded by one edge pixel) go through a copy. Both must encode the picture.
+def test_written_frames_decode_to_what_was_written(tmp_path: Path, size, chroma) -> None:
+    # In 4:2:0, heights that are a multiple of 4 hand x264 the converted planes without a copy;
+    # others (and odd sizes, padded by one edge pixel) go through a copy. 4:4:4 hands over the
+    # RGB frame itself. Each must encode the picture it was given.
     width, height = size
     timing = StreamTiming(
         time_base=Fraction(1, 90000), rate=Fraction(24), width=width, height=height
@@ -90,7 +92,7 @@ def test_written_frames_decode_to_what_was_written(tmp_path: Path, size) -> None
         frame[..., 2] = 255 - frame[..., 0] // 2 - frame[..., 1] // 2
         written.append(frame)
     path = tmp_path / "out.mp4"
-    with SegmentWriter(path, timing, width, height) as writer:
+    with SegmentWriter(path, timing, width, height, chroma) as writer:
         for frame in written:
             writer.write(frame, None)
     _, decoded = open_video(path)
