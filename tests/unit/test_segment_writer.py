@@ -1,4 +1,5 @@
-"""Segments encoded on machines with different core counts must still join by stream copy.
+"""The segment encoder: what it writes decodes to what it was given, and segments encoded on
+machines with different core counts still join by stream copy.
 
 The encoder's frame threads are sized from the CPUs the process may use, and the cluster's model
 servers run on nodes of different sizes. The concat demuxer keeps the first segment's SPS/PPS
