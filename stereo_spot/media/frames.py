@@ -17,7 +17,7 @@ import numpy as np
 
 from stereo_spot.cpus import decoder_threads, encoder_threads
 from stereo_spot.errors import InputRejected
-from stereo_spot.media.yuv import rgb_to_yuv420p
+from stereo_spot.media.yuv import rgb_to_yuv420p_planes
 
 # One x264 configuration for every segment of every job (concat by copy needs identical
 # parameter sets). veryfast: the DESIGN.md floor figures were measured with it.
@@ -90,6 +90,12 @@ def open_video(path: Path) -> tuple[StreamTiming, Iterator[TimedFrame]]:
     return timing, frames()
 
 
+def _plane_rows(plane: av.video.plane.VideoPlane) -> np.ndarray:
+    """A frame plane's memory as a writable uint8 array, one row per line (lines may be padded
+    past the picture's width for alignment)."""
+    return np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
+
+
 class SegmentWriter:
     """Encodes RGB frames to H.264/MP4 with the timestamps the caller gives."""
 
@@ -123,18 +129,13 @@ class SegmentWriter:
                 mode="edge",
             )
         if self._stream.pix_fmt == "yuv420p":
-            # Converted here in parallel rather than by PyAV's one-threaded swscale (yuv.py).
-            yuv = rgb_to_yuv420p(rgb)
-            # Wrapped, not copied: the frame holds a reference to the array and x264 copies the
-            # picture when it takes it (a 3840 x 1080 frame is 6 MB: 4 % less wall time for a
-            # full-SBS 1080p segment). PyAV derives the height from the stacked planes' rows
-            # as rows // 6 * 4, which is only right when the height is a multiple of 4.
-            if self.height % 4 == 0:
-                frame = av.VideoFrame.from_numpy_buffer(yuv, format="yuv420p")
-            else:
-                frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+            # Converted here in parallel rather than by PyAV's one-threaded swscale (yuv.py),
+            # straight into the encoder frame's planes: no intermediate array, no copy.
+            frame = av.VideoFrame(self.width, self.height, "yuv420p")
+            rgb_to_yuv420p_planes(rgb, *(_plane_rows(plane) for plane in frame.planes))
         else:
-            # Wrapped too; the encoder converts it to 4:4:4 (swscale) as it takes it.
+            # Wrapped, not copied (the frame holds a reference to the array); the encoder
+            # converts it to 4:4:4 (swscale) as it takes it.
             frame = av.VideoFrame.from_numpy_buffer(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = self._next_pts if pts is None else pts
         frame.time_base = self._time_base

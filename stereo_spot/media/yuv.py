@@ -17,23 +17,52 @@ from numba import njit, prange
 def rgb_to_yuv420p(rgb: np.ndarray) -> np.ndarray:
     """Planar YUV 4:2:0 (Y, then U, then V, as PyAV's ``yuv420p`` ndarray: (H * 3/2) x W) of an
     H x W x 3 uint8 RGB frame with even H and W."""
-    height, width = rgb.shape[:2]
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or height % 2 or width % 2:
-        raise ValueError(f"expected an even-sized H x W x 3 image, got shape {rgb.shape}")
+    height, width = _checked_size(rgb)
     out = np.empty((height * 3 // 2, width), dtype=np.uint8)
-    _rgb_to_yuv420p(np.ascontiguousarray(rgb, dtype=np.uint8), out.reshape(-1))
+    flat = out.reshape(-1)
+    luma, quarter = height * width, (height // 2) * (width // 2)
+    chroma_shape = (height // 2, width // 2)
+    u = flat[luma : luma + quarter].reshape(chroma_shape)
+    v = flat[luma + quarter :].reshape(chroma_shape)
+    _rgb_to_yuv420p(np.ascontiguousarray(rgb, dtype=np.uint8), out[:height], u, v)
     return out
 
 
+def rgb_to_yuv420p_planes(rgb: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
+    """Write the same conversion into three planes the caller holds, such as an encoder frame's
+    (``av.VideoFrame`` planes, whose rows may be padded past the picture's width): ``y`` at
+    least H x W, ``u`` and ``v`` at least H/2 x W/2, C-contiguous uint8."""
+    height, width = _checked_size(rgb)
+    for plane, rows, columns in (
+        (y, height, width),
+        (u, height // 2, width // 2),
+        (v, height // 2, width // 2),
+    ):
+        if (
+            plane.dtype != np.uint8
+            or plane.ndim != 2
+            or plane.shape[0] < rows
+            or plane.shape[1] < columns
+        ):
+            raise ValueError(
+                f"a {rows} x {columns} uint8 plane is needed, got {plane.dtype} {plane.shape}"
+            )
+    _rgb_to_yuv420p(np.ascontiguousarray(rgb, dtype=np.uint8), y, u, v)
+
+
+def _checked_size(rgb: np.ndarray) -> tuple[int, int]:
+    height, width = rgb.shape[:2]
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or height % 2 or width % 2:
+        raise ValueError(f"expected an even-sized H x W x 3 image, got shape {rgb.shape}")
+    return height, width
+
+
 @njit(cache=True, parallel=True, nogil=True)
-def _rgb_to_yuv420p(rgb, flat):  # pragma: no cover - compiled
+def _rgb_to_yuv420p(rgb, y_plane, u_plane, v_plane):  # pragma: no cover - compiled
     # ITU-R BT.601 8-bit integer coefficients (limited range: Y 16..235, U/V 16..240).
     height, width = rgb.shape[:2]
-    half_w = width // 2
-    u_start = height * width
-    v_start = u_start + (height // 2) * half_w
     for by in prange(height // 2):
-        for bx in range(half_w):
+        for bx in range(width // 2):
             sum_r = 0
             sum_g = 0
             sum_b = 0
@@ -44,12 +73,12 @@ def _rgb_to_yuv420p(rgb, flat):  # pragma: no cover - compiled
                     r = np.int32(rgb[y, x, 0])
                     g = np.int32(rgb[y, x, 1])
                     b = np.int32(rgb[y, x, 2])
-                    flat[y * width + x] = np.uint8(((66 * r + 129 * g + 25 * b + 128) >> 8) + 16)
+                    y_plane[y, x] = np.uint8(((66 * r + 129 * g + 25 * b + 128) >> 8) + 16)
                     sum_r += r
                     sum_g += g
                     sum_b += b
             # The block's mean colour: sums of four pixels, so shift by two more bits.
             u = ((-38 * sum_r - 74 * sum_g + 112 * sum_b + 512) >> 10) + 128
             v = ((112 * sum_r - 94 * sum_g - 18 * sum_b + 512) >> 10) + 128
-            flat[u_start + by * half_w + bx] = np.uint8(u)
-            flat[v_start + by * half_w + bx] = np.uint8(v)
+            u_plane[by, bx] = np.uint8(u)
+            v_plane[by, bx] = np.uint8(v)

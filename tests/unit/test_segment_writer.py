@@ -75,11 +75,11 @@ def test_segments_encoded_with_one_and_with_every_cpu_join_frame_exact(tmp_path:
 
 
 @pytest.mark.parametrize("chroma", ["420", "444"])
-@pytest.mark.parametrize("size", [(96, 64), (96, 66), (97, 63)], ids=["h%4=0", "h%4=2", "odd"])
+@pytest.mark.parametrize("size", [(96, 64), (98, 66), (97, 63)], ids=["even", "odd-chroma", "odd"])
 def test_written_frames_decode_to_what_was_written(tmp_path: Path, size, chroma) -> None:
-    # In 4:2:0, heights that are a multiple of 4 hand x264 the converted planes without a copy;
-    # others (and odd sizes, padded by one edge pixel) go through a copy. 4:4:4 hands over the
-    # RGB frame itself. Each must encode the picture it was given.
+    # In 4:2:0 the colour kernel writes straight into the encoder frame's planes, whose lines
+    # are padded past odd chroma widths; odd sizes are padded by one edge pixel first. 4:4:4
+    # hands over the RGB frame itself. Each must encode the picture it was given.
     width, height = size
     timing = StreamTiming(
         time_base=Fraction(1, 90000), rate=Fraction(24), width=width, height=height

