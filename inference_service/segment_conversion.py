@@ -56,8 +56,8 @@ def convert_stored_segment(
             storage.get_file(input_key, source)
         except ObjectNotFound:
             raise InputRejected(f"The segment {input_key} does not exist.") from None
-        timing, frames = open_video(source)
-        width, height = request.layout.output_size(timing.width, timing.height)
+        source_format, frames = open_video(source)
+        width, height = request.layout.output_size(source_format.width, source_format.height)
         # pts of each input frame in order (engines yield one output frame per input frame),
         # rebased so every converted segment starts at 0: the segment muxer may start a segment
         # late (B-frame delay), which the concat demuxer would turn into a gap at the boundary.
@@ -72,7 +72,7 @@ def convert_stored_segment(
                 yield frame.rgb
 
         count = 0
-        with SegmentWriter(target, timing, width, height, request.params.chroma) as writer:
+        with SegmentWriter(target, source_format, width, height, request.params.chroma) as writer:
             # Decode, engine and encode run in three threads, overlapping (see read_ahead).
             decoded = read_ahead(rgb_frames(), name="decode")
             packed_frames = read_ahead(

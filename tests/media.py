@@ -68,3 +68,58 @@ def make_clip(
     args += [*video_args] + ([*audio_args] if audio else []) + [str(path)]
     ffmpeg(*args)
     return path
+
+
+def make_two_colour_clip(
+    path: Path,
+    left: tuple[int, int, int],
+    right: tuple[int, int, int],
+    size: str,
+    matrix: str,
+    tagged: bool = True,
+    seconds: int = 1,
+) -> Path:
+    """An H.264 clip (1 fps) whose left half is the RGB colour ``left`` and right half
+    ``right``, converted from exact RGB to YUV with ``matrix`` (ffmpeg's name: bt709,
+    bt470bg...), and tagged with it unless ``tagged`` is False."""
+    width, height = (int(v) for v in size.split("x"))
+    picture = np.empty((height, width, 3), np.uint8)
+    picture[:, : width // 2], picture[:, width // 2 :] = left, right
+    raw = path.with_suffix(".rgb")
+    raw.write_bytes(picture.tobytes() * seconds)
+    tags = ("-colorspace", matrix, "-color_primaries", matrix, "-color_trc", matrix)
+    ffmpeg(
+        *("-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-r", "1", "-i", str(raw)),
+        *("-vf", f"scale=out_color_matrix={matrix}:out_range=tv", "-pix_fmt", "yuv420p"),
+        *("-c:v", "libx264", "-crf", "10", *(tags if tagged else ())),
+        str(path),
+    )
+    raw.unlink()
+    return path
+
+
+def colour_tags(path: Path) -> dict[str, str]:
+    """The first video stream's colour tags as ffprobe names them."""
+    result = subprocess.run(
+        [
+            "ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+            "stream=color_space,color_primaries,color_transfer,color_range", "-of", "json",
+            str(path),
+        ],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    stream = json.loads(result.stdout)["streams"][0]
+    return {key: value for key, value in stream.items() if key.startswith("color_")}
+
+
+def shown_rgb(path: Path) -> np.ndarray:
+    """The first frame as ffmpeg's own decoder shows it (reading the stream's colour tags)."""
+    result = subprocess.run(
+        [
+            "ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo",
+            "-pix_fmt", "rgb24", "-",
+        ],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    stream = video_stream(probe(path))
+    return np.frombuffer(result.stdout, np.uint8).reshape(stream["height"], stream["width"], 3)

@@ -2,7 +2,9 @@
 
 PyAV (libav* bindings) rather than rawvideo pipes: frames keep their presentation timestamps,
 so variable-frame-rate sources come out with the same timing, and the encoder settings are
-identical for every segment, which lets the concat demuxer join them by stream copy.
+identical for every segment, which lets the concat demuxer join them by stream copy. Frames are
+decoded and encoded in the source's own colour matrix, and the output is tagged with it
+(:mod:`stereo_spot.media.colour`).
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import ColorRange, VideoReformatter
 
 from stereo_spot.cpus import decoder_threads, encoder_threads
 from stereo_spot.errors import InputRejected
+from stereo_spot.media.colour import Colour, stream_colour
 from stereo_spot.media.yuv import rgb_to_yuv420p_planes
 
 # One x264 configuration for every segment of every job (concat by copy needs identical
@@ -44,13 +48,14 @@ def use_frame_threads(codec_context: av.codec.context.CodecContext) -> None:
 
 
 @dataclass(frozen=True)
-class StreamTiming:
-    """What a segment's frames need to be written back with the same timing."""
+class StreamFormat:
+    """What a segment's frames need to be written back with the same timing and colours."""
 
     time_base: Fraction
     rate: Fraction
     width: int
     height: int
+    colour: Colour
 
 
 @dataclass(frozen=True)
@@ -59,8 +64,9 @@ class TimedFrame:
     pts: int | None
 
 
-def open_video(path: Path) -> tuple[StreamTiming, Iterator[TimedFrame]]:
-    """Timing of the first video stream and an iterator over its decoded RGB frames."""
+def open_video(path: Path) -> tuple[StreamFormat, Iterator[TimedFrame]]:
+    """Format of the first video stream and an iterator over its frames, decoded to RGB with
+    the stream's colour matrix."""
     try:
         container = av.open(str(path), mode="r")
     except av.error.FFmpegError as error:
@@ -73,21 +79,28 @@ def open_video(path: Path) -> tuple[StreamTiming, Iterator[TimedFrame]]:
     stream.codec_context.thread_count = decoder_threads()
     # guessed_rate is the nominal rate; average_rate is skewed by a segment's leading gap.
     rate = stream.guessed_rate or stream.average_rate or Fraction(25)
-    timing = StreamTiming(
+    codec = stream.codec_context
+    source = StreamFormat(
         time_base=stream.time_base or Fraction(1, 90000),
         rate=Fraction(rate),
-        width=stream.codec_context.width,
-        height=stream.codec_context.height,
+        width=codec.width,
+        height=codec.height,
+        colour=stream_colour(
+            codec.colorspace, codec.color_primaries, codec.color_trc, codec.width, codec.height
+        ),
     )
+    # Given explicitly: swscale would take BT.601 for an untagged HD stream, which players
+    # show as BT.709. The range is the frame's own (a full-range source says so).
+    matrix = source.colour.swscale_matrix
 
     def frames() -> Iterator[TimedFrame]:
         try:
             for frame in container.decode(stream):
-                yield TimedFrame(frame.to_ndarray(format="rgb24"), frame.pts)
+                yield TimedFrame(frame.to_ndarray(format="rgb24", src_colorspace=matrix), frame.pts)
         finally:
             container.close()
 
-    return timing, frames()
+    return source, frames()
 
 
 def _plane_rows(plane: av.video.plane.VideoPlane) -> np.ndarray:
@@ -97,10 +110,11 @@ def _plane_rows(plane: av.video.plane.VideoPlane) -> np.ndarray:
 
 
 class SegmentWriter:
-    """Encodes RGB frames to H.264/MP4 with the timestamps the caller gives."""
+    """Encodes RGB frames to H.264/MP4 with the timestamps the caller gives, in the colour
+    matrix of ``source.colour`` and tagged with it (limited range)."""
 
     def __init__(
-        self, path: Path, timing: StreamTiming, width: int, height: int, chroma: str = "420"
+        self, path: Path, source: StreamFormat, width: int, height: int, chroma: str = "420"
     ) -> None:
         if chroma not in PIX_FMTS:
             raise ValueError(f"chroma must be one of {', '.join(PIX_FMTS)}, not {chroma!r}")
@@ -108,17 +122,29 @@ class SegmentWriter:
         # chroma settings give the same frame size).
         self.width, self.height = width + width % 2, height + height % 2
         self._container = av.open(str(path), mode="w", format="mp4")
-        self._stream = self._container.add_stream("libx264", rate=timing.rate)
+        self._stream = self._container.add_stream("libx264", rate=source.rate)
         self._stream.width, self._stream.height = self.width, self.height
         self._stream.pix_fmt = PIX_FMTS[chroma]
-        self._stream.time_base = timing.time_base
+        self._stream.time_base = source.time_base
         # Encode in the source's own time base: a coarser codec time base (1/rate) would round
         # distinct timestamps together and the muxer would refuse the repeated ones.
-        self._stream.codec_context.time_base = timing.time_base
+        self._stream.codec_context.time_base = source.time_base
         self._stream.options = {**X264_OPTIONS, "profile": PROFILES[chroma]}
-        use_frame_threads(self._stream.codec_context)
-        self._time_base = timing.time_base
-        self._frame_ticks = max(1, round(1 / (timing.rate * timing.time_base)))
+        # x264 writes these into the stream's VUI and the MP4 muxer into its colr box, so every
+        # player decodes the output with the matrix it was encoded in.
+        colour = source.colour
+        codec = self._stream.codec_context
+        codec.colorspace = colour.matrix
+        codec.color_primaries = colour.primaries
+        codec.color_trc = colour.transfer
+        codec.color_range = ColorRange.MPEG
+        self._matrix = colour.matrix
+        self._swscale_matrix = colour.swscale_matrix
+        # One for the stream: swscale's context (and its threads) is set up once, not per frame.
+        self._reformatter = VideoReformatter()
+        use_frame_threads(codec)
+        self._time_base = source.time_base
+        self._frame_ticks = max(1, round(1 / (source.rate * source.time_base)))
         self._next_pts = 0
 
     def write(self, rgb: np.ndarray, pts: int | None) -> None:
@@ -132,11 +158,19 @@ class SegmentWriter:
             # Converted here in parallel rather than by PyAV's one-threaded swscale (yuv.py),
             # straight into the encoder frame's planes: no intermediate array, no copy.
             frame = av.VideoFrame(self.width, self.height, "yuv420p")
-            rgb_to_yuv420p_planes(rgb, *(_plane_rows(plane) for plane in frame.planes))
+            planes = (_plane_rows(plane) for plane in frame.planes)
+            rgb_to_yuv420p_planes(rgb, *planes, matrix=self._matrix)
         else:
-            # Wrapped, not copied (the frame holds a reference to the array); the encoder
-            # converts it to 4:4:4 (swscale) as it takes it.
-            frame = av.VideoFrame.from_numpy_buffer(np.ascontiguousarray(rgb), format="rgb24")
+            # Wrapped, not copied (the frame holds a reference to the array), and converted to
+            # 4:4:4 by swscale, on the encoder's threads, in the stream's matrix.
+            wrapped = av.VideoFrame.from_numpy_buffer(np.ascontiguousarray(rgb), format="rgb24")
+            frame = self._reformatter.reformat(
+                wrapped,
+                format="yuv444p",
+                dst_colorspace=self._swscale_matrix,
+                dst_color_range=ColorRange.MPEG,
+                threads=self._stream.codec_context.thread_count,
+            )
         frame.pts = self._next_pts if pts is None else pts
         frame.time_base = self._time_base
         self._next_pts = frame.pts + self._frame_ticks

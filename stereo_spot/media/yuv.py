@@ -2,10 +2,10 @@
 
 PyAV hands an RGB frame to swscale, which converts it on one thread: 3 ms a 720p frame and 21 ms
 a 3840 x 1080 side-by-side frame, a sixth of the CPU a full-SBS conversion spends. This kernel
-gives the same result (BT.601 limited range, what swscale uses by default for RGB input; luma
-within one level, chroma the 2 x 2 average as swscale takes it) in parallel, without the GIL.
-OpenCV's ``COLOR_RGB2YUV_I420`` is as fast but takes each block's top-left chroma sample,
-which aliases the red/cyan edges of an anaglyph.
+gives the same result (limited range in the stream's matrix, :mod:`stereo_spot.media.colour`;
+luma within one level of swscale's, chroma the 2 x 2 average as swscale takes it) in parallel,
+without the GIL. OpenCV's ``COLOR_RGB2YUV_I420`` is as fast but takes each block's top-left
+chroma sample, which aliases the red/cyan edges of an anaglyph, and knows BT.601 only.
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from stereo_spot.media.colour import BT470BG, COEFFICIENT_BITS, yuv_coefficients
 
-def rgb_to_yuv420p(rgb: np.ndarray) -> np.ndarray:
+
+def rgb_to_yuv420p(rgb: np.ndarray, matrix: int = BT470BG) -> np.ndarray:
     """Planar YUV 4:2:0 (Y, then U, then V, as PyAV's ``yuv420p`` ndarray: (H * 3/2) x W) of an
-    H x W x 3 uint8 RGB frame with even H and W."""
+    H x W x 3 uint8 RGB frame with even H and W, in ``matrix`` (an FFmpeg colour-space code of
+    :data:`~stereo_spot.media.colour.LUMA_WEIGHTS`; BT.601 by default)."""
     height, width = _checked_size(rgb)
     out = np.empty((height * 3 // 2, width), dtype=np.uint8)
     flat = out.reshape(-1)
@@ -24,11 +27,15 @@ def rgb_to_yuv420p(rgb: np.ndarray) -> np.ndarray:
     chroma_shape = (height // 2, width // 2)
     u = flat[luma : luma + quarter].reshape(chroma_shape)
     v = flat[luma + quarter :].reshape(chroma_shape)
-    _rgb_to_yuv420p(np.ascontiguousarray(rgb, dtype=np.uint8), out[:height], u, v)
+    _rgb_to_yuv420p(
+        np.ascontiguousarray(rgb, dtype=np.uint8), out[:height], u, v, yuv_coefficients(matrix)
+    )
     return out
 
 
-def rgb_to_yuv420p_planes(rgb: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
+def rgb_to_yuv420p_planes(
+    rgb: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.ndarray, matrix: int = BT470BG
+) -> None:
     """Write the same conversion into three planes the caller holds, such as an encoder frame's
     (``av.VideoFrame`` planes, whose rows may be padded past the picture's width): ``y`` at
     least H x W, ``u`` and ``v`` at least H/2 x W/2, C-contiguous uint8."""
@@ -47,7 +54,7 @@ def rgb_to_yuv420p_planes(rgb: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.n
             raise ValueError(
                 f"a {rows} x {columns} uint8 plane is needed, got {plane.dtype} {plane.shape}"
             )
-    _rgb_to_yuv420p(np.ascontiguousarray(rgb, dtype=np.uint8), y, u, v)
+    _rgb_to_yuv420p(np.ascontiguousarray(rgb, dtype=np.uint8), y, u, v, yuv_coefficients(matrix))
 
 
 def _checked_size(rgb: np.ndarray) -> tuple[int, int]:
@@ -57,10 +64,17 @@ def _checked_size(rgb: np.ndarray) -> tuple[int, int]:
     return height, width
 
 
+_ROUND = 1 << (COEFFICIENT_BITS - 1)
+# Chroma is computed from the sum of a 2 x 2 block: two more bits to shift out.
+_BLOCK_SHIFT = COEFFICIENT_BITS + 2
+_BLOCK_ROUND = 1 << (_BLOCK_SHIFT - 1)
+
+
 @njit(cache=True, parallel=True, nogil=True)
-def _rgb_to_yuv420p(rgb, y_plane, u_plane, v_plane):  # pragma: no cover - compiled
-    # ITU-R BT.601 8-bit integer coefficients (limited range: Y 16..235, U/V 16..240).
+def _rgb_to_yuv420p(rgb, y_plane, u_plane, v_plane, coefficients):  # pragma: no cover - compiled
+    # Limited range: Y 16..235, U/V 16..240 (the coefficients carry the 219/255 and 224/255).
     height, width = rgb.shape[:2]
+    yr, yg, yb, ur, ug, ub, vr, vg, vb = coefficients
     for by in prange(height // 2):
         for bx in range(width // 2):
             sum_r = 0
@@ -73,12 +87,13 @@ def _rgb_to_yuv420p(rgb, y_plane, u_plane, v_plane):  # pragma: no cover - compi
                     r = np.int32(rgb[y, x, 0])
                     g = np.int32(rgb[y, x, 1])
                     b = np.int32(rgb[y, x, 2])
-                    y_plane[y, x] = np.uint8(((66 * r + 129 * g + 25 * b + 128) >> 8) + 16)
+                    luma = (yr * r + yg * g + yb * b + _ROUND) >> COEFFICIENT_BITS
+                    y_plane[y, x] = np.uint8(luma + 16)
                     sum_r += r
                     sum_g += g
                     sum_b += b
-            # The block's mean colour: sums of four pixels, so shift by two more bits.
-            u = ((-38 * sum_r - 74 * sum_g + 112 * sum_b + 512) >> 10) + 128
-            v = ((112 * sum_r - 94 * sum_g - 18 * sum_b + 512) >> 10) + 128
+            # The block's mean colour.
+            u = ((ur * sum_r + ug * sum_g + ub * sum_b + _BLOCK_ROUND) >> _BLOCK_SHIFT) + 128
+            v = ((vr * sum_r + vg * sum_g + vb * sum_b + _BLOCK_ROUND) >> _BLOCK_SHIFT) + 128
             u_plane[by, bx] = np.uint8(u)
             v_plane[by, bx] = np.uint8(v)

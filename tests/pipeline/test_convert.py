@@ -9,7 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.media import audio_streams, make_clip, package_data, probe, video_stream
+from tests.media import (
+    audio_streams,
+    colour_tags,
+    make_clip,
+    make_two_colour_clip,
+    package_data,
+    probe,
+    shown_rgb,
+    video_stream,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -129,6 +138,26 @@ def test_nearer_content_moves_more_and_to_the_left(embedded, tmp_path):
     bottom = _horizontal_shift(left[-height // 5 :], right[-height // 5 :])
     assert bottom < top, f"near rows moved {bottom}px, far rows {top}px"
     assert bottom < 0, "near content moves left in the right eye (x_right = x_left - d)"
+
+
+def test_an_hd_source_keeps_its_colours_and_its_colour_tags(embedded, tmp_path):
+    """A BT.709 source (what cameras, phones and streaming sites make) comes out tagged BT.709,
+    and its left eye shows the source's colours: no shift from decoding or encoding in another
+    matrix. Flat colour, so the right eye is the same picture shifted."""
+    green, magenta = (30, 170, 60), (200, 40, 110)
+    source = make_two_colour_clip(tmp_path / "hd.mp4", green, magenta, "320x180", "bt709")
+    output = tmp_path / "hd_LR.mp4"
+    result = embedded.convert(source, output, "--layout", "sbs")
+    assert result.returncode == 0, result.stderr
+    assert colour_tags(output) == {
+        "color_range": "tv",
+        "color_space": "bt709",
+        "color_transfer": "bt709",
+        "color_primaries": "bt709",
+    }
+    shown = shown_rgb(output).astype(int)
+    for x, colour in ((40, green), (280, magenta)):  # the left eye's two halves
+        assert np.abs(shown[90, x] - colour).max() <= 3, (shown[90, x], colour)
 
 
 def _decoded(path: Path) -> np.ndarray:

