@@ -107,13 +107,17 @@ def x264(source: Path, target: Path, *extra: str) -> list[str]:
 
 class NoWork:
     """An engine that converts nothing: each frame packed with itself as both eyes (the anaglyph
-    of a frame with itself would be a conversion; the frame itself stands in for it)."""
+    of a frame with itself would be a conversion; the frame itself stands in for it), or, for
+    full side by side and top-bottom, the frame itself as the right eye."""
 
     name = "no-work"
 
     def convert(self, frames, layout, params):
         for frame in frames:
             yield frame if Layout(layout) is Layout.ANAGLYPH else pack_stereo(frame, frame, layout)
+
+    def right_views(self, frames, params):
+        yield from frames
 
 
 def warmed_up_classical_engine():

@@ -18,8 +18,8 @@ from inference_service.payload import SegmentRequest, SegmentResult
 from inference_service.read_ahead import read_ahead
 from stereo_spot.domain import Layout, StereoParams
 from stereo_spot.errors import EngineError, InputRejected, ObjectNotFound
-from stereo_spot.media.frames import SegmentWriter, open_video
-from stereo_spot.media.yuv import rgb_to_yuv420p
+from stereo_spot.media.frames import SegmentWriter, TimedFrame, open_video
+from stereo_spot.media.yuv import rgb_to_yuv420p, rgb_to_yuv420p_planes
 from stereo_spot.storage import ObjectStorage
 
 
@@ -33,6 +33,11 @@ def warm_up(engine: StereoEngine) -> None:
     for layout in (Layout.ANAGLYPH, Layout.HALF_SBS):
         for packed in engine.convert(frames, layout, StereoParams()):
             rgb_to_yuv420p(packed)
+    # Side by side, each eye is converted into its half of the encoder frame's planes: strided
+    # views, which the kernel is compiled for separately.
+    luma, chroma = np.empty((48, 128), np.uint8), np.empty((2, 24, 64), np.uint8)
+    for right in engine.right_views(frames, StereoParams()):
+        rgb_to_yuv420p_planes(right, luma[:, 64:], chroma[0, :, 32:], chroma[1, :, 32:])
 
 
 def convert_stored_segment(
@@ -58,33 +63,45 @@ def convert_stored_segment(
             raise InputRejected(f"The segment {input_key} does not exist.") from None
         source_format, frames = open_video(source)
         width, height = request.layout.output_size(source_format.width, source_format.height)
-        # pts of each input frame in order (engines yield one output frame per input frame),
-        # rebased so every converted segment starts at 0: the segment muxer may start a segment
-        # late (B-frame delay), which the concat demuxer would turn into a gap at the boundary.
-        pts_in_order: deque[int | None] = deque()
+        # Side by side and top-bottom: the engine renders the right eye alone and the writer
+        # takes the left eye from the decoded frame, with no packed frame in between.
+        eyes = request.layout in (Layout.SBS, Layout.TAB)
+        # Each input frame in order (engines yield one output frame per input frame) with its
+        # pts rebased so every converted segment starts at 0: the segment muxer may start a
+        # segment late (B-frame delay), which the concat demuxer would turn into a gap.
+        in_order: deque[tuple[TimedFrame | None, int | None]] = deque()
         first_pts: list[int] = []
 
         def rgb_frames() -> Iterator[np.ndarray]:
             for frame in frames:
                 if frame.pts is not None and not first_pts:
                     first_pts.append(frame.pts)
-                pts_in_order.append(None if frame.pts is None else max(0, frame.pts - first_pts[0]))
+                pts = None if frame.pts is None else max(0, frame.pts - first_pts[0])
+                # The decoded picture is kept only where the writer copies it (its buffer is
+                # the decoder's: ~3 MB a 1080p frame for every frame in flight).
+                in_order.append((frame if eyes else None, pts))
                 yield frame.rgb
 
         count = 0
         with SegmentWriter(target, source_format, width, height, request.params.chroma) as writer:
             # Decode, engine and encode run in three threads, overlapping (see read_ahead).
             decoded = read_ahead(rgb_frames(), name="decode")
-            packed_frames = read_ahead(
-                engine.convert(decoded, request.layout, request.params), name="engine"
-            )
+            if eyes:
+                rendered = engine.right_views(decoded, request.params)
+            else:
+                rendered = engine.convert(decoded, request.layout, request.params)
+            outputs = read_ahead(rendered, name="engine")
             try:
-                for packed in packed_frames:
-                    writer.write(packed, pts_in_order.popleft())
+                for output in outputs:
+                    frame, pts = in_order.popleft()
+                    if frame is not None:
+                        writer.write_eyes(frame, output, pts, request.layout)
+                    else:
+                        writer.write(output, pts)
                     count += 1
             finally:
                 # The engine thread first, then the decoder it reads from.
-                packed_frames.close()
+                outputs.close()
                 decoded.close()
         if count == 0:
             raise InputRejected(f"The segment {input_key} holds no decodable frames.")

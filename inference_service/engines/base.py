@@ -26,3 +26,11 @@ class StereoEngine(Protocol):
         self, frames: Iterable[np.ndarray], layout: Layout, params: StereoParams
     ) -> Iterator[np.ndarray]:
         """Per input frame one packed output frame (uint8 RGB, size ``layout.output_size``)."""
+
+    def right_views(
+        self, frames: Iterable[np.ndarray], params: StereoParams
+    ) -> Iterator[np.ndarray]:
+        """Per input frame its right eye alone (uint8 RGB, the frame's size), exactly as
+        ``convert`` packs it beside or below the frame: side-by-side and top-bottom output is
+        written from the two eyes without packing them first, the left eye straight from the
+        decoded picture."""

@@ -22,7 +22,7 @@ from stereo_spot.stereo.depth_cues import (
     upsample_depth,
     work_grey,
 )
-from stereo_spot.stereo.render import render_depth_stream
+from stereo_spot.stereo.render import render_depth_stream, right_view_stream
 from stereo_spot.stereo.temporal import (
     DEFAULT_ALPHA,
     DEFAULT_CUT_THRESHOLD,
@@ -132,3 +132,8 @@ class ClassicalEngine:
         self, frames: Iterable[np.ndarray], layout: Layout, params: StereoParams
     ) -> Iterator[np.ndarray]:
         return render_depth_stream(self._depth_stream(frames), layout, params)
+
+    def right_views(
+        self, frames: Iterable[np.ndarray], params: StereoParams
+    ) -> Iterator[np.ndarray]:
+        return right_view_stream(self._depth_stream(frames), params)

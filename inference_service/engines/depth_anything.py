@@ -30,7 +30,7 @@ from inference_service.engines.weights import (
 from stereo_spot.domain import Layout, StereoParams
 from stereo_spot.errors import EngineError
 from stereo_spot.stereo.depth_cues import upsample_depth
-from stereo_spot.stereo.render import render_depth_stream
+from stereo_spot.stereo.render import render_depth_stream, right_view_stream
 from stereo_spot.stereo.temporal import (
     DEFAULT_ALPHA,
     DEFAULT_CUT_THRESHOLD,
@@ -225,6 +225,11 @@ class DepthAnythingEngine:
         self, frames: Iterable[np.ndarray], layout: Layout, params: StereoParams
     ) -> Iterator[np.ndarray]:
         return render_depth_stream(self.depth_stream(frames), layout, params)
+
+    def right_views(
+        self, frames: Iterable[np.ndarray], params: StereoParams
+    ) -> Iterator[np.ndarray]:
+        return right_view_stream(self.depth_stream(frames), params)
 
 
 class _InputSpec:

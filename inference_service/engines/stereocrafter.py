@@ -477,6 +477,19 @@ class StereoCrafterEngine:
         self, frames: Iterable[np.ndarray], layout: Layout, params: StereoParams
     ) -> Iterator[np.ndarray]:
         layout = Layout(layout)
+        for frame, right in self._eyes(frames, params):
+            yield pack_stereo(frame, right, layout, params.anaglyph_mode)
+
+    def right_views(
+        self, frames: Iterable[np.ndarray], params: StereoParams
+    ) -> Iterator[np.ndarray]:
+        for _, right in self._eyes(frames, params):
+            yield right
+
+    def _eyes(
+        self, frames: Iterable[np.ndarray], params: StereoParams
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(frame, its inpainted right eye) per frame."""
         generator = self._generator()
 
         def warped() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -495,7 +508,7 @@ class StereoCrafterEngine:
         ):
             # Pixels the splat reached are exact; only the holes take the diffusion's output.
             out = np.where(holes[..., None], np.clip(painted + 0.5, 0, 255).astype(np.uint8), right)
-            yield pack_stereo(frame, out, layout, params.anaglyph_mode)
+            yield frame, out
 
     def inpaint_window(
         self, rights: list[np.ndarray], holes: list[np.ndarray], generator: Any | None = None

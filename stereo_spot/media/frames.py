@@ -19,6 +19,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, VideoReformatter
 
 from stereo_spot.cpus import decoder_threads, encoder_threads
+from stereo_spot.domain import Layout
 from stereo_spot.errors import InputRejected
 from stereo_spot.media.colour import Colour, stream_colour
 from stereo_spot.media.yuv import rgb_to_yuv420p_planes
@@ -62,6 +63,7 @@ class StreamFormat:
 class TimedFrame:
     rgb: np.ndarray  # H x W x 3 uint8
     pts: int | None
+    picture: av.VideoFrame  # as decoded: the YUV a side-by-side left eye is copied from
 
 
 def open_video(path: Path) -> tuple[StreamFormat, Iterator[TimedFrame]]:
@@ -96,7 +98,8 @@ def open_video(path: Path) -> tuple[StreamFormat, Iterator[TimedFrame]]:
     def frames() -> Iterator[TimedFrame]:
         try:
             for frame in container.decode(stream):
-                yield TimedFrame(frame.to_ndarray(format="rgb24", src_colorspace=matrix), frame.pts)
+                rgb = frame.to_ndarray(format="rgb24", src_colorspace=matrix)
+                yield TimedFrame(rgb, frame.pts, frame)
         finally:
             container.close()
 
@@ -148,6 +151,7 @@ class SegmentWriter:
         self._next_pts = 0
 
     def write(self, rgb: np.ndarray, pts: int | None) -> None:
+        """Encode one packed RGB frame of the writer's size (or one pixel less, padded)."""
         if rgb.shape[0] != self.height or rgb.shape[1] != self.width:
             rgb = np.pad(
                 rgb,
@@ -171,6 +175,75 @@ class SegmentWriter:
                 dst_color_range=ColorRange.MPEG,
                 threads=self._stream.codec_context.thread_count,
             )
+        self._encode(frame, pts)
+
+    def write_eyes(
+        self,
+        left: TimedFrame,
+        right: np.ndarray,
+        pts: int | None,
+        layout: Layout,
+    ) -> None:
+        """Encode the side-by-side (``Layout.SBS``) or top-bottom (``Layout.TAB``) frame of
+        the decoded frame ``left`` and the RGB ``right`` eye, without packing them first.
+
+        In 4:2:0, with the split on an even column (row), the left eye's decoded YUV is copied
+        into the encoder frame as it is when it is 8-bit limited range: the source's own
+        samples, and only half the frame goes through the colour conversion. At 3840 x 1080
+        this costs 4.5 ms a frame on two threads against the 10.3 ms of packing the eyes
+        (1.6 ms) and converting the packed frame (8.7 ms). Otherwise the eyes are packed and
+        written as any frame."""
+        layout = Layout(layout)
+        if layout not in (Layout.SBS, Layout.TAB):
+            raise ValueError(f"write_eyes packs sbs or tab, not {layout.value}")
+        height, width = left.rgb.shape[:2]
+        beside = layout is Layout.SBS
+        if self._stream.pix_fmt != "yuv420p" or (width if beside else height) % 2:
+            self.write(np.concatenate([left.rgb, right], axis=1 if beside else 0), pts)
+            return
+        frame = av.VideoFrame(self.width, self.height, "yuv420p")
+        out = [_plane_rows(plane) for plane in frame.planes]
+        # Each eye's share of the three planes (chroma at half the resolution).
+        if beside:
+            first = [p[:, : width >> k] for p, k in zip(out, (0, 1, 1), strict=True)]
+            second = [p[:, width >> k :] for p, k in zip(out, (0, 1, 1), strict=True)]
+        else:
+            first = [p[: height >> k] for p, k in zip(out, (0, 1, 1), strict=True)]
+            second = [p[height >> k :] for p, k in zip(out, (0, 1, 1), strict=True)]
+        if not self._copy_decoded(left.picture, first, width, height):
+            self._convert_eye(left.rgb, first)
+        self._convert_eye(right, second)
+        self._encode(frame, pts)
+
+    def _convert_eye(self, rgb: np.ndarray, planes: list[np.ndarray]) -> None:
+        """``rgb`` into its share of the planes; an odd-sized eye (the writer pads odd frame
+        sizes) is padded by its edge pixels first."""
+        height, width = rgb.shape[:2]
+        if height % 2 or width % 2:
+            rgb = np.pad(rgb, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+        rgb_to_yuv420p_planes(rgb, *planes, matrix=self._matrix)
+
+    @staticmethod
+    def _copy_decoded(
+        picture: av.VideoFrame, planes: list[np.ndarray], width: int, height: int
+    ) -> bool:
+        """Copy a decoded 8-bit limited-range 4:2:0 picture into ``planes``; False (nothing
+        written) for any other picture. The source was decoded to RGB in the matrix this writer
+        encodes and tags, so its YUV stands for the same colours."""
+        if (
+            picture.format.name != "yuv420p"
+            or picture.color_range == ColorRange.JPEG
+            or (picture.width, picture.height) != (width, height)
+            or height % 2
+            or width % 2
+        ):
+            return False
+        for target, plane, shift in zip(planes, picture.planes, (0, 1, 1), strict=True):
+            rows, columns = height >> shift, width >> shift
+            np.copyto(target[:rows, :columns], _plane_rows(plane)[:rows, :columns])
+        return True
+
+    def _encode(self, frame: av.VideoFrame, pts: int | None) -> None:
         frame.pts = self._next_pts if pts is None else pts
         frame.time_base = self._time_base
         self._next_pts = frame.pts + self._frame_ticks

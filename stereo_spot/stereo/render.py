@@ -85,6 +85,18 @@ def render_depth_stream(
         yield render_stereo(frame, disparity, layout, params.anaglyph_mode, upsample=True)
 
 
+def right_view_stream(
+    frame_depths: Iterable[tuple[np.ndarray, np.ndarray]], params: StereoParams
+) -> Iterator[np.ndarray]:
+    """The right eye alone of each (frame, depth) of a stream, as :func:`render_depth_stream`
+    renders it: for side-by-side and top-bottom output, whose left eye is the frame itself and
+    need not be packed here (the encoder takes the eyes as they are, see
+    ``SegmentWriter.write_eyes``)."""
+    for frame, depth in frame_depths:
+        disparity = disparity_from_depth(depth, params, frame.shape[1])
+        yield render_right_view(frame, disparity, upsample=True)
+
+
 @njit(cache=True, parallel=True, fastmath=True, nogil=True)
 def _splat_dubois(
     left, disparity, grid, max_stretch, texture, feet, m_left, m_right, to_linear, to_srgb, out

@@ -118,3 +118,11 @@ def test_normalisation_ignores_the_model_scale_and_single_frame_outliers():
     spiked[6] = spiked[6] * 5.0
     out = InverseDepthNormaliser().normalise_batch(spiked, pictures)
     assert np.abs(out[7] - plain[7]).mean() < 0.1
+
+
+def test_right_views_are_the_right_eyes_of_the_side_by_side_frames(engine):
+    clip, params = frames(5, 64, 48), StereoParams(divergence=6)
+    rights = list(engine.right_views(clip, params))
+    packed = list(engine.convert(clip, Layout.SBS, params))
+    assert len(rights) == 5
+    assert all(np.array_equal(r, p[:, 64:]) for r, p in zip(rights, packed, strict=True))

@@ -141,3 +141,11 @@ def test_full_size_models_are_refused_on_the_cpu(tiny_stereocrafter, monkeypatch
     monkeypatch.setenv("STEREO_SPOT_ALLOW_CPU_DIFFUSION", "1")
     monkeypatch.setenv("STEREO_SPOT_DEVICE", "cpu")
     assert engine_from_name("stereocrafter", str(tiny_stereocrafter)).name == "stereocrafter"
+
+
+def test_right_views_are_the_inpainted_right_eyes_of_the_side_by_side_frames(engine):
+    clip, params = frames(5, 64, 48), StereoParams(divergence=6)
+    rights = list(engine.right_views(clip, params))
+    packed = list(engine.convert(clip, Layout.TAB, params))
+    assert len(rights) == 5
+    assert all(np.array_equal(r, p[48:]) for r, p in zip(rights, packed, strict=True))

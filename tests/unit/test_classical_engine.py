@@ -136,3 +136,15 @@ def test_edges_at_screen_keeps_the_frame_border_identical_in_both_eyes():
     assert np.array_equal(left[:, 0], right[:, 0]) and np.array_equal(left[:, -1], right[:, -1])
     (free,) = ClassicalEngine().convert([frame], Layout.SBS, StereoParams(divergence=5.0))
     assert not np.array_equal(free[:, 128], frame[:, 0])
+
+
+@pytest.mark.parametrize("layout", [Layout.SBS, Layout.TAB])
+def test_right_views_are_the_eyes_that_convert_packs(layout):
+    # Full side by side and top-bottom are written from the eyes themselves (right_views):
+    # they must be what convert would have packed.
+    frames = [textured_frame(i, 36, 64) for i in range(4)]
+    params = StereoParams(divergence=4.0)
+    rights = list(ClassicalEngine().right_views(iter(frames), params))
+    packed = list(ClassicalEngine().convert(iter(frames), layout, params))
+    for right, frame in zip(rights, packed, strict=True):
+        assert np.array_equal(right, frame[:, 64:] if layout is Layout.SBS else frame[36:])

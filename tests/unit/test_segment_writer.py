@@ -16,11 +16,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from av.video.reformatter import ColorRange
 
 from stereo_spot.cpus import encoder_threads
+from stereo_spot.domain import Layout
 from stereo_spot.media.assemble import concat_and_mux
 from stereo_spot.media.colour import BT470BG, BT709, BT2020_NCL, Colour
-from stereo_spot.media.frames import SegmentWriter, StreamFormat, open_video
+from stereo_spot.media.frames import SegmentWriter, StreamFormat, TimedFrame, open_video
 from stereo_spot.media.probe import count_video_frames
 from tests.media import make_clip, psnr
 
@@ -109,3 +111,77 @@ def test_written_frames_decode_to_what_was_written(tmp_path: Path, size, chroma,
     for out, src in zip(frames, written, strict=True):
         assert out.shape == (height + height % 2, width + width % 2, 3)
         assert psnr(out[:height, :width], src) > 35.0
+
+
+def _eye(rgb: np.ndarray) -> TimedFrame:
+    """A frame as the decoder hands it over: its RGB, and the picture it was decoded from
+    (4:2:0 where the size allows, else the RGB frame itself, which is never copied through)."""
+    picture = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    if rgb.shape[0] % 2 == 0 and rgb.shape[1] % 2 == 0:
+        picture = picture.reformat(format="yuv420p", dst_color_range=ColorRange.MPEG)
+    return TimedFrame(picture.to_ndarray(format="rgb24"), None, picture)
+
+
+@pytest.mark.parametrize("chroma", ["420", "444"])
+@pytest.mark.parametrize("size", [(96, 64), (98, 66), (97, 63)], ids=["even", "odd-chroma", "odd"])
+@pytest.mark.parametrize("layout", [Layout.SBS, Layout.TAB], ids=["sbs", "tab"])
+def test_eyes_written_apart_decode_as_their_packed_frame(tmp_path: Path, layout, size, chroma):
+    # Full side by side and top-bottom hand the writer the two eyes, not a packed frame: the
+    # left eye's decoded YUV is copied through, the right eye converted into its half. Each
+    # size and chroma (odd splits fall back to packing) must encode the same picture as the
+    # packed frame would.
+    width, height = size
+    source = StreamFormat(
+        time_base=Fraction(1, 90000),
+        rate=Fraction(24),
+        width=width,
+        height=height,
+        colour=Colour(),
+    )
+    out_width, out_height = layout.output_size(width, height)
+    rng = np.random.default_rng(3)
+    smooth = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
+    pairs = []
+    for shift in range(4):
+        base = np.clip(smooth + 9 * shift + rng.normal(0, 3, (height, width, 3)), 0, 255)
+        left = _eye(base.astype(np.uint8))
+        right = np.roll(left.rgb, 3 + shift, axis=1)
+        pairs.append((left, right))
+    apart, packed = tmp_path / "apart.mp4", tmp_path / "packed.mp4"
+    with SegmentWriter(apart, source, out_width, out_height, chroma) as writer:
+        for left, right in pairs:
+            writer.write_eyes(left, right, None, layout)
+    axis = 1 if layout is Layout.SBS else 0
+    with SegmentWriter(packed, source, out_width, out_height, chroma) as writer:
+        for left, right in pairs:
+            writer.write(np.concatenate([left.rgb, right], axis=axis), None)
+    _, from_eyes = open_video(apart)
+    _, from_packed = open_video(packed)
+    for a, b, (left, right) in zip(from_eyes, from_packed, pairs, strict=True):
+        assert a.rgb.shape == b.rgb.shape
+        assert psnr(a.rgb, b.rgb) > 38.0
+        first = a.rgb[:height, :width]
+        second = a.rgb[:height, width : 2 * width] if axis else a.rgb[height : 2 * height, :width]
+        assert psnr(first, left.rgb) > 35.0
+        assert psnr(second, right) > 35.0
+
+
+def test_the_left_eye_keeps_the_source_samples_themselves(tmp_path: Path):
+    # YUV outside the RGB gamut (as real sources hold, near saturated edges) does not survive
+    # a trip through RGB: clipped there, it would come back as other samples. Copied from the
+    # decoded picture, the left eye keeps them; the right eye, given as RGB, cannot.
+    picture = av.VideoFrame(64, 48, "yuv420p")
+    for plane, value in zip(picture.planes, (60, 235, 235), strict=True):
+        np.frombuffer(plane, np.uint8)[:] = value
+    left = TimedFrame(picture.to_ndarray(format="rgb24"), None, picture)
+    source = StreamFormat(
+        time_base=Fraction(1, 90000), rate=Fraction(24), width=64, height=48, colour=Colour()
+    )
+    out = tmp_path / "out.mp4"
+    with SegmentWriter(out, source, 128, 48) as writer:
+        writer.write_eyes(left, left.rgb.copy(), None, Layout.SBS)
+    with av.open(str(out)) as container:
+        yuv = next(container.decode(video=0)).to_ndarray(format="yuv420p").astype(int)
+    u = yuv[48 : 48 + 12].reshape(24, 64)  # the U plane: 24 rows of 64
+    assert np.abs(u[:, :32] - 235).max() <= 2, "the left eye's samples as decoded"
+    assert np.abs(u[:, 32:] - 235).min() > 10, "the right eye went through clipped RGB"
