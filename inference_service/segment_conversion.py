@@ -19,7 +19,7 @@ from inference_service.read_ahead import read_ahead
 from stereo_spot.domain import Layout, StereoParams
 from stereo_spot.errors import EngineError, InputRejected, ObjectNotFound
 from stereo_spot.media.frames import SegmentWriter, TimedFrame, open_video
-from stereo_spot.media.yuv import rgb_to_yuv420p, rgb_to_yuv420p_planes
+from stereo_spot.media.yuv import rgb_to_yuv420p
 from stereo_spot.storage import ObjectStorage
 
 
@@ -33,11 +33,6 @@ def warm_up(engine: StereoEngine) -> None:
     for layout in (Layout.ANAGLYPH, Layout.HALF_SBS):
         for packed in engine.convert(frames, layout, StereoParams()):
             rgb_to_yuv420p(packed)
-    # Side by side, each eye is converted into its half of the encoder frame's planes: strided
-    # views, which the kernel is compiled for separately.
-    luma, chroma = np.empty((48, 128), np.uint8), np.empty((2, 24, 64), np.uint8)
-    for right in engine.right_views(frames, StereoParams()):
-        rgb_to_yuv420p_planes(right, luma[:, 64:], chroma[0, :, 32:], chroma[1, :, 32:])
 
 
 def convert_stored_segment(

@@ -202,34 +202,27 @@ class SegmentWriter:
             self.write(np.concatenate([left.rgb, right], axis=1 if beside else 0), pts)
             return
         frame = av.VideoFrame(self.width, self.height, "yuv420p")
-        out = [_plane_rows(plane) for plane in frame.planes]
-        # Each eye's share of the three planes (chroma at half the resolution).
-        if beside:
-            first = [p[:, : width >> k] for p, k in zip(out, (0, 1, 1), strict=True)]
-            second = [p[:, width >> k :] for p, k in zip(out, (0, 1, 1), strict=True)]
-        else:
-            first = [p[: height >> k] for p, k in zip(out, (0, 1, 1), strict=True)]
-            second = [p[height >> k :] for p, k in zip(out, (0, 1, 1), strict=True)]
-        if not self._copy_decoded(left.picture, first, width, height):
-            self._convert_eye(left.rgb, first)
-        self._convert_eye(right, second)
+        planes = [_plane_rows(plane) for plane in frame.planes]
+        if not self._copy_decoded(left.picture, planes, width, height):
+            self._convert_eye(left.rgb, planes, (0, 0))
+        self._convert_eye(right, planes, (0, width) if beside else (height, 0))
         self._encode(frame, pts)
 
-    def _convert_eye(self, rgb: np.ndarray, planes: list[np.ndarray]) -> None:
-        """``rgb`` into its share of the planes; an odd-sized eye (the writer pads odd frame
-        sizes) is padded by its edge pixels first."""
+    def _convert_eye(self, rgb: np.ndarray, planes: list[np.ndarray], at: tuple[int, int]) -> None:
+        """``rgb`` into the planes from luma row and column ``at`` on; an odd-sized eye (the
+        writer pads odd frame sizes) is padded by its edge pixels first."""
         height, width = rgb.shape[:2]
         if height % 2 or width % 2:
             rgb = np.pad(rgb, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
-        rgb_to_yuv420p_planes(rgb, *planes, matrix=self._matrix)
+        rgb_to_yuv420p_planes(rgb, *planes, matrix=self._matrix, at=at)
 
     @staticmethod
     def _copy_decoded(
         picture: av.VideoFrame, planes: list[np.ndarray], width: int, height: int
     ) -> bool:
-        """Copy a decoded 8-bit limited-range 4:2:0 picture into ``planes``; False (nothing
-        written) for any other picture. The source was decoded to RGB in the matrix this writer
-        encodes and tags, so its YUV stands for the same colours."""
+        """Copy a decoded 8-bit limited-range 4:2:0 picture into the top-left corner of
+        ``planes``; False (nothing written) for any other picture. The source was decoded to
+        RGB in the matrix this writer encodes and tags, so its YUV stands for the same colours."""
         if (
             picture.format.name != "yuv420p"
             or picture.color_range == ColorRange.JPEG

@@ -87,3 +87,19 @@ def test_planes_held_elsewhere_get_the_same_picture_and_must_be_large_enough():
     assert (v[:, :5].ravel() == stacked.ravel()[75:]).all()
     with pytest.raises(ValueError, match="3 x 5 uint8 plane"):
         rgb_to_yuv420p_planes(rgb, y, u[:, :4], v)
+
+
+def test_a_picture_goes_where_the_offset_puts_it_and_nowhere_else():
+    # How a side-by-side or top-bottom frame is written: each eye at its offset in one frame.
+    rgb = np.random.default_rng(1).integers(0, 256, (4, 6, 3), dtype=np.uint8)
+    alone = rgb_to_yuv420p(rgb)
+    y, u, v = np.zeros((8, 12), np.uint8), np.zeros((4, 6), np.uint8), np.zeros((4, 6), np.uint8)
+    rgb_to_yuv420p_planes(rgb, y, u, v, at=(4, 6))
+    assert (y[4:, 6:] == alone[:4]).all() and not y[:4].any() and not y[:, :6].any()
+    assert (u[2:, 3:].ravel() == alone.ravel()[24:30]).all() and not u[:2].any()
+    assert (v[2:, 3:].ravel() == alone.ravel()[30:]).all() and not v[:, :3].any()
+    with pytest.raises(ValueError, match="even"):
+        rgb_to_yuv420p_planes(rgb, y, u, v, at=(1, 0))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        # A view of part of a plane: written through a copy, the picture would be lost.
+        rgb_to_yuv420p_planes(rgb, y[:, 6:], u[:, 3:], v[:, 3:])
