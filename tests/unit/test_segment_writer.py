@@ -41,6 +41,17 @@ def _write_on(cpus: set[int], frames: list[np.ndarray], timing, path: Path) -> P
     return path
 
 
+def _stream(width: int, height: int, matrix: int = BT470BG) -> StreamFormat:
+    """A 24 fps stream's format, as open_video reads it."""
+    return StreamFormat(
+        time_base=Fraction(1, 90000),
+        rate=Fraction(24),
+        width=width,
+        height=height,
+        colour=Colour(matrix=matrix),
+    )
+
+
 def _parameter_sets(path: Path) -> bytes:
     with av.open(str(path)) as container:
         return bytes(container.streams.video[0].codec_context.extradata)
@@ -86,13 +97,7 @@ def test_written_frames_decode_to_what_was_written(tmp_path: Path, size, chroma,
     # hands over the RGB frame itself. Each must encode the picture it was given, in the
     # stream's matrix, tagged so that the decoder reads it back in the same one.
     width, height = size
-    timing = StreamFormat(
-        time_base=Fraction(1, 90000),
-        rate=Fraction(24),
-        width=width,
-        height=height,
-        colour=Colour(matrix=matrix),
-    )
+    timing = _stream(width, height, matrix)
     ramp = np.linspace(0, 255, width, dtype=np.float32)
     written = []
     for shift in range(6):
@@ -131,13 +136,7 @@ def test_eyes_written_apart_decode_as_their_packed_frame(tmp_path: Path, layout,
     # size and chroma (odd splits fall back to packing) must encode the same picture as the
     # packed frame would.
     width, height = size
-    source = StreamFormat(
-        time_base=Fraction(1, 90000),
-        rate=Fraction(24),
-        width=width,
-        height=height,
-        colour=Colour(),
-    )
+    source = _stream(width, height)
     out_width, out_height = layout.output_size(width, height)
     rng = np.random.default_rng(3)
     smooth = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
@@ -174,9 +173,7 @@ def test_the_left_eye_keeps_the_source_samples_themselves(tmp_path: Path):
     for plane, value in zip(picture.planes, (60, 235, 235), strict=True):
         np.frombuffer(plane, np.uint8)[:] = value
     left = TimedFrame(picture.to_ndarray(format="rgb24"), None, picture)
-    source = StreamFormat(
-        time_base=Fraction(1, 90000), rate=Fraction(24), width=64, height=48, colour=Colour()
-    )
+    source = _stream(64, 48)
     out = tmp_path / "out.mp4"
     with SegmentWriter(out, source, 128, 48) as writer:
         writer.write_eyes(left, left.rgb.copy(), None, Layout.SBS)
