@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 # FFmpeg's AVColorSpace codes of the matrices defined by two luma weights (Kr, Kb): what the
 # colour kernel (yuv.py) and swscale both implement.
 BT709 = 1
@@ -45,10 +43,6 @@ _SD_MAX_WIDTH = 1024
 # written as unspecified.
 _PRIMARIES = {1, *range(4, 13), 22}
 _TRANSFERS = {1, *range(4, 19)}
-
-# Fixed-point scale of the kernel's coefficients: 16 bits, so every level is exact to within
-# rounding, and a 2 x 2 block's sum times a coefficient still fits an int32.
-COEFFICIENT_BITS = 16
 
 
 @dataclass(frozen=True)
@@ -80,28 +74,3 @@ def stream_colour(
         primaries=int(primaries) if primaries in _PRIMARIES else UNSPECIFIED,
         transfer=int(transfer) if transfer in _TRANSFERS else UNSPECIFIED,
     )
-
-
-def yuv_coefficients(matrix: int) -> np.ndarray:
-    """The nine fixed-point coefficients (Y, U, V rows of R, G, B weights, ``COEFFICIENT_BITS``
-    fractional bits) of 8-bit limited-range YUV (Y 16..235, U and V 16..240) in ``matrix``.
-
-    Rounded so that each row sums exactly to its ideal total: white lands on 235 and every grey
-    on U = V = 128."""
-    kr, kb = LUMA_WEIGHTS[matrix]
-    kg = 1.0 - kr - kb
-    scale = float(1 << COEFFICIENT_BITS)
-    luma = 219.0 / 255.0
-    chroma = 224.0 / 255.0
-    rows = [
-        (luma * kr, luma * kg, luma * kb),
-        (-chroma * kr / (2 * (1 - kb)), -chroma * kg / (2 * (1 - kb)), chroma / 2),
-        (chroma / 2, -chroma * kg / (2 * (1 - kr)), -chroma * kb / (2 * (1 - kr))),
-    ]
-    coefficients = []
-    for row in rows:
-        red, blue = round(row[0] * scale), round(row[2] * scale)
-        # Green takes the rounding, so the row's sum is the rounded ideal sum.
-        green = round(sum(row) * scale) - red - blue
-        coefficients += [red, green, blue]
-    return np.array(coefficients, dtype=np.int32)

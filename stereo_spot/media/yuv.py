@@ -13,7 +13,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from stereo_spot.media.colour import BT470BG, COEFFICIENT_BITS, yuv_coefficients
+from stereo_spot.media.colour import BT470BG, LUMA_WEIGHTS
+
+# Fixed-point scale of the kernel's coefficients (here, beside the kernel, which compiles it
+# in: numba's cache is keyed by this file): 16 bits, so every level is exact to within
+# rounding, and a 2 x 2 block's sum times a coefficient still fits an int32.
+COEFFICIENT_BITS = 16
 
 
 def rgb_to_yuv420p(rgb: np.ndarray, matrix: int = BT470BG) -> np.ndarray:
@@ -81,6 +86,31 @@ def rgb_to_yuv420p_planes(
         row,
         column,
     )
+
+
+def yuv_coefficients(matrix: int) -> np.ndarray:
+    """The nine fixed-point coefficients (Y, U, V rows of R, G, B weights, ``COEFFICIENT_BITS``
+    fractional bits) of 8-bit limited-range YUV (Y 16..235, U and V 16..240) in ``matrix``.
+
+    Rounded so that each row sums exactly to its ideal total: white lands on 235 and every grey
+    on U = V = 128."""
+    kr, kb = LUMA_WEIGHTS[matrix]
+    kg = 1.0 - kr - kb
+    scale = float(1 << COEFFICIENT_BITS)
+    luma = 219.0 / 255.0
+    chroma = 224.0 / 255.0
+    rows = [
+        (luma * kr, luma * kg, luma * kb),
+        (-chroma * kr / (2 * (1 - kb)), -chroma * kg / (2 * (1 - kb)), chroma / 2),
+        (chroma / 2, -chroma * kg / (2 * (1 - kr)), -chroma * kb / (2 * (1 - kr))),
+    ]
+    coefficients = []
+    for row in rows:
+        red, blue = round(row[0] * scale), round(row[2] * scale)
+        # Green takes the rounding, so the row's sum is the rounded ideal sum.
+        green = round(sum(row) * scale) - red - blue
+        coefficients += [red, green, blue]
+    return np.array(coefficients, dtype=np.int32)
 
 
 def _checked_size(rgb: np.ndarray) -> tuple[int, int]:
