@@ -35,7 +35,8 @@ def probe(path: Path) -> dict:
         [
             "ffprobe", "-v", "error", "-count_packets", "-show_entries",
             "stream=codec_type,codec_name,width,height,pix_fmt,r_frame_rate,avg_frame_rate,"
-            "nb_read_packets,duration:format=duration,format_name",
+            "nb_read_packets,duration,color_space,color_primaries,color_transfer,color_range"
+            ":format=duration,format_name",
             "-of", "json", str(path),
         ],
         capture_output=True, text=True, check=True,
@@ -100,16 +101,9 @@ def make_two_colour_clip(
 
 def colour_tags(path: Path) -> dict[str, str]:
     """The first video stream's colour tags as ffprobe names them."""
-    result = subprocess.run(
-        [
-            "ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-            "stream=color_space,color_primaries,color_transfer,color_range", "-of", "json",
-            str(path),
-        ],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    stream = json.loads(result.stdout)["streams"][0]
-    return {key: value for key, value in stream.items() if key.startswith("color_")}
+    return {
+        key: value for key, value in video_stream(probe(path)).items() if key.startswith("color_")
+    }
 
 
 def shown_rgb(path: Path) -> np.ndarray:
