@@ -140,6 +140,10 @@ class SourceInfo(BaseModel):
     video_codec: str
     audio_codec: str | None = None
     container: str = ""
+    # How the picture is stored: the degrees its display matrix turns it when shown (width and
+    # height above are as shown), and whether it is coded as interlaced fields.
+    rotation: int = 0
+    interlaced: bool = False
 
 
 class Job(BaseModel):

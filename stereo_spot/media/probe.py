@@ -41,6 +41,9 @@ FORMAT_WHITELIST = ",".join(ALLOWED_FORMATS)
 SAFE_INPUT_ARGS = ("-protocol_whitelist", "file,pipe", "-format_whitelist", FORMAT_WHITELIST)
 STILL_IMAGE_CODECS = {"png", "mjpeg", "bmp", "gif", "webp", "tiff", "jpeg2000", "ppm", "pgm"}
 PROBE_TIMEOUT_SECONDS = 120
+# ffprobe's field orders of pictures coded as two interlaced fields ("progressive" and
+# "unknown" are not).
+INTERLACED_FIELD_ORDERS = ("tt", "bb", "tb", "bt")
 
 
 UNREADABLE = "The file is not a video we can read: it is damaged or in an unsupported format."
@@ -89,7 +92,8 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         "-count_packets",
         "-show_entries",
         "format=format_name,duration:stream=index,codec_type,codec_name,width,height,"
-        "avg_frame_rate,r_frame_rate,nb_read_packets,duration:stream_disposition=attached_pic"
+        "avg_frame_rate,r_frame_rate,nb_read_packets,duration,field_order"
+        ":stream_disposition=attached_pic"
         ":stream_side_data=rotation",
     )
     streams = data.get("streams", [])
@@ -110,7 +114,8 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
     if frames < 1:
         raise InputRejected("The video stream holds no frames.")
     width, height = int(video.get("width") or 0), int(video.get("height") or 0)
-    if _rotation(video) % 180:
+    rotation = _rotation(video)
+    if rotation % 180:
         # A phone video stored sideways with a display matrix: it is converted upright, so the
         # limits and the reported size are those of the picture as it is shown.
         width, height = height, width
@@ -141,6 +146,8 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         video_codec=str(video.get("codec_name", "")),
         audio_codec=str(audios[0].get("codec_name")) if audios else None,
         container=str(data.get("format", {}).get("format_name", "")),
+        rotation=rotation,
+        interlaced=video.get("field_order") in INTERLACED_FIELD_ORDERS,
     )
 
 
@@ -154,20 +161,6 @@ def video_frame_times(path: Path) -> list[float]:
     times = [time for time, _ in video_packets(path)]
     known = [time for time in times if time is not None]
     return sorted(known) if len(known) == len(times) else []
-
-
-def stored_picture(path: Path) -> tuple[int, bool]:
-    """How the first video stream's picture is stored: the degrees (0, 90, 180, 270) its
-    display matrix turns it when shown, and whether it is coded as interlaced fields."""
-    data = run_ffprobe(
-        path,
-        "-select_streams",
-        "v:0",
-        "-show_entries",
-        "stream=field_order:stream_side_data=rotation",
-    )
-    stream = (data.get("streams") or [{}])[0]
-    return _rotation(stream), stream.get("field_order") in ("tt", "bb", "tb", "bt")
 
 
 def _rotation(stream: dict) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 from stereo_spot.domain import SourceInfo
 from stereo_spot.errors import InputRejected
 from stereo_spot.media.ffmpeg_run import run_ffmpeg, safe_input
-from stereo_spot.media.probe import count_video_frames, keyframe_times, stored_picture
+from stereo_spot.media.probe import count_video_frames, keyframe_times
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +63,11 @@ def split_video(
     # The engine shifts pixels along the picture's rows, so it must see the picture as it is
     # shown: a phone video stored sideways (display matrix) is turned upright once here (ffmpeg
     # applies the matrix when it transcodes and writes none), and the result carries no rotation.
-    rotation, deinterlace = stored_picture(source)
-    if rotation:
-        reason = f"the picture is stored rotated by {rotation} degrees"
+    if info.rotation:
+        reason = f"the picture is stored rotated by {info.rotation} degrees"
     # Interlaced fields would reach the depth estimate as combs; deinterlace once (one frame out
     # per frame in, timestamps kept).
-    if deinterlace:
+    if info.interlaced:
         reason = "the video is interlaced"
     if reason is None:
         counted = _copy_split(source, segment_seconds, workdir / "copy")
@@ -77,7 +76,7 @@ def split_video(
         reason = "stream-copy segments lost frames"
     log.info("transcoding to a mezzanine first: %s", reason)
     mezzanine = workdir / "mezzanine.mp4"
-    _transcode_mezzanine(source, info, segment_seconds, mezzanine, deinterlace)
+    _transcode_mezzanine(source, info, segment_seconds, mezzanine)
     counted = _copy_split(mezzanine, segment_seconds, workdir / "mezzanine")
     total = sum(frames for _, frames in counted)
     if total != info.frames:
@@ -118,12 +117,12 @@ UNTIMED_CONTAINERS = ("avi",)
 
 
 def _transcode_mezzanine(
-    source: Path, info: SourceInfo, segment_seconds: float, target: Path, deinterlace: bool = False
+    source: Path, info: SourceInfo, segment_seconds: float, target: Path
 ) -> None:
     # Near-lossless x264: the engine decodes this once, so quality matters more than size.
     # Timestamps pass through so variable-frame-rate sources keep every frame where they are.
     extra: dict[str, object] = {}
-    filters = ["yadif=mode=send_frame"] if deinterlace else []
+    filters = ["yadif=mode=send_frame"] if info.interlaced else []
     if info.container in UNTIMED_CONTAINERS:
         filters.append("setpts=N/FRAME_RATE/TB")
     if filters:

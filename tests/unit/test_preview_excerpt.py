@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from stereo_spot.media.excerpt import cut_excerpt
-from stereo_spot.media.probe import count_video_frames, probe_source, stored_picture
+from stereo_spot.media.probe import count_video_frames, probe_source
 from stereo_spot.settings import Settings
 from tests.media import audio_streams, ffmpeg, make_clip, probe, psnr
 
@@ -62,7 +62,7 @@ def test_a_phone_video_keeps_its_rotation_through_the_copy(tmp_path):
     ffmpeg("-i", str(plain), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(source))
     excerpt = _cut(source, tmp_path)
     # The split turns it upright later; the excerpt must still say how it is shown.
-    assert stored_picture(excerpt)[0] == 90
+    assert probe_source(excerpt, Settings()).rotation == 90
     assert np.array_equal(_first_frame(excerpt), _frame_at(plain, 4.0))
 
 
