@@ -16,7 +16,11 @@ allows any engine. Last, the pipeline overhead (model server start,
 chunk, reassemble, server round trips) on a 1-minute 720p clip: the share of ``stereo-spot
 convert``'s wall time not spent converting frames, the latter measured by converting the same
 clip as one segment in this process (the code the model server runs, without the server).
-Run: ``python benchmarks/pipeline_speed.py [--seconds 20] [--overhead-seconds 60]``.
+Every measurement is repeated ``--rounds`` times (default 3), each round running its parts one
+right after the other, and each ratio is taken within a round: on a shared machine whose speed
+drifts from minute to minute, a ratio of two runs minutes apart measures the drift. The median
+is printed, with the range over the rounds.
+Run: ``python benchmarks/pipeline_speed.py [--seconds 20] [--overhead-seconds 60] [--rounds 3]``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -140,51 +145,92 @@ def convert_in_process(clip: Path, work: Path, layout: str, engine) -> float:
     return time.perf_counter() - start
 
 
+def spread(values: list[float], fmt: str = ".2f") -> str:
+    """The median of ``values``, with their range when there are several."""
+    middle = format(statistics.median(values), fmt)
+    if len(values) < 2:
+        return middle
+    return f"{middle} ({format(min(values), fmt)}-{format(max(values), fmt)})"
+
+
+def measure_case(
+    work: Path, clip: Path, label: str, layout: str, classical, env: dict[str, str]
+) -> dict[str, float]:
+    """One round of a case: each run right after the others, so they share the machine's mood."""
+    plain, _ = timed(x264(clip, work / "plain.mp4"), env)
+    floor, _ = timed(x264(clip, work / "floor.mp4", *floor_filter(layout)), env)
+    convert, peak = timed(
+        ["stereo-spot", "convert", str(clip), "-o", str(work / f"out_{label}.mp4"),
+         "--layout", layout],
+        env,
+    )  # fmt: skip
+    in_process = convert_in_process(clip, work, layout, classical)
+    no_work = convert_in_process(clip, work, layout, NoWork())
+    return {
+        "plain": plain, "floor": floor, "convert": convert, "peak": peak,
+        "in_process": in_process, "no_work": no_work,
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--overhead-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of every measurement; each ratio is taken within a round and the median "
+        "(with the range) printed (default %(default)s)",
+    )
     args = parser.parse_args()
     classical = warmed_up_classical_engine()
     work = Path(tempfile.mkdtemp(prefix="pipeline-speed-"))
     env = {**os.environ, "STEREO_SPOT_DATA_DIR": str(work / "data"), "STEREO_SPOT_BACKEND": "local"}
     env.pop("STEREO_SPOT_MODEL_URL", None)
     print(
-        f"{'case':<16} {'frames':>6} {'ffmpeg fps':>10} {'floor fps':>9} {'convert fps':>11}"
-        f" {'ratio':>6} {'floor':>6} {'peak RSS':>9} {'in-process':>10} {'no work':>7}"
+        f"median (range) of {args.rounds} rounds; ratios against the plain re-encode's frames/s\n"
+        f"{'case':<16} {'frames':>6} {'ffmpeg fps':>16} {'convert fps':>16} {'ratio':>16}"
+        f" {'in-process':>16} {'no work':>16} {'floor':>16} {'peak RSS':>9}"
     )
     for label, width, height, layout in CASES:
         clip = work / f"clip_{label}.mp4"
         if not clip.exists():
             make_clip(clip, width, height, args.seconds)
         frames = count_video_frames(clip)
-        plain, _ = timed(x264(clip, work / "plain.mp4"), env)
-        floor, _ = timed(x264(clip, work / "floor.mp4", *floor_filter(layout)), env)
-        convert, peak = timed(
-            ["stereo-spot", "convert", str(clip), "-o", str(work / f"out_{label}.mp4"),
-             "--layout", layout],
-            env,
-        )  # fmt: skip
-        in_process = convert_in_process(clip, work, layout, classical)
-        no_work = convert_in_process(clip, work, layout, NoWork())
+        rounds = [
+            measure_case(work, clip, label, layout, classical, env) for _ in range(args.rounds)
+        ]
+
+        def ratios(key: str, rounds=rounds) -> str:
+            return spread([r["plain"] / r[key] for r in rounds])
+
         print(
-            f"{label + ' ' + layout:<16} {frames:6d} {frames / plain:10.1f} {frames / floor:9.1f}"
-            f" {frames / convert:11.1f} {plain / convert:6.2f} {plain / floor:6.2f}"
-            f" {peak / 2**20:7.0f} MB {plain / in_process:10.2f} {plain / no_work:7.2f}",
+            f"{label + ' ' + layout:<16} {frames:6d}"
+            f" {spread([frames / r['plain'] for r in rounds], '.1f'):>16}"
+            f" {spread([frames / r['convert'] for r in rounds], '.1f'):>16}"
+            f" {ratios('convert'):>16} {ratios('in_process'):>16} {ratios('no_work'):>16}"
+            f" {ratios('floor'):>16} {max(r['peak'] for r in rounds) / 2**20:6.0f} MB",
             flush=True,
         )
     if args.overhead_seconds > 0:
         clip = work / "clip_overhead.mp4"
         make_clip(clip, 1280, 720, args.overhead_seconds)
-        total, _ = timed(
-            ["stereo-spot", "convert", str(clip), "-o", str(work / "out_overhead.mp4"),
-             "--layout", "anaglyph"],
-            env,
-        )  # fmt: skip
-        frames_only = convert_in_process(clip, work, "anaglyph", classical)
+        shares, totals, alone = [], [], []
+        for _ in range(args.rounds):
+            total, _ = timed(
+                ["stereo-spot", "convert", str(clip), "-o", str(work / "out_overhead.mp4"),
+                 "--layout", "anaglyph"],
+                env,
+            )  # fmt: skip
+            frames_only = convert_in_process(clip, work, "anaglyph", classical)
+            totals.append(total)
+            alone.append(frames_only)
+            shares.append(100 * (1 - frames_only / total))
         print(
-            f"pipeline overhead, {args.overhead_seconds:.0f} s 720p anaglyph: convert {total:.1f} s,"
-            f" frames alone {frames_only:.1f} s, overhead {100 * (1 - frames_only / total):.0f} %"
+            f"pipeline overhead, {args.overhead_seconds:.0f} s 720p anaglyph: convert"
+            f" {spread(totals, '.1f')} s, frames alone {spread(alone, '.1f')} s,"
+            f" overhead {spread(shares, '.0f')} %"
         )
 
 
