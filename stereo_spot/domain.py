@@ -144,6 +144,8 @@ class SourceInfo(BaseModel):
     # height above are as shown), and whether it is coded as interlaced fields.
     rotation: int = 0
     interlaced: bool = False
+    # High dynamic range (PQ or HLG transfer): tone-mapped to SDR before conversion.
+    hdr: bool = False
 
 
 class Job(BaseModel):

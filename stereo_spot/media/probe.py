@@ -44,6 +44,9 @@ PROBE_TIMEOUT_SECONDS = 120
 # ffprobe's field orders of pictures coded as two interlaced fields ("progressive" and
 # "unknown" are not).
 INTERLACED_FIELD_ORDERS = ("tt", "bb", "tb", "bt")
+# Transfer functions of high-dynamic-range video: PQ (HDR10, Dolby Vision's base) and HLG
+# (broadcast, and what phones record).
+HDR_TRANSFERS = ("smpte2084", "arib-std-b67")
 
 
 UNREADABLE = "The file is not a video we can read: it is damaged or in an unsupported format."
@@ -92,7 +95,7 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         "-count_packets",
         "-show_entries",
         "format=format_name,duration:stream=index,codec_type,codec_name,width,height,"
-        "avg_frame_rate,r_frame_rate,nb_read_packets,duration,field_order"
+        "avg_frame_rate,r_frame_rate,nb_read_packets,duration,field_order,color_transfer"
         ":stream_disposition=attached_pic"
         ":stream_side_data=rotation",
     )
@@ -148,6 +151,7 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         container=str(data.get("format", {}).get("format_name", "")),
         rotation=rotation,
         interlaced=video.get("field_order") in INTERLACED_FIELD_ORDERS,
+        hdr=video.get("color_transfer") in HDR_TRANSFERS,
     )
 
 

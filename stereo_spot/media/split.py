@@ -69,6 +69,10 @@ def split_video(
     # per frame in, timestamps kept).
     if info.interlaced:
         reason = "the video is interlaced"
+    # HDR (PQ, HLG) is tone-mapped once to SDR BT.709: the engines and the Dubois anaglyph work
+    # on SDR pictures, and 8-bit output could not carry HDR without banding.
+    if info.hdr:
+        reason = "the video is HDR"
     if reason is None:
         counted = _copy_split(source, segment_seconds, workdir / "copy")
         if sum(frames for _, frames in counted) == info.frames:
@@ -116,6 +120,24 @@ def _copy_split(source: Path, segment_seconds: float, outdir: Path) -> list[tupl
 UNTIMED_CONTAINERS = ("avi",)
 
 
+def sdr_tone_map(pix_fmt: str) -> str:
+    """The ffmpeg filters that turn an HDR (PQ or HLG, as tagged) picture into SDR BT.709 in
+    ``pix_fmt``: to linear light with 100 cd/m2 as SDR white, BT.709 primaries, highlights
+    compressed by the Mobius curve (it leaves the SDR range nearly as it is, where Hable dims
+    it: 100 cd/m2 white became Y 201 against 151), then the BT.709 transfer and matrix in
+    limited range; the explicit steps keep swscale's default BT.601 matrix out of it."""
+    return ",".join(
+        [
+            "zscale=transfer=linear:npl=100",
+            "format=gbrpf32le",
+            "zscale=primaries=bt709",
+            "tonemap=tonemap=mobius:desat=0",
+            "zscale=transfer=bt709:matrix=bt709:range=limited",
+            f"format={pix_fmt}",
+        ]
+    )
+
+
 def _transcode_mezzanine(
     source: Path, info: SourceInfo, segment_seconds: float, target: Path
 ) -> None:
@@ -125,6 +147,11 @@ def _transcode_mezzanine(
     filters = ["yadif=mode=send_frame"] if info.interlaced else []
     if info.container in UNTIMED_CONTAINERS:
         filters.append("setpts=N/FRAME_RATE/TB")
+    # 4:2:0 needs even sizes; an odd-sized picture keeps every pixel in 4:4:4.
+    pix_fmt = "yuv420p" if info.width % 2 == 0 and info.height % 2 == 0 else "yuv444p"
+    if info.hdr:
+        filters.append(sdr_tone_map(pix_fmt))
+        extra.update(color_primaries="bt709", color_trc="bt709", colorspace="bt709")
     if filters:
         extra["vf"] = ",".join(filters)
     stream = safe_input(source).output(
@@ -133,8 +160,7 @@ def _transcode_mezzanine(
         vcodec="libx264",
         preset="veryfast",
         crf=12,
-        # 4:2:0 needs even sizes; an odd-sized picture keeps every pixel in 4:4:4.
-        pix_fmt="yuv420p" if info.width % 2 == 0 and info.height % 2 == 0 else "yuv444p",
+        pix_fmt=pix_fmt,
         force_key_frames=f"expr:gte(t,n_forced*{segment_seconds:g})",
         fps_mode="passthrough",
         an=None,

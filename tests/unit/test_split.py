@@ -1,9 +1,11 @@
 """The split on real files: the probe says how a picture is stored, and a picture the engine
-must not see as stored (interlaced fields, a sideways phone video) is split into progressive,
-upright segments with every frame."""
+must not see as stored (interlaced fields, a sideways phone video, HDR) is split into
+progressive, upright, SDR segments with every frame."""
 
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 
 from stereo_spot.media.probe import probe_source
@@ -44,9 +46,10 @@ def test_the_probe_says_how_the_picture_is_stored(tmp_path, plain):
 
 
 def _split(source: Path, workdir: Path) -> list[dict]:
+    """The video stream of each segment (with its path), all the source's frames among them."""
     info = probe_source(source, Settings())
     segments = split_video(source, info, 1.0, workdir)
-    streams = [video_stream(probe(segment)) for segment in segments]
+    streams = [{**video_stream(probe(segment)), "path": segment} for segment in segments]
     assert sum(int(s["nb_read_packets"]) for s in streams) == info.frames
     return streams
 
@@ -61,3 +64,43 @@ def test_a_sideways_phone_video_is_split_upright(tmp_path, plain):
     streams = _split(_rotated(tmp_path / "phone.mp4", plain), tmp_path / "split")
     assert len(streams) == 2
     assert {(int(s["width"]), int(s["height"])) for s in streams} == {(96, 160)}
+
+
+def _hdr(path: Path, transfer: str) -> Path:
+    """Left half black, right half SDR white (100 cd/m2), encoded as HDR phones and HDR10 do:
+    10-bit HEVC, BT.2020, the given transfer."""
+    ffmpeg(
+        *("-f", "lavfi", "-i", f"color=c=white:s={SIZE}:r=24:d=2"),
+        "-vf",
+        "drawbox=x=0:y=0:w=80:h=96:c=black:t=fill,"
+        f"zscale=t={transfer}:p=bt2020:m=bt2020nc:tin=bt709:pin=bt709:min=bt709:npl=100,"
+        "format=yuv420p10le",
+        *("-c:v", "libx265", "-x265-params", "log-level=error", "-g", "12"),
+        *("-color_primaries", "bt2020", "-color_trc", transfer, "-colorspace", "bt2020nc"),
+        str(path),
+    )
+    return path
+
+
+def _first_luma(path: Path) -> np.ndarray:
+    """The first frame's Y plane as stored (limited range: 16 is black, 235 white)."""
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        plane = frame.planes[0]
+        rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+        return rows[: frame.height, : frame.width]
+
+
+@pytest.mark.parametrize("transfer", ["smpte2084", "arib-std-b67"])
+def test_an_hdr_source_is_tone_mapped_to_sdr_once(tmp_path, transfer):
+    source = _hdr(tmp_path / "hdr.mp4", transfer)
+    assert probe_source(source, Settings()).hdr
+    streams = _split(source, tmp_path / "split")
+    assert {
+        (s["pix_fmt"], s["color_space"], s["color_primaries"], s["color_transfer"]) for s in streams
+    } == {("yuv420p", "bt709", "bt709", "bt709")}
+    # White stays bright and black stays black. Read as if it were SDR (what the engines did
+    # before), PQ codes 100 cd/m2 white as mid-grey (Y ~129).
+    luma = _first_luma(streams[0]["path"])
+    assert luma[:, :70].max() <= 20
+    assert luma[:, 90:].min() >= 190
