@@ -327,6 +327,9 @@ def test_awkward_input_converts_faithfully(embedded, tmp_path, kind):
     assert [a["nb_read_packets"] for a in out_audio] == [a["nb_read_packets"] for a in src_audio]
     assert out_video["pix_fmt"] in ("yuv420p", "yuv444p")
     assert Fraction(out_video["avg_frame_rate"]) > 0
+    if kind == "hdr-10-bit-hevc":
+        # Tone-mapped to SDR on the way in (media/split.py), and tagged as what it now is.
+        assert (out_video["color_primaries"], out_video["color_transfer"]) == ("bt709", "bt709")
 
 
 RAW_RGB = ("-f", "rawvideo", "-pix_fmt", "rgb24", "-")
