@@ -153,6 +153,11 @@ def spread(values: list[float], fmt: str = ".2f") -> str:
     return f"{middle} ({format(min(values), fmt)}-{format(max(values), fmt)})"
 
 
+def convert_command(clip: Path, output: Path, layout: str) -> list[str]:
+    """``stereo-spot convert`` as a user runs it."""
+    return ["stereo-spot", "convert", str(clip), "-o", str(output), "--layout", layout]
+
+
 def measure_case(
     work: Path, clip: Path, label: str, layout: str, classical, env: dict[str, str]
 ) -> dict[str, float]:
@@ -162,11 +167,7 @@ def measure_case(
     command as the plain re-encode: its ratio shows how far two identical runs can differ."""
     first, _ = timed(x264(clip, work / "plain.mp4"), env)
     floor, _ = timed(x264(clip, work / "floor.mp4", *floor_filter(layout)), env)
-    convert, peak = timed(
-        ["stereo-spot", "convert", str(clip), "-o", str(work / f"out_{label}.mp4"),
-         "--layout", layout],
-        env,
-    )  # fmt: skip
+    convert, peak = timed(convert_command(clip, work / f"out_{label}.mp4", layout), env)
     in_process = convert_in_process(clip, work, layout, classical)
     no_work = convert_in_process(clip, work, layout, NoWork())
     last, _ = timed(x264(clip, work / "plain.mp4"), env)
@@ -222,11 +223,7 @@ def main() -> None:
         make_clip(clip, 1280, 720, args.overhead_seconds)
         shares, totals, alone = [], [], []
         for _ in range(args.rounds):
-            total, _ = timed(
-                ["stereo-spot", "convert", str(clip), "-o", str(work / "out_overhead.mp4"),
-                 "--layout", "anaglyph"],
-                env,
-            )  # fmt: skip
+            total, _ = timed(convert_command(clip, work / "out_overhead.mp4", "anaglyph"), env)
             frames_only = convert_in_process(clip, work, "anaglyph", classical)
             totals.append(total)
             alone.append(frames_only)

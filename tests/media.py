@@ -71,6 +71,23 @@ def make_clip(
     return path
 
 
+def make_interlaced_clip(path: Path, size: str, seconds: float = 1) -> Path:
+    """Pictures coded as interlaced fields (top field first), as broadcast and camcorders do."""
+    ffmpeg(
+        *("-f", "lavfi", "-i", f"testsrc2=s={size}:r=50:d={seconds}"),
+        *("-vf", "tinterlace=interleave_top"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-flags", "+ildct+ilme", str(path)),
+    )
+    return path
+
+
+def turned_sideways(plain: Path, path: Path) -> Path:
+    """``plain`` stored as a phone stores a portrait video: as it is, with a display matrix that
+    turns it 90 degrees when shown."""
+    ffmpeg("-i", str(plain), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(path))
+    return path
+
+
 def make_two_colour_clip(
     path: Path,
     left: tuple[int, int, int],

@@ -17,7 +17,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.media import audio_streams, ffmpeg, make_clip, probe, video_stream
+from tests.media import (
+    audio_streams,
+    ffmpeg,
+    make_clip,
+    make_interlaced_clip,
+    probe,
+    turned_sideways,
+    video_stream,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -204,8 +212,7 @@ def _variable_frame_rate(path: Path) -> None:
 
 def _rotated(path: Path) -> None:
     """A phone video: stored 96x64, a display matrix turns it 90 degrees when shown."""
-    plain = make_clip(path.with_name("plain.mp4"), seconds=1, size=TINY)
-    ffmpeg("-i", str(plain), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(path))
+    turned_sideways(make_clip(path.with_name("plain.mp4"), seconds=1, size=TINY), path)
 
 
 def _odd_size(path: Path) -> None:
@@ -235,10 +242,7 @@ def _hdr_hevc(path: Path) -> None:
 
 
 def _interlaced(path: Path) -> None:
-    ffmpeg(
-        *("-f", "lavfi", "-i", f"testsrc2=s={TINY}:r=50:d=1", "-vf", "tinterlace=interleave_top"),
-        *("-c:v", "libx264", "-preset", "ultrafast", "-flags", "+ildct+ilme", str(path)),
-    )
+    make_interlaced_clip(path, TINY)
 
 
 def _several_audio_tracks(path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from stereo_spot.media.excerpt import cut_excerpt
 from stereo_spot.media.probe import count_video_frames, probe_source
 from stereo_spot.settings import Settings
-from tests.media import audio_streams, ffmpeg, make_clip, probe, psnr
+from tests.media import audio_streams, make_clip, probe, psnr, turned_sideways
 
 SECONDS = 5.0
 
@@ -58,8 +58,7 @@ def test_keyframes_far_from_the_middle_make_it_re_encoded_from_the_middle(tmp_pa
 
 def test_a_phone_video_keeps_its_rotation_through_the_copy(tmp_path):
     plain = make_clip(tmp_path / "plain.mp4", seconds=13, video_args=_x264(24))
-    source = tmp_path / "rotated.mp4"
-    ffmpeg("-i", str(plain), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(source))
+    source = turned_sideways(plain, tmp_path / "rotated.mp4")
     excerpt = _cut(source, tmp_path)
     # The split turns it upright later; the excerpt must still say how it is shown.
     assert probe_source(excerpt, Settings()).rotation == 90

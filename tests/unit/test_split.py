@@ -11,23 +11,16 @@ import pytest
 from stereo_spot.media.probe import probe_source
 from stereo_spot.media.split import split_video
 from stereo_spot.settings import Settings
-from tests.media import ffmpeg, make_clip, probe, video_stream
+from tests.media import (
+    ffmpeg,
+    make_clip,
+    make_interlaced_clip,
+    probe,
+    turned_sideways,
+    video_stream,
+)
 
 SIZE = "160x96"
-
-
-def _interlaced(path: Path) -> Path:
-    ffmpeg(
-        *("-f", "lavfi", "-i", f"testsrc2=s={SIZE}:r=50:d=2", "-vf", "tinterlace=interleave_top"),
-        *("-c:v", "libx264", "-preset", "ultrafast", "-flags", "+ildct+ilme", "-g", "12"),
-        str(path),
-    )
-    return path
-
-
-def _rotated(path: Path, plain: Path) -> Path:
-    ffmpeg("-i", str(plain), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(path))
-    return path
 
 
 @pytest.fixture
@@ -39,8 +32,10 @@ def test_the_probe_says_how_the_picture_is_stored(tmp_path, plain):
     settings = Settings()
     progressive = probe_source(plain, settings)
     assert (progressive.rotation, progressive.interlaced) == (0, False)
-    assert probe_source(_interlaced(tmp_path / "fields.mp4"), settings).interlaced
-    sideways = probe_source(_rotated(tmp_path / "phone.mp4", plain), settings)
+    assert probe_source(
+        make_interlaced_clip(tmp_path / "fields.mp4", SIZE, seconds=2), settings
+    ).interlaced
+    sideways = probe_source(turned_sideways(plain, tmp_path / "phone.mp4"), settings)
     # Described as it is shown: upright, so width and height swap.
     assert (sideways.rotation, sideways.width, sideways.height) == (90, 96, 160)
 
@@ -55,13 +50,15 @@ def _split(source: Path, workdir: Path) -> list[dict]:
 
 
 def test_an_interlaced_source_is_split_into_progressive_segments(tmp_path):
-    streams = _split(_interlaced(tmp_path / "fields.mp4"), tmp_path / "split")
+    streams = _split(
+        make_interlaced_clip(tmp_path / "fields.mp4", SIZE, seconds=2), tmp_path / "split"
+    )
     assert len(streams) == 2
     assert {s.get("field_order", "progressive") for s in streams} == {"progressive"}
 
 
 def test_a_sideways_phone_video_is_split_upright(tmp_path, plain):
-    streams = _split(_rotated(tmp_path / "phone.mp4", plain), tmp_path / "split")
+    streams = _split(turned_sideways(plain, tmp_path / "phone.mp4"), tmp_path / "split")
     assert len(streams) == 2
     assert {(int(s["width"]), int(s["height"])) for s in streams} == {(96, 160)}
 
