@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -31,15 +32,29 @@ class ConversionFailed(StereoSpotError):
     """The job failed; the message is its recorded reason."""
 
 
+class ModelServerFailed(ConversionFailed):
+    """The model server could not start: no later video would fare better."""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "convert",
         help="convert a video to 3D on this machine",
         description="Convert a 2D video to stereoscopic 3D through the whole pipeline, locally.",
     )
-    parser.add_argument("input", type=Path, help="the video to convert")
     parser.add_argument(
-        "-o", "--output", type=Path, help="output file (default: input name + layout tag)"
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="input",
+        help="the video to convert; several are converted one after another by one model server",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="output file, or an existing folder to write into (default: next to the input, "
+        "its name + the layout's tag)",
     )
     add_stereo_options(parser)
     parser.add_argument("--engine", choices=ENGINES, default=None, help="default: classical")
@@ -68,6 +83,53 @@ def default_output(source: Path, layout: Layout, preview: bool = False) -> Path:
     return source.with_name(f"{source.stem}{middle}{layout.filename_tag}.mp4")
 
 
+def plan_outputs(
+    inputs: list[Path], output: Path | None, layout: Layout, preview: bool = False
+) -> list[tuple[Path, Path]]:
+    """Each input with the file its 3D version goes to.
+
+    Everything that would lose or overwrite a file is refused here, before any video is
+    converted: a missing input, one named twice, an output that is one of the inputs, two
+    inputs written to one output.
+    """
+    into_folder = output is not None and output.is_dir()
+    if output is not None and not into_folder and len(inputs) > 1:
+        raise InputRejected(
+            f"-o {output} names one file for {len(inputs)} videos; name an existing folder "
+            "to write them into, or leave -o out to write each next to its input."
+        )
+    sources: dict[Path, Path] = {}
+    for source in inputs:
+        if not source.is_file():
+            raise InputRejected(f"{source} does not exist or is not a file.")
+        if source.resolve() in sources:
+            raise InputRejected(f"{source} is named twice.")
+        sources[source.resolve()] = source
+    plan: list[tuple[Path, Path]] = []
+    targets: dict[Path, Path] = {}
+    for source in inputs:
+        target = default_output(source, layout, preview)
+        if into_folder:
+            target = output / target.name
+        elif output is not None:
+            target = output
+        resolved = target.resolve()
+        if resolved in sources:
+            whose = "" if sources[resolved] is source else f"of {source} "
+            raise InputRejected(
+                f"The output {whose}would overwrite the input {sources[resolved]}; "
+                "choose another -o."
+            )
+        if resolved in targets:
+            raise InputRejected(
+                f"{targets[resolved]} and {source} would both be written to {target}; "
+                "convert them one at a time with -o."
+            )
+        targets[resolved] = source
+        plan.append((source, target))
+    return plan
+
+
 def cut_preview(
     source: Path, workdir: Path, settings: Settings, seconds: float = PREVIEW_SECONDS
 ) -> Path:
@@ -86,28 +148,63 @@ def run_convert(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"data_dir": args.data_dir.resolve()})
     if args.engine:
         settings = settings.model_copy(update={"engine": args.engine})
-    source = args.input
-    if not source.is_file():
-        raise InputRejected(f"{source} does not exist or is not a file.")
     layout = Layout(args.layout)
-    output = args.output or default_output(source, layout, preview=args.preview)
-    if output.resolve() == source.resolve():
-        raise InputRejected("The output would overwrite the input; choose another -o.")
-
-    storage, jobs = storage_from(settings), job_store_from(settings)
+    plan = plan_outputs(args.inputs, args.output, layout, preview=args.preview)
     params = stereo_params_from(args)
-    # The model server loads while the upload is stored and probed and the run chunks it.
+    failed: list[Path] = []
+    # The model server loads while the first upload is stored and probed and its run chunks
+    # it, and one server converts every video: its start is paid once.
     with _model_server(settings) as (settings, server):
-        with contextlib.ExitStack() as stack:
-            if args.preview:
-                workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="preview-")))
-                source = cut_preview(source, workdir, settings)
-            job = submit_job(source, layout, params, settings.engine, storage, jobs, settings)
-        print(f"job {job.job_id}: converting {source.name} to {layout.value}", file=sys.stderr)
-        job = run_with_progress(settings, job.job_id, args.segment_seconds, server)
-    fetch_result(storage, job.job_id, output)
-    print(f"wrote {output}", file=sys.stderr)
+        conversion = _Conversion(layout, params, settings, args.segment_seconds, args.preview)
+        for number, (source, output) in enumerate(plan, start=1):
+            if len(plan) > 1:
+                print(f"[{number}/{len(plan)}] {source}", file=sys.stderr)
+            last = number == len(plan)
+            try:
+                conversion.run(source, output, server if last else _KeptForTheNextVideo(server))
+            except ModelServerFailed:
+                raise
+            except StereoSpotError as error:
+                if len(plan) == 1:
+                    raise
+                # One bad video does not cost the others their conversion.
+                print(f"stereo-spot: {source}: {error}", file=sys.stderr)
+                failed.append(source)
+    if failed:
+        names = ", ".join(str(source) for source in failed)
+        print(
+            f"stereo-spot: {len(plan) - len(failed)} of {len(plan)} videos converted; "
+            f"failed: {names}.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+@dataclass(frozen=True)
+class _Conversion:
+    """What every video of one ``convert`` command is converted with."""
+
+    layout: Layout
+    params: StereoParams
+    settings: Settings
+    segment_seconds: float | None
+    preview: bool
+
+    def run(self, source: Path, output: Path, server: ModelServerHandle) -> None:
+        """``source`` through the pipeline, its 3D version written to ``output``."""
+        storage, jobs = storage_from(self.settings), job_store_from(self.settings)
+        with contextlib.ExitStack() as stack:
+            if self.preview:
+                workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="preview-"))
+                source = cut_preview(source, Path(workdir), self.settings)
+            job = submit_job(
+                source, self.layout, self.params, self.settings.engine, storage, jobs, self.settings
+            )
+        print(f"job {job.job_id}: converting {source.name} to {self.layout.value}", file=sys.stderr)
+        run_with_progress(self.settings, job.job_id, self.segment_seconds, server)
+        fetch_result(storage, job.job_id, output)
+        print(f"wrote {output}", file=sys.stderr)
 
 
 def submit_job(
@@ -147,6 +244,19 @@ class ModelServerHandle(Protocol):
 
     def release(self) -> None:
         """The run needs the server no more: let it wind down."""
+
+
+class _KeptForTheNextVideo:
+    """A server that more videos will need: the run's release of it is ignored."""
+
+    def __init__(self, server: ModelServerHandle) -> None:
+        self._server = server
+
+    def raise_if_failed(self) -> None:
+        self._server.raise_if_failed()
+
+    def release(self) -> None:
+        pass
 
 
 class _ExternalServer:
@@ -212,7 +322,7 @@ def run_with_progress(
                 signal_job_process(process)
                 process.wait()
                 jobs.update(job_id, error=str(failure))
-                raise ConversionFailed(
+                raise ModelServerFailed(
                     f"{failure} Fix that, then resume the job: stereo-spot jobs retry {job_id}"
                 ) from None
             with contextlib.suppress(subprocess.TimeoutExpired):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -214,8 +217,6 @@ def _last_job_id(embedded) -> str:
 
 
 def test_compiled_pipeline_has_loop_retries_and_exit_handler(tmp_path):
-    import subprocess
-
     import yaml
 
     target = tmp_path / "stereo_pipeline.yaml"
@@ -229,3 +230,31 @@ def test_compiled_pipeline_has_loop_retries_and_exit_handler(tmp_path):
     )
     assert "retryPolicy" in text
     assert "resourceCpuRequest" in text or "cpuRequest" in text
+
+
+def test_several_videos_share_one_model_server_and_a_bad_one_stops_none(
+    tmp_path, clip_mp4, media_dir
+):
+    # No model URL: `convert` starts its own server, once, and keeps it for the next video.
+    first = Path(shutil.copy(clip_mp4, tmp_path / "first.mp4"))
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("a shopping list, not a film\n")
+    last = make_clip(tmp_path / "last.mkv", seconds=2, size="160x90", rate=25)
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "STEREO_SPOT_DATA_DIR": str(tmp_path / "data")}
+    env.pop("STEREO_SPOT_MODEL_URL", None)
+    result = subprocess.run(
+        ["stereo-spot", "convert", str(first), str(bad), str(last), "-o", str(out),
+         "--layout", "half-sbs"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("starting the model server") == 1
+    assert f"stereo-spot: {bad}: The file is not a video" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"stereo-spot: 2 of 3 videos converted; failed: {bad}."
+    )
+    assert sorted(path.name for path in out.iterdir()) == ["first_3dh_LR.mp4", "last_3dh_LR.mp4"]
+    assert_faithful_conversion(first, out / "first_3dh_LR.mp4", "half-sbs")
+    assert_faithful_conversion(last, out / "last_3dh_LR.mp4", "half-sbs")

@@ -1,0 +1,80 @@
+"""Where ``stereo-spot convert`` writes, and what it refuses before converting anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stereo_spot.cli import main
+
+
+@pytest.fixture
+def videos(tmp_path: Path) -> tuple[Path, Path]:
+    # Never converted: every case here is refused before the model server starts.
+    first, second = tmp_path / "a.mp4", tmp_path / "b.mov"
+    first.write_bytes(b"not looked at")
+    second.write_bytes(b"not looked at")
+    return first, second
+
+
+def refusal(capsys: pytest.CaptureFixture[str], *argv: object) -> str:
+    assert main(["convert", *map(str, argv)]) == 1
+    err = capsys.readouterr().err
+    assert "starting the model server" not in err, "refused before any work"
+    return err.strip().splitlines()[-1]
+
+
+def test_one_output_file_for_several_videos_is_refused(tmp_path, videos, capsys):
+    message = refusal(capsys, *videos, "-o", tmp_path / "out.mp4")
+    assert message == (
+        f"stereo-spot: -o {tmp_path / 'out.mp4'} names one file for 2 videos; name an existing "
+        "folder to write them into, or leave -o out to write each next to its input."
+    )
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_missing_video_among_several_stops_the_whole_command(tmp_path, videos, capsys):
+    missing = tmp_path / "gone.mp4"
+    message = refusal(capsys, videos[0], missing, videos[1])
+    assert message == f"stereo-spot: {missing} does not exist or is not a file."
+
+
+def test_a_video_named_twice_is_refused(videos, capsys):
+    message = refusal(capsys, videos[0], videos[1], videos[0])
+    assert message == f"stereo-spot: {videos[0]} is named twice."
+
+
+def test_an_output_that_is_another_input_is_refused(tmp_path, videos, capsys):
+    # a.mp4's anaglyph would be written to a_redcyan.mp4, which is the next input.
+    made_earlier = tmp_path / "a_redcyan.mp4"
+    made_earlier.write_bytes(b"an earlier conversion")
+    message = refusal(capsys, videos[0], made_earlier)
+    assert message == (
+        f"stereo-spot: The output of {videos[0]} would overwrite the input {made_earlier}; "
+        "choose another -o."
+    )
+    assert made_earlier.read_bytes() == b"an earlier conversion"
+
+
+def test_the_output_of_one_video_onto_itself_is_refused(videos, capsys):
+    message = refusal(capsys, videos[0], "-o", videos[0])
+    assert message == (
+        f"stereo-spot: The output would overwrite the input {videos[0]}; choose another -o."
+    )
+    assert videos[0].read_bytes() == b"not looked at"
+
+
+def test_two_videos_written_to_one_name_in_a_folder_are_refused(tmp_path, capsys):
+    (tmp_path / "day1").mkdir()
+    (tmp_path / "day2").mkdir()
+    (tmp_path / "out").mkdir()
+    first, second = tmp_path / "day1" / "clip.mp4", tmp_path / "day2" / "clip.mp4"
+    first.write_bytes(b"x")
+    second.write_bytes(b"x")
+    message = refusal(capsys, first, second, "-o", tmp_path / "out", "--layout", "sbs")
+    assert message == (
+        f"stereo-spot: {first} and {second} would both be written to "
+        f"{tmp_path / 'out' / 'clip_LR.mp4'}; convert them one at a time with -o."
+    )
+    assert not any((tmp_path / "out").iterdir())
