@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from stereo_spot import keys
@@ -59,7 +60,13 @@ def chunk_source(
         storage.get_file(storage.key_from_uri(source_uri), source)
         try:
             info = probe_source(source, settings)
-            segments = split_video(source, info, segment_seconds, Path(tmp) / "segments")
+            segments = split_video(
+                source,
+                info,
+                segment_seconds,
+                Path(tmp) / "segments",
+                on_progress=_progress_recorder(jobs, job_id),
+            )
         except InputRejected as error:
             jobs.transition(job_id, JobStatus.FAILED, error=str(error))
             raise
@@ -72,6 +79,18 @@ def chunk_source(
     jobs.update(job_id, total_segments=total, source=info)
     jobs.transition(job_id, JobStatus.PROCESSING)
     return items
+
+
+def _progress_recorder(jobs: JobStore, job_id: str) -> Callable[[float], None]:
+    """Records how far the split has got, for the progress bars."""
+
+    def record(done: float) -> None:
+        try:
+            jobs.update(job_id, chunk_progress=round(done, 3))
+        except Exception:  # a progress figure is not worth failing an hours-long transcode
+            log.warning("job %s: the split's progress could not be recorded", job_id, exc_info=True)
+
+    return record
 
 
 def _work_item(job_id: str, index: int, total: int, layout: Layout, storage: ObjectStorage) -> dict:

@@ -66,7 +66,11 @@ class JobOut(BaseModel):
     completed_at: datetime | None
     total_segments: int
     completed_segments: int
-    progress: float = Field(description="0..1")
+    progress: float = Field(description="0..1 of the segments converted")
+    chunk_progress: float = Field(
+        description="0..1 of the one-time transcode some sources need before they are split "
+        "(interlaced, HDR, rotated, sparse keyframes); 0 when none is needed"
+    )
     error: str | None = Field(description="why the job failed, in plain words")
     run_id: str | None
     source_name: str
@@ -116,6 +120,7 @@ def job_out(job: Job) -> JobOut:
                 "completed_at",
                 "total_segments",
                 "completed_segments",
+                "chunk_progress",
                 "error",
                 "run_id",
                 "source_name",

@@ -160,6 +160,9 @@ class Job(BaseModel):
     updated_at: datetime = Field(default_factory=utc_now)
     total_segments: int = 0
     completed_segments: int = 0
+    # 0..1 of the one-time transcode the chunk step runs on a source it cannot cut by copy
+    # (interlaced, HDR, rotated, sparse keyframes...): long for a long video, so it is shown.
+    chunk_progress: float = 0.0
     completed_at: datetime | None = None
     error: str | None = None
     run_id: str | None = None

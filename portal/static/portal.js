@@ -84,6 +84,8 @@
     var bar = document.getElementById("job-bar");
     var percent = document.getElementById("job-percent");
     var segments = document.getElementById("segments");
+    var preparing = document.getElementById("preparing");
+    var preparingPercent = document.getElementById("preparing-percent");
 
     function poll() {
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
@@ -96,6 +98,10 @@
           if (percent) { percent.textContent = p + " %"; }
           if (segments) {
             segments.textContent = job.completed_segments + " / " + (job.total_segments || "?");
+          }
+          if (preparing && job.status === "chunking" && job.chunk_progress > 0) {
+            preparing.hidden = false;
+            preparingPercent.textContent = Math.round(job.chunk_progress * 100) + " %";
           }
         })
         .catch(function () { /* the next poll tries again */ })

@@ -311,7 +311,10 @@ def run_with_progress(
             job = jobs.get(job_id)
             if job.total_segments and bar.total != job.total_segments:
                 bar.total = job.total_segments
-            bar.set_description(job.status.value, refresh=False)
+            phase = job.status.value
+            if job.status is JobStatus.CHUNKING and job.chunk_progress:
+                phase = f"chunking, transcoding {job.chunk_progress:.0%}"
+            bar.set_description(phase, refresh=False)
             bar.n = job.completed_segments if job.total_segments else 0
             bar.refresh()
             if job.status in (JobStatus.REASSEMBLING, JobStatus.COMPLETED):

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import ffmpeg
 
@@ -11,6 +17,11 @@ from stereo_spot.errors import StereoSpotError
 from stereo_spot.media.probe import FORMAT_WHITELIST
 
 DEFAULT_TIMEOUT_SECONDS = 3600
+# A transcode of a whole video may rightly take hours (a 4-hour interlaced film on two cores);
+# one whose output has not moved on for this long is stuck, whatever the video's length.
+STALL_SECONDS = 300.0
+# How often a long transcode reports its progress (each report may be a job-store write).
+PROGRESS_INTERVAL_SECONDS = 2.0
 
 
 class MediaError(StereoSpotError):
@@ -35,3 +46,72 @@ def run_ffmpeg(stream: ffmpeg.nodes.OutputStream, timeout: float = DEFAULT_TIMEO
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no message"])[-1]
         raise MediaError(f"ffmpeg failed: {last}")
+
+
+def run_ffmpeg_watched(
+    stream: ffmpeg.nodes.OutputStream,
+    duration: float,
+    on_progress: Callable[[float], None] | None = None,
+    stall_seconds: float = STALL_SECONDS,
+) -> None:
+    """Run a long ffmpeg graph with no limit on its length, only on its standing still.
+
+    ffmpeg reports how far its output has got (``-progress``); the run is stopped when that
+    has not advanced for ``stall_seconds``. ``on_progress`` gets the fraction of ``duration``
+    (the source's, in seconds) written so far, every ``PROGRESS_INTERVAL_SECONDS``.
+    """
+    command = stream.global_args(
+        "-nostdin", "-hide_banner", "-v", "error", "-nostats", "-progress", "pipe:1"
+    ).overwrite_output()
+    with tempfile.TemporaryFile("w+") as errors:
+        process = subprocess.Popen(
+            command.compile(), stdout=subprocess.PIPE, stderr=errors, text=True
+        )
+        assert process.stdout is not None
+        output = _OutputClock(process.stdout)
+        try:
+            reported = time.monotonic()
+            while process.poll() is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=0.5)
+                now = time.monotonic()
+                if now - output.advanced_at > stall_seconds:
+                    raise MediaError(
+                        f"ffmpeg made no progress for {stall_seconds:.0f} s and was stopped."
+                    )
+                if on_progress and now - reported >= PROGRESS_INTERVAL_SECONDS:
+                    on_progress(min(1.0, output.seconds / duration) if duration > 0 else 0.0)
+                    reported = now
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            output.join()
+        if process.returncode != 0:
+            errors.seek(0)
+            last = (errors.read().strip().splitlines() or ["no message"])[-1]
+            raise MediaError(f"ffmpeg failed: {last}")
+    if on_progress:
+        on_progress(1.0)
+
+
+class _OutputClock(threading.Thread):
+    """Reads ffmpeg's ``-progress`` report: how many seconds of output it has written, and
+    when that last advanced."""
+
+    def __init__(self, report: IO[str]) -> None:
+        super().__init__(name="ffmpeg-progress", daemon=True)
+        self._report = report
+        self.seconds = 0.0
+        self.advanced_at = time.monotonic()
+        self.start()
+
+    def run(self) -> None:
+        for line in self._report:
+            key, _, value = line.strip().partition("=")
+            # out_time_us, or out_time_ms in older ffmpeg, which is microseconds as well.
+            if key in ("out_time_us", "out_time_ms") and value.lstrip("-").isdigit():
+                seconds = int(value) / 1e6
+                if seconds > self.seconds:
+                    self.seconds = seconds
+                    self.advanced_at = time.monotonic()

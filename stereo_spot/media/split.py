@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from stereo_spot.domain import SourceInfo
 from stereo_spot.errors import InputRejected
-from stereo_spot.media.ffmpeg_run import run_ffmpeg, safe_input
+from stereo_spot.media.ffmpeg_run import run_ffmpeg, run_ffmpeg_watched, safe_input
 from stereo_spot.media.probe import count_video_frames, keyframe_times
 
 log = logging.getLogger(__name__)
@@ -51,12 +52,17 @@ def needs_mezzanine(info: SourceInfo, keyframes: list[float], segment_seconds: f
 
 
 def split_video(
-    source: Path, info: SourceInfo, segment_seconds: float, workdir: Path
+    source: Path,
+    info: SourceInfo,
+    segment_seconds: float,
+    workdir: Path,
+    on_progress: Callable[[float], None] | None = None,
 ) -> list[Path]:
     """Cut ``source``'s video stream into segments in ``workdir``; returns them in order.
 
     The decoded frame count of the segments adds up to the source's; if a stream-copy split
-    does not (odd timestamps), the mezzanine path is taken instead.
+    does not (odd timestamps), the mezzanine path is taken instead. ``on_progress`` hears how
+    far the mezzanine's transcode has got (0..1), the one part of a split that takes long.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     reason = needs_mezzanine(info, keyframe_times(source), segment_seconds)
@@ -80,7 +86,7 @@ def split_video(
         reason = "stream-copy segments lost frames"
     log.info("transcoding to a mezzanine first: %s", reason)
     mezzanine = workdir / "mezzanine.mp4"
-    _transcode_mezzanine(source, info, segment_seconds, mezzanine)
+    _transcode_mezzanine(source, info, segment_seconds, mezzanine, on_progress)
     counted = _copy_split(mezzanine, segment_seconds, workdir / "mezzanine")
     total = sum(frames for _, frames in counted)
     if total != info.frames:
@@ -139,7 +145,11 @@ def sdr_tone_map(pix_fmt: str) -> str:
 
 
 def _transcode_mezzanine(
-    source: Path, info: SourceInfo, segment_seconds: float, target: Path
+    source: Path,
+    info: SourceInfo,
+    segment_seconds: float,
+    target: Path,
+    on_progress: Callable[[float], None] | None = None,
 ) -> None:
     # Near-lossless x264: the engine decodes this once, so quality matters more than size.
     # Timestamps pass through so variable-frame-rate sources keep every frame where they are.
@@ -166,4 +176,6 @@ def _transcode_mezzanine(
         an=None,
         **extra,
     )
-    run_ffmpeg(stream)
+    # One pass over the whole video: hours for a long film on a small machine, so limited by
+    # standing still rather than by a length of time.
+    run_ffmpeg_watched(stream, info.duration, on_progress)

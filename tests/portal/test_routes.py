@@ -341,6 +341,22 @@ def test_running_job_cannot_be_deleted(client, jobs, launcher, clip_mp4) -> None
     assert jobs.get(job_id).status is JobStatus.QUEUED
 
 
+def test_a_source_being_prepared_shows_how_far_it_has_got(client, jobs, launcher, clip_mp4):
+    job_id, upload = create_job_via_api(client)
+    post_upload(client, upload, clip_mp4)
+    client.post(f"/api/jobs/{job_id}/start")
+    jobs.transition(job_id, JobStatus.CHUNKING)
+    page = client.get(f"/jobs/{job_id}").text
+    assert re.search(r'<p class="hint" id="preparing"\s+hidden>', page), "nothing to show yet"
+
+    jobs.update(job_id, chunk_progress=0.375)
+
+    assert client.get(f"/api/jobs/{job_id}").json()["chunk_progress"] == 0.375
+    page = client.get(f"/jobs/{job_id}").text
+    preparing = re.search(r'<p class="hint" id="preparing"(.*?)</p>', page, re.S).group(1)
+    assert "hidden" not in preparing and '"preparing-percent">38 %<' in preparing
+
+
 def _auth_client(settings, storage, jobs, **auth) -> TestClient:
     secured = settings.model_copy(update=auth)
     return TestClient(create_app(secured, storage=storage, jobs=jobs))

@@ -11,7 +11,7 @@ from stereo_spot.domain import Job, JobStatus, Layout
 from stereo_spot.media.probe import probe_source
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
-from tests.media import make_clip
+from tests.media import make_clip, make_interlaced_clip
 
 
 @pytest.fixture
@@ -44,3 +44,19 @@ def test_a_job_resumed_after_its_split_expired_fails_with_the_reason(queued):
         chunk_source(job_id, source_uri, "sbs", 2.0, storage, jobs, settings)
     job = jobs.get(job_id)
     assert job.status is JobStatus.FAILED and "convert the video again" in job.error
+
+
+def test_the_one_time_transcode_of_a_source_is_shown_as_chunk_progress(tmp_path):
+    settings = Settings(backend="local", data_dir=tmp_path / "data")
+    storage, jobs = storage_from(settings), job_store_from(settings)
+    progressive = make_clip(tmp_path / "progressive.mp4", seconds=2, audio=False)
+    interlaced = make_interlaced_clip(tmp_path / "interlaced.mp4", "160x96", seconds=2)
+    for clip, needs_transcode in ((progressive, False), (interlaced, True)):
+        job = jobs.create(Job(layout=Layout.ANAGLYPH, source_name=clip.name))
+        storage.put_file(clip, keys.source_key(job.job_id))
+        jobs.transition(job.job_id, JobStatus.UPLOADED)
+        jobs.transition(job.job_id, JobStatus.QUEUED, source=probe_source(clip, settings))
+        source_uri = storage.uri_for(keys.source_key(job.job_id))
+        chunk_source(job.job_id, source_uri, "anaglyph", 1.0, storage, jobs, settings)
+        # Copied sources split in a moment and have nothing to show; a transcode ends at 1.
+        assert jobs.get(job.job_id).chunk_progress == (1.0 if needs_transcode else 0.0)
