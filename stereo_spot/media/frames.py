@@ -106,6 +106,15 @@ def open_video(path: Path) -> tuple[StreamFormat, Iterator[TimedFrame]]:
     return source, frames()
 
 
+def _edge_padded(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``rgb`` grown to ``height`` x ``width`` by repeating its last row and column (4:2:0
+    needs even sizes); as it is when it has that size already."""
+    if rgb.shape[:2] == (height, width):
+        return rgb
+    grow = ((0, height - rgb.shape[0]), (0, width - rgb.shape[1]), (0, 0))
+    return np.pad(rgb, grow, mode="edge")
+
+
 def _plane_rows(plane: av.video.plane.VideoPlane) -> np.ndarray:
     """A frame plane's memory as a writable uint8 array, one row per line (lines may be padded
     past the picture's width for alignment)."""
@@ -152,12 +161,7 @@ class SegmentWriter:
 
     def write(self, rgb: np.ndarray, pts: int | None) -> None:
         """Encode one packed RGB frame of the writer's size (or one pixel less, padded)."""
-        if rgb.shape[0] != self.height or rgb.shape[1] != self.width:
-            rgb = np.pad(
-                rgb,
-                ((0, self.height - rgb.shape[0]), (0, self.width - rgb.shape[1]), (0, 0)),
-                mode="edge",
-            )
+        rgb = _edge_padded(rgb, self.height, self.width)
         if self._stream.pix_fmt == "yuv420p":
             # Converted here in parallel rather than by PyAV's one-threaded swscale (yuv.py),
             # straight into the encoder frame's planes: no intermediate array, no copy.
@@ -212,8 +216,7 @@ class SegmentWriter:
         """``rgb`` into the planes from luma row and column ``at`` on; an odd-sized eye (the
         writer pads odd frame sizes) is padded by its edge pixels first."""
         height, width = rgb.shape[:2]
-        if height % 2 or width % 2:
-            rgb = np.pad(rgb, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+        rgb = _edge_padded(rgb, height + height % 2, width + width % 2)
         rgb_to_yuv420p_planes(rgb, *planes, matrix=self._matrix, at=at)
 
     @staticmethod
