@@ -154,6 +154,20 @@ class KfpRunLauncher:
                 self._jobs.update(job_id, run_id=run_id)
             return run_id
 
+    def cancel(self, job_id: str) -> None:
+        """Terminate the job's run. If the API cannot be reached, the run's steps still stop
+        at their next write to the job, which is failed by then; only say so in the log."""
+        run_id = self._jobs.get(job_id).run_id
+        if not run_id:
+            return
+        try:
+            with self._lock:
+                self._api().terminate_run(run_id)
+        except Exception as error:  # an API or network fault, whatever the client raises
+            log.warning("job %s: terminating run %s failed: %s", job_id, run_id, _describe(error))
+            return
+        log.info("job %s: terminated KFP run %s", job_id, run_id)
+
     # -- KFP API ---------------------------------------------------------------------------------
 
     def _api(self) -> Any:

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from portal import routes_api, routes_html, storage_routes
 from portal.launcher import RunLauncher
 from portal.security import CsrfTokens, SecurityMiddleware, content_security_policy
-from portal.services import JobBusy, NoLauncher, NotReady, NotUploaded
+from portal.services import JobBusy, NoLauncher, NothingToCancel, NotReady, NotUploaded
 from stereo_spot.errors import (
     InputRejected,
     InvalidKey,
@@ -46,6 +46,7 @@ _STATUS_FOR_ERROR: tuple[tuple[type[StereoSpotError], int], ...] = (
     (NotUploaded, 409),
     (NotReady, 409),
     (JobBusy, 409),
+    (NothingToCancel, 409),
     (TransitionConflict, 409),
     (InputRejected, 422),
     (NoLauncher, 503),

@@ -33,6 +33,10 @@ class RunLauncher(Protocol):
         nothing new.
         """
 
+    def cancel(self, job_id: str) -> None:
+        """Stop the job's run, waiting or running (the job is marked failed by the caller, so
+        a run that has not started yet never will); nothing when it has none."""
+
 
 class LocalRunLauncher:
     """Drains queued jobs one at a time on a worker thread.
@@ -43,9 +47,18 @@ class LocalRunLauncher:
     goes on with the next job.
     """
 
-    def __init__(self, jobs: JobStore, run_job: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        jobs: JobStore,
+        run_job: Callable[[str], None],
+        stop_run: Callable[[str], None] | None = None,
+    ) -> None:
         self._jobs = jobs
         self._run_job = run_job
+        # How to stop the run of a job that is running (``ChildProcessRuns.stop``): ``run_job``
+        # then returns or raises, and the worker goes on with the next job.
+        self._stop_run = stop_run
+        self._running: str | None = None
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._lock = threading.Lock()
         self._run_ids: dict[str, str] = {}  # job id -> run id, while waiting or running
@@ -73,6 +86,13 @@ class LocalRunLauncher:
                 self._run_ids[job_id] = run_id
                 self._queue.put(job_id)
             return run_id
+
+    def cancel(self, job_id: str) -> None:
+        # A waiting job is skipped when its turn comes (it is no longer queued).
+        with self._lock:
+            running = self._running == job_id
+        if running and self._stop_run is not None:
+            self._stop_run(job_id)
 
     def run_ids(self) -> dict[str, str]:
         """Job id -> run id of every job waiting or running now."""
@@ -104,19 +124,26 @@ class LocalRunLauncher:
                     self._idle.notify_all()
 
     def _run_one(self, job_id: str) -> None:
+        # Running from before the status is read: a cancel that comes after the read finds it
+        # running and stops it; one that comes before is seen here.
+        with self._lock:
+            self._running = job_id
         try:
-            job = self._jobs.get(job_id)
-        except JobNotFound:
-            return  # deleted while it waited
-        if job.status is not JobStatus.QUEUED:
-            return  # already run (by an earlier start) or failed meanwhile
-        try:
+            try:
+                job = self._jobs.get(job_id)
+            except JobNotFound:
+                return  # deleted while it waited
+            if job.status is not JobStatus.QUEUED:
+                return  # already run (by an earlier start), failed or cancelled meanwhile
             self._run_job(job_id)
         except Exception as error:  # the worker outlives any one run
             if self._stopping.is_set():
                 return  # interrupted by shutdown: leave the job for a resumed run
             log.warning("Run of job %s failed: %s", job_id, error)
             self._mark_failed(job_id, error)
+        finally:
+            with self._lock:
+                self._running = None
 
     def _mark_failed(self, job_id: str, error: Exception) -> None:
         try:

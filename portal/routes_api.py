@@ -226,6 +226,15 @@ def play(
     )
 
 
+@router.post(
+    "/jobs/{job_id}/cancel",
+    summary="Stop a job that has not finished (it ends failed, reason: cancelled)",
+    responses={**_ERRORS, 409: {"model": ErrorOut}},
+)
+def cancel_job(job_id: str, jobs: JobsDep, launcher: LauncherDep) -> JobOut:
+    return job_out(services.cancel_job(jobs, launcher, job_id))
+
+
 @router.delete(
     "/jobs/{job_id}",
     status_code=204,

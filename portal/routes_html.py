@@ -149,6 +149,8 @@ def job_page(
         layouts=LAYOUT_LABELS,
         engines=ENGINE_LABELS,
         active=job.status in services.ACTIVE or job.status is JobStatus.UPLOADED,
+        cancellable=job.status in services.ACTIVE,
+        cancelled=job.error == services.CANCELLED,
     )
 
 
@@ -182,6 +184,12 @@ def play_page(
     job = services.get_job(jobs, job_id)
     playback = services.playback(storage, settings, job)
     return _page(templates, request, "play.html", job=job, playback=playback, layouts=LAYOUT_LABELS)
+
+
+@router.post("/jobs/{job_id}/cancel", dependencies=[CsrfChecked])
+def cancel_job(job_id: str, jobs: JobsDep, launcher: LauncherDep) -> Response:
+    services.cancel_job(jobs, launcher, job_id)
+    return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 
 @router.post("/jobs/{job_id}/delete", dependencies=[CsrfChecked])

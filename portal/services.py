@@ -44,6 +44,14 @@ class NoLauncher(StereoSpotError):
     """This portal was built without a way to run pipelines."""
 
 
+class NothingToCancel(StereoSpotError):
+    """The job has already completed or failed."""
+
+
+# The reason a cancelled job records; the job page shows it as a cancellation, not a fault.
+CANCELLED = "Cancelled before it finished."
+
+
 @dataclass(frozen=True)
 class Playback:
     video_url: str
@@ -151,6 +159,24 @@ def download_name(job: Job) -> str:
     return f"{stem}{job.layout.filename_tag}.mp4"
 
 
+def cancel_job(jobs: JobStore, launcher: RunLauncher | None, job_id: str) -> Job:
+    """Stop a job that has not finished: it ends failed with the reason ``CANCELLED``, its run
+    is stopped, and its files can then be deleted.
+
+    The job is failed first: a run that has not started yet is then never started, and the
+    steps of one that is running stop at their next write to the job.
+    """
+    job = get_job(jobs, job_id)
+    if job.status.is_final:
+        raise NothingToCancel(
+            f"This job has already {job.status.value}; there is nothing to cancel."
+        )
+    job = jobs.transition(job_id, JobStatus.FAILED, error=CANCELLED)
+    if launcher is not None:
+        launcher.cancel(job_id)
+    return job
+
+
 def delete_job(jobs: JobStore, storage: ObjectStorage, job_id: str) -> int:
     """Forget the job and delete every object it has; returns how many objects went.
 
@@ -158,7 +184,9 @@ def delete_job(jobs: JobStore, storage: ObjectStorage, job_id: str) -> int:
     """
     job = get_job(jobs, job_id)
     if job.status in ACTIVE:
-        raise JobBusy("This job is still running; delete it once it has finished or failed.")
+        raise JobBusy(
+            "This job is still running; cancel it first, or delete it once it has finished."
+        )
     deleted = sum(storage.delete_prefix(prefix) for prefix in keys.job_prefixes(job_id))
     jobs.delete(job_id)
     return deleted

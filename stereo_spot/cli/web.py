@@ -59,6 +59,8 @@ class ChildProcessRuns:
         self._jobs = jobs
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
+        self._job_id: str | None = None
+        self._cancelled: set[str] = set()
         self._stopped = False
 
     def __call__(self, job_id: str) -> None:
@@ -67,32 +69,47 @@ class ChildProcessRuns:
         with self._lock:
             if self._stopped:
                 raise StereoSpotError("The portal is shutting down.")
+            if job_id in self._cancelled:
+                raise StereoSpotError("The conversion was cancelled.")
             process, log_path = start_job_process(self._settings, job_id)
-            self._process = process
+            self._process, self._job_id = process, job_id
         try:
             code = process.wait()
         finally:
             with self._lock:
-                self._process = None
+                self._process = self._job_id = None
         if code != 0:
             job = self._jobs.get(job_id)
             raise StereoSpotError(
                 job.error or f"The conversion stopped (exit code {code}); see {log_path}."
             )
 
+    def stop(self, job_id: str) -> None:
+        """Stop the run of ``job_id`` (cancelled): now if it is running, at once if it starts."""
+        with self._lock:
+            self._cancelled.add(job_id)
+            process = self._process if self._job_id == job_id else None
+        _stop(process)
+
     def terminate(self) -> None:
         with self._lock:
             self._stopped = True
             process = self._process
-        if process is not None and process.poll() is None:
-            from pipelines.local_runner import signal_job_process
+        _stop(process)
 
-            signal_job_process(process, signal.SIGINT)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                signal_job_process(process, signal.SIGKILL)
-                process.wait()
+
+def _stop(process: subprocess.Popen | None) -> None:
+    """Interrupt a runner and its tasks as Ctrl-C would; kill them if that takes over 10 s."""
+    if process is None or process.poll() is not None:
+        return
+    from pipelines.local_runner import signal_job_process
+
+    signal_job_process(process, signal.SIGINT)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        signal_job_process(process, signal.SIGKILL)
+        process.wait()
 
 
 def launcher_from(settings: Settings, jobs: JobStore, stack: ExitStack):
@@ -105,7 +122,7 @@ def launcher_from(settings: Settings, jobs: JobStore, stack: ExitStack):
     from portal.launcher import LocalRunLauncher
 
     runs = ChildProcessRuns(settings, jobs)
-    launcher = LocalRunLauncher(jobs, runs)
+    launcher = LocalRunLauncher(jobs, runs, stop_run=runs.stop)
     # Closed in reverse: stop taking jobs first, then stop the one running.
     stack.callback(runs.terminate)
     stack.callback(launcher.stop)

@@ -80,7 +80,7 @@ def running_client(
     monkeypatch.setenv("STEREO_SPOT_SEGMENT_SECONDS", "1")  # several segments from a 3 s clip
     run_settings = settings.model_copy(update={"model_url": model_url})
     runs = ChildProcessRuns(run_settings, jobs)
-    launcher = LocalRunLauncher(jobs, runs).start()
+    launcher = LocalRunLauncher(jobs, runs, stop_run=runs.stop).start()
     app = create_app(run_settings, storage=storage, jobs=jobs, launcher=launcher)
     with TestClient(app) as test_client:
         yield test_client

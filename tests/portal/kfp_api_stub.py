@@ -152,6 +152,12 @@ class KfpApiStub:
             }
             self.runs[run["run_id"]] = run
             return 200, run
+        if request.method == "POST" and path.startswith("/runs/") and path.endswith(":terminate"):
+            run = self.runs.get(path.removeprefix("/runs/").removesuffix(":terminate"))
+            if run is None:
+                return 404, {"error": "run not found", "message": "run not found", "code": 5}
+            run["state"] = "CANCELING"
+            return 200, {}
         if request.method == "GET" and path.startswith("/runs/"):
             run = self.runs.get(path.removeprefix("/runs/"))
             if run is None:

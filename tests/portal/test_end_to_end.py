@@ -10,11 +10,12 @@ import re
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from stereo_spot.domain import JobStatus
-from stereo_spot.keys import final_key
-from tests.media import probe, video_stream
+from stereo_spot.keys import final_key, job_prefixes
+from tests.media import make_clip, probe, video_stream
 from tests.portal.conftest import create_job_via_form, csrf_token, post_upload
 
 pytestmark = pytest.mark.slow
@@ -84,3 +85,48 @@ def test_non_video_upload_ends_failed_with_reason(running_client, jobs, not_a_vi
     job = client.get(f"/api/jobs/{job_id}").json()
     assert job["status"] == "failed" and job["error"]
     assert "The conversion failed" in client.get(f"/jobs/{job_id}").text
+
+
+def test_a_running_conversion_is_cancelled_and_its_processes_stop(
+    running_client, jobs, storage, tmp_path
+) -> None:
+    client = running_client
+    launcher = client.app.state.launcher
+    clip = make_clip(tmp_path / "long.mp4", seconds=20)  # twenty 1 s segments
+    created = client.post("/api/jobs", json={"layout": "sbs"}).json()
+    job_id = created["job"]["job_id"]
+    post_upload(client, created["upload"], clip)
+    client.post(f"/api/jobs/{job_id}/start")
+    deadline = time.monotonic() + 120
+    while jobs.get(job_id).completed_segments < 1:
+        assert time.monotonic() < deadline, jobs.get(job_id)
+        time.sleep(0.1)
+
+    def run_processes() -> list[psutil.Process]:
+        # The runner and each kfp.local task carry the job id on their command lines.
+        return [
+            process
+            for process in psutil.process_iter(["cmdline"])
+            if job_id in " ".join(process.info["cmdline"] or [])
+        ]
+
+    assert run_processes(), "the runner is at work"
+
+    cancelled = client.post(f"/api/jobs/{job_id}/cancel")
+
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "failed"
+    assert launcher.wait_idle(timeout=30), "the run was stopped"
+
+    deadline = time.monotonic() + 15
+    while run_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not run_processes()
+    job = jobs.get(job_id)
+    assert job.status is JobStatus.FAILED and job.error == "Cancelled before it finished."
+    assert job.completed_segments < job.total_segments == 20
+    assert not storage.exists(final_key(job_id))
+    assert "<strong>Cancelled.</strong>" in client.get(f"/jobs/{job_id}").text
+
+    assert client.delete(f"/api/jobs/{job_id}").status_code == 204
+    for prefix in job_prefixes(job_id):
+        assert not storage.list_prefix(prefix), prefix

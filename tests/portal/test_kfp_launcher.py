@@ -229,6 +229,23 @@ def test_a_restarted_portal_submits_the_jobs_left_queued_without_a_run(
     assert names == sorted(run_name(job.job_id) for job in left)
 
 
+def test_a_cancelled_job_has_its_run_terminated(
+    kfp_settings: Settings, kfp_api: KfpApiStub, compiled_package: Path
+) -> None:
+    from portal import services
+
+    job = _queued_job(kfp_settings)
+    jobs = job_store_from(kfp_settings)
+    launcher = KfpRunLauncher(kfp_settings, jobs, pipeline_package=compiled_package)
+    run_id = launcher.submit(job.job_id)
+
+    cancelled = services.cancel_job(jobs, launcher, job.job_id)
+
+    assert cancelled.status is JobStatus.FAILED and cancelled.error == services.CANCELLED
+    assert len(kfp_api.received("POST", f"/runs/{run_id}:terminate")) == 1
+    assert kfp_api.runs[run_id]["state"] == "CANCELING"
+
+
 def test_a_refused_run_fails_the_job_with_the_api_reason(
     kfp_settings: Settings, kfp_api: KfpApiStub, compiled_package: Path
 ) -> None:

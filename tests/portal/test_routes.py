@@ -357,6 +357,47 @@ def test_a_source_being_prepared_shows_how_far_it_has_got(client, jobs, launcher
     assert "hidden" not in preparing and '"preparing-percent">38 %<' in preparing
 
 
+def test_a_queued_job_is_cancelled_from_its_page_then_deleted(
+    client, jobs, storage, launcher, clip_mp4
+) -> None:
+    job_id, upload = create_job_via_api(client)
+    post_upload(client, upload, clip_mp4)
+    client.post(f"/api/jobs/{job_id}/start")
+    page = client.get(f"/jobs/{job_id}").text
+    assert f'action="/jobs/{job_id}/cancel"' in page
+    assert f'action="/jobs/{job_id}/delete"' not in page, "running: cancel first"
+
+    response = client.post(
+        f"/jobs/{job_id}/cancel", data={"csrf_token": csrf_token(client)}, follow_redirects=False
+    )
+
+    assert response.status_code == 303 and response.headers["location"] == f"/jobs/{job_id}"
+    page = client.get(f"/jobs/{job_id}").text
+    assert "<strong>Cancelled.</strong>" in page and "The conversion failed" not in page
+    assert f'action="/jobs/{job_id}/cancel"' not in page
+    assert f'action="/jobs/{job_id}/delete"' in page
+    assert launcher.run_ids() == {job_id: jobs.get(job_id).run_id}, "left to be skipped"
+    assert client.delete(f"/api/jobs/{job_id}").status_code == 204
+    assert not storage.exists(source_key(job_id))
+
+
+def test_api_cancel_answers_the_failed_job_and_refuses_a_finished_one(
+    client, jobs, clip_mp4
+) -> None:
+    job_id, upload = create_job_via_api(client)
+    post_upload(client, upload, clip_mp4)
+    client.post(f"/api/jobs/{job_id}/start")
+
+    response = client.post(f"/api/jobs/{job_id}/cancel")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "failed"
+    assert response.json()["error"] == "Cancelled before it finished."
+    again = client.post(f"/api/jobs/{job_id}/cancel")
+    assert again.status_code == 409
+    assert again.json()["detail"] == "This job has already failed; there is nothing to cancel."
+
+
 def _auth_client(settings, storage, jobs, **auth) -> TestClient:
     secured = settings.model_copy(update=auth)
     return TestClient(create_app(secured, storage=storage, jobs=jobs))

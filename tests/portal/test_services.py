@@ -14,16 +14,21 @@ from stereo_spot.keys import source_key
 
 
 class RecordingLauncher:
-    """Counts submissions; runs nothing."""
+    """Counts submissions and cancellations; runs nothing."""
 
     def __init__(self) -> None:
         self.submitted: list[str] = []
+        self.cancelled: list[str] = []
         self._lock = threading.Lock()
 
     def submit(self, job_id: str) -> str:
         with self._lock:
             self.submitted.append(job_id)
             return f"run-{len(self.submitted)}"
+
+    def cancel(self, job_id: str) -> None:
+        with self._lock:
+            self.cancelled.append(job_id)
 
 
 def _uploaded_job(jobs, storage, clip: Path) -> Job:
@@ -83,6 +88,29 @@ def test_delete_removes_only_that_jobs_objects(jobs, storage, clip_mp4) -> None:
     with pytest.raises(JobNotFound):
         jobs.get(gone.job_id)
     assert storage.list_prefix("") == [source_key(kept.job_id)]
+
+
+def test_cancel_fails_the_job_stops_its_run_and_frees_it_for_deletion(
+    jobs, storage, settings, clip_mp4
+) -> None:
+    launcher = RecordingLauncher()
+    job = _uploaded_job(jobs, storage, clip_mp4)
+    services.start_job(jobs, storage, settings, launcher, job.job_id)
+    with pytest.raises(services.JobBusy, match="cancel it first"):
+        services.delete_job(jobs, storage, job.job_id)
+
+    cancelled = services.cancel_job(jobs, launcher, job.job_id)
+
+    assert cancelled.status is JobStatus.FAILED and cancelled.error == services.CANCELLED
+    assert launcher.cancelled == [job.job_id]
+    with pytest.raises(
+        services.NothingToCancel, match="already failed; there is nothing to cancel"
+    ):
+        services.cancel_job(jobs, launcher, job.job_id)
+    assert launcher.cancelled == [job.job_id], "a finished job's run is not touched again"
+    assert services.delete_job(jobs, storage, job.job_id) == 1
+    with pytest.raises(JobNotFound):
+        jobs.get(job.job_id)
 
 
 def test_download_name_keeps_the_stem_and_adds_the_layout_tag() -> None:
