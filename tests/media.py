@@ -36,7 +36,7 @@ def probe(path: Path) -> dict:
             "ffprobe", "-v", "error", "-count_packets", "-show_entries",
             "stream=codec_type,codec_name,width,height,pix_fmt,r_frame_rate,avg_frame_rate,"
             "nb_read_packets,duration,field_order,color_space,color_primaries,color_transfer,color_range"
-            ":format=duration,format_name",
+            ":stream_tags=stereo_mode:format=duration,format_name",
             "-of", "json", str(path),
         ],
         capture_output=True, text=True, check=True,

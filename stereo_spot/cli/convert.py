@@ -92,7 +92,15 @@ def plan_outputs(
     converted: a missing input, one named twice, an output that is one of the inputs, two
     inputs written to one output.
     """
+    from stereo_spot.media.assemble import RESULT_CONTAINERS
+
     into_folder = output is not None and output.is_dir()
+    if output is not None and not into_folder and output.suffix.lower() not in RESULT_CONTAINERS:
+        *others, last = RESULT_CONTAINERS
+        raise InputRejected(
+            f"-o {output}: results are written as {', '.join(others)} or {last} files; "
+            "name the output with one of those endings."
+        )
     if output is not None and not into_folder and len(inputs) > 1:
         raise InputRejected(
             f"-o {output} names one file for {len(inputs)} videos; name an existing folder "
@@ -203,7 +211,7 @@ class _Conversion:
             )
         print(f"job {job.job_id}: converting {source.name} to {self.layout.value}", file=sys.stderr)
         run_with_progress(self.settings, job.job_id, self.segment_seconds, server)
-        fetch_result(storage, job.job_id, output)
+        fetch_result(storage, job.job_id, output, self.layout)
         print(f"wrote {output}", file=sys.stderr)
 
 
@@ -357,13 +365,27 @@ def run_with_progress(
     return job
 
 
-def fetch_result(storage: ObjectStorage, job_id: str, output: Path) -> None:
-    """Download the final video to ``output`` atomically: no partial file is ever left there."""
+def fetch_result(
+    storage: ObjectStorage, job_id: str, output: Path, layout: Layout = Layout.ANAGLYPH
+) -> None:
+    """Download the final video to ``output`` atomically: no partial file is ever left there.
+
+    An ``output`` named ``.mkv`` or ``.mov`` gets the MP4's streams copied into that container
+    (Matroska tagged with the layout's StereoMode), not MP4 bytes under a misleading name.
+    """
+    from stereo_spot.media.assemble import RESULT_CONTAINERS, rewrap
+
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
     os.close(fd)
     try:
-        storage.get_file(keys.final_key(job_id), Path(tmp_name))
+        muxer = RESULT_CONTAINERS.get(output.suffix.lower())
+        if muxer is None:
+            storage.get_file(keys.final_key(job_id), Path(tmp_name))
+        else:
+            with tempfile.TemporaryDirectory(prefix="stereo-spot-result-") as scratch:
+                result = storage.get_file(keys.final_key(job_id), Path(scratch) / "final.mp4")
+                rewrap(result, Path(tmp_name), muxer, layout)
         os.replace(tmp_name, output)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

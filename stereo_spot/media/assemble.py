@@ -50,6 +50,31 @@ STEREO_MODES = {
 }
 
 
+# Files a result may be written as, by the name's suffix: the MP4 itself, or its streams copied
+# into another container (the ffmpeg muxer named). Matroska carries the layout as StereoMode,
+# which desktop players (VLC, mpv, Kodi) read; MP4 carries it as ``st3d``.
+RESULT_CONTAINERS: dict[str, str | None] = {
+    ".mp4": None,
+    ".m4v": None,
+    ".mkv": "matroska",
+    ".mov": "mov",
+}
+
+
+def rewrap(result: Path, target: Path, muxer: str, layout: Layout | str) -> None:
+    """Copy every stream of the MP4 ``result`` into ``target`` with ``muxer``, tagged with the
+    layout's StereoMode where the container has one; nothing is re-encoded."""
+    options: dict[str, object] = {"map": "0", "c": "copy", "f": muxer}
+    mode = STEREO_MODES.get(Layout(layout))
+    if muxer == "matroska" and mode:
+        options["metadata:s:v:0"] = f"stereo_mode={mode}"
+    if muxer == "mov":
+        options["movflags"] = "+faststart"
+    run_ffmpeg(
+        ffmpeg.input(str(result), f="mp4", protocol_whitelist="file").output(str(target), **options)
+    )
+
+
 def concat_and_mux(
     segments: list[Path],
     source: Path,

@@ -232,6 +232,21 @@ def test_compiled_pipeline_has_loop_retries_and_exit_handler(tmp_path):
     assert "resourceCpuRequest" in text or "cpuRequest" in text
 
 
+def test_an_mkv_output_is_matroska_tagged_with_its_layout(embedded, media_dir, clip_mp4):
+    output = media_dir / "clip_TB.mkv"
+    result = embedded.convert(clip_mp4, output, "--layout", "tab")
+    assert result.returncode == 0, result.stderr
+    out = probe(output)
+    assert out["format"]["format_name"].startswith("matroska")
+    video = video_stream(out)
+    assert video["tags"]["stereo_mode"] == "top_bottom"
+    assert int(video["nb_read_packets"]) == int(video_stream(probe(clip_mp4))["nb_read_packets"])
+    assert (int(video["width"]), int(video["height"])) == (192, 216)
+    (audio,) = audio_streams(out)
+    assert audio["codec_name"] == "aac"
+    assert not list(media_dir.glob(".clip_TB.mkv.*")), "no partial file left"
+
+
 def test_several_videos_share_one_model_server_and_a_bad_one_stops_none(
     tmp_path, clip_mp4, media_dir
 ):

@@ -78,3 +78,11 @@ def test_two_videos_written_to_one_name_in_a_folder_are_refused(tmp_path, capsys
         f"{tmp_path / 'out' / 'clip_LR.mp4'}; convert them one at a time with -o."
     )
     assert not any((tmp_path / "out").iterdir())
+
+
+def test_an_output_container_we_cannot_write_is_refused(tmp_path, videos, capsys):
+    message = refusal(capsys, videos[0], "-o", tmp_path / "film_LR.avi")
+    assert message == (
+        f"stereo-spot: -o {tmp_path / 'film_LR.avi'}: results are written as .mp4, .m4v, .mkv "
+        "or .mov files; name the output with one of those endings."
+    )
