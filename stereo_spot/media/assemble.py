@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import ffmpeg
@@ -10,6 +12,8 @@ import ffmpeg
 from stereo_spot.domain import Layout
 from stereo_spot.media.ffmpeg_run import run_ffmpeg, safe_input
 from stereo_spot.media.probe import count_video_frames, run_ffprobe, video_frame_times
+
+log = logging.getLogger(__name__)
 
 # Audio codecs the MP4 muxer takes as they are; anything else (PCM from MOV/AVI, Vorbis from
 # WebM) is encoded once, whole, to AAC — never per segment.
@@ -24,20 +28,48 @@ def mp4_audio_options(codecs: list[str]) -> dict[str, object]:
     return {"acodec": "aac", "audio_bitrate": "192k"}
 
 
-def audio_and_lead(source: Path) -> tuple[list[str], float]:
-    """The source's audio codecs, and how much later than its first audio sample its first
-    video frame starts, in seconds (0 without audio); one ffprobe."""
-    data = run_ffprobe(source, "-show_entries", "stream=codec_type,codec_name,start_time")
+# Subtitle codecs that are text, which MP4 carries as mov_text; picture subtitles (Blu-ray PGS,
+# DVD, DVB) have no place in MP4 and are left out.
+TEXT_SUBTITLE_CODECS = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"}
+
+
+@dataclass(frozen=True)
+class SourceTracks:
+    """What the result takes from the source besides its picture."""
+
+    audio_codecs: list[str]
+    # How much later than its first audio sample the first video frame starts, in seconds.
+    lead: float
+    text_subtitles: list[int]  # stream indexes
+    picture_subtitles: list[str]  # codecs of the subtitle tracks left out
+
+
+def source_tracks(source: Path) -> SourceTracks:
+    """The source's audio and subtitle tracks, and its video's lead over its audio; one ffprobe."""
+    data = run_ffprobe(source, "-show_entries", "stream=index,codec_type,codec_name,start_time")
     streams = data.get("streams", [])
     codecs = [str(s.get("codec_name")) for s in streams if s.get("codec_type") == "audio"]
+    subtitles = [s for s in streams if s.get("codec_type") == "subtitle"]
     starts: dict[str, list[float]] = {"video": [], "audio": []}
     for stream in streams:
         kind, start = stream.get("codec_type"), stream.get("start_time")
         if kind in starts and start not in (None, "N/A"):
             starts[kind].append(float(start))
-    if not starts["video"] or not starts["audio"]:
-        return codecs, 0.0
-    return codecs, max(0.0, starts["video"][0] - min(starts["audio"]))
+    lead = 0.0
+    if starts["video"] and starts["audio"]:
+        lead = max(0.0, starts["video"][0] - min(starts["audio"]))
+    return SourceTracks(
+        audio_codecs=codecs,
+        lead=lead,
+        text_subtitles=[
+            int(s["index"]) for s in subtitles if s.get("codec_name") in TEXT_SUBTITLE_CODECS
+        ],
+        picture_subtitles=[
+            str(s.get("codec_name"))
+            for s in subtitles
+            if s.get("codec_name") not in TEXT_SUBTITLE_CODECS
+        ],
+    )
 
 
 # Matroska StereoMode of each packed layout (the half layouts are the same packing, squeezed).
@@ -62,17 +94,21 @@ RESULT_CONTAINERS: dict[str, str | None] = {
 
 
 def rewrap(result: Path, target: Path, muxer: str, layout: Layout | str) -> None:
-    """Copy every stream of the MP4 ``result`` into ``target`` with ``muxer``, tagged with the
-    layout's StereoMode where the container has one; nothing is re-encoded."""
-    options: dict[str, object] = {"map": "0", "c": "copy", "f": muxer}
+    """Copy the picture, audio and subtitles of the MP4 ``result`` into ``target`` with
+    ``muxer`` (chapters and title come along), tagged with the layout's StereoMode where the
+    container has one; nothing is re-encoded. (MP4's chapter text track is not a stream to
+    copy: the chapters travel as chapters.)"""
+    options: dict[str, object] = {"c": "copy", "f": muxer}
     mode = STEREO_MODES.get(Layout(layout))
-    if muxer == "matroska" and mode:
-        options["metadata:s:v:0"] = f"stereo_mode={mode}"
+    if muxer == "matroska":
+        options["c:s"] = "srt"  # MP4's mov_text subtitles are SubRip text in Matroska
+        if mode:
+            options["metadata:s:v:0"] = f"stereo_mode={mode}"
     if muxer == "mov":
         options["movflags"] = "+faststart"
-    run_ffmpeg(
-        ffmpeg.input(str(result), f="mp4", protocol_whitelist="file").output(str(target), **options)
-    )
+    wrapped = ffmpeg.input(str(result), f="mp4", protocol_whitelist="file")
+    streams = [wrapped["v:0"], wrapped["a?"], wrapped["s?"]]
+    run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
 
 
 def concat_and_mux(
@@ -99,11 +135,11 @@ def concat_and_mux(
         )
     )
 
-    codecs, lead = audio_and_lead(source)
+    tracks = source_tracks(source)
     concat_options: dict[str, object] = {}
-    if lead > 0:
+    if tracks.lead > 0:
         # Converted segments start at 0; keep the source's gap between audio and video start.
-        concat_options["itsoffset"] = f"{lead:.6f}"
+        concat_options["itsoffset"] = f"{tracks.lead:.6f}"
     options: dict[str, object] = {"vcodec": "copy", "movflags": "+faststart"}
     mode = STEREO_MODES.get(Layout(layout)) if layout else None
     if mode:
@@ -126,10 +162,20 @@ def concat_and_mux(
         video = ffmpeg.input(
             str(listing), f="concat", safe=0, protocol_whitelist="file", **concat_options
         )
-    streams = [video["v:0"]]
-    if codecs:
-        streams.append(safe_input(source)["a"])
-        options.update(mp4_audio_options(codecs))
+    # Every audio track (optional: a silent source has none), the text subtitles, and the
+    # source's title, dates and chapters (input 1 is the source).
+    original = safe_input(source)
+    streams = [video["v:0"], original["a?"]]
+    options.update(mp4_audio_options(tracks.audio_codecs), map_metadata="1", map_chapters="1")
+    streams += [original[str(index)] for index in tracks.text_subtitles]
+    if tracks.text_subtitles:
+        options["scodec"] = "mov_text"
+    if tracks.picture_subtitles:
+        log.info(
+            "left out %d picture subtitle track(s) (%s): MP4 cannot carry them",
+            len(tracks.picture_subtitles),
+            ", ".join(tracks.picture_subtitles),
+        )
     run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
 
 

@@ -15,6 +15,7 @@ import pytest
 from tests.media import (
     audio_streams,
     colour_tags,
+    ffmpeg,
     make_clip,
     make_two_colour_clip,
     package_data,
@@ -232,19 +233,88 @@ def test_compiled_pipeline_has_loop_retries_and_exit_handler(tmp_path):
     assert "resourceCpuRequest" in text or "cpuRequest" in text
 
 
-def test_an_mkv_output_is_matroska_tagged_with_its_layout(embedded, media_dir, clip_mp4):
-    output = media_dir / "clip_TB.mkv"
-    result = embedded.convert(clip_mp4, output, "--layout", "tab")
-    assert result.returncode == 0, result.stderr
-    out = probe(output)
-    assert out["format"]["format_name"].startswith("matroska")
-    video = video_stream(out)
-    assert video["tags"]["stereo_mode"] == "top_bottom"
-    assert int(video["nb_read_packets"]) == int(video_stream(probe(clip_mp4))["nb_read_packets"])
-    assert (int(video["width"]), int(video["height"])) == (192, 216)
-    (audio,) = audio_streams(out)
-    assert audio["codec_name"] == "aac"
-    assert not list(media_dir.glob(".clip_TB.mkv.*")), "no partial file left"
+SUBTITLES = (
+    "1\n00:00:00,500 --> 00:00:01,500\nHello in 3D\n\n2\n00:00:02,000 --> 00:00:03,000\nGoodbye\n"
+)
+CHAPTERS = """;FFMETADATA1
+title=Holiday at the sea
+
+[CHAPTER]
+TIMEBASE=1/1000
+START=0
+END=1500
+title=Arrival
+
+[CHAPTER]
+TIMEBASE=1/1000
+START=1500
+END=3000
+title=Beach
+"""
+
+
+def _film_with_extras(folder: Path) -> Path:
+    """A film as a user keeps one: a title, chapters, French audio, English subtitles."""
+    (folder / "subs.srt").write_text(SUBTITLES)
+    (folder / "chapters.txt").write_text(CHAPTERS)
+    film = folder / "holiday.mkv"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=s=192x108:r=24:d=3", "-f", "lavfi", "-i", "sine=d=3"),
+        *("-i", str(folder / "subs.srt"), "-i", str(folder / "chapters.txt")),
+        *("-map", "0", "-map", "1", "-map", "2", "-map_metadata", "3", "-map_chapters", "3"),
+        *("-c:v", "libx264", "-g", "12", "-c:a", "aac", "-c:s", "srt"),
+        *("-metadata:s:a:0", "language=fra", "-metadata:s:s:0", "language=eng", str(film)),
+    )
+    return film
+
+
+def _extras(path: Path) -> dict:
+    shown = json.loads(
+        subprocess.run(
+            ["ffprobe", "-v", "error", "-show_entries",
+             "stream=codec_type,codec_name:stream_tags=language,stereo_mode:format=format_name"
+             ":format_tags=title", "-show_chapters", "-of", "json", str(path)],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    )  # fmt: skip
+    cues = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:s:0", "-f", "srt", "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return {
+        "container": shown["format"]["format_name"],
+        "title": shown["format"]["tags"]["title"],
+        "chapters": [
+            (round(float(c["start_time"]), 3), c["tags"]["title"]) for c in shown["chapters"]
+        ],
+        "streams": [
+            (s["codec_type"], s["codec_name"], s.get("tags", {}).get("language"))
+            for s in shown["streams"]
+            if s["codec_type"] in ("audio", "subtitle")
+        ],
+        "stereo_mode": shown["streams"][0].get("tags", {}).get("stereo_mode"),
+        "cues": cues,
+    }
+
+
+def test_title_chapters_audio_and_subtitles_come_along_in_mp4_and_mkv(embedded, tmp_path):
+    film = _film_with_extras(tmp_path)
+    source = _extras(film)
+    for output, subtitle_codec in ((tmp_path / "holiday_TB.mp4", "mov_text"),
+                                   (tmp_path / "holiday_TB.mkv", "subrip")):  # fmt: skip
+        result = embedded.convert(film, output, "--layout", "tab")
+        assert result.returncode == 0, result.stderr
+        if output.suffix == ".mp4":
+            assert_faithful_conversion(film, output, "tab")
+        kept = _extras(output)
+        assert kept["title"] == "Holiday at the sea"
+        assert kept["chapters"] == source["chapters"] == [(0.0, "Arrival"), (1.5, "Beach")]
+        assert kept["streams"] == [("audio", "aac", "fra"), ("subtitle", subtitle_codec, "eng")]
+        assert kept["cues"] == source["cues"], "every cue at its time"
+        assert "Hello in 3D" in kept["cues"]
+    # Matroska says what the picture holds in its own words, for VLC, mpv and Kodi.
+    assert kept["container"].startswith("matroska") and kept["stereo_mode"] == "top_bottom"
+    assert not list(tmp_path.glob(".holiday_TB.*")), "no partial file left"
 
 
 def test_several_videos_share_one_model_server_and_a_bad_one_stops_none(
