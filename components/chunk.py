@@ -9,7 +9,7 @@ from pathlib import Path
 
 from stereo_spot import keys
 from stereo_spot.domain import JobStatus, Layout
-from stereo_spot.errors import InputRejected, StereoSpotError
+from stereo_spot.errors import InputRejected, StereoSpotError, TransitionConflict
 from stereo_spot.jobs import JobStore
 from stereo_spot.media.probe import probe_source
 from stereo_spot.media.split import split_video
@@ -87,6 +87,8 @@ def _progress_recorder(jobs: JobStore, job_id: str) -> Callable[[float], None]:
     def record(done: float) -> None:
         try:
             jobs.update(job_id, chunk_progress=round(done, 3))
+        except TransitionConflict:
+            raise  # cancelled (or failed) meanwhile: the transcode is stopped, not finished
         except Exception:  # a progress figure is not worth failing an hours-long transcode
             log.warning("job %s: the split's progress could not be recorded", job_id, exc_info=True)
 

@@ -22,11 +22,12 @@ from starlette.exceptions import HTTPException
 from portal import routes_api, routes_html, storage_routes
 from portal.launcher import RunLauncher
 from portal.security import CsrfTokens, SecurityMiddleware, content_security_policy
-from portal.services import JobBusy, NoLauncher, NothingToCancel, NotReady, NotUploaded
+from portal.services import JobBusy, NoLauncher, NotReady, NotUploaded
 from stereo_spot.errors import (
     InputRejected,
     InvalidKey,
     JobNotFound,
+    NothingToCancel,
     StereoSpotError,
     TransitionConflict,
 )

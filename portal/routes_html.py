@@ -13,6 +13,7 @@ from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep, Templates
 from portal.routes_api import ENGINES, CreateJobRequest, job_out
 from portal.security import csrf_token, require_csrf
 from stereo_spot.domain import AnaglyphMode, JobStatus, Layout, StereoParams
+from stereo_spot.jobs import CANCELLED
 
 router = APIRouter(include_in_schema=False)
 
@@ -150,7 +151,7 @@ def job_page(
         engines=ENGINE_LABELS,
         active=job.status in services.ACTIVE or job.status is JobStatus.UPLOADED,
         cancellable=job.status in services.ACTIVE,
-        cancelled=job.error == services.CANCELLED,
+        cancelled=job.error == CANCELLED,
     )
 
 

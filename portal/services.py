@@ -17,7 +17,7 @@ from portal.launcher import RunLauncher
 from stereo_spot import keys
 from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
 from stereo_spot.errors import InputRejected, StereoSpotError, TransitionConflict
-from stereo_spot.jobs import JobPage, JobStore
+from stereo_spot.jobs import JobPage, JobStore, cancel
 from stereo_spot.media.probe import probe_source
 from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage, UploadTarget
@@ -42,14 +42,6 @@ class JobBusy(StereoSpotError):
 
 class NoLauncher(StereoSpotError):
     """This portal was built without a way to run pipelines."""
-
-
-class NothingToCancel(StereoSpotError):
-    """The job has already completed or failed."""
-
-
-# The reason a cancelled job records; the job page shows it as a cancellation, not a fault.
-CANCELLED = "Cancelled before it finished."
 
 
 @dataclass(frozen=True)
@@ -161,17 +153,9 @@ def download_name(job: Job) -> str:
 
 def cancel_job(jobs: JobStore, launcher: RunLauncher | None, job_id: str) -> Job:
     """Stop a job that has not finished: it ends failed with the reason ``CANCELLED``, its run
-    is stopped, and its files can then be deleted.
-
-    The job is failed first: a run that has not started yet is then never started, and the
-    steps of one that is running stop at their next write to the job.
-    """
-    job = get_job(jobs, job_id)
-    if job.status.is_final:
-        raise NothingToCancel(
-            f"This job has already {job.status.value}; there is nothing to cancel."
-        )
-    job = jobs.transition(job_id, JobStatus.FAILED, error=CANCELLED)
+    is stopped, and its files can then be deleted (:func:`stereo_spot.jobs.cancel` first, so a
+    run that has not started never starts)."""
+    job = cancel(jobs, get_job(jobs, job_id).job_id)
     if launcher is not None:
         launcher.cancel(job_id)
     return job

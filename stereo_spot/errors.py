@@ -21,6 +21,10 @@ class JobNotFound(StereoSpotError):
     """No job with that id exists."""
 
 
+class NothingToCancel(StereoSpotError):
+    """The job has already completed or failed."""
+
+
 class TransitionConflict(StereoSpotError):
     """A status update lost a race or tried to move a job backwards."""
 

@@ -17,7 +17,7 @@ from stereo_spot import keys
 from stereo_spot.cli.stereo_options import add_stereo_options, stereo_params_from
 from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
 from stereo_spot.errors import InputRejected, StereoSpotError
-from stereo_spot.jobs import JobStore
+from stereo_spot.jobs import CANCELLED, JobStore
 from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage
 from stereo_spot.wiring import job_store_from, storage_from
@@ -327,6 +327,11 @@ def run_with_progress(
             bar.refresh()
             if job.status in (JobStatus.REASSEMBLING, JobStatus.COMPLETED):
                 server.release()
+            if job.error == CANCELLED and process.poll() is None:
+                # Cancelled from elsewhere (the portal, `jobs cancel`): stop the run now rather
+                # than when its steps next write to the job.
+                signal_job_process(process)
+                process.wait()
             try:
                 server.raise_if_failed()
             except StereoSpotError as failure:

@@ -1,4 +1,4 @@
-"""``stereo-spot jobs list|show|retry``: look after jobs on the configured backend."""
+"""``stereo-spot jobs list|show|retry|cancel``: look after jobs on the configured backend."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from stereo_spot.wiring import job_store_from
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    jobs = subparsers.add_parser("jobs", help="list, show or retry jobs")
+    jobs = subparsers.add_parser("jobs", help="list, show, retry or cancel jobs")
     verbs = jobs.add_subparsers(dest="jobs_command", required=True, metavar="VERB")
     list_ = verbs.add_parser("list", help="recent jobs, newest first")
     list_.add_argument("--limit", type=int, default=20)
@@ -27,6 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     retry.add_argument("job_id")
     retry.add_argument("--segment-seconds", type=float, default=None)
     retry.set_defaults(func=run_retry)
+    cancel = verbs.add_parser(
+        "cancel",
+        help="stop a job that has not finished (on a cluster its Kubeflow run is terminated)",
+    )
+    cancel.add_argument("job_id")
+    cancel.set_defaults(func=run_cancel)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -59,4 +65,20 @@ def run_retry(args: argparse.Namespace) -> int:
     with _model_server(settings) as (settings, server):
         run_with_progress(settings, job.job_id, args.segment_seconds, server)
     print(f"job {job.job_id} completed.", file=sys.stderr)
+    return 0
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    """Mark the job cancelled, then stop its run: a Kubeflow run is terminated; a local run (a
+    ``convert`` or ``up`` elsewhere on this machine) notices and stops itself."""
+    from stereo_spot.jobs import cancel
+
+    settings = Settings()
+    jobs = job_store_from(settings)
+    job = cancel(jobs, args.job_id)
+    if settings.kfp_host:
+        from pipelines.kfp_launcher import KfpRunLauncher
+
+        KfpRunLauncher(settings, jobs).cancel(job.job_id)
+    print(f"job {job.job_id} cancelled.", file=sys.stderr)
     return 0

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from stereo_spot.domain import Job, JobStatus
+from stereo_spot.errors import NothingToCancel
 
 
 @dataclass(frozen=True)
@@ -58,3 +59,22 @@ def left_queued(jobs: JobStore) -> list[Job]:
         for job in reversed(jobs.list_all(limit=RESUME_SCAN_LIMIT))
         if job.status is JobStatus.QUEUED
     ]
+
+
+# The reason a cancelled job records: it ends failed, as any job that will not finish does, and
+# pages and commands show this reason as a cancellation rather than a fault.
+CANCELLED = "Cancelled before it finished."
+
+
+def cancel(jobs: JobStore, job_id: str) -> Job:
+    """Mark a job that has not finished as cancelled (failed, reason ``CANCELLED``).
+
+    A run that has not started never will, and the steps of one that is running stop at their
+    next write to the job; stopping the run's processes at once is the launcher's part.
+    """
+    job = jobs.get(job_id)
+    if job.status.is_final:
+        raise NothingToCancel(
+            f"This job has already {job.status.value}; there is nothing to cancel."
+        )
+    return jobs.transition(job_id, JobStatus.FAILED, error=CANCELLED)

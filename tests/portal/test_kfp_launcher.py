@@ -27,6 +27,7 @@ from portal.app import create_app
 from portal.launcher import RunLauncher
 from stereo_spot import keys
 from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
+from stereo_spot.jobs import CANCELLED
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
 from tests.portal.kfp_api_stub import KfpApiStub
@@ -241,7 +242,7 @@ def test_a_cancelled_job_has_its_run_terminated(
 
     cancelled = services.cancel_job(jobs, launcher, job.job_id)
 
-    assert cancelled.status is JobStatus.FAILED and cancelled.error == services.CANCELLED
+    assert cancelled.status is JobStatus.FAILED and cancelled.error == CANCELLED
     assert len(kfp_api.received("POST", f"/runs/{run_id}:terminate")) == 1
     assert kfp_api.runs[run_id]["state"] == "CANCELING"
 

@@ -9,7 +9,8 @@ import pytest
 
 from portal import services
 from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
-from stereo_spot.errors import JobNotFound
+from stereo_spot.errors import JobNotFound, NothingToCancel
+from stereo_spot.jobs import CANCELLED
 from stereo_spot.keys import source_key
 
 
@@ -101,11 +102,9 @@ def test_cancel_fails_the_job_stops_its_run_and_frees_it_for_deletion(
 
     cancelled = services.cancel_job(jobs, launcher, job.job_id)
 
-    assert cancelled.status is JobStatus.FAILED and cancelled.error == services.CANCELLED
+    assert cancelled.status is JobStatus.FAILED and cancelled.error == CANCELLED
     assert launcher.cancelled == [job.job_id]
-    with pytest.raises(
-        services.NothingToCancel, match="already failed; there is nothing to cancel"
-    ):
+    with pytest.raises(NothingToCancel, match="already failed; there is nothing to cancel"):
         services.cancel_job(jobs, launcher, job.job_id)
     assert launcher.cancelled == [job.job_id], "a finished job's run is not touched again"
     assert services.delete_job(jobs, storage, job.job_id) == 1

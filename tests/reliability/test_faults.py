@@ -236,6 +236,41 @@ def test_killed_convert_command_says_how_to_resume(stack, clip, tmp_path):
     assert stack.jobs.get(job.job_id).status is not JobStatus.FAILED
 
 
+def test_a_job_cancelled_from_another_terminal_stops_the_convert_command(stack, tmp_path):
+    source = make_clip(tmp_path / "long.mp4", seconds=8, rate=24)  # 32 segments
+    output = tmp_path / "out.mp4"
+    run = stack.convert(source, output)
+    job = stack.wait_for(lambda job: job.completed_segments >= 1)
+
+    cancelled = subprocess.run(
+        ["stereo-spot", "jobs", "cancel", job.job_id],
+        env=stack.env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert cancelled.stderr.strip() == f"job {job.job_id} cancelled."
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 1
+    assert stderr.strip().splitlines()[-1] == "stereo-spot: Cancelled before it finished."
+    job = stack.jobs.get(job.job_id)
+    assert job.status is JobStatus.FAILED and job.completed_segments < job.total_segments
+    assert not output.exists() and not list(tmp_path.glob(".out.mp4.*"))
+    leftovers = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if job.job_id in " ".join(p.info["cmdline"] or [])
+    ]
+    assert not leftovers, "the runner and its steps are gone"
+    again = subprocess.run(
+        ["stereo-spot", "jobs", "cancel", job.job_id],
+        env=stack.env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert again.returncode == 1
+    assert again.stderr.strip() == (
+        "stereo-spot: This job has already failed; there is nothing to cancel."
+    )
+
+
 def test_storage_refusing_the_final_write_fails_the_job_cleanly(stack, clip, tmp_path):
     """The final key cannot be written (a directory squats on it): the job fails with the
     storage's reason, and no final.mp4 file — whole or partial — exists."""
