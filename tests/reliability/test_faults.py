@@ -204,7 +204,7 @@ def test_runner_killed_mid_run_resumes_with_finished_segments_and_same_result(
     for name, stamp in finished.items():
         assert after[name] == stamp, f"segment {name} was converted again"
 
-    from stereo_spot.cli.convert import fetch_result
+    from stereo_spot.cli.outputs import fetch_result
     from stereo_spot.wiring import storage_from
 
     storage = storage_from(Settings(backend="local", data_dir=stack.data_dir))

@@ -1,0 +1,104 @@
+"""Where ``stereo-spot convert`` writes its results on this machine, and how.
+
+Outputs are planned for every input before anything is converted, so what would lose or
+overwrite a file is refused at once; results are written atomically, in the container the
+output's name asks for.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from stereo_spot import keys
+from stereo_spot.domain import Layout
+from stereo_spot.errors import InputRejected
+from stereo_spot.storage import ObjectStorage
+
+
+def default_output(source: Path, layout: Layout, preview: bool = False) -> Path:
+    middle = "_preview" if preview else ""
+    return source.with_name(f"{source.stem}{middle}{layout.filename_tag}.mp4")
+
+
+def plan_outputs(
+    inputs: list[Path], output: Path | None, layout: Layout, preview: bool = False
+) -> list[tuple[Path, Path]]:
+    """Each input with the file its 3D version goes to.
+
+    Everything that would lose or overwrite a file is refused here, before any video is
+    converted: a missing input, one named twice, an output that is one of the inputs, two
+    inputs written to one output.
+    """
+    from stereo_spot.media.assemble import RESULT_CONTAINERS
+
+    into_folder = output is not None and output.is_dir()
+    if output is not None and not into_folder and output.suffix.lower() not in RESULT_CONTAINERS:
+        *others, last = RESULT_CONTAINERS
+        raise InputRejected(
+            f"-o {output}: results are written as {', '.join(others)} or {last} files; "
+            "name the output with one of those endings."
+        )
+    if output is not None and not into_folder and len(inputs) > 1:
+        raise InputRejected(
+            f"-o {output} names one file for {len(inputs)} videos; name an existing folder "
+            "to write them into, or leave -o out to write each next to its input."
+        )
+    sources: dict[Path, Path] = {}
+    for source in inputs:
+        if not source.is_file():
+            raise InputRejected(f"{source} does not exist or is not a file.")
+        if source.resolve() in sources:
+            raise InputRejected(f"{source} is named twice.")
+        sources[source.resolve()] = source
+    plan: list[tuple[Path, Path]] = []
+    targets: dict[Path, Path] = {}
+    for source in inputs:
+        target = default_output(source, layout, preview)
+        if into_folder:
+            target = output / target.name
+        elif output is not None:
+            target = output
+        resolved = target.resolve()
+        if resolved in sources:
+            whose = "" if sources[resolved] is source else f"of {source} "
+            raise InputRejected(
+                f"The output {whose}would overwrite the input {sources[resolved]}; "
+                "choose another -o."
+            )
+        if resolved in targets:
+            raise InputRejected(
+                f"{targets[resolved]} and {source} would both be written to {target}; "
+                "convert them one at a time with -o."
+            )
+        targets[resolved] = source
+        plan.append((source, target))
+    return plan
+
+
+def fetch_result(
+    storage: ObjectStorage, job_id: str, output: Path, layout: Layout = Layout.ANAGLYPH
+) -> None:
+    """Download the final video to ``output`` atomically: no partial file is ever left there.
+
+    An ``output`` named ``.mkv`` or ``.mov`` gets the MP4's streams copied into that container
+    (Matroska tagged with the layout's StereoMode), not MP4 bytes under a misleading name.
+    """
+    from stereo_spot.media.assemble import RESULT_CONTAINERS, rewrap
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        muxer = RESULT_CONTAINERS.get(output.suffix.lower())
+        if muxer is None:
+            storage.get_file(keys.final_key(job_id), Path(tmp_name))
+        else:
+            with tempfile.TemporaryDirectory(prefix="stereo-spot-result-") as scratch:
+                result = storage.get_file(keys.final_key(job_id), Path(scratch) / "final.mp4")
+                rewrap(result, Path(tmp_name), muxer, layout)
+        os.replace(tmp_name, output)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
