@@ -17,17 +17,32 @@ router = APIRouter(prefix="/api", tags=["jobs"])
 
 Engine = Literal["classical", "depth-anything", "stereocrafter"]
 ENGINES: tuple[str, ...] = ("classical", "depth-anything", "stereocrafter")
+# One set of defaults for the CLI, the form and the API: the stereo engine's own.
+_DEFAULTS = StereoParams()
 
 
 class CreateJobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     layout: Layout = Layout.ANAGLYPH
-    divergence: float = Field(default=3.0, ge=0.0, le=10.0, description="max parallax, % of width")
-    convergence: float = Field(
-        default=0.35, ge=0.0, le=1.0, description="depth on the screen plane, 0 = far, 1 = near"
+    divergence: float = Field(
+        default=_DEFAULTS.divergence, ge=0.0, le=10.0, description="max parallax, % of width"
     )
-    anaglyph_mode: AnaglyphMode = AnaglyphMode.DUBOIS
+    convergence: float = Field(
+        default=_DEFAULTS.convergence,
+        ge=0.0,
+        le=1.0,
+        description="depth on the screen plane, 0 = far, 1 = near",
+    )
+    anaglyph_mode: AnaglyphMode = _DEFAULTS.anaglyph_mode
+    edges_at_screen: bool = Field(
+        default=_DEFAULTS.edges_at_screen,
+        description="fade parallax to zero at the frame edges (no window violations)",
+    )
+    chroma: Literal["420", "444"] = Field(
+        default=_DEFAULTS.chroma,
+        description="444 (High 4:4:4) keeps anaglyph colours from ghosting; 420 plays everywhere",
+    )
     engine: Engine = "classical"
     source_name: str = Field(default="", max_length=255, description="the file's original name")
 
@@ -36,6 +51,8 @@ class CreateJobRequest(BaseModel):
             divergence=self.divergence,
             convergence=self.convergence,
             anaglyph_mode=self.anaglyph_mode,
+            edges_at_screen=self.edges_at_screen,
+            chroma=self.chroma,
         )
 
 

@@ -85,18 +85,26 @@ def create_job(
     settings: SettingsDep,
     jobs: JobsDep,
     layout: Annotated[str, Form()] = Layout.ANAGLYPH.value,
-    divergence: Annotated[str, Form()] = "3.0",
-    convergence: Annotated[str, Form()] = "0.35",
-    anaglyph_mode: Annotated[str, Form()] = AnaglyphMode.DUBOIS.value,
+    divergence: Annotated[str | None, Form()] = None,
+    convergence: Annotated[str | None, Form()] = None,
+    anaglyph_mode: Annotated[str | None, Form()] = None,
+    edges_at_screen: Annotated[str | None, Form()] = None,
+    chroma: Annotated[str | None, Form()] = None,
     engine: Annotated[str, Form()] = "classical",
 ) -> Response:
+    # A field the form did not send takes the API's default (a checkbox sends nothing when off).
+    given = {
+        "divergence": divergence,
+        "convergence": convergence,
+        "anaglyph_mode": anaglyph_mode,
+        "chroma": chroma,
+    }
     try:
         form = CreateJobRequest(
             layout=layout,
-            divergence=divergence,
-            convergence=convergence,
-            anaglyph_mode=anaglyph_mode,
             engine=engine,
+            edges_at_screen=edges_at_screen is not None,
+            **{name: value for name, value in given.items() if value is not None},
         )
     except ValidationError as invalid:
         problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in invalid.errors())

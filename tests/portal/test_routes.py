@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from portal.app import create_app
-from stereo_spot.domain import Job, JobStatus
+from stereo_spot.domain import Job, JobStatus, StereoParams
 from stereo_spot.keys import converted_segment_key, final_key, job_prefixes, source_key
 from tests.portal.conftest import (
     create_job_via_api,
@@ -96,6 +96,29 @@ def test_form_creates_job_and_shows_upload_page(client, jobs) -> None:
     assert target["url"] == "/storage/upload"
     assert target["fields"]["key"] == source_key(job_id)
     assert 'id="upload-bar"' in page.text and "/static/portal.js" in page.text
+
+
+def test_form_offers_and_stores_edges_at_screen_and_chroma(client, jobs) -> None:
+    page = client.get("/").text
+    assert 'name="edges_at_screen"' in page and 'name="chroma"' in page
+
+    chosen = create_job_via_form(client, layout="anaglyph", edges_at_screen="on", chroma="444")
+    plain = create_job_via_form(client, layout="anaglyph")  # an unticked box sends nothing
+
+    assert jobs.get(chosen).params.edges_at_screen is True
+    assert jobs.get(chosen).params.chroma == "444"
+    assert jobs.get(plain).params == StereoParams()
+
+
+def test_api_defaults_are_the_engines_own(client, jobs) -> None:
+    # The comfort budget's screen plane (0.65), as the CLI and the form use it.
+    job_id, _ = create_job_via_api(client, layout="sbs")
+    assert jobs.get(job_id).params == StereoParams()
+
+    job_id, _ = create_job_via_api(client, edges_at_screen=True, chroma="444")
+    params = jobs.get(job_id).params
+    assert params.edges_at_screen is True and params.chroma == "444"
+    assert client.post("/api/jobs", json={"chroma": "422"}).status_code == 422
 
 
 def test_invalid_form_values_are_shown_not_stored(client, jobs) -> None:
