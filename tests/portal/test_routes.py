@@ -108,6 +108,9 @@ def test_form_offers_and_stores_edges_at_screen_and_chroma(client, jobs) -> None
     assert jobs.get(chosen).params.edges_at_screen is True
     assert jobs.get(chosen).params.chroma == "444"
     assert jobs.get(plain).params == StereoParams()
+    assert "edges at screen depth" in client.get(f"/jobs/{chosen}").text
+    assert "4:4:4 colour" in client.get(f"/jobs/{chosen}").text
+    assert "edges at screen depth" not in client.get(f"/jobs/{plain}").text
 
 
 def test_api_defaults_are_the_engines_own(client, jobs) -> None:
