@@ -18,14 +18,13 @@ from stereo_spot.cli.stereo_options import add_stereo_options, stereo_params_fro
 from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
 from stereo_spot.errors import InputRejected, StereoSpotError
 from stereo_spot.jobs import CANCELLED, JobStore
+from stereo_spot.media.excerpt import PREVIEW_SECONDS, cut_preview
 from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage
 from stereo_spot.wiring import job_store_from, storage_from
 
 ENGINES = ("classical", "depth-anything", "stereocrafter")
 POLL_SECONDS = 0.5
-# Length of the excerpt ``--preview`` converts, taken from the middle of the video.
-PREVIEW_SECONDS = 5.0
 
 
 class ConversionFailed(StereoSpotError):
@@ -76,18 +75,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(writes <name>_preview<tag>.mp4)",
     )
     parser.set_defaults(func=run_convert)
-
-
-def cut_preview(
-    source: Path, workdir: Path, settings: Settings, seconds: float = PREVIEW_SECONDS
-) -> Path:
-    """About ``seconds`` from the middle of ``source``, for ``--preview``
-    (:mod:`stereo_spot.media.excerpt`: a stream copy from a keyframe where possible)."""
-    from stereo_spot.media.excerpt import cut_excerpt
-    from stereo_spot.media.probe import probe_source
-
-    info = probe_source(source, settings)
-    return cut_excerpt(source, info, seconds, workdir / f"{source.stem}.mp4")
 
 
 def run_convert(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""A few seconds from the middle of a video, for ``stereo-spot convert --preview``.
+"""A few seconds from the middle of a video, for previews (``convert --preview``, the portal).
 
 Cut by stream copy where the source can be cut so (the containers and codecs the split copies):
 from the keyframe nearest the middle, the source's own pictures, in a fraction of a second
@@ -16,10 +16,23 @@ import ffmpeg
 from stereo_spot.domain import SourceInfo
 from stereo_spot.media.assemble import mp4_audio_options
 from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, safe_input
-from stereo_spot.media.probe import count_video_frames, keyframe_times
+from stereo_spot.media.probe import count_video_frames, keyframe_times, probe_source
 from stereo_spot.media.split import copy_refusal
+from stereo_spot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# How much a preview converts (``convert --preview``, the portal's preview), from the middle.
+PREVIEW_SECONDS = 5.0
+
+
+def cut_preview(
+    source: Path, workdir: Path, settings: Settings, seconds: float = PREVIEW_SECONDS
+) -> Path:
+    """About ``seconds`` from the middle of ``source`` (probed first), written in ``workdir``
+    under the source's own name."""
+    info = probe_source(source, settings)
+    return cut_excerpt(source, info, seconds, workdir / f"{source.stem}.mp4")
 
 
 def cut_excerpt(source: Path, info: SourceInfo, seconds: float, target: Path) -> Path:

@@ -32,6 +32,10 @@ class ObjectStorage(Protocol):
     def get_file(self, key: str, local_path: Path) -> Path:
         """Download ``key`` to ``local_path``; raises ObjectNotFound if it is missing."""
 
+    def copy(self, source_key: str, target_key: str) -> None:
+        """Make ``target_key`` a copy of ``source_key`` inside the storage (nothing passes
+        through this process on S3); raises ObjectNotFound if the source is missing."""
+
     def exists(self, key: str) -> bool: ...
 
     def size(self, key: str) -> int:

@@ -57,6 +57,12 @@ class LocalStorage:
         shutil.copyfile(source, local_path)
         return local_path
 
+    def copy(self, source_key: str, target_key: str) -> None:
+        source = self.path_for(source_key)
+        if not source.is_file():
+            raise ObjectNotFound(f"There is no object at '{source_key}'.")
+        self.put_file(source, target_key)
+
     def exists(self, key: str) -> bool:
         return self.path_for(key).is_file()
 

@@ -89,6 +89,20 @@ class S3Storage:
             raise
         return local_path
 
+    def copy(self, source_key: str, target_key: str) -> None:
+        # Managed copy: one CopyObject, or a multipart copy for objects past 5 GB, all in S3.
+        try:
+            self.client.copy(
+                {"Bucket": self.bucket, "Key": validate_key(source_key)},
+                self.bucket,
+                validate_key(target_key),
+                Config=TRANSFER_CONFIG,
+            )
+        except ClientError as error:
+            if _is_missing(error):
+                raise ObjectNotFound(f"There is no object at '{source_key}'.") from None
+            raise
+
     def _head(self, key: str) -> dict[str, Any] | None:
         try:
             return self.client.head_object(Bucket=self.bucket, Key=validate_key(key))

@@ -76,6 +76,19 @@ def test_empty_object_round_trips(storage: ObjectStorage, tmp_path: Path) -> Non
     assert storage.get_file(key, tmp_path / "out.bin").read_bytes() == b""
 
 
+def test_copy_makes_an_independent_copy(storage: ObjectStorage, tmp_path: Path) -> None:
+    data = bytes(range(256)) * 400
+    storage.put_file(_write(tmp_path / "in.mp4", data), source_key(JOB_ID))
+
+    storage.copy(source_key(JOB_ID), source_key(OTHER_JOB_ID))
+    storage.delete_prefix(f"input/{JOB_ID}/")
+
+    assert storage.get_file(source_key(OTHER_JOB_ID), tmp_path / "out.mp4").read_bytes() == data
+    with pytest.raises(ObjectNotFound):
+        storage.copy(source_key(JOB_ID), final_key(OTHER_JOB_ID))
+    assert not storage.exists(final_key(OTHER_JOB_ID))
+
+
 def test_missing_object_raises_object_not_found(storage: ObjectStorage, tmp_path: Path) -> None:
     key = final_key(JOB_ID)
     target = tmp_path / "downloads" / "final.mp4"
