@@ -21,7 +21,9 @@ ENGINES: tuple[str, ...] = ("classical", "depth-anything", "stereocrafter")
 _DEFAULTS = StereoParams()
 
 
-class CreateJobRequest(BaseModel):
+class StereoSettingsRequest(BaseModel):
+    """How a job converts: the same fields and defaults as ``stereo-spot convert``'s options."""
+
     model_config = ConfigDict(extra="forbid")
 
     layout: Layout = Layout.ANAGLYPH
@@ -44,7 +46,6 @@ class CreateJobRequest(BaseModel):
         description="444 (High 4:4:4) keeps anaglyph colours from ghosting; 420 plays everywhere",
     )
     engine: Engine = "classical"
-    source_name: str = Field(default="", max_length=255, description="the file's original name")
 
     def params(self) -> StereoParams:
         return StereoParams(
@@ -54,6 +55,18 @@ class CreateJobRequest(BaseModel):
             edges_at_screen=self.edges_at_screen,
             chroma=self.chroma,
         )
+
+
+class CreateJobRequest(StereoSettingsRequest):
+    source_name: str = Field(default="", max_length=255, description="the file's original name")
+
+
+class ConvertAgainRequest(StereoSettingsRequest):
+    preview: bool = Field(
+        default=False,
+        description="convert only ~5 s from the middle (of the whole video, also when asked "
+        "of a preview job), to try the settings quickly",
+    )
 
 
 class StartJobRequest(BaseModel):
@@ -92,6 +105,7 @@ class JobOut(BaseModel):
     run_id: str | None
     source_name: str
     source: SourceInfo | None
+    preview_of: str | None = Field(description="the job whose whole video this previews")
     links: dict[str, str]
 
 
@@ -142,6 +156,7 @@ def job_out(job: Job) -> JobOut:
                 "run_id",
                 "source_name",
                 "source",
+                "preview_of",
             }
         ),
         progress=job.progress,
@@ -241,6 +256,27 @@ def play(
         download_name=playback.download_name,
         expires_in=playback.expires_in,
     )
+
+
+@router.post(
+    "/jobs/{job_id}/again",
+    status_code=202,
+    summary="Convert the job's uploaded video again with other settings, or a preview of it",
+    responses={**_ERRORS, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+)
+def convert_again(
+    job_id: str,
+    body: ConvertAgainRequest,
+    jobs: JobsDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    launcher: LauncherDep,
+) -> JobOut:
+    job = services.convert_again(
+        jobs, storage, settings, launcher, job_id, body.layout, body.params(), body.engine,
+        preview=body.preview,
+    )  # fmt: skip
+    return job_out(job)
 
 
 @router.post(

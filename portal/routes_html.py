@@ -10,10 +10,12 @@ from pydantic import ValidationError
 
 from portal import services
 from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep, TemplatesDep
-from portal.routes_api import ENGINES, CreateJobRequest, job_out
+from portal.routes_api import ENGINES, ConvertAgainRequest, CreateJobRequest, job_out
 from portal.security import csrf_token, require_csrf
 from stereo_spot.domain import AnaglyphMode, JobStatus, Layout, StereoParams
+from stereo_spot.errors import InputRejected
 from stereo_spot.jobs import CANCELLED
+from stereo_spot.media.excerpt import PREVIEW_SECONDS
 
 router = APIRouter(include_in_schema=False)
 
@@ -78,12 +80,7 @@ def index(request: Request, templates: TemplatesDep, settings: SettingsDep) -> H
     return _create_form(templates, request, settings)
 
 
-@router.post("/jobs", dependencies=[CsrfChecked])
-def create_job(
-    request: Request,
-    templates: TemplatesDep,
-    settings: SettingsDep,
-    jobs: JobsDep,
+def _stereo_form(
     layout: Annotated[str, Form()] = Layout.ANAGLYPH.value,
     divergence: Annotated[str | None, Form()] = None,
     convergence: Annotated[str | None, Form()] = None,
@@ -91,25 +88,45 @@ def create_job(
     edges_at_screen: Annotated[str | None, Form()] = None,
     chroma: Annotated[str | None, Form()] = None,
     engine: Annotated[str, Form()] = "classical",
-) -> Response:
-    # A field the form did not send takes the API's default (a checkbox sends nothing when off).
+) -> dict[str, object]:
+    """The settings fields of a form (``_stereo_settings.html``), for the API's request models.
+
+    A field the form did not send takes the API's default (a checkbox sends nothing when off).
+    """
     given = {
         "divergence": divergence,
         "convergence": convergence,
         "anaglyph_mode": anaglyph_mode,
         "chroma": chroma,
     }
+    return {
+        "layout": layout,
+        "engine": engine,
+        "edges_at_screen": edges_at_screen is not None,
+        **{name: value for name, value in given.items() if value is not None},
+    }
+
+
+StereoForm = Annotated[dict[str, object], Depends(_stereo_form)]
+
+
+def _problems(invalid: ValidationError) -> str:
+    return "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in invalid.errors())
+
+
+@router.post("/jobs", dependencies=[CsrfChecked])
+def create_job(
+    request: Request,
+    templates: TemplatesDep,
+    settings: SettingsDep,
+    jobs: JobsDep,
+    fields: StereoForm,
+) -> Response:
     try:
-        form = CreateJobRequest(
-            layout=layout,
-            engine=engine,
-            edges_at_screen=edges_at_screen is not None,
-            **{name: value for name, value in given.items() if value is not None},
-        )
+        form = CreateJobRequest(**fields)
     except ValidationError as invalid:
-        problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in invalid.errors())
         return _create_form(
-            templates, request, settings, error=f"Please check: {problems}.", status=422
+            templates, request, settings, error=f"Please check: {_problems(invalid)}.", status=422
         )
     job = services.create_job(jobs, form.layout, form.params(), form.engine)
     return RedirectResponse(f"/jobs/{job.job_id}", status_code=303)
@@ -160,6 +177,10 @@ def job_page(
         active=job.status in services.ACTIVE or job.status is JobStatus.UPLOADED,
         cancellable=job.status in services.ACTIVE,
         cancelled=job.error == CANCELLED,
+        # The video was uploaded and read: it can be converted again without a new upload.
+        again=job.status.is_final and job.source is not None,
+        anaglyph_modes=list(AnaglyphMode),
+        preview_seconds=PREVIEW_SECONDS,
     )
 
 
@@ -193,6 +214,27 @@ def play_page(
     job = services.get_job(jobs, job_id)
     playback = services.playback(storage, settings, job)
     return _page(templates, request, "play.html", job=job, playback=playback, layouts=LAYOUT_LABELS)
+
+
+@router.post("/jobs/{job_id}/again", dependencies=[CsrfChecked])
+def convert_again(
+    job_id: str,
+    jobs: JobsDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    launcher: LauncherDep,
+    fields: StereoForm,
+    preview: Annotated[str | None, Form()] = None,
+) -> Response:
+    try:
+        form = ConvertAgainRequest(**fields, preview=preview is not None)
+    except ValidationError as invalid:
+        raise InputRejected(f"Please check: {_problems(invalid)}.") from None
+    job = services.convert_again(
+        jobs, storage, settings, launcher, job_id, form.layout, form.params(), form.engine,
+        preview=form.preview,
+    )  # fmt: skip
+    return RedirectResponse(f"/jobs/{job.job_id}", status_code=303)
 
 
 @router.post("/jobs/{job_id}/cancel", dependencies=[CsrfChecked])

@@ -18,6 +18,7 @@ from stereo_spot import keys
 from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
 from stereo_spot.errors import InputRejected, StereoSpotError, TransitionConflict
 from stereo_spot.jobs import JobPage, JobStore, cancel
+from stereo_spot.media.excerpt import cut_preview
 from stereo_spot.media.probe import probe_source
 from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage, UploadTarget
@@ -159,6 +160,57 @@ def cancel_job(jobs: JobStore, launcher: RunLauncher | None, job_id: str) -> Job
     if launcher is not None:
         launcher.cancel(job_id)
     return job
+
+
+def convert_again(
+    jobs: JobStore,
+    storage: ObjectStorage,
+    settings: Settings,
+    launcher: RunLauncher | None,
+    job_id: str,
+    layout: Layout,
+    params: StereoParams,
+    engine: str,
+    preview: bool = False,
+) -> Job:
+    """Start a new job on the video uploaded for ``job_id``, with other settings, or on a
+    preview of it (a few seconds from the middle, as ``convert --preview``): no second upload.
+
+    From a preview job the whole video is the one it was cut from. The source is copied inside
+    the storage (or the excerpt cut from it stored), so each job keeps and deletes its own.
+    """
+    if launcher is None:
+        raise NoLauncher("This portal cannot run conversions: no pipeline runner is configured.")
+    earlier = get_job(jobs, job_id)
+    origin = jobs.get(earlier.preview_of) if earlier.preview_of else earlier
+    source = keys.source_key(origin.job_id)
+    if origin.status is JobStatus.CREATED or not storage.exists(source):
+        raise NotUploaded(
+            "This job's video is not stored any more (or was never uploaded); upload it in a "
+            "new job."
+        )
+    name = PurePath(origin.source_name or "video.mp4")
+    with tempfile.TemporaryDirectory(prefix="stereo-spot-again-") as scratch:
+        excerpt = None
+        if preview:
+            # Cut before the job exists: a source that is no video leaves no job behind.
+            with _local_copy(storage, source) as path:
+                excerpt = cut_preview(path, Path(scratch), settings)
+            name = name.with_stem(f"{name.stem}_preview")
+        job = jobs.create(
+            Job(
+                layout=layout,
+                params=params,
+                engine=engine,
+                source_name=name.name,
+                preview_of=origin.job_id if preview else None,
+            )
+        )
+        if excerpt is not None:
+            storage.put_file(excerpt, keys.source_key(job.job_id))
+        else:
+            storage.copy(source, keys.source_key(job.job_id))
+    return start_job(jobs, storage, settings, launcher, job.job_id)
 
 
 def delete_job(jobs: JobStore, storage: ObjectStorage, job_id: str) -> int:

@@ -168,6 +168,9 @@ class Job(BaseModel):
     run_id: str | None = None
     source_name: str = ""
     source: SourceInfo | None = None
+    # A preview (a few seconds from the middle) of the video uploaded for this other job: that
+    # job's source is the whole video, which "convert again" without preview converts.
+    preview_of: str | None = None
 
     @field_validator("job_id")
     @classmethod

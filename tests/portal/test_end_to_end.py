@@ -130,3 +130,29 @@ def test_a_running_conversion_is_cancelled_and_its_processes_stop(
     assert client.delete(f"/api/jobs/{job_id}").status_code == 204
     for prefix in job_prefixes(job_id):
         assert not storage.list_prefix(prefix), prefix
+
+
+def test_a_preview_of_an_uploaded_video_converts_five_seconds_of_it(
+    running_client, jobs, storage, tmp_path
+) -> None:
+    client = running_client
+    clip = make_clip(tmp_path / "holiday.mp4", seconds=12)
+    created = client.post("/api/jobs", json={"layout": "anaglyph"}).json()
+    job_id = created["job"]["job_id"]
+    post_upload(client, created["upload"], clip)
+    client.post(f"/api/jobs/{job_id}/start", json={"source_name": "holiday.mp4"})
+    client.post(f"/api/jobs/{job_id}/cancel")  # the whole video can wait for the right settings
+
+    preview = client.post(
+        f"/api/jobs/{job_id}/again", json={"layout": "half-sbs", "preview": True}
+    ).json()
+    _wait_for_final(client, preview["job_id"])
+
+    job = jobs.get(preview["job_id"])
+    assert job.status is JobStatus.COMPLETED, job.error
+    result = storage.get_file(final_key(job.job_id), tmp_path / "preview.mp4")
+    stream = video_stream(probe(result))
+    assert (stream["width"], stream["height"]) == (192, 108)
+    assert 108 <= int(stream["nb_read_packets"]) <= 144, "about 5 s at 24 fps"
+    play = client.get(f"/jobs/{job.job_id}/play")
+    assert 'download="holiday_preview_3dh_LR.mp4"' in play.text, "named as the CLI names it"

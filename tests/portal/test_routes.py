@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from portal.app import create_app
 from stereo_spot.domain import Job, JobStatus, StereoParams
 from stereo_spot.keys import converted_segment_key, final_key, job_prefixes, source_key
+from tests.media import make_clip, probe
 from tests.portal.conftest import (
     create_job_via_api,
     create_job_via_form,
@@ -422,6 +423,68 @@ def test_api_cancel_answers_the_failed_job_and_refuses_a_finished_one(
     again = client.post(f"/api/jobs/{job_id}/cancel")
     assert again.status_code == 409
     assert again.json()["detail"] == "This job has already failed; there is nothing to cancel."
+
+
+@pytest.fixture
+def long_clip(tmp_path: Path) -> Path:
+    return make_clip(tmp_path / "holiday.mp4", seconds=12)  # a keyframe every 0.5 s
+
+
+def _finished_job(client, jobs, clip: Path) -> str:
+    """A job whose video was uploaded and read, and whose run has ended."""
+    job_id, upload = create_job_via_api(client, layout="anaglyph")
+    post_upload(client, upload, clip)
+    client.post(f"/api/jobs/{job_id}/start", json={"source_name": clip.name})
+    jobs.transition(job_id, JobStatus.COMPLETED)
+    return job_id
+
+
+def test_a_preview_with_other_settings_then_the_whole_video_needs_no_new_upload(
+    client, jobs, storage, long_clip, tmp_path
+) -> None:
+    first = _finished_job(client, jobs, long_clip)
+    page = client.get(f"/jobs/{first}").text
+    assert f'action="/jobs/{first}/again"' in page and 'name="preview"' in page
+
+    response = client.post(
+        f"/api/jobs/{first}/again", json={"layout": "sbs", "divergence": 2.0, "preview": True}
+    )
+
+    assert response.status_code == 202, response.text
+    preview = response.json()
+    assert preview["status"] == "queued" and preview["layout"] == "sbs"
+    assert preview["params"]["divergence"] == 2.0 and preview["preview_of"] == first
+    assert preview["source_name"] == "holiday_preview.mp4"
+    excerpt = storage.get_file(source_key(preview["job_id"]), tmp_path / "excerpt.mp4")
+    assert 4.5 <= float(probe(excerpt)["format"]["duration"]) <= 6.0, "5 s from the middle"
+    assert jobs.get(first).status is JobStatus.COMPLETED, "the first job is left as it was"
+
+    # From the preview's page, the whole video with the preview's settings: the first upload.
+    jobs.transition(preview["job_id"], JobStatus.COMPLETED)
+    page = client.get(f"/jobs/{preview['job_id']}").text
+    assert "Convert the whole video like this" in page
+    form = re.search(r'<form[^>]*id="whole-video".*?</form>', page, re.S).group(0)
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
+    again = client.post(f"/jobs/{preview['job_id']}/again", data=fields, follow_redirects=False)
+
+    assert again.status_code == 303
+    whole = jobs.get(again.headers["location"].removeprefix("/jobs/"))
+    assert whole.status is JobStatus.QUEUED and whole.preview_of is None
+    assert whole.layout.value == "sbs" and whole.params == StereoParams(divergence=2.0)
+    assert whole.source_name == "holiday.mp4"
+    assert storage.size(source_key(whole.job_id)) == long_clip.stat().st_size
+
+
+def test_convert_again_is_refused_without_a_stored_video(client, jobs, storage, long_clip):
+    never_uploaded, _ = create_job_via_api(client)
+    response = client.post(f"/api/jobs/{never_uploaded}/again", json={})
+    assert response.status_code == 409
+    assert "upload it in a new job" in response.json()["detail"]
+
+    deleted = _finished_job(client, jobs, long_clip)
+    storage.delete_prefix(f"input/{deleted}/")
+    assert client.post(f"/api/jobs/{deleted}/again", json={"preview": True}).status_code == 409
+    assert len(jobs.list_all()) == 2, "no job was made"
 
 
 def _auth_client(settings, storage, jobs, **auth) -> TestClient:
