@@ -66,6 +66,7 @@ def test_every_route_needs_auth_when_configured(locked) -> None:
         ("/jobs", {"layout": "sbs"}),
         (f"/jobs/{JOB_ID}/start", {}),
         (f"/jobs/{JOB_ID}/cancel", {}),
+        (f"/jobs/{JOB_ID}/again", {"layout": "sbs", "preview": "on"}),
         (f"/jobs/{JOB_ID}/delete", {}),
     ],
 )
