@@ -16,7 +16,7 @@ from pathlib import Path, PurePath
 from portal.launcher import RunLauncher
 from stereo_spot import keys
 from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
-from stereo_spot.errors import InputRejected, StereoSpotError, TransitionConflict
+from stereo_spot.errors import InputRejected, JobNotFound, StereoSpotError, TransitionConflict
 from stereo_spot.jobs import JobPage, JobStore, cancel
 from stereo_spot.media.excerpt import cut_preview
 from stereo_spot.media.probe import probe_source
@@ -182,7 +182,13 @@ def convert_again(
     if launcher is None:
         raise NoLauncher("This portal cannot run conversions: no pipeline runner is configured.")
     earlier = get_job(jobs, job_id)
-    origin = jobs.get(earlier.preview_of) if earlier.preview_of else earlier
+    try:
+        origin = jobs.get(earlier.preview_of) if earlier.preview_of else earlier
+    except JobNotFound:
+        raise NotUploaded(
+            "The job whose video this preview was cut from has been deleted; upload the video "
+            "in a new job."
+        ) from None
     source = keys.source_key(origin.job_id)
     if origin.status is JobStatus.CREATED or not storage.exists(source):
         raise NotUploaded(

@@ -486,6 +486,14 @@ def test_convert_again_is_refused_without_a_stored_video(client, jobs, storage, 
     assert client.post(f"/api/jobs/{deleted}/again", json={"preview": True}).status_code == 409
     assert len(jobs.list_all()) == 2, "no job was made"
 
+    first = _finished_job(client, jobs, long_clip)
+    preview = client.post(f"/api/jobs/{first}/again", json={"preview": True}).json()["job_id"]
+    jobs.transition(preview, JobStatus.COMPLETED)
+    assert client.delete(f"/api/jobs/{first}").status_code == 204
+    whole = client.post(f"/api/jobs/{preview}/again", json={})
+    assert whole.status_code == 409
+    assert "this preview was cut from has been deleted" in whole.json()["detail"]
+
 
 def _auth_client(settings, storage, jobs, **auth) -> TestClient:
     secured = settings.model_copy(update=auth)
