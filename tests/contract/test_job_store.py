@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from stereo_spot.domain import Job, JobStatus, Layout, SourceInfo, StereoParams
-from stereo_spot.errors import InvalidKey, JobNotFound, TransitionConflict
-from stereo_spot.jobs import JobStore
+from stereo_spot.errors import InvalidKey, JobNotFound, NothingToCancel, TransitionConflict
+from stereo_spot.jobs import CANCELLED, JobStore, cancel
 
 MISSING_ID = "no_such_job_0123456789"
 
@@ -121,6 +121,24 @@ def test_update_sets_fields_until_the_job_is_final(job_store: JobStore) -> None:
     with pytest.raises(TransitionConflict):
         job_store.update(job.job_id, total_segments=9)
     assert job_store.get(job.job_id).total_segments == 4
+
+
+def test_split_progress_and_preview_origin_round_trip(job_store: JobStore) -> None:
+    whole = job_store.create(_job())
+    preview = job_store.create(_job(preview_of=whole.job_id))
+    job_store.update(preview.job_id, chunk_progress=0.375)
+
+    stored = job_store.get(preview.job_id)
+    assert (stored.chunk_progress, stored.preview_of) == (0.375, whole.job_id)
+    assert job_store.get(whole.job_id).preview_of is None
+
+
+def test_cancel_fails_an_unfinished_job_once(job_store: JobStore) -> None:
+    job = _to(job_store, job_store.create(_job()), JobStatus.UPLOADED, JobStatus.QUEUED)
+    assert cancel(job_store, job.job_id).error == CANCELLED
+    assert job_store.get(job.job_id).status is JobStatus.FAILED
+    with pytest.raises(NothingToCancel):
+        cancel(job_store, job.job_id)
 
 
 def test_mark_segment_done_counts_each_index_once(job_store: JobStore) -> None:
