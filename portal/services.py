@@ -156,7 +156,8 @@ def cancel_job(jobs: JobStore, launcher: RunLauncher | None, job_id: str) -> Job
     """Stop a job that has not finished: it ends failed with the reason ``CANCELLED``, its run
     is stopped, and its files can then be deleted (:func:`stereo_spot.jobs.cancel` first, so a
     run that has not started never starts)."""
-    job = cancel(jobs, get_job(jobs, job_id).job_id)
+    get_job(jobs, job_id)  # an id that could never exist is unknown, as everywhere here
+    job = cancel(jobs, job_id)
     if launcher is not None:
         launcher.cancel(job_id)
     return job
