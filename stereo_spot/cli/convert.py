@@ -51,9 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "-o",
         "--output",
-        type=Path,
-        help="output file, or an existing folder to write into (default: next to the input, "
-        "its name + the layout's tag)",
+        help="output file, or a folder to write into (one that exists, or any ending in /); "
+        "default: next to the input, its name + the layout's tag",
     )
     add_stereo_options(parser)
     parser.add_argument("--engine", choices=ENGINES, default=None, help="default: classical")

@@ -23,17 +23,22 @@ def default_output(source: Path, layout: Layout, preview: bool = False) -> Path:
 
 
 def plan_outputs(
-    inputs: list[Path], output: Path | None, layout: Layout, preview: bool = False
+    inputs: list[Path], output: str | None, layout: Layout, preview: bool = False
 ) -> list[tuple[Path, Path]]:
     """Each input with the file its 3D version goes to.
 
-    Everything that would lose or overwrite a file is refused here, before any video is
-    converted: a missing input, one named twice, an output that is one of the inputs, two
-    inputs written to one output.
+    ``output`` is ``-o`` as typed: a folder when it is one or ends with a slash (created when
+    the first result is written), else a file. Everything that would lose or overwrite a file
+    is refused here, before any video is converted: a missing input, one named twice, an
+    output that is one of the inputs, two inputs written to one output.
     """
     from stereo_spot.media.assemble import RESULT_CONTAINERS
 
-    into_folder = output is not None and output.is_dir()
+    folder = None
+    if output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir()):
+        folder = Path(output)
+    into_folder = folder is not None
+    output = Path(output) if output is not None else None
     if output is not None and not into_folder and output.suffix.lower() not in RESULT_CONTAINERS:
         *others, last = RESULT_CONTAINERS
         raise InputRejected(
@@ -42,8 +47,8 @@ def plan_outputs(
         )
     if output is not None and not into_folder and len(inputs) > 1:
         raise InputRejected(
-            f"-o {output} names one file for {len(inputs)} videos; name an existing folder "
-            "to write them into, or leave -o out to write each next to its input."
+            f"-o {output} names one file for {len(inputs)} videos; name a folder to write them "
+            "into (ending in /), or leave -o out to write each next to its input."
         )
     sources: dict[Path, Path] = {}
     for source in inputs:
@@ -56,8 +61,8 @@ def plan_outputs(
     targets: dict[Path, Path] = {}
     for source in inputs:
         target = default_output(source, layout, preview)
-        if into_folder:
-            target = output / target.name
+        if folder is not None:
+            target = folder / target.name
         elif output is not None:
             target = output
         resolved = target.resolve()

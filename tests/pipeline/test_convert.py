@@ -325,12 +325,11 @@ def test_several_videos_share_one_model_server_and_a_bad_one_stops_none(
     bad = tmp_path / "notes.mp4"
     bad.write_text("a shopping list, not a film\n")
     last = make_clip(tmp_path / "last.mkv", seconds=2, size="160x90", rate=25)
-    out = tmp_path / "out"
-    out.mkdir()
+    out = tmp_path / "out"  # not there yet: the trailing slash says it is a folder
     env = {**os.environ, "STEREO_SPOT_DATA_DIR": str(tmp_path / "data")}
     env.pop("STEREO_SPOT_MODEL_URL", None)
     result = subprocess.run(
-        ["stereo-spot", "convert", str(first), str(bad), str(last), "-o", str(out),
+        ["stereo-spot", "convert", str(first), str(bad), str(last), "-o", f"{out}/",
          "--layout", "half-sbs"],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip

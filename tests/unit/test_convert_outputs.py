@@ -28,8 +28,8 @@ def refusal(capsys: pytest.CaptureFixture[str], *argv: object) -> str:
 def test_one_output_file_for_several_videos_is_refused(tmp_path, videos, capsys):
     message = refusal(capsys, *videos, "-o", tmp_path / "out.mp4")
     assert message == (
-        f"stereo-spot: -o {tmp_path / 'out.mp4'} names one file for 2 videos; name an existing "
-        "folder to write them into, or leave -o out to write each next to its input."
+        f"stereo-spot: -o {tmp_path / 'out.mp4'} names one file for 2 videos; name a folder to "
+        "write them into (ending in /), or leave -o out to write each next to its input."
     )
     assert not (tmp_path / "out.mp4").exists()
 
