@@ -156,7 +156,10 @@ def _transcode_mezzanine(
     extra: dict[str, object] = {}
     filters = ["yadif=mode=send_frame"] if info.interlaced else []
     if info.container in UNTIMED_CONTAINERS:
-        filters.append("setpts=N/FRAME_RATE/TB")
+        # Rounded: in floating point N/FRAME_RATE/TB falls just short of N for some frames (at
+        # 25 fps, frame 29 gave 28.999..., truncated to 28: two frames on one timestamp, which
+        # the model server's muxer refuses).
+        filters.append("setpts=round(N/FRAME_RATE/TB)")
     # 4:2:0 needs even sizes; an odd-sized picture keeps every pixel in 4:4:4.
     pix_fmt = "yuv420p" if info.width % 2 == 0 and info.height % 2 == 0 else "yuv444p"
     if info.hdr:

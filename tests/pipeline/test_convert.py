@@ -96,9 +96,11 @@ CONTAINERS = {
         "video_args": ("-c:v", "libvpx-vp9", "-g", "12", "-deadline", "realtime", "-cpu-used", "8"),
         "audio_args": ("-c:a", "libopus"),
     },
-    # Keyframes 6 s apart and no usable timestamps for stream copy: the mezzanine path.
+    # Keyframes 6 s apart and no usable timestamps for stream copy: the mezzanine path. At 25
+    # fps, as PAL camcorders record, retiming by frame index must round (frame 29 of 25 fps).
     "avi": {
         "seconds": 6,
+        "rate": 25,
         "video_args": ("-c:v", "mpeg4", "-q:v", "3", "-g", "144"),
         "audio_args": ("-c:a", "libmp3lame"),
     },
