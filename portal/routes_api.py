@@ -262,7 +262,12 @@ def play(
     "/jobs/{job_id}/again",
     status_code=202,
     summary="Convert the job's uploaded video again with other settings, or a preview of it",
-    responses={**_ERRORS, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses={
+        **_ERRORS,
+        409: {"model": ErrorOut},
+        422: {"model": ErrorOut},
+        503: {"model": ErrorOut},
+    },
 )
 def convert_again(
     job_id: str,
