@@ -98,10 +98,7 @@ def start_job(
         job = jobs.get(job_id)
         if job.status not in (JobStatus.CREATED, JobStatus.UPLOADED):
             return job
-        if launcher is None:
-            raise NoLauncher(
-                "This portal cannot run conversions: no pipeline runner is configured."
-            )
+        _require_launcher(launcher)
         source = keys.source_key(job_id)
         if not storage.exists(source):
             raise NotUploaded("The video has not been uploaded yet; upload it, then start the job.")
@@ -120,6 +117,11 @@ def start_job(
             return jobs.update(job_id, run_id=run_id)
         except TransitionConflict:
             return jobs.get(job_id)  # a fast run already finished; its record is the news
+
+
+def _require_launcher(launcher: RunLauncher | None) -> None:
+    if launcher is None:
+        raise NoLauncher("This portal cannot run conversions: no pipeline runner is configured.")
 
 
 def get_job(jobs: JobStore, job_id: str) -> Job:
@@ -180,8 +182,7 @@ def convert_again(
     From a preview job the whole video is the one it was cut from. The source is copied inside
     the storage (or the excerpt cut from it stored), so each job keeps and deletes its own.
     """
-    if launcher is None:
-        raise NoLauncher("This portal cannot run conversions: no pipeline runner is configured.")
+    _require_launcher(launcher)
     earlier = get_job(jobs, job_id)
     try:
         origin = jobs.get(earlier.preview_of) if earlier.preview_of else earlier

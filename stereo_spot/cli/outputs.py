@@ -34,20 +34,20 @@ def plan_outputs(
     """
     from stereo_spot.media.assemble import RESULT_CONTAINERS
 
-    folder = None
+    folder = file = None
     if output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir()):
         folder = Path(output)
-    into_folder = folder is not None
-    output = Path(output) if output is not None else None
-    if output is not None and not into_folder and output.suffix.lower() not in RESULT_CONTAINERS:
+    elif output is not None:
+        file = Path(output)
+    if file is not None and file.suffix.lower() not in RESULT_CONTAINERS:
         *others, last = RESULT_CONTAINERS
         raise InputRejected(
-            f"-o {output}: results are written as {', '.join(others)} or {last} files; "
+            f"-o {file}: results are written as {', '.join(others)} or {last} files; "
             "name the output with one of those endings."
         )
-    if output is not None and not into_folder and len(inputs) > 1:
+    if file is not None and len(inputs) > 1:
         raise InputRejected(
-            f"-o {output} names one file for {len(inputs)} videos; name a folder to write them "
+            f"-o {file} names one file for {len(inputs)} videos; name a folder to write them "
             "into (ending in /), or leave -o out to write each next to its input."
         )
     sources: dict[Path, Path] = {}
@@ -60,11 +60,9 @@ def plan_outputs(
     plan: list[tuple[Path, Path]] = []
     targets: dict[Path, Path] = {}
     for source in inputs:
-        target = default_output(source, layout, preview)
+        target = file or default_output(source, layout, preview)
         if folder is not None:
             target = folder / target.name
-        elif output is not None:
-            target = output
         resolved = target.resolve()
         if resolved in sources:
             whose = "" if sources[resolved] is source else f"of {source} "

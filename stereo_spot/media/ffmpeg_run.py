@@ -35,17 +35,27 @@ def safe_input(path: Path | str, **options: object) -> ffmpeg.nodes.FilterableSt
     )
 
 
+def _command(stream: ffmpeg.nodes.OutputStream, *extra: str) -> list[str]:
+    return (
+        stream.global_args("-nostdin", "-hide_banner", "-v", "error", *extra)
+        .overwrite_output()
+        .compile()
+    )
+
+
+def _failure(stderr: str) -> MediaError:
+    """ffmpeg's last words, as the sentence a job records."""
+    return MediaError(f"ffmpeg failed: {(stderr.strip().splitlines() or ['no message'])[-1]}")
+
+
 def run_ffmpeg(stream: ffmpeg.nodes.OutputStream, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
     """Run an ffmpeg graph; raise MediaError with ffmpeg's last words if it fails."""
-    command = stream.global_args("-nostdin", "-hide_banner", "-v", "error").overwrite_output()
-    args = command.compile()
     try:
-        result = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(_command(stream), capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise MediaError(f"ffmpeg took longer than {timeout:.0f} s and was stopped.") from None
     if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no message"])[-1]
-        raise MediaError(f"ffmpeg failed: {last}")
+        raise _failure(result.stderr)
 
 
 def run_ffmpeg_watched(
@@ -60,13 +70,9 @@ def run_ffmpeg_watched(
     has not advanced for ``stall_seconds``. ``on_progress`` gets the fraction of ``duration``
     (the source's, in seconds) written so far, every ``PROGRESS_INTERVAL_SECONDS``.
     """
-    command = stream.global_args(
-        "-nostdin", "-hide_banner", "-v", "error", "-nostats", "-progress", "pipe:1"
-    ).overwrite_output()
+    command = _command(stream, "-nostats", "-progress", "pipe:1")
     with tempfile.TemporaryFile("w+") as errors:
-        process = subprocess.Popen(
-            command.compile(), stdout=subprocess.PIPE, stderr=errors, text=True
-        )
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
         assert process.stdout is not None
         output = _OutputClock(process.stdout)
         try:
@@ -89,8 +95,7 @@ def run_ffmpeg_watched(
             output.join()
         if process.returncode != 0:
             errors.seek(0)
-            last = (errors.read().strip().splitlines() or ["no message"])[-1]
-            raise MediaError(f"ffmpeg failed: {last}")
+            raise _failure(errors.read())
     if on_progress:
         on_progress(1.0)
 

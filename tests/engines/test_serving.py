@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 pytest.importorskip("torch")
@@ -20,6 +19,7 @@ from inference_service.launcher import free_port, running_model_server, stop_pro
 from stereo_spot.errors import StereoSpotError
 from stereo_spot.settings import Settings
 from tests.media import make_clip, probe, video_stream
+from tests.processes import gone_within
 
 pytestmark = pytest.mark.slow
 
@@ -172,14 +172,4 @@ def test_convert_stops_with_the_load_error_and_leaves_the_job_resumable(
     assert f"{folder / 'config.json'} is missing" in (job.error or "")
 
     # No step of the run is left behind (a convert step would keep waiting for its server).
-    def leftovers() -> list[psutil.Process]:
-        return [
-            process
-            for process in psutil.process_iter(["cmdline"])
-            if str(data_dir) in " ".join(process.info["cmdline"] or [])
-        ]
-
-    deadline = time.monotonic() + 15
-    while leftovers() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not leftovers()
+    assert gone_within(str(data_dir), 15)

@@ -10,13 +10,13 @@ import re
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from stereo_spot.domain import JobStatus
 from stereo_spot.keys import final_key, job_prefixes
 from tests.media import make_clip, probe, video_stream
 from tests.portal.conftest import create_job_via_form, csrf_token, post_upload
+from tests.processes import gone_within, processes_mentioning
 
 pytestmark = pytest.mark.slow
 
@@ -102,25 +102,15 @@ def test_a_running_conversion_is_cancelled_and_its_processes_stop(
         assert time.monotonic() < deadline, jobs.get(job_id)
         time.sleep(0.1)
 
-    def run_processes() -> list[psutil.Process]:
-        # The runner and each kfp.local task carry the job id on their command lines.
-        return [
-            process
-            for process in psutil.process_iter(["cmdline"])
-            if job_id in " ".join(process.info["cmdline"] or [])
-        ]
-
-    assert run_processes(), "the runner is at work"
+    # The runner and each kfp.local task carry the job id on their command lines.
+    assert processes_mentioning(job_id), "the runner is at work"
 
     cancelled = client.post(f"/api/jobs/{job_id}/cancel")
 
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "failed"
     assert launcher.wait_idle(timeout=30), "the run was stopped"
 
-    deadline = time.monotonic() + 15
-    while run_processes() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not run_processes()
+    assert gone_within(job_id, 15)
     job = jobs.get(job_id)
     assert job.status is JobStatus.FAILED and job.error == "Cancelled before it finished."
     assert job.completed_segments < job.total_segments == 20

@@ -25,6 +25,7 @@ from stereo_spot.domain import JobStatus
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from
 from tests.media import make_clip, probe, video_stream
+from tests.processes import processes_mentioning
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -255,12 +256,7 @@ def test_a_job_cancelled_from_another_terminal_stops_the_convert_command(stack, 
     job = stack.jobs.get(job.job_id)
     assert job.status is JobStatus.FAILED and job.completed_segments < job.total_segments
     assert not output.exists() and not list(tmp_path.glob(".out.mp4.*"))
-    leftovers = [
-        p
-        for p in psutil.process_iter(["cmdline"])
-        if job.job_id in " ".join(p.info["cmdline"] or [])
-    ]
-    assert not leftovers, "the runner and its steps are gone"
+    assert not processes_mentioning(job.job_id), "the runner and its steps are gone"
     again = subprocess.run(
         ["stereo-spot", "jobs", "cancel", job.job_id],
         env=stack.env, capture_output=True, text=True, timeout=60,
