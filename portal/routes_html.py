@@ -12,10 +12,9 @@ from portal import services
 from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep, TemplatesDep
 from portal.routes_api import ENGINES, ConvertAgainRequest, CreateJobRequest, job_out
 from portal.security import csrf_token, require_csrf
-from stereo_spot.domain import AnaglyphMode, JobStatus, Layout, StereoParams
+from stereo_spot.domain import PREVIEW_SECONDS, AnaglyphMode, JobStatus, Layout, StereoParams
 from stereo_spot.errors import InputRejected
 from stereo_spot.jobs import CANCELLED
-from stereo_spot.media.excerpt import PREVIEW_SECONDS
 
 router = APIRouter(include_in_schema=False)
 

@@ -50,6 +50,11 @@ class AnaglyphMode(StrEnum):
     GRAY = "gray"
 
 
+# How much a preview converts (``convert --preview``, the portal's "Preview only"), from the
+# middle of the video.
+PREVIEW_SECONDS = 5.0
+
+
 class JobStatus(StrEnum):
     CREATED = "created"
     UPLOADED = "uploaded"

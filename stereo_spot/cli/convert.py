@@ -15,10 +15,9 @@ from typing import Protocol
 from stereo_spot import keys
 from stereo_spot.cli.outputs import fetch_result, plan_outputs
 from stereo_spot.cli.stereo_options import add_stereo_options, stereo_params_from
-from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
+from stereo_spot.domain import PREVIEW_SECONDS, Job, JobStatus, Layout, StereoParams
 from stereo_spot.errors import InputRejected, StereoSpotError
 from stereo_spot.jobs import CANCELLED, JobStore
-from stereo_spot.media.excerpt import PREVIEW_SECONDS, cut_preview
 from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage
 from stereo_spot.wiring import job_store_from, storage_from
@@ -89,7 +88,15 @@ def run_convert(args: argparse.Namespace) -> int:
     # The model server loads while the first upload is stored and probed and its run chunks
     # it, and one server converts every video: its start is paid once.
     with _model_server(settings) as (settings, server):
-        conversion = _Conversion(layout, params, settings, args.segment_seconds, args.preview)
+        conversion = _Conversion(
+            layout,
+            params,
+            settings,
+            args.segment_seconds,
+            args.preview,
+            storage_from(settings),
+            job_store_from(settings),
+        )
         for number, (source, output) in enumerate(plan, start=1):
             if len(plan) > 1:
                 print(f"[{number}/{len(plan)}] {source}", file=sys.stderr)
@@ -124,10 +131,15 @@ class _Conversion:
     settings: Settings
     segment_seconds: float | None
     preview: bool
+    storage: ObjectStorage
+    jobs: JobStore
 
     def run(self, source: Path, output: Path, server: ModelServerHandle) -> None:
         """``source`` through the pipeline, its 3D version written to ``output``."""
-        storage, jobs = storage_from(self.settings), job_store_from(self.settings)
+        # Imported here (PyAV): `convert` starts the model server before it needs the media code.
+        from stereo_spot.media.excerpt import cut_preview
+
+        storage, jobs = self.storage, self.jobs
         with contextlib.ExitStack() as stack:
             if self.preview:
                 workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="preview-"))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import ffmpeg
 
-from stereo_spot.domain import SourceInfo
+from stereo_spot.domain import PREVIEW_SECONDS, SourceInfo
 from stereo_spot.media.assemble import mp4_audio_options
 from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, safe_input
 from stereo_spot.media.probe import count_video_frames, keyframe_times, probe_source
@@ -21,9 +21,6 @@ from stereo_spot.media.split import copy_refusal
 from stereo_spot.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# How much a preview converts (``convert --preview``, the portal's preview), from the middle.
-PREVIEW_SECONDS = 5.0
 
 
 def cut_preview(
