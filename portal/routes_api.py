@@ -73,6 +73,12 @@ class StartJobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source_name: str = Field(default="", max_length=255)
+    preview: bool = Field(
+        default=False,
+        description="preview first: the job is held and a preview job (~5 s from the middle) "
+        "is started and returned; start this job again without preview, or convert it again "
+        "with other settings, to convert the whole video",
+    )
 
 
 class UploadTargetOut(BaseModel):
@@ -208,7 +214,7 @@ def upload_target(
 @router.post(
     "/jobs/{job_id}/start",
     status_code=202,
-    summary="Start converting an uploaded job (starting it again does nothing)",
+    summary="Start converting an uploaded job, or a preview of it first (starting it again does nothing)",
     responses={**_ERRORS, 409: {"model": ErrorOut}, 503: {"model": ErrorOut}},
 )
 def start_job(
@@ -220,8 +226,9 @@ def start_job(
     body: Annotated[StartJobRequest | None, Body()] = None,
 ) -> JobOut:
     services.get_job(jobs, job_id)
+    body = body or StartJobRequest()
     job = services.start_job(
-        jobs, storage, settings, launcher, job_id, body.source_name if body else ""
+        jobs, storage, settings, launcher, job_id, body.source_name, preview=body.preview
     )
     return job_out(job)
 

@@ -173,11 +173,11 @@ def job_page(
         upload=upload,
         layouts=LAYOUT_LABELS,
         engines=ENGINE_LABELS,
-        active=job.status in services.ACTIVE or job.status is JobStatus.UPLOADED,
+        active=job.status in services.ACTIVE or (job.status is JobStatus.UPLOADED and not job.held),
         cancellable=job.status in services.ACTIVE,
         cancelled=job.error == CANCELLED,
         # The video was uploaded and read: it can be converted again without a new upload.
-        again=job.status.is_final and job.source is not None,
+        again=(job.status.is_final or job.held) and job.source is not None,
         anaglyph_modes=list(AnaglyphMode),
         preview_seconds=PREVIEW_SECONDS,
     )
@@ -192,10 +192,16 @@ def start_job(
     settings: SettingsDep,
     launcher: LauncherDep,
     source_name: Annotated[str, Form(max_length=255)] = "",
+    preview: Annotated[str | None, Form()] = None,
 ) -> Response:
-    """Called by the upload page's script once the file is in (header token), or by a form."""
+    """Called by the upload page's script once the file is in (header token), or by a form.
+
+    The answer is the job to watch: with "preview first", the preview's.
+    """
     services.get_job(jobs, job_id)
-    job = services.start_job(jobs, storage, settings, launcher, job_id, source_name)
+    job = services.start_job(
+        jobs, storage, settings, launcher, job_id, source_name, preview=preview is not None
+    )
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(job_out(job).model_dump(mode="json"), status_code=202)
     return RedirectResponse(f"/jobs/{job.job_id}", status_code=303)

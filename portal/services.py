@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+from typing import TypedDict
 
 from portal.launcher import RunLauncher
 from stereo_spot import keys
-from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
+from stereo_spot.domain import PREVIEW_SECONDS, Job, JobStatus, Layout, StereoParams
 from stereo_spot.errors import InputRejected, JobNotFound, StereoSpotError, TransitionConflict
 from stereo_spot.jobs import JobPage, JobStore, cancel
-from stereo_spot.media.excerpt import cut_preview
+from stereo_spot.media.excerpt import cut_excerpt
 from stereo_spot.media.probe import probe_source
 from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage, UploadTarget
@@ -51,6 +52,14 @@ class Playback:
     download_url: str
     download_name: str
     expires_in: int
+
+
+class Restyle(TypedDict):
+    """The settings a conversion of an uploaded video may change."""
+
+    layout: Layout
+    params: StereoParams
+    engine: str
 
 
 # Starting a job probes a file and submits a run; two starts of one job racing inside this process
@@ -88,35 +97,51 @@ def start_job(
     launcher: RunLauncher | None,
     job_id: str,
     source_name: str = "",
+    *,
+    preview: bool = False,
+    restyle: Restyle | None = None,
 ) -> Job:
     """Probe the upload and queue the job; a job already past ``uploaded`` is returned as is.
+
+    With ``preview`` the job is held instead (:attr:`Job.held`) and a preview job, a few seconds
+    from the middle, is started and returned: the whole video waits for the user's go, which is
+    this call again without ``preview`` (``restyle`` then changes its settings first).
 
     A source that is not a usable video fails the job with the probe's reason (the job page then
     says why) rather than raising: the request succeeded, the job did not.
     """
     with _start_lock:
         job = jobs.get(job_id)
-        if job.status not in (JobStatus.CREATED, JobStatus.UPLOADED):
+        if job.status not in (JobStatus.CREATED, JobStatus.UPLOADED) or (preview and job.held):
             return job
         _require_launcher(launcher)
-        source = keys.source_key(job_id)
-        if not storage.exists(source):
-            raise NotUploaded("The video has not been uploaded yet; upload it, then start the job.")
-        changes = {"source_name": _clean_name(source_name)} if source_name else {}
-        job = jobs.transition(job_id, JobStatus.UPLOADED, **changes)
-        try:
-            with _local_copy(storage, source) as path:
-                info = probe_source(path, settings)
-        except InputRejected as rejected:
-            return jobs.transition(job_id, JobStatus.FAILED, error=str(rejected))
-        job = jobs.transition(job_id, JobStatus.QUEUED, source=info)
-        run_id = launcher.submit(job_id)
-        # Recorded under the lock: a second start racing this one then answers with the same
-        # run id, not a queued job without one.
-        try:
-            return jobs.update(job_id, run_id=run_id)
-        except TransitionConflict:
-            return jobs.get(job_id)  # a fast run already finished; its record is the news
+        info = job.source if job.held else None
+        if info is None:
+            source = keys.source_key(job_id)
+            if not storage.exists(source):
+                raise NotUploaded(
+                    "The video has not been uploaded yet; upload it, then start the job."
+                )
+            changes = {"source_name": _clean_name(source_name)} if source_name else {}
+            job = jobs.transition(job_id, JobStatus.UPLOADED, **changes)
+            try:
+                with _local_copy(storage, source) as path:
+                    info = probe_source(path, settings)
+            except InputRejected as rejected:
+                return jobs.transition(job_id, JobStatus.FAILED, error=str(rejected))
+        if preview:
+            job = jobs.update(job_id, source=info)
+        else:
+            job = jobs.transition(job_id, JobStatus.QUEUED, source=info, **(restyle or {}))
+            run_id = launcher.submit(job_id)
+            # Recorded under the lock: a second start racing this one then answers with the same
+            # run id, not a queued job without one.
+            try:
+                return jobs.update(job_id, run_id=run_id)
+            except TransitionConflict:
+                return jobs.get(job_id)  # a fast run already finished; its record is the news
+    # Outside the lock: starting the preview takes it again.
+    return _start_preview(jobs, storage, settings, launcher, job, _style_of(job))
 
 
 def _require_launcher(launcher: RunLauncher | None) -> None:
@@ -180,7 +205,8 @@ def convert_again(
     preview of it (a few seconds from the middle, as ``convert --preview``): no second upload.
 
     From a preview job the whole video is the one it was cut from. The source is copied inside
-    the storage (or the excerpt cut from it stored), so each job keeps and deletes its own.
+    the storage (or the excerpt cut from it stored), so each job keeps and deletes its own. A
+    video held for its preview (:attr:`Job.held`) is not copied: that job itself starts.
     """
     _require_launcher(launcher)
     earlier = get_job(jobs, job_id)
@@ -192,32 +218,46 @@ def convert_again(
             "in a new job."
         ) from None
     source = keys.source_key(origin.job_id)
-    if origin.status is JobStatus.CREATED or not storage.exists(source):
+    if origin.source is None or not storage.exists(source):
         raise NotUploaded(
             "This job's video is not stored any more (or was never uploaded); upload it in a "
             "new job."
         )
+    style: Restyle = {"layout": layout, "params": params, "engine": engine}
+    if preview:
+        return _start_preview(jobs, storage, settings, launcher, origin, style)
+    if origin.held:
+        return start_job(jobs, storage, settings, launcher, origin.job_id, restyle=style)
+    job = jobs.create(Job(**style, source_name=origin.source_name))
+    storage.copy(source, keys.source_key(job.job_id))
+    return start_job(jobs, storage, settings, launcher, job.job_id)
+
+
+def _style_of(job: Job) -> Restyle:
+    return {"layout": job.layout, "params": job.params, "engine": job.engine}
+
+
+def _start_preview(
+    jobs: JobStore,
+    storage: ObjectStorage,
+    settings: Settings,
+    launcher: RunLauncher | None,
+    origin: Job,
+    style: Restyle,
+) -> Job:
+    """A new job converting a few seconds from the middle of ``origin``'s video (whose probe
+    it reuses), stored as that job's own source and started."""
+    assert origin.source is not None, "only a video that was read has a middle"
     name = PurePath(origin.source_name or "video.mp4")
-    with tempfile.TemporaryDirectory(prefix="stereo-spot-again-") as scratch:
-        excerpt = None
-        if preview:
-            # Cut before the job exists: a source that is no video leaves no job behind.
-            with _local_copy(storage, source) as path:
-                excerpt = cut_preview(path, Path(scratch), settings)
-            name = name.with_stem(f"{name.stem}_preview")
-        job = jobs.create(
-            Job(
-                layout=layout,
-                params=params,
-                engine=engine,
-                source_name=name.name,
-                preview_of=origin.job_id if preview else None,
-            )
-        )
-        if excerpt is not None:
-            storage.put_file(excerpt, keys.source_key(job.job_id))
-        else:
-            storage.copy(source, keys.source_key(job.job_id))
+    name = name.with_stem(f"{name.stem}_preview")
+    with (
+        tempfile.TemporaryDirectory(prefix="stereo-spot-preview-") as scratch,
+        _local_copy(storage, keys.source_key(origin.job_id)) as whole,
+    ):
+        # Cut before the job exists: a cut that fails leaves no job behind.
+        excerpt = cut_excerpt(whole, origin.source, PREVIEW_SECONDS, Path(scratch) / "cut.mp4")
+        job = jobs.create(Job(**style, source_name=name.name, preview_of=origin.job_id))
+        storage.put_file(excerpt, keys.source_key(job.job_id))
     return start_job(jobs, storage, settings, launcher, job.job_id)
 
 

@@ -185,6 +185,12 @@ class Job(BaseModel):
         return validate_job_id(value)
 
     @property
+    def held(self) -> bool:
+        """Uploaded and read, but not started: the user asked for a preview first, and the
+        whole video waits here until they start it (with these settings or others)."""
+        return self.status is JobStatus.UPLOADED and self.source is not None
+
+    @property
     def progress(self) -> float:
         """Fraction done, 0..1, for progress bars."""
         if self.status is JobStatus.COMPLETED:

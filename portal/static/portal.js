@@ -55,6 +55,9 @@
     });
 
     function start(name) {
+      var fields = { source_name: name };
+      var previewFirst = document.getElementById("preview-first");
+      if (previewFirst && previewFirst.checked) { fields.preview = "on"; }
       message.textContent = "Uploaded. Checking the video…";
       fetch(form.dataset.startUrl, {
         method: "POST",
@@ -64,10 +67,13 @@
           "Accept": "application/json",
           "Content-Type": "application/x-www-form-urlencoded"
         },
-        body: new URLSearchParams({ source_name: name })
+        body: new URLSearchParams(fields)
       }).then(function (response) {
-        if (response.ok) { window.location.reload(); return; }
-        return response.json().then(function (body) { fail(body.detail || "Starting failed."); });
+        return response.json().then(function (body) {
+          // The job to watch: this one, or with "preview first" its preview.
+          if (response.ok) { window.location.assign(body.links.page); return; }
+          fail(body.detail || "Starting failed.");
+        });
       }).catch(function () { fail("Could not reach the portal to start the job."); });
     }
 

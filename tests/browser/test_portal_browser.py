@@ -126,3 +126,33 @@ def test_create_upload_convert_and_play_in_a_browser(embedded_stack, browser, cl
 
     page.goto(embedded_stack + "jobs")
     assert page.locator("table.jobs tbody tr").count() == 1
+
+
+def test_preview_first_then_the_whole_video_in_a_browser(embedded_stack, browser, tmp_path):
+    from tests.media import make_clip
+
+    clip = make_clip(tmp_path / "holiday.mp4", seconds=8)
+    page = browser.new_page()
+    page.goto(embedded_stack)
+    page.check('input[name="layout"][value="half-sbs"]')
+    page.click("text=Continue to upload")
+    page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]+$"))
+    whole_url = page.url
+
+    page.set_input_files("#file", str(clip))
+    page.check("#preview-first")
+    page.click("#upload-button")
+    # The script goes on to the preview's own page, which links back to the whole video.
+    page.wait_for_url(lambda url: url.rstrip("/") != whole_url and "/jobs/" in url)
+    page.wait_for_selector("text=Play the 3D video", timeout=180_000)
+    assert page.locator("h1").inner_text() == "holiday_preview.mp4"
+    assert page.get_attribute("#preview-of a", "href") == whole_url.removeprefix(
+        embedded_stack.rstrip("/")
+    )
+
+    page.click("text=Convert the whole video like this")
+    page.wait_for_url(whole_url)
+    page.wait_for_selector("text=Play the 3D video", timeout=180_000)
+    assert page.locator("h1").inner_text() == "holiday.mp4"
+    page.goto(embedded_stack + "jobs")
+    assert page.locator("table.jobs tbody tr").count() == 2

@@ -475,6 +475,84 @@ def test_a_preview_with_other_settings_then_the_whole_video_needs_no_new_upload(
     assert storage.size(source_key(whole.job_id)) == long_clip.stat().st_size
 
 
+def test_preview_first_holds_the_upload_until_the_whole_video_is_asked_for(
+    client, jobs, storage, launcher, long_clip, tmp_path
+) -> None:
+    job_id = create_job_via_form(client, layout="half-sbs", divergence="2.5")
+    page = client.get(f"/jobs/{job_id}").text
+    assert 'id="preview-first"' in page, "the upload page offers a preview first"
+    target = _upload_form_target(page)
+    assert "preview" not in target["fields"], "the choice is not sent to the storage"
+    post_upload(client, target, long_clip)
+
+    response = client.post(
+        f"/jobs/{job_id}/start",
+        data={"source_name": "holiday.mp4", "preview": "on"},
+        headers={"X-CSRF-Token": csrf_token(client), "Accept": "application/json"},
+    )
+
+    # The answer is the preview, with the upload's settings; the page's script goes there.
+    assert response.status_code == 202, response.text
+    preview = response.json()
+    assert preview["preview_of"] == job_id and preview["status"] == "queued"
+    assert preview["layout"] == "half-sbs" and preview["params"]["divergence"] == 2.5
+    assert preview["source_name"] == "holiday_preview.mp4"
+    assert preview["links"]["page"] == f"/jobs/{preview['job_id']}"
+    excerpt = storage.get_file(source_key(preview["job_id"]), tmp_path / "excerpt.mp4")
+    assert 4.5 <= float(probe(excerpt)["format"]["duration"]) <= 6.0, "5 s from the middle"
+    # The whole video was read and waits: nothing runs for it.
+    whole = jobs.get(job_id)
+    assert whole.status is JobStatus.UPLOADED and whole.held
+    assert whole.source is not None and whole.source.duration == pytest.approx(12, abs=0.1)
+    assert list(launcher.run_ids()) == [preview["job_id"]]
+    page = client.get(f"/jobs/{job_id}").text
+    assert "waiting for you to convert the whole video" in page
+    assert "data-poll-url" not in page, "a held job does not change by itself"
+    assert "Convert the whole video, with these settings or others" in page
+    assert f'href="/jobs/{job_id}"' in client.get(f"/jobs/{preview['job_id']}").text
+
+    # Asking again changes nothing: no second preview.
+    again = client.post(f"/api/jobs/{job_id}/start", json={"preview": True}).json()
+    assert again["job_id"] == job_id and len(jobs.list_all()) == 2
+
+    # "Convert the whole video like this" from the finished preview starts the held job itself,
+    # with the preview's settings: no copy of the upload, no third job.
+    jobs.transition(preview["job_id"], JobStatus.COMPLETED)
+    page = client.get(f"/jobs/{preview['job_id']}").text
+    form = re.search(r'<form[^>]*id="whole-video".*?</form>', page, re.S).group(0)
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
+    fields["layout"] = "sbs"  # as if the settings were changed on the way
+    started = client.post(f"/jobs/{preview['job_id']}/again", data=fields, follow_redirects=False)
+
+    assert started.headers["location"] == f"/jobs/{job_id}"
+    whole = jobs.get(job_id)
+    assert whole.status is JobStatus.QUEUED and not whole.held and whole.run_id
+    assert whole.layout.value == "sbs" and whole.params.divergence == 2.5
+    assert whole.source_name == "holiday.mp4" and len(jobs.list_all()) == 2
+    assert storage.size(source_key(job_id)) == long_clip.stat().st_size
+
+
+def test_a_held_video_previews_again_or_starts_with_its_own_settings(
+    client, jobs, launcher, long_clip
+) -> None:
+    job_id, upload = create_job_via_api(client, layout="tab", source_name="holiday.mp4")
+    post_upload(client, upload, long_clip)
+    first = client.post(f"/api/jobs/{job_id}/start", json={"preview": True}).json()
+
+    second = client.post(
+        f"/api/jobs/{job_id}/again", json={"layout": "anaglyph", "preview": True}
+    ).json()
+
+    assert second["preview_of"] == job_id and second["job_id"] != first["job_id"]
+    assert second["layout"] == "anaglyph" and jobs.get(job_id).held
+
+    started = client.post(f"/api/jobs/{job_id}/start", json={}).json()
+
+    assert started["job_id"] == job_id and started["status"] == "queued"
+    assert started["layout"] == "tab", "its own settings"
+    assert set(launcher.run_ids()) == {first["job_id"], second["job_id"], job_id}
+
+
 def test_convert_again_is_refused_without_a_stored_video(client, jobs, storage, long_clip):
     never_uploaded, _ = create_job_via_api(client)
     response = client.post(f"/api/jobs/{never_uploaded}/again", json={})
