@@ -133,6 +133,24 @@ def test_split_progress_and_preview_origin_round_trip(job_store: JobStore) -> No
     assert job_store.get(whole.job_id).preview_of is None
 
 
+def test_a_held_upload_keeps_its_probe_until_it_is_started_with_new_settings(
+    job_store: JobStore,
+) -> None:
+    job = _to(job_store, job_store.create(_job()), JobStatus.UPLOADED)
+    assert not job.held, "an upload not read yet is not held"
+    info = SourceInfo(width=640, height=360, frames=48, duration=2.0, fps=24.0, video_codec="h264")
+
+    held = job_store.update(job.job_id, source=info)
+
+    assert held.held and job_store.get(job.job_id).source == info
+    started = job_store.transition(
+        job.job_id, JobStatus.QUEUED, layout=Layout.TAB, params=StereoParams(divergence=2.0)
+    )
+    stored = job_store.get(job.job_id)
+    assert not started.held and stored.status is JobStatus.QUEUED and stored.source == info
+    assert (stored.layout, stored.params.divergence) == (Layout.TAB, 2.0)
+
+
 def test_cancel_fails_an_unfinished_job_once(job_store: JobStore) -> None:
     job = _to(job_store, job_store.create(_job()), JobStatus.UPLOADED, JobStatus.QUEUED)
     assert cancel(job_store, job.job_id).error == CANCELLED
