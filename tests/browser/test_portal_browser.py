@@ -106,6 +106,7 @@ def test_create_upload_convert_and_play_in_a_browser(embedded_stack, browser, cl
     job_url = page.url
 
     page.set_input_files("#file", str(clip_mp4))
+    assert not page.is_visible("#upload-progress"), "no progress bar before the upload starts"
     page.click("#upload-button")
     page.wait_for_selector("#upload-progress:not([hidden])")
     # After the upload the script starts the job and reloads; the page then refreshes itself.
