@@ -43,6 +43,9 @@ def convert_op(
     engine: str,
     model_url: str,
     chroma: str = "420",
+    codec: str = "h264",
+    crf: int = 18,
+    preset: str = "veryfast",
 ) -> str:
     from components.convert import convert_segment
     from stereo_spot.settings import Settings
@@ -55,6 +58,9 @@ def convert_op(
         "anaglyph_mode": anaglyph_mode,
         "edges_at_screen": edges_at_screen,
         "chroma": chroma,
+        "codec": codec,
+        "crf": crf,
+        "preset": preset,
     }
     return convert_segment(
         job_id, segment, layout, params, engine,

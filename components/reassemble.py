@@ -41,7 +41,9 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
             for i in range(job.total_segments)
         ]
         result = workdir / "final.mp4"
-        concat_and_mux(segments, source, result, workdir / "concat", layout=job.layout)
+        concat_and_mux(
+            segments, source, result, workdir / "concat", layout=job.layout, codec=job.params.codec
+        )
         # The preview still is cut (an ffmpeg process) while the frames are counted here.
         with ThreadPoolExecutor(max_workers=1) as pool:
             preview_cut = pool.submit(

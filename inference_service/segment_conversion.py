@@ -18,7 +18,7 @@ from inference_service.payload import SegmentRequest, SegmentResult
 from inference_service.read_ahead import read_ahead
 from stereo_spot.domain import Layout, StereoParams
 from stereo_spot.errors import EngineError, InputRejected, ObjectNotFound
-from stereo_spot.media.frames import SegmentWriter, TimedFrame, open_video
+from stereo_spot.media.frames import Encoding, SegmentWriter, TimedFrame, open_video
 from stereo_spot.media.yuv import rgb_to_yuv420p
 from stereo_spot.storage import ObjectStorage
 
@@ -78,7 +78,9 @@ def convert_stored_segment(
                 yield frame.rgb
 
         count = 0
-        with SegmentWriter(target, source_format, width, height, request.params.chroma) as writer:
+        with SegmentWriter(
+            target, source_format, width, height, Encoding.of(request.params)
+        ) as writer:
             # Decode, engine and encode run in three threads, overlapping (see read_ahead).
             decoded = read_ahead(rgb_frames(), name="decode")
             if eyes:

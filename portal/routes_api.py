@@ -10,7 +10,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from portal import services
 from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep
-from stereo_spot.domain import AnaglyphMode, Job, JobStatus, Layout, SourceInfo, StereoParams
+from stereo_spot.domain import (
+    DEFAULT_CRF,
+    AnaglyphMode,
+    EncoderPreset,
+    Job,
+    JobStatus,
+    Layout,
+    SourceInfo,
+    StereoParams,
+    VideoCodec,
+)
 from stereo_spot.storage import UploadTarget
 
 router = APIRouter(prefix="/api", tags=["jobs"])
@@ -45,6 +55,22 @@ class StereoSettingsRequest(BaseModel):
         default=_DEFAULTS.chroma,
         description="444 (High 4:4:4) keeps anaglyph colours from ghosting; 420 plays everywhere",
     )
+    codec: VideoCodec = Field(
+        default=_DEFAULTS.codec,
+        description="h264 plays everywhere; hevc is for headsets and TVs, somewhat smaller "
+        "(some browsers cannot play it)",
+    )
+    crf: int | None = Field(
+        default=None,
+        ge=1,
+        le=51,
+        description="quality, lower is better and larger; default: "
+        + ", ".join(f"{crf} for {codec.value}" for codec, crf in DEFAULT_CRF.items()),
+    )
+    preset: EncoderPreset = Field(
+        default=_DEFAULTS.preset,
+        description="encoder speed; slower presets make smaller files at the same crf",
+    )
     engine: Engine = "classical"
 
     def params(self) -> StereoParams:
@@ -54,6 +80,9 @@ class StereoSettingsRequest(BaseModel):
             anaglyph_mode=self.anaglyph_mode,
             edges_at_screen=self.edges_at_screen,
             chroma=self.chroma,
+            codec=self.codec,
+            crf=self.crf,
+            preset=self.preset,
         )
 
 

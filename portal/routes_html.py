@@ -12,7 +12,16 @@ from portal import services
 from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep, TemplatesDep
 from portal.routes_api import ENGINES, ConvertAgainRequest, CreateJobRequest, job_out
 from portal.security import csrf_token, require_csrf
-from stereo_spot.domain import PREVIEW_SECONDS, AnaglyphMode, JobStatus, Layout, StereoParams
+from stereo_spot.domain import (
+    DEFAULT_CRF,
+    ENCODER_PRESETS,
+    PREVIEW_SECONDS,
+    AnaglyphMode,
+    JobStatus,
+    Layout,
+    StereoParams,
+    VideoCodec,
+)
 from stereo_spot.errors import InputRejected
 from stereo_spot.jobs import CANCELLED
 
@@ -31,6 +40,16 @@ ENGINE_LABELS = {
     "classical": "Classical (fast, CPU)",
     "depth-anything": "Depth Anything V2 (better depth)",
     "stereocrafter": "StereoCrafter (GPU, best)",
+}
+# What the settings form (_stereo_settings.html) offers for the encoding, on every page with it.
+ENCODING_CHOICES = {
+    "codec_names": {VideoCodec.H264: "H.264", VideoCodec.HEVC: "HEVC"},
+    "codec_notes": {
+        VideoCodec.H264: "plays everywhere",
+        VideoCodec.HEVC: "for headsets and TVs, somewhat smaller; some browsers cannot play it",
+    },
+    "presets": ENCODER_PRESETS,
+    "default_crf": DEFAULT_CRF,
 }
 PHASES = {
     JobStatus.CREATED: "Waiting for the video",
@@ -68,6 +87,7 @@ def _create_form(templates, request: Request, settings, error: str | None = None
         layouts=LAYOUT_LABELS,
         engines={name: ENGINE_LABELS[name] for name in ENGINES},
         anaglyph_modes=list(AnaglyphMode),
+        **ENCODING_CHOICES,
         defaults=defaults,
         default_engine=settings.engine if settings.engine in ENGINES else "classical",
         error=error,
@@ -86,17 +106,24 @@ def _stereo_form(
     anaglyph_mode: Annotated[str | None, Form()] = None,
     edges_at_screen: Annotated[str | None, Form()] = None,
     chroma: Annotated[str | None, Form()] = None,
+    codec: Annotated[str | None, Form()] = None,
+    crf: Annotated[str | None, Form()] = None,
+    preset: Annotated[str | None, Form()] = None,
     engine: Annotated[str, Form()] = "classical",
 ) -> dict[str, object]:
     """The settings fields of a form (``_stereo_settings.html``), for the API's request models.
 
-    A field the form did not send takes the API's default (a checkbox sends nothing when off).
+    A field the form did not send takes the API's default (a checkbox sends nothing when off,
+    an empty quality field means the codec's own).
     """
     given = {
         "divergence": divergence,
         "convergence": convergence,
         "anaglyph_mode": anaglyph_mode,
         "chroma": chroma,
+        "codec": codec,
+        "crf": crf or None,
+        "preset": preset,
     }
     return {
         "layout": layout,
@@ -179,6 +206,7 @@ def job_page(
         # The video was uploaded and read: it can be converted again without a new upload.
         again=(job.status.is_final or job.held) and job.source is not None,
         anaglyph_modes=list(AnaglyphMode),
+        **ENCODING_CHOICES,
         preview_seconds=PREVIEW_SECONDS,
     )
 

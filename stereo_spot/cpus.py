@@ -59,3 +59,12 @@ def encoder_threads(cpus: int | None = None) -> int:
     to every core the machine shows."""
     cpus = usable_cpus() if cpus is None else cpus
     return max(1, cpus * 3 // 2)
+
+
+def x265_threads(cpus: int | None = None) -> str:
+    """x265's thread settings for ``cpus`` usable CPUs, as ``x265-params``: a worker pool of
+    that size (x265 otherwise sizes it from every core it sees, and ignores libavcodec's thread
+    count) and its own automatic frame-thread rule applied to that count."""
+    cpus = usable_cpus() if cpus is None else cpus
+    frames = 4 if cpus >= 16 else 3 if cpus >= 8 else 2 if cpus >= 4 else 1
+    return f"pools={cpus}:frame-threads={frames}"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Layout(StrEnum):
@@ -48,6 +48,25 @@ class AnaglyphMode(StrEnum):
     COLOR = "color"
     HALF_COLOR = "half-color"
     GRAY = "gray"
+
+
+class VideoCodec(StrEnum):
+    """The result's video codec: H.264 plays everywhere; HEVC is somewhat smaller, and headsets
+    decode it at sizes few H.264 decoders take (full side by side of a 4K video)."""
+
+    H264 = "h264"
+    HEVC = "hevc"
+
+
+# The constant rate factor a codec gets unless one is asked for. x264 at 18 is close to
+# transparent; x265 at 20 measured the same luma SSIM within 0.001 at 0.84 of x264's size
+# (benchmarks/codec_tradeoff.py).
+DEFAULT_CRF = {VideoCodec.H264: 18, VideoCodec.HEVC: 20}
+# x264's and x265's presets, fastest first; slower ones make smaller files at the same crf.
+EncoderPreset = Literal[
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+]
+ENCODER_PRESETS: tuple[str, ...] = get_args(EncoderPreset)
 
 
 # How much a preview converts (``convert --preview``, the portal's "Preview only"), from the
@@ -114,6 +133,21 @@ class StereoParams(BaseModel):
     # Chroma subsampling of the encoded output: "420" plays everywhere; "444" keeps full colour
     # resolution, which red-cyan anaglyphs need to avoid ghosting (DESIGN.md, Stereo engine notes).
     chroma: Literal["420", "444"] = "420"
+    # How the result is encoded. Every segment of a job is encoded alike (the join copies them),
+    # so these are the job's, not the engine's. crf: lower is better and larger; when not
+    # given, the codec's own default (DEFAULT_CRF). veryfast: the speed figures' preset.
+    codec: VideoCodec = VideoCodec.H264
+    crf: int = Field(default=DEFAULT_CRF[VideoCodec.H264], ge=1, le=51)
+    preset: EncoderPreset = "veryfast"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _codec_default_crf(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("crf") is None:
+            codec = data.get("codec", VideoCodec.H264)
+            if codec in DEFAULT_CRF:
+                data = {**data, "crf": DEFAULT_CRF[VideoCodec(codec)]}
+        return data
 
 
 def new_job_id() -> str:

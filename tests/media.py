@@ -34,7 +34,7 @@ def probe(path: Path) -> dict:
     result = subprocess.run(
         [
             "ffprobe", "-v", "error", "-count_packets", "-show_entries",
-            "stream=codec_type,codec_name,width,height,pix_fmt,r_frame_rate,avg_frame_rate,"
+            "stream=codec_type,codec_name,codec_tag_string,width,height,pix_fmt,r_frame_rate,avg_frame_rate,"
             "nb_read_packets,duration,field_order,color_space,color_primaries,color_transfer,color_range"
             ":stream_tags=stereo_mode:format=duration,format_name",
             "-of", "json", str(path),

@@ -15,7 +15,16 @@ from typing import Protocol
 from stereo_spot import keys
 from stereo_spot.cli.outputs import fetch_result, plan_outputs
 from stereo_spot.cli.stereo_options import add_stereo_options, stereo_params_from
-from stereo_spot.domain import PREVIEW_SECONDS, Job, JobStatus, Layout, StereoParams
+from stereo_spot.domain import (
+    DEFAULT_CRF,
+    ENCODER_PRESETS,
+    PREVIEW_SECONDS,
+    Job,
+    JobStatus,
+    Layout,
+    StereoParams,
+    VideoCodec,
+)
 from stereo_spot.errors import InputRejected, StereoSpotError
 from stereo_spot.jobs import CANCELLED, JobStore
 from stereo_spot.settings import Settings
@@ -59,10 +68,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--segment-seconds", type=float, default=None, help="segment length (default 10)"
     )
     parser.add_argument("--data-dir", type=Path, help="where jobs and media are kept")
-    parser.add_argument(
+    encoding = parser.add_argument_group("output encoding")
+    defaults = StereoParams()
+    encoding.add_argument(
+        "--codec",
+        choices=[codec.value for codec in VideoCodec],
+        default=defaults.codec.value,
+        help="h264 plays everywhere; headsets play hevc at sizes few H.264 players take "
+        "(full side by side of a 4K video: 7680 x 2160), and its files are somewhat smaller, "
+        "but it encodes 2-4 times slower (default %(default)s)",
+    )
+    encoding.add_argument(
+        "--crf",
+        type=int,
+        default=None,
+        help="quality, 1..51: lower is better and larger (default "
+        + ", ".join(f"{crf} for {codec.value}" for codec, crf in DEFAULT_CRF.items())
+        + ")",
+    )
+    encoding.add_argument(
+        "--preset",
+        choices=ENCODER_PRESETS,
+        default=defaults.preset,
+        help="encoder speed: slower presets make smaller files at the same --crf "
+        "(default %(default)s)",
+    )
+    encoding.add_argument(
         "--chroma",
         choices=["420", "444"],
-        default=StereoParams().chroma,
+        default=defaults.chroma,
         help="chroma of the encoded output: 420 plays everywhere; 444 (High 4:4:4) keeps "
         "anaglyph colours from ghosting (default %(default)s)",
     )

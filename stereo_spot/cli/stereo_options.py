@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from stereo_spot.domain import AnaglyphMode, Layout, StereoParams
+from stereo_spot.domain import AnaglyphMode, Layout, StereoParams, VideoCodec
 from stereo_spot.errors import InputRejected
 
 
@@ -44,7 +44,13 @@ def stereo_params_from(args: argparse.Namespace) -> StereoParams:
             convergence=args.convergence,
             anaglyph_mode=args.anaglyph_mode,
             edges_at_screen=args.edges_at_screen,
+            # The encoding options are convert's (an image verb writes no video).
             chroma=getattr(args, "chroma", "420"),
+            codec=getattr(args, "codec", VideoCodec.H264),
+            crf=getattr(args, "crf", None),
+            preset=getattr(args, "preset", "veryfast"),
         )
     except ValueError as error:
-        raise InputRejected(f"Invalid stereo settings: {error.errors()[0]['msg']}.") from None
+        first = error.errors()[0]
+        option = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "settings"
+        raise InputRejected(f"Invalid {option}: {first['msg']}.") from None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import ffmpeg
 
-from stereo_spot.domain import Layout
+from stereo_spot.domain import Layout, VideoCodec
 from stereo_spot.media.ffmpeg_run import run_ffmpeg, safe_input
 from stereo_spot.media.probe import count_video_frames, run_ffprobe, video_frame_times
 
@@ -117,6 +117,7 @@ def concat_and_mux(
     target: Path,
     workdir: Path,
     layout: Layout | str | None = None,
+    codec: VideoCodec | str = VideoCodec.H264,
 ) -> None:
     """``target`` := the segments joined by stream copy + every audio track of ``source``,
     tagged for players as ``layout`` (MP4 ``st3d`` box for side-by-side and top-bottom).
@@ -141,6 +142,10 @@ def concat_and_mux(
         # Converted segments start at 0; keep the source's gap between audio and video start.
         concat_options["itsoffset"] = f"{tracks.lead:.6f}"
     options: dict[str, object] = {"vcodec": "copy", "movflags": "+faststart"}
+    if VideoCodec(codec) is VideoCodec.HEVC:
+        # hvc1, not the muxer's hev1: Apple's players (and the browsers on their systems) play
+        # HEVC in MP4 only under this tag, whose parameter sets live in the header alone.
+        options["vtag"] = "hvc1"
     mode = STEREO_MODES.get(Layout(layout)) if layout else None
     if mode:
         # ffmpeg's MP4 muxer writes ``st3d`` only from stereo side data on its input, which the

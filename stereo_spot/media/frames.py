@@ -18,21 +18,49 @@ import av
 import numpy as np
 from av.video.reformatter import ColorRange, VideoReformatter
 
-from stereo_spot.cpus import decoder_threads, encoder_threads
-from stereo_spot.domain import Layout
+from stereo_spot.cpus import decoder_threads, encoder_threads, x265_threads
+from stereo_spot.domain import DEFAULT_CRF, Layout, StereoParams, VideoCodec
 from stereo_spot.errors import InputRejected
 from stereo_spot.media.colour import Colour, stream_colour
 from stereo_spot.media.yuv import rgb_to_yuv420p_planes
 
-# One x264 configuration for every segment of every job (concat by copy needs identical
-# parameter sets). veryfast: the DESIGN.md floor figures were measured with it.
-X264_OPTIONS = {"preset": "veryfast", "crf": "18", "profile": "high"}
 PIX_FMT = "yuv420p"
 # 4:4:4 (full-resolution chroma, High 4:4:4 Predictive): red-cyan anaglyphs put the two eyes in
 # different colour channels, and 4:2:0's half-resolution chroma smears one eye into the other.
-# Chosen per job (``StereoParams.chroma``), so every segment of a job gets the same settings.
 PIX_FMTS = {"420": "yuv420p", "444": "yuv444p"}
-PROFILES = {"420": "high", "444": "high444"}
+ENCODERS = {VideoCodec.H264: "libx264", VideoCodec.HEVC: "libx265"}
+PROFILES = {
+    VideoCodec.H264: {"420": "high", "444": "high444"},
+    VideoCodec.HEVC: {"420": "main", "444": "main444-8"},
+}
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How a segment is encoded. One job's segments are all encoded alike (the join copies them
+    and needs identical parameter sets), so it comes from the job's :class:`StereoParams`."""
+
+    codec: VideoCodec = VideoCodec.H264
+    crf: int = DEFAULT_CRF[VideoCodec.H264]
+    preset: str = "veryfast"
+    chroma: str = "420"
+
+    @classmethod
+    def of(cls, params: StereoParams) -> Encoding:
+        return cls(params.codec, params.crf, params.preset, params.chroma)
+
+    def options(self) -> dict[str, str]:
+        """The encoder's options (libavcodec's names)."""
+        options = {
+            "preset": self.preset,
+            "crf": str(self.crf),
+            "profile": PROFILES[self.codec][self.chroma],
+        }
+        if self.codec is VideoCodec.HEVC:
+            # x265 ignores libavcodec's thread settings (use_frame_threads): its own, sized for
+            # the CPUs we may use; and no banner and per-file summary on stderr.
+            options["x265-params"] = f"{x265_threads()}:log-level=error"
+        return options
 
 
 def use_frame_threads(codec_context: av.codec.context.CodecContext) -> None:
@@ -122,27 +150,34 @@ def _plane_rows(plane: av.video.plane.VideoPlane) -> np.ndarray:
 
 
 class SegmentWriter:
-    """Encodes RGB frames to H.264/MP4 with the timestamps the caller gives, in the colour
+    """Encodes RGB frames to H.264 or HEVC in MP4 with the timestamps the caller gives, in the colour
     matrix of ``source.colour`` and tagged with it (limited range)."""
 
     def __init__(
-        self, path: Path, source: StreamFormat, width: int, height: int, chroma: str = "420"
+        self,
+        path: Path,
+        source: StreamFormat,
+        width: int,
+        height: int,
+        encoding: Encoding = Encoding(),
     ) -> None:
-        if chroma not in PIX_FMTS:
-            raise ValueError(f"chroma must be one of {', '.join(PIX_FMTS)}, not {chroma!r}")
+        if encoding.chroma not in PIX_FMTS:
+            raise ValueError(
+                f"chroma must be one of {', '.join(PIX_FMTS)}, not {encoding.chroma!r}"
+            )
         # 4:2:0 needs even sizes; an odd size is padded by one edge pixel (4:4:4 too, so both
         # chroma settings give the same frame size).
         self.width, self.height = width + width % 2, height + height % 2
         self._container = av.open(str(path), mode="w", format="mp4")
-        self._stream = self._container.add_stream("libx264", rate=source.rate)
+        self._stream = self._container.add_stream(ENCODERS[encoding.codec], rate=source.rate)
         self._stream.width, self._stream.height = self.width, self.height
-        self._stream.pix_fmt = PIX_FMTS[chroma]
+        self._stream.pix_fmt = PIX_FMTS[encoding.chroma]
         self._stream.time_base = source.time_base
         # Encode in the source's own time base: a coarser codec time base (1/rate) would round
         # distinct timestamps together and the muxer would refuse the repeated ones.
         self._stream.codec_context.time_base = source.time_base
-        self._stream.options = {**X264_OPTIONS, "profile": PROFILES[chroma]}
-        # x264 writes these into the stream's VUI and the MP4 muxer into its colr box, so every
+        self._stream.options = encoding.options()
+        # The encoder writes these into the stream's VUI and the MP4 muxer into its colr box, so every
         # player decodes the output with the matrix it was encoded in.
         colour = source.colour
         codec = self._stream.codec_context

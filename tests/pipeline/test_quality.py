@@ -55,6 +55,40 @@ def test_anaglyph_in_444_is_high_444_in_every_segment(embedded, clip_mp4, tmp_pa
     assert stereo_side_data(output) == [], "anaglyph has no st3d type"
 
 
+def test_hevc_output_keeps_every_frame_the_tags_and_the_asked_quality(embedded, clip_mp4, tmp_path):
+    h264, hevc = tmp_path / "out_h264_LR.mp4", tmp_path / "out_hevc_LR.mp4"
+    result = embedded.convert(clip_mp4, h264, "--layout", "sbs", "--segment-seconds", "1")
+    assert result.returncode == 0, result.stderr
+    result = embedded.convert(
+        clip_mp4, hevc, "--layout", "sbs", "--segment-seconds", "1",
+        "--codec", "hevc", "--crf", "30", "--preset", "medium",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+    stream = video_stream(probe(hevc))
+    assert (stream["codec_name"], stream["codec_tag_string"]) == ("hevc", "hvc1")
+    assert int(stream["nb_read_packets"]) == int(video_stream(probe(clip_mp4))["nb_read_packets"])
+    assert {"side_data_type": "Stereo 3D", "type": "side by side", "inverted": 0} in (
+        stereo_side_data(hevc)
+    )
+    settings = hevc.read_bytes()
+    assert b" crf=30.0 " in settings and b" rd=3 " in settings, "crf 30 at preset medium"
+    # The same audio in both; the picture at crf 30 in HEVC against 18 in H.264.
+    assert hevc.stat().st_size < 0.75 * h264.stat().st_size
+    decoded = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(hevc), "-f", "null", "-"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert decoded.returncode == 0 and not decoded.stderr, decoded.stderr
+
+
+def test_a_quality_out_of_range_is_refused_before_anything_runs(embedded, clip_mp4, tmp_path):
+    result = embedded.convert(clip_mp4, tmp_path / "out.mp4", "--crf", "0")
+    assert result.returncode == 1
+    assert "Invalid --crf: Input should be greater than or equal to 1." in result.stderr
+    assert "converting" not in result.stderr and not (tmp_path / "out.mp4").exists()
+
+
 def test_preview_converts_five_seconds_from_the_middle(embedded, media_dir, tmp_path):
     source = make_clip(media_dir / "long.mp4", seconds=12)
     target = tmp_path / "long.mp4"

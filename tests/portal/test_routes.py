@@ -114,6 +114,23 @@ def test_form_offers_and_stores_edges_at_screen_and_chroma(client, jobs) -> None
     assert "edges at screen depth" not in client.get(f"/jobs/{plain}").text
 
 
+def test_form_and_api_take_the_codec_quality_and_encoder_speed(client, jobs) -> None:
+    page = client.get("/").text
+    assert 'name="codec"' in page and 'name="crf"' in page and 'value="veryslow"' in page
+
+    # An empty quality field takes the chosen codec's own default.
+    hevc = create_job_via_form(client, layout="sbs", codec="hevc", crf="", preset="slow")
+    assert (jobs.get(hevc).params.codec, jobs.get(hevc).params.crf) == ("hevc", 20)
+    assert jobs.get(hevc).params.preset == "slow"
+    assert "HEVC crf 20 slow" in client.get(f"/jobs/{hevc}").text
+    job_id, _ = create_job_via_api(client, codec="hevc", crf=28)
+    assert (jobs.get(job_id).params.codec, jobs.get(job_id).params.crf) == ("hevc", 28)
+    assert "H.264 crf 18" in client.get(f"/jobs/{create_job_via_form(client)}").text
+
+    for wrong in ({"crf": 0}, {"crf": 52}, {"codec": "vp9"}, {"preset": "placebo"}):
+        assert client.post("/api/jobs", json=wrong).status_code == 422, wrong
+
+
 def test_api_defaults_are_the_engines_own(client, jobs) -> None:
     # The comfort budget's screen plane (0.65), as the CLI and the form use it.
     job_id, _ = create_job_via_api(client, layout="sbs")

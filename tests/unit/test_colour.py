@@ -19,7 +19,7 @@ from stereo_spot.media.colour import (
     Colour,
     stream_colour,
 )
-from stereo_spot.media.frames import SegmentWriter, StreamFormat, open_video
+from stereo_spot.media.frames import Encoding, SegmentWriter, StreamFormat, open_video
 from tests.media import colour_tags, make_two_colour_clip, shown_rgb
 
 GREEN = (30, 170, 60)
@@ -101,7 +101,7 @@ def test_each_chroma_setting_encodes_in_the_stream_matrix(tmp_path, chroma):
     picture = np.empty((48, 64, 3), np.uint8)
     picture[:, :32], picture[:, 32:] = GREEN, MAGENTA
     out = tmp_path / f"{chroma}.mp4"
-    with SegmentWriter(out, source, 64, 48, chroma) as writer:
+    with SegmentWriter(out, source, 64, 48, Encoding(chroma=chroma)) as writer:
         writer.write(picture, None)
     with av.open(str(out)) as container:
         frame = next(container.decode(video=0))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from stereo_spot.cpus import decoder_threads, encoder_threads, usable_cpus
+from stereo_spot.cpus import decoder_threads, encoder_threads, usable_cpus, x265_threads
 
 # The CPUs this test may run on (macOS has no affinity call; every core counts there).
 AFFINITY = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -62,6 +62,14 @@ def test_codec_thread_counts_follow_the_libraries_own_rules() -> None:
     # x264: 1.5 frame threads a CPU; libavcodec's decoders: a thread a CPU plus one, at most 16.
     assert [encoder_threads(n) for n in (1, 2, 4, 16)] == [1, 3, 6, 24]
     assert [decoder_threads(n) for n in (1, 2, 4, 16, 64)] == [1, 3, 5, 16, 16]
+    # x265: a pool of the CPUs, frame threads by its own steps (x265 ignores libavcodec's).
+    assert [x265_threads(n) for n in (1, 2, 4, 8, 16)] == [
+        "pools=1:frame-threads=1",
+        "pools=2:frame-threads=1",
+        "pools=4:frame-threads=2",
+        "pools=8:frame-threads=3",
+        "pools=16:frame-threads=4",
+    ]
 
 
 def _environment_after_import(**preset: str) -> dict[str, str]:

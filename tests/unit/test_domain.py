@@ -1,10 +1,18 @@
-"""The job status machine and layout geometry."""
+"""The job status machine, layout geometry and the settings' defaults."""
 
 from __future__ import annotations
 
 import pytest
 
-from stereo_spot.domain import STATUS_ORDER, Job, JobStatus, Layout, StereoParams, can_transition
+from stereo_spot.domain import (
+    STATUS_ORDER,
+    Job,
+    JobStatus,
+    Layout,
+    StereoParams,
+    VideoCodec,
+    can_transition,
+)
 
 
 def test_status_only_moves_forward():
@@ -49,3 +57,13 @@ def test_progress_counts_segments():
     job = Job(total_segments=4, completed_segments=1)
     assert job.progress == 0.25
     assert Job(status=JobStatus.COMPLETED).progress == 1.0
+
+
+def test_the_quality_defaults_to_the_codecs_own():
+    assert (StereoParams().codec, StereoParams().crf) == (VideoCodec.H264, 18)
+    assert StereoParams(codec="hevc").crf == 20
+    assert StereoParams(codec="hevc", crf=30).crf == 30
+    assert StereoParams(crf=None).crf == 18
+    # A job stored before the encoding settings existed reads back with the old encoding.
+    old = Job.model_validate({"params": {"divergence": 2.0, "chroma": "444"}})
+    assert (old.params.codec, old.params.crf, old.params.preset) == ("h264", 18, "veryfast")

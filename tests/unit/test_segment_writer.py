@@ -19,21 +19,31 @@ import pytest
 from av.video.reformatter import ColorRange
 
 from stereo_spot.cpus import encoder_threads
-from stereo_spot.domain import Layout
+from stereo_spot.domain import Layout, VideoCodec
 from stereo_spot.media.assemble import concat_and_mux
 from stereo_spot.media.colour import BT470BG, BT709, BT2020_NCL, Colour
-from stereo_spot.media.frames import SegmentWriter, StreamFormat, TimedFrame, open_video
+from stereo_spot.media.frames import (
+    Encoding,
+    SegmentWriter,
+    StreamFormat,
+    TimedFrame,
+    open_video,
+)
 from stereo_spot.media.probe import count_video_frames
 from tests.media import make_clip, psnr
 
+H264 = Encoding()
 
-def _write_on(cpus: set[int], frames: list[np.ndarray], timing, path: Path) -> Path:
+
+def _write_on(
+    cpus: set[int], frames: list[np.ndarray], timing, path: Path, encoding: Encoding = H264
+) -> Path:
     """Encode ``frames`` as a process confined to ``cpus`` would: the writer counts the CPUs of
-    the thread that opens it, and x264's threads inherit that set."""
+    the thread that opens it, and the encoder's threads inherit that set."""
     before = os.sched_getaffinity(0)
     os.sched_setaffinity(0, cpus)
     try:
-        with SegmentWriter(path, timing, timing.width, timing.height) as writer:
+        with SegmentWriter(path, timing, timing.width, timing.height, encoding) as writer:
             for frame in frames:
                 writer.write(frame, None)
     finally:
@@ -53,8 +63,23 @@ def _stream(width: int, height: int, matrix: int = BT470BG) -> StreamFormat:
 
 
 def _parameter_sets(path: Path) -> bytes:
+    """The stream's header (avcC), or for HEVC the VPS, SPS and PPS in its hvcC: x265 also
+    puts its settings SEI there, which names the thread counts and which decoding ignores."""
     with av.open(str(path)) as container:
-        return bytes(container.streams.video[0].codec_context.extradata)
+        header = bytes(container.streams.video[0].codec_context.extradata)
+        if container.streams.video[0].codec_context.name != "hevc":
+            return header
+    kept, at = [], 23  # hvcC: 22 bytes of profile and sizes, then the count of NAL arrays
+    for _ in range(header[22]):
+        nal_type, count = header[at] & 0x3F, int.from_bytes(header[at + 1 : at + 3])
+        at += 3
+        for _ in range(count):
+            length = int.from_bytes(header[at : at + 2])
+            if nal_type in (32, 33, 34):  # VPS, SPS, PPS
+                kept.append(header[at + 2 : at + 2 + length])
+            at += 2 + length
+    assert len(kept) == 3, "one VPS, SPS and PPS"
+    return b"".join(kept)
 
 
 def _x264_threads(path: Path) -> int:
@@ -88,10 +113,67 @@ def test_segments_encoded_with_one_and_with_every_cpu_join_frame_exact(tmp_path:
     assert worst > 35.0, f"a joined frame decodes wrongly ({worst:.1f} dB against its source)"
 
 
+def _encoder_settings(path: Path) -> dict[str, str]:
+    """Options x264 or x265 wrote into the stream's settings SEI."""
+    found = re.findall(rb" (numa-pools|frame-threads|crf|subme)=([0-9.,]+)", path.read_bytes())
+    assert found, "the encoder writes its settings into the first frame"
+    return {name.decode(): value.decode() for name, value in found}
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux CPU affinity")
+def test_hevc_segments_encoded_with_one_and_with_every_cpu_join_frame_exact(tmp_path) -> None:
+    # x265 ignores libavcodec's thread settings and sizes its pool from every core it sees,
+    # so the writer gives it a pool of the CPUs it may use; the parameter sets must not change.
+    clip = make_clip(tmp_path / "clip.mp4", seconds=2, size="320x180", audio=False)
+    timing, decoded = open_video(clip)
+    source = [frame.rgb for frame in decoded]
+    half = len(source) // 2
+    hevc = Encoding(codec=VideoCodec.HEVC, crf=20)
+    every_cpu = os.sched_getaffinity(0)
+    first = _write_on({min(every_cpu)}, source[:half], timing, tmp_path / "a.mp4", hevc)
+    second = _write_on(every_cpu, source[half:], timing, tmp_path / "b.mp4", hevc)
+
+    assert _encoder_settings(first)["numa-pools"] == "1"
+    assert _encoder_settings(second)["numa-pools"] == str(len(every_cpu))
+    assert _parameter_sets(first) == _parameter_sets(second)
+    joined = tmp_path / "joined.mp4"
+    concat_and_mux([first, second], clip, joined, tmp_path / "work", codec=VideoCodec.HEVC)
+    assert count_video_frames(joined) == len(source)
+    with av.open(str(joined)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "hevc"
+        assert stream.codec_tag == "hvc1", "the tag Apple's players need"
+    _, frames = open_video(joined)
+    worst = min(psnr(out.rgb, src) for out, src in zip(frames, source, strict=True))
+    assert worst > 35.0, f"a joined frame decodes wrongly ({worst:.1f} dB against its source)"
+
+
+@pytest.mark.parametrize("codec", list(VideoCodec), ids=[codec.value for codec in VideoCodec])
+def test_the_encoder_gets_the_jobs_crf_and_preset(tmp_path: Path, codec: VideoCodec) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", seconds=1, size="320x180", audio=False)
+    timing, decoded = open_video(clip)
+    source = [frame.rgb for frame in decoded]
+    written = {}
+    for crf, preset in ((20, "medium"), (32, "veryfast")):
+        out = written[crf] = tmp_path / f"crf{crf}.mp4"
+        encoding = Encoding(codec=codec, crf=crf, preset=preset)
+        with SegmentWriter(out, timing, timing.width, timing.height, encoding) as writer:
+            for frame in source:
+                writer.write(frame, None)
+        assert _encoder_settings(out)["crf"] == f"{crf:.1f}"
+
+    better, smaller = (_encoder_settings(written[crf]) for crf in (20, 32))
+    assert int(better["subme"]) > int(smaller["subme"]), "medium searches harder than veryfast"
+    assert written[20].stat().st_size > 1.5 * written[32].stat().st_size
+
+
+@pytest.mark.parametrize("codec", list(VideoCodec), ids=[codec.value for codec in VideoCodec])
 @pytest.mark.parametrize("chroma", ["420", "444"])
 @pytest.mark.parametrize("size", [(96, 64), (98, 66), (97, 63)], ids=["even", "odd-chroma", "odd"])
 @pytest.mark.parametrize("matrix", [BT470BG, BT709, BT2020_NCL], ids=["bt601", "bt709", "bt2020"])
-def test_written_frames_decode_to_what_was_written(tmp_path: Path, size, chroma, matrix) -> None:
+def test_written_frames_decode_to_what_was_written(
+    tmp_path: Path, size, chroma, matrix, codec
+) -> None:
     # In 4:2:0 the colour kernel writes straight into the encoder frame's planes, whose lines
     # are padded past odd chroma widths; odd sizes are padded by one edge pixel first. 4:4:4
     # hands over the RGB frame itself. Each must encode the picture it was given, in the
@@ -107,7 +189,7 @@ def test_written_frames_decode_to_what_was_written(tmp_path: Path, size, chroma,
         frame[..., 2] = 255 - frame[..., 0] // 2 - frame[..., 1] // 2
         written.append(frame)
     path = tmp_path / "out.mp4"
-    with SegmentWriter(path, timing, width, height, chroma) as writer:
+    with SegmentWriter(path, timing, width, height, Encoding(codec, chroma=chroma)) as writer:
         for frame in written:
             writer.write(frame, None)
     _, decoded = open_video(path)
@@ -147,11 +229,11 @@ def test_eyes_written_apart_decode_as_their_packed_frame(tmp_path: Path, layout,
         right = np.roll(left.rgb, 3 + shift, axis=1)
         pairs.append((left, right))
     apart, packed = tmp_path / "apart.mp4", tmp_path / "packed.mp4"
-    with SegmentWriter(apart, source, out_width, out_height, chroma) as writer:
+    with SegmentWriter(apart, source, out_width, out_height, Encoding(chroma=chroma)) as writer:
         for left, right in pairs:
             writer.write_eyes(left, right, None, layout)
     axis = 1 if layout is Layout.SBS else 0
-    with SegmentWriter(packed, source, out_width, out_height, chroma) as writer:
+    with SegmentWriter(packed, source, out_width, out_height, Encoding(chroma=chroma)) as writer:
         for left, right in pairs:
             writer.write(np.concatenate([left.rgb, right], axis=axis), None)
     _, from_eyes = open_video(apart)
