@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stereo_spot.settings import Settings
+from stereo_spot.wiring import job_store_from
 from tests.media import (
     audio_streams,
     colour_tags,
@@ -348,7 +350,7 @@ def test_several_videos_share_one_model_server_and_a_bad_one_stops_none(
     env = {**os.environ, "STEREO_SPOT_DATA_DIR": str(tmp_path / "data")}
     env.pop("STEREO_SPOT_MODEL_URL", None)
     result = subprocess.run(
-        ["stereo-spot", "convert", str(first), str(bad), str(last), "-o", f"{out}/",
+        ["stereo-spot", "convert", str(first), str(last), str(bad), "-o", f"{out}/",
          "--layout", "half-sbs"],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
@@ -361,3 +363,14 @@ def test_several_videos_share_one_model_server_and_a_bad_one_stops_none(
     assert sorted(path.name for path in out.iterdir()) == ["first_3dh_LR.mp4", "last_3dh_LR.mp4"]
     assert_faithful_conversion(first, out / "first_3dh_LR.mp4", "half-sbs")
     assert_faithful_conversion(last, out / "last_3dh_LR.mp4", "half-sbs")
+    # Each next video was started while the one before it was joined, and is reported in turn.
+    jobs = {
+        job.source_name: job
+        for job in job_store_from(Settings(data_dir=tmp_path / "data")).list_all()
+    }
+    assert jobs["last.mkv"].created_at < jobs["first.mp4"].completed_at
+    assert jobs["notes.mp4"].created_at < jobs["last.mkv"].completed_at
+    lines = result.stderr.splitlines()
+    reported = [i for i, line in enumerate(lines) if line.startswith(f"stereo-spot: {bad}:")]
+    assert reported[0] > lines.index(f"wrote {out / 'last_3dh_LR.mp4'}")
+    assert lines.index(f"[3/3] {bad}") < reported[0]

@@ -25,7 +25,7 @@ from stereo_spot.domain import JobStatus
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from
 from tests.media import make_clip, probe, video_stream
-from tests.processes import processes_mentioning
+from tests.processes import gone_within, processes_mentioning
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -350,6 +350,39 @@ def test_a_job_id_that_looks_like_an_option_still_runs(stack, clip, tmp_path):
     process, log_path = start_job_process(settings, job.job_id, 10)
     assert process.wait(240) == 0, log_path.read_text()[-2000:]
     assert stack.jobs.get(job.job_id).status is JobStatus.COMPLETED
+
+
+def test_interrupting_a_batch_stops_the_run_started_for_the_next_video(clip, tmp_path):
+    """The next video's run starts while the one before it is joined: stopped then, or once that
+    run is the one followed (which moment the signal lands in depends on the machine), the
+    command stops it too, and its job stays resumable. tests/unit/test_convert_ahead.py pins
+    the run started ahead down alone."""
+    data_dir = tmp_path / "data"
+    second = make_clip(tmp_path / "second.mp4", seconds=3)
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "STEREO_SPOT_MODEL_URL"},
+        "STEREO_SPOT_BACKEND": "local",
+        "STEREO_SPOT_DATA_DIR": str(data_dir),
+    }
+    run = subprocess.Popen(
+        ["stereo-spot", "convert", str(clip), str(second), "-o", f"{tmp_path / 'out'}/"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    jobs = job_store_from(Settings(backend="local", data_dir=data_dir))
+    deadline = time.monotonic() + 120
+    while not (
+        (listed := jobs.list_all()) and len(listed) == 2 and processes_mentioning(listed[0].job_id)
+    ):
+        assert time.monotonic() < deadline and run.poll() is None, "the second never started"
+        time.sleep(0.05)
+    second_job = listed[0]
+
+    run.terminate()
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130, stderr
+    assert gone_within(second_job.job_id, 20), "the second video's run outlived the command"
+    assert not jobs.get(second_job.job_id).status.is_final, "and its job can be resumed"
+    assert not (tmp_path / "out" / "second_redcyan.mp4").exists()
 
 
 def test_stopped_convert_command_stops_its_server_and_runner(clip, tmp_path):

@@ -1,0 +1,78 @@
+"""A batch ``convert`` starts the next video while the one before it is joined
+(``stereo_spot.cli.convert._StartedAhead``): what it hands over, reports and stops.
+
+The conversion is a stand-in that starts a real child process in a session of its own, as the
+pipeline runner is started; the end-to-end batch runs in tests/pipeline/test_convert.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stereo_spot.cli.convert import _Started, _StartedAhead
+from stereo_spot.errors import InputRejected
+
+
+class StartingConversion:
+    """Starts a sleeping child for each video (one that is not a video is refused)."""
+
+    def __init__(self) -> None:
+        self.started: list[Path] = []
+
+    def start(self, source: Path) -> _Started:
+        if source.suffix != ".mp4":
+            raise InputRejected("The file is not a video.")
+        self.started.append(source)
+        process = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+        )
+        return _Started(f"job-{source.stem}", source.name, process, Path("run.log"))
+
+
+def test_the_video_started_ahead_is_handed_over_and_not_started_again() -> None:
+    conversion = StartingConversion()
+    ahead = _StartedAhead(conversion)
+    ahead.start(Path("b.mp4"))
+
+    started = ahead.take(Path("b.mp4"))
+
+    assert started.job_id == "job-b" and started.process.poll() is None
+    assert conversion.started == [Path("b.mp4")]
+    ahead.stop()
+    assert started.process.poll() is None, "a run handed over is no longer the ahead's to stop"
+    started.process.kill()
+    started.process.wait()
+
+
+def test_a_video_that_cannot_start_is_reported_at_its_turn() -> None:
+    ahead = _StartedAhead(StartingConversion())
+    ahead.start(Path("notes.txt"))  # refused now, said nothing yet
+
+    with pytest.raises(InputRejected, match="not a video"):
+        ahead.take(Path("notes.txt"))
+
+
+def test_a_run_started_ahead_that_nobody_follows_is_stopped() -> None:
+    conversion = StartingConversion()
+    ahead = _StartedAhead(conversion)
+    ahead.start(Path("b.mp4"))
+    process = ahead._started.process
+
+    ahead.stop()  # what the command does when Ctrl-C or a failed server ends it early
+
+    assert process.poll() is not None, "the runner and its process group were stopped"
+
+
+def test_without_a_run_ahead_the_video_starts_at_its_turn() -> None:
+    conversion = StartingConversion()
+    ahead = _StartedAhead(conversion)
+
+    started = ahead.take(Path("a.mp4"))
+
+    assert conversion.started == [Path("a.mp4")] and started.name == "a.mp4"
+    started.process.kill()
+    started.process.wait()
