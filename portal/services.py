@@ -6,6 +6,7 @@ pipeline, which moves the job through chunking/processing/reassembling to comple
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -110,38 +111,39 @@ def start_job(
     A source that is not a usable video fails the job with the probe's reason (the job page then
     says why) rather than raising: the request succeeded, the job did not.
     """
-    with _start_lock:
-        job = jobs.get(job_id)
-        if job.status not in (JobStatus.CREATED, JobStatus.UPLOADED) or (preview and job.held):
-            return job
-        _require_launcher(launcher)
-        info = job.source if job.held else None
-        if info is None:
-            source = keys.source_key(job_id)
-            if not storage.exists(source):
-                raise NotUploaded(
-                    "The video has not been uploaded yet; upload it, then start the job."
-                )
-            changes = {"source_name": _clean_name(source_name)} if source_name else {}
-            job = jobs.transition(job_id, JobStatus.UPLOADED, **changes)
-            try:
-                with _local_copy(storage, source) as path:
-                    info = probe_source(path, settings)
-            except InputRejected as rejected:
-                return jobs.transition(job_id, JobStatus.FAILED, error=str(rejected))
-        if preview:
+    with contextlib.ExitStack() as local:
+        with _start_lock:
+            job = jobs.get(job_id)
+            if job.status not in (JobStatus.CREATED, JobStatus.UPLOADED) or (preview and job.held):
+                return job
+            _require_launcher(launcher)
+            info, whole = (job.source if job.held else None), None
+            if info is None:
+                source = keys.source_key(job_id)
+                if not storage.exists(source):
+                    raise NotUploaded(
+                        "The video has not been uploaded yet; upload it, then start the job."
+                    )
+                changes = {"source_name": _clean_name(source_name)} if source_name else {}
+                job = jobs.transition(job_id, JobStatus.UPLOADED, **changes)
+                try:
+                    # Kept for a preview's cut: from S3 it is a download of the whole video.
+                    whole = local.enter_context(_local_copy(storage, source))
+                    info = probe_source(whole, settings)
+                except InputRejected as rejected:
+                    return jobs.transition(job_id, JobStatus.FAILED, error=str(rejected))
+            if not preview:
+                job = jobs.transition(job_id, JobStatus.QUEUED, source=info, **(restyle or {}))
+                run_id = launcher.submit(job_id)
+                # Recorded under the lock: a second start racing this one then answers with the
+                # same run id, not a queued job without one.
+                try:
+                    return jobs.update(job_id, run_id=run_id)
+                except TransitionConflict:
+                    return jobs.get(job_id)  # a fast run already finished; its record is news
             job = jobs.update(job_id, source=info)
-        else:
-            job = jobs.transition(job_id, JobStatus.QUEUED, source=info, **(restyle or {}))
-            run_id = launcher.submit(job_id)
-            # Recorded under the lock: a second start racing this one then answers with the same
-            # run id, not a queued job without one.
-            try:
-                return jobs.update(job_id, run_id=run_id)
-            except TransitionConflict:
-                return jobs.get(job_id)  # a fast run already finished; its record is the news
-    # Outside the lock: starting the preview takes it again.
-    return _start_preview(jobs, storage, settings, launcher, job, _style_of(job))
+        # Outside the lock: starting the preview takes it again.
+        return _start_preview(jobs, storage, settings, launcher, job, _style_of(job), whole)
 
 
 def _require_launcher(launcher: RunLauncher | None) -> None:
@@ -244,16 +246,18 @@ def _start_preview(
     launcher: RunLauncher | None,
     origin: Job,
     style: Restyle,
+    whole: Path | None = None,
 ) -> Job:
     """A new job converting a few seconds from the middle of ``origin``'s video (whose probe
-    it reuses), stored as that job's own source and started."""
+    it reuses; ``whole``: a local copy of it already at hand), stored as that job's own source
+    and started."""
     assert origin.source is not None, "only a video that was read has a middle"
     name = PurePath(origin.source_name or "video.mp4")
     name = name.with_stem(f"{name.stem}_preview")
-    with (
-        tempfile.TemporaryDirectory(prefix="stereo-spot-preview-") as scratch,
-        _local_copy(storage, keys.source_key(origin.job_id)) as whole,
-    ):
+    with contextlib.ExitStack() as local:
+        scratch = local.enter_context(tempfile.TemporaryDirectory(prefix="stereo-spot-preview-"))
+        if whole is None:
+            whole = local.enter_context(_local_copy(storage, keys.source_key(origin.job_id)))
         # Cut before the job exists: a cut that fails leaves no job behind.
         excerpt = cut_excerpt(whole, origin.source, PREVIEW_SECONDS, Path(scratch) / "cut.mp4")
         job = jobs.create(Job(**style, source_name=name.name, preview_of=origin.job_id))

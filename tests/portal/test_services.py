@@ -1,17 +1,23 @@
-"""Unit tests of portal.services: real local adapters, a recording launcher (the one double)."""
+"""Unit tests of portal.services: real local adapters (and the AWS ones on moto server), a
+recording launcher (the one double)."""
 
 from __future__ import annotations
 
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
 
 from portal import services
+from stereo_spot.aws_setup import create_bucket_and_table
 from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
 from stereo_spot.errors import JobNotFound, NothingToCancel
 from stereo_spot.jobs import CANCELLED
 from stereo_spot.keys import source_key
+from stereo_spot.settings import Settings
+from stereo_spot.wiring import job_store_from, storage_from
+from tests.media import make_clip, probe
 
 
 class RecordingLauncher:
@@ -123,3 +129,37 @@ def test_browser_file_names_lose_their_paths(jobs) -> None:
     job = services.create_job(jobs, Layout.TAB, StereoParams(), "classical", "C:\\Users\\x\\v.mp4")
 
     assert job.source_name == "v.mp4"
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, tmp_path: Path):
+    """The AWS adapters (S3, DynamoDB on moto server), a fresh bucket and table."""
+    suffix = uuid.uuid4().hex[:10]
+    settings = Settings(
+        backend="aws",
+        bucket=f"stereo-spot-services-{suffix}",
+        jobs_table=f"stereo-spot-services-{suffix}",
+        data_dir=tmp_path / "data",
+    )
+    create_bucket_and_table(settings)
+    return settings, storage_from(settings), job_store_from(settings)
+
+
+def test_preview_first_on_s3_holds_the_upload_and_stores_the_excerpt(aws, tmp_path) -> None:
+    settings, storage, jobs = aws
+    launcher = RecordingLauncher()
+    whole = _uploaded_job(jobs, storage, make_clip(tmp_path / "holiday.mp4", seconds=12))
+
+    preview = services.start_job(jobs, storage, settings, launcher, whole.job_id, preview=True)
+
+    held = jobs.get(whole.job_id)
+    assert held.held and held.source is not None and held.source.duration > 11
+    assert preview.preview_of == whole.job_id and preview.status is JobStatus.QUEUED
+    assert launcher.submitted == [preview.job_id], "only the preview runs"
+    excerpt = storage.get_file(source_key(preview.job_id), tmp_path / "excerpt.mp4")
+    assert 4.5 <= float(probe(excerpt)["format"]["duration"]) <= 6.0
+
+    started = services.start_job(jobs, storage, settings, launcher, whole.job_id)
+
+    assert started.status is JobStatus.QUEUED and started.run_id == "run-2"
+    assert launcher.submitted == [preview.job_id, whole.job_id]
