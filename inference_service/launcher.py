@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -64,6 +65,13 @@ def wait_until_ready(
     )
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return f"{signal.Signals(number).name}, signal {number}"
+    except ValueError:
+        return f"signal {number}"
+
+
 def not_ready_reason(response: httpx.Response) -> str:
     """The error sentence of a kserve 503 ("Model with name stereo is not ready. <reason>")."""
     try:
@@ -85,9 +93,11 @@ class StartingServer:
         url: str,
         model_name: str,
         timeout: float = STARTUP_TIMEOUT_SECONDS,
+        log_path: Path | None = None,
     ) -> None:
         self.url = url
         self._process = process
+        self._log_path = log_path or "not kept"
         self._released = False
         self._failure: StereoSpotError | None = None
         self._done = threading.Event()
@@ -107,10 +117,20 @@ class StartingServer:
             self._done.set()
 
     def raise_if_failed(self) -> None:
-        """Raise the start-up failure (exited, model failed to load, timed out), if any yet;
-        a server released before it was ready (nothing left to convert) has not failed."""
-        if self._failure is not None and not self._released:
+        """Raise the start-up failure (exited, model failed to load, timed out), if any yet, or
+        that the server stopped after it was ready (a crash: its convert steps would otherwise
+        wait for it, and retry, for minutes); a server released (nothing left to convert) has
+        not failed."""
+        if self._released:
+            return
+        if self._failure is not None:
             raise self._failure
+        code = self._process.poll()
+        if self._done.is_set() and code is not None:
+            how = f"killed by {_signal_name(-code)}" if code < 0 else f"exit code {code}"
+            raise StereoSpotError(
+                f"The model server stopped while converting ({how}); its log is {self._log_path}."
+            )
 
     def wait(self) -> None:
         """Block until the model is ready; raise if it never will be."""
@@ -143,7 +163,9 @@ def starting_model_server(settings: Settings, port: int | None = None) -> Iterat
             stdin=subprocess.DEVNULL,
         )
     try:
-        yield StartingServer(process, f"http://127.0.0.1:{port}", settings.model_name)
+        yield StartingServer(
+            process, f"http://127.0.0.1:{port}", settings.model_name, log_path=log_path
+        )
     finally:
         stop_process(process)
 

@@ -112,6 +112,10 @@ class MotionParallax:
     # Trust in the flow: the share of the frame-to-frame change it explains, ramped from
     # GAIN_START to GAIN_FULL; below MIN_CHANGE grey levels of mean change nothing moved.
     GAIN_START, GAIN_FULL = 0.3, 0.6
+    # OpenCV's DIS flow crashes the process (a segfault, not an exception) on some images under
+    # 32 pixels high or wide: 192 x 31 does, 64 x 31 does not. A video wider than 6:1 has a
+    # work image that low, and gets the static cues alone.
+    MIN_FLOW_SIZE = 32
     MIN_CHANGE = 0.5
     # Correlation between the motion axis and the prior above which its near end is sure.
     SURE_AGREEMENT = 0.2
@@ -173,6 +177,8 @@ class MotionParallax:
         """(nearness in 0..1 or None, weight) measured on this work-size grey frame alone."""
         previous, self._previous = self._previous, grey
         if previous is None or previous.shape != grey.shape:
+            return None, 0.0
+        if min(grey.shape) < self.MIN_FLOW_SIZE:
             return None, 0.0
         flow = self._flow.calc(previous, grey, None)
         trust = self._explained(previous, grey, flow)

@@ -352,6 +352,46 @@ def test_a_job_id_that_looks_like_an_option_still_runs(stack, clip, tmp_path):
     assert stack.jobs.get(job.job_id).status is JobStatus.COMPLETED
 
 
+def test_a_model_server_that_crashes_mid_run_stops_the_command_with_its_reason(clip, tmp_path):
+    """``convert``'s own server dying (a segfault in a native library, the OOM killer) ends the
+    command with that reason and the way to resume; before, its convert steps waited for the
+    dead server and retried, and the command failed seven minutes later saying only that the
+    server could not be reached."""
+    data_dir = tmp_path / "data"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "STEREO_SPOT_MODEL_URL"},
+        "STEREO_SPOT_BACKEND": "local",
+        "STEREO_SPOT_DATA_DIR": str(data_dir),
+    }
+    run = subprocess.Popen(
+        [
+            *("stereo-spot", "convert", str(clip), "-o", str(tmp_path / "out.mp4")),
+            *("--segment-seconds", SEGMENT_SECONDS),
+        ],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    jobs = job_store_from(Settings(backend="local", data_dir=data_dir))
+    deadline = time.monotonic() + 120
+    while not (listed := jobs.list_all(limit=1)) or listed[0].completed_segments < 1:
+        assert time.monotonic() < deadline and run.poll() is None, "the run never got going"
+        time.sleep(0.05)
+    children = psutil.Process(run.pid).children(recursive=True)
+    (server,) = [p for p in children if "inference_service" in " ".join(p.cmdline())]
+
+    server.send_signal(signal.SIGSEGV)
+    _, stderr = run.communicate(timeout=120)
+
+    assert run.returncode == 1, stderr
+    job_id = listed[0].job_id
+    assert stderr.strip().splitlines()[-1] == (
+        "stereo-spot: The model server stopped while converting (killed by SIGSEGV, signal 11); "
+        f"its log is {data_dir / 'logs' / 'model-server.log'}. Fix that, then resume the job: "
+        f"stereo-spot jobs retry {job_id}"
+    )
+    assert gone_within(job_id, 20), "the run stopped with it"
+    assert not jobs.get(job_id).status.is_final, "and the job can be resumed"
+
+
 def test_interrupting_a_batch_stops_the_run_started_for_the_next_video(clip, tmp_path):
     """The next video's run starts while the one before it is joined: stopped then, or once that
     run is the one followed (which moment the signal lands in depends on the machine), the

@@ -1,4 +1,6 @@
 import itertools
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -148,3 +150,27 @@ def test_right_views_are_the_eyes_that_convert_packs(layout):
     packed = list(ClassicalEngine().convert(iter(frames), layout, params))
     for right, frame in zip(rights, packed, strict=True):
         assert np.array_equal(right, frame[:, 64:] if layout is Layout.SBS else frame[36:])
+
+
+@pytest.mark.parametrize(
+    "size", [(640, 80), (80, 640), (2560, 320)], ids=["8:1", "1:8", "2560x320"]
+)
+def test_a_very_wide_or_tall_video_converts(size):
+    # Its work image is under 32 pixels on one side, where OpenCV's optical flow crashes the
+    # process; run in a child so that a crash fails this test and not the whole session.
+    width, height = size
+    script = f"""
+import numpy as np
+from inference_service.engines.classical import ClassicalEngine
+from stereo_spot.domain import Layout, StereoParams
+rng = np.random.default_rng(1)
+frames = [np.roll(rng.integers(0, 255, ({height}, {width}, 3), dtype=np.uint8), k, axis=1)
+          for k in range(4)]
+out = list(ClassicalEngine().convert(frames, Layout.SBS, StereoParams()))
+assert len(out) == 4 and out[0].shape == ({height}, {2 * width}, 3)
+print("converted")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0 and "converted" in result.stdout, result.stderr[-2000:]
