@@ -16,7 +16,7 @@ import ffmpeg
 from stereo_spot.domain import PREVIEW_SECONDS, SourceInfo
 from stereo_spot.media.assemble import mp4_audio_options
 from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, safe_input
-from stereo_spot.media.probe import count_video_frames, keyframe_times, probe_source
+from stereo_spot.media.probe import count_video_frames, probe_source, scan_keyframes
 from stereo_spot.media.split import copy_refusal
 from stereo_spot.settings import Settings
 
@@ -49,13 +49,14 @@ def cut_excerpt(source: Path, info: SourceInfo, seconds: float, target: Path) ->
 
 def copy_start(source: Path, info: SourceInfo, middle: float, seconds: float) -> float | None:
     """The presentation time of the keyframe to cut from, or None when the excerpt must be
-    re-encoded: a source the split would not copy, or no keyframe within half the excerpt's
-    length of the middle."""
+    re-encoded: a source the split would not copy (its container or codec, open GOPs), or no
+    keyframe within half the excerpt's length of the middle."""
     if copy_refusal(info):
         return None
-    keyframes = keyframe_times(source)
-    if not keyframes:
-        return None
+    scanned = scan_keyframes(source)
+    keyframes = scanned.times
+    if not keyframes or scanned.open_gop:
+        return None  # an open GOP's cut would start with pictures no decoder can show
     wanted = keyframes[0] + middle  # keyframe times count from the stream's own start
     # Of two keyframes as near (to the millisecond), the earlier.
     nearest = min(keyframes, key=lambda time: (round(abs(time - wanted), 3), time))

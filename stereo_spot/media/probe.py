@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -174,9 +175,30 @@ def _rotation(stream: dict) -> int:
     return 0
 
 
-def keyframe_times(path: Path) -> list[float]:
-    """Presentation times of the video keyframes (demuxing only, no decoding)."""
-    return sorted(time for time, key in video_packets(path) if key and time is not None)
+@dataclass(frozen=True)
+class Keyframes:
+    """Where the video stream can be cut by stream copy."""
+
+    times: list[float]  # presentation times of the keyframes, in order
+    # Pictures that follow a keyframe in the file but are shown before it: the leading pictures
+    # of an open GOP (x265's default, x264's open-gop), which refer to the GOP before. A decoder
+    # that starts at that keyframe, as it does in a segment cut there, drops them.
+    open_gop: bool
+
+
+def scan_keyframes(path: Path) -> Keyframes:
+    """The video keyframes and whether their GOPs are open (demuxing only, no decoding)."""
+    times: list[float] = []
+    open_gop, later_keyframe = False, None
+    for time, key in video_packets(path):
+        if time is None:
+            continue
+        if key:
+            later_keyframe = time if times else None  # the first one has no GOP before it
+            times.append(time)
+        elif later_keyframe is not None and time < later_keyframe:
+            open_gop = True
+    return Keyframes(sorted(times), open_gop)
 
 
 def _rate(value: str | None) -> float:

@@ -17,7 +17,7 @@ from pathlib import Path
 from stereo_spot.domain import SourceInfo
 from stereo_spot.errors import InputRejected
 from stereo_spot.media.ffmpeg_run import run_ffmpeg, run_ffmpeg_watched, safe_input
-from stereo_spot.media.probe import count_video_frames, keyframe_times
+from stereo_spot.media.probe import Keyframes, count_video_frames, scan_keyframes
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +37,17 @@ def copy_refusal(info: SourceInfo) -> str | None:
     return None
 
 
-def needs_mezzanine(info: SourceInfo, keyframes: list[float], segment_seconds: float) -> str | None:
+def needs_mezzanine(info: SourceInfo, keyframes: Keyframes, segment_seconds: float) -> str | None:
     """Why the source cannot be split by stream copy, or None when it can."""
     refusal = copy_refusal(info)
     if refusal:
         return refusal
-    if not keyframes:
+    if not keyframes.times:
         return "no keyframes found"
-    boundaries = [*keyframes, info.duration]
+    if keyframes.open_gop:
+        # Counting packets would not notice: the pictures are in the segment, undecodable.
+        return "its GOPs are open (pictures after a keyframe refer to those before it)"
+    boundaries = [*keyframes.times, info.duration]
     widest = max(b - a for a, b in itertools.pairwise(boundaries))
     if info.duration > segment_seconds and widest > MAX_SEGMENT_STRETCH * segment_seconds:
         return f"keyframes are up to {widest:.1f} s apart"
@@ -65,7 +68,7 @@ def split_video(
     far the mezzanine's transcode has got (0..1), the one part of a split that takes long.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    reason = needs_mezzanine(info, keyframe_times(source), segment_seconds)
+    reason = needs_mezzanine(info, scan_keyframes(source), segment_seconds)
     # The engine shifts pixels along the picture's rows, so it must see the picture as it is
     # shown: a phone video stored sideways (display matrix) is turned upright once here (ffmpeg
     # applies the matrix when it transcodes and writes none), and the result carries no rotation.

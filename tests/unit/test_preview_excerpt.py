@@ -94,3 +94,19 @@ def test_other_copyable_sources_keep_their_pictures_and_sound(
     assert np.array_equal(_first_frame(excerpt), _frame_at(source, 4.0))
     assert abs(count_video_frames(excerpt) - SECONDS * 24) <= 4
     assert len(audio_streams(probe(excerpt))) == 1
+
+
+def test_an_open_gop_source_is_re_encoded_so_every_excerpt_frame_decodes(tmp_path):
+    # Cut by copy at an open GOP's keyframe, the excerpt would start with pictures that refer
+    # to the GOP before it, which no decoder shows: its conversion failed at the join.
+    source = make_clip(
+        tmp_path / "open.mp4",
+        seconds=13,
+        video_args=("-c:v", "libx265", "-x265-params", "keyint=24:log-level=error"),
+    )
+    excerpt = _cut(source, tmp_path)
+
+    with av.open(str(excerpt)) as container:
+        decoded = sum(1 for _ in container.decode(video=0))
+    assert decoded == count_video_frames(excerpt) == 5 * 24
+    assert psnr(_first_frame(excerpt), _frame_at(source, 4.0)) > 30, "from the exact middle"
