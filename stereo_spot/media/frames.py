@@ -78,13 +78,17 @@ def use_frame_threads(codec_context: av.codec.context.CodecContext) -> None:
 
 @dataclass(frozen=True)
 class StreamFormat:
-    """What a segment's frames need to be written back with the same timing and colours."""
+    """What a segment's frames need to be written back with the same timing, colours and
+    pixel shape."""
 
     time_base: Fraction
     rate: Fraction
     width: int
     height: int
     colour: Colour
+    # The shape of a pixel (DVD and HDV store 4:3 or 16:9 pictures in non-square pixels); None
+    # for square or unknown. Every layout keeps it: each eye then shows as the source did.
+    sample_aspect_ratio: Fraction | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ def open_video(path: Path) -> tuple[StreamFormat, Iterator[TimedFrame]]:
         colour=stream_colour(
             codec.colorspace, codec.color_primaries, codec.color_trc, codec.width, codec.height
         ),
+        sample_aspect_ratio=_pixel_shape(stream),
     )
     # Given explicitly: swscale would take BT.601 for an untagged HD stream, which players
     # show as BT.709. The range is the frame's own (a full-range source says so).
@@ -132,6 +137,15 @@ def open_video(path: Path) -> tuple[StreamFormat, Iterator[TimedFrame]]:
             container.close()
 
     return source, frames()
+
+
+def _pixel_shape(stream: av.video.stream.VideoStream) -> Fraction | None:
+    """The stream's sample aspect ratio when its pixels are not square (the container's, else
+    the bitstream's)."""
+    for shape in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if shape and shape > 0 and shape != 1:
+            return Fraction(shape)
+    return None
 
 
 def _edge_padded(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -185,6 +199,9 @@ class SegmentWriter:
         codec.color_primaries = colour.primaries
         codec.color_trc = colour.transfer
         codec.color_range = ColorRange.MPEG
+        if source.sample_aspect_ratio:
+            # Into the bitstream (VUI) and the MP4's pasp box, which the join copies.
+            codec.sample_aspect_ratio = source.sample_aspect_ratio
         self._matrix = colour.matrix
         self._swscale_matrix = colour.swscale_matrix
         # One for the stream: swscale's context (and its threads) is set up once, not per frame.

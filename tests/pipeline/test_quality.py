@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.media import make_clip, probe, video_stream
+from tests.media import ffmpeg, make_clip, probe, video_stream
 
 pytestmark = pytest.mark.slow
 
@@ -87,6 +87,29 @@ def test_a_quality_out_of_range_is_refused_before_anything_runs(embedded, clip_m
     assert result.returncode == 1
     assert "Invalid --crf: Input should be greater than or equal to 1." in result.stderr
     assert "converting" not in result.stderr and not (tmp_path / "out.mp4").exists()
+
+
+def test_anamorphic_video_keeps_its_pixel_shape_in_every_layout(embedded, tmp_path):
+    # 720 x 480 shown 4:3 (pixels 8:9 wide), as DVDs store it; full side by side shows 8:3,
+    # two 4:3 eyes, and half side by side the source's 4:3, each half stretched back.
+    source = tmp_path / "dvd.mp4"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=s=360x240:r=24:d=2", "-vf", "setsar=8/9"),
+        *("-c:v", "libx264", "-g", "12", str(source)),
+    )
+    for layout, shown in (("sbs", "8:3"), ("half-sbs", "4:3")):
+        output = tmp_path / f"dvd_{layout}.mp4"
+        result = embedded.convert(source, output, "--layout", layout, "--segment-seconds", "1")
+        assert result.returncode == 0, result.stderr
+        stream = subprocess.run(
+            [
+                "ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                "stream=sample_aspect_ratio,display_aspect_ratio", "-of", "json", str(output),
+            ],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        shape = json.loads(stream.stdout)["streams"][0]
+        assert (shape["sample_aspect_ratio"], shape["display_aspect_ratio"]) == ("8:9", shown)
 
 
 def test_preview_converts_five_seconds_from_the_middle(embedded, media_dir, tmp_path):

@@ -30,7 +30,7 @@ from stereo_spot.media.frames import (
     open_video,
 )
 from stereo_spot.media.probe import count_video_frames
-from tests.media import make_clip, psnr
+from tests.media import ffmpeg, make_clip, psnr
 
 H264 = Encoding()
 
@@ -264,3 +264,23 @@ def test_the_left_eye_keeps_the_source_samples_themselves(tmp_path: Path):
     u = yuv[48 : 48 + 12].reshape(24, 64)  # the U plane: 24 rows of 64
     assert np.abs(u[:, :32] - 235).max() <= 2, "the left eye's samples as decoded"
     assert np.abs(u[:, 32:] - 235).min() > 10, "the right eye went through clipped RGB"
+
+
+def test_non_square_pixels_keep_their_shape(tmp_path: Path) -> None:
+    # An anamorphic DVD stores a 4:3 picture in 720 x 480 pixels 8:9 wide; without that ratio
+    # a player shows it 3:2, everything stretched (a QA pass found it dropped).
+    dvd = tmp_path / "dvd.mp4"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "smptebars=s=96x64:r=24:d=0.25", "-vf", "setsar=8/9"),
+        *("-c:v", "libx264", str(dvd)),
+    )
+    timing, decoded = open_video(dvd)
+    assert timing.sample_aspect_ratio == Fraction(8, 9)
+    out = tmp_path / "out.mp4"
+    with SegmentWriter(out, timing, 2 * timing.width, timing.height) as writer:
+        for frame in decoded:
+            writer.write(np.concatenate([frame.rgb, frame.rgb], axis=1), None)
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].sample_aspect_ratio == Fraction(8, 9)
+    square, _ = open_video(make_clip(tmp_path / "square.mp4", seconds=0.25, audio=False))
+    assert square.sample_aspect_ratio is None
