@@ -13,7 +13,7 @@ from pathlib import Path
 
 from stereo_spot import keys
 from stereo_spot.domain import Layout
-from stereo_spot.errors import InputRejected
+from stereo_spot.errors import InputRejected, StereoSpotError
 from stereo_spot.storage import ObjectStorage
 
 
@@ -90,9 +90,14 @@ def fetch_result(
     """
     from stereo_spot.media.assemble import RESULT_CONTAINERS, rewrap
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
-    os.close(fd)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            dir=output.parent, prefix=f".{output.name}.", suffix=".part"
+        )
+        os.close(fd)
+    except OSError as error:
+        raise _not_written(storage, job_id, output, error) from None
     try:
         muxer = RESULT_CONTAINERS.get(output.suffix.lower())
         if muxer is None:
@@ -101,7 +106,37 @@ def fetch_result(
             with tempfile.TemporaryDirectory(prefix="stereo-spot-result-") as scratch:
                 result = storage.get_file(keys.final_key(job_id), Path(scratch) / "final.mp4")
                 rewrap(result, Path(tmp_name), muxer, layout)
+        # mkstemp makes the file private (0600); a video is as readable as any file made here.
+        os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, output)
+    except OSError as error:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise _not_written(storage, job_id, output, error) from None
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+class ResultNotWritten(StereoSpotError):
+    """The conversion finished but its result could not be written where asked."""
+
+
+def _not_written(storage: ObjectStorage, job_id: str, output: Path, error: OSError):
+    reason = error.strerror or str(error)
+    return ResultNotWritten(
+        f"Could not write {output}: {reason}. The 3D video is kept at "
+        f"{storage.uri_for(keys.final_key(job_id))}."
+    )
+
+
+def _umask() -> int:
+    """This process's umask, read without changing it (other threads may be creating files)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import tempfile
 import threading
@@ -29,9 +30,16 @@ class MediaError(StereoSpotError):
 
 
 def safe_input(path: Path | str, **options: object) -> ffmpeg.nodes.FilterableStream:
-    """An ffmpeg input that may only read local files through the demuxers we allow."""
+    """An ffmpeg input that may only read local files through the demuxers we allow.
+
+    Named by its absolute path: a relative name that starts with "-" (``./-clip.mp4`` is
+    ``-clip.mp4`` to pathlib) would be read as an option.
+    """
     return ffmpeg.input(
-        str(path), protocol_whitelist="file,pipe", format_whitelist=FORMAT_WHITELIST, **options
+        os.path.abspath(path),
+        protocol_whitelist="file,pipe",
+        format_whitelist=FORMAT_WHITELIST,
+        **options,
     )
 
 

@@ -8,6 +8,7 @@ reassembly ask them of every segment.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
@@ -55,7 +56,9 @@ UNREADABLE = "The file is not a video we can read: it is damaged or in an unsupp
 
 def run_ffprobe(path: Path, *args: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> dict:
     """ffprobe's JSON for ``path``; raises InputRejected when ffprobe cannot read it."""
-    command = ["ffprobe", "-v", "error", *SAFE_INPUT_ARGS, *args, "-of", "json", str(path)]
+    # The absolute path: a relative name starting with "-" would be read as an option.
+    command = ["ffprobe", "-v", "error", *SAFE_INPUT_ARGS, *args, "-of", "json"]
+    command.append(os.path.abspath(path))
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:

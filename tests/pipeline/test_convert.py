@@ -238,6 +238,18 @@ def _last_job_id(embedded) -> str:
     return listing.split()[0]
 
 
+def test_a_file_whose_name_starts_with_a_dash_converts(embedded, clip_mp4, tmp_path):
+    # pathlib turns ./-clip.mp4 into -clip.mp4, which ffprobe read as an option: the video
+    # was refused as unreadable (found by a QA pass).
+    shutil.copy(clip_mp4, tmp_path / "-clip.mp4")
+    result = subprocess.run(
+        ["stereo-spot", "convert", "./-clip.mp4", "--layout", "half-sbs"],
+        env=embedded.env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert_faithful_conversion(clip_mp4, tmp_path / "-clip_3dh_LR.mp4", "half-sbs")
+
+
 def test_compiled_pipeline_has_loop_retries_and_exit_handler(tmp_path):
     import yaml
 

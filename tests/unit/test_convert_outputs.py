@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from stereo_spot.cli import main
+from stereo_spot.cli.outputs import ResultNotWritten, fetch_result
+from stereo_spot.keys import final_key
+from stereo_spot.storage.local import LocalStorage
 
 
 @pytest.fixture
@@ -86,3 +90,43 @@ def test_an_output_container_we_cannot_write_is_refused(tmp_path, videos, capsys
         f"stereo-spot: -o {tmp_path / 'film_LR.avi'}: results are written as .mp4, .m4v, .mkv "
         "or .mov files; name the output with one of those endings."
     )
+
+
+JOB = "finishedJob_0123456789abcdef"
+
+
+@pytest.fixture
+def finished(tmp_path: Path, clip_mp4: Path):
+    """Local storage holding a finished job's result, as a conversion leaves it."""
+    storage = LocalStorage(tmp_path / "media")
+    storage.put_file(clip_mp4, final_key(JOB))
+    return storage
+
+
+def test_the_result_is_as_readable_as_any_new_file(tmp_path, finished):
+    # mkstemp makes its file 0600: a result shared from a server or a NAS was unreadable to
+    # everyone else.
+    output = tmp_path / "out.mp4"
+    fetch_result(finished, JOB, output)
+
+    assert output.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def test_a_result_that_cannot_be_written_says_where_it_is_kept(tmp_path, finished):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("")
+    taken = tmp_path / "taken.mp4"
+    taken.mkdir()  # a folder where the file should go
+    for output in (a_file / "out.mp4", taken):
+        with pytest.raises(ResultNotWritten) as refused:
+            fetch_result(finished, JOB, output)
+        kept = finished.uri_for(final_key(JOB))
+        assert str(refused.value).startswith(f"Could not write {output}: ")
+        assert str(refused.value).endswith(f". The 3D video is kept at {kept}.")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["media", "notes.txt", "taken.mp4"]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
