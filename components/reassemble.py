@@ -10,9 +10,10 @@ from pathlib import Path
 
 from stereo_spot import keys
 from stereo_spot.domain import Job, JobStatus
-from stereo_spot.errors import StereoSpotError
+from stereo_spot.errors import InputRejected, StereoSpotError
 from stereo_spot.jobs import JobStore
 from stereo_spot.media.assemble import concat_and_mux
+from stereo_spot.media.ffmpeg_run import MediaError
 from stereo_spot.media.preview import write_preview
 from stereo_spot.media.probe import count_video_frames
 from stereo_spot.storage import ObjectStorage
@@ -41,9 +42,18 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
             for i in range(job.total_segments)
         ]
         result = workdir / "final.mp4"
-        concat_and_mux(
-            segments, source, result, workdir / "concat", layout=job.layout, codec=job.params.codec
-        )
+        try:
+            concat_and_mux(
+                segments, source, result, workdir / "concat",
+                layout=job.layout, codec=job.params.codec,
+            )  # fmt: skip
+        except (MediaError, InputRejected) as error:
+            # ffmpeg refusing the streams, or a segment that cannot be read, is no passing
+            # fault: fail the job with its reason (the exit handler knew only that a task had
+            # failed).
+            reason = f"The segments could not be joined with the source's sound: {error}"
+            jobs.transition(job_id, JobStatus.FAILED, error=reason)
+            raise ReassemblyFailed(reason) from None
         # The preview still is cut (an ffmpeg process) while the frames are counted here.
         with ThreadPoolExecutor(max_workers=1) as pool:
             preview_cut = pool.submit(

@@ -24,6 +24,10 @@ def mp4_audio_options(codecs: list[str]) -> dict[str, object]:
     """ffmpeg output options for audio tracks of ``codecs`` going into an MP4: copied when the
     muxer takes them all, else encoded once to AAC."""
     if all(codec in MP4_AUDIO_CODECS for codec in codecs):
+        if "flac" in codecs:
+            # ffmpeg before 6.0 calls FLAC in MP4 experimental and refuses it without this
+            # (which also allows the ``st3d`` box that "unofficial" is asked for).
+            return {"acodec": "copy", "strict": "experimental"}
         return {"acodec": "copy"}
     return {"acodec": "aac", "audio_bitrate": "192k"}
 
@@ -106,6 +110,10 @@ def rewrap(result: Path, target: Path, muxer: str, layout: Layout | str) -> None
             options["metadata:s:v:0"] = f"stereo_mode={mode}"
     if muxer == "mov":
         options["movflags"] = "+faststart"
+        for number, codec in enumerate(source_tracks(result).audio_codecs):
+            if codec == "flac":
+                # QuickTime has no FLAC; ALAC is its lossless audio, decoded to the same samples.
+                options[f"c:a:{number}"] = "alac"
     wrapped = ffmpeg.input(str(result), f="mp4", protocol_whitelist="file")
     streams = [wrapped["v:0"], wrapped["a?"], wrapped["s?"]]
     run_ffmpeg(ffmpeg.output(*streams, str(target), **options))

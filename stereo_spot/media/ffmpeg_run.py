@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -51,9 +52,21 @@ def _command(stream: ffmpeg.nodes.OutputStream, *extra: str) -> list[str]:
     )
 
 
+# ffmpeg's closing lines that only say that something above failed.
+_GENERIC_ENDINGS = (
+    "Error initializing output stream",
+    "Conversion failed",
+    "Could not write header",
+)
+# The "[mp4 @ 0x55d0c1a2b3c0] " that names the component: an address, no help to a reader.
+_COMPONENT = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\] ")
+
+
 def _failure(stderr: str) -> MediaError:
-    """ffmpeg's last words, as the sentence a job records."""
-    return MediaError(f"ffmpeg failed: {(stderr.strip().splitlines() or ['no message'])[-1]}")
+    """ffmpeg's last telling words, as the sentence a job records."""
+    lines = [_COMPONENT.sub("", line).strip() for line in stderr.splitlines() if line.strip()]
+    telling = [line for line in lines if not line.startswith(_GENERIC_ENDINGS)]
+    return MediaError(f"ffmpeg failed: {(telling or lines or ['no message'])[-1]}")
 
 
 def run_ffmpeg(stream: ffmpeg.nodes.OutputStream, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:

@@ -135,6 +135,27 @@ def test_common_containers_convert_frame_exact(embedded, media_dir, tmp_path, co
     assert_faithful_conversion(source, output, "sbs")
 
 
+def _audio_samples(path: Path) -> np.ndarray:
+    result = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "s16le", "-"],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    return np.frombuffer(result.stdout, dtype=np.int16)
+
+
+def test_flac_sound_stays_lossless_in_mp4_and_in_mov(embedded, media_dir, tmp_path):
+    # FLAC was copied into MP4 without the flag ffmpeg 5.1 wants for it: the job failed after
+    # converting every segment (found by a QA pass). QuickTime has no FLAC: a .mov gets ALAC.
+    source = make_clip(media_dir / "flac.mkv", audio_args=("-c:a", "flac"))
+    for name, codec in (("out.mp4", "flac"), ("out.mov", "alac")):
+        output = tmp_path / name
+        result = embedded.convert(source, output, "--segment-seconds", "1", "--layout", "sbs")
+        assert result.returncode == 0, result.stderr
+        assert audio_streams(probe(output))[0]["codec_name"] == codec
+        assert np.array_equal(_audio_samples(output), _audio_samples(source)), "lossless"
+    assert_faithful_conversion(source, tmp_path / "out.mp4", "sbs")
+
+
 def _horizontal_shift(left: np.ndarray, right: np.ndarray, max_shift: int = 24) -> int:
     """The shift s that best explains right[x] = left[x + s] (negative: content moved left)."""
     left, right = left.astype(np.float32), right.astype(np.float32)

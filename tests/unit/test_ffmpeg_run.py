@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from stereo_spot.media import ffmpeg_run
-from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg_watched, safe_input
+from stereo_spot.media.ffmpeg_run import MediaError, _failure, run_ffmpeg_watched, safe_input
 from tests.media import make_clip, probe, video_stream
 
 
@@ -49,3 +49,20 @@ def test_a_failing_transcode_says_what_ffmpeg_said(tmp_path: Path):
     stream = safe_input(notes).output(str(tmp_path / "out.mp4"))
     with pytest.raises(MediaError, match=r"^ffmpeg failed: .*Invalid data"):
         run_ffmpeg_watched(stream, duration=1.0)
+
+
+def test_a_failure_says_what_ffmpeg_said_before_its_closing_lines():
+    # FLAC copied into MP4 by ffmpeg 5.1: the reason is above two lines that only say "failed".
+    stderr = (
+        "[mp4 @ 0x56501f696fc0] flac in MP4 support is experimental, add '-strict -2' if you "
+        "want to use it.\n"
+        "Could not write header for output file #0 (incorrect codec parameters ?): "
+        "Experimental feature\n"
+        "Error initializing output stream 0:1 -- \n"
+    )
+    assert str(_failure(stderr)) == (
+        "ffmpeg failed: flac in MP4 support is experimental, add '-strict -2' if you want to "
+        "use it."
+    )
+    assert str(_failure("Conversion failed!\n")) == "ffmpeg failed: Conversion failed!"
+    assert str(_failure("")) == "ffmpeg failed: no message"

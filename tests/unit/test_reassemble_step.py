@@ -69,3 +69,20 @@ def test_a_segment_short_of_a_frame_fails_the_job_and_publishes_nothing(converte
     assert job.status is JobStatus.FAILED and job.error == reason
     assert not storage.exists(keys.final_key(job_id))
     assert not storage.exists(keys.preview_key(job_id))
+
+
+def test_segments_that_cannot_be_joined_fail_the_job_with_the_reason(converted):
+    # Before, the job said only "The pipeline failed: Task exit-handler-1 failed."
+    job_id, source_uri, storage, jobs, _, tmp_path = converted
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(b"\x00\x00\x00\x18ftypisom" + b"\x00" * 200)
+    storage.put_file(damaged, keys.converted_segment_key(job_id, 1))
+
+    with pytest.raises(ReassemblyFailed) as failed:
+        reassemble_job(job_id, source_uri, storage, jobs)
+
+    job = jobs.get(job_id)
+    assert job.status is JobStatus.FAILED and job.error == str(failed.value)
+    assert job.error.startswith("The segments could not be joined with the source's sound: ")
+    assert job.error.endswith("it is damaged or in an unsupported format.")
+    assert not storage.exists(keys.final_key(job_id))
