@@ -243,7 +243,7 @@ def upload_target(
 @router.post(
     "/jobs/{job_id}/start",
     status_code=202,
-    summary="Start converting an uploaded job, or a preview of it first (starting it again does nothing)",
+    summary="Start converting an uploaded job, or a preview of it first (again: nothing new)",
     responses={**_ERRORS, 409: {"model": ErrorOut}, 503: {"model": ErrorOut}},
 )
 def start_job(

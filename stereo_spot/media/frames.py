@@ -164,8 +164,8 @@ def _plane_rows(plane: av.video.plane.VideoPlane) -> np.ndarray:
 
 
 class SegmentWriter:
-    """Encodes RGB frames to H.264 or HEVC in MP4 with the timestamps the caller gives, in the colour
-    matrix of ``source.colour`` and tagged with it (limited range)."""
+    """Encodes RGB frames to H.264 or HEVC in MP4 with the timestamps the caller gives, in the
+    colour matrix of ``source.colour`` and tagged with it (limited range)."""
 
     def __init__(
         self,
@@ -191,8 +191,8 @@ class SegmentWriter:
         # distinct timestamps together and the muxer would refuse the repeated ones.
         self._stream.codec_context.time_base = source.time_base
         self._stream.options = encoding.options()
-        # The encoder writes these into the stream's VUI and the MP4 muxer into its colr box, so every
-        # player decodes the output with the matrix it was encoded in.
+        # The encoder writes these into the stream's VUI and the MP4 muxer into its colr box, so
+        # every player decodes the output with the matrix it was encoded in.
         colour = source.colour
         codec = self._stream.codec_context
         codec.colorspace = colour.matrix

@@ -112,11 +112,11 @@ class MotionParallax:
     # Trust in the flow: the share of the frame-to-frame change it explains, ramped from
     # GAIN_START to GAIN_FULL; below MIN_CHANGE grey levels of mean change nothing moved.
     GAIN_START, GAIN_FULL = 0.3, 0.6
+    MIN_CHANGE = 0.5
     # OpenCV's DIS flow crashes the process (a segfault, not an exception) on some images under
     # 32 pixels high or wide: 192 x 31 does, 64 x 31 does not. A video wider than 6:1 has a
     # work image that low, and gets the static cues alone.
     MIN_FLOW_SIZE = 32
-    MIN_CHANGE = 0.5
     # Correlation between the motion axis and the prior above which its near end is sure.
     SURE_AGREEMENT = 0.2
 
