@@ -13,10 +13,25 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from stereo_spot.settings import Settings
+
+
+def fresh_aws_settings(purpose: str, **fields: object) -> Settings:
+    """Settings of the aws backend naming a bucket and a jobs table of their own (a random
+    suffix, so tests never share them), not created yet."""
+    suffix = uuid.uuid4().hex[:10]
+    return Settings(
+        backend="aws",
+        bucket=f"stereo-spot-{purpose}-{suffix}",
+        jobs_table=f"stereo-spot-{purpose}-jobs-{suffix}",
+        **fields,
+    )
 
 
 def free_port() -> int:

@@ -7,7 +7,6 @@ the pipeline and portal suites). Each test gets its own bucket and table.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -34,10 +33,7 @@ def aws_settings(moto_endpoint: str) -> Settings:
     """Settings naming a fresh bucket and table on moto server, both created by aws_setup."""
     from stereo_spot.aws_setup import create_bucket_and_table
 
-    suffix = uuid.uuid4().hex[:12]
-    settings = Settings(
-        backend="aws", bucket=f"stereo-spot-test-{suffix}", jobs_table=f"stereo-spot-jobs-{suffix}"
-    )
+    settings = aws_fixtures.fresh_aws_settings("contract")
     create_bucket_and_table(settings)
     return settings
 

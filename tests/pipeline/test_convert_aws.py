@@ -11,7 +11,6 @@ import json
 import os
 import re
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ import pytest
 from stereo_spot import keys
 from stereo_spot.domain import JobStatus, Layout
 from stereo_spot.settings import Settings
+from tests.aws_fixtures import fresh_aws_settings
 from tests.pipeline.test_convert import assert_faithful_conversion
 
 pytestmark = pytest.mark.slow
@@ -28,13 +28,7 @@ pytestmark = pytest.mark.slow
 def aws_cli(moto_endpoint: str, tmp_path: Path) -> tuple[dict[str, str], Settings]:
     """The environment a user of the aws backend has, with a fresh bucket and table from
     ``stereo-spot aws-init``; no model URL, so ``convert`` starts its own model server."""
-    suffix = uuid.uuid4().hex[:10]
-    settings = Settings(
-        backend="aws",
-        bucket=f"stereo-spot-media-{suffix}",
-        jobs_table=f"stereo-spot-jobs-{suffix}",
-        data_dir=tmp_path / "data",
-    )
+    settings = fresh_aws_settings("media", data_dir=tmp_path / "data")
     env = {**os.environ, **settings.as_environment()}
     for name in ("STEREO_SPOT_MODEL_URL", "STEREO_SPOT_KFP_HOST"):
         env.pop(name, None)

@@ -9,7 +9,6 @@ server that reads and writes the bucket. Slow: tens of seconds on 2 cores.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -21,6 +20,7 @@ from fastapi.testclient import TestClient
 from portal.app import create_app
 from stereo_spot.domain import Layout
 from stereo_spot.settings import Settings
+from tests.aws_fixtures import fresh_aws_settings
 from tests.media import probe, video_stream
 from tests.portal.conftest import MAX_UPLOAD_BYTES
 
@@ -31,13 +31,8 @@ pytestmark = pytest.mark.slow
 def aws_settings(moto_endpoint: str, tmp_path: Path) -> Settings:
     from stereo_spot.aws_setup import create_bucket_and_table
 
-    suffix = uuid.uuid4().hex[:10]
-    settings = Settings(
-        backend="aws",
-        bucket=f"stereo-spot-portal-{suffix}",
-        jobs_table=f"stereo-spot-portal-jobs-{suffix}",
-        data_dir=tmp_path / "data",
-        max_upload_bytes=MAX_UPLOAD_BYTES,
+    settings = fresh_aws_settings(
+        "portal", data_dir=tmp_path / "data", max_upload_bytes=MAX_UPLOAD_BYTES
     )
     create_bucket_and_table(settings)
     return settings

@@ -30,6 +30,7 @@ from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
 from stereo_spot.jobs import CANCELLED
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
+from tests.aws_fixtures import fresh_aws_settings
 from tests.portal.kfp_api_stub import KfpApiStub
 
 SERVICE_ACCOUNT = "stereo-spot-pipeline"
@@ -57,11 +58,8 @@ def kfp_settings(moto_endpoint: str, kfp_api: KfpApiStub, tmp_path: Path) -> Set
     """The portal pod's settings: aws backend on moto server, KFP at the stub."""
     from stereo_spot.aws_setup import create_bucket_and_table
 
-    suffix = uuid.uuid4().hex[:10]
-    settings = Settings(
-        backend="aws",
-        bucket=f"stereo-spot-kfp-{suffix}",
-        jobs_table=f"stereo-spot-kfp-jobs-{suffix}",
+    settings = fresh_aws_settings(
+        "kfp",
         data_dir=tmp_path / "data",
         kfp_host=kfp_api.url,
         kfp_service_account=SERVICE_ACCOUNT,

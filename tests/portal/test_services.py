@@ -4,7 +4,6 @@ recording launcher (the one double)."""
 from __future__ import annotations
 
 import threading
-import uuid
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,8 @@ from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
 from stereo_spot.errors import JobNotFound, NothingToCancel
 from stereo_spot.jobs import CANCELLED
 from stereo_spot.keys import source_key
-from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
+from tests.aws_fixtures import fresh_aws_settings
 from tests.media import make_clip, probe
 
 
@@ -134,13 +133,7 @@ def test_browser_file_names_lose_their_paths(jobs) -> None:
 @pytest.fixture
 def aws(moto_endpoint: str, tmp_path: Path):
     """The AWS adapters (S3, DynamoDB on moto server), a fresh bucket and table."""
-    suffix = uuid.uuid4().hex[:10]
-    settings = Settings(
-        backend="aws",
-        bucket=f"stereo-spot-services-{suffix}",
-        jobs_table=f"stereo-spot-services-{suffix}",
-        data_dir=tmp_path / "data",
-    )
+    settings = fresh_aws_settings("services", data_dir=tmp_path / "data")
     create_bucket_and_table(settings)
     return settings, storage_from(settings), job_store_from(settings)
 
