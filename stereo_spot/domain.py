@@ -185,6 +185,21 @@ class SourceInfo(BaseModel):
     interlaced: bool = False
     # High dynamic range (PQ or HLG transfer): tone-mapped to SDR before conversion.
     hdr: bool = False
+    # Video streams besides cover art. Only the first is converted; the others are left out,
+    # and the CLI and the job page say so.
+    video_streams: int = 1
+
+    @property
+    def left_out(self) -> str | None:
+        """The sentence telling what of the source the result leaves out, if anything."""
+        others = self.video_streams - 1
+        if others <= 0:
+            return None
+        rest = "the other" if others == 1 else f"the other {others}"
+        return (
+            f"The file has {self.video_streams} video streams: the first "
+            f"({self.width}x{self.height}) is converted and {rest} left out."
+        )
 
 
 class Job(BaseModel):

@@ -195,7 +195,8 @@ class _Conversion:
                 self.storage, self.jobs, self.settings,
             )  # fmt: skip
         process, log_path = start_job_process(self.settings, job.job_id, self.segment_seconds)
-        return _Started(job.job_id, source.name, process, log_path)
+        note = job.source.left_out if job.source else None
+        return _Started(job.job_id, source.name, process, log_path, note)
 
     def finish(
         self,
@@ -209,6 +210,8 @@ class _Conversion:
             f"job {started.job_id}: converting {started.name} to {self.layout.value}",
             file=sys.stderr,
         )
+        if started.note:
+            print(f"note: {started.note}", file=sys.stderr)
         run_with_progress(
             self.settings, started.job_id, self.segment_seconds, server,
             started=(started.process, started.log_path), when_joining=when_joining,
@@ -225,6 +228,7 @@ class _Started:
     name: str
     process: subprocess.Popen
     log_path: Path
+    note: str | None = None  # what of the source the result leaves out
 
 
 class _StartedAhead:

@@ -156,6 +156,7 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         rotation=rotation,
         interlaced=video.get("field_order") in INTERLACED_FIELD_ORDERS,
         hdr=video.get("color_transfer") in HDR_TRANSFERS,
+        video_streams=len(videos),
     )
 
 

@@ -129,3 +129,20 @@ def test_an_open_gop_source_is_split_into_segments_that_decode_whole(tmp_path, e
     assert len(segments) >= 5
     assert sum(_decoded_frames(segment) for segment in segments) == info.frames == 144
     assert (tmp_path / "work" / "mezzanine.mp4").exists(), "transcoded once to closed GOPs"
+
+
+def test_a_second_video_stream_is_counted_and_said_to_be_left_out(tmp_path, plain):
+    # Only the first video stream is converted; the others must not vanish without a word.
+    two = tmp_path / "two.mkv"
+    ffmpeg(
+        *("-i", str(plain), "-f", "lavfi", "-i", "testsrc2=s=64x48:d=1"),
+        *("-map", "0:v", "-map", "1:v", "-c:v", "libx264", str(two)),
+    )
+
+    info = probe_source(two, Settings())
+
+    assert (info.video_streams, info.width, info.height) == (2, 160, 96)
+    assert info.left_out == (
+        "The file has 2 video streams: the first (160x96) is converted and the other left out."
+    )
+    assert probe_source(plain, Settings()).left_out is None
