@@ -117,20 +117,20 @@ class StartingServer:
             self._done.set()
 
     def raise_if_failed(self) -> None:
-        """Raise the start-up failure (exited, model failed to load, timed out), if any yet, or
-        that the server stopped after it was ready (a crash: its convert steps would otherwise
-        wait for it, and retry, for minutes); a server released (nothing left to convert) has
-        not failed."""
+        """Raise that the server stopped (at any time: a crash while converting would otherwise
+        leave its convert steps waiting and retrying for minutes), or its start-up failure
+        (model failed to load, timed out), if any yet; a server released (nothing left to
+        convert) has not failed."""
         if self._released:
             return
+        code = self._process.poll()
+        if code is not None:
+            # Whether it died loading or converting (a busy server can answer its readiness
+            # check late), the log says where: faulthandler's stack for a crash.
+            how = f"killed by {_signal_name(-code)}" if code < 0 else f"exit code {code}"
+            raise StereoSpotError(f"The model server stopped ({how}); its log is {self._log_path}.")
         if self._failure is not None:
             raise self._failure
-        code = self._process.poll()
-        if self._done.is_set() and code is not None:
-            how = f"killed by {_signal_name(-code)}" if code < 0 else f"exit code {code}"
-            raise StereoSpotError(
-                f"The model server stopped while converting ({how}); its log is {self._log_path}."
-            )
 
     def wait(self) -> None:
         """Block until the model is ready; raise if it never will be."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import faulthandler
 import logging
 import os
 
@@ -34,6 +35,9 @@ def limit_malloc_arenas(count: int = SERVER_MALLOC_ARENAS) -> bool:
 
 def serve(settings: Settings, port: int = 8080) -> None:
     limit_malloc_arenas()
+    # A crash in native code (OpenCV, libavcodec, torch) ends the process without a Python
+    # traceback; this writes the Python stack of every thread to stderr (the server's log) first.
+    faulthandler.enable()
     # kserve parses sys.argv when imported; import it only in the server process.
     import kserve
 

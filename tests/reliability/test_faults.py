@@ -384,12 +384,15 @@ def test_a_model_server_that_crashes_mid_run_stops_the_command_with_its_reason(c
     assert run.returncode == 1, stderr
     job_id = listed[0].job_id
     assert stderr.strip().splitlines()[-1] == (
-        "stereo-spot: The model server stopped while converting (killed by SIGSEGV, signal 11); "
+        "stereo-spot: The model server stopped (killed by SIGSEGV, signal 11); "
         f"its log is {data_dir / 'logs' / 'model-server.log'}. Fix that, then resume the job: "
         f"stereo-spot jobs retry {job_id}"
     )
     assert gone_within(job_id, 20), "the run stopped with it"
     assert not jobs.get(job_id).status.is_final, "and the job can be resumed"
+    # The log shows where the server was (faulthandler), for whoever looks into the crash.
+    log = (data_dir / "logs" / "model-server.log").read_text()
+    assert "Fatal Python error: Segmentation fault" in log and "most recent call first" in log
 
 
 def test_interrupting_a_batch_stops_the_run_started_for_the_next_video(clip, tmp_path):
