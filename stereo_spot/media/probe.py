@@ -54,6 +54,14 @@ HDR_TRANSFERS = ("smpte2084", "arib-std-b67")
 UNREADABLE = "The file is not a video we can read: it is damaged or in an unsupported format."
 
 
+# What the MP4 demuxer reports for a sample whose data lies past the end of the file.
+PARTIAL_FILE = ": partial file"
+CUT_SHORT = (
+    "The file is cut short: it ends part-way through the video its index describes (was the "
+    "download or copy complete?)."
+)
+
+
 def run_ffprobe(path: Path, *args: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> dict:
     """ffprobe's JSON for ``path``; raises InputRejected when ffprobe cannot read it."""
     # The absolute path: a relative name starting with "-" would be read as an option.
@@ -65,6 +73,10 @@ def run_ffprobe(path: Path, *args: str, timeout: float = PROBE_TIMEOUT_SECONDS) 
         raise InputRejected("Reading the file took too long; it may be damaged.") from None
     if result.returncode != 0:
         raise InputRejected(UNREADABLE)
+    if PARTIAL_FILE in result.stderr:
+        # An MP4 whose index comes first but whose data stops early (a download or copy cut
+        # short): its last frames would not decode, and the join would fail after all the work.
+        raise InputRejected(CUT_SHORT)
     return json.loads(result.stdout or "{}")
 
 

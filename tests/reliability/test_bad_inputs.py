@@ -70,6 +70,17 @@ def _truncated_mp4(path: Path) -> None:
     path.write_bytes(data[:5000])
 
 
+def _cut_short_mp4(path: Path) -> None:
+    """60 % of an MP4 whose index (moov) comes first: the index lists every frame, the data
+    stops part-way (the last frames would not decode, and the job failed at the join)."""
+    whole = make_clip(path.with_name("whole.mp4"), seconds=3, size=TINY)
+    front = path.with_name("front.mp4")
+    ffmpeg("-i", str(whole), "-c", "copy", "-movflags", "+faststart", str(front))
+    data = front.read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat"), "the index must come first"
+    path.write_bytes(data[: len(data) * 6 // 10])
+
+
 def _audio_only(path: Path) -> None:
     make_clip(path, seconds=1, size=TINY, video_args=("-vn",))
 
@@ -97,6 +108,7 @@ REFUSED = {
     "zero-bytes": (_zero_bytes, {}, "empty"),
     "random-bytes": (_random_bytes, {}, "not a video"),
     "truncated-mp4-no-moov": (_truncated_mp4, {}, "not a video"),
+    "truncated-mp4-index-first": (_cut_short_mp4, {}, "The file is cut short"),
     "audio-only": (_audio_only, {}, "only audio"),
     "still-image-named-mp4": (_still_image, {}, "not a video"),
     "absurd-declared-size": (_huge_declared_size, {}, "larger than the limit"),
