@@ -7,6 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -42,6 +43,13 @@ def probe(path: Path) -> dict:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return json.loads(result.stdout)
+
+
+def decoded_frames(path: Path) -> int:
+    """Pictures a decoder shows from the first video stream (not the packets the file holds:
+    an open GOP's leading pictures, cut from the GOP they refer to, are held but not shown)."""
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
 
 
 def video_stream(info: dict) -> dict:

@@ -241,36 +241,30 @@ class _StartedAhead:
 
     def __init__(self, conversion: _Conversion) -> None:
         self._conversion = conversion
-        self._source: Path | None = None
-        self._started: _Started | None = None
-        self._error: StereoSpotError | None = None
+        # The next video's run, or why it could not start; None when nothing was started ahead.
+        self._ahead: _Started | StereoSpotError | None = None
 
     def start(self, source: Path) -> None:
-        self._source = source
         try:
-            self._started = self._conversion.start(source)
+            self._ahead = self._conversion.start(source)
         except StereoSpotError as error:
-            self._error = error
+            self._ahead = error
 
     def take(self, source: Path) -> _Started:
-        """The run of ``source``: the one started ahead, or one started now."""
-        started, error = self._started, self._error
-        ahead = self._source == source
-        self._source, self._started, self._error = None, None, None
-        if ahead and error is not None:
-            raise error
-        if ahead and started is not None:
-            return started
-        return self._conversion.start(source)
+        """The run of ``source``, the next video: the one started ahead, or one started now."""
+        ahead, self._ahead = self._ahead, None
+        if isinstance(ahead, StereoSpotError):
+            raise ahead
+        return ahead or self._conversion.start(source)
 
     def stop(self) -> None:
         """Stop a run started ahead that no one will follow (its job stays resumable)."""
         from pipelines.local_runner import signal_job_process
 
-        if self._started is not None:
-            signal_job_process(self._started.process)
-            self._started.process.wait()
-            self._started = None
+        if isinstance(self._ahead, _Started):
+            signal_job_process(self._ahead.process)
+            self._ahead.process.wait()
+        self._ahead = None
 
 
 def submit_job(

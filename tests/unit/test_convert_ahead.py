@@ -22,6 +22,7 @@ class StartingConversion:
 
     def __init__(self) -> None:
         self.started: list[Path] = []
+        self.processes: list[subprocess.Popen] = []
 
     def start(self, source: Path) -> _Started:
         if source.suffix != ".mp4":
@@ -30,6 +31,7 @@ class StartingConversion:
         process = subprocess.Popen(
             [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
         )
+        self.processes.append(process)
         return _Started(f"job-{source.stem}", source.name, process, Path("run.log"))
 
 
@@ -60,7 +62,7 @@ def test_a_run_started_ahead_that_nobody_follows_is_stopped() -> None:
     conversion = StartingConversion()
     ahead = _StartedAhead(conversion)
     ahead.start(Path("b.mp4"))
-    process = ahead._started.process
+    (process,) = conversion.processes
 
     ahead.stop()  # what the command does when Ctrl-C or a failed server ends it early
 

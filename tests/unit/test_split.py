@@ -12,6 +12,7 @@ from stereo_spot.media.probe import probe_source
 from stereo_spot.media.split import split_video
 from stereo_spot.settings import Settings
 from tests.media import (
+    decoded_frames,
     ffmpeg,
     make_clip,
     make_interlaced_clip,
@@ -103,11 +104,6 @@ def test_an_hdr_source_is_tone_mapped_to_sdr_once(tmp_path, transfer):
     assert luma[:, 90:].min() >= 190
 
 
-def _decoded_frames(path: Path) -> int:
-    with av.open(str(path)) as container:
-        return sum(1 for _ in container.decode(video=0))
-
-
 OPEN_GOPS = {
     "x264 open-gop": ("-c:v", "libx264", "-x264-params", "open-gop=1:keyint=24"),
     "x265 default": ("-c:v", "libx265", "-x265-params", "keyint=24:log-level=error"),
@@ -127,7 +123,7 @@ def test_an_open_gop_source_is_split_into_segments_that_decode_whole(tmp_path, e
     segments = split_video(source, info, 1.0, tmp_path / "work")
 
     assert len(segments) >= 5
-    assert sum(_decoded_frames(segment) for segment in segments) == info.frames == 144
+    assert sum(decoded_frames(segment) for segment in segments) == info.frames == 144
     assert (tmp_path / "work" / "mezzanine.mp4").exists(), "transcoded once to closed GOPs"
 
 
