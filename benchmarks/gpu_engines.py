@@ -14,10 +14,12 @@ memory and the seconds per window stand for the real checkpoints (docs/MODELS.md
 Run on a machine with a CUDA GPU (needs the ``ml`` extra and PyAV, as the model server does):
 ``python benchmarks/gpu_engines.py [--out results.json] [--only STEP ...]``; the steps are
 first_window_figures (a fresh server: load, warm-up, first window, memory as the driver sees it;
-first, so it runs in a fresh process), tiny_checks_on_cuda, inpainting_figures,
+first, so it runs in a fresh process), tiny_checks_on_cuda, tiny_segments_on_cuda (both tiny
+engines through the model server's code in each codec), inpainting_figures,
 memory_by_stage_figures, depth_anything_figures, depthcrafter_figures, segment_figures (one 3 s
 1080p segment through the model server's own code, as the AWS overlay configures it) and
-depth_anything_segment_figures (a 10 s 1080p segment through the depth-anything engine).
+depth_anything_segment_figures (a 10 s 1080p segment through the depth-anything engine, in
+each codec).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +46,7 @@ from inference_service.engines.depth_anything import (
     write_tiny_depth_anything,
 )
 from inference_service.engines.weights import LearnedEngineOptions
-from stereo_spot.domain import Layout, StereoParams
+from stereo_spot.domain import Layout, StereoParams, VideoCodec
 
 GIB = 1024**3
 SEGMENT_FRAMES = 240  # a 10 s segment at 24 fps
@@ -119,6 +122,35 @@ def tiny_checks(root: Path, device: str, report: dict[str, Any]) -> None:
             # Outside the holes the right eye is the splat, exactly (the diffusion only paints holes).
             "non-hole pixels equal to the splat": bool(np.array_equal(kept, splat)),
         }
+
+
+def tiny_segments(root: Path, device: str, report: dict[str, Any]) -> None:
+    """Both learned engines' tiny models through the model server's own code, once in each
+    codec: one frame out per frame in, the codec asked for, and the source's pixel shape (an
+    anamorphic 4:3 sample aspect ratio) kept."""
+    import av
+
+    options = dataclasses.replace(TINY, device=device)
+    source = write_clip(root / "anamorphic.mp4", 1.0, 160, 96, 24, Fraction(4, 3))
+    engines = {
+        "depth-anything": DepthAnythingEngine(write_tiny_depth_anything(root / "da"), options),
+        "stereocrafter": sc.StereoCrafterEngine(sc.write_tiny_stereocrafter(root / "sc"), options),
+    }
+    for name, engine in engines.items():
+        for codec in VideoCodec:
+            work = root / f"{name}-{codec.value}"
+            result = convert_as_the_server_does(
+                source, work, "sbs", engine, StereoParams(codec=codec)
+            )
+            with av.open(str(work / "in-process" / "out" / "clip.mp4")) as container:
+                stream = container.streams.video[0]
+                shown = sum(1 for _ in container.decode(stream))
+                report[f"tiny {name} segment, {codec.value}"] = {
+                    "frames in / reported / decoded": f"24 / {result.frames} / {shown}",
+                    "codec": stream.codec_context.name,
+                    "size": f"{stream.width}x{stream.height}",
+                    "sample aspect ratio": str(stream.sample_aspect_ratio),
+                }
 
 
 def _disparities(engine: sc.StereoCrafterEngine, frames, params):
@@ -402,22 +434,42 @@ def depthcrafter_figures(root: Path, report: dict[str, Any]) -> None:
     )
 
 
+def write_clip(
+    path: Path,
+    seconds: float,
+    width: int,
+    height: int,
+    fps: int,
+    sample_aspect_ratio: Fraction | None = None,
+) -> Path:
+    """An H.264 clip of :func:`clip`'s textured pictures."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if sample_aspect_ratio:
+            stream.codec_context.sample_aspect_ratio = sample_aspect_ratio
+        for picture in clip(round(seconds * fps), width, height):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
 def convert_clip_segment(
-    engine: Any, root: Path, seconds: float, width: int, height: int, fps: int
+    engine: Any,
+    root: Path,
+    seconds: float,
+    width: int,
+    height: int,
+    fps: int,
+    params: StereoParams | None = None,
 ) -> tuple[Any, float, float]:
     """One segment of textured pictures through the model server's own code
     (``convert_stored_segment``: decode, depth, splat, inpainting if any, encode), full SBS out:
     (its SegmentResult, seconds, peak GPU GiB)."""
-    import av
-
-    source = root / "segment.mp4"
-    with av.open(str(source), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for picture in clip(round(seconds * fps), width, height):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
-        container.mux(stream.encode())
-    return timed(lambda: convert_as_the_server_does(source, root, "sbs", engine))
+    source = write_clip(root / "segment.mp4", seconds, width, height, fps)
+    return timed(lambda: convert_as_the_server_does(source, root, "sbs", engine, params))
 
 
 def segment_run(
@@ -476,8 +528,9 @@ def segment_figures(root: Path, report: dict[str, Any]) -> None:
 
 def depth_anything_segment_figures(root: Path, report: dict[str, Any]) -> None:
     """A 10 s 1080p segment through the depth-anything engine: depth on the GPU, the splat,
-    packing and x264 on the CPU. Run it with the CPUs a pod gets (``taskset -c 0-3`` for the
-    AWS overlay's limit of 4: the thread pools follow the affinity, ``stereo_spot.cpus``)."""
+    packing and the encoder (x264, then x265) on the CPU. Run it with the CPUs a pod gets
+    (``taskset -c 0-3`` for the AWS overlay's limit of 4: the thread pools follow the
+    affinity, ``stereo_spot.cpus``)."""
     import os
 
     from inference_service.segment_conversion import warm_up
@@ -485,15 +538,18 @@ def depth_anything_segment_figures(root: Path, report: dict[str, Any]) -> None:
     folder = write_full_size_depth_anything(root / "da-large", "large")
     engine = DepthAnythingEngine(folder, FULL)
     warm_up(engine)
-    result, seconds, peak = convert_clip_segment(engine, root, 10.0, 1920, 1080, 24)
-    report["depth-anything large segment, 10 s 1080p, SBS"] = {
-        "CPUs": len(os.sched_getaffinity(0)),
-        "frames": result.frames,
-        "wall seconds": round(seconds, 1),
-        "frames per second": round(result.frames / seconds, 1),
-        "peak GiB": round(peak, 2),
-    }
-    print(report["depth-anything large segment, 10 s 1080p, SBS"], flush=True)
+    for codec in VideoCodec:
+        params = StereoParams(codec=codec)
+        result, seconds, peak = convert_clip_segment(engine, root, 10.0, 1920, 1080, 24, params)
+        name = f"depth-anything large segment, 10 s 1080p, SBS, {codec.value} crf {params.crf}"
+        report[name] = {
+            "CPUs": len(os.sched_getaffinity(0)),
+            "frames": result.frames,
+            "wall seconds": round(seconds, 1),
+            "frames per second": round(result.frames / seconds, 1),
+            "peak GiB": round(peak, 2),
+        }
+        print(report[name], flush=True)
 
 
 def main() -> None:
@@ -513,6 +569,7 @@ def main() -> None:
     steps = [
         first_window_figures,
         tiny_checks_on_cuda,
+        tiny_segments_on_cuda,
         inpainting_figures,
         memory_by_stage_figures,
         depth_anything_figures,
@@ -539,6 +596,10 @@ def main() -> None:
 
 def tiny_checks_on_cuda(root: Path, report: dict[str, Any]) -> None:
     tiny_checks(root, "cuda", report)
+
+
+def tiny_segments_on_cuda(root: Path, report: dict[str, Any]) -> None:
+    tiny_segments(root, "cuda", report)
 
 
 if __name__ == "__main__":

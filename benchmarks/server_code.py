@@ -10,10 +10,14 @@ from pathlib import Path
 from typing import Any
 
 
-def convert_as_the_server_does(clip: Path, work: Path, layout: str, engine: Any) -> Any:
-    """Convert ``clip`` to ``layout`` as one segment with ``engine``; the SegmentResult."""
+def convert_as_the_server_does(
+    clip: Path, work: Path, layout: str, engine: Any, params: Any = None
+) -> Any:
+    """Convert ``clip`` to ``layout`` as one segment with ``engine`` (and ``params``, a
+    StereoParams, or the defaults); the SegmentResult."""
     from inference_service.payload import SegmentRequest
     from inference_service.segment_conversion import convert_stored_segment
+    from stereo_spot.domain import StereoParams
     from stereo_spot.storage.local import LocalStorage
 
     storage = LocalStorage(work / "in-process")
@@ -24,5 +28,6 @@ def convert_as_the_server_does(clip: Path, work: Path, layout: str, engine: Any)
         input_uri=storage.uri_for("in/clip.mp4"),
         output_uri=storage.uri_for("out/clip.mp4"),
         layout=layout,
+        params=params or StereoParams(),
     )
     return convert_stored_segment(request, engine, storage)
