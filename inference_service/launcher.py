@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -150,24 +151,28 @@ def starting_model_server(settings: Settings, port: int | None = None) -> Iterat
     """Run ``stereo-spot serve-model`` in a child process and yield as soon as it is started
     (see ``StartingServer``); stop it on exit."""
     port = port or free_port()
-    env = {**os.environ, **settings.as_environment()}
+    # The server's temporary folder is removed with it: a server stopped in the middle of a
+    # segment cannot remove that segment's work folder itself.
+    scratch = tempfile.TemporaryDirectory(prefix="stereo-spot-model-server-")
+    env = {**os.environ, **settings.as_environment(), "TMPDIR": scratch.name}
     env.pop("STEREO_SPOT_MODEL_URL", None)
     log_path = Path(settings.data_dir) / "logs" / "model-server.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "inference_service", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
-        yield StartingServer(
-            process, f"http://127.0.0.1:{port}", settings.model_name, log_path=log_path
-        )
-    finally:
-        stop_process(process)
+    with scratch:
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "inference_service", "--port", str(port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        try:
+            yield StartingServer(
+                process, f"http://127.0.0.1:{port}", settings.model_name, log_path=log_path
+            )
+        finally:
+            stop_process(process)
 
 
 @contextmanager

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from stereo_spot import keys
@@ -62,9 +64,11 @@ def run_job(settings: Settings, job_id: str, segment_seconds: float | None = Non
     # Each task runs in a child process that reads its settings from the environment.
     os.environ.update(settings.as_environment())
     run_root = Path(settings.runs_dir) / job_id
+    scratch = _scratch_folder(run_root)
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=str(run_root / "outputs"),
+        workspace_root=str(scratch / "workspace"),
         raise_on_error=True,
     )
     try:
@@ -76,9 +80,27 @@ def run_job(settings: Settings, job_id: str, segment_seconds: float | None = Non
             jobs.transition(job_id, JobStatus.FAILED, error=job.error or "The pipeline failed.")
             job = jobs.get(job_id)
         raise PipelineFailed(job.error or "The pipeline failed.") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     job = jobs.get(job_id)
     if job.status is not JobStatus.COMPLETED:
         raise PipelineFailed(job.error or "The pipeline finished without a result.")
+
+
+def _scratch_folder(run_root: Path) -> Path:
+    """The run's temporary folder, made the temporary folder of every task it starts.
+
+    kfp.local makes a workspace folder per run, and each lightweight component writes its code
+    into a ``mktemp -d`` folder that nothing removes: thousands of folders in /tmp after a few
+    hundred conversions. Here they all land in one folder the run removes when it ends; a run
+    that was killed leaves it to the job's next run, which clears it first.
+    """
+    scratch = run_root / "scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    (scratch / "workspace").mkdir(parents=True)
+    os.environ["TMPDIR"] = str(scratch)
+    tempfile.tempdir = None  # this process's own temporary files follow too
+    return scratch
 
 
 def start_job_process(

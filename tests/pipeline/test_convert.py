@@ -380,7 +380,9 @@ def test_several_videos_share_one_model_server_and_a_bad_one_stops_none(
     bad.write_text("a shopping list, not a film\n")
     last = make_clip(tmp_path / "last.mkv", seconds=2, size="160x90", rate=25)
     out = tmp_path / "out"  # not there yet: the trailing slash says it is a folder
-    env = {**os.environ, "STEREO_SPOT_DATA_DIR": str(tmp_path / "data")}
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "STEREO_SPOT_DATA_DIR": str(tmp_path / "data"), "TMPDIR": str(temporary)}
     env.pop("STEREO_SPOT_MODEL_URL", None)
     result = subprocess.run(
         ["stereo-spot", "convert", str(first), str(last), str(bad), "-o", f"{out}/",
@@ -407,3 +409,6 @@ def test_several_videos_share_one_model_server_and_a_bad_one_stops_none(
     reported = [i for i, line in enumerate(lines) if line.startswith(f"stereo-spot: {bad}:")]
     assert reported[0] > lines.index(f"wrote {out / 'last_3dh_LR.mp4'}")
     assert lines.index(f"[3/3] {bad}") < reported[0]
+    # The command, its runs, their tasks and its model server leave no temporary files behind.
+    assert list(temporary.iterdir()) == []
+    assert not list((tmp_path / "data" / "runs").glob("*/scratch"))
