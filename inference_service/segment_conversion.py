@@ -19,17 +19,20 @@ from inference_service.read_ahead import read_ahead
 from stereo_spot.domain import Layout, StereoParams
 from stereo_spot.errors import EngineError, InputRejected, ObjectNotFound
 from stereo_spot.media.frames import Encoding, SegmentWriter, TimedFrame, open_video
-from stereo_spot.media.yuv import rgb_to_yuv420p
+from stereo_spot.media.yuv import rgb_to_yuv420p, yuv420p_to_rgb
 from stereo_spot.storage import ObjectStorage
 
 
 def warm_up(engine: StereoEngine) -> None:
-    """Run a few tiny frames through the engine in the layouts that use their own kernels, and
-    through the encoder's colour conversion: the first call of each compiled kernel in a process
-    loads it (~0.3 s in all), which would otherwise land on the first segment."""
+    """Run a few tiny frames through the decoder's colour conversion, the engine in the layouts
+    that use their own kernels, and the encoder's colour conversion: the first call of each
+    compiled kernel in a process loads it (~0.3 s in all), which would otherwise land on the
+    first segment."""
     rng = np.random.default_rng(0)
     # Two frames: enough for the temporal code paths, few for a learned engine on a CPU.
     frames = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(2)]
+    grey = np.full((48, 64), 128, np.uint8), np.full((24, 32), 128, np.uint8)
+    yuv420p_to_rgb(grey[0], grey[1], grey[1], 64, 48)
     for layout in (Layout.ANAGLYPH, Layout.HALF_SBS):
         for packed in engine.convert(frames, layout, StereoParams()):
             rgb_to_yuv420p(packed)
