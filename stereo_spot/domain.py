@@ -188,18 +188,28 @@ class SourceInfo(BaseModel):
     # Video streams besides cover art. Only the first is converted; the others are left out,
     # and the CLI and the job page say so.
     video_streams: int = 1
+    # The duration the file's header gives when the file stops before it (a download cut
+    # short); ``duration`` is then that of the frames present, which are what is converted.
+    stated_duration: float | None = None
 
     @property
     def left_out(self) -> str | None:
-        """The sentence telling what of the source the result leaves out, if anything."""
+        """The sentences telling what of the source the result leaves out, if anything."""
+        notes = []
+        if self.stated_duration:
+            notes.append(
+                f"The file ends early: it stops at {self.duration:.1f} s of the "
+                f"{self.stated_duration:.1f} s its header gives (was the download or copy "
+                "complete?); what is there is converted."
+            )
         others = self.video_streams - 1
-        if others <= 0:
-            return None
-        rest = "the other" if others == 1 else f"the other {others}"
-        return (
-            f"The file has {self.video_streams} video streams: the first "
-            f"({self.width}x{self.height}) is converted and {rest} left out."
-        )
+        if others > 0:
+            rest = "the other" if others == 1 else f"the other {others}"
+            notes.append(
+                f"The file has {self.video_streams} video streams: the first "
+                f"({self.width}x{self.height}) is converted and {rest} left out."
+            )
+        return " ".join(notes) or None
 
 
 class Job(BaseModel):

@@ -56,6 +56,9 @@ UNREADABLE = "The file is not a video we can read: it is damaged or in an unsupp
 
 # What the MP4 demuxer reports for a sample whose data lies past the end of the file.
 PARTIAL_FILE = ": partial file"
+# What the Matroska (and WebM) demuxer reports when the file stops inside an element: a download
+# or copy cut short, or a recording that was never finished. The frames before it convert.
+ENDED_EARLY = "File ended prematurely"
 CUT_SHORT = (
     "The file is cut short: it ends part-way through the video its index describes (was the "
     "download or copy complete?)."
@@ -64,6 +67,11 @@ CUT_SHORT = (
 
 def run_ffprobe(path: Path, *args: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> dict:
     """ffprobe's JSON for ``path``; raises InputRejected when ffprobe cannot read it."""
+    return _ffprobe(path, *args, timeout=timeout)[0]
+
+
+def _ffprobe(path: Path, *args: str, timeout: float) -> tuple[dict, str]:
+    """ffprobe's JSON for ``path`` and what it reported on the way (its stderr)."""
     # The absolute path: a relative name starting with "-" would be read as an option.
     command = ["ffprobe", "-v", "error", *SAFE_INPUT_ARGS, *args, "-of", "json"]
     command.append(os.path.abspath(path))
@@ -77,7 +85,7 @@ def run_ffprobe(path: Path, *args: str, timeout: float = PROBE_TIMEOUT_SECONDS) 
         # An MP4 whose index comes first but whose data stops early (a download or copy cut
         # short): its last frames would not decode, and the join would fail after all the work.
         raise InputRejected(CUT_SHORT)
-    return json.loads(result.stdout or "{}")
+    return json.loads(result.stdout or "{}"), result.stderr
 
 
 def video_packets(path: Path) -> list[tuple[float | None, bool]]:
@@ -106,7 +114,7 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         raise InputRejected(f"The file {path.name} does not exist.")
     if path.stat().st_size == 0:
         raise InputRejected("The file is empty (0 bytes).")
-    data = run_ffprobe(
+    data, report = _ffprobe(
         path,
         "-count_packets",
         "-show_entries",
@@ -114,6 +122,7 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         "avg_frame_rate,r_frame_rate,nb_read_packets,duration,field_order,color_transfer"
         ":stream_disposition=attached_pic"
         ":stream_side_data=rotation",
+        timeout=PROBE_TIMEOUT_SECONDS,
     )
     streams = data.get("streams", [])
     videos = [
@@ -147,6 +156,10 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         )
     fps = _rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate"))
     duration = _float(video.get("duration")) or _float(data.get("format", {}).get("duration"))
+    stated_duration = None
+    if ENDED_EARLY in report and fps > 0 and frames / fps < duration - 1 / fps:
+        # The header's duration is the whole video's; the frames present last this long.
+        stated_duration, duration = duration, frames / fps
     if duration <= 0 and fps > 0:
         duration = frames / fps
     if fps <= 0 and duration > 0:
@@ -169,6 +182,7 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         interlaced=video.get("field_order") in INTERLACED_FIELD_ORDERS,
         hdr=video.get("color_transfer") in HDR_TRANSFERS,
         video_streams=len(videos),
+        stated_duration=stated_duration,
     )
 
 

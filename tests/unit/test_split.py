@@ -142,3 +142,23 @@ def test_a_second_video_stream_is_counted_and_said_to_be_left_out(tmp_path, plai
         "The file has 2 video streams: the first (160x96) is converted and the other left out."
     )
     assert probe_source(plain, Settings()).left_out is None
+
+
+def test_a_matroska_file_cut_short_is_split_as_far_as_it_goes_and_said_so(tmp_path):
+    # A download stopped part-way: the header still gives the whole duration.
+    whole = make_clip(tmp_path / "whole.mkv", seconds=4, size=SIZE)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 6 // 10])
+
+    info = probe_source(cut, Settings())
+    segments = split_video(cut, info, 1.0, tmp_path / "work")
+
+    assert 24 < info.frames < 96
+    assert info.duration == pytest.approx(info.frames / 24)
+    assert info.stated_duration == pytest.approx(4, abs=0.05)
+    assert sum(decoded_frames(segment) for segment in segments) == info.frames
+    assert info.left_out == (
+        f"The file ends early: it stops at {info.duration:.1f} s of the 4.0 s its header gives "
+        "(was the download or copy complete?); what is there is converted."
+    )
+    assert probe_source(whole, Settings()).left_out is None
