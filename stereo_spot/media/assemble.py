@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import ffmpeg
@@ -37,6 +37,10 @@ def mp4_audio_options(codecs: list[str]) -> dict[str, object]:
 TEXT_SUBTITLE_CODECS = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"}
 
 
+# The track names ffmpeg's MP4 muxer writes when it is given none: not names a person chose.
+GENERIC_TRACK_NAMES = {"SoundHandler", "SubtitleHandler", "VideoHandler"}
+
+
 @dataclass(frozen=True)
 class SourceTracks:
     """What the result takes from the source besides its picture."""
@@ -46,14 +50,30 @@ class SourceTracks:
     lead: float
     text_subtitles: list[int]  # stream indexes
     picture_subtitles: list[str]  # codecs of the subtitle tracks left out
+    # Each audio track's and each text subtitle track's name ("Director's commentary"), or None.
+    audio_names: list[str | None] = field(default_factory=list)
+    subtitle_names: list[str | None] = field(default_factory=list)
+
+
+def _track_name(stream: dict) -> str | None:
+    """A track's name: Matroska's title, or MP4's handler name unless it is the muxer's own."""
+    tags = stream.get("tags") or {}
+    name = tags.get("title") or tags.get("handler_name")
+    return None if not name or name in GENERIC_TRACK_NAMES else str(name)
 
 
 def source_tracks(source: Path) -> SourceTracks:
     """The source's audio and subtitle tracks, and its video's lead over its audio; one ffprobe."""
-    data = run_ffprobe(source, "-show_entries", "stream=index,codec_type,codec_name,start_time")
+    data = run_ffprobe(
+        source,
+        "-show_entries",
+        "stream=index,codec_type,codec_name,start_time:stream_tags=title,handler_name",
+    )
     streams = data.get("streams", [])
-    codecs = [str(s.get("codec_name")) for s in streams if s.get("codec_type") == "audio"]
+    audios = [s for s in streams if s.get("codec_type") == "audio"]
+    codecs = [str(s.get("codec_name")) for s in audios]
     subtitles = [s for s in streams if s.get("codec_type") == "subtitle"]
+    texts = [s for s in subtitles if s.get("codec_name") in TEXT_SUBTITLE_CODECS]
     starts: dict[str, list[float]] = {"video": [], "audio": []}
     for stream in streams:
         kind, start = stream.get("codec_type"), stream.get("start_time")
@@ -65,15 +85,27 @@ def source_tracks(source: Path) -> SourceTracks:
     return SourceTracks(
         audio_codecs=codecs,
         lead=lead,
-        text_subtitles=[
-            int(s["index"]) for s in subtitles if s.get("codec_name") in TEXT_SUBTITLE_CODECS
-        ],
+        text_subtitles=[int(s["index"]) for s in texts],
         picture_subtitles=[
             str(s.get("codec_name"))
             for s in subtitles
             if s.get("codec_name") not in TEXT_SUBTITLE_CODECS
         ],
+        audio_names=[_track_name(s) for s in audios],
+        subtitle_names=[_track_name(s) for s in texts],
     )
+
+
+def track_name_options(tracks: SourceTracks, tag: str) -> dict[str, str]:
+    """ffmpeg output options naming the result's audio and subtitle tracks as ``tracks`` are
+    named, in the metadata ``tag`` the output container keeps a track's name in: MP4 and MOV
+    keep it only as the handler name (the muxer drops a title), Matroska as the title."""
+    options = {}
+    for kind, names in (("a", tracks.audio_names), ("s", tracks.subtitle_names)):
+        for number, name in enumerate(names):
+            if name:
+                options[f"metadata:s:{kind}:{number}"] = f"{tag}={name}"
+    return options
 
 
 # Matroska StereoMode of each packed layout (the half layouts are the same packing, squeezed).
@@ -108,6 +140,7 @@ def rewrap(result: Path, target: Path, muxer: str, layout: Layout | str) -> None
         options["c:s"] = "srt"  # MP4's mov_text subtitles are SubRip text in Matroska
         if mode:
             options["metadata:s:v:0"] = f"stereo_mode={mode}"
+        options.update(track_name_options(source_tracks(result), "title"))
     if muxer == "mov":
         options["movflags"] = "+faststart"
         for number, codec in enumerate(source_tracks(result).audio_codecs):
@@ -180,6 +213,7 @@ def concat_and_mux(
     original = safe_input(source)
     streams = [video["v:0"], original["a?"]]
     options.update(mp4_audio_options(tracks.audio_codecs), map_metadata="1", map_chapters="1")
+    options.update(track_name_options(tracks, "handler_name"))
     streams += [original[str(index)] for index in tracks.text_subtitles]
     if tracks.text_subtitles:
         options["scodec"] = "mov_text"

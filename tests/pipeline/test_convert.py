@@ -308,7 +308,8 @@ title=Beach
 
 
 def _film_with_extras(folder: Path) -> Path:
-    """A film as a user keeps one: a title, chapters, French audio, English subtitles."""
+    """A film as a user keeps one: a title, chapters, French audio, English subtitles, the
+    tracks named."""
     (folder / "subs.srt").write_text(SUBTITLES)
     (folder / "chapters.txt").write_text(CHAPTERS)
     film = folder / "holiday.mkv"
@@ -317,7 +318,8 @@ def _film_with_extras(folder: Path) -> Path:
         *("-i", str(folder / "subs.srt"), "-i", str(folder / "chapters.txt")),
         *("-map", "0", "-map", "1", "-map", "2", "-map_metadata", "3", "-map_chapters", "3"),
         *("-c:v", "libx264", "-g", "12", "-c:a", "aac", "-c:s", "srt"),
-        *("-metadata:s:a:0", "language=fra", "-metadata:s:s:0", "language=eng", str(film)),
+        *("-metadata:s:a:0", "language=fra", "-metadata:s:a:0", "title=Commentaire"),
+        *("-metadata:s:s:0", "language=eng", "-metadata:s:s:0", "title=English SDH", str(film)),
     )
     return film
 
@@ -326,8 +328,8 @@ def _extras(path: Path) -> dict:
     shown = json.loads(
         subprocess.run(
             ["ffprobe", "-v", "error", "-show_entries",
-             "stream=codec_type,codec_name:stream_tags=language,stereo_mode:format=format_name"
-             ":format_tags=title", "-show_chapters", "-of", "json", str(path)],
+             "stream=codec_type,codec_name:stream_tags=language,stereo_mode,title,handler_name"
+             ":format=format_name:format_tags=title", "-show_chapters", "-of", "json", str(path)],
             capture_output=True, text=True, check=True,
         ).stdout
     )  # fmt: skip
@@ -342,13 +344,18 @@ def _extras(path: Path) -> dict:
             (round(float(c["start_time"]), 3), c["tags"]["title"]) for c in shown["chapters"]
         ],
         "streams": [
-            (s["codec_type"], s["codec_name"], s.get("tags", {}).get("language"))
+            (s["codec_type"], s["codec_name"], s["tags"].get("language"), _track_name(s["tags"]))
             for s in shown["streams"]
             if s["codec_type"] in ("audio", "subtitle")
         ],
         "stereo_mode": shown["streams"][0].get("tags", {}).get("stereo_mode"),
         "cues": cues,
     }
+
+
+def _track_name(tags: dict) -> str | None:
+    """The name a player shows for a track: Matroska's title, MP4's handler name."""
+    return tags.get("title") or tags.get("handler_name")
 
 
 def test_title_chapters_audio_and_subtitles_come_along_in_mp4_and_mkv(embedded, tmp_path):
@@ -363,7 +370,10 @@ def test_title_chapters_audio_and_subtitles_come_along_in_mp4_and_mkv(embedded, 
         kept = _extras(output)
         assert kept["title"] == "Holiday at the sea"
         assert kept["chapters"] == source["chapters"] == [(0.0, "Arrival"), (1.5, "Beach")]
-        assert kept["streams"] == [("audio", "aac", "fra"), ("subtitle", subtitle_codec, "eng")]
+        assert kept["streams"] == [
+            ("audio", "aac", "fra", "Commentaire"),
+            ("subtitle", subtitle_codec, "eng", "English SDH"),
+        ]
         assert kept["cues"] == source["cues"], "every cue at its time"
         assert "Hello in 3D" in kept["cues"]
     # Matroska says what the picture holds in its own words, for VLC, mpv and Kodi.
