@@ -172,6 +172,24 @@ def test_upload_from_page_then_start_queues_the_probed_job(
     assert "Waiting for its turn" in client.get(f"/jobs/{job_id}").text
 
 
+def test_a_file_cut_short_is_queued_and_its_page_says_where_it_stops(
+    client, jobs, launcher, tmp_path: Path
+) -> None:
+    whole = make_clip(tmp_path / "whole.mkv", seconds=4, size="160x96")
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 6 // 10])
+    job_id = create_job_via_form(client)
+    target = _upload_form_target(client.get(f"/jobs/{job_id}").text)
+
+    assert post_upload(client, target, cut).status_code == 204
+    assert _start(client, job_id, "cut.mkv").status_code == 202
+
+    job = jobs.get(job_id)
+    assert job.status is JobStatus.QUEUED and job.source.stated_duration
+    page = client.get(f"/jobs/{job_id}").text
+    assert f"The file ends early: it stops at {job.source.duration:.1f} s of the 4.0 s" in page
+
+
 def test_second_start_does_not_submit_again(client, jobs, launcher, clip_mp4: Path) -> None:
     job_id, upload = create_job_via_api(client, layout="anaglyph")
     post_upload(client, upload, clip_mp4)
