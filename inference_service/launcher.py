@@ -66,11 +66,15 @@ def wait_until_ready(
     )
 
 
-def _signal_name(number: int) -> str:
+def how_it_ended(returncode: int) -> str:
+    """How a child process ended, from its return code: "killed by SIGKILL, signal 9" or
+    "exit code 1" (the one wording for the model server and the pipeline runner)."""
+    if returncode >= 0:
+        return f"exit code {returncode}"
     try:
-        return f"{signal.Signals(number).name}, signal {number}"
+        return f"killed by {signal.Signals(-returncode).name}, signal {-returncode}"
     except ValueError:
-        return f"signal {number}"
+        return f"killed by signal {-returncode}"
 
 
 def not_ready_reason(response: httpx.Response) -> str:
@@ -128,8 +132,9 @@ class StartingServer:
         if code is not None:
             # Whether it died loading or converting (a busy server can answer its readiness
             # check late), the log says where: faulthandler's stack for a crash.
-            how = f"killed by {_signal_name(-code)}" if code < 0 else f"exit code {code}"
-            raise StereoSpotError(f"The model server stopped ({how}); its log is {self._log_path}.")
+            raise StereoSpotError(
+                f"The model server stopped ({how_it_ended(code)}); its log is {self._log_path}."
+            )
         if self._failure is not None:
             raise self._failure
 

@@ -364,6 +364,7 @@ def run_with_progress(
     """
     from tqdm import tqdm
 
+    from inference_service.launcher import how_it_ended
     from pipelines.local_runner import signal_job_process, start_job_process
 
     server = server or _ExternalServer()
@@ -416,7 +417,7 @@ def run_with_progress(
         # The runner was killed (OOM killer, kill -9) rather than failing: leave the job
         # resumable; its finished segments are reused by a retry.
         reason = (
-            f"The run was stopped by signal {-process.returncode} before it finished; "
+            f"The run stopped ({how_it_ended(process.returncode)}) before it finished; "
             f"resume it with: stereo-spot jobs retry {job_id}"
         )
         jobs.update(job_id, error=reason)
