@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from portal import services
 from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep
 from stereo_spot.domain import (
+    CODEC_NOTES,
     DEFAULT_CRF,
     AnaglyphMode,
     EncoderPreset,
@@ -57,8 +58,7 @@ class StereoSettingsRequest(BaseModel):
     )
     codec: VideoCodec = Field(
         default=_DEFAULTS.codec,
-        description="h264 plays everywhere; hevc is for headsets and TVs, somewhat smaller "
-        "(some browsers cannot play it)",
+        description="; ".join(f"{codec.value}: {note}" for codec, note in CODEC_NOTES.items()),
     )
     crf: int | None = Field(
         default=None,

@@ -13,6 +13,7 @@ from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep, Templates
 from portal.routes_api import ENGINES, ConvertAgainRequest, CreateJobRequest, job_out
 from portal.security import csrf_token, require_csrf
 from stereo_spot.domain import (
+    CODEC_NOTES,
     DEFAULT_CRF,
     ENCODER_PRESETS,
     PREVIEW_SECONDS,
@@ -44,10 +45,7 @@ ENGINE_LABELS = {
 # What the settings form (_stereo_settings.html) offers for the encoding, on every page with it.
 ENCODING_CHOICES = {
     "codec_names": {VideoCodec.H264: "H.264", VideoCodec.HEVC: "HEVC"},
-    "codec_notes": {
-        VideoCodec.H264: "plays everywhere",
-        VideoCodec.HEVC: "for headsets and TVs, somewhat smaller; some browsers cannot play it",
-    },
+    "codec_notes": CODEC_NOTES,
     "presets": ENCODER_PRESETS,
     "default_crf": DEFAULT_CRF,
 }

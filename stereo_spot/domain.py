@@ -58,6 +58,15 @@ class VideoCodec(StrEnum):
     HEVC = "hevc"
 
 
+# What each codec is for, in the words the CLI's help, the API's schema and the portal's form
+# all use (short: the form shows them in its list).
+CODEC_NOTES = {
+    VideoCodec.H264: "plays everywhere",
+    VideoCodec.HEVC: "for headsets and TVs, somewhat smaller, slower to encode; "
+    "some browsers cannot play it",
+}
+
+
 # The constant rate factor a codec gets unless one is asked for. x264 at 18 is close to
 # transparent; x265 at 20 measured the same luma SSIM within 0.001 at 0.84 of x264's size
 # (benchmarks/codec_tradeoff.py).

@@ -17,6 +17,7 @@ from stereo_spot import keys
 from stereo_spot.cli.outputs import fetch_result, plan_outputs
 from stereo_spot.cli.stereo_options import add_stereo_options, stereo_params_from
 from stereo_spot.domain import (
+    CODEC_NOTES,
     DEFAULT_CRF,
     ENCODER_PRESETS,
     PREVIEW_SECONDS,
@@ -75,9 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--codec",
         choices=[codec.value for codec in VideoCodec],
         default=defaults.codec.value,
-        help="h264 plays everywhere; headsets play hevc at sizes few H.264 players take "
-        "(full side by side of a 4K video: 7680 x 2160), and its files are somewhat smaller, "
-        "but it encodes 2-4 times slower (default %(default)s)",
+        help="; ".join(f"{codec.value}: {note}" for codec, note in CODEC_NOTES.items())
+        + " (default %(default)s)",
     )
     encoding.add_argument(
         "--crf",
