@@ -25,8 +25,7 @@ def mp4_audio_options(codecs: list[str]) -> dict[str, object]:
     muxer takes them all, else encoded once to AAC."""
     if all(codec in MP4_AUDIO_CODECS for codec in codecs):
         if "flac" in codecs:
-            # ffmpeg before 6.0 calls FLAC in MP4 experimental and refuses it without this
-            # (which also allows the ``st3d`` box that "unofficial" is asked for).
+            # ffmpeg before 6.0 calls FLAC in MP4 experimental and refuses it without this.
             return {"acodec": "copy", "strict": "experimental"}
         return {"acodec": "copy"}
     return {"acodec": "aac", "audio_bitrate": "192k"}
@@ -203,7 +202,6 @@ def concat_and_mux(
             )
         )
         video = ffmpeg.input(str(tagged), f="matroska", protocol_whitelist="file", **concat_options)
-        options["strict"] = "unofficial"
     else:
         video = ffmpeg.input(
             str(listing), f="concat", safe=0, protocol_whitelist="file", **concat_options
@@ -213,6 +211,10 @@ def concat_and_mux(
     original = safe_input(source)
     streams = [video["v:0"], original["a?"]]
     options.update(mp4_audio_options(tracks.audio_codecs), map_metadata="1", map_chapters="1")
+    if mode:
+        # The MP4 muxer writes ``st3d`` only at "unofficial" compliance; FLAC's "experimental",
+        # if the audio asked for it, is looser still and allows it too.
+        options.setdefault("strict", "unofficial")
     options.update(track_name_options(tracks, "handler_name"))
     streams += [original[str(index)] for index in tracks.text_subtitles]
     if tracks.text_subtitles:
