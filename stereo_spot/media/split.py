@@ -179,6 +179,11 @@ def _transcode_mezzanine(
         pix_fmt=pix_fmt,
         force_key_frames=f"expr:gte(t,n_forced*{segment_seconds:g})",
         fps_mode="passthrough",
+        # The encoder keeps the source's time base. By default it takes 1/frame rate, and a
+        # Matroska source's millisecond timestamps then round onto that grid: a video starting
+        # half a frame in (21 ms, an AAC priming delay) had two frames on one timestamp, which
+        # the model server's muxer refused.
+        enc_time_base="-1",
         an=None,
         **extra,
     )

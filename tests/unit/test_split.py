@@ -127,6 +127,26 @@ def test_an_open_gop_source_is_split_into_segments_that_decode_whole(tmp_path, e
     assert (tmp_path / "work" / "mezzanine.mp4").exists(), "transcoded once to closed GOPs"
 
 
+def test_a_matroska_video_starting_half_a_frame_in_keeps_one_time_per_frame(tmp_path):
+    # An MP4 with AAC sound remuxed to MKV: its video starts 21 ms in (the AAC priming delay),
+    # half a frame at 24 fps, in millisecond timestamps. Keyframes 3 s apart make it go through
+    # the mezzanine, whose encoder once rounded those times onto a 1/24 s grid: two frames on
+    # one timestamp, which the model server's muxer refused ("non monotonically increasing").
+    film = make_clip(tmp_path / "film.mp4", seconds=3, size=SIZE, video_args=("-c:v", "libx264"))
+    remuxed = tmp_path / "film.mkv"
+    ffmpeg("-i", str(film), "-c", "copy", str(remuxed))
+    info = probe_source(remuxed, Settings())
+
+    segments = split_video(remuxed, info, 1.0, tmp_path / "work")
+
+    assert (tmp_path / "work" / "mezzanine.mp4").exists()
+    for segment in segments:
+        with av.open(str(segment)) as container:
+            times = [packet.pts for packet in container.demux(video=0) if packet.size]
+        assert len(set(times)) == len(times), f"{segment.name}: two frames on one time"
+    assert sum(decoded_frames(segment) for segment in segments) == info.frames == 72
+
+
 def test_a_second_video_stream_is_counted_and_said_to_be_left_out(tmp_path, plain):
     # Only the first video stream is converted; the others must not vanish without a word.
     two = tmp_path / "two.mkv"
