@@ -46,6 +46,7 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
             concat_and_mux(
                 segments, source, result, workdir / "concat",
                 layout=job.layout, codec=job.params.codec,
+                video_stream=job.source.video_stream if job.source else 0,
             )  # fmt: skip
         except (MediaError, InputRejected) as error:
             # ffmpeg refusing the streams, or a segment that cannot be read, is no passing

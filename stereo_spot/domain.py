@@ -194,9 +194,14 @@ class SourceInfo(BaseModel):
     interlaced: bool = False
     # High dynamic range (PQ or HLG transfer): tone-mapped to SDR before conversion.
     hdr: bool = False
-    # Video streams besides cover art. Only the first is converted; the others are left out,
-    # and the CLI and the job page say so.
+    # Video streams besides cover art. One is converted, the one marked default (else the
+    # first); the others are left out, and the CLI and the job page say so.
     video_streams: int = 1
+    # Which video stream is converted, counted as ffmpeg's ``0:v:N`` and PyAV's
+    # ``streams.video[N]`` count them (cover art included).
+    video_stream: int = 0
+    # Whether it was chosen for its default mark over a stream before it.
+    chosen_as_default: bool = False
     # The duration the file's header gives when the file stops before it (a download cut
     # short); ``duration`` is then that of the frames present, which are what is converted.
     stated_duration: float | None = None
@@ -214,8 +219,9 @@ class SourceInfo(BaseModel):
         others = self.video_streams - 1
         if others > 0:
             rest = "the other" if others == 1 else f"the other {others}"
+            which = "the one marked default" if self.chosen_as_default else "the first"
             notes.append(
-                f"The file has {self.video_streams} video streams: the first "
+                f"The file has {self.video_streams} video streams: {which} "
                 f"({self.width}x{self.height}) is converted and {rest} left out."
             )
         return " ".join(notes) or None

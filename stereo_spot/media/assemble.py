@@ -61,8 +61,9 @@ def _track_name(stream: dict) -> str | None:
     return None if not name or name in GENERIC_TRACK_NAMES else str(name)
 
 
-def source_tracks(source: Path) -> SourceTracks:
-    """The source's audio and subtitle tracks, and its video's lead over its audio; one ffprobe."""
+def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
+    """The source's audio and subtitle tracks, and the lead of its video stream number
+    ``video_stream`` over its audio; one ffprobe."""
     data = run_ffprobe(
         source,
         "-show_entries",
@@ -73,14 +74,16 @@ def source_tracks(source: Path) -> SourceTracks:
     codecs = [str(s.get("codec_name")) for s in audios]
     subtitles = [s for s in streams if s.get("codec_type") == "subtitle"]
     texts = [s for s in subtitles if s.get("codec_name") in TEXT_SUBTITLE_CODECS]
-    starts: dict[str, list[float]] = {"video": [], "audio": []}
+    starts: dict[str, list[float | None]] = {"video": [], "audio": []}
     for stream in streams:
         kind, start = stream.get("codec_type"), stream.get("start_time")
-        if kind in starts and start not in (None, "N/A"):
-            starts[kind].append(float(start))
+        if kind in starts:
+            starts[kind].append(None if start in (None, "N/A") else float(start))
+    video_start = starts["video"][video_stream] if video_stream < len(starts["video"]) else None
+    audio_starts = [start for start in starts["audio"] if start is not None]
     lead = 0.0
-    if starts["video"] and starts["audio"]:
-        lead = max(0.0, starts["video"][0] - min(starts["audio"]))
+    if video_start is not None and audio_starts:
+        lead = max(0.0, video_start - min(audio_starts))
     return SourceTracks(
         audio_codecs=codecs,
         lead=lead,
@@ -158,9 +161,11 @@ def concat_and_mux(
     workdir: Path,
     layout: Layout | str | None = None,
     codec: VideoCodec | str = VideoCodec.H264,
+    video_stream: int = 0,
 ) -> None:
     """``target`` := the segments joined by stream copy + every audio track of ``source``,
-    tagged for players as ``layout`` (MP4 ``st3d`` box for side-by-side and top-bottom).
+    tagged for players as ``layout`` (MP4 ``st3d`` box for side-by-side and top-bottom). The
+    segments are of the source's video stream number ``video_stream``.
 
     The concat demuxer joins segments encoded with identical settings without re-encoding;
     ``+faststart`` moves the index to the front so playback starts before the download ends.
@@ -168,7 +173,7 @@ def concat_and_mux(
     workdir.mkdir(parents=True, exist_ok=True)
     listing = workdir / "segments.txt"
     # The list names only files we wrote ourselves, so absolute paths (safe 0) are fine.
-    spans = segment_spans(segments, source)
+    spans = segment_spans(segments, source, video_stream)
     listing.write_text(
         "".join(
             f"file '{p.resolve()}'\n" + (f"duration {span:.6f}\n" if span else "")
@@ -176,7 +181,7 @@ def concat_and_mux(
         )
     )
 
-    tracks = source_tracks(source)
+    tracks = source_tracks(source, video_stream)
     concat_options: dict[str, object] = {}
     if tracks.lead > 0:
         # Converted segments start at 0; keep the source's gap between audio and video start.
@@ -228,7 +233,7 @@ def concat_and_mux(
     run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
 
 
-def segment_spans(segments: list[Path], source: Path) -> list[float | None]:
+def segment_spans(segments: list[Path], source: Path, video_stream: int = 0) -> list[float | None]:
     """How long each segment lasts in the source's timeline (None: let the demuxer decide).
 
     The concat demuxer starts each file where the previous one's last frame ends, and a
@@ -238,7 +243,7 @@ def segment_spans(segments: list[Path], source: Path) -> list[float | None]:
     starts; the concat ``duration`` directive then places the next one exactly.
     """
     counts = [count_video_frames(p) for p in segments]
-    times = video_frame_times(source)
+    times = video_frame_times(source, video_stream)
     if len(segments) < 2 or len(times) != sum(counts):
         return [None] * len(segments)  # untimed sources (AVI) are retimed by index: nominal
     starts = list(itertools.accumulate(counts[:-1], initial=0))

@@ -53,7 +53,7 @@ def copy_start(source: Path, info: SourceInfo, middle: float, seconds: float) ->
     keyframe within half the excerpt's length of the middle."""
     if copy_refusal(info):
         return None
-    scanned = scan_keyframes(source)
+    scanned = scan_keyframes(source, info.video_stream)
     keyframes = scanned.times
     if not keyframes or scanned.open_gop:
         return None  # an open GOP's cut would start with pictures no decoder can show
@@ -67,7 +67,7 @@ def _copy_cut(source: Path, info: SourceInfo, start: float, seconds: float, targ
     # seek_timestamp: -ss is the keyframe's own timestamp, not an offset from the file's start;
     # the millisecond past it lands the seek on that keyframe and no earlier one.
     found = safe_input(source, seek_timestamp=1, ss=f"{start + 0.001:.6f}", t=f"{seconds:.3f}")
-    streams = [found["v:0"]]
+    streams = [found[f"v:{info.video_stream}"]]
     options: dict[str, object] = {"vcodec": "copy", "avoid_negative_ts": "make_zero"}
     if info.audio_codec:
         streams.append(found["a"])
@@ -79,7 +79,9 @@ def _encoded_cut(
     source: Path, info: SourceInfo, middle: float, seconds: float, target: Path
 ) -> None:
     options = {"vcodec": "libx264", "preset": "veryfast", "crf": "16", "pix_fmt": "yuv420p"}
+    found = safe_input(source, ss=f"{middle:.3f}", t=f"{seconds:.3f}")
+    streams = [found[f"v:{info.video_stream}"]]
     if info.audio_codec:
+        streams.append(found["a"])
         options.update(acodec="aac", audio_bitrate="192k")
-    stream = safe_input(source, ss=f"{middle:.3f}", t=f"{seconds:.3f}")
-    run_ffmpeg(ffmpeg.output(stream, str(target), **options))
+    run_ffmpeg(ffmpeg.output(*streams, str(target), **options))

@@ -88,15 +88,16 @@ def _ffprobe(path: Path, *args: str, timeout: float) -> tuple[dict, str]:
     return json.loads(result.stdout or "{}"), result.stderr
 
 
-def video_packets(path: Path) -> list[tuple[float | None, bool]]:
-    """(presentation time in seconds or None, keyframe?) of each packet of the first video
-    stream, in file order: demuxed, not decoded (what ``ffprobe -show_packets`` reads)."""
+def video_packets(path: Path, stream_number: int = 0) -> list[tuple[float | None, bool]]:
+    """(presentation time in seconds or None, keyframe?) of each packet of video stream
+    ``stream_number`` (the first unless told), in file order: demuxed, not decoded (what
+    ``ffprobe -show_packets`` reads)."""
     options = {"protocol_whitelist": "file", "format_whitelist": FORMAT_WHITELIST}
     try:
         with av.open(str(path), options=options) as container:
-            if not container.streams.video:
+            if len(container.streams.video) <= stream_number:
                 return []
-            stream = container.streams.video[0]
+            stream = container.streams.video[stream_number]
             base = stream.time_base
             return [
                 (None if packet.pts is None else float(packet.pts * base), packet.is_keyframe)
@@ -120,22 +121,21 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         "-show_entries",
         "format=format_name,duration:stream=index,codec_type,codec_name,width,height,"
         "avg_frame_rate,r_frame_rate,nb_read_packets,duration,field_order,color_transfer"
-        ":stream_disposition=attached_pic"
+        ":stream_disposition=attached_pic,default"
         ":stream_side_data=rotation",
         timeout=PROBE_TIMEOUT_SECONDS,
     )
     streams = data.get("streams", [])
-    videos = [
-        s
-        for s in streams
-        if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")
-    ]
+    every_video = [s for s in streams if s.get("codec_type") == "video"]
+    videos = [s for s in every_video if not s.get("disposition", {}).get("attached_pic")]
     audios = [s for s in streams if s.get("codec_type") == "audio"]
     if not videos:
         if audios:
             raise InputRejected("The file has no video stream: it contains only audio.")
         raise InputRejected("The file has no video stream.")
-    video = videos[0]
+    # The stream a player shows: the one marked default (Matroska marks every track default
+    # unless told otherwise, so a file that says nothing keeps its first).
+    video = next((s for s in videos if s.get("disposition", {}).get("default")), videos[0])
     frames = int(video.get("nb_read_packets") or 0)
     if video.get("codec_name") in STILL_IMAGE_CODECS and frames <= 1:
         raise InputRejected("The file is a still image, not a video.")
@@ -182,6 +182,8 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         interlaced=video.get("field_order") in INTERLACED_FIELD_ORDERS,
         hdr=video.get("color_transfer") in HDR_TRANSFERS,
         video_streams=len(videos),
+        video_stream=every_video.index(video),
+        chosen_as_default=video is not videos[0],
         stated_duration=stated_duration,
     )
 
@@ -191,9 +193,10 @@ def count_video_frames(path: Path) -> int:
     return len(video_packets(path))
 
 
-def video_frame_times(path: Path) -> list[float]:
-    """Presentation times of every frame of the first video stream, in order; [] if any has none."""
-    times = [time for time, _ in video_packets(path)]
+def video_frame_times(path: Path, stream_number: int = 0) -> list[float]:
+    """Presentation times of every frame of video stream ``stream_number``, in order; [] if any
+    has none."""
+    times = [time for time, _ in video_packets(path, stream_number)]
     known = [time for time in times if time is not None]
     return sorted(known) if len(known) == len(times) else []
 
@@ -216,11 +219,12 @@ class Keyframes:
     open_gop: bool
 
 
-def scan_keyframes(path: Path) -> Keyframes:
-    """The video keyframes and whether their GOPs are open (demuxing only, no decoding)."""
+def scan_keyframes(path: Path, stream_number: int = 0) -> Keyframes:
+    """The keyframes of video stream ``stream_number`` and whether their GOPs are open
+    (demuxing only, no decoding)."""
     times: list[float] = []
     open_gop, later_keyframe = False, None
-    for time, key in video_packets(path):
+    for time, key in video_packets(path, stream_number):
         if time is None:
             continue
         if key:

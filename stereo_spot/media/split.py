@@ -68,7 +68,7 @@ def split_video(
     far the mezzanine's transcode has got (0..1), the one part of a split that takes long.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    reason = needs_mezzanine(info, scan_keyframes(source), segment_seconds)
+    reason = needs_mezzanine(info, scan_keyframes(source, info.video_stream), segment_seconds)
     # The engine shifts pixels along the picture's rows, so it must see the picture as it is
     # shown: a phone video stored sideways (display matrix) is turned upright once here (ffmpeg
     # applies the matrix when it transcodes and writes none), and the result carries no rotation.
@@ -83,14 +83,14 @@ def split_video(
     if info.hdr:
         reason = "the video is HDR"
     if reason is None:
-        counted = _copy_split(source, segment_seconds, workdir / "copy")
+        counted = _copy_split(source, info.video_stream, segment_seconds, workdir / "copy")
         if sum(frames for _, frames in counted) == info.frames:
             return [segment for segment, _ in counted]
         reason = "stream-copy segments lost frames"
     log.info("transcoding to a mezzanine first: %s", reason)
     mezzanine = workdir / "mezzanine.mp4"
     _transcode_mezzanine(source, info, segment_seconds, mezzanine, on_progress)
-    counted = _copy_split(mezzanine, segment_seconds, workdir / "mezzanine")
+    counted = _copy_split(mezzanine, 0, segment_seconds, workdir / "mezzanine")
     total = sum(frames for _, frames in counted)
     if total != info.frames:
         raise InputRejected(
@@ -99,14 +99,17 @@ def split_video(
     return [segment for segment, _ in counted]
 
 
-def _copy_split(source: Path, segment_seconds: float, outdir: Path) -> list[tuple[Path, int]]:
-    """The segments the muxer cut, each with its frame count."""
+def _copy_split(
+    source: Path, stream_number: int, segment_seconds: float, outdir: Path
+) -> list[tuple[Path, int]]:
+    """The segments the muxer cut from video stream ``stream_number``, each with its frame
+    count."""
     outdir.mkdir(parents=True, exist_ok=True)
     for stale in outdir.glob("*.mp4"):
         stale.unlink()
     stream = safe_input(source).output(
         str(outdir / "%05d.mp4"),
-        map="0:v:0",
+        map=f"0:v:{stream_number}",
         c="copy",
         f="segment",
         segment_time=f"{segment_seconds:g}",
@@ -172,7 +175,7 @@ def _transcode_mezzanine(
         extra["vf"] = ",".join(filters)
     stream = safe_input(source).output(
         str(target),
-        map="0:v:0",
+        map=f"0:v:{info.video_stream}",
         vcodec="libx264",
         preset="veryfast",
         crf=12,

@@ -271,6 +271,30 @@ def test_a_file_whose_name_starts_with_a_dash_converts(embedded, clip_mp4, tmp_p
     assert_faithful_conversion(clip_mp4, tmp_path / "-clip_3dh_LR.mp4", "half-sbs")
 
 
+def test_the_video_stream_marked_default_is_the_one_converted(embedded, clip_mp4, tmp_path):
+    # A small stream first, marked not default, then the film (with its sound), marked default:
+    # the one a player shows is the one converted, and the other is named as left out.
+    film = tmp_path / "angles.mkv"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=s=64x48:r=24:d=1", "-i", str(clip_mp4)),
+        *("-map", "0:v", "-map", "1:v", "-map", "1:a", "-c:v", "libx264", "-c:a", "copy"),
+        *("-disposition:v:0", "0", "-disposition:v:1", "default", str(film)),
+    )
+    output = tmp_path / "angles_3dh_LR.mp4"
+
+    result = embedded.convert(film, output, "--layout", "half-sbs", "--segment-seconds", "1")
+
+    assert result.returncode == 0, result.stderr
+    assert "the one marked default (192x108) is converted and the other left out" in result.stderr
+    source, converted = probe(clip_mp4), probe(output)
+    assert (video_stream(converted)["width"], video_stream(converted)["height"]) == (192, 108)
+    assert video_stream(converted)["nb_read_packets"] == video_stream(source)["nb_read_packets"]
+    assert len(audio_streams(converted)) == 1
+    assert float(converted["format"]["duration"]) == pytest.approx(
+        float(source["format"]["duration"]), abs=0.05
+    )
+
+
 def test_compiled_pipeline_has_loop_retries_and_exit_handler(tmp_path):
     import yaml
 

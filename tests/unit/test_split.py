@@ -164,6 +164,27 @@ def test_a_second_video_stream_is_counted_and_said_to_be_left_out(tmp_path, plai
     assert probe_source(plain, Settings()).left_out is None
 
 
+def test_the_video_stream_marked_default_is_the_one_split(tmp_path, plain):
+    # Players show the stream marked default; the first here is a small one marked not default.
+    two = tmp_path / "two.mkv"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=s=64x48:r=24:d=1", "-i", str(plain)),
+        *("-map", "0:v", "-map", "1:v", "-c:v", "libx264", "-g", "12"),
+        *("-disposition:v:0", "0", "-disposition:v:1", "default", str(two)),
+    )
+
+    info = probe_source(two, Settings())
+    segments = split_video(two, info, 1.0, tmp_path / "work")
+
+    assert (info.width, info.height, info.frames, info.video_stream) == (160, 96, 48, 1)
+    assert info.left_out == (
+        "The file has 2 video streams: the one marked default (160x96) is converted and the "
+        "other left out."
+    )
+    assert sum(decoded_frames(segment) for segment in segments) == 48
+    assert {video_stream(probe(segment))["width"] for segment in segments} == {160}
+
+
 def test_a_matroska_file_cut_short_is_split_as_far_as_it_goes_and_said_so(tmp_path):
     # A download stopped part-way: the header still gives the whole duration.
     whole = make_clip(tmp_path / "whole.mkv", seconds=4, size=SIZE)
