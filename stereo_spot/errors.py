@@ -13,6 +13,10 @@ class InputRejected(StereoSpotError):
     """The uploaded file is not something we can convert (not a video, unreadable, too big...)."""
 
 
+class InvalidOption(StereoSpotError):
+    """A command-line option outside what it takes: the command exits 2, as for any misuse."""
+
+
 class InvalidKey(StereoSpotError):
     """An object key or URI that does not follow the contract in DESIGN.md."""
 

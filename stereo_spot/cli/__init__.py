@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from pydantic import ValidationError
 
-from stereo_spot.errors import StereoSpotError
+from stereo_spot.errors import InvalidOption, StereoSpotError
 from stereo_spot.settings import invalid_settings_sentence
 
 # Modules that contribute verbs; each has register(subparsers).
@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _sigterm_as_interrupt():
             return int(args.func(args) or 0)
+    except InvalidOption as error:
+        print(f"stereo-spot: {error}", file=sys.stderr)
+        return 2
     except StereoSpotError as error:
         print(f"stereo-spot: {error}", file=sys.stderr)
         return 1

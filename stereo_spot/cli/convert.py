@@ -15,7 +15,7 @@ from typing import Protocol
 
 from stereo_spot import keys
 from stereo_spot.cli.outputs import fetch_result, plan_outputs
-from stereo_spot.cli.stereo_options import add_stereo_options, stereo_params_from
+from stereo_spot.cli.stereo_options import add_stereo_options, segment_seconds, stereo_params_from
 from stereo_spot.domain import (
     CODEC_NOTES,
     DEFAULT_CRF,
@@ -67,7 +67,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_stereo_options(parser)
     parser.add_argument("--engine", choices=ENGINES, default=None, help="default: classical")
     parser.add_argument(
-        "--segment-seconds", type=float, default=None, help="segment length (default 10)"
+        "--segment-seconds",
+        type=segment_seconds,
+        default=None,
+        help="segment length in seconds, 0.5 or more (default 10)",
     )
     parser.add_argument("--data-dir", type=Path, help="where jobs and media are kept")
     encoding = parser.add_argument_group("output encoding")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
+from stereo_spot.cli.stereo_options import segment_seconds
 from stereo_spot.domain import JobStatus
 from stereo_spot.errors import StereoSpotError
 from stereo_spot.settings import Settings
@@ -25,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "retry", help="resume an interrupted job, reusing the segments already converted"
     )
     retry.add_argument("job_id")
-    retry.add_argument("--segment-seconds", type=float, default=None)
+    retry.add_argument("--segment-seconds", type=segment_seconds, default=None)
     retry.set_defaults(func=run_retry)
     cancel = verbs.add_parser(
         "cancel",
@@ -33,10 +35,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     cancel.add_argument("job_id")
     cancel.set_defaults(func=run_cancel)
+    for verb in (list_, show, retry, cancel):
+        verb.add_argument(
+            "--data-dir", type=Path, help="where the jobs are kept, as given to convert"
+        )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The configured settings, with ``--data-dir`` if given (jobs that ``convert --data-dir``
+    made are kept there)."""
+    settings = Settings()
+    if getattr(args, "data_dir", None):
+        settings = settings.model_copy(update={"data_dir": args.data_dir.resolve()})
+    return settings
 
 
 def run_list(args: argparse.Namespace) -> int:
-    for job in job_store_from(Settings()).list_all(limit=args.limit):
+    for job in job_store_from(_settings(args)).list_all(limit=args.limit):
         done = f"{job.completed_segments}/{job.total_segments}"
         print(
             f"{job.job_id}  {job.status.value:<12} {done:>9}  {job.layout.value:<9} {job.source_name}"
@@ -45,7 +60,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    job = job_store_from(Settings()).get(args.job_id)
+    job = job_store_from(_settings(args)).get(args.job_id)
     print(json.dumps(job.model_dump(mode="json"), indent=2))
     return 0
 
@@ -53,7 +68,7 @@ def run_show(args: argparse.Namespace) -> int:
 def run_retry(args: argparse.Namespace) -> int:
     from stereo_spot.cli.convert import _model_server, run_with_progress
 
-    settings = Settings()
+    settings = _settings(args)
     job = job_store_from(settings).get(args.job_id)
     if job.status is JobStatus.COMPLETED:
         print(f"job {job.job_id} is already completed.", file=sys.stderr)
@@ -73,7 +88,7 @@ def run_cancel(args: argparse.Namespace) -> int:
     ``convert`` or ``up`` elsewhere on this machine) notices and stops itself."""
     from stereo_spot.jobs import cancel
 
-    settings = Settings()
+    settings = _settings(args)
     jobs = job_store_from(settings)
     job = cancel(jobs, args.job_id)
     if settings.kfp_host:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from stereo_spot.domain import AnaglyphMode, Layout, StereoParams, VideoCodec
-from stereo_spot.errors import InputRejected
+from stereo_spot.errors import InvalidOption
 
 
 def add_stereo_options(parser: argparse.ArgumentParser) -> None:
@@ -17,7 +18,7 @@ def add_stereo_options(parser: argparse.ArgumentParser) -> None:
         "--divergence",
         type=float,
         default=defaults.divergence,
-        help="largest parallax, %% of width (default %(default)s)",
+        help="largest parallax, 0..10 %% of the width (default %(default)s)",
     )
     parser.add_argument(
         "--convergence",
@@ -53,4 +54,21 @@ def stereo_params_from(args: argparse.Namespace) -> StereoParams:
     except ValueError as error:
         first = error.errors()[0]
         option = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "settings"
-        raise InputRejected(f"Invalid {option}: {first['msg']}.") from None
+        raise InvalidOption(f"Invalid {option}: {first['msg']}.") from None
+
+
+# Below half a second a segment holds a few frames, and each costs a task's start-up.
+MIN_SEGMENT_SECONDS = 0.5
+
+
+def segment_seconds(text: str) -> float:
+    """``--segment-seconds``: a length in seconds, at least ``MIN_SEGMENT_SECONDS``."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < MIN_SEGMENT_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a length in seconds of at least {MIN_SEGMENT_SECONDS:g}"
+        )
+    return seconds

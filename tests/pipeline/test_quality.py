@@ -82,10 +82,21 @@ def test_hevc_output_keeps_every_frame_the_tags_and_the_asked_quality(embedded, 
     assert decoded.returncode == 0 and not decoded.stderr, decoded.stderr
 
 
-def test_a_quality_out_of_range_is_refused_before_anything_runs(embedded, clip_mp4, tmp_path):
-    result = embedded.convert(clip_mp4, tmp_path / "out.mp4", "--crf", "0")
-    assert result.returncode == 1
-    assert "Invalid --crf: Input should be greater than or equal to 1." in result.stderr
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        (("--crf", "0"), "Invalid --crf: Input should be greater than or equal to 1."),
+        (("--divergence", "50"), "Invalid --divergence: Input should be less than or equal to 10."),
+        (("--segment-seconds", "0"), "'0' is not a length in seconds of at least 0.5"),
+        (("--segment-seconds", "nan"), "'nan' is not a length in seconds of at least 0.5"),
+    ],
+)
+def test_an_option_out_of_range_is_refused_before_anything_runs(
+    embedded, clip_mp4, tmp_path, option, said
+):
+    result = embedded.convert(clip_mp4, tmp_path / "out.mp4", *option)
+    assert result.returncode == 2, "misuse, as for any option argparse refuses"
+    assert said in result.stderr
     assert "converting" not in result.stderr and not (tmp_path / "out.mp4").exists()
 
 
