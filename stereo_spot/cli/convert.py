@@ -121,6 +121,9 @@ def run_convert(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"engine": args.engine})
     layout = Layout(args.layout)
     plan = plan_outputs(args.inputs, args.output, layout, preview=args.preview)
+    for _, output in plan:
+        if output.exists():
+            print(f"note: {output} exists; it will be replaced.", file=sys.stderr)
     params = stereo_params_from(args)
     failed: list[Path] = []
     # The model server loads while the first upload is stored and probed and its run chunks

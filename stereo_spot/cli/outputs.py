@@ -30,7 +30,8 @@ def plan_outputs(
     ``output`` is ``-o`` as typed: a folder when it is one or ends with a slash (created when
     the first result is written), else a file. Everything that would lose or overwrite a file
     is refused here, before any video is converted: a missing input, one named twice, an
-    output that is one of the inputs, two inputs written to one output.
+    output that is one of the inputs, two inputs written to one output, an output whose folder
+    cannot be written.
     """
     from stereo_spot.media.assemble import RESULT_CONTAINERS
 
@@ -76,8 +77,25 @@ def plan_outputs(
                 "convert them one at a time with -o."
             )
         targets[resolved] = source
+        _refuse_unwritable(target)
         plan.append((source, target))
     return plan
+
+
+def _refuse_unwritable(target: Path) -> None:
+    """Refuse an output whose folder cannot be made or written to now, rather than after the
+    whole conversion: the nearest folder on its way that exists must take a new file."""
+    existing = next(folder for folder in (target.parent, *target.parent.parents) if folder.exists())
+    if not existing.is_dir():
+        raise InputRejected(f"Cannot write {target}: {existing} is a file, not a folder.")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise InputRejected(
+            f"Cannot write {target}: the folder {existing} takes no new files "
+            f"({error.strerror or error})."
+        ) from None
 
 
 def fetch_result(

@@ -263,11 +263,13 @@ def test_a_file_whose_name_starts_with_a_dash_converts(embedded, clip_mp4, tmp_p
     # pathlib turns ./-clip.mp4 into -clip.mp4, which ffprobe read as an option: the video
     # was refused as unreadable (found by a QA pass).
     shutil.copy(clip_mp4, tmp_path / "-clip.mp4")
+    (tmp_path / "-clip_3dh_LR.mp4").write_text("an earlier try")  # replaced, and said so
     result = subprocess.run(
         ["stereo-spot", "convert", "./-clip.mp4", "--layout", "half-sbs"],
         env=embedded.env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert "note: -clip_3dh_LR.mp4 exists; it will be replaced." in result.stderr
     assert_faithful_conversion(clip_mp4, tmp_path / "-clip_3dh_LR.mp4", "half-sbs")
 
 

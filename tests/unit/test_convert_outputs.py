@@ -92,6 +92,22 @@ def test_an_output_container_we_cannot_write_is_refused(tmp_path, videos, capsys
     )
 
 
+def test_an_output_that_cannot_be_written_is_refused_before_converting(tmp_path, videos, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("")
+    message = refusal(capsys, videos[0], "-o", f"{notes}/")
+    assert message == (
+        f"stereo-spot: Cannot write {notes / 'a_redcyan.mp4'}: {notes} is a file, not a folder."
+    )
+    message = refusal(capsys, videos[0], "-o", notes / "deeper" / "out.mp4")
+    assert message == (
+        f"stereo-spot: Cannot write {notes / 'deeper' / 'out.mp4'}: {notes} is a file, "
+        "not a folder."
+    )
+    message = refusal(capsys, videos[0], "-o", "/proc/out.mp4")
+    assert message.startswith("stereo-spot: Cannot write /proc/out.mp4: the folder /proc takes no")
+
+
 JOB = "finishedJob_0123456789abcdef"
 
 
