@@ -5,7 +5,7 @@ import logging
 import sys
 
 from pipelines.local_runner import run_job
-from stereo_spot.errors import StereoSpotError
+from stereo_spot.errors import RunInProgress, StereoSpotError
 from stereo_spot.settings import Settings
 
 
@@ -17,6 +17,9 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         run_job(Settings(), args.job_id, args.segment_seconds)
+    except RunInProgress as error:
+        print(f"job {args.job_id} not run: {error}", file=sys.stderr)
+        return RunInProgress.exit_code
     except StereoSpotError as error:
         print(f"job {args.job_id} failed: {error}", file=sys.stderr)
         return 1

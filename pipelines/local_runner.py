@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
@@ -11,10 +12,11 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TextIO
 
 from stereo_spot import keys
 from stereo_spot.domain import JobStatus
-from stereo_spot.errors import StereoSpotError
+from stereo_spot.errors import RunInProgress, StereoSpotError
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
 
@@ -64,6 +66,7 @@ def run_job(settings: Settings, job_id: str, segment_seconds: float | None = Non
     # Each task runs in a child process that reads its settings from the environment.
     os.environ.update(settings.as_environment())
     run_root = Path(settings.runs_dir) / job_id
+    lock = _hold_run_lock(run_root, job_id)
     scratch = _scratch_folder(run_root)
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
@@ -82,9 +85,48 @@ def run_job(settings: Settings, job_id: str, segment_seconds: float | None = Non
         raise PipelineFailed(job.error or "The pipeline failed.") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        lock.close()
     job = jobs.get(job_id)
     if job.status is not JobStatus.COMPLETED:
         raise PipelineFailed(job.error or "The pipeline finished without a result.")
+
+
+def _lock_path(run_root: Path) -> Path:
+    return run_root / "run.lock"
+
+
+def _hold_run_lock(run_root: Path, job_id: str) -> TextIO:
+    """Hold the job's run lock for as long as this process runs it (the kernel lets go of it
+    when the process ends, however it ends); raises RunInProgress when another holds it."""
+    run_root.mkdir(parents=True, exist_ok=True)
+    lock = open(_lock_path(run_root), "a+")  # noqa: SIM115 - held until the run ends
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "another process"
+        lock.close()
+        raise RunInProgress(f"Job {job_id} is being converted by {holder}.") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"process {os.getpid()}")
+    lock.flush()
+    return lock
+
+
+def run_in_progress(settings: Settings, job_id: str) -> str | None:
+    """Who runs the job on this machine now ("process 1234"), or None when nobody does."""
+    path = _lock_path(Path(settings.runs_dir) / job_id)
+    if not path.exists():
+        return None
+    with open(path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            return lock.read().strip() or "another process"
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    return None
 
 
 def _scratch_folder(run_root: Path) -> Path:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from stereo_spot.domain import JobStatus
-from stereo_spot.errors import JobNotFound, StereoSpotError, TransitionConflict
+from stereo_spot.errors import JobNotFound, RunInProgress, StereoSpotError, TransitionConflict
 from stereo_spot.jobs import JobStore, left_queued
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,8 @@ class LocalRunLauncher:
             if job.status is not JobStatus.QUEUED:
                 return  # already run (by an earlier start), failed or cancelled meanwhile
             self._run_job(job_id)
+        except RunInProgress as error:
+            log.info("Job %s left to the process running it: %s", job_id, error)
         except Exception as error:  # the worker outlives any one run
             if self._stopping.is_set():
                 return  # interrupted by shutdown: leave the job for a resumed run

@@ -250,6 +250,9 @@ class Job(BaseModel):
     # A preview (a few seconds from the middle) of the video uploaded for this other job: that
     # job's source is the whole video, which "convert again" without preview converts.
     preview_of: str | None = None
+    # The file ``stereo-spot convert`` on this machine was asked to write the 3D video to:
+    # ``jobs retry`` writes it there too once an interrupted run is finished.
+    output_path: str | None = None
 
     @field_validator("job_id")
     @classmethod

@@ -17,6 +17,14 @@ class InvalidOption(StereoSpotError):
     """A command-line option outside what it takes: the command exits 2, as for any misuse."""
 
 
+class RunInProgress(StereoSpotError):
+    """Another process on this machine is running the job: two runs would redo and undo each
+    other's work. A pipeline runner that finds so exits with ``exit_code``, and whoever started
+    it leaves the job as it is."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+
 class InvalidKey(StereoSpotError):
     """An object key or URI that does not follow the contract in DESIGN.md."""
 

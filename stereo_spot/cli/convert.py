@@ -27,7 +27,12 @@ from stereo_spot.domain import (
     StereoParams,
     VideoCodec,
 )
-from stereo_spot.errors import InputRejected, StereoSpotError
+from stereo_spot.errors import (
+    InputRejected,
+    RunInProgress,
+    StereoSpotError,
+    TransitionConflict,
+)
 from stereo_spot.jobs import CANCELLED, JobStore
 from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage
@@ -70,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--segment-seconds",
         type=segment_seconds,
         default=None,
-        help="segment length in seconds, 0.5 or more (default 10)",
+        help="segment length in seconds (default 10)",
     )
     parser.add_argument("--data-dir", type=Path, help="where jobs and media are kept")
     encoding = parser.add_argument_group("output encoding")
@@ -218,10 +223,20 @@ class _Conversion:
         )
         if started.note:
             print(f"note: {started.note}", file=sys.stderr)
-        run_with_progress(
-            self.settings, started.job_id, self.segment_seconds, server,
-            started=(started.process, started.log_path), when_joining=when_joining,
-        )  # fmt: skip
+        with contextlib.suppress(TransitionConflict):  # a run that already ended keeps its say
+            self.jobs.update(started.job_id, output_path=str(output.resolve()))
+        try:
+            run_with_progress(
+                self.settings, started.job_id, self.segment_seconds, server,
+                started=(started.process, started.log_path), when_joining=when_joining,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            print(
+                f"job {started.job_id} stopped; resume it (it writes {output} when it is "
+                f"done) with: stereo-spot jobs retry {started.job_id}",
+                file=sys.stderr,
+            )
+            raise
         fetch_result(self.storage, started.job_id, output, self.layout)
         print(f"wrote {output}", file=sys.stderr)
 
@@ -419,6 +434,11 @@ def run_with_progress(
     finally:
         bar.close()
     job = jobs.get(job_id)
+    if process.returncode == RunInProgress.exit_code:
+        raise ConversionFailed(
+            f"Job {job_id} is being converted by another process; let it finish, or stop it "
+            f"with: stereo-spot jobs cancel {job_id}"
+        )
     if job.status is not JobStatus.COMPLETED and process.returncode < 0 and not job.status.is_final:
         # The runner was killed (OOM killer, kill -9) rather than failing: leave the job
         # resumable; its finished segments are reused by a retry.

@@ -10,8 +10,9 @@ from pathlib import Path
 from stereo_spot.cli.stereo_options import segment_seconds
 from stereo_spot.domain import JobStatus
 from stereo_spot.errors import StereoSpotError
+from stereo_spot.keys import final_key
 from stereo_spot.settings import Settings
-from stereo_spot.wiring import job_store_from
+from stereo_spot.wiring import job_store_from, storage_from
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     retry.add_argument("job_id")
     retry.add_argument("--segment-seconds", type=segment_seconds, default=None)
+    retry.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="write the 3D video here (default: where the convert that started it was to)",
+    )
     retry.set_defaults(func=run_retry)
     cancel = verbs.add_parser(
         "cancel",
@@ -66,20 +73,39 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_retry(args: argparse.Namespace) -> int:
+    from pipelines.local_runner import run_in_progress
     from stereo_spot.cli.convert import _model_server, run_with_progress
+    from stereo_spot.cli.outputs import fetch_result
 
     settings = _settings(args)
     job = job_store_from(settings).get(args.job_id)
-    if job.status is JobStatus.COMPLETED:
-        print(f"job {job.job_id} is already completed.", file=sys.stderr)
-        return 0
+    output = args.output or (Path(job.output_path) if job.output_path else None)
     if job.status is JobStatus.FAILED:
         raise StereoSpotError(
             f"Job {job.job_id} failed ({job.error}); failed jobs are final, convert the video again."
         )
-    with _model_server(settings) as (settings, server):
-        run_with_progress(settings, job.job_id, args.segment_seconds, server)
-    print(f"job {job.job_id} completed.", file=sys.stderr)
+    if job.status is JobStatus.COMPLETED:
+        print(f"job {job.job_id} is already completed.", file=sys.stderr)
+    else:
+        running = run_in_progress(settings, job.job_id)
+        if running is not None:
+            raise StereoSpotError(
+                f"Job {job.job_id} is being converted by {running} on this machine; let it "
+                f"finish, or stop it with: stereo-spot jobs cancel {job.job_id}"
+            )
+        with _model_server(settings) as (settings, server):
+            run_with_progress(settings, job.job_id, args.segment_seconds, server)
+        print(f"job {job.job_id} completed.", file=sys.stderr)
+    if output is not None and (args.output or not output.exists()):
+        fetch_result(storage_from(settings), job.job_id, output, job.layout)
+        print(f"wrote {output}", file=sys.stderr)
+    elif output is None:
+        kept = storage_from(settings).uri_for(final_key(job.job_id))
+        print(
+            f"The 3D video is kept at {kept}; write it to a file with: "
+            f"stereo-spot jobs retry {job.job_id} -o FILE",
+            file=sys.stderr,
+        )
     return 0
 
 

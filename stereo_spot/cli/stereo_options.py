@@ -57,18 +57,12 @@ def stereo_params_from(args: argparse.Namespace) -> StereoParams:
         raise InvalidOption(f"Invalid {option}: {first['msg']}.") from None
 
 
-# Below half a second a segment holds a few frames, and each costs a task's start-up.
-MIN_SEGMENT_SECONDS = 0.5
-
-
 def segment_seconds(text: str) -> float:
-    """``--segment-seconds``: a length in seconds, at least ``MIN_SEGMENT_SECONDS``."""
+    """``--segment-seconds``: a length in seconds above 0 (as STEREO_SPOT_SEGMENT_SECONDS)."""
     try:
         seconds = float(text)
     except ValueError:
         seconds = math.nan
-    if not math.isfinite(seconds) or seconds < MIN_SEGMENT_SECONDS:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a length in seconds of at least {MIN_SEGMENT_SECONDS:g}"
-        )
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a length in seconds above 0")
     return seconds

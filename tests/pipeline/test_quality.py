@@ -87,8 +87,8 @@ def test_hevc_output_keeps_every_frame_the_tags_and_the_asked_quality(embedded, 
     [
         (("--crf", "0"), "Invalid --crf: Input should be greater than or equal to 1."),
         (("--divergence", "50"), "Invalid --divergence: Input should be less than or equal to 10."),
-        (("--segment-seconds", "0"), "'0' is not a length in seconds of at least 0.5"),
-        (("--segment-seconds", "nan"), "'nan' is not a length in seconds of at least 0.5"),
+        (("--segment-seconds", "0"), "'0' is not a length in seconds above 0"),
+        (("--segment-seconds", "nan"), "'nan' is not a length in seconds above 0"),
     ],
 )
 def test_an_option_out_of_range_is_refused_before_anything_runs(
