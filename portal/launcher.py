@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 
 from stereo_spot.domain import JobStatus
 from stereo_spot.errors import JobNotFound, RunInProgress, StereoSpotError, TransitionConflict
-from stereo_spot.jobs import JobStore, left_queued
+from stereo_spot.jobs import LEFT_PART_WAY, JobStore, left_part_way, left_queued
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +68,10 @@ class LocalRunLauncher:
         self._thread: threading.Thread | None = None
 
     def start(self) -> LocalRunLauncher:
-        """Start the worker and queue the jobs a previous start left queued (oldest first)."""
+        """Start the worker and queue the jobs a previous start left part-way or queued (oldest
+        first)."""
         if self._thread is None:
-            for job in left_queued(self._jobs):
+            for job in [*left_part_way(self._jobs), *left_queued(self._jobs)]:
                 self.submit(job.job_id)
             self._thread = threading.Thread(
                 target=self._work, name="stereo-spot-local-runner", daemon=True
@@ -133,7 +134,7 @@ class LocalRunLauncher:
                 job = self._jobs.get(job_id)
             except JobNotFound:
                 return  # deleted while it waited
-            if job.status is not JobStatus.QUEUED:
+            if job.status is not JobStatus.QUEUED and job.status not in LEFT_PART_WAY:
                 return  # already run (by an earlier start), failed or cancelled meanwhile
             self._run_job(job_id)
         except RunInProgress as error:

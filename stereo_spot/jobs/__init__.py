@@ -53,11 +53,27 @@ RESUME_SCAN_LIMIT = 10_000
 
 def left_queued(jobs: JobStore) -> list[Job]:
     """The jobs still queued, oldest first: what a starting run launcher takes up again (a
-    previous one stopped before running them)."""
+    previous one stopped before running them). A job a ``convert`` on this machine made (it has
+    an output file) is that command's: ``jobs retry`` resumes it, no launcher does."""
     return [
         job
         for job in reversed(jobs.list_all(limit=RESUME_SCAN_LIMIT))
-        if job.status is JobStatus.QUEUED
+        if job.status is JobStatus.QUEUED and not job.output_path
+    ]
+
+
+# Where a local run stopped part-way (its process ended with the portal) leaves its job.
+LEFT_PART_WAY = (JobStatus.CHUNKING, JobStatus.PROCESSING, JobStatus.REASSEMBLING)
+
+
+def left_part_way(jobs: JobStore) -> list[Job]:
+    """The portal's jobs whose local run stopped part-way, oldest first: a restarted local
+    launcher resumes them (the segments already converted are reused). A cluster's runs go
+    on without the portal, so only the local launcher asks."""
+    return [
+        job
+        for job in reversed(jobs.list_all(limit=RESUME_SCAN_LIMIT))
+        if job.status in LEFT_PART_WAY and not job.output_path
     ]
 
 

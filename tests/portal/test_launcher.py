@@ -57,3 +57,18 @@ def test_a_job_that_is_no_longer_queued_is_not_run(jobs, settings) -> None:
     launcher.stop()
 
     assert jobs.get(job_id).status is JobStatus.COMPLETED
+
+
+def test_a_run_the_portal_left_part_way_is_resumed_and_a_convert_job_is_not(jobs, settings):
+    part_way = _queued(jobs)
+    jobs.transition(part_way, JobStatus.CHUNKING)
+    jobs.transition(part_way, JobStatus.PROCESSING)  # the portal stopped during its run
+    of_a_convert = _queued(jobs)  # a `convert` that was interrupted: `jobs retry` resumes it
+    jobs.update(of_a_convert, output_path="/home/me/film_3d.mp4")
+
+    launcher = LocalRunLauncher(jobs, partial(run_job, settings)).start()
+    assert launcher.wait_idle(timeout=30)
+    launcher.stop()
+
+    assert jobs.get(part_way).status is JobStatus.FAILED  # it ran (and failed: no model server)
+    assert jobs.get(of_a_convert).status is JobStatus.QUEUED

@@ -543,6 +543,7 @@ def test_preview_first_holds_the_upload_until_the_whole_video_is_asked_for(
     page = client.get(f"/jobs/{job_id}").text
     assert "waiting for you to convert the whole video" in page
     assert "data-poll-url" not in page, "a held job does not change by itself"
+    assert 'id="held"' in page and 'id="job-bar"' not in page, "no progress bar standing still"
     assert "Convert the whole video, with these settings or others" in page
     assert f'href="/jobs/{job_id}"' in client.get(f"/jobs/{preview['job_id']}").text
 
