@@ -166,7 +166,14 @@ def starting_model_server(settings: Settings, port: int | None = None) -> Iterat
     with scratch:
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "inference_service", "--port", str(port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "inference_service",
+                    "--port",
+                    str(port),
+                    "--exit-with-parent",
+                ],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -464,3 +464,32 @@ def test_stopped_convert_command_stops_its_server_and_runner(clip, tmp_path):
     job = jobs.get(listed[0].job_id)
     assert not job.status.is_final, "an interrupted job can be resumed"
     assert not (tmp_path / "out.mp4").exists()
+
+
+STARTS_A_SERVER = """
+import sys, time
+from pathlib import Path
+from inference_service.launcher import starting_model_server
+from stereo_spot.settings import Settings
+with starting_model_server(Settings(data_dir=Path(sys.argv[1]), backend="local")) as server:
+    server.wait()
+    print("ready", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_model_server_stops_when_the_command_that_started_it_is_killed(tmp_path):
+    # SIGKILL (or the OOM killer) gives `convert` no chance to stop its server, which then
+    # stayed up on its own; the kernel now tells the server its parent is gone.
+    parent = subprocess.Popen(
+        [sys.executable, "-c", STARTS_A_SERVER, str(tmp_path / "data")],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert parent.stdout.readline().strip() == "ready"
+    (server,) = psutil.Process(parent.pid).children()
+    parent.kill()
+    parent.wait()
+    _, alive = psutil.wait_procs([server], timeout=30)
+    for orphan in alive:
+        orphan.kill()
+    assert not alive, "the server outlived its parent"
