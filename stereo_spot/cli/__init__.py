@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -83,6 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stereo-spot: interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`stereo-spot jobs list | head -1`): nothing more to say to it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as error:
+        # What the system refused (a data folder that is a file, a disk that is full): the
+        # sentence it gave and the path, not a traceback.
+        where = f": {error.filename}" if error.filename else ""
+        print(f"stereo-spot: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from stereo_spot.cli.stereo_options import port_number
 from stereo_spot.settings import Settings
 
 
@@ -14,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser(
         "serve-model", help="run the KServe model server (V1 protocol) with the configured engine"
     )
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--port", type=port_number, default=8080)
     serve.set_defaults(func=run_serve_model)
 
     compile_ = subparsers.add_parser(

@@ -1,4 +1,5 @@
-"""The stereo options shared by the verbs that make 3D (convert, image)."""
+"""The options shared by several verbs: the stereo settings of those that make 3D (convert,
+image), and the argument types of lengths and ports."""
 
 from __future__ import annotations
 
@@ -66,3 +67,14 @@ def segment_seconds(text: str) -> float:
     if not math.isfinite(seconds) or seconds <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a length in seconds above 0")
     return seconds
+
+
+def port_number(text: str) -> int:
+    """``--port``: 0 (any free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return port

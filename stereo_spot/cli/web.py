@@ -16,6 +16,7 @@ import threading
 from contextlib import ExitStack, suppress
 from pathlib import Path
 
+from stereo_spot.cli.stereo_options import port_number
 from stereo_spot.errors import RunInProgress, StereoSpotError
 from stereo_spot.jobs import JobStore
 from stereo_spot.settings import Settings
@@ -24,14 +25,16 @@ from stereo_spot.settings import Settings
 def register(subparsers: argparse._SubParsersAction) -> None:
     portal = subparsers.add_parser("portal", help="run the web portal over the configured backend")
     portal.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    portal.add_argument("--port", type=int, default=8000, help="port to listen on (0 = any)")
+    portal.add_argument(
+        "--port", type=port_number, default=8000, help="port to listen on (0 = any)"
+    )
     portal.set_defaults(func=run_portal)
 
     up = subparsers.add_parser(
         "up", help="the embedded stack on this machine: portal + model server + local runner"
     )
     up.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    up.add_argument("--port", type=int, default=8000, help="port to listen on (0 = any)")
+    up.add_argument("--port", type=port_number, default=8000, help="port to listen on (0 = any)")
     up.add_argument("--data-dir", type=Path, help="where media, jobs and logs go")
     up.set_defaults(func=run_up)
 
