@@ -216,11 +216,12 @@ def _upload_out(request: Request, target: UploadTarget) -> UploadTargetOut:
 @router.post("/jobs", status_code=201, summary="Create a job and get its upload target")
 def create_job(
     request: Request,
-    body: CreateJobRequest,
     jobs: JobsDep,
     storage: StorageDep,
     settings: SettingsDep,
+    body: Annotated[CreateJobRequest | None, Body()] = None,
 ) -> CreatedJobOut:
+    body = body or CreateJobRequest()  # every field has a default: no body at all is fine too
     job = services.create_job(jobs, body.layout, body.params(), body.engine, body.source_name)
     target = services.upload_target(storage, settings, job)
     return CreatedJobOut(job=job_out(job), upload=_upload_out(request, target))

@@ -285,6 +285,14 @@ def test_api_create_returns_absolute_upload_target(client) -> None:
     assert body["upload"]["fields"]["key"] == source_key(body["job"]["job_id"])
 
 
+def test_api_create_without_a_body_takes_every_default(client) -> None:
+    response = client.post("/api/jobs")
+
+    assert response.status_code == 201, response.text
+    job = response.json()["job"]
+    assert job["layout"] == "anaglyph" and job["params"]["codec"] == "h264"
+
+
 def test_api_rejects_bad_parameters(client) -> None:
     assert client.post("/api/jobs", json={"layout": "3d-glasses"}).status_code == 422
     assert client.post("/api/jobs", json={"convergence": 2}).status_code == 422
