@@ -22,10 +22,11 @@ from starlette.exceptions import HTTPException
 from portal import routes_api, routes_html, storage_routes
 from portal.launcher import RunLauncher
 from portal.security import CsrfTokens, SecurityMiddleware, content_security_policy
-from portal.services import JobBusy, NoLauncher, NotReady, NotUploaded
+from portal.services import NoLauncher, NotReady, NotUploaded
 from stereo_spot.errors import (
     InputRejected,
     InvalidKey,
+    JobBusy,
     JobNotFound,
     NothingToCancel,
     StereoSpotError,

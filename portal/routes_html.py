@@ -24,7 +24,7 @@ from stereo_spot.domain import (
     VideoCodec,
 )
 from stereo_spot.errors import InputRejected
-from stereo_spot.jobs import CANCELLED
+from stereo_spot.jobs import ACTIVE, CANCELLED
 
 router = APIRouter(include_in_schema=False)
 
@@ -198,8 +198,8 @@ def job_page(
         upload=upload,
         layouts=LAYOUT_LABELS,
         engines=ENGINE_LABELS,
-        active=job.status in services.ACTIVE or (job.status is JobStatus.UPLOADED and not job.held),
-        cancellable=job.status in services.ACTIVE,
+        active=job.status in ACTIVE or (job.status is JobStatus.UPLOADED and not job.held),
+        cancellable=job.status in ACTIVE,
         cancelled=job.error == CANCELLED,
         # The video was uploaded and read: it can be converted again without a new upload.
         again=(job.status.is_final or job.held) and job.source is not None,

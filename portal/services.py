@@ -18,17 +18,18 @@ from typing import TypedDict
 from portal.launcher import RunLauncher
 from stereo_spot import keys
 from stereo_spot.domain import PREVIEW_SECONDS, Job, JobStatus, Layout, StereoParams
-from stereo_spot.errors import InputRejected, JobNotFound, StereoSpotError, TransitionConflict
-from stereo_spot.jobs import JobPage, JobStore, cancel
+from stereo_spot.errors import (
+    InputRejected,
+    JobNotFound,
+    StereoSpotError,
+    TransitionConflict,
+)
+from stereo_spot.jobs import JobPage, JobStore, cancel, delete
 from stereo_spot.media.excerpt import cut_excerpt
 from stereo_spot.media.probe import probe_source
 from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage, UploadTarget
 from stereo_spot.storage.signing import SignedLocalStorage
-
-ACTIVE = frozenset(
-    {JobStatus.QUEUED, JobStatus.CHUNKING, JobStatus.PROCESSING, JobStatus.REASSEMBLING}
-)
 
 
 class NotUploaded(StereoSpotError):
@@ -37,10 +38,6 @@ class NotUploaded(StereoSpotError):
 
 class NotReady(StereoSpotError):
     """The job has no result (yet) to play."""
-
-
-class JobBusy(StereoSpotError):
-    """The job is running and cannot be deleted now."""
 
 
 class NoLauncher(StereoSpotError):
@@ -266,18 +263,9 @@ def _start_preview(
 
 
 def delete_job(jobs: JobStore, storage: ObjectStorage, job_id: str) -> int:
-    """Forget the job and delete every object it has; returns how many objects went.
-
-    A job that is running is refused: its tasks would write new objects after the delete.
-    """
-    job = get_job(jobs, job_id)
-    if job.status in ACTIVE:
-        raise JobBusy(
-            "This job is still running; cancel it first, or delete it once it has finished."
-        )
-    deleted = sum(storage.delete_prefix(prefix) for prefix in keys.job_prefixes(job_id))
-    jobs.delete(job_id)
-    return deleted
+    """Forget the job and delete every object it has (``stereo_spot.jobs.delete``)."""
+    get_job(jobs, job_id)
+    return delete(jobs, storage, job_id)
 
 
 def _clean_name(name: str) -> str:

@@ -25,6 +25,10 @@ class RunInProgress(StereoSpotError):
     exit_code = 75  # EX_TEMPFAIL: try again later
 
 
+class JobBusy(StereoSpotError):
+    """The job is running and cannot be deleted now."""
+
+
 class InvalidKey(StereoSpotError):
     """An object key or URI that does not follow the contract in DESIGN.md."""
 

@@ -1,22 +1,23 @@
-"""``stereo-spot jobs list|show|retry|cancel``: look after jobs on the configured backend."""
+"""``stereo-spot jobs list|show|retry|cancel|delete``: look after jobs on the configured backend."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
 from stereo_spot.cli.stereo_options import segment_seconds
 from stereo_spot.domain import JobStatus
-from stereo_spot.errors import StereoSpotError
+from stereo_spot.errors import JobBusy, StereoSpotError
 from stereo_spot.keys import final_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    jobs = subparsers.add_parser("jobs", help="list, show, retry or cancel jobs")
+    jobs = subparsers.add_parser("jobs", help="list, show, retry, cancel or delete jobs")
     verbs = jobs.add_subparsers(dest="jobs_command", required=True, metavar="VERB")
     list_ = verbs.add_parser("list", help="recent jobs, newest first")
     list_.add_argument("--limit", type=int, default=20)
@@ -42,7 +43,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     cancel.add_argument("job_id")
     cancel.set_defaults(func=run_cancel)
-    for verb in (list_, show, retry, cancel):
+    delete = verbs.add_parser(
+        "delete", help="forget a job that is not running and delete its media, run and log"
+    )
+    delete.add_argument("job_id")
+    delete.set_defaults(func=run_delete)
+    for verb in (list_, show, retry, cancel, delete):
         verb.add_argument(
             "--data-dir", type=Path, help="where the jobs are kept, as given to convert"
         )
@@ -122,4 +128,26 @@ def run_cancel(args: argparse.Namespace) -> int:
 
         KfpRunLauncher(settings, jobs).cancel(job.job_id)
     print(f"job {job.job_id} cancelled.", file=sys.stderr)
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    """Delete a finished, failed or cancelled job: its stored media, and on this machine its
+    run folder and log (a conversion keeps the source, its segments and the result: about
+    three times the video)."""
+    from pipelines.local_runner import run_in_progress
+    from stereo_spot.jobs import delete
+
+    settings = _settings(args)
+    job_id = job_store_from(settings).get(args.job_id).job_id
+    running = run_in_progress(settings, job_id)
+    try:
+        if running is not None:
+            raise JobBusy(f"Job {job_id} is being converted by {running}.")
+        deleted = delete(job_store_from(settings), storage_from(settings), job_id)
+    except JobBusy as busy:
+        raise JobBusy(f"{busy} To cancel it: stereo-spot jobs cancel {job_id}") from None
+    shutil.rmtree(settings.runs_dir / job_id, ignore_errors=True)
+    (settings.data_dir / "logs" / f"run-{job_id}.log").unlink(missing_ok=True)
+    print(f"deleted job {job_id} ({deleted} stored files).", file=sys.stderr)
     return 0

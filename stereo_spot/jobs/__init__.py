@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from stereo_spot import keys
 from stereo_spot.domain import Job, JobStatus
-from stereo_spot.errors import NothingToCancel
+from stereo_spot.errors import JobBusy, NothingToCancel
+from stereo_spot.storage import ObjectStorage
 
 
 @dataclass(frozen=True)
@@ -94,3 +96,24 @@ def cancel(jobs: JobStore, job_id: str) -> Job:
             f"This job has already {job.status.value}; there is nothing to cancel."
         )
     return jobs.transition(job_id, JobStatus.FAILED, error=CANCELLED)
+
+
+# The statuses of a job that is waiting for its run or running: it cannot be deleted then.
+ACTIVE = frozenset(
+    {JobStatus.QUEUED, JobStatus.CHUNKING, JobStatus.PROCESSING, JobStatus.REASSEMBLING}
+)
+
+
+def delete(jobs: JobStore, storage: ObjectStorage, job_id: str) -> int:
+    """Forget the job and delete every object it has; returns how many objects went.
+
+    A job that is running is refused: its tasks would write new objects after the delete.
+    """
+    job = jobs.get(job_id)
+    if job.status in ACTIVE:
+        raise JobBusy(
+            "This job is still running; cancel it first, or delete it once it has finished."
+        )
+    deleted = sum(storage.delete_prefix(prefix) for prefix in keys.job_prefixes(job_id))
+    jobs.delete(job_id)
+    return deleted

@@ -11,7 +11,7 @@ import pytest
 from portal import services
 from stereo_spot.aws_setup import create_bucket_and_table
 from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
-from stereo_spot.errors import JobNotFound, NothingToCancel
+from stereo_spot.errors import JobBusy, JobNotFound, NothingToCancel
 from stereo_spot.jobs import CANCELLED
 from stereo_spot.keys import source_key
 from stereo_spot.wiring import job_store_from, storage_from
@@ -102,7 +102,7 @@ def test_cancel_fails_the_job_stops_its_run_and_frees_it_for_deletion(
     launcher = RecordingLauncher()
     job = _uploaded_job(jobs, storage, clip_mp4)
     services.start_job(jobs, storage, settings, launcher, job.job_id)
-    with pytest.raises(services.JobBusy, match="cancel it first"):
+    with pytest.raises(JobBusy, match="cancel it first"):
         services.delete_job(jobs, storage, job.job_id)
 
     cancelled = services.cancel_job(jobs, launcher, job.job_id)

@@ -1,13 +1,15 @@
-"""``stereo-spot jobs`` finds the jobs ``convert --data-dir`` keeps, given the same folder."""
+"""``stereo-spot jobs``: it finds the jobs ``convert --data-dir`` keeps, given the same folder,
+and deletes what a finished job keeps."""
 
 from __future__ import annotations
 
 import json
 
 from stereo_spot.cli import main
-from stereo_spot.domain import Job
+from stereo_spot.domain import Job, JobStatus
+from stereo_spot.keys import final_key, source_key
 from stereo_spot.settings import Settings
-from stereo_spot.wiring import job_store_from
+from stereo_spot.wiring import job_store_from, storage_from
 
 
 def test_jobs_kept_in_another_data_dir_are_found_with_data_dir(tmp_path, monkeypatch, capsys):
@@ -23,3 +25,37 @@ def test_jobs_kept_in_another_data_dir_are_found_with_data_dir(tmp_path, monkeyp
     assert json.loads(capsys.readouterr().out)["source_name"] == "holiday.mp4"
     assert main(["jobs", "list", "--data-dir", str(elsewhere)]) == 0
     assert "holiday.mp4" in capsys.readouterr().out
+
+
+def test_delete_removes_a_finished_jobs_media_run_and_log_and_refuses_a_running_one(
+    tmp_path, capsys, clip_mp4
+):
+    settings = Settings(data_dir=tmp_path, backend="local")
+    jobs, storage = job_store_from(settings), storage_from(settings)
+    done, running = jobs.create(Job()), jobs.create(Job())
+    for job in (done, running):
+        storage.put_file(clip_mp4, source_key(job.job_id))
+        for status in (JobStatus.UPLOADED, JobStatus.QUEUED, JobStatus.CHUNKING):
+            jobs.transition(job.job_id, status)
+    storage.put_file(clip_mp4, final_key(done.job_id))
+    jobs.transition(done.job_id, JobStatus.COMPLETED)
+    (settings.runs_dir / done.job_id / "outputs").mkdir(parents=True)
+    log = tmp_path / "logs" / f"run-{done.job_id}.log"
+    log.parent.mkdir()
+    log.write_text("a run's log")
+
+    assert main(["jobs", "delete", "--data-dir", str(tmp_path), done.job_id]) == 0
+    assert main(["jobs", "delete", "--data-dir", str(tmp_path), running.job_id]) == 1
+
+    err = capsys.readouterr().err
+    assert f"deleted job {done.job_id} (2 stored files)." in err
+    assert (
+        "This job is still running; cancel it first, or delete it once it has finished. "
+        f"To cancel it: stereo-spot jobs cancel {running.job_id}"
+    ) in err
+    assert [job.job_id for job in jobs.list_all()] == [running.job_id]
+    assert not storage.exists(final_key(done.job_id)) and not storage.exists(
+        source_key(done.job_id)
+    )
+    assert storage.exists(source_key(running.job_id))
+    assert not (settings.runs_dir / done.job_id).exists() and not log.exists()
