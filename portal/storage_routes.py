@@ -18,7 +18,9 @@ from fastapi.responses import FileResponse
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
-from stereo_spot.errors import InvalidKey, ObjectNotFound
+from stereo_spot import keys
+from stereo_spot.domain import JobStatus
+from stereo_spot.errors import InvalidKey, JobNotFound, ObjectNotFound
 from stereo_spot.storage.signing import (
     SignatureRejected,
     SignedLocalStorage,
@@ -68,6 +70,7 @@ async def upload(request: Request) -> Response:
             form.drain()
         parser.finalize()
         form.drain()
+        _refuse_a_started_jobs_source(request, form.key)
         form.commit()
     except ClientDisconnect:
         form.discard()
@@ -76,6 +79,21 @@ async def upload(request: Request) -> Response:
         form.discard()
         raise
     return Response(status_code=204)
+
+
+def _refuse_a_started_jobs_source(request: Request, key: str | None) -> None:
+    """A job's source is written only while the job waits for it: a signed form used again
+    after the job started (a double submit, a retried upload) would replace the video under
+    its running conversion. What S3 would take until the form expires, this refuses."""
+    job_id = key.split("/")[1] if key and key.count("/") == 2 else None
+    if job_id is None or key != keys.source_key(job_id):
+        return
+    try:
+        status = request.app.state.jobs.get(job_id).status
+    except JobNotFound:
+        return
+    if status is not JobStatus.CREATED:
+        raise HTTPException(409, f"This job is {status.value}; it takes no more uploads.")
 
 
 @router.get(
@@ -210,6 +228,11 @@ class _StreamingForm:
         elif self._field_name is not None:
             self.fields[self._field_name] = self._field_value.decode("utf-8", "replace")
             self._field_name = None
+
+    @property
+    def key(self) -> str | None:
+        """The object key the signed form grants, once its fields are verified."""
+        return self._grant.key if self._grant is not None else None
 
     def commit(self) -> None:
         if not self.done or self._staged is None:

@@ -190,6 +190,22 @@ def test_a_file_cut_short_is_queued_and_its_page_says_where_it_stops(
     assert f"The file ends early: it stops at {job.source.duration:.1f} s of the 4.0 s" in page
 
 
+def test_the_upload_form_used_again_after_the_start_replaces_nothing(
+    client, jobs, storage, launcher, clip_mp4: Path, not_a_video: Path, tmp_path: Path
+) -> None:
+    # A double submit or a retried upload: the signed form has not expired yet.
+    job_id, upload = create_job_via_api(client)
+    post_upload(client, upload, clip_mp4)
+    assert client.post(f"/api/jobs/{job_id}/start").status_code == 202
+
+    again = post_upload(client, upload, not_a_video)
+
+    assert again.status_code == 409
+    assert "it takes no more uploads" in again.text
+    kept = storage.get_file(source_key(job_id), tmp_path / "kept.mp4")
+    assert kept.read_bytes() == clip_mp4.read_bytes()
+
+
 def test_second_start_does_not_submit_again(client, jobs, launcher, clip_mp4: Path) -> None:
     job_id, upload = create_job_via_api(client, layout="anaglyph")
     post_upload(client, upload, clip_mp4)
