@@ -22,7 +22,7 @@ def main() -> None:
         help="stop when the process that started this one ends, however it ends",
     )
     args, _unknown = parser.parse_known_args()
-    if args.exit_with_parent:
+    if args.exit_with_parent and sys.platform.startswith("linux"):  # prctl is Linux's own
         _exit_with_parent()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     serve(Settings(), port=args.port)

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -67,15 +68,15 @@ def run_job(settings: Settings, job_id: str, segment_seconds: float | None = Non
     os.environ.update(settings.as_environment())
     run_root = Path(settings.runs_dir) / job_id
     lock = _hold_run_lock(run_root, job_id)
-    scratch = _scratch_folder(run_root)
-    local.init(
-        runner=local.SubprocessRunner(use_venv=False),
-        pipeline_root=str(run_root / "outputs"),
-        workspace_root=str(scratch / "workspace"),
-        raise_on_error=True,
-    )
     try:
-        stereo_pipeline(**arguments)
+        with _scratch_folder(run_root) as scratch:
+            local.init(
+                runner=local.SubprocessRunner(use_venv=False),
+                pipeline_root=str(run_root / "outputs"),
+                workspace_root=str(scratch / "workspace"),
+                raise_on_error=True,
+            )
+            stereo_pipeline(**arguments)
     except Exception as error:  # kfp.local raises RuntimeError with its own summary
         log.info("job %s: pipeline ended with %s", job_id, error)
         job = jobs.get(job_id)
@@ -84,7 +85,6 @@ def run_job(settings: Settings, job_id: str, segment_seconds: float | None = Non
             job = jobs.get(job_id)
         raise PipelineFailed(job.error or "The pipeline failed.") from None
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
         lock.close()
     job = jobs.get(job_id)
     if job.status is not JobStatus.COMPLETED:
@@ -129,8 +129,10 @@ def run_in_progress(settings: Settings, job_id: str) -> str | None:
     return None
 
 
-def _scratch_folder(run_root: Path) -> Path:
-    """The run's temporary folder, made the temporary folder of every task it starts.
+@contextlib.contextmanager
+def _scratch_folder(run_root: Path) -> Iterator[Path]:
+    """The run's temporary folder, made the temporary folder of every task it starts while
+    the run lasts, then removed.
 
     kfp.local makes a workspace folder per run, and each lightweight component writes its code
     into a ``mktemp -d`` folder that nothing removes: thousands of folders in /tmp after a few
@@ -140,9 +142,18 @@ def _scratch_folder(run_root: Path) -> Path:
     scratch = run_root / "scratch"
     shutil.rmtree(scratch, ignore_errors=True)
     (scratch / "workspace").mkdir(parents=True)
+    before = os.environ.get("TMPDIR")
     os.environ["TMPDIR"] = str(scratch)
     tempfile.tempdir = None  # this process's own temporary files follow too
-    return scratch
+    try:
+        yield scratch
+    finally:
+        if before is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = before
+        tempfile.tempdir = None
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def start_job_process(
