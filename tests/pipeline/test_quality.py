@@ -82,24 +82,6 @@ def test_hevc_output_keeps_every_frame_the_tags_and_the_asked_quality(embedded, 
     assert decoded.returncode == 0 and not decoded.stderr, decoded.stderr
 
 
-@pytest.mark.parametrize(
-    ("option", "said"),
-    [
-        (("--crf", "0"), "Invalid --crf: Input should be greater than or equal to 1."),
-        (("--divergence", "50"), "Invalid --divergence: Input should be less than or equal to 10."),
-        (("--segment-seconds", "0"), "'0' is not a length in seconds above 0"),
-        (("--segment-seconds", "nan"), "'nan' is not a length in seconds above 0"),
-    ],
-)
-def test_an_option_out_of_range_is_refused_before_anything_runs(
-    embedded, clip_mp4, tmp_path, option, said
-):
-    result = embedded.convert(clip_mp4, tmp_path / "out.mp4", *option)
-    assert result.returncode == 2, "misuse, as for any option argparse refuses"
-    assert said in result.stderr
-    assert "converting" not in result.stderr and not (tmp_path / "out.mp4").exists()
-
-
 def test_anamorphic_video_keeps_its_pixel_shape_in_every_layout(embedded, tmp_path):
     # 720 x 480 shown 4:3 (pixels 8:9 wide), as DVDs store it; full side by side shows 8:3,
     # two 4:3 eyes, and half side by side the source's 4:3, each half stretched back.

@@ -108,6 +108,28 @@ def test_an_output_that_cannot_be_written_is_refused_before_converting(tmp_path,
     assert message.startswith("stereo-spot: Cannot write /proc/out.mp4: the folder /proc takes no")
 
 
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        (("--crf", "0"), "Invalid --crf: Input should be greater than or equal to 1."),
+        (("--divergence", "50"), "Invalid --divergence: Input should be less than or equal to 10."),
+        (("--segment-seconds", "0"), "'0' is not a length in seconds above 0"),
+        (("--segment-seconds", "nan"), "'nan' is not a length in seconds above 0"),
+    ],
+)
+def test_an_option_out_of_range_is_misuse_refused_before_anything_runs(
+    tmp_path, videos, capsys, option, said
+):
+    try:
+        code = main(["convert", str(videos[0]), "-o", str(tmp_path / "out.mp4"), *option])
+    except SystemExit as exit:  # argparse's own refusal
+        code = exit.code
+    assert code == 2, "misuse, as for any option argparse refuses"
+    err = capsys.readouterr().err
+    assert said in err and "starting the model server" not in err
+    assert not (tmp_path / "out.mp4").exists()
+
+
 JOB = "finishedJob_0123456789abcdef"
 
 
