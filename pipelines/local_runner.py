@@ -99,14 +99,9 @@ def _hold_run_lock(run_root: Path, job_id: str) -> TextIO:
     """Hold the job's run lock for as long as this process runs it (the kernel lets go of it
     when the process ends, however it ends); raises RunInProgress when another holds it."""
     run_root.mkdir(parents=True, exist_ok=True)
-    lock = open(_lock_path(run_root), "a+")  # noqa: SIM115 - held until the run ends
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.seek(0)
-        holder = lock.read().strip() or "another process"
-        lock.close()
-        raise RunInProgress(f"Job {job_id} is being converted by {holder}.") from None
+    lock, holder = _try_lock(_lock_path(run_root))
+    if lock is None:
+        raise RunInProgress(f"Job {job_id} is being converted by {holder}.")
     lock.seek(0)
     lock.truncate()
     lock.write(f"process {os.getpid()}")
@@ -119,14 +114,23 @@ def run_in_progress(settings: Settings, job_id: str) -> str | None:
     path = _lock_path(Path(settings.runs_dir) / job_id)
     if not path.exists():
         return None
-    with open(path, "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            return lock.read().strip() or "another process"
-        fcntl.flock(lock, fcntl.LOCK_UN)
-    return None
+    lock, holder = _try_lock(path)
+    if lock is not None:
+        lock.close()  # nobody had it: let go at once
+    return holder
+
+
+def _try_lock(path: Path) -> tuple[TextIO | None, str | None]:
+    """(the lock file, held by this process, None) or (None, who holds it)."""
+    lock = open(path, "a+")  # noqa: SIM115 - the caller keeps it while it holds the lock
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "another process"
+        lock.close()
+        return None, holder
+    return lock, None
 
 
 @contextlib.contextmanager

@@ -85,8 +85,8 @@ def _refuse_a_started_jobs_source(request: Request, key: str | None) -> None:
     """A job's source is written only while the job waits for it: a signed form used again
     after the job started (a double submit, a retried upload) would replace the video under
     its running conversion. What S3 would take until the form expires, this refuses."""
-    job_id = key.split("/")[1] if key and key.count("/") == 2 else None
-    if job_id is None or key != keys.source_key(job_id):
+    job_id = keys.job_of_source_key(key) if key else None
+    if job_id is None:
         return
     try:
         status = request.app.state.jobs.get(job_id).status

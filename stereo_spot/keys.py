@@ -42,6 +42,15 @@ def source_key(job_id: str) -> str:
     return f"input/{validate_job_id(job_id)}/source.mp4"
 
 
+def job_of_source_key(key: str) -> str | None:
+    """The job whose source ``key`` is (``input/{job_id}/source.mp4``), or None for any other
+    key."""
+    parts = key.split("/")
+    if len(parts) != 3 or parts[0] != "input" or parts[2] != "source.mp4":
+        return None
+    return parts[1] if _JOB_ID_RE.match(parts[1]) else None
+
+
 def source_segment_key(job_id: str, segment_index: int, total_segments: int, layout: Layout) -> str:
     _check_index(segment_index, total_segments)
     return (

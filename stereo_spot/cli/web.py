@@ -67,16 +67,13 @@ class ChildProcessRuns:
         self._stopped = False
 
     def __call__(self, job_id: str) -> None:
-        from pipelines.local_runner import run_in_progress, start_job_process
+        from pipelines.local_runner import start_job_process
 
         with self._lock:
             if self._stopped:
                 raise StereoSpotError("The portal is shutting down.")
             if job_id in self._cancelled:
                 raise StereoSpotError("The conversion was cancelled.")
-            holder = run_in_progress(self._settings, job_id)
-            if holder is not None:  # a `convert` or `jobs retry` on this machine
-                raise RunInProgress(f"Job {job_id} is being converted by {holder}.")
             process, log_path = start_job_process(self._settings, job_id)
             self._process, self._job_id = process, job_id
         try:
@@ -84,7 +81,7 @@ class ChildProcessRuns:
         finally:
             with self._lock:
                 self._process = self._job_id = None
-        if code == RunInProgress.exit_code:
+        if code == RunInProgress.exit_code:  # a `convert` or `jobs retry` on this machine has it
             raise RunInProgress(f"Job {job_id} is being converted by another process.")
         if code != 0:
             job = self._jobs.get(job_id)

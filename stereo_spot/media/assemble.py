@@ -138,14 +138,15 @@ def rewrap(result: Path, target: Path, muxer: str, layout: Layout | str) -> None
     copy: the chapters travel as chapters.)"""
     options: dict[str, object] = {"c": "copy", "f": muxer}
     mode = STEREO_MODES.get(Layout(layout))
+    tracks = source_tracks(result)
     if muxer == "matroska":
         options["c:s"] = "srt"  # MP4's mov_text subtitles are SubRip text in Matroska
         if mode:
             options["metadata:s:v:0"] = f"stereo_mode={mode}"
-        options.update(track_name_options(source_tracks(result), "title"))
+        options.update(track_name_options(tracks, "title"))
     if muxer == "mov":
         options["movflags"] = "+faststart"
-        for number, codec in enumerate(source_tracks(result).audio_codecs):
+        for number, codec in enumerate(tracks.audio_codecs):
             if codec == "flac":
                 # QuickTime has no FLAC; ALAC is its lossless audio, decoded to the same samples.
                 options[f"c:a:{number}"] = "alac"

@@ -70,3 +70,10 @@ def test_uris_resolve_to_their_storage():
         keys.parse_uri("file:///etc/passwd", local_root="/data/media")
     with pytest.raises(InvalidKey):
         keys.parse_uri("http://example.com/video.mp4")
+
+
+def test_a_source_key_names_its_job_and_no_other_key_does() -> None:
+    job_id = "someJob_0123456789abcdef"
+    assert keys.job_of_source_key(keys.source_key(job_id)) == job_id
+    assert keys.job_of_source_key(keys.final_key(job_id)) is None
+    assert keys.job_of_source_key("input/../source.mp4") is None
