@@ -2,8 +2,8 @@
 
 A real HTTP endpoint (``python -m moto.server`` in a subprocess), real boto3 clients, no in-process
 mocks. ``moto_endpoint`` points boto3's own environment variables at it for the session, with
-dummy credentials and no profile, so nothing can reach a real account. Conftests that need it
-import the fixture (``from tests.aws_fixtures import moto_endpoint``).
+dummy credentials and no profile, so nothing can reach a real account. The root conftest
+registers the fixture once, so every suite shares one server.
 """
 
 from __future__ import annotations

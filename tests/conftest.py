@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from tests import aws_fixtures
 from tests.media import make_clip, package_data
+
+# One moto server per session (per pytest-xdist worker), whichever suite asks first: a second one
+# would repoint boto3's environment while the first suite's tests still expect theirs.
+moto_endpoint = aws_fixtures.moto_endpoint
 
 
 @pytest.fixture(scope="session")

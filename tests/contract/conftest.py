@@ -18,8 +18,6 @@ from tests import aws_fixtures
 
 ADAPTER_SETS = ("local", "aws")
 
-moto_endpoint = aws_fixtures.moto_endpoint  # the shared session fixture
-
 
 def pytest_configure(config: pytest.Config) -> None:
     # Also wanted in pyproject's markers list; registered here so --strict-markers passes now.

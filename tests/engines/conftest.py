@@ -14,9 +14,6 @@ from pathlib import Path
 import pytest
 
 from stereo_spot.cli import main
-from tests import aws_fixtures
-
-moto_endpoint = aws_fixtures.moto_endpoint  # shared session fixture (tests/aws_fixtures.py)
 
 
 def write_tiny(folder: Path, engine: str, *extra: str) -> Path:

@@ -12,9 +12,6 @@ import pytest
 
 from inference_service.launcher import running_model_server
 from stereo_spot.settings import Settings
-from tests import aws_fixtures
-
-moto_endpoint = aws_fixtures.moto_endpoint  # shared session fixture (tests/aws_fixtures.py)
 
 
 @dataclass

@@ -19,12 +19,9 @@ from portal.launcher import LocalRunLauncher
 from stereo_spot.settings import Settings
 from stereo_spot.storage import UploadTarget
 from stereo_spot.wiring import job_store_from, storage_from
-from tests import aws_fixtures
 
 _CSRF_RE = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 MAX_UPLOAD_BYTES = 2_000_000
-
-moto_endpoint = aws_fixtures.moto_endpoint  # shared session fixture (tests/aws_fixtures.py)
 
 
 @pytest.fixture
