@@ -168,6 +168,9 @@ class KfpRunLauncher:
             return
         log.info("job %s: terminated KFP run %s", job_id, run_id)
 
+    def forget(self, job_id: str) -> None:
+        """Nothing: a KFP run keeps its record and logs in Kubeflow, which expires them."""
+
     # -- KFP API ---------------------------------------------------------------------------------
 
     def _api(self) -> Any:

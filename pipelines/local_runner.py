@@ -160,6 +160,18 @@ def _scratch_folder(run_root: Path) -> Iterator[Path]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def run_log_path(settings: Settings, job_id: str) -> Path:
+    """Where the output of the job's runs on this machine goes (each run appends)."""
+    return Path(settings.data_dir) / "logs" / f"run-{job_id}.log"
+
+
+def forget_run(settings: Settings, job_id: str) -> None:
+    """Remove what the job's runs left on this machine: its run folder (segment work, the run
+    lock) and its log. For a job being deleted; its stored media go separately."""
+    shutil.rmtree(Path(settings.runs_dir) / job_id, ignore_errors=True)
+    run_log_path(settings, job_id).unlink(missing_ok=True)
+
+
 def start_job_process(
     settings: Settings, job_id: str, segment_seconds: float | None = None
 ) -> tuple[subprocess.Popen, Path]:
@@ -169,7 +181,7 @@ def start_job_process(
     its own, with the task processes kfp.local starts: stop it with :func:`signal_job_process`,
     which reaches them too (a convert task left behind would keep waiting for its server).
     """
-    log_path = Path(settings.data_dir) / "logs" / f"run-{job_id}.log"
+    log_path = run_log_path(settings, job_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "pipelines"]
     if segment_seconds:

@@ -37,6 +37,10 @@ class RunLauncher(Protocol):
         """Stop the job's run, waiting or running (the job is marked failed by the caller, so
         a run that has not started yet never will); nothing when it has none."""
 
+    def forget(self, job_id: str) -> None:
+        """Remove what the runs of a deleted job left where they ran, beside its stored media
+        (on this machine its run folder and log); nothing where the runs keep no such files."""
+
 
 class LocalRunLauncher:
     """Drains queued jobs one at a time on a worker thread.
@@ -52,12 +56,15 @@ class LocalRunLauncher:
         jobs: JobStore,
         run_job: Callable[[str], None],
         stop_run: Callable[[str], None] | None = None,
+        forget_run: Callable[[str], None] | None = None,
     ) -> None:
         self._jobs = jobs
         self._run_job = run_job
         # How to stop the run of a job that is running (``ChildProcessRuns.stop``): ``run_job``
         # then returns or raises, and the worker goes on with the next job.
         self._stop_run = stop_run
+        # How to remove a deleted job's run folder and log (``ChildProcessRuns.forget``).
+        self._forget_run = forget_run
         self._running: str | None = None
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._lock = threading.Lock()
@@ -94,6 +101,10 @@ class LocalRunLauncher:
             running = self._running == job_id
         if running and self._stop_run is not None:
             self._stop_run(job_id)
+
+    def forget(self, job_id: str) -> None:
+        if self._forget_run is not None:
+            self._forget_run(job_id)
 
     def run_ids(self) -> dict[str, str]:
         """Job id -> run id of every job waiting or running now."""

@@ -337,6 +337,6 @@ def cancel_job(job_id: str, jobs: JobsDep, launcher: LauncherDep) -> JobOut:
     summary="Delete a job and all its files",
     responses={**_ERRORS, 409: {"model": ErrorOut}},
 )
-def delete_job(job_id: str, jobs: JobsDep, storage: StorageDep) -> Response:
-    services.delete_job(jobs, storage, job_id)
+def delete_job(job_id: str, jobs: JobsDep, storage: StorageDep, launcher: LauncherDep) -> Response:
+    services.delete_job(jobs, storage, launcher, job_id)
     return Response(status_code=204)

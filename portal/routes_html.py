@@ -187,6 +187,7 @@ def job_page(
     settings: SettingsDep,
 ) -> HTMLResponse:
     job = services.get_job(jobs, job_id)
+    whole_kept = services.whole_video_kept(jobs, job)
     upload = None
     if job.status is JobStatus.CREATED:
         upload = services.upload_target(storage, settings, job)
@@ -202,7 +203,8 @@ def job_page(
         cancellable=job.status in ACTIVE,
         cancelled=job.error == CANCELLED,
         # The video was uploaded and read: it can be converted again without a new upload.
-        again=(job.status.is_final or job.held) and job.source is not None,
+        again=(job.status.is_final or job.held) and job.source is not None and whole_kept,
+        whole_kept=whole_kept,
         anaglyph_modes=list(AnaglyphMode),
         **ENCODING_CHOICES,
         preview_seconds=PREVIEW_SECONDS,
@@ -275,6 +277,6 @@ def cancel_job(job_id: str, jobs: JobsDep, launcher: LauncherDep) -> Response:
 
 
 @router.post("/jobs/{job_id}/delete", dependencies=[CsrfChecked])
-def delete_job(job_id: str, jobs: JobsDep, storage: StorageDep) -> Response:
-    services.delete_job(jobs, storage, job_id)
+def delete_job(job_id: str, jobs: JobsDep, storage: StorageDep, launcher: LauncherDep) -> Response:
+    services.delete_job(jobs, storage, launcher, job_id)
     return RedirectResponse("/jobs", status_code=303)

@@ -189,6 +189,18 @@ def cancel_job(jobs: JobStore, launcher: RunLauncher | None, job_id: str) -> Job
     return job
 
 
+def whole_video_kept(jobs: JobStore, job: Job) -> bool:
+    """Whether the whole video a preview job was cut from can still be converted (its job was
+    not deleted); True for a job that is no preview."""
+    if not job.preview_of:
+        return True
+    try:
+        jobs.get(job.preview_of)
+    except JobNotFound:
+        return False
+    return True
+
+
 def convert_again(
     jobs: JobStore,
     storage: ObjectStorage,
@@ -262,10 +274,16 @@ def _start_preview(
     return start_job(jobs, storage, settings, launcher, job.job_id)
 
 
-def delete_job(jobs: JobStore, storage: ObjectStorage, job_id: str) -> int:
-    """Forget the job and delete every object it has (``stereo_spot.jobs.delete``)."""
+def delete_job(
+    jobs: JobStore, storage: ObjectStorage, launcher: RunLauncher | None, job_id: str
+) -> int:
+    """Forget the job and delete every object it has (``stereo_spot.jobs.delete``), then what
+    its runs left where they ran (``RunLauncher.forget``)."""
     get_job(jobs, job_id)
-    return delete(jobs, storage, job_id)
+    deleted = delete(jobs, storage, job_id)
+    if launcher is not None:
+        launcher.forget(job_id)
+    return deleted
 
 
 def _clean_name(name: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -135,7 +134,7 @@ def run_delete(args: argparse.Namespace) -> int:
     """Delete a finished, failed or cancelled job: its stored media, and on this machine its
     run folder and log (a conversion keeps the source, its segments and the result: about
     three times the video)."""
-    from pipelines.local_runner import run_in_progress
+    from pipelines.local_runner import forget_run, run_in_progress
     from stereo_spot.jobs import delete
 
     settings = _settings(args)
@@ -147,7 +146,6 @@ def run_delete(args: argparse.Namespace) -> int:
         deleted = delete(job_store_from(settings), storage_from(settings), job_id)
     except JobBusy as busy:
         raise JobBusy(f"{busy} To cancel it: stereo-spot jobs cancel {job_id}") from None
-    shutil.rmtree(settings.runs_dir / job_id, ignore_errors=True)
-    (settings.data_dir / "logs" / f"run-{job_id}.log").unlink(missing_ok=True)
+    forget_run(settings, job_id)
     print(f"deleted job {job_id} ({deleted} stored files).", file=sys.stderr)
     return 0

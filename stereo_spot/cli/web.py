@@ -96,6 +96,12 @@ class ChildProcessRuns:
             process = self._process if self._job_id == job_id else None
         _stop(process)
 
+    def forget(self, job_id: str) -> None:
+        """Remove the run folder and log of a deleted job."""
+        from pipelines.local_runner import forget_run
+
+        forget_run(self._settings, job_id)
+
     def terminate(self) -> None:
         with self._lock:
             self._stopped = True
@@ -127,7 +133,7 @@ def launcher_from(settings: Settings, jobs: JobStore, stack: ExitStack):
     from portal.launcher import LocalRunLauncher
 
     runs = ChildProcessRuns(settings, jobs)
-    launcher = LocalRunLauncher(jobs, runs, stop_run=runs.stop)
+    launcher = LocalRunLauncher(jobs, runs, stop_run=runs.stop, forget_run=runs.forget)
     # Closed in reverse: stop taking jobs first, then stop the one running.
     stack.callback(runs.terminate)
     stack.callback(launcher.stop)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 
@@ -70,19 +71,18 @@ def model_url(settings: Settings) -> Iterator[str]:
 def running_client(
     settings: Settings, storage, jobs, model_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TestClient]:
-    """The portal as ``stereo-spot up`` wires it: LocalRunLauncher running each job through
-    ``pipelines.local_runner`` in a child process, against a real model server."""
-    from stereo_spot.cli.web import ChildProcessRuns
+    """The portal as ``stereo-spot up`` wires it (``launcher_from``): LocalRunLauncher running
+    each job through ``pipelines.local_runner`` in a child process, against a real model
+    server."""
+    from stereo_spot.cli.web import launcher_from
 
     monkeypatch.setenv("STEREO_SPOT_SEGMENT_SECONDS", "1")  # several segments from a 3 s clip
     run_settings = settings.model_copy(update={"model_url": model_url})
-    runs = ChildProcessRuns(run_settings, jobs)
-    launcher = LocalRunLauncher(jobs, runs, stop_run=runs.stop).start()
-    app = create_app(run_settings, storage=storage, jobs=jobs, launcher=launcher)
-    with TestClient(app) as test_client:
-        yield test_client
-    launcher.stop()
-    runs.terminate()
+    with ExitStack() as stack:
+        launcher = launcher_from(run_settings, jobs, stack)
+        app = create_app(run_settings, storage=storage, jobs=jobs, launcher=launcher)
+        with TestClient(app) as test_client:
+            yield test_client
 
 
 @pytest.fixture

@@ -88,7 +88,7 @@ def test_non_video_upload_ends_failed_with_reason(running_client, jobs, not_a_vi
 
 
 def test_a_running_conversion_is_cancelled_and_its_processes_stop(
-    running_client, jobs, storage, tmp_path
+    running_client, settings, jobs, storage, tmp_path
 ) -> None:
     client = running_client
     launcher = client.app.state.launcher
@@ -117,9 +117,16 @@ def test_a_running_conversion_is_cancelled_and_its_processes_stop(
     assert not storage.exists(final_key(job_id))
     assert "<strong>Cancelled.</strong>" in client.get(f"/jobs/{job_id}").text
 
+    run_folder, run_log = (
+        settings.runs_dir / job_id,
+        settings.data_dir / "logs" / f"run-{job_id}.log",
+    )
+    assert run_folder.is_dir() and run_log.is_file()
+
     assert client.delete(f"/api/jobs/{job_id}").status_code == 204
     for prefix in job_prefixes(job_id):
         assert not storage.list_prefix(prefix), prefix
+    assert not run_folder.exists() and not run_log.exists(), "its run's files went with it"
 
 
 def test_a_preview_of_an_uploaded_video_converts_five_seconds_of_it(

@@ -533,6 +533,17 @@ def test_a_preview_with_other_settings_then_the_whole_video_needs_no_new_upload(
     assert whole.source_name == "holiday.mp4"
     assert storage.size(source_key(whole.job_id)) == long_clip.stat().st_size
 
+    # Once the job it was cut from is deleted, the preview's page no longer offers the whole
+    # video (it would only be refused) and says why.
+    assert client.delete(f"/api/jobs/{first}").status_code == 204
+    page = client.get(f"/jobs/{preview['job_id']}").text
+    assert (
+        'id="whole-video"' not in page and f'action="/jobs/{preview["job_id"]}/again"' not in page
+    )
+    preview_of = re.search(r'<p class="meta" id="preview-of">(.*?)</p>', page, re.S).group(1)
+    assert "whose job has since been deleted" in preview_of and "href" not in preview_of
+    assert "Play the 3D video" in page, "the preview itself still plays"
+
 
 def test_preview_first_holds_the_upload_until_the_whole_video_is_asked_for(
     client, jobs, storage, launcher, long_clip, tmp_path

@@ -25,6 +25,7 @@ class RecordingLauncher:
     def __init__(self) -> None:
         self.submitted: list[str] = []
         self.cancelled: list[str] = []
+        self.forgotten: list[str] = []
         self._lock = threading.Lock()
 
     def submit(self, job_id: str) -> str:
@@ -35,6 +36,10 @@ class RecordingLauncher:
     def cancel(self, job_id: str) -> None:
         with self._lock:
             self.cancelled.append(job_id)
+
+    def forget(self, job_id: str) -> None:
+        with self._lock:
+            self.forgotten.append(job_id)
 
 
 def _uploaded_job(jobs, storage, clip: Path) -> Job:
@@ -86,14 +91,16 @@ def test_rejected_source_fails_the_job_without_a_run(jobs, storage, settings, no
 
 
 def test_delete_removes_only_that_jobs_objects(jobs, storage, clip_mp4) -> None:
+    launcher = RecordingLauncher()
     gone = _uploaded_job(jobs, storage, clip_mp4)
     kept = _uploaded_job(jobs, storage, clip_mp4)
 
-    assert services.delete_job(jobs, storage, gone.job_id) == 1
+    assert services.delete_job(jobs, storage, launcher, gone.job_id) == 1
 
     with pytest.raises(JobNotFound):
         jobs.get(gone.job_id)
     assert storage.list_prefix("") == [source_key(kept.job_id)]
+    assert launcher.forgotten == [gone.job_id], "its run's files are the launcher's to remove"
 
 
 def test_cancel_fails_the_job_stops_its_run_and_frees_it_for_deletion(
@@ -103,7 +110,8 @@ def test_cancel_fails_the_job_stops_its_run_and_frees_it_for_deletion(
     job = _uploaded_job(jobs, storage, clip_mp4)
     services.start_job(jobs, storage, settings, launcher, job.job_id)
     with pytest.raises(JobBusy, match="cancel it first"):
-        services.delete_job(jobs, storage, job.job_id)
+        services.delete_job(jobs, storage, launcher, job.job_id)
+    assert launcher.forgotten == [], "a refused delete leaves the run alone"
 
     cancelled = services.cancel_job(jobs, launcher, job.job_id)
 
@@ -112,7 +120,7 @@ def test_cancel_fails_the_job_stops_its_run_and_frees_it_for_deletion(
     with pytest.raises(NothingToCancel, match="already failed; there is nothing to cancel"):
         services.cancel_job(jobs, launcher, job.job_id)
     assert launcher.cancelled == [job.job_id], "a finished job's run is not touched again"
-    assert services.delete_job(jobs, storage, job.job_id) == 1
+    assert services.delete_job(jobs, storage, launcher, job.job_id) == 1
     with pytest.raises(JobNotFound):
         jobs.get(job.job_id)
 
