@@ -8,11 +8,15 @@ import sys
 from pathlib import Path
 
 from stereo_spot.cli.stereo_options import segment_seconds
-from stereo_spot.domain import JobStatus
+from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import JobBusy, StereoSpotError
 from stereo_spot.keys import final_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
+
+JOB_ID_HELP = (
+    "the job's id, or its first few characters (at least 4) if no other job's id starts so"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,12 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     list_.add_argument("--limit", type=int, default=20)
     list_.set_defaults(func=run_list)
     show = verbs.add_parser("show", help="one job as JSON")
-    show.add_argument("job_id")
+    show.add_argument("job_id", help=JOB_ID_HELP)
     show.set_defaults(func=run_show)
     retry = verbs.add_parser(
         "retry", help="resume an interrupted job, reusing the segments already converted"
     )
-    retry.add_argument("job_id")
+    retry.add_argument("job_id", help=JOB_ID_HELP)
     retry.add_argument("--segment-seconds", type=segment_seconds, default=None)
     retry.add_argument(
         "-o",
@@ -40,12 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "cancel",
         help="stop a job that has not finished (on a cluster its Kubeflow run is terminated)",
     )
-    cancel.add_argument("job_id")
+    cancel.add_argument("job_id", help=JOB_ID_HELP)
     cancel.set_defaults(func=run_cancel)
     delete = verbs.add_parser(
         "delete", help="forget a job that is not running and delete its media, run and log"
     )
-    delete.add_argument("job_id")
+    delete.add_argument("job_id", help=JOB_ID_HELP)
     delete.set_defaults(func=run_delete)
     for verb in (list_, show, retry, cancel, delete):
         verb.add_argument(
@@ -71,8 +75,15 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _job(settings: Settings, id_or_prefix: str) -> Job:
+    """The job named on the command line: by its id, or the first few characters of it."""
+    from stereo_spot.jobs import find
+
+    return find(job_store_from(settings), id_or_prefix)
+
+
 def run_show(args: argparse.Namespace) -> int:
-    job = job_store_from(_settings(args)).get(args.job_id)
+    job = _job(_settings(args), args.job_id)
     print(json.dumps(job.model_dump(mode="json"), indent=2))
     return 0
 
@@ -83,7 +94,7 @@ def run_retry(args: argparse.Namespace) -> int:
     from stereo_spot.cli.outputs import fetch_result
 
     settings = _settings(args)
-    job = job_store_from(settings).get(args.job_id)
+    job = _job(settings, args.job_id)
     output = args.output or (Path(job.output_path) if job.output_path else None)
     if job.status is JobStatus.FAILED:
         raise StereoSpotError(
@@ -121,7 +132,7 @@ def run_cancel(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     jobs = job_store_from(settings)
-    job = cancel(jobs, args.job_id)
+    job = cancel(jobs, _job(settings, args.job_id).job_id)
     if settings.kfp_host:
         from pipelines.kfp_launcher import KfpRunLauncher
 
@@ -138,7 +149,7 @@ def run_delete(args: argparse.Namespace) -> int:
     from stereo_spot.jobs import delete
 
     settings = _settings(args)
-    job_id = job_store_from(settings).get(args.job_id).job_id
+    job_id = _job(settings, args.job_id).job_id
     running = run_in_progress(settings, job_id)
     try:
         if running is not None:

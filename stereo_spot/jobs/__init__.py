@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from stereo_spot import keys
 from stereo_spot.domain import Job, JobStatus
-from stereo_spot.errors import JobBusy, NothingToCancel
+from stereo_spot.errors import JobBusy, JobNotFound, NothingToCancel
 from stereo_spot.storage import ObjectStorage
 
 
@@ -49,7 +49,8 @@ class JobStore(Protocol):
         """Forget the job (its media are deleted separately)."""
 
 
-# list_all is newest first and bounded; this is how many past jobs a restart looks through.
+# list_all is newest first and bounded; this is how many past jobs a restart, or a search by the
+# start of an id, looks through.
 RESUME_SCAN_LIMIT = 10_000
 
 
@@ -62,6 +63,32 @@ def left_queued(jobs: JobStore) -> list[Job]:
         for job in reversed(jobs.list_all(limit=RESUME_SCAN_LIMIT))
         if job.status is JobStatus.QUEUED and not job.output_path
     ]
+
+
+# The fewest leading characters of an id that name a job (as git takes a commit's): fewer would
+# match by chance among a few thousand jobs.
+SHORTEST_ID_PREFIX = 4
+
+
+def find(jobs: JobStore, id_or_prefix: str) -> Job:
+    """The job with this id, or the one job whose id starts with it (ids are 32 characters;
+    people type the first few). Raises JobNotFound naming the candidates when several match."""
+    try:
+        return jobs.get(id_or_prefix)
+    except JobNotFound:
+        if len(id_or_prefix) < SHORTEST_ID_PREFIX:
+            raise
+    matches = [
+        job for job in jobs.list_all(limit=RESUME_SCAN_LIMIT) if job.job_id.startswith(id_or_prefix)
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise JobNotFound(f"There is no job '{id_or_prefix}'.")
+    listed = ", ".join(job.job_id for job in matches[:5]) + (", ..." if len(matches) > 5 else "")
+    raise JobNotFound(
+        f"'{id_or_prefix}' starts the ids of {len(matches)} jobs ({listed}); give more of it."
+    )
 
 
 # Where a local run stopped part-way (its process ended with the portal) leaves its job.

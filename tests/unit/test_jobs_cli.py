@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from stereo_spot.cli import main
-from stereo_spot.domain import Job, JobStatus
+from stereo_spot.domain import Job, JobStatus, new_job_id
 from stereo_spot.keys import final_key, source_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
@@ -59,3 +59,34 @@ def test_delete_removes_a_finished_jobs_media_run_and_log_and_refuses_a_running_
     )
     assert storage.exists(source_key(running.job_id))
     assert not (settings.runs_dir / done.job_id).exists() and not log.exists()
+
+
+def test_a_job_is_named_by_the_start_of_its_id_when_no_other_starts_so(tmp_path, capsys):
+    jobs = job_store_from(Settings(data_dir=tmp_path, backend="local"))
+    twins = [
+        jobs.create(Job(job_id="abcd" + new_job_id()[4:], source_name=f"twin{n}.mp4"))
+        for n in (1, 2)
+    ]
+    alone = jobs.create(Job(job_id="zq9" + new_job_id()[3:], source_name="alone.mp4"))
+
+    def show(id_or_prefix: str) -> tuple[int, str, str]:
+        code = main(["jobs", "show", "--data-dir", str(tmp_path), id_or_prefix])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, _ = show(alone.job_id[:4])
+    assert code == 0 and json.loads(out)["job_id"] == alone.job_id
+    code, out, _ = show(twins[0].job_id[:6])
+    assert code == 0 and json.loads(out)["source_name"] == "twin1.mp4"
+
+    code, _, err = show("abcd")
+    assert code == 1
+    assert err.startswith("stereo-spot: 'abcd' starts the ids of 2 jobs (")
+    assert all(twin.job_id in err for twin in twins) and err.rstrip().endswith("give more of it.")
+    code, _, err = show("zq9")  # too short to name a job by
+    assert code == 1 and "There is no job 'zq9'." in err
+
+    assert main(["jobs", "cancel", "--data-dir", str(tmp_path), alone.job_id[:5]]) == 0
+    assert main(["jobs", "delete", "--data-dir", str(tmp_path), alone.job_id[:5]]) == 0
+    assert f"deleted job {alone.job_id}" in capsys.readouterr().err
+    assert {job.job_id for job in jobs.list_all()} == {twin.job_id for twin in twins}
