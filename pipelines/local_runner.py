@@ -120,6 +120,15 @@ def run_in_progress(settings: Settings, job_id: str) -> str | None:
     return holder
 
 
+def stopped_part_way(settings: Settings, job_id: str) -> bool:
+    """Whether a run of the job started on this machine and has ended, nobody running it now
+    (its record may still say it is being converted: the run was killed or its machine
+    stopped)."""
+    return _lock_path(Path(settings.runs_dir) / job_id).exists() and (
+        run_in_progress(settings, job_id) is None
+    )
+
+
 def _try_lock(path: Path) -> tuple[TextIO | None, str | None]:
     """(the lock file, held by this process, None) or (None, who holds it)."""
     lock = open(path, "a+")  # noqa: SIM115 - the caller keeps it while it holds the lock

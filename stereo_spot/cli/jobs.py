@@ -67,12 +67,30 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    for job in job_store_from(_settings(args)).list_all(limit=args.limit):
+    settings = _settings(args)
+    any_stopped = False
+    for job in job_store_from(settings).list_all(limit=args.limit):
+        status = job.status.value
+        if _stopped_part_way(settings, job):
+            status, any_stopped = "stopped", True
         done = f"{job.completed_segments}/{job.total_segments}"
+        print(f"{job.job_id}  {status:<12} {done:>9}  {job.layout.value:<9} {job.source_name}")
+    if any_stopped:
         print(
-            f"{job.job_id}  {job.status.value:<12} {done:>9}  {job.layout.value:<9} {job.source_name}"
+            "stopped: its run ended part-way (the command or portal running it was stopped); "
+            "resume it with: stereo-spot jobs retry JOB",
+            file=sys.stderr,
         )
     return 0
+
+
+def _stopped_part_way(settings: Settings, job: Job) -> bool:
+    """Whether the job's record says it is being converted while its run on this machine has
+    ended (a cluster's runs are not seen from here; their jobs show their recorded status)."""
+    from pipelines.local_runner import stopped_part_way
+    from stereo_spot.jobs import LEFT_PART_WAY
+
+    return job.status in LEFT_PART_WAY and stopped_part_way(settings, job.job_id)
 
 
 def _job(settings: Settings, id_or_prefix: str) -> Job:

@@ -169,6 +169,15 @@ def test_model_server_killed_mid_run_is_retried_and_the_job_completes(stack, cli
     assert re.search(r"Task convert-op\S* failed \(attempt 1/4\)\. Retrying", run_log)
 
 
+def _listed_status(stack, job_id: str) -> tuple[str, str]:
+    """The status ``stereo-spot jobs list`` shows for the job, and what it says beside."""
+    listed = subprocess.run(
+        ["stereo-spot", "jobs", "list"], env=stack.env, capture_output=True, text=True, timeout=60
+    )
+    (line,) = [line for line in listed.stdout.splitlines() if line.startswith(job_id)]
+    return line.split()[1], listed.stderr
+
+
 def test_runner_killed_mid_run_resumes_with_finished_segments_and_same_result(
     stack, clip, tmp_path
 ):
@@ -181,11 +190,15 @@ def test_runner_killed_mid_run_resumes_with_finished_segments_and_same_result(
     output = tmp_path / "out.mp4"
     run = stack.convert(clip, output)
     job = stack.wait_for(lambda job: job.completed_segments >= 3)
+    assert _listed_status(stack, job.job_id) == ("processing", "")
     _kill_tree(run.pid)
     run.wait()
     time.sleep(2)  # a request already sent still finishes on the server: let it land
     job = stack.jobs.get(job.job_id)
     assert job.status is JobStatus.PROCESSING, "a killed runner leaves the job resumable"
+    status, said = _listed_status(stack, job.job_id)
+    assert status == "stopped", "listed as stopped, not as still processing"
+    assert "resume it with: stereo-spot jobs retry JOB" in said
     finished = _segment_files(stack, job.job_id)
     assert 3 <= len(finished) < job.total_segments
     assert not output.exists()
