@@ -1,4 +1,4 @@
-"""How many CPUs this process may really use, for sizing its thread pools.
+"""How many CPUs this process may really use, for sizing its thread pools, and what they can do.
 
 A pod limited to 2 CPUs on a 16-core node still sees 16 cores: the limit is a CFS quota in its
 cgroup, not an affinity mask. numba and x264 size their pools from the cores they see, so there
@@ -9,11 +9,13 @@ for 3), enough to break a 2 GiB pod's memory limit.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+CPUINFO = Path("/proc/cpuinfo")
 
 
 def _quota_cpus(root: Path) -> float | None:
@@ -68,3 +70,15 @@ def x265_threads(cpus: int | None = None) -> str:
     cpus = usable_cpus() if cpus is None else cpus
     frames = 4 if cpus >= 16 else 3 if cpus >= 8 else 2 if cpus >= 4 else 1
     return f"pools={cpus}:frame-threads={frames}"
+
+
+@functools.cache
+def has_avx512(cpuinfo: Path = CPUINFO) -> bool:
+    """Whether the CPU has AVX-512 (its foundation instructions, ``avx512f`` among the flags
+    /proc/cpuinfo lists); False where that file cannot be read (not Linux)."""
+    try:
+        with cpuinfo.open() as lines:
+            flags = next((line for line in lines if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return "avx512f" in flags.split()

@@ -18,7 +18,7 @@ import av
 import numpy as np
 from av.video.reformatter import ColorRange, Interpolation, VideoReformatter
 
-from stereo_spot.cpus import decoder_threads, encoder_threads, x265_threads
+from stereo_spot.cpus import decoder_threads, encoder_threads, has_avx512, x265_threads
 from stereo_spot.domain import DEFAULT_CRF, Layout, StereoParams, VideoCodec
 from stereo_spot.errors import InputRejected
 from stereo_spot.media.colour import Colour, stream_colour
@@ -33,6 +33,13 @@ PROFILES = {
     VideoCodec.H264: {"420": "high", "444": "high444"},
     VideoCodec.HEVC: {"420": "main", "444": "main444-8"},
 }
+# x264 without its AVX-512 code, on CPUs that have it. That code, which x264 picks by itself there,
+# encodes the same frames differently from one run to the next when the encoder runs on a worker
+# thread, as the model server's does (measured with the av wheel's x264, core 165: 16 encodes of
+# six identical frames came out in three to five different files, the pictures up to 30 levels
+# apart at edges; a resumed job's result then differed from an uninterrupted one's). Limited to
+# AVX2, and with no assembly at all, every encode is byte-identical, and AVX2 is as fast here.
+X264_WITHOUT_AVX512 = "asm=avx2"
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,8 @@ class Encoding:
             "crf": str(self.crf),
             "profile": PROFILES[self.codec][self.chroma],
         }
+        if self.codec is VideoCodec.H264 and has_avx512():
+            options["x264-params"] = X264_WITHOUT_AVX512
         if self.codec is VideoCodec.HEVC:
             # x265 ignores libavcodec's thread settings (use_frame_threads): its own, sized for
             # the CPUs we may use; and no banner and per-file summary on stderr.

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from stereo_spot.cpus import decoder_threads, encoder_threads, usable_cpus, x265_threads
+from stereo_spot.cpus import (
+    decoder_threads,
+    encoder_threads,
+    has_avx512,
+    usable_cpus,
+    x265_threads,
+)
 
 # The CPUs this test may run on (macOS has no affinity call; every core counts there).
 AFFINITY = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -93,3 +99,11 @@ def test_importing_the_package_sizes_the_thread_pools_and_lets_them_sleep() -> N
 def test_a_users_thread_settings_win() -> None:
     preset = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "3", "OMP_WAIT_POLICY": "ACTIVE"}
     assert _environment_after_import(**preset) == preset
+
+
+def test_avx512_is_read_from_the_cpu_flags(tmp_path: Path) -> None:
+    with_it, without = tmp_path / "with", tmp_path / "without"
+    with_it.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n")
+    without.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512_vnni_like\n")
+    assert has_avx512(with_it) and not has_avx512(without)
+    assert not has_avx512(tmp_path / "missing"), "no /proc/cpuinfo (not Linux): none assumed"

