@@ -171,6 +171,10 @@ class KfpRunLauncher:
     def forget(self, job_id: str) -> None:
         """Nothing: a KFP run keeps its record and logs in Kubeflow, which expires them."""
 
+    def stopped_part_way(self, job_id: str) -> bool:
+        """False: a KFP run that ends part-way fails its job itself (an exit handler)."""
+        return False
+
     # -- KFP API ---------------------------------------------------------------------------------
 
     def _api(self) -> Any:

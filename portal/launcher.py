@@ -41,6 +41,11 @@ class RunLauncher(Protocol):
         """Remove what the runs of a deleted job left where they ran, beside its stored media
         (on this machine its run folder and log); nothing where the runs keep no such files."""
 
+    def stopped_part_way(self, job_id: str) -> bool:
+        """Whether the job's run ended before it finished and nothing runs it or waits to (a
+        ``convert`` on this machine that was killed): its record still says it is being
+        converted. False where runs cannot be seen from here."""
+
 
 class LocalRunLauncher:
     """Drains queued jobs one at a time on a worker thread.
@@ -57,6 +62,7 @@ class LocalRunLauncher:
         run_job: Callable[[str], None],
         stop_run: Callable[[str], None] | None = None,
         forget_run: Callable[[str], None] | None = None,
+        run_stopped: Callable[[str], bool] | None = None,
     ) -> None:
         self._jobs = jobs
         self._run_job = run_job
@@ -65,6 +71,8 @@ class LocalRunLauncher:
         self._stop_run = stop_run
         # How to remove a deleted job's run folder and log (``ChildProcessRuns.forget``).
         self._forget_run = forget_run
+        # Whether a run of the job on this machine ended part-way (``ChildProcessRuns.stopped``).
+        self._run_stopped = run_stopped
         self._running: str | None = None
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._lock = threading.Lock()
@@ -105,6 +113,11 @@ class LocalRunLauncher:
     def forget(self, job_id: str) -> None:
         if self._forget_run is not None:
             self._forget_run(job_id)
+
+    def stopped_part_way(self, job_id: str) -> bool:
+        with self._lock:
+            mine = job_id in self._run_ids  # waiting here to be resumed, or running
+        return not mine and self._run_stopped is not None and self._run_stopped(job_id)
 
     def run_ids(self) -> dict[str, str]:
         """Job id -> run id of every job waiting or running now."""

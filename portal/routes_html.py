@@ -24,7 +24,7 @@ from stereo_spot.domain import (
     VideoCodec,
 )
 from stereo_spot.errors import InputRejected
-from stereo_spot.jobs import ACTIVE, CANCELLED
+from stereo_spot.jobs import ACTIVE, CANCELLED, LEFT_PART_WAY
 
 router = APIRouter(include_in_schema=False)
 
@@ -185,9 +185,16 @@ def job_page(
     jobs: JobsDep,
     storage: StorageDep,
     settings: SettingsDep,
+    launcher: LauncherDep,
 ) -> HTMLResponse:
     job = services.get_job(jobs, job_id)
     whole_kept = services.whole_video_kept(jobs, job)
+    # Its record says it is being converted, but its run ended (a killed `convert`).
+    stopped = (
+        job.status in LEFT_PART_WAY
+        and launcher is not None
+        and launcher.stopped_part_way(job.job_id)
+    )
     upload = None
     if job.status is JobStatus.CREATED:
         upload = services.upload_target(storage, settings, job)
@@ -199,7 +206,9 @@ def job_page(
         upload=upload,
         layouts=LAYOUT_LABELS,
         engines=ENGINE_LABELS,
-        active=job.status in ACTIVE or (job.status is JobStatus.UPLOADED and not job.held),
+        active=not stopped
+        and (job.status in ACTIVE or (job.status is JobStatus.UPLOADED and not job.held)),
+        stopped=stopped,
         cancellable=job.status in ACTIVE,
         cancelled=job.error == CANCELLED,
         # The video was uploaded and read: it can be converted again without a new upload.

@@ -102,6 +102,13 @@ class ChildProcessRuns:
 
         forget_run(self._settings, job_id)
 
+    def stopped(self, job_id: str) -> bool:
+        """Whether a run of the job on this machine ended part-way (killed) and nobody runs
+        it now."""
+        from pipelines.local_runner import stopped_part_way
+
+        return stopped_part_way(self._settings, job_id)
+
     def terminate(self) -> None:
         with self._lock:
             self._stopped = True
@@ -133,7 +140,9 @@ def launcher_from(settings: Settings, jobs: JobStore, stack: ExitStack):
     from portal.launcher import LocalRunLauncher
 
     runs = ChildProcessRuns(settings, jobs)
-    launcher = LocalRunLauncher(jobs, runs, stop_run=runs.stop, forget_run=runs.forget)
+    launcher = LocalRunLauncher(
+        jobs, runs, stop_run=runs.stop, forget_run=runs.forget, run_stopped=runs.stopped
+    )
     # Closed in reverse: stop taking jobs first, then stop the one running.
     stack.callback(runs.terminate)
     stack.callback(launcher.stop)

@@ -47,9 +47,11 @@ def launcher(settings: Settings, jobs) -> LocalRunLauncher:
     Starting a job queues it here and nothing runs, so route tests see ``queued`` and can count
     submissions; tests that need a run use ``running_client``.
     """
-    from pipelines.local_runner import run_job
+    from pipelines.local_runner import run_job, stopped_part_way
 
-    return LocalRunLauncher(jobs, partial(run_job, settings))
+    return LocalRunLauncher(
+        jobs, partial(run_job, settings), run_stopped=partial(stopped_part_way, settings)
+    )
 
 
 @pytest.fixture

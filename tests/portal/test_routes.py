@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import re
 from pathlib import Path
 
@@ -683,3 +684,25 @@ def test_basic_auth_is_required_when_configured(settings, storage, jobs, clip_mp
 
 def test_portal_is_open_when_no_auth_is_configured(client) -> None:
     assert client.get("/api/jobs").status_code == 200
+
+
+def test_a_convert_whose_run_was_killed_shows_stopped_with_how_to_resume(client, jobs, settings):
+    job = jobs.create(Job(source_name="film.mp4", output_path="/home/me/film_3d.mp4"))
+    for status in (JobStatus.UPLOADED, JobStatus.QUEUED, JobStatus.CHUNKING, JobStatus.PROCESSING):
+        jobs.transition(job.job_id, status)
+    # A run of it started on this machine: the runner's lock file is there.
+    lock = settings.runs_dir / job.job_id / "run.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text("process 4242")
+
+    with lock.open() as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # its runner still holds it: it is converting
+        page = client.get(f"/jobs/{job.job_id}").text
+        assert 'id="job-bar"' in page and 'id="stopped"' not in page
+
+    # The runner was killed: the lock is free, the record still says processing.
+    page = client.get(f"/jobs/{job.job_id}").text
+    assert "Stopped part-way" in page and 'id="stopped"' in page
+    assert f"stereo-spot jobs retry {job.job_id}" in page
+    assert 'id="job-bar"' not in page and "data-poll-url" not in page, "nothing will move it"
+    assert f'action="/jobs/{job.job_id}/cancel"' in page, "it can still be cancelled, then deleted"

@@ -41,6 +41,9 @@ class RecordingLauncher:
         with self._lock:
             self.forgotten.append(job_id)
 
+    def stopped_part_way(self, job_id: str) -> bool:
+        return False
+
 
 def _uploaded_job(jobs, storage, clip: Path) -> Job:
     job = services.create_job(jobs, Layout.SBS, StereoParams(divergence=2.0), "classical", "a.mp4")
