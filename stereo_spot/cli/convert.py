@@ -386,7 +386,7 @@ def run_with_progress(
     from tqdm import tqdm
 
     from inference_service.launcher import how_it_ended
-    from pipelines.local_runner import signal_job_process, start_job_process
+    from pipelines.local_runner import run_in_progress, signal_job_process, start_job_process
 
     server = server or _ExternalServer()
     jobs = job_store_from(settings)
@@ -435,9 +435,10 @@ def run_with_progress(
         bar.close()
     job = jobs.get(job_id)
     if process.returncode == RunInProgress.exit_code:
+        holder = run_in_progress(settings, job_id) or "another process"
         raise ConversionFailed(
-            f"Job {job_id} is being converted by another process; let it finish, or stop it "
-            f"with: stereo-spot jobs cancel {job_id}"
+            f"Job {job_id} is being converted by {holder} on this machine; let it finish, or "
+            f"stop it with: stereo-spot jobs cancel {job_id}"
         )
     if job.status is not JobStatus.COMPLETED and process.returncode < 0 and not job.status.is_final:
         # The runner was killed (OOM killer, kill -9) rather than failing: leave the job
