@@ -2,6 +2,8 @@
 
 import argparse
 import logging
+import os
+import signal
 import sys
 
 from pipelines.local_runner import run_job
@@ -15,6 +17,7 @@ def main() -> int:
     parser.add_argument("--segment-seconds", type=float, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _stop_at_once(args.job_id)
     try:
         run_job(Settings(), args.job_id, args.segment_seconds)
     except RunInProgress as error:
@@ -24,6 +27,24 @@ def main() -> int:
         print(f"job {args.job_id} failed: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _stop_at_once(job_id: str) -> None:
+    """On SIGTERM or SIGINT (how the portal and ``convert`` stop a run: its whole process
+    group), say so in the run's log and exit now.
+
+    The tasks get the signal too and fail, and kfp.local would retry them, waiting out the retry
+    policy's backoff while the portal waits to kill the run. Exiting leaves what a kill leaves:
+    the run lock goes with the process, the next run clears the scratch folder, and the segments
+    converted so far are kept for a resume."""
+
+    def stop(signum: int, frame: object) -> None:
+        print(f"job {job_id} interrupted; its converted segments are kept", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(130)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
 
 
 if __name__ == "__main__":

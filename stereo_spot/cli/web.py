@@ -120,12 +120,13 @@ class ChildProcessRuns:
 
 
 def _stop(process: subprocess.Popen | None) -> None:
-    """Interrupt a runner and its tasks as Ctrl-C would; kill them if that takes over 10 s."""
+    """Stop a runner and its tasks as ``convert`` does (SIGTERM: the runner says so in its log
+    and exits at once); kill them if that takes over 10 s."""
     if process is None or process.poll() is not None:
         return
     from pipelines.local_runner import signal_job_process
 
-    signal_job_process(process, signal.SIGINT)
+    signal_job_process(process, signal.SIGTERM)
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:

@@ -122,6 +122,10 @@ def test_a_running_conversion_is_cancelled_and_its_processes_stop(
         settings.data_dir / "logs" / f"run-{job_id}.log",
     )
     assert run_folder.is_dir() and run_log.is_file()
+    # The runner's own last word, not the tasks' tracebacks or kfp.local retrying them.
+    said = run_log.read_text()
+    assert f"job {job_id} interrupted; its converted segments are kept" in said
+    assert "Traceback" not in said and "Retrying" not in said
 
     assert client.delete(f"/api/jobs/{job_id}").status_code == 204
     for prefix in job_prefixes(job_id):
