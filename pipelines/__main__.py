@@ -31,17 +31,19 @@ def main() -> int:
 
 def _stop_at_once(job_id: str) -> None:
     """On SIGTERM or SIGINT (how the portal and ``convert`` stop a run: its whole process
-    group), say so in the run's log and exit now.
+    group), say so in the run's log and end now, by that signal.
 
     The tasks get the signal too and fail, and kfp.local would retry them, waiting out the retry
-    policy's backoff while the portal waits to kill the run. Exiting leaves what a kill leaves:
-    the run lock goes with the process, the next run clears the scratch folder, and the segments
-    converted so far are kept for a resume."""
+    policy's backoff while the portal waits to kill the run. Ending by the signal leaves what a
+    kill leaves, and says the same to whoever waits for the process (``convert`` keeps a job
+    whose runner was stopped by a signal resumable): the run lock goes with the process, the next
+    run clears the scratch folder, and the segments converted so far are kept."""
 
     def stop(signum: int, frame: object) -> None:
         print(f"job {job_id} interrupted; its converted segments are kept", file=sys.stderr)
         sys.stderr.flush()
-        os._exit(130)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stop)
