@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.local_runner import pipeline_arguments
-from stereo_spot.domain import JobStatus
+from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import StereoSpotError, TransitionConflict
 from stereo_spot.jobs import JobStore, left_queued
 from stereo_spot.settings import Settings
@@ -171,7 +171,7 @@ class KfpRunLauncher:
     def forget(self, job_id: str) -> None:
         """Nothing: a KFP run keeps its record and logs in Kubeflow, which expires them."""
 
-    def stopped_part_way(self, job_id: str) -> bool:
+    def stopped_part_way(self, job: Job) -> bool:
         """False: a KFP run that ends part-way fails its job itself (an exit handler)."""
         return False
 

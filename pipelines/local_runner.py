@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TextIO
 
 from stereo_spot import keys
-from stereo_spot.domain import JobStatus
+from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import RunInProgress, StereoSpotError
+from stereo_spot.jobs import LEFT_PART_WAY
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
 
@@ -120,12 +121,14 @@ def run_in_progress(settings: Settings, job_id: str) -> str | None:
     return holder
 
 
-def stopped_part_way(settings: Settings, job_id: str) -> bool:
-    """Whether a run of the job started on this machine and has ended, nobody running it now
-    (its record may still say it is being converted: the run was killed or its machine
-    stopped)."""
-    return _lock_path(Path(settings.runs_dir) / job_id).exists() and (
-        run_in_progress(settings, job_id) is None
+def stopped_part_way(settings: Settings, job: Job) -> bool:
+    """Whether the job's record says it is being converted while its run on this machine has
+    ended, nobody running it now (the run was killed or its machine stopped). A job whose runs
+    were never on this machine (a cluster's) is not judged: its lock file is not here."""
+    return (
+        job.status in LEFT_PART_WAY
+        and _lock_path(Path(settings.runs_dir) / job.job_id).exists()
+        and run_in_progress(settings, job.job_id) is None
     )
 
 

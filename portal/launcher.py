@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from stereo_spot.domain import JobStatus
+from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import JobNotFound, RunInProgress, StereoSpotError, TransitionConflict
 from stereo_spot.jobs import LEFT_PART_WAY, JobStore, left_part_way, left_queued
 
@@ -41,10 +41,10 @@ class RunLauncher(Protocol):
         """Remove what the runs of a deleted job left where they ran, beside its stored media
         (on this machine its run folder and log); nothing where the runs keep no such files."""
 
-    def stopped_part_way(self, job_id: str) -> bool:
-        """Whether the job's run ended before it finished and nothing runs it or waits to (a
-        ``convert`` on this machine that was killed): its record still says it is being
-        converted. False where runs cannot be seen from here."""
+    def stopped_part_way(self, job: Job) -> bool:
+        """Whether the job's record says it is being converted while its run ended before it
+        finished and nothing runs it or waits to (a ``convert`` on this machine that was
+        killed). False where runs cannot be seen from here."""
 
 
 class LocalRunLauncher:
@@ -62,16 +62,16 @@ class LocalRunLauncher:
         run_job: Callable[[str], None],
         stop_run: Callable[[str], None] | None = None,
         forget_run: Callable[[str], None] | None = None,
-        run_stopped: Callable[[str], bool] | None = None,
+        run_stopped: Callable[[Job], bool] | None = None,
     ) -> None:
         self._jobs = jobs
         self._run_job = run_job
         # How to stop the run of a job that is running (``ChildProcessRuns.stop``): ``run_job``
         # then returns or raises, and the worker goes on with the next job.
         self._stop_run = stop_run
-        # How to remove a deleted job's run folder and log (``ChildProcessRuns.forget``).
+        # How to remove a deleted job's run folder and log (``local_runner.forget_run``).
         self._forget_run = forget_run
-        # Whether a run of the job on this machine ended part-way (``ChildProcessRuns.stopped``).
+        # Whether a run of the job on this machine ended part-way (``local_runner.stopped_part_way``).
         self._run_stopped = run_stopped
         self._running: str | None = None
         self._queue: queue.Queue[str | None] = queue.Queue()
@@ -114,10 +114,10 @@ class LocalRunLauncher:
         if self._forget_run is not None:
             self._forget_run(job_id)
 
-    def stopped_part_way(self, job_id: str) -> bool:
+    def stopped_part_way(self, job: Job) -> bool:
         with self._lock:
-            mine = job_id in self._run_ids  # waiting here to be resumed, or running
-        return not mine and self._run_stopped is not None and self._run_stopped(job_id)
+            mine = job.job_id in self._run_ids  # waiting here to be resumed, or running
+        return not mine and self._run_stopped is not None and self._run_stopped(job)
 
     def run_ids(self) -> dict[str, str]:
         """Job id -> run id of every job waiting or running now."""

@@ -24,7 +24,7 @@ from stereo_spot.domain import (
     VideoCodec,
 )
 from stereo_spot.errors import InputRejected
-from stereo_spot.jobs import ACTIVE, CANCELLED, LEFT_PART_WAY
+from stereo_spot.jobs import ACTIVE, CANCELLED
 
 router = APIRouter(include_in_schema=False)
 
@@ -190,11 +190,7 @@ def job_page(
     job = services.get_job(jobs, job_id)
     whole_kept = services.whole_video_kept(jobs, job)
     # Its record says it is being converted, but its run ended (a killed `convert`).
-    stopped = (
-        job.status in LEFT_PART_WAY
-        and launcher is not None
-        and launcher.stopped_part_way(job.job_id)
-    )
+    stopped = launcher is not None and launcher.stopped_part_way(job)
     upload = None
     if job.status is JobStatus.CREATED:
         upload = services.upload_target(storage, settings, job)

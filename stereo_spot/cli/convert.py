@@ -367,6 +367,14 @@ def _model_server(settings: Settings) -> Iterator[tuple[Settings, ModelServerHan
         yield settings.model_copy(update={"model_url": server.url}), server
 
 
+def being_converted(job_id: str, holder: str) -> str:
+    """What ``convert`` and ``jobs retry`` say of a job that ``holder`` on this machine runs."""
+    return (
+        f"Job {job_id} is being converted by {holder} on this machine; let it finish, or stop "
+        f"it with: stereo-spot jobs cancel {job_id}"
+    )
+
+
 def run_with_progress(
     settings: Settings,
     job_id: str,
@@ -435,10 +443,8 @@ def run_with_progress(
         bar.close()
     job = jobs.get(job_id)
     if process.returncode == RunInProgress.exit_code:
-        holder = run_in_progress(settings, job_id) or "another process"
         raise ConversionFailed(
-            f"Job {job_id} is being converted by {holder} on this machine; let it finish, or "
-            f"stop it with: stereo-spot jobs cancel {job_id}"
+            being_converted(job_id, run_in_progress(settings, job_id) or "another process")
         )
     if job.status is not JobStatus.COMPLETED and process.returncode < 0 and not job.status.is_final:
         # The runner was killed (OOM killer, kill -9) rather than failing: leave the job

@@ -10,12 +10,14 @@ from pathlib import Path
 from stereo_spot.cli.stereo_options import segment_seconds
 from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import JobBusy, StereoSpotError
+from stereo_spot.jobs import SHORTEST_ID_PREFIX, cancel, delete, find
 from stereo_spot.keys import final_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
 
 JOB_ID_HELP = (
-    "the job's id, or its first few characters (at least 4) if no other job's id starts so"
+    f"the job's id, or its first few characters (at least {SHORTEST_ID_PREFIX}) if no other "
+    "job's id starts so"
 )
 
 
@@ -67,11 +69,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from pipelines.local_runner import stopped_part_way
+
     settings = _settings(args)
     any_stopped = False
     for job in job_store_from(settings).list_all(limit=args.limit):
         status = job.status.value
-        if _stopped_part_way(settings, job):
+        if stopped_part_way(settings, job):
             status, any_stopped = "stopped", True
         done = f"{job.completed_segments}/{job.total_segments}"
         print(f"{job.job_id}  {status:<12} {done:>9}  {job.layout.value:<9} {job.source_name}")
@@ -84,19 +88,8 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stopped_part_way(settings: Settings, job: Job) -> bool:
-    """Whether the job's record says it is being converted while its run on this machine has
-    ended (a cluster's runs are not seen from here; their jobs show their recorded status)."""
-    from pipelines.local_runner import stopped_part_way
-    from stereo_spot.jobs import LEFT_PART_WAY
-
-    return job.status in LEFT_PART_WAY and stopped_part_way(settings, job.job_id)
-
-
 def _job(settings: Settings, id_or_prefix: str) -> Job:
     """The job named on the command line: by its id, or the first few characters of it."""
-    from stereo_spot.jobs import find
-
     return find(job_store_from(settings), id_or_prefix)
 
 
@@ -108,7 +101,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_retry(args: argparse.Namespace) -> int:
     from pipelines.local_runner import run_in_progress
-    from stereo_spot.cli.convert import _model_server, run_with_progress
+    from stereo_spot.cli.convert import _model_server, being_converted, run_with_progress
     from stereo_spot.cli.outputs import fetch_result
 
     settings = _settings(args)
@@ -123,10 +116,7 @@ def run_retry(args: argparse.Namespace) -> int:
     else:
         running = run_in_progress(settings, job.job_id)
         if running is not None:
-            raise StereoSpotError(
-                f"Job {job.job_id} is being converted by {running} on this machine; let it "
-                f"finish, or stop it with: stereo-spot jobs cancel {job.job_id}"
-            )
+            raise StereoSpotError(being_converted(job.job_id, running))
         with _model_server(settings) as (settings, server):
             run_with_progress(settings, job.job_id, args.segment_seconds, server)
         print(f"job {job.job_id} completed.", file=sys.stderr)
@@ -146,8 +136,6 @@ def run_retry(args: argparse.Namespace) -> int:
 def run_cancel(args: argparse.Namespace) -> int:
     """Mark the job cancelled, then stop its run: a Kubeflow run is terminated; a local run (a
     ``convert`` or ``up`` elsewhere on this machine) notices and stops itself."""
-    from stereo_spot.jobs import cancel
-
     settings = _settings(args)
     jobs = job_store_from(settings)
     job = cancel(jobs, _job(settings, args.job_id).job_id)
@@ -164,7 +152,6 @@ def run_delete(args: argparse.Namespace) -> int:
     run folder and log (a conversion keeps the source, its segments and the result: about
     three times the video)."""
     from pipelines.local_runner import forget_run, run_in_progress
-    from stereo_spot.jobs import delete
 
     settings = _settings(args)
     job_id = _job(settings, args.job_id).job_id

@@ -9,6 +9,7 @@ server of its own when ``STEREO_SPOT_MODEL_URL`` is unset).
 from __future__ import annotations
 
 import argparse
+import functools
 import signal
 import socket
 import subprocess
@@ -99,19 +100,6 @@ class ChildProcessRuns:
             process = self._process if self._job_id == job_id else None
         _stop(process)
 
-    def forget(self, job_id: str) -> None:
-        """Remove the run folder and log of a deleted job."""
-        from pipelines.local_runner import forget_run
-
-        forget_run(self._settings, job_id)
-
-    def stopped(self, job_id: str) -> bool:
-        """Whether a run of the job on this machine ended part-way (killed) and nobody runs
-        it now."""
-        from pipelines.local_runner import stopped_part_way
-
-        return stopped_part_way(self._settings, job_id)
-
     def terminate(self) -> None:
         with self._lock:
             self._stopped = True
@@ -141,11 +129,16 @@ def launcher_from(settings: Settings, jobs: JobStore, stack: ExitStack):
         from pipelines.kfp_launcher import KfpRunLauncher
 
         return KfpRunLauncher(settings, jobs).start()
+    from pipelines.local_runner import forget_run, stopped_part_way
     from portal.launcher import LocalRunLauncher
 
     runs = ChildProcessRuns(settings, jobs)
     launcher = LocalRunLauncher(
-        jobs, runs, stop_run=runs.stop, forget_run=runs.forget, run_stopped=runs.stopped
+        jobs,
+        runs,
+        stop_run=runs.stop,
+        forget_run=functools.partial(forget_run, settings),
+        run_stopped=functools.partial(stopped_part_way, settings),
     )
     # Closed in reverse: stop taking jobs first, then stop the one running.
     stack.callback(runs.terminate)

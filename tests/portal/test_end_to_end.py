@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.local_runner import run_log_path
 from stereo_spot.domain import JobStatus
 from stereo_spot.keys import final_key, job_prefixes
 from tests.media import make_clip, probe, video_stream
@@ -117,10 +118,7 @@ def test_a_running_conversion_is_cancelled_and_its_processes_stop(
     assert not storage.exists(final_key(job_id))
     assert "<strong>Cancelled.</strong>" in client.get(f"/jobs/{job_id}").text
 
-    run_folder, run_log = (
-        settings.runs_dir / job_id,
-        settings.data_dir / "logs" / f"run-{job_id}.log",
-    )
+    run_folder, run_log = settings.runs_dir / job_id, run_log_path(settings, job_id)
     assert run_folder.is_dir() and run_log.is_file()
     # The runner's own last word, not the tasks' tracebacks or kfp.local retrying them.
     said = run_log.read_text()
