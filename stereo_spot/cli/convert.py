@@ -389,7 +389,8 @@ def run_with_progress(
 
     A ``server`` that failed to start stops the run at once with its reason and leaves the job
     resumable; once every segment is converted the server is released, so it winds down while
-    the segments are joined, and ``when_joining`` is called, once.
+    the segments are joined, and ``when_joining`` is called, once: as the join starts, or at the
+    latest when the run has completed.
     """
     from tqdm import tqdm
 
@@ -442,6 +443,10 @@ def run_with_progress(
     finally:
         bar.close()
     job = jobs.get(job_id)
+    if when_joining is not None and job.status is JobStatus.COMPLETED:
+        # A join over between two polls: the next video still starts before this one's result
+        # is fetched (a copy, or a rewrap into another container).
+        when_joining()
     if process.returncode == RunInProgress.exit_code:
         raise ConversionFailed(
             being_converted(job_id, run_in_progress(settings, job_id) or "another process")
