@@ -16,10 +16,7 @@ import sys
 import threading
 from collections.abc import Iterator
 
-from pydantic import ValidationError
-
 from stereo_spot.errors import InvalidOption, StereoSpotError
-from stereo_spot.settings import invalid_settings_sentence
 
 # Modules that contribute verbs; each has register(subparsers).
 _VERB_MODULES = (
@@ -64,6 +61,20 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        # Also a Ctrl-C in the first half second, while the verbs' modules are imported: this
+        # module imports nothing but the standard library and the errors, so that is caught too.
+        print("stereo-spot: interrupted.", file=sys.stderr)
+        return 130
+
+
+def _run(argv: list[str] | None) -> int:
+    from pydantic import ValidationError
+
+    from stereo_spot.settings import invalid_settings_sentence
+
     args = build_parser().parse_args(argv)
     try:
         with _sigterm_as_interrupt():
@@ -81,9 +92,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"stereo-spot: {sentence}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("stereo-spot: interrupted.", file=sys.stderr)
-        return 130
     except BrokenPipeError:
         # The reader went away (`stereo-spot jobs list | head -1`): nothing more to say to it.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
