@@ -61,9 +61,14 @@ def run_job(settings: Settings, job_id: str, segment_seconds: float | None = Non
 
     from pipelines.stereo_pipeline import stereo_pipeline
 
-    if not settings.model_url:
-        raise StereoSpotError("No model server is configured (STEREO_SPOT_MODEL_URL).")
     jobs = job_store_from(settings)
+    if not settings.model_url:
+        # Recorded on the job too: the portal runs this in a child process and shows the job's
+        # reason, not what the process printed.
+        reason = "No model server is configured (STEREO_SPOT_MODEL_URL)."
+        if not jobs.get(job_id).status.is_final:
+            jobs.transition(job_id, JobStatus.FAILED, error=reason)
+        raise PipelineFailed(reason)
     arguments = pipeline_arguments(settings, job_id, segment_seconds or settings.segment_seconds)
     # Each task runs in a child process that reads its settings from the environment.
     os.environ.update(settings.as_environment())

@@ -1,11 +1,11 @@
 """Run launchers: how the portal hands a queued job to the pipeline.
 
 ``RunLauncher`` is the port. ``LocalRunLauncher`` is the embedded one: a single background worker
-thread that runs queued jobs one after another through a ``run_job(job_id)`` callable — in the
-embedded stack ``functools.partial(pipelines.local_runner.run_job, settings)``, injected by the
-composition root (``stereo-spot up``), because the portal must not import the pipeline package
-(it pulls in the components, and deployables stay independent). A KFP-client launcher is the
-cluster's.
+thread that runs queued jobs one after another through ``LocalRuns``, the runs of this machine —
+in the embedded stack ``stereo_spot.cli.web.ChildProcessRuns``, one ``python -m pipelines``
+process a job, injected by the composition root (``stereo-spot up``), because the portal must
+not import the pipeline package (it pulls in the components, and deployables stay independent).
+A KFP-client launcher is the cluster's.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import itertools
 import logging
 import queue
 import threading
-from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from stereo_spot.domain import Job, JobStatus
@@ -47,6 +46,24 @@ class RunLauncher(Protocol):
         killed). False where runs cannot be seen from here."""
 
 
+class LocalRuns(Protocol):
+    """The runs of jobs on this machine, as the embedded launcher drives them."""
+
+    def run(self, job_id: str) -> None:
+        """Run the job's pipeline to its end; raise with the reason when it does not complete."""
+
+    def stop(self, job_id: str) -> None:
+        """Stop the job's run (cancelled): now if it is running, at once if it starts later;
+        ``run`` then returns or raises."""
+
+    def forget(self, job_id: str) -> None:
+        """Remove what the job's runs left on this machine (its run folder and log)."""
+
+    def stopped_part_way(self, job: Job) -> bool:
+        """Whether a run of the job on this machine ended before it finished and nobody runs it
+        now (a killed ``convert``), while its record still says it is being converted."""
+
+
 class LocalRunLauncher:
     """Drains queued jobs one at a time on a worker thread.
 
@@ -56,23 +73,9 @@ class LocalRunLauncher:
     goes on with the next job.
     """
 
-    def __init__(
-        self,
-        jobs: JobStore,
-        run_job: Callable[[str], None],
-        stop_run: Callable[[str], None] | None = None,
-        forget_run: Callable[[str], None] | None = None,
-        run_stopped: Callable[[Job], bool] | None = None,
-    ) -> None:
+    def __init__(self, jobs: JobStore, runs: LocalRuns) -> None:
         self._jobs = jobs
-        self._run_job = run_job
-        # How to stop the run of a job that is running (``ChildProcessRuns.stop``): ``run_job``
-        # then returns or raises, and the worker goes on with the next job.
-        self._stop_run = stop_run
-        # How to remove a deleted job's run folder and log (``local_runner.forget_run``).
-        self._forget_run = forget_run
-        # Whether a run of the job on this machine ended part-way (``local_runner.stopped_part_way``).
-        self._run_stopped = run_stopped
+        self._runs = runs
         self._running: str | None = None
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._lock = threading.Lock()
@@ -107,17 +110,16 @@ class LocalRunLauncher:
         # A waiting job is skipped when its turn comes (it is no longer queued).
         with self._lock:
             running = self._running == job_id
-        if running and self._stop_run is not None:
-            self._stop_run(job_id)
+        if running:
+            self._runs.stop(job_id)
 
     def forget(self, job_id: str) -> None:
-        if self._forget_run is not None:
-            self._forget_run(job_id)
+        self._runs.forget(job_id)
 
     def stopped_part_way(self, job: Job) -> bool:
         with self._lock:
             mine = job.job_id in self._run_ids  # waiting here to be resumed, or running
-        return not mine and self._run_stopped is not None and self._run_stopped(job)
+        return not mine and self._runs.stopped_part_way(job)
 
     def run_ids(self) -> dict[str, str]:
         """Job id -> run id of every job waiting or running now."""
@@ -160,7 +162,7 @@ class LocalRunLauncher:
                 return  # deleted while it waited
             if job.status is not JobStatus.QUEUED and job.status not in LEFT_PART_WAY:
                 return  # already run (by an earlier start), failed or cancelled meanwhile
-            self._run_job(job_id)
+            self._runs.run(job_id)
         except RunInProgress as error:
             log.info("Job %s left to the process running it: %s", job_id, error)
         except Exception as error:  # the worker outlives any one run

@@ -9,7 +9,6 @@ server of its own when ``STEREO_SPOT_MODEL_URL`` is unset).
 from __future__ import annotations
 
 import argparse
-import functools
 import signal
 import socket
 import subprocess
@@ -18,6 +17,7 @@ from contextlib import ExitStack, suppress
 from pathlib import Path
 
 from stereo_spot.cli.stereo_options import port_number
+from stereo_spot.domain import Job
 from stereo_spot.errors import RunInProgress, StereoSpotError
 from stereo_spot.jobs import JobStore
 from stereo_spot.settings import Settings
@@ -67,7 +67,7 @@ class ChildProcessRuns:
         self._cancelled: set[str] = set()
         self._stopped = False
 
-    def __call__(self, job_id: str) -> None:
+    def run(self, job_id: str) -> None:
         from pipelines.local_runner import start_job_process
 
         with self._lock:
@@ -100,6 +100,16 @@ class ChildProcessRuns:
             process = self._process if self._job_id == job_id else None
         _stop(process)
 
+    def forget(self, job_id: str) -> None:
+        from pipelines.local_runner import forget_run
+
+        forget_run(self._settings, job_id)
+
+    def stopped_part_way(self, job: Job) -> bool:
+        from pipelines.local_runner import stopped_part_way
+
+        return stopped_part_way(self._settings, job)
+
     def terminate(self) -> None:
         with self._lock:
             self._stopped = True
@@ -129,17 +139,10 @@ def launcher_from(settings: Settings, jobs: JobStore, stack: ExitStack):
         from pipelines.kfp_launcher import KfpRunLauncher
 
         return KfpRunLauncher(settings, jobs).start()
-    from pipelines.local_runner import forget_run, stopped_part_way
     from portal.launcher import LocalRunLauncher
 
     runs = ChildProcessRuns(settings, jobs)
-    launcher = LocalRunLauncher(
-        jobs,
-        runs,
-        stop_run=runs.stop,
-        forget_run=functools.partial(forget_run, settings),
-        run_stopped=functools.partial(stopped_part_way, settings),
-    )
+    launcher = LocalRunLauncher(jobs, runs)
     # Closed in reverse: stop taking jobs first, then stop the one running.
     stack.callback(runs.terminate)
     stack.callback(launcher.stop)

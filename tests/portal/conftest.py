@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import ExitStack
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from portal.app import create_app
 from portal.launcher import LocalRunLauncher
+from stereo_spot.cli.web import ChildProcessRuns
 from stereo_spot.settings import Settings
 from stereo_spot.storage import UploadTarget
 from stereo_spot.wiring import job_store_from, storage_from
@@ -47,11 +47,7 @@ def launcher(settings: Settings, jobs) -> LocalRunLauncher:
     Starting a job queues it here and nothing runs, so route tests see ``queued`` and can count
     submissions; tests that need a run use ``running_client``.
     """
-    from pipelines.local_runner import run_job, stopped_part_way
-
-    return LocalRunLauncher(
-        jobs, partial(run_job, settings), run_stopped=partial(stopped_part_way, settings)
-    )
+    return LocalRunLauncher(jobs, ChildProcessRuns(settings, jobs))
 
 
 @pytest.fixture

@@ -1,15 +1,14 @@
-"""LocalRunLauncher with the real runner: one worker, survives failures, resumes queued jobs.
+"""LocalRunLauncher with the real runner, a process a run as ``stereo-spot up`` runs it: one
+worker, survives failures, resumes queued jobs.
 
-No model server is configured here, so the real ``run_job`` fails each run at once with its own
-reason — which is exactly what these tests need to see handled.
+No model server is configured here, so each run fails at once with the runner's own reason —
+which is exactly what these tests need to see handled.
 """
 
 from __future__ import annotations
 
-from functools import partial
-
-from pipelines.local_runner import run_job
 from portal.launcher import LocalRunLauncher
+from stereo_spot.cli.web import ChildProcessRuns
 from stereo_spot.domain import Job, JobStatus
 
 
@@ -20,7 +19,7 @@ def _queued(jobs) -> str:
 
 
 def test_worker_survives_failed_runs_and_records_the_reason(jobs, settings) -> None:
-    launcher = LocalRunLauncher(jobs, partial(run_job, settings)).start()
+    launcher = LocalRunLauncher(jobs, ChildProcessRuns(settings, jobs)).start()
     first, second = _queued(jobs), _queued(jobs)
 
     launcher.submit(first)
@@ -38,7 +37,7 @@ def test_queued_jobs_left_from_a_previous_start_are_picked_up(jobs, settings) ->
     left_over = _queued(jobs)
     never_started = jobs.create(Job()).job_id
 
-    launcher = LocalRunLauncher(jobs, partial(run_job, settings))
+    launcher = LocalRunLauncher(jobs, ChildProcessRuns(settings, jobs))
     assert list(launcher.start().run_ids()) in ([left_over], [])  # it may have finished already
     assert launcher.wait_idle(timeout=30)
     launcher.stop()
@@ -48,7 +47,7 @@ def test_queued_jobs_left_from_a_previous_start_are_picked_up(jobs, settings) ->
 
 
 def test_a_job_that_is_no_longer_queued_is_not_run(jobs, settings) -> None:
-    launcher = LocalRunLauncher(jobs, partial(run_job, settings)).start()
+    launcher = LocalRunLauncher(jobs, ChildProcessRuns(settings, jobs)).start()
     job_id = _queued(jobs)
     jobs.transition(job_id, JobStatus.COMPLETED)
 
@@ -66,7 +65,7 @@ def test_a_run_the_portal_left_part_way_is_resumed_and_a_convert_job_is_not(jobs
     of_a_convert = _queued(jobs)  # a `convert` that was interrupted: `jobs retry` resumes it
     jobs.update(of_a_convert, output_path="/home/me/film_3d.mp4")
 
-    launcher = LocalRunLauncher(jobs, partial(run_job, settings)).start()
+    launcher = LocalRunLauncher(jobs, ChildProcessRuns(settings, jobs)).start()
     assert launcher.wait_idle(timeout=30)
     launcher.stop()
 
