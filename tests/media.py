@@ -45,6 +45,19 @@ def probe(path: Path) -> dict:
     return json.loads(result.stdout)
 
 
+def stereo_side_data(path: Path) -> list[dict]:
+    """The first video stream's side data, where ffprobe reports an MP4's ``st3d`` box."""
+    result = subprocess.run(
+        [
+            "ffprobe", "-v", "error", "-select_streams", "v:0",
+            "-show_entries", "stream_side_data", "-of", "json", str(path),
+        ],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    streams = json.loads(result.stdout).get("streams", [])
+    return list(streams[0].get("side_data_list", [])) if streams else []
+
+
 def decoded_frames(path: Path) -> int:
     """Pictures a decoder shows from the first video stream (not the packets the file holds:
     an open GOP's leading pictures, cut from the GOP they refer to, are held but not shown)."""

@@ -24,6 +24,7 @@ from tests.media import (
     package_data,
     probe,
     shown_rgb,
+    stereo_side_data,
     video_stream,
 )
 
@@ -71,12 +72,26 @@ def assert_faithful_conversion(source: Path, output: Path, layout: str = "anagly
     assert data.find(b"moov") < data.find(b"mdat"), "+faststart puts the index first"
 
 
+STEREO_PACKING = {
+    "sbs": "side by side",
+    "half-sbs": "side by side",
+    "tab": "top and bottom",
+    "half-tab": "top and bottom",
+}
+
+
 @pytest.mark.parametrize("layout", list(LAYOUT_SIZES))
 def test_every_layout_keeps_frames_duration_and_audio(embedded, media_dir, clip_mp4, layout):
     output = media_dir / f"clip_{layout}.mp4"
     result = embedded.convert(clip_mp4, output, "--layout", layout, "--segment-seconds", "1")
     assert result.returncode == 0, result.stderr
     assert_faithful_conversion(clip_mp4, output, layout)
+    # Players switch to 3D by the MP4's st3d box; an anaglyph is a flat picture and has none.
+    stereo = [d for d in stereo_side_data(output) if d["side_data_type"] == "Stereo 3D"]
+    packing = STEREO_PACKING.get(layout)
+    assert stereo == (
+        [{"side_data_type": "Stereo 3D", "type": packing, "inverted": 0}] if packing else []
+    )
     # Audio copied bit for bit: the same packets as the source's AAC track.
     assert audio_streams(probe(output))[0]["codec_name"] == "aac"
     assert (

@@ -4,39 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from tests.media import ffmpeg, make_clip, probe, video_stream
+from tests.media import ffmpeg, make_clip, probe, stereo_side_data, video_stream
 
 pytestmark = pytest.mark.slow
-
-
-def stereo_side_data(path: Path) -> list[dict]:
-    result = subprocess.run(
-        [
-            "ffprobe", "-v", "error", "-select_streams", "v:0",
-            "-show_entries", "stream_side_data", "-of", "json", str(path),
-        ],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    streams = json.loads(result.stdout).get("streams", [])
-    return [s for s in (streams[0].get("side_data_list", []) if streams else [])]
-
-
-@pytest.mark.parametrize(
-    ("layout", "packing"), [("sbs", "side by side"), ("half-tab", "top and bottom")]
-)
-def test_packed_outputs_carry_the_st3d_box(embedded, clip_mp4, tmp_path, layout, packing):
-    output = tmp_path / f"out_{layout}.mp4"
-    result = embedded.convert(clip_mp4, output, "--layout", layout, "--segment-seconds", "1")
-    assert result.returncode == 0, result.stderr
-    side_data = stereo_side_data(output)
-    assert {"side_data_type": "Stereo 3D", "type": packing, "inverted": 0} in side_data
-    assert int(video_stream(probe(output))["nb_read_packets"]) == int(
-        video_stream(probe(clip_mp4))["nb_read_packets"]
-    )
 
 
 def test_anaglyph_in_444_is_high_444_in_every_segment(embedded, clip_mp4, tmp_path):
