@@ -1,10 +1,41 @@
-"""Finding the processes a test started, by what their command lines name."""
+"""Finding the processes a test started, by what their command lines name; a process holding a
+job's run lock as its runner would."""
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
+
+_HOLD_THE_LOCK = """
+import sys, time
+from pathlib import Path
+from pipelines.local_runner import _hold_run_lock
+lock = _hold_run_lock(Path(sys.argv[1]), sys.argv[2])
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+@contextlib.contextmanager
+def run_lock_held(runs_dir: Path, job_id: str) -> Iterator[subprocess.Popen]:
+    """A child process holding ``job_id``'s run lock with the runner's own code, as a running
+    ``python -m pipelines JOB`` holds it; killed (SIGKILL, like the OOM killer) on leaving."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_THE_LOCK, str(runs_dir / job_id), job_id],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def processes_mentioning(text: str) -> list[psutil.Process]:

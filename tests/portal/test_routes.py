@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import fcntl
 import re
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from tests.portal.conftest import (
     csrf_token,
     post_upload,
 )
+from tests.processes import run_lock_held
 
 UNKNOWN_ID = "noSuchJob_0123456789abcdef"
 
@@ -690,17 +690,11 @@ def test_a_convert_whose_run_was_killed_shows_stopped_with_how_to_resume(client,
     job = jobs.create(Job(source_name="film.mp4", output_path="/home/me/film_3d.mp4"))
     for status in (JobStatus.UPLOADED, JobStatus.QUEUED, JobStatus.CHUNKING, JobStatus.PROCESSING):
         jobs.transition(job.job_id, status)
-    # A run of it started on this machine: the runner's lock file is there.
-    lock = settings.runs_dir / job.job_id / "run.lock"
-    lock.parent.mkdir(parents=True)
-    lock.write_text("process 4242")
-
-    with lock.open() as held:
-        fcntl.flock(held, fcntl.LOCK_EX)  # its runner still holds it: it is converting
+    with run_lock_held(settings.runs_dir, job.job_id):  # its runner is converting it
         page = client.get(f"/jobs/{job.job_id}").text
         assert 'id="job-bar"' in page and 'id="stopped"' not in page
 
-    # The runner was killed: the lock is free, the record still says processing.
+    # The runner was killed: its lock is left and free, the record still says processing.
     page = client.get(f"/jobs/{job.job_id}").text
     assert "Stopped part-way" in page and 'id="stopped"' in page
     assert f"stereo-spot jobs retry {job.job_id}" in page

@@ -3,7 +3,7 @@ portal starts) while a ``convert`` runs it is refused and leaves the job as it i
 would redo each other's segments, and the first to end removed the other's scratch folder.
 
 The run lock is the runner's own (``pipelines.local_runner``), held here by a real child
-process, as a running ``python -m pipelines JOB`` holds it."""
+process, as a running ``python -m pipelines JOB`` holds it (``tests.processes.run_lock_held``)."""
 
 from __future__ import annotations
 
@@ -18,15 +18,7 @@ from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import RunInProgress
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from
-
-HOLD_THE_LOCK = """
-import sys, time
-from pathlib import Path
-from pipelines.local_runner import _hold_run_lock
-lock = _hold_run_lock(Path(sys.argv[1]), "job")
-print("held", flush=True)
-time.sleep(60)
-"""
+from tests.processes import run_lock_held
 
 
 def test_a_job_run_elsewhere_is_not_run_again_and_is_left_as_it_is(tmp_path, capsys) -> None:
@@ -35,12 +27,7 @@ def test_a_job_run_elsewhere_is_not_run_again_and_is_left_as_it_is(tmp_path, cap
     job = jobs.create(Job(source_name="film.mp4"))
     for status in (JobStatus.UPLOADED, JobStatus.QUEUED, JobStatus.CHUNKING):
         jobs.transition(job.job_id, status)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_THE_LOCK, str(settings.runs_dir / job.job_id)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with run_lock_held(settings.runs_dir, job.job_id) as holder:
         assert run_in_progress(settings, job.job_id) == f"process {holder.pid}"
 
         retried = main(["jobs", "retry", "--data-dir", str(tmp_path), job.job_id])
@@ -50,9 +37,6 @@ def test_a_job_run_elsewhere_is_not_run_again_and_is_left_as_it_is(tmp_path, cap
             env={**os.environ, **settings.as_environment(), "STEREO_SPOT_MODEL_URL": "http://127.0.0.1:9"},
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
-    finally:
-        holder.kill()
-        holder.wait()
 
     assert retried == 1
     assert capsys.readouterr().err.strip() == (
