@@ -38,6 +38,8 @@ TEXT_SUBTITLE_CODECS = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "te
 
 # The track names ffmpeg's MP4 muxer writes when it is given none: not names a person chose.
 GENERIC_TRACK_NAMES = {"SoundHandler", "SubtitleHandler", "VideoHandler"}
+# Cover pictures MP4 and MOV keep (as iTunes writes them).
+COVER_ART_CODECS = {"mjpeg", "png"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class SourceTracks:
     # Each audio track's and each text subtitle track's name ("Director's commentary"), or None.
     audio_names: list[str | None] = field(default_factory=list)
     subtitle_names: list[str | None] = field(default_factory=list)
+    # The cover pictures (a film's poster, an album's art): stream indexes of pictures marked
+    # attached_pic in a format MP4 holds.
+    cover_art: list[int] = field(default_factory=list)
 
 
 def _track_name(stream: dict) -> str | None:
@@ -67,7 +72,8 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
     data = run_ffprobe(
         source,
         "-show_entries",
-        "stream=index,codec_type,codec_name,start_time:stream_tags=title,handler_name",
+        "stream=index,codec_type,codec_name,start_time:stream_tags=title,handler_name"
+        ":stream_disposition=attached_pic",
     )
     streams = data.get("streams", [])
     audios = [s for s in streams if s.get("codec_type") == "audio"]
@@ -95,6 +101,13 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
         ],
         audio_names=[_track_name(s) for s in audios],
         subtitle_names=[_track_name(s) for s in texts],
+        cover_art=[
+            int(s["index"])
+            for s in streams
+            if s.get("codec_type") == "video"
+            and (s.get("disposition") or {}).get("attached_pic")
+            and s.get("codec_name") in COVER_ART_CODECS
+        ],
     )
 
 
@@ -151,8 +164,20 @@ def rewrap(result: Path, target: Path, muxer: str, layout: Layout | str) -> None
                 # QuickTime has no FLAC; ALAC is its lossless audio, decoded to the same samples.
                 options[f"c:a:{number}"] = "alac"
     wrapped = ffmpeg.input(str(result), f="mp4", protocol_whitelist="file")
+    # Not the MP4's cover picture: ffmpeg's mov muxer drops it, and its Matroska muxer makes a
+    # second video track of it (Matroska keeps a cover only as an attachment).
     streams = [wrapped["v:0"], wrapped["a?"], wrapped["s?"]]
     run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
+
+
+def _cover_art_options(tracks: SourceTracks) -> dict[str, str]:
+    """Mark the cover pictures, mapped after the converted video, as covers (not a second
+    picture track), copied as they are."""
+    options = {}
+    for number in range(1, 1 + len(tracks.cover_art)):
+        options[f"c:v:{number}"] = "copy"
+        options[f"disposition:v:{number}"] = "attached_pic"
+    return options
 
 
 def concat_and_mux(
@@ -191,7 +216,7 @@ def concat_and_mux(
     if VideoCodec(codec) is VideoCodec.HEVC:
         # hvc1, not the muxer's hev1: Apple's players (and the browsers on their systems) play
         # HEVC in MP4 only under this tag, whose parameter sets live in the header alone.
-        options["vtag"] = "hvc1"
+        options["tag:v:0"] = "hvc1"
     mode = STEREO_MODES.get(Layout(layout)) if layout else None
     if mode:
         # ffmpeg's MP4 muxer writes ``st3d`` only from stereo side data on its input, which the
@@ -225,6 +250,8 @@ def concat_and_mux(
     streams += [original[str(index)] for index in tracks.text_subtitles]
     if tracks.text_subtitles:
         options["scodec"] = "mov_text"
+    streams += [original[str(index)] for index in tracks.cover_art]
+    options.update(_cover_art_options(tracks))
     if tracks.picture_subtitles:
         log.info(
             "left out %d picture subtitle track(s) (%s): MP4 cannot carry them",

@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
+from stereo_spot.media.assemble import rewrap
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from
 from tests.media import (
@@ -190,8 +192,6 @@ def _horizontal_shift(left: np.ndarray, right: np.ndarray, max_shift: int = 24) 
 
 def test_nearer_content_moves_more_and_to_the_left(embedded, tmp_path, bigbuckbunny_360p):
     """Ground prior: the bottom of the frame is nearer, so it shifts left more in the right eye."""
-    import av
-
     output = tmp_path / "bbb_LR.mp4"
     result = embedded.convert(bigbuckbunny_360p, output, "--layout", "sbs", "--divergence", "4")
     assert result.returncode == 0, result.stderr
@@ -227,8 +227,6 @@ def test_an_hd_source_keeps_its_colours_and_its_colour_tags(embedded, tmp_path):
 
 
 def _decoded(path: Path) -> np.ndarray:
-    import av
-
     with av.open(str(path)) as container:
         return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
 
@@ -408,6 +406,40 @@ def _extras(path: Path) -> dict:
 def _track_name(tags: dict) -> str | None:
     """The name a player shows for a track: Matroska's title, MP4's handler name."""
     return tags.get("title") or tags.get("handler_name")
+
+
+def _cover_pictures(path: Path) -> list[bytes]:
+    """The pictures a file holds as its cover (attached_pic), as stored."""
+    with av.open(str(path)) as container:
+        covers = [
+            stream
+            for stream in container.streams.video
+            if stream.disposition & av.stream.Disposition.attached_pic
+        ]
+        return [bytes(next(container.demux(stream))) for stream in covers]
+
+
+def test_a_films_cover_picture_stays_its_cover_in_an_mp4(embedded, tmp_path, clip_mp4):
+    # As iTunes and most taggers keep a poster: a PNG marked attached_pic, after the picture.
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=120x160", "-frames:v", "1", str(tmp_path / "cover.png"))
+    film = tmp_path / "film.mp4"
+    ffmpeg(
+        *("-i", str(clip_mp4), "-i", str(tmp_path / "cover.png")),
+        *("-map", "0", "-map", "1", "-c", "copy", "-disposition:v:1", "attached_pic", str(film)),
+    )
+    output = tmp_path / "film_LR.mp4"
+    result = embedded.convert(film, output, "--layout", "sbs", "--segment-seconds", "1")
+    assert result.returncode == 0, result.stderr
+    assert_faithful_conversion(film, output, "sbs")
+    assert _cover_pictures(output) == _cover_pictures(film) != [], "the same picture, copied"
+    assert {"side_data_type": "Stereo 3D", "type": "side by side", "inverted": 0} in (
+        stereo_side_data(output)
+    ), "the picture is still the first video stream, tagged"
+    # Matroska keeps a cover only as an attachment, which ffmpeg does not make of one: an .mkv
+    # result leaves it out rather than carry it as a second video track.
+    wrapped = tmp_path / "film_LR.mkv"
+    rewrap(output, wrapped, "matroska", "sbs")
+    assert [s["codec_type"] for s in probe(wrapped)["streams"]] == ["video", "audio"]
 
 
 def test_title_chapters_audio_and_subtitles_come_along_in_mp4_and_mkv(embedded, tmp_path):
