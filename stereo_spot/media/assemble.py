@@ -38,7 +38,7 @@ TEXT_SUBTITLE_CODECS = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "te
 
 # The track names ffmpeg's MP4 muxer writes when it is given none: not names a person chose.
 GENERIC_TRACK_NAMES = {"SoundHandler", "SubtitleHandler", "VideoHandler"}
-# Cover pictures MP4 and MOV keep (as iTunes writes them).
+# Cover pictures an MP4 keeps (as iTunes writes them; a Matroska cover attachment reads the same).
 COVER_ART_CODECS = {"mjpeg", "png"}
 
 
