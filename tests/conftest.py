@@ -32,8 +32,8 @@ def bigbuckbunny() -> Path:
 @pytest.fixture(scope="session")
 def bigbuckbunny_360p(bigbuckbunny: Path, media_dir: Path) -> Path:
     """The same 132 frames and sound at a quarter of the pixels, for tests that ask how the
-    engine treats real pictures rather than how a 720p video is split and joined (which the
-    full-size clip's own tests ask). Like the original it has a single keyframe."""
+    engine treats real pictures and where segments meet, not what a 720p file takes (the
+    full-size clip's own test converts it frame-exact). Like the original, one keyframe."""
     small = media_dir / "bigbuckbunny_360p.mp4"
     ffmpeg(
         "-i", str(bigbuckbunny), "-vf", "scale=640:360", "-c:v", "libx264", "-preset", "veryfast",
