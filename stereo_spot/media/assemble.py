@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,8 +39,9 @@ TEXT_SUBTITLE_CODECS = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "te
 
 # The track names ffmpeg's MP4 muxer writes when it is given none: not names a person chose.
 GENERIC_TRACK_NAMES = {"SoundHandler", "SubtitleHandler", "VideoHandler"}
-# Cover pictures an MP4 keeps (as iTunes writes them; a Matroska cover attachment reads the same).
-COVER_ART_CODECS = {"mjpeg", "png"}
+# Cover pictures an MP4 keeps (as iTunes writes them; a Matroska cover attachment reads the same),
+# with the file name and type a Matroska cover attachment has (players look for "cover.*").
+COVER_ART_FILES = {"mjpeg": ("cover.jpg", "image/jpeg"), "png": ("cover.png", "image/png")}
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,9 @@ class SourceTracks:
     # Each audio track's and each text subtitle track's name ("Director's commentary"), or None.
     audio_names: list[str | None] = field(default_factory=list)
     subtitle_names: list[str | None] = field(default_factory=list)
-    # The cover pictures (a film's poster, an album's art): stream indexes of pictures marked
-    # attached_pic in a format MP4 holds.
-    cover_art: list[int] = field(default_factory=list)
+    # The cover pictures (a film's poster, an album's art): stream index -> codec of each picture
+    # marked attached_pic in a format MP4 holds.
+    cover_art: dict[int, str] = field(default_factory=dict)
 
 
 def _track_name(stream: dict) -> str | None:
@@ -101,13 +103,13 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
         ],
         audio_names=[_track_name(s) for s in audios],
         subtitle_names=[_track_name(s) for s in texts],
-        cover_art=[
-            int(s["index"])
+        cover_art={
+            int(s["index"]): str(s["codec_name"])
             for s in streams
             if s.get("codec_type") == "video"
             and (s.get("disposition") or {}).get("attached_pic")
-            and s.get("codec_name") in COVER_ART_CODECS
-        ],
+            and s.get("codec_name") in COVER_ART_FILES
+        },
     )
 
 
@@ -164,10 +166,19 @@ def rewrap(result: Path, target: Path, muxer: str, layout: Layout | str) -> None
                 # QuickTime has no FLAC; ALAC is its lossless audio, decoded to the same samples.
                 options[f"c:a:{number}"] = "alac"
     wrapped = ffmpeg.input(str(result), f="mp4", protocol_whitelist="file")
-    # Not the MP4's cover picture: ffmpeg's mov muxer drops it, and its Matroska muxer makes a
-    # second video track of it (Matroska keeps a cover only as an attachment).
+    # The MP4's cover picture is not mapped as a stream: ffmpeg's mov muxer drops it, and its
+    # Matroska muxer would make a second video track of it. Matroska gets it as the attachment
+    # a Matroska cover is.
     streams = [wrapped["v:0"], wrapped["a?"], wrapped["s?"]]
-    run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
+    with tempfile.TemporaryDirectory(prefix="stereo-spot-cover-") as scratch:
+        if muxer == "matroska" and tracks.cover_art:
+            index, codec = next(iter(tracks.cover_art.items()))
+            name, mimetype = COVER_ART_FILES[codec]
+            cover = Path(scratch) / name
+            run_ffmpeg(wrapped[str(index)].output(str(cover), c="copy", f="image2"))
+            options["attach"] = str(cover)
+            options["metadata:s:t:0"] = f"mimetype={mimetype}"
+        run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
 
 
 def _cover_art_options(tracks: SourceTracks) -> dict[str, str]:

@@ -419,7 +419,7 @@ def _cover_pictures(path: Path) -> list[bytes]:
         return [bytes(next(container.demux(stream))) for stream in covers]
 
 
-def test_a_films_cover_picture_stays_its_cover_in_an_mp4(embedded, tmp_path, clip_mp4):
+def test_a_films_cover_picture_stays_its_cover_in_mp4_and_mkv(embedded, tmp_path, clip_mp4):
     # As iTunes and most taggers keep a poster: a PNG marked attached_pic, after the picture.
     ffmpeg("-f", "lavfi", "-i", "testsrc2=s=120x160", "-frames:v", "1", str(tmp_path / "cover.png"))
     film = tmp_path / "film.mp4"
@@ -435,11 +435,18 @@ def test_a_films_cover_picture_stays_its_cover_in_an_mp4(embedded, tmp_path, cli
     assert {"side_data_type": "Stereo 3D", "type": "side by side", "inverted": 0} in (
         stereo_side_data(output)
     ), "the picture is still the first video stream, tagged"
-    # Matroska keeps a cover only as an attachment, which ffmpeg does not make of one: an .mkv
-    # result leaves it out rather than carry it as a second video track.
+    # Matroska keeps a cover as an attachment named cover.*, not as a second video track.
     wrapped = tmp_path / "film_LR.mkv"
     rewrap(output, wrapped, "matroska", "sbs")
-    assert [s["codec_type"] for s in probe(wrapped)["streams"]] == ["video", "audio"]
+    assert _cover_pictures(wrapped) == _cover_pictures(film)
+    shown = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type:stream_tags=filename,mimetype",
+         "-of", "json", str(wrapped)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    streams = json.loads(shown.stdout)["streams"]
+    assert [s["codec_type"] for s in streams] == ["video", "audio", "video"]
+    assert streams[2]["tags"] == {"filename": "cover.png", "mimetype": "image/png"}
 
 
 def test_title_chapters_audio_and_subtitles_come_along_in_mp4_and_mkv(embedded, tmp_path):
