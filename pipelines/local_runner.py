@@ -97,6 +97,12 @@ def run_job(settings: Settings, job_id: str, segment_seconds: float | None = Non
         raise PipelineFailed(job.error or "The pipeline finished without a result.")
 
 
+def being_converted(job_id: str, holder: str | None) -> str:
+    """How every refusal names a job that a process on this machine runs: ``holder`` as its run
+    lock gives it ("process 1234"), or None when the lock was let go before it was asked."""
+    return f"Job {job_id} is being converted by {holder or 'another process'}"
+
+
 def _lock_path(run_root: Path) -> Path:
     return run_root / "run.lock"
 
@@ -107,7 +113,7 @@ def _hold_run_lock(run_root: Path, job_id: str) -> TextIO:
     run_root.mkdir(parents=True, exist_ok=True)
     lock, holder = _try_lock(_lock_path(run_root))
     if lock is None:
-        raise RunInProgress(f"Job {job_id} is being converted by {holder}.")
+        raise RunInProgress(f"{being_converted(job_id, holder)}.")
     lock.seek(0)
     lock.truncate()
     lock.write(f"process {os.getpid()}")

@@ -367,11 +367,14 @@ def _model_server(settings: Settings) -> Iterator[tuple[Settings, ModelServerHan
         yield settings.model_copy(update={"model_url": server.url}), server
 
 
-def being_converted(job_id: str, holder: str) -> str:
-    """What ``convert`` and ``jobs retry`` say of a job that ``holder`` on this machine runs."""
+def converted_elsewhere(job_id: str, holder: str | None) -> str:
+    """What ``convert`` and ``jobs retry`` say of a job that ``holder`` on this machine runs,
+    and what to do about it."""
+    from pipelines.local_runner import being_converted
+
     return (
-        f"Job {job_id} is being converted by {holder} on this machine; let it finish, or stop "
-        f"it with: stereo-spot jobs cancel {job_id}"
+        f"{being_converted(job_id, holder)} on this machine; let it finish, or stop it with: "
+        f"stereo-spot jobs cancel {job_id}"
     )
 
 
@@ -448,9 +451,7 @@ def run_with_progress(
         # is fetched (a copy, or a rewrap into another container).
         when_joining()
     if process.returncode == RunInProgress.exit_code:
-        raise ConversionFailed(
-            being_converted(job_id, run_in_progress(settings, job_id) or "another process")
-        )
+        raise ConversionFailed(converted_elsewhere(job_id, run_in_progress(settings, job_id)))
     if job.status is not JobStatus.COMPLETED and process.returncode < 0 and not job.status.is_final:
         # The runner was killed (OOM killer, kill -9) rather than failing: leave the job
         # resumable; its finished segments are reused by a retry.

@@ -101,7 +101,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_retry(args: argparse.Namespace) -> int:
     from pipelines.local_runner import run_in_progress
-    from stereo_spot.cli.convert import _model_server, being_converted, run_with_progress
+    from stereo_spot.cli.convert import _model_server, converted_elsewhere, run_with_progress
     from stereo_spot.cli.outputs import fetch_result
 
     settings = _settings(args)
@@ -116,7 +116,7 @@ def run_retry(args: argparse.Namespace) -> int:
     else:
         running = run_in_progress(settings, job.job_id)
         if running is not None:
-            raise StereoSpotError(being_converted(job.job_id, running))
+            raise StereoSpotError(converted_elsewhere(job.job_id, running))
         with _model_server(settings) as (settings, server):
             run_with_progress(settings, job.job_id, args.segment_seconds, server)
         print(f"job {job.job_id} completed.", file=sys.stderr)
@@ -151,14 +151,14 @@ def run_delete(args: argparse.Namespace) -> int:
     """Delete a finished, failed or cancelled job: its stored media, and on this machine its
     run folder and log (a conversion keeps the source, its segments and the result: about
     three times the video)."""
-    from pipelines.local_runner import forget_run, run_in_progress
+    from pipelines.local_runner import being_converted, forget_run, run_in_progress
 
     settings = _settings(args)
     job_id = _job(settings, args.job_id).job_id
     running = run_in_progress(settings, job_id)
     try:
         if running is not None:
-            raise JobBusy(f"Job {job_id} is being converted by {running}.")
+            raise JobBusy(f"{being_converted(job_id, running)}.")
         deleted = delete(job_store_from(settings), storage_from(settings), job_id)
     except JobBusy as busy:
         raise JobBusy(f"{busy} To cancel it: stereo-spot jobs cancel {job_id}") from None

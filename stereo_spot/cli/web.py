@@ -83,10 +83,10 @@ class ChildProcessRuns:
             with self._lock:
                 self._process = self._job_id = None
         if code == RunInProgress.exit_code:  # a `convert` or `jobs retry` on this machine has it
-            from pipelines.local_runner import run_in_progress
+            from pipelines.local_runner import being_converted, run_in_progress
 
-            holder = run_in_progress(self._settings, job_id) or "another process"
-            raise RunInProgress(f"Job {job_id} is being converted by {holder}.")
+            holder = run_in_progress(self._settings, job_id)
+            raise RunInProgress(f"{being_converted(job_id, holder)}.")
         if code != 0:
             job = self._jobs.get(job_id)
             raise StereoSpotError(

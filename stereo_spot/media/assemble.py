@@ -181,16 +181,6 @@ def rewrap(result: Path, target: Path, muxer: str, layout: Layout | str) -> None
         run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
 
 
-def _cover_art_options(tracks: SourceTracks) -> dict[str, str]:
-    """Mark the cover pictures, mapped after the converted video, as covers (not a second
-    picture track), copied as they are."""
-    options = {}
-    for number in range(1, 1 + len(tracks.cover_art)):
-        options[f"c:v:{number}"] = "copy"
-        options[f"disposition:v:{number}"] = "attached_pic"
-    return options
-
-
 def concat_and_mux(
     segments: list[Path],
     source: Path,
@@ -262,7 +252,9 @@ def concat_and_mux(
     if tracks.text_subtitles:
         options["scodec"] = "mov_text"
     streams += [original[str(index)] for index in tracks.cover_art]
-    options.update(_cover_art_options(tracks))
+    for number in range(1, 1 + len(tracks.cover_art)):
+        # After the converted video, copied (vcodec) and marked as covers, not a second picture.
+        options[f"disposition:v:{number}"] = "attached_pic"
     if tracks.picture_subtitles:
         log.info(
             "left out %d picture subtitle track(s) (%s): MP4 cannot carry them",
