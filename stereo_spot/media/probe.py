@@ -37,11 +37,43 @@ ALLOWED_FORMATS = (
     "hevc",
     "ivf",
     "nut",
+    "mxf",  # what broadcast and professional cameras record (XDCAM, XAVC, P2, Canon XF)
+    "dv",  # camcorder tapes captured over FireWire
+    "yuv4mpegpipe",  # uncompressed .y4m, as editing and test tools hand video on
+    "mpegvideo",  # MPEG-1/2 elementary streams (.m2v, .mpv)
+    "gif",  # animated pictures
+    "apng",
 )
 FORMAT_WHITELIST = ",".join(ALLOWED_FORMATS)
 # Arguments every ffmpeg/ffprobe call on untrusted input gets: local files only, known demuxers.
 SAFE_INPUT_ARGS = ("-protocol_whitelist", "file,pipe", "-format_whitelist", FORMAT_WHITELIST)
-STILL_IMAGE_CODECS = {"png", "mjpeg", "bmp", "gif", "webp", "tiff", "jpeg2000", "ppm", "pgm"}
+# Codecs of pictures, as a demuxer reports a picture file it can read, and what to call them.
+STILL_IMAGE_CODECS = {
+    "png": "PNG",
+    "apng": "PNG",
+    "mjpeg": "JPEG",
+    "bmp": "BMP",
+    "gif": "GIF",
+    "webp": "WebP",
+    "tiff": "TIFF",
+    "jpeg2000": "JPEG 2000",
+    "ppm": "PPM",
+    "pgm": "PGM",
+}
+# How the picture files people mistake for videos begin: (offset, bytes) that must all match.
+# ffprobe cannot name them, since the image demuxers are not on the format whitelist.
+PICTURE_SIGNATURES = (
+    ("JPEG", ((0, b"\xff\xd8\xff"),)),
+    ("PNG", ((0, b"\x89PNG\r\n\x1a\n"),)),
+    ("WebP", ((0, b"RIFF"), (8, b"WEBP"))),
+    ("TIFF", ((0, b"II*\x00"),)),
+    ("TIFF", ((0, b"MM\x00*"),)),
+    # ISO BMFF stills, told by the brand after "ftyp"; HEIC is what iPhones take photos in.
+    ("HEIC", ((4, b"ftypheic"),)),
+    ("HEIC", ((4, b"ftypheix"),)),
+    ("HEIF", ((4, b"ftypmif1"),)),
+    ("AVIF", ((4, b"ftypavif"),)),
+)
 PROBE_TIMEOUT_SECONDS = 120
 # ffprobe's field orders of pictures coded as two interlaced fields ("progressive" and
 # "unknown" are not).
@@ -52,6 +84,7 @@ HDR_TRANSFERS = ("smpte2084", "arib-std-b67")
 
 
 UNREADABLE = "The file is not a video we can read: it is damaged or in an unsupported format."
+STILL_PICTURE = "The file is a still picture ({kind}), not a video."
 
 
 # What the MP4 demuxer reports for a sample whose data lies past the end of the file.
@@ -115,21 +148,26 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         raise InputRejected(f"The file {path.name} does not exist.")
     if path.stat().st_size == 0:
         raise InputRejected("The file is empty (0 bytes).")
-    data, report = _ffprobe(
-        path,
-        "-count_packets",
-        "-show_entries",
-        "format=format_name,duration:stream=index,codec_type,codec_name,width,height,"
-        "avg_frame_rate,r_frame_rate,nb_read_packets,duration,field_order,color_transfer"
-        ":stream_disposition=attached_pic,default"
-        ":stream_side_data=rotation",
-        timeout=PROBE_TIMEOUT_SECONDS,
-    )
+    try:
+        data, report = _ffprobe(
+            path,
+            "-count_packets",
+            "-show_entries",
+            "format=format_name,duration:stream=index,codec_type,codec_name,width,height,"
+            "avg_frame_rate,r_frame_rate,nb_read_packets,duration,field_order,color_transfer"
+            ":stream_disposition=attached_pic,default"
+            ":stream_side_data=rotation",
+            timeout=PROBE_TIMEOUT_SECONDS,
+        )
+    except InputRejected:
+        _refuse_a_picture(path)
+        raise
     streams = data.get("streams", [])
     every_video = [s for s in streams if s.get("codec_type") == "video"]
     videos = [s for s in every_video if not s.get("disposition", {}).get("attached_pic")]
     audios = [s for s in streams if s.get("codec_type") == "audio"]
     if not videos:
+        _refuse_a_picture(path)
         if audios:
             raise InputRejected("The file has no video stream: it contains only audio.")
         raise InputRejected("The file has no video stream.")
@@ -137,8 +175,12 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
     # unless told otherwise, so a file that says nothing keeps its first).
     video = next((s for s in videos if s.get("disposition", {}).get("default")), videos[0])
     frames = int(video.get("nb_read_packets") or 0)
-    if video.get("codec_name") in STILL_IMAGE_CODECS and frames <= 1:
-        raise InputRejected("The file is a still image, not a video.")
+    if frames <= 1:
+        # One picture: a video of one frame converts, a picture file (an AVIF or HEIC photo read
+        # as a one-frame track, a GIF that does not move) is refused as what it is.
+        kind = STILL_IMAGE_CODECS.get(str(video.get("codec_name"))) or still_picture(path)
+        if kind:
+            raise InputRejected(STILL_PICTURE.format(kind=kind))
     if frames < 1:
         raise InputRejected("The video stream holds no frames.")
     width, height = int(video.get("width") or 0), int(video.get("height") or 0)
@@ -179,13 +221,49 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         audio_codec=str(audios[0].get("codec_name")) if audios else None,
         container=str(data.get("format", {}).get("format_name", "")),
         rotation=rotation,
-        interlaced=video.get("field_order") in INTERLACED_FIELD_ORDERS,
+        interlaced=_stored_as_fields(path, video, every_video.index(video)),
         hdr=video.get("color_transfer") in HDR_TRANSFERS,
         video_streams=len(videos),
         video_stream=every_video.index(video),
         chosen_as_default=video is not videos[0],
         stated_duration=stated_duration,
     )
+
+
+def still_picture(path: Path) -> str | None:
+    """What kind of picture file ``path`` is (JPEG, PNG, HEIC...), told by how it begins, or
+    None when it is not one we know."""
+    with open(path, "rb") as file:
+        head = file.read(16)
+    for kind, marks in PICTURE_SIGNATURES:
+        if all(head[offset : offset + len(mark)] == mark for offset, mark in marks):
+            return kind
+    return None
+
+
+def _refuse_a_picture(path: Path) -> None:
+    """Say so when ``path`` is a picture file rather than a video."""
+    kind = still_picture(path)
+    if kind:
+        raise InputRejected(STILL_PICTURE.format(kind=kind)) from None
+
+
+def _stored_as_fields(path: Path, stream: dict, stream_number: int) -> bool:
+    """Whether the pictures of video stream ``stream_number`` are coded as interlaced fields."""
+    order = stream.get("field_order")
+    if order in INTERLACED_FIELD_ORDERS:
+        return True
+    if order == "progressive":
+        return False
+    # Some demuxers leave the field order unsaid where the codec says it in each frame: DV
+    # tapes are interlaced, and ffprobe calls their field order "unknown". Ask the first frame.
+    options = {"protocol_whitelist": "file", "format_whitelist": FORMAT_WHITELIST}
+    try:
+        with av.open(str(path), options=options) as container:
+            frame = next(container.decode(container.streams.video[stream_number]), None)
+    except (av.FFmpegError, IndexError):
+        return False  # the split decodes it again and says what is wrong
+    return bool(frame is not None and frame.interlaced_frame)
 
 
 def count_video_frames(path: Path) -> int:

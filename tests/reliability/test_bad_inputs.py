@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stereo_spot.media.assemble import MP4_AUDIO_CODECS
 from tests.media import (
     audio_streams,
     ffmpeg,
@@ -270,6 +271,40 @@ def _no_audio(path: Path) -> None:
     make_clip(path, seconds=1, size=TINY, audio=False)
 
 
+def _broadcast_mxf(path: Path) -> None:
+    """What a broadcast camera records: MPEG-2 4:2:2 in MXF, a mono PCM track for each of its
+    two microphones, and the time of day as its timecode."""
+    ffmpeg(
+        *("-f", "lavfi", "-i", f"testsrc2=s={TINY}:r=25:d=1"),
+        *(
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=440:r=48000:d=1",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=880:r=48000:d=1",
+        ),
+        *("-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "mpeg2video", "-pix_fmt", "yuv422p"),
+        *("-g", "12", "-c:a", "pcm_s24le", "-timecode", "10:00:00:00", str(path)),
+    )
+
+
+def _camcorder_dv(path: Path) -> None:
+    """A camcorder tape captured over FireWire: interlaced DV, stereo PCM, the one size PAL DV
+    holds and its 4:3 pixel shape."""
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=s=720x576:r=50:d=1", "-f", "lavfi", "-i", "sine=d=1"),
+        *("-vf", "tinterlace=interleave_bottom,setsar=16/15", "-pix_fmt", "yuv420p"),
+        *("-c:v", "dvvideo", "-c:a", "pcm_s16le", "-ar", "48000", "-ac", "2", str(path)),
+    )
+
+
+def _animated_gif(path: Path) -> None:
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={TINY}:r=10:d=1", str(path))
+
+
 CONVERTED = {
     "one-frame": _one_frame,
     "variable-frame-rate": _variable_frame_rate,
@@ -280,7 +315,12 @@ CONVERTED = {
     "interlaced": _interlaced,
     "several-audio-tracks": _several_audio_tracks,
     "no-audio": _no_audio,
+    "broadcast-mxf": _broadcast_mxf,
+    "camcorder-dv": _camcorder_dv,
+    "animated-gif": _animated_gif,
 }
+# What each kind's file is called, where it is not an MP4.
+SUFFIXES = {"broadcast-mxf": ".mxf", "camcorder-dv": ".dv", "animated-gif": ".gif"}
 
 
 FFPROBE_V0 = ("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries")
@@ -294,6 +334,28 @@ def _frame_times(path: Path) -> list[float]:
         check=True,
     ).stdout
     return sorted(float(t) for t in out.split())
+
+
+TIMECODE_TAGS = (
+    "ffprobe",
+    "-v",
+    "error",
+    "-show_entries",
+    "format_tags=timecode:stream_tags=timecode",
+)
+
+
+def _timecode(path: Path) -> str | None:
+    """The timecode of the first frame, wherever the container keeps it."""
+    out = subprocess.run(
+        [*TIMECODE_TAGS, "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    data = json.loads(out)
+    tagged = [data.get("format", {}), *data.get("streams", [])]
+    return next((t["tags"]["timecode"] for t in tagged if "timecode" in t.get("tags", {})), None)
 
 
 def _shown_size(path: Path) -> tuple[int, int]:
@@ -314,7 +376,7 @@ def _shown_size(path: Path) -> tuple[int, int]:
 
 @pytest.mark.parametrize("kind", list(CONVERTED))
 def test_awkward_input_converts_faithfully(embedded, tmp_path, kind):
-    source = tmp_path / f"{kind}.mp4"
+    source = tmp_path / f"{kind}{SUFFIXES.get(kind, '.mp4')}"
     CONVERTED[kind](source)
     output = tmp_path / "result_LR.mp4"
     result = _run(embedded, source, output, "--layout", "sbs", "--segment-seconds", "0.5")
@@ -337,10 +399,18 @@ def test_awkward_input_converts_faithfully(embedded, tmp_path, kind):
     assert _shown_size(output) == (int(out_video["width"]), int(out_video["height"])), (
         "the output carries no rotation: it is upright as stored"
     )
-    # Every audio track, untouched.
+    # Every audio track, untouched; PCM, which MP4 cannot hold, encoded once to AAC, whole.
     src_audio, out_audio = audio_streams(src), audio_streams(out)
-    assert [a["codec_name"] for a in out_audio] == [a["codec_name"] for a in src_audio]
-    assert [a["nb_read_packets"] for a in out_audio] == [a["nb_read_packets"] for a in src_audio]
+    if all(a["codec_name"] in MP4_AUDIO_CODECS for a in src_audio):
+        assert [a["codec_name"] for a in out_audio] == [a["codec_name"] for a in src_audio]
+        assert [a["nb_read_packets"] for a in out_audio] == [
+            a["nb_read_packets"] for a in src_audio
+        ]
+    else:
+        assert [a["codec_name"] for a in out_audio] == ["aac"] * len(src_audio)
+        for a, b in zip(src_audio, out_audio, strict=True):
+            assert abs(float(a["duration"]) - float(b["duration"])) < 0.03, (a, b)
+    assert _timecode(output) == _timecode(source), "a camera's timecode is kept"
     assert out_video["pix_fmt"] in ("yuv420p", "yuv444p")
     assert Fraction(out_video["avg_frame_rate"]) > 0
     if kind == "hdr-10-bit-hevc":

@@ -1,0 +1,101 @@
+"""What people hand a video tool besides MP4: the formats of cameras and tapes are read (a DV
+tape's fields seen though its demuxer does not say), and a picture is refused as what it is."""
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from stereo_spot.errors import InputRejected
+from stereo_spot.media.probe import probe_source
+from stereo_spot.media.split import split_video
+from stereo_spot.settings import Settings
+from tests.media import ffmpeg, probe, video_stream
+
+PAL = "720x576"  # the one size a 50 Hz DV tape holds
+
+
+def _dv_tape(path: Path) -> Path:
+    """One second of a 50 Hz camcorder tape: fields of a panning picture (7 px a field) 1/50 s
+    apart, woven into frames, with its stereo PCM sound, as a FireWire capture writes it."""
+    ffmpeg(
+        *("-f", "lavfi", "-i", f"testsrc2=s={PAL}:r=50:d=1"),
+        *("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:d=1"),
+        *(
+            "-vf",
+            "scroll=horizontal=0.01,tinterlace=interleave_bottom",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v",
+            "dvvideo",
+        ),
+        *("-c:a", "pcm_s16le", "-ac", "2", str(path)),
+    )
+    return path
+
+
+def _combing(frame: np.ndarray) -> float:
+    """How much more neighbouring rows differ than rows two apart: high where two fields taken
+    at different moments are woven into one picture."""
+    grey = frame.astype(np.float32).mean(axis=2)
+    return float(np.abs(grey[1:] - grey[:-1]).mean() - np.abs(grey[2:] - grey[:-2]).mean())
+
+
+def _first_frame(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return next(container.decode(video=0)).to_ndarray(format="rgb24")
+
+
+def test_a_dv_tape_is_seen_as_interlaced_and_split_into_whole_frames(tmp_path):
+    tape = _dv_tape(tmp_path / "tape.dv")
+    assert video_stream(probe(tape)).get("field_order", "unknown") == "unknown", (
+        "the premise: the DV demuxer does not say the tape is interlaced"
+    )
+    info = probe_source(tape, Settings())
+    assert (info.video_codec, info.container, info.frames) == ("dvvideo", "dv", 25)
+    assert info.interlaced, "the first frame says its fields are interlaced"
+
+    segments = split_video(tape, info, 0.5, tmp_path / "split")
+    assert sum(int(video_stream(probe(s))["nb_read_packets"]) for s in segments) == 25
+    assert {video_stream(probe(s))["field_order"] for s in segments} == {"progressive"}
+    woven, whole = _combing(_first_frame(tape)), _combing(_first_frame(segments[0]))
+    assert woven > 2 and whole < woven / 4, (woven, whole)
+
+
+def test_a_progressive_picture_whose_field_order_is_unsaid_is_left_as_it_is(tmp_path):
+    gif = tmp_path / "moving.gif"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=96x64:r=10:d=1", str(gif))
+    info = probe_source(gif, Settings())
+    assert (info.video_codec, info.frames, info.interlaced) == ("gif", 10, False)
+
+
+def _encoded_picture(suffix: str, *args: str):
+    def make(path: Path) -> Path:
+        picture = path.with_suffix(suffix)
+        ffmpeg("-f", "lavfi", "-i", "testsrc2=s=96x64", "-frames:v", "1", *args, str(picture))
+        return picture
+
+    return make
+
+
+PICTURES = {
+    "JPEG": _encoded_picture(".jpg"),
+    "PNG": _encoded_picture(".png"),
+    "WebP": _encoded_picture(".webp"),
+    "TIFF": _encoded_picture(".tiff"),
+    "GIF": _encoded_picture(".gif"),
+    # ffmpeg writes an AVIF as a one-frame AV1 track, which the MP4 demuxer reads as a video.
+    "AVIF": _encoded_picture(".avif", "-c:v", "libaom-av1", "-cpu-used", "8"),
+}
+
+
+@pytest.mark.parametrize("kind", list(PICTURES))
+def test_a_picture_is_refused_as_what_it_is(tmp_path, kind):
+    picture = PICTURES[kind](tmp_path / "photo")
+    renamed = tmp_path / "photo.mp4"
+    renamed.write_bytes(picture.read_bytes())
+    for named in (picture, renamed):
+        with pytest.raises(InputRejected) as refusal:
+            probe_source(named, Settings())
+        assert str(refusal.value) == f"The file is a still picture ({kind}), not a video."
