@@ -59,6 +59,9 @@ class SourceTracks:
     # The cover pictures (a film's poster, an album's art): stream index -> codec of each picture
     # marked attached_pic in a format MP4 holds.
     cover_art: dict[int, str] = field(default_factory=dict)
+    # The timecode of the first frame (HH:MM:SS:FF, ";" before the frames when drop-frame), as
+    # cameras and editing systems stamp a recording, or None.
+    timecode: str | None = None
 
 
 def _track_name(stream: dict) -> str | None:
@@ -74,10 +77,11 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
     data = run_ffprobe(
         source,
         "-show_entries",
-        "stream=index,codec_type,codec_name,start_time:stream_tags=title,handler_name"
-        ":stream_disposition=attached_pic",
+        "stream=index,codec_type,codec_name,start_time:stream_tags=title,handler_name,timecode"
+        ":stream_disposition=attached_pic:format_tags=timecode",
     )
     streams = data.get("streams", [])
+    videos = [s for s in streams if s.get("codec_type") == "video"]
     audios = [s for s in streams if s.get("codec_type") == "audio"]
     codecs = [str(s.get("codec_name")) for s in audios]
     subtitles = [s for s in streams if s.get("codec_type") == "subtitle"]
@@ -110,7 +114,20 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
             and (s.get("disposition") or {}).get("attached_pic")
             and s.get("codec_name") in COVER_ART_FILES
         },
+        timecode=_timecode(data, videos[video_stream] if video_stream < len(videos) else {}),
     )
+
+
+def _timecode(data: dict, video: dict) -> str | None:
+    """Where a source keeps its timecode: the container (MXF, DV, Matroska), the picture's own
+    stream (MOV, MPEG-2's GOP headers), or a timecode track (MOV's tmcd)."""
+    data_tracks = [s for s in data.get("streams", []) if s.get("codec_type") == "data"]
+    for tagged in (data.get("format", {}), video, *data_tracks):
+        # Matroska's tag is TIMECODE: ffprobe matches tags in any case and keeps theirs.
+        tags = {key.lower(): value for key, value in (tagged.get("tags") or {}).items()}
+        if tags.get("timecode"):
+            return str(tags["timecode"])
+    return None
 
 
 def track_name_options(tracks: SourceTracks, tag: str) -> dict[str, str]:
@@ -248,6 +265,10 @@ def concat_and_mux(
         # if the audio asked for it, is looser still and allows it too.
         options.setdefault("strict", "unofficial")
     options.update(track_name_options(tracks, "handler_name"))
+    if tracks.timecode:
+        # The result's first frame is the source's, so it keeps its time of day; the MP4
+        # muxer writes it as a tmcd track, which editing systems read.
+        options["metadata"] = f"timecode={tracks.timecode}"
     streams += [original[str(index)] for index in tracks.text_subtitles]
     if tracks.text_subtitles:
         options["scodec"] = "mov_text"

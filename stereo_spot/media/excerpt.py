@@ -23,6 +23,12 @@ from stereo_spot.settings import Settings
 log = logging.getLogger(__name__)
 
 
+# ffmpeg would copy the source's timecode, the time of its first frame, onto an excerpt that
+# starts elsewhere; an empty value drops it (from the file, and from the picture's stream, where
+# MOV keeps it).
+NO_TIMECODE = {"metadata": "timecode=", "metadata:s:v:0": "timecode="}
+
+
 def cut_preview(
     source: Path, workdir: Path, settings: Settings, seconds: float = PREVIEW_SECONDS
 ) -> Path:
@@ -68,7 +74,7 @@ def _copy_cut(source: Path, info: SourceInfo, start: float, seconds: float, targ
     # the millisecond past it lands the seek on that keyframe and no earlier one.
     found = safe_input(source, seek_timestamp=1, ss=f"{start + 0.001:.6f}", t=f"{seconds:.3f}")
     streams = [found[f"v:{info.video_stream}"]]
-    options: dict[str, object] = {"vcodec": "copy", "avoid_negative_ts": "make_zero"}
+    options: dict[str, object] = {"vcodec": "copy", "avoid_negative_ts": "make_zero", **NO_TIMECODE}
     if info.audio_codec:
         streams.append(found["a"])
         options.update(mp4_audio_options([info.audio_codec]))
@@ -79,6 +85,7 @@ def _encoded_cut(
     source: Path, info: SourceInfo, middle: float, seconds: float, target: Path
 ) -> None:
     options = {"vcodec": "libx264", "preset": "veryfast", "crf": "16", "pix_fmt": "yuv420p"}
+    options.update(NO_TIMECODE)
     found = safe_input(source, ss=f"{middle:.3f}", t=f"{seconds:.3f}")
     streams = [found[f"v:{info.video_stream}"]]
     if info.audio_codec:

@@ -111,7 +111,7 @@ REFUSED = {
     "truncated-mp4-no-moov": (_truncated_mp4, {}, "not a video"),
     "truncated-mp4-index-first": (_cut_short_mp4, {}, "The file is cut short"),
     "audio-only": (_audio_only, {}, "only audio"),
-    "still-image-named-mp4": (_still_image, {}, "not a video"),
+    "still-image-named-mp4": (_still_image, {}, "a still picture (PNG), not a video"),
     "absurd-declared-size": (_huge_declared_size, {}, "larger than the limit"),
     "wider-than-configured": (_one_second_clip, {"STEREO_SPOT_MAX_WIDTH": "64"}, "larger than"),
     "longer-than-configured": (
@@ -301,6 +301,16 @@ def _camcorder_dv(path: Path) -> None:
     )
 
 
+def _recorder_prores(path: Path) -> None:
+    """What an external recorder or a cinema camera writes: ProRes 422 and 24-bit PCM in a MOV,
+    its timecode kept by the picture's stream and a tmcd track."""
+    ffmpeg(
+        *("-f", "lavfi", "-i", f"testsrc2=s={TINY}:r=25:d=1", "-f", "lavfi", "-i", "sine=d=1"),
+        *("-c:v", "prores_ks", "-profile:v", "2", "-c:a", "pcm_s24le"),
+        *("-timecode", "01:02:03:04", str(path)),
+    )
+
+
 def _animated_gif(path: Path) -> None:
     ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={TINY}:r=10:d=1", str(path))
 
@@ -316,11 +326,23 @@ CONVERTED = {
     "several-audio-tracks": _several_audio_tracks,
     "no-audio": _no_audio,
     "broadcast-mxf": _broadcast_mxf,
+    "recorder-prores-mov": _recorder_prores,
     "camcorder-dv": _camcorder_dv,
     "animated-gif": _animated_gif,
 }
 # What each kind's file is called, where it is not an MP4.
-SUFFIXES = {"broadcast-mxf": ".mxf", "camcorder-dv": ".dv", "animated-gif": ".gif"}
+SUFFIXES = {
+    "broadcast-mxf": ".mxf",
+    "recorder-prores-mov": ".mov",
+    "camcorder-dv": ".dv",
+    "animated-gif": ".gif",
+}
+# The timecodes the cameras' files carry; each result must carry its source's.
+TIMECODES = {
+    "broadcast-mxf": "10:00:00:00",
+    "recorder-prores-mov": "01:02:03:04",
+    "camcorder-dv": "00:00:00:00",  # where the tape's counter stood (ffmpeg's DV muxer: 0)
+}
 
 
 FFPROBE_V0 = ("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries")
@@ -410,7 +432,7 @@ def test_awkward_input_converts_faithfully(embedded, tmp_path, kind):
         assert [a["codec_name"] for a in out_audio] == ["aac"] * len(src_audio)
         for a, b in zip(src_audio, out_audio, strict=True):
             assert abs(float(a["duration"]) - float(b["duration"])) < 0.03, (a, b)
-    assert _timecode(output) == _timecode(source), "a camera's timecode is kept"
+    assert _timecode(output) == _timecode(source) == TIMECODES.get(kind), "timecode kept"
     assert out_video["pix_fmt"] in ("yuv420p", "yuv444p")
     assert Fraction(out_video["avg_frame_rate"]) > 0
     if kind == "hdr-10-bit-hevc":

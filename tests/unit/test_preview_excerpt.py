@@ -7,6 +7,7 @@ import av
 import numpy as np
 import pytest
 
+from stereo_spot.media.assemble import source_tracks
 from stereo_spot.media.excerpt import cut_excerpt
 from stereo_spot.media.probe import count_video_frames, probe_source
 from stereo_spot.settings import Settings
@@ -17,6 +18,11 @@ SECONDS = 5.0
 
 def _x264(gop: int) -> tuple[str, ...]:
     return ("-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", str(gop), "-keyint_min", str(gop))
+
+
+# A camera's timecode (kept by MP4 in the picture's stream and a tmcd track): the time of its
+# first frame, which an excerpt from the middle must not claim.
+TIMECODE = ("-timecode", "01:00:00:00")
 
 
 def _frame_at(path: Path, time: float) -> np.ndarray:
@@ -38,8 +44,12 @@ def _cut(source: Path, tmp_path: Path) -> Path:
 
 def test_the_excerpt_is_copied_from_the_keyframe_nearest_the_middle(tmp_path):
     # 13 s, a keyframe every second: the middle 5 s start at 4 s, on a keyframe.
-    source = make_clip(tmp_path / "clip.mp4", seconds=13, video_args=_x264(24))
+    source = make_clip(tmp_path / "clip.mp4", seconds=13, video_args=(*_x264(24), *TIMECODE))
     excerpt = _cut(source, tmp_path)
+    assert (source_tracks(source).timecode, source_tracks(excerpt).timecode) == (
+        "01:00:00:00",
+        None,
+    )
     # The source's own pictures, bit for bit: copied, not re-encoded.
     assert np.array_equal(_first_frame(excerpt), _frame_at(source, 4.0))
     assert abs(count_video_frames(excerpt) - SECONDS * 24) <= 4
@@ -48,8 +58,9 @@ def test_the_excerpt_is_copied_from_the_keyframe_nearest_the_middle(tmp_path):
 
 def test_keyframes_far_from_the_middle_make_it_re_encoded_from_the_middle(tmp_path):
     # One keyframe, at 0: copying from there would preview the start, not the middle.
-    source = make_clip(tmp_path / "clip.mp4", seconds=12, video_args=_x264(1000))
+    source = make_clip(tmp_path / "clip.mp4", seconds=12, video_args=(*_x264(1000), *TIMECODE))
     excerpt = _cut(source, tmp_path)
+    assert source_tracks(excerpt).timecode is None
     assert count_video_frames(excerpt) == SECONDS * 24
     similarity = psnr(_first_frame(excerpt), _frame_at(source, 3.5))
     assert similarity > 30, f"the excerpt starts at the middle (PSNR {similarity:.1f} dB)"

@@ -53,6 +53,9 @@ def test_a_dv_tape_is_seen_as_interlaced_and_split_into_whole_frames(tmp_path):
         "the premise: the DV demuxer does not say the tape is interlaced"
     )
     info = probe_source(tape, Settings())
+    stored = tmp_path / "source.mp4"  # as the portal stores an upload
+    stored.write_bytes(tape.read_bytes())
+    assert probe_source(stored, Settings()) == info
     assert (info.video_codec, info.container, info.frames) == ("dvvideo", "dv", 25)
     assert info.interlaced, "the first frame says its fields are interlaced"
 
@@ -68,6 +71,29 @@ def test_a_progressive_picture_whose_field_order_is_unsaid_is_left_as_it_is(tmp_
     ffmpeg("-f", "lavfi", "-i", "testsrc2=s=96x64:r=10:d=1", str(gif))
     info = probe_source(gif, Settings())
     assert (info.video_codec, info.frames, info.interlaced) == ("gif", 10, False)
+
+
+CAMERA_FORMATS = {
+    # demuxer: (a file name, and how to write ten 48x32 frames at 25 a second in it)
+    "mxf": ("cam.mxf", "-c:v", "mpeg2video", "-pix_fmt", "yuv422p"),
+    "yuv4mpegpipe": ("raw.y4m", "-pix_fmt", "yuv420p"),
+    "mpegvideo": ("stream.m2v", "-c:v", "mpeg2video"),
+    "gif": ("moving.gif",),
+    "apng": ("moving.apng", "-plays", "0"),
+}
+
+
+@pytest.mark.parametrize("demuxer", list(CAMERA_FORMATS))
+def test_a_source_is_read_by_what_it_holds_whatever_it_is_called(tmp_path, demuxer):
+    """The portal stores every upload as ``source.mp4``; the file's content says what it is."""
+    name, *args = CAMERA_FORMATS[demuxer]
+    made = tmp_path / name
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=48x32:r=25", "-frames:v", "10", *args, str(made))
+    stored = tmp_path / "source.mp4"
+    stored.write_bytes(made.read_bytes())
+    for path in (made, stored):
+        info = probe_source(path, Settings())
+        assert (info.container, info.frames, info.width, info.height) == (demuxer, 10, 48, 32)
 
 
 def _encoded_picture(suffix: str, *args: str):
