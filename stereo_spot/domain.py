@@ -186,7 +186,8 @@ class SourceInfo(BaseModel):
     duration: float
     fps: float
     video_codec: str
-    audio_codec: str | None = None
+    audio_codec: str | None = None  # the first audio track's
+    audio_codecs: list[str] = Field(default_factory=list)  # every audio track's, in order
     container: str = ""
     # How the picture is stored: the degrees its display matrix turns it when shown (width and
     # height above are as shown), and whether it is coded as interlaced fields.

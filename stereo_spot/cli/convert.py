@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from stereo_spot import keys
-from stereo_spot.cli.outputs import fetch_result, plan_outputs
+from stereo_spot.cli.outputs import fetch_result, plan_outputs, source_for_audio
 from stereo_spot.cli.stereo_options import add_stereo_options, segment_seconds, stereo_params_from
 from stereo_spot.domain import (
     CODEC_NOTES,
@@ -207,7 +207,9 @@ class _Conversion:
             )  # fmt: skip
         process, log_path = start_job_process(self.settings, job.job_id, self.segment_seconds)
         note = job.source.left_out if job.source else None
-        return _Started(job.job_id, source.name, process, log_path, note)
+        # A preview's excerpt is gone by now, and its audio is the MP4's already.
+        original = None if self.preview else source
+        return _Started(job.job_id, source.name, process, log_path, note, original)
 
     def finish(
         self,
@@ -237,7 +239,9 @@ class _Conversion:
                 file=sys.stderr,
             )
             raise
-        fetch_result(self.storage, started.job_id, output, self.layout)
+        job = self.jobs.get(started.job_id)
+        with source_for_audio(self.storage, job, output, started.source) as source:
+            fetch_result(self.storage, started.job_id, output, self.layout, source)
         print(f"wrote {output}", file=sys.stderr)
 
 
@@ -250,6 +254,7 @@ class _Started:
     process: subprocess.Popen
     log_path: Path
     note: str | None = None  # what of the source the result leaves out
+    source: Path | None = None  # the file converted, where it is still there to read
 
 
 class _StartedAhead:

@@ -7,12 +7,14 @@ output's name asks for.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from stereo_spot import keys
-from stereo_spot.domain import Layout
+from stereo_spot.domain import Job, Layout
 from stereo_spot.errors import InputRejected, StereoSpotError
 from stereo_spot.storage import ObjectStorage
 
@@ -99,12 +101,18 @@ def _refuse_unwritable(target: Path) -> None:
 
 
 def fetch_result(
-    storage: ObjectStorage, job_id: str, output: Path, layout: Layout = Layout.ANAGLYPH
+    storage: ObjectStorage,
+    job_id: str,
+    output: Path,
+    layout: Layout = Layout.ANAGLYPH,
+    source: Path | None = None,
 ) -> None:
     """Download the final video to ``output`` atomically: no partial file is ever left there.
 
     An ``output`` named ``.mkv`` or ``.mov`` gets the MP4's streams copied into that container
-    (Matroska tagged with the layout's StereoMode), not MP4 bytes under a misleading name.
+    (Matroska tagged with the layout's StereoMode), not MP4 bytes under a misleading name; with
+    the ``source`` the job converted, the source's own audio where the MP4 could not hold it
+    (PCM) and that container can.
     """
     from stereo_spot.media.assemble import RESULT_CONTAINERS, rewrap
 
@@ -123,7 +131,7 @@ def fetch_result(
         else:
             with tempfile.TemporaryDirectory(prefix="stereo-spot-result-") as scratch:
                 result = storage.get_file(keys.final_key(job_id), Path(scratch) / "final.mp4")
-                rewrap(result, Path(tmp_name), muxer, layout)
+                rewrap(result, Path(tmp_name), muxer, layout, source)
         # mkstemp makes the file private (0600); a video is as readable as any file made here.
         os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, output)
@@ -133,6 +141,26 @@ def fetch_result(
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def source_for_audio(
+    storage: ObjectStorage, job: Job, output: Path, local: Path | None = None
+) -> Iterator[Path | None]:
+    """The source whose audio ``output``'s container should take as it is (PCM, which the MP4
+    result holds only as AAC, in a .mov or .mkv), or None: ``local``, the file ``convert``
+    was given, else the copy the job stored, fetched for the time being."""
+    from stereo_spot.media.assemble import RESULT_CONTAINERS, holds_source_audio
+
+    muxer = RESULT_CONTAINERS.get(output.suffix.lower())
+    codecs = job.source.audio_codecs if job.source else []
+    if muxer is None or not holds_source_audio(codecs, muxer):
+        yield None
+    elif local is not None and local.is_file():
+        yield local
+    else:
+        with tempfile.TemporaryDirectory(prefix="stereo-spot-source-") as scratch:
+            yield storage.get_file(keys.source_key(job.job_id), Path(scratch) / "source.mp4")
 
 
 class ResultNotWritten(StereoSpotError):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import itertools
 import logging
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import ffmpeg
 
 from stereo_spot.domain import Layout, VideoCodec
-from stereo_spot.media.ffmpeg_run import run_ffmpeg, safe_input
+from stereo_spot.errors import InputRejected
+from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, safe_input
 from stereo_spot.media.probe import count_video_frames, run_ffprobe, video_frame_times
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,25 @@ def mp4_audio_options(codecs: list[str]) -> dict[str, object]:
             return {"acodec": "copy", "strict": "experimental"}
         return {"acodec": "copy"}
     return {"acodec": "aac", "audio_bitrate": "192k"}
+
+
+def holds_source_audio(codecs: list[str], muxer: str) -> bool:
+    """Whether a result rewrapped by ``muxer`` should take the source's audio tracks (of
+    ``codecs``) as they are rather than the MP4's: the MP4 had to encode them to AAC, and
+    ``muxer`` holds each of them. PCM, as cameras, recorders and tapes keep sound, goes into
+    Matroska and QuickTime alike; Vorbis into Matroska."""
+    if not codecs or mp4_audio_options(codecs)["acodec"] == "copy":
+        return False
+    extra = {"vorbis"} if muxer == "matroska" else set()
+    return muxer in ("matroska", "mov") and all(
+        codec in MP4_AUDIO_CODECS | extra
+        or (codec.startswith("pcm_") and codec not in PACKED_PCM_CODECS)
+        for codec in codecs
+    )
+
+
+# PCM packed as discs pack it (Blu-ray, DVD), which neither Matroska nor QuickTime takes.
+PACKED_PCM_CODECS = {"pcm_bluray", "pcm_dvd"}
 
 
 # Subtitle codecs that are text, which MP4 carries as mov_text; picture subtitles (Blu-ray PGS,
@@ -163,14 +183,34 @@ RESULT_CONTAINERS: dict[str, str | None] = {
 }
 
 
-def rewrap(result: Path, target: Path, muxer: str, layout: Layout | str) -> None:
+def rewrap(
+    result: Path, target: Path, muxer: str, layout: Layout | str, source: Path | None = None
+) -> None:
     """Copy the picture, audio and subtitles of the MP4 ``result`` into ``target`` with
     ``muxer`` (chapters and title come along), tagged with the layout's StereoMode where the
     container has one; nothing is re-encoded. (MP4's chapter text track is not a stream to
-    copy: the chapters travel as chapters.)"""
+    copy: the chapters travel as chapters.) Given the ``source`` it was converted from, the
+    audio comes from there where the MP4 had to encode it and ``muxer`` holds it as it is."""
+    if source is not None:
+        try:
+            if holds_source_audio(source_tracks(source).audio_codecs, muxer):
+                _rewrap(result, target, muxer, layout, source)
+                return
+        except (MediaError, InputRejected) as error:
+            # The source moved or changed since: the MP4's AAC is still the same sound.
+            log.warning("the source's own audio could not be copied (%s); AAC instead", error)
+    _rewrap(result, target, muxer, layout)
+
+
+def _rewrap(
+    result: Path, target: Path, muxer: str, layout: Layout | str, audio_of: Path | None = None
+) -> None:
     options: dict[str, object] = {"c": "copy", "f": muxer}
     mode = STEREO_MODES.get(Layout(layout))
     tracks = source_tracks(result)
+    if audio_of is not None:
+        # The MP4's tracks were made from these, in this order, named as they are named.
+        tracks = replace(tracks, audio_codecs=source_tracks(audio_of).audio_codecs)
     if muxer == "matroska":
         options["c:s"] = "srt"  # MP4's mov_text subtitles are SubRip text in Matroska
         if mode:
@@ -186,7 +226,10 @@ def rewrap(result: Path, target: Path, muxer: str, layout: Layout | str) -> None
     # The MP4's cover picture is not mapped as a stream: ffmpeg's mov muxer drops it, and its
     # Matroska muxer would make a second video track of it. Matroska gets it as the attachment
     # a Matroska cover is.
-    streams = [wrapped["v:0"], wrapped["a?"], wrapped["s?"]]
+    # The source's audio lines up with the picture as the MP4's did: ffmpeg starts each input
+    # at its first packet, and the join placed the picture relative to the source's start.
+    audio = (safe_input(audio_of) if audio_of is not None else wrapped)["a?"]
+    streams = [wrapped["v:0"], audio, wrapped["s?"]]
     with tempfile.TemporaryDirectory(prefix="stereo-spot-cover-") as scratch:
         if muxer == "matroska" and tracks.cover_art:
             index, codec = next(iter(tracks.cover_art.items()))

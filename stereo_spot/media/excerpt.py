@@ -77,7 +77,7 @@ def _copy_cut(source: Path, info: SourceInfo, start: float, seconds: float, targ
     options: dict[str, object] = {"vcodec": "copy", "avoid_negative_ts": "make_zero", **NO_TIMECODE}
     if info.audio_codec:
         streams.append(found["a"])
-        options.update(mp4_audio_options([info.audio_codec]))
+        options.update(mp4_audio_options(info.audio_codecs))
     run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
 
 

@@ -219,6 +219,7 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         fps=fps,
         video_codec=str(video.get("codec_name", "")),
         audio_codec=str(audios[0].get("codec_name")) if audios else None,
+        audio_codecs=[str(audio.get("codec_name")) for audio in audios],
         container=str(data.get("format", {}).get("format_name", "")),
         rotation=rotation,
         interlaced=_stored_as_fields(path, video, every_video.index(video)),

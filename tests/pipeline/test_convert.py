@@ -159,11 +159,12 @@ def _written_at(path: Path) -> datetime:
 
 
 def _audio_samples(path: Path) -> np.ndarray:
+    """The first audio track's samples, decoded (32 bits hold 16 and 24 exactly)."""
     result = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "s16le", "-"],
+        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "s32le", "-"],
         capture_output=True, check=True,
     )  # fmt: skip
-    return np.frombuffer(result.stdout, dtype=np.int16)
+    return np.frombuffer(result.stdout, dtype=np.int32)
 
 
 def test_flac_sound_stays_lossless_in_mp4_and_in_mov(embedded, media_dir, tmp_path):
@@ -177,6 +178,40 @@ def test_flac_sound_stays_lossless_in_mp4_and_in_mov(embedded, media_dir, tmp_pa
         assert audio_streams(probe(output))[0]["codec_name"] == codec
         assert np.array_equal(_audio_samples(output), _audio_samples(source)), "lossless"
     assert_faithful_conversion(source, tmp_path / "out.mp4", "sbs")
+
+
+def test_a_recorders_pcm_sound_stays_as_it_is_in_mov_and_mkv(embedded, media_dir, tmp_path):
+    # 24-bit PCM, as recorders and cameras keep sound, starting a little after the picture. An
+    # MP4 holds it only as AAC (the common containers test); a .mov or .mkv takes it as it is,
+    # also when `jobs retry` writes the result again from the source the job stored.
+    source = media_dir / "take.mov"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=s=192x108:r=24:d=3", "-itsoffset", "0.25"),
+        *("-f", "lavfi", "-i", "sine=f=440:r=48000:d=2.5", "-map", "0:v", "-map", "1:a"),
+        *("-c:v", "libx264", "-g", "12", "-c:a", "pcm_s24le", str(source)),
+    )
+    output = tmp_path / "take_LR.mov"
+    result = embedded.convert(source, output, "--segment-seconds", "1", "--layout", "sbs")
+    assert result.returncode == 0, result.stderr
+    again = tmp_path / "take_LR.mkv"
+    retried = embedded.stereo_spot("jobs", "retry", _last_job_id(embedded), "-o", str(again))
+    assert retried.returncode == 0, retried.stderr
+    for written in (output, again):
+        (audio,) = audio_streams(probe(written))
+        assert audio["codec_name"] == "pcm_s24le"
+        assert np.array_equal(_audio_samples(written), _audio_samples(source)), "bit for bit"
+        assert _starts(written) == _starts(source), "the sound starts where it did"
+
+
+def _starts(path: Path) -> list[float]:
+    """When the picture and the sound start, to the millisecond."""
+    shown = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,start_time", "-of", "json",
+         str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    streams = json.loads(shown)["streams"]
+    return [round(float(s["start_time"]), 3) for s in streams if s["codec_type"] != "data"]
 
 
 def _horizontal_shift(left: np.ndarray, right: np.ndarray, max_shift: int = 24) -> int:
