@@ -36,7 +36,7 @@ def probe(path: Path) -> dict:
         [
             "ffprobe", "-v", "error", "-count_packets", "-show_entries",
             "stream=codec_type,codec_name,codec_tag_string,width,height,pix_fmt,r_frame_rate,avg_frame_rate,"
-            "nb_read_packets,duration,field_order,color_space,color_primaries,color_transfer,color_range"
+            "nb_read_packets,duration,channels,bit_rate,field_order,color_space,color_primaries,color_transfer,color_range"
             ":stream_tags=stereo_mode:format=duration,format_name",
             "-of", "json", str(path),
         ],

@@ -17,34 +17,42 @@ from stereo_spot.media.probe import count_video_frames, run_ffprobe, video_frame
 
 log = logging.getLogger(__name__)
 
-# Audio codecs the MP4 muxer takes as they are; anything else (PCM from MOV/AVI, Vorbis from
-# WebM) is encoded once, whole, to AAC — never per segment.
-MP4_AUDIO_CODECS = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
+# Audio codecs the MP4 muxer takes as they are (a film's DTS too, as its AC-3); anything else
+# (PCM from MOV/AVI, Vorbis from WebM, TrueHD) is encoded once, whole, to AAC — never per segment.
+MP4_AUDIO_CODECS = {"aac", "mp3", "ac3", "eac3", "dts", "alac", "opus", "flac"}
+# What an AAC track gets for each of its channels: 192 kb/s for stereo, as before, and a 5.1
+# mix the same per channel instead of sharing 192 between six.
+AAC_KBITS_PER_CHANNEL = 96
 
 
-def mp4_audio_options(codecs: list[str]) -> dict[str, object]:
-    """ffmpeg output options for audio tracks of ``codecs`` going into an MP4: copied when the
-    muxer takes them all, else encoded once to AAC."""
+def mp4_audio_options(codecs: list[str], channels: list[int] | None = None) -> dict[str, object]:
+    """ffmpeg output options for audio tracks of ``codecs`` (with ``channels`` each, stereo
+    when not known) going into an MP4: copied when the muxer takes them all, else encoded once
+    to AAC."""
     if all(codec in MP4_AUDIO_CODECS for codec in codecs):
         if "flac" in codecs:
             # ffmpeg before 6.0 calls FLAC in MP4 experimental and refuses it without this.
             return {"acodec": "copy", "strict": "experimental"}
         return {"acodec": "copy"}
-    return {"acodec": "aac", "audio_bitrate": "192k"}
+    options: dict[str, object] = {"acodec": "aac"}
+    for number, count in enumerate(channels or [2] * len(codecs)):
+        options[f"b:a:{number}"] = f"{AAC_KBITS_PER_CHANNEL * max(1, count)}k"
+    return options
 
 
 def holds_source_audio(codecs: list[str], muxer: str) -> bool:
     """Whether a result rewrapped by ``muxer`` should take the source's audio tracks (of
     ``codecs``) as they are rather than the MP4's: the MP4 had to encode them to AAC, and
-    ``muxer`` holds each of them. PCM, as cameras, recorders and tapes keep sound, goes into
-    Matroska and QuickTime alike; Vorbis into Matroska."""
+    ``muxer`` holds each of them. Matroska holds any sound (a film's TrueHD, Vorbis, PCM);
+    QuickTime holds PCM, as cameras, recorders and tapes keep it."""
     if not codecs or mp4_audio_options(codecs)["acodec"] == "copy":
         return False
-    extra = {"vorbis"} if muxer == "matroska" else set()
-    return muxer in ("matroska", "mov") and all(
-        codec in MP4_AUDIO_CODECS | extra
-        or (codec.startswith("pcm_") and codec not in PACKED_PCM_CODECS)
-        for codec in codecs
+    if any(codec in PACKED_PCM_CODECS for codec in codecs):
+        return False
+    if muxer == "matroska":
+        return True
+    return muxer == "mov" and all(
+        codec in MP4_AUDIO_CODECS or codec.startswith("pcm_") for codec in codecs
     )
 
 
@@ -79,6 +87,7 @@ class SourceTracks:
     # The cover pictures (a film's poster, an album's art): stream index -> codec of each picture
     # marked attached_pic in a format MP4 holds.
     cover_art: dict[int, str] = field(default_factory=dict)
+    audio_channels: list[int] = field(default_factory=list)  # each audio track's
     # The timecode of the first frame (HH:MM:SS:FF, ";" before the frames when drop-frame), as
     # cameras and editing systems stamp a recording, or None.
     timecode: str | None = None
@@ -97,7 +106,8 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
     data = run_ffprobe(
         source,
         "-show_entries",
-        "stream=index,codec_type,codec_name,start_time:stream_tags=title,handler_name,timecode"
+        "stream=index,codec_type,codec_name,channels,start_time"
+        ":stream_tags=title,handler_name,timecode"
         ":stream_disposition=attached_pic:format_tags=timecode",
     )
     streams = data.get("streams", [])
@@ -126,6 +136,7 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
             if s.get("codec_name") not in TEXT_SUBTITLE_CODECS
         ],
         audio_names=[_track_name(s) for s in audios],
+        audio_channels=[int(s.get("channels") or 2) for s in audios],
         subtitle_names=[_track_name(s) for s in texts],
         cover_art={
             int(s["index"]): str(s["codec_name"])
@@ -302,7 +313,8 @@ def concat_and_mux(
     # source's title, dates and chapters (input 1 is the source).
     original = safe_input(source)
     streams = [video["v:0"], original["a?"]]
-    options.update(mp4_audio_options(tracks.audio_codecs), map_metadata="1", map_chapters="1")
+    options.update(mp4_audio_options(tracks.audio_codecs, tracks.audio_channels))
+    options.update(map_metadata="1", map_chapters="1")
     if mode:
         # The MP4 muxer writes ``st3d`` only at "unofficial" compliance; FLAC's "experimental",
         # if the audio asked for it, is looser still and allows it too.

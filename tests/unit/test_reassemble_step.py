@@ -10,6 +10,7 @@ from components.chunk import chunk_source
 from components.reassemble import ReassemblyFailed, reassemble_job
 from stereo_spot import keys
 from stereo_spot.domain import Job, JobStatus, Layout
+from stereo_spot.media.assemble import holds_source_audio
 from stereo_spot.media.probe import count_video_frames, probe_source
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
@@ -86,3 +87,25 @@ def test_segments_that_cannot_be_joined_fail_the_job_with_the_reason(converted):
     assert job.error.startswith("The segments could not be joined with the source's sound: ")
     assert job.error.endswith("it is damaged or in an unsupported format.")
     assert not storage.exists(keys.final_key(job_id))
+
+
+@pytest.mark.parametrize(
+    ("codecs", "muxer", "from_source"),
+    [
+        (["pcm_s24le"], "mov", True),  # a recorder's sound, which MP4 holds only as AAC
+        (["pcm_s24le"], "matroska", True),
+        (["aac", "pcm_s16le"], "mov", True),  # the MP4 encoded both: both come from the source
+        (["vorbis"], "mov", False),  # QuickTime has no Vorbis: the MP4's AAC
+        (["vorbis"], "matroska", True),
+        (["truehd"], "matroska", True),  # a film's lossless track
+        (["aac"], "matroska", False),  # the MP4 copied it already
+        (["dts", "ac3"], "matroska", False),
+        (["pcm_bluray"], "matroska", False),  # as discs pack it, which neither container takes
+        (["pcm_s16le"], "mp4", False),
+        ([], "matroska", False),
+    ],
+)
+def test_a_rewrapped_result_takes_the_sources_sound_where_the_mp4_could_not_hold_it(
+    codecs, muxer, from_source
+):
+    assert holds_source_audio(codecs, muxer) is from_source
