@@ -204,8 +204,9 @@ def rewrap(
     audio comes from there where the MP4 had to encode it and ``muxer`` holds it as it is."""
     if source is not None:
         try:
-            if holds_source_audio(source_tracks(source).audio_codecs, muxer):
-                _rewrap(result, target, muxer, layout, source)
+            codecs = source_tracks(source).audio_codecs
+            if holds_source_audio(codecs, muxer):
+                _rewrap(result, target, muxer, layout, (source, codecs))
                 return
         except (MediaError, InputRejected) as error:
             # The source moved or changed since: the MP4's AAC is still the same sound.
@@ -214,14 +215,24 @@ def rewrap(
 
 
 def _rewrap(
-    result: Path, target: Path, muxer: str, layout: Layout | str, audio_of: Path | None = None
+    result: Path,
+    target: Path,
+    muxer: str,
+    layout: Layout | str,
+    sound: tuple[Path, list[str]] | None = None,
 ) -> None:
+    """``rewrap``, the audio taken from ``sound``'s file (its tracks of those codecs) if given."""
     options: dict[str, object] = {"c": "copy", "f": muxer}
     mode = STEREO_MODES.get(Layout(layout))
     tracks = source_tracks(result)
-    if audio_of is not None:
-        # The MP4's tracks were made from these, in this order, named as they are named.
-        tracks = replace(tracks, audio_codecs=source_tracks(audio_of).audio_codecs)
+    wrapped = ffmpeg.input(str(result), f="mp4", protocol_whitelist="file")
+    audio = wrapped["a?"]
+    if sound is not None:
+        # The MP4's tracks were made from these, in this order, and are named as they are. They
+        # line up with the picture as the MP4's did: ffmpeg starts each input at its first
+        # packet, and the join placed the picture relative to the source's start.
+        audio = safe_input(sound[0])["a?"]
+        tracks = replace(tracks, audio_codecs=sound[1])
     if muxer == "matroska":
         options["c:s"] = "srt"  # MP4's mov_text subtitles are SubRip text in Matroska
         if mode:
@@ -233,13 +244,9 @@ def _rewrap(
             if codec == "flac":
                 # QuickTime has no FLAC; ALAC is its lossless audio, decoded to the same samples.
                 options[f"c:a:{number}"] = "alac"
-    wrapped = ffmpeg.input(str(result), f="mp4", protocol_whitelist="file")
     # The MP4's cover picture is not mapped as a stream: ffmpeg's mov muxer drops it, and its
     # Matroska muxer would make a second video track of it. Matroska gets it as the attachment
     # a Matroska cover is.
-    # The source's audio lines up with the picture as the MP4's did: ffmpeg starts each input
-    # at its first packet, and the join placed the picture relative to the source's start.
-    audio = (safe_input(audio_of) if audio_of is not None else wrapped)["a?"]
     streams = [wrapped["v:0"], audio, wrapped["s?"]]
     with tempfile.TemporaryDirectory(prefix="stereo-spot-cover-") as scratch:
         if muxer == "matroska" and tracks.cover_art:
