@@ -102,7 +102,7 @@ def run_show(args: argparse.Namespace) -> int:
 def run_retry(args: argparse.Namespace) -> int:
     from pipelines.local_runner import run_in_progress
     from stereo_spot.cli.convert import _model_server, converted_elsewhere, run_with_progress
-    from stereo_spot.cli.outputs import fetch_result, source_for_audio
+    from stereo_spot.cli.outputs import fetch_result, source_for_rewrap
 
     settings = _settings(args)
     job = _job(settings, args.job_id)
@@ -122,7 +122,7 @@ def run_retry(args: argparse.Namespace) -> int:
         print(f"job {job.job_id} completed.", file=sys.stderr)
     if output is not None and (args.output or not output.exists()):
         storage = storage_from(settings)
-        with source_for_audio(storage, job, output) as source:
+        with source_for_rewrap(storage, job, output) as source:
             fetch_result(storage, job.job_id, output, job.layout, source)
         print(f"wrote {output}", file=sys.stderr)
     elif output is None:

@@ -111,8 +111,8 @@ def fetch_result(
 
     An ``output`` named ``.mkv`` or ``.mov`` gets the MP4's streams copied into that container
     (Matroska tagged with the layout's StereoMode), not MP4 bytes under a misleading name; with
-    the ``source`` the job converted, the source's own audio where the MP4 could not hold it
-    (PCM) and that container can.
+    the ``source`` the job converted, the source's own tracks where the MP4 could not hold them
+    as they were and that container can (``assemble.rewrap``).
     """
     from stereo_spot.media.assemble import RESULT_CONTAINERS, rewrap
 
@@ -144,23 +144,29 @@ def fetch_result(
 
 
 @contextlib.contextmanager
-def source_for_audio(
+def source_for_rewrap(
     storage: ObjectStorage, job: Job, output: Path, local: Path | None = None
 ) -> Iterator[Path | None]:
-    """The source whose audio ``output``'s container should take as it is (PCM, which the MP4
-    result holds only as AAC, in a .mov or .mkv), or None: ``local``, the file ``convert``
-    was given, else the copy the job stored, fetched for the time being."""
+    """The source an ``output`` in another container than MP4 may take tracks from as they are
+    (what the MP4 result could not hold: PCM sound, styled and picture subtitles), or None:
+    ``local``, the file ``convert`` was given, else the copy the job stored, fetched for the
+    time being where the job's record says it holds such tracks (sound the MP4 encoded, or a
+    Matroska source, which is where styled subtitles and fonts come from)."""
     from stereo_spot.media.assemble import RESULT_CONTAINERS, holds_source_audio
 
     muxer = RESULT_CONTAINERS.get(output.suffix.lower())
-    codecs = job.source.audio_codecs if job.source else []
-    if muxer is None or not holds_source_audio(codecs, muxer):
+    source = job.source
+    if muxer is None or source is None:
         yield None
     elif local is not None and local.is_file():
         yield local
-    else:
+    elif holds_source_audio(source.audio_codecs, muxer) or (
+        muxer == "matroska" and source.container.startswith("matroska")
+    ):
         with tempfile.TemporaryDirectory(prefix="stereo-spot-source-") as scratch:
             yield storage.get_file(keys.source_key(job.job_id), Path(scratch) / "source.mp4")
+    else:
+        yield None
 
 
 class ResultNotWritten(StereoSpotError):

@@ -58,6 +58,16 @@ def holds_source_audio(codecs: list[str], muxer: str) -> bool:
 
 # PCM packed as discs pack it (Blu-ray, DVD), which neither Matroska nor QuickTime takes.
 PACKED_PCM_CODECS = {"pcm_bluray", "pcm_dvd"}
+# Subtitles an MP4 keeps only as plain text: styled ones (positions, fonts, colours, karaoke).
+STYLED_SUBTITLE_CODECS = {"ass", "ssa"}
+
+
+def holds_source_subtitles(tracks: SourceTracks, muxer: str) -> bool:
+    """Whether a result rewrapped by ``muxer`` should take the source's subtitles, as they are,
+    and its attached fonts rather than the MP4's: Matroska holds styled subtitles (which the MP4
+    keeps as plain text) and picture subtitles (which it cannot keep at all)."""
+    styled = any(codec in STYLED_SUBTITLE_CODECS for codec in tracks.subtitle_codecs)
+    return muxer == "matroska" and bool(styled or tracks.picture_subtitles or tracks.attachments)
 
 
 # Subtitle codecs that are text, which MP4 carries as mov_text; picture subtitles (Blu-ray PGS,
@@ -88,6 +98,8 @@ class SourceTracks:
     # marked attached_pic in a format MP4 holds.
     cover_art: dict[int, str] = field(default_factory=dict)
     audio_channels: list[int] = field(default_factory=list)  # each audio track's
+    subtitle_codecs: list[str] = field(default_factory=list)  # every subtitle track's, in order
+    attachments: int = 0  # files a Matroska file carries (the fonts its styled subtitles use)
     # The timecode of the first frame (HH:MM:SS:FF, ";" before the frames when drop-frame), as
     # cameras and editing systems stamp a recording, or None.
     timecode: str | None = None
@@ -138,6 +150,8 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
         audio_names=[_track_name(s) for s in audios],
         audio_channels=[int(s.get("channels") or 2) for s in audios],
         subtitle_names=[_track_name(s) for s in texts],
+        subtitle_codecs=[str(s.get("codec_name")) for s in subtitles],
+        attachments=sum(1 for s in streams if s.get("codec_type") == "attachment"),
         cover_art={
             int(s["index"]): str(s["codec_name"])
             for s in streams
@@ -194,47 +208,70 @@ RESULT_CONTAINERS: dict[str, str | None] = {
 }
 
 
+@dataclass(frozen=True)
+class _FromSource:
+    """What a rewrap takes from the source itself rather than from the MP4 result."""
+
+    path: Path
+    tracks: SourceTracks
+    audio: bool
+    subtitles: bool  # and the attached fonts they use
+
+
 def rewrap(
     result: Path, target: Path, muxer: str, layout: Layout | str, source: Path | None = None
 ) -> None:
     """Copy the picture, audio and subtitles of the MP4 ``result`` into ``target`` with
     ``muxer`` (chapters and title come along), tagged with the layout's StereoMode where the
     container has one; nothing is re-encoded. (MP4's chapter text track is not a stream to
-    copy: the chapters travel as chapters.) Given the ``source`` it was converted from, the
-    audio comes from there where the MP4 had to encode it and ``muxer`` holds it as it is."""
+    copy: the chapters travel as chapters.) Given the ``source`` it was converted from, what
+    the MP4 could not keep as it was and ``muxer`` can comes from there instead: sound the MP4
+    encoded to AAC, styled and picture subtitles and their fonts."""
     if source is not None:
         try:
-            codecs = source_tracks(source).audio_codecs
-            if holds_source_audio(codecs, muxer):
-                _rewrap(result, target, muxer, layout, (source, codecs))
+            tracks = source_tracks(source)
+            taken = _FromSource(
+                source,
+                tracks,
+                audio=holds_source_audio(tracks.audio_codecs, muxer),
+                subtitles=holds_source_subtitles(tracks, muxer),
+            )
+            if taken.audio or taken.subtitles:
+                _rewrap(result, target, muxer, layout, taken)
                 return
         except (MediaError, InputRejected) as error:
-            # The source moved or changed since: the MP4's AAC is still the same sound.
-            log.warning("the source's own audio could not be copied (%s); AAC instead", error)
+            # The source moved or changed since: the MP4 still holds every track, as it could.
+            log.warning("the source's own tracks could not be copied (%s); the MP4's", error)
     _rewrap(result, target, muxer, layout)
 
 
 def _rewrap(
-    result: Path,
-    target: Path,
-    muxer: str,
-    layout: Layout | str,
-    sound: tuple[Path, list[str]] | None = None,
+    result: Path, target: Path, muxer: str, layout: Layout | str, taken: _FromSource | None = None
 ) -> None:
-    """``rewrap``, the audio taken from ``sound``'s file (its tracks of those codecs) if given."""
     options: dict[str, object] = {"c": "copy", "f": muxer}
     mode = STEREO_MODES.get(Layout(layout))
     tracks = source_tracks(result)
     wrapped = ffmpeg.input(str(result), f="mp4", protocol_whitelist="file")
-    audio = wrapped["a?"]
-    if sound is not None:
-        # The MP4's tracks were made from these, in this order, and are named as they are. They
-        # line up with the picture as the MP4's did: ffmpeg starts each input at its first
-        # packet, and the join placed the picture relative to the source's start.
-        audio = safe_input(sound[0])["a?"]
-        tracks = replace(tracks, audio_codecs=sound[1])
+    audio, subtitles, attachments = wrapped["a?"], wrapped["s?"], []
+    # Tracks taken from the source line up with the picture as the MP4's did (they were made
+    # from them): ffmpeg starts each input at its first packet, and the join placed the picture
+    # relative to the source's start.
+    if taken:
+        original = safe_input(taken.path)
+        if taken.audio:
+            # The MP4's audio tracks were made from these, in this order, and are named as
+            # they are.
+            audio = original["a?"]
+            tracks = replace(tracks, audio_codecs=taken.tracks.audio_codecs)
+        if taken.subtitles:
+            # Every subtitle track as the source has it, named there already (Matroska's title).
+            subtitles, attachments = original["s?"], [original["t?"]]
+            tracks = replace(tracks, subtitle_names=[])
     if muxer == "matroska":
         options["c:s"] = "srt"  # MP4's mov_text subtitles are SubRip text in Matroska
+        if taken and taken.subtitles:
+            for number, codec in enumerate(taken.tracks.subtitle_codecs):
+                options[f"c:s:{number}"] = "srt" if codec == "mov_text" else "copy"
         if mode:
             options["metadata:s:v:0"] = f"stereo_mode={mode}"
         options.update(track_name_options(tracks, "title"))
@@ -247,7 +284,7 @@ def _rewrap(
     # The MP4's cover picture is not mapped as a stream: ffmpeg's mov muxer drops it, and its
     # Matroska muxer would make a second video track of it. Matroska gets it as the attachment
     # a Matroska cover is.
-    streams = [wrapped["v:0"], audio, wrapped["s?"]]
+    streams = [wrapped["v:0"], audio, subtitles, *attachments]
     with tempfile.TemporaryDirectory(prefix="stereo-spot-cover-") as scratch:
         if muxer == "matroska" and tracks.cover_art:
             index, codec = next(iter(tracks.cover_art.items()))
@@ -255,7 +292,9 @@ def _rewrap(
             cover = Path(scratch) / name
             run_ffmpeg(wrapped[str(index)].output(str(cover), c="copy", f="image2"))
             options["attach"] = str(cover)
-            options["metadata:s:t:0"] = f"mimetype={mimetype}"
+            # After the source's attachments, if they are mapped.
+            after = taken.tracks.attachments if taken and taken.subtitles else 0
+            options[f"metadata:s:t:{after}"] = f"mimetype={mimetype}"
         run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
 
 

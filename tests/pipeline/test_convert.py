@@ -511,6 +511,70 @@ def test_title_chapters_audio_and_subtitles_come_along_in_mp4_and_mkv(embedded, 
     assert not list(tmp_path.glob(".holiday_TB.*")), "no partial file left"
 
 
+STYLED = """[Script Info]
+ScriptType: v4.00+
+PlayResX: 192
+PlayResY: 108
+
+[V4+ Styles]
+Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, \
+Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, \
+Shadow, Alignment, MarginL, MarginR, MarginV, Encoding
+Style: Sign,Holiday Sans,12,&H0000FFFF,&H000000FF,&H00000000,&H00000000,1,0,0,0,100,100,0,0,1,\
+1,0,8,4,4,4,1
+
+[Events]
+Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
+Dialogue: 0,0:00:00.50,0:00:01.50,Sign,,0,0,0,,{\\pos(60,20)}Beach this way
+Dialogue: 0,0:00:02.00,0:00:02.80,Sign,,0,0,0,,{\\i1}Goodbye{\\i0}
+"""  # (a backslash at a line's end joins it to the next, as ASS wants one line)
+
+
+def _subtitle_events(path: Path) -> list[str]:
+    """The subtitle track's events as ASS lines: styling and positions included."""
+    shown = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:s:0", "-f", "ass", "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return [line for line in shown.splitlines() if line.startswith(("Style:", "Dialogue:"))]
+
+
+def _attachment(path: Path, folder: Path) -> bytes:
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-dump_attachment:t:0", "", "-i", str(path)],
+        cwd=folder, capture_output=True, check=False,  # it has nothing to write: it ends in error
+    )  # fmt: skip
+    return (folder / "HolidaySans.ttf").read_bytes()
+
+
+def test_styled_subtitles_and_their_font_stay_as_they_are_in_an_mkv(embedded, tmp_path):
+    # Signs placed on the picture in their own font, as fansubs and film releases style them:
+    # an MP4 keeps only their text (mov_text); an MKV takes them from the source, with the font.
+    (tmp_path / "signs.ass").write_text(STYLED)
+    font = np.random.default_rng(3).bytes(4096)  # a font file's bytes, carried as they are
+    (tmp_path / "HolidaySans.ttf").write_bytes(font)
+    film = tmp_path / "film.mkv"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=s=192x108:r=24:d=3", "-i", str(tmp_path / "signs.ass")),
+        *("-map", "0", "-map", "1", "-c:v", "libx264", "-g", "12", "-c:s", "ass"),
+        *("-metadata:s:s:0", "language=eng", "-metadata:s:s:0", "title=Signs"),
+        *("-metadata", "title=Signs of the sea"),
+        *("-attach", str(tmp_path / "HolidaySans.ttf")),
+        *("-metadata:s:t:0", "mimetype=application/x-truetype-font", str(film)),
+    )
+    output = tmp_path / "film_LR.mkv"
+    result = embedded.convert(film, output, "--layout", "sbs")
+    assert result.returncode == 0, result.stderr
+    (subtitles,) = [s for s in probe(output)["streams"] if s["codec_type"] == "subtitle"]
+    assert subtitles["codec_name"] == "ass"
+    events = _subtitle_events(output)
+    assert events == _subtitle_events(film) and "{\\pos(60,20)}Beach this way" in events[1]
+    assert _extras(output)["streams"][-1] == ("subtitle", "ass", "eng", "Signs")
+    out = tmp_path / "fonts"
+    out.mkdir()
+    assert _attachment(output, out) == font
+
+
 def test_several_videos_share_one_model_server_and_a_bad_one_stops_none(
     tmp_path, clip_mp4, media_dir
 ):
