@@ -43,6 +43,7 @@ ALLOWED_FORMATS = (
     "mpegvideo",  # MPEG-1/2 elementary streams (.m2v, .mpv)
     "gif",  # animated pictures
     "apng",
+    "wtv",  # Windows Media Center's TV recordings
 )
 FORMAT_WHITELIST = ",".join(ALLOWED_FORMATS)
 # Arguments every ffmpeg/ffprobe call on untrusted input gets: local files only, known demuxers.

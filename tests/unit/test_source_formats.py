@@ -73,20 +73,21 @@ def test_a_progressive_picture_whose_field_order_is_unsaid_is_left_as_it_is(tmp_
     assert (info.video_codec, info.frames, info.interlaced) == ("gif", 10, False)
 
 
-CAMERA_FORMATS = {
+SOURCE_FORMATS = {
     # demuxer: (a file name, and how to write ten 48x32 frames at 25 a second in it)
     "mxf": ("cam.mxf", "-c:v", "mpeg2video", "-pix_fmt", "yuv422p"),
     "yuv4mpegpipe": ("raw.y4m", "-pix_fmt", "yuv420p"),
     "mpegvideo": ("stream.m2v", "-c:v", "mpeg2video"),
     "gif": ("moving.gif",),
     "apng": ("moving.apng", "-plays", "0"),
+    "wtv": ("recording.wtv", "-c:v", "mpeg2video"),
 }
 
 
-@pytest.mark.parametrize("demuxer", list(CAMERA_FORMATS))
+@pytest.mark.parametrize("demuxer", list(SOURCE_FORMATS))
 def test_a_source_is_read_by_what_it_holds_whatever_it_is_called(tmp_path, demuxer):
     """The portal stores every upload as ``source.mp4``; the file's content says what it is."""
-    name, *args = CAMERA_FORMATS[demuxer]
+    name, *args = SOURCE_FORMATS[demuxer]
     made = tmp_path / name
     ffmpeg("-f", "lavfi", "-i", "testsrc2=s=48x32:r=25", "-frames:v", "10", *args, str(made))
     stored = tmp_path / "source.mp4"
