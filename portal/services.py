@@ -175,7 +175,7 @@ def playback(storage: ObjectStorage, settings: Settings, job: Job) -> Playback:
 def download_name(job: Job) -> str:
     """``holiday_redcyan.mp4``: the layout tag tells players how to show it."""
     stem = PurePath(job.source_name).stem if job.source_name else f"stereo-{job.job_id[:8]}"
-    return f"{stem}{job.layout.filename_tag}.mp4"
+    return f"{stem}{job.filename_tag}.mp4"
 
 
 def cancel_job(jobs: JobStore, launcher: RunLauncher | None, job_id: str) -> Job:

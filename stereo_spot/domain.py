@@ -44,10 +44,32 @@ class Layout(StrEnum):
 
 
 class AnaglyphMode(StrEnum):
+    """How an anaglyph mixes the two eyes, and for which glasses: red-cyan (red over the left
+    eye) in four ways, or Dubois' matrices for green-magenta glasses (green over the left eye,
+    as TrioScopics) and for amber-blue ones (amber over the left eye, as ColorCode 3-D)."""
+
     DUBOIS = "dubois"
     COLOR = "color"
     HALF_COLOR = "half-color"
     GRAY = "gray"
+    GREEN_MAGENTA = "green-magenta"
+    AMBER_BLUE = "amber-blue"
+
+    @property
+    def filename_tag(self) -> str:
+        """The glasses an anaglyph is for, as its file name says them."""
+        if self in (AnaglyphMode.GREEN_MAGENTA, AnaglyphMode.AMBER_BLUE):
+            return "_" + self.value.replace("-", "")
+        return "_redcyan"
+
+
+def result_tag(layout: Layout | str, anaglyph_mode: AnaglyphMode | str = "dubois") -> str:
+    """The suffix of a result's file name that players look for: the layout's, and for an
+    anaglyph the glasses it is made for."""
+    layout = Layout(layout)
+    if layout is Layout.ANAGLYPH:
+        return AnaglyphMode(anaglyph_mode).filename_tag
+    return layout.filename_tag
 
 
 class VideoCodec(StrEnum):
@@ -267,6 +289,11 @@ class Job(BaseModel):
         """Uploaded and read, but not started: the user asked for a preview first, and the
         whole video waits here until they start it (with these settings or others)."""
         return self.status is JobStatus.UPLOADED and self.source is not None
+
+    @property
+    def filename_tag(self) -> str:
+        """The suffix of its result's file name (``_LR``, ``_redcyan``...)."""
+        return result_tag(self.layout, self.params.anaglyph_mode)
 
     @property
     def progress(self) -> float:

@@ -125,11 +125,13 @@ def run_convert(args: argparse.Namespace) -> int:
     if args.engine:
         settings = settings.model_copy(update={"engine": args.engine})
     layout = Layout(args.layout)
-    plan = plan_outputs(args.inputs, args.output, layout, preview=args.preview)
+    params = stereo_params_from(args)
+    plan = plan_outputs(
+        args.inputs, args.output, layout, preview=args.preview, anaglyph_mode=params.anaglyph_mode
+    )
     for _, output in plan:
         if output.exists():
             print(f"note: {output} exists; it will be replaced.", file=sys.stderr)
-    params = stereo_params_from(args)
     failed: list[Path] = []
     # The model server loads while the first upload is stored and probed and its run chunks
     # it, and one server converts every video: its start is paid once.

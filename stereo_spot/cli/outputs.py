@@ -14,18 +14,27 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from stereo_spot import keys
-from stereo_spot.domain import Job, Layout
+from stereo_spot.domain import AnaglyphMode, Job, Layout, result_tag
 from stereo_spot.errors import InputRejected, StereoSpotError
 from stereo_spot.storage import ObjectStorage
 
 
-def default_output(source: Path, layout: Layout, preview: bool = False) -> Path:
+def default_output(
+    source: Path,
+    layout: Layout,
+    preview: bool = False,
+    anaglyph_mode: AnaglyphMode = AnaglyphMode.DUBOIS,
+) -> Path:
     middle = "_preview" if preview else ""
-    return source.with_name(f"{source.stem}{middle}{layout.filename_tag}.mp4")
+    return source.with_name(f"{source.stem}{middle}{result_tag(layout, anaglyph_mode)}.mp4")
 
 
 def plan_outputs(
-    inputs: list[Path], output: str | None, layout: Layout, preview: bool = False
+    inputs: list[Path],
+    output: str | None,
+    layout: Layout,
+    preview: bool = False,
+    anaglyph_mode: AnaglyphMode = AnaglyphMode.DUBOIS,
 ) -> list[tuple[Path, Path]]:
     """Each input with the file its 3D version goes to.
 
@@ -63,7 +72,7 @@ def plan_outputs(
     plan: list[tuple[Path, Path]] = []
     targets: dict[Path, Path] = {}
     for source in inputs:
-        target = file or default_output(source, layout, preview)
+        target = file or default_output(source, layout, preview, anaglyph_mode)
         if folder is not None:
             target = folder / target.name
         resolved = target.resolve()

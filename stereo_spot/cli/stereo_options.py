@@ -31,6 +31,8 @@ def add_stereo_options(parser: argparse.ArgumentParser) -> None:
         "--anaglyph-mode",
         choices=[mode.value for mode in AnaglyphMode],
         default=defaults.anaglyph_mode.value,
+        help="red-cyan glasses: dubois (least ghosting), color, half-color, gray; or Dubois' "
+        "mix for green-magenta or amber-blue glasses (default %(default)s)",
     )
     parser.add_argument(
         "--edges-at-screen",

@@ -22,6 +22,33 @@ DUBOIS_RIGHT = np.array(
     [[-0.011, -0.032, -0.007], [0.377, 0.761, 0.009], [-0.026, -0.093, 1.234]],
     dtype=np.float32,
 )
+# His matrices for the other two kinds of glasses (from his site, as the red-cyan set): each row
+# is an output channel (R, G, B), each column an input one.
+DUBOIS_MATRICES = {
+    AnaglyphMode.DUBOIS: (DUBOIS_LEFT, DUBOIS_RIGHT),
+    # Green over the left eye, magenta over the right.
+    AnaglyphMode.GREEN_MAGENTA: (
+        np.array(
+            [[-0.062, -0.158, -0.039], [0.284, 0.668, 0.143], [-0.015, -0.027, 0.021]],
+            dtype=np.float32,
+        ),
+        np.array(
+            [[0.529, 0.705, 0.024], [-0.016, -0.015, -0.065], [0.009, 0.075, 0.937]],
+            dtype=np.float32,
+        ),
+    ),
+    # Amber over the left eye, blue over the right.
+    AnaglyphMode.AMBER_BLUE: (
+        np.array(
+            [[1.062, -0.205, 0.299], [-0.026, 0.908, 0.068], [-0.038, -0.173, 0.022]],
+            dtype=np.float32,
+        ),
+        np.array(
+            [[-0.016, -0.123, -0.017], [0.006, 0.062, -0.017], [0.094, 0.185, 0.911]],
+            dtype=np.float32,
+        ),
+    ),
+}
 
 # sRGB <-> linear light through lookup tables: 256 entries in, 4096 out (finer than 8 bits
 # in the darks, where the sRGB curve is steep).
@@ -92,17 +119,18 @@ def _luma(image: np.ndarray) -> np.ndarray:
 def anaglyph(
     left: np.ndarray, right: np.ndarray, mode: AnaglyphMode = AnaglyphMode.DUBOIS
 ) -> np.ndarray:
-    """A red-cyan anaglyph (red = left eye) of two same-size uint8 RGB eyes.
+    """An anaglyph of two same-size uint8 RGB eyes.
 
-    ``dubois`` applies Dubois' matrices in linear light (least ghosting, some colour loss);
-    ``color`` takes red from the left and green/blue from the right; ``half-color`` uses the
-    left eye's luma for red; ``gray`` uses luma for both eyes.
+    For red-cyan glasses (red = left eye): ``dubois`` applies Dubois' matrices in linear light
+    (least ghosting, some colour loss); ``color`` takes red from the left and green/blue from
+    the right; ``half-color`` uses the left eye's luma for red; ``gray`` uses luma for both
+    eyes. ``green-magenta`` and ``amber-blue`` apply Dubois' matrices for those glasses.
     """
     mode = AnaglyphMode(mode)
     left, right = np.ascontiguousarray(left), np.ascontiguousarray(right)
-    if mode is AnaglyphMode.DUBOIS:
+    if mode in DUBOIS_MATRICES:
         out = np.empty_like(left)
-        _dubois(left, right, DUBOIS_LEFT, DUBOIS_RIGHT, TO_LINEAR, TO_SRGB, out)
+        _dubois(left, right, *DUBOIS_MATRICES[mode], TO_LINEAR, TO_SRGB, out)
         return out
     # The other modes put the left eye (or its luma) in the red channel of the right eye (or of
     # its luma); cv2.mixChannels copies one channel across in 0.4 ms a 720p frame, numpy's

@@ -22,8 +22,7 @@ from numba import njit, prange
 from stereo_spot.domain import AnaglyphMode, Layout, StereoParams
 from stereo_spot.stereo.disparity import disparity_from_depth
 from stereo_spot.stereo.layouts import (
-    DUBOIS_LEFT,
-    DUBOIS_RIGHT,
+    DUBOIS_MATRICES,
     TO_LINEAR,
     TO_SRGB,
     dubois_row,
@@ -52,7 +51,7 @@ def render_stereo(
     (H x W x 3 uint8 RGB) and its disparity in pixels (H x W, or any size with ``upsample``, as
     :func:`render_right_view`)."""
     layout = Layout(layout)
-    if layout is Layout.ANAGLYPH and AnaglyphMode(anaglyph_mode) is AnaglyphMode.DUBOIS:
+    if layout is Layout.ANAGLYPH and AnaglyphMode(anaglyph_mode) in DUBOIS_MATRICES:
         left, disparity, grid = checked_view_inputs(left, disparity, upsample=upsample)
         out = np.empty_like(left)
         _splat_dubois(
@@ -62,8 +61,7 @@ def render_stereo(
             np.float32(MAX_STRETCH),
             np.float32(HOLE_TEXTURE),
             FEET_ARRAY,
-            DUBOIS_LEFT,
-            DUBOIS_RIGHT,
+            *DUBOIS_MATRICES[AnaglyphMode(anaglyph_mode)],
             TO_LINEAR,
             TO_SRGB,
             out,

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from portal.app import create_app
+from portal.services import download_name
 from stereo_spot.domain import Job, JobStatus, StereoParams
 from stereo_spot.keys import converted_segment_key, final_key, job_prefixes, source_key
 from tests.media import make_clip, probe
@@ -113,6 +114,17 @@ def test_form_offers_and_stores_edges_at_screen_and_chroma(client, jobs) -> None
     assert "edges at screen depth" in client.get(f"/jobs/{chosen}").text
     assert "4:4:4 colour" in client.get(f"/jobs/{chosen}").text
     assert "edges at screen depth" not in client.get(f"/jobs/{plain}").text
+
+
+def test_form_offers_the_glasses_and_the_result_is_named_for_them(client, jobs) -> None:
+    page = client.get("/").text
+    assert '<option value="green-magenta"' in page and "amber-blue glasses" in page
+
+    job_id = create_job_via_form(client, layout="anaglyph", anaglyph_mode="amber-blue")
+
+    job = jobs.get(job_id)
+    assert job.params.anaglyph_mode == "amber-blue"
+    assert download_name(job) == f"stereo-{job_id[:8]}_amberblue.mp4"
 
 
 def test_form_and_api_take_the_codec_quality_and_encoder_speed(client, jobs) -> None:

@@ -49,6 +49,17 @@ def test_a_video_named_twice_is_refused(videos, capsys):
     assert message == f"stereo-spot: {videos[0]} is named twice."
 
 
+def test_an_anaglyph_for_other_glasses_is_named_for_them(tmp_path, videos, capsys):
+    # Green-magenta glasses: a.mp4 would be written to a_greenmagenta.mp4, the next input.
+    made_earlier = tmp_path / "a_greenmagenta.mp4"
+    made_earlier.write_bytes(b"an earlier conversion")
+    message = refusal(capsys, videos[0], made_earlier, "--anaglyph-mode", "green-magenta")
+    assert message == (
+        f"stereo-spot: The output of {videos[0]} would overwrite the input {made_earlier}; "
+        "choose another -o."
+    )
+
+
 def test_an_output_that_is_another_input_is_refused(tmp_path, videos, capsys):
     # a.mp4's anaglyph would be written to a_redcyan.mp4, which is the next input.
     made_earlier = tmp_path / "a_redcyan.mp4"

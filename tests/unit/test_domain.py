@@ -6,6 +6,7 @@ import pytest
 
 from stereo_spot.domain import (
     STATUS_ORDER,
+    AnaglyphMode,
     Job,
     JobStatus,
     Layout,
@@ -67,3 +68,19 @@ def test_the_quality_defaults_to_the_codecs_own():
     # A job stored before the encoding settings existed reads back with the old encoding.
     old = Job.model_validate({"params": {"divergence": 2.0, "chroma": "444"}})
     assert (old.params.codec, old.params.crf, old.params.preset) == ("h264", 18, "veryfast")
+
+
+@pytest.mark.parametrize(
+    ("layout", "mode", "tag"),
+    [
+        (Layout.ANAGLYPH, AnaglyphMode.DUBOIS, "_redcyan"),
+        (Layout.ANAGLYPH, AnaglyphMode.GRAY, "_redcyan"),
+        (Layout.ANAGLYPH, AnaglyphMode.GREEN_MAGENTA, "_greenmagenta"),
+        (Layout.ANAGLYPH, AnaglyphMode.AMBER_BLUE, "_amberblue"),
+        (Layout.SBS, AnaglyphMode.AMBER_BLUE, "_LR"),  # the glasses matter to anaglyphs only
+        (Layout.HALF_TAB, AnaglyphMode.DUBOIS, "_3dh_TB"),
+    ],
+)
+def test_a_results_name_says_its_layout_and_an_anaglyphs_glasses(layout, mode, tag):
+    job = Job(layout=layout, params=StereoParams(anaglyph_mode=mode))
+    assert job.filename_tag == tag

@@ -54,14 +54,45 @@ def test_dubois_anaglyph_of_identical_eyes_is_a_plausible_colour_image():
     assert np.corrcoef(luma_in.ravel(), luma_out.ravel())[0, 1] > 0.9
 
 
+RED_CYAN = [mode for mode in AnaglyphMode if mode.filename_tag == "_redcyan"]
+
+
 def test_anaglyph_takes_red_from_the_left_eye():
     left = np.zeros((4, 4, 3), np.uint8)
     left[..., 0] = 255
     right = np.zeros((4, 4, 3), np.uint8)
-    for mode in AnaglyphMode:
+    for mode in RED_CYAN:
         out = anaglyph(left, right, mode)
         assert out[..., 0].min() > 60, mode  # red channel lit by the left eye
         assert out[..., 1:].max() < 10, mode  # nothing from the black right eye
+
+
+# Which channels each eye's filter passes: the left eye's first.
+GLASSES = {
+    AnaglyphMode.DUBOIS: ([0], [1, 2]),  # red | cyan
+    AnaglyphMode.GREEN_MAGENTA: ([1], [0, 2]),  # green | magenta
+    AnaglyphMode.AMBER_BLUE: ([0, 1], [2]),  # amber | blue
+}
+
+
+@pytest.mark.parametrize("mode", list(GLASSES))
+def test_each_eye_sees_its_own_picture_through_its_filter(mode):
+    white, black = np.full((4, 4, 3), 255, np.uint8), np.zeros((4, 4, 3), np.uint8)
+    own, other = GLASSES[mode]
+
+    def light(image):  # each channel's light (about linear), 0..1
+        return (image.astype(float) / 255) ** 2.2
+
+    # Most of an eye's light in its own filter's channels, under a tenth in the other's (Dubois'
+    # least-squares mix lets a little through where the filters' passbands overlap).
+    left_only = light(anaglyph(white, black, mode))
+    assert left_only[..., own].min() > 0.3 and left_only[..., other].max() < 0.1, left_only[0, 0]
+    right_only = light(anaglyph(black, white, mode))
+    assert right_only[..., other].min() > 0.3 and right_only[..., own].max() < 0.1, right_only[0, 0]
+    # A white both eyes see stays white: each matrix pair adds up to the identity (a mistyped
+    # coefficient would tint it).
+    assert (anaglyph(white, white, mode) >= 250).all()
+    assert tuple(anaglyph(black, black, mode)[0, 0]) == (0, 0, 0)
 
 
 def test_colour_modes_take_each_channel_from_the_right_eye_or_its_luma():

@@ -46,6 +46,10 @@ def test_fused_anaglyph_is_the_anaglyph_of_the_rendered_right_eye_bit_for_bit():
     ).all()
     flat = np.zeros(disparity.shape, np.float32)
     assert (render_stereo(image, flat, Layout.ANAGLYPH) == anaglyph(image, image)).all()
+    # The same kernel with the matrices of the other glasses.
+    for mode in (AnaglyphMode.GREEN_MAGENTA, AnaglyphMode.AMBER_BLUE):
+        fused = render_stereo(image, disparity, Layout.ANAGLYPH, mode)
+        assert (fused == two_step(image, disparity, Layout.ANAGLYPH, mode)).all(), mode
 
 
 def test_fused_anaglyph_of_a_coarse_map_is_the_anaglyph_of_its_rendered_right_eye():
