@@ -248,7 +248,9 @@ def rewrap(
 def _rewrap(
     result: Path, target: Path, muxer: str, layout: Layout | str, taken: _FromSource | None = None
 ) -> None:
-    options: dict[str, object] = {"c": "copy", "f": muxer}
+    # The MP4's title, dates and places, named: ffmpeg's default copy of them leaves out the
+    # date the video was shot (creation_time), which photo libraries file a video under.
+    options: dict[str, object] = {"c": "copy", "f": muxer, "map_metadata": "0"}
     mode = STEREO_MODES.get(Layout(layout))
     tracks = source_tracks(result)
     wrapped = ffmpeg.input(str(result), f="mp4", protocol_whitelist="file")

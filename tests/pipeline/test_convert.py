@@ -397,8 +397,8 @@ title=Beach
 
 
 def _film_with_extras(folder: Path) -> Path:
-    """A film as a user keeps one: a title, chapters, French audio, English subtitles, the
-    tracks named."""
+    """A film as a user keeps one: a title, the day it was shot, chapters, French audio, English
+    subtitles, the tracks named."""
     (folder / "subs.srt").write_text(SUBTITLES)
     (folder / "chapters.txt").write_text(CHAPTERS)
     film = folder / "holiday.mkv"
@@ -408,7 +408,8 @@ def _film_with_extras(folder: Path) -> Path:
         *("-map", "0", "-map", "1", "-map", "2", "-map_metadata", "3", "-map_chapters", "3"),
         *("-c:v", "libx264", "-g", "12", "-c:a", "aac", "-c:s", "srt"),
         *("-metadata:s:a:0", "language=fra", "-metadata:s:a:0", "title=Commentaire"),
-        *("-metadata:s:s:0", "language=eng", "-metadata:s:s:0", "title=English SDH", str(film)),
+        *("-metadata:s:s:0", "language=eng", "-metadata:s:s:0", "title=English SDH"),
+        *("-metadata", "creation_time=2024-07-14T10:20:30Z", str(film)),
     )
     return film
 
@@ -418,7 +419,8 @@ def _extras(path: Path) -> dict:
         subprocess.run(
             ["ffprobe", "-v", "error", "-show_entries",
              "stream=codec_type,codec_name:stream_tags=language,stereo_mode,title,handler_name"
-             ":format=format_name:format_tags=title", "-show_chapters", "-of", "json", str(path)],
+             ":format=format_name:format_tags=title,creation_time", "-show_chapters", "-of", "json",
+             str(path)],
             capture_output=True, text=True, check=True,
         ).stdout
     )  # fmt: skip
@@ -429,6 +431,7 @@ def _extras(path: Path) -> dict:
     return {
         "container": shown["format"]["format_name"],
         "title": shown["format"]["tags"]["title"],
+        "shot": shown["format"]["tags"].get("creation_time", "")[:19],
         "chapters": [
             (round(float(c["start_time"]), 3), c["tags"]["title"]) for c in shown["chapters"]
         ],
@@ -499,6 +502,8 @@ def test_title_chapters_audio_and_subtitles_come_along_in_mp4_and_mkv(embedded, 
             assert_faithful_conversion(film, output, "tab")
         kept = _extras(output)
         assert kept["title"] == "Holiday at the sea"
+        # Photo libraries file a video under the day it was shot.
+        assert kept["shot"] == source["shot"] == "2024-07-14T10:20:30"
         assert kept["chapters"] == source["chapters"] == [(0.0, "Arrival"), (1.5, "Beach")]
         assert kept["streams"] == [
             ("audio", "aac", "fra", "Commentaire"),
