@@ -76,8 +76,8 @@ PICTURE_SIGNATURES = (
     ("AVIF", ((4, b"ftypavif"),)),
 )
 PROBE_TIMEOUT_SECONDS = 120
-# ffprobe's field orders of pictures coded as two interlaced fields ("progressive" and
-# "unknown" are not).
+# ffprobe's field orders of pictures coded as two interlaced fields ("progressive" is not; where
+# it says "unknown", the first frame is asked: _stored_as_fields).
 INTERLACED_FIELD_ORDERS = ("tt", "bb", "tb", "bt")
 # Transfer functions of high-dynamic-range video: PQ (HDR10, Dolby Vision's base) and HLG
 # (broadcast, and what phones record).
