@@ -276,16 +276,8 @@ def _broadcast_mxf(path: Path) -> None:
     two microphones, and the time of day as its timecode."""
     ffmpeg(
         *("-f", "lavfi", "-i", f"testsrc2=s={TINY}:r=25:d=1"),
-        *(
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=f=440:r=48000:d=1",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=f=880:r=48000:d=1",
-        ),
+        *("-f", "lavfi", "-i", "sine=f=440:r=48000:d=1"),
+        *("-f", "lavfi", "-i", "sine=f=880:r=48000:d=1"),
         *("-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "mpeg2video", "-pix_fmt", "yuv422p"),
         *("-g", "12", "-c:a", "pcm_s24le", "-timecode", "10:00:00:00", str(path)),
     )
@@ -358,19 +350,11 @@ def _frame_times(path: Path) -> list[float]:
     return sorted(float(t) for t in out.split())
 
 
-TIMECODE_TAGS = (
-    "ffprobe",
-    "-v",
-    "error",
-    "-show_entries",
-    "format_tags=timecode:stream_tags=timecode",
-)
-
-
 def _timecode(path: Path) -> str | None:
     """The timecode of the first frame, wherever the container keeps it."""
+    tags = "format_tags=timecode:stream_tags=timecode"
     out = subprocess.run(
-        [*TIMECODE_TAGS, "-of", "json", str(path)],
+        ["ffprobe", "-v", "error", "-show_entries", tags, "-of", "json", str(path)],
         capture_output=True,
         text=True,
         check=True,
