@@ -59,6 +59,8 @@ def test_upload_start_convert_and_play(running_client, jobs, storage, clip_mp4: 
     assert job.status is JobStatus.COMPLETED, job.error
     assert statuses[0] in ("queued", "chunking", "processing", "reassembling", "completed")
     assert job.total_segments >= 2 and job.completed_segments == job.total_segments
+    # The job's page says what the source holds, every sound track included.
+    assert "fps, h264 + aac</p>" in client.get(f"/jobs/{job_id}").text
     # Starting it again changes nothing and runs nothing.
     again = client.post(f"/api/jobs/{job_id}/start").json()
     assert again["status"] == "completed" and again["run_id"] == run_id
