@@ -86,6 +86,10 @@ HDR_TRANSFERS = ("smpte2084", "arib-std-b67")
 
 UNREADABLE = "The file is not a video we can read: it is damaged or in an unsupported format."
 STILL_PICTURE = "The file is a still picture ({kind}), not a video."
+# Neither the ffmpeg that splits (Debian's 5.1) nor PyAV's own decodes an animated WebP.
+ANIMATED_WEBP = (
+    "The file is an animated WebP, which cannot be read yet: save it as a GIF or a video first."
+)
 
 
 # What the MP4 demuxer reports for a sample whose data lies past the end of the file.
@@ -246,8 +250,17 @@ def still_picture(path: Path) -> str | None:
 def _refuse_a_picture(path: Path) -> None:
     """Say so when ``path`` is a picture file rather than a video."""
     kind = still_picture(path)
+    if kind == "WebP" and _animated_webp(path):
+        raise InputRejected(ANIMATED_WEBP) from None
     if kind:
         raise InputRejected(STILL_PICTURE.format(kind=kind)) from None
+
+
+def _animated_webp(path: Path) -> bool:
+    """Whether a WebP file holds an animation: its extended header (VP8X) says so in a flag."""
+    with open(path, "rb") as file:
+        head = file.read(21)
+    return head[12:16] == b"VP8X" and len(head) == 21 and bool(head[20] & 0x02)
 
 
 def _stored_as_fields(path: Path, stream: dict, stream_number: int) -> bool:

@@ -126,3 +126,14 @@ def test_a_picture_is_refused_as_what_it_is(tmp_path, kind):
         with pytest.raises(InputRejected) as refusal:
             probe_source(named, Settings())
         assert str(refusal.value) == f"The file is a still picture ({kind}), not a video."
+
+
+def test_an_animated_webp_is_said_to_be_one(tmp_path):
+    # Not "a still picture": it moves, but no decoder here reads its frames.
+    animation = tmp_path / "loop.webp"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=96x64:r=10:d=1", "-c:v", "libwebp_anim", str(animation))
+    with pytest.raises(InputRejected) as refusal:
+        probe_source(animation, Settings())
+    assert str(refusal.value) == (
+        "The file is an animated WebP, which cannot be read yet: save it as a GIF or a video first."
+    )
