@@ -86,6 +86,9 @@ HDR_TRANSFERS = ("smpte2084", "arib-std-b67")
 
 UNREADABLE = "The file is not a video we can read: it is damaged or in an unsupported format."
 STILL_PICTURE = "The file is a still picture ({kind}), not a video."
+DISC_IMAGE = (
+    "The file is a disc image (ISO), not a video: rip the disc's titles to video files first."
+)
 # Neither the ffmpeg that splits (Debian's 5.1) nor PyAV's own decodes an animated WebP.
 ANIMATED_WEBP = (
     "The file is an animated WebP, which cannot be read yet: save it as a GIF or a video first."
@@ -165,14 +168,14 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
             timeout=PROBE_TIMEOUT_SECONDS,
         )
     except InputRejected:
-        _refuse_a_picture(path)
+        _refuse_what_is_not_a_video(path)
         raise
     streams = data.get("streams", [])
     every_video = [s for s in streams if s.get("codec_type") == "video"]
     videos = [s for s in every_video if not s.get("disposition", {}).get("attached_pic")]
     audios = [s for s in streams if s.get("codec_type") == "audio"]
     if not videos:
-        _refuse_a_picture(path)
+        _refuse_what_is_not_a_video(path)
         if audios:
             raise InputRejected("The file has no video stream: it contains only audio.")
         raise InputRejected("The file has no video stream.")
@@ -247,13 +250,23 @@ def still_picture(path: Path) -> str | None:
     return None
 
 
-def _refuse_a_picture(path: Path) -> None:
-    """Say so when ``path`` is a picture file rather than a video."""
+def _refuse_what_is_not_a_video(path: Path) -> None:
+    """Say so when ``path`` is a picture or a disc image rather than a video."""
     kind = still_picture(path)
     if kind == "WebP" and _animated_webp(path):
         raise InputRejected(ANIMATED_WEBP) from None
     if kind:
         raise InputRejected(STILL_PICTURE.format(kind=kind)) from None
+    if _disc_image(path):
+        raise InputRejected(DISC_IMAGE) from None
+
+
+def _disc_image(path: Path) -> bool:
+    """Whether ``path`` is a DVD or Blu-ray image: after 32 KiB of system area, the first volume
+    descriptor names its standard (ISO 9660's CD001, UDF's BEA01)."""
+    with open(path, "rb") as file:
+        file.seek(32769)
+        return file.read(5) in (b"CD001", b"BEA01")
 
 
 def _animated_webp(path: Path) -> bool:

@@ -137,3 +137,15 @@ def test_an_animated_webp_is_said_to_be_one(tmp_path):
     assert str(refusal.value) == (
         "The file is an animated WebP, which cannot be read yet: save it as a GIF or a video first."
     )
+
+
+@pytest.mark.parametrize("standard", [b"CD001", b"BEA01"])  # ISO 9660, UDF
+def test_a_disc_image_is_said_to_be_one(tmp_path, standard):
+    # A DVD or Blu-ray copied whole: 32 KiB of system area, then the volume descriptors.
+    image = tmp_path / "holiday.iso"
+    image.write_bytes(bytes(32769) + standard + bytes(4096))
+    with pytest.raises(InputRejected) as refusal:
+        probe_source(image, Settings())
+    assert str(refusal.value) == (
+        "The file is a disc image (ISO), not a video: rip the disc's titles to video files first."
+    )
