@@ -228,6 +228,8 @@ class SourceInfo(BaseModel):
     # The duration the file's header gives when the file stops before it (a download cut
     # short); ``duration`` is then that of the frames present, which are what is converted.
     stated_duration: float | None = None
+    # The codecs of its picture subtitle tracks (DVD, Blu-ray PGS, DVB), which an MP4 cannot hold.
+    picture_subtitles: list[str] = Field(default_factory=list)
 
     @property
     def left_out(self) -> str | None:
@@ -246,6 +248,14 @@ class SourceInfo(BaseModel):
             notes.append(
                 f"The file has {self.video_streams} video streams: {which} "
                 f"({self.width}x{self.height}) is converted and {rest} left out."
+            )
+        if self.picture_subtitles:
+            one = len(self.picture_subtitles) == 1
+            notes.append(
+                f"The file's {len(self.picture_subtitles)} picture subtitle "
+                f"{'track' if one else 'tracks'} ({', '.join(self.picture_subtitles)}) cannot go "
+                f"into an MP4 and {'is' if one else 'are'} left out of it; an .mkv result keeps "
+                f"{'it' if one else 'them'}."
             )
         return " ".join(notes) or None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import struct
 import subprocess
 from pathlib import Path
 
@@ -155,3 +156,69 @@ def shown_rgb(path: Path) -> np.ndarray:
     )  # fmt: skip
     stream = video_stream(probe(path))
     return np.frombuffer(result.stdout, np.uint8).reshape(stream["height"], stream["width"], 3)
+
+
+def make_dvd_subtitles(folder: Path, times: tuple[float, ...] = (0.5, 1.6)) -> Path:
+    """A DVD's picture subtitles (VobSub: ``subs.idx`` and ``subs.sub``), as rippers save them:
+    at each of ``times``, an 8 x 6 block of colour 1 at (10, 10). ffmpeg has no encoder that
+    makes bitmap subtitles from anything it can generate, so the bytes are laid out here: an
+    MPEG program stream pack, a private-stream-1 PES with the picture's PTS, and the subpicture
+    unit (run-length coded fields, then its display control sequences). Returns the index."""
+    sub, idx = folder / "subs.sub", folder / "subs.idx"
+    positions = []
+    with open(sub, "wb") as out:
+        for time in times:
+            positions.append(out.tell())
+            out.write(_PACK_HEADER + _subpicture_pes(_subpicture(8, 6), round(time * 90000)))
+            out.write(bytes(-out.tell() % 2048))  # one 2048-byte DVD sector each
+    palette = ", ".join(["000000", "f0f0f0"] + ["808080"] * 14)
+    lines = [
+        "# VobSub index file, v7 (do not modify this line!)",
+        "size: 96x64",
+        f"palette: {palette}",
+        "id: en, index: 0",
+    ]
+    for time, position in zip(times, positions, strict=True):
+        ms = round(time * 1000)
+        lines.append(f"timestamp: 00:00:{ms // 1000:02d}:{ms % 1000:03d}, filepos: {position:09x}")
+    idx.write_text("\n".join(lines) + "\n")
+    return idx
+
+
+# An MPEG-2 program stream pack header: SCR 0, the mux rate, no stuffing.
+_PACK_HEADER = bytes([0, 0, 1, 0xBA, 0x44, 0, 4, 0, 4, 1, 0x01, 0x89, 0xC3, 0xF8])
+
+
+def _subpicture(width: int, height: int) -> bytes:
+    """A subpicture unit showing a ``width`` x ``height`` block of colour 1 at (10, 10) for a
+    second; ``width`` 4..15, one 8-bit run-length code (00nnnncc) a line."""
+    line = bytes([(width << 2) | 1])
+    top, bottom = line * ((height + 1) // 2), line * (height // 2)
+    x0, y0, x1, y1 = 10, 10, 10 + width - 1, 10 + height - 1
+    area = bytes(
+        [x0 >> 4, (x0 & 15) << 4 | x1 >> 8, x1 & 255, y0 >> 4, (y0 & 15) << 4 | y1 >> 8, y1 & 255]
+    )
+    commands = (
+        b"\x01"  # start showing
+        + b"\x03\x32\x10"  # colours from the palette
+        + b"\x04\xff\xf0"  # opacities
+        + b"\x05"
+        + area
+        + b"\x06"
+        + struct.pack(">HH", 4, 4 + len(top))  # where each field's lines start
+        + b"\xff"
+    )
+    first = 4 + len(top) + len(bottom)
+    second = first + 4 + len(commands)
+    body = top + bottom + struct.pack(">HH", 0, second) + commands
+    body += struct.pack(">HH", 100, second) + b"\x02\xff"  # stop showing after 100 ticks
+    return struct.pack(">HH", 4 + len(body), first) + body
+
+
+def _subpicture_pes(unit: bytes, pts: int) -> bytes:
+    # The 33-bit PTS in five bytes, marker bits between its pieces.
+    high, middle, low = pts >> 30 & 7, pts >> 15 & 0x7FFF, pts & 0x7FFF
+    stamp = bytes([0x21 | high << 1, middle >> 7, (middle & 127) << 1 | 1, low >> 7])
+    stamp += bytes([(low & 127) << 1 | 1])
+    data = bytes([0x81, 0x80, 5]) + stamp + b"\x20" + unit  # substream 0x20: the first track
+    return b"\x00\x00\x01\xbd" + struct.pack(">H", len(data)) + data

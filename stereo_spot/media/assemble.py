@@ -13,7 +13,12 @@ import ffmpeg
 from stereo_spot.domain import Layout, VideoCodec
 from stereo_spot.errors import InputRejected
 from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, safe_input
-from stereo_spot.media.probe import count_video_frames, run_ffprobe, video_frame_times
+from stereo_spot.media.probe import (
+    TEXT_SUBTITLE_CODECS,
+    count_video_frames,
+    run_ffprobe,
+    video_frame_times,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +73,6 @@ def holds_source_subtitles(tracks: SourceTracks, muxer: str) -> bool:
     keeps as plain text) and picture subtitles (which it cannot keep at all)."""
     styled = any(codec in STYLED_SUBTITLE_CODECS for codec in tracks.subtitle_codecs)
     return muxer == "matroska" and bool(styled or tracks.picture_subtitles or tracks.attachments)
-
-
-# Subtitle codecs that are text, which MP4 carries as mov_text; picture subtitles (Blu-ray PGS,
-# DVD, DVB) have no place in MP4 and are left out.
-TEXT_SUBTITLE_CODECS = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"}
 
 
 # The track names ffmpeg's MP4 muxer writes when it is given none: not names a person chose.

@@ -75,6 +75,9 @@ PICTURE_SIGNATURES = (
     ("HEIF", ((4, b"ftypmif1"),)),
     ("AVIF", ((4, b"ftypavif"),)),
 )
+# Subtitle codecs that are text, which MP4 carries as mov_text; picture subtitles (Blu-ray PGS,
+# DVD, DVB) have no place in MP4 and are left out of it.
+TEXT_SUBTITLE_CODECS = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"}
 PROBE_TIMEOUT_SECONDS = 120
 # ffprobe's field orders of pictures coded as two interlaced fields ("progressive" is not; where
 # it says "unknown", the first frame is asked: _stored_as_fields).
@@ -174,6 +177,7 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
     every_video = [s for s in streams if s.get("codec_type") == "video"]
     videos = [s for s in every_video if not s.get("disposition", {}).get("attached_pic")]
     audios = [s for s in streams if s.get("codec_type") == "audio"]
+    subtitles = [str(s.get("codec_name")) for s in streams if s.get("codec_type") == "subtitle"]
     if not videos:
         _refuse_what_is_not_a_video(path)
         if audios:
@@ -228,6 +232,7 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         video_codec=str(video.get("codec_name", "")),
         audio_codec=str(audios[0].get("codec_name")) if audios else None,
         audio_codecs=[str(audio.get("codec_name")) for audio in audios],
+        picture_subtitles=[codec for codec in subtitles if codec not in TEXT_SUBTITLE_CODECS],
         container=str(data.get("format", {}).get("format_name", "")),
         rotation=rotation,
         interlaced=_stored_as_fields(path, video, every_video.index(video)),

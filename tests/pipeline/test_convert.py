@@ -22,6 +22,7 @@ from tests.media import (
     colour_tags,
     ffmpeg,
     make_clip,
+    make_dvd_subtitles,
     make_two_colour_clip,
     package_data,
     probe,
@@ -552,16 +553,29 @@ def _attachment(path: Path, folder: Path) -> bytes:
     return (folder / "HolidaySans.ttf").read_bytes()
 
 
-def test_styled_subtitles_and_their_font_stay_as_they_are_in_an_mkv(embedded, tmp_path):
-    # Signs placed on the picture in their own font, as fansubs and film releases style them:
-    # an MP4 keeps only their text (mov_text); an MKV takes them from the source, with the font.
+def _subtitle_packets(path: Path) -> list[list[bytes]]:
+    """Each subtitle track's packets, as stored."""
+    with av.open(str(path)) as container:
+        tracks = list(container.streams.subtitles)
+        packets: dict[int, list[bytes]] = {track.index: [] for track in tracks}
+        for packet in container.demux(tracks):
+            if packet.size:
+                packets[packet.stream.index].append(bytes(packet))
+        return [packets[track.index] for track in tracks]
+
+
+def test_styled_and_picture_subtitles_and_fonts_stay_as_they_are_in_an_mkv(embedded, tmp_path):
+    # Signs placed on the picture in their own font, as fansubs and film releases style them,
+    # and a DVD's picture subtitles: an MP4 keeps only the signs' text (mov_text) and none of the
+    # pictures, and says so; an MKV takes both from the source as they are, with the font.
     (tmp_path / "signs.ass").write_text(STYLED)
     font = np.random.default_rng(3).bytes(4096)  # a font file's bytes, carried as they are
     (tmp_path / "HolidaySans.ttf").write_bytes(font)
     film = tmp_path / "film.mkv"
     ffmpeg(
         *("-f", "lavfi", "-i", "testsrc2=s=192x108:r=24:d=3", "-i", str(tmp_path / "signs.ass")),
-        *("-map", "0", "-map", "1", "-c:v", "libx264", "-g", "12", "-c:s", "ass"),
+        *("-i", str(make_dvd_subtitles(tmp_path)), "-map", "0", "-map", "1", "-map", "2"),
+        *("-c:v", "libx264", "-g", "12", "-c:s:0", "ass", "-c:s:1", "copy"),
         *("-metadata:s:s:0", "language=eng", "-metadata:s:s:0", "title=Signs"),
         *("-metadata", "title=Signs of the sea"),
         *("-attach", str(tmp_path / "HolidaySans.ttf")),
@@ -570,11 +584,17 @@ def test_styled_subtitles_and_their_font_stay_as_they_are_in_an_mkv(embedded, tm
     output = tmp_path / "film_LR.mkv"
     result = embedded.convert(film, output, "--layout", "sbs")
     assert result.returncode == 0, result.stderr
-    (subtitles,) = [s for s in probe(output)["streams"] if s["codec_type"] == "subtitle"]
-    assert subtitles["codec_name"] == "ass"
+    assert (
+        "note: The file's 1 picture subtitle track (dvd_subtitle) cannot go into an MP4 and is "
+        "left out of it; an .mkv result keeps it." in result.stderr
+    )
+    subtitles = [s["codec_name"] for s in probe(output)["streams"] if s["codec_type"] == "subtitle"]
+    assert subtitles == ["ass", "dvd_subtitle"]
     events = _subtitle_events(output)
     assert events == _subtitle_events(film) and "{\\pos(60,20)}Beach this way" in events[1]
-    assert _extras(output)["streams"][-1] == ("subtitle", "ass", "eng", "Signs")
+    assert _extras(output)["streams"][-2] == ("subtitle", "ass", "eng", "Signs")
+    pictures = _subtitle_packets(film)[1]
+    assert len(pictures) == 2 and _subtitle_packets(output)[1] == pictures, "bit for bit"
     out = tmp_path / "fonts"
     out.mkdir()
     assert _attachment(output, out) == font
