@@ -159,8 +159,9 @@ def source_for_rewrap(
     """The source an ``output`` in another container than MP4 may take tracks from as they are
     (what the MP4 result could not hold: PCM sound, styled and picture subtitles), or None:
     ``local``, the file ``convert`` was given, else the copy the job stored, fetched for the
-    time being where the job's record says it holds such tracks (sound the MP4 encoded, or a
-    Matroska source, which is where styled subtitles and fonts come from)."""
+    time being where the job's record says it may hold such tracks (sound the MP4 encoded,
+    picture subtitles, or a Matroska source, which is where styled subtitles and fonts come
+    from)."""
     from stereo_spot.media.assemble import RESULT_CONTAINERS, holds_source_audio
 
     muxer = RESULT_CONTAINERS.get(output.suffix.lower())
@@ -170,7 +171,8 @@ def source_for_rewrap(
     elif local is not None and local.is_file():
         yield local
     elif holds_source_audio(source.audio_codecs, muxer) or (
-        muxer == "matroska" and source.container.startswith("matroska")
+        muxer == "matroska"
+        and (source.picture_subtitles or source.container.startswith("matroska"))
     ):
         with tempfile.TemporaryDirectory(prefix="stereo-spot-source-") as scratch:
             yield storage.get_file(keys.source_key(job.job_id), Path(scratch) / "source.mp4")
