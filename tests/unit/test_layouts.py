@@ -89,8 +89,8 @@ def test_each_eye_sees_its_own_picture_through_its_filter(mode):
     assert left_only[..., own].min() > 0.3 and left_only[..., other].max() < 0.1, left_only[0, 0]
     right_only = light(anaglyph(black, white, mode))
     assert right_only[..., other].min() > 0.3 and right_only[..., own].max() < 0.1, right_only[0, 0]
-    # A white both eyes see stays white: each matrix pair adds up to the identity (a mistyped
-    # coefficient would tint it).
+    # A white both eyes see stays white: each output channel's coefficients, both eyes' together,
+    # add up to one (a mistyped coefficient would tint it).
     assert (anaglyph(white, white, mode) >= 250).all()
     assert tuple(anaglyph(black, black, mode)[0, 0]) == (0, 0, 0)
 
