@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -227,3 +228,54 @@ def signal_job_process(process: subprocess.Popen, sig: int = signal.SIGTERM) -> 
     """Send ``sig`` to a runner from :func:`start_job_process` and every task it started."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
+
+
+# How long the tasks of a stopped run may take to end after its runner has, before they are
+# killed.
+STRAGGLER_SECONDS = 2.0
+
+
+def stop_job_process(process: subprocess.Popen, runner_seconds: float | None = None) -> None:
+    """Stop a runner from :func:`start_job_process` and every task it started, and return once
+    none of them runs any more (the runner killed if it takes over ``runner_seconds``).
+
+    One SIGTERM to the process group is not enough: a task the runner (or a task's shell) was
+    starting in that very moment joins the group after the signal went out, and would go on
+    converting a segment of a stopped run. So once the runner has ended, and can start no
+    more, the group is signalled again until nobody is left in it. A runner that has ended by
+    itself is not signalled (its group's number may be another's by now), only what is left of
+    its group.
+    """
+    if process.poll() is None:
+        signal_job_process(process, signal.SIGTERM)
+        try:
+            process.wait(timeout=runner_seconds)
+        except subprocess.TimeoutExpired:
+            signal_job_process(process, signal.SIGKILL)
+            process.wait()
+    deadline = time.monotonic() + STRAGGLER_SECONDS
+    while _group_running(process.pid):
+        if time.monotonic() > deadline:
+            signal_job_process(process, signal.SIGKILL)
+            break
+        signal_job_process(process, signal.SIGTERM)
+        time.sleep(0.05)
+
+
+def _group_running(group: int) -> bool:
+    """Whether a process of process group ``group`` still runs (ended ones waiting to be reaped
+    by whoever inherited them do not count). Read from /proc; where there is none, False: the
+    kernel's own answer would count those ended ones, and a group found empty may have its
+    number given to another."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return False
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            # After the command's name: state, parent, process group.
+            state, _parent, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, IndexError, ValueError):
+            continue  # ended while we looked
+        if int(pgrp) == group and state != "Z":
+            return True
+    return False

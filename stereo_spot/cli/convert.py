@@ -287,11 +287,10 @@ class _StartedAhead:
 
     def stop(self) -> None:
         """Stop a run started ahead that no one will follow (its job stays resumable)."""
-        from pipelines.local_runner import signal_job_process
+        from pipelines.local_runner import stop_job_process
 
         if isinstance(self._ahead, _Started):
-            signal_job_process(self._ahead.process)
-            self._ahead.process.wait()
+            stop_job_process(self._ahead.process)
         self._ahead = None
 
 
@@ -405,7 +404,7 @@ def run_with_progress(
     from tqdm import tqdm
 
     from inference_service.launcher import how_it_ended
-    from pipelines.local_runner import run_in_progress, signal_job_process, start_job_process
+    from pipelines.local_runner import run_in_progress, start_job_process, stop_job_process
 
     server = server or _ExternalServer()
     jobs = job_store_from(settings)
@@ -430,13 +429,11 @@ def run_with_progress(
             if job.error == CANCELLED and process.poll() is None:
                 # Cancelled from elsewhere (the portal, `jobs cancel`): stop the run now rather
                 # than when its steps next write to the job.
-                signal_job_process(process)
-                process.wait()
+                stop_job_process(process)
             try:
                 server.raise_if_failed()
             except StereoSpotError as failure:
-                signal_job_process(process)
-                process.wait()
+                stop_job_process(process)
                 jobs.update(job_id, error=str(failure))
                 raise ModelServerFailed(
                     f"{failure} Fix that, then resume the job: stereo-spot jobs retry {job_id}"
@@ -447,11 +444,12 @@ def run_with_progress(
                 break
     except KeyboardInterrupt:
         # The run has a process group of its own, which the terminal's Ctrl-C does not reach.
-        signal_job_process(process)
-        process.wait()
+        stop_job_process(process)
         raise
     finally:
         bar.close()
+    # A runner that ended by itself (cancelled, failed) may leave a task it was starting.
+    stop_job_process(process)
     job = jobs.get(job_id)
     if when_joining is not None and job.status is JobStatus.COMPLETED:
         # A join over between two polls: the next video still starts before this one's result

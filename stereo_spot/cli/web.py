@@ -9,7 +9,6 @@ server of its own when ``STEREO_SPOT_MODEL_URL`` is unset).
 from __future__ import annotations
 
 import argparse
-import signal
 import socket
 import subprocess
 import threading
@@ -122,14 +121,9 @@ def _stop(process: subprocess.Popen | None) -> None:
     and exits at once); kill them if that takes over 10 s."""
     if process is None or process.poll() is not None:
         return
-    from pipelines.local_runner import signal_job_process
+    from pipelines.local_runner import stop_job_process
 
-    signal_job_process(process, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        signal_job_process(process, signal.SIGKILL)
-        process.wait()
+    stop_job_process(process, runner_seconds=10)
 
 
 def launcher_from(settings: Settings, jobs: JobStore, stack: ExitStack):

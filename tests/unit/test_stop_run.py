@@ -1,0 +1,64 @@
+"""Stopping a local run leaves none of its processes behind, not even a task started in the very
+moment the stop signal went out (a cancelled job's task went on converting a segment)."""
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+
+from pipelines.local_runner import stop_job_process
+
+# A runner that, as the stop reaches it, starts one more task in its process group (kfp.local
+# launching the next segment's step in that moment), then ends as the real runner does.
+RUNNER = textwrap.dedent(
+    """
+    import signal, subprocess, sys, time
+
+    def stopped(signum, frame):
+        task = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        print(task.pid, flush=True)
+        time.sleep(0.2)
+        sys.exit(143)
+
+    signal.signal(signal.SIGTERM, stopped)
+    print("ready", flush=True)
+    time.sleep(60)
+    """
+)
+
+
+def _runner() -> subprocess.Popen:
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUNNER], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    assert runner.stdout.readline().strip() == "ready"
+    return runner
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_a_task_started_as_the_run_stops_is_stopped_too():
+    runner = _runner()
+    stop_job_process(runner)
+    late = int(runner.stdout.readline())
+    assert runner.returncode == 143
+    assert not _running(late), "the task started after the signal went out is gone"
+
+
+def test_what_is_left_of_a_run_that_ended_by_itself_is_stopped():
+    runner = _runner()
+    runner.send_signal(signal.SIGTERM)  # the runner alone, as when it ends by itself
+    late = int(runner.stdout.readline())
+    runner.wait(timeout=10)
+    time.sleep(0.3)
+    assert _running(late), "the premise: its last task outlives it"
+    stop_job_process(runner)
+    assert not _running(late)
