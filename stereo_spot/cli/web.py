@@ -67,7 +67,7 @@ class ChildProcessRuns:
         self._stopped = False
 
     def run(self, job_id: str) -> None:
-        from pipelines.local_runner import start_job_process
+        from pipelines.local_runner import start_job_process, stop_job_process
 
         with self._lock:
             if self._stopped:
@@ -79,6 +79,8 @@ class ChildProcessRuns:
         try:
             code = process.wait()
         finally:
+            # A runner that ended by itself (a cancelled job) may leave a task it was starting.
+            stop_job_process(process)
             with self._lock:
                 self._process = self._job_id = None
         if code == RunInProgress.exit_code:  # a `convert` or `jobs retry` on this machine has it
