@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from stereo_spot import keys
-from stereo_spot.cli.outputs import fetch_result, plan_outputs, source_for_rewrap
+from stereo_spot.cli.outputs import fetch_result, plan_outputs
 from stereo_spot.cli.stereo_options import add_stereo_options, segment_seconds, stereo_params_from
 from stereo_spot.domain import (
     CODEC_NOTES,
@@ -241,9 +241,7 @@ class _Conversion:
                 file=sys.stderr,
             )
             raise
-        job = self.jobs.get(started.job_id)
-        with source_for_rewrap(self.storage, job, output, started.source) as source:
-            fetch_result(self.storage, started.job_id, output, self.layout, source)
+        fetch_result(self.storage, self.jobs.get(started.job_id), output, started.source)
         print(f"wrote {output}", file=sys.stderr)
 
 

@@ -102,7 +102,7 @@ def run_show(args: argparse.Namespace) -> int:
 def run_retry(args: argparse.Namespace) -> int:
     from pipelines.local_runner import run_in_progress
     from stereo_spot.cli.convert import _model_server, converted_elsewhere, run_with_progress
-    from stereo_spot.cli.outputs import fetch_result, source_for_rewrap
+    from stereo_spot.cli.outputs import fetch_result
 
     settings = _settings(args)
     job = _job(settings, args.job_id)
@@ -121,9 +121,7 @@ def run_retry(args: argparse.Namespace) -> int:
             run_with_progress(settings, job.job_id, args.segment_seconds, server)
         print(f"job {job.job_id} completed.", file=sys.stderr)
     if output is not None and (args.output or not output.exists()):
-        storage = storage_from(settings)
-        with source_for_rewrap(storage, job, output) as source:
-            fetch_result(storage, job.job_id, output, job.layout, source)
+        fetch_result(storage_from(settings), job, output)
         print(f"wrote {output}", file=sys.stderr)
     elif output is None:
         kept = storage_from(settings).uri_for(final_key(job.job_id))

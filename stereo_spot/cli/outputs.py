@@ -110,18 +110,16 @@ def _refuse_unwritable(target: Path) -> None:
 
 
 def fetch_result(
-    storage: ObjectStorage,
-    job_id: str,
-    output: Path,
-    layout: Layout = Layout.ANAGLYPH,
-    source: Path | None = None,
+    storage: ObjectStorage, job: Job, output: Path, local_source: Path | None = None
 ) -> None:
-    """Download the final video to ``output`` atomically: no partial file is ever left there.
+    """Download ``job``'s final video to ``output`` atomically: no partial file is ever left
+    there.
 
     An ``output`` named ``.mkv`` or ``.mov`` gets the MP4's streams copied into that container
-    (Matroska tagged with the layout's StereoMode), not MP4 bytes under a misleading name; with
-    the ``source`` the job converted, the source's own tracks where the MP4 could not hold them
-    as they were and that container can (``assemble.rewrap``).
+    (Matroska tagged with the layout's StereoMode), not MP4 bytes under a misleading name, and
+    the source's own tracks where the MP4 could not hold them as they were and that container
+    can (``assemble.rewrap``): from ``local_source``, the file ``convert`` was given, else from
+    the copy the job stored.
     """
     from stereo_spot.media.assemble import RESULT_CONTAINERS, rewrap
 
@@ -132,41 +130,42 @@ def fetch_result(
         )
         os.close(fd)
     except OSError as error:
-        raise _not_written(storage, job_id, output, error) from None
+        raise _not_written(storage, job.job_id, output, error) from None
     try:
         muxer = RESULT_CONTAINERS.get(output.suffix.lower())
         if muxer is None:
-            storage.get_file(keys.final_key(job_id), Path(tmp_name))
+            storage.get_file(keys.final_key(job.job_id), Path(tmp_name))
         else:
-            with tempfile.TemporaryDirectory(prefix="stereo-spot-result-") as scratch:
-                result = storage.get_file(keys.final_key(job_id), Path(scratch) / "final.mp4")
-                rewrap(result, Path(tmp_name), muxer, layout, source)
+            with (
+                tempfile.TemporaryDirectory(prefix="stereo-spot-result-") as scratch,
+                _source_for_rewrap(storage, job, muxer, local_source) as source,
+            ):
+                result = storage.get_file(keys.final_key(job.job_id), Path(scratch) / "final.mp4")
+                rewrap(result, Path(tmp_name), muxer, job.layout, source)
         # mkstemp makes the file private (0600); a video is as readable as any file made here.
         os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, output)
     except OSError as error:
         Path(tmp_name).unlink(missing_ok=True)
-        raise _not_written(storage, job_id, output, error) from None
+        raise _not_written(storage, job.job_id, output, error) from None
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
 
 
 @contextlib.contextmanager
-def source_for_rewrap(
-    storage: ObjectStorage, job: Job, output: Path, local: Path | None = None
+def _source_for_rewrap(
+    storage: ObjectStorage, job: Job, muxer: str, local: Path | None
 ) -> Iterator[Path | None]:
-    """The source an ``output`` in another container than MP4 may take tracks from as they are
-    (what the MP4 result could not hold: PCM sound, styled and picture subtitles), or None:
-    ``local``, the file ``convert`` was given, else the copy the job stored, fetched for the
-    time being where the job's record says it may hold such tracks (sound the MP4 encoded,
-    picture subtitles, or a Matroska source, which is where styled subtitles and fonts come
-    from)."""
-    from stereo_spot.media.assemble import RESULT_CONTAINERS, holds_source_audio
+    """The source a result rewrapped by ``muxer`` may take tracks from as they are (what the
+    MP4 could not hold: PCM sound, styled and picture subtitles), or None: ``local``, else the
+    copy the job stored, fetched for the time being where the job's record says it may hold
+    such tracks (sound the MP4 encoded, picture subtitles, or a Matroska source, which is where
+    styled subtitles and fonts come from)."""
+    from stereo_spot.media.assemble import holds_source_audio
 
-    muxer = RESULT_CONTAINERS.get(output.suffix.lower())
     source = job.source
-    if muxer is None or source is None:
+    if source is None:
         yield None
     elif local is not None and local.is_file():
         yield local

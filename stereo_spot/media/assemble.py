@@ -16,6 +16,7 @@ from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, safe_input
 from stereo_spot.media.probe import (
     TEXT_SUBTITLE_CODECS,
     count_video_frames,
+    picture_subtitles,
     run_ffprobe,
     video_frame_times,
 )
@@ -142,11 +143,7 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
         audio_codecs=codecs,
         lead=lead,
         text_subtitles=[int(s["index"]) for s in texts],
-        picture_subtitles=[
-            str(s.get("codec_name"))
-            for s in subtitles
-            if s.get("codec_name") not in TEXT_SUBTITLE_CODECS
-        ],
+        picture_subtitles=picture_subtitles(streams),
         audio_names=[_track_name(s) for s in audios],
         audio_channels=[int(s.get("channels") or 2) for s in audios],
         subtitle_names=[_track_name(s) for s in texts],

@@ -48,6 +48,8 @@ ALLOWED_FORMATS = (
 FORMAT_WHITELIST = ",".join(ALLOWED_FORMATS)
 # Arguments every ffmpeg/ffprobe call on untrusted input gets: local files only, known demuxers.
 SAFE_INPUT_ARGS = ("-protocol_whitelist", "file,pipe", "-format_whitelist", FORMAT_WHITELIST)
+# The same limits for the files PyAV opens in this process.
+SAFE_AV_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": FORMAT_WHITELIST}
 # Codecs of pictures, as a demuxer reports a picture file it can read, and what to call them.
 STILL_IMAGE_CODECS = {
     "png": "PNG",
@@ -78,6 +80,17 @@ PICTURE_SIGNATURES = (
 # Subtitle codecs that are text, which MP4 carries as mov_text; picture subtitles (Blu-ray PGS,
 # DVD, DVB) have no place in MP4 and are left out of it.
 TEXT_SUBTITLE_CODECS = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"}
+
+
+def picture_subtitles(streams: list[dict]) -> list[str]:
+    """The codecs of the picture subtitle tracks among ffprobe's ``streams``, in order."""
+    return [
+        str(s.get("codec_name"))
+        for s in streams
+        if s.get("codec_type") == "subtitle" and s.get("codec_name") not in TEXT_SUBTITLE_CODECS
+    ]
+
+
 PROBE_TIMEOUT_SECONDS = 120
 # ffprobe's field orders of pictures coded as two interlaced fields ("progressive" is not; where
 # it says "unknown", the first frame is asked: _stored_as_fields).
@@ -136,9 +149,8 @@ def video_packets(path: Path, stream_number: int = 0) -> list[tuple[float | None
     """(presentation time in seconds or None, keyframe?) of each packet of video stream
     ``stream_number`` (the first unless told), in file order: demuxed, not decoded (what
     ``ffprobe -show_packets`` reads)."""
-    options = {"protocol_whitelist": "file", "format_whitelist": FORMAT_WHITELIST}
     try:
-        with av.open(str(path), options=options) as container:
+        with av.open(str(path), options=SAFE_AV_OPTIONS) as container:
             if len(container.streams.video) <= stream_number:
                 return []
             stream = container.streams.video[stream_number]
@@ -177,7 +189,6 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
     every_video = [s for s in streams if s.get("codec_type") == "video"]
     videos = [s for s in every_video if not s.get("disposition", {}).get("attached_pic")]
     audios = [s for s in streams if s.get("codec_type") == "audio"]
-    subtitles = [str(s.get("codec_name")) for s in streams if s.get("codec_type") == "subtitle"]
     if not videos:
         _refuse_what_is_not_a_video(path)
         if audios:
@@ -190,7 +201,7 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
     if frames <= 1:
         # One picture: a video of one frame converts, a picture file (an AVIF or HEIC photo read
         # as a one-frame track, a GIF that does not move) is refused as what it is.
-        kind = STILL_IMAGE_CODECS.get(str(video.get("codec_name"))) or still_picture(path)
+        kind = STILL_IMAGE_CODECS.get(str(video.get("codec_name"))) or _still_picture(path)
         if kind:
             raise InputRejected(STILL_PICTURE.format(kind=kind))
     if frames < 1:
@@ -232,7 +243,7 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         video_codec=str(video.get("codec_name", "")),
         audio_codec=str(audios[0].get("codec_name")) if audios else None,
         audio_codecs=[str(audio.get("codec_name")) for audio in audios],
-        picture_subtitles=[codec for codec in subtitles if codec not in TEXT_SUBTITLE_CODECS],
+        picture_subtitles=picture_subtitles(streams),
         container=str(data.get("format", {}).get("format_name", "")),
         rotation=rotation,
         interlaced=_stored_as_fields(path, video, every_video.index(video)),
@@ -244,11 +255,14 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
     )
 
 
-def still_picture(path: Path) -> str | None:
+def _still_picture(path: Path) -> str | None:
     """What kind of picture file ``path`` is (JPEG, PNG, HEIC...), told by how it begins, or
     None when it is not one we know."""
     with open(path, "rb") as file:
-        head = file.read(16)
+        return _picture_kind(file.read(16))
+
+
+def _picture_kind(head: bytes) -> str | None:
     for kind, marks in PICTURE_SIGNATURES:
         if all(head[offset : offset + len(mark)] == mark for offset, mark in marks):
             return kind
@@ -257,28 +271,20 @@ def still_picture(path: Path) -> str | None:
 
 def _refuse_what_is_not_a_video(path: Path) -> None:
     """Say so when ``path`` is a picture or a disc image rather than a video."""
-    kind = still_picture(path)
-    if kind == "WebP" and _animated_webp(path):
+    with open(path, "rb") as file:
+        head = file.read(21)
+        # A DVD or Blu-ray image: after 32 KiB of system area, the first volume descriptor
+        # names its standard (ISO 9660's CD001, UDF's BEA01).
+        file.seek(32769)
+        disc = file.read(5) in (b"CD001", b"BEA01")
+    kind = _picture_kind(head)
+    # An animated WebP's extended header (VP8X) says so in a flag.
+    if kind == "WebP" and head[12:16] == b"VP8X" and len(head) == 21 and head[20] & 0x02:
         raise InputRejected(ANIMATED_WEBP) from None
     if kind:
         raise InputRejected(STILL_PICTURE.format(kind=kind)) from None
-    if _disc_image(path):
+    if disc:
         raise InputRejected(DISC_IMAGE) from None
-
-
-def _disc_image(path: Path) -> bool:
-    """Whether ``path`` is a DVD or Blu-ray image: after 32 KiB of system area, the first volume
-    descriptor names its standard (ISO 9660's CD001, UDF's BEA01)."""
-    with open(path, "rb") as file:
-        file.seek(32769)
-        return file.read(5) in (b"CD001", b"BEA01")
-
-
-def _animated_webp(path: Path) -> bool:
-    """Whether a WebP file holds an animation: its extended header (VP8X) says so in a flag."""
-    with open(path, "rb") as file:
-        head = file.read(21)
-    return head[12:16] == b"VP8X" and len(head) == 21 and bool(head[20] & 0x02)
 
 
 def _stored_as_fields(path: Path, stream: dict, stream_number: int) -> bool:
@@ -290,9 +296,8 @@ def _stored_as_fields(path: Path, stream: dict, stream_number: int) -> bool:
         return False
     # Some demuxers leave the field order unsaid where the codec says it in each frame: DV
     # tapes are interlaced, and ffprobe calls their field order "unknown". Ask the first frame.
-    options = {"protocol_whitelist": "file", "format_whitelist": FORMAT_WHITELIST}
     try:
-        with av.open(str(path), options=options) as container:
+        with av.open(str(path), options=SAFE_AV_OPTIONS) as container:
             frame = next(container.decode(container.streams.video[stream_number]), None)
     except (av.FFmpegError, IndexError):
         return False  # the split decodes it again and says what is wrong

@@ -22,8 +22,8 @@ DUBOIS_RIGHT = np.array(
     [[-0.011, -0.032, -0.007], [0.377, 0.761, 0.009], [-0.026, -0.093, 1.234]],
     dtype=np.float32,
 )
-# His matrices for the other two kinds of glasses (from his site, as the red-cyan set): each row
-# is an output channel (R, G, B), each column an input one.
+# His matrices for each kind of glasses (the other two from his site too), by the anaglyph mode
+# that uses them: each row is an output channel (R, G, B), each column an input one.
 DUBOIS_MATRICES = {
     AnaglyphMode.DUBOIS: (DUBOIS_LEFT, DUBOIS_RIGHT),
     # Green over the left eye, magenta over the right.

@@ -9,6 +9,7 @@ import pytest
 
 from stereo_spot.cli import main
 from stereo_spot.cli.outputs import ResultNotWritten, fetch_result
+from stereo_spot.domain import Job
 from stereo_spot.keys import final_key
 from stereo_spot.storage.local import LocalStorage
 
@@ -156,7 +157,7 @@ def test_the_result_is_as_readable_as_any_new_file(tmp_path, finished):
     # mkstemp makes its file 0600: a result shared from a server or a NAS was unreadable to
     # everyone else.
     output = tmp_path / "out.mp4"
-    fetch_result(finished, JOB, output)
+    fetch_result(finished, Job(job_id=JOB), output)
 
     assert output.stat().st_mode & 0o777 == 0o666 & ~_umask()
 
@@ -168,7 +169,7 @@ def test_a_result_that_cannot_be_written_says_where_it_is_kept(tmp_path, finishe
     taken.mkdir()  # a folder where the file should go
     for output in (a_file / "out.mp4", taken):
         with pytest.raises(ResultNotWritten) as refused:
-            fetch_result(finished, JOB, output)
+            fetch_result(finished, Job(job_id=JOB), output)
         kept = finished.uri_for(final_key(JOB))
         assert str(refused.value).startswith(f"Could not write {output}: ")
         assert str(refused.value).endswith(f". The 3D video is kept at {kept}.")
