@@ -202,7 +202,7 @@ def start_job_process(
     """Run :func:`run_job` in a child process (isolates kfp.local's global state and its output).
 
     Returns the process and the log file its output goes to. The runner leads a process group of
-    its own, with the task processes kfp.local starts: stop it with :func:`signal_job_process`,
+    its own, with the task processes kfp.local starts: stop it with :func:`stop_job_process`,
     which reaches them too (a convert task left behind would keep waiting for its server).
     """
     log_path = run_log_path(settings, job_id)
@@ -224,7 +224,7 @@ def start_job_process(
     return process, log_path
 
 
-def signal_job_process(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+def _signal_group(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
     """Send ``sig`` to a runner from :func:`start_job_process` and every task it started."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
@@ -247,18 +247,18 @@ def stop_job_process(process: subprocess.Popen, runner_seconds: float | None = N
     its group.
     """
     if process.poll() is None:
-        signal_job_process(process, signal.SIGTERM)
+        _signal_group(process, signal.SIGTERM)
         try:
             process.wait(timeout=runner_seconds)
         except subprocess.TimeoutExpired:
-            signal_job_process(process, signal.SIGKILL)
+            _signal_group(process, signal.SIGKILL)
             process.wait()
     deadline = time.monotonic() + STRAGGLER_SECONDS
     while _group_running(process.pid):
         if time.monotonic() > deadline:
-            signal_job_process(process, signal.SIGKILL)
+            _signal_group(process, signal.SIGKILL)
             break
-        signal_job_process(process, signal.SIGTERM)
+        _signal_group(process, signal.SIGTERM)
         time.sleep(0.05)
 
 
