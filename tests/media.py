@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import struct
 import subprocess
 from pathlib import Path
@@ -36,7 +37,7 @@ def probe(path: Path) -> dict:
     result = subprocess.run(
         [
             "ffprobe", "-v", "error", "-count_packets", "-show_entries",
-            "stream=codec_type,codec_name,codec_tag_string,width,height,pix_fmt,r_frame_rate,avg_frame_rate,"
+            "stream=codec_type,codec_name,start_time,codec_tag_string,width,height,pix_fmt,r_frame_rate,avg_frame_rate,"
             "nb_read_packets,duration,channels,bit_rate,field_order,color_space,color_primaries,color_transfer,color_range"
             ":stream_tags=stereo_mode:format=duration,format_name",
             "-of", "json", str(path),
@@ -222,3 +223,133 @@ def _subpicture_pes(unit: bytes, pts: int) -> bytes:
     stamp += bytes([(low & 127) << 1 | 1])
     data = bytes([0x81, 0x80, 5]) + stamp + b"\x20" + unit  # substream 0x20: the first track
     return b"\x00\x00\x01\xbd" + struct.pack(">H", len(data)) + data
+
+
+# -- closed captions (CEA-608), laid out byte by byte: ffmpeg has no encoder that makes them --
+
+CAPTION_RATE = 30000 / 1001  # NTSC's, as captions are broadcast at
+
+
+def _odd_parity(byte: int) -> int:
+    """A CEA-608 byte: seven bits of data and an eighth that makes the count of ones odd."""
+    return byte | (0x80 if bin(byte).count("1") % 2 == 0 else 0)
+
+
+def _pop_on(text: str) -> list[tuple[int, int]]:
+    """The byte pairs of a pop-on caption: load ``text`` off screen (resume caption loading,
+    erase what is off screen, row 15), then show it (end of caption). Control codes are sent
+    twice, as the standard asks, so a lost pair does not lose them."""
+    twice = lambda first, second: [(first, second)] * 2  # noqa: E731
+    chars = [ord(c) for c in text] + [0] * (len(text) % 2)
+    loaded = list(zip(chars[0::2], chars[1::2], strict=True))
+    return twice(0x14, 0x20) + twice(0x14, 0x2E) + twice(0x14, 0x70) + loaded + twice(0x14, 0x2F)
+
+
+CLEAR_SCREEN = [(0x14, 0x2C)] * 2  # erase displayed memory
+
+
+def _caption_pairs(captions: tuple[tuple[float, float, str], ...], frames: int) -> list:
+    """The byte pair each picture carries (None: padding) so that each (shown, cleared, text)
+    appears at the picture of ``shown`` seconds and goes at that of ``cleared``."""
+    pairs: list[tuple[int, int] | None] = [None] * frames
+    for shown, cleared, text in captions:
+        loading = _pop_on(text)
+        # The first of the two "end of caption" codes shows it; the second is the copy.
+        first = round(shown * CAPTION_RATE) - len(loading) + 2
+        for offset, pair in enumerate(loading):
+            pairs[first + offset] = pair
+        end = round(cleared * CAPTION_RATE)
+        pairs[end : end + 2] = CLEAR_SCREEN
+    return pairs
+
+
+def _caption_sei(pair: tuple[int, int] | None) -> bytes:
+    """An H.264 SEI NAL unit holding one picture's captions as ATSC A/53 carries them: a
+    registered ITU-T T.35 message (USA, ATSC's provider code, "GA94"), cc_data with field 1's
+    pair (or padding) and field 2's padding."""
+    first = (0xFC, *(map(_odd_parity, pair) if pair else (0x80, 0x80)))
+    cc_data = bytes([0x03, 0xC0 | 2, 0xFF, *first, 0xFD, 0x80, 0x80, 0xFF])
+    payload = bytes([0xB5, 0x00, 0x31]) + b"GA94" + cc_data
+    message = bytes([4, len(payload)]) + payload + b"\x80"  # type 4, size, rbsp stop bit
+    escaped, zeros = bytearray(), 0
+    for byte in message:  # emulation prevention: no 00 00 0x inside a NAL unit
+        if zeros >= 2 and byte <= 3:
+            escaped.append(3)
+            zeros = 0
+        escaped.append(byte)
+        zeros = zeros + 1 if byte == 0 else 0
+    return b"\x00\x00\x00\x01\x06" + bytes(escaped)
+
+
+def make_broadcast_with_captions(
+    path: Path,
+    captions: tuple[tuple[float, float, str], ...],
+    seconds: float = 4.0,
+    lead: float = 0.5,
+) -> Path:
+    """A TV recording as a tuner saves it: MPEG-TS, H.264 at 29.97 fps and AAC sound that starts
+    ``lead`` s before the picture, with closed captions (CEA-608, pop-on) inside the pictures:
+    every picture's SEI carries a byte pair, padding where no caption is sent, as broadcasts do.
+    x264 encodes the pictures (without B-frames: decode order is display order, so each
+    picture's SEI goes before its slice); the SEI units are spliced into its byte stream."""
+    raw = path.with_suffix(".h264")
+    frames = round(seconds * CAPTION_RATE)
+    ffmpeg(
+        *("-f", "lavfi", "-i", f"testsrc2=s=192x108:r=30000/1001:d={seconds}"),
+        *("-c:v", "libx264", "-bf", "0", "-g", "30", "-pix_fmt", "yuv420p", "-f", "h264", str(raw)),
+    )
+    stream = raw.read_bytes()
+    starts = [i for i in range(len(stream) - 3) if stream[i : i + 3] == b"\x00\x00\x01"]
+    pairs, spliced, picture = _caption_pairs(captions, frames), bytearray(), 0
+    for start, end in zip(starts, [*starts[1:], len(stream)], strict=True):
+        nal = stream[start + 3 : end]
+        # A coded slice whose first macroblock is 0 (its first bit set) starts a picture.
+        if nal[0] & 0x1F in (1, 5) and nal[1] & 0x80:
+            spliced += _caption_sei(pairs[picture] if picture < len(pairs) else None)
+            picture += 1
+        spliced += b"\x00\x00\x01" + nal
+    raw.write_bytes(bytes(spliced))
+    timed = path.with_suffix(".timed.mkv")  # a raw stream has no times to offset: give it some
+    ffmpeg("-r", "30000/1001", "-i", str(raw), "-c", "copy", str(timed))
+    ffmpeg(
+        *("-itsoffset", str(lead), "-i", str(timed)),
+        *("-f", "lavfi", "-i", f"sine=f=440:d={seconds + lead}"),
+        *("-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", str(path)),
+    )
+    raw.unlink()
+    timed.unlink()
+    return path
+
+
+def make_scc(path: Path, captions: tuple[tuple[float, float, str], ...]) -> Path:
+    """The same captions as a Scenarist file (``.scc``), the way caption houses deliver them and
+    ffmpeg muxes them into a QuickTime c608 track: each line a timecode (30 frames a second,
+    non-drop) and the pairs sent from there."""
+    lines = ["Scenarist_SCC V1.0", ""]
+    for shown, cleared, text in captions:
+        for at, pairs in ((shown, _pop_on(text)), (cleared, CLEAR_SCREEN)):
+            seconds, frames = divmod(round(at * 30), 30)
+            words = " ".join(f"{_odd_parity(a):02x}{_odd_parity(b):02x}" for a, b in pairs)
+            lines += [f"00:00:{seconds:02d}:{frames:02d}\t{words}", ""]
+    path.write_text("\n".join(lines))
+    return path
+
+
+def subtitle_cues(path: Path) -> list[tuple[float, float, str]]:
+    """(start, end, text) of each event of the first subtitle track, its markup removed."""
+    shown = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:s:0", "-f", "srt", "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    cues = []
+    for block in shown.strip().split("\n\n"):
+        _, timing, *text = block.splitlines()
+        start, end = (_srt_seconds(t) for t in timing.split(" --> "))
+        plain = re.sub(r"<[^>]*>|\{[^}]*\}", "", " ".join(text)).strip()
+        cues.append((start, end, plain))
+    return cues
+
+
+def _srt_seconds(stamp: str) -> float:
+    hours, minutes, seconds = stamp.replace(",", ".").split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)

@@ -12,6 +12,7 @@ import ffmpeg
 
 from stereo_spot.domain import Layout, VideoCodec
 from stereo_spot.errors import InputRejected
+from stereo_spot.media.captions import CAPTIONS_TRACK_NAME, extract_captions
 from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, safe_input
 from stereo_spot.media.probe import (
     TEXT_SUBTITLE_CODECS,
@@ -64,6 +65,9 @@ def holds_source_audio(codecs: list[str], muxer: str) -> bool:
 
 # PCM packed as discs pack it (Blu-ray, DVD), which neither Matroska nor QuickTime takes.
 PACKED_PCM_CODECS = {"pcm_bluray", "pcm_dvd"}
+# Text subtitles Matroska does not hold as they are, which go into it as SubRip: MP4's mov_text
+# and closed captions (ffmpeg decodes both to text).
+MATROSKA_AS_SUBRIP = {"mov_text", "eia_608"}
 # Subtitles an MP4 keeps only as plain text: styled ones (positions, fonts, colours, karaoke).
 STYLED_SUBTITLE_CODECS = {"ass", "ssa"}
 
@@ -77,7 +81,7 @@ def holds_source_subtitles(tracks: SourceTracks, muxer: str) -> bool:
 
 
 # The track names ffmpeg's MP4 muxer writes when it is given none: not names a person chose.
-GENERIC_TRACK_NAMES = {"SoundHandler", "SubtitleHandler", "VideoHandler"}
+GENERIC_TRACK_NAMES = {"SoundHandler", "SubtitleHandler", "VideoHandler", "ClosedCaptionHandler"}
 # Cover pictures an MP4 keeps (as iTunes writes them; a Matroska cover attachment reads the same),
 # with the file name and type a Matroska cover attachment has (players look for "cover.*").
 COVER_ART_FILES = {"mjpeg": ("cover.jpg", "image/jpeg"), "png": ("cover.png", "image/png")}
@@ -146,7 +150,10 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
         picture_subtitles=picture_subtitles(streams),
         audio_names=[_track_name(s) for s in audios],
         audio_channels=[int(s.get("channels") or 2) for s in audios],
-        subtitle_names=[_track_name(s) for s in texts],
+        subtitle_names=[
+            _track_name(s) or (CAPTIONS_TRACK_NAME if s.get("codec_name") == "eia_608" else None)
+            for s in texts
+        ],
         subtitle_codecs=[str(s.get("codec_name")) for s in subtitles],
         attachments=sum(1 for s in streams if s.get("codec_type") == "attachment"),
         cover_art={
@@ -270,7 +277,7 @@ def _rewrap(
         options["c:s"] = "srt"  # MP4's mov_text subtitles are SubRip text in Matroska
         if taken and taken.subtitles:
             for number, codec in enumerate(taken.tracks.subtitle_codecs):
-                options[f"c:s:{number}"] = "srt" if codec == "mov_text" else "copy"
+                options[f"c:s:{number}"] = "srt" if codec in MATROSKA_AS_SUBRIP else "copy"
         if mode:
             options["metadata:s:v:0"] = f"stereo_mode={mode}"
         options.update(track_name_options(tracks, "title"))
@@ -370,7 +377,15 @@ def concat_and_mux(
         # muxer writes it as a tmcd track, which editing systems read.
         options["metadata"] = f"timecode={tracks.timecode}"
     streams += [original[str(index)] for index in tracks.text_subtitles]
-    if tracks.text_subtitles:
+    captions = extract_captions(source, workdir, video_stream)
+    if captions:
+        # Timed from the source's first picture, as the converted picture is.
+        streams.append(
+            ffmpeg.input(str(captions), f="srt", protocol_whitelist="file", **concat_options)["s"]
+        )
+        number = len(tracks.text_subtitles)
+        options[f"metadata:s:s:{number}"] = f"handler_name={CAPTIONS_TRACK_NAME}"
+    if tracks.text_subtitles or captions:
         options["scodec"] = "mov_text"
     streams += [original[str(index)] for index in tracks.cover_art]
     for number in range(1, 1 + len(tracks.cover_art)):

@@ -78,8 +78,10 @@ PICTURE_SIGNATURES = (
     ("AVIF", ((4, b"ftypavif"),)),
 )
 # Subtitle codecs that are text, which MP4 carries as mov_text; picture subtitles (Blu-ray PGS,
-# DVD, DVB) have no place in MP4 and are left out of it.
-TEXT_SUBTITLE_CODECS = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"}
+# DVD, DVB) have no place in MP4 and are left out of it. Closed captions as a track of their own
+# (eia_608: a QuickTime c608 track, as Apple's and broadcast deliverables carry them) are text
+# too: ffmpeg decodes them to it.
+TEXT_SUBTITLE_CODECS = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text", "eia_608"}
 
 
 def picture_subtitles(streams: list[dict]) -> list[str]:

@@ -21,13 +21,16 @@ from tests.media import (
     audio_streams,
     colour_tags,
     ffmpeg,
+    make_broadcast_with_captions,
     make_clip,
     make_dvd_subtitles,
+    make_scc,
     make_two_colour_clip,
     package_data,
     probe,
     shown_rgb,
     stereo_side_data,
+    subtitle_cues,
     video_stream,
 )
 
@@ -598,6 +601,56 @@ def test_styled_and_picture_subtitles_and_fonts_stay_as_they_are_in_an_mkv(embed
     out = tmp_path / "fonts"
     out.mkdir()
     assert _attachment(output, out) == font
+
+
+NEWS = ((0.8, 2.0, "GOOD EVENING"), (2.5, 3.5, "HERE IS THE NEWS"))
+
+
+def _caption_track(path: Path) -> tuple[str, str | None]:
+    """(codec, name) of the file's one subtitle track."""
+    shown = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "s", "-show_entries",
+         "stream=codec_name:stream_tags=title,handler_name", "-of", "json", str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    (track,) = json.loads(shown.stdout)["streams"]
+    return track["codec_name"], _track_name(track.get("tags", {}))
+
+
+def test_closed_captions_become_a_subtitle_track_at_their_times(embedded, tmp_path):
+    # A TV recording carries its captions inside the picture, which the conversion re-encodes:
+    # they become a text track, shown where the recording shows them (its sound starts half a
+    # second before its picture, and the result keeps that).
+    recording = make_broadcast_with_captions(tmp_path / "news.ts", NEWS)
+    output = tmp_path / "news_LR.mp4"
+    result = embedded.convert(recording, output, "--layout", "sbs")
+    assert result.returncode == 0, result.stderr
+    assert_faithful_conversion(recording, output, "sbs")
+    assert _caption_track(output) == ("mov_text", "Closed captions")
+    starts = {s["codec_type"]: float(s["start_time"]) for s in probe(recording)["streams"]}
+    lead = starts["video"] - starts["audio"]
+    assert lead > 0.5
+    cues = subtitle_cues(output)
+    assert [text for *_, text in cues] == ["GOOD EVENING", "HERE IS THE NEWS"]
+    for (start, end, _), (shown, cleared, _) in zip(cues, NEWS, strict=True):
+        assert abs(start - (shown + lead)) < 0.017 and abs(end - (cleared + lead)) < 0.017
+
+    # A QuickTime master carries them as a track of its own (c608), which neither an MP4 nor an
+    # MKV holds as it is: they become text there too, not "picture subtitles" left out.
+    master = tmp_path / "master.mov"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=s=192x108:r=30000/1001:d=4"),
+        *("-i", str(make_scc(tmp_path / "news.scc", NEWS)), "-map", "0:v", "-map", "1:s"),
+        *("-c:v", "libx264", "-g", "30", "-c:s", "copy", str(master)),
+    )
+    output = tmp_path / "master_LR.mkv"
+    result = embedded.convert(master, output, "--layout", "sbs")
+    assert result.returncode == 0, result.stderr
+    assert "picture subtitle" not in result.stderr
+    assert _caption_track(output) == ("subrip", "Closed captions")
+    shown = subtitle_cues(master)
+    assert [text for *_, text in shown] == ["GOOD EVENING", "HERE IS THE NEWS"]
+    assert subtitle_cues(output) == shown
 
 
 def test_several_videos_share_one_model_server_and_a_bad_one_stops_none(
