@@ -1,6 +1,8 @@
 """Closed captions carried inside the picture (a TV recording's CEA-608) come out as text, at
 their times; a picture without them, or with caption padding alone, gives no track."""
 
+import pytest
+
 from stereo_spot.media.captions import extract_captions
 from tests.media import ffmpeg, make_broadcast_with_captions, subtitle_cues
 
@@ -16,8 +18,15 @@ def _times_match(cues, expected) -> bool:
     )
 
 
-def test_captions_inside_the_picture_come_out_as_text_at_their_times(tmp_path):
+@pytest.mark.parametrize("codec", ["h264", "mpeg2video"])
+def test_captions_inside_the_picture_come_out_as_text_at_their_times(tmp_path, codec):
     recording = make_broadcast_with_captions(tmp_path / "news.ts", NEWS)
+    if codec == "mpeg2video":
+        # MPEG-2, as DVDs and older broadcasts carry it, with the captions in each picture's
+        # user data: ffmpeg's MPEG-2 encoder writes them from the decoded pictures' side data.
+        mpeg2 = tmp_path / "news-mpeg2.ts"
+        ffmpeg("-i", str(recording), "-c:v", "mpeg2video", "-q:v", "4", "-c:a", "mp2", str(mpeg2))
+        recording = mpeg2
     captions = extract_captions(recording, tmp_path / "work")
     assert captions is not None
     # Timed from the first picture (the sound starts half a second before it).
