@@ -78,6 +78,7 @@ def create_app(
     app.state.launcher = launcher
     app.state.csrf = CsrfTokens(UrlSigner(secret_from(settings)).derive("csrf"))
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
+    app.state.templates.env.globals["layout_label"] = routes_html.layout_label
 
     app.include_router(routes_html.router)
     app.include_router(routes_api.router)

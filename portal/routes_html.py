@@ -18,6 +18,7 @@ from stereo_spot.domain import (
     ENCODER_PRESETS,
     PREVIEW_SECONDS,
     AnaglyphMode,
+    Job,
     JobStatus,
     Layout,
     StereoParams,
@@ -31,12 +32,21 @@ router = APIRouter(include_in_schema=False)
 CsrfChecked = Depends(require_csrf)
 
 LAYOUT_LABELS = {
-    Layout.ANAGLYPH: "Red-cyan anaglyph (glasses)",
+    Layout.ANAGLYPH: "Anaglyph (coloured glasses)",
     Layout.SBS: "Side by side, full width (VR, 3D TV)",
     Layout.HALF_SBS: "Side by side, half width (3D TV)",
     Layout.TAB: "Top and bottom, full height",
     Layout.HALF_TAB: "Top and bottom, half height",
 }
+
+
+def layout_label(job: Job) -> str:
+    """What a job's result is, as its pages name it: an anaglyph by the glasses it is for."""
+    if job.layout is Layout.ANAGLYPH:
+        return f"Anaglyph for {AnaglyphMode(job.params.anaglyph_mode).glasses} glasses"
+    return LAYOUT_LABELS[job.layout]
+
+
 ENGINE_LABELS = {
     "classical": "Classical (fast, CPU)",
     "depth-anything": "Depth Anything V2 (better depth)",
@@ -173,7 +183,6 @@ def completed_jobs(
         next_cursor=page.next_cursor,
         limit=limit,
         first_page=not cursor,
-        layouts=LAYOUT_LABELS,
     )
 
 
@@ -251,7 +260,7 @@ def play_page(
 ) -> HTMLResponse:
     job = services.get_job(jobs, job_id)
     playback = services.playback(storage, settings, job)
-    return _page(templates, request, "play.html", job=job, playback=playback, layouts=LAYOUT_LABELS)
+    return _page(templates, request, "play.html", job=job, playback=playback)
 
 
 @router.post("/jobs/{job_id}/again", dependencies=[CsrfChecked])

@@ -56,11 +56,16 @@ class AnaglyphMode(StrEnum):
     AMBER_BLUE = "amber-blue"
 
     @property
+    def glasses(self) -> str:
+        """The glasses an anaglyph is for: "red-cyan", "green-magenta" or "amber-blue"."""
+        if self in (AnaglyphMode.GREEN_MAGENTA, AnaglyphMode.AMBER_BLUE):
+            return self.value
+        return "red-cyan"
+
+    @property
     def filename_tag(self) -> str:
         """The glasses an anaglyph is for, as its file name says them."""
-        if self in (AnaglyphMode.GREEN_MAGENTA, AnaglyphMode.AMBER_BLUE):
-            return "_" + self.value.replace("-", "")
-        return "_redcyan"
+        return "_" + self.glasses.replace("-", "")
 
 
 def result_tag(layout: Layout | str, anaglyph_mode: AnaglyphMode | str = "dubois") -> str:

@@ -116,7 +116,9 @@ def test_form_offers_and_stores_edges_at_screen_and_chroma(client, jobs) -> None
     assert "edges at screen depth" not in client.get(f"/jobs/{plain}").text
 
 
-def test_form_offers_the_glasses_and_the_result_is_named_for_them(client, jobs) -> None:
+def test_form_offers_the_glasses_and_the_result_is_named_for_them(
+    client, jobs, storage, clip_mp4
+) -> None:
     page = client.get("/").text
     assert '<option value="green-magenta"' in page and "amber-blue glasses" in page
 
@@ -125,6 +127,13 @@ def test_form_offers_the_glasses_and_the_result_is_named_for_them(client, jobs) 
     job = jobs.get(job_id)
     assert job.params.anaglyph_mode == "amber-blue"
     assert download_name(job) == f"stereo-{job_id[:8]}_amberblue.mp4"
+    # Its pages say which glasses to put on, not the red-cyan of most anaglyphs.
+    storage.put_file(clip_mp4, final_key(job_id))
+    jobs.transition(job_id, JobStatus.COMPLETED)
+    for page in (f"/jobs/{job_id}", f"/jobs/{job_id}/play", "/jobs"):
+        shown = client.get(page).text
+        assert "Anaglyph for amber-blue glasses" in shown, page
+        assert "Anaglyph for red-cyan glasses" not in shown, page
 
 
 def test_form_and_api_take_the_codec_quality_and_encoder_speed(client, jobs) -> None:
@@ -388,6 +397,7 @@ def test_play_page_streams_a_signed_video(client, jobs, storage, clip_mp4) -> No
         == 206
     )
     assert download.group(2) == "video0_redcyan.mp4"
+    assert "Anaglyph for red-cyan glasses" in page
     assert client.get(download.group(1).replace("&amp;", "&")).status_code == 200
     assert api["video_url"].startswith("http://testserver/storage/jobs/")
     assert api["download_name"] == "video0_redcyan.mp4"
