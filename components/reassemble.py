@@ -16,6 +16,7 @@ from stereo_spot.media.assemble import concat_and_mux
 from stereo_spot.media.ffmpeg_run import MediaError
 from stereo_spot.media.preview import write_preview
 from stereo_spot.media.probe import count_video_frames
+from stereo_spot.media.webvtt import web_subtitles
 from stereo_spot.storage import ObjectStorage
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,11 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
                 jobs.transition(job_id, JobStatus.FAILED, error=reason)
                 raise ReassemblyFailed(reason)
             preview = preview_cut.result()
+        subtitles = web_subtitles(result, workdir / "subtitles")
         try:
             storage.put_file(preview, keys.preview_key(job_id), content_type="image/jpeg")
+            for number, (vtt, _) in enumerate(subtitles):
+                storage.put_file(vtt, keys.subtitles_key(job_id, number), content_type="text/vtt")
             # The final object goes last: its presence means the job's outputs are complete.
             storage.put_file(result, final)
         except Exception as error:
@@ -81,7 +85,9 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
             jobs.update(job_id, error=f"The result could not be stored ({cause}).")
             raise
         size = result.stat().st_size
-    job = jobs.transition(job_id, JobStatus.COMPLETED, error=None)
+    job = jobs.transition(
+        job_id, JobStatus.COMPLETED, error=None, subtitles=[track for _, track in subtitles]
+    )
     return _figures(job, size)
 
 

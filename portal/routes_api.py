@@ -154,11 +154,21 @@ class JobListOut(BaseModel):
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
 
 
+class TrackOut(BaseModel):
+    url: str = Field(description="Signed URL of the track as WebVTT")
+    label: str
+    language: str | None = Field(description="ISO 639-2, as the MP4 holds it; null when unsaid")
+    kind: str = Field(description='"captions" or "subtitles", as an HTML <track kind>')
+
+
 class PlaybackOut(BaseModel):
     video_url: str
     download_url: str
     download_name: str
     expires_in: int
+    subtitles: list[TrackOut] = Field(
+        default_factory=list, description="The result's text tracks, for a browser's player"
+    )
 
 
 class ErrorOut(BaseModel):
@@ -292,6 +302,15 @@ def play(
         download_url=_absolute(request, playback.download_url),
         download_name=playback.download_name,
         expires_in=playback.expires_in,
+        subtitles=[
+            TrackOut(
+                url=_absolute(request, track.url),
+                label=track.label,
+                language=track.language,
+                kind=track.kind,
+            )
+            for track in playback.subtitles
+        ],
     )
 
 

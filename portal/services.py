@@ -45,11 +45,22 @@ class NoLauncher(StereoSpotError):
 
 
 @dataclass(frozen=True)
+class PlaybackTrack:
+    """A text track for the player: a signed URL of its WebVTT and what the menu says."""
+
+    url: str
+    label: str
+    language: str | None
+    kind: str  # "captions" or "subtitles", as <track kind> names them
+
+
+@dataclass(frozen=True)
 class Playback:
     video_url: str
     download_url: str
     download_name: str
     expires_in: int
+    subtitles: tuple[PlaybackTrack, ...] = ()
 
 
 class Restyle(TypedDict):
@@ -169,6 +180,18 @@ def playback(storage: ObjectStorage, settings: Settings, job: Job) -> Playback:
         ),
         download_name=name,
         expires_in=settings.download_url_seconds,
+        subtitles=tuple(
+            PlaybackTrack(
+                url=storage.presign_download(
+                    keys.subtitles_key(job.job_id, number),
+                    expires_in=settings.download_url_seconds,
+                ),
+                label=track.label,
+                language=track.language,
+                kind="captions" if track.captions else "subtitles",
+            )
+            for number, track in enumerate(job.subtitles)
+        ),
     )
 
 

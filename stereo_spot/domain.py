@@ -265,6 +265,15 @@ class SourceInfo(BaseModel):
         return " ".join(notes) or None
 
 
+class SubtitleTrack(BaseModel):
+    """A text track of a result, also stored as WebVTT for the portal's player: browsers show
+    an MP4's own text tracks nowhere, only the WebVTT a page hands them."""
+
+    label: str  # what a player's menu lists: the track's name, or its language
+    language: str | None = None  # as the MP4 holds it (ISO 639-2, "eng"); None when unsaid
+    captions: bool = False  # closed captions (sounds described too) rather than subtitles
+
+
 class Job(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -291,6 +300,8 @@ class Job(BaseModel):
     # The file ``stereo-spot convert`` on this machine was asked to write the 3D video to:
     # ``jobs retry`` writes it there too once an interrupted run is finished.
     output_path: str | None = None
+    # The result's text tracks, in order, each stored as WebVTT (keys.subtitles_key).
+    subtitles: list[SubtitleTrack] = Field(default_factory=list)
 
     @field_validator("job_id")
     @classmethod

@@ -7,6 +7,7 @@ Keys (DESIGN.md, stable contract)::
     jobs/{job_id}/segments/{segment_index:05d}.mp4
     jobs/{job_id}/final.mp4
     jobs/{job_id}/preview.jpg
+    jobs/{job_id}/subtitles/{track:02d}.vtt
 
 Parsers reject anything that does not match exactly; a key is never guessed or repaired.
 """
@@ -70,6 +71,13 @@ def final_key(job_id: str) -> str:
 
 def preview_key(job_id: str) -> str:
     return f"jobs/{validate_job_id(job_id)}/preview.jpg"
+
+
+def subtitles_key(job_id: str, track: int) -> str:
+    """The result's text track number ``track`` (0-based, in the MP4's order) as WebVTT."""
+    if not 0 <= track < 100:
+        raise InvalidKey(f"Subtitle track {track} is out of range (at most 100).")
+    return f"jobs/{validate_job_id(job_id)}/subtitles/{track:02d}.vtt"
 
 
 def job_prefixes(job_id: str) -> tuple[str, ...]:

@@ -110,7 +110,7 @@ class SourceTracks:
     timecode: str | None = None
 
 
-def _track_name(stream: dict) -> str | None:
+def track_name(stream: dict) -> str | None:
     """A track's name: Matroska's title, or MP4's handler name unless it is the muxer's own."""
     tags = stream.get("tags") or {}
     name = tags.get("title") or tags.get("handler_name")
@@ -148,10 +148,10 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
         lead=lead,
         text_subtitles=[int(s["index"]) for s in texts],
         picture_subtitles=picture_subtitles(streams),
-        audio_names=[_track_name(s) for s in audios],
+        audio_names=[track_name(s) for s in audios],
         audio_channels=[int(s.get("channels") or 2) for s in audios],
         subtitle_names=[
-            _track_name(s) or (CAPTIONS_TRACK_NAME if s.get("codec_name") == "eia_608" else None)
+            track_name(s) or (CAPTIONS_TRACK_NAME if s.get("codec_name") == "eia_608" else None)
             for s in texts
         ],
         subtitle_codecs=[str(s.get("codec_name")) for s in subtitles],

@@ -129,10 +129,14 @@ def test_create_upload_convert_and_play_in_a_browser(embedded_stack, browser, cl
     assert page.locator("table.jobs tbody tr").count() == 1
 
 
-def test_preview_first_then_the_whole_video_in_a_browser(embedded_stack, browser, tmp_path):
-    from tests.media import make_clip
+NEWS = ((3.0, 4.0, "GOOD EVENING"), (4.5, 5.5, "HERE IS THE NEWS"))
 
-    clip = make_clip(tmp_path / "holiday.mp4", seconds=8)
+
+def test_preview_first_then_the_whole_video_in_a_browser(embedded_stack, browser, tmp_path):
+    from tests.media import make_broadcast_with_captions
+
+    # A TV recording, its captions inside the picture: the player shows them as a text track.
+    clip = make_broadcast_with_captions(tmp_path / "news.ts", NEWS, seconds=8)
     page = browser.new_page()
     page.goto(embedded_stack)
     page.check('input[name="layout"][value="half-sbs"]')
@@ -146,7 +150,7 @@ def test_preview_first_then_the_whole_video_in_a_browser(embedded_stack, browser
     # The script goes on to the preview's own page, which links back to the whole video.
     page.wait_for_url(lambda url: url.rstrip("/") != whole_url and "/jobs/" in url)
     page.wait_for_selector("text=Play the 3D video", timeout=180_000)
-    assert page.locator("h1").inner_text() == "holiday_preview.mp4"
+    assert page.locator("h1").inner_text() == "news_preview.ts"
     assert page.get_attribute("#preview-of a", "href") == whole_url.removeprefix(
         embedded_stack.rstrip("/")
     )
@@ -154,6 +158,17 @@ def test_preview_first_then_the_whole_video_in_a_browser(embedded_stack, browser
     page.click("text=Convert the whole video like this")
     page.wait_for_url(whole_url)
     page.wait_for_selector("text=Play the 3D video", timeout=180_000)
-    assert page.locator("h1").inner_text() == "holiday.mp4"
+    assert page.locator("h1").inner_text() == "news.ts"
+    page.click("text=Play the 3D video")
+    page.wait_for_url(whole_url + "/play")
+    page.evaluate("document.getElementById('player').textTracks[0].mode = 'showing'")
+    page.wait_for_function(
+        "document.getElementById('player').textTracks[0].cues?.length === 2", timeout=30_000
+    )
+    track = page.evaluate(
+        """(() => { const t = document.getElementById('player').textTracks[0];
+                    return [t.kind, t.label, Array.from(t.cues, c => c.text)]; })()"""
+    )
+    assert track == ["captions", "Closed captions", [text for *_, text in NEWS]]
     page.goto(embedded_stack + "jobs")
     assert page.locator("table.jobs tbody tr").count() == 2

@@ -11,8 +11,14 @@ from fastapi.testclient import TestClient
 
 from portal.app import create_app
 from portal.services import download_name
-from stereo_spot.domain import Job, JobStatus, StereoParams
-from stereo_spot.keys import converted_segment_key, final_key, job_prefixes, source_key
+from stereo_spot.domain import Job, JobStatus, StereoParams, SubtitleTrack
+from stereo_spot.keys import (
+    converted_segment_key,
+    final_key,
+    job_prefixes,
+    source_key,
+    subtitles_key,
+)
 from tests.media import make_clip, probe
 from tests.portal.conftest import (
     create_job_via_api,
@@ -401,6 +407,33 @@ def test_play_page_streams_a_signed_video(client, jobs, storage, clip_mp4) -> No
     assert client.get(download.group(1).replace("&amp;", "&")).status_code == 200
     assert api["video_url"].startswith("http://testserver/storage/jobs/")
     assert api["download_name"] == "video0_redcyan.mp4"
+
+
+def test_play_page_hands_the_browser_the_results_text_tracks(
+    client, jobs, storage, clip_mp4, tmp_path
+) -> None:
+    # Browsers show an MP4's own text tracks nowhere: the page gives them the WebVTT copies the
+    # join stored, signed, each named and marked as captions or subtitles.
+    job_id = jobs.create(Job(source_name="news.ts")).job_id
+    vtt = tmp_path / "captions.vtt"
+    vtt.write_text("WEBVTT\n\n00:01.000 --> 00:02.000\nGOOD EVENING\n")
+    storage.put_file(vtt, subtitles_key(job_id, 0), content_type="text/vtt")
+    storage.put_file(clip_mp4, final_key(job_id))
+    captions = [SubtitleTrack(label="Closed captions", captions=True)]
+    jobs.transition(job_id, JobStatus.COMPLETED, subtitles=captions)
+
+    page = client.get(f"/jobs/{job_id}/play").text
+    track = re.search(r'<track kind="captions" label="Closed captions" src="([^"]+)">', page)
+    api = client.get(f"/api/jobs/{job_id}/play").json()
+
+    assert track and 'crossorigin="anonymous"' in page
+    served = client.get(track.group(1).replace("&amp;", "&"))
+    assert served.status_code == 200 and served.headers["content-type"].startswith("text/vtt")
+    assert "GOOD EVENING" in served.text
+    assert [(t["label"], t["kind"], t["language"]) for t in api["subtitles"]] == [
+        ("Closed captions", "captions", None)
+    ]
+    assert api["subtitles"][0]["url"].startswith("http://testserver/storage/jobs/")
 
 
 def test_play_before_completion_is_409(client) -> None:

@@ -18,6 +18,10 @@ def test_keys_follow_the_design_contract():
     )
     assert keys.converted_segment_key(JOB, 7) == f"jobs/{JOB}/segments/00007.mp4"
     assert keys.final_key(JOB) == f"jobs/{JOB}/final.mp4"
+    assert keys.subtitles_key(JOB, 1) == f"jobs/{JOB}/subtitles/01.vtt"
+    assert keys.subtitles_key(JOB, 1).startswith(keys.job_prefixes(JOB)[-1]), "deleted with it"
+    with pytest.raises(InvalidKey):
+        keys.subtitles_key(JOB, 100)
 
 
 def test_source_segment_key_round_trips():

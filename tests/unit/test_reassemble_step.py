@@ -9,20 +9,25 @@ import pytest
 from components.chunk import chunk_source
 from components.reassemble import ReassemblyFailed, reassemble_job
 from stereo_spot import keys
-from stereo_spot.domain import Job, JobStatus, Layout
+from stereo_spot.domain import Job, JobStatus, Layout, SubtitleTrack
 from stereo_spot.media.assemble import holds_source_audio
 from stereo_spot.media.probe import count_video_frames, probe_source
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
-from tests.media import make_clip
+from tests.media import ffmpeg, make_broadcast_with_captions, make_clip, probe
+
+NEWS = ((0.8, 2.0, "GOOD EVENING"), (2.5, 3.5, "HERE IS THE NEWS"))
 
 
 @pytest.fixture
 def converted(tmp_path: Path):
     """A job chunked into 1 s segments, each "converted" as a copy of its source segment."""
+    return _converted(make_clip(tmp_path / "clip.mp4", seconds=3), tmp_path)
+
+
+def _converted(clip: Path, tmp_path: Path):
     settings = Settings(backend="local", data_dir=tmp_path / "data")
     storage, jobs = storage_from(settings), job_store_from(settings)
-    clip = make_clip(tmp_path / "clip.mp4", seconds=3)
     job = jobs.create(Job(layout=Layout.SBS, source_name=clip.name))
     storage.put_file(clip, keys.source_key(job.job_id))
     jobs.transition(job.job_id, JobStatus.UPLOADED)
@@ -48,6 +53,36 @@ def test_the_joined_segments_are_published_with_a_preview(converted):
     assert count_video_frames(final) == count_video_frames(clip)
     preview = storage.get_file(keys.preview_key(job_id), tmp_path / "preview.jpg")
     assert preview.read_bytes()[:2] == b"\xff\xd8", "a JPEG"
+
+
+def test_the_results_text_tracks_are_published_as_webvtt_for_browsers(tmp_path):
+    # A TV recording with its captions in the picture, and a French subtitle track beside them:
+    # browsers show neither from the MP4, so each is published as WebVTT, named for the menu.
+    (tmp_path / "fr.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\nBonsoir\n")
+    recording = make_broadcast_with_captions(tmp_path / "news.ts", NEWS)
+    film = tmp_path / "news.mkv"
+    ffmpeg(
+        *("-i", str(recording), "-i", str(tmp_path / "fr.srt"), "-map", "0", "-map", "1"),
+        *("-c", "copy", "-metadata:s:s:0", "language=fra", str(film)),
+    )
+    job_id, source_uri, storage, jobs, _, _ = _converted(film, tmp_path)
+    reassemble_job(job_id, source_uri, storage, jobs)
+
+    assert jobs.get(job_id).subtitles == [
+        SubtitleTrack(label="fra", language="fra"),
+        SubtitleTrack(label="Closed captions", captions=True),
+    ]
+    french, captions = (
+        storage.get_file(keys.subtitles_key(job_id, n), tmp_path / f"{n}.vtt").read_text()
+        for n in (0, 1)
+    )
+    assert french.startswith("WEBVTT") and "Bonsoir" in french
+    # Where the result shows them: after the sound's lead over the picture, as in the source.
+    lead = float(probe(film)["streams"][0]["start_time"])
+    cues = captions.split("\n\n")[1:]
+    assert [cue.splitlines()[1] for cue in cues] == ["GOOD EVENING", "HERE IS THE NEWS"]
+    shown = float(cues[0].split(" --> ")[0].split(":")[1])
+    assert abs(shown - (NEWS[0][0] + lead)) < 0.017, captions
 
 
 def test_a_segment_short_of_a_frame_fails_the_job_and_publishes_nothing(converted):
