@@ -263,10 +263,28 @@ def _caption_pairs(captions: tuple[tuple[float, float, str], ...], frames: int) 
     return pairs
 
 
-def _caption_sei(pair: tuple[int, int] | None) -> bytes:
-    """An H.264 SEI NAL unit holding one picture's captions as ATSC A/53 carries them: a
-    registered ITU-T T.35 message (USA, ATSC's provider code, "GA94"), cc_data with field 1's
-    pair (or padding) and field 2's padding."""
+# Each codec's SEI NAL unit header (HEVC's: a prefix SEI, layer 0, temporal id 1), how its
+# encoder is asked for no B-frames, and whether a NAL unit is a slice that starts a picture (an
+# H.264 slice whose first macroblock is 0, an HEVC slice flagged first in its picture: the first
+# bit after the header set either way).
+_SEI_CODECS = {
+    "h264": (
+        b"\x06",
+        ("libx264", "-bf", "0"),
+        lambda nal: nal[0] & 0x1F in (1, 5) and nal[1] & 0x80,
+    ),
+    "hevc": (
+        b"\x4e\x01",
+        ("libx265", "-x265-params", "bframes=0:log-level=error"),
+        lambda nal: (nal[0] >> 1) & 0x3F < 32 and nal[2] & 0x80,
+    ),
+}
+
+
+def _caption_sei(pair: tuple[int, int] | None, header: bytes = b"\x06") -> bytes:
+    """An SEI NAL unit (``header``: H.264's unless told) holding one picture's captions as ATSC
+    A/53 carries them: a registered ITU-T T.35 message (USA, ATSC's provider code, "GA94"),
+    cc_data with field 1's pair (or padding) and field 2's padding."""
     first = (0xFC, *(map(_odd_parity, pair) if pair else (0x80, 0x80)))
     cc_data = bytes([0x03, 0xC0 | 2, 0xFF, *first, 0xFD, 0x80, 0x80, 0xFF])
     payload = bytes([0xB5, 0x00, 0x31]) + b"GA94" + cc_data
@@ -278,7 +296,7 @@ def _caption_sei(pair: tuple[int, int] | None) -> bytes:
             zeros = 0
         escaped.append(byte)
         zeros = zeros + 1 if byte == 0 else 0
-    return b"\x00\x00\x00\x01\x06" + bytes(escaped)
+    return b"\x00\x00\x00\x01" + header + bytes(escaped)
 
 
 def make_broadcast_with_captions(
@@ -286,26 +304,28 @@ def make_broadcast_with_captions(
     captions: tuple[tuple[float, float, str], ...],
     seconds: float = 4.0,
     lead: float = 0.5,
+    codec: str = "h264",
 ) -> Path:
-    """A TV recording as a tuner saves it: MPEG-TS, H.264 at 29.97 fps and AAC sound that starts
-    ``lead`` s before the picture, with closed captions (CEA-608, pop-on) inside the pictures:
-    every picture's SEI carries a byte pair, padding where no caption is sent, as broadcasts do.
-    x264 encodes the pictures (without B-frames: decode order is display order, so each
-    picture's SEI goes before its slice); the SEI units are spliced into its byte stream."""
-    raw = path.with_suffix(".h264")
+    """A TV recording as a tuner saves it: MPEG-TS, H.264 (or HEVC) at 29.97 fps and AAC sound
+    that starts ``lead`` s before the picture, with closed captions (CEA-608, pop-on) inside
+    the pictures: every picture's SEI carries a byte pair, padding where no caption is sent, as
+    broadcasts do. x264 (x265) encodes the pictures without B-frames, so decode order is display
+    order and each picture's SEI goes before its first slice; the SEI units are spliced into
+    the encoder's byte stream."""
+    header, encoder, starts_picture = _SEI_CODECS[codec]
+    raw = path.with_suffix(f".{codec}")
     frames = round(seconds * CAPTION_RATE)
     ffmpeg(
         *("-f", "lavfi", "-i", f"testsrc2=s=192x108:r=30000/1001:d={seconds}"),
-        *("-c:v", "libx264", "-bf", "0", "-g", "30", "-pix_fmt", "yuv420p", "-f", "h264", str(raw)),
+        *("-c:v", *encoder, "-g", "30", "-pix_fmt", "yuv420p", "-f", codec, str(raw)),
     )
     stream = raw.read_bytes()
     starts = [i for i in range(len(stream) - 3) if stream[i : i + 3] == b"\x00\x00\x01"]
     pairs, spliced, picture = _caption_pairs(captions, frames), bytearray(), 0
     for start, end in zip(starts, [*starts[1:], len(stream)], strict=True):
         nal = stream[start + 3 : end]
-        # A coded slice whose first macroblock is 0 (its first bit set) starts a picture.
-        if nal[0] & 0x1F in (1, 5) and nal[1] & 0x80:
-            spliced += _caption_sei(pairs[picture] if picture < len(pairs) else None)
+        if starts_picture(nal):
+            spliced += _caption_sei(pairs[picture] if picture < len(pairs) else None, header)
             picture += 1
         spliced += b"\x00\x00\x01" + nal
     raw.write_bytes(bytes(spliced))

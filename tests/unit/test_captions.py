@@ -18,9 +18,10 @@ def _times_match(cues, expected) -> bool:
     )
 
 
-@pytest.mark.parametrize("codec", ["h264", "mpeg2video"])
+@pytest.mark.parametrize("codec", ["h264", "hevc", "mpeg2video"])
 def test_captions_inside_the_picture_come_out_as_text_at_their_times(tmp_path, codec):
-    recording = make_broadcast_with_captions(tmp_path / "news.ts", NEWS)
+    picture = "hevc" if codec == "hevc" else "h264"
+    recording = make_broadcast_with_captions(tmp_path / "news.ts", NEWS, codec=picture)
     if codec == "mpeg2video":
         # MPEG-2, as DVDs and older broadcasts carry it, with the captions in each picture's
         # user data: ffmpeg's MPEG-2 encoder writes them from the decoded pictures' side data.
