@@ -258,7 +258,7 @@ def _rewrap(
     mode = STEREO_MODES.get(Layout(layout))
     tracks = source_tracks(result)
     wrapped = ffmpeg.input(str(result), f="mp4", protocol_whitelist="file")
-    audio, subtitles, attachments = wrapped["a?"], wrapped["s?"], []
+    audio, subtitles, attachments = wrapped["a?"], [wrapped["s?"]], []
     # Tracks taken from the source line up with the picture as the MP4's did (they were made
     # from them): ffmpeg starts each input at its first packet, and the join placed the picture
     # relative to the source's start.
@@ -270,8 +270,16 @@ def _rewrap(
             audio = original["a?"]
             tracks = replace(tracks, audio_codecs=taken.tracks.audio_codecs)
         if taken.subtitles:
-            # Every subtitle track as the source has it, named there already (Matroska's title).
-            subtitles, attachments = original["s?"], [original["t?"]]
+            # Every subtitle track as the source has it, named there already (Matroska's title),
+            # and the closed captions the join read out of its pictures, which it has as no
+            # track: the MP4's text tracks past those made from the source's.
+            read_out = range(len(taken.tracks.text_subtitles), len(tracks.subtitle_codecs))
+            subtitles = [original["s?"], *(wrapped[f"s:{n}"] for n in read_out)]
+            attachments = [original["t?"]]
+            first = len(taken.tracks.subtitle_codecs)
+            for number in range(first, first + len(read_out)):
+                options[f"c:s:{number}"] = "srt"
+                options[f"metadata:s:s:{number}"] = f"title={CAPTIONS_TRACK_NAME}"
             tracks = replace(tracks, subtitle_names=[])
     if muxer == "matroska":
         options["c:s"] = "srt"  # MP4's mov_text subtitles are SubRip text in Matroska
@@ -290,7 +298,7 @@ def _rewrap(
     # The MP4's cover picture is not mapped as a stream: ffmpeg's mov muxer drops it, and its
     # Matroska muxer would make a second video track of it. Matroska gets it as the attachment
     # a Matroska cover is.
-    streams = [wrapped["v:0"], audio, subtitles, *attachments]
+    streams = [wrapped["v:0"], audio, *subtitles, *attachments]
     with tempfile.TemporaryDirectory(prefix="stereo-spot-cover-") as scratch:
         if muxer == "matroska" and tracks.cover_art:
             index, codec = next(iter(tracks.cover_art.items()))

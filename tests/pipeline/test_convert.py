@@ -652,6 +652,28 @@ def test_closed_captions_become_a_subtitle_track_at_their_times(embedded, tmp_pa
     assert [text for *_, text in shown] == ["GOOD EVENING", "HERE IS THE NEWS"]
     assert subtitle_cues(output) == shown
 
+    # A DVD ripped to Matroska: captions in the pictures and picture subtitles beside them. An
+    # MKV result takes the picture subtitles from the source, and keeps the captions too.
+    rip = tmp_path / "rip.mkv"
+    ffmpeg(
+        *("-i", str(recording), "-i", str(make_dvd_subtitles(tmp_path))),
+        *("-map", "0", "-map", "1", "-c", "copy", str(rip)),
+    )
+    output = tmp_path / "rip_LR.mkv"
+    result = embedded.convert(rip, output, "--layout", "sbs")
+    assert result.returncode == 0, result.stderr
+    streams = json.loads(
+        subprocess.run(
+            ["ffprobe", "-v", "error", "-select_streams", "s", "-show_entries",
+             "stream=codec_name:stream_tags=title", "-of", "json", str(output)],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    )["streams"]  # fmt: skip
+    assert [(s["codec_name"], s.get("tags", {}).get("title")) for s in streams] == [
+        ("dvd_subtitle", None),
+        ("subrip", "Closed captions"),
+    ]
+
 
 def test_several_videos_share_one_model_server_and_a_bad_one_stops_none(
     tmp_path, clip_mp4, media_dir
