@@ -141,7 +141,7 @@ def fetch_result(
                 _source_for_rewrap(storage, job, muxer, local_source) as source,
             ):
                 result = storage.get_file(keys.final_key(job.job_id), Path(scratch) / "final.mp4")
-                rewrap(result, Path(tmp_name), muxer, job.layout, source)
+                rewrap(result, Path(tmp_name), muxer, job.layout, source, job.params)
         # mkstemp makes the file private (0600); a video is as readable as any file made here.
         os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, output)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import ffmpeg
 
-from stereo_spot.domain import Layout, VideoCodec
+from stereo_spot.domain import Layout, StereoParams, VideoCodec
 from stereo_spot.errors import InputRejected
 from stereo_spot.media.captions import CAPTIONS_TRACK_NAME, extract_captions
 from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, safe_input
@@ -21,6 +21,8 @@ from stereo_spot.media.probe import (
     run_ffprobe,
     video_frame_times,
 )
+from stereo_spot.media.stereo_subtitles import write_stereo_tracks
+from stereo_spot.media.tracks import track_name
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +82,6 @@ def holds_source_subtitles(tracks: SourceTracks, muxer: str) -> bool:
     return muxer == "matroska" and bool(styled or tracks.picture_subtitles or tracks.attachments)
 
 
-# The track names ffmpeg's MP4 muxer writes when it is given none: not names a person chose.
-GENERIC_TRACK_NAMES = {"SoundHandler", "SubtitleHandler", "VideoHandler", "ClosedCaptionHandler"}
 # Cover pictures an MP4 keeps (as iTunes writes them; a Matroska cover attachment reads the same),
 # with the file name and type a Matroska cover attachment has (players look for "cover.*").
 COVER_ART_FILES = {"mjpeg": ("cover.jpg", "image/jpeg"), "png": ("cover.png", "image/png")}
@@ -108,13 +108,6 @@ class SourceTracks:
     # The timecode of the first frame (HH:MM:SS:FF, ";" before the frames when drop-frame), as
     # cameras and editing systems stamp a recording, or None.
     timecode: str | None = None
-
-
-def track_name(stream: dict) -> str | None:
-    """A track's name: Matroska's title, or MP4's handler name unless it is the muxer's own."""
-    tags = stream.get("tags") or {}
-    name = tags.get("title") or tags.get("handler_name")
-    return None if not name or name in GENERIC_TRACK_NAMES else str(name)
 
 
 def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
@@ -223,14 +216,21 @@ class _FromSource:
 
 
 def rewrap(
-    result: Path, target: Path, muxer: str, layout: Layout | str, source: Path | None = None
+    result: Path,
+    target: Path,
+    muxer: str,
+    layout: Layout | str,
+    source: Path | None = None,
+    params: StereoParams | None = None,
 ) -> None:
     """Copy the picture, audio and subtitles of the MP4 ``result`` into ``target`` with
     ``muxer`` (chapters and title come along), tagged with the layout's StereoMode where the
     container has one; nothing is re-encoded. (MP4's chapter text track is not a stream to
     copy: the chapters travel as chapters.) Given the ``source`` it was converted from, what
     the MP4 could not keep as it was and ``muxer`` can comes from there instead: sound the MP4
-    encoded to AAC, styled and picture subtitles and their fonts."""
+    encoded to AAC, styled and picture subtitles and their fonts. Given the ``params`` it was
+    converted with, a Matroska side-by-side or top-bottom result also gets each text track
+    laid out for a 3D TV (``stereo_subtitles``), in front of the scene's nearest depth."""
     if source is not None:
         try:
             tracks = source_tracks(source)
@@ -241,16 +241,21 @@ def rewrap(
                 subtitles=holds_source_subtitles(tracks, muxer),
             )
             if taken.audio or taken.subtitles:
-                _rewrap(result, target, muxer, layout, taken)
+                _rewrap(result, target, muxer, layout, params, taken)
                 return
         except (MediaError, InputRejected) as error:
             # The source moved or changed since: the MP4 still holds every track, as it could.
             log.warning("the source's own tracks could not be copied (%s); the MP4's", error)
-    _rewrap(result, target, muxer, layout)
+    _rewrap(result, target, muxer, layout, params)
 
 
 def _rewrap(
-    result: Path, target: Path, muxer: str, layout: Layout | str, taken: _FromSource | None = None
+    result: Path,
+    target: Path,
+    muxer: str,
+    layout: Layout | str,
+    params: StereoParams | None,
+    taken: _FromSource | None = None,
 ) -> None:
     # The MP4's title, dates and places, named: ffmpeg's default copy of them leaves out the
     # date the video was shot (creation_time), which photo libraries file a video under.
@@ -259,6 +264,7 @@ def _rewrap(
     tracks = source_tracks(result)
     wrapped = ffmpeg.input(str(result), f="mp4", protocol_whitelist="file")
     audio, subtitles, attachments = wrapped["a?"], [wrapped["s?"]], []
+    subtitle_count = len(tracks.subtitle_codecs)
     # Tracks taken from the source line up with the picture as the MP4's did (they were made
     # from them): ffmpeg starts each input at its first packet, and the join placed the picture
     # relative to the source's start.
@@ -277,7 +283,8 @@ def _rewrap(
             subtitles = [original["s?"], *(wrapped[f"s:{n}"] for n in read_out)]
             attachments = [original["t?"]]
             first = len(taken.tracks.subtitle_codecs)
-            for number in range(first, first + len(read_out)):
+            subtitle_count = first + len(read_out)
+            for number in range(first, subtitle_count):
                 options[f"c:s:{number}"] = "srt"
                 options[f"metadata:s:s:{number}"] = f"title={CAPTIONS_TRACK_NAME}"
             tracks = replace(tracks, subtitle_names=[])
@@ -298,8 +305,18 @@ def _rewrap(
     # The MP4's cover picture is not mapped as a stream: ffmpeg's mov muxer drops it, and its
     # Matroska muxer would make a second video track of it. Matroska gets it as the attachment
     # a Matroska cover is.
-    streams = [wrapped["v:0"], audio, *subtitles, *attachments]
-    with tempfile.TemporaryDirectory(prefix="stereo-spot-cover-") as scratch:
+    streams = [wrapped["v:0"], audio, *subtitles]
+    with tempfile.TemporaryDirectory(prefix="stereo-spot-rewrap-") as scratch:
+        if muxer == "matroska" and mode and params is not None:
+            # After every other subtitle track, with no language: a player choosing by language
+            # takes the plain track, which is right everywhere but on a 3D TV.
+            stereo = write_stereo_tracks(result, Path(scratch) / "3d", layout, params)
+            for number, track in enumerate(stereo, start=subtitle_count):
+                script = ffmpeg.input(str(track.script), f="ass", protocol_whitelist="file")
+                streams.append(script["s"])
+                options[f"c:s:{number}"] = "copy"
+                options[f"metadata:s:s:{number}"] = f"title={track.title}"
+        streams += attachments
         if muxer == "matroska" and tracks.cover_art:
             index, codec = next(iter(tracks.cover_art.items()))
             name, mimetype = COVER_ART_FILES[codec]

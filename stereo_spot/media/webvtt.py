@@ -11,10 +11,10 @@ import ffmpeg
 
 from stereo_spot.domain import SubtitleTrack
 from stereo_spot.errors import InputRejected
-from stereo_spot.media.assemble import track_name
 from stereo_spot.media.captions import CAPTIONS_TRACK_NAME
 from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, safe_input
 from stereo_spot.media.probe import run_ffprobe
+from stereo_spot.media.tracks import track_language, track_name
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,7 @@ def web_subtitles(result: Path, folder: Path) -> list[tuple[Path, SubtitleTrack]
 
 
 def _track(stream: dict, number: int) -> SubtitleTrack:
-    language = (stream.get("tags") or {}).get("language")
-    language = None if language in (None, "", "und") else str(language)
+    language = track_language(stream)
     name = track_name(stream)
     return SubtitleTrack(
         label=name or language or f"Subtitles {number + 1}",

@@ -509,9 +509,13 @@ def test_title_chapters_audio_and_subtitles_come_along_in_mp4_and_mkv(embedded, 
         # Photo libraries file a video under the day it was shot.
         assert kept["shot"] == source["shot"] == "2024-07-14T10:20:30"
         assert kept["chapters"] == source["chapters"] == [(0.0, "Arrival"), (1.5, "Beach")]
+        # An MKV also carries each text track laid out for a 3D TV (tests/unit/
+        # test_stereo_subtitles.py), unmarked by language so players choose the plain one.
+        three_d = [("subtitle", "ass", None, "English SDH (3D)")] if output.suffix == ".mkv" else []
         assert kept["streams"] == [
             ("audio", "aac", "fra", "Commentaire"),
             ("subtitle", subtitle_codec, "eng", "English SDH"),
+            *three_d,
         ]
         assert kept["cues"] == source["cues"], "every cue at its time"
         assert "Hello in 3D" in kept["cues"]
@@ -592,10 +596,14 @@ def test_styled_and_picture_subtitles_and_fonts_stay_as_they_are_in_an_mkv(embed
         "left out of it; an .mkv result keeps it." in result.stderr
     )
     subtitles = [s["codec_name"] for s in probe(output)["streams"] if s["codec_type"] == "subtitle"]
-    assert subtitles == ["ass", "dvd_subtitle"]
+    assert subtitles == ["ass", "dvd_subtitle", "ass"]  # the last: the signs laid out in 3D
     events = _subtitle_events(output)
     assert events == _subtitle_events(film) and "{\\pos(60,20)}Beach this way" in events[1]
-    assert _extras(output)["streams"][-2] == ("subtitle", "ass", "eng", "Signs")
+    assert _extras(output)["streams"][-3:] == [
+        ("subtitle", "ass", "eng", "Signs"),
+        ("subtitle", "dvd_subtitle", "en", None),
+        ("subtitle", "ass", None, "Signs (3D)"),
+    ]
     pictures = _subtitle_packets(film)[1]
     assert len(pictures) == 2 and _subtitle_packets(output)[1] == pictures, "bit for bit"
     out = tmp_path / "fonts"
@@ -607,13 +615,13 @@ NEWS = ((0.8, 2.0, "GOOD EVENING"), (2.5, 3.5, "HERE IS THE NEWS"))
 
 
 def _caption_track(path: Path) -> tuple[str, str | None]:
-    """(codec, name) of the file's one subtitle track."""
+    """(codec, name) of the file's first subtitle track."""
     shown = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "s", "-show_entries",
          "stream=codec_name:stream_tags=title,handler_name", "-of", "json", str(path)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    (track,) = json.loads(shown.stdout)["streams"]
+    track = json.loads(shown.stdout)["streams"][0]
     return track["codec_name"], _track_name(track.get("tags", {}))
 
 
@@ -672,6 +680,7 @@ def test_closed_captions_become_a_subtitle_track_at_their_times(embedded, tmp_pa
     assert [(s["codec_name"], s.get("tags", {}).get("title")) for s in streams] == [
         ("dvd_subtitle", None),
         ("subrip", "Closed captions"),
+        ("ass", "Closed captions (3D)"),
     ]
 
 
