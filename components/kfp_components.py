@@ -46,6 +46,7 @@ def convert_op(
     codec: str = "h264",
     crf: int = 18,
     preset: str = "veryfast",
+    max_height: int = 0,
 ) -> str:
     from components.convert import convert_segment
     from stereo_spot.settings import Settings
@@ -61,6 +62,7 @@ def convert_op(
         "codec": codec,
         "crf": crf,
         "preset": preset,
+        "max_height": max_height or None,  # 0: the source's size (KFP has no optional ints)
     }
     return convert_segment(
         job_id, segment, layout, params, engine,

@@ -59,7 +59,7 @@ def convert_stored_segment(
             storage.get_file(input_key, source)
         except ObjectNotFound:
             raise InputRejected(f"The segment {input_key} does not exist.") from None
-        source_format, frames = open_video(source)
+        source_format, frames = open_video(source, request.params.max_height)
         width, height = request.layout.output_size(source_format.width, source_format.height)
         # Side by side and top-bottom: the engine renders the right eye alone and the writer
         # takes the left eye from the decoded frame, with no packed frame in between.

@@ -46,6 +46,7 @@ def pipeline_arguments(settings: Settings, job_id: str, segment_seconds: float) 
         "codec": job.params.codec.value,
         "crf": job.params.crf,
         "preset": job.params.preset,
+        "max_height": job.params.max_height or 0,
         "engine": job.engine,
         "segment_seconds": segment_seconds,
         "model_url": settings.model_url or "",

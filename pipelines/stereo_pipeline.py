@@ -65,6 +65,7 @@ def stereo_pipeline(
     codec: str = _DEFAULT_PARAMS.codec.value,
     crf: int = _DEFAULT_PARAMS.crf,
     preset: str = _DEFAULT_PARAMS.preset,
+    max_height: int = 0,
     engine: str = "classical",
     segment_seconds: float = 10.0,
     model_url: str = "",
@@ -92,6 +93,7 @@ def stereo_pipeline(
                 codec=codec,
                 crf=crf,
                 preset=preset,
+                max_height=max_height,
                 engine=engine,
                 model_url=model_url,
             )

@@ -13,6 +13,7 @@ from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep
 from stereo_spot.domain import (
     CODEC_NOTES,
     DEFAULT_CRF,
+    MIN_HEIGHT,
     AnaglyphMode,
     EncoderPreset,
     Job,
@@ -71,6 +72,13 @@ class StereoSettingsRequest(BaseModel):
         default=_DEFAULTS.preset,
         description="encoder speed; slower presets make smaller files at the same crf",
     )
+    max_height: int | None = Field(
+        default=None,
+        ge=MIN_HEIGHT,
+        le=4320,
+        description="scale a taller video down to this picture height (each eye's), keeping its "
+        "shape; never up; default: the source's size",
+    )
     engine: Engine = "classical"
 
     def params(self) -> StereoParams:
@@ -83,6 +91,7 @@ class StereoSettingsRequest(BaseModel):
             codec=self.codec,
             crf=self.crf,
             preset=self.preset,
+            max_height=self.max_height,
         )
 
 

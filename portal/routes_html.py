@@ -16,6 +16,7 @@ from stereo_spot.domain import (
     CODEC_NOTES,
     DEFAULT_CRF,
     ENCODER_PRESETS,
+    OUTPUT_HEIGHTS,
     PREVIEW_SECONDS,
     AnaglyphMode,
     Job,
@@ -57,6 +58,7 @@ ENCODING_CHOICES = {
     "codec_names": {VideoCodec.H264: "H.264", VideoCodec.HEVC: "HEVC"},
     "codec_notes": CODEC_NOTES,
     "presets": ENCODER_PRESETS,
+    "output_heights": OUTPUT_HEIGHTS,
     "default_crf": DEFAULT_CRF,
 }
 PHASES = {
@@ -117,6 +119,7 @@ def _stereo_form(
     codec: Annotated[str | None, Form()] = None,
     crf: Annotated[str | None, Form()] = None,
     preset: Annotated[str | None, Form()] = None,
+    max_height: Annotated[str | None, Form()] = None,
     engine: Annotated[str, Form()] = "classical",
 ) -> dict[str, object]:
     """The settings fields of a form (``_stereo_settings.html``), for the API's request models.
@@ -132,6 +135,7 @@ def _stereo_form(
         "codec": codec,
         "crf": crf or None,
         "preset": preset,
+        "max_height": max_height or None,  # empty: the source's size
     }
     return {
         "layout": layout,

@@ -150,6 +150,22 @@ def can_transition(current: JobStatus, new: JobStatus) -> bool:
     return STATUS_ORDER.index(new) >= STATUS_ORDER.index(current)
 
 
+# The smallest picture height a result may be limited to (what 144p video is).
+MIN_HEIGHT = 144
+# The picture heights the portal offers to limit a result to.
+OUTPUT_HEIGHTS = (2160, 1440, 1080, 720)
+
+
+def scaled_size(width: int, height: int, max_height: int | None) -> tuple[int, int]:
+    """A ``width`` x ``height`` picture's size once no taller than ``max_height``: the same
+    shape, both sides even (4:2:0 needs them so); as it is when it is not taller."""
+    if not max_height or height <= max_height:
+        return width, height
+    new_height = max_height - max_height % 2
+    new_width = max(2, round(width * new_height / height / 2) * 2)
+    return new_width, new_height
+
+
 class StereoParams(BaseModel):
     """Stereo strength and rendering options, shared by every engine.
 
@@ -175,6 +191,10 @@ class StereoParams(BaseModel):
     codec: VideoCodec = VideoCodec.H264
     crf: int = Field(default=DEFAULT_CRF[VideoCodec.H264], ge=1, le=51)
     preset: EncoderPreset = "veryfast"
+    # The tallest picture the result may have, each eye's before packing: a taller source is
+    # scaled down to it (a 4K phone video for a 1080p 3D TV, whose full side by side would
+    # otherwise be 7680 x 2160), keeping its shape; never up. None: the source's size.
+    max_height: int | None = Field(default=None, ge=MIN_HEIGHT, le=4320)
 
     @model_validator(mode="before")
     @classmethod

@@ -103,6 +103,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default %(default)s)",
     )
     encoding.add_argument(
+        "--max-height",
+        type=int,
+        default=None,
+        metavar="PIXELS",
+        help="scale a taller video down to this picture height, keeping its shape (each eye's, "
+        "before packing: 1080 for a 1080p 3D TV from a 4K source); never up (default: the "
+        "source's size)",
+    )
+    encoding.add_argument(
         "--chroma",
         choices=["420", "444"],
         default=defaults.chroma,

@@ -53,6 +53,7 @@ def stereo_params_from(args: argparse.Namespace) -> StereoParams:
             codec=getattr(args, "codec", VideoCodec.H264),
             crf=getattr(args, "crf", None),
             preset=getattr(args, "preset", "veryfast"),
+            max_height=getattr(args, "max_height", None),
         )
     except ValueError as error:
         first = error.errors()[0]

@@ -19,7 +19,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Interpolation, VideoReformatter
 
 from stereo_spot.cpus import decoder_threads, encoder_threads, has_avx512, x265_threads
-from stereo_spot.domain import DEFAULT_CRF, Layout, StereoParams, VideoCodec
+from stereo_spot.domain import DEFAULT_CRF, Layout, StereoParams, VideoCodec, scaled_size
 from stereo_spot.errors import InputRejected
 from stereo_spot.media.colour import Colour, stream_colour
 from stereo_spot.media.yuv import rgb_to_yuv420p_planes, yuv420p_to_rgb
@@ -107,9 +107,12 @@ class TimedFrame:
     picture: av.VideoFrame  # as decoded: the YUV a side-by-side left eye is copied from
 
 
-def open_video(path: Path) -> tuple[StreamFormat, Iterator[TimedFrame]]:
+def open_video(
+    path: Path, max_height: int | None = None
+) -> tuple[StreamFormat, Iterator[TimedFrame]]:
     """Format of the first video stream and an iterator over its frames, decoded to RGB with
-    the stream's colour matrix."""
+    the stream's colour matrix; scaled down to ``max_height`` where they are taller (the format
+    says the size they come in)."""
     try:
         container = av.open(str(path), mode="r")
     except av.error.FFmpegError as error:
@@ -123,11 +126,13 @@ def open_video(path: Path) -> tuple[StreamFormat, Iterator[TimedFrame]]:
     # guessed_rate is the nominal rate; average_rate is skewed by a segment's leading gap.
     rate = stream.guessed_rate or stream.average_rate or Fraction(25)
     codec = stream.codec_context
+    width, height = scaled_size(codec.width, codec.height, max_height)
+    scaled = (width, height) != (codec.width, codec.height)
     source = StreamFormat(
         time_base=stream.time_base or Fraction(1, 90000),
         rate=Fraction(rate),
-        width=codec.width,
-        height=codec.height,
+        width=width,
+        height=height,
         colour=stream_colour(
             codec.colorspace, codec.color_primaries, codec.color_trc, codec.width, codec.height
         ),
@@ -137,6 +142,10 @@ def open_video(path: Path) -> tuple[StreamFormat, Iterator[TimedFrame]]:
     def frames() -> Iterator[TimedFrame]:
         try:
             for frame in container.decode(stream):
+                if scaled:
+                    # In its own format (the same samples' range and matrix), before anything
+                    # else sees it: the engine and the left eye's copy get the smaller picture.
+                    frame = frame.reformat(width, height, interpolation=Interpolation.BICUBIC)
                 yield TimedFrame(decoded_rgb(frame, source.colour), frame.pts, frame)
         finally:
             container.close()

@@ -11,9 +11,11 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
+from stereo_spot.domain import scaled_size
 from stereo_spot.media.assemble import rewrap
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from
@@ -28,6 +30,7 @@ from tests.media import (
     make_two_colour_clip,
     package_data,
     probe,
+    psnr,
     shown_rgb,
     stereo_side_data,
     subtitle_cues,
@@ -45,14 +48,17 @@ LAYOUT_SIZES = {
 }
 
 
-def assert_faithful_conversion(source: Path, output: Path, layout: str = "anaglyph") -> None:
-    """Same frames, duration, rate and audio as the source; H.264 4:2:0, index up front."""
+def assert_faithful_conversion(
+    source: Path, output: Path, layout: str = "anaglyph", max_height: int | None = None
+) -> None:
+    """Same frames, duration, rate and audio as the source; H.264 4:2:0, index up front; the
+    source's size (or scaled to ``max_height``, as ``--max-height`` asked)."""
     src, out = probe(source), probe(output)
     src_video, out_video = video_stream(src), video_stream(out)
     assert out_video["codec_name"] == "h264"
     assert out_video["pix_fmt"] == "yuv420p"
     assert int(out_video["nb_read_packets"]) == int(src_video["nb_read_packets"])
-    width, height = int(src_video["width"]), int(src_video["height"])
+    width, height = scaled_size(int(src_video["width"]), int(src_video["height"]), max_height)
     assert (int(out_video["width"]), int(out_video["height"])) == LAYOUT_SIZES[layout](
         width, height
     )
@@ -247,6 +253,22 @@ def test_nearer_content_moves_more_and_to_the_left(embedded, tmp_path, bigbuckbu
     bottom = _horizontal_shift(left[-height // 5 :], right[-height // 5 :])
     assert bottom < top, f"near rows moved {bottom}px, far rows {top}px"
     assert bottom < 0, "near content moves left in the right eye (x_right = x_left - d)"
+
+
+def test_a_taller_video_is_scaled_down_to_the_height_asked(embedded, tmp_path, bigbuckbunny):
+    # --max-height: a 720p film for a 360p screen, full side by side: each eye 640 x 360, the
+    # left one the film as ffmpeg's own scaler makes it, every frame and the sound kept.
+    output = tmp_path / "film_LR.mp4"
+    result = embedded.convert(bigbuckbunny, output, "--layout", "sbs", "--max-height", "360")
+    assert result.returncode == 0, result.stderr
+    assert_faithful_conversion(bigbuckbunny, output, "sbs", max_height=360)
+    scaled = tmp_path / "scaled.png"
+    ffmpeg("-i", str(bigbuckbunny), "-vf", "scale=640:360:flags=bicubic", "-frames:v", "1",
+           str(scaled))  # fmt: skip
+    first = tmp_path / "first.png"
+    ffmpeg("-i", str(output), "-frames:v", "1", str(first))
+    left = cv2.imread(str(first))[:, :640]
+    assert psnr(left, cv2.imread(str(scaled))) > 30
 
 
 def test_an_hd_source_keeps_its_colours_and_its_colour_tags(embedded, tmp_path):

@@ -122,6 +122,22 @@ def test_form_offers_and_stores_edges_at_screen_and_chroma(client, jobs) -> None
     assert "edges at screen depth" not in client.get(f"/jobs/{plain}").text
 
 
+def test_form_and_api_take_the_picture_size(client, jobs) -> None:
+    page = client.get("/").text
+    assert 'name="max_height"' in page and "At most 1080p" in page
+
+    sized = create_job_via_form(client, layout="sbs", max_height="1080")
+    same = create_job_via_form(client, layout="sbs", max_height="")  # "Same as the source"
+    api = client.post("/api/jobs", json={"max_height": 720})
+    refused = client.post("/api/jobs", json={"max_height": 100})
+
+    assert jobs.get(sized).params.max_height == 1080
+    assert "at most 1080p" in client.get(f"/jobs/{sized}").text
+    assert jobs.get(same).params.max_height is None
+    assert api.status_code == 201 and api.json()["job"]["params"]["max_height"] == 720
+    assert refused.status_code == 422
+
+
 def test_form_offers_the_glasses_and_the_result_is_named_for_them(
     client, jobs, storage, clip_mp4
 ) -> None:
@@ -562,7 +578,8 @@ def test_a_preview_with_other_settings_then_the_whole_video_needs_no_new_upload(
     assert f'action="/jobs/{first}/again"' in page and 'name="preview"' in page
 
     response = client.post(
-        f"/api/jobs/{first}/again", json={"layout": "sbs", "divergence": 2.0, "preview": True}
+        f"/api/jobs/{first}/again",
+        json={"layout": "sbs", "divergence": 2.0, "max_height": 720, "preview": True},
     )
 
     assert response.status_code == 202, response.text
@@ -585,7 +602,8 @@ def test_a_preview_with_other_settings_then_the_whole_video_needs_no_new_upload(
     assert again.status_code == 303
     whole = jobs.get(again.headers["location"].removeprefix("/jobs/"))
     assert whole.status is JobStatus.QUEUED and whole.preview_of is None
-    assert whole.layout.value == "sbs" and whole.params == StereoParams(divergence=2.0)
+    assert whole.layout.value == "sbs"
+    assert whole.params == StereoParams(divergence=2.0, max_height=720)
     assert whole.source_name == "holiday.mp4"
     assert storage.size(source_key(whole.job_id)) == long_clip.stat().st_size
 

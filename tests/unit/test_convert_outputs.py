@@ -125,6 +125,10 @@ def test_an_output_that_cannot_be_written_is_refused_before_converting(tmp_path,
     [
         (("--crf", "0"), "Invalid --crf: Input should be greater than or equal to 1."),
         (("--divergence", "50"), "Invalid --divergence: Input should be less than or equal to 10."),
+        (
+            ("--max-height", "100"),
+            "Invalid --max-height: Input should be greater than or equal to 144.",
+        ),
         (("--segment-seconds", "0"), "'0' is not a length in seconds above 0"),
         (("--segment-seconds", "nan"), "'nan' is not a length in seconds above 0"),
     ],

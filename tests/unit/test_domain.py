@@ -13,6 +13,7 @@ from stereo_spot.domain import (
     StereoParams,
     VideoCodec,
     can_transition,
+    scaled_size,
 )
 
 
@@ -43,6 +44,22 @@ def test_any_unfinished_job_can_fail_and_final_states_never_change():
 )
 def test_output_sizes_per_layout(layout, size):
     assert layout.output_size(640, 360) == size
+
+
+@pytest.mark.parametrize(
+    ("size", "max_height", "scaled"),
+    [
+        ((3840, 2160), 1080, (1920, 1080)),  # a 4K phone video for a 1080p TV
+        ((1080, 1920), 720, (404, 720)),  # upright: the height is the picture's own
+        ((1440, 1080), 719, (958, 718)),  # both sides even, the shape kept (4:3: 957.3 x 718)
+        ((1920, 1080), 2160, (1920, 1080)),  # never up
+        ((1920, 1080), None, (1920, 1080)),
+    ],
+)
+def test_a_taller_picture_is_scaled_down_to_the_height_asked_keeping_its_shape(
+    size, max_height, scaled
+):
+    assert scaled_size(*size, max_height) == scaled
 
 
 def test_default_strength_stays_inside_the_comfort_budget():

