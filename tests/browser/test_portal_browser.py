@@ -48,6 +48,16 @@ def _stereo_spot_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from stereo_spot.cli import main; sys.exit(main())"]
 
 
+def _wait_until(page, expression: str, seconds: float = 30.0) -> None:
+    """Poll ``expression`` in the page until it is true. Playwright's wait_for_function polls by
+    evaluating it inside the page, which the portal's CSP (no 'unsafe-eval') refuses once the
+    first try is false; an evaluate from outside is not the page's own script."""
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {seconds:g} s: {expression}"
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def embedded_stack(tmp_path: Path) -> Iterator[str]:
     """``stereo-spot up`` on a free port over a temporary data dir; yields its URL."""
@@ -115,7 +125,7 @@ def test_create_upload_convert_and_play_in_a_browser(embedded_stack, browser, cl
 
     page.click("text=Play the 3D video")
     page.wait_for_url(job_url + "/play")
-    page.wait_for_function("document.getElementById('player').readyState >= 2", timeout=30_000)
+    _wait_until(page, "document.getElementById('player').readyState >= 2")
     size = page.evaluate(
         "[document.getElementById('player').videoWidth, document.getElementById('player').videoHeight]"
     )
@@ -162,9 +172,7 @@ def test_preview_first_then_the_whole_video_in_a_browser(embedded_stack, browser
     page.click("text=Play the 3D video")
     page.wait_for_url(whole_url + "/play")
     page.evaluate("document.getElementById('player').textTracks[0].mode = 'showing'")
-    page.wait_for_function(
-        "document.getElementById('player').textTracks[0].cues?.length === 2", timeout=30_000
-    )
+    _wait_until(page, "document.getElementById('player').textTracks[0].cues?.length === 2")
     track = page.evaluate(
         """(() => { const t = document.getElementById('player').textTracks[0];
                     return [t.kind, t.label, Array.from(t.cues, c => c.text)]; })()"""
