@@ -15,6 +15,7 @@ from portal.security import csrf_token, require_csrf
 from stereo_spot.domain import (
     CODEC_NOTES,
     DEFAULT_CRF,
+    DUBOIS_MIXES,
     ENCODER_PRESETS,
     OUTPUT_HEIGHTS,
     PREVIEW_SECONDS,
@@ -264,7 +265,17 @@ def play_page(
 ) -> HTMLResponse:
     job = services.get_job(jobs, job_id)
     playback = services.playback(storage, settings, job)
-    return _page(templates, request, "play.html", job=job, playback=playback)
+    # A side-by-side or top-bottom result can be seen here as an anaglyph (stereo-view.js).
+    mixes = {} if job.layout is Layout.ANAGLYPH else DUBOIS_MIXES
+    return _page(
+        templates,
+        request,
+        "play.html",
+        job=job,
+        playback=playback,
+        anaglyph_mixes={mode.value: matrices for mode, matrices in mixes.items()},
+        glasses={mode.value: mode.glasses for mode in mixes},
+    )
 
 
 @router.post("/jobs/{job_id}/again", dependencies=[CsrfChecked])

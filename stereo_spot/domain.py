@@ -68,6 +68,30 @@ class AnaglyphMode(StrEnum):
         return "_" + self.glasses.replace("-", "")
 
 
+# Dubois' least-squares anaglyph matrices for linear-light RGB (E. Dubois, "A projection method
+# to generate anaglyph stereo images", ICASSP 2001; the three sets from his site), by the
+# anaglyph mode that uses them: (left eye's, right eye's), each row an output channel (R, G, B),
+# each column an input one. Here, as plain numbers, for the engines' kernels and the portal's
+# in-browser view alike.
+DUBOIS_MIXES = {
+    # Red over the left eye, cyan over the right.
+    AnaglyphMode.DUBOIS: (
+        ((0.437, 0.449, 0.164), (-0.062, -0.062, -0.024), (-0.048, -0.050, -0.017)),
+        ((-0.011, -0.032, -0.007), (0.377, 0.761, 0.009), (-0.026, -0.093, 1.234)),
+    ),
+    # Green over the left eye, magenta over the right.
+    AnaglyphMode.GREEN_MAGENTA: (
+        ((-0.062, -0.158, -0.039), (0.284, 0.668, 0.143), (-0.015, -0.027, 0.021)),
+        ((0.529, 0.705, 0.024), (-0.016, -0.015, -0.065), (0.009, 0.075, 0.937)),
+    ),
+    # Amber over the left eye, blue over the right.
+    AnaglyphMode.AMBER_BLUE: (
+        ((1.062, -0.205, 0.299), (-0.026, 0.908, 0.068), (-0.038, -0.173, 0.022)),
+        ((-0.016, -0.123, -0.017), (0.006, 0.062, -0.017), (0.094, 0.185, 0.911)),
+    ),
+}
+
+
 def result_tag(layout: Layout | str, anaglyph_mode: AnaglyphMode | str = "dubois") -> str:
     """The suffix of a result's file name that players look for: the layout's, and for an
     anaglyph the glasses it is made for."""

@@ -10,45 +10,15 @@ import cv2
 import numpy as np
 from numba import njit, prange
 
-from stereo_spot.domain import AnaglyphMode, Layout
+from stereo_spot.domain import DUBOIS_MIXES, AnaglyphMode, Layout
 
-# Dubois' least-squares red-cyan matrices (E. Dubois, "A projection method to generate anaglyph
-# stereo images", ICASSP 2001; the red-cyan set from his site), for linear-light RGB.
-DUBOIS_LEFT = np.array(
-    [[0.437, 0.449, 0.164], [-0.062, -0.062, -0.024], [-0.048, -0.050, -0.017]],
-    dtype=np.float32,
-)
-DUBOIS_RIGHT = np.array(
-    [[-0.011, -0.032, -0.007], [0.377, 0.761, 0.009], [-0.026, -0.093, 1.234]],
-    dtype=np.float32,
-)
-# His matrices for each kind of glasses (the other two from his site too), by the anaglyph mode
-# that uses them: each row is an output channel (R, G, B), each column an input one.
+# Dubois' least-squares matrices for each kind of glasses (domain.DUBOIS_MIXES), as the
+# kernels take them.
 DUBOIS_MATRICES = {
-    AnaglyphMode.DUBOIS: (DUBOIS_LEFT, DUBOIS_RIGHT),
-    # Green over the left eye, magenta over the right.
-    AnaglyphMode.GREEN_MAGENTA: (
-        np.array(
-            [[-0.062, -0.158, -0.039], [0.284, 0.668, 0.143], [-0.015, -0.027, 0.021]],
-            dtype=np.float32,
-        ),
-        np.array(
-            [[0.529, 0.705, 0.024], [-0.016, -0.015, -0.065], [0.009, 0.075, 0.937]],
-            dtype=np.float32,
-        ),
-    ),
-    # Amber over the left eye, blue over the right.
-    AnaglyphMode.AMBER_BLUE: (
-        np.array(
-            [[1.062, -0.205, 0.299], [-0.026, 0.908, 0.068], [-0.038, -0.173, 0.022]],
-            dtype=np.float32,
-        ),
-        np.array(
-            [[-0.016, -0.123, -0.017], [0.006, 0.062, -0.017], [0.094, 0.185, 0.911]],
-            dtype=np.float32,
-        ),
-    ),
+    mode: (np.array(left, dtype=np.float32), np.array(right, dtype=np.float32))
+    for mode, (left, right) in DUBOIS_MIXES.items()
 }
+DUBOIS_LEFT, DUBOIS_RIGHT = DUBOIS_MATRICES[AnaglyphMode.DUBOIS]
 
 # sRGB <-> linear light through lookup tables: 256 entries in, 4096 out (finer than 8 bits
 # in the darks, where the sRGB curve is steep).

@@ -18,7 +18,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from stereo_spot.domain import DUBOIS_MIXES, AnaglyphMode
+from stereo_spot.keys import final_key
+from stereo_spot.settings import Settings
+from stereo_spot.wiring import storage_from
+from tests.media import ffmpeg
 
 pytestmark = pytest.mark.browser
 
@@ -46,6 +53,23 @@ def _stereo_spot_command() -> list[str]:
     if script.exists():
         return [str(script)]
     return [sys.executable, "-c", "import sys; from stereo_spot.cli import main; sys.exit(main())"]
+
+
+# The player's current frame and the anaglyph canvas's pixels, each through a 2D canvas:
+# [[width, height, RGBA...], [width, height, RGBA...]].
+READ_VIDEO_AND_CANVAS = """(() => {
+  function pixels(source, width, height) {
+    const canvas = document.createElement('canvas');
+    canvas.width = width;
+    canvas.height = height;
+    const context = canvas.getContext('2d');
+    context.drawImage(source, 0, 0, width, height);
+    return [width, height, Array.from(context.getImageData(0, 0, width, height).data)];
+  }
+  const video = document.getElementById('player');
+  const view = document.getElementById('stereo-canvas');
+  return [pixels(video, video.videoWidth, video.videoHeight), pixels(view, view.width, view.height)];
+})()"""
 
 
 def _wait_until(page, expression: str, seconds: float = 30.0) -> None:
@@ -160,6 +184,7 @@ def test_preview_first_then_the_whole_video_in_a_browser(embedded_stack, browser
     # The script goes on to the preview's own page, which links back to the whole video.
     page.wait_for_url(lambda url: url.rstrip("/") != whole_url and "/jobs/" in url)
     page.wait_for_selector("text=Play the 3D video", timeout=180_000)
+    preview_id = page.url.rstrip("/").rsplit("/", 1)[-1]
     assert page.locator("h1").inner_text() == "news_preview.ts"
     assert page.get_attribute("#preview-of a", "href") == whole_url.removeprefix(
         embedded_stack.rstrip("/")
@@ -178,5 +203,36 @@ def test_preview_first_then_the_whole_video_in_a_browser(embedded_stack, browser
                     return [t.kind, t.label, Array.from(t.cues, c => c.text)]; })()"""
     )
     assert track == ["captions", "Closed captions", [text for *_, text in NEWS]]
+
+    # A half side by side seen here as an anaglyph for red-cyan glasses: each pixel Dubois' mix
+    # of the two eyes' pixels at its place, as the page's WebGL draws it from the player. The
+    # preview's result is replaced by eyes of two colours, so the mix tells left from right.
+    eyes = tmp_path / "eyes.mp4"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "color=c=0xc83c28:s=96x108:d=2", "-f", "lavfi"),
+        *("-i", "color=c=0x2878dc:s=96x108:d=2", "-filter_complex", "hstack"),
+        *("-c:v", "libx264", "-pix_fmt", "yuv420p", str(eyes)),
+    )
+    storage = storage_from(Settings(backend="local", data_dir=tmp_path / "d"))
+    storage.put_file(eyes, final_key(preview_id))
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text))
+    page.goto(f"{embedded_stack}jobs/{preview_id}/play")
+    page.select_option("#view", "dubois")
+    _wait_until(page, "document.getElementById('player').readyState >= 2")
+    page.evaluate("document.getElementById('player').currentTime = 1")
+    _wait_until(page, "!document.getElementById('player').seeking")
+    time.sleep(0.5)  # a frame drawn since
+    (width, height, frame), (out_width, out_height, shown) = page.evaluate(READ_VIDEO_AND_CANVAS)
+    assert (out_width, out_height) == (width, height), "a squeezed eye is shown stretched back"
+    frame = np.array(frame, float).reshape(height, width, 4)[..., :3] / 255
+    shown = np.array(shown, float).reshape(height, width, 4)[..., :3] / 255
+    left, right = frame[height // 2, width // 4], frame[height // 2, 3 * width // 4]
+    assert np.abs(left - right).max() > 0.3, "two eyes of clearly other colours"
+    mix_left, mix_right = (np.array(m) for m in DUBOIS_MIXES[AnaglyphMode.DUBOIS])
+    expected = np.clip(mix_left @ left**2.2 + mix_right @ right**2.2, 0, 1) ** (1 / 2.2)
+    inside = shown[8:-8, 8:-8].reshape(-1, 3)  # clear of the edges, where sampling blends
+    assert np.abs(inside - expected).max() < 8 / 255, (inside.min(axis=0), expected)
+    assert not [e for e in errors if "Content Security Policy" in e], errors
     page.goto(embedded_stack + "jobs")
     assert page.locator("table.jobs tbody tr").count() == 2

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import html
+import json
 import re
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from portal.app import create_app
 from portal.services import download_name
-from stereo_spot.domain import Job, JobStatus, StereoParams, SubtitleTrack
+from stereo_spot.domain import DUBOIS_MIXES, Job, JobStatus, StereoParams, SubtitleTrack
 from stereo_spot.keys import (
     converted_segment_key,
     final_key,
@@ -450,6 +452,28 @@ def test_play_page_hands_the_browser_the_results_text_tracks(
         ("Closed captions", "captions", None)
     ]
     assert api["subtitles"][0]["url"].startswith("http://testserver/storage/jobs/")
+
+
+def test_a_packed_result_can_be_seen_as_an_anaglyph_in_the_page(
+    client, jobs, storage, clip_mp4
+) -> None:
+    # stereo-view.js mixes the eyes with the engines' own matrices, given by the page.
+    sbs = jobs.create(Job(source_name="trip.mp4", layout="half-sbs")).job_id
+    storage.put_file(clip_mp4, final_key(sbs))
+    jobs.transition(sbs, JobStatus.COMPLETED)
+    (flat,) = _complete(jobs, storage, clip_mp4, 1)
+
+    page = client.get(f"/jobs/{sbs}/play").text
+    mixes = re.search(r'data-mixes="([^"]+)"', page).group(1)
+
+    assert '<script src="/static/stereo-view.js" defer>' in page
+    assert 'data-layout="half-sbs"' in page and "an anaglyph for amber-blue glasses" in page
+    assert json.loads(html.unescape(mixes)) == {
+        mode.value: [[list(row) for row in eye] for eye in matrices]
+        for mode, matrices in DUBOIS_MIXES.items()
+    }
+    assert client.get("/static/stereo-view.js").status_code == 200
+    assert "stereo-view" not in client.get(f"/jobs/{flat}/play").text, "an anaglyph is one"
 
 
 def test_play_before_completion_is_409(client) -> None:
