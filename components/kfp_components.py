@@ -62,8 +62,10 @@ def convert_op(
         "codec": codec,
         "crf": crf,
         "preset": preset,
-        "max_height": max_height or None,  # 0: the source's size (KFP has no optional ints)
     }
+    if max_height:  # 0: the source's size (KFP has no optional integers)
+        # Sent only when asked, so a model server older than the option still takes the rest.
+        params["max_height"] = max_height
     return convert_segment(
         job_id, segment, layout, params, engine,
         model_url or settings.model_url or "", settings.model_name,
