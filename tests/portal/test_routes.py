@@ -452,6 +452,11 @@ def test_play_page_hands_the_browser_the_results_text_tracks(
         ("Closed captions", "captions", None)
     ]
     assert api["subtitles"][0]["url"].startswith("http://testserver/storage/jobs/")
+    # The job's page says what the result holds besides its picture and sound.
+    shown = re.search(
+        r'<p class="meta" id="text-tracks">([^<]+)</p>', client.get(f"/jobs/{job_id}").text
+    )
+    assert shown and shown.group(1) == "Text tracks, in the player's menu too: Closed captions"
 
 
 def test_a_packed_result_can_be_seen_as_an_anaglyph_in_the_page(
