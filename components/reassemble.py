@@ -16,7 +16,7 @@ from stereo_spot.media.assemble import concat_and_mux
 from stereo_spot.media.ffmpeg_run import MediaError
 from stereo_spot.media.preview import write_preview
 from stereo_spot.media.probe import count_video_frames
-from stereo_spot.media.webvtt import web_subtitles
+from stereo_spot.media.tracks import export_text_tracks
 from stereo_spot.storage import ObjectStorage
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,9 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
                 jobs.transition(job_id, JobStatus.FAILED, error=reason)
                 raise ReassemblyFailed(reason)
             preview = preview_cut.result()
-        subtitles = web_subtitles(result, workdir / "subtitles")
+        # Browsers show no text track from inside an MP4: the player is handed these.
+        subtitles = export_text_tracks(result, workdir / "subtitles", "webvtt", ".vtt")
+        subtitles = subtitles[: keys.MAX_SUBTITLE_TRACKS]
         try:
             storage.put_file(preview, keys.preview_key(job_id), content_type="image/jpeg")
             for number, (vtt, _) in enumerate(subtitles):

@@ -13,6 +13,7 @@ from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep
 from stereo_spot.domain import (
     CODEC_NOTES,
     DEFAULT_CRF,
+    MAX_HEIGHT,
     MIN_HEIGHT,
     AnaglyphMode,
     EncoderPreset,
@@ -75,7 +76,7 @@ class StereoSettingsRequest(BaseModel):
     max_height: int | None = Field(
         default=None,
         ge=MIN_HEIGHT,
-        le=4320,
+        le=MAX_HEIGHT,
         description="scale a taller video down to this picture height (each eye's), keeping its "
         "shape; never up; default: the source's size",
     )

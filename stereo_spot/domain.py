@@ -174,8 +174,8 @@ def can_transition(current: JobStatus, new: JobStatus) -> bool:
     return STATUS_ORDER.index(new) >= STATUS_ORDER.index(current)
 
 
-# The smallest picture height a result may be limited to (what 144p video is).
-MIN_HEIGHT = 144
+# The picture heights a result may be limited to: from 144p video to 8K.
+MIN_HEIGHT, MAX_HEIGHT = 144, 4320
 # The picture heights the portal offers to limit a result to.
 OUTPUT_HEIGHTS = (2160, 1440, 1080, 720)
 
@@ -218,7 +218,7 @@ class StereoParams(BaseModel):
     # The tallest picture the result may have, each eye's before packing: a taller source is
     # scaled down to it (a 4K phone video for a 1080p 3D TV, whose full side by side would
     # otherwise be 7680 x 2160), keeping its shape; never up. None: the source's size.
-    max_height: int | None = Field(default=None, ge=MIN_HEIGHT, le=4320)
+    max_height: int | None = Field(default=None, ge=MIN_HEIGHT, le=MAX_HEIGHT)
 
     @model_validator(mode="before")
     @classmethod

@@ -31,6 +31,7 @@ _CONVERTED_SEGMENT_RE = re.compile(
     rf"^jobs/(?P<job_id>{_JOB_ID})/segments/(?P<index>\d{{5}})\.mp4$"
 )
 MAX_SEGMENTS = 99_999
+MAX_SUBTITLE_TRACKS = 100  # numbered 00..99
 
 
 def validate_job_id(job_id: str) -> str:
@@ -75,8 +76,8 @@ def preview_key(job_id: str) -> str:
 
 def subtitles_key(job_id: str, track: int) -> str:
     """The result's text track number ``track`` (0-based, in the MP4's order) as WebVTT."""
-    if not 0 <= track < 100:
-        raise InvalidKey(f"Subtitle track {track} is out of range (at most 100).")
+    if not 0 <= track < MAX_SUBTITLE_TRACKS:
+        raise InvalidKey(f"Subtitle track {track} is out of range (at most {MAX_SUBTITLE_TRACKS}).")
     return f"jobs/{validate_job_id(job_id)}/subtitles/{track:02d}.vtt"
 
 

@@ -15,13 +15,10 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import ffmpeg
-
 from stereo_spot.domain import Layout, StereoParams
 from stereo_spot.errors import InputRejected
-from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg
 from stereo_spot.media.probe import run_ffprobe
-from stereo_spot.media.tracks import track_language, track_name
+from stereo_spot.media.tracks import export_text_tracks
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +125,6 @@ class StereoTrack:
 
     script: Path
     title: str
-    language: str | None
 
 
 def write_stereo_tracks(
@@ -137,34 +133,20 @@ def write_stereo_tracks(
     """Each text track of the MP4 ``result`` as a 3D ASS script in ``folder``, named after it
     ("English SDH (3D)"); none when they cannot be written (the plain tracks are there all the
     same)."""
-    try:
-        data = run_ffprobe(
-            result,
-            "-show_entries",
-            "stream=codec_type,width,height:stream_tags=language,handler_name,title",
-        )
-        streams = data.get("streams", [])
-        video = next(s for s in streams if s.get("codec_type") == "video")
-        texts = [s for s in streams if s.get("codec_type") == "subtitle"]
-        if not texts:
-            return []
-        folder.mkdir(parents=True, exist_ok=True)
-        plain = [folder / f"plain-{n:02d}.ass" for n in range(len(texts))]
-        wrapped = ffmpeg.input(str(result), f="mp4", protocol_whitelist="file")
-        run_ffmpeg(
-            ffmpeg.merge_outputs(
-                *(wrapped[f"s:{n}"].output(str(p), f="ass") for n, p in enumerate(plain))
-            )
-        )
-    except (MediaError, InputRejected, StopIteration) as error:
-        log.warning("no 3D subtitle tracks: the text tracks could not be read (%s)", error)
+    plain = export_text_tracks(result, folder, "ass", ".ass")
+    if not plain:
         return []
-    size = (int(video["width"]), int(video["height"]))
+    try:
+        video = run_ffprobe(
+            result, "-select_streams", "v:0", "-show_entries", "stream=width,height"
+        )
+        (size,) = [(int(s["width"]), int(s["height"])) for s in video.get("streams", [])]
+    except (InputRejected, ValueError, KeyError) as error:
+        log.warning("no 3D subtitle tracks: the picture's size could not be read (%s)", error)
+        return []
     tracks = []
-    for number, (path, stream) in enumerate(zip(plain, texts, strict=True)):
-        script = folder / f"3d-{number:02d}.ass"
+    for path, track in plain:
+        script = path.with_name(f"3d-{path.name}")
         script.write_text(stereo_script(path.read_text(), layout, *size, params))
-        language = track_language(stream)
-        name = track_name(stream) or language or "Subtitles"
-        tracks.append(StereoTrack(script, f"{name} (3D)", language))
+        tracks.append(StereoTrack(script, f"{track.label} (3D)"))
     return tracks

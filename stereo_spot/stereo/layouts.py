@@ -18,7 +18,6 @@ DUBOIS_MATRICES = {
     mode: (np.array(left, dtype=np.float32), np.array(right, dtype=np.float32))
     for mode, (left, right) in DUBOIS_MIXES.items()
 }
-DUBOIS_LEFT, DUBOIS_RIGHT = DUBOIS_MATRICES[AnaglyphMode.DUBOIS]
 
 # sRGB <-> linear light through lookup tables: 256 entries in, 4096 out (finer than 8 bits
 # in the darks, where the sRGB curve is steep).
