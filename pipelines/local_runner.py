@@ -236,9 +236,13 @@ def _signal_group(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
 STRAGGLER_SECONDS = 2.0
 
 
-def stop_job_process(process: subprocess.Popen, runner_seconds: float | None = None) -> None:
+def stop_job_process(
+    process: subprocess.Popen, log_path: Path, runner_seconds: float | None = None
+) -> None:
     """Stop a runner from :func:`start_job_process` and every task it started, and return once
-    none of them runs any more (the runner killed if it takes over ``runner_seconds``).
+    none of them runs any more (the runner killed if it takes over ``runner_seconds``). A
+    runner that was still running is said to have been interrupted in its log, ``log_path``,
+    once it has ended: nothing it writes can come after that line.
 
     One SIGTERM to the process group is not enough: a task the runner (or a task's shell) was
     starting in that very moment joins the group after the signal went out, and would go on
@@ -254,6 +258,7 @@ def stop_job_process(process: subprocess.Popen, runner_seconds: float | None = N
         except subprocess.TimeoutExpired:
             _signal_group(process, signal.SIGKILL)
             process.wait()
+        _note_interrupted(log_path)
     deadline = time.monotonic() + STRAGGLER_SECONDS
     while _group_running(process.pid):
         if time.monotonic() > deadline:
@@ -261,6 +266,16 @@ def stop_job_process(process: subprocess.Popen, runner_seconds: float | None = N
             break
         _signal_group(process, signal.SIGTERM)
         time.sleep(0.05)
+
+
+# The last line of the log of a run that was stopped.
+INTERRUPTED = "The run was interrupted; the segments it converted are kept."
+
+
+def _note_interrupted(log_path: Path) -> None:
+    stamp = time.strftime("%H:%M:%S")
+    with open(log_path, "a") as log_file:
+        log_file.write(f"\n{stamp} {INTERRUPTED}\n")
 
 
 def _group_running(group: int) -> bool:

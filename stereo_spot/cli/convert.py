@@ -297,7 +297,7 @@ class _StartedAhead:
         from pipelines.local_runner import stop_job_process
 
         if isinstance(self._ahead, _Started):
-            stop_job_process(self._ahead.process)
+            stop_job_process(self._ahead.process, self._ahead.log_path)
         self._ahead = None
 
 
@@ -436,11 +436,11 @@ def run_with_progress(
             if job.error == CANCELLED and process.poll() is None:
                 # Cancelled from elsewhere (the portal, `jobs cancel`): stop the run now rather
                 # than when its steps next write to the job.
-                stop_job_process(process)
+                stop_job_process(process, log_path)
             try:
                 server.raise_if_failed()
             except StereoSpotError as failure:
-                stop_job_process(process)
+                stop_job_process(process, log_path)
                 jobs.update(job_id, error=str(failure))
                 raise ModelServerFailed(
                     f"{failure} Fix that, then resume the job: stereo-spot jobs retry {job_id}"
@@ -451,12 +451,12 @@ def run_with_progress(
                 break
     except KeyboardInterrupt:
         # The run has a process group of its own, which the terminal's Ctrl-C does not reach.
-        stop_job_process(process)
+        stop_job_process(process, log_path)
         raise
     finally:
         bar.close()
     # A runner that ended by itself (cancelled, failed) may leave a task it was starting.
-    stop_job_process(process)
+    stop_job_process(process, log_path)
     job = jobs.get(job_id)
     if when_joining is not None and job.status is JobStatus.COMPLETED:
         # A join over between two polls: the next video still starts before this one's result

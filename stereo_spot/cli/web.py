@@ -61,7 +61,7 @@ class ChildProcessRuns:
         self._settings = settings
         self._jobs = jobs
         self._lock = threading.Lock()
-        self._process: subprocess.Popen | None = None
+        self._runner: tuple[subprocess.Popen, Path] | None = None  # the process and its log
         self._job_id: str | None = None
         self._cancelled: set[str] = set()
         self._stopped = False
@@ -75,14 +75,14 @@ class ChildProcessRuns:
             if job_id in self._cancelled:
                 raise StereoSpotError("The conversion was cancelled.")
             process, log_path = start_job_process(self._settings, job_id)
-            self._process, self._job_id = process, job_id
+            self._runner, self._job_id = (process, log_path), job_id
         try:
             code = process.wait()
         finally:
             # A runner that ended by itself (a cancelled job) may leave a task it was starting.
-            stop_job_process(process)
+            stop_job_process(process, log_path)
             with self._lock:
-                self._process = self._job_id = None
+                self._runner = self._job_id = None
         if code == RunInProgress.exit_code:  # a `convert` or `jobs retry` on this machine has it
             from pipelines.local_runner import being_converted, run_in_progress
 
@@ -98,8 +98,8 @@ class ChildProcessRuns:
         """Stop the run of ``job_id`` (cancelled): now if it is running, at once if it starts."""
         with self._lock:
             self._cancelled.add(job_id)
-            process = self._process if self._job_id == job_id else None
-        _stop(process)
+            runner = self._runner if self._job_id == job_id else None
+        _stop(runner)
 
     def forget(self, job_id: str) -> None:
         from pipelines.local_runner import forget_run
@@ -114,18 +114,19 @@ class ChildProcessRuns:
     def terminate(self) -> None:
         with self._lock:
             self._stopped = True
-            process = self._process
-        _stop(process)
+            runner = self._runner
+        _stop(runner)
 
 
-def _stop(process: subprocess.Popen | None) -> None:
-    """Stop a runner and its tasks as ``convert`` does (SIGTERM: the runner says so in its log
-    and exits at once); kill them if that takes over 10 s."""
-    if process is None or process.poll() is not None:
+def _stop(runner: tuple[subprocess.Popen, Path] | None) -> None:
+    """Stop a runner and its tasks as ``convert`` does (SIGTERM: they end at once, and the
+    run's log says it was interrupted); kill them if that takes over 10 s."""
+    if runner is None or runner[0].poll() is not None:
         return
     from pipelines.local_runner import stop_job_process
 
-    stop_job_process(process, runner_seconds=10)
+    process, log_path = runner
+    stop_job_process(process, log_path, runner_seconds=10)
 
 
 def launcher_from(settings: Settings, jobs: JobStore, stack: ExitStack):

@@ -9,7 +9,7 @@ import time
 
 import psutil
 
-from pipelines.local_runner import stop_job_process
+from pipelines.local_runner import INTERRUPTED, stop_job_process
 
 # A runner that, as the stop reaches it, starts one more task in its process group (kfp.local
 # launching the next segment's step in that moment), then ends as the real runner does.
@@ -45,20 +45,22 @@ def _running(pid: int) -> bool:
         return False
 
 
-def test_a_task_started_as_the_run_stops_is_stopped_too():
-    runner = _runner()
-    stop_job_process(runner)
+def test_a_task_started_as_the_run_stops_is_stopped_too(tmp_path):
+    runner, log = _runner(), tmp_path / "run.log"
+    stop_job_process(runner, log)
     late = int(runner.stdout.readline())
     assert runner.returncode == 143
     assert not _running(late), "the task started after the signal went out is gone"
+    assert log.read_text().strip().endswith(INTERRUPTED)
 
 
-def test_what_is_left_of_a_run_that_ended_by_itself_is_stopped():
+def test_what_is_left_of_a_run_that_ended_by_itself_is_stopped(tmp_path):
     runner = _runner()
     runner.send_signal(signal.SIGTERM)  # the runner alone, as when it ends by itself
     late = int(runner.stdout.readline())
     runner.wait(timeout=10)
     time.sleep(0.3)
     assert _running(late), "the premise: its last task outlives it"
-    stop_job_process(runner)
+    stop_job_process(runner, tmp_path / "run.log")
     assert not _running(late)
+    assert not (tmp_path / "run.log").exists(), "a run that ended by itself was not interrupted"
