@@ -1,7 +1,9 @@
 // Stereo-Spot: a side-by-side or top-bottom result seen in the page as an anaglyph, so it can be
-// checked with cheap glasses before it goes to a headset or a 3D TV. WebGL mixes the two eyes of
-// each frame the player shows with Dubois' matrices (the ones the engines use, given by the
-// page); the player below stays the player. Without WebGL the choice is not offered.
+// checked with cheap glasses before it goes to a headset or a 3D TV, or without glasses: as a
+// cross-eyed pair, or wiggling (the eyes in turn, near things moving against far ones). WebGL
+// draws each frame the player shows, mixing the two eyes with Dubois' matrices (the ones the
+// engines use, given by the page) or taking one eye alone; the player below stays the player.
+// Without WebGL the choice is not offered.
 (function () {
   "use strict";
 
@@ -75,15 +77,52 @@
     ]);
   }
 
+  // One eye alone, as a mix: its own colours, none of the other's.
+  var SAME = [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+  var NONE = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
+  var LEFT_EYE = [SAME, NONE], RIGHT_EYE = [NONE, SAME];
+  // Wiggling shows each eye this long: a few swaps a second show depth without tiring.
+  var WIGGLE_MS = 150;
+  var MESSAGES = {
+    "cross-eyed": "Cross your eyes until the two pictures meet in the middle: the right eye's " +
+      "picture is on the left. It follows the player below.",
+    wiggle: "The two eyes' pictures in turn: what is near moves against what is far. " +
+      "It follows the player below.",
+  };
+
   var mode = "";
   var drawing = false;
+  var eyeWidth = 0;
 
   function sizeCanvas() {
     // One eye's picture as it is shown: a squeezed half stretched back to the full frame.
     var width = video.videoWidth, height = video.videoHeight;
-    canvas.width = sideBySide && !squeezed ? Math.round(width / 2) : width;
+    eyeWidth = sideBySide && !squeezed ? Math.round(width / 2) : width;
+    canvas.width = mode === "cross-eyed" ? 2 * eyeWidth : eyeWidth;
     canvas.height = !sideBySide && !squeezed ? Math.round(height / 2) : height;
     gl.viewport(0, 0, canvas.width, canvas.height);
+  }
+
+  function useMix(pair) {
+    gl.uniformMatrix3fv(gl.getUniformLocation(program, "leftMix"), false, columns(pair[0]));
+    gl.uniformMatrix3fv(gl.getUniformLocation(program, "rightMix"), false, columns(pair[1]));
+  }
+
+  function drawFrame() {
+    if (mode === "cross-eyed") {
+      // The right eye's picture on the left, where the crossed left eye looks, and back.
+      useMix(RIGHT_EYE);
+      gl.viewport(0, 0, eyeWidth, canvas.height);
+      gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+      useMix(LEFT_EYE);
+      gl.viewport(eyeWidth, 0, eyeWidth, canvas.height);
+      gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+      return;
+    }
+    if (mode === "wiggle") {
+      useMix(Math.floor(performance.now() / WIGGLE_MS) % 2 ? RIGHT_EYE : LEFT_EYE);
+    }
+    gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
   }
 
   function draw() {
@@ -99,7 +138,7 @@
         drawing = false;
         return;
       }
-      gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+      drawFrame();
     }
     window.requestAnimationFrame(draw);
   }
@@ -107,10 +146,9 @@
   function choose(value) {
     mode = value;
     canvas.hidden = !mode;
-    message.textContent = mode ? "The anaglyph follows the player below." : "";
+    message.textContent = mode ? MESSAGES[mode] || "The anaglyph follows the player below." : "";
     if (!mode) { return; }
-    gl.uniformMatrix3fv(gl.getUniformLocation(program, "leftMix"), false, columns(mixes[mode][0]));
-    gl.uniformMatrix3fv(gl.getUniformLocation(program, "rightMix"), false, columns(mixes[mode][1]));
+    if (mixes[mode]) { useMix(mixes[mode]); }
     if (video.readyState >= 1) { sizeCanvas(); }
     if (!drawing) { drawing = true; window.requestAnimationFrame(draw); }
   }

@@ -233,6 +233,29 @@ def test_preview_first_then_the_whole_video_in_a_browser(embedded_stack, browser
     expected = np.clip(mix_left @ left**2.2 + mix_right @ right**2.2, 0, 1) ** (1 / 2.2)
     inside = shown[8:-8, 8:-8].reshape(-1, 3)  # clear of the edges, where sampling blends
     assert np.abs(inside - expected).max() < 8 / 255, (inside.min(axis=0), expected)
+
+    # Without glasses: a cross-eyed pair, the right eye's picture on the left ...
+    page.select_option("#view", "cross-eyed")
+    time.sleep(0.5)
+    _, (pair_width, pair_height, pair) = page.evaluate(READ_VIDEO_AND_CANVAS)
+    assert (pair_width, pair_height) == (2 * width, height)
+    pair = np.array(pair, float).reshape(height, 2 * width, 4)[..., :3] / 255
+    assert np.abs(pair[8:-8, 8 : width - 8] - right).max() < 8 / 255
+    assert np.abs(pair[8:-8, width + 8 : -8] - left).max() < 8 / 255
+    # ... or the two eyes' pictures in turn, each whole.
+    page.select_option("#view", "wiggle")
+    seen: set[str] = set()
+    reads = 0
+    deadline = time.monotonic() + 30
+    while seen != {"left", "right"}:
+        assert time.monotonic() < deadline, (seen, page.inner_text("#stereo-message"), reads)
+        _, (_, _, turn) = page.evaluate(READ_VIDEO_AND_CANVAS)
+        turn = np.array(turn, float).reshape(height, width, 4)[8:-8, 8:-8, :3] / 255
+        eye = "left" if np.abs(turn - left).max() < 8 / 255 else "right"
+        assert np.abs(turn - (left if eye == "left" else right)).max() < 8 / 255
+        seen.add(eye)
+        reads += 1
+        time.sleep(0.05)
     assert not [e for e in errors if "Content Security Policy" in e], errors
     page.goto(embedded_stack + "jobs")
     assert page.locator("table.jobs tbody tr").count() == 2

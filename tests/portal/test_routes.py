@@ -459,7 +459,7 @@ def test_play_page_hands_the_browser_the_results_text_tracks(
     assert shown and shown.group(1) == "Text tracks, in the player's menu too: Closed captions"
 
 
-def test_a_packed_result_can_be_seen_as_an_anaglyph_in_the_page(
+def test_a_packed_result_can_be_seen_as_an_anaglyph_or_without_glasses_in_the_page(
     client, jobs, storage, clip_mp4
 ) -> None:
     # stereo-view.js mixes the eyes with the engines' own matrices, given by the page.
@@ -473,6 +473,7 @@ def test_a_packed_result_can_be_seen_as_an_anaglyph_in_the_page(
 
     assert '<script src="/static/stereo-view.js" defer>' in page
     assert 'data-layout="half-sbs"' in page and "an anaglyph for amber-blue glasses" in page
+    assert '<option value="cross-eyed">' in page and '<option value="wiggle">' in page
     assert json.loads(html.unescape(mixes)) == {
         mode.value: [[list(row) for row in eye] for eye in matrices]
         for mode, matrices in DUBOIS_MIXES.items()
