@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.local_runner import INTERRUPTED
 from stereo_spot.cli.convert import _Started, _StartedAhead
 from stereo_spot.errors import InputRejected
 
@@ -20,7 +21,8 @@ from stereo_spot.errors import InputRejected
 class StartingConversion:
     """Starts a sleeping child for each video (one that is not a video is refused)."""
 
-    def __init__(self) -> None:
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
         self.started: list[Path] = []
         self.processes: list[subprocess.Popen] = []
 
@@ -32,11 +34,13 @@ class StartingConversion:
             [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
         )
         self.processes.append(process)
-        return _Started(f"job-{source.stem}", source.name, process, Path("run.log"))
+        return _Started(
+            f"job-{source.stem}", source.name, process, self.logs / f"run-{source.stem}.log"
+        )
 
 
-def test_the_video_started_ahead_is_handed_over_and_not_started_again() -> None:
-    conversion = StartingConversion()
+def test_the_video_started_ahead_is_handed_over_and_not_started_again(tmp_path) -> None:
+    conversion = StartingConversion(tmp_path)
     ahead = _StartedAhead(conversion)
     ahead.start(Path("b.mp4"))
 
@@ -50,16 +54,16 @@ def test_the_video_started_ahead_is_handed_over_and_not_started_again() -> None:
     started.process.wait()
 
 
-def test_a_video_that_cannot_start_is_reported_at_its_turn() -> None:
-    ahead = _StartedAhead(StartingConversion())
+def test_a_video_that_cannot_start_is_reported_at_its_turn(tmp_path) -> None:
+    ahead = _StartedAhead(StartingConversion(tmp_path))
     ahead.start(Path("notes.txt"))  # refused now, said nothing yet
 
     with pytest.raises(InputRejected, match="not a video"):
         ahead.take(Path("notes.txt"))
 
 
-def test_a_run_started_ahead_that_nobody_follows_is_stopped() -> None:
-    conversion = StartingConversion()
+def test_a_run_started_ahead_that_nobody_follows_is_stopped(tmp_path) -> None:
+    conversion = StartingConversion(tmp_path)
     ahead = _StartedAhead(conversion)
     ahead.start(Path("b.mp4"))
     (process,) = conversion.processes
@@ -67,10 +71,11 @@ def test_a_run_started_ahead_that_nobody_follows_is_stopped() -> None:
     ahead.stop()  # what the command does when Ctrl-C or a failed server ends it early
 
     assert process.poll() is not None, "the runner and its process group were stopped"
+    assert (tmp_path / "run-b.log").read_text().strip().endswith(INTERRUPTED)
 
 
-def test_without_a_run_ahead_the_video_starts_at_its_turn() -> None:
-    conversion = StartingConversion()
+def test_without_a_run_ahead_the_video_starts_at_its_turn(tmp_path) -> None:
+    conversion = StartingConversion(tmp_path)
     ahead = _StartedAhead(conversion)
 
     started = ahead.take(Path("a.mp4"))
