@@ -4,8 +4,9 @@
 
 Needs Debian ``chromium`` and ``pip install playwright`` (no ``playwright install``), ffmpeg.
 Makes a 10 s test clip, starts ``stereo-spot up`` over a temporary data dir, and walks through
-create → upload (throttled so the progress bar shows) → status → play → completed list, plus a
-failed job (a text file uploaded as a video) and the not-found page.
+create → upload (throttled so the progress bar shows) → status → play → completed list, a half
+side-by-side job's play page seen as an anaglyph, a failed job (a text file uploaded as a video)
+and the not-found page.
 """
 
 from __future__ import annotations
@@ -156,6 +157,21 @@ def main() -> int:
 
                 page.goto(base + "jobs")
                 shoot(page, out, "completed")
+
+                # A half side by side, seen in the page as an anaglyph for red-cyan glasses.
+                sbs_url = create_job(page, base, "half-sbs")
+                page.set_input_files("#file", str(clip))
+                page.click("#upload-button")
+                page.wait_for_selector("text=Play the 3D video", timeout=300_000)
+                page.goto(sbs_url + "/play")
+                page.wait_for_function("document.getElementById('player').readyState >= 2")
+                page.select_option("#view", "dubois")
+                page.evaluate("document.getElementById('player').currentTime = 4")
+                page.wait_for_function(
+                    "(v => !v.seeking && v.readyState >= 3)(document.getElementById('player'))"
+                )
+                time.sleep(1.0)
+                shoot(page, out, "play-sbs")
 
                 create_job(page, base, "sbs")
                 page.set_input_files("#file", str(not_video))
