@@ -9,9 +9,12 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Layout(StrEnum):
@@ -219,6 +222,12 @@ class StereoParams(BaseModel):
     # scaled down to it (a 4K phone video for a 1080p 3D TV, whose full side by side would
     # otherwise be 7680 x 2160), keeping its shape; never up. None: the source's size.
     max_height: int | None = Field(default=None, ge=MIN_HEIGHT, le=MAX_HEIGHT)
+
+    def disparity(self, depth: float | np.ndarray, width: int) -> float | np.ndarray:
+        """Disparity in pixels, in a picture ``width`` wide, of what lies at ``depth`` (0 =
+        farthest, 1 = nearest): for one depth, or a float32 depth map (kept float32). The one
+        place the formula above is written: the engines' maps and the 3D subtitles' depth agree."""
+        return (depth - self.convergence) * (self.divergence / 100 * width)
 
     @model_validator(mode="before")
     @classmethod

@@ -65,7 +65,7 @@ def stereo_script(
     # The eye's picture before any squeeze: the text is sized for it, then squeezed with it.
     full_height = eyes.height * 100 // eyes.squeeze_y
     font = max(8, round(FONT_HEIGHT * full_height))
-    disparity = round((1 - params.convergence) * params.divergence / 100 * eyes.width)
+    disparity = round(params.disparity(1.0, eyes.width))  # of the nearest depth
     side = round(SIDE_MARGIN * eyes.width)
     bottom = round(BOTTOM_MARGIN * eyes.height)
     squeeze = ""

@@ -1,6 +1,7 @@
 """Depth to disparity (DESIGN.md, Stereo engine notes).
 
-Disparity in pixels is ``divergence / 100 * width * (depth - convergence)``: content nearer than
+Disparity in pixels is ``divergence / 100 * width * (depth - convergence)``
+(:meth:`stereo_spot.domain.StereoParams.disparity`): content nearer than
 the convergence depth gets a positive disparity (``x_right = x_left - d``: it shifts left in the
 right eye and appears in front of the screen), farther content a negative one.
 """
@@ -38,8 +39,7 @@ def disparity_from_depth(
         raise ValueError(f"expected a 2-D depth map, got shape {depth.shape}")
     height, depth_width = depth.shape
     width = depth_width if width is None else int(width)
-    scale = np.float32(params.divergence / 100.0 * width)
-    disparity = (depth - np.float32(params.convergence)) * scale
+    disparity = params.disparity(depth, width)
     if params.edges_at_screen:
         columns = _taper(depth_width, round(EDGE_TAPER_FRACTION * depth_width))
         rows = _taper(height, round(EDGE_TAPER_FRACTION * height))
