@@ -104,6 +104,35 @@ def make_interlaced_clip(path: Path, size: str, seconds: float = 1) -> Path:
     return path
 
 
+PAL = "720x576"  # the one size a 50 Hz DV tape holds
+
+
+def make_dv_tape(path: Path, seconds: float = 1) -> Path:
+    """``seconds`` of a 50 Hz camcorder tape: fields of a panning picture (7 px a field) 1/50 s
+    apart, woven into frames, with its stereo PCM sound, as a FireWire capture writes it."""
+    ffmpeg(
+        *("-f", "lavfi", "-i", f"testsrc2=s={PAL}:r=50:d={seconds}"),
+        *("-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:d={seconds}"),
+        *(
+            "-vf",
+            "scroll=horizontal=0.01,tinterlace=interleave_bottom",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v",
+            "dvvideo",
+        ),
+        *("-c:a", "pcm_s16le", "-ac", "2", str(path)),
+    )
+    return path
+
+
+def combing(frame: np.ndarray) -> float:
+    """How much more neighbouring rows differ than rows two apart: high where two fields taken
+    at different moments are woven into one picture."""
+    grey = frame.astype(np.float32).mean(axis=2)
+    return float(np.abs(grey[1:] - grey[:-1]).mean() - np.abs(grey[2:] - grey[:-2]).mean())
+
+
 def turned_sideways(plain: Path, path: Path) -> Path:
     """``plain`` stored as a phone stores a portrait video: as it is, with a display matrix that
     turns it 90 degrees when shown."""

@@ -3,7 +3,8 @@
 Cut by stream copy where the source can be cut so (the containers and codecs the split copies):
 from the keyframe nearest the middle, the source's own pictures, in a fraction of a second
 whatever the resolution. Re-encoded from the exact middle otherwise (an AVI, MPEG-2, keyframes
-far apart): that takes ~1.2 s for 5 s of 720p on two cores, and ~10 s of 4K.
+far apart), as the split's mezzanine is (progressive, SDR, at the source's size): that takes
+~1.2-1.7 s for 5 s of 720p on two cores, and ~10 s of 4K.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from stereo_spot.domain import PREVIEW_SECONDS, SourceInfo
 from stereo_spot.media.assemble import mp4_audio_options
 from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, safe_input
 from stereo_spot.media.probe import count_video_frames, probe_source, scan_keyframes
-from stereo_spot.media.split import copy_refusal
+from stereo_spot.media.split import copy_refusal, engine_ready_picture
 from stereo_spot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -84,10 +85,13 @@ def _copy_cut(source: Path, info: SourceInfo, start: float, seconds: float, targ
 def _encoded_cut(
     source: Path, info: SourceInfo, middle: float, seconds: float, target: Path
 ) -> None:
-    options = {"vcodec": "libx264", "preset": "veryfast", "crf": "16", "pix_fmt": "yuv420p"}
-    options.update(NO_TIMECODE)
+    # Re-encoded as the split's mezzanine is, so the excerpt's pictures are what the engine
+    # takes (fields joined, HDR tone-mapped, an odd size kept): a plain x264 encode wove an
+    # interlaced source's fields into progressive pictures the split then kept, failed on an
+    # odd size, and squeezed HDR into 8 bits before its tone mapping.
     found = safe_input(source, ss=f"{middle:.3f}", t=f"{seconds:.3f}")
     streams = [found[f"v:{info.video_stream}"]]
+    options = {**engine_ready_picture(info), **NO_TIMECODE}
     if info.audio_codec:
         streams.append(found["a"])
         options.update(acodec="aac", audio_bitrate="192k")

@@ -150,16 +150,20 @@ def sdr_tone_map(pix_fmt: str) -> str:
     )
 
 
-def _transcode_mezzanine(
-    source: Path,
-    info: SourceInfo,
-    segment_seconds: float,
-    target: Path,
-    on_progress: Callable[[float], None] | None = None,
-) -> None:
-    # Near-lossless x264: the engine decodes this once, so quality matters more than size.
-    # Timestamps pass through so variable-frame-rate sources keep every frame where they are.
-    extra: dict[str, object] = {}
+# Near-lossless x264 for the pictures the engine decodes next (the mezzanine, an excerpt that
+# could not be cut by copy): decoded once, so quality matters more than size.
+INTERMEDIATE_X264 = {"vcodec": "libx264", "preset": "veryfast", "crf": 12}
+
+
+def engine_ready_picture(info: SourceInfo) -> dict[str, object]:
+    """ffmpeg output options that re-encode ``info``'s picture as the engine takes it, with
+    :data:`INTERMEDIATE_X264`: progressive, SDR BT.709, one time per frame, at its own size
+    (ffmpeg turns a rotated picture upright whenever it transcodes).
+
+    Timestamps pass through, so variable-frame-rate sources keep every frame where it is.
+    """
+    options: dict[str, object] = {}
+    # Interlaced fields would reach the depth estimate as combs: one frame out per frame in.
     filters = ["yadif=mode=send_frame"] if info.interlaced else []
     if info.container in UNTIMED_CONTAINERS:
         # Rounded: in floating point N/FRAME_RATE/TB falls just short of N for some frames (at
@@ -170,25 +174,35 @@ def _transcode_mezzanine(
     pix_fmt = "yuv420p" if info.width % 2 == 0 and info.height % 2 == 0 else "yuv444p"
     if info.hdr:
         filters.append(sdr_tone_map(pix_fmt))
-        extra.update(color_primaries="bt709", color_trc="bt709", colorspace="bt709")
+        options.update(color_primaries="bt709", color_trc="bt709", colorspace="bt709")
     if filters:
-        extra["vf"] = ",".join(filters)
-    stream = safe_input(source).output(
-        str(target),
-        map=f"0:v:{info.video_stream}",
-        vcodec="libx264",
-        preset="veryfast",
-        crf=12,
-        pix_fmt=pix_fmt,
-        force_key_frames=f"expr:gte(t,n_forced*{segment_seconds:g})",
-        fps_mode="passthrough",
+        options["vf"] = ",".join(filters)
+    return {
+        **INTERMEDIATE_X264,
+        "pix_fmt": pix_fmt,
+        "fps_mode": "passthrough",
         # The encoder keeps the source's time base. By default it takes 1/frame rate, and a
         # Matroska source's millisecond timestamps then round onto that grid: a video starting
         # half a frame in (21 ms, an AAC priming delay) had two frames on one timestamp, which
         # the model server's muxer refused.
-        enc_time_base="-1",
+        "enc_time_base": "-1",
+        **options,
+    }
+
+
+def _transcode_mezzanine(
+    source: Path,
+    info: SourceInfo,
+    segment_seconds: float,
+    target: Path,
+    on_progress: Callable[[float], None] | None = None,
+) -> None:
+    stream = safe_input(source).output(
+        str(target),
+        map=f"0:v:{info.video_stream}",
+        force_key_frames=f"expr:gte(t,n_forced*{segment_seconds:g})",
         an=None,
-        **extra,
+        **engine_ready_picture(info),
     )
     # One pass over the whole video: hours for a long film on a small machine, so limited by
     # standing still rather than by a length of time.

@@ -11,7 +11,18 @@ from stereo_spot.media.assemble import source_tracks
 from stereo_spot.media.excerpt import cut_excerpt
 from stereo_spot.media.probe import count_video_frames, probe_source
 from stereo_spot.settings import Settings
-from tests.media import audio_streams, decoded_frames, make_clip, probe, psnr, turned_sideways
+from tests.media import (
+    audio_streams,
+    colour_tags,
+    combing,
+    decoded_frames,
+    make_clip,
+    make_dv_tape,
+    probe,
+    psnr,
+    turned_sideways,
+    video_stream,
+)
 
 SECONDS = 5.0
 
@@ -119,3 +130,57 @@ def test_an_open_gop_source_is_re_encoded_so_every_excerpt_frame_decodes(tmp_pat
 
     assert decoded_frames(excerpt) == count_video_frames(excerpt) == 5 * 24
     assert psnr(_first_frame(excerpt), _frame_at(source, 4.0)) > 30, "from the exact middle"
+
+
+# A re-encoded excerpt is made as the split's mezzanine is: the split copies it as it is, so its
+# pictures must already be what the engine takes.
+
+
+def test_an_interlaced_tape_s_excerpt_has_whole_frames(tmp_path):
+    # A DV tape cannot be cut by copy. Encoded as plain progressive x264, its woven fields went
+    # through the split as one picture each, and the preview showed combs wherever things moved.
+    tape = make_dv_tape(tmp_path / "tape.dv", seconds=6)
+    excerpt = _cut(tape, tmp_path)
+
+    info = probe_source(excerpt, Settings())
+    assert (info.interlaced, info.frames) == (False, SECONDS * 25)
+    woven, whole = combing(_frame_at(tape, 0.5)), combing(_first_frame(excerpt))
+    assert woven > 2 and whole < woven / 4, (woven, whole)
+
+
+def test_an_odd_sized_source_s_excerpt_keeps_every_pixel(tmp_path):
+    # 4:2:0 needs even sizes: the excerpt failed ("width not divisible by 2") where the whole
+    # video converts.
+    source = make_clip(
+        tmp_path / "odd.mkv",
+        seconds=12,
+        video_args=("-vf", "scale=191:107", "-c:v", "libx264", "-pix_fmt", "yuv444p", "-g", "1000"),
+    )
+    excerpt = _cut(source, tmp_path)
+
+    info = probe_source(excerpt, Settings())
+    assert (info.width, info.height, info.frames) == (191, 107, SECONDS * 24)
+
+
+def test_an_hdr_source_s_excerpt_is_tone_mapped_before_it_loses_its_ten_bits(tmp_path):
+    # x265's GOPs are open, so this excerpt is re-encoded; 8-bit PQ would band in the shadows
+    # once the split tone-mapped it.
+    source = make_clip(
+        tmp_path / "hdr.mp4",
+        seconds=12,
+        video_args=(
+            *("-c:v", "libx265", "-pix_fmt", "yuv420p10le"),
+            *("-x265-params", "colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc"),
+        ),
+    )
+    assert probe_source(source, Settings()).hdr, "the premise: an HDR (PQ) source"
+    excerpt = _cut(source, tmp_path)
+
+    assert not probe_source(excerpt, Settings()).hdr
+    assert colour_tags(excerpt) | {"color_range": "tv"} == {
+        "color_range": "tv",
+        "color_space": "bt709",
+        "color_transfer": "bt709",
+        "color_primaries": "bt709",
+    }
+    assert video_stream(probe(excerpt))["pix_fmt"] == "yuv420p"

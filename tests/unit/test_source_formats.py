@@ -11,35 +11,7 @@ from stereo_spot.errors import InputRejected
 from stereo_spot.media.probe import probe_source
 from stereo_spot.media.split import split_video
 from stereo_spot.settings import Settings
-from tests.media import ffmpeg, probe, video_stream
-
-PAL = "720x576"  # the one size a 50 Hz DV tape holds
-
-
-def _dv_tape(path: Path) -> Path:
-    """One second of a 50 Hz camcorder tape: fields of a panning picture (7 px a field) 1/50 s
-    apart, woven into frames, with its stereo PCM sound, as a FireWire capture writes it."""
-    ffmpeg(
-        *("-f", "lavfi", "-i", f"testsrc2=s={PAL}:r=50:d=1"),
-        *("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:d=1"),
-        *(
-            "-vf",
-            "scroll=horizontal=0.01,tinterlace=interleave_bottom",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:v",
-            "dvvideo",
-        ),
-        *("-c:a", "pcm_s16le", "-ac", "2", str(path)),
-    )
-    return path
-
-
-def _combing(frame: np.ndarray) -> float:
-    """How much more neighbouring rows differ than rows two apart: high where two fields taken
-    at different moments are woven into one picture."""
-    grey = frame.astype(np.float32).mean(axis=2)
-    return float(np.abs(grey[1:] - grey[:-1]).mean() - np.abs(grey[2:] - grey[:-2]).mean())
+from tests.media import combing, ffmpeg, make_dv_tape, probe, video_stream
 
 
 def _first_frame(path: Path) -> np.ndarray:
@@ -48,7 +20,7 @@ def _first_frame(path: Path) -> np.ndarray:
 
 
 def test_a_dv_tape_is_seen_as_interlaced_and_split_into_whole_frames(tmp_path):
-    tape = _dv_tape(tmp_path / "tape.dv")
+    tape = make_dv_tape(tmp_path / "tape.dv")
     assert video_stream(probe(tape)).get("field_order", "unknown") == "unknown", (
         "the premise: the DV demuxer does not say the tape is interlaced"
     )
@@ -62,7 +34,7 @@ def test_a_dv_tape_is_seen_as_interlaced_and_split_into_whole_frames(tmp_path):
     segments = split_video(tape, info, 0.5, tmp_path / "split")
     assert sum(int(video_stream(probe(s))["nb_read_packets"]) for s in segments) == 25
     assert {video_stream(probe(s))["field_order"] for s in segments} == {"progressive"}
-    woven, whole = _combing(_first_frame(tape)), _combing(_first_frame(segments[0]))
+    woven, whole = combing(_first_frame(tape)), combing(_first_frame(segments[0]))
     assert woven > 2 and whole < woven / 4, (woven, whole)
 
 
