@@ -6,6 +6,7 @@ these shapes, and the job stores persist them.
 
 from __future__ import annotations
 
+import math
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -135,6 +136,66 @@ ENCODER_PRESETS: tuple[str, ...] = get_args(EncoderPreset)
 # How much a preview converts (``convert --preview``, the portal's "Preview only"), from the
 # middle of the video.
 PREVIEW_SECONDS = 5.0
+
+
+def parse_time(text: str) -> float:
+    """A time in a video as people write it: seconds (``90``, ``90.5``) or a clock
+    (``1:30``, ``01:02:03.5``). Raises ValueError with what was wrong."""
+    fields = text.strip().split(":")
+    try:
+        numbers = [float(field) for field in fields]
+        if len(fields) > 3 or not all(math.isfinite(number) for number in numbers):
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time: give seconds (90.5) or a clock ([HH:]MM:SS[.fff])"
+        ) from None
+    if any(number < 0 for number in numbers):
+        raise ValueError(f"{text!r} is not a time: it must be 0 or more")
+    *larger, _ = numbers
+    if any(number != int(number) for number in larger) or any(n >= 60 for n in numbers[1:]):
+        raise ValueError(
+            f"{text!r} is not a clock: minutes and seconds run from 0 to 59, and only the "
+            "seconds may have a fraction"
+        )
+    seconds = 0.0
+    for number in numbers:
+        seconds = seconds * 60 + number
+    return seconds
+
+
+def _clock_tag(seconds: float) -> str:
+    """``1h02m03s``, ``0m30s``, ``0m30.5s``: a time for a file name (no colons, which Windows
+    refuses)."""
+    whole, fraction = divmod(round(seconds, 3), 1)
+    hours, rest = divmod(int(whole), 3600)
+    minutes, secs = divmod(rest, 60)
+    second = f"{secs:02d}" + (f"{fraction:.3f}".rstrip("0")[1:] if fraction else "")
+    return (f"{hours}h{minutes:02d}m" if hours else f"{minutes}m") + f"{second}s"
+
+
+class Part(BaseModel):
+    """The part of a video to convert (``convert --start/--end``): from ``start`` seconds to
+    ``end`` (None: the video's end), frame-exact."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    end: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> Part:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(
+                f"the end ({self.end:g} s) must come after the start ({self.start:g} s)"
+            )
+        return self
+
+    @property
+    def filename_tag(self) -> str:
+        """What a result's name says of the part: ``_0m30s-1m00s``, ``_1m30s-end``."""
+        end = "end" if self.end is None else _clock_tag(self.end)
+        return f"_{_clock_tag(self.start)}-{end}"
 
 
 class JobStatus(StrEnum):

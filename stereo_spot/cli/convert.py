@@ -15,7 +15,13 @@ from typing import Protocol
 
 from stereo_spot import keys
 from stereo_spot.cli.outputs import fetch_result, plan_outputs
-from stereo_spot.cli.stereo_options import add_stereo_options, segment_seconds, stereo_params_from
+from stereo_spot.cli.stereo_options import (
+    add_stereo_options,
+    part_from,
+    segment_seconds,
+    stereo_params_from,
+    time_in_video,
+)
 from stereo_spot.domain import (
     CODEC_NOTES,
     DEFAULT_CRF,
@@ -24,6 +30,7 @@ from stereo_spot.domain import (
     Job,
     JobStatus,
     Layout,
+    Part,
     StereoParams,
     VideoCodec,
 )
@@ -118,11 +125,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="chroma of the encoded output: 420 plays everywhere; 444 (High 4:4:4) keeps "
         "anaglyph colours from ghosting (default %(default)s)",
     )
-    parser.add_argument(
+    part = parser.add_argument_group("part of the video")
+    part.add_argument(
+        "--start",
+        type=time_in_video,
+        metavar="TIME",
+        help="convert from this time on: seconds (90.5) or a clock ([HH:]MM:SS[.fff]); "
+        "frame-exact (default: the beginning)",
+    )
+    part.add_argument(
+        "--end",
+        type=time_in_video,
+        metavar="TIME",
+        help="convert until this time (default: the end); the result is named after the part "
+        "(<name>_1m30s-2m00s<tag>.mp4)",
+    )
+    part.add_argument(
         "--preview",
         action="store_true",
-        help=f"convert only {PREVIEW_SECONDS:g} s from the middle, to choose settings quickly "
-        "(writes <name>_preview<tag>.mp4)",
+        help=f"convert only {PREVIEW_SECONDS:g} s from the middle (of the part, with --start or "
+        "--end), to choose settings quickly (writes <name>_preview<tag>.mp4)",
     )
     parser.set_defaults(func=run_convert)
 
@@ -135,8 +157,14 @@ def run_convert(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"engine": args.engine})
     layout = Layout(args.layout)
     params = stereo_params_from(args)
+    part = part_from(args)
     plan = plan_outputs(
-        args.inputs, args.output, layout, preview=args.preview, anaglyph_mode=params.anaglyph_mode
+        args.inputs,
+        args.output,
+        layout,
+        preview=args.preview,
+        anaglyph_mode=params.anaglyph_mode,
+        part=part,
     )
     for _, output in plan:
         if output.exists():
@@ -150,6 +178,7 @@ def run_convert(args: argparse.Namespace) -> int:
             params,
             settings,
             args.segment_seconds,
+            part,
             args.preview,
             storage_from(settings),
             job_store_from(settings),
@@ -198,28 +227,33 @@ class _Conversion:
     params: StereoParams
     settings: Settings
     segment_seconds: float | None
+    part: Part | None  # of each video, or None for the whole
     preview: bool
     storage: ObjectStorage
     jobs: JobStore
 
     def start(self, source: Path) -> _Started:
-        """Store and probe ``source`` (or its preview excerpt) as a new job and start its run."""
+        """Store and probe ``source`` (or the part or preview of it asked for) as a new job and
+        start its run."""
         # Imported here (PyAV): `convert` starts the model server before it needs the media code.
         from pipelines.local_runner import start_job_process
-        from stereo_spot.media.excerpt import cut_preview
+        from stereo_spot.media.excerpt import cut_to_convert
 
+        cut = self.preview or self.part is not None
         with contextlib.ExitStack() as stack:
-            if self.preview:
-                workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="preview-"))
-                source = cut_preview(source, Path(workdir), self.settings)
+            if cut:
+                workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="excerpt-"))
+                source = cut_to_convert(
+                    source, Path(workdir), self.settings, self.part, self.preview
+                )
             job = submit_job(
                 source, self.layout, self.params, self.settings.engine,
                 self.storage, self.jobs, self.settings,
             )  # fmt: skip
         process, log_path = start_job_process(self.settings, job.job_id, self.segment_seconds)
         note = job.source.left_out if job.source else None
-        # A preview's excerpt is gone by now, and its audio is the MP4's already.
-        original = None if self.preview else source
+        # An excerpt is gone by now, and its audio is the MP4's already.
+        original = None if cut else source
         return _Started(job.job_id, source.name, process, log_path, note, original)
 
     def finish(

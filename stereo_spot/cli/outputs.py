@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from stereo_spot import keys
-from stereo_spot.domain import AnaglyphMode, Job, Layout, result_tag
+from stereo_spot.domain import AnaglyphMode, Job, Layout, Part, result_tag
 from stereo_spot.errors import InputRejected, StereoSpotError
 from stereo_spot.storage import ObjectStorage
 
@@ -24,8 +24,9 @@ def default_output(
     layout: Layout,
     preview: bool = False,
     anaglyph_mode: AnaglyphMode = AnaglyphMode.DUBOIS,
+    part: Part | None = None,
 ) -> Path:
-    middle = "_preview" if preview else ""
+    middle = (part.filename_tag if part else "") + ("_preview" if preview else "")
     return source.with_name(f"{source.stem}{middle}{result_tag(layout, anaglyph_mode)}.mp4")
 
 
@@ -35,6 +36,7 @@ def plan_outputs(
     layout: Layout,
     preview: bool = False,
     anaglyph_mode: AnaglyphMode = AnaglyphMode.DUBOIS,
+    part: Part | None = None,
 ) -> list[tuple[Path, Path]]:
     """Each input with the file its 3D version goes to.
 
@@ -72,7 +74,7 @@ def plan_outputs(
     plan: list[tuple[Path, Path]] = []
     targets: dict[Path, Path] = {}
     for source in inputs:
-        target = file or default_output(source, layout, preview, anaglyph_mode)
+        target = file or default_output(source, layout, preview, anaglyph_mode, part)
         if folder is not None:
             target = folder / target.name
         resolved = target.resolve()

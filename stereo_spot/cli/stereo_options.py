@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from stereo_spot.domain import AnaglyphMode, Layout, StereoParams, VideoCodec
+from stereo_spot.domain import AnaglyphMode, Layout, Part, StereoParams, VideoCodec, parse_time
 from stereo_spot.errors import InvalidOption
 
 
@@ -70,6 +70,24 @@ def segment_seconds(text: str) -> float:
     if not math.isfinite(seconds) or seconds <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a length in seconds above 0")
     return seconds
+
+
+def time_in_video(text: str) -> float:
+    """``--start``/``--end``: seconds (90.5) or a clock ([HH:]MM:SS[.fff])."""
+    try:
+        return parse_time(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def part_from(args: argparse.Namespace) -> Part | None:
+    """The part of each video ``--start``/``--end`` ask for; None for the whole video."""
+    start = args.start or 0.0
+    if not start and args.end is None:
+        return None
+    if args.end is not None and args.end <= start:
+        raise InvalidOption(f"Invalid --end: {args.end:g} s is not after --start ({start:g} s).")
+    return Part(start=start, end=args.end)
 
 
 def port_number(text: str) -> int:

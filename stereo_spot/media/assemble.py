@@ -43,8 +43,14 @@ def mp4_audio_options(codecs: list[str], channels: list[int] | None = None) -> d
             # ffmpeg before 6.0 calls FLAC in MP4 experimental and refuses it without this.
             return {"acodec": "copy", "strict": "experimental"}
         return {"acodec": "copy"}
+    return aac_options(channels or [2] * len(codecs))
+
+
+def aac_options(channels: list[int]) -> dict[str, object]:
+    """ffmpeg output options that encode audio tracks of ``channels`` each to AAC, each at
+    :data:`AAC_KBITS_PER_CHANNEL` a channel."""
     options: dict[str, object] = {"acodec": "aac"}
-    for number, count in enumerate(channels or [2] * len(codecs)):
+    for number, count in enumerate(channels):
         options[f"b:a:{number}"] = f"{AAC_KBITS_PER_CHANNEL * max(1, count)}k"
     return options
 

@@ -1,10 +1,13 @@
-"""A few seconds from the middle of a video, for previews (``convert --preview``, the portal).
+"""What ``convert`` converts when not the whole video: a part (``--start``/``--end``), cut to
+the frame, and a few seconds from the middle for a preview (``--preview``, the portal's), of the
+whole video or of the part.
 
-Cut by stream copy where the source can be cut so (the containers and codecs the split copies):
-from the keyframe nearest the middle, the source's own pictures, in a fraction of a second
-whatever the resolution. Re-encoded from the exact middle otherwise (an AVI, MPEG-2, keyframes
-far apart), as the split's mezzanine is (progressive, SDR, at the source's size): that takes
-~1.2-1.7 s for 5 s of 720p on two cores, and ~10 s of 4K.
+Cut by stream copy where that gives what was asked for, from a keyframe of a source the split
+would copy too: the source's own pictures, in a fraction of a second whatever the resolution. A
+preview may start at the keyframe nearest its middle; a part only at a keyframe on its first
+frame, and only when it runs to the video's end (a copy cut's end overshoots by the frames its
+B-frames need, ~3). Otherwise re-encoded from the exact time, as the split's mezzanine is
+(progressive, SDR, at the source's size): ~1.2-1.7 s for 5 s of 720p on two cores, ~10 s of 4K.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from pathlib import Path
 
 import ffmpeg
 
-from stereo_spot.domain import PREVIEW_SECONDS, SourceInfo
-from stereo_spot.media.assemble import mp4_audio_options
-from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, safe_input
+from stereo_spot.domain import PREVIEW_SECONDS, Part, SourceInfo
+from stereo_spot.errors import InputRejected
+from stereo_spot.media.assemble import aac_options, mp4_audio_options, source_tracks
+from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, run_ffmpeg_watched, safe_input
 from stereo_spot.media.probe import count_video_frames, probe_source, scan_keyframes
 from stereo_spot.media.split import copy_refusal, engine_ready_picture
 from stereo_spot.settings import Settings
@@ -30,19 +34,42 @@ log = logging.getLogger(__name__)
 NO_TIMECODE = {"metadata": "timecode=", "metadata:s:v:0": "timecode="}
 
 
-def cut_preview(
-    source: Path, workdir: Path, settings: Settings, seconds: float = PREVIEW_SECONDS
+def cut_to_convert(
+    source: Path, workdir: Path, settings: Settings, part: Part | None, preview: bool
 ) -> Path:
-    """About ``seconds`` from the middle of ``source`` (probed first), written in ``workdir``
-    under the source's own name."""
+    """What ``convert`` converts of ``source`` (probed first): ``part`` of it, or a preview
+    from the middle of the video or of ``part``; written in ``workdir`` under the source's own
+    name, which the job takes."""
     info = probe_source(source, settings)
-    return cut_excerpt(source, info, seconds, workdir / f"{source.stem}.mp4")
+    target = workdir / f"{source.stem}.mp4"
+    if preview:
+        return cut_excerpt(source, info, PREVIEW_SECONDS, target, within=part)
+    if part is None:
+        raise ValueError("nothing to cut: neither a part nor a preview was asked for")
+    return cut_part(source, info, part, target)
 
 
-def cut_excerpt(source: Path, info: SourceInfo, seconds: float, target: Path) -> Path:
-    """``target`` := about ``seconds`` of ``source`` (all its audio too) from its middle."""
-    middle = max(0.0, (info.duration - seconds) / 2)
-    start = copy_start(source, info, middle, seconds)
+def part_bounds(info: SourceInfo, part: Part) -> tuple[float, float]:
+    """Where ``part`` starts in the video ``info`` describes, and how long it runs there (to
+    the video's end at most)."""
+    if part.start >= info.duration:
+        raise InputRejected(
+            f"The part asked for starts at {part.start:g} s, and the video is only "
+            f"{info.duration:.1f} s long."
+        )
+    end = info.duration if part.end is None else min(part.end, info.duration)
+    return part.start, end - part.start
+
+
+def cut_excerpt(
+    source: Path, info: SourceInfo, seconds: float, target: Path, within: Part | None = None
+) -> Path:
+    """``target`` := about ``seconds`` of ``source`` (all its audio too) from the middle of the
+    video, or of the part ``within`` it."""
+    first, length = part_bounds(info, within or Part())
+    middle = first + max(0.0, (length - seconds) / 2)
+    seconds = min(seconds, length)
+    start = copy_start(source, info, middle, tolerance=seconds / 2)
     if start is not None:
         try:
             _copy_cut(source, info, start, seconds, target)
@@ -54,26 +81,43 @@ def cut_excerpt(source: Path, info: SourceInfo, seconds: float, target: Path) ->
     return target
 
 
-def copy_start(source: Path, info: SourceInfo, middle: float, seconds: float) -> float | None:
-    """The presentation time of the keyframe to cut from, or None when the excerpt must be
-    re-encoded: a source the split would not copy (its container or codec, open GOPs), or no
-    keyframe within half the excerpt's length of the middle."""
+def cut_part(source: Path, info: SourceInfo, part: Part, target: Path) -> Path:
+    """``target`` := the frames of ``source`` shown from ``part.start`` until ``part.end``, and
+    the sound over them."""
+    start, seconds = part_bounds(info, part)
+    if start + seconds >= info.duration:
+        # Within half a frame: the keyframe then is the part's first frame.
+        keyframe = copy_start(source, info, start, tolerance=0.5 / info.fps)
+        if keyframe is not None:
+            _copy_cut(source, info, keyframe, None, target)
+            return target
+    _encoded_cut(source, info, start, seconds, target)
+    return target
+
+
+def copy_start(source: Path, info: SourceInfo, wanted: float, tolerance: float) -> float | None:
+    """The presentation time of the keyframe to cut from for a cut at ``wanted`` seconds into
+    the video, or None when the cut must be re-encoded: a source the split would not copy (its
+    container or codec, open GOPs), or no keyframe within ``tolerance`` of ``wanted``."""
     if copy_refusal(info):
         return None
     scanned = scan_keyframes(source, info.video_stream)
     keyframes = scanned.times
     if not keyframes or scanned.open_gop:
         return None  # an open GOP's cut would start with pictures no decoder can show
-    wanted = keyframes[0] + middle  # keyframe times count from the stream's own start
+    wanted = keyframes[0] + wanted  # keyframe times count from the stream's own start
     # Of two keyframes as near (to the millisecond), the earlier.
     nearest = min(keyframes, key=lambda time: (round(abs(time - wanted), 3), time))
-    return nearest if abs(nearest - wanted) <= seconds / 2 else None
+    return nearest if abs(nearest - wanted) <= tolerance else None
 
 
-def _copy_cut(source: Path, info: SourceInfo, start: float, seconds: float, target: Path) -> None:
+def _copy_cut(
+    source: Path, info: SourceInfo, start: float, seconds: float | None, target: Path
+) -> None:
     # seek_timestamp: -ss is the keyframe's own timestamp, not an offset from the file's start;
     # the millisecond past it lands the seek on that keyframe and no earlier one.
-    found = safe_input(source, seek_timestamp=1, ss=f"{start + 0.001:.6f}", t=f"{seconds:.3f}")
+    length = {} if seconds is None else {"t": f"{seconds:.3f}"}
+    found = safe_input(source, seek_timestamp=1, ss=f"{start + 0.001:.6f}", **length)
     streams = [found[f"v:{info.video_stream}"]]
     options: dict[str, object] = {"vcodec": "copy", "avoid_negative_ts": "make_zero", **NO_TIMECODE}
     if info.audio_codec:
@@ -83,16 +127,19 @@ def _copy_cut(source: Path, info: SourceInfo, start: float, seconds: float, targ
 
 
 def _encoded_cut(
-    source: Path, info: SourceInfo, middle: float, seconds: float, target: Path
+    source: Path, info: SourceInfo, start: float, seconds: float, target: Path
 ) -> None:
     # Re-encoded as the split's mezzanine is, so the excerpt's pictures are what the engine
     # takes (fields joined, HDR tone-mapped, an odd size kept): a plain x264 encode wove an
     # interlaced source's fields into progressive pictures the split then kept, failed on an
-    # odd size, and squeezed HDR into 8 bits before its tone mapping.
-    found = safe_input(source, ss=f"{middle:.3f}", t=f"{seconds:.3f}")
+    # odd size, and squeezed HDR into 8 bits before its tone mapping. Seeking in the input
+    # while transcoding is frame-exact: ffmpeg decodes from the keyframe before and drops what
+    # comes before ``start``.
+    found = safe_input(source, ss=f"{start:.3f}", t=f"{seconds:.3f}")
     streams = [found[f"v:{info.video_stream}"]]
     options = {**engine_ready_picture(info), **NO_TIMECODE}
     if info.audio_codec:
         streams.append(found["a"])
-        options.update(acodec="aac", audio_bitrate="192k")
-    run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
+        options.update(aac_options(source_tracks(source, info.video_stream).audio_channels))
+    # A part may be a film's hour; limited by standing still, as the mezzanine is.
+    run_ffmpeg_watched(ffmpeg.output(*streams, str(target), **options), seconds)

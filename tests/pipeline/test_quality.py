@@ -5,9 +5,19 @@ from __future__ import annotations
 import json
 import subprocess
 
+import av
 import pytest
 
-from tests.media import ffmpeg, make_clip, probe, stereo_side_data, video_stream
+from tests.media import (
+    audio_streams,
+    decoded_frames,
+    ffmpeg,
+    make_clip,
+    probe,
+    psnr,
+    stereo_side_data,
+    video_stream,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -92,3 +102,28 @@ def test_preview_converts_five_seconds_from_the_middle(embedded, media_dir, tmp_
     # Cut by stream copy from a keyframe: B-frame reordering lets it run a few frames long.
     assert float(info["format"]["duration"]) == pytest.approx(5.0, abs=0.3)
     assert int(video_stream(info)["width"]) == 2 * 192
+
+
+def test_a_part_converts_the_frames_from_start_to_end_with_their_sound(
+    embedded, media_dir, tmp_path
+):
+    source = make_clip(media_dir / "long.mp4", seconds=12)  # a keyframe every 12 frames
+    target = tmp_path / "long.mp4"
+    target.write_bytes(source.read_bytes())
+    result = subprocess.run(
+        ["stereo-spot", "convert", str(target), "--start", "2.625", "--end", "0:07.25",
+         "--layout", "sbs", "--segment-seconds", "2"],
+        env=embedded.env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+    part = tmp_path / "long_0m02.625s-0m07.25s_LR.mp4"
+    assert decoded_frames(part) == 111  # frames 63 to 173, neither on a keyframe
+    info = probe(part)
+    assert float(audio_streams(info)[0]["duration"]) == pytest.approx(4.625, abs=0.05)
+    # The left eye is the source's picture: its first frame is frame 63, not its neighbour.
+    with av.open(str(source)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    with av.open(str(part)) as container:
+        left = next(container.decode(video=0)).to_ndarray(format="rgb24")[:, :192]
+    assert psnr(left, frames[63]) > 30 > max(psnr(left, frames[62]), psnr(left, frames[64]))

@@ -120,6 +120,20 @@ def test_an_output_that_cannot_be_written_is_refused_before_converting(tmp_path,
     assert message.startswith("stereo-spot: Cannot write /proc/out.mp4: the folder /proc takes no")
 
 
+def test_a_part_s_result_is_named_after_the_part(tmp_path, videos, capsys):
+    # a.mp4's part from 1:30 to the end would be written to a_1m30s-end_redcyan.mp4, the next
+    # input; refused, which shows the name without converting anything.
+    made_earlier = tmp_path / "a_1m30s-end_redcyan.mp4"
+    made_earlier.write_bytes(b"an earlier conversion")
+    message = refusal(capsys, videos[0], made_earlier, "--start", "1:30")
+    assert message.endswith(f"would overwrite the input {made_earlier}; choose another -o.")
+    preview = tmp_path / "a_0m10s-1m00.5s_preview_LR.mp4"
+    preview.write_bytes(b"an earlier preview")
+    message = refusal(capsys, videos[0], preview, "--start=10", "--end=60.5", "--preview",
+                      "--layout=sbs")  # fmt: skip
+    assert message.endswith(f"would overwrite the input {preview}; choose another -o.")
+
+
 @pytest.mark.parametrize(
     ("option", "said"),
     [
@@ -131,6 +145,9 @@ def test_an_output_that_cannot_be_written_is_refused_before_converting(tmp_path,
         ),
         (("--segment-seconds", "0"), "'0' is not a length in seconds above 0"),
         (("--segment-seconds", "nan"), "'nan' is not a length in seconds above 0"),
+        (("--start", "1:20", "--end", "1:10"), "Invalid --end: 70 s is not after --start (80 s)."),
+        (("--end", "0"), "Invalid --end: 0 s is not after --start (0 s)."),
+        (("--start", "2:90"), "'2:90' is not a clock: minutes and seconds run from 0 to 59"),
     ],
 )
 def test_an_option_out_of_range_is_misuse_refused_before_anything_runs(

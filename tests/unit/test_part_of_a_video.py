@@ -1,0 +1,125 @@
+"""A part of a video (``convert --start/--end``): times as people write them, and the cut that
+holds exactly the frames shown between the two, with their sound."""
+
+import re
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from stereo_spot.domain import Part, SourceInfo, parse_time
+from stereo_spot.errors import InputRejected
+from stereo_spot.media.excerpt import cut_excerpt, cut_part
+from stereo_spot.media.probe import probe_source
+from stereo_spot.settings import Settings
+from tests.media import audio_streams, make_clip, probe, psnr
+
+RATE = 24
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90), ("90.5", 90.5), ("1:30", 90), ("01:02:03.25", 3723.25), ("0:00", 0), (" 7 ", 7)],
+)
+def test_times_are_read_as_seconds_or_a_clock(text, seconds):
+    assert parse_time(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("1:75", "minutes and seconds run from 0 to 59"),
+        ("1.5:00", "only the seconds may have a fraction"),
+        ("-3", "0 or more"),
+        ("soon", "give seconds (90.5) or a clock"),
+        ("1:2:3:4", "give seconds (90.5) or a clock"),
+        ("inf", "give seconds (90.5) or a clock"),
+        ("", "give seconds (90.5) or a clock"),
+    ],
+)
+def test_what_is_not_a_time_is_refused_with_what_would_be(text, complaint):
+    with pytest.raises(ValueError, match=re.escape(complaint)):
+        parse_time(text)
+
+
+def test_a_part_is_named_for_file_names_without_colons():
+    assert Part(start=30, end=60).filename_tag == "_0m30s-1m00s"
+    assert Part(start=90.5).filename_tag == "_1m30.5s-end"
+    assert Part(start=3723.25, end=7200).filename_tag == "_1h02m03.25s-2h00m00s"
+    with pytest.raises(ValueError, match="must come after the start"):
+        Part(start=5, end=3)
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def _audio_seconds(path: Path) -> float:
+    return float(audio_streams(probe(path))[0]["duration"])
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> tuple[Path, SourceInfo, list[np.ndarray]]:
+    """12 s, a keyframe every second, B-frames (x264's default), a tone."""
+    folder = tmp_path_factory.mktemp("part")
+    source = make_clip(
+        folder / "clip.mp4",
+        seconds=12,
+        video_args=("-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "24", "-keyint_min", "24"),
+    )
+    return source, probe_source(source, Settings()), _frames(source)
+
+
+def test_a_part_between_keyframes_holds_exactly_its_frames(clip, tmp_path):
+    source, info, frames = clip
+    # From frame 63 (2.625 s) until 7.25 s: 111 frames, neither end on a keyframe.
+    part = cut_part(source, info, Part(start=2.625, end=7.25), tmp_path / "part.mp4")
+
+    cut = _frames(part)
+    assert len(cut) == 111
+    # Re-encoded near-losslessly: each end is its own frame, not its neighbour.
+    for mine, at, beside in ((cut[0], 63, 62), (cut[-1], 173, 174)):
+        assert psnr(mine, frames[at]) > 40 > psnr(mine, frames[beside]), at
+    assert _audio_seconds(part) == pytest.approx(4.625, abs=0.03)
+
+
+def test_a_part_from_a_keyframe_to_the_end_is_the_source_s_own_pictures(clip, tmp_path):
+    source, info, frames = clip
+    part = cut_part(source, info, Part(start=8), tmp_path / "part.mp4")
+
+    cut = _frames(part)
+    assert len(cut) == 4 * RATE
+    assert all(
+        np.array_equal(mine, theirs) for mine, theirs in zip(cut, frames[8 * RATE :], strict=True)
+    )
+    # Copied too: whole AAC packets, the last one's 21 ms and the encoder's priming over.
+    assert _audio_seconds(part) == pytest.approx(4.0, abs=0.1)
+
+
+def test_an_end_past_the_video_s_end_is_the_end(clip, tmp_path):
+    source, info, _ = clip
+    part = cut_part(source, info, Part(start=10.5, end=60), tmp_path / "part.mp4")
+    assert len(_frames(part)) == 36
+
+
+def test_a_part_starting_after_the_video_is_refused_with_its_length(clip, tmp_path):
+    source, info, _ = clip
+    with pytest.raises(InputRejected, match=r"starts at 12\.5 s, and the video is only 12\.0 s"):
+        cut_part(source, info, Part(start=12.5), tmp_path / "part.mp4")
+    assert not (tmp_path / "part.mp4").exists()
+
+
+def test_a_preview_of_a_part_comes_from_the_part_s_middle(clip, tmp_path):
+    source, info, frames = clip
+    # The part 2.5..10.5 s: its middle 5 s start at 4 s, on a keyframe, so they are copied.
+    within = Part(start=2.5, end=10.5)
+    preview = cut_excerpt(source, info, 5.0, tmp_path / "preview.mp4", within=within)
+    cut = _frames(preview)
+    assert np.array_equal(cut[0], frames[4 * RATE])
+    assert abs(len(cut) - 5 * RATE) <= 4  # a copy cut's end: B-frames run it a few frames long
+    # A part shorter than a preview is previewed whole.
+    short = cut_excerpt(source, info, 5.0, tmp_path / "short.mp4", within=Part(start=4, end=6))
+    assert np.array_equal(_frames(short)[0], frames[4 * RATE])
+    assert abs(len(_frames(short)) - 2 * RATE) <= 4
