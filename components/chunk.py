@@ -1,4 +1,5 @@
-"""Stage 1 — chunk: probe the source, split its video into keyframe-aligned segments."""
+"""Stage 1 — chunk: probe the source (cut the part a job converts out of it), split its video
+into keyframe-aligned segments."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stereo_spot import keys
-from stereo_spot.domain import JobStatus, Layout
+from stereo_spot.domain import JobStatus, Layout, Part, SourceInfo
 from stereo_spot.errors import InputRejected, StereoSpotError, TransitionConflict
 from stereo_spot.jobs import JobStore
+from stereo_spot.media.excerpt import cut_part
 from stereo_spot.media.probe import probe_source
 from stereo_spot.media.split import split_video
 from stereo_spot.settings import Settings
@@ -58,14 +60,14 @@ def chunk_source(
     with tempfile.TemporaryDirectory(prefix="stereo-chunk-") as tmp:
         source = Path(tmp) / "source.mp4"
         storage.get_file(storage.key_from_uri(source_uri), source)
+        progress = _progress_recorder(jobs, job_id)
         try:
             info = probe_source(source, settings)
+            if job.part is not None:
+                source, info = _cut_part(job_id, source, info, job.part, segment_seconds,
+                                         storage, settings, progress)  # fmt: skip
             segments = split_video(
-                source,
-                info,
-                segment_seconds,
-                Path(tmp) / "segments",
-                on_progress=_progress_recorder(jobs, job_id),
+                source, info, segment_seconds, Path(tmp) / "segments", on_progress=progress
             )
         except InputRejected as error:
             jobs.transition(job_id, JobStatus.FAILED, error=str(error))
@@ -79,6 +81,25 @@ def chunk_source(
     jobs.update(job_id, total_segments=total, source=info)
     jobs.transition(job_id, JobStatus.PROCESSING)
     return items
+
+
+def _cut_part(
+    job_id: str,
+    source: Path,
+    info: SourceInfo,
+    part: Part,
+    segment_seconds: float,
+    storage: ObjectStorage,
+    settings: Settings,
+    on_progress: Callable[[float], None],
+) -> tuple[Path, SourceInfo]:
+    """The part of ``source`` the job converts, and its probe: cut with a keyframe at every
+    segment boundary where it is re-encoded (so its split needs no transcode of its own), and
+    stored for the join, which takes its sound from it."""
+    cut = cut_part(source, info, part, source.with_name("part.mkv"), segment_seconds, on_progress)
+    log.info("job %s: converting the part %s", job_id, part.label)
+    storage.put_file(cut, keys.part_key(job_id))
+    return cut, probe_source(cut, settings)
 
 
 def _progress_recorder(jobs: JobStore, job_id: str) -> Callable[[float], None]:

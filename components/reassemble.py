@@ -37,7 +37,9 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
     jobs.transition(job_id, JobStatus.REASSEMBLING)
     with tempfile.TemporaryDirectory(prefix="stereo-reassemble-") as tmp:
         workdir = Path(tmp)
-        source = storage.get_file(storage.key_from_uri(source_uri), workdir / "source.mp4")
+        # A part's sound is that of the part the chunk step cut, at the part's times.
+        source_key = keys.part_key(job_id) if job.part else storage.key_from_uri(source_uri)
+        source = storage.get_file(source_key, workdir / "source.mp4")
         segments = [
             storage.get_file(keys.converted_segment_key(job_id, i), workdir / f"seg-{i:05d}.mp4")
             for i in range(job.total_segments)

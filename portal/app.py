@@ -23,6 +23,7 @@ from portal import routes_api, routes_html, storage_routes
 from portal.launcher import RunLauncher
 from portal.security import CsrfTokens, SecurityMiddleware, content_security_policy
 from portal.services import NoLauncher, NotReady, NotUploaded
+from stereo_spot.domain import clock
 from stereo_spot.errors import (
     InputRejected,
     InvalidKey,
@@ -79,6 +80,7 @@ def create_app(
     app.state.csrf = CsrfTokens(UrlSigner(secret_from(settings)).derive("csrf"))
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.templates.env.globals["layout_label"] = routes_html.layout_label
+    app.state.templates.env.globals["clock"] = clock
 
     app.include_router(routes_html.router)
     app.include_router(routes_api.router)

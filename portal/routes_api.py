@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from portal import services
 from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep
@@ -20,9 +20,11 @@ from stereo_spot.domain import (
     Job,
     JobStatus,
     Layout,
+    Part,
     SourceInfo,
     StereoParams,
     VideoCodec,
+    parse_time,
 )
 from stereo_spot.storage import UploadTarget
 
@@ -104,8 +106,41 @@ class ConvertAgainRequest(StereoSettingsRequest):
     preview: bool = Field(
         default=False,
         description="convert only ~5 s from the middle (of the whole video, also when asked "
-        "of a preview job), to try the settings quickly",
+        "of a preview job, or of the part start..end), to try the settings quickly",
     )
+    start: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="convert only the part from this time, frame-exact: seconds, or a clock "
+        'as a string ("1:30", "01:02:03.5"); default: the beginning',
+    )
+    end: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="convert only the part until this time (as start); default: the end",
+    )
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _time_as_written(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_time(value) if value.strip() else None
+        return value
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> ConvertAgainRequest:
+        if self.end is not None and self.end <= (self.start or 0.0):
+            raise ValueError(f"the end ({self.end:g} s) must come after the start "
+                             f"({self.start or 0:g} s)")  # fmt: skip
+        return self
+
+    def part(self) -> Part | None:
+        """The part of the video asked for; None for the whole of it."""
+        if not self.start and self.end is None:
+            return None
+        return Part(start=self.start or 0.0, end=self.end)
 
 
 class StartJobRequest(BaseModel):
@@ -151,6 +186,14 @@ class JobOut(BaseModel):
     source_name: str
     source: SourceInfo | None
     preview_of: str | None = Field(description="the job whose whole video this previews")
+    part: Part | None = Field(
+        description="the part of its video this job converts (start, end in seconds; end "
+        "null: to the end), cut by its run; null: the whole video"
+    )
+    part_of: str | None = Field(description="the job whose uploaded video this is a part of")
+    preview_within: Part | None = Field(
+        description="on a preview, the part of the whole video it was taken from the middle of"
+    )
     links: dict[str, str]
 
 
@@ -212,6 +255,9 @@ def job_out(job: Job) -> JobOut:
                 "source_name",
                 "source",
                 "preview_of",
+                "part",
+                "part_of",
+                "preview_within",
             }
         ),
         progress=job.progress,
@@ -327,7 +373,8 @@ def play(
 @router.post(
     "/jobs/{job_id}/again",
     status_code=202,
-    summary="Convert the job's uploaded video again with other settings, or a preview of it",
+    summary="Convert the job's uploaded video again with other settings, a part of it, or a "
+    "preview",
     responses={
         **_ERRORS,
         409: {"model": ErrorOut},
@@ -345,7 +392,7 @@ def convert_again(
 ) -> JobOut:
     job = services.convert_again(
         jobs, storage, settings, launcher, job_id, body.layout, body.params(), body.engine,
-        preview=body.preview,
+        preview=body.preview, part=body.part(),
     )  # fmt: skip
     return job_out(job)
 

@@ -150,7 +150,12 @@ StereoForm = Annotated[dict[str, object], Depends(_stereo_form)]
 
 
 def _problems(invalid: ValidationError) -> str:
-    return "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in invalid.errors())
+    # A check of several fields together has no field to name, and pydantic starts the
+    # message of a check's ValueError with "Value error, ".
+    return "; ".join(
+        (f"{e['loc'][0]}: " if e["loc"] else "") + e["msg"].removeprefix("Value error, ")
+        for e in invalid.errors()
+    )
 
 
 @router.post("/jobs", dependencies=[CsrfChecked])
@@ -287,14 +292,16 @@ def convert_again(
     launcher: LauncherDep,
     fields: StereoForm,
     preview: Annotated[str | None, Form()] = None,
+    start: Annotated[str, Form(max_length=40)] = "",
+    end: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     try:
-        form = ConvertAgainRequest(**fields, preview=preview is not None)
+        form = ConvertAgainRequest(**fields, preview=preview is not None, start=start, end=end)
     except ValidationError as invalid:
         raise InputRejected(f"Please check: {_problems(invalid)}.") from None
     job = services.convert_again(
         jobs, storage, settings, launcher, job_id, form.layout, form.params(), form.engine,
-        preview=form.preview,
+        preview=form.preview, part=form.part(),
     )  # fmt: skip
     return RedirectResponse(f"/jobs/{job.job_id}", status_code=303)
 

@@ -17,7 +17,7 @@ from typing import TypedDict
 
 from portal.launcher import RunLauncher
 from stereo_spot import keys
-from stereo_spot.domain import PREVIEW_SECONDS, Job, JobStatus, Layout, StereoParams
+from stereo_spot.domain import PREVIEW_SECONDS, Job, JobStatus, Layout, Part, StereoParams
 from stereo_spot.errors import (
     InputRejected,
     JobNotFound,
@@ -25,7 +25,7 @@ from stereo_spot.errors import (
     TransitionConflict,
 )
 from stereo_spot.jobs import JobPage, JobStore, cancel, delete
-from stereo_spot.media.excerpt import cut_excerpt
+from stereo_spot.media.excerpt import cut_excerpt, part_bounds
 from stereo_spot.media.probe import probe_source
 from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage, UploadTarget
@@ -213,12 +213,12 @@ def cancel_job(jobs: JobStore, launcher: RunLauncher | None, job_id: str) -> Job
 
 
 def whole_video_kept(jobs: JobStore, job: Job) -> bool:
-    """Whether the whole video a preview job was cut from can still be converted (its job was
-    not deleted); True for a job that is no preview."""
-    if not job.preview_of:
+    """Whether the whole video a preview or a part was cut from can still be converted (its job
+    was not deleted); True for a job that converts a whole video."""
+    if not job.cut_from:
         return True
     try:
-        jobs.get(job.preview_of)
+        jobs.get(job.cut_from)
     except JobNotFound:
         return False
     return True
@@ -234,21 +234,24 @@ def convert_again(
     params: StereoParams,
     engine: str,
     preview: bool = False,
+    part: Part | None = None,
 ) -> Job:
-    """Start a new job on the video uploaded for ``job_id``, with other settings, or on a
-    preview of it (a few seconds from the middle, as ``convert --preview``): no second upload.
+    """Start a new job on the video uploaded for ``job_id``, with other settings, on a
+    ``part`` of it (as ``convert --start/--end``), or on a preview of it or of the part (a few
+    seconds from the middle, as ``convert --preview``): no second upload.
 
-    From a preview job the whole video is the one it was cut from. The source is copied inside
-    the storage (or the excerpt cut from it stored), so each job keeps and deletes its own. A
-    video held for its preview (:attr:`Job.held`) is not copied: that job itself starts.
+    From a preview or a part the whole video is the one it was cut from. The source is copied
+    inside the storage (or the excerpt cut from it stored), so each job keeps and deletes its
+    own. A video held for its preview (:attr:`Job.held`) is not copied: that job itself starts.
     """
     _require_launcher(launcher)
     earlier = get_job(jobs, job_id)
     try:
-        origin = jobs.get(earlier.preview_of) if earlier.preview_of else earlier
+        origin = jobs.get(earlier.cut_from) if earlier.cut_from else earlier
     except JobNotFound:
+        which = "preview" if earlier.preview_of else "part"
         raise NotUploaded(
-            "The job whose video this preview was cut from has been deleted; upload the video "
+            f"The job whose video this {which} was cut from has been deleted; upload the video "
             "in a new job."
         ) from None
     source = keys.source_key(origin.job_id)
@@ -259,7 +262,9 @@ def convert_again(
         )
     style: Restyle = {"layout": layout, "params": params, "engine": engine}
     if preview:
-        return _start_preview(jobs, storage, settings, launcher, origin, style)
+        return _start_preview(jobs, storage, settings, launcher, origin, style, within=part)
+    if part is not None:
+        return _start_part(jobs, storage, settings, launcher, origin, style, part)
     if origin.held:
         return start_job(jobs, storage, settings, launcher, origin.job_id, restyle=style)
     job = jobs.create(Job(**style, source_name=origin.source_name))
@@ -279,22 +284,54 @@ def _start_preview(
     origin: Job,
     style: Restyle,
     whole: Path | None = None,
+    within: Part | None = None,
 ) -> Job:
-    """A new job converting a few seconds from the middle of ``origin``'s video (whose probe
-    it reuses; ``whole``: a local copy of it already at hand), stored as that job's own source
-    and started."""
+    """A new job converting a few seconds from the middle of ``origin``'s video, or of the part
+    ``within`` it (the video's probe reused; ``whole``: a local copy of it already at hand),
+    stored as that job's own source and started."""
     assert origin.source is not None, "only a video that was read has a middle"
-    name = PurePath(origin.source_name or "video.mp4")
-    name = name.with_stem(f"{name.stem}_preview")
+    name = _named_after(origin, (within.filename_tag if within else "") + "_preview")
     with contextlib.ExitStack() as local:
         scratch = local.enter_context(tempfile.TemporaryDirectory(prefix="stereo-spot-preview-"))
         if whole is None:
             whole = local.enter_context(_local_copy(storage, keys.source_key(origin.job_id)))
+        # A job that converted a part of its video (``convert --start/--end``) was left with
+        # the part's probe; its stored video is the whole one.
+        info = probe_source(whole, settings) if origin.part else origin.source
         # Cut before the job exists: a cut that fails leaves no job behind.
-        excerpt = cut_excerpt(whole, origin.source, PREVIEW_SECONDS, Path(scratch) / "cut.mp4")
-        job = jobs.create(Job(**style, source_name=name.name, preview_of=origin.job_id))
+        excerpt = cut_excerpt(whole, info, PREVIEW_SECONDS, Path(scratch) / "cut.mp4", within)
+        job = jobs.create(
+            Job(**style, source_name=name, preview_of=origin.job_id, preview_within=within)
+        )
         storage.put_file(excerpt, keys.source_key(job.job_id))
     return start_job(jobs, storage, settings, launcher, job.job_id)
+
+
+def _start_part(
+    jobs: JobStore,
+    storage: ObjectStorage,
+    settings: Settings,
+    launcher: RunLauncher | None,
+    origin: Job,
+    style: Restyle,
+    part: Part,
+) -> Job:
+    """A new job converting ``part`` of ``origin``'s video: the video is copied inside the
+    storage, and the job's run cuts the part (a long part takes as long to cut as to
+    transcode, which is no work for a web request)."""
+    assert origin.source is not None, "only a video that was read has parts"
+    if origin.part is None:  # else its probe is that of its own part, and the run checks
+        part_bounds(origin.source, part)  # refused before any job is made
+    name = _named_after(origin, part.filename_tag)
+    job = jobs.create(Job(**style, source_name=name, part_of=origin.job_id, part=part))
+    storage.copy(keys.source_key(origin.job_id), keys.source_key(job.job_id))
+    return start_job(jobs, storage, settings, launcher, job.job_id)
+
+
+def _named_after(origin: Job, tag: str) -> str:
+    """The name of the video uploaded for ``origin`` with ``tag`` after its stem."""
+    name = PurePath(origin.source_name or "video.mp4")
+    return name.with_stem(f"{name.stem}{tag}").name
 
 
 def delete_job(

@@ -167,11 +167,22 @@ def parse_time(text: str) -> float:
 def _clock_tag(seconds: float) -> str:
     """``1h02m03s``, ``0m30s``, ``0m30.5s``: a time for a file name (no colons, which Windows
     refuses)."""
+    hours, minutes, second = _clock_fields(seconds)
+    return (f"{hours}h{minutes:02d}m" if hours else f"{minutes}m") + f"{second}s"
+
+
+def _clock_fields(seconds: float) -> tuple[int, int, str]:
+    """Hours, minutes, and the seconds written out (``05``, ``05.25``), to the millisecond."""
     whole, fraction = divmod(round(seconds, 3), 1)
     hours, rest = divmod(int(whole), 3600)
     minutes, secs = divmod(rest, 60)
-    second = f"{secs:02d}" + (f"{fraction:.3f}".rstrip("0")[1:] if fraction else "")
-    return (f"{hours}h{minutes:02d}m" if hours else f"{minutes}m") + f"{second}s"
+    return hours, minutes, f"{secs:02d}" + (f"{fraction:.3f}".rstrip("0")[1:] if fraction else "")
+
+
+def clock(seconds: float) -> str:
+    """``1:30``, ``1:02:03.5``: a time in a video as players show it."""
+    hours, minutes, second = _clock_fields(seconds)
+    return f"{hours}:{minutes:02d}:{second}" if hours else f"{minutes}:{second}"
 
 
 class Part(BaseModel):
@@ -190,6 +201,12 @@ class Part(BaseModel):
                 f"the end ({self.end:g} s) must come after the start ({self.start:g} s)"
             )
         return self
+
+    @property
+    def label(self) -> str:
+        """``from 0:30 to 1:00``, ``from 1:30 to the end``."""
+        end = "the end" if self.end is None else clock(self.end)
+        return f"from {clock(self.start)} to {end}"
 
     @property
     def filename_tag(self) -> str:
@@ -411,6 +428,14 @@ class Job(BaseModel):
     # A preview (a few seconds from the middle) of the video uploaded for this other job: that
     # job's source is the whole video, which "convert again" without preview converts.
     preview_of: str | None = None
+    # Only this part of the source is converted (``convert --start/--end``, the portal's "only a
+    # part"): the chunk step cuts it (keys.part_key), and the segments and the join take it as
+    # their source.
+    part: Part | None = None
+    # The job whose uploaded video this job's source is a copy of, to convert a part of it.
+    part_of: str | None = None
+    # On a preview: the part of the whole video it was taken from the middle of.
+    preview_within: Part | None = None
     # The file ``stereo-spot convert`` on this machine was asked to write the 3D video to:
     # ``jobs retry`` writes it there too once an interrupted run is finished.
     output_path: str | None = None
@@ -423,6 +448,11 @@ class Job(BaseModel):
         from stereo_spot.keys import validate_job_id
 
         return validate_job_id(value)
+
+    @property
+    def cut_from(self) -> str | None:
+        """The job whose uploaded video this job's was cut from (a preview's, a part's)."""
+        return self.preview_of or self.part_of
 
     @property
     def held(self) -> bool:

@@ -3,6 +3,7 @@
 Keys (DESIGN.md, stable contract)::
 
     input/{job_id}/source.mp4
+    segments/{job_id}/part.mkv   (the part of the source a job converts, when not the whole)
     segments/{job_id}/{segment_index:05d}_{total_segments:05d}_{layout}.mp4
     jobs/{job_id}/segments/{segment_index:05d}.mp4
     jobs/{job_id}/final.mp4
@@ -51,6 +52,13 @@ def job_of_source_key(key: str) -> str | None:
     if len(parts) != 3 or parts[0] != "input" or parts[2] != "source.mp4":
         return None
     return parts[1] if _JOB_ID_RE.match(parts[1]) else None
+
+
+def part_key(job_id: str) -> str:
+    """The part of the source a job converts (:attr:`Job.part`), cut once by the chunk step;
+    the segments and the join take it as their source. Kept beside the source segments, and
+    expiring with them: a job whose segments are gone cannot resume anyway."""
+    return f"segments/{validate_job_id(job_id)}/part.mkv"
 
 
 def source_segment_key(job_id: str, segment_index: int, total_segments: int, layout: Layout) -> str:

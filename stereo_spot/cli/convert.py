@@ -233,27 +233,25 @@ class _Conversion:
     jobs: JobStore
 
     def start(self, source: Path) -> _Started:
-        """Store and probe ``source`` (or the part or preview of it asked for) as a new job and
-        start its run."""
+        """Store and probe ``source`` (or the preview of it asked for) as a new job and start
+        its run, which converts the part asked for, if one was."""
         # Imported here (PyAV): `convert` starts the model server before it needs the media code.
         from pipelines.local_runner import start_job_process
-        from stereo_spot.media.excerpt import cut_to_convert
+        from stereo_spot.media.excerpt import cut_preview
 
-        cut = self.preview or self.part is not None
         with contextlib.ExitStack() as stack:
-            if cut:
-                workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="excerpt-"))
-                source = cut_to_convert(
-                    source, Path(workdir), self.settings, self.part, self.preview
-                )
+            if self.preview:
+                workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="preview-"))
+                source = cut_preview(source, Path(workdir), self.settings, within=self.part)
             job = submit_job(
                 source, self.layout, self.params, self.settings.engine,
-                self.storage, self.jobs, self.settings,
+                self.storage, self.jobs, self.settings, None if self.preview else self.part,
             )  # fmt: skip
         process, log_path = start_job_process(self.settings, job.job_id, self.segment_seconds)
         note = job.source.left_out if job.source else None
-        # An excerpt is gone by now, and its audio is the MP4's already.
-        original = None if cut else source
+        # A preview's excerpt is gone by now, and its audio is the MP4's already; a part's
+        # result takes what the MP4 could not hold from the part the run cut and stored.
+        original = None if self.preview or self.part else source
         return _Started(job.job_id, source.name, process, log_path, note, original)
 
     def finish(
@@ -343,21 +341,28 @@ def submit_job(
     storage: ObjectStorage,
     jobs: JobStore,
     settings: Settings | None = None,
+    part: Part | None = None,
 ) -> Job:
-    """Create the job record, store the source, probe it and queue it.
+    """Create the job record, store the source, probe it and queue it; its run converts only
+    ``part`` of it, if one is given.
 
     A source that is not a usable video fails the job with the probe's reason before any run
     starts (as the portal's start does): a refusal is final, and a pipeline run would only
     spend the chunk step's retries on it.
     """
     # Imported here (PyAV, numpy): `convert` starts the model server before it needs them.
+    from stereo_spot.media.excerpt import part_bounds
     from stereo_spot.media.probe import probe_source
 
-    job = jobs.create(Job(layout=layout, params=params, engine=engine, source_name=source.name))
+    job = jobs.create(
+        Job(layout=layout, params=params, engine=engine, source_name=source.name, part=part)
+    )
     storage.put_file(source, keys.source_key(job.job_id))
     jobs.transition(job.job_id, JobStatus.UPLOADED)
     try:
         info = probe_source(source, settings or Settings())
+        if part is not None:
+            part_bounds(info, part)  # a part past the video's end is refused before any run
     except InputRejected as rejected:
         jobs.transition(job.job_id, JobStatus.FAILED, error=str(rejected))
         raise

@@ -175,8 +175,10 @@ def _source_for_rewrap(
         muxer == "matroska"
         and (source.picture_subtitles or source.container.startswith("matroska"))
     ):
+        # A part's tracks are those of the part its run cut out of the source.
+        key = keys.part_key(job.job_id) if job.part else keys.source_key(job.job_id)
         with tempfile.TemporaryDirectory(prefix="stereo-spot-source-") as scratch:
-            yield storage.get_file(keys.source_key(job.job_id), Path(scratch) / "source.mp4")
+            yield storage.get_file(key, Path(scratch) / "source.mp4")
     else:
         yield None
 

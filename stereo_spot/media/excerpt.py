@@ -1,6 +1,6 @@
-"""What ``convert`` converts when not the whole video: a part (``--start``/``--end``), cut to
-the frame, and a few seconds from the middle for a preview (``--preview``, the portal's), of the
-whole video or of the part.
+"""Parts of a video: the part a job converts (``convert --start/--end``), cut to the frame by
+the chunk step, and a few seconds from the middle of the video or of a part for a preview
+(``convert --preview``, the portal's), cut before the preview's job is made.
 
 Cut by stream copy where that gives what was asked for, from a keyframe of a source the split
 would copy too: the source's own pictures, in a fraction of a second whatever the resolution. A
@@ -13,6 +13,7 @@ B-frames need, ~3). Otherwise re-encoded from the exact time, as the split's mez
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import ffmpeg
@@ -34,19 +35,13 @@ log = logging.getLogger(__name__)
 NO_TIMECODE = {"metadata": "timecode=", "metadata:s:v:0": "timecode="}
 
 
-def cut_to_convert(
-    source: Path, workdir: Path, settings: Settings, part: Part | None, preview: bool
+def cut_preview(
+    source: Path, workdir: Path, settings: Settings, within: Part | None = None
 ) -> Path:
-    """What ``convert`` converts of ``source`` (probed first): ``part`` of it, or a preview
-    from the middle of the video or of ``part``; written in ``workdir`` under the source's own
-    name, which the job takes."""
+    """About :data:`PREVIEW_SECONDS` from the middle of ``source`` (probed first), or of the
+    part ``within`` it, written in ``workdir`` under the source's own name."""
     info = probe_source(source, settings)
-    target = workdir / f"{source.stem}.mp4"
-    if preview:
-        return cut_excerpt(source, info, PREVIEW_SECONDS, target, within=part)
-    if part is None:
-        raise ValueError("nothing to cut: neither a part nor a preview was asked for")
-    return cut_part(source, info, part, target)
+    return cut_excerpt(source, info, PREVIEW_SECONDS, workdir / f"{source.stem}.mp4", within)
 
 
 def part_bounds(info: SourceInfo, part: Part) -> tuple[float, float]:
@@ -72,26 +67,49 @@ def cut_excerpt(
     start = copy_start(source, info, middle, tolerance=seconds / 2)
     if start is not None:
         try:
-            _copy_cut(source, info, start, seconds, target)
+            _copy_cut(source, info, start, seconds, target, mp4_audio_options(info.audio_codecs))
             if count_video_frames(target) > 0:
                 return target
         except MediaError as error:
             log.info("excerpt by stream copy failed (%s); re-encoding it", error)
-    _encoded_cut(source, info, middle, seconds, target)
+    channels = source_tracks(source, info.video_stream).audio_channels if info.audio_codec else []
+    _encoded_cut(source, info, middle, seconds, target, aac_options(channels))
     return target
 
 
-def cut_part(source: Path, info: SourceInfo, part: Part, target: Path) -> Path:
-    """``target`` := the frames of ``source`` shown from ``part.start`` until ``part.end``, and
-    the sound over them."""
+def cut_part(
+    source: Path,
+    info: SourceInfo,
+    part: Part,
+    target: Path,
+    keyframe_seconds: float | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> Path:
+    """``target`` (a Matroska file) := the frames of ``source`` shown from ``part.start`` until
+    ``part.end``, and every sound track over them as the source has it. Re-encoded, it gets a
+    keyframe every ``keyframe_seconds`` (the split's segment length: it is then split by copy,
+    with no mezzanine of its own); ``on_progress`` hears how far that transcode has got (0..1).
+    """
     start, seconds = part_bounds(info, part)
-    if start + seconds >= info.duration:
+    # Matroska holds any sound, so the tracks are copied (a recorder's PCM bit for bit), and
+    # the join and a rewrap treat them as the source's. Copied, a track starts on its first
+    # packet at or after the start, within a packet (~20 ms) of the picture, which the join's
+    # lead keeps; by default ffmpeg also copies what lies between the keyframe it seeks to and
+    # the start (0.23 s of sound before a part's first frame).
+    sound = {"acodec": "copy", "copypriorss:a": 0}
+    # Matroska keeps no display matrix: a phone's sideways picture is turned upright instead.
+    if start + seconds >= info.duration and not info.rotation:
         # Within half a frame: the keyframe then is the part's first frame.
         keyframe = copy_start(source, info, start, tolerance=0.5 / info.fps)
         if keyframe is not None:
-            _copy_cut(source, info, keyframe, None, target)
+            _copy_cut(source, info, keyframe, None, target, sound)
             return target
-    _encoded_cut(source, info, start, seconds, target)
+    keyframes = (
+        {"force_key_frames": f"expr:gte(t,n_forced*{keyframe_seconds:g})"}
+        if keyframe_seconds
+        else {}
+    )
+    _encoded_cut(source, info, start, seconds, target, sound, keyframes, on_progress)
     return target
 
 
@@ -112,7 +130,12 @@ def copy_start(source: Path, info: SourceInfo, wanted: float, tolerance: float) 
 
 
 def _copy_cut(
-    source: Path, info: SourceInfo, start: float, seconds: float | None, target: Path
+    source: Path,
+    info: SourceInfo,
+    start: float,
+    seconds: float | None,
+    target: Path,
+    audio: dict[str, object],
 ) -> None:
     # seek_timestamp: -ss is the keyframe's own timestamp, not an offset from the file's start;
     # the millisecond past it lands the seek on that keyframe and no earlier one.
@@ -122,12 +145,19 @@ def _copy_cut(
     options: dict[str, object] = {"vcodec": "copy", "avoid_negative_ts": "make_zero", **NO_TIMECODE}
     if info.audio_codec:
         streams.append(found["a"])
-        options.update(mp4_audio_options(info.audio_codecs))
+        options.update(audio)
     run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
 
 
 def _encoded_cut(
-    source: Path, info: SourceInfo, start: float, seconds: float, target: Path
+    source: Path,
+    info: SourceInfo,
+    start: float,
+    seconds: float,
+    target: Path,
+    audio: dict[str, object],
+    extra: dict[str, object] | None = None,
+    on_progress: Callable[[float], None] | None = None,
 ) -> None:
     # Re-encoded as the split's mezzanine is, so the excerpt's pictures are what the engine
     # takes (fields joined, HDR tone-mapped, an odd size kept): a plain x264 encode wove an
@@ -137,9 +167,9 @@ def _encoded_cut(
     # comes before ``start``.
     found = safe_input(source, ss=f"{start:.3f}", t=f"{seconds:.3f}")
     streams = [found[f"v:{info.video_stream}"]]
-    options = {**engine_ready_picture(info), **NO_TIMECODE}
+    options = {**engine_ready_picture(info), **NO_TIMECODE, **(extra or {})}
     if info.audio_codec:
         streams.append(found["a"])
-        options.update(aac_options(source_tracks(source, info.video_stream).audio_channels))
+        options.update(audio)
     # A part may be a film's hour; limited by standing still, as the mezzanine is.
-    run_ffmpeg_watched(ffmpeg.output(*streams, str(target), **options), seconds)
+    run_ffmpeg_watched(ffmpeg.output(*streams, str(target), **options), seconds, on_progress)

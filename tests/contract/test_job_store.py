@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from stereo_spot.domain import Job, JobStatus, Layout, SourceInfo, StereoParams
+from stereo_spot.domain import Job, JobStatus, Layout, Part, SourceInfo, StereoParams
 from stereo_spot.errors import InvalidKey, JobNotFound, NothingToCancel, TransitionConflict
 from stereo_spot.jobs import CANCELLED, JobStore, cancel
 
@@ -131,6 +131,17 @@ def test_split_progress_and_preview_origin_round_trip(job_store: JobStore) -> No
     stored = job_store.get(preview.job_id)
     assert (stored.chunk_progress, stored.preview_of) == (0.375, whole.job_id)
     assert job_store.get(whole.job_id).preview_of is None
+
+
+def test_the_part_a_job_converts_round_trips(job_store: JobStore) -> None:
+    whole = job_store.create(_job())
+    part = job_store.create(_job(part_of=whole.job_id, part=Part(start=2.625, end=7)))
+    to_the_end = job_store.create(_job(part_of=whole.job_id, part=Part(start=90.5)))
+
+    assert job_store.get(part.job_id).part == Part(start=2.625, end=7)
+    assert job_store.get(to_the_end.job_id).part == Part(start=90.5, end=None)
+    assert job_store.get(part.job_id).cut_from == whole.job_id
+    assert job_store.get(whole.job_id).part is None
 
 
 def test_a_held_upload_keeps_its_probe_until_it_is_started_with_new_settings(

@@ -127,3 +127,20 @@ def test_a_part_converts_the_frames_from_start_to_end_with_their_sound(
     with av.open(str(part)) as container:
         left = next(container.decode(video=0)).to_ndarray(format="rgb24")[:, :192]
     assert psnr(left, frames[63]) > 30 > max(psnr(left, frames[62]), psnr(left, frames[64]))
+
+
+def test_a_part_into_a_mov_keeps_a_recorder_s_pcm_over_the_part(embedded, media_dir, tmp_path):
+    # The MP4 encodes PCM to AAC; a .mov result takes the sound from the part the run cut.
+    source = make_clip(
+        tmp_path / "take.mov", seconds=6, audio_args=("-c:a", "pcm_s24le"),
+    )  # fmt: skip
+    output = tmp_path / "take_part.mov"
+    result = embedded.convert(
+        source, output, "--start", "1.5", "--end", "4", "--segment-seconds", "1"
+    )
+    assert result.returncode == 0, result.stderr
+
+    (sound,) = audio_streams(probe(output))
+    assert sound["codec_name"] == "pcm_s24le"
+    assert float(sound["duration"]) == pytest.approx(2.5, abs=0.03)
+    assert decoded_frames(output) == 60

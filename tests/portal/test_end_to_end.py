@@ -157,3 +157,28 @@ def test_a_preview_of_an_uploaded_video_converts_five_seconds_of_it(
     assert 108 <= int(stream["nb_read_packets"]) <= 144, "about 5 s at 24 fps"
     play = client.get(f"/jobs/{job.job_id}/play")
     assert 'download="holiday_preview_3dh_LR.mp4"' in play.text, "named as the CLI names it"
+
+
+def test_a_part_of_an_uploaded_video_is_cut_by_its_run(running_client, jobs, storage, tmp_path):
+    client = running_client
+    clip = make_clip(tmp_path / "holiday.mp4", seconds=12)  # 24 fps, a keyframe every 12 frames
+    created = client.post("/api/jobs", json={"layout": "anaglyph"}).json()
+    job_id = created["job"]["job_id"]
+    post_upload(client, created["upload"], clip)
+    client.post(f"/api/jobs/{job_id}/start", json={"source_name": "holiday.mp4"})
+    client.post(f"/api/jobs/{job_id}/cancel")
+
+    part = client.post(
+        f"/api/jobs/{job_id}/again", json={"layout": "sbs", "start": "0:03.125", "end": "8"}
+    ).json()
+    _wait_for_final(client, part["job_id"])
+
+    job = jobs.get(part["job_id"])
+    assert job.status is JobStatus.COMPLETED, job.error
+    result = storage.get_file(final_key(job.job_id), tmp_path / "part.mp4")
+    info = probe(result)
+    assert int(video_stream(info)["nb_read_packets"]) == 117, "frames 75 to 191"
+    (sound,) = [s for s in info["streams"] if s["codec_type"] == "audio"]
+    assert float(sound["duration"]) == pytest.approx(4.875, abs=0.05)
+    play = client.get(f"/jobs/{job.job_id}/play")
+    assert 'download="holiday_0m03.125s-0m08s_LR.mp4"' in play.text

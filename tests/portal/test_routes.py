@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from portal.app import create_app
 from portal.services import download_name
-from stereo_spot.domain import DUBOIS_MIXES, Job, JobStatus, StereoParams, SubtitleTrack
+from stereo_spot.domain import DUBOIS_MIXES, Job, JobStatus, Part, StereoParams, SubtitleTrack
 from stereo_spot.keys import (
     converted_segment_key,
     final_key,
@@ -726,6 +726,94 @@ def test_a_held_video_previews_again_or_starts_with_its_own_settings(
     assert started["job_id"] == job_id and started["status"] == "queued"
     assert started["layout"] == "tab", "its own settings"
     assert set(launcher.run_ids()) == {first["job_id"], second["job_id"], job_id}
+
+
+def _form_fields(page: str, form_id: str) -> dict[str, str]:
+    form = re.search(rf'<form[^>]*id="{form_id}".*?</form>', page, re.S).group(0)
+    return dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
+
+
+def test_a_part_of_an_uploaded_video_converts_without_a_new_upload(
+    client, jobs, storage, long_clip
+) -> None:
+    first = _finished_job(client, jobs, long_clip)
+    page = client.get(f"/jobs/{first}").text
+    assert 'name="start"' in page and 'name="end"' in page, "the form asks for a part"
+
+    response = client.post(
+        f"/jobs/{first}/again",
+        data={"layout": "sbs", "start": "0:02.625", "end": "7", "csrf_token": csrf_token(client)},
+        follow_redirects=False,
+    )
+
+    assert response.status_code == 303, response.text
+    part = jobs.get(response.headers["location"].removeprefix("/jobs/"))
+    assert (part.part_of, part.part, part.preview_of) == (first, Part(start=2.625, end=7), None)
+    assert part.status is JobStatus.QUEUED and part.layout.value == "sbs"
+    assert part.source_name == "holiday_0m02.625s-0m07s.mp4"
+    # Its run cuts the part (a long one takes minutes): the request copies the video.
+    assert storage.size(source_key(part.job_id)) == long_clip.stat().st_size
+    page = client.get(f"/jobs/{part.job_id}").text
+    said = re.search(r'<p class="meta" id="part-of">(.*?)</p>', page, re.S).group(1)
+    assert said == f'The part from 0:02.625 to 0:07 of <a href="/jobs/{first}">the whole video</a>.'
+    # Converting it again keeps to the part unless the form is cleared.
+    jobs.transition(part.job_id, JobStatus.COMPLETED)
+    page = client.get(f"/jobs/{part.job_id}").text
+    assert 'value="0:02.625"' in page and 'value="0:07"' in page
+
+    # Again from the part with no part asked for: the whole video, the first upload.
+    whole = client.post(f"/api/jobs/{part.job_id}/again", json={}).json()
+    assert (whole["part"], whole["part_of"], whole["source_name"]) == (None, None, "holiday.mp4")
+    assert storage.size(source_key(whole["job_id"])) == long_clip.stat().st_size
+
+
+def test_a_preview_of_a_part_then_the_part_itself(client, jobs, storage, long_clip) -> None:
+    first = _finished_job(client, jobs, long_clip)
+    preview = client.post(
+        f"/api/jobs/{first}/again", json={"preview": True, "start": "0:02", "end": 10}
+    ).json()
+
+    assert (preview["preview_of"], preview["preview_within"], preview["part"]) == (
+        first,
+        {"start": 2.0, "end": 10.0},
+        None,
+    )
+    assert preview["source_name"] == "holiday_0m02s-0m10s_preview.mp4"
+    jobs.transition(preview["job_id"], JobStatus.COMPLETED)
+    page = client.get(f"/jobs/{preview['job_id']}").text
+    assert "A 5 s preview of the part from 0:02 to 0:10 of" in page
+    fields = _form_fields(page, "whole-video")
+    assert "Convert the part from 0:02 to 0:10 like this" in page
+    started = client.post(f"/jobs/{preview['job_id']}/again", data=fields, follow_redirects=False)
+
+    part = jobs.get(started.headers["location"].removeprefix("/jobs/"))
+    assert (part.part_of, part.part, part.preview_of) == (first, Part(start=2, end=10), None)
+    assert part.source_name == "holiday_0m02s-0m10s.mp4"
+
+
+@pytest.mark.parametrize(
+    ("part", "said"),
+    [
+        ({"start": 5, "end": 3}, "the end (3 s) must come after the start (5 s)"),
+        ({"start": "1:75"}, "'1:75' is not a clock"),
+        (
+            {"start": "0:20"},
+            "The part asked for starts at 20 s, and the video is only 12.0 s long.",
+        ),
+    ],
+)
+def test_a_part_that_cannot_be_cut_is_refused_and_makes_no_job(
+    client, jobs, long_clip, part, said
+) -> None:
+    first = _finished_job(client, jobs, long_clip)
+    response = client.post(f"/api/jobs/{first}/again", json=part)
+    assert response.status_code == 422 and said in response.text, response.text
+    form = client.post(
+        f"/jobs/{first}/again",
+        data={key: str(value) for key, value in part.items()} | {"csrf_token": csrf_token(client)},
+    )
+    assert form.status_code == 422 and said in html.unescape(form.text), form.text
+    assert len(jobs.list_all()) == 1
 
 
 def test_convert_again_is_refused_without_a_stored_video(client, jobs, storage, long_clip):

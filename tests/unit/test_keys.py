@@ -13,6 +13,8 @@ JOB = "AbCdEfGhIjKlMnOpQrStUvWx"
 
 def test_keys_follow_the_design_contract():
     assert keys.source_key(JOB) == f"input/{JOB}/source.mp4"
+    assert keys.part_key(JOB) == f"segments/{JOB}/part.mkv"
+    assert keys.part_key(JOB).startswith(keys.job_prefixes(JOB)[1]), "deleted with the job"
     assert keys.source_segment_key(JOB, 3, 12, Layout.HALF_SBS) == (
         f"segments/{JOB}/00003_00012_half-sbs.mp4"
     )

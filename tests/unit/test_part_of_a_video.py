@@ -13,7 +13,7 @@ from stereo_spot.errors import InputRejected
 from stereo_spot.media.excerpt import cut_excerpt, cut_part
 from stereo_spot.media.probe import probe_source
 from stereo_spot.settings import Settings
-from tests.media import audio_streams, make_clip, probe, psnr
+from tests.media import make_clip, psnr, turned_sideways
 
 RATE = 24
 
@@ -57,7 +57,13 @@ def _frames(path: Path) -> list[np.ndarray]:
 
 
 def _audio_seconds(path: Path) -> float:
-    return float(audio_streams(probe(path))[0]["duration"])
+    """From the first sound packet's start to the last one's end (Matroska keeps no stream
+    duration)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        packets = [p for p in container.demux(stream) if p.pts is not None]
+    first, last = packets[0], packets[-1]
+    return float((last.pts + last.duration - first.pts) * stream.time_base)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +81,7 @@ def clip(tmp_path_factory) -> tuple[Path, SourceInfo, list[np.ndarray]]:
 def test_a_part_between_keyframes_holds_exactly_its_frames(clip, tmp_path):
     source, info, frames = clip
     # From frame 63 (2.625 s) until 7.25 s: 111 frames, neither end on a keyframe.
-    part = cut_part(source, info, Part(start=2.625, end=7.25), tmp_path / "part.mp4")
+    part = cut_part(source, info, Part(start=2.625, end=7.25), tmp_path / "part.mkv")
 
     cut = _frames(part)
     assert len(cut) == 111
@@ -87,7 +93,7 @@ def test_a_part_between_keyframes_holds_exactly_its_frames(clip, tmp_path):
 
 def test_a_part_from_a_keyframe_to_the_end_is_the_source_s_own_pictures(clip, tmp_path):
     source, info, frames = clip
-    part = cut_part(source, info, Part(start=8), tmp_path / "part.mp4")
+    part = cut_part(source, info, Part(start=8), tmp_path / "part.mkv")
 
     cut = _frames(part)
     assert len(cut) == 4 * RATE
@@ -100,15 +106,15 @@ def test_a_part_from_a_keyframe_to_the_end_is_the_source_s_own_pictures(clip, tm
 
 def test_an_end_past_the_video_s_end_is_the_end(clip, tmp_path):
     source, info, _ = clip
-    part = cut_part(source, info, Part(start=10.5, end=60), tmp_path / "part.mp4")
+    part = cut_part(source, info, Part(start=10.5, end=60), tmp_path / "part.mkv")
     assert len(_frames(part)) == 36
 
 
 def test_a_part_starting_after_the_video_is_refused_with_its_length(clip, tmp_path):
     source, info, _ = clip
     with pytest.raises(InputRejected, match=r"starts at 12\.5 s, and the video is only 12\.0 s"):
-        cut_part(source, info, Part(start=12.5), tmp_path / "part.mp4")
-    assert not (tmp_path / "part.mp4").exists()
+        cut_part(source, info, Part(start=12.5), tmp_path / "part.mkv")
+    assert not (tmp_path / "part.mkv").exists()
 
 
 def test_a_preview_of_a_part_comes_from_the_part_s_middle(clip, tmp_path):
@@ -123,3 +129,16 @@ def test_a_preview_of_a_part_comes_from_the_part_s_middle(clip, tmp_path):
     short = cut_excerpt(source, info, 5.0, tmp_path / "short.mp4", within=Part(start=4, end=6))
     assert np.array_equal(_frames(short)[0], frames[4 * RATE])
     assert abs(len(_frames(short)) - 2 * RATE) <= 4
+
+
+def test_a_sideways_phone_video_s_part_is_turned_upright(clip, tmp_path):
+    # From a keyframe to the end the part would be copied, but Matroska keeps no display
+    # matrix: copied, the picture would be converted lying on its side.
+    source, _, _ = clip
+    sideways = turned_sideways(source, tmp_path / "phone.mp4")
+    info = probe_source(sideways, Settings())
+    assert info.rotation == 90, "the premise: a display matrix turns it when shown"
+    part = cut_part(sideways, info, Part(start=8), tmp_path / "part.mkv")
+
+    cut = probe_source(part, Settings())
+    assert (cut.rotation, cut.width, cut.height, cut.frames) == (0, 108, 192, 4 * RATE)

@@ -1,6 +1,7 @@
 """The reassemble step on the local adapters: the joined video must hold exactly the source's
 frames, or the job fails with how many it holds and publishes nothing."""
 
+import logging
 import subprocess
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from components.chunk import chunk_source
 from components.reassemble import ReassemblyFailed, reassemble_job
 from stereo_spot import keys
-from stereo_spot.domain import Job, JobStatus, Layout, SubtitleTrack
+from stereo_spot.domain import Job, JobStatus, Layout, Part, SubtitleTrack
 from stereo_spot.media.assemble import holds_source_audio
 from stereo_spot.media.probe import count_video_frames, probe_source
 from stereo_spot.settings import Settings
@@ -25,10 +26,10 @@ def converted(tmp_path: Path):
     return _converted(make_clip(tmp_path / "clip.mp4", seconds=3), tmp_path)
 
 
-def _converted(clip: Path, tmp_path: Path):
+def _converted(clip: Path, tmp_path: Path, part: Part | None = None):
     settings = Settings(backend="local", data_dir=tmp_path / "data")
     storage, jobs = storage_from(settings), job_store_from(settings)
-    job = jobs.create(Job(layout=Layout.SBS, source_name=clip.name))
+    job = jobs.create(Job(layout=Layout.SBS, source_name=clip.name, part=part))
     storage.put_file(clip, keys.source_key(job.job_id))
     jobs.transition(job.job_id, JobStatus.UPLOADED)
     jobs.transition(job.job_id, JobStatus.QUEUED, source=probe_source(clip, settings))
@@ -53,6 +54,25 @@ def test_the_joined_segments_are_published_with_a_preview(converted):
     assert count_video_frames(final) == count_video_frames(clip)
     preview = storage.get_file(keys.preview_key(job_id), tmp_path / "preview.jpg")
     assert preview.read_bytes()[:2] == b"\xff\xd8", "a JPEG"
+
+
+def test_a_part_is_cut_once_split_by_copy_and_joined_with_its_own_sound(tmp_path, caplog):
+    clip = make_clip(tmp_path / "clip.mp4", seconds=6)  # 24 fps, a keyframe every 12 frames
+    part = Part(start=1.125, end=4.5)  # frames 27 to 107, neither end on a keyframe
+    with caplog.at_level(logging.INFO, logger="stereo_spot.media.split"):
+        job_id, source_uri, storage, jobs, _, _ = _converted(clip, tmp_path, part)
+
+    assert not [r for r in caplog.records if "mezzanine" in r.getMessage()], (
+        "the cut has a keyframe at every segment boundary: no second transcode"
+    )
+    job = jobs.get(job_id)
+    assert (job.total_segments, job.source.frames) == (4, 81)  # 3.375 s in 1 s segments
+    assert storage.exists(keys.part_key(job_id))
+    reassemble_job(job_id, source_uri, storage, jobs)
+    final = storage.get_file(keys.final_key(job_id), tmp_path / "final.mp4")
+    assert count_video_frames(final) == 81
+    (sound,) = [s for s in probe(final)["streams"] if s["codec_type"] == "audio"]
+    assert float(sound["duration"]) == pytest.approx(3.375, abs=0.03), "the part's own sound"
 
 
 def test_the_results_text_tracks_are_published_as_webvtt_for_browsers(tmp_path):
