@@ -23,7 +23,7 @@ from portal import routes_api, routes_html, storage_routes
 from portal.launcher import RunLauncher
 from portal.security import CsrfTokens, SecurityMiddleware, content_security_policy
 from portal.services import NoLauncher, NotReady, NotUploaded
-from stereo_spot.domain import clock
+from stereo_spot.domain import TIME_PATTERN, clock
 from stereo_spot.errors import (
     InputRejected,
     InvalidKey,
@@ -81,6 +81,7 @@ def create_app(
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.templates.env.globals["layout_label"] = routes_html.layout_label
     app.state.templates.env.globals["clock"] = clock
+    app.state.templates.env.globals["time_pattern"] = TIME_PATTERN
 
     app.include_router(routes_html.router)
     app.include_router(routes_api.router)

@@ -102,18 +102,15 @@ class CreateJobRequest(StereoSettingsRequest):
     source_name: str = Field(default="", max_length=255, description="the file's original name")
 
 
-class ConvertAgainRequest(StereoSettingsRequest):
-    preview: bool = Field(
-        default=False,
-        description="convert only ~5 s from the middle (of the whole video, also when asked "
-        "of a preview job, or of the part start..end), to try the settings quickly",
-    )
+class PartRequest(BaseModel):
+    """Which part of the video to convert: frame-exact, as ``convert --start/--end``."""
+
     start: float | None = Field(
         default=None,
         ge=0,
         allow_inf_nan=False,
-        description="convert only the part from this time, frame-exact: seconds, or a clock "
-        'as a string ("1:30", "01:02:03.5"); default: the beginning',
+        description="convert only the part from this time: seconds, or a clock as a string "
+        '("1:30", "01:02:03.5"); default: the beginning',
     )
     end: float | None = Field(
         default=None,
@@ -130,7 +127,7 @@ class ConvertAgainRequest(StereoSettingsRequest):
         return value
 
     @model_validator(mode="after")
-    def _ends_after_it_starts(self) -> ConvertAgainRequest:
+    def _ends_after_it_starts(self) -> PartRequest:
         if self.end is not None and self.end <= (self.start or 0.0):
             raise ValueError(f"the end ({self.end:g} s) must come after the start "
                              f"({self.start or 0:g} s)")  # fmt: skip
@@ -143,15 +140,23 @@ class ConvertAgainRequest(StereoSettingsRequest):
         return Part(start=self.start or 0.0, end=self.end)
 
 
-class StartJobRequest(BaseModel):
+class ConvertAgainRequest(StereoSettingsRequest, PartRequest):
+    preview: bool = Field(
+        default=False,
+        description="convert only ~5 s from the middle (of the whole video, also when asked "
+        "of a preview job, or of the part start..end), to try the settings quickly",
+    )
+
+
+class StartJobRequest(PartRequest):
     model_config = ConfigDict(extra="forbid")
 
     source_name: str = Field(default="", max_length=255)
     preview: bool = Field(
         default=False,
-        description="preview first: the job is held and a preview job (~5 s from the middle) "
-        "is started and returned; start this job again without preview, or convert it again "
-        "with other settings, to convert the whole video",
+        description="preview first: the job is held and a preview job (~5 s from the middle, "
+        "of the part if one is asked for) is started and returned; start this job again "
+        "without preview, or convert it again with other settings, to convert the video",
     )
 
 
@@ -324,7 +329,14 @@ def start_job(
     services.get_job(jobs, job_id)
     body = body or StartJobRequest()
     job = services.start_job(
-        jobs, storage, settings, launcher, job_id, body.source_name, preview=body.preview
+        jobs,
+        storage,
+        settings,
+        launcher,
+        job_id,
+        body.source_name,
+        preview=body.preview,
+        part=body.part(),
     )
     return job_out(job)
 

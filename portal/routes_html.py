@@ -10,7 +10,13 @@ from pydantic import ValidationError
 
 from portal import services
 from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep, TemplatesDep
-from portal.routes_api import ENGINES, ConvertAgainRequest, CreateJobRequest, job_out
+from portal.routes_api import (
+    ENGINES,
+    ConvertAgainRequest,
+    CreateJobRequest,
+    PartRequest,
+    job_out,
+)
 from portal.security import csrf_token, require_csrf
 from stereo_spot.domain import (
     CODEC_NOTES,
@@ -245,15 +251,22 @@ def start_job(
     launcher: LauncherDep,
     source_name: Annotated[str, Form(max_length=255)] = "",
     preview: Annotated[str | None, Form()] = None,
+    start: Annotated[str, Form(max_length=40)] = "",
+    end: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """Called by the upload page's script once the file is in (header token), or by a form.
 
     The answer is the job to watch: with "preview first", the preview's.
     """
     services.get_job(jobs, job_id)
+    try:
+        part = PartRequest(start=start, end=end).part()
+    except ValidationError as invalid:
+        raise InputRejected(f"Please check: {_problems(invalid)}.") from None
     job = services.start_job(
-        jobs, storage, settings, launcher, job_id, source_name, preview=preview is not None
-    )
+        jobs, storage, settings, launcher, job_id, source_name, preview=preview is not None,
+        part=part,
+    )  # fmt: skip
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(job_out(job).model_dump(mode="json"), status_code=202)
     return RedirectResponse(f"/jobs/{job.job_id}", status_code=303)

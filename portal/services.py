@@ -109,15 +109,19 @@ def start_job(
     *,
     preview: bool = False,
     restyle: Restyle | None = None,
+    part: Part | None = None,
 ) -> Job:
-    """Probe the upload and queue the job; a job already past ``uploaded`` is returned as is.
+    """Probe the upload and queue the job (to convert only ``part`` of it, if one is given); a
+    job already past ``uploaded`` is returned as is.
 
     With ``preview`` the job is held instead (:attr:`Job.held`) and a preview job, a few seconds
-    from the middle, is started and returned: the whole video waits for the user's go, which is
-    this call again without ``preview`` (``restyle`` then changes its settings first).
+    from the middle of the video or of ``part``, is started and returned: the whole video waits
+    for the user's go, which is this call again without ``preview`` (``restyle`` then changes
+    its settings first).
 
-    A source that is not a usable video fails the job with the probe's reason (the job page then
-    says why) rather than raising: the request succeeded, the job did not.
+    A source that is not a usable video, or a part past its end, fails the job with the reason
+    (the job page then says why, and converts the upload again with other times) rather than
+    raising: the request succeeded, the job did not.
     """
     with contextlib.ExitStack() as local:
         with _start_lock:
@@ -140,8 +144,18 @@ def start_job(
                     info = probe_source(whole, settings)
                 except InputRejected as rejected:
                     return jobs.transition(job_id, JobStatus.FAILED, error=str(rejected))
+            if part is not None:
+                try:
+                    part_bounds(info, part)
+                except InputRejected as rejected:
+                    # With the probe: the page offers the video again, with other times.
+                    return jobs.transition(
+                        job_id, JobStatus.FAILED, error=str(rejected), source=info
+                    )
             if not preview:
-                job = jobs.transition(job_id, JobStatus.QUEUED, source=info, **(restyle or {}))
+                job = jobs.transition(
+                    job_id, JobStatus.QUEUED, source=info, part=part, **(restyle or {})
+                )
                 run_id = launcher.submit(job_id)
                 # Recorded under the lock: a second start racing this one then answers with the
                 # same run id, not a queued job without one.
@@ -151,7 +165,9 @@ def start_job(
                     return jobs.get(job_id)  # a fast run already finished; its record is news
             job = jobs.update(job_id, source=info)
         # Outside the lock: starting the preview takes it again.
-        return _start_preview(jobs, storage, settings, launcher, job, _style_of(job), whole)
+        return _start_preview(
+            jobs, storage, settings, launcher, job, _style_of(job), whole, within=part
+        )
 
 
 def _require_launcher(launcher: RunLauncher | None) -> None:
@@ -196,9 +212,11 @@ def playback(storage: ObjectStorage, settings: Settings, job: Job) -> Playback:
 
 
 def download_name(job: Job) -> str:
-    """``holiday_redcyan.mp4``: the layout tag tells players how to show it."""
+    """``holiday_redcyan.mp4``, ``holiday_1m30s-2m00s_LR.mp4``: the layout tag tells players
+    how to show it, and the part's which part it is (as ``convert`` names its results)."""
     stem = PurePath(job.source_name).stem if job.source_name else f"stereo-{job.job_id[:8]}"
-    return f"{stem}{job.filename_tag}.mp4"
+    part = job.part.filename_tag if job.part else ""
+    return f"{stem}{part}{job.filename_tag}.mp4"
 
 
 def cancel_job(jobs: JobStore, launcher: RunLauncher | None, job_id: str) -> Job:
@@ -261,12 +279,16 @@ def convert_again(
             "new job."
         )
     style: Restyle = {"layout": layout, "params": params, "engine": engine}
+    # Refused before anything changes, unless the probe is that of the job's own part (a
+    # `convert --start/--end` job); its run then checks.
+    if part is not None and origin.part is None:
+        part_bounds(origin.source, part)
     if preview:
         return _start_preview(jobs, storage, settings, launcher, origin, style, within=part)
+    if origin.held:
+        return start_job(jobs, storage, settings, launcher, origin.job_id, restyle=style, part=part)
     if part is not None:
         return _start_part(jobs, storage, settings, launcher, origin, style, part)
-    if origin.held:
-        return start_job(jobs, storage, settings, launcher, origin.job_id, restyle=style)
     job = jobs.create(Job(**style, source_name=origin.source_name))
     storage.copy(source, keys.source_key(job.job_id))
     return start_job(jobs, storage, settings, launcher, job.job_id)
@@ -319,13 +341,11 @@ def _start_part(
     """A new job converting ``part`` of ``origin``'s video: the video is copied inside the
     storage, and the job's run cuts the part (a long part takes as long to cut as to
     transcode, which is no work for a web request)."""
-    assert origin.source is not None, "only a video that was read has parts"
-    if origin.part is None:  # else its probe is that of its own part, and the run checks
-        part_bounds(origin.source, part)  # refused before any job is made
-    name = _named_after(origin, part.filename_tag)
-    job = jobs.create(Job(**style, source_name=name, part_of=origin.job_id, part=part))
+    job = jobs.create(
+        Job(**style, source_name=origin.source_name, part_of=origin.job_id, part=part)
+    )
     storage.copy(keys.source_key(origin.job_id), keys.source_key(job.job_id))
-    return start_job(jobs, storage, settings, launcher, job.job_id)
+    return start_job(jobs, storage, settings, launcher, job.job_id, part=part)
 
 
 def _named_after(origin: Job, tag: str) -> str:

@@ -138,6 +138,11 @@ ENCODER_PRESETS: tuple[str, ...] = get_args(EncoderPreset)
 PREVIEW_SECONDS = 5.0
 
 
+# What :func:`parse_time` reads, as an HTML input's pattern: the portal's browser checks a time
+# before a file is uploaded.
+TIME_PATTERN = r"\s*(\d+(\.\d*)?|\.\d+|\d+(:[0-5]?\d){1,2}(\.\d*)?)\s*"
+
+
 def parse_time(text: str) -> float:
     """A time in a video as people write it: seconds (``90``, ``90.5``) or a clock
     (``1:30``, ``01:02:03.5``). Raises ValueError with what was wrong."""

@@ -58,6 +58,10 @@
       var fields = { source_name: name };
       var previewFirst = document.getElementById("preview-first");
       if (previewFirst && previewFirst.checked) { fields.preview = "on"; }
+      ["start", "end"].forEach(function (name) {
+        var input = document.getElementById("upload-" + name);
+        if (input && input.value.trim()) { fields[name] = input.value.trim(); }
+      });
       message.textContent = "Uploaded. Checking the video…";
       fetch(form.dataset.startUrl, {
         method: "POST",

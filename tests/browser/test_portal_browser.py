@@ -163,6 +163,32 @@ def test_create_upload_convert_and_play_in_a_browser(embedded_stack, browser, cl
     assert page.locator("table.jobs tbody tr").count() == 1
 
 
+def test_only_a_part_asked_for_with_the_upload_in_a_browser(embedded_stack, browser, clip_mp4):
+    page = browser.new_page()
+    page.goto(embedded_stack)
+    page.click("text=Continue to upload")
+    page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]+$"))
+    page.set_input_files("#file", str(clip_mp4))  # 3 s
+
+    # Not a clock: the browser says so before the file goes anywhere.
+    page.fill("#upload-start", "1:75")
+    page.click("#upload-button")
+    assert not page.evaluate("document.getElementById('upload-start').validity.valid")
+    assert not page.is_visible("#upload-progress"), "nothing uploaded"
+
+    page.fill("#upload-start", "0.5")
+    page.fill("#upload-end", "0:02.25")
+    page.click("#upload-button")
+    page.wait_for_selector("#part-of", timeout=60_000)
+    assert page.locator("#part-of").inner_text() == "The part from 0:00.5 to 0:02.25 of the video."
+    page.wait_for_selector("text=Play the 3D video", timeout=180_000)
+    page.click("text=Play the 3D video")
+    _wait_until(page, "document.getElementById('player').readyState >= 1")
+    seconds = page.evaluate("document.getElementById('player').duration")
+    assert seconds == pytest.approx(1.75, abs=0.05)
+    assert page.get_attribute("a[download]", "download") == "clip_0m00.5s-0m02.25s_redcyan.mp4"
+
+
 NEWS = ((3.0, 4.0, "GOOD EVENING"), (4.5, 5.5, "HERE IS THE NEWS"))
 
 

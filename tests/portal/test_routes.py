@@ -750,7 +750,7 @@ def test_a_part_of_an_uploaded_video_converts_without_a_new_upload(
     part = jobs.get(response.headers["location"].removeprefix("/jobs/"))
     assert (part.part_of, part.part, part.preview_of) == (first, Part(start=2.625, end=7), None)
     assert part.status is JobStatus.QUEUED and part.layout.value == "sbs"
-    assert part.source_name == "holiday_0m02.625s-0m07s.mp4"
+    assert part.source_name == "holiday.mp4"
     # Its run cuts the part (a long one takes minutes): the request copies the video.
     assert storage.size(source_key(part.job_id)) == long_clip.stat().st_size
     page = client.get(f"/jobs/{part.job_id}").text
@@ -760,6 +760,8 @@ def test_a_part_of_an_uploaded_video_converts_without_a_new_upload(
     jobs.transition(part.job_id, JobStatus.COMPLETED)
     page = client.get(f"/jobs/{part.job_id}").text
     assert 'value="0:02.625"' in page and 'value="0:07"' in page
+    play = client.get(f"/jobs/{part.job_id}/play").text
+    assert 'download="holiday_0m02.625s-0m07s_LR.mp4"' in play, "named as the CLI names it"
 
     # Again from the part with no part asked for: the whole video, the first upload.
     whole = client.post(f"/api/jobs/{part.job_id}/again", json={}).json()
@@ -788,7 +790,73 @@ def test_a_preview_of_a_part_then_the_part_itself(client, jobs, storage, long_cl
 
     part = jobs.get(started.headers["location"].removeprefix("/jobs/"))
     assert (part.part_of, part.part, part.preview_of) == (first, Part(start=2, end=10), None)
-    assert part.source_name == "holiday_0m02s-0m10s.mp4"
+    assert part.source_name == "holiday.mp4"
+
+
+def test_a_part_asked_for_with_the_upload_is_what_the_job_converts(
+    client, jobs, storage, launcher, long_clip
+) -> None:
+    job_id = create_job_via_form(client, layout="sbs")
+    page = client.get(f"/jobs/{job_id}").text
+    assert 'id="upload-start"' in page and 'id="upload-end"' in page
+    target = _upload_form_target(page)
+    assert not {"start", "end"} & set(target["fields"]), "the times are not sent to the storage"
+    post_upload(client, target, long_clip)
+
+    response = client.post(
+        f"/jobs/{job_id}/start",
+        data={"source_name": "holiday.mp4", "start": "3", "end": "0:09.5"},
+        headers={"X-CSRF-Token": csrf_token(client), "Accept": "application/json"},
+    )
+
+    assert response.status_code == 202, response.text
+    job = jobs.get(job_id)
+    assert (job.status, job.part, job.part_of) == (JobStatus.QUEUED, Part(start=3, end=9.5), None)
+    assert list(launcher.run_ids()) == [job_id] and len(jobs.list_all()) == 1, "no copy"
+    said = re.search(r'<p class="meta" id="part-of">(.*?)</p>', client.get(f"/jobs/{job_id}").text)
+    assert said.group(1) == "The part from 0:03 to 0:09.5 of the video."
+
+
+def test_a_part_past_the_end_of_the_upload_fails_the_job_and_keeps_the_video(
+    client, jobs, storage, launcher, long_clip
+) -> None:
+    job_id, upload = create_job_via_api(client, layout="anaglyph")
+    post_upload(client, upload, long_clip)
+    started = client.post(f"/api/jobs/{job_id}/start", json={"source_name": "holiday.mp4",
+                                                             "start": "0:30"})  # fmt: skip
+
+    assert started.status_code == 202 and started.json()["status"] == "failed"
+    job = jobs.get(job_id)
+    assert job.error == "The part asked for starts at 30 s, and the video is only 12.0 s long."
+    assert not list(launcher.run_ids()), "nothing ran"
+    page = client.get(f"/jobs/{job_id}").text
+    assert job.error in page and f'action="/jobs/{job_id}/again"' in page, "try other times"
+    again = client.post(f"/api/jobs/{job_id}/again", json={"start": 3})
+    assert again.status_code == 202 and again.json()["part"] == {"start": 3.0, "end": None}
+
+
+def test_a_held_video_starts_itself_on_the_part_its_preview_was_taken_from(
+    client, jobs, storage, launcher, long_clip
+) -> None:
+    job_id, upload = create_job_via_api(client, layout="tab", source_name="holiday.mp4")
+    post_upload(client, upload, long_clip)
+    preview = client.post(
+        f"/api/jobs/{job_id}/start", json={"preview": True, "start": 2, "end": "0:10"}
+    ).json()
+    assert (preview["preview_of"], preview["preview_within"]) == (
+        job_id,
+        {"start": 2.0, "end": 10.0},
+    )
+    assert jobs.get(job_id).held and jobs.get(job_id).part is None
+
+    jobs.transition(preview["job_id"], JobStatus.COMPLETED)
+    fields = _form_fields(client.get(f"/jobs/{preview['job_id']}").text, "whole-video")
+    started = client.post(f"/jobs/{preview['job_id']}/again", data=fields, follow_redirects=False)
+
+    assert started.headers["location"] == f"/jobs/{job_id}", "the held job itself, no copy"
+    whole = jobs.get(job_id)
+    assert (whole.status, whole.part) == (JobStatus.QUEUED, Part(start=2, end=10))
+    assert len(jobs.list_all()) == 2
 
 
 @pytest.mark.parametrize(

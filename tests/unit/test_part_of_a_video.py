@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from stereo_spot.domain import Part, SourceInfo, parse_time
+from stereo_spot.domain import TIME_PATTERN, Part, SourceInfo, parse_time
 from stereo_spot.errors import InputRejected
 from stereo_spot.media.excerpt import cut_excerpt, cut_part
 from stereo_spot.media.probe import probe_source
@@ -41,6 +41,35 @@ def test_times_are_read_as_seconds_or_a_clock(text, seconds):
 def test_what_is_not_a_time_is_refused_with_what_would_be(text, complaint):
     with pytest.raises(ValueError, match=re.escape(complaint)):
         parse_time(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "90",
+        "90.5",
+        "1:30",
+        "90:00",
+        "1:02:03.25",
+        " 7 ",
+        ".5",
+        "1:75",
+        "1.5:00",
+        "soon",
+        "1:2:3:4",
+        "-3",
+        "",
+    ],
+)
+def test_the_portal_s_pattern_takes_what_the_parser_takes(text):
+    # The browser checks the pattern before a file is uploaded: it must refuse no time the
+    # portal reads, and let through none it refuses.
+    try:
+        parse_time(text)
+        read = True
+    except ValueError:
+        read = False
+    assert bool(re.fullmatch(TIME_PATTERN, text)) == read, text
 
 
 def test_a_part_is_named_for_file_names_without_colons():
