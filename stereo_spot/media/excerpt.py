@@ -20,9 +20,19 @@ import ffmpeg
 
 from stereo_spot.domain import PREVIEW_SECONDS, Part, SourceInfo
 from stereo_spot.errors import InputRejected
-from stereo_spot.media.assemble import aac_options, mp4_audio_options, source_tracks
+from stereo_spot.media.assemble import (
+    aac_options,
+    mp4_audio_options,
+    source_tracks,
+    track_name_options,
+)
 from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, run_ffmpeg_watched, safe_input
-from stereo_spot.media.probe import count_video_frames, probe_source, scan_keyframes
+from stereo_spot.media.probe import (
+    TEXT_SUBTITLE_CODECS,
+    count_video_frames,
+    probe_source,
+    scan_keyframes,
+)
 from stereo_spot.media.split import copy_refusal, engine_ready_picture
 from stereo_spot.settings import Settings
 
@@ -97,20 +107,36 @@ def cut_part(
     # lead keeps; by default ffmpeg also copies what lies between the keyframe it seeks to and
     # the start (0.23 s of sound before a part's first frame).
     sound = {"acodec": "copy", "copypriorss:a": 0}
+    texts, text_options = _kept_tracks(source, info)
     # Matroska keeps no display matrix: a phone's sideways picture is turned upright instead.
     if start + seconds >= info.duration and not info.rotation:
         # Within half a frame: the keyframe then is the part's first frame.
         keyframe = copy_start(source, info, start, tolerance=0.5 / info.fps)
         if keyframe is not None:
-            _copy_cut(source, info, keyframe, None, target, sound)
+            _copy_cut(source, info, keyframe, None, target, sound, texts, text_options)
             return target
-    keyframes = (
-        {"force_key_frames": f"expr:gte(t,n_forced*{keyframe_seconds:g})"}
-        if keyframe_seconds
-        else {}
-    )
-    _encoded_cut(source, info, start, seconds, target, sound, keyframes, on_progress)
+    if keyframe_seconds:
+        text_options["force_key_frames"] = f"expr:gte(t,n_forced*{keyframe_seconds:g})"
+    _encoded_cut(source, info, start, seconds, target, sound, texts, text_options, on_progress)
     return target
+
+
+# Text subtitles Matroska holds as they are; other text tracks (MP4's mov_text, a QuickTime
+# caption track) become SubRip.
+MATROSKA_TEXT_SUBTITLES = {"subrip", "ass", "ssa", "webvtt"}
+
+
+def _kept_tracks(source: Path, info: SourceInfo) -> tuple[list[int], dict[str, object]]:
+    """The source's text subtitle tracks a part keeps (their stream indexes), shifted to its
+    times, and the ffmpeg output options that write them, and the sound tracks, into Matroska
+    under their names. (A cue already shown at the part's start keeps its length. Picture
+    subtitles are left out.)"""
+    tracks = source_tracks(source, info.video_stream)
+    options: dict[str, object] = {**track_name_options(tracks, "title")}
+    codecs = [codec for codec in tracks.subtitle_codecs if codec in TEXT_SUBTITLE_CODECS]
+    for number, codec in enumerate(codecs):
+        options[f"c:s:{number}"] = "copy" if codec in MATROSKA_TEXT_SUBTITLES else "srt"
+    return tracks.text_subtitles, options
 
 
 def copy_start(source: Path, info: SourceInfo, wanted: float, tolerance: float) -> float | None:
@@ -136,6 +162,8 @@ def _copy_cut(
     seconds: float | None,
     target: Path,
     audio: dict[str, object],
+    subtitles: tuple[int, ...] | list[int] = (),
+    extra: dict[str, object] | None = None,
 ) -> None:
     # seek_timestamp: -ss is the keyframe's own timestamp, not an offset from the file's start;
     # the millisecond past it lands the seek on that keyframe and no earlier one.
@@ -146,7 +174,8 @@ def _copy_cut(
     if info.audio_codec:
         streams.append(found["a"])
         options.update(audio)
-    run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
+    streams += [found[str(index)] for index in subtitles]
+    run_ffmpeg(ffmpeg.output(*streams, str(target), **options, **(extra or {})))
 
 
 def _encoded_cut(
@@ -156,6 +185,7 @@ def _encoded_cut(
     seconds: float,
     target: Path,
     audio: dict[str, object],
+    subtitles: tuple[int, ...] | list[int] = (),
     extra: dict[str, object] | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> None:
@@ -171,5 +201,6 @@ def _encoded_cut(
     if info.audio_codec:
         streams.append(found["a"])
         options.update(audio)
+    streams += [found[str(index)] for index in subtitles]
     # A part may be a film's hour; limited by standing still, as the mezzanine is.
     run_ffmpeg_watched(ffmpeg.output(*streams, str(target), **options), seconds, on_progress)

@@ -16,6 +16,7 @@ from tests.media import (
     probe,
     psnr,
     stereo_side_data,
+    subtitle_cues,
     video_stream,
 )
 
@@ -108,8 +109,20 @@ def test_a_part_converts_the_frames_from_start_to_end_with_their_sound(
     embedded, media_dir, tmp_path
 ):
     source = make_clip(media_dir / "long.mp4", seconds=12)  # a keyframe every 12 frames
+    # Its subtitles (one cue before the part, one inside) and chapters go along, at its times.
+    (tmp_path / "subs.srt").write_text(
+        "1\n00:00:01,000 --> 00:00:02,000\nbefore\n\n2\n00:00:05,000 --> 00:00:06,000\ninside\n"
+    )
+    (tmp_path / "chapters.txt").write_text(
+        ";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=4000\ntitle=Opening\n"
+        "[CHAPTER]\nTIMEBASE=1/1000\nSTART=4000\nEND=12000\ntitle=Middle\n"
+    )
     target = tmp_path / "long.mp4"
-    target.write_bytes(source.read_bytes())
+    ffmpeg(
+        *("-i", str(source), "-i", str(tmp_path / "subs.srt")),
+        *("-i", str(tmp_path / "chapters.txt"), "-map", "0", "-map", "1", "-map_chapters", "2"),
+        *("-c", "copy", "-c:s", "mov_text", "-metadata:s:s:0", "language=eng", str(target)),
+    )
     result = subprocess.run(
         ["stereo-spot", "convert", str(target), "--start", "2.625", "--end", "0:07.25",
          "--layout", "sbs", "--segment-seconds", "2"],
@@ -127,6 +140,17 @@ def test_a_part_converts_the_frames_from_start_to_end_with_their_sound(
     with av.open(str(part)) as container:
         left = next(container.decode(video=0)).to_ndarray(format="rgb24")[:, :192]
     assert psnr(left, frames[63]) > 30 > max(psnr(left, frames[62]), psnr(left, frames[64]))
+    assert subtitle_cues(part) == [(pytest.approx(2.375, abs=0.01), pytest.approx(3.375, abs=0.01),
+                                    "inside")]  # fmt: skip
+    shown = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_chapters", "-of", "json", str(part)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    chapters = json.loads(shown.stdout)["chapters"]
+    assert [(c["tags"]["title"], round(float(c["start_time"]), 3)) for c in chapters] == [
+        ("Opening", 0.0),
+        ("Middle", 1.375),
+    ]
 
 
 def test_a_part_into_a_mov_keeps_a_recorder_s_pcm_over_the_part(embedded, media_dir, tmp_path):

@@ -2,6 +2,7 @@
 holds exactly the frames shown between the two, with their sound."""
 
 import re
+import subprocess
 from pathlib import Path
 
 import av
@@ -10,10 +11,11 @@ import pytest
 
 from stereo_spot.domain import TIME_PATTERN, Part, SourceInfo, parse_time
 from stereo_spot.errors import InputRejected
+from stereo_spot.media.assemble import source_tracks
 from stereo_spot.media.excerpt import cut_excerpt, cut_part
 from stereo_spot.media.probe import probe_source
 from stereo_spot.settings import Settings
-from tests.media import make_clip, psnr, turned_sideways
+from tests.media import ffmpeg, make_clip, probe, psnr, turned_sideways
 
 RATE = 24
 
@@ -171,3 +173,32 @@ def test_a_sideways_phone_video_s_part_is_turned_upright(clip, tmp_path):
 
     cut = probe_source(part, Settings())
     assert (cut.rotation, cut.width, cut.height, cut.frames) == (0, 108, 192, 4 * RATE)
+
+
+@pytest.mark.parametrize(("start", "end"), [(8.0, None), (7.625, 11.0)])  # copied, re-encoded
+def test_a_part_keeps_the_text_subtitles_shown_in_it_at_its_times(clip, tmp_path, start, end):
+    source, _, _ = clip
+    (tmp_path / "subs.srt").write_text(
+        "1\n00:00:03,000 --> 00:00:04,000\nbefore\n\n2\n00:00:09,000 --> 00:00:10,000\ninside\n"
+    )
+    subtitled = tmp_path / "subtitled.mp4"  # as MP4 keeps them: mov_text, which Matroska cannot
+    ffmpeg("-i", str(source), "-i", str(tmp_path / "subs.srt"), "-map", "0", "-map", "1",
+           "-c", "copy", "-c:s", "mov_text", "-metadata:s:s:0", "handler_name=Dialogue",
+           str(subtitled))  # fmt: skip
+    info = probe_source(subtitled, Settings())
+    part = cut_part(subtitled, info, Part(start=start, end=end), tmp_path / "part.mkv")
+
+    kept = source_tracks(part)
+    assert (kept.subtitle_codecs, kept.subtitle_names) == (["subrip"], ["Dialogue"])
+    streams = probe(part)["streams"]
+    # One cue, against the part's first frame (a copied B-frame picture starts a frame or two
+    # into the file).
+    video = next(s for s in streams if s["codec_type"] == "video")
+    packets = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "s", "-show_entries",
+         "packet=pts_time,duration_time", "-of", "csv=p=0", str(part)],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    (shown,) = [tuple(float(field) for field in packet.split(",")) for packet in packets]
+    assert shown[0] - float(video["start_time"]) == pytest.approx(9 - start, abs=0.01)
+    assert shown[1] == pytest.approx(1.0, abs=0.01)
