@@ -12,10 +12,19 @@ import pytest
 from stereo_spot.domain import TIME_PATTERN, Part, SourceInfo, parse_time
 from stereo_spot.errors import InputRejected
 from stereo_spot.media.assemble import source_tracks
+from stereo_spot.media.captions import extract_captions
 from stereo_spot.media.excerpt import cut_excerpt, cut_part
 from stereo_spot.media.probe import probe_source
 from stereo_spot.settings import Settings
-from tests.media import ffmpeg, make_clip, probe, psnr, turned_sideways
+from tests.media import (
+    ffmpeg,
+    make_broadcast_with_captions,
+    make_clip,
+    probe,
+    psnr,
+    subtitle_cues,
+    turned_sideways,
+)
 
 RATE = 24
 
@@ -202,3 +211,19 @@ def test_a_part_keeps_the_text_subtitles_shown_in_it_at_its_times(clip, tmp_path
     (shown,) = [tuple(float(field) for field in packet.split(",")) for packet in packets]
     assert shown[0] - float(video["start_time"]) == pytest.approx(9 - start, abs=0.01)
     assert shown[1] == pytest.approx(1.0, abs=0.01)
+
+
+def test_a_tv_recording_s_part_keeps_the_captions_in_its_pictures(tmp_path):
+    # MPEG-TS is never copied: the part is re-encoded, and x264 carries the pictures' captions.
+    news = ((3.0, 4.0, "GOOD EVENING"), (4.5, 5.5, "HERE IS THE NEWS"))
+    recording = make_broadcast_with_captions(tmp_path / "news.ts", news, seconds=8)
+    info = probe_source(recording, Settings())
+    part = cut_part(recording, info, Part(start=2, end=7), tmp_path / "part.mkv", 1.0)
+
+    captions = extract_captions(part, tmp_path / "captions")
+    assert captions is not None, "the captions are still in the part's pictures"
+    assert [text for *_, text in subtitle_cues(captions)] == ["GOOD EVENING", "HERE IS THE NEWS"]
+    assert [start for start, *_ in subtitle_cues(captions)] == [
+        pytest.approx(1.0, abs=0.04),
+        pytest.approx(2.5, abs=0.04),
+    ]
