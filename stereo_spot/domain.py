@@ -456,7 +456,8 @@ class Job(BaseModel):
 
     @property
     def cut_from(self) -> str | None:
-        """The job whose uploaded video this job's was cut from (a preview's, a part's)."""
+        """The job whose upload this job's source came from: a preview's excerpt was cut from
+        it, a part job's whole video copied from it ("convert again" starts from that video)."""
         return self.preview_of or self.part_of
 
     @property

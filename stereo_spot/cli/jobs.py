@@ -78,7 +78,10 @@ def run_list(args: argparse.Namespace) -> int:
         if stopped_part_way(settings, job):
             status, any_stopped = "stopped", True
         done = f"{job.completed_segments}/{job.total_segments}"
-        print(f"{job.job_id}  {status:<12} {done:>9}  {job.layout.value:<9} {job.source_name}")
+        part = f" ({job.part.label})" if job.part else ""
+        print(
+            f"{job.job_id}  {status:<12} {done:>9}  {job.layout.value:<9} {job.source_name}{part}"
+        )
     if any_stopped:
         print(
             "stopped: its run ended part-way (the command or portal running it was stopped); "

@@ -132,6 +132,8 @@ def test_a_part_converts_the_frames_from_start_to_end_with_their_sound(
 
     part = tmp_path / "long_0m02.625s-0m07.25s_LR.mp4"
     assert decoded_frames(part) == 111  # frames 63 to 173, neither on a keyframe
+    listed = embedded.stereo_spot("jobs", "list").stdout
+    assert "long.mp4 (from 0:02.625 to 0:07.25)" in listed
     info = probe(part)
     assert float(audio_streams(info)[0]["duration"]) == pytest.approx(4.625, abs=0.05)
     # The left eye is the source's picture: its first frame is frame 63, not its neighbour.
