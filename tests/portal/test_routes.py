@@ -762,6 +762,7 @@ def test_a_part_of_an_uploaded_video_converts_without_a_new_upload(
     assert 'value="0:02.625"' in page and 'value="0:07"' in page
     play = client.get(f"/jobs/{part.job_id}/play").text
     assert 'download="holiday_0m02.625s-0m07s_LR.mp4"' in play, "named as the CLI names it"
+    assert '<small class="part">from 0:02.625 to 0:07</small>' in client.get("/jobs").text
 
     # Again from the part with no part asked for: the whole video, the first upload.
     whole = client.post(f"/api/jobs/{part.job_id}/again", json={}).json()
