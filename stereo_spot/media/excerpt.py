@@ -34,6 +34,7 @@ from stereo_spot.media.probe import (
     scan_keyframes,
 )
 from stereo_spot.media.split import copy_refusal, engine_ready_picture
+from stereo_spot.media.timecode import shifted_timecode
 from stereo_spot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 
 # ffmpeg would copy the source's timecode, the time of its first frame, onto an excerpt that
 # starts elsewhere; an empty value drops it (from the file, and from the picture's stream, where
-# MOV keeps it).
+# MOV keeps it). A preview carries none; a part, the source's moved on to its first frame.
 NO_TIMECODE = {"metadata": "timecode=", "metadata:s:v:0": "timecode="}
 
 
@@ -107,7 +108,7 @@ def cut_part(
     # lead keeps; by default ffmpeg also copies what lies between the keyframe it seeks to and
     # the start (0.23 s of sound before a part's first frame).
     sound = {"acodec": "copy", "copypriorss:a": 0}
-    texts, text_options = _kept_tracks(source, info)
+    texts, text_options = _kept_tracks(source, info, start)
     # Matroska keeps no display matrix: a phone's sideways picture is turned upright instead.
     if start + seconds >= info.duration and not info.rotation:
         # Within half a frame: the keyframe then is the part's first frame.
@@ -126,16 +127,23 @@ def cut_part(
 MATROSKA_TEXT_SUBTITLES = {"subrip", "ass", "ssa", "webvtt"}
 
 
-def _kept_tracks(source: Path, info: SourceInfo) -> tuple[list[int], dict[str, object]]:
-    """The source's text subtitle tracks a part keeps (their stream indexes), shifted to its
-    times, and the ffmpeg output options that write them, and the sound tracks, into Matroska
-    under their names. (A cue already shown at the part's start keeps its length. Picture
-    subtitles are left out.)"""
+def _kept_tracks(
+    source: Path, info: SourceInfo, start: float
+) -> tuple[list[int], dict[str, object]]:
+    """The source's text subtitle tracks a part from ``start`` keeps (their stream indexes),
+    shifted to its times, and the ffmpeg output options that write them, and the sound tracks,
+    into Matroska under their names, with the source's timecode moved on to the part's first
+    frame. (A cue already shown at the part's start keeps its length. Picture subtitles are
+    left out.)"""
     tracks = source_tracks(source, info.video_stream)
     options: dict[str, object] = {**track_name_options(tracks, "title")}
     codecs = [codec for codec in tracks.subtitle_codecs if codec in TEXT_SUBTITLE_CODECS]
     for number, codec in enumerate(codecs):
         options[f"c:s:{number}"] = "copy" if codec in MATROSKA_TEXT_SUBTITLES else "srt"
+    if tracks.timecode:
+        # The join reads a Matroska source's timecode from its container.
+        timecode = shifted_timecode(tracks.timecode, round(start * info.fps), info.fps)
+        options["metadata"] = f"timecode={timecode or ''}"
     return tracks.text_subtitles, options
 
 
@@ -175,7 +183,7 @@ def _copy_cut(
         streams.append(found["a"])
         options.update(audio)
     streams += [found[str(index)] for index in subtitles]
-    run_ffmpeg(ffmpeg.output(*streams, str(target), **options, **(extra or {})))
+    run_ffmpeg(ffmpeg.output(*streams, str(target), **{**options, **(extra or {})}))
 
 
 def _encoded_cut(

@@ -8,6 +8,7 @@ import subprocess
 import av
 import pytest
 
+from stereo_spot.media.assemble import source_tracks
 from tests.media import (
     audio_streams,
     decoded_frames,
@@ -121,7 +122,8 @@ def test_a_part_converts_the_frames_from_start_to_end_with_their_sound(
     ffmpeg(
         *("-i", str(source), "-i", str(tmp_path / "subs.srt")),
         *("-i", str(tmp_path / "chapters.txt"), "-map", "0", "-map", "1", "-map_chapters", "2"),
-        *("-c", "copy", "-c:s", "mov_text", "-metadata:s:s:0", "language=eng", str(target)),
+        *("-c", "copy", "-c:s", "mov_text", "-metadata:s:s:0", "language=eng"),
+        *("-timecode", "01:00:00:00", str(target)),
     )
     result = subprocess.run(
         ["stereo-spot", "convert", str(target), "--start", "2.625", "--end", "0:07.25",
@@ -132,6 +134,7 @@ def test_a_part_converts_the_frames_from_start_to_end_with_their_sound(
 
     part = tmp_path / "long_0m02.625s-0m07.25s_LR.mp4"
     assert decoded_frames(part) == 111  # frames 63 to 173, neither on a keyframe
+    assert source_tracks(part).timecode == "01:00:02:15", "the recording's, at frame 63"
     listed = embedded.stereo_spot("jobs", "list").stdout
     assert "long.mp4 (from 0:02.625 to 0:07.25)" in listed
     info = probe(part)

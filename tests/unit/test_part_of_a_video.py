@@ -227,3 +227,20 @@ def test_a_tv_recording_s_part_keeps_the_captions_in_its_pictures(tmp_path):
         pytest.approx(1.0, abs=0.04),
         pytest.approx(2.5, abs=0.04),
     ]
+
+
+@pytest.mark.parametrize(("start", "end", "timecode"), [
+    (8.0, None, "01:00:08:00"),  # copied
+    (2.625, 6.0, "01:00:02:15"),  # re-encoded: frame 63
+])  # fmt: skip
+def test_a_part_s_timecode_is_the_recording_s_at_its_first_frame(tmp_path, start, end, timecode):
+    # A recorder's MOV/MP4 keeps its timecode in the picture's stream and a tmcd track: the
+    # time of day of the first frame, which an editing system conforms the part by.
+    source = make_clip(
+        tmp_path / "take.mp4",
+        seconds=12,
+        video_args=("-c:v", "libx264", "-g", "24", "-keyint_min", "24", "-timecode", "01:00:00:00"),
+    )
+    info = probe_source(source, Settings())
+    part = cut_part(source, info, Part(start=start, end=end), tmp_path / "part.mkv")
+    assert source_tracks(part).timecode == timecode
