@@ -214,6 +214,7 @@ def job_page(
 ) -> HTMLResponse:
     job = services.get_job(jobs, job_id)
     whole_kept = services.whole_video_kept(jobs, job)
+    part_origin_kept = bool(job.part_of) and services.job_kept(jobs, job.part_of)
     # Its record says it is being converted, but its run ended (a killed `convert`).
     stopped = launcher is not None and launcher.stopped_part_way(job)
     upload = None
@@ -235,6 +236,7 @@ def job_page(
         # The video was uploaded and read: it can be converted again without a new upload.
         again=(job.status.is_final or job.held) and job.source is not None and whole_kept,
         whole_kept=whole_kept,
+        part_origin_kept=part_origin_kept,
         anaglyph_modes=list(AnaglyphMode),
         **ENCODING_CHOICES,
         preview_seconds=PREVIEW_SECONDS,

@@ -231,12 +231,15 @@ def cancel_job(jobs: JobStore, launcher: RunLauncher | None, job_id: str) -> Job
 
 
 def whole_video_kept(jobs: JobStore, job: Job) -> bool:
-    """Whether the whole video a preview or a part was cut from can still be converted (its job
-    was not deleted); True for a job that converts a whole video."""
-    if not job.cut_from:
-        return True
+    """Whether the whole video a preview was cut from can still be converted (its job was not
+    deleted); True for any other job (a part job keeps a copy of the whole video)."""
+    return not job.preview_of or job_kept(jobs, job.preview_of)
+
+
+def job_kept(jobs: JobStore, job_id: str) -> bool:
+    """Whether the job ``job_id`` still exists (a job another was made from may be deleted)."""
     try:
-        jobs.get(job.cut_from)
+        jobs.get(job_id)
     except JobNotFound:
         return False
     return True
@@ -267,11 +270,12 @@ def convert_again(
     try:
         origin = jobs.get(earlier.cut_from) if earlier.cut_from else earlier
     except JobNotFound:
-        which = "preview" if earlier.preview_of else "part"
-        raise NotUploaded(
-            f"The job whose video this {which} was cut from has been deleted; upload the video "
-            "in a new job."
-        ) from None
+        if earlier.preview_of:
+            raise NotUploaded(
+                "The job whose video this preview was cut from has been deleted; upload the "
+                "video in a new job."
+            ) from None
+        origin = earlier  # a part job keeps a copy of the whole video
     source = keys.source_key(origin.job_id)
     if origin.source is None or not storage.exists(source):
         raise NotUploaded(

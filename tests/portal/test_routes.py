@@ -769,6 +769,18 @@ def test_a_part_of_an_uploaded_video_converts_without_a_new_upload(
     assert (whole["part"], whole["part_of"], whole["source_name"]) == (None, None, "holiday.mp4")
     assert storage.size(source_key(whole["job_id"])) == long_clip.stat().st_size
 
+    # The part keeps its copy of the whole video: with the first job deleted, it still
+    # converts again, the whole video or another part.
+    assert client.delete(f"/api/jobs/{first}").status_code == 204
+    page = client.get(f"/jobs/{part.job_id}").text
+    said = re.search(r'<p class="meta" id="part-of">(.*?)</p>', page, re.S).group(1)
+    assert said == "The part from 0:02.625 to 0:07 of the video."
+    assert f'action="/jobs/{part.job_id}/again"' in page
+    other = client.post(f"/api/jobs/{part.job_id}/again", json={"start": 1, "end": 2})
+    assert other.status_code == 202, other.text
+    assert other.json()["part"] == {"start": 1.0, "end": 2.0}
+    assert storage.size(source_key(other.json()["job_id"])) == long_clip.stat().st_size
+
 
 def test_a_preview_of_a_part_then_the_part_itself(client, jobs, storage, long_clip) -> None:
     first = _finished_job(client, jobs, long_clip)
