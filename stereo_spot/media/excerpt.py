@@ -108,17 +108,17 @@ def cut_part(
     # lead keeps; by default ffmpeg also copies what lies between the keyframe it seeks to and
     # the start (0.23 s of sound before a part's first frame).
     sound = {"acodec": "copy", "copypriorss:a": 0}
-    texts, text_options = _kept_tracks(source, info, start)
+    texts, kept = _kept_tracks(source, info, start)
     # Matroska keeps no display matrix: a phone's sideways picture is turned upright instead.
     if start + seconds >= info.duration and not info.rotation:
         # Within half a frame: the keyframe then is the part's first frame.
         keyframe = copy_start(source, info, start, tolerance=0.5 / info.fps)
         if keyframe is not None:
-            _copy_cut(source, info, keyframe, None, target, sound, texts, text_options)
+            _copy_cut(source, info, keyframe, None, target, sound, texts, kept)
             return target
     if keyframe_seconds:
-        text_options["force_key_frames"] = f"expr:gte(t,n_forced*{keyframe_seconds:g})"
-    _encoded_cut(source, info, start, seconds, target, sound, texts, text_options, on_progress)
+        kept["force_key_frames"] = f"expr:gte(t,n_forced*{keyframe_seconds:g})"
+    _encoded_cut(source, info, start, seconds, target, sound, texts, kept, on_progress)
     return target
 
 
