@@ -26,15 +26,18 @@ from stereo_spot.media.assemble import (
     source_tracks,
     track_name_options,
 )
+from stereo_spot.media.captions import CAPTIONS_TRACK_NAME
 from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, run_ffmpeg_watched, safe_input
 from stereo_spot.media.probe import (
     TEXT_SUBTITLE_CODECS,
     count_video_frames,
     probe_source,
+    run_ffprobe,
     scan_keyframes,
 )
 from stereo_spot.media.split import copy_refusal, engine_ready_picture
 from stereo_spot.media.timecode import shifted_timecode
+from stereo_spot.media.tracks import track_name
 from stereo_spot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -122,29 +125,49 @@ def cut_part(
     return target
 
 
-# Text subtitles Matroska holds as they are; other text tracks (MP4's mov_text, a QuickTime
-# caption track) become SubRip.
-MATROSKA_TEXT_SUBTITLES = {"subrip", "ass", "ssa", "webvtt"}
+# Subtitle tracks Matroska holds as they are (text, and the pictures of DVDs, Blu-rays and DVB);
+# other text tracks (MP4's mov_text, a QuickTime caption track) become SubRip.
+MATROSKA_SUBTITLES = {
+    "subrip", "ass", "ssa", "webvtt", "dvd_subtitle", "hdmv_pgs_subtitle", "dvb_subtitle",
+}  # fmt: skip
 
 
-def _kept_tracks(
-    source: Path, info: SourceInfo, start: float
-) -> tuple[list[int], dict[str, object]]:
-    """The source's text subtitle tracks a part from ``start`` keeps (their stream indexes),
-    shifted to its times, and the ffmpeg output options that write them, and the sound tracks,
-    into Matroska under their names, with the source's timecode moved on to the part's first
-    frame. (A cue already shown at the part's start keeps its length. Picture subtitles are
-    left out.)"""
+def _kept_tracks(source: Path, info: SourceInfo, start: float) -> tuple[list[str], dict]:
+    """What a part from ``start`` keeps besides its picture and sound: the source's subtitle
+    tracks, shifted to its times, and a Matroska source's attachments (the fonts its styled
+    subtitles use), as ffmpeg stream selectors; and the output options that write them into
+    Matroska, name every track as the source names it, and move the source's timecode on to
+    the part's first frame."""
     tracks = source_tracks(source, info.video_stream)
-    options: dict[str, object] = {**track_name_options(tracks, "title")}
-    codecs = [codec for codec in tracks.subtitle_codecs if codec in TEXT_SUBTITLE_CODECS]
-    for number, codec in enumerate(codecs):
-        options[f"c:s:{number}"] = "copy" if codec in MATROSKA_TEXT_SUBTITLES else "srt"
+    names = track_name_options(tracks, "title")
+    options: dict[str, object] = {k: v for k, v in names.items() if k.startswith("metadata:s:a:")}
+    streams = run_ffprobe(
+        source, "-show_entries", "stream=index,codec_type,codec_name:stream_tags=title,handler_name"
+    ).get("streams", [])
+    kept: list[str] = []
+    for stream in (s for s in streams if s.get("codec_type") == "subtitle"):
+        codec = stream.get("codec_name")
+        if codec not in MATROSKA_SUBTITLES and codec not in TEXT_SUBTITLE_CODECS:
+            continue  # a subtitle format Matroska cannot hold and ffmpeg cannot turn to text
+        number = len(kept)
+        kept.append(str(stream["index"]))
+        options[f"c:s:{number}"] = "copy" if codec in MATROSKA_SUBTITLES else "srt"
+        name = track_name(stream) or (CAPTIONS_TRACK_NAME if codec == "eia_608" else None)
+        if name:
+            options[f"metadata:s:s:{number}"] = f"title={name}"
+    if kept:
+        # A copied track's cue still on screen at the start would come with a time before it,
+        # and Matroska would move every track by that much (the join then put a sign 0.6 s
+        # late); such a cue is left out. One turned to SubRip starts at 0 and keeps its length.
+        options["copypriorss:s"] = 0
+    if tracks.attachments:
+        kept.append("t")
+        options["c:t"] = "copy"
     if tracks.timecode:
         # The join reads a Matroska source's timecode from its container.
         timecode = shifted_timecode(tracks.timecode, round(start * info.fps), info.fps)
         options["metadata"] = f"timecode={timecode or ''}"
-    return tracks.text_subtitles, options
+    return kept, options
 
 
 def copy_start(source: Path, info: SourceInfo, wanted: float, tolerance: float) -> float | None:
@@ -170,7 +193,7 @@ def _copy_cut(
     seconds: float | None,
     target: Path,
     audio: dict[str, object],
-    subtitles: tuple[int, ...] | list[int] = (),
+    also: tuple[str, ...] | list[str] = (),
     extra: dict[str, object] | None = None,
 ) -> None:
     # seek_timestamp: -ss is the keyframe's own timestamp, not an offset from the file's start;
@@ -182,7 +205,7 @@ def _copy_cut(
     if info.audio_codec:
         streams.append(found["a"])
         options.update(audio)
-    streams += [found[str(index)] for index in subtitles]
+    streams += [found[selector] for selector in also]
     run_ffmpeg(ffmpeg.output(*streams, str(target), **{**options, **(extra or {})}))
 
 
@@ -193,7 +216,7 @@ def _encoded_cut(
     seconds: float,
     target: Path,
     audio: dict[str, object],
-    subtitles: tuple[int, ...] | list[int] = (),
+    also: tuple[str, ...] | list[str] = (),
     extra: dict[str, object] | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> None:
@@ -209,6 +232,6 @@ def _encoded_cut(
     if info.audio_codec:
         streams.append(found["a"])
         options.update(audio)
-    streams += [found[str(index)] for index in subtitles]
+    streams += [found[selector] for selector in also]
     # A part may be a film's hour; limited by standing still, as the mezzanine is.
     run_ffmpeg_watched(ffmpeg.output(*streams, str(target), **options), seconds, on_progress)

@@ -621,13 +621,54 @@ def test_styled_and_picture_subtitles_and_fonts_stay_as_they_are_in_an_mkv(embed
     assert subtitles == ["ass", "dvd_subtitle", "ass"]  # the last: the signs laid out in 3D
     events = _subtitle_events(output)
     assert events == _subtitle_events(film) and "{\\pos(60,20)}Beach this way" in events[1]
-    assert _extras(output)["streams"][-3:] == [
+    extras = _extras(output)
+    assert extras["title"] == "Signs of the sea"
+    assert extras["streams"][-3:] == [
         ("subtitle", "ass", "eng", "Signs"),
         ("subtitle", "dvd_subtitle", "en", None),
         ("subtitle", "ass", None, "Signs (3D)"),
     ]
     pictures = _subtitle_packets(film)[1]
     assert len(pictures) == 2 and _subtitle_packets(output)[1] == pictures, "bit for bit"
+    out = tmp_path / "fonts"
+    out.mkdir()
+    assert _attachment(output, out) == font
+
+
+def test_a_part_of_a_film_keeps_its_styled_and_picture_subtitles_and_fonts_in_an_mkv(
+    embedded, tmp_path
+):
+    (tmp_path / "signs.ass").write_text(STYLED)
+    font = np.random.default_rng(5).bytes(4096)
+    (tmp_path / "HolidaySans.ttf").write_bytes(font)
+    film = tmp_path / "film.mkv"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=s=192x108:r=24:d=3", "-i", str(tmp_path / "signs.ass")),
+        *("-i", str(make_dvd_subtitles(tmp_path)), "-map", "0", "-map", "1", "-map", "2"),
+        *("-c:v", "libx264", "-g", "12", "-c:s:0", "ass", "-c:s:1", "copy"),
+        *("-metadata:s:s:0", "title=Signs", "-metadata", "title=Signs of the sea"),
+        *("-attach", str(tmp_path / "HolidaySans.ttf")),
+        *("-metadata:s:t:0", "mimetype=application/x-truetype-font", str(film)),
+    )
+    output = tmp_path / "film_part_LR.mkv"
+    # From 1.125 s: re-encoded (not on a keyframe); the DVD's second picture (1.6 s) and the
+    # second sign (2.0 s) fall inside it.
+    result = embedded.convert(film, output, "--layout", "sbs", "--start", "1.125")
+    assert result.returncode == 0, result.stderr
+
+    extras = _extras(output)
+    assert extras["title"] == "Signs of the sea"
+    assert extras["streams"][-3:] == [
+        ("subtitle", "ass", None, "Signs"),
+        ("subtitle", "dvd_subtitle", "en", None),
+        ("subtitle", "ass", None, "Signs (3D)"),
+    ]
+    # The second picture, bit for bit; the first, still on screen at the part's start, is left
+    # out with the first sign (copied, they would have come with times before the part's).
+    assert _subtitle_packets(output)[1] == _subtitle_packets(film)[1][1:]
+    goodbye = [line for line in _subtitle_events(output) if "Goodbye" in line]
+    # 2.0 s - 1.125 s, in ASS's hundredths.
+    assert goodbye and goodbye[0].startswith("Dialogue: 0,0:00:00.88,0:00:01.68,Sign"), goodbye
     out = tmp_path / "fonts"
     out.mkdir()
     assert _attachment(output, out) == font
