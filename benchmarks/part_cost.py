@@ -12,13 +12,13 @@ cut alone (in this process), and the part's cost over the whole as a ratio of me
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from pipeline_speed import make_clip
+from pipeline_speed import make_clip, timed
 
 from stereo_spot.domain import Part
 from stereo_spot.media.excerpt import cut_part
@@ -27,12 +27,10 @@ from stereo_spot.settings import Settings
 
 
 def timed_convert(clip: Path, output: Path, data: Path, part: tuple[str, ...]) -> float:
-    # As a user runs it (the virtual environment's bin on PATH, as for the other benchmarks).
+    """``stereo-spot convert`` as a user runs it (the virtual environment's bin on PATH)."""
     command = ["stereo-spot", "convert", str(clip), "-o", str(output), "--data-dir", str(data)]
-    command += part
-    began = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
-    return time.perf_counter() - began
+    seconds, _ = timed([*command, *part], os.environ.copy())
+    return seconds
 
 
 def main() -> None:

@@ -291,11 +291,12 @@ def convert_again(
         return _start_preview(jobs, storage, settings, launcher, origin, style, within=part)
     if origin.held:
         return start_job(jobs, storage, settings, launcher, origin.job_id, restyle=style, part=part)
-    if part is not None:
-        return _start_part(jobs, storage, settings, launcher, origin, style, part)
-    job = jobs.create(Job(**style, source_name=origin.source_name))
+    # A new job on a copy of the video; a part of it is cut by the job's run (a long part
+    # takes as long to cut as to transcode, which is no work for a web request).
+    part_of = origin.job_id if part is not None else None
+    job = jobs.create(Job(**style, source_name=origin.source_name, part_of=part_of, part=part))
     storage.copy(source, keys.source_key(job.job_id))
-    return start_job(jobs, storage, settings, launcher, job.job_id)
+    return start_job(jobs, storage, settings, launcher, job.job_id, part=part)
 
 
 def _style_of(job: Job) -> Restyle:
@@ -331,25 +332,6 @@ def _start_preview(
         )
         storage.put_file(excerpt, keys.source_key(job.job_id))
     return start_job(jobs, storage, settings, launcher, job.job_id)
-
-
-def _start_part(
-    jobs: JobStore,
-    storage: ObjectStorage,
-    settings: Settings,
-    launcher: RunLauncher | None,
-    origin: Job,
-    style: Restyle,
-    part: Part,
-) -> Job:
-    """A new job converting ``part`` of ``origin``'s video: the video is copied inside the
-    storage, and the job's run cuts the part (a long part takes as long to cut as to
-    transcode, which is no work for a web request)."""
-    job = jobs.create(
-        Job(**style, source_name=origin.source_name, part_of=origin.job_id, part=part)
-    )
-    storage.copy(keys.source_key(origin.job_id), keys.source_key(job.job_id))
-    return start_job(jobs, storage, settings, launcher, job.job_id, part=part)
 
 
 def _named_after(origin: Job, tag: str) -> str:

@@ -85,9 +85,12 @@ def part_from(args: argparse.Namespace) -> Part | None:
     start = args.start or 0.0
     if not start and args.end is None:
         return None
-    if args.end is not None and args.end <= start:
-        raise InvalidOption(f"Invalid --end: {args.end:g} s is not after --start ({start:g} s).")
-    return Part(start=start, end=args.end)
+    try:
+        return Part(start=start, end=args.end)
+    except ValueError:  # the only way a part of two readable times is wrong
+        raise InvalidOption(
+            f"Invalid --end: {args.end:g} s is not after --start ({start:g} s)."
+        ) from None
 
 
 def port_number(text: str) -> int:

@@ -26,18 +26,15 @@ from stereo_spot.media.assemble import (
     source_tracks,
     track_name_options,
 )
-from stereo_spot.media.captions import CAPTIONS_TRACK_NAME
 from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, run_ffmpeg_watched, safe_input
 from stereo_spot.media.probe import (
     TEXT_SUBTITLE_CODECS,
     count_video_frames,
     probe_source,
-    run_ffprobe,
     scan_keyframes,
 )
-from stereo_spot.media.split import copy_refusal, engine_ready_picture
+from stereo_spot.media.split import copy_refusal, engine_ready_picture, keyframes_every
 from stereo_spot.media.timecode import shifted_timecode
-from stereo_spot.media.tracks import track_name
 from stereo_spot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -120,7 +117,7 @@ def cut_part(
             _copy_cut(source, info, keyframe, None, target, sound, texts, kept)
             return target
     if keyframe_seconds:
-        kept["force_key_frames"] = f"expr:gte(t,n_forced*{keyframe_seconds:g})"
+        kept.update(keyframes_every(keyframe_seconds))
     _encoded_cut(source, info, start, seconds, target, sound, texts, kept, on_progress)
     return target
 
@@ -139,22 +136,22 @@ def _kept_tracks(source: Path, info: SourceInfo, start: float) -> tuple[list[str
     Matroska, name every track as the source names it, and move the source's timecode on to
     the part's first frame."""
     tracks = source_tracks(source, info.video_stream)
+    # Names as the join gives them: sound tracks, then text subtitles in their own order. ffmpeg
+    # carries a picture track's title itself (only Matroska and MPEG-TS hold those tracks).
     names = track_name_options(tracks, "title")
     options: dict[str, object] = {k: v for k, v in names.items() if k.startswith("metadata:s:a:")}
-    streams = run_ffprobe(
-        source, "-show_entries", "stream=index,codec_type,codec_name:stream_tags=title,handler_name"
-    ).get("streams", [])
+    text_names = iter(tracks.subtitle_names)
     kept: list[str] = []
-    for stream in (s for s in streams if s.get("codec_type") == "subtitle"):
-        codec = stream.get("codec_name")
-        if codec not in MATROSKA_SUBTITLES and codec not in TEXT_SUBTITLE_CODECS:
+    for number, codec in enumerate(tracks.subtitle_codecs):
+        text = codec in TEXT_SUBTITLE_CODECS
+        name = next(text_names) if text else None
+        if codec not in MATROSKA_SUBTITLES and not text:
             continue  # a subtitle format Matroska cannot hold and ffmpeg cannot turn to text
-        number = len(kept)
-        kept.append(str(stream["index"]))
-        options[f"c:s:{number}"] = "copy" if codec in MATROSKA_SUBTITLES else "srt"
-        name = track_name(stream) or (CAPTIONS_TRACK_NAME if codec == "eia_608" else None)
+        out = len(kept)
+        kept.append(f"s:{number}")
+        options[f"c:s:{out}"] = "copy" if codec in MATROSKA_SUBTITLES else "srt"
         if name:
-            options[f"metadata:s:s:{number}"] = f"title={name}"
+            options[f"metadata:s:s:{out}"] = f"title={name}"
     if kept:
         # A copied track's cue still on screen at the start would come with a time before it,
         # and Matroska would move every track by that much (the join then put a sign 0.6 s

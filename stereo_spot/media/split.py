@@ -190,6 +190,12 @@ def engine_ready_picture(info: SourceInfo) -> dict[str, object]:
     }
 
 
+def keyframes_every(seconds: float) -> dict[str, str]:
+    """The ffmpeg output option that makes x264 start a GOP at every multiple of ``seconds``:
+    where the split cuts, so a transcode made for it is split by copy."""
+    return {"force_key_frames": f"expr:gte(t,n_forced*{seconds:g})"}
+
+
 def _transcode_mezzanine(
     source: Path,
     info: SourceInfo,
@@ -200,8 +206,8 @@ def _transcode_mezzanine(
     stream = safe_input(source).output(
         str(target),
         map=f"0:v:{info.video_stream}",
-        force_key_frames=f"expr:gte(t,n_forced*{segment_seconds:g})",
         an=None,
+        **keyframes_every(segment_seconds),
         **engine_ready_picture(info),
     )
     # One pass over the whole video: hours for a long film on a small machine, so limited by

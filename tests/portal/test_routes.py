@@ -33,6 +33,11 @@ from tests.processes import run_lock_held
 UNKNOWN_ID = "noSuchJob_0123456789abcdef"
 
 
+def _form_fields(page: str, form_id: str) -> dict[str, str]:
+    form = re.search(rf'<form[^>]*id="{form_id}".*?</form>', page, re.S).group(0)
+    return dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
+
+
 def _upload_form_target(page: str) -> dict:
     """The signed target as the page's upload form carries it."""
     form = re.search(r'<form id="upload-form".*?</form>', page, re.S).group(0)
@@ -625,8 +630,7 @@ def test_a_preview_with_other_settings_then_the_whole_video_needs_no_new_upload(
     jobs.transition(preview["job_id"], JobStatus.COMPLETED)
     page = client.get(f"/jobs/{preview['job_id']}").text
     assert "Convert the whole video like this" in page
-    form = re.search(r'<form[^>]*id="whole-video".*?</form>', page, re.S).group(0)
-    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
+    fields = _form_fields(page, "whole-video")
     again = client.post(f"/jobs/{preview['job_id']}/again", data=fields, follow_redirects=False)
 
     assert again.status_code == 303
@@ -694,8 +698,7 @@ def test_preview_first_holds_the_upload_until_the_whole_video_is_asked_for(
     # with the preview's settings: no copy of the upload, no third job.
     jobs.transition(preview["job_id"], JobStatus.COMPLETED)
     page = client.get(f"/jobs/{preview['job_id']}").text
-    form = re.search(r'<form[^>]*id="whole-video".*?</form>', page, re.S).group(0)
-    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
+    fields = _form_fields(page, "whole-video")
     fields["layout"] = "sbs"  # as if the settings were changed on the way
     started = client.post(f"/jobs/{preview['job_id']}/again", data=fields, follow_redirects=False)
 
@@ -726,11 +729,6 @@ def test_a_held_video_previews_again_or_starts_with_its_own_settings(
     assert started["job_id"] == job_id and started["status"] == "queued"
     assert started["layout"] == "tab", "its own settings"
     assert set(launcher.run_ids()) == {first["job_id"], second["job_id"], job_id}
-
-
-def _form_fields(page: str, form_id: str) -> dict[str, str]:
-    form = re.search(rf'<form[^>]*id="{form_id}".*?</form>', page, re.S).group(0)
-    return dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
 
 
 def test_a_part_of_an_uploaded_video_converts_without_a_new_upload(
