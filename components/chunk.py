@@ -62,7 +62,7 @@ def chunk_source(
         storage.get_file(storage.key_from_uri(source_uri), source)
         progress = _progress_recorder(jobs, job_id)
         try:
-            info = probe_source(source, settings)
+            whole = info = probe_source(source, settings)
             if job.part is not None:
                 source, info = _cut_part(job_id, source, info, job.part, segment_seconds,
                                          storage, settings, progress)  # fmt: skip
@@ -78,7 +78,8 @@ def chunk_source(
             key = keys.source_segment_key(job_id, index, total, layout)
             storage.put_file(segment, key)
             items.append(_work_item(job_id, index, total, layout, storage))
-    jobs.update(job_id, total_segments=total, source=info)
+    part_source = info if job.part is not None else None
+    jobs.update(job_id, total_segments=total, source=whole, part_source=part_source)
     jobs.transition(job_id, JobStatus.PROCESSING)
     return items
 

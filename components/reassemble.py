@@ -35,6 +35,7 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
     if job.status is JobStatus.FAILED:
         raise ReassemblyFailed(job.error or "The job has failed.")
     jobs.transition(job_id, JobStatus.REASSEMBLING)
+    converted = job.converted_source  # the part's probe, for a part
     with tempfile.TemporaryDirectory(prefix="stereo-reassemble-") as tmp:
         workdir = Path(tmp)
         # A part's sound is that of the part the chunk step cut, at the part's times.
@@ -49,7 +50,7 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
             concat_and_mux(
                 segments, source, result, workdir / "concat",
                 layout=job.layout, codec=job.params.codec,
-                video_stream=job.source.video_stream if job.source else 0,
+                video_stream=converted.video_stream if converted else 0,
             )  # fmt: skip
         except (MediaError, InputRejected) as error:
             # ffmpeg refusing the streams, or a segment that cannot be read, is no passing
@@ -64,10 +65,10 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
                 write_preview,
                 result,
                 workdir / "preview.jpg",
-                duration=job.source.duration if job.source else None,
+                duration=converted.duration if converted else None,
             )
             frames = count_video_frames(result)
-            expected = job.source.frames if job.source else frames
+            expected = converted.frames if converted else frames
             if frames != expected:
                 reason = f"The joined video has {frames} frames instead of {expected}."
                 jobs.transition(job_id, JobStatus.FAILED, error=reason)
@@ -96,7 +97,7 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
 
 
 def _figures(job: Job, size: int) -> dict:
-    source = job.source
+    source = job.converted_source
     figures = {
         "segments": job.total_segments,
         "frames": source.frames if source else 0,

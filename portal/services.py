@@ -283,10 +283,8 @@ def convert_again(
             "new job."
         )
     style: Restyle = {"layout": layout, "params": params, "engine": engine}
-    # Refused before anything changes, unless the probe is that of the job's own part (a
-    # `convert --start/--end` job); its run then checks.
-    if part is not None and origin.part is None:
-        part_bounds(origin.source, part)
+    if part is not None:
+        part_bounds(origin.source, part)  # refused before anything changes
     if preview:
         return _start_preview(jobs, storage, settings, launcher, origin, style, within=part)
     if origin.held:
@@ -322,11 +320,10 @@ def _start_preview(
         scratch = local.enter_context(tempfile.TemporaryDirectory(prefix="stereo-spot-preview-"))
         if whole is None:
             whole = local.enter_context(_local_copy(storage, keys.source_key(origin.job_id)))
-        # A job that converted a part of its video (``convert --start/--end``) was left with
-        # the part's probe; its stored video is the whole one.
-        info = probe_source(whole, settings) if origin.part else origin.source
         # Cut before the job exists: a cut that fails leaves no job behind.
-        excerpt = cut_excerpt(whole, info, PREVIEW_SECONDS, Path(scratch) / "cut.mp4", within)
+        excerpt = cut_excerpt(
+            whole, origin.source, PREVIEW_SECONDS, Path(scratch) / "cut.mp4", within
+        )
         job = jobs.create(
             Job(**style, source_name=name, preview_of=origin.job_id, preview_within=within)
         )

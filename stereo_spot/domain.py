@@ -437,6 +437,8 @@ class Job(BaseModel):
     # part"): the chunk step cuts it (keys.part_key), and the segments and the join take it as
     # their source.
     part: Part | None = None
+    # The probe of that part as the chunk step cut it (``source`` stays the whole video's).
+    part_source: SourceInfo | None = None
     # The job whose uploaded video this job's source is a copy of, to convert a part of it.
     part_of: str | None = None
     # On a preview: the part of the whole video it was taken from the middle of.
@@ -459,6 +461,12 @@ class Job(BaseModel):
         """The job whose upload this job's source came from: a preview's excerpt was cut from
         it, a part job's whole video copied from it ("convert again" starts from that video)."""
         return self.preview_of or self.part_of
+
+    @property
+    def converted_source(self) -> SourceInfo | None:
+        """The probe of the video this job's run converts and joins: the part it cut, once cut,
+        else the whole video."""
+        return self.part_source or self.source
 
     @property
     def held(self) -> bool:

@@ -166,7 +166,7 @@ def _source_for_rewrap(
     styled subtitles and fonts come from)."""
     from stereo_spot.media.assemble import holds_source_audio
 
-    source = job.source
+    source = job.converted_source
     if source is None:
         yield None
     elif local is not None and local.is_file():

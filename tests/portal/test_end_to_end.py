@@ -182,3 +182,17 @@ def test_a_part_of_an_uploaded_video_is_cut_by_its_run(running_client, jobs, sto
     assert float(sound["duration"]) == pytest.approx(4.875, abs=0.05)
     play = client.get(f"/jobs/{job.job_id}/play")
     assert 'download="holiday_0m03.125s-0m08s_LR.mp4"' in play.text
+    # The job still describes the video it is a part of; the part is what its run converted.
+    assert job.source.duration == pytest.approx(12, abs=0.05) and job.part_source.frames == 117
+    page = client.get(f"/jobs/{job.job_id}").text
+    assert "Source: 192×108, 12.0 s" in page
+    # Another part of that video is asked of it as of the whole, and checked against the whole:
+    # past the part's end is fine, past the video's is refused before any job is made.
+    later = client.post(f"/api/jobs/{job.job_id}/again", json={"start": 9, "preview": True})
+    assert later.status_code == 202, later.text
+    assert later.json()["preview_within"] == {"start": 9.0, "end": None}
+    _wait_for_final(client, later.json()["job_id"])
+    excerpt = storage.get_file(final_key(later.json()["job_id"]), tmp_path / "later.mp4")
+    assert int(video_stream(probe(excerpt))["nb_read_packets"]) == 72, "the video's last 3 s"
+    refused = client.post(f"/api/jobs/{job.job_id}/again", json={"start": 13})
+    assert refused.status_code == 422 and "the video is only 12.0 s long" in refused.text

@@ -66,7 +66,8 @@ def test_a_part_is_cut_once_split_by_copy_and_joined_with_its_own_sound(tmp_path
         "the cut has a keyframe at every segment boundary: no second transcode"
     )
     job = jobs.get(job_id)
-    assert (job.total_segments, job.source.frames) == (4, 81)  # 3.375 s in 1 s segments
+    assert (job.total_segments, job.part_source.frames) == (4, 81)  # 3.375 s in 1 s segments
+    assert job.source.frames == 144, "the job still describes the whole video"
     assert storage.exists(keys.part_key(job_id))
     reassemble_job(job_id, source_uri, storage, jobs)
     final = storage.get_file(keys.final_key(job_id), tmp_path / "final.mp4")
