@@ -13,7 +13,8 @@ B-frames need, ~3). Otherwise re-encoded from the exact time, as the split's mez
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import ffmpeg
@@ -34,6 +35,7 @@ from stereo_spot.media.probe import (
     scan_keyframes,
 )
 from stereo_spot.media.split import copy_refusal, engine_ready_picture, keyframes_every
+from stereo_spot.media.subrip import cues_within
 from stereo_spot.media.timecode import shifted_timecode
 from stereo_spot.settings import Settings
 
@@ -127,35 +129,52 @@ def cut_part(
 MATROSKA_SUBTITLES = {
     "subrip", "ass", "ssa", "webvtt", "dvd_subtitle", "hdmv_pgs_subtitle", "dvb_subtitle",
 }  # fmt: skip
+PLAIN_TEXT_SUBTITLES = {"subrip", "srt", "text"}
 
 
-def _kept_tracks(source: Path, info: SourceInfo, start: float) -> tuple[list[str], dict]:
+# How long before a part's start a text cue may begin and still be on screen at it.
+TEXT_LOOKBACK_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class _AsSubRip:
+    """A source's plain text track (SubRip, or one Matroska cannot hold as it is: MP4's
+    mov_text, a QuickTime caption track), kept as SubRip cut from the part's start, where the
+    cue then on screen keeps what is left of it (``subrip.cues_within``)."""
+
+    number: int  # among the source's subtitle tracks
+
+
+def _kept_tracks(
+    source: Path, info: SourceInfo, start: float
+) -> tuple[list[str | _AsSubRip], dict]:
     """What a part from ``start`` keeps besides its picture and sound: the source's subtitle
     tracks, shifted to its times, and a Matroska source's attachments (the fonts its styled
-    subtitles use), as ffmpeg stream selectors; and the output options that write them into
-    Matroska, name every track as the source names it, and move the source's timecode on to
-    the part's first frame."""
+    subtitles use), as ffmpeg stream selectors or text tracks to cut as SubRip; and the output
+    options that write them into Matroska, name every track as the source names it, and move
+    the source's timecode on to the part's first frame."""
     tracks = source_tracks(source, info.video_stream)
     # Names as the join gives them: sound tracks, then text subtitles in their own order. ffmpeg
     # carries a picture track's title itself (only Matroska and MPEG-TS hold those tracks).
     names = track_name_options(tracks, "title")
     options: dict[str, object] = {k: v for k, v in names.items() if k.startswith("metadata:s:a:")}
     text_names = iter(tracks.subtitle_names)
-    kept: list[str] = []
+    kept: list[str | _AsSubRip] = []
     for number, codec in enumerate(tracks.subtitle_codecs):
         text = codec in TEXT_SUBTITLE_CODECS
         name = next(text_names) if text else None
         if codec not in MATROSKA_SUBTITLES and not text:
             continue  # a subtitle format Matroska cannot hold and ffmpeg cannot turn to text
         out = len(kept)
-        kept.append(f"s:{number}")
-        options[f"c:s:{out}"] = "copy" if codec in MATROSKA_SUBTITLES else "srt"
+        as_text = codec in PLAIN_TEXT_SUBTITLES or codec not in MATROSKA_SUBTITLES
+        kept.append(_AsSubRip(number) if as_text else f"s:{number}")
+        options[f"c:s:{out}"] = "copy"
         if name:
             options[f"metadata:s:s:{out}"] = f"title={name}"
     if kept:
         # A copied track's cue still on screen at the start would come with a time before it,
         # and Matroska would move every track by that much (the join then put a sign 0.6 s
-        # late); such a cue is left out. One turned to SubRip starts at 0 and keeps its length.
+        # late); such a cue is left out. A SubRip one keeps what is left of it.
         options["copypriorss:s"] = 0
     if tracks.attachments:
         kept.append("t")
@@ -165,6 +184,15 @@ def _kept_tracks(source: Path, info: SourceInfo, start: float) -> tuple[list[str
         timecode = shifted_timecode(tracks.timecode, round(start * info.fps), info.fps)
         options["metadata"] = f"timecode={timecode or ''}"
     return kept, options
+
+
+# ffmpeg seeks a container indexed by decode times (Matroska; MP4 is indexed by presentation
+# times) this much before the -ss it is given when the video has B-frames, to be sure to land
+# before the picture asked for (fftools' "DTS heuristic"): a seek to a keyframe landed on the
+# keyframe before it, and a part from 8 s started at 7.5 s. A cut from a keyframe asks that much
+# after it instead, with its picture's times moved back as much.
+DTS_SEEK_MARGIN = 3 / 23
+SEEKS_BY_PRESENTATION_TIME = ("mov,mp4,m4a,3gp,3g2,mj2",)
 
 
 def copy_start(source: Path, info: SourceInfo, wanted: float, tolerance: float) -> float | None:
@@ -180,7 +208,16 @@ def copy_start(source: Path, info: SourceInfo, wanted: float, tolerance: float) 
     wanted = keyframes[0] + wanted  # keyframe times count from the stream's own start
     # Of two keyframes as near (to the millisecond), the earlier.
     nearest = min(keyframes, key=lambda time: (round(abs(time - wanted), 3), time))
-    return nearest if abs(nearest - wanted) <= tolerance else None
+    if abs(nearest - wanted) > tolerance:
+        return None
+    later = [time for time in keyframes if time > nearest]
+    if _seek_margin(info) and later and later[0] - nearest <= DTS_SEEK_MARGIN + 0.002:
+        return None  # a seek past the margin would land on the next keyframe
+    return nearest
+
+
+def _seek_margin(info: SourceInfo) -> float:
+    return 0.0 if info.container in SEEKS_BY_PRESENTATION_TIME else DTS_SEEK_MARGIN
 
 
 def _copy_cut(
@@ -190,19 +227,29 @@ def _copy_cut(
     seconds: float | None,
     target: Path,
     audio: dict[str, object],
-    also: tuple[str, ...] | list[str] = (),
+    also: Sequence[str | _AsSubRip] = (),
     extra: dict[str, object] | None = None,
 ) -> None:
     # seek_timestamp: -ss is the keyframe's own timestamp, not an offset from the file's start;
     # the millisecond past it lands the seek on that keyframe and no earlier one.
     length = {} if seconds is None else {"t": f"{seconds:.3f}"}
-    found = safe_input(source, seek_timestamp=1, ss=f"{start + 0.001:.6f}", **length)
-    streams = [found[f"v:{info.video_stream}"]]
+    seek = {"seek_timestamp": 1, "ss": f"{start + 0.001:.6f}", **length}
+    found = safe_input(source, **seek)
+    picture = found
+    margin = _seek_margin(info)
+    if margin:
+        # The picture from an input of its own, seeked past the margin and moved back by it:
+        # the sound and subtitles keep the exact start, which drops what comes before it.
+        picture = safe_input(
+            source, seek_timestamp=1, ss=f"{start + 0.001 + margin:.6f}",
+            itsoffset=f"{margin:.6f}", **length,
+        )  # fmt: skip
+    streams = [picture[f"v:{info.video_stream}"]]
     options: dict[str, object] = {"vcodec": "copy", "avoid_negative_ts": "make_zero", **NO_TIMECODE}
     if info.audio_codec:
         streams.append(found["a"])
         options.update(audio)
-    streams += [found[selector] for selector in also]
+    streams += _other_tracks(source, seek, also, target.parent)
     run_ffmpeg(ffmpeg.output(*streams, str(target), **{**options, **(extra or {})}))
 
 
@@ -213,7 +260,7 @@ def _encoded_cut(
     seconds: float,
     target: Path,
     audio: dict[str, object],
-    also: tuple[str, ...] | list[str] = (),
+    also: Sequence[str | _AsSubRip] = (),
     extra: dict[str, object] | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> None:
@@ -223,12 +270,56 @@ def _encoded_cut(
     # odd size, and squeezed HDR into 8 bits before its tone mapping. Seeking in the input
     # while transcoding is frame-exact: ffmpeg decodes from the keyframe before and drops what
     # comes before ``start``.
-    found = safe_input(source, ss=f"{start:.3f}", t=f"{seconds:.3f}")
+    seek = {"ss": f"{start:.3f}", "t": f"{seconds:.3f}"}
+    found = safe_input(source, **seek)
     streams = [found[f"v:{info.video_stream}"]]
     options = {**engine_ready_picture(info), **NO_TIMECODE, **(extra or {})}
     if info.audio_codec:
         streams.append(found["a"])
         options.update(audio)
-    streams += [found[selector] for selector in also]
+    streams += _other_tracks(source, seek, also, target.parent)
     # A part may be a film's hour; limited by standing still, as the mezzanine is.
     run_ffmpeg_watched(ffmpeg.output(*streams, str(target), **options), seconds, on_progress)
+
+
+def _other_tracks(
+    source: Path, seek: dict[str, object], also: Sequence[str | _AsSubRip], workdir: Path
+) -> list:
+    """The ffmpeg streams of what a cut keeps besides its picture and sound: the tracks ``also``
+    selects from ``source`` read with the cut's ``seek``, those to turn to SubRip extracted so
+    first (one ffmpeg for all) into ``workdir``."""
+    found = safe_input(source, **seek)
+    texts = [track for track in also if isinstance(track, _AsSubRip)]
+    extracted: dict[_AsSubRip, Path] = {}
+    if texts:
+        # Read from TEXT_LOOKBACK_SECONDS earlier, its times moved back as much: a cue on
+        # screen at the start began before it, and Matroska's demuxer, sought to the start,
+        # would not look back for it. The picture and sound left unread (a film's part is
+        # gigabytes of them); negative times kept (written as such): cues_within takes them
+        # out.
+        start = float(str(seek["ss"]))
+        lookback = min(TEXT_LOOKBACK_SECONDS, start)
+        earlier = {**seek, "ss": f"{start - lookback:.6f}", "itsoffset": f"{-lookback:.6f}"}
+        if "t" in seek:
+            earlier["t"] = f"{float(str(seek['t'])) + lookback:.3f}"
+        text_only = safe_input(source, **earlier, **{"discard:v": "all", "discard:a": "all"})
+        outputs = [
+            text_only[f"s:{track.number}"].output(
+                str(workdir / f"text-{track.number}.srt"), f="srt", avoid_negative_ts="disabled"
+            )
+            for track in texts
+        ]
+        run_ffmpeg(ffmpeg.merge_outputs(*outputs))
+        for track in texts:
+            raw = workdir / f"text-{track.number}.srt"
+            cut = raw.with_suffix(".cut.srt")
+            until = float(str(seek["t"])) if "t" in seek else None
+            cues = cues_within(raw.read_text(encoding="utf-8"), until)
+            cut.write_text(cues, encoding="utf-8")
+            extracted[track] = cut
+    return [
+        ffmpeg.input(str(extracted[track]), f="srt", protocol_whitelist="file")["s"]
+        if isinstance(track, _AsSubRip)
+        else found[track]
+        for track in also
+    ]

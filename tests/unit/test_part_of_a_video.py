@@ -2,7 +2,6 @@
 holds exactly the frames shown between the two, with their sound."""
 
 import re
-import subprocess
 from pathlib import Path
 
 import av
@@ -20,6 +19,7 @@ from tests.media import (
     ffmpeg,
     make_broadcast_with_captions,
     make_clip,
+    make_scc,
     probe,
     psnr,
     subtitle_cues,
@@ -27,6 +27,7 @@ from tests.media import (
 )
 
 RATE = 24
+NEWS = ((0.5, 1.5, "GOOD EVENING"), (2.0, 3.5, "HERE IS THE NEWS"))
 
 
 @pytest.mark.parametrize(
@@ -131,8 +132,15 @@ def test_a_part_between_keyframes_holds_exactly_its_frames(clip, tmp_path):
     assert _audio_seconds(part) == pytest.approx(4.625, abs=0.03)
 
 
-def test_a_part_from_a_keyframe_to_the_end_is_the_source_s_own_pictures(clip, tmp_path):
+@pytest.mark.parametrize("container", ["mp4", "mkv"])
+def test_a_part_from_a_keyframe_to_the_end_is_the_source_s_own_pictures(clip, tmp_path, container):
     source, info, frames = clip
+    if container == "mkv":
+        # Matroska is sought by decode times: ffmpeg's seek to the keyframe landed a second
+        # early, and the part started at 7 s with its sound missing until 8 s.
+        source = tmp_path / "clip.mkv"
+        ffmpeg("-i", str(clip[0]), "-c", "copy", str(source))
+        info = probe_source(source, Settings())
     part = cut_part(source, info, Part(start=8), tmp_path / "part.mkv")
 
     cut = _frames(part)
@@ -142,6 +150,8 @@ def test_a_part_from_a_keyframe_to_the_end_is_the_source_s_own_pictures(clip, tm
     )
     # Copied too: whole AAC packets, the last one's 21 ms and the encoder's priming over.
     assert _audio_seconds(part) == pytest.approx(4.0, abs=0.1)
+    starts = _starts(part)
+    assert starts["audio"] - starts["video"] == pytest.approx(0.0, abs=0.03)
 
 
 def test_an_end_past_the_video_s_end_is_the_end(clip, tmp_path):
@@ -184,33 +194,95 @@ def test_a_sideways_phone_video_s_part_is_turned_upright(clip, tmp_path):
     assert (cut.rotation, cut.width, cut.height, cut.frames) == (0, 108, 192, 4 * RATE)
 
 
+def _cues_against_the_picture(path: Path) -> list[tuple[float, float, str]]:
+    """(start, end, text) of each cue of the first subtitle track (SubRip, its markup left out),
+    in seconds from the first picture (a copied B-frame picture starts a frame or two into the file)."""
+    with av.open(str(path)) as container:
+        video, text = container.streams.video[0], container.streams.subtitles[0]
+        first = min(p.pts for p in container.demux(video) if p.pts is not None) * video.time_base
+        container.seek(0)
+        cues = []
+        for packet in container.demux(text):
+            if packet.pts is None or not packet.size:
+                continue
+            shown = float(packet.pts * text.time_base - first)
+            cleared = shown + float(packet.duration * text.time_base)
+            words = re.sub(r"<[^>]*>|\{[^}]*\}", "", bytes(packet).decode()).strip()
+            cues.append((round(shown, 3), round(cleared, 3), words))
+    return cues
+
+
+def _starts(path: Path) -> dict[str, float]:
+    return {s["codec_type"]: float(s["start_time"]) for s in probe(path)["streams"]}
+
+
+SUBTITLES = (
+    "1\n00:00:03,000 --> 00:00:04,000\nbefore\n\n2\n00:00:07,000 --> 00:00:08,500\nacross\n\n"
+    "3\n00:00:09,000 --> 00:00:10,000\ninside\n\n4\n00:00:11,500 --> 00:00:11,800\nafter\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("container", "codec", "name_tag"),
+    [("mp4", "mov_text", "handler_name"), ("mkv", "srt", "title")],  # MP4's own kind, SubRip
+)
 @pytest.mark.parametrize(("start", "end"), [(8.0, None), (7.625, 11.0)])  # copied, re-encoded
-def test_a_part_keeps_the_text_subtitles_shown_in_it_at_its_times(clip, tmp_path, start, end):
+def test_a_part_keeps_the_text_subtitles_shown_in_it_at_its_times(
+    clip, tmp_path, container, codec, name_tag, start, end
+):
     source, _, _ = clip
-    (tmp_path / "subs.srt").write_text(
-        "1\n00:00:03,000 --> 00:00:04,000\nbefore\n\n2\n00:00:09,000 --> 00:00:10,000\ninside\n"
-    )
-    subtitled = tmp_path / "subtitled.mp4"  # as MP4 keeps them: mov_text, which Matroska cannot
+    (tmp_path / "subs.srt").write_text(SUBTITLES)
+    subtitled = tmp_path / f"subtitled.{container}"
     ffmpeg("-i", str(source), "-i", str(tmp_path / "subs.srt"), "-map", "0", "-map", "1",
-           "-c", "copy", "-c:s", "mov_text", "-metadata:s:s:0", "handler_name=Dialogue",
+           "-c", "copy", "-c:s", codec, "-metadata:s:s:0", f"{name_tag}=Dialogue",
            str(subtitled))  # fmt: skip
     info = probe_source(subtitled, Settings())
     part = cut_part(subtitled, info, Part(start=start, end=end), tmp_path / "part.mkv")
 
+    assert len(_frames(part)) == RATE * ((end or 12) - start)
     kept = source_tracks(part)
     assert (kept.subtitle_codecs, kept.subtitle_names) == (["subrip"], ["Dialogue"])
-    streams = probe(part)["streams"]
-    # One cue, against the part's first frame (a copied B-frame picture starts a frame or two
-    # into the file).
-    video = next(s for s in streams if s["codec_type"] == "video")
-    packets = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "s", "-show_entries",
-         "packet=pts_time,duration_time", "-of", "csv=p=0", str(part)],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    (shown,) = [tuple(float(field) for field in packet.split(",")) for packet in packets]
-    assert shown[0] - float(video["start_time"]) == pytest.approx(9 - start, abs=0.01)
-    assert shown[1] == pytest.approx(1.0, abs=0.01)
+    # The cue on screen at the start keeps what is left of it; one after the end is left out.
+    expected = [(0.0, 8.5 - start, "across"), (9 - start, 10 - start, "inside")]
+    if end is None:
+        expected.append((11.5 - start, 11.8 - start, "after"))
+    cues = _cues_against_the_picture(part)
+    assert [text for *_, text in cues] == [text for *_, text in expected]
+    for (shown, cleared, _), (want_shown, want_cleared, _) in zip(cues, expected, strict=True):
+        # Within a frame: a Matroska source's first picture here comes 21 ms after its zero.
+        assert (shown, cleared) == (pytest.approx(want_shown, abs=0.03),
+                                    pytest.approx(want_cleared, abs=0.03))  # fmt: skip
+    # Nothing moved the picture later than its sound (a cue begun before the start once did,
+    # by as long as it had been on screen, and the join then put the sound late by as much).
+    starts = _starts(part)
+    assert starts["audio"] - starts["video"] == pytest.approx(0.0, abs=0.03)
+
+
+def test_a_part_of_a_master_keeps_its_caption_track_at_its_times(tmp_path):
+    # A QuickTime master's captions are a track of their own (c608), turned to SubRip; from a
+    # keyframe to the end the part is copied, starting while the first caption is on screen.
+    master = tmp_path / "master.mov"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=s=192x108:r=30000/1001:d=4"),
+        *("-i", str(make_scc(tmp_path / "news.scc", NEWS)), "-map", "0:v", "-map", "1:s"),
+        *("-c:v", "libx264", "-g", "30", "-c:s", "copy", str(master)),
+    )
+    info = probe_source(master, Settings())
+    part = cut_part(master, info, Part(start=1.0), tmp_path / "part.mkv")
+
+    assert len(_frames(part)) == info.frames - 30, "from frame 30 (1.001 s), the keyframe"
+    assert source_tracks(part).subtitle_names == ["Closed captions"]
+    first_frame = 30 * 1001 / 30000
+    expected = [
+        (max(0.0, shown - first_frame), cleared - first_frame, text)
+        for shown, cleared, text in subtitle_cues(master)
+    ]
+    cues = _cues_against_the_picture(part)
+    assert [text for *_, text in cues] == ["GOOD EVENING", "HERE IS THE NEWS"]
+    for (shown, cleared, _), (want_shown, want_cleared, _) in zip(cues, expected, strict=True):
+        assert (shown, cleared) == (pytest.approx(want_shown, abs=0.02),
+                                    pytest.approx(want_cleared, abs=0.02))  # fmt: skip
+    assert _starts(part)["subtitle"] == pytest.approx(_starts(part)["video"], abs=0.02)
 
 
 def test_a_tv_recording_s_part_keeps_the_captions_in_its_pictures(tmp_path):

@@ -15,7 +15,7 @@ from stereo_spot.media.assemble import holds_source_audio
 from stereo_spot.media.probe import count_video_frames, probe_source
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
-from tests.media import ffmpeg, make_broadcast_with_captions, make_clip, probe
+from tests.media import ffmpeg, make_broadcast_with_captions, make_clip, probe, subtitle_cues
 
 NEWS = ((0.8, 2.0, "GOOD EVENING"), (2.5, 3.5, "HERE IS THE NEWS"))
 
@@ -74,6 +74,22 @@ def test_a_part_is_cut_once_split_by_copy_and_joined_with_its_own_sound(tmp_path
     assert count_video_frames(final) == 81
     (sound,) = [s for s in probe(final)["streams"] if s["codec_type"] == "audio"]
     assert float(sound["duration"]) == pytest.approx(3.375, abs=0.03), "the part's own sound"
+
+
+def test_a_part_starting_under_a_subtitle_keeps_its_sound_with_its_picture(tmp_path):
+    (tmp_path / "subs.srt").write_text("1\n00:00:00,500 --> 00:00:02,000\nacross the start\n")
+    clip = make_clip(tmp_path / "clip.mp4", seconds=6)
+    film = tmp_path / "film.mp4"  # its subtitles as MP4 keeps them (mov_text)
+    ffmpeg("-i", str(clip), "-i", str(tmp_path / "subs.srt"), "-map", "0", "-map", "1",
+           "-c", "copy", "-c:s", "mov_text", str(film))  # fmt: skip
+    job_id, source_uri, storage, jobs, _, _ = _converted(film, tmp_path, Part(start=1.125, end=4.5))
+    reassemble_job(job_id, source_uri, storage, jobs)
+
+    final = storage.get_file(keys.final_key(job_id), tmp_path / "final.mp4")
+    starts = {s["codec_type"]: float(s["start_time"]) for s in probe(final)["streams"]}
+    # The cue had been on screen 0.625 s at the part's start: the sound once came that late.
+    assert starts["audio"] - starts["video"] == pytest.approx(0.0, abs=0.03)
+    assert subtitle_cues(final) == [(0.0, 0.875, "across the start")]
 
 
 def test_the_results_text_tracks_are_published_as_webvtt_for_browsers(tmp_path):
