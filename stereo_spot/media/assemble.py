@@ -98,7 +98,7 @@ class SourceTracks:
     """What the result takes from the source besides its picture."""
 
     audio_codecs: list[str]
-    # How much later than its first audio sample the first video frame starts, in seconds.
+    # How much later than the file's start its first video frame starts, in seconds.
     lead: float
     text_subtitles: list[int]  # stream indexes
     picture_subtitles: list[str]  # codecs of the subtitle tracks left out
@@ -124,7 +124,7 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
         "-show_entries",
         "stream=index,codec_type,codec_name,channels,start_time"
         ":stream_tags=title,handler_name,timecode"
-        ":stream_disposition=attached_pic:format_tags=timecode",
+        ":stream_disposition=attached_pic:format=start_time:format_tags=timecode",
     )
     streams = data.get("streams", [])
     videos = [s for s in streams if s.get("codec_type") == "video"]
@@ -132,16 +132,16 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
     codecs = [str(s.get("codec_name")) for s in audios]
     subtitles = [s for s in streams if s.get("codec_type") == "subtitle"]
     texts = [s for s in subtitles if s.get("codec_name") in TEXT_SUBTITLE_CODECS]
-    starts: dict[str, list[float | None]] = {"video": [], "audio": []}
-    for stream in streams:
-        kind, start = stream.get("codec_type"), stream.get("start_time")
-        if kind in starts:
-            starts[kind].append(None if start in (None, "N/A") else float(start))
-    video_start = starts["video"][video_stream] if video_stream < len(starts["video"]) else None
-    audio_starts = [start for start in starts["audio"] if start is not None]
+    # ffmpeg starts an input at the file's start time, which is its earliest sound or picture,
+    # or a subtitle or data track up to a second before them: the other tracks keep their
+    # places after it, and the converted picture (which starts at 0) goes where the source's
+    # did. Measured from the earliest sound instead, a subtitle cue half a second before the
+    # picture put the sound half a second late.
+    video = videos[video_stream] if video_stream < len(videos) else {}
+    video_start, file_start = video.get("start_time"), (data.get("format") or {}).get("start_time")
     lead = 0.0
-    if video_start is not None and audio_starts:
-        lead = max(0.0, video_start - min(audio_starts))
+    if video_start not in (None, "N/A") and file_start not in (None, "N/A"):
+        lead = max(0.0, float(video_start) - float(file_start))
     return SourceTracks(
         audio_codecs=codecs,
         lead=lead,
@@ -162,7 +162,7 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
             and (s.get("disposition") or {}).get("attached_pic")
             and s.get("codec_name") in COVER_ART_FILES
         },
-        timecode=_timecode(data, videos[video_stream] if video_stream < len(videos) else {}),
+        timecode=_timecode(data, video),
     )
 
 

@@ -92,6 +92,30 @@ def test_a_part_starting_under_a_subtitle_keeps_its_sound_with_its_picture(tmp_p
     assert subtitle_cues(final) == [(0.0, 0.875, "across the start")]
 
 
+def test_a_subtitle_before_the_picture_and_sound_moves_neither(tmp_path):
+    # A film whose first subtitle comes half a second before its picture and sound, as a
+    # rip with a cue from the very start has it: ffmpeg starts reading the file at the cue.
+    (tmp_path / "subs.srt").write_text(
+        "1\n00:00:00,000 --> 00:00:01,000\nfirst\n\n2\n00:00:02,000 --> 00:00:03,000\nsecond\n"
+    )
+    clip = make_clip(tmp_path / "clip.mp4", seconds=3)
+    film = tmp_path / "film.mkv"
+    ffmpeg("-itsoffset", "0.5", "-i", str(clip), "-i", str(tmp_path / "subs.srt"),
+           "-map", "0", "-map", "1", "-c", "copy", "-c:s", "srt", str(film))  # fmt: skip
+    job_id, source_uri, storage, jobs, _, _ = _converted(film, tmp_path)
+    reassemble_job(job_id, source_uri, storage, jobs)
+
+    final = storage.get_file(keys.final_key(job_id), tmp_path / "final.mp4")
+    before = {s["codec_type"]: float(s["start_time"]) for s in probe(film)["streams"]}
+    after = {s["codec_type"]: float(s["start_time"]) for s in probe(final)["streams"]}
+    # Measured from the sound alone, the picture once started 0.48 s before the sound here.
+    for kind in ("video", "audio"):
+        assert after[kind] - after["subtitle"] == pytest.approx(
+            before[kind] - before["subtitle"], abs=0.002
+        ), kind
+    assert subtitle_cues(final) == [(0.0, 1.0, "first"), (2.0, 3.0, "second")]
+
+
 def test_the_results_text_tracks_are_published_as_webvtt_for_browsers(tmp_path):
     # A TV recording with its captions in the picture, and a French subtitle track beside them:
     # browsers show neither from the MP4, so each is published as WebVTT, named for the menu.
