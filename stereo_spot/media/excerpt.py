@@ -120,7 +120,10 @@ def cut_part(
             return target
     if keyframe_seconds:
         kept.update(keyframes_every(keyframe_seconds))
-    _encoded_cut(source, info, start, seconds, target, sound, texts, kept, on_progress)
+    # To the end, every frame left: a header's duration may end before the last frame does (a
+    # variable-frame-rate phone video's last 0.25 s were lost to it).
+    length = None if start + seconds >= info.duration else seconds
+    _encoded_cut(source, info, start, length, target, sound, texts, kept, on_progress)
     return target
 
 
@@ -257,7 +260,7 @@ def _encoded_cut(
     source: Path,
     info: SourceInfo,
     start: float,
-    seconds: float,
+    seconds: float | None,  # None: to the end
     target: Path,
     audio: dict[str, object],
     also: Sequence[str | _AsSubRip] = (),
@@ -270,7 +273,7 @@ def _encoded_cut(
     # odd size, and squeezed HDR into 8 bits before its tone mapping. Seeking in the input
     # while transcoding is frame-exact: ffmpeg decodes from the keyframe before and drops what
     # comes before ``start``.
-    seek = {"ss": f"{start:.3f}", "t": f"{seconds:.3f}"}
+    seek = {"ss": f"{start:.3f}", **({} if seconds is None else {"t": f"{seconds:.3f}"})}
     found = safe_input(source, **seek)
     streams = [found[f"v:{info.video_stream}"]]
     options = {**engine_ready_picture(info), **NO_TIMECODE, **(extra or {})}
@@ -279,7 +282,8 @@ def _encoded_cut(
         options.update(audio)
     streams += _other_tracks(source, seek, also, target.parent)
     # A part may be a film's hour; limited by standing still, as the mezzanine is.
-    run_ffmpeg_watched(ffmpeg.output(*streams, str(target), **options), seconds, on_progress)
+    expected = info.duration - start if seconds is None else seconds
+    run_ffmpeg_watched(ffmpeg.output(*streams, str(target), **options), expected, on_progress)
 
 
 def _other_tracks(

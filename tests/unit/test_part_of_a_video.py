@@ -160,6 +160,31 @@ def test_an_end_past_the_video_s_end_is_the_end(clip, tmp_path):
     assert len(_frames(part)) == 36
 
 
+def _frame_times(path: Path) -> list[float]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [float(frame.pts * stream.time_base) for frame in container.decode(stream)]
+
+
+@pytest.mark.parametrize(("start", "end"), [(1.5, 4.0), (3.0, None), (2.5, 60)])
+def test_a_variable_frame_rate_part_holds_its_frames_at_their_times(tmp_path, start, end):
+    # 24 fps for 2 s, then 8 fps; the header says the video lasts 4.75 s, and its last frame
+    # is shown at 4.875 s: a part to the end once lost the frames after the header's end.
+    source = tmp_path / "phone.mp4"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=s=192x108:r=24:d=3", "-f", "lavfi", "-i", "sine=d=6"),
+        *("-vf", "setpts='if(lt(N,48),N,48+3*(N-48))/24/TB'", "-fps_mode", "passthrough"),
+        *("-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-g", "12", "-c:a", "aac", str(source)),
+    )
+    info = probe_source(source, Settings())
+    assert info.duration < 4.875, "the premise: the header ends before the last frame"
+    part = cut_part(source, info, Part(start=start, end=end), tmp_path / "part.mkv", 1.0)
+
+    wanted = [t for t in _frame_times(source) if start <= t < (end or 60)]
+    times = _frame_times(part)
+    assert [round(t - times[0], 3) for t in times] == [round(t - start, 3) for t in wanted]
+
+
 def test_a_part_starting_after_the_video_is_refused_with_its_length(clip, tmp_path):
     source, info, _ = clip
     with pytest.raises(InputRejected, match=r"starts at 12\.5 s, and the video is only 12\.0 s"):
