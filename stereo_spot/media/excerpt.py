@@ -34,7 +34,12 @@ from stereo_spot.media.probe import (
     probe_source,
     scan_keyframes,
 )
-from stereo_spot.media.split import copy_refusal, engine_ready_picture, keyframes_every
+from stereo_spot.media.split import (
+    UNTIMED_CONTAINERS,
+    copy_refusal,
+    engine_ready_picture,
+    keyframes_every,
+)
 from stereo_spot.media.subrip import cues_within
 from stereo_spot.media.timecode import shifted_timecode
 from stereo_spot.settings import Settings
@@ -233,27 +238,33 @@ def _copy_cut(
     also: Sequence[str | _AsSubRip] = (),
     extra: dict[str, object] | None = None,
 ) -> None:
-    # seek_timestamp: -ss is the keyframe's own timestamp, not an offset from the file's start;
-    # the millisecond past it lands the seek on that keyframe and no earlier one.
-    length = {} if seconds is None else {"t": f"{seconds:.3f}"}
-    seek = {"seek_timestamp": 1, "ss": f"{start + 0.001:.6f}", **length}
-    found = safe_input(source, **seek)
+    # Absolute: -ss is the keyframe's own timestamp, not an offset from the file's start; the
+    # millisecond past it lands the seek on that keyframe and no earlier one.
+    reading = _Reading(start + 0.001, seconds, absolute=True)
+    found = safe_input(source, **reading.input_options())
     picture = found
     margin = _seek_margin(info)
     if margin:
         # The picture from an input of its own, seeked past the margin and moved back by it:
         # the sound and subtitles keep the exact start, which drops what comes before it.
         picture = safe_input(
-            source, seek_timestamp=1, ss=f"{start + 0.001 + margin:.6f}",
-            itsoffset=f"{margin:.6f}", **length,
-        )  # fmt: skip
+            source, **reading.input_options(earlier=-margin), itsoffset=f"{margin:.6f}"
+        )
     streams = [picture[f"v:{info.video_stream}"]]
     options: dict[str, object] = {"vcodec": "copy", "avoid_negative_ts": "make_zero", **NO_TIMECODE}
     if info.audio_codec:
         streams.append(found["a"])
         options.update(audio)
-    streams += _other_tracks(source, seek, also, target.parent)
+    streams += _other_tracks(source, reading, also, target.parent)
     run_ffmpeg(ffmpeg.output(*streams, str(target), **{**options, **(extra or {})}))
+
+
+# Containers an input's -ss seeks by an index of times, so that the frames a transcode keeps
+# start exactly there. Others are sought by guessing a byte position (MPEG-TS, MPEG-PS, ...),
+# which may land past it: a part of a TV recording from 2 s started at 2.4 s, the next GOP. They
+# are sought this much earlier and trimmed to the start after decoding.
+SEEKS_TO_THE_FRAME = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm")
+UNINDEXED_SEEK_MARGIN = 10.0
 
 
 def _encoded_cut(
@@ -271,28 +282,64 @@ def _encoded_cut(
     # takes (fields joined, HDR tone-mapped, an odd size kept): a plain x264 encode wove an
     # interlaced source's fields into progressive pictures the split then kept, failed on an
     # odd size, and squeezed HDR into 8 bits before its tone mapping. Seeking in the input
-    # while transcoding is frame-exact: ffmpeg decodes from the keyframe before and drops what
-    # comes before ``start``.
-    seek = {"ss": f"{start:.3f}", **({} if seconds is None else {"t": f"{seconds:.3f}"})}
-    found = safe_input(source, **seek)
-    streams = [found[f"v:{info.video_stream}"]]
+    # while transcoding is frame-exact where the container is indexed by time: ffmpeg decodes
+    # from the keyframe before and drops what comes before ``start``.
     options = {**engine_ready_picture(info), **NO_TIMECODE, **(extra or {})}
+    if info.container in SEEKS_TO_THE_FRAME:
+        reading = _Reading(start, seconds)
+        found = safe_input(source, **reading.input_options())
+    else:
+        # Sought from earlier and trimmed to the start on the way out, which is exact wherever
+        # the seek landed before it.
+        margin = min(UNINDEXED_SEEK_MARGIN, start)
+        reading = _Reading(start - margin, seconds, trimmed=margin)
+        untimed = info.container in UNTIMED_CONTAINERS
+        found = safe_input(source, **reading.input_options(slack=1.0 if untimed else 0.0))
+        options["ss"] = f"{margin:.3f}"
+        if untimed and seconds is not None:
+            # An AVI's frames are timed by their count (engine_ready_picture), which its
+            # demuxer's own times may run a frame ahead of: its end is found among those, after
+            # the filters.
+            options["t"] = f"{seconds:.3f}"
+    streams = [found[f"v:{info.video_stream}"]]
     if info.audio_codec:
         streams.append(found["a"])
         options.update(audio)
-    streams += _other_tracks(source, seek, also, target.parent)
+    streams += _other_tracks(source, reading, also, target.parent)
     # A part may be a film's hour; limited by standing still, as the mezzanine is.
     expected = info.duration - start if seconds is None else seconds
     run_ffmpeg_watched(ffmpeg.output(*streams, str(target), **options), expected, on_progress)
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """How a cut reads its source: from ``ss`` (``absolute``: a timestamp of the file's, not
+    an offset from its start), of which its output then drops the first ``trimmed`` seconds,
+    for ``seconds`` after that (None: to the end)."""
+
+    ss: float
+    seconds: float | None
+    absolute: bool = False
+    trimmed: float = 0.0
+
+    def input_options(self, earlier: float = 0.0, slack: float = 0.0) -> dict[str, object]:
+        """ffmpeg input options reading from ``earlier`` seconds before ``ss`` (``slack``
+        seconds past the end)."""
+        options: dict[str, object] = {"ss": f"{self.ss - earlier:.6f}"}
+        if self.absolute:
+            options["seek_timestamp"] = 1
+        if self.seconds is not None:
+            options["t"] = f"{earlier + self.trimmed + self.seconds + slack:.3f}"
+        return options
+
+
 def _other_tracks(
-    source: Path, seek: dict[str, object], also: Sequence[str | _AsSubRip], workdir: Path
+    source: Path, reading: _Reading, also: Sequence[str | _AsSubRip], workdir: Path
 ) -> list:
     """The ffmpeg streams of what a cut keeps besides its picture and sound: the tracks ``also``
-    selects from ``source`` read with the cut's ``seek``, those to turn to SubRip extracted so
-    first (one ffmpeg for all) into ``workdir``."""
-    found = safe_input(source, **seek)
+    selects from ``source`` as the cut reads it, those to turn to SubRip extracted so first
+    (one ffmpeg for all) into ``workdir``."""
+    found = safe_input(source, **reading.input_options())
     texts = [track for track in also if isinstance(track, _AsSubRip)]
     extracted: dict[_AsSubRip, Path] = {}
     if texts:
@@ -301,12 +348,13 @@ def _other_tracks(
         # would not look back for it. The picture and sound left unread (a film's part is
         # gigabytes of them); negative times kept (written as such): cues_within takes them
         # out.
-        start = float(str(seek["ss"]))
-        lookback = min(TEXT_LOOKBACK_SECONDS, start)
-        earlier = {**seek, "ss": f"{start - lookback:.6f}", "itsoffset": f"{-lookback:.6f}"}
-        if "t" in seek:
-            earlier["t"] = f"{float(str(seek['t'])) + lookback:.3f}"
-        text_only = safe_input(source, **earlier, **{"discard:v": "all", "discard:a": "all"})
+        lookback = min(TEXT_LOOKBACK_SECONDS, reading.ss)
+        text_only = safe_input(
+            source,
+            **reading.input_options(earlier=lookback),
+            itsoffset=f"{-(lookback + reading.trimmed):.6f}",
+            **{"discard:v": "all", "discard:a": "all"},
+        )
         outputs = [
             text_only[f"s:{track.number}"].output(
                 str(workdir / f"text-{track.number}.srt"), f="srt", avoid_negative_ts="disabled"
@@ -317,8 +365,7 @@ def _other_tracks(
         for track in texts:
             raw = workdir / f"text-{track.number}.srt"
             cut = raw.with_suffix(".cut.srt")
-            until = float(str(seek["t"])) if "t" in seek else None
-            cues = cues_within(raw.read_text(encoding="utf-8"), until)
+            cues = cues_within(raw.read_text(encoding="utf-8"), reading.seconds)
             cut.write_text(cues, encoding="utf-8")
             extracted[track] = cut
     return [

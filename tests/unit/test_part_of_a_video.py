@@ -160,6 +160,37 @@ def test_an_end_past_the_video_s_end_is_the_end(clip, tmp_path):
     assert len(_frames(part)) == 36
 
 
+@pytest.mark.parametrize(
+    ("name", "rate", "video_args", "audio_codec"),
+    [
+        ("match.ts", 25, ("-c:v", "mpeg2video", "-bf", "2", "-g", "12", "-q:v", "2"), "mp2"),
+        ("film.avi", 24, ("-c:v", "mpeg4", "-bf", "2", "-g", "24", "-q:v", "2"), "libmp3lame"),
+    ],
+)
+def test_a_part_of_a_file_with_no_index_of_times_starts_on_its_frame(
+    tmp_path, name, rate, video_args, audio_codec
+):
+    # MPEG-TS has no index: ffmpeg seeks it by guessing where in the file a time is, and its
+    # seek to 2 s landed on the next GOP's first picture, so the part began at 2.4 s. An AVI's
+    # frames are timed by their count, which its demuxer's own times ran a frame ahead of.
+    recording = tmp_path / name
+    ffmpeg(
+        *("-f", "lavfi", "-i", f"testsrc2=s=192x108:r={rate}:d=6", "-f", "lavfi", "-i", "sine=d=6"),
+        *video_args, *("-c:a", audio_codec, "-output_ts_offset", "10", str(recording)),
+    )  # fmt: skip
+    info = probe_source(recording, Settings())
+    frames = _frames(recording)
+    part = cut_part(recording, info, Part(start=2, end=4), tmp_path / "part.mkv", 1.0)
+
+    cut = _frames(part)
+    first, last = 2 * rate, 4 * rate - 1
+    assert len(cut) == last - first + 1
+    for mine, at, beside in ((cut[0], first, first - 1), (cut[-1], last, last + 1)):
+        assert psnr(mine, frames[at]) > 35 > psnr(mine, frames[beside]), at
+    starts = _starts(part)
+    assert starts["audio"] - starts["video"] == pytest.approx(0.0, abs=0.03)
+
+
 def _frame_times(path: Path) -> list[float]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -320,9 +351,12 @@ def test_a_tv_recording_s_part_keeps_the_captions_in_its_pictures(tmp_path):
     captions = extract_captions(part, tmp_path / "captions")
     assert captions is not None, "the captions are still in the part's pictures"
     assert [text for *_, text in subtitle_cues(captions)] == ["GOOD EVENING", "HERE IS THE NEWS"]
+    # The part starts 2 s into the file, whose sound leads its picture by 0.5 s: 1.5 s into the
+    # picture, where the captions are timed from. (A seek that landed on a later GOP once put
+    # the part's start 0.5 s later.)
     assert [start for start, *_ in subtitle_cues(captions)] == [
-        pytest.approx(1.0, abs=0.04),
-        pytest.approx(2.5, abs=0.04),
+        pytest.approx(3.0 - 1.5, abs=0.04),
+        pytest.approx(4.5 - 1.5, abs=0.04),
     ]
 
 
