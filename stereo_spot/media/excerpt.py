@@ -126,7 +126,7 @@ def cut_part(
     if keyframe_seconds:
         kept.update(keyframes_every(keyframe_seconds))
     # To the end, every frame left: a header's duration may end before the last frame does (a
-    # variable-frame-rate phone video's last 0.25 s were lost to it).
+    # variable-frame-rate video lost its last two frames to it).
     length = None if start + seconds >= info.duration else seconds
     _encoded_cut(source, info, start, length, target, sound, texts, kept, on_progress)
     return target
