@@ -22,7 +22,7 @@ from stereo_spot.media.probe import (
     video_frame_times,
 )
 from stereo_spot.media.stereo_subtitles import write_stereo_tracks
-from stereo_spot.media.tracks import track_name
+from stereo_spot.media.tracks import earliest_start, read_from_the_earliest, track_name
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class SourceTracks:
     """What the result takes from the source besides its picture."""
 
     audio_codecs: list[str]
-    # How much later than the file's start its first video frame starts, in seconds.
+    # How much later than the file's earliest track its first video frame starts, in seconds.
     lead: float
     text_subtitles: list[int]  # stream indexes
     picture_subtitles: list[str]  # codecs of the subtitle tracks left out
@@ -114,6 +114,9 @@ class SourceTracks:
     # The timecode of the first frame (HH:MM:SS:FF, ";" before the frames when drop-frame), as
     # cameras and editing systems stamp a recording, or None.
     timecode: str | None = None
+    # How much later than ffmpeg would the file is read so that its earliest track starts at 0
+    # (``tracks.read_from_the_earliest``), in seconds.
+    shift: float = 0.0
 
 
 def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
@@ -132,16 +135,15 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
     codecs = [str(s.get("codec_name")) for s in audios]
     subtitles = [s for s in streams if s.get("codec_type") == "subtitle"]
     texts = [s for s in subtitles if s.get("codec_name") in TEXT_SUBTITLE_CODECS]
-    # ffmpeg starts an input at the file's start time, which is its earliest sound or picture,
-    # or a subtitle or data track up to a second before them: the other tracks keep their
-    # places after it, and the converted picture (which starts at 0) goes where the source's
-    # did. Measured from the earliest sound instead, a subtitle cue half a second before the
-    # picture put the sound half a second late.
+    # The converted picture (which starts at 0) goes where the source's did, after the file's
+    # earliest track, from which the file is read. Measured from the earliest sound instead, a
+    # subtitle cue half a second before the picture put the sound half a second late.
     video = videos[video_stream] if video_stream < len(videos) else {}
-    video_start, file_start = video.get("start_time"), (data.get("format") or {}).get("start_time")
+    earliest, shift = earliest_start(data)
+    video_start = video.get("start_time")
     lead = 0.0
-    if video_start not in (None, "N/A") and file_start not in (None, "N/A"):
-        lead = max(0.0, float(video_start) - float(file_start))
+    if earliest is not None and video_start not in (None, "N/A"):
+        lead = max(0.0, float(video_start) - earliest)
     return SourceTracks(
         audio_codecs=codecs,
         lead=lead,
@@ -163,6 +165,7 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
             and s.get("codec_name") in COVER_ART_FILES
         },
         timecode=_timecode(data, video),
+        shift=shift,
     )
 
 
@@ -268,14 +271,16 @@ def _rewrap(
     options: dict[str, object] = {"c": "copy", "f": muxer, "map_metadata": "0"}
     mode = STEREO_MODES.get(Layout(layout))
     tracks = source_tracks(result)
-    wrapped = ffmpeg.input(str(result), f="mp4", protocol_whitelist="file")
+    wrapped = ffmpeg.input(
+        str(result), f="mp4", protocol_whitelist="file", **read_from_the_earliest(tracks.shift)
+    )
     audio, subtitles, attachments = wrapped["a?"], [wrapped["s?"]], []
     subtitle_count = len(tracks.subtitle_codecs)
     # Tracks taken from the source line up with the picture as the MP4's did (they were made
     # from them): ffmpeg starts each input at its first packet, and the join placed the picture
     # relative to the source's start.
     if taken:
-        original = safe_input(taken.path)
+        original = safe_input(taken.path, **read_from_the_earliest(taken.tracks.shift))
         if taken.audio:
             # The MP4's audio tracks were made from these, in this order, and are named as
             # they are.
@@ -394,7 +399,7 @@ def concat_and_mux(
         )
     # Every audio track (optional: a silent source has none), the text subtitles, and the
     # source's title, dates and chapters (input 1 is the source).
-    original = safe_input(source)
+    original = safe_input(source, **read_from_the_earliest(tracks.shift))
     streams = [video["v:0"], original["a?"]]
     options.update(mp4_audio_options(tracks.audio_codecs, tracks.audio_channels))
     options.update(map_metadata="1", map_chapters="1")

@@ -35,6 +35,38 @@ def track_language(stream: dict) -> str | None:
     return None if language in (None, "", "und") else str(language)
 
 
+def earliest_start(data: dict) -> tuple[float | None, float]:
+    """From ffprobe's report of a file (its streams' start times and dispositions, the format's
+    start time): when its earliest picture, sound or subtitle starts (None: unknown), and how
+    much later than ffmpeg would the file must be read for that to come out at 0 s."""
+    file_start = _seconds((data.get("format") or {}).get("start_time"))
+    if file_start is None:
+        return None, 0.0
+    starts = [
+        _seconds(stream.get("start_time"))
+        for stream in data.get("streams", [])
+        if stream.get("codec_type") in ("video", "audio", "subtitle")
+        and not (stream.get("disposition") or {}).get("attached_pic")
+    ]
+    earliest = min([file_start, *(start for start in starts if start is not None)])
+    return earliest, file_start - earliest
+
+
+def read_from_the_earliest(shift: float) -> dict[str, str]:
+    """Input options that read a file ``shift`` s later than ffmpeg would (``earliest_start``).
+
+    ffmpeg starts reading a file at its earliest sound or picture, or at a subtitle track up to
+    a second before them; a subtitle track earlier still came out before 0 s, and the muxer
+    moved every track later to undo it: a cue 1.5 s before the picture put the sound 1.5 s late.
+    """
+    return {"itsoffset": f"{shift:.6f}"} if shift > 0 else {}
+
+
+def _seconds(value: object) -> float | None:
+    """A time ffprobe reports, or None where it has none ("N/A")."""
+    return None if value in (None, "N/A") else float(value)  # type: ignore[arg-type]
+
+
 def export_text_tracks(
     result: Path, folder: Path, fmt: str, suffix: str
 ) -> list[tuple[Path, SubtitleTrack]]:
@@ -45,12 +77,11 @@ def export_text_tracks(
     try:
         data = run_ffprobe(
             result,
-            "-select_streams",
-            "s",
             "-show_entries",
-            "stream=index:stream_tags=language,handler_name,title",
+            "stream=index,codec_type,start_time:stream_tags=language,handler_name,title"
+            ":stream_disposition=attached_pic:format=start_time",
         )
-        streams = data.get("streams", [])
+        streams = [s for s in data.get("streams", []) if s.get("codec_type") == "subtitle"]
         if not streams:
             return []
         folder.mkdir(parents=True, exist_ok=True)
@@ -58,7 +89,8 @@ def export_text_tracks(
             (folder / f"{number:02d}{suffix}", _described(stream, number))
             for number, stream in enumerate(streams)
         ]
-        video = safe_input(result)
+        # Timed as the result's other tracks are (a player starts at its earliest track).
+        video = safe_input(result, **read_from_the_earliest(earliest_start(data)[1]))
         # One ffmpeg for all of them: the MP4 is read once.
         run_ffmpeg(
             ffmpeg.merge_outputs(

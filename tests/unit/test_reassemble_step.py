@@ -11,7 +11,7 @@ from components.chunk import chunk_source
 from components.reassemble import ReassemblyFailed, reassemble_job
 from stereo_spot import keys
 from stereo_spot.domain import Job, JobStatus, Layout, Part, SubtitleTrack
-from stereo_spot.media.assemble import holds_source_audio
+from stereo_spot.media.assemble import holds_source_audio, rewrap
 from stereo_spot.media.probe import count_video_frames, probe_source
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
@@ -92,28 +92,45 @@ def test_a_part_starting_under_a_subtitle_keeps_its_sound_with_its_picture(tmp_p
     assert subtitle_cues(final) == [(0.0, 0.875, "across the start")]
 
 
-def test_a_subtitle_before_the_picture_and_sound_moves_neither(tmp_path):
-    # A film whose first subtitle comes half a second before its picture and sound, as a
-    # rip with a cue from the very start has it: ffmpeg starts reading the file at the cue.
+@pytest.mark.parametrize("later", [0.5, 1.5])
+def test_a_subtitle_before_the_picture_and_sound_moves_neither(tmp_path, later):
+    # A film whose first subtitle comes before its picture and sound, as a rip with a cue from
+    # the very start has it. ffmpeg starts reading the file at the cue when it is up to a
+    # second early, else at the sound and picture, and the cue then came out before 0 s.
     (tmp_path / "subs.srt").write_text(
         "1\n00:00:00,000 --> 00:00:01,000\nfirst\n\n2\n00:00:02,000 --> 00:00:03,000\nsecond\n"
     )
     clip = make_clip(tmp_path / "clip.mp4", seconds=3)
     film = tmp_path / "film.mkv"
-    ffmpeg("-itsoffset", "0.5", "-i", str(clip), "-i", str(tmp_path / "subs.srt"),
+    ffmpeg("-itsoffset", str(later), "-i", str(clip), "-i", str(tmp_path / "subs.srt"),
            "-map", "0", "-map", "1", "-c", "copy", "-c:s", "srt", str(film))  # fmt: skip
     job_id, source_uri, storage, jobs, _, _ = _converted(film, tmp_path)
     reassemble_job(job_id, source_uri, storage, jobs)
 
     final = storage.get_file(keys.final_key(job_id), tmp_path / "final.mp4")
-    before = {s["codec_type"]: float(s["start_time"]) for s in probe(film)["streams"]}
-    after = {s["codec_type"]: float(s["start_time"]) for s in probe(final)["streams"]}
-    # Measured from the sound alone, the picture once started 0.48 s before the sound here.
-    for kind in ("video", "audio"):
-        assert after[kind] - after["subtitle"] == pytest.approx(
-            before[kind] - before["subtitle"], abs=0.002
-        ), kind
-    assert subtitle_cues(final) == [(0.0, 1.0, "first"), (2.0, 3.0, "second")]
+    rewrapped = tmp_path / "final.mkv"  # as `convert -o film_LR.mkv` writes it
+    rewrap(final, rewrapped, "matroska", "sbs", source=film)
+    before = _starts(film)
+    # Measured from the sound alone, the picture started 0.48 s before the sound (0.5 s
+    # later); at 1.5 s later every track came 1.5 s late against the subtitles.
+    for result in (final, rewrapped):
+        after = _starts(result)
+        for kind in ("video", "audio"):
+            assert after[kind] - after["subtitle"] == pytest.approx(
+                before[kind] - before["subtitle"], abs=0.01
+            ), (result.name, kind)
+        assert subtitle_cues(result) == [(0.0, 1.0, "first"), (2.0, 3.0, "second")]
+    # And as the portal's player is handed them.
+    vtt = storage.get_file(keys.subtitles_key(job_id, 0), tmp_path / "0.vtt").read_text()
+    assert "00:00.000 --> 00:01.000\nfirst" in vtt and "00:02.000 --> 00:03.000\nsecond" in vtt
+
+
+def _starts(path: Path) -> dict[str, float]:
+    """When each kind of track starts (its first one)."""
+    starts: dict[str, float] = {}
+    for stream in probe(path)["streams"]:
+        starts.setdefault(stream["codec_type"], float(stream["start_time"]))
+    return starts
 
 
 def test_the_results_text_tracks_are_published_as_webvtt_for_browsers(tmp_path):
