@@ -236,7 +236,7 @@ class _Conversion:
         """Store and probe ``source`` (or the preview of it asked for) as a new job and start
         its run, which converts the part asked for, if one was."""
         # Imported here (PyAV): `convert` starts the model server before it needs the media code.
-        from pipelines.local_runner import start_job_process
+        from pipelines.local_runner import start_job_process, stop_job_process
         from stereo_spot.media.excerpt import cut_preview
 
         with contextlib.ExitStack() as stack:
@@ -248,11 +248,17 @@ class _Conversion:
                 self.storage, self.jobs, self.settings, None if self.preview else self.part,
             )  # fmt: skip
         process, log_path = start_job_process(self.settings, job.job_id, self.segment_seconds)
-        note = job.source.left_out if job.source else None
-        # A preview's excerpt is gone by now, and its audio is the MP4's already; a part's
-        # result takes what the MP4 could not hold from the part the run cut and stored.
-        original = None if self.preview or self.part else source
-        return _Started(job.job_id, source.name, process, log_path, note, original)
+        try:
+            note = job.source.left_out if job.source else None
+            # A preview's excerpt is gone by now, and its audio is the MP4's already; a part's
+            # result takes what the MP4 could not hold from the part the run cut and stored.
+            original = None if self.preview or self.part else source
+            return _Started(job.job_id, source.name, process, log_path, note, original)
+        except BaseException:
+            # Ctrl-C (or SIGTERM) between the runner's start and its hand-over: nobody else
+            # knows of it to stop it.
+            stop_job_process(process, log_path)
+            raise
 
     def finish(
         self,
@@ -310,6 +316,8 @@ class _StartedAhead:
         self._conversion = conversion
         # The next video's run, or why it could not start; None when nothing was started ahead.
         self._ahead: _Started | StereoSpotError | None = None
+        # The run last handed over to be followed (its follower stops it when interrupted).
+        self._handed_over: _Started | None = None
 
     def start(self, source: Path) -> None:
         try:
@@ -322,15 +330,24 @@ class _StartedAhead:
         ahead, self._ahead = self._ahead, None
         if isinstance(ahead, StereoSpotError):
             raise ahead
-        return ahead or self._conversion.start(source)
+        self._handed_over = ahead or self._conversion.start(source)
+        return self._handed_over
 
     def stop(self) -> None:
-        """Stop a run started ahead that no one will follow (its job stays resumable)."""
+        """Stop a run started ahead that no one will follow, and the one handed over if it
+        still runs: an interrupt that came before its follower began to follow it (a moment
+        that a loaded machine makes longer) would have left it converting after the command
+        had ended. Their jobs stay resumable."""
         from pipelines.local_runner import stop_job_process
 
         if isinstance(self._ahead, _Started):
             stop_job_process(self._ahead.process, self._ahead.log_path)
-        self._ahead = None
+        # Only while it runs: a runner that has ended may have its process group's number
+        # given to another by now.
+        handed_over = self._handed_over
+        if handed_over is not None and handed_over.process.poll() is None:
+            stop_job_process(handed_over.process, handed_over.log_path)
+        self._ahead = self._handed_over = None
 
 
 def submit_job(

@@ -48,10 +48,24 @@ def test_the_video_started_ahead_is_handed_over_and_not_started_again(tmp_path) 
 
     assert started.job_id == "job-b" and started.process.poll() is None
     assert conversion.started == [Path("b.mp4")]
-    ahead.stop()
-    assert started.process.poll() is None, "a run handed over is no longer the ahead's to stop"
-    started.process.kill()
+    started.process.kill()  # followed to its end
     started.process.wait()
+    ahead.stop()  # as the command does once its last video is written
+    assert not (tmp_path / "run-b.log").exists(), "a run that ended is left as it ended"
+
+
+def test_a_run_handed_over_but_not_yet_followed_is_stopped_with_the_command(tmp_path) -> None:
+    # Ctrl-C (or SIGTERM) in the moment between the hand-over and the follower's own handling
+    # of it, which a loaded machine makes longer: the run went on converting after the command
+    # had ended.
+    ahead = _StartedAhead(StartingConversion(tmp_path))
+    ahead.start(Path("b.mp4"))
+    started = ahead.take(Path("b.mp4"))
+
+    ahead.stop()
+
+    assert started.process.poll() is not None
+    assert (tmp_path / "run-b.log").read_text().strip().endswith(INTERRUPTED)
 
 
 def test_a_video_that_cannot_start_is_reported_at_its_turn(tmp_path) -> None:
