@@ -1,7 +1,8 @@
-"""What players call a track (its name and language, as ffprobe reports a stream's tags), and
-the result's text tracks written out one file each: WebVTT for the portal's player (a page's
-``<video>`` shows no text track from inside an MP4, only the ``<track>`` files it is handed),
-ASS for the copies laid out for 3D TVs (``stereo_subtitles``)."""
+"""What players call a track (its name and language, as ffprobe reports a stream's tags), when a
+file's earliest track starts (what its other tracks are timed from), and the result's text
+tracks written out one file each: WebVTT for the portal's player (a page's ``<video>`` shows no
+text track from inside an MP4, only the ``<track>`` files it is handed), ASS for the copies laid
+out for 3D TVs (``stereo_subtitles``)."""
 
 from __future__ import annotations
 
