@@ -15,7 +15,7 @@ from stereo_spot.domain import SubtitleTrack
 from stereo_spot.errors import InputRejected
 from stereo_spot.media.captions import CAPTIONS_TRACK_NAME
 from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, safe_input
-from stereo_spot.media.probe import run_ffprobe
+from stereo_spot.media.probe import TEXT_SUBTITLE_CODECS, run_ffprobe
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +37,28 @@ def track_language(stream: dict) -> str | None:
 
 
 def earliest_start(data: dict) -> tuple[float | None, float]:
-    """From ffprobe's report of a file (its streams' start times and dispositions, the format's
-    start time): when its earliest picture, sound or subtitle starts (None: unknown), and how
-    much later than ffmpeg would the file must be read for that to come out at 0 s."""
+    """From ffprobe's report of a file (its streams' kinds, codecs, start times and
+    dispositions, the format's start time): when its earliest picture, sound or text subtitle
+    starts (None: unknown), and how much later than ffmpeg would the file must be read for that
+    to come out at 0 s. (Picture subtitles are left out: the MP4 result takes none, and a track
+    it does not play should not put a gap before those it does.)"""
     file_start = _seconds((data.get("format") or {}).get("start_time"))
     if file_start is None:
         return None, 0.0
     starts = [
-        _seconds(stream.get("start_time"))
-        for stream in data.get("streams", [])
-        if stream.get("codec_type") in ("video", "audio", "subtitle")
-        and not (stream.get("disposition") or {}).get("attached_pic")
+        _seconds(stream.get("start_time")) for stream in data.get("streams", []) if _timed(stream)
     ]
     earliest = min([file_start, *(start for start in starts if start is not None)])
     return earliest, file_start - earliest
+
+
+def _timed(stream: dict) -> bool:
+    """Whether other tracks are timed against this one: a picture (not a cover), a sound, a
+    text subtitle."""
+    if stream.get("codec_type") == "subtitle":
+        return stream.get("codec_name") in TEXT_SUBTITLE_CODECS
+    cover = (stream.get("disposition") or {}).get("attached_pic")
+    return stream.get("codec_type") in ("video", "audio") and not cover
 
 
 def read_from_the_earliest(shift: float) -> dict[str, str]:
@@ -79,7 +87,7 @@ def export_text_tracks(
         data = run_ffprobe(
             result,
             "-show_entries",
-            "stream=index,codec_type,start_time:stream_tags=language,handler_name,title"
+            "stream=index,codec_type,codec_name,start_time:stream_tags=language,handler_name,title"
             ":stream_disposition=attached_pic:format=start_time",
         )
         streams = [s for s in data.get("streams", []) if s.get("codec_type") == "subtitle"]

@@ -15,7 +15,14 @@ from stereo_spot.media.assemble import holds_source_audio, rewrap
 from stereo_spot.media.probe import count_video_frames, probe_source
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
-from tests.media import ffmpeg, make_broadcast_with_captions, make_clip, probe, subtitle_cues
+from tests.media import (
+    ffmpeg,
+    make_broadcast_with_captions,
+    make_clip,
+    make_dvd_subtitles,
+    probe,
+    subtitle_cues,
+)
 
 NEWS = ((0.8, 2.0, "GOOD EVENING"), (2.5, 3.5, "HERE IS THE NEWS"))
 
@@ -123,6 +130,21 @@ def test_a_subtitle_before_the_picture_and_sound_moves_neither(tmp_path, later):
     # And as the portal's player is handed them.
     vtt = storage.get_file(keys.subtitles_key(job_id, 0), tmp_path / "0.vtt").read_text()
     assert "00:00.000 --> 00:01.000\nfirst" in vtt and "00:02.000 --> 00:03.000\nsecond" in vtt
+
+
+def test_a_picture_subtitle_before_the_picture_and_sound_puts_no_gap_before_them(tmp_path):
+    # A DVD rip whose picture subtitles begin 1.5 s before its picture and sound: the MP4 takes
+    # no picture subtitles, and starts with the picture and sound, as players show the rip.
+    clip = make_clip(tmp_path / "clip.mp4", seconds=3)
+    film = tmp_path / "rip.mkv"
+    ffmpeg("-itsoffset", "1.5", "-i", str(clip), "-i", str(make_dvd_subtitles(tmp_path, (0.0,))),
+           "-map", "0", "-map", "1", "-c", "copy", str(film))  # fmt: skip
+    job_id, source_uri, storage, jobs, _, _ = _converted(film, tmp_path)
+    reassemble_job(job_id, source_uri, storage, jobs)
+
+    final = storage.get_file(keys.final_key(job_id), tmp_path / "final.mp4")
+    assert _starts(final)["video"] == pytest.approx(0.0, abs=0.03)
+    assert _starts(final)["audio"] == pytest.approx(0.0, abs=0.03)
 
 
 def _starts(path: Path) -> dict[str, float]:
