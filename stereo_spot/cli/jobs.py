@@ -124,6 +124,8 @@ def run_retry(args: argparse.Namespace) -> int:
             run_with_progress(settings, job.job_id, args.segment_seconds, server)
         print(f"job {job.job_id} completed.", file=sys.stderr)
     if output is not None and (args.output or not output.exists()):
+        # As the run left it (a part's run records the part it cut).
+        job = job_store_from(settings).get(job.job_id)
         fetch_result(storage_from(settings), job, output)
         print(f"wrote {output}", file=sys.stderr)
     elif output is None:
