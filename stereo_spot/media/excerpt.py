@@ -68,10 +68,17 @@ def part_bounds(info: SourceInfo, part: Part) -> tuple[float, float]:
     if part.start >= info.duration:
         raise InputRejected(
             f"The part asked for starts at {part.start:g} s, and the video is only "
-            f"{info.duration:.1f} s long."
+            f"{_shorter(info.duration, part.start)} s long."
         )
     end = info.duration if part.end is None else min(part.end, info.duration)
     return part.start, end - part.start
+
+
+def _shorter(duration: float, start: float) -> str:
+    """``duration`` to a tenth of a second, or to the millisecond where a tenth would not show
+    it shorter than ``start`` ("starts at 4.8 s, and the video is only 4.8 s long")."""
+    tenths = f"{duration:.1f}"
+    return tenths if float(tenths) < start else f"{duration:.3f}"
 
 
 def cut_excerpt(

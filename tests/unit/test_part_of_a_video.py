@@ -220,6 +220,9 @@ def test_a_part_starting_after_the_video_is_refused_with_its_length(clip, tmp_pa
     source, info, _ = clip
     with pytest.raises(InputRejected, match=r"starts at 12\.5 s, and the video is only 12\.0 s"):
         cut_part(source, info, Part(start=12.5), tmp_path / "part.mkv")
+    # Said to the millisecond where a tenth of a second would not show the video shorter.
+    with pytest.raises(InputRejected, match=r"starts at 12 s, and the video is only 12\.000 s"):
+        cut_part(source, info, Part(start=12), tmp_path / "part.mkv")
     assert not (tmp_path / "part.mkv").exists()
 
 
