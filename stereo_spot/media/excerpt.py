@@ -92,7 +92,9 @@ def cut_excerpt(
     start = copy_start(source, info, middle, tolerance=seconds / 2)
     if start is not None:
         try:
-            _copy_cut(source, info, start, seconds, target, mp4_audio_options(info.audio_codecs))
+            # Sound from the picture's first frame on, as a part's (copypriorss, in cut_part).
+            sound = {**mp4_audio_options(info.audio_codecs), "copypriorss:a": 0}
+            _copy_cut(source, info, start, seconds, target, sound)
             if count_video_frames(target) > 0:
                 return target
         except MediaError as error:

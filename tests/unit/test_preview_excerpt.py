@@ -106,6 +106,9 @@ def test_a_source_the_split_would_not_copy_is_re_encoded(tmp_path, container):
             ("-c:v", "libvpx-vp9", "-g", "24", "-deadline", "realtime"),
             ("-c:a", "libopus"),
         ),
+        # Matroska is sought by decode times: the excerpt began a keyframe early, and once its
+        # picture was sought right, its sound still began there, half a second before it.
+        ("x264.mkv", _x264(24), ("-c:a", "aac")),
     ],
 )
 def test_other_copyable_sources_keep_their_pictures_and_sound(
@@ -116,6 +119,8 @@ def test_other_copyable_sources_keep_their_pictures_and_sound(
     assert np.array_equal(_first_frame(excerpt), _frame_at(source, 4.0))
     assert abs(count_video_frames(excerpt) - SECONDS * 24) <= 4
     assert len(audio_streams(probe(excerpt))) == 1
+    starts = {s["codec_type"]: float(s["start_time"]) for s in probe(excerpt)["streams"]}
+    assert starts["audio"] - starts["video"] == pytest.approx(0.0, abs=0.03)
 
 
 def test_an_open_gop_source_is_re_encoded_so_every_excerpt_frame_decodes(tmp_path):
