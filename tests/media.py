@@ -47,6 +47,14 @@ def probe(path: Path) -> dict:
     return json.loads(result.stdout)
 
 
+def stream_starts(path: Path) -> dict[str, float]:
+    """When each kind of track ("video", "audio", "subtitle") starts: its first track's start."""
+    starts: dict[str, float] = {}
+    for stream in probe(path)["streams"]:
+        starts.setdefault(stream["codec_type"], float(stream["start_time"]))
+    return starts
+
+
 def stereo_side_data(path: Path) -> list[dict]:
     """The first video stream's side data, where ffprobe reports an MP4's ``st3d`` box."""
     result = subprocess.run(

@@ -22,7 +22,12 @@ from stereo_spot.media.probe import (
     video_frame_times,
 )
 from stereo_spot.media.stereo_subtitles import write_stereo_tracks
-from stereo_spot.media.tracks import earliest_start, read_from_the_earliest, track_name
+from stereo_spot.media.tracks import (
+    earliest_start,
+    read_from_the_earliest,
+    reported_seconds,
+    track_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +145,10 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
     # subtitle cue half a second before the picture put the sound half a second late.
     video = videos[video_stream] if video_stream < len(videos) else {}
     earliest, shift = earliest_start(data)
-    video_start = video.get("start_time")
+    video_start = reported_seconds(video.get("start_time"))
     lead = 0.0
-    if earliest is not None and video_start not in (None, "N/A"):
-        lead = max(0.0, float(video_start) - earliest)
+    if earliest is not None and video_start is not None:
+        lead = max(0.0, video_start - earliest)
     return SourceTracks(
         audio_codecs=codecs,
         lead=lead,

@@ -35,6 +35,8 @@ from stereo_spot.media.probe import (
     scan_keyframes,
 )
 from stereo_spot.media.split import (
+    COPYABLE_CONTAINERS,
+    MP4_FAMILY,
     UNTIMED_CONTAINERS,
     copy_refusal,
     engine_ready_picture,
@@ -92,9 +94,7 @@ def cut_excerpt(
     start = copy_start(source, info, middle, tolerance=seconds / 2)
     if start is not None:
         try:
-            # Sound from the picture's first frame on, as a part's (copypriorss, in cut_part).
-            sound = {**mp4_audio_options(info.audio_codecs), "copypriorss:a": 0}
-            _copy_cut(source, info, start, seconds, target, sound)
+            _copy_cut(source, info, start, seconds, target, mp4_audio_options(info.audio_codecs))
             if count_video_frames(target) > 0:
                 return target
         except MediaError as error:
@@ -119,11 +119,8 @@ def cut_part(
     """
     start, seconds = part_bounds(info, part)
     # Matroska holds any sound, so the tracks are copied (a recorder's PCM bit for bit), and
-    # the join and a rewrap treat them as the source's. Copied, a track starts on its first
-    # packet at or after the start, within a packet (~20 ms) of the picture, which the join's
-    # lead keeps; by default ffmpeg also copies what lies between the keyframe it seeks to and
-    # the start (0.23 s of sound before a part's first frame).
-    sound = {"acodec": "copy", "copypriorss:a": 0}
+    # the join and a rewrap treat them as the source's.
+    sound = {"acodec": "copy"}
     texts, kept = _kept_tracks(source, info, start)
     # Matroska keeps no display matrix: a phone's sideways picture is turned upright instead.
     if start + seconds >= info.duration and not info.rotation:
@@ -141,12 +138,10 @@ def cut_part(
     return target
 
 
-# Subtitle tracks Matroska holds as they are (text, and the pictures of DVDs, Blu-rays and DVB);
-# other text tracks (MP4's mov_text, a QuickTime caption track) become SubRip.
-MATROSKA_SUBTITLES = {
-    "subrip", "ass", "ssa", "webvtt", "dvd_subtitle", "hdmv_pgs_subtitle", "dvb_subtitle",
-}  # fmt: skip
-PLAIN_TEXT_SUBTITLES = {"subrip", "srt", "text"}
+# Subtitle tracks a part copies as they are: styled text, and the pictures of DVDs, Blu-rays and
+# DVB, which Matroska holds. Other text tracks (SubRip, MP4's mov_text, a QuickTime caption
+# track) are cut as SubRip text.
+COPIED_SUBTITLES = {"ass", "ssa", "webvtt", "dvd_subtitle", "hdmv_pgs_subtitle", "dvb_subtitle"}
 
 
 # How long before a part's start a text cue may begin and still be on screen at it.
@@ -155,9 +150,9 @@ TEXT_LOOKBACK_SECONDS = 30.0
 
 @dataclass(frozen=True)
 class _AsSubRip:
-    """A source's plain text track (SubRip, or one Matroska cannot hold as it is: MP4's
-    mov_text, a QuickTime caption track), kept as SubRip cut from the part's start, where the
-    cue then on screen keeps what is left of it (``subrip.cues_within``)."""
+    """A source's plain text track (SubRip, MP4's mov_text, a QuickTime caption track), kept
+    as SubRip cut from the part's start, where the cue then on screen keeps what is left of it
+    (``subrip.cues_within``)."""
 
     number: int  # among the source's subtitle tracks
 
@@ -180,11 +175,10 @@ def _kept_tracks(
     for number, codec in enumerate(tracks.subtitle_codecs):
         text = codec in TEXT_SUBTITLE_CODECS
         name = next(text_names) if text else None
-        if codec not in MATROSKA_SUBTITLES and not text:
+        if codec not in COPIED_SUBTITLES and not text:
             continue  # a subtitle format Matroska cannot hold and ffmpeg cannot turn to text
         out = len(kept)
-        as_text = codec in PLAIN_TEXT_SUBTITLES or codec not in MATROSKA_SUBTITLES
-        kept.append(_AsSubRip(number) if as_text else f"s:{number}")
+        kept.append(f"s:{number}" if codec in COPIED_SUBTITLES else _AsSubRip(number))
         options[f"c:s:{out}"] = "copy"
         if name:
             options[f"metadata:s:s:{out}"] = f"title={name}"
@@ -209,7 +203,6 @@ def _kept_tracks(
 # keyframe before it, and a part from 8 s started at 7.5 s. A cut from a keyframe asks that much
 # after it instead, with its picture's times moved back as much.
 DTS_SEEK_MARGIN = 3 / 23
-SEEKS_BY_PRESENTATION_TIME = ("mov,mp4,m4a,3gp,3g2,mj2",)
 
 
 def copy_start(source: Path, info: SourceInfo, wanted: float, tolerance: float) -> float | None:
@@ -234,7 +227,7 @@ def copy_start(source: Path, info: SourceInfo, wanted: float, tolerance: float) 
 
 
 def _seek_margin(info: SourceInfo) -> float:
-    return 0.0 if info.container in SEEKS_BY_PRESENTATION_TIME else DTS_SEEK_MARGIN
+    return 0.0 if info.container == MP4_FAMILY else DTS_SEEK_MARGIN
 
 
 def _copy_cut(
@@ -263,16 +256,21 @@ def _copy_cut(
     options: dict[str, object] = {"vcodec": "copy", "avoid_negative_ts": "make_zero", **NO_TIMECODE}
     if info.audio_codec:
         streams.append(found["a"])
-        options.update(audio)
-    streams += _other_tracks(source, reading, also, target.parent)
+        options.update({**audio, **SOUND_FROM_THE_START})
+    streams += _other_tracks(source, found, reading, also, target.parent)
     run_ffmpeg(ffmpeg.output(*streams, str(target), **{**options, **(extra or {})}))
 
 
-# Containers an input's -ss seeks by an index of times, so that the frames a transcode keeps
-# start exactly there. Others are sought by guessing a byte position (MPEG-TS, MPEG-PS, ...),
-# which may land past it: a part of a TV recording from 2 s started at 2.4 s, the next GOP. They
-# are sought this much earlier and trimmed to the start after decoding.
-SEEKS_TO_THE_FRAME = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm")
+# A copied sound track starts on its first packet at or after the start, within a packet
+# (~20 ms) of the picture, which the join's lead keeps; by default ffmpeg also copies what lies
+# between the keyframe its seek landed on and the start (0.23 s of sound before a part's first
+# frame; a second before a Matroska preview's).
+SOUND_FROM_THE_START = {"copypriorss:a": 0}
+
+# The containers the split copies are indexed by time: an input's -ss seeks them so that the
+# frames a transcode keeps start exactly there. Others are sought by guessing a byte position
+# (MPEG-TS, MPEG-PS, ...), which may land past it: a part of a TV recording from 2 s started at
+# 2.4 s, the next GOP. They are sought this much earlier and trimmed to the start after decoding.
 UNINDEXED_SEEK_MARGIN = 10.0
 
 
@@ -294,7 +292,7 @@ def _encoded_cut(
     # while transcoding is frame-exact where the container is indexed by time: ffmpeg decodes
     # from the keyframe before and drops what comes before ``start``.
     options = {**engine_ready_picture(info), **NO_TIMECODE, **(extra or {})}
-    if info.container in SEEKS_TO_THE_FRAME:
+    if info.container in COPYABLE_CONTAINERS:
         reading = _Reading(start, seconds)
         found = safe_input(source, **reading.input_options())
     else:
@@ -313,8 +311,8 @@ def _encoded_cut(
     streams = [found[f"v:{info.video_stream}"]]
     if info.audio_codec:
         streams.append(found["a"])
-        options.update(audio)
-    streams += _other_tracks(source, reading, also, target.parent)
+        options.update({**audio, **SOUND_FROM_THE_START})
+    streams += _other_tracks(source, found, reading, also, target.parent)
     # A part may be a film's hour; limited by standing still, as the mezzanine is.
     expected = info.duration - start if seconds is None else seconds
     run_ffmpeg_watched(ffmpeg.output(*streams, str(target), **options), expected, on_progress)
@@ -343,12 +341,15 @@ class _Reading:
 
 
 def _other_tracks(
-    source: Path, reading: _Reading, also: Sequence[str | _AsSubRip], workdir: Path
+    source: Path,
+    found: ffmpeg.nodes.FilterableStream,
+    reading: _Reading,
+    also: Sequence[str | _AsSubRip],
+    workdir: Path,
 ) -> list:
     """The ffmpeg streams of what a cut keeps besides its picture and sound: the tracks ``also``
-    selects from ``source`` as the cut reads it, those to turn to SubRip extracted so first
-    (one ffmpeg for all) into ``workdir``."""
-    found = safe_input(source, **reading.input_options())
+    selects from ``found``, the cut's input of ``source`` (read as ``reading`` says), and those
+    to turn to SubRip, extracted so first (one ffmpeg for all) into ``workdir``."""
     texts = [track for track in also if isinstance(track, _AsSubRip)]
     extracted: dict[_AsSubRip, Path] = {}
     if texts:

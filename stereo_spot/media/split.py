@@ -22,7 +22,8 @@ from stereo_spot.media.probe import Keyframes, count_video_frames, scan_keyframe
 log = logging.getLogger(__name__)
 
 # Containers and codecs that the segment muxer can cut by stream copy into MP4 segments.
-COPYABLE_CONTAINERS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm")
+MP4_FAMILY, MATROSKA_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"
+COPYABLE_CONTAINERS = (MP4_FAMILY, MATROSKA_FAMILY)
 COPYABLE_CODECS = {"h264", "hevc", "av1", "vp9"}
 # A segment may run this many times longer than asked before we pay for a mezzanine.
 MAX_SEGMENT_STRETCH = 2.0

@@ -42,11 +42,13 @@ def earliest_start(data: dict) -> tuple[float | None, float]:
     starts (None: unknown), and how much later than ffmpeg would the file must be read for that
     to come out at 0 s. (Picture subtitles are left out: the MP4 result takes none, and a track
     it does not play should not put a gap before those it does.)"""
-    file_start = _seconds((data.get("format") or {}).get("start_time"))
+    file_start = reported_seconds((data.get("format") or {}).get("start_time"))
     if file_start is None:
         return None, 0.0
     starts = [
-        _seconds(stream.get("start_time")) for stream in data.get("streams", []) if _timed(stream)
+        reported_seconds(stream.get("start_time"))
+        for stream in data.get("streams", [])
+        if _timed(stream)
     ]
     earliest = min([file_start, *(start for start in starts if start is not None)])
     return earliest, file_start - earliest
@@ -71,7 +73,7 @@ def read_from_the_earliest(shift: float) -> dict[str, str]:
     return {"itsoffset": f"{shift:.6f}"} if shift > 0 else {}
 
 
-def _seconds(value: object) -> float | None:
+def reported_seconds(value: object) -> float | None:
     """A time ffprobe reports, or None where it has none ("N/A")."""
     return None if value in (None, "N/A") else float(value)  # type: ignore[arg-type]
 

@@ -20,8 +20,8 @@ from tests.media import (
     make_broadcast_with_captions,
     make_clip,
     make_scc,
-    probe,
     psnr,
+    stream_starts,
     subtitle_cues,
     turned_sideways,
 )
@@ -150,7 +150,7 @@ def test_a_part_from_a_keyframe_to_the_end_is_the_source_s_own_pictures(clip, tm
     )
     # Copied too: whole AAC packets, the last one's 21 ms and the encoder's priming over.
     assert _audio_seconds(part) == pytest.approx(4.0, abs=0.1)
-    starts = _starts(part)
+    starts = stream_starts(part)
     assert starts["audio"] - starts["video"] == pytest.approx(0.0, abs=0.03)
 
 
@@ -187,7 +187,7 @@ def test_a_part_of_a_file_with_no_index_of_times_starts_on_its_frame(
     assert len(cut) == last - first + 1
     for mine, at, beside in ((cut[0], first, first - 1), (cut[-1], last, last + 1)):
         assert psnr(mine, frames[at]) > 35 > psnr(mine, frames[beside]), at
-    starts = _starts(part)
+    starts = stream_starts(part)
     assert starts["audio"] - starts["video"] == pytest.approx(0.0, abs=0.03)
 
 
@@ -271,10 +271,6 @@ def _cues_against_the_picture(path: Path) -> list[tuple[float, float, str]]:
     return cues
 
 
-def _starts(path: Path) -> dict[str, float]:
-    return {s["codec_type"]: float(s["start_time"]) for s in probe(path)["streams"]}
-
-
 SUBTITLES = (
     "1\n00:00:03,000 --> 00:00:04,000\nbefore\n\n2\n00:00:07,000 --> 00:00:08,500\nacross\n\n"
     "3\n00:00:09,000 --> 00:00:10,000\ninside\n\n4\n00:00:11,500 --> 00:00:11,800\nafter\n"
@@ -313,7 +309,7 @@ def test_a_part_keeps_the_text_subtitles_shown_in_it_at_its_times(
                                     pytest.approx(want_cleared, abs=0.03))  # fmt: skip
     # Nothing moved the picture later than its sound (a cue begun before the start once did,
     # by as long as it had been on screen, and the join then put the sound late by as much).
-    starts = _starts(part)
+    starts = stream_starts(part)
     assert starts["audio"] - starts["video"] == pytest.approx(0.0, abs=0.03)
 
 
@@ -341,7 +337,7 @@ def test_a_part_of_a_master_keeps_its_caption_track_at_its_times(tmp_path):
     for (shown, cleared, _), (want_shown, want_cleared, _) in zip(cues, expected, strict=True):
         assert (shown, cleared) == (pytest.approx(want_shown, abs=0.02),
                                     pytest.approx(want_cleared, abs=0.02))  # fmt: skip
-    assert _starts(part)["subtitle"] == pytest.approx(_starts(part)["video"], abs=0.02)
+    assert stream_starts(part)["subtitle"] == pytest.approx(stream_starts(part)["video"], abs=0.02)
 
 
 def test_a_tv_recording_s_part_keeps_the_captions_in_its_pictures(tmp_path):

@@ -20,6 +20,7 @@ from tests.media import (
     make_dv_tape,
     probe,
     psnr,
+    stream_starts,
     turned_sideways,
     video_stream,
 )
@@ -119,7 +120,7 @@ def test_other_copyable_sources_keep_their_pictures_and_sound(
     assert np.array_equal(_first_frame(excerpt), _frame_at(source, 4.0))
     assert abs(count_video_frames(excerpt) - SECONDS * 24) <= 4
     assert len(audio_streams(probe(excerpt))) == 1
-    starts = {s["codec_type"]: float(s["start_time"]) for s in probe(excerpt)["streams"]}
+    starts = stream_starts(excerpt)
     assert starts["audio"] - starts["video"] == pytest.approx(0.0, abs=0.03)
 
 

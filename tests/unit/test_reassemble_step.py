@@ -21,6 +21,7 @@ from tests.media import (
     make_clip,
     make_dvd_subtitles,
     probe,
+    stream_starts,
     subtitle_cues,
 )
 
@@ -93,7 +94,7 @@ def test_a_part_starting_under_a_subtitle_keeps_its_sound_with_its_picture(tmp_p
     reassemble_job(job_id, source_uri, storage, jobs)
 
     final = storage.get_file(keys.final_key(job_id), tmp_path / "final.mp4")
-    starts = {s["codec_type"]: float(s["start_time"]) for s in probe(final)["streams"]}
+    starts = stream_starts(final)
     # The cue had been on screen 0.625 s at the part's start: the sound once came that late.
     assert starts["audio"] - starts["video"] == pytest.approx(0.0, abs=0.03)
     assert subtitle_cues(final) == [(0.0, 0.875, "across the start")]
@@ -117,11 +118,11 @@ def test_a_subtitle_before_the_picture_and_sound_moves_neither(tmp_path, later):
     final = storage.get_file(keys.final_key(job_id), tmp_path / "final.mp4")
     rewrapped = tmp_path / "final.mkv"  # as `convert -o film_LR.mkv` writes it
     rewrap(final, rewrapped, "matroska", "sbs", source=film)
-    before = _starts(film)
+    before = stream_starts(film)
     # Measured from the sound alone, the picture started 0.48 s before the sound (0.5 s
     # later); at 1.5 s later every track came 1.5 s late against the subtitles.
     for result in (final, rewrapped):
-        after = _starts(result)
+        after = stream_starts(result)
         for kind in ("video", "audio"):
             assert after[kind] - after["subtitle"] == pytest.approx(
                 before[kind] - before["subtitle"], abs=0.01
@@ -143,16 +144,8 @@ def test_a_picture_subtitle_before_the_picture_and_sound_puts_no_gap_before_them
     reassemble_job(job_id, source_uri, storage, jobs)
 
     final = storage.get_file(keys.final_key(job_id), tmp_path / "final.mp4")
-    assert _starts(final)["video"] == pytest.approx(0.0, abs=0.03)
-    assert _starts(final)["audio"] == pytest.approx(0.0, abs=0.03)
-
-
-def _starts(path: Path) -> dict[str, float]:
-    """When each kind of track starts (its first one)."""
-    starts: dict[str, float] = {}
-    for stream in probe(path)["streams"]:
-        starts.setdefault(stream["codec_type"], float(stream["start_time"]))
-    return starts
+    assert stream_starts(final)["video"] == pytest.approx(0.0, abs=0.03)
+    assert stream_starts(final)["audio"] == pytest.approx(0.0, abs=0.03)
 
 
 def test_the_results_text_tracks_are_published_as_webvtt_for_browsers(tmp_path):
