@@ -72,6 +72,17 @@ READ_VIDEO_AND_CANVAS = """(() => {
 })()"""
 
 
+def _drawn(page, seconds: float = 30.0) -> list:
+    """READ_VIDEO_AND_CANVAS once the page's view has drawn a frame: a fixed half second after
+    a seek was once not enough on a loaded machine (the view was still blank)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        video, view = page.evaluate(READ_VIDEO_AND_CANVAS)
+        if any(view[2]) or time.monotonic() > deadline:
+            return [video, view]
+        time.sleep(0.1)
+
+
 def _wait_until(page, expression: str, seconds: float = 30.0) -> None:
     """Poll ``expression`` in the page until it is true. Playwright's wait_for_function polls by
     evaluating it inside the page, which the portal's CSP (no 'unsafe-eval') refuses once the
@@ -248,8 +259,7 @@ def test_preview_first_then_the_whole_video_in_a_browser(embedded_stack, browser
     _wait_until(page, "document.getElementById('player').readyState >= 2")
     page.evaluate("document.getElementById('player').currentTime = 1")
     _wait_until(page, "!document.getElementById('player').seeking")
-    time.sleep(0.5)  # a frame drawn since
-    (width, height, frame), (out_width, out_height, shown) = page.evaluate(READ_VIDEO_AND_CANVAS)
+    (width, height, frame), (out_width, out_height, shown) = _drawn(page)
     assert (out_width, out_height) == (width, height), "a squeezed eye is shown stretched back"
     frame = np.array(frame, float).reshape(height, width, 4)[..., :3] / 255
     shown = np.array(shown, float).reshape(height, width, 4)[..., :3] / 255
