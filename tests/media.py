@@ -134,6 +134,31 @@ def make_dv_tape(path: Path, seconds: float = 1) -> Path:
     return path
 
 
+def make_size_changing_clip(path: Path, sizes: tuple[str, ...], seconds: float = 1) -> Path:
+    """An H.264 Matroska video whose picture changes size every ``seconds`` (24 fps, a keyframe
+    every half second), as a WebRTC recording's does when its bandwidth changes: its parameter
+    sets repeated in the stream at each keyframe, so each size's pictures say their size. With
+    sound throughout."""
+    pieces = []
+    for number, size in enumerate(sizes):
+        piece = make_clip(
+            path.with_name(f"{path.stem}-{number}.mkv"),
+            seconds=seconds,
+            size=size,
+            audio=False,
+            video_args=("-c:v", "libx264", "-g", "12", "-bsf:v", "dump_extra=freq=keyframe"),
+        )
+        pieces.append(f"file '{piece.resolve()}'\n")
+    listing = path.with_name(f"{path.stem}-pieces.txt")
+    listing.write_text("".join(pieces))
+    ffmpeg(
+        *("-f", "concat", "-safe", "0", "-i", str(listing)),
+        *("-f", "lavfi", "-i", f"sine=frequency=440:d={seconds * len(sizes)}"),
+        *("-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", str(path)),
+    )
+    return path
+
+
 def combing(frame: np.ndarray) -> float:
     """How much more neighbouring rows differ than rows two apart: high where two fields taken
     at different moments are woven into one picture."""

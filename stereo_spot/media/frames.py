@@ -126,8 +126,9 @@ def open_video(
     # guessed_rate is the nominal rate; average_rate is skewed by a segment's leading gap.
     rate = stream.guessed_rate or stream.average_rate or Fraction(25)
     codec = stream.codec_context
-    width, height = scaled_size(codec.width, codec.height, max_height)
-    scaled = (width, height) != (codec.width, codec.height)
+    starting = codec.width, codec.height
+    width, height = scaled_size(*starting, max_height)
+    scaled = (width, height) != starting
     source = StreamFormat(
         time_base=stream.time_base or Fraction(1, 90000),
         rate=Fraction(rate),
@@ -142,7 +143,10 @@ def open_video(
     def frames() -> Iterator[TimedFrame]:
         try:
             for frame in container.decode(stream):
-                if scaled:
+                # A picture that changes size midway (a WebRTC or screen recording following
+                # its bandwidth) is scaled to the size the segment starts at, as ffmpeg's
+                # encoders scale it (the split starts every segment at the video's size).
+                if scaled or (frame.width, frame.height) != starting:
                     # In its own format (the same samples' range and matrix), before anything
                     # else sees it: the engine and the left eye's copy get the smaller picture.
                     frame = frame.reformat(width, height, interpolation=Interpolation.BICUBIC)

@@ -311,6 +311,17 @@ def count_video_frames(path: Path) -> int:
     return len(video_packets(path))
 
 
+def starting_size(path: Path) -> tuple[int, int]:
+    """Width and height of the first video stream's first picture (what its opening says; a
+    stream may change size later)."""
+    try:
+        with av.open(str(path), options=SAFE_AV_OPTIONS) as container:
+            codec = container.streams.video[0].codec_context
+            return codec.width, codec.height
+    except (av.FFmpegError, IndexError):
+        raise InputRejected(UNREADABLE) from None
+
+
 def video_frame_times(path: Path, stream_number: int = 0) -> list[float]:
     """Presentation times of every frame of video stream ``stream_number``, in order; [] if any
     has none."""

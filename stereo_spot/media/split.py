@@ -12,12 +12,18 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from stereo_spot.domain import SourceInfo
 from stereo_spot.errors import InputRejected
 from stereo_spot.media.ffmpeg_run import run_ffmpeg, run_ffmpeg_watched, safe_input
-from stereo_spot.media.probe import Keyframes, count_video_frames, scan_keyframes
+from stereo_spot.media.probe import (
+    Keyframes,
+    count_video_frames,
+    scan_keyframes,
+    starting_size,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,26 +91,53 @@ def split_video(
         reason = "the video is HDR"
     if reason is None:
         counted = _copy_split(source, info.video_stream, segment_seconds, workdir / "copy")
-        if sum(frames for _, frames in counted) == info.frames:
-            return [segment for segment, _ in counted]
-        reason = "stream-copy segments lost frames"
+        reason = _unusable_copy_split(counted, info)
+        if reason is None:
+            return [segment.path for segment in counted]
     log.info("transcoding to a mezzanine first: %s", reason)
     mezzanine = workdir / "mezzanine.mp4"
     _transcode_mezzanine(source, info, segment_seconds, mezzanine, on_progress)
     counted = _copy_split(mezzanine, 0, segment_seconds, workdir / "mezzanine")
-    total = sum(frames for _, frames in counted)
+    total = sum(segment.frames for segment in counted)
     if total != info.frames:
         raise InputRejected(
             f"The video could not be split frame-exactly ({total} of {info.frames} frames)."
         )
-    return [segment for segment, _ in counted]
+    return [segment.path for segment in counted]
+
+
+@dataclass(frozen=True)
+class _Segment:
+    path: Path
+    frames: int
+    size: tuple[int, int]  # of its first picture
+
+
+def _unusable_copy_split(counted: list[_Segment], info: SourceInfo) -> str | None:
+    """Why segments cut by stream copy cannot be converted as they are, or None."""
+    if sum(segment.frames for segment in counted) != info.frames:
+        return "stream-copy segments lost frames"
+    # A stream may change size midway (a WebRTC or screen recording following its bandwidth, a
+    # broadcast between programmes). The model server scales a picture that changes size within
+    # a segment to the size the segment starts at; a segment that starts at another size would
+    # come out at it, and the join needs one size. The mezzanine's encoder scales every picture
+    # to the video's first size.
+    first = counted[0].size
+    other = next((segment.size for segment in counted if segment.size != first), None)
+    if other:
+        return f"the picture changes size midway ({_size(first)}, then {_size(other)})"
+    return None
+
+
+def _size(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]}"
 
 
 def _copy_split(
     source: Path, stream_number: int, segment_seconds: float, outdir: Path
-) -> list[tuple[Path, int]]:
-    """The segments the muxer cut from video stream ``stream_number``, each with its frame
-    count."""
+) -> list[_Segment]:
+    """The segments the muxer cut from video stream ``stream_number``, with their frame
+    counts and first pictures' sizes."""
     outdir.mkdir(parents=True, exist_ok=True)
     for stale in outdir.glob("*.mp4"):
         stale.unlink()
@@ -119,9 +152,12 @@ def _copy_split(
         avoid_negative_ts="make_zero",
     )
     run_ffmpeg(stream)
-    counted = [(p, count_video_frames(p)) for p in sorted(outdir.glob("*.mp4"))]
-    # The segment muxer may leave an empty trailing file when the last cut lands on the end.
-    counted = [(p, frames) for p, frames in counted if frames > 0]
+    counted = []
+    for path in sorted(outdir.glob("*.mp4")):
+        frames = count_video_frames(path)
+        # The segment muxer may leave an empty trailing file when the last cut lands on the end.
+        if frames > 0:
+            counted.append(_Segment(path, frames, starting_size(path)))
     if not counted:
         raise InputRejected("The video stream could not be read.")
     return counted

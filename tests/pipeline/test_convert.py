@@ -27,6 +27,7 @@ from tests.media import (
     make_clip,
     make_dvd_subtitles,
     make_scc,
+    make_size_changing_clip,
     make_two_colour_clip,
     package_data,
     probe,
@@ -269,6 +270,22 @@ def test_a_taller_video_is_scaled_down_to_the_height_asked(embedded, tmp_path, b
     ffmpeg("-i", str(output), "-frames:v", "1", str(first))
     left = cv2.imread(str(first))[:, :640]
     assert psnr(left, cv2.imread(str(scaled))) > 30
+
+
+def test_a_video_that_changes_size_midway_converts_at_its_first_size(embedded, tmp_path):
+    # A video call's recording: its picture drops to half size for a second when the bandwidth
+    # does. Cut in 2 s segments, the drop lies inside the first one, which the model server
+    # scales back as ffmpeg's own scaler would.
+    source = make_size_changing_clip(tmp_path / "call.mkv", ("160x96", "80x48", "160x96"))
+    output = tmp_path / "call_LR.mp4"
+    result = embedded.convert(source, output, "--layout", "sbs", "--segment-seconds", "2")
+    assert result.returncode == 0, result.stderr
+    assert_faithful_conversion(source, output, "sbs")
+    scaled, shown = tmp_path / "scaled.png", tmp_path / "shown.png"
+    ffmpeg("-ss", "1.5", "-i", str(source), "-vf", "scale=160:96:flags=bicubic",
+           "-frames:v", "1", str(scaled))  # fmt: skip
+    ffmpeg("-ss", "1.5", "-i", str(output), "-frames:v", "1", str(shown))
+    assert psnr(cv2.imread(str(shown))[:, :160], cv2.imread(str(scaled))) > 28
 
 
 def test_an_hd_source_keeps_its_colours_and_its_colour_tags(embedded, tmp_path):

@@ -33,7 +33,7 @@ from stereo_spot.media.frames import (
     open_video,
 )
 from stereo_spot.media.probe import count_video_frames
-from tests.media import ffmpeg, make_clip, psnr
+from tests.media import ffmpeg, make_clip, make_size_changing_clip, psnr
 
 H264 = Encoding()
 
@@ -312,6 +312,24 @@ def test_a_taller_source_is_scaled_down_as_it_is_decoded(tmp_path: Path) -> None
             writer.write_eyes(frame, frame.rgb, frame.pts, Layout.SBS)
     with av.open(str(out)) as container:
         assert (container.streams.video[0].width, container.streams.video[0].height) == (512, 144)
+
+
+def test_a_picture_that_changes_size_is_scaled_to_the_size_the_segment_starts_at(tmp_path):
+    # A WebRTC recording's picture follows its bandwidth: frames of another size in a segment
+    # reach the engine and the left eye's copy at the segment's size, as ffmpeg scales them.
+    source = make_size_changing_clip(tmp_path / "call.mkv", ("160x96", "80x48"), seconds=0.5)
+    expected = tmp_path / "expected.mkv"
+    ffmpeg("-i", str(source), "-vf", "scale=160:96:flags=bicubic", "-c:v", "ffv1", str(expected))
+    timing, frames = open_video(source)
+    _, reference = open_video(expected)
+    assert (timing.width, timing.height) == (160, 96)
+    pairs = list(zip(frames, reference, strict=True))
+    assert len(pairs) == 24
+    for frame, scaled in pairs:
+        assert frame.rgb.shape == (96, 160, 3)
+        assert (frame.picture.width, frame.picture.height) == (160, 96)
+        # The same picture, scaled whole (both scalers bicubic; they differ at the edges).
+        assert psnr(frame.rgb, scaled.rgb) > 30
 
 
 def test_non_square_pixels_keep_their_shape(tmp_path: Path) -> None:

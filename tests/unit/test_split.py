@@ -16,6 +16,7 @@ from tests.media import (
     ffmpeg,
     make_clip,
     make_interlaced_clip,
+    make_size_changing_clip,
     probe,
     turned_sideways,
     video_stream,
@@ -203,3 +204,12 @@ def test_a_matroska_file_cut_short_is_split_as_far_as_it_goes_and_said_so(tmp_pa
         "(was the download or copy complete?); what is there is converted."
     )
     assert probe_source(whole, Settings()).left_out is None
+
+
+def test_a_picture_that_changes_size_at_a_cut_is_split_at_its_first_size(tmp_path):
+    # A WebRTC recording whose picture shrinks for a second: cut by copy, the second segment
+    # would start (and be converted) at the smaller size, and the join needs one size.
+    source = make_size_changing_clip(tmp_path / "call.mkv", ("160x96", "80x48", "160x96"))
+    for stream in _split(source, tmp_path / "split"):
+        with av.open(str(stream["path"])) as container:
+            assert {(f.width, f.height) for f in container.decode(video=0)} == {(160, 96)}
