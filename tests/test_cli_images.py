@@ -7,9 +7,10 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+import pytest
 
-from stereo_spot.media.probe import count_video_frames
-from tests.media import make_clip, psnr
+from stereo_spot.media.probe import count_video_frames, video_frame_times
+from tests.media import ffmpeg, make_clip, make_size_changing_clip, psnr
 
 DATA = Path(importlib.util.find_spec("skimage").submodule_search_locations[0]) / "data"
 LEFT = DATA / "motorcycle_left.png"
@@ -83,3 +84,27 @@ def test_depth_of_a_video_is_a_grey_video_with_every_frame(tmp_path):
     # Grey: the three channels agree (up to 4:2:0 chroma rounding), and depth varies over it.
     assert np.abs(frame[..., 0] - frame[..., 1]).max() <= 3
     assert frame[..., 1].std() > 5
+
+
+def test_depth_of_a_tv_recording_keeps_its_frames_their_times_and_its_first_size(tmp_path):
+    # Any container a video comes in, and a picture that changes size midway (the stream's
+    # first size throughout, as `convert` keeps it).
+    call = make_size_changing_clip(tmp_path / "call.mkv", ("160x96", "80x48"), seconds=0.5)
+    recording = tmp_path / "call.ts"
+    ffmpeg("-i", str(call), "-c", "copy", str(recording))
+    result = stereo_spot("depth", recording, "-o", tmp_path / "depth.mp4")
+    assert result.returncode == 0, result.stderr
+    depth = tmp_path / "depth.mp4"
+    assert video_frame_times(depth) == pytest.approx(video_frame_times(recording), abs=1e-3)
+    with av.open(str(depth)) as container:
+        assert {(f.width, f.height) for f in container.decode(video=0)} == {(160, 96)}
+
+
+def test_depth_of_a_damaged_video_says_so_and_writes_nothing(tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", seconds=1, size="160x90", audio=False)
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])  # its index is at the end
+    result = stereo_spot("depth", damaged, "-o", tmp_path / "depth.mp4")
+    assert result.returncode == 1
+    assert "not a video we can read: it is damaged" in result.stderr
+    assert set(tmp_path.iterdir()) == {clip, damaged}, "no output, nothing half written"

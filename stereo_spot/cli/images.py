@@ -15,7 +15,9 @@ from stereo_spot.cli.stereo_options import add_stereo_options, stereo_params_fro
 from stereo_spot.domain import Layout
 from stereo_spot.errors import InputRejected, StereoSpotError
 
-_VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"}
+# What ``depth`` reads as a picture; anything else is taken for a video (of any container).
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".tif", ".tiff", ".webp", ".jp2",
+                   ".pbm", ".pgm", ".ppm", ".pnm"}  # fmt: skip
 
 
 def read_rgb(path: str) -> np.ndarray:
@@ -58,41 +60,46 @@ def run_image(args: argparse.Namespace) -> int:
 
 
 def _video_depth(args: argparse.Namespace) -> int:
-    import av
+    """A grey depth video (white = nearest) with the source's frames at their times."""
+    from collections import deque
 
     from inference_service.engines.classical import ClassicalEngine
-    from stereo_spot.media.frames import use_frame_threads
+    from stereo_spot.media.frames import SegmentWriter, open_video
+    from stereo_spot.media.probe import probe_source
+    from stereo_spot.settings import Settings
 
+    output = Path(args.output)
+    if output.suffix.lower() != ".mp4":
+        raise InputRejected(f"A video's depth is written as an MP4; name {output.name} .mp4.")
+    if not output.parent.is_dir():
+        raise InputRejected(f"The output folder {output.parent} does not exist.")
+    # The refusals `convert` gives (not a video, no picture, a still, ...), in its words.
+    probe_source(Path(args.input), Settings())
+    source, frames = open_video(Path(args.input))
+    times: deque[int | None] = deque()
+
+    def pictures():
+        for frame in frames:
+            times.append(frame.pts)
+            yield frame.rgb
+
+    # Written beside the output and moved there whole: a failure leaves no half video.
+    partial = output.with_name(f".{output.name}.partial")
     try:
-        source = av.open(args.input)
-    except (av.error.FFmpegError, OSError) as error:
-        raise InputRejected(f"{args.input} is not a video this tool can read.") from error
-    with source, av.open(args.output, "w") as sink:
-        if not source.streams.video:
-            raise InputRejected(f"{args.input} has no video stream.")
-        in_stream = source.streams.video[0]
-        rate = in_stream.average_rate or 25
-        out_stream = sink.add_stream("libx264", rate=rate)
-        out_stream.width = in_stream.codec_context.width // 2 * 2
-        out_stream.height = in_stream.codec_context.height // 2 * 2
-        out_stream.pix_fmt = "yuv420p"
-        use_frame_threads(out_stream.codec_context)
-        frames = (f.to_ndarray(format="rgb24") for f in source.decode(in_stream))
-        for depth in ClassicalEngine().estimate_depth(frames):
-            grey = np.round(depth * 255).astype(np.uint8)
-            grey = grey[: out_stream.height, : out_stream.width]
-            rgb = np.repeat(grey[:, :, None], 3, axis=2)
-            for packet in out_stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-                sink.mux(packet)
-        for packet in out_stream.encode():
-            sink.mux(packet)
+        with SegmentWriter(partial, source, source.width, source.height) as writer:
+            for depth in ClassicalEngine().estimate_depth(pictures()):
+                grey = np.round(depth * 255).astype(np.uint8)
+                writer.write(np.repeat(grey[:, :, None], 3, axis=2), times.popleft())
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
     return 0
 
 
 def run_depth(args: argparse.Namespace) -> int:
     from inference_service.engines.classical import ClassicalEngine
 
-    if Path(args.input).suffix.lower() in _VIDEO_SUFFIXES:
+    if Path(args.input).suffix.lower() not in _IMAGE_SUFFIXES:
         if not Path(args.input).is_file():
             raise InputRejected(f"{args.input} does not exist or is not a file.")
         return _video_depth(args)
