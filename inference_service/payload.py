@@ -25,6 +25,9 @@ class SegmentResult(BaseModel):
     frames: int
     seconds: float
     engine: str
+    # Pictures that could not be decoded (a damaged source); the picture before stands in for
+    # each, so ``frames`` still counts one a packet.
+    damaged_frames: int = 0
 
 
 class PredictRequest(BaseModel):

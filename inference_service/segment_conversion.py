@@ -5,6 +5,7 @@ Plain code (no KServe) so the model server and tests share it.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from collections import deque
@@ -21,6 +22,8 @@ from stereo_spot.errors import EngineError, InputRejected, ObjectNotFound
 from stereo_spot.media.frames import Encoding, SegmentWriter, TimedFrame, open_video
 from stereo_spot.media.yuv import rgb_to_yuv420p, yuv420p_to_rgb
 from stereo_spot.storage import ObjectStorage
+
+log = logging.getLogger(__name__)
 
 
 def warm_up(engine: StereoEngine) -> None:
@@ -69,12 +72,15 @@ def convert_stored_segment(
         # segment late (B-frame delay), which the concat demuxer would turn into a gap.
         in_order: deque[tuple[TimedFrame | None, int | None]] = deque()
         first_pts: list[int] = []
+        damaged: list[int | None] = []  # when pictures that could not be decoded were due
 
         def rgb_frames() -> Iterator[np.ndarray]:
             for frame in frames:
                 if frame.pts is not None and not first_pts:
                     first_pts.append(frame.pts)
                 pts = None if frame.pts is None else max(0, frame.pts - first_pts[0])
+                if frame.stand_in:
+                    damaged.append(pts)
                 # The decoded picture is kept only where the writer copies it (its buffer is
                 # the decoder's: ~3 MB a 1080p frame for every frame in flight).
                 in_order.append((frame if eyes else None, pts))
@@ -105,10 +111,20 @@ def convert_stored_segment(
                 decoded.close()
         if count == 0:
             raise InputRejected(f"The segment {input_key} holds no decodable frames.")
+        if damaged:
+            log.warning(
+                "%s: %d damaged pictures could not be decoded; the picture before stands in "
+                "for each (at %s s of the segment)",
+                input_key, len(damaged), ", ".join(
+                    "?" if pts is None else f"{float(pts * source_format.time_base):.2f}"
+                    for pts in damaged[:10]
+                ),
+            )  # fmt: skip
         storage.put_file(target, output_key)
     return SegmentResult(
         output_uri=request.output_uri,
         frames=count,
         seconds=round(time.perf_counter() - started, 3),
         engine=engine.name,
+        damaged_frames=len(damaged),
     )

@@ -159,6 +159,22 @@ def make_size_changing_clip(path: Path, sizes: tuple[str, ...], seconds: float =
     return path
 
 
+def damage_video_packets(path: Path, numbers: tuple[int, ...]) -> list[float]:
+    """Zero the data of the video packets ``numbers`` (in file order) where they lie, as a
+    download with holes in it has them: the decoder refuses those pictures. Their times, in
+    seconds."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        packets = [p for p in container.demux(stream) if p.size]
+        spans = [(packets[n].pos, packets[n].size) for n in numbers]
+        times = [float(packets[n].pts * stream.time_base) for n in numbers]
+    data = bytearray(path.read_bytes())
+    for position, size in spans:
+        data[position : position + size] = bytes(size)
+    path.write_bytes(bytes(data))
+    return times
+
+
 def combing(frame: np.ndarray) -> float:
     """How much more neighbouring rows differ than rows two apart: high where two fields taken
     at different moments are woven into one picture."""

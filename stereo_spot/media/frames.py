@@ -9,6 +9,7 @@ decoded and encoded in the source's own colour matrix, and the output is tagged 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -105,6 +106,8 @@ class TimedFrame:
     rgb: np.ndarray  # H x W x 3 uint8
     pts: int | None
     picture: av.VideoFrame  # as decoded: the YUV a side-by-side left eye is copied from
+    # The picture before, standing in for one that could not be decoded (damaged).
+    stand_in: bool = False
 
 
 def open_video(
@@ -142,7 +145,7 @@ def open_video(
 
     def frames() -> Iterator[TimedFrame]:
         try:
-            for frame in container.decode(stream):
+            for frame, pts, stand_in in _pictures(container, stream):
                 # A picture that changes size midway (a WebRTC or screen recording following
                 # its bandwidth) is scaled to the size the segment starts at, as ffmpeg's
                 # encoders scale it (the split starts every segment at the video's size).
@@ -150,11 +153,60 @@ def open_video(
                     # In its own format (the same samples' range and matrix), before anything
                     # else sees it: the engine and the left eye's copy get the smaller picture.
                     frame = frame.reformat(width, height, interpolation=Interpolation.BICUBIC)
-                yield TimedFrame(decoded_rgb(frame, source.colour), frame.pts, frame)
+                yield TimedFrame(decoded_rgb(frame, source.colour), pts, frame, stand_in)
         finally:
             container.close()
 
     return source, frames()
+
+
+def _pictures(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> Iterator[tuple[av.VideoFrame, int | None, bool]]:
+    """Each picture of ``stream`` in order with its time, and whether it stands in for one
+    that could not be decoded.
+
+    A damaged picture (a download cut and resumed, a recording's reception errors) makes the
+    decoder refuse its packet; ffmpeg's tools carry on without it. Here the picture before it
+    stands in for it, at its time: the segment keeps one picture per packet, which the join
+    counts on, and shows what a player shows in its place. Pictures are matched to packets by
+    time, since a decoder working on several pictures at once reports a refusal on a later
+    packet than the broken one.
+    """
+    waiting: list[int] = []  # a heap: times of the packets whose pictures have not come out
+    refused = False
+    last = None
+    shown: int | None = None  # the time of the picture given last
+    for packet in container.demux(stream):
+        if packet.size and packet.pts is not None:
+            heapq.heappush(waiting, packet.pts)
+        try:
+            pictures = packet.decode()
+        except av.error.InvalidDataError:
+            refused = True
+            continue
+        for picture in pictures:
+            pts = picture.pts
+            if pts is not None:
+                while refused and waiting and waiting[0] < pts:
+                    shown = _after(shown, heapq.heappop(waiting))
+                    yield last or picture, shown, True
+                if waiting and waiting[0] == pts:
+                    heapq.heappop(waiting)
+                # A damaged stream can give two pictures one time (a broken MPEG-TS gave them
+                # to a transcode of it), which no muxer takes: the later one comes a tick later.
+                pts = shown = _after(shown, pts)
+            last = picture
+            yield picture, pts, False
+    if refused and last is not None:
+        for pts in sorted(waiting):
+            shown = _after(shown, pts)
+            yield last, shown, True
+
+
+def _after(shown: int | None, pts: int) -> int:
+    """``pts``, or a tick after ``shown`` where it is not later."""
+    return pts if shown is None else max(pts, shown + 1)
 
 
 # swscale rounds each pixel exactly only with both flags; without them its fast paths truncate

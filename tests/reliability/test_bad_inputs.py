@@ -20,6 +20,7 @@ import pytest
 from stereo_spot.media.assemble import MP4_AUDIO_CODECS
 from tests.media import (
     audio_streams,
+    damage_video_packets,
     ffmpeg,
     make_clip,
     make_interlaced_clip,
@@ -307,6 +308,15 @@ def _animated_gif(path: Path) -> None:
     ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={TINY}:r=10:d=1", str(path))
 
 
+def _damaged_pictures(path: Path) -> None:
+    # Two pictures' data lost (a download with holes in it): the decoder refuses them.
+    ffmpeg(
+        *("-f", "lavfi", "-i", f"testsrc2=s={TINY}:r=25:d=2", "-f", "lavfi", "-i", "sine=d=2"),
+        *("-c:v", "libx264", "-g", "12", str(path)),
+    )
+    damage_video_packets(path, (7, 30))
+
+
 CONVERTED = {
     "one-frame": _one_frame,
     "variable-frame-rate": _variable_frame_rate,
@@ -321,6 +331,7 @@ CONVERTED = {
     "recorder-prores-mov": _recorder_prores,
     "camcorder-dv": _camcorder_dv,
     "animated-gif": _animated_gif,
+    "damaged-pictures": _damaged_pictures,
 }
 # What each kind's file is called, where it is not an MP4.
 SUFFIXES = {

@@ -8,6 +8,7 @@ for all of them, so the parameter sets must not depend on the thread count.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import threading
@@ -32,8 +33,14 @@ from stereo_spot.media.frames import (
     TimedFrame,
     open_video,
 )
-from stereo_spot.media.probe import count_video_frames
-from tests.media import ffmpeg, make_clip, make_size_changing_clip, psnr
+from stereo_spot.media.probe import count_video_frames, video_frame_times
+from tests.media import (
+    damage_video_packets,
+    ffmpeg,
+    make_clip,
+    make_size_changing_clip,
+    psnr,
+)
 
 H264 = Encoding()
 
@@ -330,6 +337,49 @@ def test_a_picture_that_changes_size_is_scaled_to_the_size_the_segment_starts_at
         assert (frame.picture.width, frame.picture.height) == (160, 96)
         # The same picture, scaled whole (both scalers bicubic; they differ at the edges).
         assert psnr(frame.rgb, scaled.rgb) > 30
+
+
+def test_a_picture_that_cannot_be_decoded_is_stood_in_for_by_the_one_before(tmp_path):
+    # A file with holes in it (a download resumed wrongly): the decoder refuses two pictures.
+    # The segment keeps a picture at every packet's time, so the join's count holds, and each
+    # refused one shows the picture before, as a player shows it.
+    clip = make_clip(tmp_path / "clip.mp4", seconds=2, size="96x64", audio=False)
+    times = video_frame_times(clip)
+    damaged = damage_video_packets(clip, (7, 30))
+    timing, frames = open_video(clip)
+    decoded = list(frames)
+    assert [float(f.pts * timing.time_base) for f in decoded] == pytest.approx(times)
+    stand_ins = [i for i, f in enumerate(decoded) if f.stand_in]
+    assert [times[i] for i in stand_ins] == pytest.approx(sorted(damaged))
+    for i in stand_ins:
+        assert np.array_equal(decoded[i].rgb, decoded[i - 1].rgb)
+    assert all(not np.array_equal(decoded[i].rgb, decoded[i - 1].rgb)
+               for i in range(1, len(decoded)) if i not in stand_ins)  # fmt: skip
+
+
+def _two_pictures_at_one_time(path: Path) -> Path:
+    """A clip whose 21st picture is stamped with the 22nd's time (no B-frames, so the stamp
+    stays valid), as a damaged MPEG-TS's transcode gave two pictures one time."""
+    plain = make_clip(path.with_name("plain.mkv"), seconds=1, size="96x64", audio=False,
+                      video_args=("-c:v", "libx264", "-bf", "0"))  # fmt: skip
+    with av.open(str(plain)) as source, av.open(str(path), "w") as target:
+        stream = target.add_stream_from_template(source.streams.video[0])
+        packets = [p for p in source.demux(video=0) if p.size]
+        times = [p.pts for p in packets]
+        for number, packet in enumerate(packets):
+            packet.pts = times[21] if number == 20 else packet.pts
+            packet.stream = stream
+            target.mux(packet)
+    return path
+
+
+def test_two_pictures_at_one_time_are_given_a_time_each(tmp_path: Path) -> None:
+    # No encoder or muxer takes two pictures at one time; the later comes a tick later.
+    _, frames = open_video(_two_pictures_at_one_time(tmp_path / "stamped.mkv"))
+    times = [frame.pts for frame in frames]
+    assert len(times) == 24
+    assert all(b > a for a, b in itertools.pairwise(times)), times
+    assert times[21] - times[20] == 1
 
 
 def test_non_square_pixels_keep_their_shape(tmp_path: Path) -> None:
