@@ -66,20 +66,25 @@ def chunk_source(
             if job.part is not None:
                 source, info = _cut_part(job_id, source, info, job.part, segment_seconds,
                                          storage, settings, progress)  # fmt: skip
-            segments = split_video(
+            split = split_video(
                 source, info, segment_seconds, Path(tmp) / "segments", on_progress=progress
             )
         except InputRejected as error:
             jobs.transition(job_id, JobStatus.FAILED, error=str(error))
             raise
-        total = len(segments)
+        total = len(split.segments)
         items = []
-        for index, segment in enumerate(segments):
+        for index, segment in enumerate(split.segments):
             key = keys.source_segment_key(job_id, index, total, layout)
             storage.put_file(segment, key)
             items.append(_work_item(job_id, index, total, layout, storage))
-    part_source = info if job.part is not None else None
-    jobs.update(job_id, total_segments=total, source=whole, part_source=part_source)
+    # What is converted and joined is what could be decoded.
+    info = info.model_copy(update={"frames": info.frames - split.undecodable})
+    part = job.part is not None
+    jobs.update(
+        job_id, total_segments=total, source=whole if part else info,
+        part_source=info if part else None, damaged_frames=split.undecodable,
+    )  # fmt: skip
     jobs.transition(job_id, JobStatus.PROCESSING)
     return items
 

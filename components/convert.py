@@ -89,8 +89,12 @@ def convert_segment(
         reason = f"The model server failed on segment {index}: {_reason(response)}"
         jobs.update(job_id, error=reason)
         raise ModelUnavailable(reason)
-    jobs.mark_segment_done(job_id, index)
-    return response.json()["predictions"][0]["output_uri"]
+    prediction = response.json()["predictions"][0]
+    damaged = int(prediction.get("damaged_frames") or 0)
+    if damaged:
+        log.warning("job %s segment %d: %d damaged pictures stood in for", job_id, index, damaged)
+    jobs.mark_segment_done(job_id, index, damaged_frames=damaged)
+    return prediction["output_uri"]
 
 
 def _post_when_listening(url: str, body: dict, wait_seconds: float) -> httpx.Response:

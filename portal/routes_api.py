@@ -197,6 +197,10 @@ class JobOut(BaseModel):
     preview_within: Part | None = Field(
         description="on a preview, the part of the whole video it was taken from the middle of"
     )
+    damaged_frames: int = Field(
+        description="pictures of the video that could not be decoded (a damaged file); the "
+        "picture before each is shown in its place"
+    )
     links: dict[str, str]
 
 
@@ -261,6 +265,7 @@ def job_out(job: Job) -> JobOut:
                 "part",
                 "part_of",
                 "preview_within",
+                "damaged_frames",
             }
         ),
         progress=job.progress,

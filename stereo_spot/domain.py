@@ -448,6 +448,10 @@ class Job(BaseModel):
     output_path: str | None = None
     # The result's text tracks, in order, each stored as WebVTT (keys.subtitles_key).
     subtitles: list[SubtitleTrack] = Field(default_factory=list)
+    # Pictures of the video that could not be decoded (a file with holes in it): the picture
+    # before each shows in its place. Counted by the split where a transcode left them out, and
+    # by the model server for each segment it converts.
+    damaged_frames: int = 0
 
     @field_validator("job_id")
     @classmethod
@@ -473,6 +477,18 @@ class Job(BaseModel):
         """Uploaded and read, but not started: the user asked for a preview first, and the
         whole video waits here until they start it (with these settings or others)."""
         return self.status is JobStatus.UPLOADED and self.source is not None
+
+    @property
+    def damage_note(self) -> str | None:
+        """The sentence telling that pictures of the video were damaged, if any were."""
+        count = self.damaged_frames
+        if not count:
+            return None
+        return (
+            f"{count} {'picture' if count == 1 else 'pictures'} of the video could not be "
+            f"decoded (the file is damaged there); the picture before "
+            f"{'it' if count == 1 else 'each'} is shown in its place."
+        )
 
     @property
     def filename_tag(self) -> str:

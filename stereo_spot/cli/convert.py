@@ -288,8 +288,11 @@ class _Conversion:
                 file=sys.stderr,
             )
             raise
-        fetch_result(self.storage, self.jobs.get(started.job_id), output, started.source)
+        job = self.jobs.get(started.job_id)
+        fetch_result(self.storage, job, output, started.source)
         print(f"wrote {output}", file=sys.stderr)
+        if job.damage_note:
+            print(f"note: {job.damage_note}", file=sys.stderr)
 
 
 @dataclass(frozen=True)

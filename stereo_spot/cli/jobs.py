@@ -128,6 +128,8 @@ def run_retry(args: argparse.Namespace) -> int:
         job = job_store_from(settings).get(job.job_id)
         fetch_result(storage_from(settings), job, output)
         print(f"wrote {output}", file=sys.stderr)
+        if job.damage_note:
+            print(f"note: {job.damage_note}", file=sys.stderr)
     elif output is None:
         kept = storage_from(settings).uri_for(final_key(job.job_id))
         print(

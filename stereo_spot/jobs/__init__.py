@@ -36,8 +36,9 @@ class JobStore(Protocol):
     def update(self, job_id: str, **fields: Any) -> Job:
         """Set non-status fields (total_segments, run_id, source...) on a non-final job."""
 
-    def mark_segment_done(self, job_id: str, segment_index: int) -> Job:
-        """Record one converted segment; counting the same index twice has no effect."""
+    def mark_segment_done(self, job_id: str, segment_index: int, damaged_frames: int = 0) -> Job:
+        """Record one converted segment, and the pictures in it that could not be decoded
+        (added to ``Job.damaged_frames``); counting the same index twice has no effect."""
 
     def list_completed(self, limit: int = 20, cursor: str | None = None) -> JobPage:
         """Completed jobs, newest ``completed_at`` first, ``limit`` at a time."""

@@ -159,16 +159,18 @@ class DynamoJobStore:
                 f"Job {job_id} is {latest.status.value}; it is not changed."
             ) from None
 
-    def mark_segment_done(self, job_id: str, segment_index: int) -> Job:
+    def mark_segment_done(self, job_id: str, segment_index: int, damaged_frames: int = 0) -> Job:
         segment_index = int(segment_index)
         try:
-            # ADD to the set and to the counter in one request, only if the index is new and the
-            # job is still running: a retried or duplicated task counts once, a final job stays.
+            # ADD to the set and to the counters in one request, only if the index is new and
+            # the job is still running: a retried or duplicated task counts once, a final job
+            # stays.
             response = self.client.update_item(
                 TableName=self.table_name,
                 Key=_key(job_id),
                 UpdateExpression=(
-                    "ADD done_segments :index_set, completed_segments :one SET updated_at = :now"
+                    "ADD done_segments :index_set, completed_segments :one, "
+                    "damaged_frames :damaged SET updated_at = :now"
                 ),
                 ConditionExpression=(
                     "attribute_exists(job_id) AND #status IN ("
@@ -181,6 +183,7 @@ class DynamoJobStore:
                     ":index_set": {"NS": [str(segment_index)]},
                     ":index": {"N": str(segment_index)},
                     ":one": {"N": "1"},
+                    ":damaged": {"N": str(int(damaged_frames))},
                     ":now": {"S": _sortable_iso(utc_now())},
                     **_status_values(_NON_FINAL),
                 },

@@ -129,19 +129,27 @@ class SqliteJobStore:
             self._save(db, job)
             return job
 
-    def mark_segment_done(self, job_id: str, segment_index: int) -> Job:
+    def mark_segment_done(self, job_id: str, segment_index: int, damaged_frames: int = 0) -> Job:
         with self._write() as db:
             job = self._load(db, job_id)
-            db.execute(
+            if job.status.is_final:
+                return job
+            counted = db.execute(
                 "INSERT OR IGNORE INTO done_segments (job_id, segment_index) VALUES (?, ?)",
                 (job_id, segment_index),
-            )
+            ).rowcount
             (done,) = db.execute(
                 "SELECT COUNT(*) FROM done_segments WHERE job_id = ?", (job_id,)
             ).fetchone()
-            if not job.status.is_final:
-                job = job.model_copy(update={"completed_segments": done, "updated_at": utc_now()})
-                self._save(db, job)
+            damaged = job.damaged_frames + (damaged_frames if counted else 0)
+            job = job.model_copy(
+                update={
+                    "completed_segments": done,
+                    "damaged_frames": damaged,
+                    "updated_at": utc_now(),
+                }
+            )
+            self._save(db, job)
             return job
 
     def list_completed(self, limit: int = 20, cursor: str | None = None) -> JobPage:

@@ -61,18 +61,27 @@ def needs_mezzanine(info: SourceInfo, keyframes: Keyframes, segment_seconds: flo
     return None
 
 
+@dataclass(frozen=True)
+class Split:
+    segments: list[Path]  # in order
+    # Pictures of the source the mezzanine's decoder could not decode (a damaged file): left
+    # out of the segments, which hold that many fewer frames than the source has packets.
+    undecodable: int = 0
+
+
 def split_video(
     source: Path,
     info: SourceInfo,
     segment_seconds: float,
     workdir: Path,
     on_progress: Callable[[float], None] | None = None,
-) -> list[Path]:
-    """Cut ``source``'s video stream into segments in ``workdir``; returns them in order.
+) -> Split:
+    """Cut ``source``'s video stream into segments in ``workdir``.
 
-    The decoded frame count of the segments adds up to the source's; if a stream-copy split
-    does not (odd timestamps), the mezzanine path is taken instead. ``on_progress`` hears how
-    far the mezzanine's transcode has got (0..1), the one part of a split that takes long.
+    The frame count of the segments adds up to the source's; if a stream-copy split does not
+    (odd timestamps), the mezzanine path is taken instead, and what adds up then is the
+    pictures that could be decoded. ``on_progress`` hears how far the mezzanine's transcode
+    has got (0..1), the one part of a split that takes long.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     reason = needs_mezzanine(info, scan_keyframes(source, info.video_stream), segment_seconds)
@@ -93,17 +102,22 @@ def split_video(
         counted = _copy_split(source, info.video_stream, segment_seconds, workdir / "copy")
         reason = _unusable_copy_split(counted, info)
         if reason is None:
-            return [segment.path for segment in counted]
+            return Split([segment.path for segment in counted])
     log.info("transcoding to a mezzanine first: %s", reason)
     mezzanine = workdir / "mezzanine.mp4"
     _transcode_mezzanine(source, info, segment_seconds, mezzanine, on_progress)
     counted = _copy_split(mezzanine, 0, segment_seconds, workdir / "mezzanine")
     total = sum(segment.frames for segment in counted)
-    if total != info.frames:
+    if total > info.frames:
         raise InputRejected(
             f"The video could not be split frame-exactly ({total} of {info.frames} frames)."
         )
-    return [segment.path for segment in counted]
+    if total < info.frames:
+        # The transcode keeps every picture at its time (one out for each in), so what it
+        # lacks is what its decoder refused: a picture whose data is damaged or cut off. ffmpeg
+        # leaves those out; the picture before shows for longer, as a player shows it.
+        log.warning("%d of %d pictures could not be decoded", info.frames - total, info.frames)
+    return Split([segment.path for segment in counted], info.frames - total)
 
 
 @dataclass(frozen=True)

@@ -182,6 +182,21 @@ def test_mark_segment_done_counts_each_index_once(job_store: JobStore) -> None:
     assert job_store.get(job.job_id).progress == pytest.approx(2 / 3)
 
 
+def test_damaged_pictures_add_up_once_a_segment(job_store: JobStore) -> None:
+    # Those the split left out, then those the model server stood in for, segment by segment;
+    # a retried segment's are not counted twice.
+    job = job_store.create(_job())
+    job_store.update(job.job_id, total_segments=3, damaged_frames=1)
+    job_store.transition(job.job_id, JobStatus.PROCESSING)
+
+    job_store.mark_segment_done(job.job_id, 0, damaged_frames=2)
+    job_store.mark_segment_done(job.job_id, 0, damaged_frames=2)
+    job_store.mark_segment_done(job.job_id, 1)
+    assert job_store.mark_segment_done(job.job_id, 2, damaged_frames=3).damaged_frames == 6
+    assert job_store.get(job.job_id).damaged_frames == 6
+    assert "6 pictures of the video could not be decoded" in job_store.get(job.job_id).damage_note
+
+
 def test_mark_segment_done_leaves_a_final_job_alone(job_store: JobStore) -> None:
     job = job_store.create(_job())
     job_store.update(job.job_id, total_segments=3)

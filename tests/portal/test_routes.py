@@ -413,6 +413,20 @@ def test_completed_list_is_newest_first_and_paginated(client, jobs, storage, cli
     assert api_pages == [newest_first[:2], newest_first[2:4], newest_first[4:]]
 
 
+def test_a_job_whose_video_was_damaged_says_so(client, jobs, storage, clip_mp4) -> None:
+    job = jobs.create(Job(source_name="recording.ts"))
+    jobs.update(job.job_id, damaged_frames=3)
+    storage.put_file(clip_mp4, final_key(job.job_id))
+    jobs.transition(job.job_id, JobStatus.COMPLETED)
+
+    page = client.get(f"/jobs/{job.job_id}").text
+    assert (
+        "3 pictures of the video could not be decoded (the file is damaged there); the picture "
+        "before each is shown in its place." in page
+    )
+    assert client.get(f"/api/jobs/{job.job_id}").json()["damaged_frames"] == 3
+
+
 def test_play_page_streams_a_signed_video(client, jobs, storage, clip_mp4) -> None:
     (job_id,) = _complete(jobs, storage, clip_mp4, 1)
 

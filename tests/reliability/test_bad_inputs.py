@@ -358,7 +358,7 @@ def _frame_times(path: Path) -> list[float]:
         text=True,
         check=True,
     ).stdout
-    return sorted(float(t) for t in out.split())
+    return sorted(float(t.strip(",")) for t in out.split())  # MPEG-TS adds a comma
 
 
 def _timecode(path: Path) -> str | None:
@@ -430,9 +430,41 @@ def test_awkward_input_converts_faithfully(embedded, tmp_path, kind):
     assert _timecode(output) == _timecode(source) == TIMECODES.get(kind), "timecode kept"
     assert out_video["pix_fmt"] in ("yuv420p", "yuv444p")
     assert Fraction(out_video["avg_frame_rate"]) > 0
+    if kind == "damaged-pictures":
+        # Stood in for by the picture before (counted above), and said.
+        assert "note: 2 pictures of the video could not be decoded" in result.stderr
     if kind == "hdr-10-bit-hevc":
         # Tone-mapped to SDR on the way in (media/split.py), and tagged as what it now is.
         assert (out_video["color_primaries"], out_video["color_transfer"]) == ("bt709", "bt709")
+
+
+def test_a_tv_recording_with_reception_errors_converts_what_can_be_decoded(embedded, tmp_path):
+    # MPEG-2 in MPEG-TS with bytes flipped (ffmpeg's noise filter, the same bytes every run):
+    # its transcode leaves out the pictures its decoder refuses, which the job counts and the
+    # command says; the rest are converted, each at its time.
+    clean, recording = tmp_path / "clean.ts", tmp_path / "recording.ts"
+    ffmpeg(
+        *("-f", "lavfi", "-i", f"testsrc2=s={TINY}:r=25:d=2", "-f", "lavfi", "-i", "sine=d=2"),
+        *("-c:v", "mpeg2video", "-c:a", "mp2", str(clean)),
+    )
+    ffmpeg("-i", str(clean), "-c", "copy", "-bsf:v", "noise=amount=200", str(recording))
+    packets = int(video_stream(probe(recording))["nb_read_packets"])
+    counted = subprocess.run(
+        [*FFPROBE_V0, "stream=nb_read_frames", "-count_frames", "-of", "json", str(recording)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    decodable = int(json.loads(counted.stdout)["streams"][0]["nb_read_frames"])
+    assert 0 < decodable < packets, "the premise: some pictures cannot be decoded"
+    output = tmp_path / "recording_LR.mp4"
+    result = _run(embedded, recording, output, "--layout", "sbs", "--segment-seconds", "0.5")
+    assert result.returncode == 0, result.stderr
+    assert int(video_stream(probe(output))["nb_read_packets"]) == decodable
+    missing = packets - decodable
+    assert f"note: {missing} pictures of the video could not be decoded" in result.stderr
+    assert _job(embedded, recording.name)["damaged_frames"] == missing
+    offset = _frame_times(recording)[0] - _frame_times(output)[0]
+    source_times = {round(t - offset, 3) for t in _frame_times(recording)}
+    assert {round(t, 3) for t in _frame_times(output)} <= source_times
 
 
 RAW_RGB = ("-f", "rawvideo", "-pix_fmt", "rgb24", "-")

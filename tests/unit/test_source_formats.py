@@ -31,7 +31,7 @@ def test_a_dv_tape_is_seen_as_interlaced_and_split_into_whole_frames(tmp_path):
     assert (info.video_codec, info.container, info.frames) == ("dvvideo", "dv", 25)
     assert info.interlaced, "the first frame says its fields are interlaced"
 
-    segments = split_video(tape, info, 0.5, tmp_path / "split")
+    segments = split_video(tape, info, 0.5, tmp_path / "split").segments
     assert sum(int(video_stream(probe(s))["nb_read_packets"]) for s in segments) == 25
     assert {video_stream(probe(s))["field_order"] for s in segments} == {"progressive"}
     woven, whole = combing(_first_frame(tape)), combing(_first_frame(segments[0]))

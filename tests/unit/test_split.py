@@ -45,7 +45,7 @@ def test_the_probe_says_how_the_picture_is_stored(tmp_path, plain):
 def _split(source: Path, workdir: Path) -> list[dict]:
     """The video stream of each segment (with its path), all the source's frames among them."""
     info = probe_source(source, Settings())
-    segments = split_video(source, info, 1.0, workdir)
+    segments = split_video(source, info, 1.0, workdir).segments
     streams = [{**video_stream(probe(segment)), "path": segment} for segment in segments]
     assert sum(int(s["nb_read_packets"]) for s in streams) == info.frames
     return streams
@@ -121,7 +121,7 @@ def test_an_open_gop_source_is_split_into_segments_that_decode_whole(tmp_path, e
     )
     info = probe_source(source, Settings())
 
-    segments = split_video(source, info, 1.0, tmp_path / "work")
+    segments = split_video(source, info, 1.0, tmp_path / "work").segments
 
     assert len(segments) >= 5
     assert sum(decoded_frames(segment) for segment in segments) == info.frames == 144
@@ -138,7 +138,7 @@ def test_a_matroska_video_starting_half_a_frame_in_keeps_one_time_per_frame(tmp_
     ffmpeg("-i", str(film), "-c", "copy", str(remuxed))
     info = probe_source(remuxed, Settings())
 
-    segments = split_video(remuxed, info, 1.0, tmp_path / "work")
+    segments = split_video(remuxed, info, 1.0, tmp_path / "work").segments
 
     assert (tmp_path / "work" / "mezzanine.mp4").exists()
     for segment in segments:
@@ -175,7 +175,7 @@ def test_the_video_stream_marked_default_is_the_one_split(tmp_path, plain):
     )
 
     info = probe_source(two, Settings())
-    segments = split_video(two, info, 1.0, tmp_path / "work")
+    segments = split_video(two, info, 1.0, tmp_path / "work").segments
 
     assert (info.width, info.height, info.frames, info.video_stream) == (160, 96, 48, 1)
     assert info.left_out == (
@@ -193,7 +193,7 @@ def test_a_matroska_file_cut_short_is_split_as_far_as_it_goes_and_said_so(tmp_pa
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 6 // 10])
 
     info = probe_source(cut, Settings())
-    segments = split_video(cut, info, 1.0, tmp_path / "work")
+    segments = split_video(cut, info, 1.0, tmp_path / "work").segments
 
     assert 24 < info.frames < 96
     assert info.duration == pytest.approx(info.frames / 24)
