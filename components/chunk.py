@@ -78,8 +78,8 @@ def chunk_source(
             key = keys.source_segment_key(job_id, index, total, layout)
             storage.put_file(segment, key)
             items.append(_work_item(job_id, index, total, layout, storage))
-    # What is converted and joined is what could be decoded.
-    info = info.model_copy(update={"frames": info.frames - split.undecodable})
+    # What is converted and joined is what the video shows and could be decoded.
+    info = info.model_copy(update={"frames": split.frames(info)})
     part = job.part is not None
     jobs.update(
         job_id, total_segments=total, source=whole if part else info,

@@ -159,6 +159,16 @@ def make_size_changing_clip(path: Path, sizes: tuple[str, ...], seconds: float =
     return path
 
 
+def make_trimmed_clip(path: Path, start: float = 1.0, seconds: float = 4) -> Path:
+    """A clip trimmed without re-encoding (``ffmpeg -ss`` with ``-c copy``, as LosslessCut and
+    QuickTime trim): an MP4 whose edit list starts ``start`` s into the GOP it keeps (a
+    keyframe every 2 s), which players do not show. With sound."""
+    whole = make_clip(path.with_name(f"{path.stem}-whole.mp4"), seconds=seconds, size="160x96",
+                      video_args=("-c:v", "libx264", "-g", "48"))  # fmt: skip
+    ffmpeg("-ss", str(start), "-i", str(whole), "-c", "copy", str(path))
+    return path
+
+
 def damage_video_packets(path: Path, numbers: tuple[int, ...]) -> list[float]:
     """Zero the data of the video packets ``numbers`` (in file order) where they lie, as a
     download with holes in it has them: the decoder refuses those pictures. Their times, in

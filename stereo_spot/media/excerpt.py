@@ -213,8 +213,10 @@ def copy_start(source: Path, info: SourceInfo, wanted: float, tolerance: float) 
         return None
     scanned = scan_keyframes(source, info.video_stream)
     keyframes = scanned.times
-    if not keyframes or scanned.open_gop:
-        return None  # an open GOP's cut would start with pictures no decoder can show
+    if not keyframes or scanned.open_gop or scanned.hidden:
+        # An open GOP's cut would start with pictures no decoder can show; a trimmed clip's
+        # with pictures its edit list hides.
+        return None
     wanted = keyframes[0] + wanted  # keyframe times count from the stream's own start
     # Of two keyframes as near (to the millisecond), the earlier.
     nearest = min(keyframes, key=lambda time: (round(abs(time - wanted), 3), time))

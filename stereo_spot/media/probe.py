@@ -147,10 +147,19 @@ def _ffprobe(path: Path, *args: str, timeout: float) -> tuple[dict, str]:
     return json.loads(result.stdout or "{}"), result.stderr
 
 
-def video_packets(path: Path, stream_number: int = 0) -> list[tuple[float | None, bool]]:
-    """(presentation time in seconds or None, keyframe?) of each packet of video stream
-    ``stream_number`` (the first unless told), in file order: demuxed, not decoded (what
-    ``ffprobe -show_packets`` reads)."""
+@dataclass(frozen=True)
+class VideoPacket:
+    time: float | None  # presentation time in seconds
+    keyframe: bool
+    # False for a picture the file holds but does not show: an MP4 whose edit list starts
+    # after its first keyframe (a clip trimmed without re-encoding, by ffmpeg's -ss with -c
+    # copy, LosslessCut or QuickTime) keeps the GOP before its start, to decode from.
+    shown: bool = True
+
+
+def video_packets(path: Path, stream_number: int = 0) -> list[VideoPacket]:
+    """Each packet of video stream ``stream_number`` (the first unless told), in file order:
+    demuxed, not decoded (what ``ffprobe -show_packets`` reads)."""
     try:
         with av.open(str(path), options=SAFE_AV_OPTIONS) as container:
             if len(container.streams.video) <= stream_number:
@@ -158,7 +167,11 @@ def video_packets(path: Path, stream_number: int = 0) -> list[tuple[float | None
             stream = container.streams.video[stream_number]
             base = stream.time_base
             return [
-                (None if packet.pts is None else float(packet.pts * base), packet.is_keyframe)
+                VideoPacket(
+                    None if packet.pts is None else float(packet.pts * base),
+                    packet.is_keyframe,
+                    not packet.is_discard,
+                )
                 for packet in container.demux(stream)
                 if packet.size  # PyAV ends with an empty packet that only flushes decoders
             ]
@@ -307,8 +320,8 @@ def _stored_as_fields(path: Path, stream: dict, stream_number: int) -> bool:
 
 
 def count_video_frames(path: Path) -> int:
-    """Frames in the first video stream (packets; one per frame for the codecs we write)."""
-    return len(video_packets(path))
+    """Frames the first video stream shows (packets; one per frame for the codecs we write)."""
+    return sum(packet.shown for packet in video_packets(path))
 
 
 def starting_size(path: Path) -> tuple[int, int]:
@@ -325,7 +338,7 @@ def starting_size(path: Path) -> tuple[int, int]:
 def video_frame_times(path: Path, stream_number: int = 0) -> list[float]:
     """Presentation times of every frame of video stream ``stream_number``, in order; [] if any
     has none."""
-    times = [time for time, _ in video_packets(path, stream_number)]
+    times = [p.time for p in video_packets(path, stream_number) if p.shown]
     known = [time for time in times if time is not None]
     return sorted(known) if len(known) == len(times) else []
 
@@ -341,27 +354,31 @@ def _rotation(stream: dict) -> int:
 class Keyframes:
     """Where the video stream can be cut by stream copy."""
 
-    times: list[float]  # presentation times of the keyframes, in order
+    times: list[float]  # presentation times of the keyframes shown, in order
     # Pictures that follow a keyframe in the file but are shown before it: the leading pictures
     # of an open GOP (x265's default, x264's open-gop), which refer to the GOP before. A decoder
     # that starts at that keyframe, as it does in a segment cut there, drops them.
     open_gop: bool
+    # Pictures held but not shown (an edit list's trim, ``VideoPacket.shown``), which a cut by
+    # stream copy would show.
+    hidden: int = 0
 
 
 def scan_keyframes(path: Path, stream_number: int = 0) -> Keyframes:
-    """The keyframes of video stream ``stream_number`` and whether their GOPs are open
-    (demuxing only, no decoding)."""
+    """The keyframes of video stream ``stream_number``, whether their GOPs are open and how
+    many pictures it hides (demuxing only, no decoding)."""
     times: list[float] = []
-    open_gop, later_keyframe = False, None
-    for time, key in video_packets(path, stream_number):
-        if time is None:
+    open_gop, later_keyframe, hidden = False, None, 0
+    for packet in video_packets(path, stream_number):
+        hidden += not packet.shown
+        if packet.time is None or not packet.shown:
             continue
-        if key:
-            later_keyframe = time if times else None  # the first one has no GOP before it
-            times.append(time)
-        elif later_keyframe is not None and time < later_keyframe:
+        if packet.keyframe:
+            later_keyframe = packet.time if times else None  # the first has no GOP before it
+            times.append(packet.time)
+        elif later_keyframe is not None and packet.time < later_keyframe:
             open_gop = True
-    return Keyframes(sorted(times), open_gop)
+    return Keyframes(sorted(times), open_gop, hidden)
 
 
 def _rate(value: str | None) -> float:

@@ -51,6 +51,8 @@ def needs_mezzanine(info: SourceInfo, keyframes: Keyframes, segment_seconds: flo
         return refusal
     if not keyframes.times:
         return "no keyframes found"
+    if keyframes.hidden:
+        return f"an edit list hides {keyframes.hidden} pictures before its start (a trimmed clip)"
     if keyframes.open_gop:
         # Counting packets would not notice: the pictures are in the segment, undecodable.
         return "its GOPs are open (pictures after a keyframe refer to those before it)"
@@ -67,6 +69,12 @@ class Split:
     # Pictures of the source the mezzanine's decoder could not decode (a damaged file): left
     # out of the segments, which hold that many fewer frames than the source has packets.
     undecodable: int = 0
+    # Pictures the source holds and does not show (``Keyframes.hidden``), left out too.
+    hidden: int = 0
+
+    def frames(self, info: SourceInfo) -> int:
+        """How many frames of ``info``'s video the segments hold."""
+        return info.frames - self.hidden - self.undecodable
 
 
 def split_video(
@@ -84,7 +92,8 @@ def split_video(
     has got (0..1), the one part of a split that takes long.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    reason = needs_mezzanine(info, scan_keyframes(source, info.video_stream), segment_seconds)
+    keyframes = scan_keyframes(source, info.video_stream)
+    reason = needs_mezzanine(info, keyframes, segment_seconds)
     # The engine shifts pixels along the picture's rows, so it must see the picture as it is
     # shown: a phone video stored sideways (display matrix) is turned upright once here (ffmpeg
     # applies the matrix when it transcodes and writes none), and the result carries no rotation.
@@ -108,16 +117,17 @@ def split_video(
     _transcode_mezzanine(source, info, segment_seconds, mezzanine, on_progress)
     counted = _copy_split(mezzanine, 0, segment_seconds, workdir / "mezzanine")
     total = sum(segment.frames for segment in counted)
-    if total > info.frames:
+    shown = info.frames - keyframes.hidden  # the transcode's decoder drops the hidden ones
+    if total > shown:
         raise InputRejected(
-            f"The video could not be split frame-exactly ({total} of {info.frames} frames)."
+            f"The video could not be split frame-exactly ({total} of {shown} frames)."
         )
-    if total < info.frames:
+    if total < shown:
         # The transcode keeps every picture at its time (one out for each in), so what it
         # lacks is what its decoder refused: a picture whose data is damaged or cut off. ffmpeg
         # leaves those out; the picture before shows for longer, as a player shows it.
-        log.warning("%d of %d pictures could not be decoded", info.frames - total, info.frames)
-    return Split([segment.path for segment in counted], info.frames - total)
+        log.warning("%d of %d pictures could not be decoded", shown - total, shown)
+    return Split([segment.path for segment in counted], shown - total, keyframes.hidden)
 
 
 @dataclass(frozen=True)

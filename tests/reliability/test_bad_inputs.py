@@ -14,6 +14,7 @@ import threading
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -24,7 +25,9 @@ from tests.media import (
     ffmpeg,
     make_clip,
     make_interlaced_clip,
+    make_trimmed_clip,
     probe,
+    psnr,
     turned_sideways,
     video_stream,
 )
@@ -494,3 +497,26 @@ def test_rotated_video_comes_out_upright(embedded, tmp_path):
     as_shown = np.abs(left_eye - upright).mean()
     upside_down = np.abs(left_eye - upright[::-1, ::-1]).mean()
     assert as_shown < 20 and as_shown < upside_down / 2, (as_shown, upside_down)
+
+
+def _shown_frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def test_a_clip_trimmed_without_re_encoding_converts_what_it_shows(embedded, tmp_path):
+    # Its file keeps the second before its start (the GOP it decodes from), which its edit list
+    # hides: cut by copy, that second was converted too, a second ahead of the sound.
+    source = make_trimmed_clip(tmp_path / "trimmed.mp4", start=1.0)
+    shown = _shown_frames(source)
+    assert len(shown) == 72 < int(video_stream(probe(source))["nb_read_packets"]), "the premise"
+    for args, first, count in ((), 0, 72), (("--start", "0.5", "--end", "2.5"), 12, 48):
+        output = tmp_path / "trimmed_LR.mp4"
+        result = _run(embedded, source, output, "--layout", "sbs", *args)
+        assert result.returncode == 0, result.stderr
+        assert "could not be decoded" not in result.stderr, "nothing is damaged"
+        frames = _shown_frames(output)
+        assert len(frames) == count, args
+        assert psnr(frames[0][:, :160], shown[first]) > 30, args
+        durations = {s["codec_type"]: float(s["duration"]) for s in probe(output)["streams"]}
+        assert durations["video"] == pytest.approx(durations["audio"], abs=0.05), args

@@ -17,7 +17,9 @@ from tests.media import (
     make_clip,
     make_interlaced_clip,
     make_size_changing_clip,
+    make_trimmed_clip,
     probe,
+    psnr,
     turned_sideways,
     video_stream,
 )
@@ -213,3 +215,18 @@ def test_a_picture_that_changes_size_at_a_cut_is_split_at_its_first_size(tmp_pat
     for stream in _split(source, tmp_path / "split"):
         with av.open(str(stream["path"])) as container:
             assert {(f.width, f.height) for f in container.decode(video=0)} == {(160, 96)}
+
+
+def test_a_trimmed_clip_is_split_from_the_picture_it_shows_first(tmp_path):
+    # Trimmed without re-encoding: the file keeps the second before its start, which its edit
+    # list hides. Cut by copy, the result showed that second and ran a second ahead of its sound.
+    source = make_trimmed_clip(tmp_path / "trimmed.mp4", start=1.0)
+    info = probe_source(source, Settings())
+    split = split_video(source, info, 1.0, tmp_path / "split")
+    assert split.hidden == 24 and split.frames(info) == decoded_frames(source) == 72
+    assert sum(decoded_frames(segment) for segment in split.segments) == 72
+    with av.open(str(source)) as container:
+        shown_first = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    with av.open(str(split.segments[0])) as container:
+        split_first = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert psnr(split_first, shown_first) > 35
