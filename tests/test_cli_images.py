@@ -106,5 +106,5 @@ def test_depth_of_a_damaged_video_says_so_and_writes_nothing(tmp_path):
     damaged.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])  # its index is at the end
     result = stereo_spot("depth", damaged, "-o", tmp_path / "depth.mp4")
     assert result.returncode == 1
-    assert "not a video we can read: it is damaged" in result.stderr
+    assert "The file has no index (an MP4 or MOV's moov)" in result.stderr
     assert set(tmp_path.iterdir()) == {clip, damaged}, "no output, nothing half written"

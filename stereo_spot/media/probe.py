@@ -122,6 +122,14 @@ CUT_SHORT = (
     "The file is cut short: it ends part-way through the video its index describes (was the "
     "download or copy complete?)."
 )
+# An MP4 or MOV without its index: cameras and phones write it last, so a recording that was
+# never finished (the camera stopped, its battery died) or a copy of one cut short holds its
+# pictures and no way to find them.
+INDEX_MISSING = (
+    "The file has no index (an MP4 or MOV's moov), as a recording that was never finished or "
+    "a download cut short has none; a repair tool given a good file from the same camera "
+    "(untrunc) can often rebuild it."
+)
 
 
 def run_ffprobe(path: Path, *args: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> dict:
@@ -300,6 +308,33 @@ def _refuse_what_is_not_a_video(path: Path) -> None:
         raise InputRejected(STILL_PICTURE.format(kind=kind)) from None
     if disc:
         raise InputRejected(DISC_IMAGE) from None
+    if _mp4_without_index(path):
+        raise InputRejected(INDEX_MISSING) from None
+
+
+# The boxes an MP4 or MOV file may open with (old QuickTime files have no ftyp).
+MP4_FIRST_BOXES = (b"ftyp", b"wide", b"free", b"skip", b"mdat")
+
+
+def _mp4_without_index(path: Path) -> bool:
+    """Whether ``path`` is an MP4 or MOV whose top-level boxes hold no index (moov); read box
+    header by box header, not through the data."""
+    kinds = []
+    with open(path, "rb") as file:
+        end, position = os.fstat(file.fileno()).st_size, 0
+        while position + 8 <= end:
+            file.seek(position)
+            header = file.read(16)
+            size, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if size == 1 and len(header) == 16:
+                size = int.from_bytes(header[8:16], "big")  # a 64-bit size follows the type
+            elif size == 0:
+                size = end - position  # to the end of the file
+            if size < 8 or not kind.isascii() or not kind.isalnum():
+                break  # not a box: this is no MP4, or it is damaged past here
+            kinds.append(kind)
+            position += size
+    return bool(kinds) and kinds[0] in MP4_FIRST_BOXES and b"moov" not in kinds
 
 
 def _stored_as_fields(path: Path, stream: dict, stream_number: int) -> bool:

@@ -112,7 +112,7 @@ REFUSED = {
     # kind: (make the file, extra environment, words the reason must contain)
     "zero-bytes": (_zero_bytes, {}, "empty"),
     "random-bytes": (_random_bytes, {}, "not a video"),
-    "truncated-mp4-no-moov": (_truncated_mp4, {}, "not a video"),
+    "truncated-mp4-no-moov": (_truncated_mp4, {}, "The file has no index (an MP4 or MOV's moov)"),
     "truncated-mp4-index-first": (_cut_short_mp4, {}, "The file is cut short"),
     "audio-only": (_audio_only, {}, "only audio"),
     "still-image-named-mp4": (_still_image, {}, "a still picture (PNG), not a video"),
