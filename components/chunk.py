@@ -79,11 +79,14 @@ def chunk_source(
             storage.put_file(segment, key)
             items.append(_work_item(job_id, index, total, layout, storage))
     # What is converted and joined is what the video shows and could be decoded.
-    info = info.model_copy(update={"frames": split.frames(info)})
+    info = info.model_copy(
+        update={"frames": split.frames(info), "first_picture_delay": split.first_picture_delay}
+    )
     part = job.part is not None
     jobs.update(
         job_id, total_segments=total, source=whole if part else info,
-        part_source=info if part else None, damaged_frames=split.undecodable,
+        part_source=info if part else None,
+        damaged_frames=split.undecodable - split.undecodable_at_start,
     )  # fmt: skip
     jobs.transition(job_id, JobStatus.PROCESSING)
     return items

@@ -51,6 +51,7 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
                 segments, source, result, workdir / "concat",
                 layout=job.layout, codec=job.params.codec,
                 video_stream=converted.video_stream if converted else 0,
+                picture_delay=converted.first_picture_delay if converted else 0.0,
             )  # fmt: skip
         except (MediaError, InputRejected) as error:
             # ffmpeg refusing the streams, or a segment that cannot be read, is no passing

@@ -371,6 +371,10 @@ class SourceInfo(BaseModel):
     stated_duration: float | None = None
     # The codecs of its picture subtitle tracks (DVD, Blu-ray PGS, DVB), which an MP4 cannot hold.
     picture_subtitles: list[str] = Field(default_factory=list)
+    # Seconds at the start of the video stream whose pictures do not decode (a TV recording
+    # begun part-way through a group of pictures), found by the split: the converted picture
+    # starts that much later, the sound where it did.
+    first_picture_delay: float = 0.0
 
     @property
     def left_out(self) -> str | None:
@@ -481,14 +485,22 @@ class Job(BaseModel):
     @property
     def damage_note(self) -> str | None:
         """The sentence telling that pictures of the video were damaged, if any were."""
+        notes = []
+        source = self.converted_source
+        if source and source.first_picture_delay:
+            notes.append(
+                f"The video's first {source.first_picture_delay:.2f} s of picture cannot be "
+                "decoded (the recording starts part-way through a group of pictures that refer "
+                "to earlier ones), so its picture starts after them and its sound at the start."
+            )
         count = self.damaged_frames
-        if not count:
-            return None
-        return (
-            f"{count} {'picture' if count == 1 else 'pictures'} of the video could not be "
-            f"decoded (the file is damaged there); the picture before "
-            f"{'it' if count == 1 else 'each'} is shown in its place."
-        )
+        if count:
+            notes.append(
+                f"{count} {'picture' if count == 1 else 'pictures'} of the video could not be "
+                f"decoded (the file is damaged there); the picture before "
+                f"{'it' if count == 1 else 'each'} is shown in its place."
+            )
+        return " ".join(notes) or None
 
     @property
     def filename_tag(self) -> str:

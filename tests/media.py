@@ -169,6 +169,17 @@ def make_trimmed_clip(path: Path, start: float = 1.0, seconds: float = 4) -> Pat
     return path
 
 
+def make_recording_begun_mid_gop(path: Path, seconds: float = 4) -> Path:
+    """An MPEG-TS recording (H.264, AAC) as a tuner writes one it joined part-way through a
+    group of pictures: its first pictures refer to a keyframe before its start. Cut at a TS
+    packet a fifth of the way in (a keyframe every 2 s)."""
+    whole = make_clip(path.with_name(f"{path.stem}-whole.ts"), seconds=seconds, size="160x96",
+                      video_args=("-c:v", "libx264", "-g", "48"))  # fmt: skip
+    data = whole.read_bytes()
+    path.write_bytes(data[len(data) // 188 // 5 * 188 :])
+    return path
+
+
 def damage_video_packets(path: Path, numbers: tuple[int, ...]) -> list[float]:
     """Zero the data of the video packets ``numbers`` (in file order) where they lie, as a
     download with holes in it has them: the decoder refuses those pictures. Their times, in

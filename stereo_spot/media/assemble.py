@@ -353,10 +353,12 @@ def concat_and_mux(
     layout: Layout | str | None = None,
     codec: VideoCodec | str = VideoCodec.H264,
     video_stream: int = 0,
+    picture_delay: float = 0.0,
 ) -> None:
     """``target`` := the segments joined by stream copy + every audio track of ``source``,
     tagged for players as ``layout`` (MP4 ``st3d`` box for side-by-side and top-bottom). The
-    segments are of the source's video stream number ``video_stream``.
+    segments are of the source's video stream number ``video_stream``, and start
+    ``picture_delay`` s after its first picture (``SourceInfo.first_picture_delay``).
 
     The concat demuxer joins segments encoded with identical settings without re-encoding;
     ``+faststart`` moves the index to the front so playback starts before the download ends.
@@ -374,9 +376,10 @@ def concat_and_mux(
 
     tracks = source_tracks(source, video_stream)
     concat_options: dict[str, object] = {}
-    if tracks.lead > 0:
+    lead = tracks.lead + picture_delay
+    if lead > 0:
         # Converted segments start at 0; keep the source's gap between audio and video start.
-        concat_options["itsoffset"] = f"{tracks.lead:.6f}"
+        concat_options["itsoffset"] = f"{lead:.6f}"
     options: dict[str, object] = {"vcodec": "copy", "movflags": "+faststart"}
     if VideoCodec(codec) is VideoCodec.HEVC:
         # hvc1, not the muxer's hev1: Apple's players (and the browsers on their systems) play

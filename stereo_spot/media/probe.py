@@ -370,6 +370,37 @@ def starting_size(path: Path) -> tuple[int, int]:
         raise InputRejected(UNREADABLE) from None
 
 
+@dataclass(frozen=True)
+class FirstPicture:
+    """Where the first picture a decoder gives lies against the stream's first packet."""
+
+    delay: float  # seconds after the stream's first picture (0: it is the first)
+    skipped: int  # pictures before it that do not decode
+
+
+def first_decodable(path: Path, stream_number: int = 0) -> FirstPicture:
+    """The first picture video stream ``stream_number`` decodes to, against the stream's start
+    as the join reads it (ffprobe's ``start_time``). A TV recording starts wherever the tuner
+    did, part-way through a group of pictures: the pictures before its first keyframe refer to
+    one before the recording began, and decode to nothing."""
+    with av.open(str(path), options=SAFE_AV_OPTIONS) as container:
+        stream = container.streams.video[stream_number]
+        sent: list[int] = []
+        for packet in container.demux(stream):
+            if packet.size and packet.pts is not None and not packet.is_discard:
+                sent.append(packet.pts)
+            try:
+                pictures = packet.decode()
+            except av.error.InvalidDataError:
+                continue
+            for picture in pictures:
+                if picture.pts is None or stream.start_time is None:
+                    return FirstPicture(0.0, 0)
+                delay = float((picture.pts - stream.start_time) * stream.time_base)
+                return FirstPicture(max(0.0, delay), sum(pts < picture.pts for pts in sent))
+    return FirstPicture(0.0, 0)
+
+
 def video_frame_times(path: Path, stream_number: int = 0) -> list[float]:
     """Presentation times of every frame of video stream ``stream_number``, in order; [] if any
     has none."""

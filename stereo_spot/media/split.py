@@ -21,6 +21,7 @@ from stereo_spot.media.ffmpeg_run import run_ffmpeg, run_ffmpeg_watched, safe_in
 from stereo_spot.media.probe import (
     Keyframes,
     count_video_frames,
+    first_decodable,
     scan_keyframes,
     starting_size,
 )
@@ -71,6 +72,10 @@ class Split:
     undecodable: int = 0
     # Pictures the source holds and does not show (``Keyframes.hidden``), left out too.
     hidden: int = 0
+    # Of the undecodable ones, those the video starts with (a TV recording begun part-way through
+    # a group of pictures), and how long they last: the segments start that much later.
+    undecodable_at_start: int = 0
+    first_picture_delay: float = 0.0
 
     def frames(self, info: SourceInfo) -> int:
         """How many frames of ``info``'s video the segments hold."""
@@ -122,12 +127,19 @@ def split_video(
         raise InputRejected(
             f"The video could not be split frame-exactly ({total} of {shown} frames)."
         )
-    if total < shown:
-        # The transcode keeps every picture at its time (one out for each in), so what it
-        # lacks is what its decoder refused: a picture whose data is damaged or cut off. ffmpeg
-        # leaves those out; the picture before shows for longer, as a player shows it.
-        log.warning("%d of %d pictures could not be decoded", shown - total, shown)
-    return Split([segment.path for segment in counted], shown - total, keyframes.hidden)
+    segments = [segment.path for segment in counted]
+    if total == shown:
+        return Split(segments, 0, keyframes.hidden)
+    # The transcode keeps every picture at its time (one out for each in), so what it lacks is
+    # what its decoder refused: a picture whose data is damaged or cut off, which ffmpeg leaves
+    # out (the picture before shows for longer, as a player shows it), or the pictures before
+    # the first that decodes, which put the segments' start later.
+    first = first_decodable(source, info.video_stream)
+    log.warning(
+        "%d of %d pictures could not be decoded, %d of them first (%.3f s)",
+        shown - total, shown, first.skipped, first.delay,
+    )  # fmt: skip
+    return Split(segments, shown - total, keyframes.hidden, first.skipped, first.delay)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from tests.media import (
     ffmpeg,
     make_clip,
     make_interlaced_clip,
+    make_recording_begun_mid_gop,
     make_trimmed_clip,
     probe,
     psnr,
@@ -520,3 +521,28 @@ def test_a_clip_trimmed_without_re_encoding_converts_what_it_shows(embedded, tmp
         assert psnr(frames[0][:, :160], shown[first]) > 30, args
         durations = {s["codec_type"]: float(s["duration"]) for s in probe(output)["streams"]}
         assert durations["video"] == pytest.approx(durations["audio"], abs=0.05), args
+
+
+def _first_picture_and_sound(path: Path) -> tuple[float, float]:
+    """When the first picture that decodes and the first sound come, in seconds."""
+    with av.open(str(path)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        first = next(container.decode(video))
+        return float(first.pts * video.time_base), float(audio.start_time * audio.time_base)
+
+
+def test_a_recording_begun_part_way_through_a_gop_starts_its_picture_in_time(embedded, tmp_path):
+    # Its first pictures refer to a keyframe before the recording began and decode to nothing:
+    # refused before ("could not be split frame-exactly"), then converted with its first
+    # decodable picture put where the recording's first picture was, 0.8 s ahead of its sound.
+    recording = make_recording_begun_mid_gop(tmp_path / "recording.ts")
+    output = tmp_path / "recording_LR.mp4"
+    result = _run(embedded, recording, output, "--layout", "sbs", "--segment-seconds", "0.5")
+    assert result.returncode == 0, result.stderr
+    picture, sound = _first_picture_and_sound(recording)
+    converted_picture, converted_sound = _first_picture_and_sound(output)
+    assert converted_picture - converted_sound == pytest.approx(picture - sound, abs=0.002)
+    assert len(_shown_frames(output)) == len(_shown_frames(recording))
+    assert "The video's first " in result.stderr and "could not be decoded (the file" not in (
+        result.stderr
+    ), "the pictures before the first keyframe are said as such, not as damage"

@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from stereo_spot.media.probe import probe_source
+from stereo_spot.media.probe import FirstPicture, first_decodable, probe_source
 from stereo_spot.media.split import split_video
 from stereo_spot.settings import Settings
 from tests.media import (
@@ -16,6 +16,7 @@ from tests.media import (
     ffmpeg,
     make_clip,
     make_interlaced_clip,
+    make_recording_begun_mid_gop,
     make_size_changing_clip,
     make_trimmed_clip,
     probe,
@@ -230,3 +231,20 @@ def test_a_trimmed_clip_is_split_from_the_picture_it_shows_first(tmp_path):
     with av.open(str(split.segments[0])) as container:
         split_first = next(container.decode(video=0)).to_ndarray(format="rgb24")
     assert psnr(split_first, shown_first) > 35
+
+
+def test_a_recording_begun_part_way_through_a_gop_is_split_from_its_first_whole_picture(
+    tmp_path, plain
+):
+    recording = make_recording_begun_mid_gop(tmp_path / "recording.ts")
+    info = probe_source(recording, Settings())
+    split = split_video(recording, info, 1.0, tmp_path / "split")
+    decodable = decoded_frames(recording)
+    assert split.frames(info) == decodable == sum(decoded_frames(s) for s in split.segments)
+    assert split.undecodable == split.undecodable_at_start == info.frames - decodable > 0
+    with av.open(str(recording)) as container:
+        stream = container.streams.video[0]
+        first = next(container.decode(stream)).pts
+        delay = float((first - stream.start_time) * stream.time_base)
+    assert split.first_picture_delay == pytest.approx(delay) and delay > 0.5
+    assert first_decodable(plain) == FirstPicture(0.0, 0), "a whole video starts at once"
