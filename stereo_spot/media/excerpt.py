@@ -310,6 +310,13 @@ def _encoded_cut(
             # demuxer's own times may run a frame ahead of: its end is found among those, after
             # the filters.
             options["t"] = f"{seconds:.3f}"
+        elif seconds is not None:
+            # ffmpeg's -t lasts from a decoded stream's first picture, which a byte seek puts
+            # up to a GOP past where it landed (and a recording begun part-way through a GOP,
+            # later still): a part of a TV recording from 15 s to 17 s held 3 s of picture. The
+            # picture ends where the part does in the file's time instead.
+            end = f"trim=end={margin + seconds:.6f}"
+            options["vf"] = f"{options['vf']},{end}" if "vf" in options else end
     streams = [found[f"v:{info.video_stream}"]]
     if info.audio_codec:
         streams.append(found["a"])
