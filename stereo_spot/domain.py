@@ -484,7 +484,7 @@ class Job(BaseModel):
 
     @property
     def damage_note(self) -> str | None:
-        """The sentence telling that pictures of the video were damaged, if any were."""
+        """The sentences telling which pictures of the video could not be decoded, if any."""
         notes = []
         source = self.converted_source
         if source and source.first_picture_delay:

@@ -372,7 +372,7 @@ def starting_size(path: Path) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class FirstPicture:
-    """Where the first picture a decoder gives lies against the stream's first packet."""
+    """Where the first picture a decoder gives lies against the stream's start."""
 
     delay: float  # seconds after the stream's first picture (0: it is the first)
     skipped: int  # pictures before it that do not decode
@@ -382,22 +382,25 @@ def first_decodable(path: Path, stream_number: int = 0) -> FirstPicture:
     """The first picture video stream ``stream_number`` decodes to, against the stream's start
     as the join reads it (ffprobe's ``start_time``). A TV recording starts wherever the tuner
     did, part-way through a group of pictures: the pictures before its first keyframe refer to
-    one before the recording began, and decode to nothing."""
-    with av.open(str(path), options=SAFE_AV_OPTIONS) as container:
-        stream = container.streams.video[stream_number]
-        sent: list[int] = []
-        for packet in container.demux(stream):
-            if packet.size and packet.pts is not None and not packet.is_discard:
-                sent.append(packet.pts)
-            try:
-                pictures = packet.decode()
-            except av.error.InvalidDataError:
-                continue
-            for picture in pictures:
-                if picture.pts is None or stream.start_time is None:
-                    return FirstPicture(0.0, 0)
-                delay = float((picture.pts - stream.start_time) * stream.time_base)
-                return FirstPicture(max(0.0, delay), sum(pts < picture.pts for pts in sent))
+    one before the recording began, and decode to nothing. (0, 0) where it cannot tell."""
+    sent: list[int] = []
+    try:
+        with av.open(str(path), options=SAFE_AV_OPTIONS) as container:
+            stream = container.streams.video[stream_number]
+            for packet in container.demux(stream):
+                if packet.size and packet.pts is not None and not packet.is_discard:
+                    sent.append(packet.pts)
+                try:
+                    pictures = packet.decode()
+                except av.error.InvalidDataError:
+                    continue
+                for picture in pictures:
+                    if picture.pts is None or stream.start_time is None:
+                        return FirstPicture(0.0, 0)
+                    delay = float((picture.pts - stream.start_time) * stream.time_base)
+                    return FirstPicture(max(0.0, delay), sum(pts < picture.pts for pts in sent))
+    except av.FFmpegError:
+        pass  # the split has read it whole already; this only places its first picture
     return FirstPicture(0.0, 0)
 
 
