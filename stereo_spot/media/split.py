@@ -139,7 +139,9 @@ def split_video(
         "%d of %d pictures could not be decoded, %d of them first (%.3f s)",
         shown - total, shown, first.skipped, first.delay,
     )  # fmt: skip
-    return Split(segments, shown - total, keyframes.hidden, first.skipped, first.delay)
+    # (Counted by another decoder than the transcode's, so held to what the transcode lacks.)
+    at_start = min(first.skipped, shown - total)
+    return Split(segments, shown - total, keyframes.hidden, at_start, first.delay)
 
 
 @dataclass(frozen=True)
