@@ -135,6 +135,11 @@ def cut_part(
     # variable-frame-rate video lost its last two frames to it).
     length = None if start + seconds >= info.duration else seconds
     _encoded_cut(source, info, start, length, target, sound, texts, kept, on_progress)
+    if count_video_frames(target) == 0:
+        raise InputRejected(
+            f"The part {part.label} holds no frame of the video, whose frames last "
+            f"{1 / info.fps:.3f} s each; ask for a longer part."
+        )
     return target
 
 
@@ -294,6 +299,7 @@ def _encoded_cut(
     # while transcoding is frame-exact where the container is indexed by time: ffmpeg decodes
     # from the keyframe before and drops what comes before ``start``.
     options = {**engine_ready_picture(info), **NO_TIMECODE, **(extra or {})}
+    untimed = info.container in UNTIMED_CONTAINERS
     if info.container in COPYABLE_CONTAINERS:
         reading = _Reading(start, seconds)
         found = safe_input(source, **reading.input_options())
@@ -302,21 +308,19 @@ def _encoded_cut(
         # the seek landed before it.
         margin = min(UNINDEXED_SEEK_MARGIN, start)
         reading = _Reading(start - margin, seconds, trimmed=margin)
-        untimed = info.container in UNTIMED_CONTAINERS
         found = safe_input(source, **reading.input_options(slack=1.0 if untimed else 0.0))
         options["ss"] = f"{margin:.3f}"
-        if untimed and seconds is not None:
-            # An AVI's frames are timed by their count (engine_ready_picture), which its
-            # demuxer's own times may run a frame ahead of: its end is found among those, after
-            # the filters.
-            options["t"] = f"{seconds:.3f}"
-        elif seconds is not None:
-            # ffmpeg's -t lasts from a decoded stream's first picture, which a byte seek puts
-            # up to a GOP past where it landed (and a recording begun part-way through a GOP,
-            # later still): a part of a TV recording from 15 s to 17 s held 3 s of picture. The
-            # picture ends where the part does in the file's time instead.
-            end = f"trim=end={margin + seconds:.6f}"
-            options["vf"] = f"{options['vf']},{end}" if "vf" in options else end
+    if untimed and seconds is not None:
+        # An AVI's frames are timed by their count (engine_ready_picture), which its demuxer's
+        # own times may run a frame ahead of: its end is found among those, after the filters.
+        options["t"] = f"{seconds:.3f}"
+    elif seconds is not None:
+        # ffmpeg's -t lasts from a decoded stream's first picture, not from where the cut was
+        # sought: a part starting between two frames held one frame too many, and one sought
+        # from before its start in a file with no index as much as a GOP more (15 s to 17 s of
+        # a TV recording held 3 s of picture). The picture ends where the part does instead.
+        end = f"trim=end={reading.trimmed + seconds:.6f}"
+        options["vf"] = f"{options['vf']},{end}" if "vf" in options else end
     streams = [found[f"v:{info.video_stream}"]]
     if info.audio_codec:
         streams.append(found["a"])

@@ -154,6 +154,26 @@ def test_a_part_from_a_keyframe_to_the_end_is_the_source_s_own_pictures(clip, tm
     assert starts["audio"] - starts["video"] == pytest.approx(0.0, abs=0.03)
 
 
+def test_a_part_starting_between_two_frames_ends_on_its_last_frame(clip, tmp_path):
+    # ffmpeg's -t lasts from the first picture it decodes, here frame 64 (2.667 s): the part
+    # until 7.25 s held frame 174, at 7.25 s itself.
+    source, info, frames = clip
+    cut = _frames(cut_part(source, info, Part(start=2.63, end=7.25), tmp_path / "part.mkv"))
+    assert len(cut) == 110
+    for mine, at, beside in ((cut[0], 64, 63), (cut[-1], 173, 174)):
+        assert psnr(mine, frames[at]) > 40 > psnr(mine, frames[beside]), at
+
+
+def test_a_part_between_two_frames_is_refused_saying_why(clip, tmp_path):
+    source, info, _ = clip
+    with pytest.raises(InputRejected) as refused:
+        cut_part(source, info, Part(start=4.01, end=4.03), tmp_path / "part.mkv")
+    assert str(refused.value) == (
+        "The part from 0:04.01 to 0:04.03 holds no frame of the video, whose frames last 0.042 s "
+        "each; ask for a longer part."
+    )
+
+
 def test_an_end_past_the_video_s_end_is_the_end(clip, tmp_path):
     source, info, _ = clip
     part = cut_part(source, info, Part(start=10.5, end=60), tmp_path / "part.mkv")
