@@ -122,6 +122,10 @@ CUT_SHORT = (
     "The file is cut short: it ends part-way through the video its index describes (was the "
     "download or copy complete?)."
 )
+UNKNOWN_SIZE = (
+    "The video's pictures cannot be read, not even their size (a scrambled broadcast, or a "
+    "file damaged from the start)."
+)
 # An MP4 or MOV without its index: cameras and phones write it last, so a recording that was
 # never finished (the camera stopped, its battery died) or a copy of one cut short holds its
 # pictures and no way to find them.
@@ -235,6 +239,9 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         # A phone video stored sideways with a display matrix: it is converted upright, so the
         # limits and the reported size are those of the picture as it is shown.
         width, height = height, width
+    if not width or not height:
+        # ffprobe found the stream and could not read one picture of it.
+        raise InputRejected(UNKNOWN_SIZE)
     if width < 16 or height < 16:
         raise InputRejected(f"The video is too small ({width}x{height}); 16x16 is the least.")
     if width > settings.max_width or height > settings.max_height:

@@ -87,6 +87,20 @@ def _cut_short_mp4(path: Path) -> None:
     path.write_bytes(data[: len(data) * 6 // 10])
 
 
+def _scrambled_recording(path: Path) -> None:
+    """An MPEG-TS recording of a pay channel without its key: the packets of its picture
+    (PID 0x100, as ffmpeg numbers the first stream) keep their headers, their payload is noise."""
+    make_clip(path.with_name("clear.ts"), seconds=2, size=TINY)
+    data = bytearray(path.with_name("clear.ts").read_bytes())
+    noise = np.random.default_rng(5)
+    for at in range(0, len(data) - 187, 188):
+        if ((data[at + 1] & 0x1F) << 8 | data[at + 2]) == 0x100:
+            payload = at + 4 + (1 + data[at + 4] if data[at + 3] & 0x20 else 0)
+            payload += 19 if data[at + 1] & 0x40 else 0  # a PES header starts here: kept
+            data[payload : at + 188] = noise.bytes(at + 188 - payload)
+    path.write_bytes(bytes(data))
+
+
 def _audio_only(path: Path) -> None:
     make_clip(path, seconds=1, size=TINY, video_args=("-vn",))
 
@@ -116,6 +130,7 @@ REFUSED = {
     "truncated-mp4-no-moov": (_truncated_mp4, {}, "The file has no index (an MP4 or MOV's moov)"),
     "truncated-mp4-index-first": (_cut_short_mp4, {}, "The file is cut short"),
     "audio-only": (_audio_only, {}, "only audio"),
+    "scrambled-recording": (_scrambled_recording, {}, "cannot be read, not even their size"),
     "still-image-named-mp4": (_still_image, {}, "a still picture (PNG), not a video"),
     "absurd-declared-size": (_huge_declared_size, {}, "larger than the limit"),
     "wider-than-configured": (_one_second_clip, {"STEREO_SPOT_MAX_WIDTH": "64"}, "larger than"),
