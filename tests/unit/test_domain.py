@@ -10,6 +10,7 @@ from stereo_spot.domain import (
     Job,
     JobStatus,
     Layout,
+    SourceInfo,
     StereoParams,
     VideoCodec,
     can_transition,
@@ -101,3 +102,15 @@ def test_the_quality_defaults_to_the_codecs_own():
 def test_a_results_name_says_its_layout_and_an_anaglyphs_glasses(layout, mode, tag):
     job = Job(layout=layout, params=StereoParams(anaglyph_mode=mode))
     assert job.filename_tag == tag
+
+
+def test_pictures_that_do_not_decode_are_said_by_why():
+    recording = SourceInfo(width=720, height=576, frames=114, duration=4.6, fps=25.0,
+                           video_codec="mpeg2video", first_picture_delay=0.32)  # fmt: skip
+    assert Job().damage_note is None
+    assert Job(source=recording, damaged_frames=1).damage_note == (
+        "The video's first 0.32 s of picture cannot be decoded (the recording starts part-way "
+        "through a group of pictures that refer to earlier ones), so its picture starts after "
+        "them and its sound at the start. 1 picture of the video could not be decoded (the file "
+        "is damaged there); the picture before it is shown in its place."
+    )
