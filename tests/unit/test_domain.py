@@ -104,7 +104,7 @@ def test_a_results_name_says_its_layout_and_an_anaglyphs_glasses(layout, mode, t
     assert job.filename_tag == tag
 
 
-def test_pictures_that_do_not_decode_are_said_by_why():
+def test_the_pictures_that_do_not_decode_are_said_with_the_reason():
     recording = SourceInfo(width=720, height=576, frames=114, duration=4.6, fps=25.0,
                            video_codec="mpeg2video", first_picture_delay=0.32)  # fmt: skip
     assert Job().damage_note is None
