@@ -118,6 +118,18 @@ def split_video(
         if reason is None:
             return Split([segment.path for segment in counted])
     log.info("transcoding to a mezzanine first: %s", reason)
+    return _split_through_mezzanine(source, info, keyframes, segment_seconds, workdir, on_progress)
+
+
+def _split_through_mezzanine(
+    source: Path,
+    info: SourceInfo,
+    keyframes: Keyframes,
+    segment_seconds: float,
+    workdir: Path,
+    on_progress: Callable[[float], None] | None,
+) -> Split:
+    """Transcode ``source`` once with a keyframe at every boundary, and split that by copy."""
     mezzanine = workdir / "mezzanine.mp4"
     _transcode_mezzanine(source, info, segment_seconds, mezzanine, on_progress)
     counted = _copy_split(mezzanine, 0, segment_seconds, workdir / "mezzanine")
