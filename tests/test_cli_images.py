@@ -65,6 +65,15 @@ def test_image_rejects_a_file_that_is_not_an_image(tmp_path):
     assert result.returncode == 1 and "not an image" in result.stderr
 
 
+def test_a_picture_one_pixel_high_is_refused_as_too_small(tmp_path):
+    line = tmp_path / "line.png"
+    cv2.imwrite(str(line), np.full((1, 300, 3), 128, np.uint8))
+    for verb in ("image", "depth"):
+        result = stereo_spot(verb, line, "-o", tmp_path / "x.png")
+        assert result.returncode == 1
+        assert result.stderr.strip().endswith("is 300x1 pixels, too small to turn into 3D."), verb
+
+
 def test_depth_writes_16_bit_png_and_float_npy(tmp_path):
     assert stereo_spot("depth", LEFT, "-o", tmp_path / "d.png").returncode == 0
     png = cv2.imread(str(tmp_path / "d.png"), cv2.IMREAD_UNCHANGED)

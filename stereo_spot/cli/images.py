@@ -31,6 +31,9 @@ def read_rgb(path: str) -> np.ndarray:
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:
         raise InputRejected(f"{path} is not an image this tool can read (PNG, JPEG, ...).")
+    height, width = image.shape[:2]
+    if height < 2 or width < 2:
+        raise InputRejected(f"{path} is {width}x{height} pixels, too small to turn into 3D.")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
