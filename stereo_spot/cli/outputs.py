@@ -101,6 +101,14 @@ def _refuse_unwritable(target: Path) -> None:
     existing = next(folder for folder in (target.parent, *target.parent.parents) if folder.exists())
     if not existing.is_dir():
         raise InputRejected(f"Cannot write {target}: {existing} is a file, not a folder.")
+    longest = os.pathconf(existing, "PC_NAME_MAX")
+    named = len(os.fsencode(target.name))
+    if named > longest:
+        # A long source name with the result's tag added (``_redcyan``) passes the limit.
+        raise InputRejected(
+            f"The result's name {target.name[:40]}... is {named} bytes long, more than the "
+            f"{longest} the folder {existing.resolve()} allows; name the result with -o."
+        )
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass

@@ -120,6 +120,17 @@ def test_an_output_that_cannot_be_written_is_refused_before_converting(tmp_path,
     assert message.startswith("stereo-spot: Cannot write /proc/out.mp4: the folder /proc takes no")
 
 
+def test_a_result_name_longer_than_the_folder_takes_is_refused_before_converting(tmp_path, capsys):
+    # 248 bytes of name: with the layout's tag (_redcyan.mp4) the result's would be 260.
+    long = tmp_path / f"{'a' * 248}.mp4"
+    long.write_bytes(b"not looked at")
+    message = refusal(capsys, long)
+    assert message == (
+        f"stereo-spot: The result's name {'a' * 40}... is 260 bytes long, more than the 255 the "
+        f"folder {tmp_path} allows; name the result with -o."
+    )
+
+
 def test_a_part_s_result_is_named_after_the_part(tmp_path, videos, capsys):
     # a.mp4's part from 1:30 to the end would be written to a_1m30s-end_redcyan.mp4, the next
     # input; refused, which shows the name without converting anything.
