@@ -345,7 +345,10 @@ class _Reading:
     def input_options(self, earlier: float = 0.0, slack: float = 0.0) -> dict[str, object]:
         """ffmpeg input options reading from ``earlier`` seconds before ``ss`` (``slack``
         seconds past the end)."""
-        options: dict[str, object] = {"ss": f"{self.ss - earlier:.6f}"}
+        # From the very start, no seek: a seek to 0 in a file whose picture starts between
+        # keyframes landed past its first sound (a part from 0 s lost 0.19 s of it).
+        ss = self.ss - earlier
+        options: dict[str, object] = {"ss": f"{ss:.6f}"} if ss > 0 or self.absolute else {}
         if self.absolute:
             options["seek_timestamp"] = 1
         if self.seconds is not None:

@@ -19,6 +19,7 @@ from tests.media import (
     ffmpeg,
     make_broadcast_with_captions,
     make_clip,
+    make_recording_begun_mid_gop,
     make_scc,
     psnr,
     stream_starts,
@@ -162,6 +163,16 @@ def test_a_part_starting_between_two_frames_ends_on_its_last_frame(clip, tmp_pat
     assert len(cut) == 110
     for mine, at, beside in ((cut[0], 64, 63), (cut[-1], 173, 174)):
         assert psnr(mine, frames[at]) > 40 > psnr(mine, frames[beside]), at
+
+
+def test_a_part_from_the_start_of_a_recording_begun_mid_gop_keeps_its_first_sound(tmp_path):
+    # An MP4 kept from a tuner's recording with the pictures before its first keyframe (ffmpeg
+    # -copyinkf): a seek to 0 s landed past the first 0.19 s of sound.
+    recording = make_recording_begun_mid_gop(tmp_path / "recording.ts")
+    kept = tmp_path / "recording.mp4"
+    ffmpeg("-i", str(recording), "-map", "0", "-c", "copy", "-copyinkf", str(kept))
+    part = cut_part(kept, probe_source(kept, Settings()), Part(start=0, end=2), tmp_path / "p.mkv")
+    assert _audio_seconds(part) == pytest.approx(2.0, abs=0.03)
 
 
 def test_a_part_between_two_frames_is_refused_saying_why(clip, tmp_path):
