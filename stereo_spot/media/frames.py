@@ -178,7 +178,8 @@ def _pictures(
     last = None
     shown: int | None = None  # the time of the picture given last
     for packet in container.demux(stream):
-        if packet.size and packet.pts is not None:
+        # (A picture an edit list hides is decoded and not given: nothing stands in for it.)
+        if packet.size and packet.pts is not None and not packet.is_discard:
             heapq.heappush(waiting, packet.pts)
         try:
             pictures = packet.decode()
