@@ -194,6 +194,9 @@ def test_only_a_part_asked_for_with_the_upload_in_a_browser(embedded_stack, brow
     assert page.locator("#part-of").inner_text() == "The part from 0:00.5 to 0:02.25 of the video."
     page.wait_for_selector("text=Play the 3D video", timeout=180_000)
     page.click("text=Play the 3D video")
+    # The play page loaded, as the other tests wait for it: read before, the job page had no
+    # player (a CI run found it so).
+    page.wait_for_url(re.compile(r"/play$"))
     _wait_until(page, "document.getElementById('player').readyState >= 1")
     seconds = page.evaluate("document.getElementById('player').duration")
     assert seconds == pytest.approx(1.75, abs=0.05)
