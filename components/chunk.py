@@ -85,8 +85,7 @@ def chunk_source(
     part = job.part is not None
     jobs.update(
         job_id, total_segments=total, source=whole if part else info,
-        part_source=info if part else None,
-        damaged_frames=split.undecodable - split.undecodable_at_start,
+        part_source=info if part else None, damaged_frames=split.damaged,
     )  # fmt: skip
     jobs.transition(job_id, JobStatus.PROCESSING)
     return items

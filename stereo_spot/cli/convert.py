@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from stereo_spot import keys
-from stereo_spot.cli.outputs import fetch_result, plan_outputs
+from stereo_spot.cli.outputs import fetch_result, plan_outputs, say_written
 from stereo_spot.cli.stereo_options import (
     add_stereo_options,
     part_from,
@@ -290,9 +290,7 @@ class _Conversion:
             raise
         job = self.jobs.get(started.job_id)
         fetch_result(self.storage, job, output, started.source)
-        print(f"wrote {output}", file=sys.stderr)
-        if job.damage_note:
-            print(f"note: {job.damage_note}", file=sys.stderr)
+        say_written(output, job)
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ def run_show(args: argparse.Namespace) -> int:
 def run_retry(args: argparse.Namespace) -> int:
     from pipelines.local_runner import run_in_progress
     from stereo_spot.cli.convert import _model_server, converted_elsewhere, run_with_progress
-    from stereo_spot.cli.outputs import fetch_result
+    from stereo_spot.cli.outputs import fetch_result, say_written
 
     settings = _settings(args)
     job = _job(settings, args.job_id)
@@ -127,9 +127,7 @@ def run_retry(args: argparse.Namespace) -> int:
         # As the run left it (a part's run records the part it cut).
         job = job_store_from(settings).get(job.job_id)
         fetch_result(storage_from(settings), job, output)
-        print(f"wrote {output}", file=sys.stderr)
-        if job.damage_note:
-            print(f"note: {job.damage_note}", file=sys.stderr)
+        say_written(output, job)
     elif output is None:
         kept = storage_from(settings).uri_for(final_key(job.job_id))
         print(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,6 +118,14 @@ def _refuse_unwritable(target: Path) -> None:
             f"Cannot write {target}: the folder {existing} takes no new files "
             f"({error.strerror or error})."
         ) from None
+
+
+def say_written(output: Path, job: Job) -> None:
+    """Tell that ``job``'s result is at ``output``, and which of its pictures could not be
+    decoded, if any."""
+    print(f"wrote {output}", file=sys.stderr)
+    if job.damage_note:
+        print(f"note: {job.damage_note}", file=sys.stderr)
 
 
 def fetch_result(

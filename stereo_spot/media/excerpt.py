@@ -299,7 +299,6 @@ def _encoded_cut(
     # while transcoding is frame-exact where the container is indexed by time: ffmpeg decodes
     # from the keyframe before and drops what comes before ``start``.
     options = {**engine_ready_picture(info), **NO_TIMECODE, **(extra or {})}
-    untimed = info.container in UNTIMED_CONTAINERS
     if info.container in COPYABLE_CONTAINERS:
         reading = _Reading(start, seconds)
         found = safe_input(source, **reading.input_options())
@@ -308,17 +307,16 @@ def _encoded_cut(
         # the seek landed before it.
         margin = min(UNINDEXED_SEEK_MARGIN, start)
         reading = _Reading(start - margin, seconds, trimmed=margin)
+        untimed = info.container in UNTIMED_CONTAINERS
         found = safe_input(source, **reading.input_options(slack=1.0 if untimed else 0.0))
         options["ss"] = f"{margin:.3f}"
-    if untimed and seconds is not None:
-        # An AVI's frames are timed by their count (engine_ready_picture), which its demuxer's
-        # own times may run a frame ahead of: its end is found among those, after the filters.
-        options["t"] = f"{seconds:.3f}"
-    elif seconds is not None:
+    if seconds is not None:
         # ffmpeg's -t lasts from a decoded stream's first picture, not from where the cut was
         # sought: a part starting between two frames held one frame too many, and one sought
         # from before its start in a file with no index as much as a GOP more (15 s to 17 s of
-        # a TV recording held 3 s of picture). The picture ends where the part does instead.
+        # a TV recording held 3 s of picture). The picture ends where the part does instead,
+        # after the filters: an AVI's frames are timed there by their count
+        # (engine_ready_picture), which its demuxer's own times may run a frame ahead of.
         end = f"trim=end={reading.trimmed + seconds:.6f}"
         options["vf"] = f"{options['vf']},{end}" if "vf" in options else end
     streams = [found[f"v:{info.video_stream}"]]

@@ -81,6 +81,11 @@ class Split:
         """How many frames of ``info``'s video the segments hold."""
         return info.frames - self.hidden - self.undecodable
 
+    @property
+    def damaged(self) -> int:
+        """The undecodable pictures past the video's start: damage (``Job.damaged_frames``)."""
+        return self.undecodable - self.undecodable_at_start
+
 
 def split_video(
     source: Path,
