@@ -19,10 +19,11 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
-from portal import routes_api, routes_html, storage_routes
+from portal import routes_api, routes_html, routes_uploads, storage_routes
 from portal.launcher import RunLauncher
 from portal.security import CsrfTokens, SecurityMiddleware, content_security_policy
 from portal.services import NoLauncher, NotReady, NotUploaded
+from portal.uploads import UploadTooLarge
 from stereo_spot.domain import TIME_PATTERN, clock
 from stereo_spot.errors import (
     InputRejected,
@@ -32,6 +33,8 @@ from stereo_spot.errors import (
     NothingToCancel,
     StereoSpotError,
     TransitionConflict,
+    UploadNotFound,
+    UploadRejected,
 )
 from stereo_spot.jobs import JobStore
 from stereo_spot.settings import Settings
@@ -53,6 +56,9 @@ _STATUS_FOR_ERROR: tuple[tuple[type[StereoSpotError], int], ...] = (
     (TransitionConflict, 409),
     (InputRejected, 422),
     (NoLauncher, 503),
+    (UploadNotFound, 404),
+    (UploadRejected, 400),
+    (UploadTooLarge, 413),
 )
 
 
@@ -85,6 +91,7 @@ def create_app(
 
     app.include_router(routes_html.router)
     app.include_router(routes_api.router)
+    app.include_router(routes_uploads.router)
     app.include_router(storage_routes.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
@@ -148,7 +155,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def stereo_spot_error(request: Request, error: StereoSpotError) -> Response:
         status = next((code for kind, code in _STATUS_FOR_ERROR if isinstance(error, kind)), 400)
         message = str(error)
-        if status == 404:
+        if status == 404 and not isinstance(error, UploadNotFound):
             message = "There is no such job. It may have been deleted, or the link is mistyped."
         return _error_response(request, status, message)
 

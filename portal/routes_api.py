@@ -159,7 +159,11 @@ class StartJobRequest(PartRequest):
 
 
 class UploadTargetOut(BaseModel):
-    """POST a multipart form to ``url``: every entry of ``fields``, then the file as ``file``."""
+    """POST a multipart form to ``url``: every entry of ``fields``, then the file as ``file``.
+
+    One request, at most ``max_bytes`` (on S3 at most 5 GB whatever the portal accepts): larger
+    files, or uploads that should survive a broken connection, go up in parts
+    (``POST /api/jobs/{job_id}/uploads``)."""
 
     url: str
     fields: dict[str, str]
@@ -273,14 +277,14 @@ def job_out(job: Job) -> JobOut:
     )
 
 
-def _absolute(request: Request, url: str) -> str:
+def absolute_url(request: Request, url: str) -> str:
     """Signed local URLs are relative to the portal; scripts need them whole."""
     return str(request.base_url).rstrip("/") + url if url.startswith("/") else url
 
 
 def _upload_out(request: Request, target: UploadTarget) -> UploadTargetOut:
     return UploadTargetOut(
-        url=_absolute(request, target.url),
+        url=absolute_url(request, target.url),
         fields=target.fields,
         max_bytes=target.max_bytes,
         expires_in=target.expires_in,
@@ -369,13 +373,13 @@ def play(
 ) -> PlaybackOut:
     playback = services.playback(storage, settings, services.get_job(jobs, job_id))
     return PlaybackOut(
-        video_url=_absolute(request, playback.video_url),
-        download_url=_absolute(request, playback.download_url),
+        video_url=absolute_url(request, playback.video_url),
+        download_url=absolute_url(request, playback.download_url),
         download_name=playback.download_name,
         expires_in=playback.expires_in,
         subtitles=[
             TrackOut(
-                url=_absolute(request, track.url),
+                url=absolute_url(request, track.url),
                 label=track.label,
                 language=track.language,
                 kind=track.kind,

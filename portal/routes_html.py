@@ -208,7 +208,6 @@ def job_page(
     job_id: str,
     templates: TemplatesDep,
     jobs: JobsDep,
-    storage: StorageDep,
     settings: SettingsDep,
     launcher: LauncherDep,
 ) -> HTMLResponse:
@@ -217,9 +216,8 @@ def job_page(
     part_origin_kept = bool(job.part_of) and services.job_kept(jobs, job.part_of)
     # Its record says it is being converted, but its run ended (a killed `convert`).
     stopped = launcher is not None and launcher.stopped_part_way(job)
-    upload = None
-    if job.status is JobStatus.CREATED:
-        upload = services.upload_target(storage, settings, job)
+    # The page's script uploads in parts through the JSON API (portal/uploads.py).
+    upload = {"max_bytes": settings.max_upload_bytes} if job.status is JobStatus.CREATED else None
     return _page(
         templates,
         request,

@@ -5,6 +5,10 @@ The body is parsed as it streams: the signature is checked when the file part be
 byte is written), the size limit while the bytes arrive, and the object appears only when the
 whole file is in. Tampered/expired → 403, too big → 413; either way nothing is written.
 
+``PUT /storage/parts/{upload_id}/{n}`` takes one part of an upload in parts (S3's UploadPart, see
+stereo_spot.storage.multipart): signed for its key, upload and number, streamed into a staged
+part, answered with the part's ETag.
+
 ``GET /storage/{key}`` serves a signed download with Range support (the video element seeks).
 """
 
@@ -13,7 +17,7 @@ from __future__ import annotations
 import mimetypes
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
@@ -21,6 +25,7 @@ from starlette.requests import ClientDisconnect
 from stereo_spot import keys
 from stereo_spot.domain import JobStatus
 from stereo_spot.errors import InvalidKey, JobNotFound, ObjectNotFound
+from stereo_spot.storage.multipart import MAX_PART_BYTES, MAX_PARTS
 from stereo_spot.storage.signing import (
     SignatureRejected,
     SignedLocalStorage,
@@ -79,6 +84,53 @@ async def upload(request: Request) -> Response:
         form.discard()
         raise
     return Response(status_code=204)
+
+
+@router.put(
+    "/parts/{upload_id}/{part_number}",
+    status_code=200,
+    response_class=Response,
+    summary="Upload one part through a signed URL (local stand-in for an S3 UploadPart)",
+    responses={
+        403: {"description": "Tampered or expired"},
+        404: {"description": "No such unfinished upload"},
+        413: {"description": "Too large"},
+    },
+)
+async def upload_part(
+    request: Request,
+    upload_id: str,
+    part_number: Annotated[int, Path(ge=1, le=MAX_PARTS)],
+    key: Annotated[str, Query(max_length=1024)],
+    expires: Annotated[str, Query(max_length=32)],
+    signature: Annotated[str, Query(max_length=128)],
+) -> Response:
+    storage, signer = _local_storage(request)
+    try:
+        signer.verify_part(key, upload_id, part_number, expires, signature)
+    except SignatureRejected as rejected:
+        raise HTTPException(403, str(rejected)) from None
+    limit = min(MAX_PART_BYTES, request.app.state.settings.max_upload_bytes)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, "The part is larger than this portal accepts.")
+    _refuse_a_started_jobs_source(request, key)
+    part = storage.staged_part(key, upload_id, part_number)
+    written = 0
+    try:
+        async for chunk in request.stream():
+            written += len(chunk)
+            if written > limit:
+                raise HTTPException(413, "The part is larger than this portal accepts.")
+            part.write(chunk)
+        part.commit()
+    except ClientDisconnect:
+        part.discard()
+        return Response(status_code=400)
+    except BaseException:
+        part.discard()
+        raise
+    return Response(status_code=200, headers={"ETag": part.etag})
 
 
 def _refuse_a_started_jobs_source(request: Request, key: str | None) -> None:

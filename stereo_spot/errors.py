@@ -51,3 +51,14 @@ class ObjectNotFound(StereoSpotError):
 
 class EngineError(StereoSpotError):
     """The stereo engine could not convert a segment (bad frames, missing weights...)."""
+
+
+class UploadNotFound(StereoSpotError):
+    """A multipart upload id that this key has no unfinished upload under (never started,
+    already completed or aborted)."""
+
+
+class UploadRejected(StereoSpotError):
+    """A multipart upload that cannot be completed as asked: a part missing or sent again
+    since it was listed, parts out of order, a part but the last below the minimum size, or
+    more than the upload may hold."""

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     max_height: int = 4320
     max_duration_seconds: float = 4 * 3600
     max_upload_bytes: int = 20 * 1024**3
+    # Uploads in parts (stereo_spot.storage.multipart): each part a PUT of its own. Larger parts
+    # suit fast links; S3 takes 5 MiB to 5 GiB (a file too big for 10,000 of them gets larger).
+    upload_part_bytes: int = Field(default=16 * 1024**2, ge=5 * 1024**2, le=5 * 1024**3)
 
     # Portal. secret_key signs local storage URLs and CSRF tokens; unset = generated once and kept
     # in the data dir (see stereo_spot.storage.signing.secret_from). public_url makes the local

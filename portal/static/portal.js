@@ -1,7 +1,13 @@
-// Stereo-Spot portal: upload with a progress bar, then start; job pages refresh themselves.
+// Stereo-Spot portal: upload in parts with a progress bar, then start; job pages refresh
+// themselves.
 // No inline script (the CSP forbids it) and no build step.
 (function () {
   "use strict";
+
+  // How many parts travel at once, and how often one is tried before the upload gives up.
+  var PARTS_IN_FLIGHT = 4;
+  var ATTEMPTS = 6;
+  var SIGNED_AHEAD = 10;
 
   function uploadPage(form) {
     var bar = document.getElementById("upload-bar");
@@ -9,50 +15,220 @@
     var message = document.getElementById("upload-message");
     var button = document.getElementById("upload-button");
     var fileInput = document.getElementById("file");
+    var uploading = false;
+
+    // Leaving the page mid-upload loses it (what arrived is kept: choosing the same file
+    // again resumes); the browser asks first.
+    window.addEventListener("beforeunload", function (event) {
+      if (uploading) { event.preventDefault(); event.returnValue = ""; }
+    });
 
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var file = fileInput.files[0];
       if (!file) { message.textContent = "Choose a video file first."; return; }
+      if (file.size === 0) { message.textContent = file.name + " is empty."; return; }
       if (file.size > Number(form.dataset.maxBytes)) {
         message.textContent = "This file is larger than the portal accepts.";
         return;
       }
-      // Signed fields first, the file last: the order S3 and the local endpoint require.
-      var data = new FormData();
-      form.querySelectorAll("input[type=hidden]").forEach(function (input) {
-        data.append(input.name, input.value);
-      });
-      data.append("file", file, file.name);
-
       button.disabled = true;
       fileInput.disabled = true;
+      uploading = true;
       document.getElementById("upload-progress").hidden = false;
       message.textContent = "Uploading " + file.name + "…";
+      uploadInParts(file).then(function () {
+        uploading = false;
+        bar.value = 100;
+        percent.textContent = "100 %";
+        start(file.name);
+      }, function (error) {
+        uploading = false;
+        fail(error.message);
+      });
+    });
 
-      var xhr = new XMLHttpRequest();
-      xhr.open("POST", form.action);
-      xhr.upload.addEventListener("progress", function (e) {
-        if (e.lengthComputable) {
-          var p = Math.floor((e.loaded / e.total) * 100);
+    // S3's multipart upload through the portal's API (portal/routes_uploads.py): each part a
+    // PUT of its own straight to the storage, retried alone, several at once.
+    function uploadInParts(file) {
+      var remembered = "stereo-spot-upload:" + form.dataset.job;
+      var identity = [file.name, file.size, file.lastModified].join("|");
+      return resumable(remembered, identity, file.size).then(function (upload) {
+        var links = upload.links;
+        var etags = {};
+        var loaded = {};
+        var signing = {};
+        var next = 1;
+        var stopped = null;
+        upload.received.forEach(function (part) {
+          etags[part.number] = part.etag;
+          loaded[part.number] = part.size;
+        });
+
+        function show() {
+          var sum = 0;
+          Object.keys(loaded).forEach(function (n) { sum += loaded[n]; });
+          var p = Math.min(99, Math.floor((sum / file.size) * 100));
           bar.value = p;
           percent.textContent = p + " %";
         }
-      });
-      xhr.addEventListener("load", function () {
-        if (xhr.status >= 200 && xhr.status < 300) {
-          bar.value = 100;
-          percent.textContent = "100 %";
-          start(file.name);
-        } else {
-          fail(xhr.status === 413 ? "The file is too large." :
-               xhr.status === 403 ? "The upload link expired; reload the page and try again." :
-               "The upload failed (" + xhr.status + ").");
+
+        function signedUrl(number, again) {
+          if (again || !signing[number]) {
+            var numbers = [number];
+            for (var n = number + 1; !again && n < number + SIGNED_AHEAD; n++) {
+              if (n <= upload.part_count && !signing[n] && !etags[n]) { numbers.push(n); }
+            }
+            var batch = api(links.sign, { upload_id: upload.upload_id, numbers: numbers });
+            numbers.forEach(function (n) {
+              signing[n] = batch.then(function (signed) {
+                return signed.parts.filter(function (part) { return part.number === n; })[0].url;
+              });
+            });
+          }
+          return signing[number];
         }
+
+        function put(number, url) {
+          var from = (number - 1) * upload.part_size;
+          var blob = file.slice(from, Math.min(from + upload.part_size, file.size));
+          return new Promise(function (resolve, reject) {
+            var xhr = new XMLHttpRequest();
+            xhr.open("PUT", url);
+            xhr.upload.addEventListener("progress", function (e) {
+              loaded[number] = e.loaded;
+              show();
+            });
+            xhr.addEventListener("load", function () {
+              var etag = xhr.getResponseHeader("ETag");
+              if (xhr.status >= 200 && xhr.status < 300 && etag) {
+                loaded[number] = blob.size;
+                show();
+                resolve(etag);
+                return;
+              }
+              loaded[number] = 0;
+              reject(partError(xhr.status, xhr.responseText));
+            });
+            xhr.addEventListener("error", function () {
+              loaded[number] = 0;
+              reject(partError(0, ""));
+            });
+            xhr.send(blob);
+          });
+        }
+
+        function send(number, attempt) {
+          return signedUrl(number, attempt > 0).then(function (url) { return put(number, url); })
+            .then(function (etag) { etags[number] = etag; }, function (error) {
+              if (stopped || error.final || attempt + 1 >= ATTEMPTS) { throw error; }
+              var seconds = Math.pow(2, attempt);
+              message.textContent = "The connection faltered; sending part " + number +
+                " again in " + seconds + " s…";
+              return wait(seconds * 1000).then(function () {
+                message.textContent = "Uploading " + file.name + "…";
+                return send(number, attempt + 1);
+              });
+            });
+        }
+
+        function worker() {
+          while (next <= upload.part_count && etags[next]) { next++; }
+          if (stopped || next > upload.part_count) { return Promise.resolve(); }
+          var number = next++;
+          return send(number, 0).then(worker, function (error) {
+            stopped = stopped || error;
+            throw error;
+          });
+        }
+
+        show();
+        var workers = [];
+        for (var i = 0; i < PARTS_IN_FLIGHT; i++) { workers.push(worker()); }
+        return Promise.all(workers).then(function () {
+          var parts = [];
+          for (var n = 1; n <= upload.part_count; n++) {
+            parts.push({ number: n, etag: etags[n] });
+          }
+          return api(links.complete, { upload_id: upload.upload_id, parts: parts });
+        }).then(function () {
+          forget(remembered);
+        }, function (error) {
+          // A refusal that another try cannot mend drops the parts; a broken connection keeps
+          // them for the same file chosen again.
+          if (error.final) {
+            forget(remembered);
+            api(links.abort, { upload_id: upload.upload_id }).catch(function () {});
+          }
+          throw error;
+        });
       });
-      xhr.addEventListener("error", function () { fail("The upload was interrupted."); });
-      xhr.send(data);
-    });
+    }
+
+    // The upload this page began for the same file (name, size, date), if the storage still
+    // holds it, with the parts already received; else a new one.
+    function resumable(remembered, identity, size) {
+      var earlier = recall(remembered);
+      var uploadsUrl = form.dataset.uploadsUrl;
+      if (earlier && earlier.identity === identity) {
+        var url = earlier.links.received + "?upload_id=" + encodeURIComponent(earlier.upload_id);
+        return fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+          .then(function (response) { return response.ok ? response.json() : null; })
+          .then(function (held) {
+            if (!held) { return fresh(); }
+            earlier.received = held.parts.filter(function (part) {
+              var from = (part.number - 1) * earlier.part_size;
+              return part.size === Math.min(earlier.part_size, earlier.size - from);
+            });
+            return earlier;
+          }, fresh);
+      }
+      return fresh();
+
+      function fresh() {
+        return api(uploadsUrl, { size: size })
+          .then(function (upload) {
+            upload.identity = identity;
+            remember(remembered, upload);
+            upload.received = [];
+            return upload;
+          });
+      }
+    }
+
+    function api(url, body) {
+      return fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/json" },
+        body: JSON.stringify(body)
+      }).catch(function () {
+        throw new Error("Could not reach the portal; check the connection and try again.");
+      }).then(function (response) {
+        if (response.status === 204) { return null; }
+        return response.json().catch(function () { return {}; }).then(function (data) {
+          if (response.ok) { return data; }
+          var error = new Error(typeof data.detail === "string" ? data.detail :
+                                "The portal refused the upload (" + response.status + ").");
+          error.final = response.status < 500;
+          throw error;
+        });
+      });
+    }
+
+    function partError(status, body) {
+      var detail = null;
+      try { detail = JSON.parse(body).detail; } catch (ignored) { /* S3 answers in XML */ }
+      var error = new Error(
+        status === 413 ? "The file is too large." :
+        status === 409 && detail ? detail :
+        status === 0 ? "The upload was interrupted; choose the same file again to resume it." :
+        "The upload failed (" + status + ").");
+      // An expired or refused signature is signed again; a missing upload or a started job,
+      // a file too large, is not mended by another try.
+      error.final = status === 404 || status === 409 || status === 413;
+      return error;
+    }
 
     function start(name) {
       var fields = { source_name: name };
@@ -86,6 +262,25 @@
       button.disabled = false;
       fileInput.disabled = false;
     }
+  }
+
+  function wait(ms) {
+    return new Promise(function (resolve) { window.setTimeout(resolve, ms); });
+  }
+
+  // An upload a page began, kept in this browser until it completes, so that the job's page
+  // opened again (after a reload, a crash, a closed laptop) resumes it; a browser that refuses
+  // storage just does not resume.
+  function remember(name, value) {
+    try { window.localStorage.setItem(name, JSON.stringify(value)); } catch (ignored) { /* none */ }
+  }
+
+  function recall(name) {
+    try { return JSON.parse(window.localStorage.getItem(name)); } catch (ignored) { return null; }
+  }
+
+  function forget(name) {
+    try { window.localStorage.removeItem(name); } catch (ignored) { /* none */ }
   }
 
   function statusPage(section) {

@@ -156,6 +156,7 @@ def run_smoke_checks(
     from stereo_spot.domain import Job, JobStatus
     from stereo_spot.errors import ObjectNotFound, TransitionConflict
     from stereo_spot.jobs.dynamo import DynamoJobStore
+    from stereo_spot.storage.multipart import MIN_PART_BYTES, UploadedPart
     from stereo_spot.storage.s3 import S3Storage
 
     settings = Settings(backend="aws", bucket=bucket, jobs_table=table)
@@ -208,6 +209,18 @@ def run_smoke_checks(
             expect(response.status_code in (200, 201, 204), f"POST got {response.status_code}")
             expect(storage.size(f"{prefix}posted.bin") == len(payload), "posted size differs")
 
+        def upload_in_parts() -> None:
+            joined = f"{prefix}parts.bin"
+            upload_id = storage.start_multipart_upload(joined)
+            parts = []
+            for number, data in ((1, bytes(MIN_PART_BYTES)), (2, payload)):
+                url = storage.presign_upload_part(joined, upload_id, number, expires_in=60)
+                response = httpx.put(url, content=data, timeout=60)
+                expect(response.status_code == 200, f"part {number} got {response.status_code}")
+                parts.append(UploadedPart(number, response.headers["etag"]))
+            storage.complete_multipart_upload(joined, upload_id, parts)
+            expect(storage.size(joined) == MIN_PART_BYTES + len(payload), "joined size differs")
+
         def oversized_post_refused() -> None:
             target = storage.presign_upload(f"{prefix}big.bin", max_bytes=16, expires_in=60)
             files = {"file": ("x.bin", payload, "video/mp4")}
@@ -252,6 +265,7 @@ def run_smoke_checks(
             check("get", get_back)
             check("presigned GET", presigned_get)
             check("presigned POST", presigned_post)
+            check("upload in parts (presigned part PUTs, completed)", upload_in_parts)
             if check_enforcement:
                 check("presigned GET with a bad signature is refused", tampered_get_refused)
                 check("presigned POST over content-length-range is refused", oversized_post_refused)

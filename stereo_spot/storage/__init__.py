@@ -6,9 +6,12 @@ Adapters: :mod:`stereo_spot.storage.local` (embedded default) and :mod:`stereo_s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+from stereo_spot.storage.multipart import UploadedPart
 
 
 @dataclass(frozen=True)
@@ -62,3 +65,29 @@ class ObjectStorage(Protocol):
         self, key: str, expires_in: int = 3600, filename: str | None = None
     ) -> str:
         """A signed GET URL for ``key`` (``filename`` sets Content-Disposition when given)."""
+
+    # -- uploads in parts (stereo_spot.storage.multipart) ---------------------------------------
+
+    def start_multipart_upload(self, key: str, content_type: str = "video/mp4") -> str:
+        """Begin an upload of ``key`` in parts; returns its upload id. Nothing is visible at
+        ``key`` until :meth:`complete_multipart_upload`."""
+
+    def presign_upload_part(
+        self, key: str, upload_id: str, part_number: int, expires_in: int = 3600
+    ) -> str:
+        """A signed URL that a PUT of part ``part_number`` (1..10000) goes to; its answer's
+        ``ETag`` header names the part at completion. Signing looks nothing up: a PUT under an
+        unknown upload id is refused when it arrives."""
+
+    def uploaded_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        """The parts received so far, by number; raises UploadNotFound for an unknown id."""
+
+    def complete_multipart_upload(
+        self, key: str, upload_id: str, parts: Sequence[UploadedPart]
+    ) -> None:
+        """Join ``parts`` (ascending numbers, each with the ETag its PUT answered) into the
+        object at ``key``. Raises UploadNotFound, or UploadRejected for a part that is missing,
+        out of order or (but the last) smaller than 5 MiB."""
+
+    def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        """Drop the upload and every part it received; an unknown id is already gone."""

@@ -6,12 +6,15 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from stereo_spot.errors import InvalidKey, ObjectNotFound, StereoSpotError
 from stereo_spot.keys import parse_uri, validate_key
 from stereo_spot.storage import UploadTarget
-from stereo_spot.storage.signing import UPLOAD_PATH, UrlSigner, download_url
+from stereo_spot.storage.local_parts import LocalParts, PartFile
+from stereo_spot.storage.multipart import UploadedPart
+from stereo_spot.storage.signing import UPLOAD_PATH, UrlSigner, download_url, part_url
 
 
 class LocalStorage:
@@ -27,6 +30,7 @@ class LocalStorage:
         self.root.mkdir(parents=True, exist_ok=True)
         self.signer = signer
         self.base_url = base_url.rstrip("/")
+        self._parts = LocalParts(self.root)
 
     def path_for(self, key: str) -> Path:
         path = (self.root / validate_key(key)).resolve()
@@ -75,16 +79,18 @@ class LocalStorage:
     def list_prefix(self, prefix: str) -> list[str]:
         keys = []
         for path in self.root.rglob("*"):
-            if path.is_file() and not path.name.startswith(".upload-"):
-                key = path.relative_to(self.root).as_posix()
-                if key.startswith(prefix):
-                    keys.append(key)
+            key = path.relative_to(self.root).as_posix()
+            # Hidden names are staged uploads and unfinished uploads in parts, not objects.
+            hidden = any(name.startswith(".") for name in key.split("/"))
+            if key.startswith(prefix) and not hidden and path.is_file():
+                keys.append(key)
         return sorted(keys)
 
     def delete_prefix(self, prefix: str) -> int:
         keys = self.list_prefix(prefix)
         for key in keys:
             self.path_for(key).unlink(missing_ok=True)
+        self._parts.abort_under(prefix)
         _remove_empty_dirs(self.root)
         return len(keys)
 
@@ -113,6 +119,32 @@ class LocalStorage:
     ) -> str:
         query = self._require_signer().sign_download(key, expires_in, filename)
         return download_url(self.base_url, key, query)
+
+    # -- uploads in parts (stereo_spot.storage.local_parts) -------------------------------------
+
+    def start_multipart_upload(self, key: str, content_type: str = "video/mp4") -> str:
+        return self._parts.start(key)
+
+    def presign_upload_part(
+        self, key: str, upload_id: str, part_number: int, expires_in: int = 3600
+    ) -> str:
+        query = self._require_signer().sign_part(key, upload_id, part_number, expires_in)
+        return part_url(self.base_url, upload_id, part_number, query)
+
+    def uploaded_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        return self._parts.uploaded(key, upload_id)
+
+    def complete_multipart_upload(
+        self, key: str, upload_id: str, parts: Sequence[UploadedPart]
+    ) -> None:
+        self._parts.complete(key, upload_id, parts, self.staged_writer(key))
+
+    def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        self._parts.abort(key, upload_id)
+
+    def staged_part(self, key: str, upload_id: str, part_number: int) -> PartFile:
+        """Where the portal's part endpoint writes a PUT of one part."""
+        return self._parts.staged_part(key, upload_id, part_number)
 
     def staged_writer(self, key: str) -> StagedFile:
         """A temporary file next to ``key`` that becomes the object only on ``commit``."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -18,9 +20,16 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from stereo_spot.errors import InvalidKey, ObjectNotFound, StereoSpotError
+from stereo_spot.errors import (
+    InvalidKey,
+    ObjectNotFound,
+    StereoSpotError,
+    UploadNotFound,
+    UploadRejected,
+)
 from stereo_spot.keys import parse_uri, validate_key
 from stereo_spot.storage import UploadTarget
+from stereo_spot.storage.multipart import MAX_PARTS, UploadedPart, upload_gone
 
 if TYPE_CHECKING:
     from stereo_spot.settings import Settings
@@ -37,6 +46,10 @@ TRANSFER_CONFIG = TransferConfig(
 )
 
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+# S3 takes at most 5 GB in one POST, whatever the policy's content-length-range allows; larger
+# files go up in parts (start_multipart_upload).
+POST_MAX_BYTES = 5 * 1024**3
+_REJECTED_UPLOAD_CODES = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall"})
 _UNSAFE_FILENAME_CHARS = re.compile(r'[\x00-\x1f\x7f"\\/;]')
 
 
@@ -168,6 +181,7 @@ class S3Storage:
     ) -> UploadTarget:
         if max_bytes <= 0:
             raise ValueError("max_bytes must be positive.")
+        max_bytes = min(int(max_bytes), POST_MAX_BYTES)
         # No ${filename} in the key: botocore adds an exact {"key": key} condition, so the form can
         # write this one key only. S3 enforces the size range and Content-Type from the policy.
         post = self.client.generate_presigned_post(
@@ -196,6 +210,82 @@ class S3Storage:
         return self.client.generate_presigned_url(
             "get_object", Params=params, ExpiresIn=int(expires_in)
         )
+
+    # -- uploads in parts -----------------------------------------------------------------------
+
+    def start_multipart_upload(self, key: str, content_type: str = "video/mp4") -> str:
+        response = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=validate_key(key), ContentType=content_type
+        )
+        return str(response["UploadId"])
+
+    def presign_upload_part(
+        self, key: str, upload_id: str, part_number: int, expires_in: int = 3600
+    ) -> str:
+        if not 1 <= part_number <= MAX_PARTS:
+            raise UploadRejected(f"Part {part_number} is not one of 1..{MAX_PARTS}.")
+        return self.client.generate_presigned_url(
+            "upload_part",
+            Params={
+                "Bucket": self.bucket,
+                "Key": validate_key(key),
+                "UploadId": upload_id,
+                "PartNumber": int(part_number),
+            },
+            ExpiresIn=int(expires_in),
+        )
+
+    def uploaded_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        parts: list[UploadedPart] = []
+        paginator = self.client.get_paginator("list_parts")
+        with _upload_errors(upload_id):
+            for page in paginator.paginate(
+                Bucket=self.bucket, Key=validate_key(key), UploadId=upload_id
+            ):
+                parts.extend(
+                    UploadedPart(number=p["PartNumber"], etag=p["ETag"], size=p["Size"])
+                    for p in page.get("Parts", [])
+                )
+        return sorted(parts, key=lambda part: part.number)
+
+    def complete_multipart_upload(
+        self, key: str, upload_id: str, parts: Sequence[UploadedPart]
+    ) -> None:
+        if not parts:
+            raise UploadRejected("An upload is completed with at least one part.")
+        with _upload_errors(upload_id):
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=validate_key(key),
+                UploadId=upload_id,
+                MultipartUpload={
+                    "Parts": [{"PartNumber": part.number, "ETag": part.etag} for part in parts]
+                },
+            )
+
+    def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        try:
+            with _upload_errors(upload_id):
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=validate_key(key), UploadId=upload_id
+                )
+        except UploadNotFound:
+            pass
+
+
+@contextmanager
+def _upload_errors(upload_id: str) -> Iterator[None]:
+    """S3's answers about an upload in parts, as the port's errors."""
+    try:
+        yield
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code"))
+        if code == "NoSuchUpload":
+            raise upload_gone(upload_id) from None
+        if code in _REJECTED_UPLOAD_CODES:
+            message = error.response.get("Error", {}).get("Message") or code
+            raise UploadRejected(f"The upload cannot be completed: {message}") from None
+        raise
 
 
 def content_disposition(filename: str) -> str:

@@ -23,6 +23,7 @@ from stereo_spot.keys import validate_key
 from stereo_spot.settings import Settings
 
 UPLOAD_PATH = "/storage/upload"
+PART_PATH = "/storage/parts/"
 DOWNLOAD_PATH = "/storage/"
 # The form fields a signed upload carries, in the order the browser must send them (before file).
 UPLOAD_FIELDS = ("key", "content_type", "expires", "max_bytes", "signature")
@@ -82,6 +83,20 @@ class UrlSigner:
             key=validate_key(key), max_bytes=int(max_bytes), content_type=content_type
         )
 
+    def sign_part(self, key: str, upload_id: str, part_number: int, expires_in: int) -> str:
+        """The query string (without ``?``) that authorises a PUT of one part of an upload."""
+        expires = str(int(self._clock()) + int(expires_in))
+        signature = self._digest("PUT", validate_key(key), upload_id, str(part_number), expires)
+        return urlencode({"key": key, "expires": expires, "signature": signature})
+
+    def verify_part(
+        self, key: str, upload_id: str, part_number: int, expires: str, signature: str
+    ) -> None:
+        expected = self._digest("PUT", key, upload_id, str(part_number), expires)
+        if not hmac.compare_digest(expected, signature):
+            raise SignatureRejected("The part's upload link does not match its signature.")
+        self._check_expiry(expires)
+
     def sign_download(self, key: str, expires_in: int, filename: str | None = None) -> str:
         """The query string (without ``?``) that authorises a GET of ``key``."""
         expires = str(int(self._clock()) + int(expires_in))
@@ -118,6 +133,10 @@ def download_url(base_url: str, key: str, query: str) -> str:
     return f"{base_url.rstrip('/')}{DOWNLOAD_PATH}{quote(key)}?{query}"
 
 
+def part_url(base_url: str, upload_id: str, part_number: int, query: str) -> str:
+    return f"{base_url.rstrip('/')}{PART_PATH}{upload_id}/{part_number}?{query}"
+
+
 def secret_from(settings: Settings) -> bytes:
     """The configured secret, or one generated on first use and kept in the data dir.
 
@@ -151,6 +170,12 @@ class StagedFile(Protocol):
     def discard(self) -> None: ...
 
 
+class StagedPart(StagedFile, Protocol):
+    """A part being written: its ETag (quoted, as S3 answers a part's PUT) once committed."""
+
+    etag: str
+
+
 @runtime_checkable
 class SignedLocalStorage(Protocol):
     """What the portal's local storage endpoints need beyond the port: the signer and the files.
@@ -163,3 +188,7 @@ class SignedLocalStorage(Protocol):
     def path_for(self, key: str) -> Path: ...
 
     def staged_writer(self, key: str) -> StagedFile: ...
+
+    def staged_part(self, key: str, upload_id: str, part_number: int) -> StagedPart:
+        """Where a PUT of one part is written; raises UploadNotFound unless ``upload_id`` is an
+        unfinished upload of ``key``."""

@@ -18,13 +18,20 @@ locals {
   kms_actions = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
 }
 
-# Portal: signs presigned POSTs for sources (input/) and presigned GETs for results (jobs/).
+# Portal: signs uploads of sources (input/: presigned POSTs, and presigned part PUTs of the
+# multipart uploads it starts, lists, completes or aborts) and presigned GETs for results (jobs/).
 # A presigned URL carries the signer's permissions, so the portal holds exactly the S3 actions its
 # URLs grant; it never touches segments/.
 data "aws_iam_policy_document" "portal" {
   statement {
-    sid       = "UploadSourcesAndReadResults"
-    actions   = ["s3:PutObject", "s3:GetObject"]
+    # PutObject also covers CreateMultipartUpload, UploadPart and CompleteMultipartUpload.
+    sid = "UploadSourcesAndReadResults"
+    actions = [
+      "s3:PutObject",
+      "s3:GetObject",
+      "s3:ListMultipartUploadParts",
+      "s3:AbortMultipartUpload",
+    ]
     resources = ["${local.media_arn}/input/*"]
   }
   statement {

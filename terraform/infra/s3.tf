@@ -131,12 +131,13 @@ resource "aws_s3_bucket_lifecycle_configuration" "logs" {
   }
 }
 
-# Browsers upload sources with a presigned POST (a form POST straight to the bucket) and play
+# Browsers upload sources in parts (a presigned PUT per part straight to the bucket, whose ETag
+# answer the page reads to complete the upload; scripts may use a presigned POST) and play
 # results with presigned GETs (range requests for seeking).
 resource "aws_s3_bucket_cors_configuration" "media" {
   bucket = aws_s3_bucket.this["media"].id
   cors_rule {
-    allowed_methods = ["POST", "GET", "HEAD"]
+    allowed_methods = ["PUT", "POST", "GET", "HEAD"]
     allowed_origins = var.portal_origins
     allowed_headers = ["*"]
     expose_headers  = ["ETag", "Content-Length", "Content-Range", "Accept-Ranges"]

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from stereo_spot.domain import DUBOIS_MIXES, AnaglyphMode
-from stereo_spot.keys import final_key
+from stereo_spot.keys import final_key, source_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import storage_from
 from tests.media import ffmpeg
@@ -100,6 +100,7 @@ def embedded_stack(tmp_path: Path) -> Iterator[str]:
     log_path = tmp_path / "up.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEREO_SPOT_")}
     env["STEREO_SPOT_SEGMENT_SECONDS"] = "1"
+    env["STEREO_SPOT_UPLOAD_PART_BYTES"] = str(5 * 1024**2)  # S3's smallest: a 12 MB file is 3
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [*_stereo_spot_command(), "up", "--port", str(port), "--data-dir", str(tmp_path / "d")],
@@ -201,6 +202,66 @@ def test_only_a_part_asked_for_with_the_upload_in_a_browser(embedded_stack, brow
     seconds = page.evaluate("document.getElementById('player').duration")
     assert seconds == pytest.approx(1.75, abs=0.05)
     assert page.get_attribute("a[download]", "download") == "clip_0m00.5s-0m02.25s_redcyan.mp4"
+
+
+def test_a_large_upload_goes_in_parts_and_resumes_after_a_reload(
+    embedded_stack, browser, tmp_path
+) -> None:
+    # Lossless noise: 12 MB of real video in 2 s, three parts of 5 MiB.
+    video = tmp_path / "camera.mp4"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "nullsrc=s=480x270:r=30:d=2,geq=lum='random(1)*255':cb=128:cr=128"),
+        *("-c:v", "libx264", "-qp", "0", "-preset", "ultrafast", "-pix_fmt", "yuv420p"),
+        str(video),
+    )
+    assert 10 * 1024**2 < video.stat().st_size < 15 * 1024**2
+    page = browser.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # "leave the page?" during the upload
+    arrived: list[int] = []
+    page.on(
+        "response",
+        lambda answer: (
+            "/storage/parts/" in answer.url
+            and answer.status == 200
+            and arrived.append(int(answer.url.split("?")[0].rsplit("/", 1)[1]))
+        ),
+    )
+    page.goto(embedded_stack)
+    page.click("text=Continue to upload")
+    page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]+$"))
+    job_id = page.url.rsplit("/", 1)[1]
+
+    # The connection drops every try of part 3: the page sends it again, after a pause...
+    def drop_part_3(route) -> None:
+        if "/parts/" in route.request.url and "/3?" in route.request.url:
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/storage/parts/**", drop_part_3)
+    page.set_input_files("#file", str(video))
+    page.click("#upload-button")
+    _wait_until(page, "document.getElementById('upload-message').textContent"
+                ".includes('sending part 3 again')")  # fmt: skip
+    deadline = time.monotonic() + 30
+    while sorted(arrived) != [1, 2]:
+        assert time.monotonic() < deadline, arrived
+        page.wait_for_timeout(100)  # Playwright hands over events only while it is called
+
+    # ...and, the page opened again and the same file chosen, sends only what did not arrive.
+    page.unroute("**/storage/parts/**")
+    page.reload()
+    arrived.clear()
+    page.set_input_files("#file", str(video))
+    page.click("#upload-button")
+    _wait_until(page, "!document.getElementById('upload-form')", seconds=60)
+
+    assert arrived == [3]
+    stored = storage_from(Settings(backend="local", data_dir=tmp_path / "d")).get_file(
+        source_key(job_id), tmp_path / "stored.mp4"
+    )
+    assert stored.read_bytes() == video.read_bytes()
+    assert page.locator("#phase").inner_text() != "Waiting for the video"
 
 
 NEWS = ((3.0, 4.0, "GOOD EVENING"), (4.5, 5.5, "HERE IS THE NEWS"))

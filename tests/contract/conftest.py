@@ -61,3 +61,25 @@ def job_store(request: pytest.FixtureRequest, tmp_path: Path) -> JobStore:
     from stereo_spot.jobs.dynamo import DynamoJobStore
 
     return DynamoJobStore.from_settings(request.getfixturevalue("aws_settings"))
+
+
+@pytest.fixture(params=ADAPTER_SETS)
+def parts_storage(request: pytest.FixtureRequest, tmp_path: Path):
+    """An adapter that signs part URLs, and how a client PUTs a part to one: to moto server
+    for S3; to the portal's /storage endpoint (what serves the local adapter's URLs) locally.
+    Yields ``(storage, put)`` where ``put(url, data)`` returns the HTTP answer."""
+    import httpx
+
+    if request.param == "aws":
+        yield request.getfixturevalue("s3_storage"), lambda url, data: httpx.put(url, content=data)
+        return
+    from fastapi.testclient import TestClient
+
+    from portal.app import create_app
+    from stereo_spot.wiring import job_store_from, storage_from
+
+    settings = Settings(backend="local", data_dir=tmp_path / "data")
+    storage = storage_from(settings)
+    app = create_app(settings, storage=storage, jobs=job_store_from(settings))
+    with TestClient(app) as client:
+        yield storage, lambda url, data: client.put(url, content=data)

@@ -58,6 +58,7 @@ def test_aws_smoke_passes_on_an_initialised_endpoint(names, capsys) -> None:
     out = capsys.readouterr().out
     assert "FAIL" not in out
     assert "aws-smoke passed." in out
+    assert "ok   upload in parts" in out
     assert "skip signature and POST-policy enforcement" in out
 
 

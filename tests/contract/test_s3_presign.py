@@ -63,6 +63,15 @@ def test_presigned_post_signs_key_type_and_size_conditions(s3_storage) -> None:
     assert target.fields["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
 
 
+def test_a_post_never_promises_more_than_s3_takes_in_one(s3_storage) -> None:
+    # S3 refuses a POST over 5 GB whatever its policy says: larger files go up in parts.
+    target = s3_storage.presign_upload(source_key(JOB_ID), max_bytes=20 * 1024**3)
+
+    conditions = json.loads(base64.b64decode(target.fields["policy"]))["conditions"]
+    assert target.max_bytes == 5 * 1024**3
+    assert ["content-length-range", 1, 5 * 1024**3] in conditions
+
+
 def test_presign_upload_rejects_invalid_keys(s3_storage) -> None:
     with pytest.raises(InvalidKey):
         s3_storage.presign_upload("input/../x.mp4", max_bytes=10)

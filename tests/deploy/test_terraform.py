@@ -90,7 +90,7 @@ def test_app_code_names_the_same_index_and_ttl_attribute():
     assert TTL_ATTRIBUTE in text
 
 
-def test_media_bucket_expires_segments_and_allows_presigned_post():
+def test_media_bucket_expires_segments_and_takes_uploads_from_browsers():
     document = _hcl(TERRAFORM / "infra" / "s3.tf")
     lifecycle = _resource(document, "aws_s3_bucket_lifecycle_configuration", "media")
     prefixes = {
@@ -99,8 +99,33 @@ def test_media_bucket_expires_segments_and_allows_presigned_post():
         if rule.get("filter")
     }
     assert "expiration" in prefixes["segments/"]
-    cors = _resource(document, "aws_s3_bucket_cors_configuration", "media")
-    assert "POST" in {_unquote(m) for m in cors["cors_rule"][0]["allowed_methods"]}
+    # An upload in parts left unfinished (a page closed for good) is dropped with its parts.
+    assert any(
+        "abort_incomplete_multipart_upload" in rule and "prefix" not in rule["filter"][0]
+        for rule in lifecycle["rule"]
+    )
+    cors = _resource(document, "aws_s3_bucket_cors_configuration", "media")["cors_rule"][0]
+    # Parts go up as PUTs whose ETag the page must read; scripts may POST a form.
+    assert {"PUT", "POST"} <= {_unquote(m) for m in cors["allowed_methods"]}
+    assert "ETag" in {_unquote(h) for h in cors["expose_headers"]}
+
+
+def test_the_portal_may_run_every_step_of_an_upload_in_parts():
+    document = _hcl(TERRAFORM / "infra" / "irsa.tf")
+    portal = next(
+        body
+        for block in document["data"]
+        for kind, instances in block.items()
+        if _unquote(kind) == "aws_iam_policy_document"
+        for name, body in instances.items()
+        if _unquote(name) == "portal"
+    )
+    uploads = next(
+        s for s in portal["statement"] if _unquote(s["sid"]) == "UploadSourcesAndReadResults"
+    )
+    actions = {_unquote(action) for action in uploads["actions"]}
+    assert {"s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"} <= actions
+    assert [_unquote(r) for r in uploads["resources"]] == ["${local.media_arn}/input/*"]
 
 
 def test_render_keys_match_terraform_kustomize_inputs_output():

@@ -122,3 +122,29 @@ def post_upload(client: TestClient, target: dict | UploadTarget, path: Path, **o
     fields.update(override)
     with open(path, "rb") as handle:
         return client.post(url, data=fields, files={"file": (path.name, handle, "video/mp4")})
+
+
+def upload_in_parts(client: TestClient, job_id: str, path: Path, put=None) -> dict:
+    """Upload ``path`` as the job page's script does: in parts through the JSON API, each part
+    PUT straight to its signed URL (``put``: how, default the portal's client), then completed
+    with the ETags. Returns the upload's plan."""
+    data = path.read_bytes()
+    started = client.post(f"/api/jobs/{job_id}/uploads", json={"size": len(data)})
+    assert started.status_code == 201, started.text
+    upload = started.json()
+    numbers = list(range(1, upload["part_count"] + 1))
+    signed = client.post(
+        upload["links"]["sign"], json={"upload_id": upload["upload_id"], "numbers": numbers}
+    )
+    assert signed.status_code == 200, signed.text
+    parts = []
+    for part in signed.json()["parts"]:
+        first = (part["number"] - 1) * upload["part_size"]
+        answer = (put or client.put)(part["url"], content=data[first : first + upload["part_size"]])
+        assert answer.status_code == 200, answer.text
+        parts.append({"number": part["number"], "etag": answer.headers["etag"]})
+    done = client.post(
+        upload["links"]["complete"], json={"upload_id": upload["upload_id"], "parts": parts}
+    )
+    assert done.status_code == 204, done.text
+    return upload

@@ -8,10 +8,12 @@ server that reads and writes the bucket. Slow: tens of seconds on 2 cores.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -22,7 +24,7 @@ from stereo_spot.domain import Layout
 from stereo_spot.settings import Settings
 from tests.aws_fixtures import fresh_aws_settings
 from tests.media import probe, video_stream
-from tests.portal.conftest import MAX_UPLOAD_BYTES
+from tests.portal.conftest import MAX_UPLOAD_BYTES, create_job_via_api, upload_in_parts
 
 pytestmark = pytest.mark.slow
 
@@ -115,3 +117,35 @@ def test_upload_to_s3_convert_and_play_from_s3(
     download = httpx.get(playback["download_url"], timeout=30)
     assert download.status_code == 200 and download.content == video.content
     assert expected_name in download.headers.get("content-disposition", "")
+
+
+def test_a_large_upload_goes_to_s3_in_parts(moto_endpoint: str, tmp_path: Path) -> None:
+    """The upload page's way on the cluster: each part PUT straight to S3 (the portal only signs),
+    S3 joining them on completion."""
+    from stereo_spot.aws_setup import create_bucket_and_table
+    from stereo_spot.keys import source_key
+    from stereo_spot.wiring import job_store_from, storage_from
+
+    settings = fresh_aws_settings(
+        "parts", data_dir=tmp_path / "data", max_upload_bytes=24 * 1024**2,
+        upload_part_bytes=5 * 1024**2,
+    )  # fmt: skip
+    create_bucket_and_table(settings)
+    master = tmp_path / "master.mov"
+    master.write_bytes(os.urandom(11 * 1024**2 + 123))
+    storage = storage_from(settings)
+    app = create_app(settings, storage, job_store_from(settings))
+    sent_to: set[str] = set()
+
+    def put_to_s3(url: str, content: bytes) -> httpx.Response:
+        sent_to.add(urlsplit(url).netloc)
+        return httpx.put(url, content=content, timeout=30)
+
+    with TestClient(app) as client:
+        job_id, _ = create_job_via_api(client)
+        upload = upload_in_parts(client, job_id, master, put=put_to_s3)
+
+    assert upload["part_count"] == 3
+    assert sent_to == {urlsplit(moto_endpoint).netloc}, "every part went to S3, not the portal"
+    stored = storage.get_file(source_key(job_id), tmp_path / "stored.mov")
+    assert stored.read_bytes() == master.read_bytes()

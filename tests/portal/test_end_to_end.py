@@ -16,7 +16,7 @@ from pipelines.local_runner import INTERRUPTED, run_log_path
 from stereo_spot.domain import JobStatus
 from stereo_spot.keys import final_key, job_prefixes
 from tests.media import make_clip, probe, video_stream
-from tests.portal.conftest import create_job_via_form, csrf_token, post_upload
+from tests.portal.conftest import create_job_via_form, csrf_token, post_upload, upload_in_parts
 from tests.processes import gone_within, processes_mentioning
 
 pytestmark = pytest.mark.slow
@@ -38,13 +38,7 @@ def _wait_for_final(client, job_id: str, timeout: float = 240) -> list[str]:
 def test_upload_start_convert_and_play(running_client, jobs, storage, clip_mp4: Path, tmp_path):
     client = running_client
     job_id = create_job_via_form(client, layout="half-sbs", divergence="2", engine="classical")
-    page = client.get(f"/jobs/{job_id}").text
-    form = re.search(r'<form id="upload-form".*?</form>', page, re.S).group(0)
-    fields = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', form))
-    assert (
-        post_upload(client, {"url": "/storage/upload", "fields": fields}, clip_mp4).status_code
-        == 204
-    )
+    upload_in_parts(client, job_id, clip_mp4)
 
     started = client.post(
         f"/jobs/{job_id}/start",

@@ -23,10 +23,12 @@ from stereo_spot.keys import (
 )
 from tests.media import make_clip, probe
 from tests.portal.conftest import (
+    MAX_UPLOAD_BYTES,
     create_job_via_api,
     create_job_via_form,
     csrf_token,
     post_upload,
+    upload_in_parts,
 )
 from tests.processes import run_lock_held
 
@@ -38,13 +40,8 @@ def _form_fields(page: str, form_id: str) -> dict[str, str]:
     return dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
 
 
-def _upload_form_target(page: str) -> dict:
-    """The signed target as the page's upload form carries it."""
-    form = re.search(r'<form id="upload-form".*?</form>', page, re.S).group(0)
-    return {
-        "url": re.search(r'action="([^"]+)"', form).group(1),
-        "fields": dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', form)),
-    }
+def _upload_form(page: str) -> str:
+    return re.search(r'<form id="upload-form".*?</form>', page, re.S).group(0)
 
 
 def _start(client: TestClient, job_id: str, name: str = "clip.mp4"):
@@ -106,11 +103,13 @@ def test_form_creates_job_and_shows_upload_page(client, jobs) -> None:
 
     job = jobs.get(job_id)
     page = client.get(f"/jobs/{job_id}")
-    target = _upload_form_target(page.text)
+    form = _upload_form(page.text)
     assert job.status is JobStatus.CREATED and job.layout.value == "half-sbs"
     assert job.params.divergence == 2.5 and job.params.convergence == 0.5
-    assert target["url"] == "/storage/upload"
-    assert target["fields"]["key"] == source_key(job_id)
+    # The page's script uploads in parts through the JSON API; the page signs nothing itself.
+    assert f'data-uploads-url="/api/jobs/{job_id}/uploads"' in form
+    assert f'data-max-bytes="{MAX_UPLOAD_BYTES}"' in form
+    assert 'type="hidden"' not in form
     assert 'id="upload-bar"' in page.text and "/static/portal.js" in page.text
 
 
@@ -209,9 +208,7 @@ def test_upload_from_page_then_start_queues_the_probed_job(
     client, jobs, launcher, clip_mp4: Path
 ) -> None:
     job_id = create_job_via_form(client, layout="sbs")
-    target = _upload_form_target(client.get(f"/jobs/{job_id}").text)
-
-    assert post_upload(client, target, clip_mp4).status_code == 204
+    upload_in_parts(client, job_id, clip_mp4)
     started = _start(client, job_id)
 
     assert started.status_code == 202, started.text
@@ -230,9 +227,7 @@ def test_a_file_cut_short_is_queued_and_its_page_says_where_it_stops(
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 6 // 10])
     job_id = create_job_via_form(client)
-    target = _upload_form_target(client.get(f"/jobs/{job_id}").text)
-
-    assert post_upload(client, target, cut).status_code == 204
+    upload_in_parts(client, job_id, cut)
     assert _start(client, job_id, "cut.mkv").status_code == 202
 
     job = jobs.get(job_id)
@@ -272,8 +267,7 @@ def test_second_start_does_not_submit_again(client, jobs, launcher, clip_mp4: Pa
 
 def test_non_video_upload_fails_the_job_with_its_reason(client, jobs, not_a_video: Path) -> None:
     job_id = create_job_via_form(client)
-    target = _upload_form_target(client.get(f"/jobs/{job_id}").text)
-    post_upload(client, target, not_a_video)
+    upload_in_parts(client, job_id, not_a_video)
 
     _start(client, job_id)
 
@@ -673,9 +667,8 @@ def test_preview_first_holds_the_upload_until_the_whole_video_is_asked_for(
     job_id = create_job_via_form(client, layout="half-sbs", divergence="2.5")
     page = client.get(f"/jobs/{job_id}").text
     assert 'id="preview-first"' in page, "the upload page offers a preview first"
-    target = _upload_form_target(page)
-    assert "preview" not in target["fields"], "the choice is not sent to the storage"
-    post_upload(client, target, long_clip)
+    assert 'name="preview' not in _upload_form(page), "the choice is not sent to the storage"
+    upload_in_parts(client, job_id, long_clip)
 
     response = client.post(
         f"/jobs/{job_id}/start",
@@ -824,9 +817,9 @@ def test_a_part_asked_for_with_the_upload_is_what_the_job_converts(
     job_id = create_job_via_form(client, layout="sbs")
     page = client.get(f"/jobs/{job_id}").text
     assert 'id="upload-start"' in page and 'id="upload-end"' in page
-    target = _upload_form_target(page)
-    assert not {"start", "end"} & set(target["fields"]), "the times are not sent to the storage"
-    post_upload(client, target, long_clip)
+    form = _upload_form(page)
+    assert 'name="start"' not in form and 'name="end"' not in form, "not sent to the storage"
+    upload_in_parts(client, job_id, long_clip)
 
     response = client.post(
         f"/jobs/{job_id}/start",

@@ -1,0 +1,131 @@
+"""Uploading a job's video in parts (S3 multipart upload), as plain functions over the ports.
+
+The browser (or a script) asks for an upload of a file of some size, gets a plan (parts of
+``part_size`` bytes), asks for signed URLs for the parts it is about to send, PUTs each part
+straight to the storage (retrying a part alone when it fails), and completes the upload with
+each part's ETag; then it starts the job as after a form upload. The file never passes through
+the portal on S3, any size up to the portal's limit goes (a form POST stops at 5 GB), and an
+upload broken off resumes from the parts the storage holds (:func:`received_parts`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from portal.services import NotReady, get_job
+from stereo_spot import keys
+from stereo_spot.domain import JobStatus
+from stereo_spot.errors import StereoSpotError, UploadRejected
+from stereo_spot.jobs import JobStore
+from stereo_spot.settings import Settings
+from stereo_spot.storage import ObjectStorage
+from stereo_spot.storage.multipart import MAX_PARTS, PartPlan, UploadedPart, plan_parts
+
+# Signed in batches: a 20 GiB file is 1,280 parts, and URLs signed far ahead of their PUT
+# could expire before it.
+MAX_PARTS_SIGNED_AT_ONCE = 100
+
+
+class UploadTooLarge(StereoSpotError):
+    """More bytes than the portal accepts for one video."""
+
+
+@dataclass(frozen=True)
+class StartedUpload:
+    upload_id: str
+    plan: PartPlan
+
+
+def start_upload(
+    jobs: JobStore, storage: ObjectStorage, settings: Settings, job_id: str, size: int
+) -> StartedUpload:
+    """Begin uploading the job's video, a file of ``size`` bytes, in parts."""
+    _waiting_for_its_video(jobs, job_id)
+    _refuse_over_limit(size, settings)
+    try:
+        plan = plan_parts(size, settings.upload_part_bytes)
+    except ValueError as unfit:
+        raise UploadTooLarge(str(unfit)) from None
+    upload_id = storage.start_multipart_upload(keys.source_key(job_id))
+    return StartedUpload(upload_id=upload_id, plan=plan)
+
+
+def sign_parts(
+    jobs: JobStore,
+    storage: ObjectStorage,
+    settings: Settings,
+    job_id: str,
+    upload_id: str,
+    numbers: Sequence[int],
+) -> list[tuple[int, str]]:
+    """Signed PUT URLs for the parts ``numbers`` of the upload, valid for the upload links'
+    lifetime (``settings.upload_url_seconds``)."""
+    _waiting_for_its_video(jobs, job_id)
+    if not 1 <= len(numbers) <= MAX_PARTS_SIGNED_AT_ONCE:
+        raise UploadRejected(f"Ask for 1 to {MAX_PARTS_SIGNED_AT_ONCE} parts at a time.")
+    if any(not 1 <= number <= MAX_PARTS for number in numbers):
+        raise UploadRejected(f"Parts are numbered 1 to {MAX_PARTS}.")
+    key = keys.source_key(job_id)
+    storage.uploaded_parts(key, upload_id)  # an upload that is gone says so now, not per PUT
+    return [
+        (number, storage.presign_upload_part(key, upload_id, number, settings.upload_url_seconds))
+        for number in numbers
+    ]
+
+
+def received_parts(
+    jobs: JobStore, storage: ObjectStorage, job_id: str, upload_id: str
+) -> list[UploadedPart]:
+    """The parts the storage holds, to resume an upload that was broken off."""
+    get_job(jobs, job_id)
+    return storage.uploaded_parts(keys.source_key(job_id), upload_id)
+
+
+def finish_upload(
+    jobs: JobStore,
+    storage: ObjectStorage,
+    settings: Settings,
+    job_id: str,
+    upload_id: str,
+    parts: Sequence[UploadedPart],
+) -> None:
+    """Join the parts into the job's video; then it can be started.
+
+    The sizes are the storage's, not the sender's: an upload that grew past the portal's limit
+    (parts sent larger than planned) is dropped whole rather than completed.
+    """
+    _waiting_for_its_video(jobs, job_id)
+    key = keys.source_key(job_id)
+    held = {part.number: part.size for part in storage.uploaded_parts(key, upload_id)}
+    total = sum(held.get(part.number, 0) for part in parts)
+    if total > settings.max_upload_bytes:
+        storage.abort_multipart_upload(key, upload_id)
+        _refuse_over_limit(total, settings)
+    storage.complete_multipart_upload(key, upload_id, parts)
+
+
+def abort_upload(jobs: JobStore, storage: ObjectStorage, job_id: str, upload_id: str) -> None:
+    """Drop an upload and the parts it received (one that is already gone is fine)."""
+    get_job(jobs, job_id)
+    storage.abort_multipart_upload(keys.source_key(job_id), upload_id)
+
+
+def _waiting_for_its_video(jobs: JobStore, job_id: str) -> None:
+    """A job's video is written only while the job waits for it: completing an upload after the
+    job started would replace the video under its running conversion."""
+    job = get_job(jobs, job_id)
+    if job.status is not JobStatus.CREATED:
+        raise NotReady(f"This job is {job.status.value}; it takes no more uploads.")
+
+
+def _refuse_over_limit(size: int, settings: Settings) -> None:
+    if size > settings.max_upload_bytes:
+        raise UploadTooLarge(
+            f"The file is {_in_words(size)}; this portal accepts videos of up to "
+            f"{_in_words(settings.max_upload_bytes)}."
+        )
+
+
+def _in_words(size: int) -> str:
+    return f"{size / 1024**3:.1f} GiB" if size >= 1024**3 else f"{size / 1024**2:.1f} MiB"

@@ -1,0 +1,251 @@
+"""Uploading a job's video in parts through the JSON API, on the real local adapters: what the
+upload page's script does (portal/static/portal.js), and what the portal refuses."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from portal.app import create_app
+from stereo_spot.keys import source_key
+from stereo_spot.settings import Settings
+from stereo_spot.storage.local_parts import ABANDONED_AFTER_SECONDS, FOLDER
+from stereo_spot.storage.multipart import MIB
+from stereo_spot.wiring import job_store_from, storage_from
+from tests.portal.conftest import create_job_via_api, post_upload, upload_in_parts
+
+LIMIT = 24 * MIB
+
+
+@pytest.fixture
+def big_settings(tmp_path: Path) -> Settings:
+    """A portal that takes 24 MiB in parts of 5 MiB (S3's smallest)."""
+    return Settings(
+        backend="local",
+        data_dir=tmp_path / "data",
+        max_upload_bytes=LIMIT,
+        upload_part_bytes=5 * MIB,
+    )
+
+
+@pytest.fixture
+def big_client(big_settings: Settings, launcher) -> Iterator[TestClient]:
+    jobs = job_store_from(big_settings)
+    app = create_app(big_settings, storage_from(big_settings), jobs, launcher)
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def eleven_mib(tmp_path: Path) -> Path:
+    path = tmp_path / "master.mov"
+    path.write_bytes(os.urandom(11 * MIB + 123))
+    return path
+
+
+def _begin(client: TestClient, job_id: str, size: int) -> dict:
+    started = client.post(f"/api/jobs/{job_id}/uploads", json={"size": size})
+    assert started.status_code == 201, started.text
+    return started.json()
+
+
+def _put(client: TestClient, upload: dict, number: int, data: bytes):
+    signed = client.post(
+        upload["links"]["sign"], json={"upload_id": upload["upload_id"], "numbers": [number]}
+    )
+    assert signed.status_code == 200, signed.text
+    return client.put(signed.json()["parts"][0]["url"], content=data)
+
+
+def _part(data: bytes, upload: dict, number: int) -> bytes:
+    first = (number - 1) * upload["part_size"]
+    return data[first : first + upload["part_size"]]
+
+
+def test_a_file_of_several_parts_arrives_whole(big_client, big_settings, eleven_mib, tmp_path):
+    job_id, _ = create_job_via_api(big_client)
+
+    upload = upload_in_parts(big_client, job_id, eleven_mib)
+
+    assert (upload["part_size"], upload["part_count"]) == (5 * MIB, 3)
+    assert upload["max_bytes"] == LIMIT
+    stored = storage_from(big_settings).get_file(source_key(job_id), tmp_path / "stored")
+    assert stored.read_bytes() == eleven_mib.read_bytes()
+    assert not _unfinished(big_settings), "the parts are gone"
+
+
+def test_an_upload_broken_off_resumes_from_the_parts_received(big_client, eleven_mib, tmp_path):
+    job_id, _ = create_job_via_api(big_client)
+    data = eleven_mib.read_bytes()
+    upload = _begin(big_client, job_id, len(data))
+    sent = {n: _put(big_client, upload, n, _part(data, upload, n)) for n in (1, 3)}
+
+    # The page opened again asks what arrived, and sends only the rest.
+    received = big_client.get(
+        upload["links"]["received"], params={"upload_id": upload["upload_id"]}
+    ).json()["parts"]
+    sent[2] = _put(big_client, upload, 2, _part(data, upload, 2))
+    done = big_client.post(
+        upload["links"]["complete"],
+        json={
+            "upload_id": upload["upload_id"],
+            "parts": [{"number": n, "etag": sent[n].headers["etag"]} for n in (1, 2, 3)],
+        },
+    )
+
+    assert [(p["number"], p["size"]) for p in received] == [(1, 5 * MIB), (3, MIB + 123)]
+    assert done.status_code == 204, done.text
+    stored = storage_from_client(big_client).get_file(source_key(job_id), tmp_path / "s")
+    assert stored.read_bytes() == data
+
+
+def test_a_file_over_the_limit_is_refused_before_a_byte_is_sent(big_client) -> None:
+    job_id, _ = create_job_via_api(big_client)
+
+    refused = big_client.post(f"/api/jobs/{job_id}/uploads", json={"size": 30 * MIB})
+
+    assert refused.status_code == 413
+    assert refused.json()["detail"] == (
+        "The file is 30.0 MiB; this portal accepts videos of up to 24.0 MiB."
+    )
+
+
+def test_parts_sent_larger_than_planned_are_dropped_not_joined(big_client, big_settings):
+    job_id, _ = create_job_via_api(big_client)
+    upload = _begin(big_client, job_id, 6 * MIB)  # planned: 5 MiB + 1 MiB
+    one = _put(big_client, upload, 1, b"x" * (5 * MIB))
+    two = _put(big_client, upload, 2, b"y" * (20 * MIB))  # a sender that lied about the size
+
+    done = big_client.post(
+        upload["links"]["complete"],
+        json={
+            "upload_id": upload["upload_id"],
+            "parts": [
+                {"number": 1, "etag": one.headers["etag"]},
+                {"number": 2, "etag": two.headers["etag"]},
+            ],
+        },
+    )
+
+    assert done.status_code == 413 and "accepts videos of up to 24.0 MiB" in done.json()["detail"]
+    assert not storage_from(big_settings).exists(source_key(job_id))
+    gone = big_client.get(upload["links"]["received"], params={"upload_id": upload["upload_id"]})
+    assert gone.status_code == 404 and "start the upload again" in gone.json()["detail"]
+
+
+def test_a_part_that_never_arrived_is_named_at_completion(big_client, eleven_mib) -> None:
+    job_id, _ = create_job_via_api(big_client)
+    data = eleven_mib.read_bytes()
+    upload = _begin(big_client, job_id, len(data))
+    one = _put(big_client, upload, 1, _part(data, upload, 1))
+
+    done = big_client.post(
+        upload["links"]["complete"],
+        json={
+            "upload_id": upload["upload_id"],
+            "parts": [{"number": 1, "etag": one.headers["etag"]}, {"number": 2, "etag": '"00"'}],
+        },
+    )
+
+    assert done.status_code == 400
+    assert done.json()["detail"] == 'Part 2 was not received with the ETag "00"; send it again.'
+
+
+def test_a_started_job_takes_no_more_parts(client, storage, clip_mp4, not_a_video, tmp_path):
+    job_id, _ = create_job_via_api(client)
+    upload = _begin(client, job_id, not_a_video.stat().st_size)  # begun before the start...
+    signed = client.post(
+        upload["links"]["sign"], json={"upload_id": upload["upload_id"], "numbers": [1]}
+    ).json()["parts"][0]["url"]
+    upload_in_parts(client, job_id, clip_mp4)
+    assert client.post(f"/api/jobs/{job_id}/start").status_code == 202
+
+    late = client.put(signed, content=not_a_video.read_bytes())  # ...and sent after it
+    begin = client.post(f"/api/jobs/{job_id}/uploads", json={"size": 10})
+    complete = client.post(
+        upload["links"]["complete"],
+        json={"upload_id": upload["upload_id"], "parts": [{"number": 1, "etag": '"00"'}]},
+    )
+
+    for answer in (late, begin, complete):
+        assert answer.status_code == 409 and "it takes no more uploads" in answer.text
+    kept = storage.get_file(source_key(job_id), tmp_path / "kept.mp4")
+    assert kept.read_bytes() == clip_mp4.read_bytes()
+
+
+def test_a_part_url_signs_its_upload_key_and_number(client) -> None:
+    job_id, _ = create_job_via_api(client)
+    other_id, _ = create_job_via_api(client)
+    upload = _begin(client, job_id, 100)
+    url = client.post(
+        upload["links"]["sign"], json={"upload_id": upload["upload_id"], "numbers": [1]}
+    ).json()["parts"][0]["url"]
+
+    for forged in (
+        url.replace("/1?", "/2?"),
+        url.replace(job_id, other_id),
+        url.replace("signature=", "signature=0"),
+    ):
+        answer = client.put(forged, content=b"x")
+        assert answer.status_code == 403, forged
+    assert client.put(url, content=b"x").status_code == 200
+
+
+def test_an_upload_unknown_to_the_storage_is_404(client) -> None:
+    job_id, _ = create_job_via_api(client)
+
+    answer = client.post(
+        f"/api/jobs/{job_id}/uploads/sign",
+        json={"upload_id": "noSuchUpload_0123456789abcdef", "numbers": [1]},
+    )
+
+    assert answer.status_code == 404 and "start the upload again" in answer.json()["detail"]
+
+
+def test_the_form_post_still_takes_files_for_scripts(client, storage, clip_mp4, tmp_path):
+    job_id, upload = create_job_via_api(client)
+
+    assert post_upload(client, upload, clip_mp4).status_code == 204
+    stored = storage.get_file(source_key(job_id), tmp_path / "stored.mp4")
+    assert stored.read_bytes() == clip_mp4.read_bytes()
+
+
+def test_deleting_a_job_drops_its_unfinished_upload(client, settings) -> None:
+    job_id, _ = create_job_via_api(client)
+    upload = _begin(client, job_id, 100)
+    assert _put(client, upload, 1, b"half of a file").status_code == 200
+
+    assert client.delete(f"/api/jobs/{job_id}").status_code == 204
+
+    assert not _unfinished(settings)
+
+
+def test_an_upload_abandoned_for_two_days_is_dropped(client, settings) -> None:
+    job_id, _ = create_job_via_api(client)
+    upload = _begin(client, job_id, 100)
+    assert _put(client, upload, 1, b"half of a file").status_code == 200
+    folder = settings.media_root / FOLDER / upload["upload_id"]
+    long_ago = time.time() - ABANDONED_AFTER_SECONDS - 60
+    for path in (folder, *folder.iterdir()):
+        os.utime(path, (long_ago, long_ago))
+
+    _begin(client, create_job_via_api(client)[0], 100)  # any new upload sweeps
+
+    assert not folder.exists()
+    gone = client.get(upload["links"]["received"], params={"upload_id": upload["upload_id"]})
+    assert gone.status_code == 404
+
+
+def storage_from_client(client: TestClient):
+    return client.app.state.storage
+
+
+def _unfinished(settings: Settings) -> list[Path]:
+    """The local adapter's unfinished uploads (the folder goes when the last one does)."""
+    folder = settings.media_root / FOLDER
+    return list(folder.iterdir()) if folder.exists() else []
