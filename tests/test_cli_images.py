@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from stereo_spot.media.probe import count_video_frames, video_frame_times
-from tests.media import ffmpeg, make_clip, make_size_changing_clip, psnr
+from tests.media import ffmpeg, make_clip, make_size_changing_clip, psnr, turned_sideways
 
 DATA = Path(importlib.util.find_spec("skimage").submodule_search_locations[0]) / "data"
 LEFT = DATA / "motorcycle_left.png"
@@ -109,6 +109,24 @@ def test_depth_of_a_tv_recording_keeps_its_frames_their_times_and_its_first_size
         assert {(f.width, f.height) for f in container.decode(video=0)} == {(160, 96)}
 
 
+def test_depth_of_a_sideways_phone_video_is_upright_as_players_show_it(tmp_path):
+    # A portrait recording as a phone stores it: landscape pixels and a display matrix.
+    upright = make_clip(tmp_path / "upright.mp4", seconds=1, size="90x160", audio=False)
+    stored = tmp_path / "stored.mp4"
+    ffmpeg("-i", str(upright), "-vf", "transpose=clock", "-c:v", "libx264", "-qp", "0", str(stored))
+    sideways = turned_sideways(stored, tmp_path / "sideways.mp4")  # shown turned back upright
+    for source, depth in ((sideways, "sideways_depth.mp4"), (upright, "upright_depth.mp4")):
+        result = stereo_spot("depth", source, "-o", tmp_path / depth)
+        assert result.returncode == 0, result.stderr
+
+    turned, straight = (
+        _first_frame(tmp_path / name) for name in ("sideways_depth.mp4", "upright_depth.mp4")
+    )
+    assert turned.shape == straight.shape == (160, 90, 3)
+    # The depth of the picture as shown, not of its stored pixels turned on their side.
+    assert np.abs(turned.astype(int) - straight.astype(int)).mean() < 4
+
+
 def test_depth_of_a_damaged_video_says_so_and_writes_nothing(tmp_path):
     clip = make_clip(tmp_path / "clip.mp4", seconds=1, size="160x90", audio=False)
     damaged = tmp_path / "damaged.mp4"
@@ -117,3 +135,8 @@ def test_depth_of_a_damaged_video_says_so_and_writes_nothing(tmp_path):
     assert result.returncode == 1
     assert "The file has no index (an MP4 or MOV's moov)" in result.stderr
     assert set(tmp_path.iterdir()) == {clip, damaged}, "no output, nothing half written"
+
+
+def _first_frame(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return next(container.decode(video=0)).to_ndarray(format="rgb24")

@@ -63,7 +63,10 @@ def run_image(args: argparse.Namespace) -> int:
 
 
 def _video_depth(args: argparse.Namespace) -> int:
-    """A grey depth video (white = nearest) with the source's frames at their times."""
+    """A grey depth video (white = nearest) with the source's frames at their times, upright as
+    players show the source (a phone's sideways recording turned as its rotation says, as
+    ``convert`` turns it: the depth cues read the picture the right way up)."""
+    import dataclasses
     from collections import deque
 
     from inference_service.engines.classical import ClassicalEngine
@@ -77,14 +80,24 @@ def _video_depth(args: argparse.Namespace) -> int:
     if not output.parent.is_dir():
         raise InputRejected(f"The output folder {output.parent} does not exist.")
     # The refusals `convert` gives (not a video, no picture, a still, ...), in its words.
-    probe_source(Path(args.input), Settings())
+    info = probe_source(Path(args.input), Settings())
     source, frames = open_video(Path(args.input))
+    # The probe's rotation is counter-clockwise, as numpy's rot90 turns.
+    quarter_turns = info.rotation // 90 % 4
+    if quarter_turns % 2:
+        sar = source.sample_aspect_ratio
+        source = dataclasses.replace(
+            source,
+            width=source.height,
+            height=source.width,
+            sample_aspect_ratio=1 / sar if sar else sar,
+        )
     times: deque[int | None] = deque()
 
     def pictures():
         for frame in frames:
             times.append(frame.pts)
-            yield frame.rgb
+            yield np.ascontiguousarray(np.rot90(frame.rgb, quarter_turns))
 
     # Written beside the output and moved there whole: a failure leaves no half video.
     partial = output.with_name(f".{output.name}.partial")
