@@ -29,7 +29,8 @@
       if (!file) { message.textContent = "Choose a video file first."; return; }
       if (file.size === 0) { message.textContent = file.name + " is empty."; return; }
       if (file.size > Number(form.dataset.maxBytes)) {
-        message.textContent = "This file is larger than the portal accepts.";
+        message.textContent = file.name + " is " + inWords(file.size) +
+          "; this portal accepts videos of up to " + inWords(Number(form.dataset.maxBytes)) + ".";
         return;
       }
       button.disabled = true;
@@ -262,6 +263,12 @@
       button.disabled = false;
       fileInput.disabled = false;
     }
+  }
+
+  // As the portal says sizes (portal/uploads.py).
+  function inWords(bytes) {
+    return bytes >= Math.pow(1024, 3) ? (bytes / Math.pow(1024, 3)).toFixed(1) + " GiB" :
+                                        (bytes / Math.pow(1024, 2)).toFixed(1) + " MiB";
   }
 
   function wait(ms) {

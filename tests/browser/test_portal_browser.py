@@ -101,6 +101,7 @@ def embedded_stack(tmp_path: Path) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEREO_SPOT_")}
     env["STEREO_SPOT_SEGMENT_SECONDS"] = "1"
     env["STEREO_SPOT_UPLOAD_PART_BYTES"] = str(5 * 1024**2)  # S3's smallest: a 12 MB file is 3
+    env["STEREO_SPOT_MAX_UPLOAD_BYTES"] = str(64 * 1024**2)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [*_stereo_spot_command(), "up", "--port", str(port), "--data-dir", str(tmp_path / "d")],
@@ -230,6 +231,17 @@ def test_a_large_upload_goes_in_parts_and_resumes_after_a_reload(
     page.click("text=Continue to upload")
     page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]+$"))
     job_id = page.url.rsplit("/", 1)[1]
+
+    # A file over the portal's limit is refused before a byte leaves, saying both sizes.
+    too_big = tmp_path / "too big.mov"
+    with too_big.open("wb") as handle:
+        handle.truncate(65 * 1024**2)
+    page.set_input_files("#file", str(too_big))
+    page.click("#upload-button")
+    assert page.locator("#upload-message").inner_text() == (
+        "too big.mov is 65.0 MiB; this portal accepts videos of up to 64.0 MiB."
+    )
+    assert not page.is_visible("#upload-progress")
 
     # The connection drops every try of part 3: the page sends it again, after a pause...
     def drop_part_3(route) -> None:
