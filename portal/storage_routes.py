@@ -110,11 +110,16 @@ async def upload_part(
         signer.verify_part(key, upload_id, part_number, expires, signature)
     except SignatureRejected as rejected:
         raise HTTPException(403, str(rejected)) from None
-    limit = min(MAX_PART_BYTES, request.app.state.settings.max_upload_bytes)
+    _refuse_a_started_jobs_source(request, key)
+    # What the whole upload may still take: parts sent past the limit would otherwise fill the
+    # disk before completing the upload refuses them.
+    held = sum(
+        part.size for part in storage.uploaded_parts(key, upload_id) if part.number != part_number
+    )
+    limit = min(MAX_PART_BYTES, request.app.state.settings.max_upload_bytes - held)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, "The part is larger than this portal accepts.")
-    _refuse_a_started_jobs_source(request, key)
     part = storage.staged_part(key, upload_id, part_number)
     written = 0
     try:

@@ -119,11 +119,10 @@ def test_upload_to_s3_convert_and_play_from_s3(
     assert expected_name in download.headers.get("content-disposition", "")
 
 
-def test_a_large_upload_goes_to_s3_in_parts(moto_endpoint: str, tmp_path: Path) -> None:
-    """The upload page's way on the cluster: each part PUT straight to S3 (the portal only signs),
-    S3 joining them on completion."""
+@pytest.fixture
+def parts_portal(moto_endpoint: str, tmp_path: Path) -> Iterator[TestClient]:
+    """A portal on S3 that takes 24 MiB in parts of 5 MiB (S3's smallest)."""
     from stereo_spot.aws_setup import create_bucket_and_table
-    from stereo_spot.keys import source_key
     from stereo_spot.wiring import job_store_from, storage_from
 
     settings = fresh_aws_settings(
@@ -131,21 +130,59 @@ def test_a_large_upload_goes_to_s3_in_parts(moto_endpoint: str, tmp_path: Path) 
         upload_part_bytes=5 * 1024**2,
     )  # fmt: skip
     create_bucket_and_table(settings)
+    with TestClient(create_app(settings, storage_from(settings), job_store_from(settings))) as c:
+        yield c
+
+
+def test_a_large_upload_goes_to_s3_in_parts(parts_portal, moto_endpoint: str, tmp_path) -> None:
+    """The upload page's way on the cluster: each part PUT straight to S3 (the portal only signs),
+    S3 joining them on completion."""
+    from stereo_spot.keys import source_key
+
     master = tmp_path / "master.mov"
     master.write_bytes(os.urandom(11 * 1024**2 + 123))
-    storage = storage_from(settings)
-    app = create_app(settings, storage, job_store_from(settings))
+    storage = parts_portal.app.state.storage
     sent_to: set[str] = set()
 
     def put_to_s3(url: str, content: bytes) -> httpx.Response:
         sent_to.add(urlsplit(url).netloc)
         return httpx.put(url, content=content, timeout=30)
 
-    with TestClient(app) as client:
-        job_id, _ = create_job_via_api(client)
-        upload = upload_in_parts(client, job_id, master, put=put_to_s3)
+    job_id, _ = create_job_via_api(parts_portal)
+    upload = upload_in_parts(parts_portal, job_id, master, put=put_to_s3)
 
     assert upload["part_count"] == 3
     assert sent_to == {urlsplit(moto_endpoint).netloc}, "every part went to S3, not the portal"
     stored = storage.get_file(source_key(job_id), tmp_path / "stored.mov")
     assert stored.read_bytes() == master.read_bytes()
+
+
+def test_parts_s3_took_past_the_limit_are_dropped_not_joined(parts_portal) -> None:
+    """S3 takes a part of any size up to 5 GiB under a signed URL; the portal sums the sizes S3
+    lists before completing."""
+    from stereo_spot.keys import source_key
+
+    client = parts_portal
+    job_id, _ = create_job_via_api(client)
+    upload = client.post(f"/api/jobs/{job_id}/uploads", json={"size": 6 * 1024**2}).json()
+    signed = client.post(
+        upload["links"]["sign"], json={"upload_id": upload["upload_id"], "numbers": [1, 2]}
+    ).json()["parts"]
+    sizes = (5 * 1024**2, 20 * 1024**2)  # planned 5 + 1 MiB: a sender that lied about the size
+    etags = [
+        httpx.put(part["url"], content=b"x" * size, timeout=30).headers["etag"]
+        for part, size in zip(signed, sizes, strict=True)
+    ]
+
+    done = client.post(
+        upload["links"]["complete"],
+        json={
+            "upload_id": upload["upload_id"],
+            "parts": [{"number": n, "etag": etag} for n, etag in enumerate(etags, start=1)],
+        },
+    )
+
+    assert done.status_code == 413 and "accepts videos of up to 24.0 MiB" in done.json()["detail"]
+    assert not client.app.state.storage.exists(source_key(job_id))
+    gone = client.get(upload["links"]["received"], params={"upload_id": upload["upload_id"]})
+    assert gone.status_code == 404 and "start the upload again" in gone.json()["detail"]

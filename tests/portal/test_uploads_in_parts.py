@@ -115,27 +115,16 @@ def test_a_file_over_the_limit_is_refused_before_a_byte_is_sent(big_client) -> N
     )
 
 
-def test_parts_sent_larger_than_planned_are_dropped_not_joined(big_client, big_settings):
+def test_parts_past_the_limit_are_refused_as_they_arrive(big_client, big_settings) -> None:
     job_id, _ = create_job_via_api(big_client)
-    upload = _begin(big_client, job_id, 6 * MIB)  # planned: 5 MiB + 1 MiB
-    one = _put(big_client, upload, 1, b"x" * (5 * MIB))
-    two = _put(big_client, upload, 2, b"y" * (20 * MIB))  # a sender that lied about the size
+    upload = _begin(big_client, job_id, 6 * MIB)
+    assert _put(big_client, upload, 1, b"x" * (20 * MIB)).status_code == 200
 
-    done = big_client.post(
-        upload["links"]["complete"],
-        json={
-            "upload_id": upload["upload_id"],
-            "parts": [
-                {"number": 1, "etag": one.headers["etag"]},
-                {"number": 2, "etag": two.headers["etag"]},
-            ],
-        },
-    )
+    past = _put(big_client, upload, 2, b"y" * (5 * MIB))  # 25 MiB held, over 24
 
-    assert done.status_code == 413 and "accepts videos of up to 24.0 MiB" in done.json()["detail"]
-    assert not storage_from(big_settings).exists(source_key(job_id))
-    gone = big_client.get(upload["links"]["received"], params={"upload_id": upload["upload_id"]})
-    assert gone.status_code == 404 and "start the upload again" in gone.json()["detail"]
+    assert past.status_code == 413
+    held = big_client.get(upload["links"]["received"], params={"upload_id": upload["upload_id"]})
+    assert [p["number"] for p in held.json()["parts"]] == [1], "nothing of it kept"
 
 
 def test_a_part_that_never_arrived_is_named_at_completion(big_client, eleven_mib) -> None:
