@@ -8,6 +8,7 @@
   var PARTS_IN_FLIGHT = 4;
   var ATTEMPTS = 6;
   var SIGNED_AHEAD = 10;
+  var WINDOW_MS = 10000;
 
   function uploadPage(form) {
     var bar = document.getElementById("upload-bar");
@@ -66,12 +67,29 @@
           loaded[part.number] = part.size;
         });
 
+        // Bytes sent over the last seconds, for the speed and the time left.
+        var samples = [];
+
         function show() {
           var sum = 0;
           Object.keys(loaded).forEach(function (n) { sum += loaded[n]; });
           var p = Math.min(99, Math.floor((sum / file.size) * 100));
           bar.value = p;
-          percent.textContent = p + " %";
+          percent.textContent = p + " %" + pace(sum);
+        }
+
+        function pace(sum) {
+          var now = Date.now();
+          samples.push([now, sum]);
+          while (samples.length > 2 && now - samples[1][0] > WINDOW_MS) { samples.shift(); }
+          var seconds = (now - samples[0][0]) / 1000;
+          var rate = (sum - samples[0][1]) / seconds;
+          if (seconds < 2 || rate <= 0) { return ""; }
+          var left = (file.size - sum) / rate;
+          return " · " + (rate / 1e6).toFixed(1) + " MB/s · " + (
+            left < 60 ? "less than a minute left" :
+            left < 5400 ? "about " + Math.round(left / 60) + " min left" :
+            "about " + (left / 3600).toFixed(1) + " h left");
         }
 
         function signedUrl(number, again) {

@@ -251,8 +251,16 @@ def test_a_large_upload_goes_in_parts_and_resumes_after_a_reload(
             route.continue_()
 
     page.route("**/storage/parts/**", drop_part_3)
+    # A slow link (2 MB/s up): the page tells the speed and the time left as the parts go.
+    network = page.context.new_cdp_session(page)
+    network.send("Network.enable")
+    slow = {"offline": False, "latency": 0, "downloadThroughput": -1}
+    network.send("Network.emulateNetworkConditions", {**slow, "uploadThroughput": 2_000_000})
     page.set_input_files("#file", str(video))
     page.click("#upload-button")
+    _wait_until(page, "/ · [0-9.]+ MB\\/s · .* left$/"
+                ".test(document.getElementById('upload-percent').textContent)")  # fmt: skip
+    network.send("Network.emulateNetworkConditions", {**slow, "uploadThroughput": -1})
     _wait_until(page, "document.getElementById('upload-message').textContent"
                 ".includes('sending part 3 again')")  # fmt: skip
     deadline = time.monotonic() + 30
