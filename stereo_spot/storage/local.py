@@ -137,7 +137,7 @@ class LocalStorage:
     def complete_multipart_upload(
         self, key: str, upload_id: str, parts: Sequence[UploadedPart]
     ) -> None:
-        self._parts.complete(key, upload_id, parts, self.staged_writer(key))
+        self._parts.complete(key, upload_id, parts, lambda: self.staged_writer(key))
 
     def abort_multipart_upload(self, key: str, upload_id: str) -> None:
         self._parts.abort(key, upload_id)

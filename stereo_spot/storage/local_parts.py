@@ -16,7 +16,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from stereo_spot.errors import UploadNotFound, UploadRejected
@@ -57,12 +57,18 @@ class LocalParts:
         return parts
 
     def complete(
-        self, key: str, upload_id: str, parts: Sequence[UploadedPart], target: StagedFile
+        self,
+        key: str,
+        upload_id: str,
+        parts: Sequence[UploadedPart],
+        staged: Callable[[], StagedFile],
     ) -> None:
-        """Join ``parts`` into ``target`` (a staged file of the object) and drop the upload."""
+        """Join ``parts`` into a ``staged()`` file of the object (opened once they are found
+        complete) and drop the upload."""
         received = {part.number: part for part in self.uploaded(key, upload_id)}
         _check_completion(parts, received)
         folder = self.folder / upload_id
+        target = staged()
         try:
             for part in parts:
                 with (folder / f"{part.number:05d}").open("rb") as source:
@@ -99,9 +105,10 @@ class LocalParts:
             return
         cutoff = time.time() - ABANDONED_AFTER_SECONDS
         for folder in self.folder.iterdir():
-            newest = max((p.stat().st_mtime for p in folder.iterdir()), default=0.0)
-            if newest < cutoff:
-                shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(FileNotFoundError):  # completed or aborted meanwhile
+                newest = max((p.stat().st_mtime for p in folder.iterdir()), default=0.0)
+                if newest < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _check_completion(parts: Sequence[UploadedPart], received: dict[int, UploadedPart]) -> None:

@@ -143,6 +143,8 @@ def test_a_part_that_never_arrived_is_named_at_completion(big_client, eleven_mib
 
     assert done.status_code == 400
     assert done.json()["detail"] == 'Part 2 was not received with the ETag "00"; send it again.'
+    folder = big_client.app.state.storage.path_for(source_key(job_id)).parent
+    assert not folder.exists() or not list(folder.iterdir()), "no half-joined file left behind"
 
 
 def test_a_started_job_takes_no_more_parts(client, storage, clip_mp4, not_a_video, tmp_path):
