@@ -4,10 +4,13 @@
 (function () {
   "use strict";
 
-  // How many parts travel at once, and how often one is tried before the upload gives up.
+  // How many parts travel at once, and how often one is tried before the upload gives up
+  // (waiting 1, 2, 4, 8, 16 s between tries: a minute for a connection to come back).
   var PARTS_IN_FLIGHT = 4;
   var ATTEMPTS = 6;
+  // Part URLs signed in one request to the portal, ahead of their PUTs.
   var SIGNED_AHEAD = 10;
+  // The speed and time left are those of the last 10 s.
   var WINDOW_MS = 10000;
 
   function uploadPage(form) {
