@@ -88,9 +88,22 @@ def _wait_until(page, expression: str, seconds: float = 30.0) -> None:
     evaluating it inside the page, which the portal's CSP (no 'unsafe-eval') refuses once the
     first try is false; an evaluate from outside is not the page's own script."""
     deadline = time.monotonic() + seconds
-    while not page.evaluate(expression):
+    while not _evaluated(page, expression):
         assert time.monotonic() < deadline, f"still false after {seconds:g} s: {expression}"
         time.sleep(0.1)
+
+
+def _evaluated(page, expression: str):
+    """``expression`` in the page, or None while the page is being replaced by another (the
+    upload page goes to the job's page once the job has started; a CI run evaluated during it)."""
+    from playwright.sync_api import Error
+
+    try:
+        return page.evaluate(expression)
+    except Error as error:
+        if "Execution context was destroyed" in str(error):
+            return None
+        raise
 
 
 @pytest.fixture
