@@ -1,5 +1,5 @@
-"""Stage 1 — chunk: probe the source (cut the part a job converts out of it), split its video
-into keyframe-aligned segments."""
+"""Stage 1 — chunk: probe the source (cut the part a job converts out of it, or the preview),
+split its video into keyframe-aligned segments."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stereo_spot import keys
-from stereo_spot.domain import JobStatus, Layout, Part, SourceInfo
-from stereo_spot.errors import InputRejected, StereoSpotError, TransitionConflict
+from stereo_spot.domain import PREVIEW_SECONDS, Job, JobStatus, Layout, Part, SourceInfo
+from stereo_spot.errors import InputRejected, JobNotFound, StereoSpotError, TransitionConflict
 from stereo_spot.jobs import JobStore
-from stereo_spot.media.excerpt import cut_part
+from stereo_spot.media.excerpt import cut_excerpt, cut_part
 from stereo_spot.media.probe import probe_source
 from stereo_spot.media.split import split_video
 from stereo_spot.settings import Settings
@@ -61,16 +61,25 @@ def chunk_source(
         source = Path(tmp) / "source.mp4"
         storage.get_file(storage.key_from_uri(source_uri), source)
         progress = _progress_recorder(jobs, job_id)
+        whole: SourceInfo | None = None
         try:
             whole = info = probe_source(source, settings)
-            if job.part is not None:
+            if job.cut_preview:
+                _video_read_for(jobs, job, whole)
+                source, info = _cut_preview(job_id, source, info, job, storage, settings)
+            elif job.part is not None:
                 source, info = _cut_part(job_id, source, info, job.part, segment_seconds,
                                          storage, settings, progress)  # fmt: skip
             split = split_video(
                 source, info, segment_seconds, Path(tmp) / "segments", on_progress=progress
             )
         except InputRejected as error:
-            jobs.transition(job_id, JobStatus.FAILED, error=str(error))
+            # With the whole video's probe, where it was read: its page then offers it again
+            # (a part past its end converts with other times).
+            jobs.transition(job_id, JobStatus.FAILED, error=str(error),
+                            **({"source": whole} if whole else {}))  # fmt: skip
+            if whole is None and job.cut_preview:
+                _video_refused_for(jobs, job, str(error))
             raise
         total = len(split.segments)
         items = []
@@ -82,10 +91,10 @@ def chunk_source(
     info = info.model_copy(
         update={"frames": split.frames(info), "first_picture_delay": split.first_picture_delay}
     )
-    part = job.part is not None
+    cut = job.cuts_its_source
     jobs.update(
-        job_id, total_segments=total, source=whole if part else info,
-        part_source=info if part else None, damaged_frames=split.damaged,
+        job_id, total_segments=total, source=whole if cut else info,
+        part_source=info if cut else None, damaged_frames=split.damaged,
     )  # fmt: skip
     jobs.transition(job_id, JobStatus.PROCESSING)
     return items
@@ -108,6 +117,51 @@ def _cut_part(
     log.info("job %s: converting the part %s", job_id, part.label)
     storage.put_file(cut, keys.part_key(job_id))
     return cut, probe_source(cut, settings)
+
+
+def _cut_preview(
+    job_id: str,
+    source: Path,
+    whole: SourceInfo,
+    job: Job,
+    storage: ObjectStorage,
+    settings: Settings,
+) -> tuple[Path, SourceInfo]:
+    """The preview the job converts, cut from its copy of the whole video as the portal cuts
+    one from a video on its own disk, and its probe; stored for the join, as a part is."""
+    cut = cut_excerpt(
+        source, whole, PREVIEW_SECONDS, source.with_name("preview.mp4"), job.preview_within
+    )
+    log.info("job %s: converting a preview of %s", job_id, job.preview_of)
+    storage.put_file(cut, keys.part_key(job_id))
+    return cut, probe_source(cut, settings)
+
+
+def _video_read_for(jobs: JobStore, preview: Job, whole: SourceInfo) -> None:
+    """The whole video's probe for its job, held for this preview before anything read it
+    ("Preview first" on a portal that reads no video): that job is then held with it."""
+    _settle_the_waiting_video(jobs, preview, source=whole)
+
+
+def _video_refused_for(jobs: JobStore, preview: Job, reason: str) -> None:
+    """The whole video's job fails as its preview did, where it waits for the preview to read
+    the video: nothing else would."""
+    _settle_the_waiting_video(jobs, preview, status=JobStatus.FAILED, error=reason)
+
+
+def _settle_the_waiting_video(jobs: JobStore, preview: Job, **changes) -> None:
+    if preview.preview_of is None:
+        return
+    try:
+        origin = jobs.get(preview.preview_of)
+        if origin.status is JobStatus.UPLOADED and origin.source is None:
+            status = changes.pop("status", None)
+            if status is None:
+                jobs.update(origin.job_id, **changes)
+            else:
+                jobs.transition(origin.job_id, status, **changes)
+    except (JobNotFound, TransitionConflict):
+        pass  # deleted, or started or failed meanwhile: it no longer waits on this
 
 
 def _progress_recorder(jobs: JobStore, job_id: str) -> Callable[[float], None]:

@@ -39,7 +39,9 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
     with tempfile.TemporaryDirectory(prefix="stereo-reassemble-") as tmp:
         workdir = Path(tmp)
         # A part's sound is that of the part the chunk step cut, at the part's times.
-        source_key = keys.part_key(job_id) if job.part else storage.key_from_uri(source_uri)
+        source_key = (
+            keys.part_key(job_id) if job.cuts_its_source else storage.key_from_uri(source_uri)
+        )
         source = storage.get_file(source_key, workdir / "source.mp4")
         segments = [
             storage.get_file(keys.converted_segment_key(job_id, i), workdir / f"seg-{i:05d}.mp4")

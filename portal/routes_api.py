@@ -205,6 +205,10 @@ class JobOut(BaseModel):
         description="pictures of the video that could not be decoded (a damaged file); the "
         "picture before each is shown in its place"
     )
+    held: bool = Field(
+        description="uploaded with 'preview first' and read: the whole video waits for a start "
+        "(status uploaded); uploaded and not held: the video is being read"
+    )
     links: dict[str, str]
 
 
@@ -273,6 +277,7 @@ def job_out(job: Job) -> JobOut:
             }
         ),
         progress=job.progress,
+        held=job.held,
         links=links,
     )
 

@@ -6,11 +6,8 @@ pipeline, which moves the job through chunking/processing/reassembling to comple
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import TypedDict
@@ -122,52 +119,58 @@ def start_job(
     A source that is not a usable video, or a part past its end, fails the job with the reason
     (the job page then says why, and converts the upload again with other times) rather than
     raising: the request succeeded, the job did not.
+
+    Only a video on this machine's disk is read here (the embedded stack). One in S3 is left to
+    the run, which downloads it anyway: a portal that downloaded each video it starts (20 GiB
+    for a studio's master) would wait minutes in a request and need the disk for every start
+    at once. Its job is queued unread, and its chunk step refuses it with the reason, or cuts
+    its preview and then holds the whole video with the probe (:func:`_start_preview`).
     """
-    with contextlib.ExitStack() as local:
-        with _start_lock:
-            job = jobs.get(job_id)
-            if job.status not in (JobStatus.CREATED, JobStatus.UPLOADED) or (preview and job.held):
-                return job
-            _require_launcher(launcher)
-            info, whole = (job.source if job.held else None), None
-            if info is None:
-                source = keys.source_key(job_id)
-                if not storage.exists(source):
-                    raise NotUploaded(
-                        "The video has not been uploaded yet; upload it, then start the job."
-                    )
-                changes = {"source_name": _clean_name(source_name)} if source_name else {}
-                job = jobs.transition(job_id, JobStatus.UPLOADED, **changes)
+    with _start_lock:
+        job = jobs.get(job_id)
+        if job.status not in (JobStatus.CREATED, JobStatus.UPLOADED) or (
+            preview and job.status is JobStatus.UPLOADED
+        ):
+            return job  # started, held, or waiting for its preview to read the video
+        _require_launcher(launcher)
+        info, whole = job.source, None
+        if job.status is JobStatus.CREATED:
+            source = keys.source_key(job_id)
+            if not storage.exists(source):
+                raise NotUploaded(
+                    "The video has not been uploaded yet; upload it, then start the job."
+                )
+            changes = {"source_name": _clean_name(source_name)} if source_name else {}
+            job = jobs.transition(job_id, JobStatus.UPLOADED, **changes)
+            whole = _on_this_disk(storage, source)
+            if whole is not None:
                 try:
-                    # Kept for a preview's cut: from S3 it is a download of the whole video.
-                    whole = local.enter_context(_local_copy(storage, source))
                     info = probe_source(whole, settings)
                 except InputRejected as rejected:
                     return jobs.transition(job_id, JobStatus.FAILED, error=str(rejected))
-            if part is not None:
-                try:
-                    part_bounds(info, part)
-                except InputRejected as rejected:
-                    # With the probe: the page offers the video again, with other times.
-                    return jobs.transition(
-                        job_id, JobStatus.FAILED, error=str(rejected), source=info
-                    )
-            if not preview:
-                job = jobs.transition(
-                    job_id, JobStatus.QUEUED, source=info, part=part, **(restyle or {})
-                )
-                run_id = launcher.submit(job_id)
-                # Recorded under the lock: a second start racing this one then answers with the
-                # same run id, not a queued job without one.
-                try:
-                    return jobs.update(job_id, run_id=run_id)
-                except TransitionConflict:
-                    return jobs.get(job_id)  # a fast run already finished; its record is news
+        if part is not None and info is not None:
+            try:
+                part_bounds(info, part)
+            except InputRejected as rejected:
+                # With the probe: the page offers the video again, with other times.
+                return jobs.transition(job_id, JobStatus.FAILED, error=str(rejected), source=info)
+        if not preview:
+            job = jobs.transition(
+                job_id, JobStatus.QUEUED, source=info, part=part, **(restyle or {})
+            )
+            run_id = launcher.submit(job_id)
+            # Recorded under the lock: a second start racing this one then answers with the
+            # same run id, not a queued job without one.
+            try:
+                return jobs.update(job_id, run_id=run_id)
+            except TransitionConflict:
+                return jobs.get(job_id)  # a fast run already finished; its record is news
+        if info is not None:
             job = jobs.update(job_id, source=info)
-        # Outside the lock: starting the preview takes it again.
-        return _start_preview(
-            jobs, storage, settings, launcher, job, _style_of(job), whole, within=part
-        )
+    # Outside the lock: starting the preview takes it again.
+    return _start_preview(
+        jobs, storage, settings, launcher, job, _style_of(job), whole, within=part
+    )
 
 
 def _require_launcher(launcher: RunLauncher | None) -> None:
@@ -312,21 +315,25 @@ def _start_preview(
     within: Part | None = None,
 ) -> Job:
     """A new job converting a few seconds from the middle of ``origin``'s video, or of the part
-    ``within`` it (the video's probe reused; ``whole``: a local copy of it already at hand),
-    stored as that job's own source and started."""
-    assert origin.source is not None, "only a video that was read has a middle"
+    ``within`` it, started. On this machine's disk the excerpt is cut here (the video's probe
+    reused; ``whole``: a local copy of it already at hand) and stored as that job's source;
+    elsewhere the job gets a copy of the whole video and its run cuts the excerpt
+    (:attr:`Job.cut_preview`), reading the video for ``origin`` too if nothing has yet."""
     name = _named_after(origin, (within.filename_tag if within else "") + "_preview")
-    with contextlib.ExitStack() as local:
-        scratch = local.enter_context(tempfile.TemporaryDirectory(prefix="stereo-spot-preview-"))
-        if whole is None:
-            whole = local.enter_context(_local_copy(storage, keys.source_key(origin.job_id)))
+    preview = Job(**style, source_name=name, preview_of=origin.job_id, preview_within=within)
+    source = keys.source_key(origin.job_id)
+    whole = whole or _on_this_disk(storage, source)
+    if whole is None:
+        job = jobs.create(preview.model_copy(update={"cut_preview": True}))
+        storage.copy(source, keys.source_key(job.job_id))
+        return start_job(jobs, storage, settings, launcher, job.job_id)
+    assert origin.source is not None, "only a video that was read has a middle"
+    with tempfile.TemporaryDirectory(prefix="stereo-spot-preview-") as scratch:
         # Cut before the job exists: a cut that fails leaves no job behind.
         excerpt = cut_excerpt(
             whole, origin.source, PREVIEW_SECONDS, Path(scratch) / "cut.mp4", within
         )
-        job = jobs.create(
-            Job(**style, source_name=name, preview_of=origin.job_id, preview_within=within)
-        )
+        job = jobs.create(preview)
         storage.put_file(excerpt, keys.source_key(job.job_id))
     return start_job(jobs, storage, settings, launcher, job.job_id)
 
@@ -355,11 +362,7 @@ def _clean_name(name: str) -> str:
     return "".join(ch for ch in base if ch.isprintable())[:200]
 
 
-@contextmanager
-def _local_copy(storage: ObjectStorage, key: str) -> Iterator[Path]:
-    """A local path to probe: the file itself for local storage, a download otherwise."""
-    if isinstance(storage, SignedLocalStorage):
-        yield storage.path_for(key)
-        return
-    with tempfile.TemporaryDirectory(prefix="stereo-spot-probe-") as scratch:
-        yield storage.get_file(key, Path(scratch) / "source.mp4")
+def _on_this_disk(storage: ObjectStorage, key: str) -> Path | None:
+    """The file of ``key`` where this process can read it in place (local storage), else
+    None: a video in S3 is read by the run, never downloaded into the portal."""
+    return storage.path_for(key) if isinstance(storage, SignedLocalStorage) else None

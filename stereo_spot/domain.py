@@ -447,6 +447,10 @@ class Job(BaseModel):
     part_of: str | None = None
     # On a preview: the part of the whole video it was taken from the middle of.
     preview_within: Part | None = None
+    # A preview whose run cuts it from the job's copy of the whole video, as a part is cut
+    # (keys.part_key): a portal whose storage is not on its own disk (S3) reads no video, so
+    # it copies the upload inside the storage instead of cutting the excerpt itself.
+    cut_preview: bool = False
     # The file ``stereo-spot convert`` on this machine was asked to write the 3D video to:
     # ``jobs retry`` writes it there too once an interrupted run is finished.
     output_path: str | None = None
@@ -469,6 +473,12 @@ class Job(BaseModel):
         """The job whose upload this job's source came from: a preview's excerpt was cut from
         it, a part job's whole video copied from it ("convert again" starts from that video)."""
         return self.preview_of or self.part_of
+
+    @property
+    def cuts_its_source(self) -> bool:
+        """Whether the run converts a cut of the job's source (a part, or a preview it cuts),
+        which the chunk step stores at keys.part_key and the join takes its sound from."""
+        return self.part is not None or self.cut_preview
 
     @property
     def converted_source(self) -> SourceInfo | None:

@@ -55,8 +55,9 @@ def job_of_source_key(key: str) -> str | None:
 
 
 def part_key(job_id: str) -> str:
-    """The part of the source a job converts (:attr:`Job.part`), cut once by the chunk step;
-    the segments and the join take it as their source. Kept beside the source segments, and
+    """The part of the source a job converts (:attr:`Job.part`, or the preview its run cuts:
+    :attr:`Job.cut_preview`), cut once by the chunk step; the segments and the join take it as
+    their source. Kept beside the source segments, and
     expiring with them: a job whose segments are gone cannot resume anyway."""
     return f"segments/{validate_job_id(job_id)}/part.mkv"
 

@@ -325,7 +325,11 @@
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (job) {
           if (!job) { return; }
-          if (job.status !== initial) { window.location.reload(); return; }
+          // A video whose preview's run has read it is held, in the same status.
+          if (job.status !== initial || String(job.held) !== section.dataset.held) {
+            window.location.reload();
+            return;
+          }
           var p = Math.round(job.progress * 100);
           if (bar) { bar.value = p; }
           if (percent) { percent.textContent = p + " %"; }

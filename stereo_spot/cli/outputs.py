@@ -193,7 +193,7 @@ def _source_for_rewrap(
         and (source.picture_subtitles or source.container.startswith("matroska"))
     ):
         # A part's tracks are those of the part its run cut out of the source.
-        key = keys.part_key(job.job_id) if job.part else keys.source_key(job.job_id)
+        key = keys.part_key(job.job_id) if job.cuts_its_source else keys.source_key(job.job_id)
         with tempfile.TemporaryDirectory(prefix="stereo-spot-source-") as scratch:
             yield storage.get_file(key, Path(scratch) / "source.mp4")
     else:

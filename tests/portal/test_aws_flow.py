@@ -119,6 +119,46 @@ def test_upload_to_s3_convert_and_play_from_s3(
     assert expected_name in download.headers.get("content-disposition", "")
 
 
+def test_preview_first_on_s3_is_cut_by_its_run_then_the_whole_video_converts(
+    aws_portal: TestClient, tmp_path: Path
+) -> None:
+    """The portal reads no video in S3: the preview's run cuts it from a copy of the upload and
+    reads the whole video, which its page then holds for the go."""
+    from tests.media import make_clip
+
+    client = aws_portal
+    holiday = make_clip(tmp_path / "holiday.mp4", seconds=8, size="192x108")
+    job_id, _ = create_job_via_api(client, layout="half-sbs")
+    upload_in_parts(
+        client, job_id, holiday, put=lambda url, content: httpx.put(url, content=content)
+    )
+
+    started = client.post(
+        f"/api/jobs/{job_id}/start", json={"source_name": "holiday.mp4", "preview": True}
+    )
+
+    assert started.status_code == 202, started.text
+    preview = started.json()
+    assert preview["preview_of"] == job_id and preview["source_name"] == "holiday_preview.mp4"
+    waiting = client.get(f"/api/jobs/{job_id}").json()
+    assert (waiting["status"], waiting["held"], waiting["source"]) == ("uploaded", False, None)
+    assert "Checking the video" in client.get(f"/jobs/{job_id}").text
+    done = _wait_for_final(client, preview["job_id"])
+    assert done["status"] == "completed", done["error"]
+    held = client.get(f"/api/jobs/{job_id}").json()
+    assert held["held"] and held["source"]["duration"] == pytest.approx(8.0, abs=0.1)
+    cut = httpx.get(client.get(f"/api/jobs/{preview['job_id']}/play").json()["video_url"])
+    (tmp_path / "preview.mp4").write_bytes(cut.content)
+    assert 4.5 <= float(probe(tmp_path / "preview.mp4")["format"]["duration"]) <= 6.0
+
+    whole = client.post(f"/api/jobs/{job_id}/start", json={})
+
+    assert whole.status_code == 202 and whole.json()["job_id"] == job_id
+    finished = _wait_for_final(client, job_id)
+    assert finished["status"] == "completed", finished["error"]
+    assert finished["source"]["frames"] == int(video_stream(probe(holiday))["nb_read_packets"])
+
+
 @pytest.fixture
 def parts_portal(moto_endpoint: str, tmp_path: Path) -> Iterator[TestClient]:
     """A portal on S3 that takes 24 MiB in parts of 5 MiB (S3's smallest)."""

@@ -16,7 +16,7 @@ from stereo_spot.jobs import CANCELLED
 from stereo_spot.keys import source_key
 from stereo_spot.wiring import job_store_from, storage_from
 from tests.aws_fixtures import fresh_aws_settings
-from tests.media import make_clip, probe
+from tests.media import make_clip
 
 
 class RecordingLauncher:
@@ -149,21 +149,81 @@ def aws(moto_endpoint: str, tmp_path: Path):
     return settings, storage_from(settings), job_store_from(settings)
 
 
-def test_preview_first_on_s3_holds_the_upload_and_stores_the_excerpt(aws, tmp_path) -> None:
+def test_on_s3_a_start_reads_no_video_and_queues_it_for_its_run(aws, tmp_path) -> None:
     settings, storage, jobs = aws
     launcher = RecordingLauncher()
-    whole = _uploaded_job(jobs, storage, make_clip(tmp_path / "holiday.mp4", seconds=12))
+    job = _uploaded_job(jobs, storage, make_clip(tmp_path / "holiday.mp4", seconds=2))
+    downloads = _count_downloads(storage)
+
+    started = services.start_job(jobs, storage, settings, launcher, job.job_id)
+
+    # The run's chunk step reads it (and refuses it with the reason, if it is no video).
+    assert (started.status, started.source, started.run_id) == (JobStatus.QUEUED, None, "run-1")
+    assert downloads == [], "the portal downloaded nothing"
+
+
+def test_preview_first_on_s3_is_cut_by_its_run_which_then_holds_the_upload(aws, tmp_path) -> None:
+    from components.chunk import chunk_source
+
+    settings, storage, jobs = aws
+    launcher = RecordingLauncher()
+    clip = make_clip(tmp_path / "holiday.mp4", seconds=12)
+    whole = _uploaded_job(jobs, storage, clip)
+    downloads = _count_downloads(storage)
 
     preview = services.start_job(jobs, storage, settings, launcher, whole.job_id, preview=True)
+    again = services.start_job(jobs, storage, settings, launcher, whole.job_id, preview=True)
 
+    # Nothing read yet: the whole video waits ("Checking the video") for its preview's run.
+    assert preview.preview_of == whole.job_id and preview.cut_preview
+    assert preview.status is JobStatus.QUEUED and launcher.submitted == [preview.job_id]
+    assert again.job_id == whole.job_id and not jobs.get(whole.job_id).held, "one preview"
+    assert downloads == [], "the portal downloaded nothing; the preview holds a copy"
+    copy = storage.get_file(source_key(preview.job_id), tmp_path / "copy.mp4")
+    assert copy.read_bytes() == clip.read_bytes()
+
+    # The preview's chunk step (the run's first task) cuts it and reads the whole video.
+    uri = storage.uri_for(source_key(preview.job_id))
+    chunk_source(preview.job_id, uri, "sbs", 10.0, storage, jobs, settings)
+
+    cut = jobs.get(preview.job_id)
+    assert cut.source.duration > 11 and 4.5 <= cut.part_source.duration <= 6.0
     held = jobs.get(whole.job_id)
-    assert held.held and held.source is not None and held.source.duration > 11
-    assert preview.preview_of == whole.job_id and preview.status is JobStatus.QUEUED
-    assert launcher.submitted == [preview.job_id], "only the preview runs"
-    excerpt = storage.get_file(source_key(preview.job_id), tmp_path / "excerpt.mp4")
-    assert 4.5 <= float(probe(excerpt)["format"]["duration"]) <= 6.0
-
+    assert held.held and held.source.duration > 11
     started = services.start_job(jobs, storage, settings, launcher, whole.job_id)
-
     assert started.status is JobStatus.QUEUED and started.run_id == "run-2"
     assert launcher.submitted == [preview.job_id, whole.job_id]
+
+
+def test_preview_first_on_s3_of_no_video_fails_both_jobs_with_the_reason(aws, tmp_path) -> None:
+    from components.chunk import chunk_source
+    from stereo_spot.errors import InputRejected
+
+    settings, storage, jobs = aws
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("meeting notes, not a video\n" * 40)
+    whole = _uploaded_job(jobs, storage, notes)
+    preview = services.start_job(
+        jobs, storage, settings, RecordingLauncher(), whole.job_id, preview=True
+    )
+
+    with pytest.raises(InputRejected):
+        uri = storage.uri_for(source_key(preview.job_id))
+        chunk_source(preview.job_id, uri, "sbs", 10.0, storage, jobs, settings)
+
+    for job in (jobs.get(preview.job_id), jobs.get(whole.job_id)):
+        assert job.status is JobStatus.FAILED
+        assert job.error.startswith("The file is not a video we can read")
+
+
+def _count_downloads(storage) -> list[str]:
+    """The keys the portal downloads from here on (the real download still runs)."""
+    downloads: list[str] = []
+    real = storage.get_file
+
+    def get_file(key, local_path):
+        downloads.append(key)
+        return real(key, local_path)
+
+    storage.get_file = get_file
+    return downloads
