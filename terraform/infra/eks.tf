@@ -49,19 +49,6 @@ module "eks" {
       labels = {
         "karpenter.sh/controller" = "true"
       }
-      # Room for container images and two portal pods' scratch: each may hold a 20 GiB upload
-      # while it probes it (manifests/base/portal.yaml, the /tmp emptyDir).
-      block_device_mappings = {
-        xvda = {
-          device_name = "/dev/xvda"
-          ebs = {
-            volume_size           = 100
-            volume_type           = "gp3"
-            encrypted             = true
-            delete_on_termination = true
-          }
-        }
-      }
       metadata_options = {
         http_endpoint               = "enabled"
         http_tokens                 = "required"

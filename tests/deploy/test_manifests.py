@@ -229,26 +229,6 @@ def test_portal_is_probed_disruption_bounded_and_has_writable_tmp(rendered):
     assert ingress["spec"]["ingressClassName"] == "alb"
 
 
-def _gibibytes(quantity: str) -> float:
-    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)(Mi|Gi|Ti)", quantity).groups()
-    return float(number) * {"Mi": 1 / 1024, "Gi": 1, "Ti": 1024}[unit]
-
-
-def test_portal_scratch_holds_the_largest_upload_it_reads(rendered):
-    """On S3 starting a job downloads the upload into the portal's /tmp to probe it: an emptyDir
-    smaller than the portal's upload limit would have the kubelet evict the pod mid-start."""
-    from stereo_spot.settings import Settings
-
-    portal = _find(rendered["aws"], "Deployment", "stereo-spot-portal")["spec"]["template"]["spec"]
-    (tmp,) = [v for v in portal["volumes"] if v["name"] == "tmp"]
-    largest = Settings().max_upload_bytes / 1024**3
-    assert _gibibytes(tmp["emptyDir"]["sizeLimit"]) >= largest + 1
-    ingress = _find(rendered["aws"], "Ingress", "stereo-spot-portal")["metadata"]["annotations"]
-    attributes = ingress["alb.ingress.kubernetes.io/load-balancer-attributes"]
-    idle = int(re.search(r"idle_timeout.timeout_seconds=(\d+)", attributes).group(1))
-    assert idle >= 600, "the start request is quiet while the portal reads a large upload"
-
-
 def test_service_accounts_carry_irsa_roles_on_aws(rendered):
     docs = rendered["aws"]
     for name, namespace in [

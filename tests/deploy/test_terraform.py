@@ -128,18 +128,6 @@ def test_the_portal_may_run_every_step_of_an_upload_in_parts():
     assert [_unquote(r) for r in uploads["resources"]] == ["${local.media_arn}/input/*"]
 
 
-def test_system_nodes_hold_the_portals_scratch():
-    # Two portal pods may share a node, each with a /tmp emptyDir of 24 GiB (the largest upload
-    # it probes), beside the container images.
-    document = _hcl(TERRAFORM / "infra" / "eks.tf")
-    (eks,) = [
-        body for b in document["module"] for name, body in b.items() if _unquote(name) == "eks"
-    ]
-    system = eks["eks_managed_node_groups"]["system"]
-    volume = system["block_device_mappings"]["xvda"]["ebs"]
-    assert volume["volume_size"] >= 2 * 24 + 20 and volume["encrypted"] is True
-
-
 def test_render_keys_match_terraform_kustomize_inputs_output():
     document = _hcl(TERRAFORM / "platform" / "outputs.tf")
     inputs = next(b["kustomize_inputs"] for b in document["locals"] if "kustomize_inputs" in b)
