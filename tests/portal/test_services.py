@@ -195,6 +195,28 @@ def test_preview_first_on_s3_is_cut_by_its_run_which_then_holds_the_upload(aws, 
     assert launcher.submitted == [preview.job_id, whole.job_id]
 
 
+def test_on_s3_a_part_past_the_end_fails_in_its_run_with_the_video_read(aws, tmp_path) -> None:
+    from components.chunk import chunk_source
+    from stereo_spot.domain import Part
+    from stereo_spot.errors import InputRejected
+
+    settings, storage, jobs = aws
+    job = _uploaded_job(jobs, storage, make_clip(tmp_path / "holiday.mp4", seconds=2))
+    services.start_job(
+        jobs, storage, settings, RecordingLauncher(), job.job_id, part=Part(start=5, end=8)
+    )
+
+    with pytest.raises(InputRejected):
+        uri = storage.uri_for(source_key(job.job_id))
+        chunk_source(job.job_id, uri, "sbs", 10.0, storage, jobs, settings)
+
+    failed = jobs.get(job.job_id)
+    assert failed.status is JobStatus.FAILED
+    assert failed.error == "The part asked for starts at 5 s, and the video is only 2.0 s long."
+    # Read: its page offers the video again, with other times.
+    assert failed.source is not None and failed.source.duration == pytest.approx(2.0, abs=0.05)
+
+
 def test_preview_first_on_s3_of_no_video_fails_both_jobs_with_the_reason(aws, tmp_path) -> None:
     from components.chunk import chunk_source
     from stereo_spot.errors import InputRejected
