@@ -280,6 +280,11 @@ def convert_again(
             ) from None
         origin = earlier  # a part job keeps a copy of the whole video
     source = keys.source_key(origin.job_id)
+    if origin.status is JobStatus.UPLOADED and origin.source is None:
+        raise NotReady(
+            "This job's video is still being read by its preview's conversion; convert it "
+            "again once its page offers it."
+        )
     if origin.source is None or not storage.exists(source):
         raise NotUploaded(
             "This job's video is not stored any more (or was never uploaded); upload it in a "

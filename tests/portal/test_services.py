@@ -178,6 +178,11 @@ def test_preview_first_on_s3_is_cut_by_its_run_which_then_holds_the_upload(aws, 
     assert preview.preview_of == whole.job_id and preview.cut_preview
     assert preview.status is JobStatus.QUEUED and launcher.submitted == [preview.job_id]
     assert again.job_id == whole.job_id and not jobs.get(whole.job_id).held, "one preview"
+    with pytest.raises(services.NotReady, match="still being read"):
+        services.convert_again(
+            jobs, storage, settings, launcher, whole.job_id, Layout.TAB, StereoParams(),
+            "classical",
+        )  # fmt: skip
     assert downloads == [], "the portal downloaded nothing; the preview holds a copy"
     copy = storage.get_file(source_key(preview.job_id), tmp_path / "copy.mp4")
     assert copy.read_bytes() == clip.read_bytes()
