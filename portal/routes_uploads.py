@@ -22,6 +22,7 @@ _ERRORS = {
     404: {"model": ErrorOut, "description": "No such job, or no such unfinished upload"},
     409: {"model": ErrorOut, "description": "The job is no longer waiting for its video"},
 }
+_TOO_LARGE = {413: {"model": ErrorOut, "description": "Larger than the portal accepts"}}
 
 
 class StartUploadRequest(BaseModel):
@@ -97,7 +98,7 @@ def _links(job_id: str) -> dict[str, str]:
     "/jobs/{job_id}/uploads",
     status_code=201,
     summary="Begin uploading the job's video in parts",
-    responses={**_ERRORS, 413: {"model": ErrorOut, "description": "Larger than accepted"}},
+    responses={**_ERRORS, **_TOO_LARGE},
 )
 def start_upload(
     job_id: str,
@@ -159,7 +160,7 @@ def received_parts(
     status_code=204,
     response_class=Response,
     summary="Join the parts into the job's video (then start the job)",
-    responses={**_ERRORS, 413: {"model": ErrorOut, "description": "Larger than accepted"}},
+    responses={**_ERRORS, **_TOO_LARGE},
 )
 def complete_upload(
     job_id: str,
