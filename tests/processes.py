@@ -4,6 +4,8 @@ job's run lock as its runner would."""
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -11,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
+
+from tests.aws_fixtures import free_port
 
 _HOLD_THE_LOCK = """
 import sys, time
@@ -53,3 +57,49 @@ def gone_within(text: str, seconds: float) -> bool:
     while processes_mentioning(text) and time.monotonic() < deadline:
         time.sleep(0.2)
     return not processes_mentioning(text)
+
+
+def stereo_spot_command() -> list[str]:
+    """How to run this checkout's CLI: the venv's script, else the module."""
+    script = Path(sys.executable).with_name("stereo-spot")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from stereo_spot.cli import main; sys.exit(main())"]
+
+
+@contextlib.contextmanager
+def stereo_spot_up(data_dir: Path) -> Iterator[str]:
+    """``stereo-spot up`` on a free port over ``data_dir`` (segments of 1 s, uploads in parts of
+    5 MiB, S3's smallest, up to 64 MiB); yields its URL, and checks it stops cleanly on Ctrl-C."""
+    import pytest
+
+    port = free_port()
+    log_path = data_dir.with_name(f"{data_dir.name}-up.log")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEREO_SPOT_")}
+    env["STEREO_SPOT_SEGMENT_SECONDS"] = "1"
+    env["STEREO_SPOT_UPLOAD_PART_BYTES"] = str(5 * 1024**2)  # a 12 MB file is 3 parts
+    env["STEREO_SPOT_MAX_UPLOAD_BYTES"] = str(64 * 1024**2)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [*stereo_spot_command(), "up", "--port", str(port), "--data-dir", str(data_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "Stereo-Spot is running at" not in log_path.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"stereo-spot up did not start:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        process.send_signal(signal.SIGINT)  # what Ctrl-C does
+        try:
+            code = process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail(f"stereo-spot up did not stop on Ctrl-C:\n{log_path.read_text()}")
+    assert code == 0, log_path.read_text()
+    assert "Stereo-Spot stopped." in log_path.read_text()

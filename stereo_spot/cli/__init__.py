@@ -21,6 +21,7 @@ from stereo_spot.errors import InvalidOption, StereoSpotError
 # Modules that contribute verbs; each has register(subparsers).
 _VERB_MODULES = (
     "stereo_spot.cli.convert",
+    "stereo_spot.cli.submit",
     "stereo_spot.cli.images",
     "stereo_spot.cli.jobs",
     "stereo_spot.cli.serve",

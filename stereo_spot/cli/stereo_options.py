@@ -6,7 +6,18 @@ from __future__ import annotations
 import argparse
 import math
 
-from stereo_spot.domain import AnaglyphMode, Layout, Part, StereoParams, VideoCodec, parse_time
+from stereo_spot.domain import (
+    CODEC_NOTES,
+    DEFAULT_CRF,
+    ENCODER_PRESETS,
+    PREVIEW_SECONDS,
+    AnaglyphMode,
+    Layout,
+    Part,
+    StereoParams,
+    VideoCodec,
+    parse_time,
+)
 from stereo_spot.errors import InvalidOption
 
 
@@ -38,6 +49,75 @@ def add_stereo_options(parser: argparse.ArgumentParser) -> None:
         "--edges-at-screen",
         action="store_true",
         help="keep the frame edges at screen depth (no window violations)",
+    )
+
+
+def add_encoding_options(parser: argparse.ArgumentParser) -> None:
+    """How the 3D video is encoded (convert, submit)."""
+    encoding = parser.add_argument_group("output encoding")
+    defaults = StereoParams()
+    encoding.add_argument(
+        "--codec",
+        choices=[codec.value for codec in VideoCodec],
+        default=defaults.codec.value,
+        help="; ".join(f"{codec.value}: {note}" for codec, note in CODEC_NOTES.items())
+        + " (default %(default)s)",
+    )
+    encoding.add_argument(
+        "--crf",
+        type=int,
+        default=None,
+        help="quality, 1..51: lower is better and larger (default "
+        + ", ".join(f"{crf} for {codec.value}" for codec, crf in DEFAULT_CRF.items())
+        + ")",
+    )
+    encoding.add_argument(
+        "--preset",
+        choices=ENCODER_PRESETS,
+        default=defaults.preset,
+        help="encoder speed: slower presets make smaller files at the same --crf "
+        "(default %(default)s)",
+    )
+    encoding.add_argument(
+        "--max-height",
+        type=int,
+        default=None,
+        metavar="PIXELS",
+        help="scale a taller video down to this picture height, keeping its shape (each eye's, "
+        "before packing: 1080 for a 1080p 3D TV from a 4K source); never up (default: the "
+        "source's size)",
+    )
+    encoding.add_argument(
+        "--chroma",
+        choices=["420", "444"],
+        default=defaults.chroma,
+        help="chroma of the encoded output: 420 plays everywhere; 444 (High 4:4:4) keeps "
+        "anaglyph colours from ghosting (default %(default)s)",
+    )
+
+
+def add_part_options(parser: argparse.ArgumentParser) -> None:
+    """Which part of each video is converted, or a preview of it (convert, submit)."""
+    part = parser.add_argument_group("part of the video")
+    part.add_argument(
+        "--start",
+        type=time_in_video,
+        metavar="TIME",
+        help="convert from this time on: seconds (90.5) or a clock ([HH:]MM:SS[.fff]); "
+        "frame-exact (default: the beginning)",
+    )
+    part.add_argument(
+        "--end",
+        type=time_in_video,
+        metavar="TIME",
+        help="convert until this time (default: the end); the result is named after the part "
+        "(<name>_1m30s-2m00s<tag>.mp4)",
+    )
+    part.add_argument(
+        "--preview",
+        action="store_true",
+        help=f"convert only {PREVIEW_SECONDS:g} s from the middle (of the part, with --start or "
+        "--end), to choose settings quickly (writes <name>_preview<tag>.mp4)",
     )
 
 

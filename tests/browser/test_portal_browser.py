@@ -7,13 +7,8 @@ the conversion, then play it and check the video element has decoded frames (rea
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +21,7 @@ from stereo_spot.keys import final_key, source_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import storage_from
 from tests.media import ffmpeg
+from tests.processes import stereo_spot_up
 
 pytestmark = pytest.mark.browser
 
@@ -40,19 +36,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _stereo_spot_command() -> list[str]:
-    script = Path(sys.executable).with_name("stereo-spot")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from stereo_spot.cli import main; sys.exit(main())"]
 
 
 # The player's current frame and the anaglyph canvas's pixels, each through a 2D canvas:
@@ -108,38 +91,8 @@ def _evaluated(page, expression: str):
 
 @pytest.fixture
 def embedded_stack(tmp_path: Path) -> Iterator[str]:
-    """``stereo-spot up`` on a free port over a temporary data dir; yields its URL."""
-    port = _free_port()
-    log_path = tmp_path / "up.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STEREO_SPOT_")}
-    env["STEREO_SPOT_SEGMENT_SECONDS"] = "1"
-    env["STEREO_SPOT_UPLOAD_PART_BYTES"] = str(5 * 1024**2)  # S3's smallest: a 12 MB file is 3
-    env["STEREO_SPOT_MAX_UPLOAD_BYTES"] = str(64 * 1024**2)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [*_stereo_spot_command(), "up", "--port", str(port), "--data-dir", str(tmp_path / "d")],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 120
-        while "Stereo-Spot is running at" not in log_path.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"stereo-spot up did not start:\n{log_path.read_text()}")
-            time.sleep(0.2)
+    with stereo_spot_up(tmp_path / "d") as url:
         yield url
-    finally:
-        process.send_signal(signal.SIGINT)  # what Ctrl-C does
-        try:
-            code = process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            pytest.fail(f"stereo-spot up did not stop on Ctrl-C:\n{log_path.read_text()}")
-    assert code == 0, log_path.read_text()
-    assert "Stereo-Spot stopped." in log_path.read_text()
 
 
 @pytest.fixture

@@ -1,0 +1,129 @@
+"""``stereo-spot submit``: the CLI against a real portal (``stereo-spot up``, or the app served by
+uvicorn), as a studio's workstation reaches a cluster's: videos uploaded in parts, converted,
+followed and downloaded; and what it says when a video, the portal or its sign-in fails."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stereo_spot.keys import source_key
+from stereo_spot.settings import Settings
+from stereo_spot.wiring import storage_from
+from tests.aws_fixtures import free_port
+from tests.media import ffmpeg, probe, video_stream
+from tests.processes import stereo_spot_command, stereo_spot_up
+
+pytestmark = pytest.mark.slow
+
+JOB_LINE = re.compile(r"^(?P<name>\S+): job (?P<id>[A-Za-z0-9_-]+), (?P<page>http://\S+)$", re.M)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    data = tmp_path_factory.mktemp("submit") / "d"
+    with stereo_spot_up(data) as url:
+        yield url, data
+
+
+def _submit(*args: object, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*stereo_spot_command(), "submit", *map(str, args)],
+        capture_output=True, text=True, cwd=cwd, timeout=300, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _frames(path: Path) -> int:
+    return int(video_stream(probe(path))["nb_read_packets"])
+
+
+def test_submit_uploads_in_parts_converts_and_downloads_each_video(stack, clip_mp4, tmp_path):
+    url, data = stack
+    camera = tmp_path / "camera.mp4"  # 12 MB of lossless noise: three parts of 5 MiB
+    ffmpeg(
+        *("-f", "lavfi", "-i", "nullsrc=s=480x270:r=30:d=2,geq=lum='random(1)*255':cb=128:cr=128"),
+        *("-c:v", "libx264", "-qp", "0", "-preset", "ultrafast", "-pix_fmt", "yuv420p"),
+        str(camera),
+    )
+    (tmp_path / "out").mkdir()
+
+    done = _submit(url, camera, clip_mp4, "--layout", "half-sbs", "--wait", "-o", "out",
+                   cwd=tmp_path)  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    jobs = {m["name"]: m for m in JOB_LINE.finditer(done.stdout)}
+    assert set(jobs) == {"camera.mp4", clip_mp4.name}
+    assert jobs["camera.mp4"]["page"] == f"{url}jobs/{jobs['camera.mp4']['id']}"
+    stored = storage_from(Settings(data_dir=data)).path_for(source_key(jobs["camera.mp4"]["id"]))
+    assert stored.read_bytes() == camera.read_bytes(), "the three parts joined as the file"
+    for source in (camera, clip_mp4):
+        result = tmp_path / "out" / f"{source.stem}_3dh_LR.mp4"
+        assert f"wrote out/{result.name}" in done.stdout
+        assert _frames(result) == _frames(source)
+
+
+def test_submit_says_why_a_video_was_not_converted_and_goes_on(stack, not_a_video, clip_mp4,
+                                                               tmp_path):  # fmt: skip
+    url, _ = stack
+
+    done = _submit(url, not_a_video, clip_mp4, "--wait", cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert (
+        f"{not_a_video.name}: The conversion failed: The file is not a video we can read"
+        in done.stderr
+    )
+    assert done.stderr.rstrip().endswith(f"Not converted: {not_a_video.name}.")
+    assert (clip_mp4.parent / f"{clip_mp4.stem}_redcyan.mp4").exists(), "the next one converted"
+
+
+def test_submit_refuses_a_missing_video_before_anything(tmp_path, clip_mp4) -> None:
+    done = _submit("http://127.0.0.1:9", clip_mp4, tmp_path / "gone.mp4", cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"stereo-spot: Not a file: {tmp_path / 'gone.mp4'}."
+
+
+def test_submit_says_when_the_portal_cannot_be_reached(tmp_path, clip_mp4) -> None:
+    port = free_port()
+
+    done = _submit(f"http://127.0.0.1:{port}", clip_mp4, cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert f"Could not reach the portal at http://127.0.0.1:{port}" in done.stderr
+
+
+@pytest.fixture
+def signed_in_portal(tmp_path: Path) -> Iterator[str]:
+    """The portal with a bearer token and no runner, served by uvicorn on a free port."""
+    import uvicorn
+
+    from portal.app import create_app
+
+    settings = Settings(data_dir=tmp_path / "data", auth_token="s3cret-token-for-tests")
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        thread.join(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_submit_names_the_token_a_portal_asks_for(signed_in_portal, clip_mp4, tmp_path):
+    refused = _submit(signed_in_portal, clip_mp4, cwd=tmp_path)
+    signed_in = _submit(signed_in_portal, clip_mp4, "--token", "s3cret-token-for-tests",
+                        cwd=tmp_path)  # fmt: skip
+
+    assert refused.returncode == 1
+    assert "The portal asks to sign in: pass its token with --token" in refused.stderr
+    # Signed in, the video is uploaded; this portal has no runner, and says so.
+    assert signed_in.returncode == 1
+    assert "This portal cannot run conversions" in signed_in.stderr
