@@ -20,6 +20,7 @@ from stereo_spot.cli.stereo_options import (
     stereo_params_from,
 )
 from stereo_spot.errors import InputRejected, StereoSpotError
+from stereo_spot.settings import Settings
 
 if TYPE_CHECKING:
     from stereo_spot.cli.portal_client import PortalClient
@@ -79,15 +80,17 @@ def run_submit(args: argparse.Namespace) -> int:
         "start": part.start if part else None,
         "end": part.end if part else None,
     }
-    from stereo_spot.cli.portal_client import PortalClient  # httpx: only this verb pays for it
+    # httpx: only this verb pays for its import.
+    from stereo_spot.cli.portal_client import PortalClient, UploadLedger
 
+    ledger = UploadLedger(Settings().data_dir / "submissions")
     failed: list[str] = []
     with PortalClient(args.portal, args.token) as portal:
         for number, video in enumerate(args.inputs, start=1):
             if len(args.inputs) > 1:
                 print(f"[{number}/{len(args.inputs)}] {video}", file=sys.stderr)
             try:
-                job = portal.submit(video, settings, start)
+                job = portal.submit(video, settings, start, ledger)
                 print(f"{video.name}: job {job['job_id']}, {portal.page_of(job)}")
                 if args.wait:
                     _wait_and_download(portal, job, args.output or video.parent)

@@ -127,3 +127,57 @@ def test_submit_names_the_token_a_portal_asks_for(signed_in_portal, clip_mp4, tm
     # Signed in, the video is uploaded; this portal has no runner, and says so.
     assert signed_in.returncode == 1
     assert "This portal cannot run conversions" in signed_in.stderr
+
+
+def test_an_interrupted_submit_resumes_its_upload(tmp_path, launcher, capsys) -> None:
+    """Ctrl-C (or a dropped connection) during part 3 of 3: run again, only part 3 is sent."""
+    from fastapi.testclient import TestClient
+
+    from portal.app import create_app
+    from stereo_spot.cli.portal_client import PortalClient, UploadLedger
+    from stereo_spot.wiring import job_store_from
+
+    settings = Settings(
+        data_dir=tmp_path / "data", max_upload_bytes=64 * 1024**2, upload_part_bytes=5 * 1024**2
+    )
+    camera = tmp_path / "camera.mp4"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "nullsrc=s=480x270:r=30:d=2,geq=lum='random(1)*255':cb=128:cr=128"),
+        *("-c:v", "libx264", "-qp", "0", "-preset", "ultrafast", "-pix_fmt", "yuv420p"),
+        str(camera),
+    )
+    ledger = UploadLedger(tmp_path / "submissions")
+    wanted = {"layout": "sbs", "engine": "classical"}
+    app = create_app(settings, storage_from(settings), job_store_from(settings), launcher)
+    with TestClient(app) as http:
+        sent: list[int] = []
+
+        class Storage:
+            """The storage as the network delivers to it: each part's number noted, and the
+            user's Ctrl-C arriving during part 3 the first time."""
+
+            interrupt = True
+
+            def put(self, url: str, content: bytes):
+                number = int(url.split("?")[0].rsplit("/", 1)[1])
+                if number == 3 and self.interrupt:
+                    raise KeyboardInterrupt
+                sent.append(number)
+                return http.put(url, content=content)
+
+        storage = Storage()
+        portal = PortalClient("http://testserver", api=http, storage=storage)
+        with pytest.raises(KeyboardInterrupt):
+            portal.submit(camera, wanted, {}, ledger)
+        first = sorted(sent)
+        sent.clear()
+        storage.interrupt = False
+
+        job = portal.submit(camera, wanted, {}, ledger)
+
+    assert first == [1, 2] and sent == [3], "only the part that did not arrive"
+    assert "resuming job" in capsys.readouterr().err
+    assert job["status"] == "queued" and job["layout"] == "sbs"
+    stored = storage_from(settings).path_for(source_key(job["job_id"]))
+    assert stored.read_bytes() == camera.read_bytes()
+    assert not list(ledger.folder.iterdir()), "nothing left to resume"
