@@ -117,5 +117,7 @@ def _wait_and_download(portal: PortalClient, job: dict, folder: Path) -> None:
         raise StereoSpotError(f"The conversion failed: {job['error']}")
     playback = portal.playback(job["job_id"])
     target = folder / playback["download_name"]
+    if target.exists():
+        print(f"note: {target} exists; it will be replaced.", file=sys.stderr)
     portal.download(playback["download_url"], target)
     print(f"wrote {target}")
