@@ -130,7 +130,11 @@ def main() -> int:
                 )  # fmt: skip
                 page.set_input_files("#file", str(clip))
                 page.click("#upload-button")
-                page.wait_for_function("document.getElementById('upload-bar').value >= 30")
+                # Part-way, with the speed and the time left shown (after 2 s of sending).
+                page.wait_for_function(
+                    "document.getElementById('upload-bar').value >= 30 && "
+                    "document.getElementById('upload-percent').textContent.includes('MB/s')"
+                )
                 shoot(page, out, "upload-progress")
                 cdp.send(
                     "Network.emulateNetworkConditions",
