@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from stereo_spot.errors import StereoSpotError
+from stereo_spot.storage.multipart import PartPlan
 
 PARTS_IN_FLIGHT = 4
 # Tries of one part before the upload gives up, waiting 1, 2, 4, 8 s between them.
@@ -210,9 +211,8 @@ class PortalClient:
 
 
 def _part_bytes(upload: dict, number: int) -> int:
-    if number < upload["part_count"]:
-        return upload["part_size"]
-    return upload["size"] - upload["part_size"] * (upload["part_count"] - 1)
+    plan = PartPlan(upload["size"], upload["part_size"], upload["part_count"])
+    return plan.part_bytes(number)
 
 
 def _reason(answer: httpx.Response, fallback: str) -> str:

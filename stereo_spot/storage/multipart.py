@@ -42,7 +42,7 @@ class PartPlan:
 
 def plan_parts(size: int, preferred_part_bytes: int = DEFAULT_PART_BYTES) -> PartPlan:
     """Parts of ``preferred_part_bytes``, or bigger (in whole MiB) where 10,000 of them would
-    not hold the file: a 20 GiB master takes 1,280 parts of 16 MiB, a 1 TiB one 10,000 of 105 MiB.
+    not hold the file: a 20 GiB master takes 1,280 parts of 16 MiB, a 1 TiB one 9,987 of 105 MiB.
     """
     if size < 1:
         raise ValueError("An upload holds at least one byte.")
