@@ -141,6 +141,12 @@ class S3Storage:
         return sorted(keys)
 
     def delete_prefix(self, prefix: str) -> int:
+        # An upload in parts left unfinished under it (a page closed mid-upload) goes too, not
+        # two days later by the lifecycle rule, its parts stored meanwhile.
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for upload in page.get("Uploads", []):
+                self.abort_multipart_upload(upload["Key"], upload["UploadId"])
         keys = self.list_prefix(prefix)
         # DeleteObjects takes at most 1000 keys per request.
         for start in range(0, len(keys), 1000):

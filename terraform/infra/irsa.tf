@@ -5,8 +5,8 @@ locals {
   media_arn   = aws_s3_bucket.this["media"].arn
   weights_arn = aws_s3_bucket.this["weights"].arn
   table_arns  = [aws_dynamodb_table.jobs.arn, "${aws_dynamodb_table.jobs.arn}/index/*"]
-  # No Scan and no DeleteItem: every access is by job_id or through the status GSI, and job
-  # records leave through TTL.
+  # No Scan: every access is by job_id or through the status GSI. Records leave through TTL,
+  # or (the portal's alone) DeleteItem when a user deletes a job.
   table_actions = [
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -19,9 +19,10 @@ locals {
 }
 
 # Portal: signs uploads of sources (input/: presigned POSTs, and presigned part PUTs of the
-# multipart uploads it starts, lists, completes or aborts) and presigned GETs for results (jobs/).
-# A presigned URL carries the signer's permissions, so the portal holds exactly the S3 actions its
-# URLs grant; it never touches segments/.
+# multipart uploads it starts, lists, completes or aborts) and presigned GETs for results (jobs/),
+# copies a source for "convert again", and deletes a job's objects (and its unfinished uploads)
+# under its three prefixes when the job is deleted. A presigned URL carries the signer's
+# permissions, so the portal holds exactly the S3 actions its URLs and those steps need.
 data "aws_iam_policy_document" "portal" {
   statement {
     # PutObject also covers CreateMultipartUpload, UploadPart and CompleteMultipartUpload.
@@ -40,20 +41,43 @@ data "aws_iam_policy_document" "portal" {
     resources = ["${local.media_arn}/jobs/*"]
   }
   statement {
-    # Without ListBucket a HeadObject on a missing key answers 403 instead of 404.
+    # Deleting a job (its page, DELETE /api/jobs/{id}) deletes every object under its prefixes
+    # (stereo_spot.keys.job_prefixes) and aborts its unfinished uploads.
+    sid     = "DeleteJobs"
+    actions = ["s3:DeleteObject", "s3:AbortMultipartUpload"]
+    resources = [
+      "${local.media_arn}/input/*",
+      "${local.media_arn}/segments/*",
+      "${local.media_arn}/jobs/*",
+    ]
+  }
+  statement {
+    # Without ListBucket a HeadObject on a missing key answers 403 instead of 404; and a job's
+    # delete lists what lies under its prefixes.
     sid       = "TellMissingFromForbidden"
     actions   = ["s3:ListBucket"]
     resources = [local.media_arn]
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["input/*", "jobs/*"]
+      values   = ["input/*", "segments/*", "jobs/*"]
     }
+  }
+  statement {
+    # A job's delete finds its unfinished uploads (S3 has no prefix condition for this one).
+    sid       = "FindUnfinishedUploads"
+    actions   = ["s3:ListBucketMultipartUploads"]
+    resources = [local.media_arn]
   }
   statement {
     sid       = "JobRecords"
     actions   = local.table_actions
     resources = local.table_arns
+  }
+  statement {
+    sid       = "DeleteJobRecords"
+    actions   = ["dynamodb:DeleteItem"]
+    resources = [aws_dynamodb_table.jobs.arn]
   }
   statement {
     sid       = "MediaAndTableKey"

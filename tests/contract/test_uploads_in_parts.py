@@ -93,3 +93,15 @@ def test_an_unknown_upload_id_is_not_found(parts_storage) -> None:
 
     with pytest.raises(UploadNotFound):
         storage.uploaded_parts(KEY, "noSuchUpload_0123456789abcdef")
+
+
+def test_deleting_a_prefix_drops_its_unfinished_uploads(parts_storage) -> None:
+    # A job deleted while its page was mid-upload: its parts go with it.
+    storage, put = parts_storage
+    upload_id = storage.start_multipart_upload(KEY)
+    _send(storage, put, upload_id, 1, FIRST)
+
+    storage.delete_prefix("input/contractJob_0123456789/")
+
+    with pytest.raises(UploadNotFound):
+        storage.uploaded_parts(KEY, upload_id)

@@ -110,8 +110,12 @@ def test_media_bucket_expires_segments_and_takes_uploads_from_browsers():
     assert "ETag" in {_unquote(h) for h in cors["expose_headers"]}
 
 
-def test_the_portal_may_run_every_step_of_an_upload_in_parts():
+def _portal_policy() -> dict[str, tuple[set[str], set[str], list]]:
+    """The portal role's statements: sid → (actions, resources, conditions), locals expanded."""
     document = _hcl(TERRAFORM / "infra" / "irsa.tf")
+    text = (TERRAFORM / "infra" / "irsa.tf").read_text()
+    table_actions = set(re.findall(r'"(dynamodb:\w+)"', text.split("table_actions = [")[1]
+                                   .split("]")[0]))  # fmt: skip
     portal = next(
         body
         for block in document["data"]
@@ -120,12 +124,50 @@ def test_the_portal_may_run_every_step_of_an_upload_in_parts():
         for name, body in instances.items()
         if _unquote(name) == "portal"
     )
-    uploads = next(
-        s for s in portal["statement"] if _unquote(s["sid"]) == "UploadSourcesAndReadResults"
-    )
-    actions = {_unquote(action) for action in uploads["actions"]}
-    assert {"s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"} <= actions
-    assert [_unquote(r) for r in uploads["resources"]] == ["${local.media_arn}/input/*"]
+    statements = {}
+    for statement in portal["statement"]:
+        actions = statement["actions"]
+        actions = table_actions if actions == "${local.table_actions}" else actions
+        resources = statement["resources"]
+        if resources == "${local.table_arns}":
+            resources = ["${aws_dynamodb_table.jobs.arn}", "${aws_dynamodb_table.jobs.arn}/index/*"]
+        statements[_unquote(statement["sid"])] = (
+            {_unquote(action) for action in actions},
+            {_unquote(resource) for resource in resources},
+            statement.get("condition", []),
+        )
+    return statements
+
+
+def _allowed(statements, action: str, resource: str) -> bool:
+    return any(action in actions and resource in resources
+               for actions, resources, _ in statements.values())  # fmt: skip
+
+
+def test_the_portal_role_allows_every_call_the_portal_makes():
+    """moto does not enforce IAM: what the portal's code calls on the cluster is listed here, so
+    a step added to the portal without its permission fails this test, not a user's delete."""
+    from stereo_spot.keys import job_prefixes
+
+    statements = _portal_policy()
+    media = "${local.media_arn}"
+    # Uploads (a form POST, or in parts), "convert again"'s copy, playback's signed GETs.
+    for action in ("s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts",
+                   "s3:AbortMultipartUpload"):  # fmt: skip
+        assert _allowed(statements, action, f"{media}/input/*"), action
+    assert _allowed(statements, "s3:GetObject", f"{media}/jobs/*")
+    # Deleting a job: every object and unfinished upload under each of its prefixes.
+    for prefix in job_prefixes("x" * 16):
+        top = prefix.split("/")[0]
+        assert _allowed(statements, "s3:DeleteObject", f"{media}/{top}/*"), top
+        assert _allowed(statements, "s3:AbortMultipartUpload", f"{media}/{top}/*"), top
+        listing = statements["TellMissingFromForbidden"][2][0]
+        assert f"{top}/*" in {_unquote(v) for v in listing["values"]}, top
+    assert _allowed(statements, "s3:ListBucketMultipartUploads", media)
+    # Job records: made, read, moved on, listed (the completed list's index), deleted.
+    for action in ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem",
+                   "dynamodb:Query", "dynamodb:DeleteItem"):  # fmt: skip
+        assert _allowed(statements, action, "${aws_dynamodb_table.jobs.arn}"), action
 
 
 def test_render_keys_match_terraform_kustomize_inputs_output():
