@@ -110,8 +110,8 @@ def test_media_bucket_expires_segments_and_takes_uploads_from_browsers():
     assert "ETag" in {_unquote(h) for h in cors["expose_headers"]}
 
 
-def _portal_policy() -> dict[str, tuple[set[str], set[str], list]]:
-    """The portal role's statements: sid → (actions, resources, conditions), locals expanded."""
+def _role_policy(role: str) -> dict[str, tuple[set[str], set[str], list]]:
+    """A role's statements: sid → (actions, resources, conditions), locals expanded."""
     document = _hcl(TERRAFORM / "infra" / "irsa.tf")
     text = (TERRAFORM / "infra" / "irsa.tf").read_text()
     table_actions = set(re.findall(r'"(dynamodb:\w+)"', text.split("table_actions = [")[1]
@@ -122,7 +122,7 @@ def _portal_policy() -> dict[str, tuple[set[str], set[str], list]]:
         for kind, instances in block.items()
         if _unquote(kind) == "aws_iam_policy_document"
         for name, body in instances.items()
-        if _unquote(name) == "portal"
+        if _unquote(name) == role
     )
     statements = {}
     for statement in portal["statement"]:
@@ -149,7 +149,7 @@ def test_the_portal_role_allows_every_call_the_portal_makes():
     a step added to the portal without its permission fails this test, not a user's delete."""
     from stereo_spot.keys import job_prefixes
 
-    statements = _portal_policy()
+    statements = _role_policy("portal")
     media = "${local.media_arn}"
     # Uploads (a form POST, or in parts), "convert again"'s copy, playback's signed GETs.
     for action in ("s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts",
@@ -228,3 +228,22 @@ def test_checkov_finds_nothing_unexplained_in_terraform():
         for c in report.get("results", {}).get("failed_checks", [])
     ]
     assert not failures, "\n".join(failures)
+
+
+def test_the_pipeline_role_allows_every_call_its_steps_make():
+    """The chunk, convert, reassemble and finalize steps' calls (components/), as above."""
+    statements = _role_policy("pipeline")
+    media = "${local.media_arn}"
+    # chunk: the source down, its segments (and a part or preview it cut) up, a resume's HEADs.
+    assert _allowed(statements, "s3:GetObject", f"{media}/input/*")
+    for top in ("segments", "jobs"):
+        # HEAD needs GetObject (and ListBucket to tell a missing key: 404, not 403); a large
+        # file goes up in parts, aborted when it fails.
+        for action in ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"):
+            assert _allowed(statements, action, f"{media}/{top}/*"), (action, top)
+    listing = statements["ListJobPrefixes"][2][0]
+    assert {"input/*", "segments/*", "jobs/*"} <= {_unquote(v) for v in listing["values"]}
+    # Job records: read, moved on, segments counted (conditional updates).
+    for action in ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"):
+        assert _allowed(statements, action, "${aws_dynamodb_table.jobs.arn}"), action
+    assert not _allowed(statements, "dynamodb:DeleteItem", "${aws_dynamodb_table.jobs.arn}")
