@@ -100,7 +100,7 @@ def test_an_upload_broken_off_resumes_from_the_parts_received(big_client, eleven
 
     assert [(p["number"], p["size"]) for p in received] == [(1, 5 * MIB), (3, MIB + 123)]
     assert done.status_code == 204, done.text
-    stored = storage_from_client(big_client).get_file(source_key(job_id), tmp_path / "s")
+    stored = big_client.app.state.storage.get_file(source_key(job_id), tmp_path / "s")
     assert stored.read_bytes() == data
 
 
@@ -230,10 +230,6 @@ def test_an_upload_abandoned_for_two_days_is_dropped(client, settings) -> None:
     assert not folder.exists()
     gone = client.get(upload["links"]["received"], params={"upload_id": upload["upload_id"]})
     assert gone.status_code == 404
-
-
-def storage_from_client(client: TestClient):
-    return client.app.state.storage
 
 
 def _unfinished(settings: Settings) -> list[Path]:
