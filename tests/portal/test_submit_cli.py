@@ -4,6 +4,8 @@ followed and downloaded; and what it says when a video, the portal or its sign-i
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import subprocess
 import threading
@@ -98,14 +100,13 @@ def test_submit_says_when_the_portal_cannot_be_reached(tmp_path, clip_mp4) -> No
     assert f"Could not reach the portal at http://127.0.0.1:{port}" in done.stderr
 
 
-@pytest.fixture
-def signed_in_portal(tmp_path: Path) -> Iterator[str]:
-    """The portal with a bearer token and no runner, served by uvicorn on a free port."""
+@contextlib.contextmanager
+def _served(settings: Settings) -> Iterator[str]:
+    """The portal over ``settings``, without a runner, served by uvicorn on a free port."""
     import uvicorn
 
     from portal.app import create_app
 
-    settings = Settings(data_dir=tmp_path / "data", auth_token="s3cret-token-for-tests")
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -115,6 +116,37 @@ def signed_in_portal(tmp_path: Path) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture
+def signed_in_portal(tmp_path: Path) -> Iterator[str]:
+    """The portal with a bearer token."""
+    with _served(Settings(data_dir=tmp_path / "data", auth_token="s3cret-token-for-tests")) as url:
+        yield url
+
+
+def test_submit_to_a_portal_on_s3_sends_the_parts_to_s3(moto_endpoint, tmp_path) -> None:
+    """The cluster's shape: the portal (signed in) signs, the parts go straight to S3 (moto
+    server) under their own signatures, and S3 joins them."""
+    from stereo_spot.aws_setup import create_bucket_and_table
+    from tests.aws_fixtures import fresh_aws_settings
+
+    settings = fresh_aws_settings(
+        "submit", data_dir=tmp_path / "data", upload_part_bytes=5 * 1024**2,
+        auth_token="s3cret-token-for-tests",
+    )  # fmt: skip
+    create_bucket_and_table(settings)
+    master = tmp_path / "master.mov"
+    master.write_bytes(os.urandom(11 * 1024**2))  # three parts
+
+    with _served(settings) as url:
+        done = _submit(url, master, "--token", "s3cret-token-for-tests", cwd=tmp_path)
+
+    # Uploaded and joined; this portal has no runner to start it, and says so.
+    assert done.returncode == 1 and "This portal cannot run conversions" in done.stderr
+    storage = storage_from(settings)
+    (key,) = storage.list_prefix("input/")
+    assert storage.get_file(key, tmp_path / "joined.mov").read_bytes() == master.read_bytes()
 
 
 def test_submit_names_the_token_a_portal_asks_for(signed_in_portal, clip_mp4, tmp_path):
