@@ -13,6 +13,7 @@ from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep
 from stereo_spot.domain import (
     CODEC_NOTES,
     DEFAULT_CRF,
+    ENGINE_NAMES,
     MAX_HEIGHT,
     MIN_HEIGHT,
     AnaglyphMode,
@@ -31,7 +32,8 @@ from stereo_spot.storage import UploadTarget
 router = APIRouter(prefix="/api", tags=["jobs"])
 
 Engine = Literal["classical", "depth-anything", "stereocrafter"]
-ENGINES: tuple[str, ...] = ("classical", "depth-anything", "stereocrafter")
+# The names in Engine (a Literal, for the schema), as the engines know them.
+ENGINES: tuple[str, ...] = ENGINE_NAMES
 # One set of defaults for the CLI, the form and the API: the stereo engine's own.
 _DEFAULTS = StereoParams()
 

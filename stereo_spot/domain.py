@@ -137,6 +137,11 @@ ENCODER_PRESETS: tuple[str, ...] = get_args(EncoderPreset)
 # middle of the video.
 PREVIEW_SECONDS = 5.0
 
+# The stereo engines a job may name (inference_service/engines builds them); the learned ones
+# need weights (docs/MODELS.md).
+LEARNED_ENGINES: tuple[str, ...] = ("depth-anything", "stereocrafter")
+ENGINE_NAMES: tuple[str, ...] = ("classical", *LEARNED_ENGINES)
+
 
 # What :func:`parse_time` reads, as an HTML input's pattern: the portal's browser checks a time
 # before a file is uploaded.

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from inference_service.engines.base import StereoEngine
+from stereo_spot.domain import ENGINE_NAMES, LEARNED_ENGINES
 from stereo_spot.errors import EngineError
-
-ENGINE_NAMES: tuple[str, ...] = ("classical", "depth-anything", "stereocrafter")
 
 
 def engine_from_name(name: str, weights: str | None = None) -> StereoEngine:
@@ -14,7 +13,7 @@ def engine_from_name(name: str, weights: str | None = None) -> StereoEngine:
         from inference_service.engines.classical import ClassicalEngine
 
         return ClassicalEngine()
-    if name in ("depth-anything", "stereocrafter"):
+    if name in LEARNED_ENGINES:
         # The ML stack is imported only here, so the classical engine runs without it.
         from inference_service.engines.weights import LearnedEngineOptions, require_ml
 

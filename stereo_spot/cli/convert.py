@@ -24,6 +24,7 @@ from stereo_spot.cli.stereo_options import (
     stereo_params_from,
 )
 from stereo_spot.domain import (
+    ENGINE_NAMES,
     Job,
     JobStatus,
     Layout,
@@ -41,7 +42,6 @@ from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage
 from stereo_spot.wiring import job_store_from, storage_from
 
-ENGINES = ("classical", "depth-anything", "stereocrafter")
 POLL_SECONDS = 0.5
 
 
@@ -73,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "default: next to the input, its name + the layout's tag",
     )
     add_stereo_options(parser)
-    parser.add_argument("--engine", choices=ENGINES, default=None, help="default: classical")
+    parser.add_argument("--engine", choices=ENGINE_NAMES, default=None, help="default: classical")
     parser.add_argument(
         "--segment-seconds",
         type=segment_seconds,

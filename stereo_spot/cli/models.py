@@ -12,9 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from stereo_spot.domain import LEARNED_ENGINES
 from stereo_spot.errors import EngineError
-
-LEARNED_ENGINES = ("depth-anything", "stereocrafter")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -19,13 +19,13 @@ from stereo_spot.cli.stereo_options import (
     part_from,
     stereo_params_from,
 )
+from stereo_spot.domain import ENGINE_NAMES
 from stereo_spot.errors import InputRejected, StereoSpotError
 from stereo_spot.settings import Settings
 
 if TYPE_CHECKING:
     from stereo_spot.cli.portal_client import PortalClient
 
-ENGINES = ("classical", "depth-anything", "stereocrafter")
 POLL_SECONDS = 2.0
 
 
@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="with --wait: the folder to write the 3D videos into (default: next to each input)",
     )
     add_stereo_options(parser)
-    parser.add_argument("--engine", choices=ENGINES, default="classical")
+    parser.add_argument("--engine", choices=ENGINE_NAMES, default="classical")
     add_encoding_options(parser)
     add_part_options(parser)
     parser.set_defaults(func=run_submit)
