@@ -3,6 +3,7 @@ split its video into keyframe-aligned segments."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 from collections.abc import Callable
@@ -65,7 +66,9 @@ def chunk_source(
         try:
             whole = info = probe_source(source, settings)
             if job.cut_preview:
-                _video_read_for(jobs, job, whole)
+                if (waiting := _waiting_video(jobs, job)) is not None:
+                    with _unless_it_moved_on():
+                        jobs.update(waiting.job_id, source=whole)  # held, for the user's go
                 source, info = _cut_preview(job_id, source, info, job, storage, settings)
             elif job.part is not None:
                 source, info = _cut_part(job_id, source, info, job.part, segment_seconds,
@@ -78,8 +81,10 @@ def chunk_source(
             # (a part past its end converts with other times).
             jobs.transition(job_id, JobStatus.FAILED, error=str(error),
                             **({"source": whole} if whole else {}))  # fmt: skip
-            if whole is None and job.cut_preview:
-                _video_refused_for(jobs, job, str(error))
+            waiting = _waiting_video(jobs, job) if job.cut_preview and whole is None else None
+            if waiting is not None:
+                with _unless_it_moved_on():
+                    jobs.transition(waiting.job_id, JobStatus.FAILED, error=str(error))
             raise
         total = len(split.segments)
         items = []
@@ -137,31 +142,22 @@ def _cut_preview(
     return cut, probe_source(cut, settings)
 
 
-def _video_read_for(jobs: JobStore, preview: Job, whole: SourceInfo) -> None:
-    """The whole video's probe for its job, held for this preview before anything read it
-    ("Preview first" on a portal that reads no video): that job is then held with it."""
-    _settle_the_waiting_video(jobs, preview, source=whole)
-
-
-def _video_refused_for(jobs: JobStore, preview: Job, reason: str) -> None:
-    """The whole video's job fails as its preview did, where it waits for the preview to read
-    the video: nothing else would."""
-    _settle_the_waiting_video(jobs, preview, status=JobStatus.FAILED, error=reason)
-
-
-def _settle_the_waiting_video(jobs: JobStore, preview: Job, **changes) -> None:
-    if preview.preview_of is None:
-        return
+def _waiting_video(jobs: JobStore, preview: Job) -> Job | None:
+    """The whole video's job where it waits for this preview to read the video ("Preview
+    first" on a portal that reads no video): nothing else will record its probe, or its
+    refusal. None once it was deleted, read, started or failed."""
     try:
-        origin = jobs.get(preview.preview_of)
-        if origin.status is JobStatus.UPLOADED and origin.source is None:
-            status = changes.pop("status", None)
-            if status is None:
-                jobs.update(origin.job_id, **changes)
-            else:
-                jobs.transition(origin.job_id, status, **changes)
-    except (JobNotFound, TransitionConflict):
-        pass  # deleted, or started or failed meanwhile: it no longer waits on this
+        origin = jobs.get(preview.preview_of) if preview.preview_of else None
+    except JobNotFound:
+        return None
+    if origin is None or origin.status is not JobStatus.UPLOADED or origin.source is not None:
+        return None
+    return origin
+
+
+def _unless_it_moved_on() -> contextlib.AbstractContextManager:
+    """A waiting video's job deleted, started or failed since it was read: it waits no more."""
+    return contextlib.suppress(JobNotFound, TransitionConflict)
 
 
 def _progress_recorder(jobs: JobStore, job_id: str) -> Callable[[float], None]:
