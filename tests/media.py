@@ -83,6 +83,17 @@ def audio_streams(info: dict) -> list[dict]:
     return [s for s in info["streams"] if s["codec_type"] == "audio"]
 
 
+def make_three_part_video(path: Path) -> Path:
+    """A real video of about 12 MB (2 s of lossless noise at 480x270): three parts of 5 MiB,
+    the smallest S3 takes, in an upload in parts."""
+    ffmpeg(
+        *("-f", "lavfi", "-i", "nullsrc=s=480x270:r=30:d=2,geq=lum='random(1)*255':cb=128:cr=128"),
+        *("-c:v", "libx264", "-qp", "0", "-preset", "ultrafast", "-pix_fmt", "yuv420p"),
+        str(path),
+    )
+    return path
+
+
 def make_clip(
     path: Path,
     seconds: float = 3,

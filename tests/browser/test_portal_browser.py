@@ -20,7 +20,7 @@ from stereo_spot.domain import DUBOIS_MIXES, AnaglyphMode
 from stereo_spot.keys import final_key, source_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import storage_from
-from tests.media import ffmpeg
+from tests.media import ffmpeg, make_three_part_video
 from tests.processes import stereo_spot_up
 
 pytestmark = pytest.mark.browser
@@ -174,13 +174,7 @@ def test_only_a_part_asked_for_with_the_upload_in_a_browser(embedded_stack, brow
 def test_a_large_upload_goes_in_parts_and_resumes_after_a_reload(
     embedded_stack, browser, tmp_path
 ) -> None:
-    # Lossless noise: 12 MB of real video in 2 s, three parts of 5 MiB.
-    video = tmp_path / "camera.mp4"
-    ffmpeg(
-        *("-f", "lavfi", "-i", "nullsrc=s=480x270:r=30:d=2,geq=lum='random(1)*255':cb=128:cr=128"),
-        *("-c:v", "libx264", "-qp", "0", "-preset", "ultrafast", "-pix_fmt", "yuv420p"),
-        str(video),
-    )
+    video = make_three_part_video(tmp_path / "camera.mp4")
     assert 10 * 1024**2 < video.stat().st_size < 15 * 1024**2
     page = browser.new_page()
     page.on("dialog", lambda dialog: dialog.accept())  # "leave the page?" during the upload

@@ -18,7 +18,7 @@ from stereo_spot.keys import source_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import storage_from
 from tests.aws_fixtures import free_port
-from tests.media import ffmpeg, probe, video_stream
+from tests.media import make_three_part_video, probe, video_stream
 from tests.processes import stereo_spot_command, stereo_spot_up
 
 pytestmark = pytest.mark.slow
@@ -46,12 +46,7 @@ def _frames(path: Path) -> int:
 
 def test_submit_uploads_in_parts_converts_and_downloads_each_video(stack, clip_mp4, tmp_path):
     url, data = stack
-    camera = tmp_path / "camera.mp4"  # 12 MB of lossless noise: three parts of 5 MiB
-    ffmpeg(
-        *("-f", "lavfi", "-i", "nullsrc=s=480x270:r=30:d=2,geq=lum='random(1)*255':cb=128:cr=128"),
-        *("-c:v", "libx264", "-qp", "0", "-preset", "ultrafast", "-pix_fmt", "yuv420p"),
-        str(camera),
-    )
+    camera = make_three_part_video(tmp_path / "camera.mp4")
     (tmp_path / "out").mkdir()
 
     done = _submit(url, camera, clip_mp4, "--layout", "half-sbs", "--wait", "-o", "out",
@@ -172,12 +167,7 @@ def test_an_interrupted_submit_resumes_its_upload(tmp_path, launcher, capsys) ->
     settings = Settings(
         data_dir=tmp_path / "data", max_upload_bytes=64 * 1024**2, upload_part_bytes=5 * 1024**2
     )
-    camera = tmp_path / "camera.mp4"
-    ffmpeg(
-        *("-f", "lavfi", "-i", "nullsrc=s=480x270:r=30:d=2,geq=lum='random(1)*255':cb=128:cr=128"),
-        *("-c:v", "libx264", "-qp", "0", "-preset", "ultrafast", "-pix_fmt", "yuv420p"),
-        str(camera),
-    )
+    camera = make_three_part_video(tmp_path / "camera.mp4")
     ledger = UploadLedger(tmp_path / "submissions")
     wanted = {"layout": "sbs", "engine": "classical"}
     app = create_app(settings, storage_from(settings), job_store_from(settings), launcher)
