@@ -216,14 +216,14 @@ def job_page(
     part_origin_kept = bool(job.part_of) and services.job_kept(jobs, job.part_of)
     # Its record says it is being converted, but its run ended (a killed `convert`).
     stopped = launcher is not None and launcher.stopped_part_way(job)
-    # The page's script uploads in parts through the JSON API (portal/uploads.py).
-    upload = {"max_bytes": settings.max_upload_bytes} if job.status is JobStatus.CREATED else None
     return _page(
         templates,
         request,
         "job.html",
         job=job,
-        upload=upload,
+        # Waiting for its video: the page's script uploads it in parts (portal/uploads.py).
+        takes_upload=job.status is JobStatus.CREATED,
+        max_upload_bytes=settings.max_upload_bytes,
         layouts=LAYOUT_LABELS,
         engines=ENGINE_LABELS,
         active=not stopped
