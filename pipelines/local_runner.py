@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -205,6 +206,11 @@ def start_job_process(
     Returns the process and the log file its output goes to. The runner leads a process group of
     its own, with the task processes kfp.local starts: stop it with :func:`stop_job_process`,
     which reaches them too (a convert task left behind would keep waiting for its server).
+
+    Ctrl-C or SIGTERM while the runner starts is held off until it has been stopped again: the
+    caller, interrupted, never gets the process to stop, and the run would go on converting
+    after the command had ended (``convert`` of a batch, whose next video starts while it is
+    busy, lost it so on a loaded machine).
     """
     log_path = run_log_path(settings, job_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,16 +219,47 @@ def start_job_process(
         command += ["--segment-seconds", f"{segment_seconds:g}"]
     # "--": an id stored before ids avoided a leading "-" must not be read as an option.
     command += ["--", job_id]
-    with open(log_path, "ab") as log_file:
-        process = subprocess.Popen(
-            command,
-            env={**os.environ, **settings.as_environment()},
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    with _interrupts_held() as interrupts:
+        with open(log_path, "ab") as log_file:
+            process = subprocess.Popen(
+                command,
+                env={**os.environ, **settings.as_environment()},
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        if interrupts:
+            stop_job_process(process, log_path)
+    if interrupts:
+        signal.raise_signal(interrupts[0])  # lands as it would have: KeyboardInterrupt, or death
     return process, log_path
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[list[int]]:
+    """Hold SIGINT and SIGTERM off while the body runs, noting those that came in the list it
+    yields. Only the main thread is interrupted by them, so elsewhere nothing is held."""
+    came: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield came
+        return
+    # One ignored stays ignored; one handled outside Python (None) could not be given back.
+    held = [
+        signum
+        for signum in (signal.SIGINT, signal.SIGTERM)
+        if signal.getsignal(signum) not in (signal.SIG_IGN, None)
+    ]
+
+    def note(signum: int, _frame: object) -> None:
+        came.append(signum)
+
+    previous = {signum: signal.signal(signum, note) for signum in held}
+    try:
+        yield came
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _signal_group(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:

@@ -1,6 +1,8 @@
 """Stopping a local run leaves none of its processes behind, not even a task started in the very
-moment the stop signal went out (a cancelled job's task went on converting a segment)."""
+moment the stop signal went out (a cancelled job's task went on converting a segment), nor a
+runner started in the very moment the command was interrupted."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -8,8 +10,11 @@ import textwrap
 import time
 
 import psutil
+import pytest
 
-from pipelines.local_runner import INTERRUPTED, stop_job_process
+from pipelines.local_runner import INTERRUPTED, run_log_path, start_job_process, stop_job_process
+from stereo_spot.cli import _sigterm_as_interrupt
+from stereo_spot.settings import Settings
 
 # A runner that, as the stop reaches it, starts one more task in its process group (kfp.local
 # launching the next segment's step in that moment), then ends as the real runner does.
@@ -64,3 +69,26 @@ def test_what_is_left_of_a_run_that_ended_by_itself_is_stopped(tmp_path):
     stop_job_process(runner, tmp_path / "run.log")
     assert not _running(late)
     assert not (tmp_path / "run.log").exists(), "a run that ended by itself was not interrupted"
+
+
+def test_a_runner_started_as_the_command_is_interrupted_is_stopped_first(tmp_path, monkeypatch):
+    # SIGTERM landing after the runner's process exists but before its caller holds it (the
+    # rest of Popen, closing the log): the interrupt went up through the caller, which had
+    # nothing to stop, and a batch `convert` ended with its next video's run still converting.
+    started: list[subprocess.Popen] = []
+
+    class InterruptedAsItStarts(subprocess.Popen):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(subprocess, "Popen", InterruptedAsItStarts)
+    settings = Settings(backend="local", data_dir=tmp_path)
+
+    with _sigterm_as_interrupt(), pytest.raises(KeyboardInterrupt):
+        start_job_process(settings, "job-1")
+
+    (runner,) = started
+    assert runner.poll() is not None, "the runner had ended before the interrupt went on"
+    assert run_log_path(settings, "job-1").read_text().strip().endswith(INTERRUPTED)
