@@ -409,9 +409,11 @@ def run_with_progress(
 
     server = server or _ExternalServer()
     jobs = job_store_from(settings)
-    process, log_path = started or start_job_process(settings, job_id, segment_seconds)
     bar = tqdm(total=1, unit="segment", desc="queued", file=sys.stderr, leave=True)
+    # Started inside the try: Ctrl-C the moment after would otherwise find nobody to stop it.
+    process: subprocess.Popen | None = None
     try:
+        process, log_path = started or start_job_process(settings, job_id, segment_seconds)
         while True:
             job = jobs.get(job_id)
             if job.total_segments and bar.total != job.total_segments:
@@ -445,7 +447,8 @@ def run_with_progress(
                 break
     except KeyboardInterrupt:
         # The run has a process group of its own, which the terminal's Ctrl-C does not reach.
-        stop_job_process(process, log_path)
+        if process is not None:
+            stop_job_process(process, log_path)
         raise
     finally:
         bar.close()
