@@ -265,10 +265,13 @@ class _StartedAhead:
 
     def take(self, source: Path) -> _Started:
         """The run of ``source``, the next video: the one started ahead, or one started now."""
-        ahead, self._ahead = self._ahead, None
+        ahead = self._ahead
         if isinstance(ahead, StereoSpotError):
+            self._ahead = None
             raise ahead
+        # Handed over before it stops being ahead: an interrupt in between finds it either way.
         self._handed_over = ahead or self._conversion.start(source)
+        self._ahead = None
         return self._handed_over
 
     def stop(self) -> None:
