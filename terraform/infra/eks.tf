@@ -34,7 +34,9 @@ module "eks" {
       configuration_values = jsonencode({ enableNetworkPolicy = "true" })
     }
     eks-pod-identity-agent = {}
-    aws-ebs-csi-driver     = {}
+    aws-ebs-csi-driver = {
+      service_account_role_arn = module.ebs_csi_driver_role.iam_role_arn
+    }
   }
 
   # The always-on nodes: Karpenter's controller cannot run on nodes it manages, and KFP, KServe,

@@ -192,3 +192,22 @@ module "lb_controller_role" {
     }
   }
 }
+
+# The EBS CSI driver (an EKS add-on, eks.tf) creates the volumes behind PersistentVolumeClaims:
+# Kubeflow Pipelines' MySQL and object store claim theirs. Without a role of its own it has no
+# credentials at all (pods cannot reach the nodes' metadata service: one hop), and every claim
+# stays Pending, KFP with it.
+module "ebs_csi_driver_role" {
+  #checkov:skip=CKV_TF_1:Registry module pinned to an exact version (registry releases are immutable); terraform init writes the module's source into .terraform/modules for review.
+  source  = "terraform-aws-modules/iam/aws//modules/iam-role-for-service-accounts-eks"
+  version = "5.52.2"
+
+  role_name             = "${var.name}-ebs-csi-driver"
+  attach_ebs_csi_policy = true
+  oidc_providers = {
+    main = {
+      provider_arn               = module.eks.oidc_provider_arn
+      namespace_service_accounts = ["kube-system:ebs-csi-controller-sa"]
+    }
+  }
+}

@@ -123,6 +123,27 @@ resource "helm_release" "kserve" {
   })]
 }
 
+# The cluster's default StorageClass. EKS clusters created on Kubernetes 1.30 or later have none
+# (gp2 lost its default annotation), and Kubeflow Pipelines' MySQL and object store claim their
+# volumes without naming a class: with no default they stay Pending, and KFP never starts. The
+# EBS CSI driver provisions it (its role: terraform/infra/irsa.tf), encrypted, in the zone of the
+# node the claiming pod lands on.
+resource "kubectl_manifest" "default_storage_class" {
+  yaml_body = yamlencode({
+    apiVersion = "storage.k8s.io/v1"
+    kind       = "StorageClass"
+    metadata = {
+      name        = "gp3"
+      annotations = { "storageclass.kubernetes.io/is-default-class" = "true" }
+    }
+    provisioner          = "ebs.csi.aws.com"
+    volumeBindingMode    = "WaitForFirstConsumer"
+    reclaimPolicy        = "Delete"
+    allowVolumeExpansion = true
+    parameters           = { type = "gp3", encrypted = "true" }
+  })
+}
+
 # Kubeflow Pipelines standalone: the upstream kustomize bases, pinned to a release tag, built and
 # applied by the kustomization provider (KFP does not publish a Helm chart).
 data "kustomization_build" "kfp_cluster_scoped" {
@@ -139,7 +160,7 @@ data "kustomization_build" "kfp" {
 }
 
 resource "kustomization_resource" "kfp" {
-  depends_on = [kustomization_resource.kfp_cluster_scoped]
+  depends_on = [kustomization_resource.kfp_cluster_scoped, kubectl_manifest.default_storage_class]
   for_each   = data.kustomization_build.kfp.ids
   manifest   = data.kustomization_build.kfp.manifests[each.value]
 }
