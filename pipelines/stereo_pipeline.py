@@ -6,7 +6,7 @@ The same function runs locally through ``kfp.local`` (pipelines/local_runner.py)
 
 import os
 
-from kfp import dsl
+from kfp import dsl, kubernetes
 
 from components.kfp_components import (
     chunk_op,
@@ -31,6 +31,13 @@ _CLUSTER_ENV_VARS = (
 )
 
 
+# The Karpenter NodePool every task runs on (the aws overlay names terraform's "cpu" pool): chunk
+# and reassemble hold a whole source and its segments on the node's disk, which the cluster's
+# system nodes, running KFP, KServe and the portal on small disks, must not be filled with. Empty:
+# wherever the scheduler puts them (kind, minikube).
+NODE_POOL = os.environ.get("STEREO_SPOT_PIPELINE_NODE_POOL", "")
+
+
 def _cluster_env() -> dict[str, str]:
     if os.environ.get("STEREO_SPOT_BACKEND") != "aws":
         return {}
@@ -46,7 +53,18 @@ def _configure(task: dsl.PipelineTask, name: str, cpu: str, memory: str, retries
         task.set_retry(num_retries=retries, backoff_duration="10s", backoff_factor=2.0)
     for variable, value in _cluster_env().items():
         task.set_env_variable(variable, value)
+    _place(task)
     return task
+
+
+def _place(task: dsl.PipelineTask) -> None:
+    """Pod placement on a cluster; ``kfp.local`` runs ignore it."""
+    # Karpenter consolidates under-used CPU nodes by evicting their pods: chunk and reassemble
+    # (no retries) would fail the run, and a convert task would convert its segment again. A
+    # node running one of them is left alone until the task ends.
+    kubernetes.add_pod_annotation(task, "karpenter.sh/do-not-disrupt", "true")
+    if NODE_POOL:
+        kubernetes.add_node_selector(task, "karpenter.sh/nodepool", NODE_POOL)
 
 
 @dsl.pipeline(

@@ -5,6 +5,7 @@ runs non-root with resource requests and a pinned image."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from tests.deploy.conftest import MANIFESTS, OVERLAYS, ROOT, find_checkov
+from tests.processes import stereo_spot_command
 
 KUBERNETES_VERSION = "1.32.0"  # terraform/infra kubernetes_version default
 BUILTIN_GROUPS = {
@@ -329,3 +331,41 @@ def _checkov_failures(checkov: str, args: list[str]) -> list[str]:
         for report in reports
         for c in report.get("results", {}).get("failed_checks", [])
     ]
+
+
+def _compiled_placement(tmp_path: Path, environment: dict[str, str]) -> dict[str, dict]:
+    """Each task's pod placement in the pipeline the portal compiles with ``environment``."""
+    target = tmp_path / "stereo_pipeline.yaml"
+    subprocess.run(
+        [*stereo_spot_command(), "compile-pipeline", "-o", str(target)],
+        env={**os.environ, **environment}, check=True, capture_output=True,
+    )  # fmt: skip
+    _, platform = yaml.safe_load_all(target.read_text())
+    return platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+
+
+def test_pipeline_tasks_run_on_the_cpu_node_pool_and_keep_their_nodes(rendered, tmp_path):
+    """On EKS the portal compiles every task onto the Karpenter NodePool its config names, one
+    Terraform creates, not the system nodes (small disks, KFP and the portal); and Karpenter's
+    consolidation leaves a node running a task alone (chunk and reassemble have no retries)."""
+    config = _config_map(rendered["aws"], "stereo-spot-config", "stereo-spot")["data"]
+    pool = config["STEREO_SPOT_PIPELINE_NODE_POOL"]
+    karpenter = (ROOT / "terraform" / "platform" / "karpenter.tf").read_text()
+    assert f'metadata   = {{ name = "{pool}" }}' in karpenter
+
+    executors = _compiled_placement(tmp_path, {"STEREO_SPOT_PIPELINE_NODE_POOL": pool})
+
+    assert set(executors) == {
+        f"exec-{s}-op" for s in ("chunk", "convert", "reassemble", "finalize")
+    }
+    for name, executor in executors.items():
+        assert executor["nodeSelector"]["labels"] == {"karpenter.sh/nodepool": pool}, name
+        assert executor["podMetadata"]["annotations"] == {"karpenter.sh/do-not-disrupt": "true"}
+
+
+def test_pipeline_tasks_go_anywhere_on_a_cluster_without_node_pools(rendered, tmp_path):
+    """kind or minikube (the local overlay) has no Karpenter: no node would match a selector."""
+    config = _config_map(rendered["local"], "stereo-spot-config", "stereo-spot")["data"]
+    assert "STEREO_SPOT_PIPELINE_NODE_POOL" not in config
+    executors = _compiled_placement(tmp_path, {"STEREO_SPOT_PIPELINE_NODE_POOL": ""})
+    assert not any("nodeSelector" in executor for executor in executors.values())

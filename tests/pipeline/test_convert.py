@@ -408,7 +408,8 @@ def test_compiled_pipeline_has_loop_retries_and_exit_handler(tmp_path):
 
     target = tmp_path / "stereo_pipeline.yaml"
     subprocess.run(["stereo-spot", "compile-pipeline", "-o", str(target)], check=True)
-    spec = yaml.safe_load(target.read_text())
+    # The pipeline, then the pods' placement (kfp-kubernetes' platform spec).
+    spec, _ = yaml.safe_load_all(target.read_text())
     text = target.read_text()
     assert "parameterIterator" in text and "parallelismLimit" in text
     assert "exit-handler-1" in spec["root"]["dag"]["tasks"]

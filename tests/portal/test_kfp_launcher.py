@@ -111,8 +111,17 @@ def _assert_is_the_stereo_pipeline(spec: dict) -> None:
     assert loop["iteratorPolicy"]["parallelismLimit"] > 0
 
 
+def _assert_submits_the_stereo_pipeline(run: dict) -> None:
+    """A created run carries the pipeline and its pods' placement (kfp-kubernetes' platform
+    spec, which the API takes beside the pipeline in one document)."""
+    _assert_is_the_stereo_pipeline(run["pipeline_spec"]["pipeline_spec"])
+    executors = run["pipeline_spec"]["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]
+    for name, executor in executors["executors"].items():
+        assert executor["podMetadata"]["annotations"]["karpenter.sh/do-not-disrupt"] == "true", name
+
+
 def test_compile_pipeline_bakes_cluster_settings_into_every_task(compiled_package: Path) -> None:
-    spec = yaml.safe_load(compiled_package.read_text())
+    spec, _placement = yaml.safe_load_all(compiled_package.read_text())
     executors = spec["deploymentSpec"]["executors"]
     assert set(executors) == {
         "exec-chunk-op", "exec-convert-op", "exec-reassemble-op", "exec-finalize-op",
@@ -165,7 +174,7 @@ def test_portal_submits_a_started_job_as_one_kfp_run(
         (run,) = kfp_api.created_runs
         assert run_id == next(iter(kfp_api.runs))
         assert jobs.get(job_id).run_id == run_id
-        _assert_is_the_stereo_pipeline(run["pipeline_spec"])
+        _assert_submits_the_stereo_pipeline(run)
         parameters = run["runtime_config"]["parameters"]
         assert parameters["job_id"] == job_id
         assert parameters["source_uri"] == f"s3://{kfp_settings.bucket}/input/{job_id}/source.mp4"
@@ -283,5 +292,5 @@ def test_the_sdk_call_in_deploy_md_creates_a_run(kfp_api: KfpApiStub, compiled_p
     assert client.get_run(result.run_id).state == "PENDING"
     (run,) = kfp_api.created_runs
     assert run["runtime_config"]["parameters"]["layout"] == "sbs"
-    _assert_is_the_stereo_pipeline(run["pipeline_spec"])
+    _assert_submits_the_stereo_pipeline(run)
     assert kfp_api.received("GET", f"/runs/{result.run_id}")
