@@ -1,4 +1,4 @@
-"""Where ``stereo-spot convert`` writes its results on this machine, and how.
+"""Where ``stereo-spot convert`` (and ``submit --wait``) writes results on this machine, and how.
 
 Outputs are planned for every input before anything is converted, so what would lose or
 overwrite a file is refused at once; results are written atomically, in the container the
@@ -97,11 +97,8 @@ def plan_outputs(
 
 
 def _refuse_unwritable(target: Path) -> None:
-    """Refuse an output whose folder cannot be made or written to now, rather than after the
-    whole conversion: the nearest folder on its way that exists must take a new file."""
-    existing = next(folder for folder in (target.parent, *target.parent.parents) if folder.exists())
-    if not existing.is_dir():
-        raise InputRejected(f"Cannot write {target}: {existing} is a file, not a folder.")
+    """Refuse an output that cannot be written now, rather than after the whole conversion."""
+    existing = refuse_unwritable_folder(target.parent, target)
     longest = os.pathconf(existing, "PC_NAME_MAX")
     named = len(os.fsencode(target.name))
     if named > longest:
@@ -110,14 +107,25 @@ def _refuse_unwritable(target: Path) -> None:
             f"The result's name {target.name[:40]}... is {named} bytes long, more than the "
             f"{longest} the folder {existing.resolve()} allows; name the result with -o."
         )
+
+
+def refuse_unwritable_folder(folder: Path, target: Path | None = None) -> Path:
+    """Refuse ``folder`` (for writing ``target`` into it; by default the folder itself) when it
+    cannot be made or written to now: the nearest folder on its way that exists must take a new
+    file. That folder is returned."""
+    written = target or f"{folder}{os.sep}"
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    if not existing.is_dir():
+        raise InputRejected(f"Cannot write {written}: {existing} is a file, not a folder.")
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as error:
         raise InputRejected(
-            f"Cannot write {target}: the folder {existing} takes no new files "
+            f"Cannot write {written}: the folder {existing} takes no new files "
             f"({error.strerror or error})."
         ) from None
+    return existing
 
 
 def say_written(output: Path, job: Job) -> None:

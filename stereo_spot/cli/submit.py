@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from stereo_spot.cli.outputs import refuse_unwritable_folder
 from stereo_spot.cli.stereo_options import (
     add_encoding_options,
     add_part_options,
@@ -54,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "-o",
         "--output",
         type=Path,
-        help="with --wait: the folder to write the 3D videos into (default: next to each input)",
+        help="with --wait: the folder to write the 3D videos into, made if need be "
+        "(default: next to each input)",
     )
     add_stereo_options(parser)
     parser.add_argument("--engine", choices=ENGINE_NAMES, default="classical")
@@ -67,8 +69,13 @@ def run_submit(args: argparse.Namespace) -> int:
     missing = [str(path) for path in args.inputs if not path.is_file()]
     if missing:
         raise InputRejected(f"Not a file: {', '.join(missing)}.")
-    if args.output is not None and not args.output.is_dir():
-        raise InputRejected(f"The output folder {args.output} does not exist.")
+    if args.output is not None and not args.wait:
+        raise InputRejected(
+            f"-o {args.output}: only --wait downloads the 3D videos; add --wait, or leave -o out "
+            "and download them from their pages."
+        )
+    if args.output is not None:
+        refuse_unwritable_folder(args.output)  # made when the first result is written
     settings = {
         "layout": args.layout,
         "engine": args.engine,
@@ -116,6 +123,7 @@ def _wait_and_download(portal: PortalClient, job: dict, folder: Path) -> None:
     if job["status"] == "failed":
         raise StereoSpotError(f"The conversion failed: {job['error']}")
     playback = portal.playback(job["job_id"])
+    folder.mkdir(parents=True, exist_ok=True)
     target = folder / playback["download_name"]
     if target.exists():
         print(f"note: {target} exists; it will be replaced.", file=sys.stderr)

@@ -47,7 +47,6 @@ def _frames(path: Path) -> int:
 def test_submit_uploads_in_parts_converts_and_downloads_each_video(stack, clip_mp4, tmp_path):
     url, data = stack
     camera = make_three_part_video(tmp_path / "camera.mp4")
-    (tmp_path / "out").mkdir()
 
     done = _submit(url, camera, clip_mp4, "--layout", "half-sbs", "--wait", "-o", "out",
                    cwd=tmp_path)  # fmt: skip
@@ -84,6 +83,26 @@ def test_submit_refuses_a_missing_video_before_anything(tmp_path, clip_mp4) -> N
 
     assert done.returncode == 1
     assert done.stderr.strip() == f"stereo-spot: Not a file: {tmp_path / 'gone.mp4'}."
+
+
+def test_submit_refuses_an_output_folder_it_could_not_write_before_anything(tmp_path, clip_mp4):
+    # The portal is never asked: port 9 answers nothing, and a refusal reaching it would say so.
+    (tmp_path / "notes.txt").write_text("mine")
+
+    into_a_file = _submit("http://127.0.0.1:9", clip_mp4, "--wait", "-o", "notes.txt/out",
+                          cwd=tmp_path)  # fmt: skip
+    without_wait = _submit("http://127.0.0.1:9", clip_mp4, "-o", "out", cwd=tmp_path)
+
+    assert into_a_file.returncode == 1
+    assert into_a_file.stderr.strip() == (
+        f"stereo-spot: Cannot write notes.txt/out{os.sep}: notes.txt is a file, not a folder."
+    )
+    assert without_wait.returncode == 1
+    assert without_wait.stderr.strip() == (
+        "stereo-spot: -o out: only --wait downloads the 3D videos; add --wait, or leave -o out "
+        "and download them from their pages."
+    )
+    assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 def test_submit_says_when_the_portal_cannot_be_reached(tmp_path, clip_mp4) -> None:
