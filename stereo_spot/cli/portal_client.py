@@ -26,6 +26,10 @@ class PortalError(StereoSpotError):
     """The portal refused a request, or could not be reached: its reason, in its words."""
 
 
+class PortalUnusable(PortalError):
+    """The portal cannot be reached, or asks to sign in: every other video would fail alike."""
+
+
 class PortalClient:
     """The portal's JSON API, and the storage its signed URLs point at."""
 
@@ -197,9 +201,11 @@ class PortalClient:
         try:
             answer = self._api.request(method, path, json=json, params=params)
         except httpx.HTTPError as error:
-            raise PortalError(f"Could not reach the portal at {self.base_url}: {error}") from None
+            raise PortalUnusable(
+                f"Could not reach the portal at {self.base_url}: {error}"
+            ) from None
         if answer.status_code == 401:
-            raise PortalError(
+            raise PortalUnusable(
                 "The portal asks to sign in: pass its token with --token (or set "
                 "STEREO_SPOT_AUTH_TOKEN)."
             )

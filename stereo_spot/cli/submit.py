@@ -66,6 +66,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_submit(args: argparse.Namespace) -> int:
+    if not args.portal.startswith(("http://", "https://")):
+        raise InputRejected(
+            f"{args.portal}: the portal's address starts with https:// or http:// "
+            f"(for example https://{args.portal})."
+        )
     missing = [str(path) for path in args.inputs if not path.is_file()]
     if missing:
         raise InputRejected(f"Not a file: {', '.join(missing)}.")
@@ -88,7 +93,7 @@ def run_submit(args: argparse.Namespace) -> int:
         "end": part.end if part else None,
     }
     # httpx: only this verb pays for its import.
-    from stereo_spot.cli.portal_client import PortalClient, UploadLedger
+    from stereo_spot.cli.portal_client import PortalClient, PortalUnusable, UploadLedger
 
     ledger = UploadLedger(Settings().data_dir / "submissions")
     failed: list[str] = []
@@ -101,6 +106,8 @@ def run_submit(args: argparse.Namespace) -> int:
                 print(f"{video.name}: job {job['job_id']}, {portal.page_of(job)}")
                 if args.wait:
                     _wait_and_download(portal, job, args.output or video.parent)
+            except PortalUnusable:
+                raise  # the next videos would only say it again; run again to resume
             except StereoSpotError as error:
                 print(f"{video.name}: {error}", file=sys.stderr)
                 failed.append(video.name)

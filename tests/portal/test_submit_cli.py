@@ -105,13 +105,28 @@ def test_submit_refuses_an_output_folder_it_could_not_write_before_anything(tmp_
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
-def test_submit_says_when_the_portal_cannot_be_reached(tmp_path, clip_mp4) -> None:
+def test_submit_says_once_when_the_portal_cannot_be_reached(tmp_path, clip_mp4) -> None:
+    # Once, not for each of a folder's videos: every next one would fail the same way.
     port = free_port()
+    second = tmp_path / "second.mp4"
+    second.write_bytes(clip_mp4.read_bytes())
 
-    done = _submit(f"http://127.0.0.1:{port}", clip_mp4, cwd=tmp_path)
+    done = _submit(f"http://127.0.0.1:{port}", clip_mp4, second, cwd=tmp_path)
 
     assert done.returncode == 1
-    assert f"Could not reach the portal at http://127.0.0.1:{port}" in done.stderr
+    assert done.stderr.count("Could not reach the portal") == 1
+    assert f"stereo-spot: Could not reach the portal at http://127.0.0.1:{port}" in done.stderr
+    assert "[2/2]" not in done.stderr, "it stopped before the second video"
+
+
+def test_submit_refuses_a_portal_address_without_its_scheme(tmp_path, clip_mp4) -> None:
+    done = _submit("stereo.example.org", clip_mp4, cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "stereo-spot: stereo.example.org: the portal's address starts with https:// or http:// "
+        "(for example https://stereo.example.org)."
+    )
 
 
 @contextlib.contextmanager
