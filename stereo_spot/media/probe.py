@@ -77,6 +77,17 @@ PICTURE_SIGNATURES = (
     ("HEIF", ((4, b"ftypmif1"),)),
     ("AVIF", ((4, b"ftypavif"),)),
 )
+# Sound files whose formats the allowed demuxers leave out, told by how they open: refused as
+# what they are, not as "damaged" (one dropped on the page instead of its video, say).
+AUDIO_SIGNATURES = (
+    ("MP3", ((0, b"ID3"),)),  # an ID3 tag first, as nearly every MP3 has
+    ("WAV", ((0, b"RIFF"), (8, b"WAVE"))),
+    ("WAV", ((0, b"RF64"), (8, b"WAVE"))),
+    ("FLAC", ((0, b"fLaC"),)),
+    ("AIFF", ((0, b"FORM"), (8, b"AIFF"))),
+    ("AIFF", ((0, b"FORM"), (8, b"AIFC"))),
+)
+ONLY_AUDIO = "The file has no video stream: it contains only audio."
 # Subtitle codecs that are text, which MP4 carries as mov_text; picture subtitles (Blu-ray PGS,
 # DVD, DVB) have no place in MP4 and are left out of it. Closed captions as a track of their own
 # (eia_608: a QuickTime c608 track, as Apple's and broadcast deliverables carry them) are text
@@ -219,7 +230,7 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
     if not videos:
         _refuse_what_is_not_a_video(path)
         if audios:
-            raise InputRejected("The file has no video stream: it contains only audio.")
+            raise InputRejected(ONLY_AUDIO)
         raise InputRejected("The file has no video stream.")
     # The stream a player shows: the one marked default (Matroska marks every track default
     # unless told otherwise, so a file that says nothing keeps its first).
@@ -293,14 +304,36 @@ def _still_picture(path: Path) -> str | None:
 
 
 def _picture_kind(head: bytes) -> str | None:
-    for kind, marks in PICTURE_SIGNATURES:
+    return _kind(head, PICTURE_SIGNATURES)
+
+
+def _audio_kind(head: bytes) -> str | None:
+    if (kind := _kind(head, AUDIO_SIGNATURES)) is not None:
+        return kind
+    # Untagged: the first frame's header, its reserved values ruled out so that data that merely
+    # starts with 0xFF is not taken for sound. AAC's ADTS: 12 sync bits, layer 00, a sampling
+    # rate index up to 12. MPEG audio: 11 sync bits, a version and a layer that exist, a bitrate
+    # index other than 15 and a sampling rate index other than 3; its layer names it.
+    if len(head) < 3 or head[0] != 0xFF:
+        return None
+    if head[1] & 0xF6 == 0xF0 and (head[2] >> 2) & 0x0F <= 12:
+        return "AAC"
+    version, layer = (head[1] >> 3) & 0x03, (head[1] >> 1) & 0x03
+    bitrate, rate = head[2] >> 4, (head[2] >> 2) & 0x03
+    if head[1] & 0xE0 == 0xE0 and version != 1 and layer and bitrate != 0x0F and rate != 3:
+        return {1: "MP3", 2: "MP2", 3: "MP1"}[layer]
+    return None
+
+
+def _kind(head: bytes, signatures: tuple) -> str | None:
+    for kind, marks in signatures:
         if all(head[offset : offset + len(mark)] == mark for offset, mark in marks):
             return kind
     return None
 
 
 def _refuse_what_is_not_a_video(path: Path) -> None:
-    """Say so when ``path`` is a picture or a disc image rather than a video."""
+    """Say so when ``path`` is a picture, a sound file or a disc image rather than a video."""
     with open(path, "rb") as file:
         head = file.read(21)
         # A DVD or Blu-ray image: after 32 KiB of system area, the first volume descriptor
@@ -313,6 +346,8 @@ def _refuse_what_is_not_a_video(path: Path) -> None:
         raise InputRejected(ANIMATED_WEBP) from None
     if kind:
         raise InputRejected(STILL_PICTURE.format(kind=kind)) from None
+    if sound := _audio_kind(head):
+        raise InputRejected(f"{ONLY_AUDIO[:-1]} ({sound}).") from None
     if disc:
         raise InputRejected(DISC_IMAGE) from None
     if _mp4_without_index(path):

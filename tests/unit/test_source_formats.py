@@ -100,6 +100,41 @@ def test_a_picture_is_refused_as_what_it_is(tmp_path, kind):
         assert str(refusal.value) == f"The file is a still picture ({kind}), not a video."
 
 
+SOUND_FILES = {
+    # kind: how ffmpeg writes one; none of these formats is a demuxer sources are read with.
+    "MP3": ("a.mp3",),  # with the ID3 tag ffmpeg writes first
+    "MP2": ("a.mp2",),
+    "AAC": ("a.aac", "-f", "adts"),
+    "WAV": ("a.wav",),
+    "FLAC": ("a.flac",),
+    "AIFF": ("a.aiff",),
+}
+
+
+@pytest.mark.parametrize("kind", list(SOUND_FILES))
+def test_a_sound_file_is_refused_as_what_it_is(tmp_path, kind):
+    # Not "damaged or in an unsupported format": a song dropped on the page for its video.
+    name, *args = SOUND_FILES[kind]
+    sound = tmp_path / name
+    ffmpeg("-f", "lavfi", "-i", "sine=d=0.5", *args, str(sound))
+    renamed = tmp_path / "source.mp4"
+    renamed.write_bytes(sound.read_bytes())
+    for named in (sound, renamed):
+        with pytest.raises(InputRejected) as refusal:
+            probe_source(named, Settings())
+        assert (
+            str(refusal.value) == f"The file has no video stream: it contains only audio ({kind})."
+        )
+
+
+def test_an_mp3_without_its_tag_is_refused_as_one(tmp_path):
+    sound = tmp_path / "bare.mp3"
+    ffmpeg("-f", "lavfi", "-i", "sine=d=0.5", "-id3v2_version", "0", str(sound))
+    assert sound.read_bytes()[:1] == b"\xff", "the premise: it starts with a frame"
+    with pytest.raises(InputRejected, match=r"only audio \(MP3\)\.$"):
+        probe_source(sound, Settings())
+
+
 def test_an_animated_webp_is_said_to_be_one(tmp_path):
     # Not "a still picture": it moves, but no decoder here reads its frames.
     animation = tmp_path / "loop.webp"
