@@ -72,8 +72,13 @@ def run_list(args: argparse.Namespace) -> int:
     from pipelines.local_runner import stopped_part_way
 
     settings = _settings(args)
+    listed = job_store_from(settings).list_all(limit=args.limit)
+    if not listed:
+        # Which store was read: jobs kept under another --data-dir are not in it.
+        where = settings.data_dir if settings.backend == "local" else settings.jobs_table
+        print(f"No jobs in {where}.", file=sys.stderr)
     any_stopped = False
-    for job in job_store_from(settings).list_all(limit=args.limit):
+    for job in listed:
         status = job.status.value
         if stopped_part_way(settings, job):
             status, any_stopped = "stopped", True

@@ -21,6 +21,10 @@ def test_jobs_kept_in_another_data_dir_are_found_with_data_dir(tmp_path, monkeyp
 
     assert main(["jobs", "show", job.job_id]) == 1
     assert f"There is no job '{job.job_id}'" in capsys.readouterr().err
+    assert main(["jobs", "list"]) == 0
+    listed = capsys.readouterr()
+    assert listed.out == "", "nothing for a script to read"
+    assert listed.err == f"No jobs in {tmp_path / 'usual'}.\n", "but the user sees where it looked"
     assert main(["jobs", "show", "--data-dir", str(elsewhere), job.job_id]) == 0
     assert json.loads(capsys.readouterr().out)["source_name"] == "holiday.mp4"
     assert main(["jobs", "list", "--data-dir", str(elsewhere)]) == 0
