@@ -65,6 +65,28 @@ def test_image_rejects_a_file_that_is_not_an_image(tmp_path):
     assert result.returncode == 1 and "not an image" in result.stderr
 
 
+def test_a_picture_named_as_a_video_is_refused_before_any_work(tmp_path):
+    # OpenCV raised its own error, a traceback, once the 3D picture had been made.
+    disparity = tmp_path / "d.npy"
+    np.save(disparity, np.zeros((500, 741), np.float32))
+    refusals = {
+        ("image", LEFT): "(a video's 3D version comes from stereo-spot convert)",
+        ("depth", LEFT): "",
+        ("render-view", "--image", LEFT, "--disparity", disparity): (
+            "(a video's 3D version comes from stereo-spot convert)"
+        ),
+    }
+    for command, hint in refusals.items():
+        result = stereo_spot(*command, "-o", tmp_path / "3d.mp4")
+        assert result.returncode == 1, command
+        endings = ".png, .jpg, .webp or .tif" if hint else ".png, .jpg, .webp, .tif or .npy"
+        assert result.stderr == (
+            f"stereo-spot: 3d.mp4: a picture is not written as .mp4; end the name with "
+            f"{endings}{' ' + hint if hint else ''}.\n"
+        ), command
+    assert not (tmp_path / "3d.mp4").exists()
+
+
 def test_a_picture_one_pixel_high_is_refused_as_too_small(tmp_path):
     line = tmp_path / "line.png"
     cv2.imwrite(str(line), np.full((1, 300, 3), 128, np.uint8))

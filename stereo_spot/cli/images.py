@@ -37,15 +37,40 @@ def read_rgb(path: str) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+# What a picture's output may be called; OpenCV writes more, these are the ones to suggest.
+_PICTURE_ENDINGS = (".png", ".jpg", ".webp", ".tif")
+_FOR_VIDEOS = " (a video's 3D version comes from stereo-spot convert)"
+
+
+def refuse_unwritable_image(
+    path: str, other_endings: tuple[str, ...] = (), hint: str = _FOR_VIDEOS
+) -> None:
+    """Refuse, before any work, an output no picture can be written to: a folder that does not
+    exist, or an ending no image writer here takes (``-o 3d.mp4`` to ``image``: OpenCV raised
+    its own error once the picture was made)."""
+    import cv2
+
+    file = Path(path)
+    if not file.parent.is_dir():
+        raise InputRejected(f"The output folder {file.parent} does not exist.")
+    if file.suffix.lower() in other_endings or not file.suffix:
+        return  # no ending: PNG
+    if not cv2.haveImageWriter(file.name):
+        *endings, last = (*_PICTURE_ENDINGS, *other_endings)
+        raise InputRejected(
+            f"{file.name}: a picture is not written as {file.suffix}; end the name with "
+            f"{', '.join(endings)} or {last}{hint}."
+        )
+
+
 def write_image(path: str, image: np.ndarray) -> None:
     """Write an RGB (H x W x 3) or single-channel image; the extension picks the format."""
     import cv2
 
-    file = Path(path)
-    if file.parent and not file.parent.is_dir():
-        raise InputRejected(f"The output folder {file.parent} does not exist.")
+    refuse_unwritable_image(path)
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    file = Path(path)
     ok, encoded = cv2.imencode(file.suffix or ".png", image)
     if not ok:
         raise InputRejected(f"Cannot write an image with the extension {file.suffix!r}.")
@@ -55,6 +80,7 @@ def write_image(path: str, image: np.ndarray) -> None:
 def run_image(args: argparse.Namespace) -> int:
     from inference_service.engines.classical import ClassicalEngine
 
+    refuse_unwritable_image(args.output)
     frame = read_rgb(args.input)
     params = stereo_params_from(args)
     (packed,) = ClassicalEngine().convert([frame], Layout(args.layout), params)
@@ -119,6 +145,7 @@ def run_depth(args: argparse.Namespace) -> int:
         if not Path(args.input).is_file():
             raise InputRejected(f"{args.input} does not exist or is not a file.")
         return _video_depth(args)
+    refuse_unwritable_image(args.output, other_endings=(".npy",), hint="")
     frame = read_rgb(args.input)
     (depth,) = ClassicalEngine().estimate_depth([frame])
     if Path(args.output).suffix.lower() == ".npy":
@@ -131,6 +158,7 @@ def run_depth(args: argparse.Namespace) -> int:
 def run_render_view(args: argparse.Namespace) -> int:
     from stereo_spot.stereo.view_synthesis import render_right_view
 
+    refuse_unwritable_image(args.output)
     left = read_rgb(args.image)
     if not Path(args.disparity).is_file():
         raise InputRejected(f"{args.disparity} does not exist or is not a file.")
