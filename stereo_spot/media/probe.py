@@ -88,6 +88,7 @@ AUDIO_SIGNATURES = (
     ("AIFF", ((0, b"FORM"), (8, b"AIFC"))),
 )
 ONLY_AUDIO = "The file has no video stream: it contains only audio."
+ONLY_AUDIO_OF_KIND = "The file has no video stream: it contains only audio ({kind})."
 # Subtitle codecs that are text, which MP4 carries as mov_text; picture subtitles (Blu-ray PGS,
 # DVD, DVB) have no place in MP4 and are left out of it. Closed captions as a track of their own
 # (eia_608: a QuickTime c608 track, as Apple's and broadcast deliverables carry them) are text
@@ -347,7 +348,7 @@ def _refuse_what_is_not_a_video(path: Path) -> None:
     if kind:
         raise InputRejected(STILL_PICTURE.format(kind=kind)) from None
     if sound := _audio_kind(head):
-        raise InputRejected(f"{ONLY_AUDIO[:-1]} ({sound}).") from None
+        raise InputRejected(ONLY_AUDIO_OF_KIND.format(kind=sound)) from None
     if disc:
         raise InputRejected(DISC_IMAGE) from None
     if _mp4_without_index(path):
