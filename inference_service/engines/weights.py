@@ -12,6 +12,7 @@ lazily: the classical engine and the rest of the project work without them.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from collections.abc import Callable
@@ -37,10 +38,15 @@ ENGINE_PACKAGES = {
 }
 
 
-def require_ml(engine: str) -> None:
-    """Raise EngineError with the install hint when a package ``engine`` needs is missing."""
+def require_ml(engine: str, *, load: bool = True) -> None:
+    """Raise EngineError with the install hint when a package ``engine`` needs is missing;
+    without ``load``, only whether it is installed (no import: torch's alone takes seconds)."""
     missing = []
     for module in ENGINE_PACKAGES[engine]:
+        if not load:
+            if importlib.util.find_spec(module) is None:
+                missing.append(module)
+            continue
         try:
             __import__(module)
         except ImportError:

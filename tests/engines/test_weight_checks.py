@@ -101,3 +101,33 @@ def test_shape_mismatch(engine, tiny_depth_anything, tiny_stereocrafter, tmp_pat
 def test_no_weights_configured_says_which_variable_to_set():
     with pytest.raises(EngineError, match="set STEREO_SPOT_WEIGHTS"):
         engine_from_name("depth-anything", None)
+
+
+@pytest.mark.parametrize(
+    ("weights", "reason"),
+    [
+        (None, "The stereocrafter engine needs weights: set STEREO_SPOT_WEIGHTS to a weights "
+               "directory or s3:// URI (see docs/MODELS.md)."),
+        ("/nowhere/weights", "The weights directory /nowhere/weights does not exist; point "
+                             "STEREO_SPOT_WEIGHTS at the folder laid out as in docs/MODELS.md."),
+    ],
+)  # fmt: skip
+def test_convert_refuses_a_learned_engine_without_weights_before_any_job(
+    weights, reason, clip_mp4, tmp_path, monkeypatch, capsys
+):
+    # Its model server said so once the run had started, leaving a job to resume that could
+    # never run.
+    monkeypatch.delenv("STEREO_SPOT_MODEL_URL", raising=False)
+    monkeypatch.delenv("STEREO_SPOT_WEIGHTS", raising=False)
+    if weights:
+        monkeypatch.setenv("STEREO_SPOT_WEIGHTS", weights)
+
+    code = main([
+        "convert", str(clip_mp4), "--engine", "stereocrafter", "-o", str(tmp_path / "3d.mp4"),
+        "--data-dir", str(tmp_path / "data"),
+    ])  # fmt: skip
+
+    assert code == 1
+    assert capsys.readouterr().err == f"stereo-spot: {reason}\n"
+    assert main(["jobs", "list", "--data-dir", str(tmp_path / "data")]) == 0
+    assert capsys.readouterr().out == "", "no job was made"
