@@ -58,6 +58,18 @@ def require_ml(engine: str, *, load: bool = True) -> None:
         )
 
 
+def refuse_what_cannot_load(engine: str, weights: str | None) -> None:
+    """Before a model server is started for ``engine`` on this machine: its packages installed,
+    its weights named and, where they are a folder here, there. Cheap (nothing imported or
+    read), so a command says it at once rather than once the server has failed to load; what is
+    inside the folder, and weights in S3, the server checks as it loads them."""
+    if engine not in ENGINE_PACKAGES:
+        return  # classical: nothing to load
+    if not (weights or "").startswith("s3://"):
+        resolve_weights(weights, engine)
+    require_ml(engine, load=False)
+
+
 @dataclass(frozen=True)
 class LearnedEngineOptions:
     """Knobs of the learned engines, read from ``STEREO_SPOT_*`` variables (DESIGN.md,

@@ -25,7 +25,6 @@ from stereo_spot.cli.stereo_options import (
 )
 from stereo_spot.domain import (
     ENGINE_NAMES,
-    LEARNED_ENGINES,
     Job,
     JobStatus,
     Layout,
@@ -93,7 +92,12 @@ def run_convert(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"data_dir": args.data_dir.resolve()})
     if args.engine:
         settings = settings.model_copy(update={"engine": args.engine})
-    _refuse_an_engine_that_cannot_load(settings)
+    if not settings.model_url:
+        # Its own server's engine: said now, not once the run has started (a job left to
+        # resume that could never run).
+        from inference_service.engines.weights import refuse_what_cannot_load
+
+        refuse_what_cannot_load(settings.engine, settings.weights)
     layout = Layout(args.layout)
     params = stereo_params_from(args)
     part = part_from(args)
@@ -156,20 +160,6 @@ def run_convert(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
-
-
-def _refuse_an_engine_that_cannot_load(settings: Settings) -> None:
-    """A learned engine without its packages, or with no weights folder where it is told to
-    look, is refused before any job exists: its own model server said so only once the run had
-    started, and left a job to resume that could never run. (A folder's contents, and weights
-    in S3, are the server's to check as it loads them.)"""
-    if settings.engine not in LEARNED_ENGINES or settings.model_url:
-        return
-    from inference_service.engines.weights import require_ml, resolve_weights
-
-    if not (settings.weights or "").startswith("s3://"):
-        resolve_weights(settings.weights, settings.engine)
-    require_ml(settings.engine, load=False)
 
 
 @dataclass(frozen=True)

@@ -112,22 +112,26 @@ def test_no_weights_configured_says_which_variable_to_set():
                              "STEREO_SPOT_WEIGHTS at the folder laid out as in docs/MODELS.md."),
     ],
 )  # fmt: skip
-def test_convert_refuses_a_learned_engine_without_weights_before_any_job(
-    weights, reason, clip_mp4, tmp_path, monkeypatch, capsys
+@pytest.mark.parametrize("command", ["convert", "up"])
+def test_a_learned_engine_without_weights_is_refused_before_its_server_starts(
+    command, weights, reason, clip_mp4, tmp_path, monkeypatch, capsys
 ):
-    # Its model server said so once the run had started, leaving a job to resume that could
-    # never run.
+    # Its model server said so once it had failed to load: `convert` had made a job by then,
+    # left to resume though it could never run.
     monkeypatch.delenv("STEREO_SPOT_MODEL_URL", raising=False)
     monkeypatch.delenv("STEREO_SPOT_WEIGHTS", raising=False)
+    monkeypatch.setenv("STEREO_SPOT_ENGINE", "stereocrafter")
+    monkeypatch.setenv("STEREO_SPOT_DATA_DIR", str(tmp_path / "data"))
     if weights:
         monkeypatch.setenv("STEREO_SPOT_WEIGHTS", weights)
+    arguments = {
+        "convert": ["convert", str(clip_mp4), "-o", str(tmp_path / "3d.mp4")],
+        "up": ["up", "--port", "0"],
+    }
 
-    code = main([
-        "convert", str(clip_mp4), "--engine", "stereocrafter", "-o", str(tmp_path / "3d.mp4"),
-        "--data-dir", str(tmp_path / "data"),
-    ])  # fmt: skip
+    code = main(arguments[command])
 
     assert code == 1
     assert capsys.readouterr().err == f"stereo-spot: {reason}\n"
-    assert main(["jobs", "list", "--data-dir", str(tmp_path / "data")]) == 0
+    assert main(["jobs", "list"]) == 0
     assert capsys.readouterr().out == "", "no job was made"
