@@ -9,8 +9,10 @@ server of its own when ``STEREO_SPOT_MODEL_URL`` is unset).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import socket
 import subprocess
+import sys
 import threading
 from contextlib import ExitStack, suppress
 from pathlib import Path
@@ -171,6 +173,8 @@ def serve(settings: Settings, host: str, port: int) -> int:
             uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
         )
         bound_host, bound_port = sock.getsockname()[:2]
+        for warning in exposure_warnings(settings, bound_host):
+            print(f"note: {warning}", file=sys.stderr, flush=True)
         shown_host = "127.0.0.1" if bound_host in ("0.0.0.0", "::") else bound_host
         print(f"Stereo-Spot is running at http://{shown_host}:{bound_port}/", flush=True)
         print(f"Data: {settings.data_dir}   Press Ctrl-C to stop.", flush=True)
@@ -180,6 +184,25 @@ def serve(settings: Settings, host: str, port: int) -> int:
             server.run(sockets=[sock])
     print("Stereo-Spot stopped.", flush=True)
     return 0
+
+
+def exposure_warnings(settings: Settings, host: str) -> list[str]:
+    """What an operator should know of a portal listening on ``host`` with ``settings``."""
+    warnings = []
+    open_to_all = settings.auth_token is None and settings.basic_auth is None
+    if open_to_all and not ipaddress.ip_address(host.split("%")[0]).is_loopback:
+        warnings.append(
+            f"the portal listens on {host}, which other machines reach, and asks no one to "
+            "sign in: anyone who can reach it can upload, watch and delete videos. Set "
+            "STEREO_SPOT_BASIC_AUTH=user:password (and STEREO_SPOT_AUTH_TOKEN for scripts)."
+        )
+    if settings.backend == "aws" and settings.secret_key is None:
+        warnings.append(
+            "STEREO_SPOT_SECRET_KEY is unset, so this portal made a key of its own: with more "
+            "than one replica, a form served by one and posted to another is refused. Give them "
+            "all the same key."
+        )
+    return warnings
 
 
 def _bind(host: str, port: int) -> socket.socket:
