@@ -9,13 +9,20 @@
 The overlay reads the file through a configMapGenerator and copies each value into place with
 kustomize `replacements`; this script checks that every key the example names is present and
 that no value could break the env-file format.
+
+It also writes portal-secrets.env beside it the first time (the portal's signing key, its
+sign-in and its script token, random; portal-secrets.env.example says what each is for) and
+leaves it as it is afterwards: a new key or password on every render would sign everyone out.
+The cluster gets it as a Secret made with kubectl (docs/DEPLOY.md, section 7), never through git.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -25,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OVERLAY = ROOT / "manifests" / "overlays" / "aws"
 EXAMPLE_NAME = "terraform-outputs.env.example"
 OUTPUT_NAME = "terraform-outputs.env"
+SECRETS_NAME = "portal-secrets.env"
+PORTAL_USER = "studio"
 _KEY = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
@@ -64,6 +73,23 @@ def env_file_text(values: dict[str, str], keys: list[str]) -> str:
             raise ValueError(f"value of {key} has quotes, newlines or edge spaces: {value!r}")
         lines.append(f"{key}={value}")
     return "\n".join(lines) + "\n"
+
+
+def write_portal_secrets(target: Path) -> bool:
+    """Write the portal's secrets to ``target`` unless it exists; whether it was written."""
+    if target.exists():
+        return False
+    text = (
+        "# Generated once by scripts/render_kustomize_inputs.py; kept on later renders.\n"
+        f"STEREO_SPOT_SECRET_KEY={secrets.token_hex(32)}\n"
+        f"STEREO_SPOT_BASIC_AUTH={PORTAL_USER}:{secrets.token_urlsafe(18)}\n"
+        f"STEREO_SPOT_AUTH_TOKEN={secrets.token_urlsafe(32)}\n"
+    )
+    # Created readable by its owner alone, never wider for a moment.
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+    return True
 
 
 def terraform_output(chdir: Path) -> dict:
@@ -110,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     target.write_text(text)
     print(f"wrote {target}")
+    portal_secrets = args.overlay / SECRETS_NAME
+    if write_portal_secrets(portal_secrets):
+        print(
+            f"wrote {portal_secrets}: the portal's sign-in is user {PORTAL_USER} with the password "
+            "after the colon in STEREO_SPOT_BASIC_AUTH; keep the file, it is not in git"
+        )
     return 0
 
 

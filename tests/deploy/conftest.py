@@ -30,9 +30,11 @@ def find_checkov() -> str | None:
 @pytest.fixture(scope="session")
 def manifests_copy(tmp_path_factory) -> Path:
     """A copy of manifests/ whose aws overlay has the example Terraform outputs in place, as
-    scripts/render_kustomize_inputs.py --example would leave it (the real file is git-ignored)."""
+    scripts/render_kustomize_inputs.py --example would leave it (the real file is git-ignored;
+    so are the portal's secrets, which no render reads)."""
     copy = tmp_path_factory.mktemp("deploy") / "manifests"
-    shutil.copytree(MANIFESTS, copy, ignore=shutil.ignore_patterns("terraform-outputs.env"))
+    rendered = ("terraform-outputs.env", "portal-secrets.env")
+    shutil.copytree(MANIFESTS, copy, ignore=shutil.ignore_patterns(*rendered))
     aws = copy / "overlays" / "aws"
     shutil.copyfile(aws / "terraform-outputs.env.example", aws / "terraform-outputs.env")
     return copy

@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,6 +177,10 @@ def test_local_inference_service_runs_classical_on_cpu(rendered):
     assert not any(d["kind"] == "Ingress" for d in docs)
 
 
+# Secrets an overlay names that DEPLOY.md has the operator make with kubectl, out of git.
+MADE_WITH_KUBECTL = {"aws": {("stereo-spot", "stereo-spot-portal-secrets")}}
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_config_map_references_resolve(rendered, overlay):
     docs = rendered[overlay]
@@ -182,7 +188,7 @@ def test_config_map_references_resolve(rendered, overlay):
         (d["metadata"].get("namespace"), d["metadata"]["name"])
         for d in docs
         if d["kind"] in {"ConfigMap", "Secret"}
-    }
+    } | MADE_WITH_KUBECTL.get(overlay, set())
     for doc in docs:
         namespace = doc["metadata"].get("namespace")
         for label, _, containers in _pod_specs([doc]):
@@ -229,6 +235,29 @@ def test_portal_is_probed_disruption_bounded_and_has_writable_tmp(rendered):
     assert pdb["spec"]["selector"]["matchLabels"] == portal["spec"]["selector"]["matchLabels"]
     ingress = _find(docs, "Ingress", "stereo-spot-portal")
     assert ingress["spec"]["ingressClassName"] == "alb"
+
+
+def test_every_portal_replica_on_aws_signs_alike_and_asks_to_sign_in(rendered):
+    """The portal runs as several replicas behind an internet-facing ALB. Each made its own CSRF
+    key, so a form served by one and posted to another was refused; and it asked nobody to sign
+    in. One Secret, made from what the render step writes and named in DEPLOY.md's command,
+    gives them all the same key, sign-in and script token."""
+    docs = rendered["aws"]
+    portal = _find(docs, "Deployment", "stereo-spot-portal")
+    assert portal["spec"]["replicas"] >= 2
+    (container,) = portal["spec"]["template"]["spec"]["containers"]
+    (secret,) = [s["secretRef"] for s in container["envFrom"] if "secretRef" in s]
+    assert not secret.get("optional"), "a portal without its secrets does not start open"
+    assert any("configMapRef" in source for source in container["envFrom"]), "settings kept"
+    assert not any(d["kind"] == "Secret" for d in docs), "the secrets never come from git"
+    deploy = (ROOT / "docs" / "DEPLOY.md").read_text()
+    assert (
+        f"kubectl -n stereo-spot create secret generic {secret['name']} "
+        "--from-env-file=manifests/overlays/aws/portal-secrets.env"
+    ) in deploy
+    example = (MANIFESTS / "overlays" / "aws" / "portal-secrets.env.example").read_text()
+    keys = {line.split("=")[0] for line in example.splitlines() if line[:1].isalpha()}
+    assert keys == {"STEREO_SPOT_SECRET_KEY", "STEREO_SPOT_BASIC_AUTH", "STEREO_SPOT_AUTH_TOKEN"}
 
 
 def test_service_accounts_carry_irsa_roles_on_aws(rendered):
@@ -284,6 +313,42 @@ def test_render_script_writes_env_file_the_overlay_reads(tmp_path, manifests_cop
     output.write_text(json.dumps(values))
     missing = subprocess.run([*run, "--from-json", str(output)], capture_output=True, text=True)
     assert missing.returncode == 2 and "JOBS_TABLE" in missing.stderr
+
+
+def test_render_script_writes_the_portal_secrets_once(tmp_path, manifests_copy):
+    """Fresh random values the first time, readable by their owner alone; the same on every later
+    render (a new key or password would sign everyone out); never the examples' public ones."""
+    script = ROOT / "scripts" / "render_kustomize_inputs.py"
+    overlay = tmp_path / "aws"
+    shutil.copytree(manifests_copy / "overlays" / "aws", overlay)
+    (overlay / "portal-secrets.env").unlink(missing_ok=True)
+    example = dict(
+        line.split("=", 1)
+        for line in (overlay / "terraform-outputs.env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    (tmp_path / "out.json").write_text(json.dumps(example))
+    run = [sys.executable, str(script), "--overlay", str(overlay)]
+
+    def render(*args: str) -> str:
+        done = subprocess.run([*run, *args], capture_output=True, text=True, check=True)
+        return done.stdout
+
+    said = render("--from-json", str(tmp_path / "out.json"))
+    secrets_file = overlay / "portal-secrets.env"
+    first = secrets_file.read_text()
+    render("--from-json", str(tmp_path / "out.json"))
+
+    assert "the portal's sign-in is user studio" in said
+    assert secrets_file.stat().st_mode & 0o777 == 0o600
+    assert secrets_file.read_text() == first, "kept as it was"
+    values = dict(line.split("=", 1) for line in first.splitlines() if not line.startswith("#"))
+    user, password = values["STEREO_SPOT_BASIC_AUTH"].split(":", 1)
+    assert user == "studio" and len(password) >= 24
+    assert (
+        len(values["STEREO_SPOT_SECRET_KEY"]) == 64 and len(values["STEREO_SPOT_AUTH_TOKEN"]) >= 40
+    )
+    assert "example-only" not in first
 
 
 def test_checkov_finds_nothing_unexplained_in_manifests_and_dockerfiles(rendered_text, tmp_path):
