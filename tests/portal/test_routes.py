@@ -21,6 +21,7 @@ from stereo_spot.keys import (
     source_key,
     subtitles_key,
 )
+from stereo_spot.settings import Settings
 from tests.media import make_clip, probe
 from tests.portal.conftest import (
     MAX_UPLOAD_BYTES,
@@ -94,6 +95,26 @@ def test_csrf_token_is_bound_to_its_cookie(client, settings, storage, jobs) -> N
     response = other.post("/jobs", data={"csrf_token": token}, follow_redirects=False)
 
     assert response.status_code == 403
+
+
+def test_portal_replicas_take_each_others_forms_only_with_one_key(tmp_path, storage, jobs):
+    """Behind a load balancer the page comes from one replica and its form may go to another,
+    over the same jobs and storage: each replica's own key refused it (403), a shared
+    ``STEREO_SPOT_SECRET_KEY`` takes it (the AWS deployment gives every replica one)."""
+
+    def replica(name: str, **key: str) -> TestClient:
+        # Each pod has a data folder of its own, where a portal with no key keeps the one it made.
+        settings = Settings(backend="local", data_dir=tmp_path / name, **key)
+        return TestClient(create_app(settings, storage=storage, jobs=jobs))
+
+    def post_on_the_other(served: TestClient, posted: TestClient) -> int:
+        token = csrf_token(served)
+        posted.cookies = served.cookies  # the browser's cookie goes with it
+        return posted.post("/jobs", data={"csrf_token": token}, follow_redirects=False).status_code
+
+    assert post_on_the_other(replica("a"), replica("b")) == 403
+    shared = {"secret_key": "k" * 64}
+    assert post_on_the_other(replica("c", **shared), replica("d", **shared)) == 303
 
 
 def test_form_creates_job_and_shows_upload_page(client, jobs) -> None:
