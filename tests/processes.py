@@ -68,9 +68,10 @@ def stereo_spot_command() -> list[str]:
 
 
 @contextlib.contextmanager
-def stereo_spot_up(data_dir: Path) -> Iterator[str]:
+def stereo_spot_up(data_dir: Path, environment: dict[str, str] | None = None) -> Iterator[str]:
     """``stereo-spot up`` on a free port over ``data_dir`` (segments of 1 s, uploads in parts of
-    5 MiB, S3's smallest, up to 64 MiB); yields its URL, and checks it stops cleanly on Ctrl-C."""
+    5 MiB, S3's smallest, up to 64 MiB; ``environment`` on top); yields its URL, and checks it
+    stops cleanly on Ctrl-C."""
     import pytest
 
     port = free_port()
@@ -79,6 +80,7 @@ def stereo_spot_up(data_dir: Path) -> Iterator[str]:
     env["STEREO_SPOT_SEGMENT_SECONDS"] = "1"
     env["STEREO_SPOT_UPLOAD_PART_BYTES"] = str(5 * 1024**2)  # a 12 MB file is 3 parts
     env["STEREO_SPOT_MAX_UPLOAD_BYTES"] = str(64 * 1024**2)
+    env.update(environment or {})
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [*stereo_spot_command(), "up", "--port", str(port), "--data-dir", str(data_dir)],

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -106,12 +107,11 @@ def browser():
         browser.close()
 
 
-def test_create_upload_convert_and_play_in_a_browser(embedded_stack, browser, clip_mp4) -> None:
-    page = browser.new_page()
+def _create_upload_convert_and_play(page, portal: str, clip_mp4: Path) -> None:
     errors: list[str] = []
     page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
 
-    page.goto(embedded_stack)
+    page.goto(portal)
     page.check('input[name="layout"][value="anaglyph"]')
     page.fill("#divergence", "2.5")
     page.click("text=Continue to upload")
@@ -138,8 +138,23 @@ def test_create_upload_convert_and_play_in_a_browser(embedded_stack, browser, cl
     assert download == "clip_redcyan.mp4"
     assert not [e for e in errors if "Content Security Policy" in e], errors
 
-    page.goto(embedded_stack + "jobs")
+    page.goto(portal + "jobs")
     assert page.locator("table.jobs tbody tr").count() == 1
+
+
+def test_create_upload_convert_and_play_in_a_browser(embedded_stack, browser, clip_mp4) -> None:
+    _create_upload_convert_and_play(browser.new_page(), embedded_stack, clip_mp4)
+
+
+def test_the_same_behind_the_sign_in_the_aws_deployment_asks_for(browser, clip_mp4, tmp_path):
+    """The portal on AWS always asks for a sign-in (basic auth): the page's own requests (its
+    API calls, the parts, the progress, the player) must all go through behind it."""
+    password = "a-long-password-for-the-test"
+    signed_in = {"STEREO_SPOT_BASIC_AUTH": f"studio:{password}"}
+    with stereo_spot_up(tmp_path / "d", signed_in) as portal:
+        assert httpx.get(portal).status_code == 401, "the premise: it asks"
+        context = browser.new_context(http_credentials={"username": "studio", "password": password})
+        _create_upload_convert_and_play(context.new_page(), portal, clip_mp4)
 
 
 def test_only_a_part_asked_for_with_the_upload_in_a_browser(embedded_stack, browser, clip_mp4):
