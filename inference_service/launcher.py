@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from stereo_spot.domain import LEARNED_ENGINES
 from stereo_spot.errors import StereoSpotError
 from stereo_spot.settings import Settings
 
@@ -154,7 +155,16 @@ class StartingServer:
 @contextmanager
 def starting_model_server(settings: Settings, port: int | None = None) -> Iterator[StartingServer]:
     """Run ``stereo-spot serve-model`` in a child process and yield as soon as it is started
-    (see ``StartingServer``); stop it on exit."""
+    (see ``StartingServer``); stop it on exit.
+
+    An engine that cannot load (its packages missing, its weights unnamed or not there) is
+    refused before anything starts: the server would only say so once it had failed to load,
+    and ``convert`` would have made a job by then that could never run."""
+    if settings.engine in LEARNED_ENGINES:
+        # Imported only for them: the engines' package (numpy) would delay every server's start.
+        from inference_service.engines.weights import refuse_what_cannot_load
+
+        refuse_what_cannot_load(settings.engine, settings.weights)
     port = port or free_port()
     # The server's temporary folder is removed with it: a server stopped in the middle of a
     # segment cannot remove that segment's work folder itself.

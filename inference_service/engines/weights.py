@@ -41,16 +41,7 @@ ENGINE_PACKAGES = {
 def require_ml(engine: str, *, load: bool = True) -> None:
     """Raise EngineError with the install hint when a package ``engine`` needs is missing;
     without ``load``, only whether it is installed (no import: torch's alone takes seconds)."""
-    missing = []
-    for module in ENGINE_PACKAGES[engine]:
-        if not load:
-            if importlib.util.find_spec(module) is None:
-                missing.append(module)
-            continue
-        try:
-            __import__(module)
-        except ImportError:
-            missing.append(module)
+    missing = [module for module in ENGINE_PACKAGES[engine] if not _usable(module, load)]
     if missing:
         raise EngineError(
             f"The {engine} engine needs {', '.join(missing)}, which this build lacks; "
@@ -68,6 +59,16 @@ def refuse_what_cannot_load(engine: str, weights: str | None) -> None:
     if not (weights or "").startswith("s3://"):
         resolve_weights(weights, engine)
     require_ml(engine, load=False)
+
+
+def _usable(module: str, load: bool) -> bool:
+    if not load:
+        return importlib.util.find_spec(module) is not None
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

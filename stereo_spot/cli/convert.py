@@ -92,12 +92,6 @@ def run_convert(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"data_dir": args.data_dir.resolve()})
     if args.engine:
         settings = settings.model_copy(update={"engine": args.engine})
-    if not settings.model_url:
-        # Its own server's engine: said now, not once the run has started (a job left to
-        # resume that could never run).
-        from inference_service.engines.weights import refuse_what_cannot_load
-
-        refuse_what_cannot_load(settings.engine, settings.weights)
     layout = Layout(args.layout)
     params = stereo_params_from(args)
     part = part_from(args)
@@ -378,8 +372,8 @@ def _model_server(settings: Settings) -> Iterator[tuple[Settings, ModelServerHan
         return
     from inference_service.launcher import starting_model_server
 
-    print("starting the model server on 127.0.0.1 ...", file=sys.stderr)
     with starting_model_server(settings) as server:
+        print("starting the model server on 127.0.0.1 ...", file=sys.stderr)
         yield settings.model_copy(update={"model_url": server.url}), server
 
 

@@ -64,10 +64,11 @@ def refuse_unwritable_image(
 
 
 def write_image(path: str, image: np.ndarray) -> None:
-    """Write an RGB (H x W x 3) or single-channel image; the extension picks the format."""
+    """Write an RGB (H x W x 3) or single-channel image; the extension picks the format (its
+    callers refused one no picture can be written as before any work:
+    :func:`refuse_unwritable_image`)."""
     import cv2
 
-    refuse_unwritable_image(path)
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     file = Path(path)

@@ -159,10 +159,8 @@ def serve(settings: Settings, host: str, port: int) -> int:
         sock = _bind(host, port)
         stack.callback(sock.close)
         if not settings.model_url and not settings.kfp_host:
-            from inference_service.engines.weights import refuse_what_cannot_load
             from inference_service.launcher import running_model_server
 
-            refuse_what_cannot_load(settings.engine, settings.weights)
             print("Starting the model server…", flush=True)
             model_url = stack.enter_context(running_model_server(settings))
             settings = settings.model_copy(update={"model_url": model_url})
