@@ -87,6 +87,35 @@ def test_a_picture_named_as_a_video_is_refused_before_any_work(tmp_path):
     assert not (tmp_path / "3d.mp4").exists()
 
 
+def test_the_picture_verbs_make_a_missing_output_folder_as_convert_does(tmp_path):
+    disparity = tmp_path / "d.npy"
+    np.save(disparity, np.zeros((500, 741), np.float32))
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.5, size="96x64", audio=False)
+    commands = {
+        "3d/left.png": ("image", LEFT),
+        "depths/left.npy": ("depth", LEFT),
+        "depths/clip.mp4": ("depth", clip),
+        "views/right.png": ("render-view", "--image", LEFT, "--disparity", disparity),
+    }
+    for output, command in commands.items():
+        result = stereo_spot(*command, "-o", tmp_path / "new" / output)
+        assert result.returncode == 0, result.stderr
+    written = {p.relative_to(tmp_path / "new").as_posix() for p in tmp_path.rglob("new/*/*")}
+    assert written == set(commands), "each result whole, under its own name, nothing beside it"
+    assert cv2.imread(str(tmp_path / "new/3d/left.png")).shape == (500, 741, 3)
+
+
+def test_a_picture_under_a_file_is_refused_before_any_work(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a folder")
+    for command in (("image", LEFT), ("depth", LEFT)):
+        result = stereo_spot(*command, "-o", tmp_path / "notes.txt" / "3d" / "left.png")
+        assert result.returncode == 1, command
+        assert result.stderr == (
+            f"stereo-spot: Cannot write {tmp_path / 'notes.txt' / '3d' / 'left.png'}: "
+            f"{tmp_path / 'notes.txt'} is a file, not a folder.\n"
+        ), command
+
+
 def test_a_picture_one_pixel_high_is_refused_as_too_small(tmp_path):
     line = tmp_path / "line.png"
     cv2.imwrite(str(line), np.full((1, 300, 3), 128, np.uint8))

@@ -7,10 +7,13 @@ contract); bad input is rejected with one sentence (InputRejected).
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from stereo_spot.cli.outputs import refuse_unwritable_folder
 from stereo_spot.cli.stereo_options import add_stereo_options, stereo_params_from
 from stereo_spot.domain import Layout
 from stereo_spot.errors import InputRejected, StereoSpotError
@@ -45,14 +48,13 @@ _FOR_VIDEOS = " (a video's 3D version comes from stereo-spot convert)"
 def refuse_unwritable_image(
     path: str, other_endings: tuple[str, ...] = (), hint: str = _FOR_VIDEOS
 ) -> None:
-    """Refuse, before any work, an output no picture can be written to: a folder that does not
-    exist, or an ending no image writer here takes (``-o 3d.mp4`` to ``image``: OpenCV raised
-    its own error once the picture was made)."""
+    """Refuse, before any work, an output no picture can be written to: a folder that cannot
+    be made or written to, or an ending no image writer here takes (``-o 3d.mp4`` to ``image``:
+    OpenCV raised its own error once the picture was made)."""
     import cv2
 
     file = Path(path)
-    if not file.parent.is_dir():
-        raise InputRejected(f"The output folder {file.parent} does not exist.")
+    refuse_unwritable_folder(file.parent, file)
     if file.suffix.lower() in other_endings or not file.suffix:
         return  # no ending: PNG
     if not cv2.haveImageWriter(file.name):
@@ -75,7 +77,22 @@ def write_image(path: str, image: np.ndarray) -> None:
     ok, encoded = cv2.imencode(file.suffix or ".png", image)
     if not ok:
         raise InputRejected(f"Cannot write an image with the extension {file.suffix!r}.")
-    encoded.tofile(file)
+    with written_whole(file) as partial:
+        encoded.tofile(partial)
+
+
+@contextlib.contextmanager
+def written_whole(output: Path) -> Iterator[Path]:
+    """Where to write ``output``: a file beside it, moved there whole when the block ends, so a
+    failure leaves no half picture or video. A missing folder on its way is made, as
+    ``convert`` makes one for its results."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        yield partial
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def run_image(args: argparse.Namespace) -> int:
@@ -104,8 +121,7 @@ def _video_depth(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() != ".mp4":
         raise InputRejected(f"A video's depth is written as an MP4; name {output.name} .mp4.")
-    if not output.parent.is_dir():
-        raise InputRejected(f"The output folder {output.parent} does not exist.")
+    refuse_unwritable_folder(output.parent, output)
     # The refusals `convert` gives (not a video, no picture, a still, ...), in its words.
     info = probe_source(Path(args.input), Settings())
     source, frames = open_video(Path(args.input))
@@ -126,16 +142,13 @@ def _video_depth(args: argparse.Namespace) -> int:
             times.append(frame.pts)
             yield np.ascontiguousarray(np.rot90(frame.rgb, quarter_turns))
 
-    # Written beside the output and moved there whole: a failure leaves no half video.
-    partial = output.with_name(f".{output.name}.partial")
-    try:
-        with SegmentWriter(partial, source, source.width, source.height) as writer:
-            for depth in ClassicalEngine().estimate_depth(pictures()):
-                grey = np.round(depth * 255).astype(np.uint8)
-                writer.write(np.repeat(grey[:, :, None], 3, axis=2), times.popleft())
-        partial.replace(output)
-    finally:
-        partial.unlink(missing_ok=True)
+    with (
+        written_whole(output) as partial,
+        SegmentWriter(partial, source, source.width, source.height) as writer,
+    ):
+        for depth in ClassicalEngine().estimate_depth(pictures()):
+            grey = np.round(depth * 255).astype(np.uint8)
+            writer.write(np.repeat(grey[:, :, None], 3, axis=2), times.popleft())
     return 0
 
 
@@ -150,7 +163,8 @@ def run_depth(args: argparse.Namespace) -> int:
     frame = read_rgb(args.input)
     (depth,) = ClassicalEngine().estimate_depth([frame])
     if Path(args.output).suffix.lower() == ".npy":
-        np.save(args.output, depth.astype(np.float32))
+        with written_whole(Path(args.output)) as partial, partial.open("wb") as file:
+            np.save(file, depth.astype(np.float32))
     else:
         write_image(args.output, np.round(depth * 65535).astype(np.uint16))
     return 0
