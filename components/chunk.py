@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from components.failures import reason_recorded
 from stereo_spot import keys
 from stereo_spot.domain import PREVIEW_SECONDS, Job, JobStatus, Layout, Part, SourceInfo
 from stereo_spot.errors import InputRejected, JobNotFound, StereoSpotError, TransitionConflict
@@ -39,6 +40,19 @@ def chunk_source(
 
     Idempotent: when every segment of an earlier run is already stored, nothing is redone.
     """
+    with reason_recorded(jobs, job_id, "Splitting the video"):
+        return _chunk(job_id, source_uri, layout, segment_seconds, storage, jobs, settings)
+
+
+def _chunk(
+    job_id: str,
+    source_uri: str,
+    layout: str,
+    segment_seconds: float,
+    storage: ObjectStorage,
+    jobs: JobStore,
+    settings: Settings,
+) -> list[dict]:
     job = jobs.get(job_id)
     layout = Layout(layout)
     existing = _stored_segments(job_id, job.total_segments, layout, storage)

@@ -7,6 +7,7 @@ import time
 
 import httpx
 
+from components.failures import reason_recorded
 from stereo_spot import keys
 from stereo_spot.domain import JobStatus
 from stereo_spot.errors import StereoSpotError
@@ -51,6 +52,26 @@ def convert_segment(
     for KFP's retry, leaving the reason in the job record for the exit handler.
     """
     index = int(segment["segment_index"])
+    with reason_recorded(jobs, job_id, f"Converting segment {index}"):
+        return _convert(
+            job_id, index, segment, layout, params, engine, model_url, model_name, storage, jobs,
+            wait_seconds,
+        )  # fmt: skip
+
+
+def _convert(
+    job_id: str,
+    index: int,
+    segment: dict,
+    layout: str,
+    params: dict,
+    engine: str,
+    model_url: str,
+    model_name: str,
+    storage: ObjectStorage,
+    jobs: JobStore,
+    wait_seconds: float,
+) -> str:
     job = jobs.get(job_id)
     if job.status is JobStatus.FAILED:
         # Another segment was refused and failed the job: converting this one is wasted work,
@@ -79,7 +100,6 @@ def convert_segment(
         response = _post_when_listening(url, {"instances": [instance]}, wait_seconds)
     except httpx.HTTPError as error:
         reason = f"The model server at {model_url} could not be reached ({type(error).__name__})."
-        jobs.update(job_id, error=reason)
         raise ModelUnavailable(reason) from None
     if 400 <= response.status_code < 500:
         reason = f"Segment {index} could not be converted: {_reason(response)}"
@@ -87,7 +107,6 @@ def convert_segment(
         raise SegmentFailed(reason)
     if response.status_code != 200:
         reason = f"The model server failed on segment {index}: {_reason(response)}"
-        jobs.update(job_id, error=reason)
         raise ModelUnavailable(reason)
     prediction = response.json()["predictions"][0]
     damaged = int(prediction.get("damaged_frames") or 0)

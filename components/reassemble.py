@@ -8,7 +8,9 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from components.failures import reason_recorded
 from stereo_spot import keys
+from stereo_spot.disk_space import is_out_of_space
 from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import InputRejected, StereoSpotError
 from stereo_spot.jobs import JobStore
@@ -26,8 +28,17 @@ class ReassemblyFailed(StereoSpotError):
     """The joined result does not match the source (frames lost or added)."""
 
 
+class ResultNotStored(StereoSpotError):
+    """Storage refused the result (a storage outage, a key that cannot be written)."""
+
+
 def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: JobStore) -> dict:
     """Write ``jobs/{job_id}/final.mp4`` and its preview; returns the run's figures."""
+    with reason_recorded(jobs, job_id, "Joining the segments"):
+        return _reassemble(job_id, source_uri, storage, jobs)
+
+
+def _reassemble(job_id: str, source_uri: str, storage: ObjectStorage, jobs: JobStore) -> dict:
     job = jobs.get(job_id)
     final = keys.final_key(job_id)
     if job.status is JobStatus.COMPLETED and storage.exists(final):
@@ -87,11 +98,10 @@ def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: J
             # The final object goes last: its presence means the job's outputs are complete.
             storage.put_file(result, final)
         except Exception as error:
-            # Possibly transient (a storage outage): record why, and raise for the step's retry;
-            # the exit handler fails the job with this reason if the retries do not help.
+            if is_out_of_space(error):
+                raise  # said as such, with where and how much is left
             cause = getattr(error, "strerror", None) or type(error).__name__
-            jobs.update(job_id, error=f"The result could not be stored ({cause}).")
-            raise
+            raise ResultNotStored(f"The result could not be stored ({cause}).") from error
         size = result.stat().st_size
     job = jobs.transition(
         job_id, JobStatus.COMPLETED, error=None, subtitles=[track for _, track in subtitles]

@@ -23,6 +23,14 @@ from stereo_spot.cli.stereo_options import (
     segment_seconds,
     stereo_params_from,
 )
+from stereo_spot.disk_space import (
+    ROOM_NEEDED,
+    DiskFull,
+    free_bytes,
+    in_words,
+    is_out_of_space,
+    ran_out,
+)
 from stereo_spot.domain import (
     ENGINE_NAMES,
     Job,
@@ -38,6 +46,7 @@ from stereo_spot.errors import (
     TransitionConflict,
 )
 from stereo_spot.jobs import CANCELLED, JobStore
+from stereo_spot.jobs import delete as delete_job
 from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage
 from stereo_spot.wiring import job_store_from, storage_from
@@ -180,6 +189,7 @@ class _Conversion:
             if self.preview:
                 workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="preview-"))
                 source = cut_preview(source, Path(workdir), self.settings, within=self.part)
+            refuse_what_cannot_fit(source, self.settings.data_dir)
             job = submit_job(
                 source, self.layout, self.params, self.settings.engine,
                 self.storage, self.jobs, self.settings, None if self.preview else self.part,
@@ -291,6 +301,9 @@ class _StartedAhead:
         self._ahead = self._handed_over = None
 
 
+LARGER_DISK = "or convert with --data-dir on a larger disk"
+
+
 def submit_job(
     source: Path,
     layout: Layout,
@@ -315,7 +328,17 @@ def submit_job(
     job = jobs.create(
         Job(layout=layout, params=params, engine=engine, source_name=source.name, part=part)
     )
-    storage.put_file(source, keys.source_key(job.job_id))
+    try:
+        storage.put_file(source, keys.source_key(job.job_id))
+    except BaseException as error:
+        # A full disk, or Ctrl-C while a long film was copied: nothing of the job is stored,
+        # and its record would only be litter in `jobs list` that no retry could convert.
+        with contextlib.suppress(Exception):
+            delete_job(jobs, storage, job.job_id)
+        if isinstance(error, Exception) and is_out_of_space(error):
+            folder = (settings or Settings()).data_dir
+            raise DiskFull(ran_out(f"Storing {source.name}", folder, then=LARGER_DISK)) from None
+        raise
     jobs.transition(job.job_id, JobStatus.UPLOADED)
     try:
         info = probe_source(source, settings or Settings())
@@ -325,6 +348,29 @@ def submit_job(
         jobs.transition(job.job_id, JobStatus.FAILED, error=str(rejected))
         raise
     return jobs.transition(job.job_id, JobStatus.QUEUED, source=info)
+
+
+def refuse_what_cannot_fit(source: Path, data_dir: Path) -> None:
+    """Refuse a video the data folder's disk cannot even store, before anything is written;
+    say so when it has less room than a conversion of it takes at its peak (a rough figure:
+    the conversion may still fit)."""
+    free = free_bytes(data_dir)
+    if free is None:
+        return
+    size = source.stat().st_size
+    needed = ROOM_NEEDED * size
+    if free < size:
+        raise DiskFull(
+            f"{source.name} ({in_words(size)}) does not fit in the data folder {data_dir}: its "
+            f"disk has {in_words(free)} left, and converting the video takes about "
+            f"{in_words(needed)}. Free some space, {LARGER_DISK}."
+        )
+    if free < needed:
+        print(
+            f"note: the data folder {data_dir} has {in_words(free)} left; converting "
+            f"{source.name} ({in_words(size)}) takes up to about {in_words(needed)} there.",
+            file=sys.stderr,
+        )
 
 
 class ModelServerHandle(Protocol):
