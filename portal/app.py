@@ -7,6 +7,7 @@ build an app over a temporary data dir and real local adapters.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from pathlib import Path
 from urllib.parse import urlparse
@@ -18,11 +19,13 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal import routes_api, routes_html, routes_uploads, storage_routes
 from portal.launcher import RunLauncher
 from portal.security import CsrfTokens, SecurityMiddleware, content_security_policy
-from portal.services import NoLauncher, NotReady, NotUploaded
+from portal.services import BadPageLink, NoLauncher, NotReady, NotUploaded
 from portal.uploads import UploadTooLarge
 from stereo_spot.domain import TIME_PATTERN, clock
 from stereo_spot.errors import (
@@ -46,6 +49,7 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 
 _STATUS_FOR_ERROR: tuple[tuple[type[StereoSpotError], int], ...] = (
+    (BadPageLink, 400),
     (JobNotFound, 404),
     (InvalidKey, 404),
     (SignatureRejected, 403),
@@ -100,6 +104,7 @@ def create_app(
         return {"status": "ok"}
 
     _install_error_handlers(app)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(
         SecurityMiddleware,
         csp=content_security_policy(_storage_origins(settings)),
@@ -108,6 +113,37 @@ def create_app(
         secure_cookies=(settings.public_url or "").startswith("https://"),
     )
     return app
+
+
+# Signed downloads refuse HEAD as S3 does on a URL signed for GET (a script that relied on it
+# here would fail on the cluster); static files answer it themselves.
+_HEAD_LEFT_ALONE = ("/storage/", "/static/")
+
+
+class HeadAsGet:
+    """HEAD answered wherever GET is (HTTP requires it; uptime and link checkers use it): the
+    request goes on as a GET, and the answer keeps its status and headers, Content-Length
+    included, and drops its body. FastAPI routes, unlike Starlette's, take only the methods
+    they name."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "HEAD"
+            or scope["path"].startswith(_HEAD_LEFT_ALONE)
+        ):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
 
 
 def _secret(value) -> str | None:
@@ -150,6 +186,35 @@ def _error_response(request: Request, status: int, message: str) -> Response:
     )
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at the request's path: Starlette names only the first
+    route's, and /jobs is served by two. (Asked of each route by method: FastAPI's included
+    routers say only whether they take a request.)"""
+    methods = [
+        method
+        for method in ("DELETE", "GET", "PATCH", "POST", "PUT")
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    if "GET" in methods and not request.url.path.startswith(_HEAD_LEFT_ALONE):
+        methods.append("HEAD")
+    return sorted(methods)
+
+
+def _json_safe(value):
+    """``value`` with every NaN or infinity as the text JSON would need for it: Python's json
+    reads them in a body, and a refusal that echoes the input must not then fail to write it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StereoSpotError)
     async def stereo_spot_error(request: Request, error: StereoSpotError) -> Response:
@@ -167,12 +232,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         response = _error_response(request, error.status_code, message)
         for name, value in (error.headers or {}).items():
             response.headers[name] = value
+        if error.status_code == 405:
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
         return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
         if _wants_json(request):
-            return JSONResponse({"detail": jsonable_encoder(error.errors())}, status_code=422)
+            detail = _json_safe(jsonable_encoder(error.errors()))
+            return JSONResponse({"detail": detail}, status_code=422)
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'form'}: {e['msg']}"
             for e in error.errors()

@@ -45,12 +45,17 @@ class StereoSettingsRequest(BaseModel):
 
     layout: Layout = Layout.ANAGLYPH
     divergence: float = Field(
-        default=_DEFAULTS.divergence, ge=0.0, le=10.0, description="max parallax, % of width"
+        default=_DEFAULTS.divergence,
+        ge=0.0,
+        le=10.0,
+        allow_inf_nan=False,
+        description="max parallax, % of width",
     )
     convergence: float = Field(
         default=_DEFAULTS.convergence,
         ge=0.0,
         le=1.0,
+        allow_inf_nan=False,
         description="depth on the screen plane, 0 = far, 1 = near",
     )
     anaglyph_mode: AnaglyphMode = _DEFAULTS.anaglyph_mode

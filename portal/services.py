@@ -17,6 +17,7 @@ from stereo_spot import keys
 from stereo_spot.domain import PREVIEW_SECONDS, Job, JobStatus, Layout, Part, StereoParams
 from stereo_spot.errors import (
     InputRejected,
+    InvalidKey,
     JobNotFound,
     StereoSpotError,
     TransitionConflict,
@@ -39,6 +40,10 @@ class NotReady(StereoSpotError):
 
 class NoLauncher(StereoSpotError):
     """This portal was built without a way to run pipelines."""
+
+
+class BadPageLink(StereoSpotError):
+    """A page of the completed list asked for with a cursor the job store did not make."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,8 @@ def start_job(
 
     A source that is not a usable video, or a part past its end, fails the job with the reason
     (the job page then says why, and converts the upload again with other times) rather than
-    raising: the request succeeded, the job did not.
+    raising: the request succeeded, the job did not. A held video was read before: a part past
+    its end is refused (InputRejected) and the video stays held.
 
     Only a video on this machine's disk is read here (the embedded stack). One in S3 is left to
     the run, which downloads it anyway: a portal that downloaded each video it starts (20 GiB
@@ -134,6 +140,7 @@ def start_job(
             return job  # started, held, or waiting for its preview to read the video
         _require_launcher(launcher)
         info, whole = job.source, None
+        read_before = job.status is JobStatus.UPLOADED  # held: its video was read earlier
         if job.status is JobStatus.CREATED:
             source = keys.source_key(job_id)
             if not storage.exists(source):
@@ -149,11 +156,18 @@ def start_job(
                 except InputRejected as rejected:
                     return jobs.transition(job_id, JobStatus.FAILED, error=str(rejected))
         if part is not None and info is not None:
-            try:
+            if read_before:
+                # Known before anything changes: refused, as convert_again refuses it, and
+                # the video stays held for other times.
                 part_bounds(info, part)
-            except InputRejected as rejected:
-                # With the probe: the page offers the video again, with other times.
-                return jobs.transition(job_id, JobStatus.FAILED, error=str(rejected), source=info)
+            else:
+                try:
+                    part_bounds(info, part)
+                except InputRejected as rejected:
+                    # With the probe: the page offers the video again, with other times.
+                    return jobs.transition(
+                        job_id, JobStatus.FAILED, error=str(rejected), source=info
+                    )
         if not preview:
             job = jobs.transition(
                 job_id, JobStatus.QUEUED, source=info, part=part, **(restyle or {})
@@ -184,7 +198,13 @@ def get_job(jobs: JobStore, job_id: str) -> Job:
 
 
 def list_completed(jobs: JobStore, limit: int = 20, cursor: str | None = None) -> JobPage:
-    return jobs.list_completed(limit=max(1, min(limit, 100)), cursor=cursor or None)
+    try:
+        return jobs.list_completed(limit=max(1, min(limit, 100)), cursor=cursor or None)
+    except InvalidKey:
+        # Not "no such job", as a bad job id is: the link to the page was mistyped.
+        raise BadPageLink(
+            "That page link is not valid; go back to the first page of the list."
+        ) from None
 
 
 def playback(storage: ObjectStorage, settings: Settings, job: Job) -> Playback:
@@ -266,7 +286,8 @@ def convert_again(
 
     From a preview or a part the whole video is the one it was cut from. The source is copied
     inside the storage (or the excerpt cut from it stored), so each job keeps and deletes its
-    own. A video held for its preview (:attr:`Job.held`) is not copied: that job itself starts.
+    own. A video held for its preview (:attr:`Job.held`) is not copied: that job itself starts;
+    asked again alike once started, it is returned as it is, converting nothing twice.
     """
     _require_launcher(launcher)
     earlier = get_job(jobs, job_id)
@@ -297,12 +318,26 @@ def convert_again(
         return _start_preview(jobs, storage, settings, launcher, origin, style, within=part)
     if origin.held:
         return start_job(jobs, storage, settings, launcher, origin.job_id, restyle=style, part=part)
+    if _converting_alike(origin, style, part):
+        # The same start again (a double click on "Convert the whole video like this" started
+        # the held video the first time): that job, as a second start answers; other settings
+        # or another part, or a failed first try, make another conversion.
+        return origin
     # A new job on a copy of the video; a part of it is cut by the job's run (a long part
     # takes as long to cut as to transcode, which is no work for a web request).
     part_of = origin.job_id if part is not None else None
     job = jobs.create(Job(**style, source_name=origin.source_name, part_of=part_of, part=part))
     storage.copy(source, keys.source_key(job.job_id))
     return start_job(jobs, storage, settings, launcher, job.job_id, part=part)
+
+
+def _converting_alike(job: Job, style: Restyle, part: Part | None) -> bool:
+    """Whether ``job`` was started, has not failed, and converts its video as asked."""
+    return (
+        job.status not in (JobStatus.CREATED, JobStatus.UPLOADED, JobStatus.FAILED)
+        and _style_of(job) == style
+        and job.part == part
+    )
 
 
 def _style_of(job: Job) -> Restyle:

@@ -15,6 +15,7 @@ part, answered with the part's ETag.
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
@@ -67,7 +68,9 @@ async def upload(request: Request) -> Response:
     if content_type != b"multipart/form-data" or not boundary:
         raise HTTPException(400, "Send the upload as a multipart form.")
 
-    form = _StreamingForm(signer, storage)
+    # Checked as the file begins, before a byte is staged, and again before it is kept: the
+    # job may be started or deleted while the file arrives.
+    form = _StreamingForm(signer, storage, lambda key: _refuse_unless_the_job_waits(request, key))
     parser = MultipartParser(boundary, form.callbacks())
     try:
         async for chunk in request.stream():
@@ -75,7 +78,7 @@ async def upload(request: Request) -> Response:
             form.drain()
         parser.finalize()
         form.drain()
-        _refuse_a_started_jobs_source(request, form.key)
+        _refuse_unless_the_job_waits(request, form.key)
         form.commit()
     except ClientDisconnect:
         form.discard()
@@ -110,7 +113,7 @@ async def upload_part(
         signer.verify_part(key, upload_id, part_number, expires, signature)
     except SignatureRejected as rejected:
         raise HTTPException(403, str(rejected)) from None
-    _refuse_a_started_jobs_source(request, key)
+    _refuse_unless_the_job_waits(request, key)
     # What the whole upload may still take: parts sent past the limit would otherwise fill the
     # disk before completing the upload refuses them.
     held = sum(
@@ -138,17 +141,20 @@ async def upload_part(
     return Response(status_code=200, headers={"ETag": part.etag})
 
 
-def _refuse_a_started_jobs_source(request: Request, key: str | None) -> None:
+def _refuse_unless_the_job_waits(request: Request, key: str | None) -> None:
     """A job's source is written only while the job waits for it: a signed form used again
     after the job started (a double submit, a retried upload) would replace the video under
-    its running conversion. What S3 would take until the form expires, this refuses."""
+    its running conversion, and one used after the job was deleted would leave a file no job
+    owns, which no delete reaches. What S3 would take until the form expires, this refuses."""
     job_id = keys.job_of_source_key(key) if key else None
     if job_id is None:
         return
     try:
         status = request.app.state.jobs.get(job_id).status
     except JobNotFound:
-        return
+        raise HTTPException(
+            404, "There is no such job (it may have been deleted); the upload was not kept."
+        ) from None
     if status is not JobStatus.CREATED:
         raise HTTPException(409, f"This job is {status.value}; it takes no more uploads.")
 
@@ -189,9 +195,15 @@ async def download(
 class _StreamingForm:
     """Collects small signed fields, then streams the ``file`` part into a staged object."""
 
-    def __init__(self, signer: UrlSigner, storage: SignedLocalStorage) -> None:
+    def __init__(
+        self,
+        signer: UrlSigner,
+        storage: SignedLocalStorage,
+        check_key: Callable[[str], None] = lambda key: None,
+    ) -> None:
         self._signer = signer
         self._storage = storage
+        self._check_key = check_key
         self._events: list[tuple[str, bytes]] = []
         self._header_field = b""
         self._header_value = b""
@@ -258,6 +270,7 @@ class _StreamingForm:
                 self._grant = self._signer.verify_upload(self.fields)
             except (SignatureRejected, InvalidKey) as rejected:
                 raise HTTPException(403, str(rejected)) from None
+            self._check_key(self._grant.key)
             self._staged = self._storage.staged_writer(self._grant.key)
             self._in_file = True
             return

@@ -121,10 +121,16 @@ def _waiting_for_its_video(jobs: JobStore, job_id: str) -> None:
 
 def _refuse_over_limit(size: int, settings: Settings) -> None:
     if size > settings.max_upload_bytes:
-        raise UploadTooLarge(
-            f"The file is {_in_words(size)}; this portal accepts videos of up to "
-            f"{_in_words(settings.max_upload_bytes)}."
-        )
+        raise UploadTooLarge(_too_large(size, settings.max_upload_bytes))
+
+
+def _too_large(size: int, limit: int) -> str:
+    """Why a file of ``size`` bytes is refused, its size and the limit told so that they
+    differ: in bytes when rounded they read the same (a file 1 byte over 20 GiB)."""
+    said, most = _in_words(size), _in_words(limit)
+    if said == most:
+        said, most = f"{size:,} bytes", f"{limit:,} bytes ({most})"
+    return f"The file is {said}; this portal accepts videos of up to {most}."
 
 
 def _in_words(size: int) -> str:

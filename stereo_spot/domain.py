@@ -293,8 +293,8 @@ class StereoParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    divergence: float = Field(default=3.0, ge=0.0, le=10.0)
-    convergence: float = Field(default=0.65, ge=0.0, le=1.0)
+    divergence: float = Field(default=3.0, ge=0.0, le=10.0, allow_inf_nan=False)
+    convergence: float = Field(default=0.65, ge=0.0, le=1.0, allow_inf_nan=False)
     anaglyph_mode: AnaglyphMode = AnaglyphMode.DUBOIS
     edges_at_screen: bool = False
     # Chroma subsampling of the encoded output: "420" plays everywhere; "444" keeps full colour

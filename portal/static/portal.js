@@ -27,22 +27,34 @@
       if (uploading) { event.preventDefault(); event.returnValue = ""; }
     });
 
+    // What this page remembers of its upload, in this browser (see remember below).
+    var remembered = "stereo-spot-upload:" + form.dataset.job;
+
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var file = fileInput.files[0];
       if (!file) { message.textContent = "Choose a video file first."; return; }
       if (file.size === 0) { message.textContent = file.name + " is empty."; return; }
-      if (file.size > Number(form.dataset.maxBytes)) {
-        message.textContent = file.name + " is " + inWords(file.size) +
-          "; this portal accepts videos of up to " + inWords(Number(form.dataset.maxBytes)) + ".";
+      var limit = Number(form.dataset.maxBytes);
+      if (file.size > limit) {
+        message.textContent = file.name + " is " + tooLarge(file.size, limit) + ".";
         return;
       }
+      var part = partProblem();
+      if (part) { message.textContent = part; return; }
       button.disabled = true;
       fileInput.disabled = true;
+      var identity = [file.name, file.size, file.lastModified].join("|");
+      var earlier = recall(remembered);
+      if (earlier && earlier.complete && earlier.identity === identity) {
+        // Uploaded already, and the start refused (another part, say): only start again.
+        start(file.name);
+        return;
+      }
       uploading = true;
       document.getElementById("upload-progress").hidden = false;
       message.textContent = "Uploading " + file.name + "…";
-      uploadInParts(file).then(function () {
+      uploadInParts(file, identity).then(function () {
         uploading = false;
         bar.value = 100;
         percent.textContent = "100 %";
@@ -53,11 +65,22 @@
       });
     });
 
+    // "Only a part" as the portal would refuse it (PartRequest), said before anything is sent:
+    // the browser's own check (the inputs' pattern) has refused what is no time at all.
+    function partProblem() {
+      var from = document.getElementById("upload-start");
+      var to = document.getElementById("upload-end");
+      if (!from || !to || !to.value.trim()) { return null; }
+      var start = from.value.trim() ? secondsOf(from.value) : 0;
+      var end = secondsOf(to.value);
+      if (isNaN(start) || isNaN(end) || end > start) { return null; }  // the portal says why
+      return "Please check: the end (" + shortNumber(end) + " s) must come after the start (" +
+        shortNumber(start) + " s).";
+    }
+
     // S3's multipart upload through the portal's API (portal/routes_uploads.py): each part a
     // PUT of its own straight to the storage, retried alone, several at once.
-    function uploadInParts(file) {
-      var remembered = "stereo-spot-upload:" + form.dataset.job;
-      var identity = [file.name, file.size, file.lastModified].join("|");
+    function uploadInParts(file, identity) {
       return resumable(remembered, identity, file.size).then(function (upload) {
         var links = upload.links;
         var etags = {};
@@ -174,7 +197,9 @@
           }
           return api(links.complete, { upload_id: upload.upload_id, parts: parts });
         }).then(function () {
-          forget(remembered);
+          // Kept until the job starts: a start refused (a part past the video's end) is sent
+          // again without a second upload of the same file.
+          remember(remembered, { identity: identity, complete: true });
         }, function (error) {
           // A refusal that another try cannot mend drops the parts; a broken connection keeps
           // them for the same file chosen again.
@@ -192,7 +217,7 @@
     function resumable(remembered, identity, size) {
       var earlier = recall(remembered);
       var uploadsUrl = form.dataset.uploadsUrl;
-      if (earlier && earlier.identity === identity) {
+      if (earlier && !earlier.complete && earlier.identity === identity) {
         var url = earlier.links.received + "?upload_id=" + encodeURIComponent(earlier.upload_id);
         return fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
           .then(function (response) { return response.ok ? response.json() : null; })
@@ -273,8 +298,14 @@
       }).then(function (response) {
         return response.json().then(function (body) {
           // The job to watch: this one, or with "preview first" its preview.
-          if (response.ok) { window.location.assign(body.links.page); return; }
-          fail(body.detail || "Starting failed.");
+          if (response.ok) {
+            forget(remembered);
+            window.location.assign(body.links.page);
+            return;
+          }
+          // 409: the video is not there (any more); the next try uploads it again.
+          if (response.status === 409) { forget(remembered); }
+          fail(typeof body.detail === "string" ? body.detail : "Starting failed.");
         });
       }).catch(function () { fail("Could not reach the portal to start the job."); });
     }
@@ -290,6 +321,36 @@
   function inWords(bytes) {
     return bytes >= Math.pow(1024, 3) ? (bytes / Math.pow(1024, 3)).toFixed(1) + " GiB" :
                                         (bytes / Math.pow(1024, 2)).toFixed(1) + " MiB";
+  }
+
+  // "65.0 MiB; this portal accepts videos of up to 64.0 MiB", in bytes when rounded the two
+  // would read the same (portal/uploads.py).
+  function tooLarge(size, limit) {
+    var said = inWords(size);
+    var most = inWords(limit);
+    if (said === most) {
+      said = size.toLocaleString("en-US") + " bytes";
+      most = limit.toLocaleString("en-US") + " bytes (" + most + ")";
+    }
+    return said + "; this portal accepts videos of up to " + most;
+  }
+
+  // A time as stereo_spot.domain.parse_time reads it: seconds (90.5) or a clock (1:30,
+  // 01:02:03.5); NaN for anything else.
+  function secondsOf(text) {
+    var fields = text.trim().split(":");
+    var numbers = fields.map(function (field) {
+      return /^(\d+(\.\d*)?|\.\d+)$/.test(field) ? Number(field) : NaN;
+    });
+    var clock = numbers.slice(0, -1).every(function (n) { return n === Math.floor(n); }) &&
+                numbers.slice(1).every(function (n) { return n < 60; });
+    if (fields.length > 3 || numbers.some(isNaN) || !clock) { return NaN; }
+    return numbers.reduce(function (seconds, n) { return seconds * 60 + n; }, 0);
+  }
+
+  // As Python's "{:g}" writes a time in seconds: 3, 90.5, 0.25.
+  function shortNumber(seconds) {
+    return String(Number(seconds.toPrecision(6)));
   }
 
   function wait(ms) {

@@ -119,6 +119,9 @@ def cancel(jobs: JobStore, job_id: str) -> Job:
     next write to the job; stopping the run's processes at once is the launcher's part.
     """
     job = jobs.get(job_id)
+    if job.error == CANCELLED:
+        # It ended failed, but pages say Cancelled: "already failed" would read as a fault.
+        raise NothingToCancel("This job has already been cancelled; there is nothing to cancel.")
     if job.status.is_final:
         raise NothingToCancel(
             f"This job has already {job.status.value}; there is nothing to cancel."

@@ -186,6 +186,64 @@ def test_only_a_part_asked_for_with_the_upload_in_a_browser(embedded_stack, brow
     assert page.get_attribute("a[download]", "download") == "clip_0m00.5s-0m02.25s_redcyan.mp4"
 
 
+def test_a_part_ending_before_it_starts_is_said_first_and_a_refused_start_is_not_uploaded_again(
+    embedded_stack, browser, clip_mp4
+) -> None:
+    page = browser.new_page()
+    sent: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            ("/uploads" in request.url or "/storage/" in request.url or "/start" in request.url)
+            and sent.append(f"{request.method} {request.url.split('?')[0].rsplit('/', 1)[1]}")
+        ),
+    )
+    page.goto(embedded_stack)
+    page.click("text=Continue to upload")
+    page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]+$"))
+    job_url = page.url
+    page.set_input_files("#file", str(clip_mp4))
+
+    # The end before the start, as clocks: said in the page before the file goes anywhere.
+    page.fill("#upload-start", "0:03")
+    page.fill("#upload-end", "1")
+    page.click("#upload-button")
+    assert page.locator("#upload-message").inner_text() == (
+        "Please check: the end (1 s) must come after the start (3 s)."
+    )
+    assert not page.is_visible("#upload-progress") and sent == [], "nothing sent"
+
+    # The file goes up, and the start is refused once (a portal restarting, say) ...
+    refusals: list[str] = []
+
+    def refuse_once(route) -> None:
+        if refusals:
+            route.continue_()
+            return
+        refusals.append(route.request.url)
+        route.fulfill(
+            status=503,
+            content_type="application/json",
+            body='{"detail": "The portal is restarting; try again in a moment."}',
+        )
+
+    page.route("**/start", refuse_once)
+    page.fill("#upload-start", "0.5")
+    page.fill("#upload-end", "0:02.25")
+    page.click("#upload-button")
+    _wait_until(page, "document.getElementById('upload-message').textContent"
+                ".includes('restarting')")  # fmt: skip
+    assert sent[0] == "POST uploads" and "PUT 1" in sent and sent[-1] == "POST start"
+    sent.clear()
+
+    # ... and submitted again it only starts the job: the same file is not uploaded twice.
+    page.click("#upload-button")
+    page.wait_for_url(job_url)
+    page.wait_for_selector("#part-of", timeout=60_000)
+    assert sent == ["POST start"]
+    assert page.locator("#part-of").inner_text() == "The part from 0:00.5 to 0:02.25 of the video."
+
+
 def test_a_large_upload_goes_in_parts_and_resumes_after_a_reload(
     embedded_stack, browser, tmp_path
 ) -> None:

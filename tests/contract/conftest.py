@@ -18,6 +18,9 @@ from tests import aws_fixtures
 
 ADAPTER_SETS = ("local", "aws")
 
+# The job whose source the uploads in parts send (test_uploads_in_parts.py).
+PARTS_JOB_ID = "contractJob_0123456789"
+
 
 def pytest_configure(config: pytest.Config) -> None:
     # Also wanted in pyproject's markers list; registered here so --strict-markers passes now.
@@ -76,10 +79,13 @@ def parts_storage(request: pytest.FixtureRequest, tmp_path: Path):
     from fastapi.testclient import TestClient
 
     from portal.app import create_app
+    from stereo_spot.domain import Job
     from stereo_spot.wiring import job_store_from, storage_from
 
     settings = Settings(backend="local", data_dir=tmp_path / "data")
-    storage = storage_from(settings)
-    app = create_app(settings, storage=storage, jobs=job_store_from(settings))
+    storage, jobs = storage_from(settings), job_store_from(settings)
+    # The portal takes a source's parts only while its job waits for them.
+    jobs.create(Job(job_id=PARTS_JOB_ID, source_name="contract.mp4"))
+    app = create_app(settings, storage=storage, jobs=jobs)
     with TestClient(app) as client:
         yield storage, lambda url, data: client.put(url, content=data)

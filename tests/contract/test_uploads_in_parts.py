@@ -10,8 +10,9 @@ import pytest
 from stereo_spot.errors import UploadNotFound, UploadRejected
 from stereo_spot.keys import source_key
 from stereo_spot.storage.multipart import MIN_PART_BYTES, UploadedPart
+from tests.contract.conftest import PARTS_JOB_ID
 
-KEY = source_key("contractJob_0123456789")
+KEY = source_key(PARTS_JOB_ID)
 FIRST = bytes(range(256)) * (MIN_PART_BYTES // 256)  # exactly 5 MiB, the least a part may hold
 SECOND = b"the rest of the file" * 1000
 

@@ -617,7 +617,18 @@ def test_api_cancel_answers_the_failed_job_and_refuses_a_finished_one(
     assert response.json()["error"] == "Cancelled before it finished."
     again = client.post(f"/api/jobs/{job_id}/cancel")
     assert again.status_code == 409
-    assert again.json()["detail"] == "This job has already failed; there is nothing to cancel."
+    assert again.json()["detail"] == (
+        "This job has already been cancelled; there is nothing to cancel."
+    ), "as its page says Cancelled"
+    finished, upload = create_job_via_api(client)
+    post_upload(client, upload, clip_mp4)
+    client.post(f"/api/jobs/{finished}/start")
+    jobs.transition(finished, JobStatus.COMPLETED)
+    refused = client.post(f"/api/jobs/{finished}/cancel")
+    assert (refused.status_code, refused.json()["detail"]) == (
+        409,
+        "This job has already completed; there is nothing to cancel.",
+    )
 
 
 @pytest.fixture
@@ -736,6 +747,38 @@ def test_preview_first_holds_the_upload_until_the_whole_video_is_asked_for(
     assert whole.layout.value == "sbs" and whole.params.divergence == 2.5
     assert whole.source_name == "holiday.mp4" and len(jobs.list_all()) == 2
     assert storage.size(source_key(job_id)) == long_clip.stat().st_size
+
+
+def test_the_whole_video_asked_for_twice_from_its_preview_is_converted_once(
+    client, jobs, storage, launcher, long_clip
+) -> None:
+    job_id, upload = create_job_via_api(client, layout="tab", source_name="holiday.mp4")
+    post_upload(client, upload, long_clip)
+    preview = client.post(f"/api/jobs/{job_id}/start", json={"preview": True}).json()["job_id"]
+    jobs.transition(preview, JobStatus.COMPLETED)
+    fields = _form_fields(client.get(f"/jobs/{preview}").text, "whole-video")
+
+    # A double click on "Convert the whole video like this", then the API asked alike.
+    first = client.post(f"/jobs/{preview}/again", data=fields, follow_redirects=False)
+    second = client.post(f"/jobs/{preview}/again", data=fields, follow_redirects=False)
+    third = client.post(f"/api/jobs/{preview}/again", json={"layout": "tab"})
+
+    assert first.headers["location"] == second.headers["location"] == f"/jobs/{job_id}"
+    assert third.status_code == 202 and third.json()["job_id"] == job_id
+    assert set(launcher.run_ids()) == {preview, job_id} and len(jobs.list_all()) == 2
+
+    # Other settings are another conversion: a new job on a copy of the video.
+    other = client.post(
+        f"/jobs/{preview}/again", data={**fields, "layout": "sbs"}, follow_redirects=False
+    )
+    copy = other.headers["location"].removeprefix("/jobs/")
+    assert copy not in (job_id, preview) and jobs.get(copy).layout.value == "sbs"
+    assert storage.size(source_key(copy)) == long_clip.stat().st_size
+    # And so is the same conversion once the first has failed: it is tried again.
+    client.post(f"/api/jobs/{job_id}/cancel")
+    retried = client.post(f"/jobs/{preview}/again", data=fields, follow_redirects=False)
+    assert retried.headers["location"] not in (f"/jobs/{job_id}", f"/jobs/{copy}")
+    assert len(jobs.list_all()) == 4
 
 
 def test_a_held_video_previews_again_or_starts_with_its_own_settings(
@@ -872,6 +915,28 @@ def test_a_part_past_the_end_of_the_upload_fails_the_job_and_keeps_the_video(
     assert job.error in page and f'action="/jobs/{job_id}/again"' in page, "try other times"
     again = client.post(f"/api/jobs/{job_id}/again", json={"start": 3})
     assert again.status_code == 202 and again.json()["part"] == {"start": 3.0, "end": None}
+
+
+def test_a_part_past_the_end_of_a_held_video_is_refused_and_it_stays_held(
+    client, jobs, launcher, long_clip
+) -> None:
+    job_id, upload = create_job_via_api(client, source_name="holiday.mp4")
+    post_upload(client, upload, long_clip)
+    preview = client.post(f"/api/jobs/{job_id}/start", json={"preview": True}).json()
+    said = "The part asked for starts at 50 s, and the video is only 12.0 s long."
+
+    api = client.post(f"/api/jobs/{job_id}/start", json={"start": 50})
+    form = client.post(
+        f"/jobs/{job_id}/start", data={"start": "50", "csrf_token": csrf_token(client)}
+    )
+
+    assert (api.status_code, api.json()["detail"]) == (422, said)
+    assert form.status_code == 422 and said in html.unescape(form.text)
+    assert jobs.get(job_id).held and jobs.get(job_id).error is None
+    assert list(launcher.run_ids()) == [preview["job_id"]], "nothing ran for it"
+    started = client.post(f"/api/jobs/{job_id}/start", json={"start": 3})
+    assert started.status_code == 202 and started.json()["status"] == "queued"
+    assert started.json()["part"] == {"start": 3.0, "end": None}
 
 
 def test_a_held_video_starts_itself_on_the_part_its_preview_was_taken_from(

@@ -120,7 +120,7 @@ def test_cancel_fails_the_job_stops_its_run_and_frees_it_for_deletion(
 
     assert cancelled.status is JobStatus.FAILED and cancelled.error == CANCELLED
     assert launcher.cancelled == [job.job_id]
-    with pytest.raises(NothingToCancel, match="already failed; there is nothing to cancel"):
+    with pytest.raises(NothingToCancel, match="already been cancelled; there is nothing to cancel"):
         services.cancel_job(jobs, launcher, job.job_id)
     assert launcher.cancelled == [job.job_id], "a finished job's run is not touched again"
     assert services.delete_job(jobs, storage, launcher, job.job_id) == 1
@@ -248,9 +248,9 @@ def _count_downloads(storage) -> list[str]:
     downloads: list[str] = []
     real = storage.get_file
 
-    def get_file(key, local_path):
+    def get_file(key, local_path, **how):
         downloads.append(key)
-        return real(key, local_path)
+        return real(key, local_path, **how)
 
     storage.get_file = get_file
     return downloads

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from stereo_spot.domain import Job
 from stereo_spot.keys import final_key, source_key
 from stereo_spot.storage.signing import SignatureRejected, UrlSigner, secret_from
 from tests.portal.conftest import MAX_UPLOAD_BYTES, post_upload
@@ -27,7 +28,13 @@ def payload(tmp_path: Path) -> Path:
     return path
 
 
-def test_signed_form_upload_writes_exactly_its_key(client, storage, payload) -> None:
+@pytest.fixture
+def waiting_job(jobs) -> Job:
+    """The job JOB_ID, waiting for its video: the only kind of job a source is written for."""
+    return jobs.create(Job(job_id=JOB_ID))
+
+
+def test_signed_form_upload_writes_exactly_its_key(client, storage, waiting_job, payload) -> None:
     target = storage.presign_upload(source_key(JOB_ID), max_bytes=MAX_UPLOAD_BYTES)
 
     response = post_upload(client, target, payload)
@@ -80,7 +87,9 @@ def test_upload_signed_with_another_secret_is_403(client, storage, payload) -> N
     assert _nothing_written(storage)
 
 
-def test_upload_over_the_signed_limit_is_413_and_writes_nothing(client, storage, tmp_path) -> None:
+def test_upload_over_the_signed_limit_is_413_and_writes_nothing(
+    client, storage, waiting_job, tmp_path
+) -> None:
     target = storage.presign_upload(source_key(JOB_ID), max_bytes=1000)
     big = tmp_path / "big.mp4"
     big.write_bytes(b"x" * 1001)
@@ -91,13 +100,27 @@ def test_upload_over_the_signed_limit_is_413_and_writes_nothing(client, storage,
     assert _nothing_written(storage)
 
 
-def test_upload_of_exactly_the_limit_is_accepted(client, storage, tmp_path) -> None:
+def test_upload_of_exactly_the_limit_is_accepted(client, storage, waiting_job, tmp_path) -> None:
     target = storage.presign_upload(source_key(JOB_ID), max_bytes=1000)
     exact = tmp_path / "exact.mp4"
     exact.write_bytes(b"x" * 1000)
 
     assert post_upload(client, target, exact).status_code == 204
     assert storage.size(source_key(JOB_ID)) == 1000
+
+
+def test_a_form_used_after_its_job_was_deleted_writes_nothing(client, storage, payload) -> None:
+    created = client.post("/api/jobs").json()
+    job_id, target = created["job"]["job_id"], created["upload"]
+    assert client.delete(f"/api/jobs/{job_id}").status_code == 204
+
+    response = post_upload(client, target, payload)
+
+    assert response.status_code == 404
+    assert response.json()["detail"] == (
+        "There is no such job (it may have been deleted); the upload was not kept."
+    )
+    assert _nothing_written(storage), "no file that no job owns, which no delete would reach"
 
 
 def test_body_over_the_portal_limit_is_413_before_reading(client, storage) -> None:

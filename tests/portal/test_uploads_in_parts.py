@@ -113,6 +113,13 @@ def test_a_file_over_the_limit_is_refused_before_a_byte_is_sent(big_client) -> N
     assert refused.json()["detail"] == (
         "The file is 30.0 MiB; this portal accepts videos of up to 24.0 MiB."
     )
+    # One byte over: the two sizes, rounded, would read the same.
+    just_over = big_client.post(f"/api/jobs/{job_id}/uploads", json={"size": 24 * MIB + 1})
+    assert just_over.status_code == 413
+    assert just_over.json()["detail"] == (
+        "The file is 25,165,825 bytes; this portal accepts videos of up to 25,165,824 bytes "
+        "(24.0 MiB)."
+    )
 
 
 def test_parts_past_the_limit_are_refused_as_they_arrive(big_client, big_settings) -> None:

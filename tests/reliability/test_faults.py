@@ -271,7 +271,7 @@ def test_a_job_cancelled_from_another_terminal_stops_the_convert_command(stack, 
     )  # fmt: skip
     assert again.returncode == 1
     assert again.stderr.strip() == (
-        "stereo-spot: This job has already failed; there is nothing to cancel."
+        "stereo-spot: This job has already been cancelled; there is nothing to cancel."
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from stereo_spot.domain import (
     STATUS_ORDER,
@@ -76,6 +77,13 @@ def test_progress_counts_segments():
     job = Job(total_segments=4, completed_segments=1)
     assert job.progress == 0.25
     assert Job(status=JobStatus.COMPLETED).progress == 1.0
+
+
+@pytest.mark.parametrize("field", ["divergence", "convergence"])
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_a_strength_that_is_not_a_finite_number_is_refused_as_such(field, number):
+    with pytest.raises(ValidationError, match="Input should be a finite number"):
+        StereoParams(**{field: number})
 
 
 def test_the_quality_defaults_to_the_codecs_own():
