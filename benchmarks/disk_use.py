@@ -11,6 +11,7 @@ size. ``stereo_spot.disk_space.ROOM_NEEDED`` (what ``convert`` warns below) come
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import tempfile
@@ -21,14 +22,16 @@ from pipeline_speed import make_clip
 
 
 def folder_size(folder: Path) -> int:
-    total = 0
+    """The bytes of the files under ``folder``, each file once: a step's hard link to a stored
+    object is no second copy on the disk."""
+    sizes: dict[tuple[int, int], int] = {}
     for root, _, files in os.walk(folder):
         for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass  # gone between listing and reading: a step's scratch file
-    return total
+            # Gone between listing and reading: a step's scratch file.
+            with contextlib.suppress(OSError):
+                stat = os.lstat(os.path.join(root, name))
+                sizes[stat.st_dev, stat.st_ino] = stat.st_size
+    return sum(sizes.values())
 
 
 def peak_while(command: list[str], folder: Path) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from components.failures import reason_recorded
 from stereo_spot import keys
+from stereo_spot.disk_space import full_disk_said
 from stereo_spot.domain import PREVIEW_SECONDS, Job, JobStatus, Layout, Part, SourceInfo
 from stereo_spot.errors import InputRejected, JobNotFound, StereoSpotError, TransitionConflict
 from stereo_spot.jobs import JobStore
@@ -74,22 +75,24 @@ def _chunk(
     jobs.transition(job_id, JobStatus.CHUNKING)
     with tempfile.TemporaryDirectory(prefix="stereo-chunk-") as tmp:
         source = Path(tmp) / "source.mp4"
-        storage.get_file(storage.key_from_uri(source_uri), source)
+        storage.get_file(storage.key_from_uri(source_uri), source, read_only=True)
         progress = _progress_recorder(jobs, job_id)
         whole: SourceInfo | None = None
         try:
-            whole = info = probe_source(source, settings)
-            if job.cut_preview:
-                if (waiting := _waiting_video(jobs, job)) is not None:
-                    with _unless_it_moved_on():
-                        jobs.update(waiting.job_id, source=whole)  # held, for the user's go
-                source, info = _cut_preview(job_id, source, info, job, storage, settings)
-            elif job.part is not None:
-                source, info = _cut_part(job_id, source, info, job.part, segment_seconds,
-                                         storage, settings, progress)  # fmt: skip
-            split = split_video(
-                source, info, segment_seconds, Path(tmp) / "segments", on_progress=progress
-            )
+            # A full disk cuts a segment short, which reads back as a damaged video: say the disk.
+            with full_disk_said("Splitting the video"):
+                whole = info = probe_source(source, settings)
+                if job.cut_preview:
+                    if (waiting := _waiting_video(jobs, job)) is not None:
+                        with _unless_it_moved_on():
+                            jobs.update(waiting.job_id, source=whole)  # held, for the user's go
+                    source, info = _cut_preview(job_id, source, info, job, storage, settings)
+                elif job.part is not None:
+                    source, info = _cut_part(job_id, source, info, job.part, segment_seconds,
+                                             storage, settings, progress)  # fmt: skip
+                split = split_video(
+                    source, info, segment_seconds, Path(tmp) / "segments", on_progress=progress
+                )
         except InputRejected as error:
             # With the whole video's probe, where it was read: its page then offers it again
             # (a part past its end converts with other times).
@@ -104,7 +107,7 @@ def _chunk(
         items = []
         for index, segment in enumerate(split.segments):
             key = keys.source_segment_key(job_id, index, total, layout)
-            storage.put_file(segment, key)
+            storage.put_file(segment, key, move=True)
             items.append(_work_item(job_id, index, total, layout, storage))
     # What is converted and joined is what the video shows and could be decoded.
     info = info.model_copy(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from components.failures import reason_recorded
 from stereo_spot import keys
-from stereo_spot.disk_space import is_out_of_space
+from stereo_spot.disk_space import blame_a_full_disk, full_disk_said, is_out_of_space
 from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import InputRejected, StereoSpotError
 from stereo_spot.jobs import JobStore
@@ -28,13 +28,16 @@ class ReassemblyFailed(StereoSpotError):
     """The joined result does not match the source (frames lost or added)."""
 
 
+JOINING = "Joining the segments"
+
+
 class ResultNotStored(StereoSpotError):
     """Storage refused the result (a storage outage, a key that cannot be written)."""
 
 
 def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: JobStore) -> dict:
     """Write ``jobs/{job_id}/final.mp4`` and its preview; returns the run's figures."""
-    with reason_recorded(jobs, job_id, "Joining the segments"):
+    with reason_recorded(jobs, job_id, JOINING):
         return _reassemble(job_id, source_uri, storage, jobs)
 
 
@@ -53,19 +56,22 @@ def _reassemble(job_id: str, source_uri: str, storage: ObjectStorage, jobs: JobS
         source_key = (
             keys.part_key(job_id) if job.cuts_its_source else storage.key_from_uri(source_uri)
         )
-        source = storage.get_file(source_key, workdir / "source.mp4")
+        source = storage.get_file(source_key, workdir / "source.mp4", read_only=True)
         segments = [
-            storage.get_file(keys.converted_segment_key(job_id, i), workdir / f"seg-{i:05d}.mp4")
+            storage.get_file(
+                keys.converted_segment_key(job_id, i), workdir / f"seg-{i:05d}.mp4", read_only=True
+            )
             for i in range(job.total_segments)
         ]
         result = workdir / "final.mp4"
         try:
-            concat_and_mux(
-                segments, source, result, workdir / "concat",
-                layout=job.layout, codec=job.params.codec,
-                video_stream=converted.video_stream if converted else 0,
-                picture_delay=converted.first_picture_delay if converted else 0.0,
-            )  # fmt: skip
+            with full_disk_said(JOINING):
+                concat_and_mux(
+                    segments, source, result, workdir / "concat",
+                    layout=job.layout, codec=job.params.codec,
+                    video_stream=converted.video_stream if converted else 0,
+                    picture_delay=converted.first_picture_delay if converted else 0.0,
+                )  # fmt: skip
         except (MediaError, InputRejected) as error:
             # ffmpeg refusing the streams, or a segment that cannot be read, is no passing
             # fault: fail the job with its reason (the exit handler knew only that a task had
@@ -84,6 +90,7 @@ def _reassemble(job_id: str, source_uri: str, storage: ObjectStorage, jobs: JobS
             frames = count_video_frames(result)
             expected = converted.frames if converted else frames
             if frames != expected:
+                blame_a_full_disk(JOINING)  # a result a full disk cut short
                 reason = f"The joined video has {frames} frames instead of {expected}."
                 jobs.transition(job_id, JobStatus.FAILED, error=reason)
                 raise ReassemblyFailed(reason)
@@ -91,22 +98,35 @@ def _reassemble(job_id: str, source_uri: str, storage: ObjectStorage, jobs: JobS
         # Browsers show no text track from inside an MP4: the player is handed these.
         subtitles = export_text_tracks(result, workdir / "subtitles", "webvtt", ".vtt")
         subtitles = subtitles[: keys.MAX_SUBTITLE_TRACKS]
+        size = result.stat().st_size
         try:
-            storage.put_file(preview, keys.preview_key(job_id), content_type="image/jpeg")
+            storage.put_file(preview, keys.preview_key(job_id), "image/jpeg", move=True)
             for number, (vtt, _) in enumerate(subtitles):
-                storage.put_file(vtt, keys.subtitles_key(job_id, number), content_type="text/vtt")
+                storage.put_file(vtt, keys.subtitles_key(job_id, number), "text/vtt", move=True)
             # The final object goes last: its presence means the job's outputs are complete.
-            storage.put_file(result, final)
+            storage.put_file(result, final, move=True)
         except Exception as error:
             if is_out_of_space(error):
                 raise  # said as such, with where and how much is left
             cause = getattr(error, "strerror", None) or type(error).__name__
             raise ResultNotStored(f"The result could not be stored ({cause}).") from error
-        size = result.stat().st_size
     job = jobs.transition(
         job_id, JobStatus.COMPLETED, error=None, subtitles=[track for _, track in subtitles]
     )
+    _drop_segments(job_id, storage)
     return _figures(job, size)
+
+
+def _drop_segments(job_id: str, storage: ObjectStorage) -> None:
+    """Delete the job's source and converted segments once its result is stored: nothing reads
+    them after (a completed job is not resumed; converting again splits its source anew), and
+    they hold the video twice over, as much again as the source and the result together."""
+    for prefix in keys.segment_prefixes(job_id):
+        try:
+            storage.delete_prefix(prefix)
+        except Exception:  # the result stands; the bucket's lifecycle rule expires them anyway
+            log.warning("job %s: its segments under %s were not deleted", job_id, prefix,
+                        exc_info=True)  # fmt: skip
 
 
 def _figures(job: Job, size: int) -> dict:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import tempfile
-from pathlib import Path
 
 import kserve
 from kserve.errors import InferenceError, InvalidInput, ModelNotReady
@@ -19,7 +17,6 @@ from inference_service.engines.base import StereoEngine
 from inference_service.engines.weights import in_storage_terms
 from inference_service.payload import PredictRequest, PredictResponse
 from inference_service.segment_conversion import convert_stored_segment, warm_up
-from stereo_spot.disk_space import SEGMENT, is_out_of_space, ran_out
 from stereo_spot.errors import EngineError, InputRejected, InvalidKey, StereoSpotError
 from stereo_spot.storage import ObjectStorage
 
@@ -87,12 +84,7 @@ class StereoModel(kserve.Model):
                     )
             except (InputRejected, InvalidKey, EngineError) as error:
                 raise InvalidInput(str(error)) from None
-            except Exception as error:
-                if is_out_of_space(error):
-                    scratch = Path(tempfile.gettempdir())
-                    raise InferenceError(ran_out("The model server", scratch, SEGMENT)) from None
-                if isinstance(error, StereoSpotError):
-                    raise InferenceError(str(error)) from None
-                raise
+            except StereoSpotError as error:
+                raise InferenceError(str(error)) from None
             results.append(result)
         return PredictResponse(predictions=results).model_dump()

@@ -17,6 +17,7 @@ import numpy as np
 from inference_service.engines.base import StereoEngine
 from inference_service.payload import SegmentRequest, SegmentResult
 from inference_service.read_ahead import read_ahead
+from stereo_spot.disk_space import SEGMENT, full_disk_said
 from stereo_spot.domain import Layout, StereoParams
 from stereo_spot.errors import EngineError, InputRejected, ObjectNotFound
 from stereo_spot.media.frames import Encoding, SegmentWriter, TimedFrame, open_video
@@ -56,71 +57,73 @@ def convert_stored_segment(
     output_key = storage.key_from_uri(request.output_uri)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="stereo-segment-") as tmp:
-        source = Path(tmp) / "in.mp4"
-        target = Path(tmp) / "out.mp4"
-        try:
-            storage.get_file(input_key, source)
-        except ObjectNotFound:
-            raise InputRejected(f"The segment {input_key} does not exist.") from None
-        source_format, frames = open_video(source, request.params.max_height)
-        width, height = request.layout.output_size(source_format.width, source_format.height)
-        # Side by side and top-bottom: the engine renders the right eye alone and the writer
-        # takes the left eye from the decoded frame, with no packed frame in between.
-        eyes = request.layout in (Layout.SBS, Layout.TAB)
-        # Each input frame in order (engines yield one output frame per input frame) with its
-        # pts rebased so every converted segment starts at 0: the segment muxer may start a
-        # segment late (B-frame delay), which the concat demuxer would turn into a gap.
-        in_order: deque[tuple[TimedFrame | None, int | None]] = deque()
-        first_pts: list[int] = []
-        damaged: list[int | None] = []  # when pictures that could not be decoded were due
-
-        def rgb_frames() -> Iterator[np.ndarray]:
-            for frame in frames:
-                if frame.pts is not None and not first_pts:
-                    first_pts.append(frame.pts)
-                pts = None if frame.pts is None else max(0, frame.pts - first_pts[0])
-                if frame.stand_in:
-                    damaged.append(pts)
-                # The decoded picture is kept only where the writer copies it (its buffer is
-                # the decoder's: ~3 MB a 1080p frame for every frame in flight).
-                in_order.append((frame if eyes else None, pts))
-                yield frame.rgb
-
-        count = 0
-        with SegmentWriter(
-            target, source_format, width, height, Encoding.of(request.params)
-        ) as writer:
-            # Decode, engine and encode run in three threads, overlapping (see read_ahead).
-            decoded = read_ahead(rgb_frames(), name="decode")
-            if eyes:
-                rendered = engine.right_views(decoded, request.params)
-            else:
-                rendered = engine.convert(decoded, request.layout, request.params)
-            outputs = read_ahead(rendered, name="engine")
+        # A segment a full disk cut short reads back as a damaged one: say the disk.
+        with full_disk_said("The model server", needs=SEGMENT):
+            source = Path(tmp) / "in.mp4"
+            target = Path(tmp) / "out.mp4"
             try:
-                for output in outputs:
-                    frame, pts = in_order.popleft()
-                    if frame is not None:
-                        writer.write_eyes(frame, output, pts, request.layout)
-                    else:
-                        writer.write(output, pts)
-                    count += 1
-            finally:
-                # The engine thread first, then the decoder it reads from.
-                outputs.close()
-                decoded.close()
-        if count == 0:
-            raise InputRejected(f"The segment {input_key} holds no decodable frames.")
-        if damaged:
-            log.warning(
-                "%s: %d damaged pictures could not be decoded; the picture before stands in "
-                "for each (at %s s of the segment)",
-                input_key, len(damaged), ", ".join(
-                    "?" if pts is None else f"{float(pts * source_format.time_base):.2f}"
-                    for pts in damaged[:10]
-                ),
-            )  # fmt: skip
-        storage.put_file(target, output_key)
+                storage.get_file(input_key, source, read_only=True)
+            except ObjectNotFound:
+                raise InputRejected(f"The segment {input_key} does not exist.") from None
+            source_format, frames = open_video(source, request.params.max_height)
+            width, height = request.layout.output_size(source_format.width, source_format.height)
+            # Side by side and top-bottom: the engine renders the right eye alone and the writer
+            # takes the left eye from the decoded frame, with no packed frame in between.
+            eyes = request.layout in (Layout.SBS, Layout.TAB)
+            # Each input frame in order (engines yield one output frame per input frame) with its
+            # pts rebased so every converted segment starts at 0: the segment muxer may start a
+            # segment late (B-frame delay), which the concat demuxer would turn into a gap.
+            in_order: deque[tuple[TimedFrame | None, int | None]] = deque()
+            first_pts: list[int] = []
+            damaged: list[int | None] = []  # when pictures that could not be decoded were due
+
+            def rgb_frames() -> Iterator[np.ndarray]:
+                for frame in frames:
+                    if frame.pts is not None and not first_pts:
+                        first_pts.append(frame.pts)
+                    pts = None if frame.pts is None else max(0, frame.pts - first_pts[0])
+                    if frame.stand_in:
+                        damaged.append(pts)
+                    # The decoded picture is kept only where the writer copies it (its buffer is
+                    # the decoder's: ~3 MB a 1080p frame for every frame in flight).
+                    in_order.append((frame if eyes else None, pts))
+                    yield frame.rgb
+
+            count = 0
+            with SegmentWriter(
+                target, source_format, width, height, Encoding.of(request.params)
+            ) as writer:
+                # Decode, engine and encode run in three threads, overlapping (see read_ahead).
+                decoded = read_ahead(rgb_frames(), name="decode")
+                if eyes:
+                    rendered = engine.right_views(decoded, request.params)
+                else:
+                    rendered = engine.convert(decoded, request.layout, request.params)
+                outputs = read_ahead(rendered, name="engine")
+                try:
+                    for output in outputs:
+                        frame, pts = in_order.popleft()
+                        if frame is not None:
+                            writer.write_eyes(frame, output, pts, request.layout)
+                        else:
+                            writer.write(output, pts)
+                        count += 1
+                finally:
+                    # The engine thread first, then the decoder it reads from.
+                    outputs.close()
+                    decoded.close()
+            if count == 0:
+                raise InputRejected(f"The segment {input_key} holds no decodable frames.")
+            if damaged:
+                log.warning(
+                    "%s: %d damaged pictures could not be decoded; the picture before stands in "
+                    "for each (at %s s of the segment)",
+                    input_key, len(damaged), ", ".join(
+                        "?" if pts is None else f"{float(pts * source_format.time_base):.2f}"
+                        for pts in damaged[:10]
+                    ),
+                )  # fmt: skip
+        storage.put_file(target, output_key, move=True)
     return SegmentResult(
         output_uri=request.output_uri,
         frames=count,

@@ -8,20 +8,28 @@ on device: film.mkv") name the file being read, not the disk that filled.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from stereo_spot.errors import StereoSpotError
 
-# What a conversion needs free where it runs, as a multiple of the video's size, at its peak:
-# the stored source, its segments, the converted ones and the result, with the working copies
-# a step makes of them (`python benchmarks/disk_use.py`: 7.4 times a 720p clip made as
-# anaglyph, 10.6 times as full side by side, whose result is larger; docs/BENCHMARKS.md, "Disk").
+# What a conversion needs free where it runs, as a multiple of the video's size, at its peak
+# (the join: the stored source and its segments, the converted segments, the joined picture
+# and the result): `python benchmarks/disk_use.py` measured 4.5 times a 720p clip made as
+# anaglyph, 7.6 times as full side by side, whose result is larger (docs/BENCHMARKS.md, "Disk").
 ROOM_NEEDED = 8
 
-# strerror(ENOSPC) as glibc and macOS word it: ffmpeg reports a full disk only as text.
-_NO_SPACE = "No space left on device"
+# How a full disk is worded where it comes only as text: strerror(ENOSPC) as glibc and macOS
+# say it (ffmpeg's errors), and SQLite's SQLITE_FULL (the local job store).
+_NO_SPACE = ("No space left on device", "database or disk is full")
+
+# Less room than this left, a failure is taken for the disk's doing: a file cut short by a full
+# disk reads back as a damaged video, and a writer may stop without saying why.
+_NEARLY_FULL = 4 * 2**20
 
 
 class DiskFull(StereoSpotError):
@@ -32,7 +40,7 @@ def is_out_of_space(error: BaseException) -> bool:
     """Whether ``error`` is a disk (or the user's quota) that filled up."""
     if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
-    return _NO_SPACE in str(error)
+    return any(words in str(error) for words in _NO_SPACE)
 
 
 def free_bytes(folder: Path) -> int | None:
@@ -73,3 +81,34 @@ def ran_out(
     return (
         f"{doing} ran out of disk space in {folder}{left_in(folder)}. {needs}: free some, {then}."
     )
+
+
+@contextlib.contextmanager
+def full_disk_said(
+    doing: str, needs: str = VIDEO, then: str = "then convert the video again"
+) -> Iterator[None]:
+    """Raise :class:`DiskFull` for a failure in the block that a full scratch disk caused (or
+    most likely caused: none left there), rather than what it looks like: ffmpeg's segment that
+    a full disk cut short is read back as a damaged video, which would blame the user's file.
+    Enter it inside the step's scratch folder, so the room is measured with its files there."""
+    try:
+        yield
+    except DiskFull:
+        raise
+    except Exception as error:
+        blame_a_full_disk(doing, error, needs, then)
+        raise
+
+
+def blame_a_full_disk(
+    doing: str,
+    error: Exception | None = None,
+    needs: str = VIDEO,
+    then: str = "then convert the video again",
+) -> None:
+    """Raise :class:`DiskFull` if ``error`` is a full disk, or the scratch disk has (almost) no
+    room left: call it before taking a result that came out wrong for a fault of the input."""
+    scratch = Path(tempfile.gettempdir())
+    free = free_bytes(scratch)
+    if (error is not None and is_out_of_space(error)) or (free is not None and free < _NEARLY_FULL):
+        raise DiskFull(ran_out(doing, scratch, needs, then)) from error

@@ -90,6 +90,14 @@ def subtitles_key(job_id: str, track: int) -> str:
     return f"jobs/{validate_job_id(job_id)}/subtitles/{track:02d}.vtt"
 
 
+def segment_prefixes(job_id: str) -> tuple[str, ...]:
+    """Prefixes that hold a job's source segments and converted segments and nothing else: not
+    the part beside the source segments (:func:`part_key`), which a result rewrapped later
+    takes its tracks from. A source segment's name starts with its index's first digit."""
+    job_id = validate_job_id(job_id)
+    return (*(f"segments/{job_id}/{digit}" for digit in "0123456789"), f"jobs/{job_id}/segments/")
+
+
 def job_prefixes(job_id: str) -> tuple[str, ...]:
     """Every prefix under which a job keeps objects (for deletion)."""
     job_id = validate_job_id(job_id)

@@ -29,11 +29,23 @@ class UploadTarget:
 
 @runtime_checkable
 class ObjectStorage(Protocol):
-    def put_file(self, local_path: Path, key: str, content_type: str = "video/mp4") -> None:
-        """Upload a local file to ``key``, replacing what is there (atomic for readers)."""
+    def put_file(
+        self, local_path: Path, key: str, content_type: str = "video/mp4", *, move: bool = False
+    ) -> None:
+        """Upload a local file to ``key``, replacing what is there (atomic for readers).
 
-    def get_file(self, key: str, local_path: Path) -> Path:
-        """Download ``key`` to ``local_path``; raises ObjectNotFound if it is missing."""
+        ``move``: the caller gives the file up (a step's scratch file): it is gone from
+        ``local_path`` afterwards, moved into place where the adapter can (the local one, on
+        the same disk) rather than copied, so a video is not on the disk twice meanwhile.
+        """
+
+    def get_file(self, key: str, local_path: Path, *, read_only: bool = False) -> Path:
+        """Download ``key`` to ``local_path``; raises ObjectNotFound if it is missing.
+
+        ``read_only``: the caller only reads the file, and writes nothing into it: the local
+        adapter may then hand over the stored bytes themselves (a hard link, on the same disk)
+        rather than a copy. Writing into such a file would change the stored object.
+        """
 
     def copy(self, source_key: str, target_key: str) -> None:
         """Make ``target_key`` a copy of ``source_key`` inside the storage (nothing passes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -39,9 +40,13 @@ class LocalStorage:
             raise ObjectNotFound(f"'{key}' lies outside the storage root.")
         return path
 
-    def put_file(self, local_path: Path, key: str, content_type: str = "video/mp4") -> None:
+    def put_file(
+        self, local_path: Path, key: str, content_type: str = "video/mp4", *, move: bool = False
+    ) -> None:
         target = self.path_for(key)
         target.parent.mkdir(parents=True, exist_ok=True)
+        if move and _renamed(Path(local_path), target):
+            return
         # Copy to a temporary name in the same directory, then rename: readers never see half a file.
         fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
         os.close(fd)
@@ -51,14 +56,17 @@ class LocalStorage:
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
+        if move:
+            Path(local_path).unlink()
 
-    def get_file(self, key: str, local_path: Path) -> Path:
+    def get_file(self, key: str, local_path: Path, *, read_only: bool = False) -> Path:
         source = self.path_for(key)
         if not source.is_file():
             raise ObjectNotFound(f"There is no object at '{key}'.")
         local_path = Path(local_path)
         local_path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, local_path)
+        if not (read_only and _linked(source, local_path)):
+            shutil.copyfile(source, local_path)
         return local_path
 
     def copy(self, source_key: str, target_key: str) -> None:
@@ -197,3 +205,38 @@ def _remove_empty_dirs_up_to(path: Path) -> None:
     """Drop a folder a discarded upload created, if nothing else lives in it."""
     with contextlib.suppress(OSError):
         path.rmdir()
+
+
+# Where a run's scratch folder shares the data folder's disk (the local runner puts it there),
+# a step's copy of a film and the stored one are the same bytes twice over, and copying them
+# costs as long as reading the film: a rename or a hard link costs neither.
+
+
+def _renamed(local_path: Path, target: Path) -> bool:
+    """Move ``local_path`` to ``target`` in one step (atomic for readers); False where they lie
+    on different disks."""
+    try:
+        os.replace(local_path, target)
+    except OSError as error:
+        if error.errno == errno.EXDEV:
+            return False
+        raise
+    return True
+
+
+def _linked(source: Path, target: Path) -> bool:
+    """Make ``target`` a hard link to ``source``; False where the disk cannot (another disk,
+    a filesystem without hard links)."""
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".link-")
+    os.close(fd)
+    os.unlink(tmp_name)
+    try:
+        os.link(source, tmp_name)
+    except OSError:
+        return False
+    try:
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return True

@@ -71,7 +71,9 @@ class S3Storage:
 
     # -- data plane -----------------------------------------------------------------------------
 
-    def put_file(self, local_path: Path, key: str, content_type: str = "video/mp4") -> None:
+    def put_file(
+        self, local_path: Path, key: str, content_type: str = "video/mp4", *, move: bool = False
+    ) -> None:
         # S3 makes a PUT (or CompleteMultipartUpload) visible all at once: readers never see half.
         self.client.upload_file(
             str(local_path),
@@ -80,8 +82,10 @@ class S3Storage:
             ExtraArgs={"ContentType": content_type},
             Config=TRANSFER_CONFIG,
         )
+        if move:
+            Path(local_path).unlink()
 
-    def get_file(self, key: str, local_path: Path) -> Path:
+    def get_file(self, key: str, local_path: Path, *, read_only: bool = False) -> Path:
         validate_key(key)
         local_path = Path(local_path)
         local_path.parent.mkdir(parents=True, exist_ok=True)

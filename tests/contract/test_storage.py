@@ -45,6 +45,30 @@ def test_file_round_trips(storage: ObjectStorage, tmp_path: Path) -> None:
     assert out.read_bytes() == data
 
 
+def test_a_file_given_up_is_moved_into_storage(storage: ObjectStorage, tmp_path: Path) -> None:
+    # A step's scratch file (a segment, the result): gone from where it was, whole in storage.
+    data = bytes(range(256)) * 1000
+    scratch = _write(tmp_path / "scratch" / "seg.mp4", data)
+    storage.put_file(scratch, converted_segment_key(JOB_ID, 0), move=True)
+
+    assert not scratch.exists()
+    assert storage.get_file(converted_segment_key(JOB_ID, 0), tmp_path / "o.mp4").read_bytes() == (
+        data
+    )
+
+
+def test_a_file_only_read_holds_the_stored_bytes(storage: ObjectStorage, tmp_path: Path) -> None:
+    key = source_key(JOB_ID)
+    storage.put_file(_write(tmp_path / "in.mp4", b"first"), key)
+    read = storage.get_file(key, tmp_path / "step" / "source.mp4", read_only=True)
+    assert read.read_bytes() == b"first"
+    # Replacing the object later does not change what a step already took.
+    storage.put_file(_write(tmp_path / "in2.mp4", b"second"), key)
+    assert read.read_bytes() == b"first"
+    storage.delete_prefix(f"input/{JOB_ID}/")
+    assert read.read_bytes() == b"first"
+
+
 def test_put_replaces_an_existing_object(storage: ObjectStorage, tmp_path: Path) -> None:
     key = final_key(JOB_ID)
     storage.put_file(_write(tmp_path / "a.mp4", b"first version, longer"), key)

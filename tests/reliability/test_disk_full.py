@@ -112,7 +112,7 @@ def test_a_video_the_data_folder_cannot_hold_is_refused_before_anything_is_writt
 
     assert run.returncode == 1
     last = run.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"stereo-spot: film.mp4 (") and (
+    assert last.startswith("stereo-spot: film.mp4 (") and (
         f"does not fit in the data folder {data_dir}: its disk has " in last
     ), last
     assert last.endswith("Free some space, or convert with --data-dir on a larger disk."), last

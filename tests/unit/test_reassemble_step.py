@@ -62,6 +62,9 @@ def test_the_joined_segments_are_published_with_a_preview(converted):
     assert count_video_frames(final) == count_video_frames(clip)
     preview = storage.get_file(keys.preview_key(job_id), tmp_path / "preview.jpg")
     assert preview.read_bytes()[:2] == b"\xff\xd8", "a JPEG"
+    # The segments went once the result was stored: they held the video twice over again.
+    assert not any(storage.list_prefix(prefix) for prefix in keys.segment_prefixes(job_id))
+    assert storage.exists(keys.source_key(job_id)), "the source stays, to convert again"
 
 
 def test_a_part_is_cut_once_split_by_copy_and_joined_with_its_own_sound(tmp_path, caplog):
@@ -82,6 +85,9 @@ def test_a_part_is_cut_once_split_by_copy_and_joined_with_its_own_sound(tmp_path
     assert count_video_frames(final) == 81
     (sound,) = [s for s in probe(final)["streams"] if s["codec_type"] == "audio"]
     assert float(sound["duration"]) == pytest.approx(3.375, abs=0.03), "the part's own sound"
+    # Its segments went with the join, the part stayed: an .mkv or .mov written later from the
+    # result takes what the MP4 could not hold (a recorder's PCM) from it.
+    assert storage.list_prefix(f"segments/{job_id}/") == [keys.part_key(job_id)]
 
 
 def test_a_part_starting_under_a_subtitle_keeps_its_sound_with_its_picture(tmp_path):
