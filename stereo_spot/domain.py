@@ -139,8 +139,9 @@ PREVIEW_SECONDS = 5.0
 
 # The stereo engines a job may name (inference_service/engines builds them); the learned ones
 # need weights (docs/MODELS.md).
-LEARNED_ENGINES: tuple[str, ...] = ("depth-anything", "stereocrafter")
-ENGINE_NAMES: tuple[str, ...] = ("classical", *LEARNED_ENGINES)
+EngineName = Literal["classical", "depth-anything", "stereocrafter"]
+ENGINE_NAMES: tuple[str, ...] = get_args(EngineName)
+LEARNED_ENGINES: tuple[str, ...] = tuple(name for name in ENGINE_NAMES if name != "classical")
 
 
 # What :func:`parse_time` reads, as an HTML input's pattern: the portal's browser checks a time

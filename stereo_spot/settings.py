@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stereo_spot.domain import EngineName
 
 
 def _default_data_dir() -> Path:
@@ -26,7 +28,9 @@ class Settings(BaseSettings):
     # How long a convert step waits for a model server that is not listening yet (one still
     # loading its weights) before the attempt fails and KFP's retry takes over.
     model_wait_seconds: float = Field(default=120.0, ge=0)
-    engine: str = "classical"
+    # Checked here, not when a model server fails to build it: a job made for an engine that
+    # does not exist could never be converted, not even once the variable was put right.
+    engine: EngineName = "classical"
     weights: str | None = None
     kfp_host: str | None = None
     # The Kubernetes service account KFP runs the pipeline's pods under (on EKS it carries the
@@ -54,6 +58,15 @@ class Settings(BaseSettings):
     basic_auth: SecretStr | None = None
     upload_url_seconds: int = Field(default=3600, gt=0)
     download_url_seconds: int = Field(default=3600, gt=0)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _a_folder(cls, folder: Path) -> Path:
+        # Said here, as the variable it came from, rather than as what the first write into it
+        # met ("Not a directory: .../logs").
+        if folder.exists() and not folder.is_dir():
+            raise ValueError("it is a file, not a folder")
+        return folder
 
     @property
     def media_root(self) -> Path:
@@ -95,9 +108,12 @@ def invalid_settings_sentence(error: ValidationError) -> str | None:
     when the error is not about Settings."""
     if error.title != Settings.__name__:
         return None
-    problems = [
-        f"STEREO_SPOT_{'_'.join(str(part) for part in item['loc']).upper()}="
-        f"{item.get('input')!r}: {item['msg'][:1].lower()}{item['msg'][1:]}"
-        for item in error.errors()
-    ]
+    problems = []
+    for item in error.errors():
+        # A validator's own sentence comes as "Value error, ..." (pydantic's wording).
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(
+            f"STEREO_SPOT_{'_'.join(str(part) for part in item['loc']).upper()}="
+            f"{item.get('input')!r}: {message[:1].lower()}{message[1:]}"
+        )
     return "Invalid setting " + "; ".join(problems) + "."

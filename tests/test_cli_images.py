@@ -134,6 +134,29 @@ def test_depth_writes_16_bit_png_and_float_npy(tmp_path):
     assert depth.dtype == np.float32 and depth.min() >= 0 and depth.max() <= 1
 
 
+def test_depth_in_an_8_bit_format_is_the_same_map_in_8_bits(tmp_path):
+    # A 16-bit map squeezed into JPEG's 8 bits by OpenCV was clipped to a white picture.
+    assert stereo_spot("depth", LEFT, "-o", tmp_path / "d.png").returncode == 0
+    sixteen = cv2.imread(str(tmp_path / "d.png"), cv2.IMREAD_UNCHANGED).astype(float) / 65535
+    for ending in (".jpg", ".webp"):
+        result = stereo_spot("depth", LEFT, "-o", tmp_path / f"d{ending}")
+        assert result.returncode == 0 and "WARN" not in result.stderr, result.stderr
+        eight = cv2.imread(str(tmp_path / f"d{ending}"), cv2.IMREAD_GRAYSCALE).astype(float) / 255
+        assert np.abs(eight - sixteen).mean() < 0.02, ending
+
+
+def test_a_folder_as_the_picture_is_refused_before_any_work(tmp_path):
+    (tmp_path / "there").mkdir()
+    for output in (tmp_path / "there", f"{tmp_path / 'new'}/"):
+        result = stereo_spot("image", LEFT, "-o", output)
+        assert result.returncode == 1
+        assert result.stderr == (
+            f"stereo-spot: {output} is a folder; -o names the picture to write "
+            f"(e.g. {Path(output) / 'picture.png'}).\n"
+        )
+    assert not (tmp_path / "new").exists() and not any((tmp_path / "there").iterdir())
+
+
 def test_depth_of_a_video_is_a_grey_video_with_every_frame(tmp_path):
     clip = make_clip(tmp_path / "clip.mp4", seconds=2, size="160x90", audio=False)
     result = stereo_spot("depth", clip, "-o", tmp_path / "depth.mp4")

@@ -19,6 +19,7 @@ from stereo_spot.cli.stereo_options import (
     add_encoding_options,
     add_part_options,
     add_stereo_options,
+    data_folder,
     part_from,
     segment_seconds,
     stereo_params_from,
@@ -89,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="segment length in seconds (default 10)",
     )
-    parser.add_argument("--data-dir", type=Path, help="where jobs and media are kept")
+    parser.add_argument("--data-dir", type=data_folder, help="where jobs and media are kept")
     add_encoding_options(parser)
     add_part_options(parser)
     parser.set_defaults(func=run_convert)

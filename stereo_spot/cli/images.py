@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +43,9 @@ def read_rgb(path: str) -> np.ndarray:
 
 # What a picture's output may be called; OpenCV writes more, these are the ones to suggest.
 _PICTURE_ENDINGS = (".png", ".jpg", ".webp", ".tif")
+# The picture formats that hold 16 bits a sample; OpenCV squeezes a 16-bit depth map into any
+# other's 8 bits by clipping at 255, which made it a white picture.
+_SIXTEEN_BITS = {"", ".png", ".tif", ".tiff", ".jp2", ".pgm", ".ppm", ".pnm"}
 _FOR_VIDEOS = " (a video's 3D version comes from stereo-spot convert)"
 
 
@@ -54,6 +58,11 @@ def refuse_unwritable_image(
     import cv2
 
     file = Path(path)
+    if path.endswith(("/", os.sep)) or file.is_dir():
+        # Not a picture's name: "-o out/" wrote a file called "out".
+        raise InputRejected(
+            f"{path} is a folder; -o names the picture to write (e.g. {file / 'picture.png'})."
+        )
     refuse_unwritable_folder(file.parent, file)
     if file.suffix.lower() in other_endings or not file.suffix:
         return  # no ending: PNG
@@ -120,7 +129,9 @@ def _video_depth(args: argparse.Namespace) -> int:
 
     output = Path(args.output)
     if output.suffix.lower() != ".mp4":
-        raise InputRejected(f"A video's depth is written as an MP4; name {output.name} .mp4.")
+        raise InputRejected(
+            f"A video's depth is written as an MP4; name it {output.with_suffix('.mp4').name}."
+        )
     refuse_unwritable_folder(output.parent, output)
     # The refusals `convert` gives (not a video, no picture, a still, ...), in its words.
     info = probe_source(Path(args.input), Settings())
@@ -162,11 +173,14 @@ def run_depth(args: argparse.Namespace) -> int:
     refuse_unwritable_image(args.output, other_endings=(".npy",), hint="")
     frame = read_rgb(args.input)
     (depth,) = ClassicalEngine().estimate_depth([frame])
-    if Path(args.output).suffix.lower() == ".npy":
+    ending = Path(args.output).suffix.lower()
+    if ending == ".npy":
         with written_whole(Path(args.output)) as partial, partial.open("wb") as file:
             np.save(file, depth.astype(np.float32))
-    else:
+    elif ending in _SIXTEEN_BITS:
         write_image(args.output, np.round(depth * 65535).astype(np.uint16))
+    else:
+        write_image(args.output, np.round(depth * 255).astype(np.uint8))
     return 0
 
 
@@ -205,7 +219,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "-o",
         "--output",
         required=True,
-        help="image: .png (16-bit, 65535 = nearest) or .npy (float32 0..1); video: .mp4",
+        help=(
+            "image: .png or .tif (16-bit, 65535 = nearest), .jpg or .webp (8-bit, 255 = nearest) "
+            "or .npy (float32 0..1); video: .mp4"
+        ),
     )
     depth.set_defaults(func=run_depth)
 

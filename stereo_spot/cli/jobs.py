@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from stereo_spot.cli.stereo_options import segment_seconds
+from stereo_spot.cli.stereo_options import existing_data_folder, how_many, segment_seconds
 from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import JobBusy, StereoSpotError
 from stereo_spot.jobs import SHORTEST_ID_PREFIX, cancel, delete, find
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     jobs = subparsers.add_parser("jobs", help="list, show, retry, cancel or delete jobs")
     verbs = jobs.add_subparsers(dest="jobs_command", required=True, metavar="VERB")
     list_ = verbs.add_parser("list", help="recent jobs, newest first")
-    list_.add_argument("--limit", type=int, default=20)
+    list_.add_argument("--limit", type=how_many, default=20, help="at most this many (20)")
     list_.set_defaults(func=run_list)
     show = verbs.add_parser("show", help="one job as JSON")
     show.add_argument("job_id", help=JOB_ID_HELP)
@@ -38,8 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     retry.add_argument(
         "-o",
         "--output",
-        type=Path,
-        help="write the 3D video here (default: where the convert that started it was to)",
+        help=(
+            "write the 3D video to this file, or into this folder (ending in /) under its own "
+            "name (default: where the convert that started it was to)"
+        ),
     )
     retry.set_defaults(func=run_retry)
     cancel = verbs.add_parser(
@@ -55,7 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     delete.set_defaults(func=run_delete)
     for verb in (list_, show, retry, cancel, delete):
         verb.add_argument(
-            "--data-dir", type=Path, help="where the jobs are kept, as given to convert"
+            "--data-dir",
+            type=existing_data_folder,
+            help="where the jobs are kept, as given to convert",
         )
 
 
@@ -110,15 +114,24 @@ def run_show(args: argparse.Namespace) -> int:
 def run_retry(args: argparse.Namespace) -> int:
     from pipelines.local_runner import run_in_progress
     from stereo_spot.cli.convert import _model_server, converted_elsewhere, run_with_progress
-    from stereo_spot.cli.outputs import fetch_result, say_written
+    from stereo_spot.cli.outputs import default_output, fetch_result, plan_output, say_written
 
     settings = _settings(args)
     job = _job(settings, args.job_id)
-    output = args.output or (Path(job.output_path) if job.output_path else None)
     if job.status is JobStatus.FAILED:
         raise StereoSpotError(
             f"Job {job.job_id} failed ({job.error}); failed jobs are final, convert the video again."
         )
+    if args.output:
+        # Checked before the run is resumed, as convert checks its -o before converting.
+        named = default_output(
+            Path(job.source_name or "video.mp4"), job.layout,
+            preview=bool(job.preview_of or job.cut_preview),
+            anaglyph_mode=job.params.anaglyph_mode, part=job.part,
+        )  # fmt: skip
+        output = plan_output(args.output, named)
+    else:
+        output = Path(job.output_path) if job.output_path else None
     if job.status is JobStatus.COMPLETED:
         print(f"job {job.job_id} is already completed.", file=sys.stderr)
     else:
@@ -158,18 +171,26 @@ def run_cancel(args: argparse.Namespace) -> int:
 
 
 def run_delete(args: argparse.Namespace) -> int:
-    """Delete a finished, failed or cancelled job: its stored media, and on this machine its
-    run folder and log (a conversion keeps the source, its segments and the result: about
+    """Delete a finished, failed, cancelled or stopped job: its stored media, and on this
+    machine its run folder and log (a finished job keeps its source and its result: two to
     three times the video)."""
-    from pipelines.local_runner import being_converted, forget_run, run_in_progress
+    from pipelines.local_runner import (
+        being_converted,
+        forget_run,
+        run_in_progress,
+        stopped_part_way,
+    )
 
     settings = _settings(args)
-    job_id = _job(settings, args.job_id).job_id
+    job = _job(settings, args.job_id)
+    job_id = job.job_id
     running = run_in_progress(settings, job_id)
     try:
         if running is not None:
             raise JobBusy(f"{being_converted(job_id, running)}.")
-        deleted = delete(job_store_from(settings), storage_from(settings), job_id)
+        # A run stopped part-way ("stopped" in jobs list) writes nothing more: nothing to cancel.
+        stopped = stopped_part_way(settings, job)
+        deleted = delete(job_store_from(settings), storage_from(settings), job_id, stopped)
     except JobBusy as busy:
         raise JobBusy(f"{busy} To cancel it: stereo-spot jobs cancel {job_id}") from None
     forget_run(settings, job_id)

@@ -47,19 +47,7 @@ def plan_outputs(
     output that is one of the inputs, two inputs written to one output, an output whose folder
     cannot be written.
     """
-    from stereo_spot.media.assemble import RESULT_CONTAINERS
-
-    folder = file = None
-    if output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir()):
-        folder = Path(output)
-    elif output is not None:
-        file = Path(output)
-    if file is not None and file.suffix.lower() not in RESULT_CONTAINERS:
-        *others, last = RESULT_CONTAINERS
-        raise InputRejected(
-            f"-o {file}: results are written as {', '.join(others)} or {last} files; "
-            "name the output with one of those endings."
-        )
+    folder, file = _folder_or_file(output)
     if file is not None and len(inputs) > 1:
         raise InputRejected(
             f"-o {file} names one file for {len(inputs)} videos; name a folder to write them "
@@ -94,6 +82,35 @@ def plan_outputs(
         _refuse_unwritable(target)
         plan.append((source, target))
     return plan
+
+
+def plan_output(output: str, default: Path) -> Path:
+    """The file one result goes to (``jobs retry -o``), with ``-o`` read and checked as
+    ``convert`` reads it: a folder (``default``'s name in it), or a file with a result's ending,
+    that can be written now."""
+    folder, file = _folder_or_file(output)
+    target = file or (folder or Path()) / default.name
+    _refuse_unwritable(target)
+    return target
+
+
+def _folder_or_file(output: str | None) -> tuple[Path | None, Path | None]:
+    """``-o`` as typed: a folder when it is one or ends with a slash (made when the first result
+    is written), else a file, whose ending must be one a result is written as."""
+    from stereo_spot.media.assemble import RESULT_CONTAINERS
+
+    if output is None:
+        return None, None
+    if output.endswith(("/", os.sep)) or Path(output).is_dir():
+        return Path(output), None
+    file = Path(output)
+    if file.suffix.lower() not in RESULT_CONTAINERS:
+        *others, last = RESULT_CONTAINERS
+        raise InputRejected(
+            f"-o {file}: results are written as {', '.join(others)} or {last} files; "
+            "name the output with one of those endings."
+        )
+    return None, file
 
 
 def _refuse_unwritable(target: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 from stereo_spot.domain import (
     CODEC_NOTES,
@@ -182,3 +183,31 @@ def port_number(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
     return port
+
+
+def data_folder(text: str) -> Path:
+    """``--data-dir`` where jobs are made: a folder, or one to make (as STEREO_SPOT_DATA_DIR)."""
+    folder = Path(text)
+    if folder.exists() and not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+    return folder
+
+
+def existing_data_folder(text: str) -> Path:
+    """``--data-dir`` where jobs are looked for: one that a ``convert --data-dir`` made (a
+    mistyped one would otherwise be made, empty, and say there are no jobs)."""
+    folder = data_folder(text)
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"there is no folder {text}")
+    return folder
+
+
+def how_many(text: str) -> int:
+    """``--limit``: a count of 1 or more."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count of 1 or more")
+    return count

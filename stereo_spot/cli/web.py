@@ -17,7 +17,7 @@ import threading
 from contextlib import ExitStack, suppress
 from pathlib import Path
 
-from stereo_spot.cli.stereo_options import port_number
+from stereo_spot.cli.stereo_options import data_folder, port_number
 from stereo_spot.domain import Job
 from stereo_spot.errors import RunInProgress, StereoSpotError
 from stereo_spot.jobs import JobStore
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     up.add_argument("--host", default="127.0.0.1", help="address to listen on")
     up.add_argument("--port", type=port_number, default=8000, help="port to listen on (0 = any)")
-    up.add_argument("--data-dir", type=Path, help="where media, jobs and logs go")
+    up.add_argument("--data-dir", type=data_folder, help="where media, jobs and logs go")
     up.set_defaults(func=run_up)
 
 

@@ -135,13 +135,15 @@ ACTIVE = frozenset(
 )
 
 
-def delete(jobs: JobStore, storage: ObjectStorage, job_id: str) -> int:
+def delete(jobs: JobStore, storage: ObjectStorage, job_id: str, run_ended: bool = False) -> int:
     """Forget the job and delete every object it has; returns how many objects went.
 
     A job that is running is refused: its tasks would write new objects after the delete.
+    ``run_ended``: the caller knows its run ended part-way (killed, its machine stopped), so
+    that, though its record still says it converts, nothing will write to it.
     """
     job = jobs.get(job_id)
-    if job.status in ACTIVE:
+    if job.status in ACTIVE and not run_ended:
         raise JobBusy(
             "This job is still running; cancel it first, or delete it once it has finished."
         )

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from stereo_spot.cli import main
-from stereo_spot.cli.outputs import ResultNotWritten, fetch_result
+from stereo_spot.cli.outputs import ResultNotWritten, fetch_result, plan_output
 from stereo_spot.domain import Job
+from stereo_spot.errors import InputRejected
 from stereo_spot.keys import final_key
 from stereo_spot.storage.local import LocalStorage
 
@@ -212,3 +213,19 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def test_jobs_retry_reads_its_output_as_convert_does(tmp_path):
+    # Once, `-o x.avi` got MP4 bytes, `-o new/` a file called "new", `-o folder/` "Is a
+    # directory" after the run, and a file in the way "File exists".
+    named = tmp_path / "holiday_LR.mp4"
+    (tmp_path / "there").mkdir()
+    assert plan_output(f"{tmp_path / 'new'}/", named) == tmp_path / "new" / "holiday_LR.mp4"
+    assert plan_output(str(tmp_path / "there"), named) == tmp_path / "there" / "holiday_LR.mp4"
+    assert plan_output(str(tmp_path / "x.mkv"), named) == tmp_path / "x.mkv"
+    with pytest.raises(InputRejected, match=r"results are written as .mp4, .m4v, .mkv or .mov"):
+        plan_output(str(tmp_path / "x.avi"), named)
+    (tmp_path / "a.mp4").write_bytes(b"")
+    with pytest.raises(InputRejected, match=r"a.mp4 is a file, not a folder"):
+        plan_output(str(tmp_path / "a.mp4" / "x.mp4"), named)
+    assert not (tmp_path / "new").exists(), "made when the result is written, not before"
