@@ -113,6 +113,39 @@ def make_clip(
     return path
 
 
+# A numbered clip's picture: bit k of its frame number is column k (NUMBER_COLUMN px wide) of
+# white on black, 8 bits, so a cut or a conversion says which source frames it holds.
+NUMBER_COLUMN = 40
+
+
+def make_numbered_clip(
+    path: Path, seconds: float = 6, rate: int = 25, gop: int | None = None
+) -> Path:
+    """An H.264 clip (320x180, B-frames, ``gop``: a keyframe every ``gop`` frames, else only
+    the first) whose every picture shows its own frame number (``frame_numbers``), with a tone
+    as long."""
+    numbered = f"geq=lum='if(bitand(N\\,pow(2\\,floor(X/{NUMBER_COLUMN})))\\,235\\,16)'"
+    keyframes = ("-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0") if gop else ()
+    ffmpeg(
+        *("-f", "lavfi", "-i", f"nullsrc=s=320x180:r={rate}:d={seconds},format=gray,{numbered}"),
+        *("-f", "lavfi", "-i", f"sine=d={seconds}", "-map", "0:v", "-map", "1:a"),
+        *("-c:v", "libx264", "-pix_fmt", "yuv420p", *keyframes, "-c:a", "aac", str(path)),
+    )
+    return path
+
+
+def frame_numbers(path: Path) -> list[int]:
+    """The number each picture of ``path`` shows (``make_numbered_clip``; of a full side by
+    side result, its left eye's), in the order shown."""
+    columns = [NUMBER_COLUMN * bit + NUMBER_COLUMN // 2 for bit in range(8)]
+    with av.open(str(path)) as container:
+        numbers = []
+        for frame in container.decode(video=0):
+            row = frame.to_ndarray(format="gray")[frame.height // 2]
+            numbers.append(sum(1 << bit for bit, x in enumerate(columns) if row[x] > 128))
+    return numbers
+
+
 def make_interlaced_clip(path: Path, size: str, seconds: float = 1) -> Path:
     """Pictures coded as interlaced fields (top field first), as broadcast and camcorders do."""
     ffmpeg(

@@ -23,9 +23,11 @@ from stereo_spot.media.probe import (
 )
 from stereo_spot.media.stereo_subtitles import write_stereo_tracks
 from stereo_spot.media.tracks import (
+    disposition_flags,
     earliest_start,
     read_from_the_earliest,
     reported_seconds,
+    track_language,
     track_name,
 )
 
@@ -115,6 +117,10 @@ class SourceTracks:
     cover_art: dict[int, str] = field(default_factory=dict)
     audio_channels: list[int] = field(default_factory=list)  # each audio track's
     subtitle_codecs: list[str] = field(default_factory=list)  # every subtitle track's, in order
+    # Every subtitle track's language (ISO 639-2, "eng") or None, and its flags as ffmpeg's
+    # -disposition takes them ("default+forced"; "0": none), in order.
+    subtitle_languages: list[str | None] = field(default_factory=list)
+    subtitle_dispositions: list[str] = field(default_factory=list)
     attachments: int = 0  # files a Matroska file carries (the fonts its styled subtitles use)
     # The timecode of the first frame (HH:MM:SS:FF, ";" before the frames when drop-frame), as
     # cameras and editing systems stamp a recording, or None.
@@ -131,8 +137,8 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
         source,
         "-show_entries",
         "stream=index,codec_type,codec_name,channels,start_time"
-        ":stream_tags=title,handler_name,timecode"
-        ":stream_disposition=attached_pic:format=start_time:format_tags=timecode",
+        ":stream_tags=title,handler_name,timecode,language"
+        ":stream_disposition:format=start_time:format_tags=timecode",
     )
     streams = data.get("streams", [])
     videos = [s for s in streams if s.get("codec_type") == "video"]
@@ -161,6 +167,8 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
             for s in texts
         ],
         subtitle_codecs=[str(s.get("codec_name")) for s in subtitles],
+        subtitle_languages=[track_language(s) for s in subtitles],
+        subtitle_dispositions=[disposition_flags(s) for s in subtitles],
         attachments=sum(1 for s in streams if s.get("codec_type") == "attachment"),
         cover_art={
             int(s["index"]): str(s["codec_name"])

@@ -4,10 +4,12 @@ the chunk step, and a few seconds from the middle of the video or of a part for 
 
 Cut by stream copy where that gives what was asked for, from a keyframe of a source the split
 would copy too: the source's own pictures, in a fraction of a second whatever the resolution. A
-preview may start at the keyframe nearest its middle; a part only at a keyframe on its first
-frame, and only when it runs to the video's end (a copy cut's end overshoots by the frames its
-B-frames need, ~3). Otherwise re-encoded from the exact time, as the split's mezzanine is
-(progressive, SDR, at the source's size): ~1.2-1.7 s for 5 s of 720p on two cores, ~10 s of 4K.
+preview may start at the keyframe nearest its middle, and end a few frames late, as long as it
+stays inside its part (a part no longer than a preview is previewed whole, exactly); a part only
+at a keyframe on its first frame, and only when it runs to the video's end (a copy cut's end
+overshoots by the frames its B-frames need, ~4). Otherwise re-encoded from the exact time, as
+the split's mezzanine is (progressive, SDR, at the source's size): ~1.2-1.7 s for 5 s of 720p
+on two cores, ~10 s of 4K.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from stereo_spot.media.probe import (
     count_video_frames,
     probe_source,
     scan_keyframes,
+    video_packets,
 )
 from stereo_spot.media.split import (
     COPYABLE_CONTAINERS,
@@ -91,17 +94,44 @@ def cut_excerpt(
     first, length = part_bounds(info, within or Part())
     middle = first + max(0.0, (length - seconds) / 2)
     seconds = min(seconds, length)
-    start = copy_start(source, info, middle, tolerance=seconds / 2)
+    end = first + length
+    to_the_end = end >= info.duration
+    half_frame = 0.5 / info.fps
+    # A copy starts on a keyframe near the middle, but not before the part's first frame: one
+    # nearest the middle of a 2 s part from 1 s was the video's first, at 0 s. A part no longer
+    # than the excerpt is then copied only from a keyframe on its first frame.
+    tolerance = min(seconds / 2, middle - first + half_frame)
+    start = copy_start(source, info, middle, tolerance)
     if start is not None:
+        # To the video's end, no end is asked for: a copy cut's end is ragged (below).
+        copied = None if to_the_end and start + seconds >= end - half_frame else seconds
         try:
-            _copy_cut(source, info, start, seconds, target, mp4_audio_options(info.audio_codecs))
-            if count_video_frames(target) > 0:
+            _copy_cut(source, info, start, copied, target, mp4_audio_options(info.audio_codecs))
+            shown = _shown_span(target)
+            if shown is not None and (to_the_end or start + shown < end - half_frame):
                 return target
+            log.info("excerpt by stream copy held no frame or ran past the part; re-encoding it")
         except MediaError as error:
             log.info("excerpt by stream copy failed (%s); re-encoding it", error)
     channels = source_tracks(source, info.video_stream).audio_channels if info.audio_codec else []
-    _encoded_cut(source, info, middle, seconds, target, aac_options(channels))
+    # To the end, every frame left, as a part's cut (a header's duration may end early).
+    encoded = None if to_the_end and middle + seconds >= end - half_frame else seconds
+    _encoded_cut(source, info, middle, encoded, target, aac_options(channels))
     return target
+
+
+def _shown_span(cut: Path) -> float | None:
+    """How long after its first picture the last picture of ``cut`` is shown, in seconds;
+    None when it holds none.
+
+    A copy cut ends where ffmpeg stops reading packets, by their decode times: with B-frames,
+    a picture decoded before the ones shown ahead of it is kept past the end asked for (by 4
+    frames of x264's, with a hole where those it left out would be). The excerpt of a part
+    must not run past the part.
+    """
+    packets = video_packets(cut)
+    times = [packet.time for packet in packets if packet.shown and packet.time is not None]
+    return max(times) - min(times) if times else None
 
 
 def cut_part(
@@ -187,6 +217,14 @@ def _kept_tracks(
         options[f"c:s:{out}"] = "copy"
         if name:
             options[f"metadata:s:s:{out}"] = f"title={name}"
+        # A track read back from SubRip has no tags of its own: it gets the source's language
+        # and flags (a film's forced subtitles), as a copied track keeps them. Without them the
+        # part's result said "und" where the whole video's said "eng". (The same track named
+        # by a second specifier, "subtitle, subtitle number n": ffmpeg-python writes an option
+        # once, and each -metadata sets one tag.)
+        if language := tracks.subtitle_languages[number]:
+            options[f"metadata:s:s:s:{out}"] = f"language={language}"
+        options[f"disposition:s:{out}"] = tracks.subtitle_dispositions[number]
     if kept:
         # A copied track's cue still on screen at the start would come with a time before it,
         # and Matroska would move every track by that much (the join then put a sign 0.6 s

@@ -36,6 +36,13 @@ def track_language(stream: dict) -> str | None:
     return None if language in (None, "", "und") else str(language)
 
 
+def disposition_flags(stream: dict) -> str:
+    """A track's flags as ffprobe reports them (``stream_disposition``), written as ffmpeg's
+    ``-disposition`` takes them: "default+forced", or "0" where none is set."""
+    flags = [name for name, on in (stream.get("disposition") or {}).items() if on]
+    return "+".join(flags) or "0"
+
+
 def earliest_start(data: dict) -> tuple[float | None, float]:
     """From ffprobe's report of a file (its streams' kinds, codecs, start times and
     dispositions, the format's start time): when its earliest picture, sound or text subtitle

@@ -7,11 +7,11 @@ import pytest
 
 from components.chunk import SplitExpired, chunk_source
 from stereo_spot import keys
-from stereo_spot.domain import Job, JobStatus, Layout
+from stereo_spot.domain import Job, JobStatus, Layout, Part
 from stereo_spot.media.probe import probe_source
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
-from tests.media import make_clip, make_interlaced_clip
+from tests.media import frame_numbers, make_clip, make_interlaced_clip, make_numbered_clip
 
 
 @pytest.fixture
@@ -60,3 +60,24 @@ def test_the_one_time_transcode_of_a_source_is_shown_as_chunk_progress(tmp_path)
         chunk_source(job.job_id, source_uri, "anaglyph", 1.0, storage, jobs, settings)
         # Copied sources split in a moment and have nothing to show; a transcode ends at 1.
         assert jobs.get(job.job_id).chunk_progress == (1.0 if needs_transcode else 0.0)
+
+
+def test_a_preview_of_a_short_part_cut_by_the_step_is_the_whole_part(tmp_path):
+    # The portal's preview of a part on S3 is cut here, from the job's copy of the video. Of
+    # 1..3 s of a video whose only keyframe is at 0 s, it held frames 0-53 (but 52).
+    settings = Settings(backend="local", data_dir=tmp_path / "data")
+    storage, jobs = storage_from(settings), job_store_from(settings)
+    clip = make_numbered_clip(tmp_path / "numbered.mp4")
+    job = jobs.create(
+        Job(layout=Layout.SBS, source_name=clip.name, cut_preview=True,
+            preview_within=Part(start=1, end=3))
+    )  # fmt: skip
+    storage.put_file(clip, keys.source_key(job.job_id))
+    jobs.transition(job.job_id, JobStatus.UPLOADED)
+    jobs.transition(job.job_id, JobStatus.QUEUED, source=probe_source(clip, settings))
+    source_uri = storage.uri_for(keys.source_key(job.job_id))
+    chunk_source(job.job_id, source_uri, "sbs", 1.0, storage, jobs, settings)
+
+    preview = storage.get_file(keys.part_key(job.job_id), tmp_path / "preview.mp4")
+    assert frame_numbers(preview) == list(range(25, 75))
+    assert jobs.get(job.job_id).part_source.frames == 50

@@ -17,8 +17,10 @@ from stereo_spot.media.probe import probe_source
 from stereo_spot.settings import Settings
 from tests.media import (
     ffmpeg,
+    frame_numbers,
     make_broadcast_with_captions,
     make_clip,
+    make_numbered_clip,
     make_recording_begun_mid_gop,
     make_scc,
     psnr,
@@ -270,10 +272,68 @@ def test_a_preview_of_a_part_comes_from_the_part_s_middle(clip, tmp_path):
     cut = _frames(preview)
     assert np.array_equal(cut[0], frames[4 * RATE])
     assert abs(len(cut) - 5 * RATE) <= 4  # a copy cut's end: B-frames run it a few frames long
-    # A part shorter than a preview is previewed whole.
-    short = cut_excerpt(source, info, 5.0, tmp_path / "short.mp4", within=Part(start=4, end=6))
-    assert np.array_equal(_frames(short)[0], frames[4 * RATE])
-    assert abs(len(_frames(short)) - 2 * RATE) <= 4
+
+
+@pytest.fixture(scope="module")
+def numbered(tmp_path_factory) -> dict[str, Path]:
+    """10 s at 25 fps whose pictures show their numbers: keyframes only at 0 s, and every 1 s."""
+    folder = tmp_path_factory.mktemp("numbered")
+    return {
+        "one keyframe": make_numbered_clip(folder / "one.mp4", seconds=10),
+        "a keyframe a second": make_numbered_clip(folder / "every.mp4", seconds=10, gop=25),
+    }
+
+
+def _sound_seconds(path: Path) -> float:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        return float(stream.duration * stream.time_base)
+
+
+@pytest.mark.parametrize(
+    ("keyframes", "start", "end", "first"),
+    [
+        # The keyframe nearest the middle of 1..3 s is at 0 s: copied from there, the preview
+        # held frames 0-53 but 52, 2.12 s of picture over 2 s of sound.
+        ("one keyframe", 1.0, 3.0, 25),
+        # Between keyframes: copied from the nearest (2 s) it began half a second early.
+        ("a keyframe a second", 2.5, 4.5, 63),
+        # From a keyframe, but not to the video's end: a copy would run past the part's end.
+        ("a keyframe a second", 2.0, 4.0, 50),
+        # From a keyframe to the end: copied, and nothing is past the end.
+        ("a keyframe a second", 8.0, None, 200),
+    ],
+)
+def test_a_part_shorter_than_a_preview_is_previewed_whole_and_exactly(
+    numbered, tmp_path, keyframes, start, end, first
+):
+    source = numbered[keyframes]
+    info = probe_source(source, Settings())
+    preview = cut_excerpt(
+        source, info, 5.0, tmp_path / "preview.mp4", within=Part(start=start, end=end)
+    )
+    seconds = (end or 10.0) - start
+    assert frame_numbers(preview) == list(range(first, first + round(seconds * 25)))
+    assert _sound_seconds(preview) == pytest.approx(seconds, abs=0.03)
+
+
+@pytest.mark.parametrize(("keyframes", "start", "end"), [
+    # The keyframe nearest the middle (2.05 s) is at 2 s: copied, 5 s from there ran 4 frames
+    # past the part's end, 7.1 s.
+    ("a keyframe a second", 2.0, 7.1),
+    # The nearest is 0 s, before the part.
+    ("one keyframe", 1.0, 7.0),
+])  # fmt: skip
+def test_a_preview_of_a_longer_part_stays_inside_it(numbered, tmp_path, keyframes, start, end):
+    source = numbered[keyframes]
+    info = probe_source(source, Settings())
+    preview = cut_excerpt(
+        source, info, 5.0, tmp_path / "preview.mp4", within=Part(start=start, end=end)
+    )
+    shown = frame_numbers(preview)
+    assert round(start * 25) <= min(shown) and max(shown) < round(end * 25)
+    assert len(shown) == 5 * 25 and shown == sorted(set(shown)), "every frame, in order"
+    assert _sound_seconds(preview) == pytest.approx(5.0, abs=0.03)
 
 
 def test_a_sideways_phone_video_s_part_is_turned_upright(clip, tmp_path):
@@ -326,13 +386,18 @@ def test_a_part_keeps_the_text_subtitles_shown_in_it_at_its_times(
     subtitled = tmp_path / f"subtitled.{container}"
     ffmpeg("-i", str(source), "-i", str(tmp_path / "subs.srt"), "-map", "0", "-map", "1",
            "-c", "copy", "-c:s", codec, "-metadata:s:s:0", f"{name_tag}=Dialogue",
+           "-metadata:s:s:0", "language=eng", "-disposition:s:0", "default+forced",
            str(subtitled))  # fmt: skip
     info = probe_source(subtitled, Settings())
     part = cut_part(subtitled, info, Part(start=start, end=end), tmp_path / "part.mkv")
 
     assert len(_frames(part)) == RATE * ((end or 12) - start)
-    kept = source_tracks(part)
+    kept, whole = source_tracks(part), source_tracks(subtitled)
     assert (kept.subtitle_codecs, kept.subtitle_names) == (["subrip"], ["Dialogue"])
+    # Its language and flags too, which the result's track takes (the text, read back from
+    # SubRip, once came without them: "und").
+    assert kept.subtitle_languages == whole.subtitle_languages == ["eng"]
+    assert kept.subtitle_dispositions == whole.subtitle_dispositions
     # The cue on screen at the start keeps what is left of it; one after the end is left out.
     expected = [(0.0, 8.5 - start, "across"), (9 - start, 10 - start, "inside")]
     if end is None:

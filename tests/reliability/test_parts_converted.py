@@ -1,0 +1,72 @@
+"""A part of a video (``--start``/``--end``) and its preview, through ``stereo-spot convert``:
+the result holds the part's frames and no others, with its sound, and every subtitle track as
+the whole video's result has it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stereo_spot.media.assemble import source_tracks
+from tests.media import ffmpeg, frame_numbers, make_numbered_clip, probe
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+# The left eye of a side-by-side result is the source's picture where the eyes do not differ.
+SAME_PICTURE = ("--layout", "sbs", "--divergence", "0")
+
+
+def _durations(path: Path) -> dict[str, float]:
+    return {s["codec_type"]: float(s["duration"]) for s in probe(path)["streams"]}
+
+
+def test_a_preview_of_a_part_shorter_than_a_preview_is_the_part(embedded, tmp_path):
+    # Its only keyframe is at 0 s, the nearest to the part's middle: the preview of 1..3 s
+    # was copied from there, source frames 0-53 but 52, 2.12 s of picture over 2 s of sound.
+    source = make_numbered_clip(tmp_path / "numbered.mp4")
+    output = tmp_path / "preview_LR.mp4"
+    result = embedded.convert(
+        source, output, *SAME_PICTURE, "--start", "1", "--end", "3", "--preview"
+    )
+    assert result.returncode == 0, result.stderr
+
+    assert frame_numbers(output) == list(range(25, 75))
+    durations = _durations(output)
+    assert durations["video"] == pytest.approx(2.0, abs=0.005)
+    assert durations["audio"] == pytest.approx(2.0, abs=0.03)
+
+
+def _subtitle_tracks(path: Path) -> list[tuple[str | None, str | None]]:
+    """Each text track's (name, language)."""
+    tracks = source_tracks(path)
+    return list(zip(tracks.subtitle_names, tracks.subtitle_languages, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("container", "codec", "part"),
+    [("mp4", "mov_text", ("--start", "1")), ("mkv", "srt", ("--start", "1", "--end", "3"))],
+)
+def test_a_part_s_subtitles_keep_their_language_and_name(
+    embedded, tmp_path, container, codec, part
+):
+    # A part's text was read back from SubRip, with no tags: its track said "und" where the
+    # whole video's said "eng".
+    numbered = make_numbered_clip(tmp_path / "numbered.mp4", seconds=4, gop=25)
+    (tmp_path / "subs.srt").write_text(
+        "1\n00:00:00,500 --> 00:00:02,500\nhello\n\n2\n00:00:03,000 --> 00:00:03,800\nbye\n"
+    )
+    source = tmp_path / f"subtitled.{container}"
+    name_tag = "handler_name" if container == "mp4" else "title"
+    ffmpeg("-i", str(numbered), "-i", str(tmp_path / "subs.srt"), "-map", "0", "-map", "1",
+           "-c", "copy", "-c:s", codec, "-metadata:s:s:0", "language=eng",
+           "-metadata:s:s:0", f"{name_tag}=Dialogue", str(source))  # fmt: skip
+
+    tags = []
+    for args in ((), part):
+        output = tmp_path / f"result{len(args)}_LR.mp4"
+        result = embedded.convert(source, output, *SAME_PICTURE, *args)
+        assert result.returncode == 0, result.stderr
+        tags.append(_subtitle_tracks(output))
+    whole, of_a_part = tags
+    assert whole == of_a_part == [("Dialogue", "eng")]
