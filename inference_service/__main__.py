@@ -1,4 +1,4 @@
-"""``python -m inference_service --port 8080``: the model server process."""
+"""``python -m inference_service --port 8080 [--host 127.0.0.1]``: the model server process."""
 
 import argparse
 import ctypes
@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 
-from inference_service.server import serve
+from inference_service.server import LOOPBACK, serve
 from stereo_spot.settings import Settings
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -16,6 +16,7 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m inference_service")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--host", default=LOOPBACK, help="the address to listen on")
     parser.add_argument(
         "--exit-with-parent",
         action="store_true",
@@ -25,7 +26,7 @@ def main() -> None:
     if args.exit_with_parent and sys.platform.startswith("linux"):  # prctl is Linux's own
         _exit_with_parent()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    serve(Settings(), port=args.port)
+    serve(Settings(), port=args.port, host=args.host)
 
 
 def _exit_with_parent() -> None:

@@ -33,7 +33,13 @@ def limit_malloc_arenas(count: int = SERVER_MALLOC_ARENAS) -> bool:
     return bool(mallopt(M_ARENA_MAX, count))
 
 
-def serve(settings: Settings, port: int = 8080) -> None:
+# Where a model server on someone's machine listens: it converts any object its storage holds
+# into any key there, for whoever asks, so only this machine may ask. Its pod on a cluster
+# listens everywhere (`serve-model --host 0.0.0.0`), behind the cluster's network.
+LOOPBACK = "127.0.0.1"
+
+
+def serve(settings: Settings, port: int = 8080, host: str = LOOPBACK) -> None:
     limit_malloc_arenas()
     # A crash in native code (OpenCV, libavcodec, torch) ends the process without a Python
     # traceback; this writes the Python stack of every thread to stderr (the server's log) first.
@@ -50,6 +56,7 @@ def serve(settings: Settings, port: int = 8080) -> None:
     logging.getLogger(__name__).info(
         "model %s (engine %s) ready=%s on port %d", model.name, model.engine_name, model.ready, port
     )
+    _listen_on(host)
     server = kserve.ModelServer(http_port=port, enable_grpc=False, workers=1)
     if model.ready:
         server.start([model])
@@ -59,3 +66,18 @@ def serve(settings: Settings, port: int = 8080) -> None:
     # load error (StereoModel.healthy), which says what to fix, instead of a crash loop.
     server.register_model(model)
     server.start([])
+
+
+def _listen_on(host: str) -> None:
+    """Make kserve's REST server listen on ``host``: it builds its uvicorn config with
+    0.0.0.0 written into the code and takes no address (kserve 0.21), so the class its
+    ModelServer builds it from is replaced by one that sets the address before uvicorn binds."""
+    import kserve.model_server
+    from kserve.protocol.rest.server import RESTServer
+
+    class _RESTServerOnHost(RESTServer):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.config.host = host  # read when uvicorn starts, after this
+
+    kserve.model_server.RESTServer = _RESTServerOnHost

@@ -16,6 +16,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "serve-model", help="run the KServe model server (V1 protocol) with the configured engine"
     )
     serve.add_argument("--port", type=port_number, default=8080)
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help=(
+            "the address to listen on (default 127.0.0.1: it converts any object in its storage "
+            "for whoever asks; a cluster's pod listens on 0.0.0.0)"
+        ),
+    )
     serve.set_defaults(func=run_serve_model)
 
     compile_ = subparsers.add_parser(
@@ -31,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_serve_model(args: argparse.Namespace) -> int:
     from inference_service.server import serve
 
-    serve(Settings(), port=args.port)
+    serve(Settings(), port=args.port, host=args.host)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import psutil
 import pytest
 
 from inference_service.launcher import starting_model_server
@@ -28,3 +29,17 @@ def test_a_server_released_before_it_was_ready_has_not_failed(tmp_path):
         server.raise_if_failed()
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{server.url}/v1/models/stereo", timeout=1)
+
+
+def test_the_server_on_this_machine_listens_on_this_machine_only(tmp_path):
+    # It converts any stored object into any key for whoever asks: on every interface (kserve's
+    # own address), anyone on the network could overwrite a finished job's result.
+    with starting_model_server(Settings(data_dir=tmp_path, backend="local")) as server:
+        server.wait()
+        port = int(server.url.rsplit(":", 1)[1])
+        listening = {
+            conn.laddr.ip
+            for conn in psutil.net_connections(kind="inet")
+            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port
+        }
+    assert listening == {"127.0.0.1"}
