@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,10 +39,10 @@ class Settings(BaseSettings):
 
     segment_seconds: float = Field(default=10.0, gt=0)
     # Limits applied when probing a source: anything past them is rejected with a reason.
-    max_width: int = 7680
-    max_height: int = 4320
-    max_duration_seconds: float = 4 * 3600
-    max_upload_bytes: int = 20 * 1024**3
+    max_width: int = Field(default=7680, gt=0)
+    max_height: int = Field(default=4320, gt=0)
+    max_duration_seconds: float = Field(default=4 * 3600, gt=0, allow_inf_nan=False)
+    max_upload_bytes: int = Field(default=20 * 1024**3, gt=0)
     # Uploads in parts (stereo_spot.storage.multipart): each part a PUT of its own. Larger parts
     # suit fast links; S3 takes 5 MiB to 5 GiB (a file too big for 10,000 of them gets larger).
     upload_part_bytes: int = Field(default=16 * 1024**2, ge=5 * 1024**2, le=5 * 1024**3)
@@ -58,6 +58,29 @@ class Settings(BaseSettings):
     basic_auth: SecretStr | None = None
     upload_url_seconds: int = Field(default=3600, gt=0)
     download_url_seconds: int = Field(default=3600, gt=0)
+
+    @field_validator("secret_key", "auth_token", "basic_auth", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `STEREO_SPOT_AUTH_TOKEN=` (an env file's empty line) left the portal open while the
+        # check for an open portal, which asks whether one is set, stayed silent.
+        return None if value == "" else value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value().encode()) < 16:
+            raise ValueError("a key signs URLs and forms: it must be at least 16 bytes long")
+        return key
+
+    @field_validator("basic_auth")
+    @classmethod
+    def _user_and_password(cls, pair: SecretStr | None) -> SecretStr | None:
+        if pair is not None:
+            user, colon, password = pair.get_secret_value().partition(":")
+            if not (user and colon and password):
+                raise ValueError("it is user:password, both given")
+        return pair
 
     @field_validator("data_dir")
     @classmethod
@@ -103,6 +126,11 @@ class Settings(BaseSettings):
         return env
 
 
+_SECRETS = frozenset(
+    name for name, field in Settings.model_fields.items() if SecretStr in get_args(field.annotation)
+)
+
+
 def invalid_settings_sentence(error: ValidationError) -> str | None:
     """One sentence naming the ``STEREO_SPOT_*`` variables a Settings error is about, or None
     when the error is not about Settings."""
@@ -112,8 +140,8 @@ def invalid_settings_sentence(error: ValidationError) -> str | None:
     for item in error.errors():
         # A validator's own sentence comes as "Value error, ..." (pydantic's wording).
         message = item["msg"].removeprefix("Value error, ")
-        problems.append(
-            f"STEREO_SPOT_{'_'.join(str(part) for part in item['loc']).upper()}="
-            f"{item.get('input')!r}: {message[:1].lower()}{message[1:]}"
-        )
+        name = "_".join(str(part) for part in item["loc"])
+        # A key, token or password is not written to a terminal or a log, even a wrong one.
+        value = "(not shown)" if name in _SECRETS else repr(item.get("input"))
+        problems.append(f"STEREO_SPOT_{name.upper()}={value}: {message[:1].lower()}{message[1:]}")
     return "Invalid setting " + "; ".join(problems) + "."

@@ -173,8 +173,7 @@ def serve(settings: Settings, host: str, port: int) -> int:
         bound_host, bound_port = sock.getsockname()[:2]
         for warning in exposure_warnings(settings, bound_host):
             print(f"note: {warning}", file=sys.stderr, flush=True)
-        shown_host = "127.0.0.1" if bound_host in ("0.0.0.0", "::") else bound_host
-        print(f"Stereo-Spot is running at http://{shown_host}:{bound_port}/", flush=True)
+        print(f"Stereo-Spot is running at {_address(bound_host, bound_port)}", flush=True)
         print(f"Data: {settings.data_dir}   Press Ctrl-C to stop.", flush=True)
         # uvicorn shuts down gracefully on Ctrl-C or SIGTERM, then re-raises the signal; that
         # is a clean stop here, and the ExitStack still stops the runner and the model server.
@@ -215,3 +214,10 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
+
+
+def _address(host: str, port: int) -> str:
+    """The address to open the portal at: this machine's for one listening everywhere, and an
+    IPv6 address in brackets (``http://::1:8000/`` is no URL)."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"

@@ -78,7 +78,10 @@ def find(jobs: JobStore, id_or_prefix: str) -> Job:
         return jobs.get(id_or_prefix)
     except JobNotFound:
         if len(id_or_prefix) < SHORTEST_ID_PREFIX:
-            raise
+            raise JobNotFound(
+                f"There is no job '{id_or_prefix}'; name a job by its id, or by at least "
+                f"{SHORTEST_ID_PREFIX} of its first characters."
+            ) from None
     matches = [
         job for job in jobs.list_all(limit=RESUME_SCAN_LIMIT) if job.job_id.startswith(id_or_prefix)
     ]

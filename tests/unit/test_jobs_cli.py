@@ -87,8 +87,11 @@ def test_a_job_is_named_by_the_start_of_its_id_when_no_other_starts_so(tmp_path,
     assert code == 1
     assert err.startswith("stereo-spot: 'abcd' starts the ids of 2 jobs (")
     assert all(twin.job_id in err for twin in twins) and err.rstrip().endswith("give more of it.")
-    code, _, err = show("zq9")  # too short to name a job by
-    assert code == 1 and "There is no job 'zq9'." in err
+    code, _, err = show(alone.job_id[:3])  # too short to name a job by
+    assert code == 1 and err == (
+        f"stereo-spot: There is no job '{alone.job_id[:3]}'; name a job by its id, or by at least "
+        "4 of its first characters.\n"
+    )
 
     assert main(["jobs", "cancel", "--data-dir", str(tmp_path), alone.job_id[:5]]) == 0
     assert main(["jobs", "delete", "--data-dir", str(tmp_path), alone.job_id[:5]]) == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from stereo_spot.cli.web import exposure_warnings
+from stereo_spot.cli.web import _address, exposure_warnings
 from stereo_spot.settings import Settings
 
 OPEN = (
@@ -35,3 +35,21 @@ def test_a_portal_on_aws_without_a_shared_key_says_so(tmp_path) -> None:
     on_aws = {"data_dir": tmp_path, "backend": "aws", "basic_auth": "studio:long-password"}
     assert exposure_warnings(Settings(**on_aws), "10.0.3.7") == [OWN_KEY]
     assert exposure_warnings(Settings(**on_aws, secret_key="k" * 64), "10.0.3.7") == []
+
+
+def test_an_empty_sign_in_is_no_sign_in_and_says_so(tmp_path, monkeypatch) -> None:
+    # `STEREO_SPOT_AUTH_TOKEN=` (an env file's empty line) left the portal open, silently.
+    for variable in ("STEREO_SPOT_AUTH_TOKEN", "STEREO_SPOT_BASIC_AUTH"):
+        monkeypatch.setenv(variable, "")
+    settings = Settings(data_dir=tmp_path)
+    assert (settings.auth_token, settings.basic_auth) == (None, None)
+    assert exposure_warnings(settings, "0.0.0.0") == [OPEN.format(host="0.0.0.0")]
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [("0.0.0.0", "http://127.0.0.1:8000/"), ("::1", "http://[::1]:8000/"),
+     ("fe80::1", "http://[fe80::1]:8000/"), ("192.168.1.20", "http://192.168.1.20:8000/")],
+)  # fmt: skip
+def test_the_address_it_says_to_open_is_a_url(host, address) -> None:
+    assert _address(host, 8000) == address

@@ -74,3 +74,26 @@ def test_a_port_out_of_range_is_misuse(capsys):
         main(["up", "--port", "99999"])
     assert refused.value.code == 2
     assert "'99999' is not a port number (0 to 65535)" in capsys.readouterr().err
+
+
+def test_a_key_or_password_that_cannot_work_is_refused_without_being_shown(monkeypatch, capsys):
+    # A short key crashed the portal with a traceback (and `up` blamed its model server).
+    monkeypatch.setenv("STEREO_SPOT_SECRET_KEY", "short")
+    monkeypatch.setenv("STEREO_SPOT_BASIC_AUTH", "studio")
+    assert main(["jobs", "list"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "STEREO_SPOT_SECRET_KEY=(not shown): a key signs URLs and forms: it must be at least 16 "
+        in err
+    )
+    assert "STEREO_SPOT_BASIC_AUTH=(not shown): it is user:password, both given" in err
+    assert "short" not in err and "studio" not in err
+
+
+def test_limits_that_would_refuse_every_video_or_none_are_refused(monkeypatch, capsys):
+    monkeypatch.setenv("STEREO_SPOT_MAX_UPLOAD_BYTES", "-5")
+    monkeypatch.setenv("STEREO_SPOT_MAX_DURATION_SECONDS", "nan")
+    assert main(["jobs", "list"]) == 2
+    err = capsys.readouterr().err
+    assert "STEREO_SPOT_MAX_UPLOAD_BYTES='-5': input should be greater than 0" in err
+    assert "STEREO_SPOT_MAX_DURATION_SECONDS='nan': input should be a finite number" in err
