@@ -53,13 +53,7 @@ def plan_outputs(
             f"-o {file} names one file for {len(inputs)} videos; name a folder to write them "
             "into (ending in /), or leave -o out to write each next to its input."
         )
-    sources: dict[Path, Path] = {}
-    for source in inputs:
-        if not source.is_file():
-            raise InputRejected(f"{source} does not exist or is not a file.")
-        if source.resolve() in sources:
-            raise InputRejected(f"{source} is named twice.")
-        sources[source.resolve()] = source
+    sources = refuse_missing_inputs(inputs)
     plan: list[tuple[Path, Path]] = []
     targets: dict[Path, Path] = {}
     for source in inputs:
@@ -82,6 +76,19 @@ def plan_outputs(
         _refuse_unwritable(target)
         plan.append((source, target))
     return plan
+
+
+def refuse_missing_inputs(inputs: list[Path]) -> dict[Path, Path]:
+    """Refuse an input that is not a file, or one named twice (it would be converted twice);
+    each input by its resolved path."""
+    sources: dict[Path, Path] = {}
+    for source in inputs:
+        if not source.is_file():
+            raise InputRejected(f"{source} does not exist or is not a file.")
+        if source.resolve() in sources:
+            raise InputRejected(f"{source} is named twice.")
+        sources[source.resolve()] = source
+    return sources
 
 
 def plan_output(output: str, default: Path) -> Path:

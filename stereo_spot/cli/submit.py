@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stereo_spot.cli.outputs import refuse_unwritable_folder
+from stereo_spot.cli.outputs import plan_outputs, refuse_missing_inputs
 from stereo_spot.cli.stereo_options import (
     add_encoding_options,
     add_part_options,
@@ -20,8 +20,8 @@ from stereo_spot.cli.stereo_options import (
     part_from,
     stereo_params_from,
 )
-from stereo_spot.domain import ENGINE_NAMES
-from stereo_spot.errors import InputRejected, StereoSpotError
+from stereo_spot.domain import ENGINE_NAMES, Layout
+from stereo_spot.errors import InvalidOption, StereoSpotError
 from stereo_spot.settings import Settings
 
 if TYPE_CHECKING:
@@ -39,7 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "is sent again), then its job starts. With --wait, follow each to its end and download "
         "the 3D video.",
     )
-    parser.add_argument("portal", help="the portal's address, e.g. https://stereo.example.org")
+    parser.add_argument(
+        "portal",
+        help="the portal's address, e.g. https://stereo.example.org; "
+        "https://USER:PASSWORD@stereo.example.org signs in with its user name and password "
+        "(or set STEREO_SPOT_BASIC_AUTH=USER:PASSWORD), never printed",
+    )
     parser.add_argument("inputs", nargs="+", type=Path, metavar="input", help="videos to convert")
     parser.add_argument(
         "--token",
@@ -66,46 +71,57 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_submit(args: argparse.Namespace) -> int:
-    if not args.portal.startswith(("http://", "https://")):
-        raise InputRejected(
-            f"{args.portal}: the portal's address starts with https:// or http:// "
-            f"(for example https://{args.portal})."
-        )
-    missing = [str(path) for path in args.inputs if not path.is_file()]
-    if missing:
-        raise InputRejected(f"Not a file: {', '.join(missing)}.")
+    # httpx: only this verb pays for its import.
+    from stereo_spot.cli.portal_client import (
+        PortalClient,
+        PortalUnusable,
+        UploadLedger,
+        basic_auth_from,
+        portal_address,
+    )
+
+    address = portal_address(args.portal)
     if args.output is not None and not args.wait:
-        raise InputRejected(
+        raise InvalidOption(
             f"-o {args.output}: only --wait downloads the 3D videos; add --wait, or leave -o out "
             "and download them from their pages."
         )
-    if args.output is not None:
-        refuse_unwritable_folder(args.output)  # made when the first result is written
-    settings = {
-        "layout": args.layout,
-        "engine": args.engine,
-        **stereo_params_from(args).model_dump(mode="json"),
-    }
+    # A password in the address first, then a token, then STEREO_SPOT_BASIC_AUTH.
+    basic = (address.user, address.password) if address.user is not None else None
+    if basic is None and not args.token:
+        basic = basic_auth_from(os.environ.get("STEREO_SPOT_BASIC_AUTH"))
+    params = stereo_params_from(args)
     part = part_from(args)
+    targets: dict[Path, Path] = {}
+    if args.wait:
+        # convert's planning, so that no result overwrites an input or another result; -o is
+        # always a folder here.
+        folder = None if args.output is None else f"{args.output}{os.sep}"
+        plan = plan_outputs(
+            args.inputs, folder, Layout(args.layout), args.preview, params.anaglyph_mode, part
+        )
+        targets = dict(plan)
+    else:
+        refuse_missing_inputs(args.inputs)
+    settings = {"layout": args.layout, "engine": args.engine, **params.model_dump(mode="json")}
     start = {
         "preview": args.preview,
         "start": part.start if part else None,
         "end": part.end if part else None,
     }
-    # httpx: only this verb pays for its import.
-    from stereo_spot.cli.portal_client import PortalClient, PortalUnusable, UploadLedger
-
     ledger = UploadLedger(Settings().data_dir / "submissions")
     failed: list[str] = []
-    with PortalClient(args.portal, args.token) as portal:
+    with PortalClient(address.url, args.token, basic=basic) as portal:
+        portal.confirm_portal()
         for number, video in enumerate(args.inputs, start=1):
             if len(args.inputs) > 1:
                 print(f"[{number}/{len(args.inputs)}] {video}", file=sys.stderr)
             try:
                 job = portal.submit(video, settings, start, ledger)
                 print(f"{video.name}: job {job['job_id']}, {portal.page_of(job)}")
+                _refuse_failed(job)  # the portal reads a video as it starts it, and may fail it
                 if args.wait:
-                    _wait_and_download(portal, job, args.output or video.parent)
+                    _wait_and_download(portal, job, targets[video])
             except PortalUnusable:
                 raise  # the next videos would only say it again; run again to resume
             except StereoSpotError as error:
@@ -117,7 +133,12 @@ def run_submit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait_and_download(portal: PortalClient, job: dict, folder: Path) -> None:
+def _refuse_failed(job: dict) -> None:
+    if job["status"] == "failed":
+        raise StereoSpotError(f"The conversion failed: {job['error']}")
+
+
+def _wait_and_download(portal: PortalClient, job: dict, target: Path) -> None:
     from tqdm import tqdm
 
     with tqdm(total=1, unit="segment", file=sys.stderr, leave=False) as bar:
@@ -127,11 +148,9 @@ def _wait_and_download(portal: PortalClient, job: dict, folder: Path) -> None:
             bar.set_description(job["status"])
             time.sleep(POLL_SECONDS)
             job = portal.job(job["job_id"])
-    if job["status"] == "failed":
-        raise StereoSpotError(f"The conversion failed: {job['error']}")
+    _refuse_failed(job)
     playback = portal.playback(job["job_id"])
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / playback["download_name"]
+    target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():
         print(f"note: {target} exists; it will be replaced.", file=sys.stderr)
     portal.download(playback["download_url"], target)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from stereo_spot.cli.portal_client import PortalError
 from stereo_spot.keys import source_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import storage_from
@@ -33,11 +34,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]
         yield url, data
 
 
-def _submit(*args: object, cwd: Path) -> subprocess.CompletedProcess:
+def _submit(
+    *args: object, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it, its upload records under ``cwd`` (not the home folder's data
+    folder), without this machine's STEREO_SPOT_* settings; ``env`` on top."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("STEREO_SPOT_")}
+    environment["STEREO_SPOT_DATA_DIR"] = str(cwd / "submitter")
     return subprocess.run(
         [*stereo_spot_command(), "submit", *map(str, args)],
         capture_output=True, text=True, cwd=cwd, timeout=300, stdin=subprocess.DEVNULL,
+        env={**environment, **(env or {})},
     )  # fmt: skip
+
+
+def _jobs_named(data: Path, name: str) -> list:
+    """The jobs the portal over ``data`` holds for a video called ``name``."""
+    from stereo_spot.wiring import job_store_from
+
+    return [
+        j for j in job_store_from(Settings(data_dir=data)).list_all(500) if j.source_name == name
+    ]
 
 
 def _frames(path: Path) -> int:
@@ -82,7 +99,43 @@ def test_submit_refuses_a_missing_video_before_anything(tmp_path, clip_mp4) -> N
     done = _submit("http://127.0.0.1:9", clip_mp4, tmp_path / "gone.mp4", cwd=tmp_path)
 
     assert done.returncode == 1
-    assert done.stderr.strip() == f"stereo-spot: Not a file: {tmp_path / 'gone.mp4'}."
+    assert done.stderr.strip() == (
+        f"stereo-spot: {tmp_path / 'gone.mp4'} does not exist or is not a file."
+    )
+
+
+def test_submit_wait_refuses_to_overwrite_an_input_before_anything(tmp_path, clip_mp4) -> None:
+    # As convert refuses: the portal is never asked (port 9 answers nothing, and reaching it
+    # would say so), and the files are as they were.
+    (tmp_path / "ow").mkdir()
+    video, other = tmp_path / "ow" / "v.mp4", tmp_path / "ow" / "v_redcyan.mp4"
+    video.write_bytes(clip_mp4.read_bytes())
+    other.write_bytes(b"the studio's own v_redcyan.mp4")
+
+    done = _submit("http://127.0.0.1:9", "ow/v.mp4", "ow/v_redcyan.mp4", "--wait", cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "stereo-spot: The output of ow/v.mp4 would overwrite the input ow/v_redcyan.mp4; "
+        "choose another -o."
+    )
+    assert other.read_bytes() == b"the studio's own v_redcyan.mp4"
+
+
+def test_submit_wait_refuses_two_videos_written_to_one_result(tmp_path, clip_mp4) -> None:
+    for folder in ("d1", "d2"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.mp4").write_bytes(clip_mp4.read_bytes())
+
+    done = _submit("http://127.0.0.1:9", "d1/x.mp4", "d2/x.mp4", "--wait", "-o", "same",
+                   cwd=tmp_path)  # fmt: skip
+
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "stereo-spot: d1/x.mp4 and d2/x.mp4 would both be written to same/x_redcyan.mp4; "
+        "convert them one at a time with -o."
+    )
+    assert not (tmp_path / "same").exists()
 
 
 def test_submit_refuses_an_output_folder_it_could_not_write_before_anything(tmp_path, clip_mp4):
@@ -95,9 +148,10 @@ def test_submit_refuses_an_output_folder_it_could_not_write_before_anything(tmp_
 
     assert into_a_file.returncode == 1
     assert into_a_file.stderr.strip() == (
-        f"stereo-spot: Cannot write notes.txt/out{os.sep}: notes.txt is a file, not a folder."
+        f"stereo-spot: Cannot write notes.txt/out/{clip_mp4.stem}_redcyan.mp4: notes.txt is a "
+        "file, not a folder."
     )
-    assert without_wait.returncode == 1
+    assert without_wait.returncode == 2, "misuse, as any wrong option"
     assert without_wait.stderr.strip() == (
         "stereo-spot: -o out: only --wait downloads the 3D videos; add --wait, or leave -o out "
         "and download them from their pages."
@@ -121,12 +175,119 @@ def test_submit_says_once_when_the_portal_cannot_be_reached(tmp_path, clip_mp4) 
 
 def test_submit_refuses_a_portal_address_without_its_scheme(tmp_path, clip_mp4) -> None:
     done = _submit("stereo.example.org", clip_mp4, cwd=tmp_path)
+    ftp = _submit("ftp://127.0.0.1:9", clip_mp4, cwd=tmp_path)
 
-    assert done.returncode == 1
+    assert done.returncode == 2, "misuse, as any wrong option"
     assert done.stderr.strip() == (
         "stereo-spot: stereo.example.org: the portal's address starts with https:// or http:// "
         "(for example https://stereo.example.org)."
     )
+    assert ftp.returncode == 2
+    assert ftp.stderr.strip() == (
+        "stereo-spot: ftp://127.0.0.1:9: the portal's address starts with https:// or http:// "
+        "(for example https://127.0.0.1:9)."
+    )
+
+
+@pytest.fixture
+def another_service() -> Iterator[str]:
+    """A web server that is not a portal: a page for every address."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html>It works!</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    thread.join(10)
+
+
+def test_submit_stops_at_once_on_an_address_that_is_not_a_portal(stack, another_service,
+                                                                  clip_mp4, tmp_path):  # fmt: skip
+    url, _ = stack
+    second = tmp_path / "second.mp4"
+    second.write_bytes(clip_mp4.read_bytes())
+
+    a_page = _submit(f"{url}jobs", clip_mp4, second, cwd=tmp_path)
+    elsewhere = _submit(another_service, clip_mp4, second, cwd=tmp_path)
+
+    assert a_page.returncode == 1
+    assert a_page.stderr.strip() == (
+        f"stereo-spot: {url}jobs is not a Stereo-Spot portal (it has no /api/jobs); give the "
+        f"address the portal's pages start at, {url.rstrip('/')} perhaps."
+    )
+    assert elsewhere.returncode == 1
+    assert elsewhere.stderr.strip() == (
+        f"stereo-spot: {another_service} is not a Stereo-Spot portal (it has no /api/jobs); "
+        "give the address the portal's pages start at."
+    )
+    assert "job" not in a_page.stdout + elsewhere.stdout
+
+
+def test_submit_says_a_video_the_portal_failed_at_its_start_and_goes_on(stack, not_a_video,
+                                                                         clip_mp4, tmp_path):  # fmt: skip
+    """Without --wait too: the portal reads each video as its job starts."""
+    url, _ = stack
+
+    done = _submit(url, not_a_video, clip_mp4, cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert (
+        f"{not_a_video.name}: The conversion failed: The file is not a video we can read"
+        in done.stderr
+    )
+    assert done.stderr.rstrip().endswith(f"Not converted: {not_a_video.name}.")
+    assert clip_mp4.name in {m["name"] for m in JOB_LINE.finditer(done.stdout)}, "went on"
+
+
+def test_submit_takes_an_address_whose_scheme_is_in_capitals(stack, clip_mp4, tmp_path):
+    url, _ = stack
+
+    done = _submit(url.replace("http://", "HTTP://"), clip_mp4, cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    (job,) = JOB_LINE.finditer(done.stdout)
+    assert job["page"] == f"{url}jobs/{job['id']}"
+
+
+def test_submit_refuses_an_empty_video_and_leaves_no_job(stack, clip_mp4, tmp_path):
+    url, data = stack
+    (tmp_path / "empty.mp4").touch()
+
+    done = _submit(url, "empty.mp4", cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert "empty.mp4: The file is empty (0 bytes)." in done.stderr
+    assert _jobs_named(data, "empty.mp4") == []
+
+
+def test_submit_says_a_video_is_over_the_portal_limit_and_leaves_no_job(stack, tmp_path):
+    url, data = stack  # up to 64 MiB
+    with (tmp_path / "huge.mov").open("wb") as huge:
+        huge.truncate(65 * 1024**2)
+
+    done = _submit(url, "huge.mov", cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert (
+        "huge.mov: The file is 65.0 MiB; this portal accepts videos of up to 64.0 MiB."
+        in done.stderr
+    )
+    assert _jobs_named(data, "huge.mov") == []
 
 
 @contextlib.contextmanager
@@ -180,11 +341,20 @@ def test_submit_to_a_portal_on_s3_sends_the_parts_to_s3(moto_endpoint, tmp_path)
 
 def test_submit_names_the_token_a_portal_asks_for(signed_in_portal, clip_mp4, tmp_path):
     refused = _submit(signed_in_portal, clip_mp4, cwd=tmp_path)
+    wrong = _submit(signed_in_portal, clip_mp4, "--token", "not-that-one", cwd=tmp_path)
     signed_in = _submit(signed_in_portal, clip_mp4, "--token", "s3cret-token-for-tests",
                         cwd=tmp_path)  # fmt: skip
 
     assert refused.returncode == 1
-    assert "The portal asks to sign in: pass its token with --token" in refused.stderr
+    assert refused.stderr.strip() == (
+        "stereo-spot: The portal asks to sign in: pass its token with --token (or set "
+        "STEREO_SPOT_AUTH_TOKEN)."
+    )
+    assert wrong.returncode == 1
+    assert wrong.stderr.strip() == (
+        "stereo-spot: The portal refused the token given; check --token (or "
+        "STEREO_SPOT_AUTH_TOKEN)."
+    )
     # Signed in, the video is uploaded; this portal has no runner, and says so.
     assert signed_in.returncode == 1
     assert "This portal cannot run conversions" in signed_in.stderr
@@ -236,4 +406,103 @@ def test_an_interrupted_submit_resumes_its_upload(tmp_path, launcher, capsys) ->
     assert job["status"] == "queued" and job["layout"] == "sbs"
     stored = storage_from(settings).path_for(source_key(job["job_id"]))
     assert stored.read_bytes() == camera.read_bytes()
+    assert not list(ledger.folder.iterdir()), "nothing left to resume"
+
+
+PASSWORD = "hunter2-for-tests"
+
+
+@pytest.fixture(scope="module")
+def password_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``stereo-spot up`` signing in with a user name and password only, no token."""
+    data = tmp_path_factory.mktemp("submit-basic") / "d"
+    with stereo_spot_up(data, {"STEREO_SPOT_BASIC_AUTH": f"studio:{PASSWORD}"}) as url:
+        yield url
+
+
+def test_submit_signs_in_with_a_password_never_printing_it(password_stack, clip_mp4, tmp_path):
+    url = password_stack
+    host = url.removeprefix("http://").rstrip("/")
+
+    asked = _submit(url, clip_mp4, cwd=tmp_path)
+    wrong = _submit(f"http://studio:nope@{host}", clip_mp4, cwd=tmp_path)
+    in_address = _submit(f"http://studio:{PASSWORD}@{host}", clip_mp4, cwd=tmp_path)
+    in_environment = _submit(url, clip_mp4, cwd=tmp_path,
+                             env={"STEREO_SPOT_BASIC_AUTH": f"studio:{PASSWORD}"})  # fmt: skip
+
+    assert asked.returncode == 1
+    assert asked.stderr.strip() == (
+        "stereo-spot: The portal asks to sign in: give its user name and password in its "
+        f"address (http://USER:PASSWORD@{host}) or in STEREO_SPOT_BASIC_AUTH=USER:PASSWORD."
+    )
+    assert wrong.returncode == 1
+    assert wrong.stderr.strip() == (
+        "stereo-spot: The portal refused the user name and password given; check them."
+    )
+    for done in (in_address, in_environment):
+        assert done.returncode == 0, done.stderr
+        (job,) = JOB_LINE.finditer(done.stdout)
+        assert job["page"] == f"{url}jobs/{job['id']}"
+        assert PASSWORD not in done.stdout + done.stderr
+
+
+def test_submit_never_prints_the_password_of_a_portal_it_cannot_reach(tmp_path, clip_mp4):
+    port = free_port()
+
+    done = _submit(f"http://studio:{PASSWORD}@127.0.0.1:{port}", clip_mp4, cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert f"Could not reach the portal at http://127.0.0.1:{port}:" in done.stderr
+    assert PASSWORD not in done.stdout + done.stderr
+
+
+def test_a_submit_cut_off_at_the_start_starts_the_uploaded_job(tmp_path, launcher) -> None:
+    """The connection drops as the job starts (its answer lost): run again, nothing is sent
+    again and no second job is made; the job uploaded is the one started."""
+    import httpx
+    from fastapi.testclient import TestClient
+
+    from portal.app import create_app
+    from stereo_spot.cli.portal_client import PortalClient, UploadLedger
+    from stereo_spot.wiring import job_store_from
+
+    settings = Settings(
+        data_dir=tmp_path / "data", max_upload_bytes=64 * 1024**2, upload_part_bytes=5 * 1024**2
+    )
+    camera = make_three_part_video(tmp_path / "camera.mp4")
+    ledger = UploadLedger(tmp_path / "submissions")
+    wanted = {"layout": "sbs", "engine": "classical"}
+    jobs = job_store_from(settings)
+    app = create_app(settings, storage_from(settings), jobs, launcher)
+    with TestClient(app) as http:
+        sent: list[int] = []
+
+        class Storage:
+            def put(self, url: str, content: bytes):
+                sent.append(int(url.split("?")[0].rsplit("/", 1)[1]))
+                return http.put(url, content=content)
+
+        class Network:
+            """The portal as the network delivers to it: the first start arrives, its answer
+            does not."""
+
+            drop = True
+
+            def request(self, method: str, path: str, **kwargs):
+                answer = http.request(method, path, **kwargs)
+                if path.endswith("/start") and self.drop:
+                    self.drop = False
+                    raise httpx.ReadError("connection reset by peer")
+                return answer
+
+        portal = PortalClient("http://testserver", api=Network(), storage=Storage())
+        with pytest.raises(PortalError):
+            portal.submit(camera, wanted, {}, ledger)
+        sent.clear()
+
+        job = portal.submit(camera, wanted, {}, ledger)
+
+    assert sent == [], "nothing uploaded again"
+    assert [j.job_id for j in jobs.list_all(50)] == [job["job_id"]], "no second job"
+    assert job["status"] == "queued"
     assert not list(ledger.folder.iterdir()), "nothing left to resume"
