@@ -119,7 +119,7 @@ NUMBER_COLUMN = 40
 
 
 def make_numbered_clip(
-    path: Path, seconds: float = 6, rate: int = 25, gop: int | None = None
+    path: Path, seconds: float = 6, rate: int | str = 25, gop: int | None = None
 ) -> Path:
     """An H.264 clip (320x180, B-frames, ``gop``: a keyframe every ``gop`` frames, else only
     the first) whose every picture shows its own frame number (``frame_numbers``), with a tone

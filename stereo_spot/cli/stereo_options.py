@@ -118,7 +118,8 @@ def add_part_options(parser: argparse.ArgumentParser) -> None:
         "--preview",
         action="store_true",
         help=f"convert only {PREVIEW_SECONDS:g} s from the middle (of the part, with --start or "
-        "--end), to choose settings quickly (writes <name>_preview<tag>.mp4)",
+        f"--end; a part shorter than {PREVIEW_SECONDS:g} s is converted whole), to choose "
+        "settings quickly (writes <name>_preview<tag>.mp4)",
     )
 
 

@@ -4,12 +4,16 @@ the chunk step, and a few seconds from the middle of the video or of a part for 
 
 Cut by stream copy where that gives what was asked for, from a keyframe of a source the split
 would copy too: the source's own pictures, in a fraction of a second whatever the resolution. A
-preview may start at the keyframe nearest its middle, and end a few frames late, as long as it
-stays inside its part (a part no longer than a preview is previewed whole, exactly); a part only
-at a keyframe on its first frame, and only when it runs to the video's end (a copy cut's end
-overshoots by the frames its B-frames need, ~4). Otherwise re-encoded from the exact time, as
-the split's mezzanine is (progressive, SDR, at the source's size): ~1.2-1.7 s for 5 s of 720p
-on two cores, ~10 s of 4K.
+preview may start at the keyframe nearest its middle and end just before the keyframe nearest
+its end (or at the video's end), as long as it stays inside its part (a part no longer than a
+preview is previewed whole, exactly); a part only at a keyframe on its first frame, and only
+when it runs to the video's end. Otherwise re-encoded from the exact time, as the split's
+mezzanine is (progressive, SDR, at the source's size): ~1.2-1.7 s for 5 s of 720p on two cores,
+~10 s of 4K.
+
+Times are seconds into the video from the file's start, the earliest of its tracks, as ffmpeg's
+input ``-ss`` counts them and a player shows them: the frame at ``--start 2`` is the same
+whichever way the part is cut.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from stereo_spot.media.probe import (
     count_video_frames,
     probe_source,
     scan_keyframes,
+    timeline_start,
     video_packets,
 )
 from stereo_spot.media.split import (
@@ -93,45 +98,57 @@ def cut_excerpt(
     video, or of the part ``within`` it."""
     first, length = part_bounds(info, within or Part())
     middle = first + max(0.0, (length - seconds) / 2)
+    whole = seconds >= length
     seconds = min(seconds, length)
     end = first + length
     to_the_end = end >= info.duration
-    half_frame = 0.5 / info.fps
-    # A copy starts on a keyframe near the middle, but not before the part's first frame: one
-    # nearest the middle of a 2 s part from 1 s was the video's first, at 0 s. A part no longer
-    # than the excerpt is then copied only from a keyframe on its first frame.
-    tolerance = min(seconds / 2, middle - first + half_frame)
-    start = copy_start(source, info, middle, tolerance)
-    if start is not None:
-        # To the video's end, no end is asked for: a copy cut's end is ragged (below).
-        copied = None if to_the_end and start + seconds >= end - half_frame else seconds
+    frame = 1 / info.fps
+    keyframes = _copy_keyframes(source, info)
+    # A copy starts on a keyframe near the middle, but not before the part's first picture:
+    # one nearest the middle of a 2 s part from 1 s was the video's first, at 0 s. A part no
+    # longer than the excerpt is then copied only from a keyframe that is its first picture,
+    # and until one that is the first after it (or the video's end).
+    tolerance = min(seconds / 2, middle - first + frame - TIME_SLACK)
+    start = _start_keyframe(keyframes, info, middle, tolerance, earliest=first)
+    until = None
+    if start is not None and whole:
+        until = _end_keyframe(keyframes, start, end, end, end + frame, to_the_end)
+    elif start is not None:
+        # About as long as asked, and no picture past the part's end.
+        wanted = start.time + seconds
+        earliest, latest = wanted - seconds / 2, wanted + seconds / 2
+        until = _end_keyframe(keyframes, start, wanted, earliest, latest, to_the_end, end + frame)
+    if start is not None and until is not None:
         try:
-            _copy_cut(source, info, start, copied, target, mp4_audio_options(info.audio_codecs))
-            shown = _shown_span(target)
-            if shown is not None and (to_the_end or start + shown < end - half_frame):
+            _copy_cut(
+                source, info, start, target, mp4_audio_options(info.audio_codecs), until=until
+            )
+            if _holds_exactly(target, start, until, info):
                 return target
-            log.info("excerpt by stream copy held no frame or ran past the part; re-encoding it")
+            log.info("excerpt by stream copy held other frames than planned; re-encoding it")
         except MediaError as error:
             log.info("excerpt by stream copy failed (%s); re-encoding it", error)
     channels = source_tracks(source, info.video_stream).audio_channels if info.audio_codec else []
     # To the end, every frame left, as a part's cut (a header's duration may end early).
-    encoded = None if to_the_end and middle + seconds >= end - half_frame else seconds
+    encoded = None if to_the_end and middle + seconds >= end - frame / 2 else seconds
     _encoded_cut(source, info, middle, encoded, target, aac_options(channels))
     return target
 
 
-def _shown_span(cut: Path) -> float | None:
-    """How long after its first picture the last picture of ``cut`` is shown, in seconds;
-    None when it holds none.
-
-    A copy cut ends where ffmpeg stops reading packets, by their decode times: with B-frames,
-    a picture decoded before the ones shown ahead of it is kept past the end asked for (by 4
-    frames of x264's, with a hole where those it left out would be). The excerpt of a part
-    must not run past the part.
-    """
-    packets = video_packets(cut)
-    times = [packet.time for packet in packets if packet.shown and packet.time is not None]
-    return max(times) - min(times) if times else None
+def _holds_exactly(cut: Path, start: _Keyframe, until: _Keyframe, info: SourceInfo) -> bool:
+    """Whether the copy ``cut`` from ``start`` holds the pictures from it until ``until``,
+    every one and no other: as many as the source shows between them, none shown at or past
+    ``until`` (so none missing either)."""
+    times = [p.time for p in video_packets(cut) if p.shown and p.time is not None]
+    if not times:
+        return False
+    if until.ends_before is None:
+        return True  # to the video's end
+    span = max(times) - min(times)
+    return (
+        len(times) == until.shown_before - start.shown_before
+        and start.time + span < until.time - 0.25 / info.fps
+    )
 
 
 def cut_part(
@@ -154,10 +171,13 @@ def cut_part(
     texts, kept = _kept_tracks(source, info, start)
     # Matroska keeps no display matrix: a phone's sideways picture is turned upright instead.
     if start + seconds >= info.duration and not info.rotation:
-        # Within half a frame: the keyframe then is the part's first frame.
-        keyframe = copy_start(source, info, start, tolerance=0.5 / info.fps)
+        # Only from a keyframe that is the part's first picture, the first at or after its
+        # start, as the re-encoded cut's -ss keeps.
+        keyframes = _copy_keyframes(source, info)
+        frame = 1 / info.fps
+        keyframe = _start_keyframe(keyframes, info, start, frame - TIME_SLACK, earliest=start)
         if keyframe is not None:
-            _copy_cut(source, info, keyframe, None, target, sound, texts, kept)
+            _copy_cut(source, info, keyframe, target, sound, texts, kept)
             return target
     if keyframe_seconds:
         kept.update(keyframes_every(keyframe_seconds))
@@ -248,27 +268,113 @@ def _kept_tracks(
 DTS_SEEK_MARGIN = 3 / 23
 
 
-def copy_start(source: Path, info: SourceInfo, wanted: float, tolerance: float) -> float | None:
-    """The presentation time of the keyframe to cut from for a cut at ``wanted`` seconds into
-    the video, or None when the cut must be re-encoded: a source the split would not copy (its
-    container or codec, open GOPs), or no keyframe within ``tolerance`` of ``wanted``."""
+@dataclass(frozen=True)
+class _Keyframe:
+    """Where a cut by stream copy may start, or end just before."""
+
+    time: float  # seconds into the video (the module's note)
+    shown_before: int  # pictures the video shows before it
+    # The decode time, in the same count, at which a copy stops just before it (ffmpeg stops
+    # a copy by decode times; None: it is the first, or a copy to the video's end).
+    ends_before: float | None
+
+
+# How far a time read from a file may lie from the one it stands for: Matroska keeps times to
+# the millisecond (a picture at 49/24 s is at 2.042 s).
+TIME_SLACK = 0.0005
+
+
+@dataclass(frozen=True)
+class _Copyable:
+    """Where a cut of a video by stream copy may start and end."""
+
+    keyframes: list[_Keyframe]
+    end: float  # when its last picture ends, in the same count
+
+
+def _copy_keyframes(source: Path, info: SourceInfo) -> _Copyable | None:
+    """The keyframes a cut of ``source`` by stream copy may start or end on; None where it
+    must be re-encoded (a source the split would not copy: its container or codec, open GOPs,
+    an edit list's hidden pictures)."""
     if copy_refusal(info):
         return None
     scanned = scan_keyframes(source, info.video_stream)
-    keyframes = scanned.times
-    if not keyframes or scanned.open_gop or scanned.hidden:
+    if not scanned.times or scanned.open_gop or scanned.hidden:
         # An open GOP's cut would start with pictures no decoder can show; a trimmed clip's
         # with pictures its edit list hides.
         return None
-    wanted = keyframes[0] + wanted  # keyframe times count from the stream's own start
-    # Of two keyframes as near (to the millisecond), the earlier.
-    nearest = min(keyframes, key=lambda time: (round(abs(time - wanted), 3), time))
-    if abs(nearest - wanted) > tolerance:
+    # Counted from the file's start, as the re-encoded cut's -ss counts: from the picture's own
+    # start, a part from 2 s of a video that starts 0.3 s after its sound began at 2.3 s when
+    # copied to the end, and at 2.0 s when re-encoded to 5.5 s.
+    origin = timeline_start(source)
+    first = scanned.times[0] if scanned.start is None else scanned.start
+    keyframes = [
+        _Keyframe(time - origin, shown, None if stop is None else stop - origin)
+        for time, shown, stop in zip(
+            scanned.times, scanned.shown_before, scanned.ends_before, strict=True
+        )
+    ]
+    return _Copyable(keyframes, first - origin + info.duration)
+
+
+def _start_keyframe(
+    copyable: _Copyable | None,
+    info: SourceInfo,
+    wanted: float,
+    tolerance: float,
+    earliest: float,
+) -> _Keyframe | None:
+    """The keyframe of ``copyable`` nearest ``wanted``, if it lies within ``tolerance`` of it
+    and not before ``earliest``: where a cut by stream copy from about ``wanted`` starts."""
+    if copyable is None:
         return None
-    later = [time for time in keyframes if time > nearest]
-    if _seek_margin(info) and later and later[0] - nearest <= DTS_SEEK_MARGIN + 0.002:
+    keyframes = copyable.keyframes
+    # Of two keyframes as near (to the millisecond), the earlier.
+    nearest = min(
+        (k for k in keyframes if k.time >= earliest - TIME_SLACK),
+        key=lambda k: (round(abs(k.time - wanted), 3), k.time),
+        default=None,
+    )
+    if nearest is None or abs(nearest.time - wanted) > tolerance:
+        return None
+    later = [k.time for k in keyframes if k.time > nearest.time]
+    if _seek_margin(info) and later and later[0] - nearest.time <= DTS_SEEK_MARGIN + 0.002:
         return None  # a seek past the margin would land on the next keyframe
     return nearest
+
+
+def _end_keyframe(
+    copyable: _Copyable | None,
+    start: _Keyframe,
+    wanted: float,
+    earliest: float,
+    latest: float,
+    to_the_end: bool,
+    before: float | None = None,
+) -> _Keyframe | None:
+    """Where a copy from ``start`` ends: just before the keyframe nearest ``wanted`` from
+    ``earliest`` until ``latest`` (and ``before``: its last picture is then before the part's
+    end), or at the video's end where the cut may run ``to_the_end``; None where none lies
+    there.
+
+    Ending anywhere else, a copy of a video with B-frames is ragged: ffmpeg stops it by decode
+    times, and a picture decoded before those shown ahead of it was kept with a hole before it
+    (frames 64-214 then 216 of a 29.97 fps preview, 216 shown twice as long).
+    """
+    if copyable is None:
+        return None
+    last = latest if before is None else min(latest, before)
+    ends = [
+        k
+        for k in copyable.keyframes
+        if start.time < k.time
+        and earliest - TIME_SLACK <= k.time < last - TIME_SLACK
+        and k.ends_before is not None
+    ]
+    if to_the_end and earliest - TIME_SLACK <= copyable.end < latest - TIME_SLACK:
+        # The part runs on to the video's end, wherever that lies past what its end says.
+        ends.append(_Keyframe(copyable.end, 0, None))
+    return min(ends, key=lambda k: (round(abs(k.time - wanted), 3), k.time), default=None)
 
 
 def _seek_margin(info: SourceInfo) -> float:
@@ -278,25 +384,34 @@ def _seek_margin(info: SourceInfo) -> float:
 def _copy_cut(
     source: Path,
     info: SourceInfo,
-    start: float,
-    seconds: float | None,
+    start: _Keyframe,
     target: Path,
     audio: dict[str, object],
     also: Sequence[str | _AsSubRip] = (),
     extra: dict[str, object] | None = None,
+    until: _Keyframe | None = None,
 ) -> None:
-    # Absolute: -ss is the keyframe's own timestamp, not an offset from the file's start; the
-    # millisecond past it lands the seek on that keyframe and no earlier one.
-    reading = _Reading(start + 0.001, seconds, absolute=True)
+    """``target`` := ``source`` copied from the keyframe ``start`` until just before the
+    keyframe ``until`` (None, or one with no ``ends_before``: to the end)."""
+    # The millisecond past the keyframe lands the seek on it and no earlier one.
+    ss = start.time + 0.001
+    reading, stop = _Reading(ss, None), None
+    if until is not None and until.ends_before is not None:
+        reading, stop = _Reading(ss, until.time - start.time), until.ends_before
     found = safe_input(source, **reading.input_options())
     picture = found
     margin = _seek_margin(info)
-    if margin:
+    if margin or stop is not None:
         # The picture from an input of its own, seeked past the margin and moved back by it:
-        # the sound and subtitles keep the exact start, which drops what comes before it.
-        picture = safe_input(
-            source, **reading.input_options(earlier=-margin), itsoffset=f"{margin:.6f}"
-        )
+        # the sound and subtitles keep the exact start, which drops what comes before it. Its
+        # -t stops at a decode time, which ffmpeg counts from -ss less -itsoffset (measured: it
+        # stopped the picture the margin early when given the sound's).
+        seek: dict[str, object] = {"ss": f"{ss + margin:.6f}"}
+        if margin:
+            seek["itsoffset"] = f"{margin:.6f}"
+        if stop is not None:
+            seek["t"] = f"{stop - ss:.6f}"
+        picture = safe_input(source, **seek)
     streams = [picture[f"v:{info.video_stream}"]]
     options: dict[str, object] = {"vcodec": "copy", "avoid_negative_ts": "make_zero", **NO_TIMECODE}
     if info.audio_codec:
@@ -369,13 +484,11 @@ def _encoded_cut(
 
 @dataclass(frozen=True)
 class _Reading:
-    """How a cut reads its source: from ``ss`` (``absolute``: a timestamp of the file's, not
-    an offset from its start), of which its output then drops the first ``trimmed`` seconds,
-    for ``seconds`` after that (None: to the end)."""
+    """How a cut reads its source: from ``ss`` seconds into it, of which its output then drops
+    the first ``trimmed`` seconds, for ``seconds`` after that (None: to the end)."""
 
     ss: float
     seconds: float | None
-    absolute: bool = False
     trimmed: float = 0.0
 
     def input_options(self, earlier: float = 0.0, slack: float = 0.0) -> dict[str, object]:
@@ -384,9 +497,7 @@ class _Reading:
         # From the very start, no seek: a seek to 0 in a file whose picture starts between
         # keyframes landed past its first sound (a part from 0 s lost 0.19 s of it).
         ss = self.ss - earlier
-        options: dict[str, object] = {"ss": f"{ss:.6f}"} if ss > 0 or self.absolute else {}
-        if self.absolute:
-            options["seek_timestamp"] = 1
+        options: dict[str, object] = {"ss": f"{ss:.6f}"} if ss > 0 else {}
         if self.seconds is not None:
             options["t"] = f"{earlier + self.trimmed + self.seconds + slack:.3f}"
         return options

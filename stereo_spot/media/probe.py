@@ -179,6 +179,7 @@ class VideoPacket:
     # after its first keyframe (a clip trimmed without re-encoding, by ffmpeg's -ss with -c
     # copy, LosslessCut or QuickTime) keeps the GOP before its start, to decode from.
     shown: bool = True
+    decode_time: float | None = None  # seconds, as ``time``
 
 
 def video_packets(path: Path, stream_number: int = 0) -> list[VideoPacket]:
@@ -195,6 +196,7 @@ def video_packets(path: Path, stream_number: int = 0) -> list[VideoPacket]:
                     None if packet.pts is None else float(packet.pts * base),
                     packet.is_keyframe,
                     not packet.is_discard,
+                    None if packet.dts is None else float(packet.dts * base),
                 )
                 for packet in container.demux(stream)
                 if packet.size  # PyAV ends with an empty packet that only flushes decoders
@@ -216,7 +218,8 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
             "-count_packets",
             "-show_entries",
             "format=format_name,duration:stream=index,codec_type,codec_name,width,height,"
-            "avg_frame_rate,r_frame_rate,nb_read_packets,duration,field_order,color_transfer"
+            "avg_frame_rate,r_frame_rate,nb_read_packets,duration,start_time,field_order,"
+            "color_transfer"
             ":stream_disposition=attached_pic,default"
             ":stream_side_data=rotation",
             timeout=PROBE_TIMEOUT_SECONDS,
@@ -262,11 +265,22 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
             f"{settings.max_width}x{settings.max_height}."
         )
     fps = _rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate"))
-    duration = _float(video.get("duration")) or _float(data.get("format", {}).get("duration"))
+    stated = _float(video.get("duration")) or _float(data.get("format", {}).get("duration"))
+    duration = stated
+    start = _float(video.get("start_time"))
+    if not _float(video.get("duration")) and start > 0:
+        # Matroska and NUT give no stream durations, and ffmpeg writes their container's as
+        # where the last timestamp ends, counted from 0: a 6 s MKV whose timestamps start at
+        # 10 s (a TV recording remuxed with -copyts) "lasted" 16 s, and at 30000 s, 500
+        # minutes. What the video shows is measured instead, from its end to its start, as
+        # MPEG-TS's durations are (mkvmerge writes the span itself: measured, it agrees).
+        end = _last_picture_end(path, every_video.index(video), start + duration, fps)
+        if end is not None and end > start:
+            duration = end - start
     stated_duration = None
-    if ENDED_EARLY in report and fps > 0 and frames / fps < duration - 1 / fps:
+    if ENDED_EARLY in report and fps > 0 and frames / fps < stated - 1 / fps:
         # The header's duration is the whole video's; the frames present last this long.
-        stated_duration, duration = duration, frames / fps
+        stated_duration, duration = stated, frames / fps
     if duration <= 0 and fps > 0:
         duration = frames / fps
     if fps <= 0 and duration > 0:
@@ -295,6 +309,27 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         chosen_as_default=video is not videos[0],
         stated_duration=stated_duration,
     )
+
+
+def _last_picture_end(path: Path, stream_number: int, after: float, fps: float) -> float | None:
+    """When the last picture of video stream ``stream_number`` stops being shown (its time plus
+    its duration), read from the keyframe before ``after`` s (the file's end or later) to the
+    file's end; None when it cannot be read so."""
+    try:
+        with av.open(str(path), options=SAFE_AV_OPTIONS) as container:
+            stream = container.streams.video[stream_number]
+            base, frame = stream.time_base, (1 / fps if fps > 0 else 0.0)
+            container.seek(int(after / base), backward=True, stream=stream)
+            ends = [
+                float((packet.pts + packet.duration) * base)
+                if packet.duration
+                else float(packet.pts * base) + frame
+                for packet in container.demux(stream)
+                if packet.size and packet.pts is not None
+            ]
+    except (av.FFmpegError, IndexError):
+        return None
+    return max(ends) if ends else None
 
 
 def _still_picture(path: Path) -> str | None:
@@ -474,23 +509,53 @@ class Keyframes:
     # Pictures held but not shown (an edit list's trim, ``VideoPacket.shown``), which a cut by
     # stream copy would show.
     hidden: int = 0
+    # When the first picture shown is shown (None: none is timed).
+    start: float | None = None
+    # For each keyframe of ``times``: how many pictures are shown before it, and a decode time
+    # between its packet's and the one before it in the file (None for the first, or untimed),
+    # at which a cut by stream copy ends just before it (ffmpeg stops a copy by decode times).
+    shown_before: tuple[int, ...] = ()
+    ends_before: tuple[float | None, ...] = ()
 
 
 def scan_keyframes(path: Path, stream_number: int = 0) -> Keyframes:
     """The keyframes of video stream ``stream_number``, whether their GOPs are open and how
     many pictures it hides (demuxing only, no decoding)."""
-    times: list[float] = []
-    open_gop, later_keyframe, hidden = False, None, 0
+    found: list[tuple[float, int, float | None]] = []
+    open_gop, later_keyframe, hidden, shown = False, None, 0, 0
+    first: float | None = None
+    decoded: float | None = None  # the decode time of the packet before
     for packet in video_packets(path, stream_number):
         hidden += not packet.shown
+        before, decoded = decoded, packet.decode_time
         if packet.time is None or not packet.shown:
             continue
+        first = packet.time if first is None else min(first, packet.time)
         if packet.keyframe:
-            later_keyframe = packet.time if times else None  # the first has no GOP before it
-            times.append(packet.time)
+            later_keyframe = packet.time if found else None  # the first has no GOP before it
+            between = None
+            if before is not None and decoded is not None:
+                between = (before + decoded) / 2
+            found.append((packet.time, shown, between))
         elif later_keyframe is not None and packet.time < later_keyframe:
             open_gop = True
-    return Keyframes(sorted(times), open_gop, hidden)
+        shown += 1
+    found.sort()
+    return Keyframes(
+        [time for time, _, _ in found],
+        open_gop,
+        hidden,
+        first,
+        tuple(number for _, number, _ in found),
+        tuple(end for _, _, end in found),
+    )
+
+
+def timeline_start(path: Path) -> float:
+    """Where the file's timeline starts: its earliest track's start (ffprobe's format
+    ``start_time``), from which ffmpeg's input ``-ss`` counts; 0 where it gives none."""
+    data = run_ffprobe(path, "-show_entries", "format=start_time")
+    return _float(data.get("format", {}).get("start_time"))
 
 
 def _rate(value: str | None) -> float:

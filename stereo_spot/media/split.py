@@ -57,7 +57,11 @@ def needs_mezzanine(info: SourceInfo, keyframes: Keyframes, segment_seconds: flo
     if keyframes.open_gop:
         # Counting packets would not notice: the pictures are in the segment, undecodable.
         return "its GOPs are open (pictures after a keyframe refer to those before it)"
-    boundaries = [*keyframes.times, info.duration]
+    # Keyframe times are the file's own, which may start anywhere (at 10 s, an MP4 or MKV
+    # remuxed from a TV recording): the video's end is its start plus its duration. Against
+    # the duration alone, a 6 s video from 10 s with one keyframe seemed to have no gap at all.
+    start = keyframes.times[0] if keyframes.start is None else keyframes.start
+    boundaries = [*keyframes.times, start + info.duration]
     widest = max(b - a for a, b in itertools.pairwise(boundaries))
     if info.duration > segment_seconds and widest > MAX_SEGMENT_STRETCH * segment_seconds:
         return f"keyframes are up to {widest:.1f} s apart"

@@ -37,6 +37,36 @@ def test_a_preview_of_a_part_shorter_than_a_preview_is_the_part(embedded, tmp_pa
     assert durations["audio"] == pytest.approx(2.0, abs=0.03)
 
 
+def test_a_preview_of_a_matroska_video_whose_times_start_late_is_its_middle(embedded, tmp_path):
+    # Remuxed with its times from 10 s on (as -copyts keeps a TV recording's), the 10 s video
+    # was taken for 20 s long (where its last time ends): its preview was its last 3 s, frames
+    # 175-249.
+    numbered = make_numbered_clip(tmp_path / "numbered.mp4", seconds=10, gop=25)
+    source = tmp_path / "late.mkv"
+    ffmpeg("-i", str(numbered), "-c", "copy", "-output_ts_offset", "10", str(source))
+    output = tmp_path / "preview_LR.mp4"
+    result = embedded.convert(source, output, *SAME_PICTURE, "--segment-seconds", "1", "--preview")
+    assert result.returncode == 0, result.stderr
+
+    assert frame_numbers(output) == list(range(50, 175))
+    assert _durations(output)["video"] == pytest.approx(5.0, abs=0.005)
+
+
+def test_a_preview_of_a_b_frame_video_holds_every_frame_once(embedded, tmp_path):
+    # Copied until 5 s after its keyframe at 2.002 s, the preview of this 29.97 fps video
+    # (x264's B-frames, a keyframe every 60 frames) ended on frames 209, 210, 213: a picture
+    # decoded before those shown ahead of it, and 213 shown for three frame times.
+    source = make_numbered_clip(tmp_path / "numbered.mp4", seconds=8, rate="30000/1001", gop=60)
+    output = tmp_path / "preview_LR.mp4"
+    result = embedded.convert(source, output, *SAME_PICTURE, "--segment-seconds", "1", "--preview")
+    assert result.returncode == 0, result.stderr
+
+    assert frame_numbers(output) == list(range(60, 180))
+    durations = _durations(output)
+    assert durations["video"] == pytest.approx(120 * 1001 / 30000, abs=0.005)
+    assert durations["audio"] == pytest.approx(120 * 1001 / 30000, abs=0.03)
+
+
 def _subtitle_tracks(path: Path) -> list[tuple[str | None, str | None]]:
     """Each text track's (name, language)."""
     tracks = source_tracks(path)
