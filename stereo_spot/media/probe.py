@@ -16,7 +16,7 @@ from pathlib import Path
 
 import av
 
-from stereo_spot.domain import SourceInfo
+from stereo_spot.domain import SourceInfo, clock
 from stereo_spot.errors import InputRejected
 from stereo_spot.settings import Settings
 
@@ -286,9 +286,10 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
     if fps <= 0 and duration > 0:
         fps = frames / duration
     if duration > settings.max_duration_seconds:
+        # As clocks, not whole minutes: 4:00:20 over a 4-hour limit read "240 ... of 240".
         raise InputRejected(
-            f"The video lasts {duration / 60:.0f} minutes, longer than the limit of "
-            f"{settings.max_duration_seconds / 60:.0f} minutes."
+            f"The video lasts {clock(duration)}, longer than the limit of "
+            f"{clock(settings.max_duration_seconds)}."
         )
     return SourceInfo(
         width=width,

@@ -137,7 +137,8 @@ REFUSED = {
     "longer-than-configured": (
         _one_second_clip,
         {"STEREO_SPOT_MAX_DURATION_SECONDS": "0.5"},
-        "longer than the limit",
+        # As clocks: in whole minutes it read "lasts 0 minutes, longer than ... of 0 minutes".
+        "The video lasts 0:01, longer than the limit of 0:00.5.",
     ),
 }
 
