@@ -42,84 +42,74 @@ def chunk_source(
     Idempotent: when every segment of an earlier run is already stored, nothing is redone.
     """
     with reason_recorded(jobs, job_id, "Splitting the video"):
-        return _chunk(job_id, source_uri, layout, segment_seconds, storage, jobs, settings)
+        job = jobs.get(job_id)
+        layout = Layout(layout)
+        existing = _stored_segments(job_id, job.total_segments, layout, storage)
+        if existing:
+            log.info("job %s: reusing %d stored segments", job_id, len(existing))
+            jobs.transition(job_id, JobStatus.PROCESSING)
+            return existing
+        if job.status in (JobStatus.PROCESSING, JobStatus.REASSEMBLING):
+            # Split (and partly converted) before, and the split is gone: the segments/ prefix
+            # expires. Converted segments are keyed by index alone, and a new split (its length
+            # may have changed since) would not be sure to line up with them.
+            reason = (
+                f"This job's {job.total_segments} source segments are no longer stored (they "
+                "expire some days after a job starts), so it cannot be resumed; convert the video "
+                "again."
+            )
+            jobs.transition(job_id, JobStatus.FAILED, error=reason)
+            raise SplitExpired(reason)
 
-
-def _chunk(
-    job_id: str,
-    source_uri: str,
-    layout: str,
-    segment_seconds: float,
-    storage: ObjectStorage,
-    jobs: JobStore,
-    settings: Settings,
-) -> list[dict]:
-    job = jobs.get(job_id)
-    layout = Layout(layout)
-    existing = _stored_segments(job_id, job.total_segments, layout, storage)
-    if existing:
-        log.info("job %s: reusing %d stored segments", job_id, len(existing))
-        jobs.transition(job_id, JobStatus.PROCESSING)
-        return existing
-    if job.status in (JobStatus.PROCESSING, JobStatus.REASSEMBLING):
-        # Split (and partly converted) before, and the split is gone: the segments/ prefix
-        # expires. Converted segments are keyed by index alone, and a new split (its length
-        # may have changed since) would not be sure to line up with them.
-        reason = (
-            f"This job's {job.total_segments} source segments are no longer stored (they expire "
-            "some days after a job starts), so it cannot be resumed; convert the video again."
+        jobs.transition(job_id, JobStatus.CHUNKING)
+        with tempfile.TemporaryDirectory(prefix="stereo-chunk-") as tmp:
+            source = Path(tmp) / "source.mp4"
+            storage.get_file(storage.key_from_uri(source_uri), source, read_only=True)
+            progress = _progress_recorder(jobs, job_id)
+            whole: SourceInfo | None = None
+            try:
+                # A full disk cuts a segment short, which reads back as a damaged video: say
+                # the disk.
+                with full_disk_said("Splitting the video"):
+                    whole = info = probe_source(source, settings)
+                    if job.cut_preview:
+                        if (waiting := _waiting_video(jobs, job)) is not None:
+                            with _unless_it_moved_on():
+                                jobs.update(waiting.job_id, source=whole)  # held, for the user's go
+                        source, info = _cut_preview(job_id, source, info, job, storage, settings)
+                    elif job.part is not None:
+                        source, info = _cut_part(job_id, source, info, job.part, segment_seconds,
+                                                 storage, settings, progress)  # fmt: skip
+                    split = split_video(
+                        source, info, segment_seconds, Path(tmp) / "segments", on_progress=progress
+                    )
+            except InputRejected as error:
+                # With the whole video's probe, where it was read: its page then offers it again
+                # (a part past its end converts with other times).
+                jobs.transition(job_id, JobStatus.FAILED, error=str(error),
+                                **({"source": whole} if whole else {}))  # fmt: skip
+                waiting = _waiting_video(jobs, job) if job.cut_preview and whole is None else None
+                if waiting is not None:
+                    with _unless_it_moved_on():
+                        jobs.transition(waiting.job_id, JobStatus.FAILED, error=str(error))
+                raise
+            total = len(split.segments)
+            items = []
+            for index, segment in enumerate(split.segments):
+                key = keys.source_segment_key(job_id, index, total, layout)
+                storage.put_file(segment, key, move=True)
+                items.append(_work_item(job_id, index, total, layout, storage))
+        # What is converted and joined is what the video shows and could be decoded.
+        info = info.model_copy(
+            update={"frames": split.frames(info), "first_picture_delay": split.first_picture_delay}
         )
-        jobs.transition(job_id, JobStatus.FAILED, error=reason)
-        raise SplitExpired(reason)
-
-    jobs.transition(job_id, JobStatus.CHUNKING)
-    with tempfile.TemporaryDirectory(prefix="stereo-chunk-") as tmp:
-        source = Path(tmp) / "source.mp4"
-        storage.get_file(storage.key_from_uri(source_uri), source, read_only=True)
-        progress = _progress_recorder(jobs, job_id)
-        whole: SourceInfo | None = None
-        try:
-            # A full disk cuts a segment short, which reads back as a damaged video: say the disk.
-            with full_disk_said("Splitting the video"):
-                whole = info = probe_source(source, settings)
-                if job.cut_preview:
-                    if (waiting := _waiting_video(jobs, job)) is not None:
-                        with _unless_it_moved_on():
-                            jobs.update(waiting.job_id, source=whole)  # held, for the user's go
-                    source, info = _cut_preview(job_id, source, info, job, storage, settings)
-                elif job.part is not None:
-                    source, info = _cut_part(job_id, source, info, job.part, segment_seconds,
-                                             storage, settings, progress)  # fmt: skip
-                split = split_video(
-                    source, info, segment_seconds, Path(tmp) / "segments", on_progress=progress
-                )
-        except InputRejected as error:
-            # With the whole video's probe, where it was read: its page then offers it again
-            # (a part past its end converts with other times).
-            jobs.transition(job_id, JobStatus.FAILED, error=str(error),
-                            **({"source": whole} if whole else {}))  # fmt: skip
-            waiting = _waiting_video(jobs, job) if job.cut_preview and whole is None else None
-            if waiting is not None:
-                with _unless_it_moved_on():
-                    jobs.transition(waiting.job_id, JobStatus.FAILED, error=str(error))
-            raise
-        total = len(split.segments)
-        items = []
-        for index, segment in enumerate(split.segments):
-            key = keys.source_segment_key(job_id, index, total, layout)
-            storage.put_file(segment, key, move=True)
-            items.append(_work_item(job_id, index, total, layout, storage))
-    # What is converted and joined is what the video shows and could be decoded.
-    info = info.model_copy(
-        update={"frames": split.frames(info), "first_picture_delay": split.first_picture_delay}
-    )
-    cut = job.cuts_its_source
-    jobs.update(
-        job_id, total_segments=total, source=whole if cut else info,
-        part_source=info if cut else None, damaged_frames=split.damaged,
-    )  # fmt: skip
-    jobs.transition(job_id, JobStatus.PROCESSING)
-    return items
+        cut = job.cuts_its_source
+        jobs.update(
+            job_id, total_segments=total, source=whole if cut else info,
+            part_source=info if cut else None, damaged_frames=split.damaged,
+        )  # fmt: skip
+        jobs.transition(job_id, JobStatus.PROCESSING)
+        return items
 
 
 def _cut_part(

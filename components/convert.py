@@ -53,67 +53,52 @@ def convert_segment(
     """
     index = int(segment["segment_index"])
     with reason_recorded(jobs, job_id, f"Converting segment {index}"):
-        return _convert(
-            job_id, index, segment, layout, params, engine, model_url, model_name, storage, jobs,
-            wait_seconds,
-        )  # fmt: skip
+        job = jobs.get(job_id)
+        if job.status is JobStatus.FAILED:
+            # Another segment was refused and failed the job: converting this one is wasted work,
+            # and raising would only make KFP retry it with backoff (measured 70 s per remaining
+            # segment when kfp.local ran the loop's iterations one after another). Reassembly
+            # refuses a failed job, so the run still ends failed.
+            log.info("job %s segment %d: skipped, the job has failed", job_id, index)
+            return segment["output_uri"]
+        output_key = keys.converted_segment_key(job_id, index)
+        if storage.exists(output_key):
+            log.info("job %s segment %d: already converted", job_id, index)
+            jobs.mark_segment_done(job_id, index)
+            return segment["output_uri"]
 
-
-def _convert(
-    job_id: str,
-    index: int,
-    segment: dict,
-    layout: str,
-    params: dict,
-    engine: str,
-    model_url: str,
-    model_name: str,
-    storage: ObjectStorage,
-    jobs: JobStore,
-    wait_seconds: float,
-) -> str:
-    job = jobs.get(job_id)
-    if job.status is JobStatus.FAILED:
-        # Another segment was refused and failed the job: converting this one is wasted work,
-        # and raising would only make KFP retry it with backoff (measured 70 s per remaining
-        # segment when kfp.local ran the loop's iterations one after another). Reassembly
-        # refuses a failed job, so the run still ends failed.
-        log.info("job %s segment %d: skipped, the job has failed", job_id, index)
-        return segment["output_uri"]
-    output_key = keys.converted_segment_key(job_id, index)
-    if storage.exists(output_key):
-        log.info("job %s segment %d: already converted", job_id, index)
-        jobs.mark_segment_done(job_id, index)
-        return segment["output_uri"]
-
-    instance = {
-        "job_id": job_id,
-        "segment_index": index,
-        "input_uri": segment["input_uri"],
-        "output_uri": segment["output_uri"],
-        "layout": layout,
-        "params": params,
-        "engine": engine,
-    }
-    url = f"{model_url.rstrip('/')}/v1/models/{model_name}:predict"
-    try:
-        response = _post_when_listening(url, {"instances": [instance]}, wait_seconds)
-    except httpx.HTTPError as error:
-        reason = f"The model server at {model_url} could not be reached ({type(error).__name__})."
-        raise ModelUnavailable(reason) from None
-    if 400 <= response.status_code < 500:
-        reason = f"Segment {index} could not be converted: {_reason(response)}"
-        jobs.transition(job_id, JobStatus.FAILED, error=reason)
-        raise SegmentFailed(reason)
-    if response.status_code != 200:
-        reason = f"The model server failed on segment {index}: {_reason(response)}"
-        raise ModelUnavailable(reason)
-    prediction = response.json()["predictions"][0]
-    damaged = int(prediction.get("damaged_frames") or 0)
-    if damaged:
-        log.warning("job %s segment %d: %d damaged pictures stood in for", job_id, index, damaged)
-    jobs.mark_segment_done(job_id, index, damaged_frames=damaged)
-    return prediction["output_uri"]
+        instance = {
+            "job_id": job_id,
+            "segment_index": index,
+            "input_uri": segment["input_uri"],
+            "output_uri": segment["output_uri"],
+            "layout": layout,
+            "params": params,
+            "engine": engine,
+        }
+        url = f"{model_url.rstrip('/')}/v1/models/{model_name}:predict"
+        try:
+            response = _post_when_listening(url, {"instances": [instance]}, wait_seconds)
+        except httpx.HTTPError as error:
+            reason = (
+                f"The model server at {model_url} could not be reached ({type(error).__name__})."
+            )
+            raise ModelUnavailable(reason) from None
+        if 400 <= response.status_code < 500:
+            reason = f"Segment {index} could not be converted: {_reason(response)}"
+            jobs.transition(job_id, JobStatus.FAILED, error=reason)
+            raise SegmentFailed(reason)
+        if response.status_code != 200:
+            reason = f"The model server failed on segment {index}: {_reason(response)}"
+            raise ModelUnavailable(reason)
+        prediction = response.json()["predictions"][0]
+        damaged = int(prediction.get("damaged_frames") or 0)
+        if damaged:
+            log.warning(
+                "job %s segment %d: %d damaged pictures stood in for", job_id, index, damaged
+            )
+        jobs.mark_segment_done(job_id, index, damaged_frames=damaged)
+        return prediction["output_uri"]
 
 
 def _post_when_listening(url: str, body: dict, wait_seconds: float) -> httpx.Response:

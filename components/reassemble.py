@@ -38,83 +38,81 @@ class ResultNotStored(StereoSpotError):
 def reassemble_job(job_id: str, source_uri: str, storage: ObjectStorage, jobs: JobStore) -> dict:
     """Write ``jobs/{job_id}/final.mp4`` and its preview; returns the run's figures."""
     with reason_recorded(jobs, job_id, JOINING):
-        return _reassemble(job_id, source_uri, storage, jobs)
-
-
-def _reassemble(job_id: str, source_uri: str, storage: ObjectStorage, jobs: JobStore) -> dict:
-    job = jobs.get(job_id)
-    final = keys.final_key(job_id)
-    if job.status is JobStatus.COMPLETED and storage.exists(final):
-        return _figures(job, storage.size(final))
-    if job.status is JobStatus.FAILED:
-        raise ReassemblyFailed(job.error or "The job has failed.")
-    jobs.transition(job_id, JobStatus.REASSEMBLING)
-    converted = job.converted_source  # the part's probe, for a part
-    with tempfile.TemporaryDirectory(prefix="stereo-reassemble-") as tmp:
-        workdir = Path(tmp)
-        # A part's sound is that of the part the chunk step cut, at the part's times.
-        source_key = (
-            keys.part_key(job_id) if job.cuts_its_source else storage.key_from_uri(source_uri)
-        )
-        source = storage.get_file(source_key, workdir / "source.mp4", read_only=True)
-        segments = [
-            storage.get_file(
-                keys.converted_segment_key(job_id, i), workdir / f"seg-{i:05d}.mp4", read_only=True
+        job = jobs.get(job_id)
+        final = keys.final_key(job_id)
+        if job.status is JobStatus.COMPLETED and storage.exists(final):
+            return _figures(job, storage.size(final))
+        if job.status is JobStatus.FAILED:
+            raise ReassemblyFailed(job.error or "The job has failed.")
+        jobs.transition(job_id, JobStatus.REASSEMBLING)
+        converted = job.converted_source  # the part's probe, for a part
+        with tempfile.TemporaryDirectory(prefix="stereo-reassemble-") as tmp:
+            workdir = Path(tmp)
+            # A part's sound is that of the part the chunk step cut, at the part's times.
+            source_key = (
+                keys.part_key(job_id) if job.cuts_its_source else storage.key_from_uri(source_uri)
             )
-            for i in range(job.total_segments)
-        ]
-        result = workdir / "final.mp4"
-        try:
-            with full_disk_said(JOINING):
-                concat_and_mux(
-                    segments, source, result, workdir / "concat",
-                    layout=job.layout, codec=job.params.codec,
-                    video_stream=converted.video_stream if converted else 0,
-                    picture_delay=converted.first_picture_delay if converted else 0.0,
-                )  # fmt: skip
-        except (MediaError, InputRejected) as error:
-            # ffmpeg refusing the streams, or a segment that cannot be read, is no passing
-            # fault: fail the job with its reason (the exit handler knew only that a task had
-            # failed).
-            reason = f"The segments could not be joined with the source's sound: {error}"
-            jobs.transition(job_id, JobStatus.FAILED, error=reason)
-            raise ReassemblyFailed(reason) from None
-        # The preview still is cut (an ffmpeg process) while the frames are counted here.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            preview_cut = pool.submit(
-                write_preview,
-                result,
-                workdir / "preview.jpg",
-                duration=converted.duration if converted else None,
-            )
-            frames = count_video_frames(result)
-            expected = converted.frames if converted else frames
-            if frames != expected:
-                blame_a_full_disk(JOINING)  # a result a full disk cut short
-                reason = f"The joined video has {frames} frames instead of {expected}."
+            source = storage.get_file(source_key, workdir / "source.mp4", read_only=True)
+            segments = [
+                storage.get_file(
+                    keys.converted_segment_key(job_id, i),
+                    workdir / f"seg-{i:05d}.mp4",
+                    read_only=True,
+                )
+                for i in range(job.total_segments)
+            ]
+            result = workdir / "final.mp4"
+            try:
+                with full_disk_said(JOINING):
+                    concat_and_mux(
+                        segments, source, result, workdir / "concat",
+                        layout=job.layout, codec=job.params.codec,
+                        video_stream=converted.video_stream if converted else 0,
+                        picture_delay=converted.first_picture_delay if converted else 0.0,
+                    )  # fmt: skip
+            except (MediaError, InputRejected) as error:
+                # ffmpeg refusing the streams, or a segment that cannot be read, is no passing
+                # fault: fail the job with its reason (the exit handler knew only that a task had
+                # failed).
+                reason = f"The segments could not be joined with the source's sound: {error}"
                 jobs.transition(job_id, JobStatus.FAILED, error=reason)
-                raise ReassemblyFailed(reason)
-            preview = preview_cut.result()
-        # Browsers show no text track from inside an MP4: the player is handed these.
-        subtitles = export_text_tracks(result, workdir / "subtitles", "webvtt", ".vtt")
-        subtitles = subtitles[: keys.MAX_SUBTITLE_TRACKS]
-        size = result.stat().st_size
-        try:
-            storage.put_file(preview, keys.preview_key(job_id), "image/jpeg", move=True)
-            for number, (vtt, _) in enumerate(subtitles):
-                storage.put_file(vtt, keys.subtitles_key(job_id, number), "text/vtt", move=True)
-            # The final object goes last: its presence means the job's outputs are complete.
-            storage.put_file(result, final, move=True)
-        except Exception as error:
-            if is_out_of_space(error):
-                raise  # said as such, with where and how much is left
-            cause = getattr(error, "strerror", None) or type(error).__name__
-            raise ResultNotStored(f"The result could not be stored ({cause}).") from error
-    job = jobs.transition(
-        job_id, JobStatus.COMPLETED, error=None, subtitles=[track for _, track in subtitles]
-    )
-    _drop_segments(job_id, storage)
-    return _figures(job, size)
+                raise ReassemblyFailed(reason) from None
+            # The preview still is cut (an ffmpeg process) while the frames are counted here.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                preview_cut = pool.submit(
+                    write_preview,
+                    result,
+                    workdir / "preview.jpg",
+                    duration=converted.duration if converted else None,
+                )
+                frames = count_video_frames(result)
+                expected = converted.frames if converted else frames
+                if frames != expected:
+                    blame_a_full_disk(JOINING)  # a result a full disk cut short
+                    reason = f"The joined video has {frames} frames instead of {expected}."
+                    jobs.transition(job_id, JobStatus.FAILED, error=reason)
+                    raise ReassemblyFailed(reason)
+                preview = preview_cut.result()
+            # Browsers show no text track from inside an MP4: the player is handed these.
+            subtitles = export_text_tracks(result, workdir / "subtitles", "webvtt", ".vtt")
+            subtitles = subtitles[: keys.MAX_SUBTITLE_TRACKS]
+            size = result.stat().st_size
+            try:
+                storage.put_file(preview, keys.preview_key(job_id), "image/jpeg", move=True)
+                for number, (vtt, _) in enumerate(subtitles):
+                    storage.put_file(vtt, keys.subtitles_key(job_id, number), "text/vtt", move=True)
+                # The final object goes last: its presence means the job's outputs are complete.
+                storage.put_file(result, final, move=True)
+            except Exception as error:
+                if is_out_of_space(error):
+                    raise  # said as such, with where and how much is left
+                cause = getattr(error, "strerror", None) or type(error).__name__
+                raise ResultNotStored(f"The result could not be stored ({cause}).") from error
+        job = jobs.transition(
+            job_id, JobStatus.COMPLETED, error=None, subtitles=[track for _, track in subtitles]
+        )
+        _drop_segments(job_id, storage)
+        return _figures(job, size)
 
 
 def _drop_segments(job_id: str, storage: ObjectStorage) -> None:
