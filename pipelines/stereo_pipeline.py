@@ -20,7 +20,8 @@ _DEFAULT_PARAMS = StereoParams()
 # How many segments convert at once on a cluster (each holds one GPU request in flight).
 PARALLELISM = int(os.environ.get("STEREO_SPOT_PARALLELISM", "8"))
 # Settings the component pods need on a cluster; baked in at compile time (local runs inherit
-# the runner's environment instead).
+# the runner's environment instead). AWS_ENDPOINT_URL only where one is set: a laptop cluster's
+# moto server (manifests/overlays/local); on EKS boto3 finds AWS's endpoints itself.
 _CLUSTER_ENV_VARS = (
     "STEREO_SPOT_BACKEND",
     "STEREO_SPOT_BUCKET",
@@ -28,7 +29,14 @@ _CLUSTER_ENV_VARS = (
     "STEREO_SPOT_MODEL_URL",
     "STEREO_SPOT_MODEL_NAME",
     "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
 )
+# A Secret in the runs' namespace whose AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY every task
+# gets as environment variables: for a cluster without IRSA (the local overlay names its moto
+# credentials). Named, not copied, so no credential enters the compiled package. Unset on EKS,
+# where the run's service account carries the pipeline's IAM role.
+CREDENTIALS_SECRET = os.environ.get("STEREO_SPOT_PIPELINE_CREDENTIALS_SECRET", "")
+_CREDENTIAL_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 
 # The Karpenter NodePool every task runs on (the aws overlay names terraform's "cpu" pool): chunk
@@ -58,13 +66,18 @@ def _configure(task: dsl.PipelineTask, name: str, cpu: str, memory: str, retries
 
 
 def _place(task: dsl.PipelineTask) -> None:
-    """Pod placement on a cluster; ``kfp.local`` runs ignore it."""
+    """Pod placement, and credentials where there is no IRSA, on a cluster; ``kfp.local`` runs
+    ignore it."""
     # Karpenter consolidates under-used CPU nodes by evicting their pods: chunk and reassemble
     # (no retries) would fail the run, and a convert task would convert its segment again. A
     # node running one of them is left alone until the task ends.
     kubernetes.add_pod_annotation(task, "karpenter.sh/do-not-disrupt", "true")
     if NODE_POOL:
         kubernetes.add_node_selector(task, "karpenter.sh/nodepool", NODE_POOL)
+    if CREDENTIALS_SECRET:
+        kubernetes.use_secret_as_env(
+            task, CREDENTIALS_SECRET, {key: key for key in _CREDENTIAL_KEYS}
+        )
 
 
 @dsl.pipeline(

@@ -5,8 +5,9 @@ locals {
   media_arn   = aws_s3_bucket.this["media"].arn
   weights_arn = aws_s3_bucket.this["weights"].arn
   table_arns  = [aws_dynamodb_table.jobs.arn, "${aws_dynamodb_table.jobs.arn}/index/*"]
-  # No Scan: every access is by job_id or through the status GSI. Records leave through TTL,
-  # or (the portal's alone) DeleteItem when a user deletes a job.
+  # Every access the pipeline makes is by job_id; the portal also queries the status GSI, and
+  # alone scans the table (below) and deletes records. Records leave through TTL, or through
+  # DeleteItem when a user deletes a job.
   table_actions = [
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -73,6 +74,15 @@ data "aws_iam_policy_document" "portal" {
     sid       = "JobRecords"
     actions   = local.table_actions
     resources = local.table_arns
+  }
+  statement {
+    # A starting portal submits the jobs a previous one left queued without a run
+    # (pipelines/kfp_launcher.py: left_queued -> DynamoJobStore.list_all), and DynamoDB lists a
+    # whole table only by Scan. Without it the AccessDenied is logged and those jobs stay queued
+    # for good. The status index is only queried, so the scan is granted on the table alone.
+    sid       = "FindJobsLeftQueued"
+    actions   = ["dynamodb:Scan"]
+    resources = [aws_dynamodb_table.jobs.arn]
   }
   statement {
     sid       = "DeleteJobRecords"

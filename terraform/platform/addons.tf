@@ -164,3 +164,22 @@ resource "kustomization_resource" "kfp" {
   for_each   = data.kustomization_build.kfp.ids
   manifest   = data.kustomization_build.kfp.manifests[each.value]
 }
+
+# Argo CD, which keeps the cluster in step with manifests/overlays/aws (manifests/argocd/
+# application.yaml, applied once the env/aws branch exists: docs/DEPLOY.md, section 7). The
+# chart installs the Application CRD with it. On the system nodes, by the label Terraform gives
+# them (terraform/infra/eks.tf): the cpu NodePool has no taint, and consolidation there would
+# restart the controller that applies everything else.
+resource "helm_release" "argocd" {
+  name             = "argocd"
+  namespace        = "argocd"
+  create_namespace = true
+  repository       = "https://argoproj.github.io/argo-helm"
+  chart            = "argo-cd"
+  version          = var.argocd_version
+  wait             = true
+
+  values = [yamlencode({
+    global = { nodeSelector = { "karpenter.sh/controller" = "true" } }
+  })]
+}

@@ -1,4 +1,6 @@
 locals {
+  # The *_IMAGE values are repositories without a tag: the overlay adds IMAGE_TAG (the render
+  # step's --image-tag, the git SHA the release pushed) to each, the components image included.
   kustomize_inputs = {
     AWS_REGION         = var.region
     MEDIA_BUCKET       = local.infra.media_bucket

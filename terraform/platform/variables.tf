@@ -24,12 +24,18 @@ variable "gpu_limit" {
 }
 
 variable "gpu_instance_families" {
-  description = "EC2 instance families the GPU NodePool may launch (NVIDIA A10G = g5, L4 = g6)."
+  description = "EC2 instance families the GPU NodePool may launch (NVIDIA A10G = g5, L4 = g6, 24 GB; L40S = g6e, 48 GB). The pool takes one-GPU sizes only (karpenter.tf), so a family must have some."
   type        = list(string)
   default     = ["g5", "g6"]
   validation {
     condition     = length(var.gpu_instance_families) > 0 && alltrue([for f in var.gpu_instance_families : can(regex("^(g|p)[0-9]+[a-z]*$", f))])
-    error_message = "gpu_instance_families must list GPU families such as g5, g6, p4d."
+    error_message = "gpu_instance_families must list GPU families such as g5, g6, g6e."
+  }
+  # The NodePool requires instance-gpu-count 1: a family sold only with 4 or 8 GPUs a machine
+  # would be accepted here and never launched.
+  validation {
+    condition     = length(setintersection(var.gpu_instance_families, ["p3dn", "p4d", "p4de", "p5e", "p5en"])) == 0
+    error_message = "p3dn, p4d, p4de, p5e and p5en come with 8 GPUs a machine only; the GPU NodePool launches one-GPU sizes (for 40 GB and more, g6e: one 48 GB L40S up to g6e.16xlarge)."
   }
 }
 
@@ -94,6 +100,16 @@ variable "kfp_version" {
   validation {
     condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.kfp_version))
     error_message = "kfp_version must be a release such as 2.17.3."
+  }
+}
+
+variable "argocd_version" {
+  description = "Argo CD Helm chart version (https://argoproj.github.io/argo-helm, chart argo-cd)."
+  type        = string
+  default     = "7.8.20"
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.argocd_version))
+    error_message = "argocd_version must be an exact chart release such as 7.8.20."
   }
 }
 

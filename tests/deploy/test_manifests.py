@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from stereo_spot.errors import InvalidOption
 from tests.deploy.conftest import MANIFESTS, OVERLAYS, ROOT, find_checkov
 from tests.processes import stereo_spot_command
 
@@ -434,3 +435,215 @@ def test_pipeline_tasks_go_anywhere_on_a_cluster_without_node_pools(rendered, tm
     assert "STEREO_SPOT_PIPELINE_NODE_POOL" not in config
     executors = _compiled_placement(tmp_path, {"STEREO_SPOT_PIPELINE_NODE_POOL": ""})
     assert not any("nodeSelector" in executor for executor in executors.values())
+
+
+def _example_outputs() -> dict[str, str]:
+    example = MANIFESTS / "overlays" / "aws" / "terraform-outputs.env.example"
+    return dict(
+        line.split("=", 1)
+        for line in example.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+
+
+def test_aws_components_image_carries_the_deployed_tag(rendered):
+    """The portal compiles STEREO_SPOT_COMPONENTS_IMAGE into every run as the task image. It was
+    the bare ECR repository: every task pod pulled :latest, which no release pushes (tags are git
+    SHAs, repositories immutable). It takes the same tag as the portal and the model server."""
+    from components.image import pinned_image
+
+    outputs = _example_outputs()
+    config = _config_map(rendered["aws"], "stereo-spot-config", "stereo-spot")["data"]
+    image = config["STEREO_SPOT_COMPONENTS_IMAGE"]
+    assert image == f"{outputs['COMPONENTS_IMAGE']}:{outputs['IMAGE_TAG']}"
+    assert pinned_image(image) == image
+    portal = _find(rendered["aws"], "Deployment", "stereo-spot-portal")
+    assert portal["spec"]["template"]["spec"]["containers"][0]["image"].endswith(
+        f":{outputs['IMAGE_TAG']}"
+    )
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/stereo-spot/components",
+        "registry.local:5000/stereo-spot/components",
+        "stereo-spot-components:latest",
+    ],
+)
+def test_a_components_image_without_a_tag_is_refused(reference):
+    from components.image import pinned_image
+
+    with pytest.raises(InvalidOption, match="names no tag"):
+        pinned_image(reference)
+
+
+def test_compiling_with_an_untagged_image_is_one_sentence_of_misuse(tmp_path):
+    # It was a traceback from the import of the component modules.
+    env = {**os.environ, "STEREO_SPOT_COMPONENT_IMAGE": ""}
+    compiled = subprocess.run(
+        ["stereo-spot", "compile-pipeline", "--image", "registry.local/stereo-spot/components",
+         "-o", str(tmp_path / "p.yaml")],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert compiled.returncode == 2
+    assert compiled.stderr.startswith(
+        "stereo-spot: The components image 'registry.local/stereo-spot/components' names no tag"
+    ), compiled.stderr
+    assert "Traceback" not in compiled.stderr and not (tmp_path / "p.yaml").exists()
+
+
+def test_a_components_image_with_a_tag_or_digest_is_taken():
+    from components.image import pinned_image
+
+    for reference in (
+        "registry.local:5000/stereo-spot/components:abc1234",
+        "stereo-spot-components@sha256:" + "0" * 64,
+    ):
+        assert pinned_image(reference) == reference
+
+
+# The restricted Pod Security Standard the stereo-spot namespace enforces (base/namespace.yaml):
+# a pod it refuses is never created, as a bare `kubectl run` was.
+def _meets_restricted_pod_security(pod: dict, container: dict) -> list[str]:
+    context = {**pod.get("securityContext", {}), **container.get("securityContext", {})}
+    problems = []
+    if context.get("runAsNonRoot") is not True:
+        problems.append("runAsNonRoot")
+    if context.get("allowPrivilegeEscalation") is not False:
+        problems.append("allowPrivilegeEscalation")
+    if (context.get("seccompProfile") or {}).get("type") not in {"RuntimeDefault", "Localhost"}:
+        problems.append("seccompProfile")
+    if "ALL" not in container.get("securityContext", {}).get("capabilities", {}).get("drop", []):
+        problems.append("capabilities.drop ALL")
+    return problems
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_pod_in_the_stereo_spot_namespace_meets_restricted_pod_security(rendered, overlay):
+    for doc in rendered[overlay]:
+        if doc["metadata"].get("namespace") != "stereo-spot":
+            continue
+        for label, pod, containers in _pod_specs([doc]):
+            for container in containers:
+                assert not _meets_restricted_pod_security(pod, container), label
+
+
+def test_local_overlay_makes_moto_bucket_and_table_with_a_job(rendered):
+    """The header's `kubectl run ... -- stereo-spot aws-init` failed three ways: the restricted
+    namespace refused the bare pod, `stereo-spot` came twice after the image's ENTRYPOINT, and the
+    pod had neither moto's endpoint nor credentials."""
+    docs = rendered["local"]
+    job = _find(docs, "Job", "aws-init")
+    assert job["metadata"]["namespace"] == "stereo-spot"
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert [*container["command"], *container.get("args", [])] == ["stereo-spot", "aws-init"]
+    assert pod["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] >= 3
+    sources = {
+        kind: next(s[ref]["name"] for s in container["envFrom"] if ref in s)
+        for kind, ref in (("ConfigMap", "configMapRef"), ("Secret", "secretRef"))
+    }
+    config = _find(docs, "ConfigMap", sources["ConfigMap"])["data"]
+    assert config["AWS_ENDPOINT_URL"].startswith("http://moto.stereo-spot.svc")
+    assert {"STEREO_SPOT_BUCKET", "STEREO_SPOT_JOBS_TABLE", "AWS_DEFAULT_REGION"} <= set(config)
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(
+        _find(docs, "Secret", sources["Secret"])["data"]
+    )
+    header = (MANIFESTS / "overlays" / "local" / "kustomization.yaml").read_text()
+    assert "kubectl -n stereo-spot wait --for=condition=complete job/aws-init" in header
+    assert "kubectl -n stereo-spot run" not in header
+
+
+def _compiled(tmp_path: Path, config: dict[str, str]) -> tuple[dict, dict]:
+    """The pipeline package the portal compiles with ``config`` as its environment (and none of
+    this machine's AWS or Stereo-Spot settings)."""
+    target = tmp_path / "stereo_pipeline.yaml"
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "STEREO_SPOT_"))
+    }
+    subprocess.run(
+        [*stereo_spot_command(), "compile-pipeline", "-o", str(target)],
+        env={**environment, **config}, check=True, capture_output=True,
+    )  # fmt: skip
+    spec, platform = yaml.safe_load_all(target.read_text())
+    return spec, platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+
+
+def test_local_overlay_pipeline_tasks_reach_moto_with_its_credentials(rendered, tmp_path):
+    """The compiled package carried no endpoint or credentials, and nothing mounted the kubeflow
+    ConfigMap or Secret: on kind every task's S3 and DynamoDB call went to AWS with no
+    credentials. Compiled with the local portal's config, each task gets moto's endpoint and the
+    Secret in kubeflow by its stable name."""
+    docs = rendered["local"]
+    config = _config_map(docs, "stereo-spot-config", "stereo-spot")["data"]
+    spec, executors = _compiled(tmp_path, config)
+
+    secret_name = config["STEREO_SPOT_PIPELINE_CREDENTIALS_SECRET"]
+    secret = _find(docs, "Secret", secret_name)  # exactly this name: no hash suffix
+    assert secret["metadata"]["namespace"] == "kubeflow"
+    for name, executor in spec["deploymentSpec"]["executors"].items():
+        env = {item["name"]: item["value"] for item in executor["container"]["env"]}
+        assert env["AWS_ENDPOINT_URL"] == config["AWS_ENDPOINT_URL"], name
+        assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(env), "never in the package"
+        (source,) = executors[name]["secretAsEnv"]
+        assert source["secretName"] == secret_name
+        keys = {pair["secretKey"]: pair["envVar"] for pair in source["keyToEnv"]}
+        assert keys == {"AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID",
+                        "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY"}  # fmt: skip
+        assert set(keys) <= set(secret["data"])
+
+
+def test_aws_pipeline_tasks_take_credentials_from_irsa_alone(rendered, tmp_path):
+    config = _config_map(rendered["aws"], "stereo-spot-config", "stereo-spot")["data"]
+    spec, executors = _compiled(tmp_path, config)
+    for name, executor in spec["deploymentSpec"]["executors"].items():
+        env = {item["name"] for item in executor["container"]["env"]}
+        assert "AWS_ENDPOINT_URL" not in env, name
+        assert "secretAsEnv" not in executors[name], name
+        assert executor["container"]["image"] == config["STEREO_SPOT_COMPONENTS_IMAGE"]
+
+
+def test_aws_portal_runs_on_the_system_node_group(rendered):
+    """Its only selector was kubernetes.io/os; the cpu NodePool has no taint, so portal pods could
+    land on Karpenter's cpu nodes and be moved at every consolidation."""
+    import hcl2
+
+    portal = _find(rendered["aws"], "Deployment", "stereo-spot-portal")
+    selector = portal["spec"]["template"]["spec"]["nodeSelector"]
+    with open(ROOT / "terraform" / "infra" / "eks.tf") as handle:
+        eks = hcl2.load(handle)
+    (cluster,) = (body for block in eks["module"] for body in block.values())
+    system_labels = cluster["eks_managed_node_groups"]["system"]["labels"]
+    system_labels = {k.strip('"'): v.strip('"') for k, v in system_labels.items()}
+    chosen = {k: v for k, v in selector.items() if k != "kubernetes.io/os"}
+    assert chosen and chosen.items() <= system_labels.items()
+    # Nor may a node Karpenter launches carry it: the NodePools' templates do not name it.
+    karpenter = (ROOT / "terraform" / "platform" / "karpenter.tf").read_text()
+    node_pools = karpenter.split('resource "kubectl_manifest" "gpu_node_pool"')[1]
+    assert not any(label in node_pools for label in chosen)
+
+
+def test_weights_are_named_the_way_the_predictor_takes_them(rendered):
+    """A custom predictor container takes its weights as STORAGE_URI, not storageUri; and every
+    upload command puts the MODELS.md folder's contents at a versioned prefix."""
+    isvc = _find(rendered["aws"], "InferenceService", "stereo")
+    predictor = isvc["spec"]["predictor"]
+    assert "model" not in predictor
+    (container,) = predictor["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["STORAGE_URI"] == _example_outputs()["WEIGHTS_URI"]
+    docs = {name: (ROOT / "docs" / name).read_text() for name in ("DEPLOY.md", "RUNBOOKS.md",
+                                                                   "MODELS.md")}  # fmt: skip
+    models = docs["MODELS.md"]
+    assert "STORAGE_URI" in models and "model.storageUri" not in models
+    root = re.search(r"^(\S+)/\n  stereocrafter/unet/", models, re.M).group(1)
+    syncs = [
+        match
+        for text in docs.values()
+        for match in re.findall(r"aws s3 sync ([^\s`]+) (s3://[^\s`:]+)", text)
+    ]
+    assert len(syncs) >= 3
+    for source, target in syncs:
+        assert source == f"./{root}/", (source, target)
+        assert re.search(r"/stereocrafter/v\d+/$", target), target

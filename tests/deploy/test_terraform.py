@@ -164,10 +164,51 @@ def test_the_portal_role_allows_every_call_the_portal_makes():
         listing = statements["TellMissingFromForbidden"][2][0]
         assert f"{top}/*" in {_unquote(v) for v in listing["values"]}, top
     assert _allowed(statements, "s3:ListBucketMultipartUploads", media)
-    # Job records: made, read, moved on, listed (the completed list's index), deleted.
-    for action in ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem",
-                   "dynamodb:Query", "dynamodb:DeleteItem"):  # fmt: skip
-        assert _allowed(statements, action, "${aws_dynamodb_table.jobs.arn}"), action
+    # Job records: every operation the DynamoDB job store calls, found in its code (the portal
+    # uses all of them: made, read, moved on, listed, left-queued jobs found, deleted).
+    operations = _job_store_dynamodb_operations()
+    assert {"PutItem", "GetItem", "UpdateItem", "Query", "DeleteItem", "Scan"} <= set(operations)
+    for operation, on_index in operations.items():
+        resource = "${aws_dynamodb_table.jobs.arn}" + ("/index/*" if on_index else "")
+        assert _allowed(statements, f"dynamodb:{operation}", resource), (operation, resource)
+
+
+def test_a_starting_portal_may_scan_the_jobs_table_for_jobs_left_queued():
+    """The portal's role had no Scan: list_all's AccessDenied was logged at start and the jobs
+    a previous portal left queued were never submitted. The table alone: the index is queried."""
+    portal, pipeline = _role_policy("portal"), _role_policy("pipeline")
+    table = "${aws_dynamodb_table.jobs.arn}"
+    assert _allowed(portal, "dynamodb:Scan", table)
+    assert not _allowed(portal, "dynamodb:Scan", f"{table}/index/*")
+    assert not _allowed(pipeline, "dynamodb:Scan", table)
+
+
+def _job_store_dynamodb_operations() -> dict[str, bool]:
+    """DynamoDB operations stereo_spot/jobs/dynamo.py calls → whether the calling method names
+    an index (IndexName). Client calls (``self.client.get_item(...)``) and paginators
+    (``get_paginator("scan")``) alike, so a new call cannot miss its permission here."""
+    import ast
+
+    tree = ast.parse((ROOT / "stereo_spot" / "jobs" / "dynamo.py").read_text())
+    operations: dict[str, bool] = {}
+    for function in ast.walk(tree):
+        if not isinstance(function, ast.FunctionDef):
+            continue
+        names_index = any(
+            isinstance(node, ast.Constant) and node.value == "IndexName"
+            for node in ast.walk(function)
+        )
+        for call in ast.walk(function):
+            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+                continue
+            owner, method = call.func.value, call.func.attr
+            if not (isinstance(owner, ast.Attribute) and owner.attr == "client"):
+                continue
+            if method == "get_paginator":
+                method = call.args[0].value
+            operation = "".join(part.title() for part in method.split("_"))
+            operations[operation] = operations.get(operation, False) or names_index
+    return operations
 
 
 def test_render_keys_match_terraform_kustomize_inputs_output():
@@ -281,3 +322,85 @@ def test_the_pipeline_role_allows_every_call_its_steps_make():
     for action in ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"):
         assert _allowed(statements, action, "${aws_dynamodb_table.jobs.arn}"), action
     assert not _allowed(statements, "dynamodb:DeleteItem", "${aws_dynamodb_table.jobs.arn}")
+
+
+def _variables(stage: str) -> dict[str, dict]:
+    document = _hcl(TERRAFORM / stage / "variables.tf")
+    return {_unquote(name): body for block in document["variable"] for name, body in block.items()}
+
+
+def test_argo_cd_is_installed_pinned_where_the_application_lives():
+    """DEPLOY.md ended with `kubectl apply -n argocd -f manifests/argocd/application.yaml`, but
+    nothing installed Argo CD: no namespace, no Application CRD."""
+    import yaml
+
+    release = _resource(_hcl(TERRAFORM / "platform" / "addons.tf"), "helm_release", "argocd")
+    assert _unquote(release["chart"]) == "argo-cd"
+    assert _unquote(release["repository"]) == "https://argoproj.github.io/argo-helm"
+    assert release["create_namespace"] is True
+    assert release["version"] == "${var.argocd_version}"
+    version = _variables("platform")["argocd_version"]["default"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", _unquote(version)), "an exact, checked chart release"
+    application = yaml.safe_load((MANIFESTS / "argocd" / "application.yaml").read_text())
+    assert _unquote(release["namespace"]) == application["metadata"]["namespace"]
+
+    deploy = (ROOT / "docs" / "DEPLOY.md").read_text()
+    installed = deploy.index("terraform -chdir=terraform/platform apply")
+    applied = deploy.index("kubectl apply -n argocd -f manifests/argocd/application.yaml")
+    pushed = deploy.index("git push -f origin env/aws")
+    assert installed < pushed < applied
+
+
+def _heredoc(text: str, path: str) -> str:
+    match = re.search(rf"cat > {re.escape(path)} <<(\w+)\n(.*?)\n\1\n", text, re.S)
+    assert match, f"no heredoc writes {path}"
+    return match.group(2)
+
+
+def test_platform_inputs_are_written_once_to_a_file_every_apply_reads():
+    """The platform stage's inputs were given once with -var: later applies from the runbooks
+    prompted for state_bucket and put the example host name, certificate and weights prefix back
+    (which the weights rotation then rendered into the Ingress); region was left at its default."""
+    hcl2 = pytest.importorskip("hcl2", reason="pip install python-hcl2")
+    deploy = (ROOT / "docs" / "DEPLOY.md").read_text()
+    written = hcl2.loads(_heredoc(deploy, "terraform/platform/terraform.tfvars"))
+    declared = _variables("platform")
+    without_default = {name for name, body in declared.items() if "default" not in body}
+    # Those with defaults that only fit the example account, and the region the infra stage has.
+    per_account = {"region", "portal_hostname", "certificate_arn", "weights_prefix"}
+    assert without_default | per_account <= set(written) <= set(declared)
+    assert _unquote(written["region"]) == "$AWS_REGION"
+
+    example = hcl2.loads((TERRAFORM / "platform" / "terraform.tfvars.example").read_text())
+    assert {key for key in example if not key.startswith("__")} == set(written)  # not comments
+
+    for doc in ("DEPLOY.md", "RUNBOOKS.md"):
+        text = (ROOT / "docs" / doc).read_text()
+        for command in re.findall(
+            r"terraform -chdir=terraform/platform (?:apply|plan)[^\n`]*", text
+        ):
+            assert "-var" not in command, f"{doc}: {command}"
+    from tests.deploy.test_docs import _in_git_checkout
+
+    if _in_git_checkout():
+        ignored = subprocess.run(
+            ["git", "check-ignore", "-q", "terraform/platform/terraform.tfvars"], cwd=ROOT
+        )
+        assert ignored.returncode == 0, "one account's values stay out of git"
+
+
+def test_gpu_families_suggested_come_in_one_gpu_sizes():
+    """The GPU NodePool launches one-GPU machines only; p4d (suggested for 40 GB cards) comes with
+    eight GPUs only and would never launch."""
+    karpenter = (TERRAFORM / "platform" / "karpenter.tf").read_text()
+    assert '"karpenter.k8s.aws/instance-gpu-count", operator = "In", values = ["1"]' in karpenter
+    families = _variables("platform")["gpu_instance_families"]
+    first, only_one_gpu = families["validation"]
+    assert "p4d" not in first["error_message"]
+    refused = set(re.findall(r'"(p\w+)"', only_one_gpu["condition"]))
+    assert {"p4d", "p4de", "p5e", "p5en"} <= refused
+    deploy = (ROOT / "docs" / "DEPLOY.md").read_text()
+    suggested = re.findall(r"gpu_instance_families = \[([^\]]*)\]", deploy)
+    assert suggested
+    for listing in suggested:
+        assert not set(re.findall(r'"(\w+)"', listing)) & refused, listing

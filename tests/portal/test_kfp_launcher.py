@@ -85,7 +85,11 @@ def compiled_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``stereo-spot compile-pipeline`` as a release job runs it, with the cluster's settings."""
     target = tmp_path_factory.mktemp("kfp") / "stereo_pipeline.yaml"
     env = {**os.environ, **CLUSTER_ENV, "STEREO_SPOT_COMPONENTS_IMAGE": COMPONENTS_IMAGE}
-    env.pop("STEREO_SPOT_COMPONENT_IMAGE", None)
+    # As on EKS: no endpoint (this session's moto server is not the cluster's) and IRSA, not a
+    # credentials Secret (tests/deploy checks the local overlay's package, which has both).
+    for name in ("STEREO_SPOT_COMPONENT_IMAGE", "AWS_ENDPOINT_URL",
+                 "STEREO_SPOT_PIPELINE_CREDENTIALS_SECRET", "STEREO_SPOT_PIPELINE_NODE_POOL"):  # fmt: skip
+        env.pop(name, None)
     result = subprocess.run(
         ["stereo-spot", "compile-pipeline", "-o", str(target)],
         env=env, capture_output=True, text=True, timeout=120,
@@ -273,24 +277,27 @@ def test_a_refused_run_fails_the_job_with_the_api_reason(
 
 @pytest.mark.filterwarnings("ignore:This client only works:FutureWarning")
 def test_the_sdk_call_in_deploy_md_creates_a_run(kfp_api: KfpApiStub, compiled_package: Path):
-    """docs/DEPLOY.md's one-liner for users who submit runs themselves, then ``get_run``."""
+    """docs/DEPLOY.md's one-liner for users who submit runs themselves, as written there (its
+    arguments, engine and segment length included), then ``get_run``."""
     import kfp
 
+    from tests.deploy.test_docs import DOCS, _sdk_calls
+
+    (call,) = _sdk_calls((DOCS / "DEPLOY.md").read_text())
     client = kfp.Client(host=kfp_api.url)
     result = client.create_run_from_pipeline_package(
         str(compiled_package),
-        arguments={
-            "job_id": "JOB",
-            "source_uri": "s3://media/input/JOB/source.mp4",
-            "layout": "sbs",
-        },
-        experiment_name="stereo-spot",
-        run_name="stereo-spot JOB",
-        service_account=SERVICE_ACCOUNT,
+        arguments=call["arguments"],
+        experiment_name=call["experiment_name"],
+        run_name=call["run_name"],
+        service_account=call["service_account"],
     )
 
     assert client.get_run(result.run_id).state == "PENDING"
     (run,) = kfp_api.created_runs
-    assert run["runtime_config"]["parameters"]["layout"] == "sbs"
+    parameters = run["runtime_config"]["parameters"]
+    assert parameters["layout"] == "sbs"
+    assert (parameters["engine"], parameters["segment_seconds"]) == ("stereocrafter", 3)
+    assert run["service_account"] == SERVICE_ACCOUNT
     _assert_submits_the_stereo_pipeline(run)
     assert kfp_api.received("GET", f"/runs/{result.run_id}")
