@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from portal.services import NotReady, get_job
 from stereo_spot import keys
+from stereo_spot.disk_space import in_words
 from stereo_spot.domain import JobStatus
 from stereo_spot.errors import StereoSpotError, UploadRejected
 from stereo_spot.jobs import JobStore
@@ -127,11 +128,7 @@ def _refuse_over_limit(size: int, settings: Settings) -> None:
 def _too_large(size: int, limit: int) -> str:
     """Why a file of ``size`` bytes is refused, its size and the limit told so that they
     differ: in bytes when rounded they read the same (a file 1 byte over 20 GiB)."""
-    said, most = _in_words(size), _in_words(limit)
+    said, most = in_words(size), in_words(limit)
     if said == most:
         said, most = f"{size:,} bytes", f"{limit:,} bytes ({most})"
     return f"The file is {said}; this portal accepts videos of up to {most}."
-
-
-def _in_words(size: int) -> str:
-    return f"{size / 1024**3:.1f} GiB" if size >= 1024**3 else f"{size / 1024**2:.1f} MiB"
