@@ -138,6 +138,9 @@ def run_retry(args: argparse.Namespace) -> int:
         running = run_in_progress(settings, job.job_id)
         if running is not None:
             raise StereoSpotError(converted_elsewhere(job.job_id, running))
+        # The engine the job was made for, not this shell's STEREO_SPOT_ENGINE: a server of
+        # another engine refuses every segment, and the job failed for good.
+        settings = settings.model_copy(update={"engine": job.engine})
         with _model_server(settings) as (settings, server):
             run_with_progress(settings, job.job_id, args.segment_seconds, server)
         print(f"job {job.job_id} completed.", file=sys.stderr)
