@@ -15,13 +15,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from stereo_spot.errors import EngineError, StereoSpotError
+from stereo_spot.errors import EngineError, InvalidOption, StereoSpotError
 
 ML_INSTALL_HINT = "install stereo-spot[ml] (torch, transformers, diffusers)"
 
@@ -56,9 +57,28 @@ def refuse_what_cannot_load(engine: str, weights: str | None) -> None:
     inside the folder, and weights in S3, the server checks as it loads them."""
     if engine not in ENGINE_PACKAGES:
         return  # classical: nothing to load
+    _refuse_bad_options()
     if not (weights or "").startswith("s3://"):
         resolve_weights(weights, engine)
     require_ml(engine, load=False)
+
+
+# The devices STEREO_SPOT_DEVICE names, as torch spells them; read without importing torch.
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def _refuse_bad_options() -> None:
+    """A learned engine's ``STEREO_SPOT_*`` knob that does not parse is misuse, said before a
+    job is made (exit 2), as any other variable's is; its server said it once it had failed."""
+    try:
+        options = LearnedEngineOptions.from_environment()
+    except EngineError as error:
+        raise InvalidOption(str(error)) from None
+    if not _DEVICE.fullmatch(options.device):
+        raise InvalidOption(
+            f"STEREO_SPOT_DEVICE={options.device!r} is not a torch device (auto, cpu, cuda, "
+            "cuda:1, mps)."
+        )
 
 
 def _usable(module: str, load: bool) -> bool:

@@ -135,3 +135,26 @@ def test_a_learned_engine_without_weights_is_refused_before_its_server_starts(
     assert capsys.readouterr().err == f"stereo-spot: {reason}\n"
     assert main(["jobs", "list"]) == 0
     assert capsys.readouterr().out == "", "no job was made"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("STEREO_SPOT_BATCH_SIZE", "abc", "STEREO_SPOT_BATCH_SIZE must be a whole number >= 1, not 'abc'."),
+        ("STEREO_SPOT_DEVICE", "gpu", "STEREO_SPOT_DEVICE='gpu' is not a torch device (auto, cpu, cuda, cuda:1, mps)."),
+    ],
+)  # fmt: skip
+def test_a_learned_engine_s_knob_that_does_not_parse_is_misuse_before_any_job(
+    variable, value, reason, clip_mp4, tmp_path, monkeypatch, capsys
+):
+    # Its model server said so once it had failed to load, after `convert` had made a job.
+    monkeypatch.delenv("STEREO_SPOT_MODEL_URL", raising=False)
+    monkeypatch.setenv("STEREO_SPOT_ENGINE", "depth-anything")
+    monkeypatch.setenv("STEREO_SPOT_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("STEREO_SPOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv(variable, value)
+
+    assert main(["convert", str(clip_mp4), "-o", str(tmp_path / "3d.mp4")]) == 2
+    assert capsys.readouterr().err == f"stereo-spot: {reason}\n"
+    assert main(["jobs", "list"]) == 0
+    assert capsys.readouterr().out == "", "no job was made"
