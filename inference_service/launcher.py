@@ -23,6 +23,17 @@ if TYPE_CHECKING:
     import httpx
 
 STARTUP_TIMEOUT_SECONDS = 120
+# A learned engine's first start may download its weights (StereoCrafter's are several GB)
+# before it listens; 120 s gave up on a download still going.
+LEARNED_STARTUP_TIMEOUT_SECONDS = 1800
+
+
+def startup_timeout(settings: Settings) -> float:
+    """How long a server of ``settings.engine`` started here may take to load its model."""
+    if settings.model_start_seconds:
+        return settings.model_start_seconds
+    learned = settings.engine in LEARNED_ENGINES
+    return LEARNED_STARTUP_TIMEOUT_SECONDS if learned else STARTUP_TIMEOUT_SECONDS
 
 
 def free_port() -> int:
@@ -63,7 +74,9 @@ def wait_until_ready(
                     )
             time.sleep(0.3)
     raise StereoSpotError(
-        f"The model server at {base_url} did not become ready in {timeout:.0f} s."
+        f"The model server at {base_url} did not become ready in {timeout:g} s "
+        "(STEREO_SPOT_MODEL_START_SECONDS allows longer: a learned engine's first start downloads "
+        "its weights)."
     )
 
 
@@ -191,8 +204,9 @@ def starting_model_server(settings: Settings, port: int | None = None) -> Iterat
             )
         try:
             yield StartingServer(
-                process, f"http://127.0.0.1:{port}", settings.model_name, log_path=log_path
-            )
+                process, f"http://127.0.0.1:{port}", settings.model_name,
+                timeout=startup_timeout(settings), log_path=log_path,
+            )  # fmt: skip
         finally:
             stop_process(process)
 

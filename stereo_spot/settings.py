@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     # How long a convert step waits for a model server that is not listening yet (one still
     # loading its weights) before the attempt fails and KFP's retry takes over.
     model_wait_seconds: float = Field(default=120.0, ge=0)
+    # How long a model server this machine starts may take to load its model before the command
+    # gives up on it; unset: 2 minutes for the classical engine, 30 for a learned one, whose
+    # first start downloads gigabytes of weights from S3 into the cache.
+    model_start_seconds: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     # Checked here, not when a model server fails to build it: a job made for an engine that
     # does not exist could never be converted, not even once the variable was put right.
     engine: EngineName = "classical"

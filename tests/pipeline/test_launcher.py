@@ -6,7 +6,8 @@ import httpx
 import psutil
 import pytest
 
-from inference_service.launcher import starting_model_server
+from inference_service.launcher import starting_model_server, startup_timeout
+from stereo_spot.errors import StereoSpotError
 from stereo_spot.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -43,3 +44,17 @@ def test_the_server_on_this_machine_listens_on_this_machine_only(tmp_path):
             if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port
         }
     assert listening == {"127.0.0.1"}
+
+
+def test_how_long_a_server_may_take_to_start_follows_its_engine_and_the_setting(tmp_path):
+    # 120 s gave up on a learned engine still downloading its weights from S3.
+    assert startup_timeout(Settings(data_dir=tmp_path)) == 120
+    assert startup_timeout(Settings(data_dir=tmp_path, engine="stereocrafter")) == 1800
+    quick = Settings(data_dir=tmp_path, model_start_seconds=0.2)
+    with starting_model_server(quick) as server, pytest.raises(StereoSpotError) as gave_up:
+        server.wait()
+    assert str(gave_up.value) == (
+        f"The model server at {server.url} did not become ready in 0.2 s "
+        "(STEREO_SPOT_MODEL_START_SECONDS allows longer: a learned engine's first start "
+        "downloads its weights)."
+    )
