@@ -266,13 +266,21 @@ def read_config(folder: Path) -> tuple[dict | None, list[str]]:
     return config, []
 
 
+class CutShort(ValueError):
+    """A safetensors file shorter than its header says: a download that stopped part-way."""
+
+
 def safetensors_header(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
-    """name -> (dtype, shape) of every tensor in a safetensors file, from its header only."""
+    """name -> (dtype, shape) of every tensor in a safetensors file, from its header only; the
+    file's length is checked against where the header says its last tensor ends."""
     with open(path, "rb") as file:
         size = int.from_bytes(file.read(8), "little")
         if size <= 0 or size > 100 * 1024**2:
             raise ValueError("not a safetensors file")
         header = json.loads(file.read(size))
+    ends = [entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"]
+    if 8 + size + max(ends, default=0) > path.stat().st_size:
+        raise CutShort(f"{path.stat().st_size} bytes of {8 + size + max(ends)}")
     return {
         name: (entry["dtype"], tuple(entry["shape"]))
         for name, entry in header.items()
@@ -314,6 +322,8 @@ def weight_tensors(
     for file in files:
         try:
             tensors.update(safetensors_header(file))
+        except CutShort as short:
+            return None, [f"{file} is cut short ({short}): download it again."]
         except (OSError, ValueError, KeyError, TypeError):
             return None, [f"{file} is not a readable safetensors file; download it again."]
     return tensors, []
@@ -457,6 +467,6 @@ def load_problems(error: Exception, folder: Path, description: str) -> EngineErr
     """An EngineError sentence for a from_pretrained failure the header checks did not foresee."""
     message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return EngineError(
-        f"Loading the {description} from {folder} failed ({message}); run "
-        f"'stereo-spot models check' on the weights folder to see what to fix."
+        f"Loading the {description} from {folder} failed ({message}): its files do not hold "
+        "the model its config describes; copy that folder again as docs/MODELS.md lays it out."
     )

@@ -51,6 +51,18 @@ def test_missing_weights_file(tiny_depth_anything, tmp_path, capsys):
         engine_from_name("depth-anything", str(folder))
 
 
+def test_a_weights_file_cut_short_is_said_to_be(tiny_stereocrafter, tmp_path, capsys):
+    # A download that stopped part-way passed as "usable", and loading it then said to run
+    # the check that had passed it.
+    folder = copy(tiny_stereocrafter, tmp_path)
+    vae = folder / "svd" / "vae" / "diffusion_pytorch_model.safetensors"
+    whole = vae.stat().st_size
+    vae.write_bytes(vae.read_bytes()[: whole // 2])
+    code, out = check(folder, "stereocrafter", capsys)
+    assert code == 1
+    assert f"{vae} is cut short ({whole // 2} bytes of {whole}): download it again." in out
+
+
 def test_missing_component_of_stereocrafter(tiny_stereocrafter, tmp_path, capsys):
     folder = copy(tiny_stereocrafter, tmp_path)
     shutil.rmtree(folder / "svd" / "vae")
