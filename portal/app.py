@@ -178,10 +178,13 @@ def _error_response(request: Request, status: int, message: str) -> Response:
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status)
     templates: Jinja2Templates = request.app.state.templates
+    # A form on a job's page that was refused (a part's times, a start) leads back to that job.
+    job_id = request.scope.get("path_params", {}).get("job_id")
+    back = f"/jobs/{job_id}" if job_id and status != 404 else None
     return templates.TemplateResponse(
         request,
         "error.html",
-        {"status": status, "message": message},
+        {"status": status, "message": message, "back": back},
         status_code=status,
     )
 

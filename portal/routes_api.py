@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -32,8 +32,7 @@ from stereo_spot.storage import UploadTarget
 router = APIRouter(prefix="/api", tags=["jobs"])
 
 Engine = Literal["classical", "depth-anything", "stereocrafter"]
-# The names in Engine (a Literal, for the schema), as the engines know them.
-ENGINES: tuple[str, ...] = ENGINE_NAMES
+assert get_args(Engine) == ENGINE_NAMES, "the schema's engines are the engines' own names"
 # One set of defaults for the CLI, the form and the API: the stereo engine's own.
 _DEFAULTS = StereoParams()
 
@@ -89,7 +88,11 @@ class StereoSettingsRequest(BaseModel):
         description="scale a taller video down to this picture height (each eye's), keeping its "
         "shape; never up; default: the source's size",
     )
-    engine: Engine = "classical"
+    engine: Engine | None = Field(
+        default=None,
+        description="the engine this portal's model server runs (STEREO_SPOT_ENGINE), the "
+        "default; another is refused (422)",
+    )
 
     def params(self) -> StereoParams:
         return StereoParams(
@@ -312,7 +315,9 @@ def create_job(
     body: Annotated[CreateJobRequest | None, Body()] = None,
 ) -> CreatedJobOut:
     body = body or CreateJobRequest()  # every field has a default: no body at all is fine too
-    job = services.create_job(jobs, body.layout, body.params(), body.engine, body.source_name)
+    job = services.create_job(
+        jobs, settings, body.layout, body.params(), body.engine, body.source_name
+    )
     target = services.upload_target(storage, settings, job)
     return CreatedJobOut(job=job_out(job), upload=_upload_out(request, target))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -11,7 +12,6 @@ from pydantic import ValidationError
 from portal import services
 from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep, TemplatesDep
 from portal.routes_api import (
-    ENGINES,
     ConvertAgainRequest,
     CreateJobRequest,
     PartRequest,
@@ -34,6 +34,7 @@ from stereo_spot.domain import (
 )
 from stereo_spot.errors import InputRejected
 from stereo_spot.jobs import ACTIVE, CANCELLED
+from stereo_spot.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,6 +61,14 @@ ENGINE_LABELS = {
     "depth-anything": "Depth Anything V2 (better depth)",
     "stereocrafter": "StereoCrafter (GPU, best)",
 }
+
+
+def served_engines(settings: Settings) -> dict[str, str]:
+    """What the settings form offers as the engine: only the one this portal's model server
+    runs (``settings.engine``); a job for another fails on every segment after its upload."""
+    return {settings.engine: ENGINE_LABELS[settings.engine]}
+
+
 # What the settings form (_stereo_settings.html) offers for the encoding, on every page with it.
 ENCODING_CHOICES = {
     "codec_names": {VideoCodec.H264: "H.264", VideoCodec.HEVC: "HEVC"},
@@ -78,6 +87,24 @@ PHASES = {
     JobStatus.COMPLETED: "Done",
     JobStatus.FAILED: "Failed",
 }
+
+
+def preview_said(job: Job) -> str:
+    """How a preview's page names it, up to the video it was cut from: "A 2.5 s preview of the
+    part from 0:01 to 0:03.5 of". A part no longer than a preview is converted whole (not the
+    5 s a preview takes of a longer one); the length is the cut's own once its probe is in."""
+    within = job.preview_within
+    if (
+        within is not None
+        and within.end is not None
+        and within.end - within.start <= PREVIEW_SECONDS
+    ):
+        return f"A preview of the whole part {within.label} of"
+    # A preview its run cuts (on S3) records the whole video as its source, the cut apart.
+    cut = job.part_source if job.cut_preview else job.source
+    seconds = cut.duration if cut is not None else PREVIEW_SECONDS
+    of_part = f" the part {within.label} of" if within is not None else ""
+    return f"A {seconds:.3g} s preview of{of_part}"
 
 
 def _page(
@@ -102,11 +129,11 @@ def _create_form(templates, request: Request, settings, error: str | None = None
         "index.html",
         status_code=status,
         layouts=LAYOUT_LABELS,
-        engines={name: ENGINE_LABELS[name] for name in ENGINES},
+        engines=served_engines(settings),
         anaglyph_modes=list(AnaglyphMode),
         **ENCODING_CHOICES,
         defaults=defaults,
-        default_engine=settings.engine if settings.engine in ENGINES else "classical",
+        default_engine=settings.engine,
         error=error,
     )
 
@@ -127,7 +154,7 @@ def _stereo_form(
     crf: Annotated[str | None, Form()] = None,
     preset: Annotated[str | None, Form()] = None,
     max_height: Annotated[str | None, Form()] = None,
-    engine: Annotated[str, Form()] = "classical",
+    engine: Annotated[str | None, Form()] = None,
 ) -> dict[str, object]:
     """The settings fields of a form (``_stereo_settings.html``), for the API's request models.
 
@@ -143,10 +170,10 @@ def _stereo_form(
         "crf": crf or None,
         "preset": preset,
         "max_height": max_height or None,  # empty: the source's size
+        "engine": engine,  # none: the one the portal's model server runs
     }
     return {
         "layout": layout,
-        "engine": engine,
         "edges_at_screen": edges_at_screen is not None,
         **{name: value for name, value in given.items() if value is not None},
     }
@@ -174,11 +201,13 @@ def create_job(
 ) -> Response:
     try:
         form = CreateJobRequest(**fields)
+        job = services.create_job(jobs, settings, form.layout, form.params(), form.engine)
     except ValidationError as invalid:
         return _create_form(
             templates, request, settings, error=f"Please check: {_problems(invalid)}.", status=422
         )
-    job = services.create_job(jobs, form.layout, form.params(), form.engine)
+    except InputRejected as refused:
+        return _create_form(templates, request, settings, error=str(refused), status=422)
     return RedirectResponse(f"/jobs/{job.job_id}", status_code=303)
 
 
@@ -189,6 +218,7 @@ def completed_jobs(
     jobs: JobsDep,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    deleted: Annotated[str | None, Query(max_length=255)] = None,
 ) -> HTMLResponse:
     page = services.list_completed(jobs, limit=limit, cursor=cursor)
     return _page(
@@ -199,6 +229,7 @@ def completed_jobs(
         next_cursor=page.next_cursor,
         limit=limit,
         first_page=not cursor,
+        deleted=deleted,
     )
 
 
@@ -225,7 +256,8 @@ def job_page(
         takes_upload=job.status is JobStatus.CREATED,
         max_upload_bytes=settings.max_upload_bytes,
         layouts=LAYOUT_LABELS,
-        engines=ENGINE_LABELS,
+        engines=served_engines(settings),
+        engine_labels=ENGINE_LABELS,
         active=not stopped
         and (job.status in ACTIVE or (job.status is JobStatus.UPLOADED and not job.held)),
         stopped=stopped,
@@ -238,6 +270,7 @@ def job_page(
         anaglyph_modes=list(AnaglyphMode),
         **ENCODING_CHOICES,
         preview_seconds=PREVIEW_SECONDS,
+        preview_said=preview_said(job) if job.preview_of else "",
     )
 
 
@@ -293,6 +326,7 @@ def play_page(
         playback=playback,
         anaglyph_mixes={mode.value: matrices for mode, matrices in mixes.items()},
         glasses={mode.value: mode.glasses for mode in mixes},
+        codec_names=ENCODING_CHOICES["codec_names"],
     )
 
 
@@ -327,5 +361,7 @@ def cancel_job(job_id: str, jobs: JobsDep, launcher: LauncherDep) -> Response:
 
 @router.post("/jobs/{job_id}/delete", dependencies=[CsrfChecked])
 def delete_job(job_id: str, jobs: JobsDep, storage: StorageDep, launcher: LauncherDep) -> Response:
+    name = services.get_job(jobs, job_id).source_name or f"job {job_id[:8]}"
     services.delete_job(jobs, storage, launcher, job_id)
-    return RedirectResponse("/jobs", status_code=303)
+    # The list says what went: the job's page is gone, and with it any word of the delete.
+    return RedirectResponse(f"/jobs?{urlencode({'deleted': name})}", status_code=303)

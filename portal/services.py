@@ -79,16 +79,35 @@ class Restyle(TypedDict):
 _start_lock = threading.Lock()
 
 
+def served_engine(settings: Settings, asked: str | None = None) -> str:
+    """The engine a new conversion uses: the one this portal's model server runs
+    (``STEREO_SPOT_ENGINE``, which ``stereo-spot up`` gives its model server and a cluster's
+    InferenceService is built from), when none is ``asked`` for. Another is refused before
+    anything is uploaded: its every segment would fail on that server."""
+    if asked is None or asked == settings.engine:
+        return settings.engine
+    raise InputRejected(
+        f"This portal's model server runs the '{settings.engine}' engine, not '{asked}'; "
+        f"convert with '{settings.engine}' or leave the engine out."
+    )
+
+
 def create_job(
     jobs: JobStore,
+    settings: Settings,
     layout: Layout,
     params: StereoParams,
-    engine: str,
+    engine: str | None = None,
     source_name: str = "",
 ) -> Job:
-    return jobs.create(
-        Job(layout=layout, params=params, engine=engine, source_name=_clean_name(source_name))
+    """A new job waiting for its video; ``engine`` must be the served one (None: that one)."""
+    job = Job(
+        layout=layout,
+        params=params,
+        engine=served_engine(settings, engine),
+        source_name=_clean_name(source_name),
     )
+    return jobs.create(job)
 
 
 def upload_target(storage: ObjectStorage, settings: Settings, job: Job) -> UploadTarget:
@@ -179,8 +198,8 @@ def start_job(
                 return jobs.update(job_id, run_id=run_id)
             except TransitionConflict:
                 return jobs.get(job_id)  # a fast run already finished; its record is news
-        if info is not None:
-            job = jobs.update(job_id, source=info)
+        # Held with the part it was uploaded for: its page offers that part, and converts it.
+        job = jobs.update(job_id, part=part, **({"source": info} if info is not None else {}))
     # Outside the lock: starting the preview takes it again.
     return _start_preview(
         jobs, storage, settings, launcher, job, _style_of(job), whole, within=part
@@ -276,7 +295,7 @@ def convert_again(
     job_id: str,
     layout: Layout,
     params: StereoParams,
-    engine: str,
+    engine: str | None = None,
     preview: bool = False,
     part: Part | None = None,
 ) -> Job:
@@ -288,9 +307,11 @@ def convert_again(
     inside the storage (or the excerpt cut from it stored), so each job keeps and deletes its
     own. A video held for its preview (:attr:`Job.held`) is not copied: that job itself starts;
     asked again alike once started, it is returned as it is, converting nothing twice.
+    ``engine`` must be the served one (:func:`served_engine`; None: that one).
     """
     _require_launcher(launcher)
     earlier = get_job(jobs, job_id)
+    engine = served_engine(settings, engine)
     try:
         origin = jobs.get(earlier.cut_from) if earlier.cut_from else earlier
     except JobNotFound:

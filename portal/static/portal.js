@@ -1,5 +1,5 @@
 // Stereo-Spot portal: upload in parts with a progress bar, then start; job pages refresh
-// themselves.
+// themselves; the play page says when the browser cannot show the video's picture.
 // No inline script (the CSP forbids it) and no build step.
 (function () {
   "use strict";
@@ -40,7 +40,8 @@
         message.textContent = file.name + " is " + tooLarge(file.size, limit) + ".";
         return;
       }
-      var part = partProblem();
+      var part = partProblem(document.getElementById("upload-start"),
+                             document.getElementById("upload-end"));
       if (part) { message.textContent = part; return; }
       button.disabled = true;
       fileInput.disabled = true;
@@ -65,18 +66,7 @@
       });
     });
 
-    // "Only a part" as the portal would refuse it (PartRequest), said before anything is sent:
-    // the browser's own check (the inputs' pattern) has refused what is no time at all.
-    function partProblem() {
-      var from = document.getElementById("upload-start");
-      var to = document.getElementById("upload-end");
-      if (!from || !to || !to.value.trim()) { return null; }
-      var start = from.value.trim() ? secondsOf(from.value) : 0;
-      var end = secondsOf(to.value);
-      if (isNaN(start) || isNaN(end) || end > start) { return null; }  // the portal says why
-      return "Please check: the end (" + shortNumber(end) + " s) must come after the start (" +
-        shortNumber(start) + " s).";
-    }
+    clearedOnChange(message, ["upload-start", "upload-end"]);
 
     // S3's multipart upload through the portal's API (portal/routes_uploads.py): each part a
     // PUT of its own straight to the storage, retried alone, several at once.
@@ -317,6 +307,49 @@
     }
   }
 
+  // "Only a part" as the portal would refuse it (PartRequest), said before anything is sent:
+  // the browser's own check (the inputs' pattern) has refused what is no time at all.
+  function partProblem(from, to) {
+    if (!from || !to || !to.value.trim()) { return null; }
+    var start = from.value.trim() ? secondsOf(from.value) : 0;
+    var end = secondsOf(to.value);
+    if (isNaN(start) || isNaN(end) || end > start) { return null; }  // the portal says why
+    return "Please check: the end (" + shortNumber(end) + " s) must come after the start (" +
+      shortNumber(start) + " s).";
+  }
+
+  // A "Please check" about the part goes once the part is changed: left standing, it would
+  // speak of times no longer there while the browser says what is wrong with the new ones.
+  function clearedOnChange(message, ids) {
+    ids.forEach(function (id) {
+      var input = document.getElementById(id);
+      if (!input) { return; }
+      input.addEventListener("input", function () {
+        if (message.textContent.indexOf("Please check") === 0) { message.textContent = ""; }
+      });
+    });
+  }
+
+  // "Convert again" checks its part as the upload page does, before the form goes.
+  function againForm(form) {
+    var message = document.getElementById("again-message");
+    form.addEventListener("submit", function (event) {
+      var part = partProblem(document.getElementById("start"), document.getElementById("end"));
+      if (part) {
+        event.preventDefault();
+        message.textContent = part;
+      }
+    });
+    clearedOnChange(message, ["start", "end"]);
+  }
+
+  // "Delete this job and its files" asks first (the CSP allows no inline onsubmit).
+  function askedFirst(form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
+    });
+  }
+
   // As the portal says sizes (portal/uploads.py).
   function inWords(bytes) {
     return bytes >= Math.pow(1024, 3) ? (bytes / Math.pow(1024, 3)).toFixed(1) + " GiB" :
@@ -408,9 +441,30 @@
     window.setTimeout(poll, 2000);
   }
 
+  // A video whose picture this browser cannot decode (HEVC in Chromium without the codec)
+  // plays its sound over a black box and reports no error: only its picture size, 0 once it
+  // has loaded, tells. The page says so and points to the download.
+  function playPage(video) {
+    var notice = document.getElementById("no-picture");
+    // (Not on an error event: Chromium reports an expired signed URL's 403 as "not supported"
+    // too, and the codec would be blamed for it.)
+    function check() {
+      if (video.readyState >= 1 && video.videoWidth === 0) { notice.hidden = false; }
+    }
+    ["loadedmetadata", "loadeddata"].forEach(function (name) {
+      video.addEventListener(name, check);
+    });
+    check();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var player = document.getElementById("player");
+    if (player && document.getElementById("no-picture")) { playPage(player); }
     var form = document.getElementById("upload-form");
     if (form) { uploadPage(form); }
+    var again = document.getElementById("again-form");
+    if (again) { againForm(again); }
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-confirm]"), askedFirst);
     var section = document.getElementById("job");
     if (section && section.dataset.pollUrl) { statusPage(section); }
   });

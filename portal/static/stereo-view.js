@@ -125,9 +125,22 @@
     gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
   }
 
+  // A picture this browser cannot decode (HEVC in Chromium): the player plays the sound alone,
+  // and WebGL, handed no frame, would refuse every draw ("texImage2D: no video").
+  function noPicture() {
+    return video.readyState >= 1 && video.videoWidth === 0;
+  }
+
+  function withdraw() {
+    if (!noPicture()) { return; }
+    mode = "";
+    canvas.hidden = true;
+    box.hidden = true;
+  }
+
   function draw() {
     if (!mode) { drawing = false; return; }
-    if (video.readyState >= 2) {
+    if (video.readyState >= 2 && !noPicture()) {
       try {
         gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGB, gl.RGB, gl.UNSIGNED_BYTE, video);
       } catch (error) {
@@ -154,7 +167,9 @@
   }
 
   video.addEventListener("loadedmetadata", sizeCanvas);
+  video.addEventListener("loadedmetadata", withdraw);
+  video.addEventListener("loadeddata", withdraw);
   var select = document.getElementById("view");
   select.addEventListener("change", function () { choose(select.value); });
-  box.hidden = false;
+  box.hidden = noPicture();
 }());

@@ -64,7 +64,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default: next to each input)",
     )
     add_stereo_options(parser)
-    parser.add_argument("--engine", choices=ENGINE_NAMES, default="classical")
+    parser.add_argument(
+        "--engine",
+        choices=ENGINE_NAMES,
+        help="default: the one the portal's model server runs (a portal serving a learned "
+        "engine refused every video the classical default named)",
+    )
     add_encoding_options(parser)
     add_part_options(parser)
     parser.set_defaults(func=run_submit)
@@ -103,7 +108,9 @@ def run_submit(args: argparse.Namespace) -> int:
         targets = dict(plan)
     else:
         refuse_missing_inputs(args.inputs)
-    settings = {"layout": args.layout, "engine": args.engine, **params.model_dump(mode="json")}
+    settings = {"layout": args.layout, **params.model_dump(mode="json")}
+    if args.engine:
+        settings["engine"] = args.engine
     start = {
         "preview": args.preview,
         "start": part.start if part else None,

@@ -157,6 +157,118 @@ def test_the_same_behind_the_sign_in_the_aws_deployment_asks_for(browser, clip_m
         _create_upload_convert_and_play(context.new_page(), portal, clip_mp4)
 
 
+PAGE_FITS = "document.scrollingElement.scrollWidth <= window.innerWidth"
+
+
+def test_a_long_file_name_wraps_inside_the_pages_of_a_phone(
+    embedded_stack, browser, clip_mp4, tmp_path
+):
+    """A name without spaces (as cameras and downloads make them) on a phone's screen: each
+    page keeps to the screen's width, the name wrapping inside its card or table."""
+    long_name = tmp_path / ("Holiday_" + "x" * 180 + ".mp4")
+    shutil.copy(clip_mp4, long_name)
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    missing: list[str] = []
+    page.on("response", lambda answer: answer.status >= 400 and missing.append(answer.url))
+    page.goto(embedded_stack)
+    page.click("text=Continue to upload")
+    page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]+$"))
+    job_url = page.url
+    page.set_input_files("#file", str(long_name))
+    page.click("#upload-button")
+    page.wait_for_selector("text=Play the 3D video", timeout=180_000)
+    assert page.locator("h1").inner_text() == long_name.name
+    assert _evaluated(page, PAGE_FITS), "the job's page"
+
+    page.click("text=Play the 3D video")
+    page.wait_for_url(job_url + "/play")
+    assert _evaluated(page, PAGE_FITS), "the play page"
+    page.goto(embedded_stack + "jobs")
+    assert page.locator("table.jobs tbody tr").count() == 1
+    assert _evaluated(page, PAGE_FITS), "the list"
+    assert missing == [], "every page's request answered, the icon's too"
+
+
+def test_a_result_whose_picture_the_browser_cannot_decode_says_so(
+    embedded_stack, browser, clip_mp4
+) -> None:
+    """HEVC, which Debian's chromium cannot decode: its player plays only the sound, over a
+    black box. The page says why and points to the download, and offers no view drawn from
+    frames there are none of."""
+    page = browser.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    page.goto(embedded_stack)
+    page.check('input[name="layout"][value="half-sbs"]')
+    page.select_option("#codec", "hevc")
+    page.click("text=Continue to upload")
+    page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]+$"))
+    page.set_input_files("#file", str(clip_mp4))
+    page.click("#upload-button")
+    page.wait_for_selector("text=Play the 3D video", timeout=180_000)
+    page.click("text=Play the 3D video")
+    page.wait_for_url(re.compile(r"/play$"))
+
+    _wait_until(page, "!document.getElementById('no-picture').hidden")
+    assert page.locator("#no-picture").inner_text() == (
+        "This browser cannot show this video's picture (HEVC); download it and play it in a "
+        "player that can."
+    )
+    assert page.evaluate("document.getElementById('player').videoWidth") == 0, "the premise"
+    assert not page.is_visible("#stereo-view"), "no view drawn from frames"
+    # Chosen all the same (a page script racing the load), the view draws nothing from no frame.
+    page.evaluate("""(() => { const view = document.getElementById('view');
+                             view.value = 'dubois'; view.dispatchEvent(new Event('change')); })()""")
+    page.wait_for_timeout(1000)
+    assert not [text for text in console if "texImage2D" in text], console
+
+
+def test_a_job_page_checks_the_part_to_convert_again_and_asks_before_a_delete(
+    embedded_stack, browser, clip_mp4
+) -> None:
+    page = browser.new_page()
+    page.goto(embedded_stack)
+    page.click("text=Continue to upload")
+    page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]+$"))
+    job_url = page.url
+    page.set_input_files("#file", str(clip_mp4))
+    # A "Please check" about the part goes as soon as the part is changed.
+    page.fill("#upload-start", "0:03")
+    page.fill("#upload-end", "1")
+    page.click("#upload-button")
+    assert page.locator("#upload-message").inner_text().startswith("Please check")
+    page.fill("#upload-start", "1:75")
+    assert page.locator("#upload-message").inner_text() == ""
+    page.fill("#upload-start", "")
+    page.fill("#upload-end", "")
+    page.click("#upload-button")
+    page.wait_for_selector("text=Play the 3D video", timeout=180_000)
+
+    # "Convert again" with an end before its start: said in the page, nothing sent.
+    page.click("#again summary")
+    page.fill("#start", "0:02")
+    page.fill("#end", "1.5")
+    page.click("#again-form button[type=submit]")
+    assert page.locator("#again-message").inner_text() == (
+        "Please check: the end (1.5 s) must come after the start (2 s)."
+    )
+    assert page.url == job_url
+    page.fill("#end", "2.5")
+    assert page.locator("#again-message").inner_text() == ""
+
+    # Delete asks first: declined, the job stays; accepted, the list says what went.
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.click("text=Delete this job and its files")
+    assert asked == ["Delete clip.mp4 and its files? This cannot be undone."]
+    assert page.url == job_url and page.locator("h1").inner_text() == "clip.mp4"
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("text=Delete this job and its files")
+    page.wait_for_url(re.compile(r"/jobs\?deleted="))
+    assert page.locator("#deleted").inner_text() == "Deleted clip.mp4 and its files."
+    assert page.locator("table.jobs tbody tr").count() == 0
+
+
 def test_only_a_part_asked_for_with_the_upload_in_a_browser(embedded_stack, browser, clip_mp4):
     page = browser.new_page()
     page.goto(embedded_stack)

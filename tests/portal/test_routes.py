@@ -53,13 +53,51 @@ def _start(client: TestClient, job_id: str, name: str = "clip.mp4"):
     )
 
 
+def _engines_offered(page: str) -> list[str]:
+    select = re.search(r'<select id="engine".*?</select>', page, re.S).group(0)
+    return re.findall(r'<option value="([^"]+)"', select)
+
+
 def test_create_page_offers_layouts_strength_and_engine(client) -> None:
     page = client.get("/")
 
     assert page.status_code == 200
     for name in ("layout", "divergence", "convergence", "engine", "csrf_token"):
         assert f'name="{name}"' in page.text
-    assert 'value="half-sbs"' in page.text and 'value="depth-anything"' in page.text
+    assert 'value="half-sbs"' in page.text
+    assert _engines_offered(page.text) == ["classical"], "the engine `up` serves by default"
+
+
+def test_only_the_engine_the_model_server_runs_is_offered_and_taken(
+    settings, storage, jobs, launcher, clip_mp4
+) -> None:
+    served = settings.model_copy(update={"engine": "stereocrafter"})
+    with TestClient(create_app(served, storage=storage, jobs=jobs, launcher=launcher)) as client:
+        assert _engines_offered(client.get("/").text) == ["stereocrafter"]
+
+        # Another engine is refused before there is a job to upload to, in a plain sentence.
+        refused = client.post("/api/jobs", json={"layout": "sbs", "engine": "classical"})
+        assert refused.status_code == 422
+        assert refused.json() == {
+            "detail": "This portal's model server runs the 'stereocrafter' engine, not "
+            "'classical'; convert with 'stereocrafter' or leave the engine out."
+        }
+        form = client.post(
+            "/jobs", data={"csrf_token": csrf_token(client), "engine": "depth-anything"}
+        )
+        assert form.status_code == 422 and "not &#39;depth-anything&#39;" in form.text
+        assert jobs.list_all() == []
+
+        # Left out, it is the served one; "Convert again" offers and takes that one only.
+        job_id, upload = create_job_via_api(client, layout="sbs")
+        assert jobs.get(job_id).engine == "stereocrafter"
+        post_upload(client, upload, clip_mp4)
+        client.post(f"/api/jobs/{job_id}/start", json={"source_name": "clip.mp4"})
+        jobs.transition(job_id, JobStatus.COMPLETED)
+        assert _engines_offered(client.get(f"/jobs/{job_id}").text) == ["stereocrafter"]
+        again = client.post(f"/api/jobs/{job_id}/again", json={"engine": "classical"})
+        assert again.status_code == 422 and "not 'classical'" in again.json()["detail"]
+        assert len(jobs.list_all()) == 1
 
 
 def test_pages_carry_security_headers(client) -> None:
@@ -73,6 +111,12 @@ def test_pages_carry_security_headers(client) -> None:
     assert headers["referrer-policy"] == "no-referrer"
     assert headers["cache-control"] == "no-store"
     assert "HttpOnly" in headers["set-cookie"] and "SameSite=Strict" in headers["set-cookie"]
+
+
+def test_pages_name_an_icon_the_portal_serves(client) -> None:
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', client.get("/jobs").text).group(1)
+
+    assert client.get(icon).status_code == 200, "no 404 for /favicon.ico on every page"
 
 
 def test_form_post_without_csrf_token_is_403(client, jobs) -> None:
@@ -531,11 +575,22 @@ def test_delete_removes_the_record_and_every_file(client, jobs, storage, clip_mp
     storage.put_file(clip_mp4, final_key(job_id))
     (keep,) = _complete(jobs, storage, clip_mp4, 1)
 
+    jobs.update(job_id, source_name="holiday & co.mp4")
+    page = client.get(f"/jobs/{job_id}").text
+    asks = re.search(r'<form[^>]*id="delete-form"[^>]*data-confirm="([^"]*)"', page).group(1)
+    assert html.unescape(asks) == (
+        "Delete holiday & co.mp4 and its files? This cannot be undone."
+    ), "portal.js asks this first"
+
     response = client.post(
         f"/jobs/{job_id}/delete", data={"csrf_token": csrf_token(client)}, follow_redirects=False
     )
 
-    assert response.status_code == 303 and response.headers["location"] == "/jobs"
+    assert response.status_code == 303
+    listed = client.get(response.headers["location"])
+    assert listed.url.path == "/jobs"
+    said = re.search(r'<p class="notice" role="status" id="deleted">(.*?)</p>', listed.text)
+    assert html.unescape(said.group(1)) == "Deleted holiday & co.mp4 and its files."
     assert all(storage.list_prefix(prefix) == [] for prefix in job_prefixes(job_id))
     assert client.get(f"/jobs/{job_id}").status_code == 404
     assert storage.exists(final_key(keep)) and jobs.get(keep)
@@ -596,6 +651,8 @@ def test_a_queued_job_is_cancelled_from_its_page_then_deleted(
     assert response.status_code == 303 and response.headers["location"] == f"/jobs/{job_id}"
     page = client.get(f"/jobs/{job_id}").text
     assert "<strong>Cancelled.</strong>" in page and "The conversion failed" not in page
+    phase = re.search(r'<p class="phase[^"]*">(.*?)</p>', page, re.S).group(1)
+    assert re.sub(r"<[^>]+>|\s+", " ", phase).split() == ["cancelled", "Cancelled"]
     assert f'action="/jobs/{job_id}/cancel"' not in page
     assert f'action="/jobs/{job_id}/delete"' in page
     assert launcher.run_ids() == {job_id: jobs.get(job_id).run_id}, "left to be skipped"
@@ -875,6 +932,23 @@ def test_a_preview_of_a_part_then_the_part_itself(client, jobs, storage, long_cl
     assert part.source_name == "holiday.mp4"
 
 
+def test_a_preview_says_how_long_it_is(client, jobs, clip_mp4, long_clip) -> None:
+    def said(job_id: str, **asked) -> str:
+        preview = client.post(f"/api/jobs/{job_id}/again", json={"preview": True, **asked})
+        page = client.get(f"/jobs/{preview.json()['job_id']}").text
+        found = re.search(r'<p class="meta" id="preview-of">(.*?)</p>', page, re.S).group(1)
+        return re.sub(r"<[^>]+>", "", found)
+
+    long_one = _finished_job(client, jobs, long_clip)
+    # A part shorter than a preview is converted whole: 2.5 s, not 5.
+    assert said(long_one, start="0:01", end=3.5) == (
+        "A preview of the whole part from 0:01 to 0:03.5 of the whole video."
+    )
+    assert said(long_one) == "A 5 s preview of the whole video."
+    # A video shorter than a preview: its own length.
+    assert said(_finished_job(client, jobs, clip_mp4)) == "A 3 s preview of the whole video."
+
+
 def test_a_part_asked_for_with_the_upload_is_what_the_job_converts(
     client, jobs, storage, launcher, long_clip
 ) -> None:
@@ -951,7 +1025,7 @@ def test_a_held_video_starts_itself_on_the_part_its_preview_was_taken_from(
         job_id,
         {"start": 2.0, "end": 10.0},
     )
-    assert jobs.get(job_id).held and jobs.get(job_id).part is None
+    assert jobs.get(job_id).held and jobs.get(job_id).part == Part(start=2, end=10)
 
     jobs.transition(preview["job_id"], JobStatus.COMPLETED)
     fields = _form_fields(client.get(f"/jobs/{preview['job_id']}").text, "whole-video")
@@ -961,6 +1035,36 @@ def test_a_held_video_starts_itself_on_the_part_its_preview_was_taken_from(
     whole = jobs.get(job_id)
     assert (whole.status, whole.part) == (JobStatus.QUEUED, Part(start=2, end=10))
     assert len(jobs.list_all()) == 2
+
+
+def test_a_video_held_for_its_preview_keeps_the_part_it_was_uploaded_for(
+    client, jobs, launcher, long_clip
+) -> None:
+    job_id = create_job_via_form(client, layout="sbs")
+    upload_in_parts(client, job_id, long_clip)
+    client.post(
+        f"/jobs/{job_id}/start",
+        data={"source_name": "holiday.mp4", "preview": "on", "start": "0:01", "end": "3.5"},
+        headers={"X-CSRF-Token": csrf_token(client), "Accept": "application/json"},
+    )
+
+    assert client.get(f"/api/jobs/{job_id}").json()["part"] == {"start": 1.0, "end": 3.5}
+    page = client.get(f"/jobs/{job_id}").text
+    assert "waiting for you to convert the part from 0:01 to 0:03.5" in page
+    said = re.search(r'<p class="meta" id="part-of">(.*?)</p>', page, re.S).group(1)
+    assert said == "Uploaded to convert the part from 0:01 to 0:03.5 of the video."
+    form = re.search(r'<details class="again".*?</form>', page, re.S).group(0)
+    start = re.search(r'id="start" name="start"[^>]* value="([^"]*)"', form).group(1)
+    end = re.search(r'id="end" name="end"[^>]* value="([^"]*)"', form).group(1)
+    assert (start, end) == ("0:01", "0:03.5")
+
+    # "Convert" there, with the part's fields as they are filled, converts that part.
+    fields = {"csrf_token": csrf_token(client), "layout": "sbs", "start": start, "end": end}
+    started = client.post(f"/jobs/{job_id}/again", data=fields, follow_redirects=False)
+
+    assert started.headers["location"] == f"/jobs/{job_id}"
+    whole = jobs.get(job_id)
+    assert (whole.status, whole.part) == (JobStatus.QUEUED, Part(start=1, end=3.5))
 
 
 @pytest.mark.parametrize(
@@ -986,6 +1090,17 @@ def test_a_part_that_cannot_be_cut_is_refused_and_makes_no_job(
     )
     assert form.status_code == 422 and said in html.unescape(form.text), form.text
     assert len(jobs.list_all()) == 1
+
+
+def test_a_refused_convert_again_leads_back_to_its_job(client, jobs, long_clip) -> None:
+    first = _finished_job(client, jobs, long_clip)
+    form = client.post(
+        f"/jobs/{first}/again",
+        data={"start": "0:05", "end": "2", "csrf_token": csrf_token(client)},
+    )
+
+    assert form.status_code == 422
+    assert re.search(rf'<a class="button primary" href="/jobs/{first}" id="back">', form.text)
 
 
 def test_convert_again_is_refused_without_a_stored_video(client, jobs, storage, long_clip):

@@ -45,15 +45,17 @@ class RecordingLauncher:
         return False
 
 
-def _uploaded_job(jobs, storage, clip: Path) -> Job:
-    job = services.create_job(jobs, Layout.SBS, StereoParams(divergence=2.0), "classical", "a.mp4")
+def _uploaded_job(jobs, storage, settings, clip: Path) -> Job:
+    job = services.create_job(
+        jobs, settings, Layout.SBS, StereoParams(divergence=2.0), "classical", "a.mp4"
+    )
     storage.put_file(clip, source_key(job.job_id))
     return job
 
 
 def test_start_probes_queues_and_submits_once(jobs, storage, settings, clip_mp4) -> None:
     launcher = RecordingLauncher()
-    job = _uploaded_job(jobs, storage, clip_mp4)
+    job = _uploaded_job(jobs, storage, settings, clip_mp4)
 
     started = services.start_job(jobs, storage, settings, launcher, job.job_id)
     again = services.start_job(jobs, storage, settings, launcher, job.job_id)
@@ -66,7 +68,7 @@ def test_start_probes_queues_and_submits_once(jobs, storage, settings, clip_mp4)
 
 def test_racing_starts_submit_once(jobs, storage, settings, clip_mp4) -> None:
     launcher = RecordingLauncher()
-    job = _uploaded_job(jobs, storage, clip_mp4)
+    job = _uploaded_job(jobs, storage, settings, clip_mp4)
     barrier = threading.Barrier(4)
 
     def start() -> None:
@@ -84,7 +86,7 @@ def test_racing_starts_submit_once(jobs, storage, settings, clip_mp4) -> None:
 
 def test_rejected_source_fails_the_job_without_a_run(jobs, storage, settings, not_a_video) -> None:
     launcher = RecordingLauncher()
-    job = _uploaded_job(jobs, storage, not_a_video)
+    job = _uploaded_job(jobs, storage, settings, not_a_video)
 
     result = services.start_job(jobs, storage, settings, launcher, job.job_id)
 
@@ -93,10 +95,10 @@ def test_rejected_source_fails_the_job_without_a_run(jobs, storage, settings, no
     assert launcher.submitted == []
 
 
-def test_delete_removes_only_that_jobs_objects(jobs, storage, clip_mp4) -> None:
+def test_delete_removes_only_that_jobs_objects(jobs, storage, settings, clip_mp4) -> None:
     launcher = RecordingLauncher()
-    gone = _uploaded_job(jobs, storage, clip_mp4)
-    kept = _uploaded_job(jobs, storage, clip_mp4)
+    gone = _uploaded_job(jobs, storage, settings, clip_mp4)
+    kept = _uploaded_job(jobs, storage, settings, clip_mp4)
 
     assert services.delete_job(jobs, storage, launcher, gone.job_id) == 1
 
@@ -110,7 +112,7 @@ def test_cancel_fails_the_job_stops_its_run_and_frees_it_for_deletion(
     jobs, storage, settings, clip_mp4
 ) -> None:
     launcher = RecordingLauncher()
-    job = _uploaded_job(jobs, storage, clip_mp4)
+    job = _uploaded_job(jobs, storage, settings, clip_mp4)
     services.start_job(jobs, storage, settings, launcher, job.job_id)
     with pytest.raises(JobBusy, match="cancel it first"):
         services.delete_job(jobs, storage, launcher, job.job_id)
@@ -135,8 +137,10 @@ def test_download_name_keeps_the_stem_and_adds_the_layout_tag() -> None:
     assert services.download_name(Job(layout=Layout.HALF_TAB)).endswith("_3dh_TB.mp4")
 
 
-def test_browser_file_names_lose_their_paths(jobs) -> None:
-    job = services.create_job(jobs, Layout.TAB, StereoParams(), "classical", "C:\\Users\\x\\v.mp4")
+def test_browser_file_names_lose_their_paths(jobs, settings) -> None:
+    job = services.create_job(
+        jobs, settings, Layout.TAB, StereoParams(), "classical", "C:\\Users\\x\\v.mp4"
+    )
 
     assert job.source_name == "v.mp4"
 
@@ -152,7 +156,7 @@ def aws(moto_endpoint: str, tmp_path: Path):
 def test_on_s3_a_start_reads_no_video_and_queues_it_for_its_run(aws, tmp_path) -> None:
     settings, storage, jobs = aws
     launcher = RecordingLauncher()
-    job = _uploaded_job(jobs, storage, make_clip(tmp_path / "holiday.mp4", seconds=2))
+    job = _uploaded_job(jobs, storage, settings, make_clip(tmp_path / "holiday.mp4", seconds=2))
     downloads = _count_downloads(storage)
 
     started = services.start_job(jobs, storage, settings, launcher, job.job_id)
@@ -168,7 +172,7 @@ def test_preview_first_on_s3_is_cut_by_its_run_which_then_holds_the_upload(aws, 
     settings, storage, jobs = aws
     launcher = RecordingLauncher()
     clip = make_clip(tmp_path / "holiday.mp4", seconds=12)
-    whole = _uploaded_job(jobs, storage, clip)
+    whole = _uploaded_job(jobs, storage, settings, clip)
     downloads = _count_downloads(storage)
 
     preview = services.start_job(jobs, storage, settings, launcher, whole.job_id, preview=True)
@@ -206,7 +210,7 @@ def test_on_s3_a_part_past_the_end_fails_in_its_run_with_the_video_read(aws, tmp
     from stereo_spot.errors import InputRejected
 
     settings, storage, jobs = aws
-    job = _uploaded_job(jobs, storage, make_clip(tmp_path / "holiday.mp4", seconds=2))
+    job = _uploaded_job(jobs, storage, settings, make_clip(tmp_path / "holiday.mp4", seconds=2))
     services.start_job(
         jobs, storage, settings, RecordingLauncher(), job.job_id, part=Part(start=5, end=8)
     )
@@ -229,7 +233,7 @@ def test_preview_first_on_s3_of_no_video_fails_both_jobs_with_the_reason(aws, tm
     settings, storage, jobs = aws
     notes = tmp_path / "notes.mp4"
     notes.write_text("meeting notes, not a video\n" * 40)
-    whole = _uploaded_job(jobs, storage, notes)
+    whole = _uploaded_job(jobs, storage, settings, notes)
     preview = services.start_job(
         jobs, storage, settings, RecordingLauncher(), whole.job_id, preview=True
     )

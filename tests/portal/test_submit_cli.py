@@ -506,3 +506,13 @@ def test_a_submit_cut_off_at_the_start_starts_the_uploaded_job(tmp_path, launche
     assert [j.job_id for j in jobs.list_all(50)] == [job["job_id"]], "no second job"
     assert job["status"] == "queued"
     assert not list(ledger.folder.iterdir()), "nothing left to resume"
+
+
+def test_submit_leaves_the_engine_to_the_portal_unless_told(tmp_path, clip_mp4) -> None:
+    # It named the classical engine always, and a portal serving a learned one refused every
+    # video it sent, after the upload.
+    data = tmp_path / "data"
+    with _served(Settings(data_dir=data, engine="depth-anything")) as url:
+        _submit(url, clip_mp4, cwd=tmp_path)
+    (job,) = _jobs_named(data, clip_mp4.name)
+    assert job.engine == "depth-anything"
