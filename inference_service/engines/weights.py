@@ -173,12 +173,23 @@ def resolve_weights(weights: str | None, engine: str, cache_dir: Path | None = N
     if parsed.scheme == "s3":
         return download_weights(weights, cache_dir)
     if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            # file://tmp/weights reads "tmp" as a host and /weights as the folder.
+            raise EngineError(
+                f"{weights} names the host {parsed.netloc!r}; a folder on this machine is "
+                f"file:///{parsed.netloc}{unquote(parsed.path)} (three slashes)."
+            )
         path = Path(unquote(parsed.path))
     elif parsed.scheme in ("", "c", "d") or len(parsed.scheme) == 1:
         path = Path(weights)
     else:
         raise EngineError(
             f"STEREO_SPOT_WEIGHTS={weights!r} is neither a directory, a file:// URI nor an s3:// URI."
+        )
+    if path.is_file():
+        raise EngineError(
+            f"{path} is a file; point STEREO_SPOT_WEIGHTS at the folder that holds the weights, "
+            "laid out as in docs/MODELS.md."
         )
     if not path.is_dir():
         raise EngineError(

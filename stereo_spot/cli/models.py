@@ -27,7 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = verbs.add_parser(
         "check", help="say what is missing or wrong in a weights folder (exit 1 if anything)"
     )
-    check.add_argument("folder", type=Path, help="the weights folder")
+    check.add_argument(
+        "folder",
+        help="the weights folder, or a file:// or s3:// URI as STEREO_SPOT_WEIGHTS takes (s3:// "
+        "weights are downloaded into the cache, as the model server would)",
+    )
     check.add_argument("--engine", choices=LEARNED_ENGINES, required=True)
     check.add_argument(
         "--load",
@@ -86,7 +90,19 @@ def weight_problems(folder: Path, engine: str, load: bool = False) -> list[str]:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    problems = weight_problems(args.folder, args.engine, load=args.load)
+    from inference_service.engines.weights import LearnedEngineOptions, resolve_weights
+
+    folder = Path(args.folder)
+    if "://" in args.folder:
+        # As the model server reads STEREO_SPOT_WEIGHTS: "file:///x" was taken for the folder
+        # "file:/x", which does not exist.
+        try:
+            cache = LearnedEngineOptions.from_environment().cache_dir
+            folder = resolve_weights(args.folder, args.engine, cache)
+        except EngineError as error:
+            print(error)
+            return 1
+    problems = weight_problems(folder, args.engine, load=args.load)
     for problem in problems:
         print(problem)
     if problems:

@@ -170,3 +170,26 @@ def test_a_learned_engine_s_knob_that_does_not_parse_is_misuse_before_any_job(
     assert capsys.readouterr().err == f"stereo-spot: {reason}\n"
     assert main(["jobs", "list"]) == 0
     assert capsys.readouterr().out == "", "no job was made"
+
+
+def test_a_weights_uri_is_checked_as_the_model_server_reads_it(
+    tiny_depth_anything, tmp_path, capsys
+):
+    # `models check file:///x` looked for a folder "file:/x"; `file://tmp/x` named "/x"; a
+    # file said it "does not exist".
+    uri = tiny_depth_anything.as_uri()
+    assert check(uri, "depth-anything", capsys) == (
+        0,
+        f"{uri}: usable as depth-anything weights.\n",
+    )
+    code, out = check("file://tmp/weights", "depth-anything", capsys)
+    assert (code, out) == (
+        1,
+        "file://tmp/weights names the host 'tmp'; a folder on this machine is "
+        "file:///tmp/weights (three slashes).\n",
+    )
+    weights_file = tiny_depth_anything / "model.safetensors"
+    with pytest.raises(
+        EngineError, match=r"model\.safetensors is a file; point STEREO_SPOT_WEIGHTS"
+    ):
+        engine_from_name("depth-anything", str(weights_file))
