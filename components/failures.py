@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
-from stereo_spot.disk_space import is_out_of_space, ran_out
+from stereo_spot.disk_space import is_out_of_space, scratch_ran_out
 from stereo_spot.errors import StereoSpotError, TransitionConflict
 from stereo_spot.jobs import JobStore
 
@@ -35,9 +33,7 @@ def reason_recorded(jobs: JobStore, job_id: str, doing: str) -> Iterator[None]:
 
 def reason_for(doing: str, error: Exception) -> str:
     if is_out_of_space(error):
-        # Where a step writes: the run's scratch folder (on this machine, inside the data
-        # folder, beside the stored media; on a cluster, the node's disk).
-        return ran_out(doing, Path(tempfile.gettempdir()))
+        return scratch_ran_out(doing)
     if isinstance(error, StereoSpotError):
         return str(error)  # already one sentence a user can act on
     if isinstance(error, OSError) and error.strerror:

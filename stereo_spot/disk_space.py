@@ -43,10 +43,16 @@ def is_out_of_space(error: BaseException) -> bool:
     return any(words in str(error) for words in _NO_SPACE)
 
 
+def nearest_existing(folder: Path) -> Path | None:
+    """``folder``, or the nearest of its parents that exists (where a folder still to be made
+    would be made)."""
+    return next((path for path in (folder, *folder.parents) if path.exists()), None)
+
+
 def free_bytes(folder: Path) -> int | None:
     """The room left on the disk holding ``folder`` (its nearest existing parent), or None
     where that cannot be read."""
-    existing = next((path for path in (folder, *folder.parents) if path.exists()), None)
+    existing = nearest_existing(folder)
     try:
         return shutil.disk_usage(existing).free if existing is not None else None
     except OSError:
@@ -69,24 +75,24 @@ def left_in(folder: Path) -> str:
 # What a step needs free where it runs, for the sentence a full disk gets.
 VIDEO = f"Converting a video takes free room of about {ROOM_NEEDED} times its size where it runs"
 SEGMENT = "Converting a segment takes free room of about three times the segment's size there"
+AGAIN = "then convert the video again"
 
 
-def ran_out(
-    doing: str,
-    folder: Path,
-    needs: str = VIDEO,
-    then: str = "then convert the video again",
-) -> str:
+def ran_out(doing: str, folder: Path, needs: str = VIDEO, then: str = AGAIN) -> str:
     """The sentence for ``doing`` ("Splitting the video") having filled ``folder``'s disk."""
     return (
         f"{doing} ran out of disk space in {folder}{left_in(folder)}. {needs}: free some, {then}."
     )
 
 
+def scratch_ran_out(doing: str, needs: str = VIDEO) -> str:
+    """The sentence for ``doing`` having filled the disk of the step's scratch folder (on this
+    machine inside the data folder, beside the stored media; on a cluster the node's disk)."""
+    return ran_out(doing, Path(tempfile.gettempdir()), needs)
+
+
 @contextlib.contextmanager
-def full_disk_said(
-    doing: str, needs: str = VIDEO, then: str = "then convert the video again"
-) -> Iterator[None]:
+def full_disk_said(doing: str, needs: str = VIDEO) -> Iterator[None]:
     """Raise :class:`DiskFull` for a failure in the block that a full scratch disk caused (or
     most likely caused: none left there), rather than what it looks like: ffmpeg's segment that
     a full disk cut short is read back as a damaged video, which would blame the user's file.
@@ -96,19 +102,13 @@ def full_disk_said(
     except DiskFull:
         raise
     except Exception as error:
-        blame_a_full_disk(doing, error, needs, then)
+        blame_a_full_disk(doing, error, needs)
         raise
 
 
-def blame_a_full_disk(
-    doing: str,
-    error: Exception | None = None,
-    needs: str = VIDEO,
-    then: str = "then convert the video again",
-) -> None:
+def blame_a_full_disk(doing: str, error: Exception | None = None, needs: str = VIDEO) -> None:
     """Raise :class:`DiskFull` if ``error`` is a full disk, or the scratch disk has (almost) no
     room left: call it before taking a result that came out wrong for a fault of the input."""
-    scratch = Path(tempfile.gettempdir())
-    free = free_bytes(scratch)
+    free = free_bytes(Path(tempfile.gettempdir()))
     if (error is not None and is_out_of_space(error)) or (free is not None and free < _NEARLY_FULL):
-        raise DiskFull(ran_out(doing, scratch, needs, then)) from error
+        raise DiskFull(scratch_ran_out(doing, needs)) from error

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from stereo_spot import keys
+from stereo_spot.disk_space import nearest_existing
 from stereo_spot.domain import AnaglyphMode, Job, Layout, Part, result_tag
 from stereo_spot.errors import InputRejected, StereoSpotError
 from stereo_spot.storage import ObjectStorage
@@ -138,7 +139,7 @@ def refuse_unwritable_folder(folder: Path, target: Path | None = None) -> Path:
     cannot be made or written to now: the nearest folder on its way that exists must take a new
     file. That folder is returned."""
     written = target or f"{folder}{os.sep}"
-    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    existing = nearest_existing(folder) or Path(".")  # "." or "/" always exists
     if not existing.is_dir():
         raise InputRejected(f"Cannot write {written}: {existing} is a file, not a folder.")
     try:

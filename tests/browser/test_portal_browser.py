@@ -107,6 +107,13 @@ def browser():
         browser.close()
 
 
+def _continue_to_upload(page) -> str:
+    """From the create page with its settings chosen, on to the new job's upload page; its URL."""
+    page.click("text=Continue to upload")
+    page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]+$"))
+    return page.url
+
+
 def _create_upload_convert_and_play(page, portal: str, clip_mp4: Path) -> None:
     errors: list[str] = []
     page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
@@ -114,9 +121,7 @@ def _create_upload_convert_and_play(page, portal: str, clip_mp4: Path) -> None:
     page.goto(portal)
     page.check('input[name="layout"][value="anaglyph"]')
     page.fill("#divergence", "2.5")
-    page.click("text=Continue to upload")
-    page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]+$"))
-    job_url = page.url
+    job_url = _continue_to_upload(page)
 
     page.set_input_files("#file", str(clip_mp4))
     assert not page.is_visible("#upload-progress"), "no progress bar before the upload starts"
@@ -171,9 +176,7 @@ def test_a_long_file_name_wraps_inside_the_pages_of_a_phone(
     missing: list[str] = []
     page.on("response", lambda answer: answer.status >= 400 and missing.append(answer.url))
     page.goto(embedded_stack)
-    page.click("text=Continue to upload")
-    page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]+$"))
-    job_url = page.url
+    job_url = _continue_to_upload(page)
     page.set_input_files("#file", str(long_name))
     page.click("#upload-button")
     page.wait_for_selector("text=Play the 3D video", timeout=180_000)
@@ -201,8 +204,7 @@ def test_a_result_whose_picture_the_browser_cannot_decode_says_so(
     page.goto(embedded_stack)
     page.check('input[name="layout"][value="half-sbs"]')
     page.select_option("#codec", "hevc")
-    page.click("text=Continue to upload")
-    page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]+$"))
+    _continue_to_upload(page)
     page.set_input_files("#file", str(clip_mp4))
     page.click("#upload-button")
     page.wait_for_selector("text=Play the 3D video", timeout=180_000)
@@ -228,9 +230,7 @@ def test_a_job_page_checks_the_part_to_convert_again_and_asks_before_a_delete(
 ) -> None:
     page = browser.new_page()
     page.goto(embedded_stack)
-    page.click("text=Continue to upload")
-    page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]+$"))
-    job_url = page.url
+    job_url = _continue_to_upload(page)
     page.set_input_files("#file", str(clip_mp4))
     # A "Please check" about the part goes as soon as the part is changed.
     page.fill("#upload-start", "0:03")
@@ -272,8 +272,7 @@ def test_a_job_page_checks_the_part_to_convert_again_and_asks_before_a_delete(
 def test_only_a_part_asked_for_with_the_upload_in_a_browser(embedded_stack, browser, clip_mp4):
     page = browser.new_page()
     page.goto(embedded_stack)
-    page.click("text=Continue to upload")
-    page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]+$"))
+    _continue_to_upload(page)
     page.set_input_files("#file", str(clip_mp4))  # 3 s
 
     # Not a clock: the browser says so before the file goes anywhere.
@@ -311,9 +310,7 @@ def test_a_part_ending_before_it_starts_is_said_first_and_a_refused_start_is_not
         ),
     )
     page.goto(embedded_stack)
-    page.click("text=Continue to upload")
-    page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]+$"))
-    job_url = page.url
+    job_url = _continue_to_upload(page)
     page.set_input_files("#file", str(clip_mp4))
 
     # The end before the start, as clocks: said in the page before the file goes anywhere.
@@ -373,8 +370,7 @@ def test_a_large_upload_goes_in_parts_and_resumes_after_a_reload(
         ),
     )
     page.goto(embedded_stack)
-    page.click("text=Continue to upload")
-    page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]+$"))
+    _continue_to_upload(page)
     job_id = page.url.rsplit("/", 1)[1]
 
     # A file over the portal's limit is refused before a byte leaves, saying both sizes.
@@ -440,9 +436,7 @@ def test_preview_first_then_the_whole_video_in_a_browser(embedded_stack, browser
     page = browser.new_page()
     page.goto(embedded_stack)
     page.check('input[name="layout"][value="half-sbs"]')
-    page.click("text=Continue to upload")
-    page.wait_for_url(re.compile(r"/jobs/[A-Za-z0-9_-]+$"))
-    whole_url = page.url
+    whole_url = _continue_to_upload(page)
 
     page.set_input_files("#file", str(clip))
     page.check("#preview-first")
