@@ -229,7 +229,9 @@ class CreatedJobOut(BaseModel):
 
 class JobListOut(BaseModel):
     jobs: list[JobOut]
-    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+    next_cursor: str | None = Field(
+        description="pass as ?cursor= (with the same ?show=) for the next page; null: the last"
+    )
 
 
 class TrackOut(BaseModel):
@@ -370,13 +372,23 @@ def get_job(job_id: str, jobs: JobsDep) -> JobOut:
     return job_out(services.get_job(jobs, job_id))
 
 
-@router.get("/jobs", summary="Completed jobs, newest first")
+@router.get(
+    "/jobs",
+    summary="Completed jobs, newest finished first; or the jobs not finished, newest made first",
+)
 def list_jobs(
     jobs: JobsDep,
+    show: Annotated[
+        services.Listing,
+        Query(
+            description="completed: finished results; unfinished: every other job (waiting, "
+            "converting, held for its preview, failed, cancelled)"
+        ),
+    ] = services.Listing.COMPLETED,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> JobListOut:
-    page = services.list_completed(jobs, limit=limit, cursor=cursor)
+    page = services.list_jobs(jobs, show, limit=limit, cursor=cursor)
     return JobListOut(jobs=[job_out(job) for job in page.jobs], next_cursor=page.next_cursor)
 
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from portal import services
 from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep, TemplatesDep
+from portal.launcher import RunLauncher
 from portal.routes_api import (
     ConvertAgainRequest,
     CreateJobRequest,
@@ -87,6 +88,19 @@ PHASES = {
     JobStatus.COMPLETED: "Done",
     JobStatus.FAILED: "Failed",
 }
+
+
+def state_said(job: Job, launcher: RunLauncher | None) -> str:
+    """Where a job stands, in the few words a list of jobs has room for (its page says more)."""
+    if job.error == CANCELLED:
+        return "Cancelled"
+    if job.held:
+        return "Previewed first; waiting for you to convert it"
+    if launcher is not None and launcher.stopped_part_way(job):
+        return "Stopped part-way"
+    if job.status is JobStatus.PROCESSING and job.total_segments:
+        return f"{PHASES[job.status]}: {job.progress:.0%}"
+    return PHASES[job.status]
 
 
 def preview_said(job: Job) -> str:
@@ -212,20 +226,25 @@ def create_job(
 
 
 @router.get("/jobs", response_class=HTMLResponse)
-def completed_jobs(
+def list_jobs(
     request: Request,
     templates: TemplatesDep,
     jobs: JobsDep,
+    launcher: LauncherDep,
+    show: services.Listing = services.Listing.COMPLETED,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     deleted: Annotated[str | None, Query(max_length=255)] = None,
 ) -> HTMLResponse:
-    page = services.list_completed(jobs, limit=limit, cursor=cursor)
+    page = services.list_jobs(jobs, show, limit=limit, cursor=cursor)
     return _page(
         templates,
         request,
         "jobs.html",
+        show=show.value,
         jobs=page.jobs,
+        states={job.job_id: state_said(job, launcher) for job in page.jobs},
+        cancelled=CANCELLED,  # a reason the state says, not shown again as a fault
         next_cursor=page.next_cursor,
         limit=limit,
         first_page=not cursor,
@@ -361,7 +380,14 @@ def cancel_job(job_id: str, jobs: JobsDep, launcher: LauncherDep) -> Response:
 
 @router.post("/jobs/{job_id}/delete", dependencies=[CsrfChecked])
 def delete_job(job_id: str, jobs: JobsDep, storage: StorageDep, launcher: LauncherDep) -> Response:
-    name = services.get_job(jobs, job_id).source_name or f"job {job_id[:8]}"
+    job = services.get_job(jobs, job_id)
+    name = job.source_name or f"job {job_id[:8]}"
     services.delete_job(jobs, storage, launcher, job_id)
-    # The list says what went: the job's page is gone, and with it any word of the delete.
-    return RedirectResponse(f"/jobs?{urlencode({'deleted': name})}", status_code=303)
+    # The list the job was in says what went: its page is gone, and with it any word of the
+    # delete.
+    show = services.Listing.COMPLETED
+    if job.status is not JobStatus.COMPLETED:
+        show = services.Listing.UNFINISHED
+    return RedirectResponse(
+        f"/jobs?{urlencode({'show': show.value, 'deleted': name})}", status_code=303
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import tempfile
 import threading
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path, PurePath
 from typing import TypedDict
 
@@ -43,7 +44,7 @@ class NoLauncher(StereoSpotError):
 
 
 class BadPageLink(StereoSpotError):
-    """A page of the completed list asked for with a cursor the job store did not make."""
+    """A page of a list of jobs asked for with a cursor the job store did not make."""
 
 
 @dataclass(frozen=True)
@@ -216,9 +217,29 @@ def get_job(jobs: JobStore, job_id: str) -> Job:
     return jobs.get(keys.validate_job_id(job_id))
 
 
-def list_completed(jobs: JobStore, limit: int = 20, cursor: str | None = None) -> JobPage:
+class Listing(StrEnum):
+    """The portal's lists of jobs: the finished results, or every job that has not finished
+    (waiting, converting, held for its preview, failed, cancelled), to find it again."""
+
+    COMPLETED = "completed"
+    UNFINISHED = "unfinished"
+
+
+UNFINISHED = tuple(status for status in JobStatus if status is not JobStatus.COMPLETED)
+
+
+def list_jobs(
+    jobs: JobStore,
+    show: Listing = Listing.COMPLETED,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> JobPage:
+    """A page of the list: completed jobs newest finished first, the others newest made first."""
+    limit = max(1, min(limit, 100))
     try:
-        return jobs.list_completed(limit=max(1, min(limit, 100)), cursor=cursor or None)
+        if show is Listing.UNFINISHED:
+            return jobs.list_by_status(UNFINISHED, limit=limit, cursor=cursor or None)
+        return jobs.list_completed(limit=limit, cursor=cursor or None)
     except InvalidKey:
         # Not "no such job", as a bad job id is: the link to the page was mistyped.
         raise BadPageLink(

@@ -7,16 +7,22 @@ in step. Every function is idempotent: it says what it created and what it found
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from stereo_spot.errors import StereoSpotError
-from stereo_spot.jobs.dynamo import COMPLETED_INDEX, dynamodb_client_config
+from stereo_spot.jobs.dynamo import COMPLETED_INDEX, CREATED_INDEX, dynamodb_client_config
 from stereo_spot.settings import Settings
 from stereo_spot.storage.s3 import s3_client_config
 
 TTL_ATTRIBUTE = "expires_at"
+# The table's indexes, each ``status-<sort attribute>``: the completed list and lists by status.
+INDEXES = (COMPLETED_INDEX, CREATED_INDEX)
+# How long aws-init waits for an index it added to a table to be filled (DynamoDB reads every
+# item into it; a development table holds few).
+INDEX_WAIT_SECONDS = 600
 
 # Browsers upload with a presigned POST straight to the bucket and play results with a presigned
 # GET, both cross-origin from the portal. Terraform narrows AllowedOrigins to the portal's origin.
@@ -40,18 +46,23 @@ def jobs_table_definition(table_name: str) -> dict[str, Any]:
             {"AttributeName": "job_id", "AttributeType": "S"},
             {"AttributeName": "status", "AttributeType": "S"},
             {"AttributeName": "completed_at", "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "S"},
         ],
         "KeySchema": [{"AttributeName": "job_id", "KeyType": "HASH"}],
-        "GlobalSecondaryIndexes": [
-            {
-                "IndexName": COMPLETED_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "status", "KeyType": "HASH"},
-                    {"AttributeName": "completed_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
+        "GlobalSecondaryIndexes": [_status_index(name) for name in INDEXES],
+    }
+
+
+def _status_index(name: str) -> dict[str, Any]:
+    """A GSI named ``status-<sort attribute>``: every job of one status, by that attribute."""
+    _, sort_key = name.split("-", 1)
+    return {
+        "IndexName": name,
+        "KeySchema": [
+            {"AttributeName": "status", "KeyType": "HASH"},
+            {"AttributeName": sort_key, "KeyType": "RANGE"},
         ],
+        "Projection": {"ProjectionType": "ALL"},
     }
 
 
@@ -109,13 +120,6 @@ def create_jobs_table(settings: Settings, dynamodb: Any | None = None) -> list[s
     done: list[str] = []
     try:
         description = dynamodb.describe_table(TableName=table)["Table"]
-        indexes = {index["IndexName"] for index in description.get("GlobalSecondaryIndexes", [])}
-        if COMPLETED_INDEX not in indexes:
-            raise StereoSpotError(
-                f"Table {table} exists but lacks the {COMPLETED_INDEX} index the completed-jobs "
-                "list needs; add it (Terraform) or use another table name."
-            )
-        done.append(f"found table {table} with index {COMPLETED_INDEX}")
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
             raise
@@ -123,9 +127,47 @@ def create_jobs_table(settings: Settings, dynamodb: Any | None = None) -> list[s
         dynamodb.get_waiter("table_exists").wait(
             TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
         )
-        done.append(f"created table {table} with index {COMPLETED_INDEX} (on-demand billing)")
+        done.append(f"created table {table} with indexes {', '.join(INDEXES)} (on-demand billing)")
+    else:
+        done.append(f"found table {table}")
+        found = {index["IndexName"] for index in description.get("GlobalSecondaryIndexes", [])}
+        for name in INDEXES:
+            if name in found:
+                done.append(f"found index {name}")
+            else:
+                # A table an older version made: DynamoDB fills a new index from the jobs there.
+                _add_index(dynamodb, table, name)
+                done.append(f"added index {name} to {table}, filled from the jobs already in it")
     done.append(_enable_ttl(dynamodb, table))
     return done
+
+
+def _add_index(dynamodb: Any, table: str, name: str) -> None:
+    """Create one GSI on an existing table and wait until it can be queried (DynamoDB takes one
+    index creation at a time)."""
+    index = _status_index(name)
+    dynamodb.update_table(
+        TableName=table,
+        AttributeDefinitions=[
+            {"AttributeName": key["AttributeName"], "AttributeType": "S"}
+            for key in index["KeySchema"]
+        ],
+        GlobalSecondaryIndexUpdates=[{"Create": index}],
+    )
+    deadline = time.monotonic() + INDEX_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        description = dynamodb.describe_table(TableName=table)["Table"]
+        statuses = {
+            index["IndexName"]: index.get("IndexStatus", "ACTIVE")
+            for index in description.get("GlobalSecondaryIndexes", [])
+        }
+        if statuses.get(name) == "ACTIVE":
+            return
+        time.sleep(2)
+    raise StereoSpotError(
+        f"Index {name} on table {table} was still being built after "
+        f"{INDEX_WAIT_SECONDS // 60} minutes; run aws-init again once it is active."
+    )
 
 
 def _enable_ttl(dynamodb: Any, table: str) -> str:

@@ -62,3 +62,8 @@ class UploadRejected(StereoSpotError):
     """A multipart upload that cannot be completed as asked: a part missing or sent again
     since it was listed, parts out of order, a part but the last below the minimum size, or
     more than the upload may hold."""
+
+
+class StoreNotReady(StereoSpotError):
+    """The job store cannot answer this yet: the index a listing reads is missing or still being
+    built (a table an older version made). Asking again later may work."""

@@ -7,6 +7,7 @@ duplicate update raises :class:`~stereo_spot.errors.TransitionConflict` and chan
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -41,7 +42,14 @@ class JobStore(Protocol):
         (added to ``Job.damaged_frames``); counting the same index twice has no effect."""
 
     def list_completed(self, limit: int = 20, cursor: str | None = None) -> JobPage:
-        """Completed jobs, newest ``completed_at`` first, ``limit`` at a time."""
+        """Completed jobs, newest ``completed_at`` first, ``limit`` at a time. A cursor of
+        another listing, or one made up, raises InvalidKey."""
+
+    def list_by_status(
+        self, statuses: Collection[JobStatus], limit: int = 20, cursor: str | None = None
+    ) -> JobPage:
+        """Jobs in any of ``statuses``, newest ``created_at`` first (ties: higher id first),
+        ``limit`` at a time. A cursor of another listing raises InvalidKey."""
 
     def list_all(self, limit: int = 50) -> list[Job]:
         """Every job, newest ``created_at`` first (for operators)."""

@@ -6,7 +6,9 @@ Table (created by Terraform, or ``stereo-spot aws-init`` for development; see do
   (``model_dump(mode="json")``, floats as Decimal, ``None`` fields left out);
 * ``done_segments`` (NS): the segment indexes already converted, next to ``completed_segments``;
 * GSI ``status-completed_at`` (partition ``status``, sort ``completed_at`` ISO-8601 UTC string,
-  projection ALL). Only completed jobs carry ``completed_at``, so the index is sparse.
+  projection ALL). Only completed jobs carry ``completed_at``, so the index is sparse;
+* GSI ``status-created_at`` (partition ``status``, sort ``created_at``, projection ALL): every
+  job, for the lists of jobs by status (the portal's "not finished").
 
 Every write is one conditional request, so concurrent pipeline tasks cannot undo each other: a
 status change names the statuses it may come from (``#status IN (...)``), a segment is counted only
@@ -15,8 +17,7 @@ if its index is not yet in ``done_segments``. Nothing reads then writes without 
 
 from __future__ import annotations
 
-import base64
-import json
+from collections.abc import Collection
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -26,13 +27,14 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from stereo_spot.domain import Job, JobStatus, can_transition, utc_now
-from stereo_spot.errors import InvalidKey, JobNotFound, TransitionConflict
-from stereo_spot.jobs import JobPage
+from stereo_spot.errors import InvalidKey, JobNotFound, StoreNotReady, TransitionConflict
+from stereo_spot.jobs import JobPage, cursors
 
 if TYPE_CHECKING:
     from stereo_spot.settings import Settings
 
 COMPLETED_INDEX = "status-completed_at"
+CREATED_INDEX = "status-created_at"
 # Attributes the store keeps beside the Job fields.
 _STORE_ATTRIBUTES = ("done_segments", "expires_at")
 _NON_FINAL = tuple(status for status in JobStatus if not status.is_final)
@@ -82,7 +84,7 @@ class DynamoJobStore:
     def list_completed(self, limit: int = 20, cursor: str | None = None) -> JobPage:
         if limit <= 0:
             return JobPage(jobs=[], next_cursor=None)
-        start_key = _decode_cursor(cursor) if cursor else None
+        start_key = _completed_start_key(cursor) if cursor else None
         items: list[dict[str, Any]] = []
         # Ask for one item more than the page so the last page carries no cursor; a query can also
         # stop early at 1 MB, so keep going until the page is full or the index is exhausted.
@@ -104,8 +106,95 @@ class DynamoJobStore:
             if not start_key:
                 break
         page = items[:limit]
-        next_cursor = _encode_cursor(page[-1]) if len(items) > limit else None
+        next_cursor = (
+            cursors.encode({name: page[-1][name]["S"] for name in _COMPLETED_CURSOR})
+            if len(items) > limit
+            else None
+        )
         return JobPage(jobs=[_job_from_item(item) for item in page], next_cursor=next_cursor)
+
+    def list_by_status(
+        self, statuses: Collection[JobStatus], limit: int = 20, cursor: str | None = None
+    ) -> JobPage:
+        after = None
+        if cursor:
+            fields = cursors.decode(cursor, _CREATED_CURSOR)
+            after = fields["created_at"], fields["job_id"]
+        wanted = dict.fromkeys(JobStatus(status) for status in statuses)
+        if limit <= 0 or not wanted:
+            return JobPage(jobs=[], next_cursor=None)
+        # The index is partitioned by status: take each status's newest page and merge them.
+        found = [item for status in wanted for item in self._newest_created(status, limit, after)]
+        found.sort(key=_created_position, reverse=True)
+        page = found[:limit]
+        next_cursor = (
+            cursors.encode({name: page[-1][name]["S"] for name in _CREATED_CURSOR})
+            if len(found) > limit
+            else None
+        )
+        return JobPage(jobs=[_job_from_item(item) for item in page], next_cursor=next_cursor)
+
+    def _newest_created(
+        self, status: JobStatus, limit: int, after: tuple[str, str] | None
+    ) -> list[dict[str, Any]]:
+        """The first ``limit + 1`` items of one status, newest ``(created_at, job_id)`` first,
+        that come after the position ``after``.
+
+        The index sorts by ``created_at`` alone, so jobs made in the same microsecond come back
+        in no set order: read on past the last wanted item's instant so none of its ties is
+        missed, and let the caller order them by id too.
+        """
+        condition = "#status = :status"
+        values: dict[str, Any] = {":status": {"S": status.value}}
+        if after is not None:
+            condition += " AND created_at <= :created"
+            values[":created"] = {"S": after[0]}
+        wanted = limit + 1
+        kept: list[dict[str, Any]] = []
+        start_key = None
+        while True:
+            request: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": CREATED_INDEX,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": values,
+                "ScanIndexForward": False,
+                "Limit": wanted,
+            }
+            if start_key:
+                request["ExclusiveStartKey"] = start_key
+            response = self._query_created_index(request)
+            items = response.get("Items", [])
+            kept.extend(item for item in items if after is None or _created_position(item) < after)
+            start_key = response.get("LastEvaluatedKey")
+            if not start_key or (
+                len(kept) >= wanted
+                and items
+                and items[-1]["created_at"]["S"] < kept[wanted - 1]["created_at"]["S"]
+            ):
+                break
+        kept.sort(key=_created_position, reverse=True)
+        return kept[:wanted]
+
+    def _query_created_index(self, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.client.query(**request)
+        except ClientError as error:
+            # A table an older version made has no such index until Terraform or aws-init adds
+            # it, and it cannot be read while DynamoDB fills it ("backfilling").
+            details = error.response.get("Error", {})
+            if details.get("Code") in (
+                "ValidationException",
+                "ResourceNotFoundException",
+            ) and CREATED_INDEX in str(details.get("Message", "")):
+                raise StoreNotReady(
+                    f"Listing jobs by status needs the index {CREATED_INDEX} on the table "
+                    f"{self.table_name}, which is missing or still being built: apply the "
+                    "infra stage's Terraform (or run stereo-spot aws-init), then wait until "
+                    "the index is active."
+                ) from None
+            raise
 
     def list_all(self, limit: int = 50) -> list[Job]:
         # An operator's listing: a full scan, sorted here (DynamoDB has no table-wide order).
@@ -336,27 +425,19 @@ def _job_from_item(item: dict[str, Any]) -> Job:
     return Job.model_validate(plain)
 
 
-# The cursor is the GSI's ExclusiveStartKey (table key + index key) of the page's last job, as
-# URL-safe base64 JSON. It is opaque to callers and validated on the way back in.
-_CURSOR_FIELDS = ("job_id", "status", "completed_at")
+# The completed list's cursor holds the GSI's ExclusiveStartKey (table key + index key) of the
+# page's last job; the list by status's, that job's place in newest-created order.
+_COMPLETED_CURSOR = ("job_id", "status", "completed_at")
+_CREATED_CURSOR = ("created_at", "job_id")
 
 
-def _encode_cursor(item: dict[str, Any]) -> str:
-    values = [item[name]["S"] for name in _CURSOR_FIELDS]
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+def _completed_start_key(cursor: str) -> dict[str, Any]:
+    fields = cursors.decode(cursor, _COMPLETED_CURSOR)
+    if fields["status"] != JobStatus.COMPLETED.value:
+        raise InvalidKey("That page cursor is not valid.")
+    return {name: {"S": value} for name, value in fields.items()}
 
 
-def _decode_cursor(cursor: str) -> dict[str, Any]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if (
-            not isinstance(values, list)
-            or len(values) != len(_CURSOR_FIELDS)
-            or not all(isinstance(value, str) and value for value in values)
-            or values[1] != JobStatus.COMPLETED.value
-        ):
-            raise ValueError(values)
-    except (ValueError, TypeError):
-        raise InvalidKey("That page cursor is not valid.") from None
-    return {name: {"S": value} for name, value in zip(_CURSOR_FIELDS, values, strict=True)}
+def _created_position(item: dict[str, Any]) -> tuple[str, str]:
+    """Where a job's item stands in newest-created order (a cursor holds the same two)."""
+    return item["created_at"]["S"], item["job_id"]["S"]

@@ -6,17 +6,15 @@ write is a single ``BEGIN IMMEDIATE`` transaction and the file runs in WAL mode.
 
 from __future__ import annotations
 
-import base64
-import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from stereo_spot.domain import Job, JobStatus, can_transition, utc_now
-from stereo_spot.errors import InvalidKey, JobNotFound, TransitionConflict
-from stereo_spot.jobs import JobPage
+from stereo_spot.errors import JobNotFound, TransitionConflict
+from stereo_spot.jobs import JobPage, cursors
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -27,6 +25,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_completed ON jobs (status, completed_at);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (status, created_at);
 CREATE TABLE IF NOT EXISTS done_segments (
     job_id TEXT NOT NULL,
     segment_index INTEGER NOT NULL,
@@ -156,18 +155,42 @@ class SqliteJobStore:
         query = "SELECT body, completed_at, job_id FROM jobs WHERE status = 'completed'"
         args: list[Any] = []
         if cursor:
-            completed_at, job_id = _decode_cursor(cursor)
+            after = cursors.decode(cursor, _COMPLETED_CURSOR)
             query += " AND (completed_at < ? OR (completed_at = ? AND job_id < ?))"
-            args += [completed_at, completed_at, job_id]
+            args += [after["completed_at"], after["completed_at"], after["job_id"]]
         query += " ORDER BY completed_at DESC, job_id DESC LIMIT ?"
-        args.append(limit + 1)
+        return self._page(query, [*args, limit + 1], limit, _COMPLETED_CURSOR)
+
+    def list_by_status(
+        self, statuses: Collection[JobStatus], limit: int = 20, cursor: str | None = None
+    ) -> JobPage:
+        wanted = list(dict.fromkeys(JobStatus(status).value for status in statuses))
+        if limit <= 0 or not wanted:
+            return JobPage(jobs=[], next_cursor=None)
+        query = (
+            "SELECT body, created_at, job_id FROM jobs"
+            f" WHERE status IN ({', '.join('?' * len(wanted))})"
+        )
+        args: list[Any] = list(wanted)
+        if cursor:
+            after = cursors.decode(cursor, _CREATED_CURSOR)
+            query += " AND (created_at < ? OR (created_at = ? AND job_id < ?))"
+            args += [after["created_at"], after["created_at"], after["job_id"]]
+        query += " ORDER BY created_at DESC, job_id DESC LIMIT ?"
+        return self._page(query, [*args, limit + 1], limit, _CREATED_CURSOR)
+
+    def _page(
+        self, query: str, args: list[Any], limit: int, cursor_fields: tuple[str, str]
+    ) -> JobPage:
+        """Run a listing's query (rows of body, then the cursor's two fields, ``limit + 1`` of
+        them): the page, and a cursor only when a row is left over."""
         with self._connect() as db:
             rows = db.execute(query, args).fetchall()
         jobs = [Job.model_validate_json(body) for body, _, _ in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
-            _, completed_at, job_id = rows[limit - 1]
-            next_cursor = _encode_cursor(completed_at, job_id)
+            _, order, job_id = rows[limit - 1]
+            next_cursor = cursors.encode(dict(zip(cursor_fields, (order, job_id), strict=True)))
         return JobPage(jobs=jobs, next_cursor=next_cursor)
 
     def list_all(self, limit: int = 50) -> list[Job]:
@@ -185,13 +208,6 @@ class SqliteJobStore:
             raise JobNotFound(f"There is no job '{job_id}'.")
 
 
-def _encode_cursor(completed_at: str, job_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([completed_at, job_id]).encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        completed_at, job_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return str(completed_at), str(job_id)
-    except (ValueError, TypeError):
-        raise InvalidKey("That page cursor is not valid.") from None
+# What a page's cursor holds: the last job's place in the listing's order.
+_COMPLETED_CURSOR = ("completed_at", "job_id")
+_CREATED_CURSOR = ("created_at", "job_id")

@@ -17,12 +17,25 @@ resource "aws_dynamodb_table" "jobs" {
     name = "completed_at"
     type = "S"
   }
+  attribute {
+    name = "created_at"
+    type = "S"
+  }
 
   # The portal's "completed, newest first" list: Query status = completed, ScanIndexForward=false.
   global_secondary_index {
     name            = "status-completed_at"
     hash_key        = "status"
     range_key       = "completed_at"
+    projection_type = "ALL"
+  }
+
+  # The portal's "not finished" list: each unfinished status's jobs, newest created first
+  # (Query per status, merged by the job store). Adding it to a live table backfills it.
+  global_secondary_index {
+    name            = "status-created_at"
+    hash_key        = "status"
+    range_key       = "created_at"
     projection_type = "ALL"
   }
 

@@ -25,7 +25,7 @@ def test_aws_init_creates_then_finds(names, capsys) -> None:
     assert main(["aws-init"]) == 0
     first = capsys.readouterr().out
     assert f"created bucket {bucket}" in first
-    assert f"created table {table} with index status-completed_at" in first
+    assert f"created table {table} with indexes status-completed_at, status-created_at" in first
     assert "TTL" in first
 
     assert main(["aws-init"]) == 0
@@ -42,11 +42,47 @@ def test_aws_init_makes_the_gsi_and_ttl(names) -> None:
     client = boto3.client("dynamodb")
     description = client.describe_table(TableName=table)["Table"]
     assert description["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    (index,) = description["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "status-completed_at"
-    assert [k["AttributeName"] for k in index["KeySchema"]] == ["status", "completed_at"]
+    indexes = {
+        index["IndexName"]: [key["AttributeName"] for key in index["KeySchema"]]
+        for index in description["GlobalSecondaryIndexes"]
+    }
+    assert indexes == {
+        "status-completed_at": ["status", "completed_at"],
+        "status-created_at": ["status", "created_at"],
+    }
     ttl = client.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
     assert ttl["AttributeName"] == "expires_at"
+
+
+def test_aws_init_adds_the_newer_index_to_an_older_table_and_keeps_its_jobs(names, capsys) -> None:
+    """A table an older aws-init made (the completed index alone) gains the index the list by
+    status reads, filled with the jobs already in it."""
+    import boto3
+
+    from stereo_spot.aws_setup import jobs_table_definition
+    from stereo_spot.domain import Job, JobStatus, Layout
+    from stereo_spot.errors import StoreNotReady
+    from stereo_spot.jobs.dynamo import DynamoJobStore
+
+    _, table = names
+    older = jobs_table_definition(table)
+    older["GlobalSecondaryIndexes"] = older["GlobalSecondaryIndexes"][:1]
+    older["AttributeDefinitions"] = [
+        a for a in older["AttributeDefinitions"] if a["AttributeName"] != "created_at"
+    ]
+    client = boto3.client("dynamodb")
+    client.create_table(**older)
+    store = DynamoJobStore(table, client)
+    failed = store.create(Job(layout=Layout.SBS, source_name="old.mp4"))
+    store.transition(failed.job_id, JobStatus.FAILED, error="no picture")
+    with pytest.raises(StoreNotReady, match="needs the index status-created_at on the table"):
+        store.list_by_status([JobStatus.FAILED])
+
+    assert main(["aws-init"]) == 0
+
+    assert f"added index status-created_at to {table}" in capsys.readouterr().out
+    listed = store.list_by_status([JobStatus.FAILED]).jobs
+    assert [job.job_id for job in listed] == [failed.job_id]
 
 
 def test_aws_smoke_passes_on_an_initialised_endpoint(names, capsys) -> None:

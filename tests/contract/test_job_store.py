@@ -261,6 +261,59 @@ def test_list_completed_rejects_a_forged_cursor(job_store: JobStore) -> None:
         job_store.list_completed(limit=2, cursor="not-a-cursor!")
 
 
+def test_list_by_status_merges_statuses_newest_created_first_across_pages(
+    job_store: JobStore,
+) -> None:
+    base = datetime(2025, 2, 1, 9, 0, tzinfo=UTC)
+    same_instant = base + timedelta(minutes=5)
+    made = {}
+    # Two jobs made in the same microsecond: their order is by id, and paging loses neither.
+    for name, created_at, statuses in [
+        ("failed", base + timedelta(minutes=1), (JobStatus.FAILED,)),
+        ("held", base + timedelta(minutes=2, microseconds=1), (JobStatus.UPLOADED,)),
+        ("converting", base + timedelta(minutes=3), (JobStatus.PROCESSING,)),
+        ("tie-a", same_instant, (JobStatus.QUEUED,)),
+        ("tie-b", same_instant, (JobStatus.FAILED,)),
+        ("completed", base + timedelta(minutes=6), (JobStatus.COMPLETED,)),
+        ("waiting for upload", base + timedelta(minutes=4), ()),
+    ]:
+        job = job_store.create(_job(created_at=created_at, source_name=name))
+        made[name] = _to(job_store, job, *statuses) if statuses else job
+    unfinished = [status for status in JobStatus if status is not JobStatus.COMPLETED]
+
+    pages, cursor = [], None
+    while True:
+        page = job_store.list_by_status(unfinished, limit=2, cursor=cursor)
+        pages.append([job.source_name for job in page.jobs])
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+
+    ties = sorted(["tie-a", "tie-b"], key=lambda name: made[name].job_id, reverse=True)
+    assert pages == [ties, ["waiting for upload", "converting"], ["held", "failed"]]
+    failed = job_store.list_by_status([JobStatus.FAILED], limit=10)
+    assert [job.source_name for job in failed.jobs] == ["tie-b", "failed"]
+    assert failed.next_cursor is None
+    assert job_store.list_by_status([], limit=10).jobs == []
+
+
+def test_list_by_status_refuses_another_listings_cursor(job_store: JobStore) -> None:
+    base = datetime(2025, 3, 1, tzinfo=UTC)
+    for minutes in range(3):
+        _complete(job_store, base + timedelta(minutes=minutes))
+        job_store.create(_job(created_at=base + timedelta(minutes=minutes)))
+    completed_cursor = job_store.list_completed(limit=1).next_cursor
+    created_cursor = job_store.list_by_status([JobStatus.CREATED], limit=1).next_cursor
+    assert completed_cursor and created_cursor
+
+    with pytest.raises(InvalidKey):
+        job_store.list_by_status([JobStatus.CREATED], cursor=completed_cursor)
+    with pytest.raises(InvalidKey):
+        job_store.list_completed(cursor=created_cursor)
+    with pytest.raises(InvalidKey):
+        job_store.list_by_status([JobStatus.CREATED], cursor="not-a-cursor!")
+
+
 def test_list_all_is_newest_created_first(job_store: JobStore) -> None:
     base = datetime(2025, 1, 1, tzinfo=UTC)
     jobs = [job_store.create(_job(created_at=base + timedelta(hours=h))) for h in (1, 3, 2)]

@@ -17,7 +17,10 @@ TERRAFORM = ROOT / "terraform"
 
 # The jobs table as DESIGN.md and the DynamoDB job store define it.
 JOB_ID_KEY = "job_id"
-STATUS_INDEX = ("status-completed_at", "status", "completed_at")
+STATUS_INDEXES = {
+    ("status-completed_at", "status", "completed_at"),
+    ("status-created_at", "status", "created_at"),
+}
 TTL_ATTRIBUTE = "expires_at"
 CHECKOV_OUTPUT = ["--compact", "--quiet", "-o", "json", "--skip-download"]
 
@@ -63,31 +66,37 @@ def test_jobs_table_matches_the_schema_the_app_expects():
     assert _unquote(table["hash_key"]) == JOB_ID_KEY
     assert "range_key" not in table
     attributes = {_unquote(a["name"]): _unquote(a["type"]) for a in table["attribute"]}
-    assert attributes == {"job_id": "S", "status": "S", "completed_at": "S"}
-    (index,) = table["global_secondary_index"]
-    assert (
-        _unquote(index["name"]),
-        _unquote(index["hash_key"]),
-        _unquote(index["range_key"]),
-    ) == STATUS_INDEX
+    assert attributes == {"job_id": "S", "status": "S", "completed_at": "S", "created_at": "S"}
+    indexes = {
+        (_unquote(index["name"]), _unquote(index["hash_key"]), _unquote(index["range_key"]))
+        for index in table["global_secondary_index"]
+    }
+    assert indexes == STATUS_INDEXES
+    assert {_unquote(index["projection_type"]) for index in table["global_secondary_index"]} == {
+        "ALL"
+    }
     (ttl,) = table["ttl"]
     assert _unquote(ttl["attribute_name"]) == TTL_ATTRIBUTE and ttl["enabled"] is True
     assert table["point_in_time_recovery"][0]["enabled"] is True
     assert table["server_side_encryption"][0]["enabled"] is True
 
 
-def test_app_code_names_the_same_index_and_ttl_attribute():
-    """Where the app's DynamoDB adapter (or aws-init) exists, it must use Terraform's names."""
-    sources = [
-        p
-        for p in (ROOT / "stereo_spot").rglob("*.py")
-        if "GlobalSecondaryIndexes" in p.read_text() or "IndexName" in p.read_text()
-    ]
-    if not sources:
-        pytest.skip("the DynamoDB job store is not in the tree yet")
-    text = "\n".join(p.read_text() for p in sources)
-    assert STATUS_INDEX[0] in text
-    assert TTL_ATTRIBUTE in text
+def test_aws_init_makes_the_table_terraform_makes():
+    """``stereo-spot aws-init`` (development endpoints) creates the schema Terraform does."""
+    from stereo_spot.aws_setup import TTL_ATTRIBUTE as AWS_INIT_TTL
+    from stereo_spot.aws_setup import jobs_table_definition
+
+    definition = jobs_table_definition("jobs")
+    attributes = {
+        a["AttributeName"]: a["AttributeType"] for a in definition["AttributeDefinitions"]
+    }
+    assert attributes == {"job_id": "S", "status": "S", "completed_at": "S", "created_at": "S"}
+    indexes = {
+        (index["IndexName"], *(key["AttributeName"] for key in index["KeySchema"]))
+        for index in definition["GlobalSecondaryIndexes"]
+    }
+    assert indexes == STATUS_INDEXES
+    assert AWS_INIT_TTL == TTL_ATTRIBUTE
 
 
 def test_media_bucket_expires_segments_and_takes_uploads_from_browsers():

@@ -13,7 +13,16 @@ from fastapi.testclient import TestClient
 
 from portal.app import create_app
 from portal.services import download_name
-from stereo_spot.domain import DUBOIS_MIXES, Job, JobStatus, Part, StereoParams, SubtitleTrack
+from stereo_spot.domain import (
+    DUBOIS_MIXES,
+    Job,
+    JobStatus,
+    Part,
+    SourceInfo,
+    StereoParams,
+    SubtitleTrack,
+)
+from stereo_spot.jobs import cancel
 from stereo_spot.keys import (
     converted_segment_key,
     final_key,
@@ -475,6 +484,98 @@ def test_completed_list_is_newest_first_and_paginated(client, jobs, storage, cli
         if not cursor:
             break
     assert api_pages == [newest_first[:2], newest_first[2:4], newest_first[4:]]
+
+
+def _words(fragment: str) -> str:
+    """The text of an HTML fragment as a reader sees it: tags gone, spaces collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def test_jobs_not_finished_are_listed_with_where_each_stands(
+    client, jobs, storage, clip_mp4
+) -> None:
+    """Cancelled, failed, held and running jobs can be found again, newest made first; the
+    completed ones stay in their own list."""
+    (done,) = _complete(jobs, storage, clip_mp4, 1)
+    made = {}
+    for name, steps, fields in [
+        (
+            "failed.mp4",
+            [JobStatus.QUEUED, JobStatus.FAILED],
+            {"error": "The video has no picture."},
+        ),
+        ("cancelled.mp4", [JobStatus.QUEUED], {}),
+        ("held.mp4", [JobStatus.UPLOADED], {}),
+        ("converting.mp4", [JobStatus.QUEUED, JobStatus.PROCESSING], {}),
+        ("not-uploaded.mp4", [], {}),
+    ]:
+        job = jobs.create(Job(source_name=name))
+        for status in steps:
+            job = jobs.transition(job.job_id, status, **(fields if status.is_final else {}))
+        made[name] = job.job_id
+    cancel(jobs, made["cancelled.mp4"])
+    jobs.update(
+        made["held.mp4"],
+        source=SourceInfo(
+            width=640, height=360, frames=48, duration=2.0, fps=24.0, video_codec="h264"
+        ),
+    )
+    jobs.update(made["converting.mp4"], total_segments=4, completed_segments=1)
+
+    page = client.get("/jobs?show=unfinished").text
+
+    rows = re.findall(r'<tr class="status-\w+">(.*?)</tr>', page, re.S)
+    said = {
+        re.search(r">([^<]+)</a>", row).group(1): _words(
+            re.search(r'<td class="state">(.*?)</td>', row, re.S).group(1)
+        )
+        for row in rows
+    }
+    assert list(said) == [
+        "not-uploaded.mp4",
+        "converting.mp4",
+        "held.mp4",
+        "cancelled.mp4",
+        "failed.mp4",
+    ]
+    assert said == {
+        "not-uploaded.mp4": "Waiting for the video",
+        "converting.mp4": "Converting segments to 3D: 25%",
+        "held.mp4": "Previewed first; waiting for you to convert it",
+        "cancelled.mp4": "Cancelled",
+        "failed.mp4": "Failed The video has no picture.",
+    }
+    assert done not in page
+    assert made["failed.mp4"] not in client.get("/jobs").text
+    api = client.get("/api/jobs", params={"show": "unfinished"}).json()
+    assert [job["source_name"] for job in api["jobs"]] == list(said)
+    assert client.get("/api/jobs", params={"show": "running"}).status_code == 422
+
+    # Deleting one leads back to the list it was in, which says what went.
+    response = client.post(
+        f"/jobs/{made['failed.mp4']}/delete",
+        data={"csrf_token": csrf_token(client)},
+        follow_redirects=False,
+    )
+    listed = client.get(response.headers["location"]).text
+    assert "Conversions not finished" in listed and "Deleted failed.mp4 and its files." in listed
+    assert made["failed.mp4"] not in listed
+
+
+def test_a_page_link_of_one_list_is_refused_by_the_other(client, jobs, storage, clip_mp4) -> None:
+    _complete(jobs, storage, clip_mp4, 3)
+    for _ in range(3):
+        jobs.create(Job(source_name="waiting.mp4"))
+    completed = client.get("/api/jobs", params={"limit": 1}).json()["next_cursor"]
+    unfinished = client.get("/api/jobs", params={"limit": 1, "show": "unfinished"}).json()
+
+    older = client.get(
+        "/jobs", params={"show": "unfinished", "limit": 1, "cursor": unfinished["next_cursor"]}
+    )
+    assert older.status_code == 200 and "waiting.mp4" in older.text
+    refused = client.get("/jobs", params={"show": "unfinished", "cursor": completed})
+    assert refused.status_code == 400
+    assert "That page link is not valid" in refused.text
 
 
 def test_a_job_whose_video_was_damaged_says_so(client, jobs, storage, clip_mp4) -> None:
