@@ -18,7 +18,7 @@ from portal.routes_api import (
     PartRequest,
     job_out,
 )
-from portal.security import csrf_token, require_csrf
+from portal.security import csrf_token, notice_proof, notice_proved, require_csrf
 from stereo_spot.domain import (
     CODEC_NOTES,
     DEFAULT_CRF,
@@ -235,8 +235,11 @@ def list_jobs(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     deleted: Annotated[str | None, Query(max_length=255)] = None,
+    proof: Annotated[str | None, Query(max_length=128)] = None,
 ) -> HTMLResponse:
     page = services.list_jobs(jobs, show, limit=limit, cursor=cursor)
+    if deleted is not None and not notice_proved(request, deleted, proof):
+        deleted = None  # a link someone else made: its words are not ours to show
     return _page(
         templates,
         request,
@@ -379,15 +382,25 @@ def cancel_job(job_id: str, jobs: JobsDep, launcher: LauncherDep) -> Response:
 
 
 @router.post("/jobs/{job_id}/delete", dependencies=[CsrfChecked])
-def delete_job(job_id: str, jobs: JobsDep, storage: StorageDep, launcher: LauncherDep) -> Response:
+def delete_job(
+    request: Request,
+    job_id: str,
+    templates: TemplatesDep,
+    jobs: JobsDep,
+    storage: StorageDep,
+    launcher: LauncherDep,
+    confirmed: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
     job = services.get_job(jobs, job_id)
     name = job.source_name or f"job {job_id[:8]}"
+    if confirmed != "yes":
+        # The page's script asks first and says yes; without it (no JavaScript), this page asks.
+        return _page(templates, request, "confirm_delete.html", job=job, deleting=name)
     services.delete_job(jobs, storage, launcher, job_id)
     # The list the job was in says what went: its page is gone, and with it any word of the
     # delete.
     show = services.Listing.COMPLETED
     if job.status is not JobStatus.COMPLETED:
         show = services.Listing.UNFINISHED
-    return RedirectResponse(
-        f"/jobs?{urlencode({'show': show.value, 'deleted': name})}", status_code=303
-    )
+    query = {"show": show.value, "deleted": name, "proof": notice_proof(request, name)}
+    return RedirectResponse(f"/jobs?{urlencode(query)}", status_code=303)

@@ -49,6 +49,17 @@ def csrf_token(request: Request) -> str:
     return tokens.token_for(request.state.csrf_nonce)
 
 
+def notice_proof(request: Request, notice: str) -> str:
+    """A proof, for a link, that this browser's own request made the notice the page it leads
+    to shows ("Deleted holiday.mp4"): a link anyone else made cannot put words in the page."""
+    tokens: CsrfTokens = request.app.state.csrf
+    return tokens.token_for(f"notice\0{request.state.csrf_nonce}\0{notice}")
+
+
+def notice_proved(request: Request, notice: str, proof: str | None) -> bool:
+    return bool(proof) and hmac.compare_digest(notice_proof(request, notice), proof)
+
+
 async def require_csrf(request: Request) -> None:
     """FastAPI dependency for HTML form posts: 403 unless the token matches the cookie."""
     token = request.headers.get(CSRF_HEADER)

@@ -5,8 +5,8 @@
 Needs Debian ``chromium`` and ``pip install playwright`` (no ``playwright install``), ffmpeg.
 Makes a 10 s test clip, starts ``stereo-spot up`` over a temporary data dir, and walks through
 create → upload (throttled so the progress bar shows) → status → play → completed list, a half
-side-by-side job's play page seen as an anaglyph, a failed job (a text file uploaded as a video)
-and the not-found page.
+side-by-side job's play page seen as an anaglyph, a failed job (a text file uploaded as a video),
+the list of jobs not finished and the not-found page.
 """
 
 from __future__ import annotations
@@ -182,6 +182,9 @@ def main() -> int:
                 page.click("#upload-button")
                 page.wait_for_selector("#failure", timeout=60_000)
                 shoot(page, out, "failed")
+
+                page.goto(base + "jobs?show=unfinished")
+                shoot(page, out, "not-finished")
 
                 page.goto(base + "jobs/no-such-job-0123456789")
                 shoot(page, out, "not-found")

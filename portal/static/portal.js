@@ -343,10 +343,12 @@
     clearedOnChange(message, ["start", "end"]);
   }
 
-  // "Delete this job and its files" asks first (the CSP allows no inline onsubmit).
+  // "Delete this job and its files" asks first (the CSP allows no inline onsubmit), and tells
+  // the portal it did; without this script the portal asks on a page of its own.
   function askedFirst(form) {
     form.addEventListener("submit", function (event) {
-      if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
+      if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); return; }
+      if (form.elements.confirmed) { form.elements.confirmed.value = "yes"; }
     });
   }
 

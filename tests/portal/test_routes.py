@@ -554,7 +554,7 @@ def test_jobs_not_finished_are_listed_with_where_each_stands(
     # Deleting one leads back to the list it was in, which says what went.
     response = client.post(
         f"/jobs/{made['failed.mp4']}/delete",
-        data={"csrf_token": csrf_token(client)},
+        data={"csrf_token": csrf_token(client), "confirmed": "yes"},
         follow_redirects=False,
     )
     listed = client.get(response.headers["location"]).text
@@ -688,8 +688,18 @@ def test_delete_removes_the_record_and_every_file(client, jobs, storage, clip_mp
         "Delete holiday & co.mp4 and its files? This cannot be undone."
     ), "portal.js asks this first"
 
+    # Without the page's script nobody asked yet: the portal asks on a page, deleting nothing.
+    asked = client.post(f"/jobs/{job_id}/delete", data={"csrf_token": csrf_token(client)})
+    assert asked.status_code == 200
+    assert "<h1>Delete holiday &amp; co.mp4?</h1>" in asked.text
+    assert f'<a class="button" href="/jobs/{job_id}">Keep it</a>' in asked.text
+    assert storage.exists(final_key(job_id)) and jobs.get(job_id)
+
+    # The script (or that page) says yes.
     response = client.post(
-        f"/jobs/{job_id}/delete", data={"csrf_token": csrf_token(client)}, follow_redirects=False
+        f"/jobs/{job_id}/delete",
+        data={"csrf_token": csrf_token(client), "confirmed": "yes"},
+        follow_redirects=False,
     )
 
     assert response.status_code == 303
@@ -700,6 +710,12 @@ def test_delete_removes_the_record_and_every_file(client, jobs, storage, clip_mp
     assert all(storage.list_prefix(prefix) == [] for prefix in job_prefixes(job_id))
     assert client.get(f"/jobs/{job_id}").status_code == 404
     assert storage.exists(final_key(keep)) and jobs.get(keep)
+
+    # A link anyone could make puts no words in the page, nor one made for another browser.
+    made_up = client.get("/jobs", params={"deleted": "your account"})
+    assert 'id="deleted"' not in made_up.text
+    other = TestClient(client.app)
+    assert 'id="deleted"' not in other.get(response.headers["location"]).text
 
 
 def test_delete_needs_csrf_and_api_delete_works(client, jobs, storage, clip_mp4) -> None:
