@@ -6,8 +6,12 @@ pipeline, which moves the job through chunking/processing/reassembling to comple
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePath
@@ -15,7 +19,15 @@ from typing import TypedDict
 
 from portal.launcher import RunLauncher
 from stereo_spot import keys
-from stereo_spot.domain import PREVIEW_SECONDS, Job, JobStatus, Layout, Part, StereoParams
+from stereo_spot.domain import (
+    PREVIEW_SECONDS,
+    Job,
+    JobStatus,
+    Layout,
+    Part,
+    StereoParams,
+    new_job_id,
+)
 from stereo_spot.errors import (
     InputRejected,
     InvalidKey,
@@ -356,21 +368,83 @@ def convert_again(
     style: Restyle = {"layout": layout, "params": params, "engine": engine}
     if part is not None:
         part_bounds(origin.source, part)  # refused before anything changes
-    if preview:
-        return _start_preview(jobs, storage, settings, launcher, origin, style, within=part)
-    if origin.held:
+    if not preview and origin.held:
         return start_job(jobs, storage, settings, launcher, origin.job_id, restyle=style, part=part)
-    if _converting_alike(origin, style, part):
+    if not preview and _converting_alike(origin, style, part):
         # The same start again (a double click on "Convert the whole video like this" started
         # the held video the first time): that job, as a second start answers; other settings
         # or another part, or a failed first try, make another conversion.
         return origin
+    earlier, job_id = _asked_before(jobs, origin, style, part, preview)
+    if earlier is not None:
+        return earlier
+    if preview:
+        return _start_preview(
+            jobs, storage, settings, launcher, origin, style, within=part, job_id=job_id
+        )
     # A new job on a copy of the video; a part of it is cut by the job's run (a long part
     # takes as long to cut as to transcode, which is no work for a web request).
     part_of = origin.job_id if part is not None else None
-    job = jobs.create(Job(**style, source_name=origin.source_name, part_of=part_of, part=part))
-    storage.copy(source, keys.source_key(job.job_id))
+    job, made = _created_once(
+        jobs,
+        Job(**style, job_id=job_id, source_name=origin.source_name, part_of=part_of, part=part),
+    )
+    if not made:
+        return job
+    with _forgotten_unless_stored(jobs, job):
+        storage.copy(source, keys.source_key(job.job_id))
     return start_job(jobs, storage, settings, launcher, job.job_id, part=part)
+
+
+def _asked_before(
+    jobs: JobStore, origin: Job, style: Restyle, part: Part | None, preview: bool
+) -> tuple[Job | None, str]:
+    """The job the same ask of ``origin``'s video made before (a form sent twice, a double
+    click, a script that retried), unless it failed: the ask is answered with it. Else the id
+    a new job for the ask takes.
+
+    The id is derived from the ask (and ``origin``'s unguessable id), so of two asks at once
+    one creates the job and the other finds it (:func:`_created_once`). After a failed or
+    cancelled try, a new try gets an id of its own.
+    """
+    ask = json.dumps(
+        {
+            "video": origin.job_id,
+            "layout": style["layout"].value,
+            "params": style["params"].model_dump(mode="json"),
+            "engine": style["engine"],
+            "part": part.model_dump(mode="json") if part is not None else None,
+            "preview": preview,
+        },
+        sort_keys=True,
+    )
+    job_id = hashlib.sha256(ask.encode()).hexdigest()[:48]
+    try:
+        earlier = jobs.get(job_id)
+    except JobNotFound:
+        return None, job_id
+    if earlier.status is JobStatus.FAILED:
+        return None, new_job_id()
+    return earlier, job_id
+
+
+@contextmanager
+def _forgotten_unless_stored(jobs: JobStore, job: Job) -> Iterator[None]:
+    """Delete the new job again if storing its video fails: a job left waiting for a video
+    nobody sends would answer the same ask ever after (:func:`_asked_before`)."""
+    try:
+        yield
+    except BaseException:
+        jobs.delete(job.job_id)
+        raise
+
+
+def _created_once(jobs: JobStore, job: Job) -> tuple[Job, bool]:
+    """Create ``job``, or find the one a racing request made under its id: (job, made here)."""
+    try:
+        return jobs.create(job), True
+    except TransitionConflict:
+        return jobs.get(job.job_id), False
 
 
 def _converting_alike(job: Job, style: Restyle, part: Part | None) -> bool:
@@ -395,19 +469,30 @@ def _start_preview(
     style: Restyle,
     whole: Path | None = None,
     within: Part | None = None,
+    job_id: str | None = None,
 ) -> Job:
     """A new job converting a few seconds from the middle of ``origin``'s video, or of the part
-    ``within`` it, started. On this machine's disk the excerpt is cut here (the video's probe
+    ``within`` it, started (under ``job_id`` if given: a racing request with the same id gets
+    the job this one made). On this machine's disk the excerpt is cut here (the video's probe
     reused; ``whole``: a local copy of it already at hand) and stored as that job's source;
     elsewhere the job gets a copy of the whole video and its run cuts the excerpt
     (:attr:`Job.cut_preview`), reading the video for ``origin`` too if nothing has yet."""
     name = _named_after(origin, (within.filename_tag if within else "") + "_preview")
-    preview = Job(**style, source_name=name, preview_of=origin.job_id, preview_within=within)
+    preview = Job(
+        **style,
+        **({"job_id": job_id} if job_id else {}),
+        source_name=name,
+        preview_of=origin.job_id,
+        preview_within=within,
+    )
     source = keys.source_key(origin.job_id)
     whole = whole or _on_this_disk(storage, source)
     if whole is None:
-        job = jobs.create(preview.model_copy(update={"cut_preview": True}))
-        storage.copy(source, keys.source_key(job.job_id))
+        job, made = _created_once(jobs, preview.model_copy(update={"cut_preview": True}))
+        if not made:
+            return job
+        with _forgotten_unless_stored(jobs, job):
+            storage.copy(source, keys.source_key(job.job_id))
         return start_job(jobs, storage, settings, launcher, job.job_id)
     assert origin.source is not None, "only a video that was read has a middle"
     with tempfile.TemporaryDirectory(prefix="stereo-spot-preview-") as scratch:
@@ -415,8 +500,11 @@ def _start_preview(
         excerpt = cut_excerpt(
             whole, origin.source, PREVIEW_SECONDS, Path(scratch) / "cut.mp4", within
         )
-        job = jobs.create(preview)
-        storage.put_file(excerpt, keys.source_key(job.job_id))
+        job, made = _created_once(jobs, preview)
+        if not made:
+            return job
+        with _forgotten_unless_stored(jobs, job):
+            storage.put_file(excerpt, keys.source_key(job.job_id))
     return start_job(jobs, storage, settings, launcher, job.job_id)
 
 

@@ -6,6 +6,8 @@ import base64
 import html
 import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -958,6 +960,45 @@ def test_the_whole_video_asked_for_twice_from_its_preview_is_converted_once(
     retried = client.post(f"/jobs/{preview}/again", data=fields, follow_redirects=False)
     assert retried.headers["location"] not in (f"/jobs/{job_id}", f"/jobs/{copy}")
     assert len(jobs.list_all()) == 4
+
+
+def test_a_finished_video_asked_for_twice_alike_is_converted_once(
+    client, jobs, storage, launcher, long_clip
+) -> None:
+    """A form sent twice, or a script that retries, on a finished job's video (not held: each
+    conversion is a new job on a copy) makes one job, also when the two asks come at once."""
+    first = _finished_job(client, jobs, long_clip)
+    ask_preview = {"layout": "sbs", "divergence": 2.0, "preview": True}
+
+    previews = _race(
+        *[lambda: client.post(f"/api/jobs/{first}/again", json=ask_preview) for _ in range(2)]
+    )
+    again = client.post(f"/api/jobs/{first}/again", json=ask_preview)
+
+    (preview,) = {answer.json()["job_id"] for answer in [*previews, again]}
+    assert all(answer.status_code == 202 for answer in [*previews, again])
+    # (The launcher never started the first job's run: the test marked it completed.)
+    assert len(jobs.list_all()) == 2 and set(launcher.run_ids()) == {first, preview}
+
+    ask_whole = {"layout": "tab", "divergence": 2.0}
+    wholes = [client.post(f"/api/jobs/{preview}/again", json=ask_whole) for _ in range(2)]
+    (whole,) = {answer.json()["job_id"] for answer in wholes}
+    assert whole not in (first, preview) and jobs.get(whole).layout.value == "tab"
+    assert storage.size(source_key(whole)) == long_clip.stat().st_size
+    assert len(jobs.list_all()) == 3
+
+    # Once it is cancelled (or failed), the same ask is a new try.
+    client.post(f"/api/jobs/{whole}/cancel")
+    retried = client.post(f"/api/jobs/{preview}/again", json=ask_whole).json()["job_id"]
+    assert retried not in (first, preview, whole) and len(jobs.list_all()) == 4
+
+
+def _race(*calls):
+    """Run ``calls`` at the same instant on their own threads; their results in order."""
+    barrier = threading.Barrier(len(calls))
+    with ThreadPoolExecutor(len(calls)) as pool:
+        futures = [pool.submit(lambda call=call: (barrier.wait(), call())[1]) for call in calls]
+        return [future.result(timeout=120) for future in futures]
 
 
 def test_a_held_video_previews_again_or_starts_with_its_own_settings(
