@@ -6,7 +6,6 @@ pipeline, which moves the job through chunking/processing/reassembling to comple
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 import threading
@@ -17,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path, PurePath
 from typing import TypedDict
 
+from portal.asks import RecentAsks
 from portal.launcher import RunLauncher
 from stereo_spot import keys
 from stereo_spot.domain import (
@@ -26,7 +26,6 @@ from stereo_spot.domain import (
     Layout,
     Part,
     StereoParams,
-    new_job_id,
 )
 from stereo_spot.errors import (
     InputRejected,
@@ -375,13 +374,16 @@ def convert_again(
         # the held video the first time): that job, as a second start answers; other settings
         # or another part, or a failed first try, make another conversion.
         return origin
-    earlier, job_id = _asked_before(jobs, origin, style, part, preview)
+    ask = _ask_of(origin, style, part, preview)
+    earlier, job_id = _asked_before(jobs, ask)
     if earlier is not None:
         return earlier
     if preview:
-        return _start_preview(
+        job = _start_preview(
             jobs, storage, settings, launcher, origin, style, within=part, job_id=job_id
         )
+        _recent_asks.made(ask, job.job_id)
+        return job
     # A new job on a copy of the video; a part of it is cut by the job's run (a long part
     # takes as long to cut as to transcode, which is no work for a web request).
     part_of = origin.job_id if part is not None else None
@@ -393,21 +395,17 @@ def convert_again(
         return job
     with _forgotten_unless_stored(jobs, job):
         storage.copy(source, keys.source_key(job.job_id))
+    _recent_asks.made(ask, job.job_id)
     return start_job(jobs, storage, settings, launcher, job.job_id, part=part)
 
 
-def _asked_before(
-    jobs: JobStore, origin: Job, style: Restyle, part: Part | None, preview: bool
-) -> tuple[Job | None, str]:
-    """The job the same ask of ``origin``'s video made before (a form sent twice, a double
-    click, a script that retried), unless it failed: the ask is answered with it. Else the id
-    a new job for the ask takes.
+# The asks of videos this portal answered lately (portal/asks.py).
+_recent_asks = RecentAsks()
 
-    The id is derived from the ask (and ``origin``'s unguessable id), so of two asks at once
-    one creates the job and the other finds it (:func:`_created_once`). After a failed or
-    cancelled try, a new try gets an id of its own.
-    """
-    ask = json.dumps(
+
+def _ask_of(origin: Job, style: Restyle, part: Part | None, preview: bool) -> str:
+    """What a "convert again" asks, as a key: which video, how, which part, preview or not."""
+    return json.dumps(
         {
             "video": origin.job_id,
             "layout": style["layout"].value,
@@ -418,20 +416,27 @@ def _asked_before(
         },
         sort_keys=True,
     )
-    job_id = hashlib.sha256(ask.encode()).hexdigest()[:48]
+
+
+def _asked_before(jobs: JobStore, ask: str) -> tuple[Job | None, str]:
+    """The job the same ask made lately, unless it failed, was cancelled or deleted: the ask
+    is answered with it. Else the id a new job for the ask takes."""
+    job_id, made = _recent_asks.claim(ask)
+    if not made:
+        return None, job_id  # the first ask, or one that has not made its job yet
     try:
         earlier = jobs.get(job_id)
     except JobNotFound:
-        return None, job_id
-    if earlier.status is JobStatus.FAILED:
-        return None, new_job_id()
-    return earlier, job_id
+        earlier = None
+    if earlier is not None and earlier.status is not JobStatus.FAILED:
+        return earlier, job_id
+    return None, _recent_asks.renew(ask)
 
 
 @contextmanager
 def _forgotten_unless_stored(jobs: JobStore, job: Job) -> Iterator[None]:
-    """Delete the new job again if storing its video fails: a job left waiting for a video
-    nobody sends would answer the same ask ever after (:func:`_asked_before`)."""
+    """Delete the new job again if storing its video fails: no job is left waiting for a video
+    nobody sends (the ask's next try makes it under the same id, no run having started)."""
     try:
         yield
     except BaseException:

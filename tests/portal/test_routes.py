@@ -987,10 +987,15 @@ def test_a_finished_video_asked_for_twice_alike_is_converted_once(
     assert storage.size(source_key(whole)) == long_clip.stat().st_size
     assert len(jobs.list_all()) == 3
 
-    # Once it is cancelled (or failed), the same ask is a new try.
+    # Once it is cancelled (or failed), the same ask is a new try; so it is once deleted, and
+    # under an id of its own (what a job leaves, a KFP run named after it, is not the new one's).
     client.post(f"/api/jobs/{whole}/cancel")
     retried = client.post(f"/api/jobs/{preview}/again", json=ask_whole).json()["job_id"]
     assert retried not in (first, preview, whole) and len(jobs.list_all()) == 4
+    client.post(f"/api/jobs/{retried}/cancel")
+    assert client.delete(f"/api/jobs/{retried}").status_code == 204
+    after_delete = client.post(f"/api/jobs/{preview}/again", json=ask_whole).json()["job_id"]
+    assert after_delete not in (first, preview, whole, retried)
 
 
 def _race(*calls):
