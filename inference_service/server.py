@@ -56,7 +56,7 @@ def serve(settings: Settings, port: int = 8080, host: str = LOOPBACK) -> None:
     logging.getLogger(__name__).info(
         "model %s (engine %s) ready=%s on port %d", model.name, model.engine_name, model.ready, port
     )
-    _listen_on(host)
+    _patch_rest_server(host)
     server = kserve.ModelServer(http_port=port, enable_grpc=False, workers=1)
     if model.ready:
         server.start([model])
@@ -68,16 +68,32 @@ def serve(settings: Settings, port: int = 8080, host: str = LOOPBACK) -> None:
     server.start([])
 
 
-def _listen_on(host: str) -> None:
-    """Make kserve's REST server listen on ``host``: it builds its uvicorn config with
-    0.0.0.0 written into the code and takes no address (kserve 0.21), so the class its
-    ModelServer builds it from is replaced by one that sets the address before uvicorn binds."""
+def _patch_rest_server(host: str) -> None:
+    """Make kserve's REST server listen on ``host`` and answer a model that is not ready
+    without a traceback. Neither can be asked of it (kserve 0.21): it builds its uvicorn config
+    with 0.0.0.0 written into the code, and its handlers are added in its own code, so the class
+    its ModelServer builds it from is replaced by one that changes both before uvicorn starts."""
     import kserve.model_server
+    from kserve.errors import ModelNotReady
     from kserve.protocol.rest.server import RESTServer
 
-    class _RESTServerOnHost(RESTServer):
+    class _StereoRESTServer(RESTServer):
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
             self.config.host = host  # read when uvicorn starts, after this
 
-    kserve.model_server.RESTServer = _RESTServerOnHost
+        def _add_exception_handlers(self, app) -> None:
+            super()._add_exception_handlers(app)
+            app.add_exception_handler(ModelNotReady, answer_not_ready)
+
+    kserve.model_server.RESTServer = _StereoRESTServer
+
+
+async def answer_not_ready(_request, error: Exception):
+    """503 with why, as kserve's own handler answers, minus its log: that logged the error's
+    traceback, ~28 lines, for every readiness probe (every few seconds) of a model whose load
+    failed, burying the one line StereoModel.load logged saying why. Not being ready is the
+    state a probe asks about, not a fault of the request."""
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(status_code=503, content={"error": str(error)})

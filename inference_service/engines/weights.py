@@ -12,11 +12,13 @@ lazily: the classical engine and the rest of the project work without them.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -203,7 +205,8 @@ def download_weights(uri: str, cache_dir: Path | None) -> Path:
     """Copy every object under an ``s3://bucket/prefix`` to the cache through the storage port.
 
     Objects already in the cache with the same size are not fetched again, so a restarted pod
-    with a persistent cache starts quickly.
+    with a persistent cache starts quickly; what a download killed part-way left there is
+    deleted (:func:`downloading_into`).
     """
     from stereo_spot.settings import Settings
     from stereo_spot.wiring import storage_from
@@ -219,19 +222,64 @@ def download_weights(uri: str, cache_dir: Path | None) -> Path:
         keys = storage.list_prefix(f"{prefix}/" if prefix else "")
         if not keys:
             raise EngineError(f"There are no weights under {uri}; upload the folder there first.")
-        for key in keys:
-            relative = key[len(prefix) :].lstrip("/") if prefix else key
-            if not relative or relative.endswith("/"):
-                continue
-            local = target / relative
-            if local.is_file() and local.stat().st_size == storage.size(key):
-                continue
-            storage.get_file(key, local)
+        with downloading_into(target):
+            for key in keys:
+                relative = key[len(prefix) :].lstrip("/") if prefix else key
+                if not relative or relative.endswith("/"):
+                    continue
+                local = target / relative
+                if local.is_file() and local.stat().st_size == storage.size(key):
+                    continue
+                storage.get_file(key, local)
     except StereoSpotError:
         raise
     except Exception as error:  # botocore's errors: no credentials, endpoint down, access denied
         raise EngineError(f"Downloading the weights from {uri} failed: {error}.") from None
     return target
+
+
+# Held (shared) by every download into a cache folder while it runs; beside the weights, where
+# no check or loader looks (they read the files docs/MODELS.md names).
+DOWNLOAD_LOCK = ".downloading.lock"
+# The temporary names a download writes under before renaming into place: the storage port's
+# (S3Storage.get_file), and s3transfer's own beside it (the same name plus a random suffix).
+DOWNLOAD_TEMPORARIES = ".download-*"
+
+
+@contextlib.contextmanager
+def downloading_into(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s download lock while downloading into it, first deleting the temporary
+    files of downloads into it that were killed part-way, when no other download runs there.
+
+    A model server stopped mid-download (a pod evicted, SIGKILL, the OOM killer) never gets to
+    delete its temporary file, and nothing else would: gigabytes left in the cache for good.
+    The lock tells a dead download's temporaries from a live one's: the kernel lets go of a
+    process's flock when the process ends, however it ends, so a download that gets the lock
+    exclusively knows that none is running there and that every temporary left is stale. An age
+    limit could not tell a slow multi-GB download (or one paused by a stalled network) from a
+    dead one, and would delete the file under it.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / DOWNLOAD_LOCK, "a+b") as lock:
+        if _flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB):
+            for stale in folder.rglob(DOWNLOAD_TEMPORARIES):
+                if stale.is_file():
+                    stale.unlink(missing_ok=True)
+        # Shared, so that downloads started together by several servers run together; taking it
+        # from the exclusive lock lets go first, which is harmless: this one wrote nothing yet.
+        _flock(lock, fcntl.LOCK_SH)
+        yield
+
+
+def _flock(file: Any, how: int) -> bool:
+    """Lock ``file`` as ``how`` says; False when another process holds it (another download
+    runs), or where the file system has no locks (some network ones): no temporary is deleted
+    then, and the download goes on as it did before there were locks."""
+    try:
+        fcntl.flock(file, how)
+    except OSError:  # BlockingIOError, ENOLCK
+        return False
+    return True
 
 
 def download_folder(uri: str, cache_dir: Path | None) -> Path:

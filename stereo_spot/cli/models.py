@@ -9,11 +9,19 @@ layouts) and prints one sentence per problem saying what to fix; it exits 1 when
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from stereo_spot.domain import LEARNED_ENGINES
-from stereo_spot.errors import EngineError
+from stereo_spot.errors import EngineError, InputRejected
+
+# Written into every folder ``models tiny`` writes, saying what its weights are: a folder that
+# holds it is one of its outputs, which a later ``models tiny`` replaces whole.
+TINY_MARK = "TINY-RANDOM-WEIGHTS.txt"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,7 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.set_defaults(func=run_check)
 
     tiny = verbs.add_parser("tiny", help="write a tiny random-weight model (smoke tests only)")
-    tiny.add_argument("folder", type=Path, help="where to write it (created)")
+    tiny.add_argument(
+        "folder",
+        type=Path,
+        help="where to write it: a new or empty folder, or one an earlier `models tiny` wrote "
+        "(replaced whole)",
+    )
     tiny.add_argument("--engine", choices=LEARNED_ENGINES, required=True)
     tiny.add_argument(
         "--depthcrafter",
@@ -118,10 +131,54 @@ def run_tiny(args: argparse.Namespace) -> int:
     if args.engine == "depth-anything":
         from inference_service.engines.depth_anything import write_tiny_depth_anything
 
-        write_tiny_depth_anything(args.folder)
+        write = write_tiny_depth_anything
     else:
         from inference_service.engines.stereocrafter import write_tiny_stereocrafter
 
-        write_tiny_stereocrafter(args.folder, depthcrafter=args.depthcrafter)
-    print(f"wrote a tiny random-weight {args.engine} model to {args.folder}", file=sys.stderr)
+        def write(folder: Path) -> Path:
+            return write_tiny_stereocrafter(folder, depthcrafter=args.depthcrafter)
+
+    replaced = write_whole(args.folder, write, f"random weights of a tiny {args.engine} model")
+    said = " (replacing the tiny model that was there)" if replaced else ""
+    print(f"wrote a tiny random-weight {args.engine} model to {args.folder}{said}", file=sys.stderr)
     return 0
+
+
+def write_whole(folder: Path, write: Callable[[Path], object], what: str) -> bool:
+    """Have ``write`` fill a new folder beside ``folder`` and put it in its place, so that the
+    folder holds nothing of what was there (over an earlier tiny model of another engine, its
+    files stayed and mixed with the new ones) and nothing half written when ``write`` fails.
+    A folder with files ``models tiny`` did not write is refused, not deleted: it may be real
+    weights. Returns whether an earlier tiny model was replaced."""
+    if folder.is_file():
+        raise InputRejected(f"{folder} is a file; name a folder to write the tiny model into.")
+    replaced = folder.is_dir() and any(folder.iterdir())
+    if replaced and not (folder / TINY_MARK).is_file():
+        raise InputRejected(
+            f"{folder} already holds files that `stereo-spot models tiny` did not write; name a "
+            "new or empty folder (nothing was written)."
+        )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # Beside it, on the same file system, so that putting it in place is a rename.
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tiny-"))
+    try:
+        write(staging)
+        (staging / TINY_MARK).write_text(
+            f"{what}, written by `stereo-spot models tiny` for tests and demos: they load and "
+            "run through the real code, and paint noise.\n"
+        )
+        # mkdtemp makes the folder private (0700); a model is as readable as any folder made here.
+        mask = os.umask(0o022)
+        os.umask(mask)
+        staging.chmod(0o777 & ~mask)
+        if folder.exists():
+            old = staging.with_name(f"{staging.name}-old")
+            folder.rename(old)
+            staging.rename(folder)
+            shutil.rmtree(old)
+        else:
+            staging.rename(folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return replaced

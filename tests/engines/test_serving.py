@@ -105,6 +105,32 @@ def test_bad_weights_leave_the_server_up_and_not_ready_with_the_reason(
         stop_process(process)
 
 
+def test_a_failed_load_is_logged_once_and_probes_add_no_tracebacks(tiny_depth_anything, tmp_path):
+    # Each readiness probe (every few seconds, from the kubelet or the launcher) logged kserve's
+    # ~28-line traceback of the not-ready error: the one line saying why was lost in them.
+    folder = Path(shutil.copytree(tiny_depth_anything, tmp_path / "bad"))
+    (folder / "model.safetensors").unlink()
+    settings = Settings(
+        data_dir=tmp_path / "data", backend="local", engine="depth-anything", weights=str(folder)
+    )
+    process, url = start_server(settings)
+    try:
+        wait_for_answer(f"{url}/v1/models/stereo", process)
+        for _ in range(5):
+            probe = httpx.get(f"{url}/v1/models/stereo", timeout=5)
+            assert probe.status_code == 503
+            assert "model.safetensors is missing" in probe.json()["error"]
+        predict = httpx.post(f"{url}/v1/models/stereo:predict", json={"instances": []})
+        assert predict.status_code == 503
+    finally:
+        stop_process(process)
+    log = (Path(settings.data_dir) / "model-server.log").read_text()
+    assert "Traceback" not in log, log
+    failed = [line for line in log.splitlines() if "failed to load" in line]
+    assert len(failed) == 1, log
+    assert f"{folder / 'model.safetensors'} is missing" in failed[0]
+
+
 def test_weights_missing_from_the_bucket_are_named_by_their_s3_uri(
     upload_weights, tiny_depth_anything, tmp_path
 ):
