@@ -219,6 +219,13 @@ class Part(BaseModel):
         end = "the end" if self.end is None else clock(self.end)
         return f"from {clock(self.start)} to {end}"
 
+    def in_video_of(self, duration: float) -> Part:
+        """This part of a video ``duration`` seconds long: an end at or past the video's end is
+        its end (converted so), and named and labelled so, not after the time asked for."""
+        if self.end is None or self.end < duration:
+            return self
+        return Part(start=self.start)
+
     @property
     def filename_tag(self) -> str:
         """What a result's name says of the part: ``_0m30s-1m00s``, ``_1m30s-end``."""

@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Protocol
 
 from stereo_spot import keys
-from stereo_spot.cli.outputs import fetch_result, plan_outputs, say_written
+from stereo_spot.cli.outputs import (
+    default_output,
+    fetch_result,
+    names_a_file,
+    plan_outputs,
+    say_written,
+)
 from stereo_spot.cli.stereo_options import (
     add_encoding_options,
     add_part_options,
@@ -39,6 +45,7 @@ from stereo_spot.domain import (
     Layout,
     Part,
     StereoParams,
+    clock,
 )
 from stereo_spot.errors import (
     InputRejected,
@@ -117,6 +124,9 @@ def run_convert(args: argparse.Namespace) -> int:
         if output.exists():
             print(f"note: {output} exists; it will be replaced.", file=sys.stderr)
     failed: list[Path] = []
+    # Results named after their inputs are named after the part converted, once it is known.
+    renamed = not names_a_file(args.output)
+    taken = {path.resolve() for pair in plan for path in pair}
     # The model server loads while the first upload is stored and probed and its run chunks
     # it, and one server converts every video: its start is paid once.
     with _model_server(settings) as (settings, server):
@@ -138,6 +148,8 @@ def run_convert(args: argparse.Namespace) -> int:
                 last = number == len(plan)
                 try:
                     started = ahead.take(source)
+                    if renamed:
+                        output = conversion.named_after_the_part(source, output, started, taken)
                     conversion.finish(
                         started,
                         output,
@@ -185,28 +197,59 @@ class _Conversion:
         # Imported here (PyAV): `convert` starts the model server before it needs the media code.
         from pipelines.local_runner import start_job_process, stop_job_process
         from stereo_spot.media.excerpt import cut_preview
+        from stereo_spot.media.probe import probe_source
 
         with contextlib.ExitStack() as stack:
+            within = whole = None
             if self.preview:
                 workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="preview-"))
-                source = cut_preview(source, Path(workdir), self.settings, within=self.part)
+                whole = probe_source(source, self.settings)
+                within = self.part.in_video_of(whole.duration) if self.part else None
+                source = cut_preview(source, Path(workdir), self.settings, within, whole)
             refuse_what_cannot_fit(source, self.settings.data_dir)
             job = submit_job(
                 source, self.layout, self.params, self.settings.engine,
                 self.storage, self.jobs, self.settings, None if self.preview else self.part,
+                preview_within=within,
             )  # fmt: skip
+        converted = within if self.preview else job.part
+        video = whole or job.source
         process, log_path = start_job_process(self.settings, job.job_id, self.segment_seconds)
         try:
-            note = job.source.left_out if job.source else None
+            notes = [job.source.left_out if job.source else None]
+            if self.part is not None and converted != self.part and video is not None:
+                notes.append(
+                    f"The video ends at {clock(video.duration)}, before the end asked for "
+                    f"({clock(self.part.end or 0)}): the part is converted to its end."
+                )
+            note = " ".join(filter(None, notes)) or None
             # A preview's excerpt is gone by now, and its audio is the MP4's already; a part's
             # result takes what the MP4 could not hold from the part the run cut and stored.
             original = None if self.preview or self.part else source
-            return _Started(job.job_id, source.name, process, log_path, note, original)
+            return _Started(job.job_id, source.name, process, log_path, note, original, converted)
         except BaseException:
             # Ctrl-C (or SIGTERM) between the runner's start and its hand-over: nobody else
             # knows of it to stop it.
             stop_job_process(process, log_path)
             raise
+
+    def named_after_the_part(
+        self, source: Path, planned: Path, started: _Started, taken: set[Path]
+    ) -> Path:
+        """Where the result of ``source`` named after it goes: ``planned`` (named after the
+        part asked for), or, where the video ends before the end asked for, the name of the part
+        as converted (``_0m00s-end``, not ``_0m00s-1m39s``), unless another input or result has
+        that name."""
+        if started.part == self.part:
+            return planned
+        mode = self.params.anaglyph_mode
+        named = default_output(source, self.layout, self.preview, mode, started.part)
+        target = planned.with_name(named.name)
+        if target.resolve() in taken:
+            return planned
+        if target.exists():
+            print(f"note: {target} exists; it will be replaced.", file=sys.stderr)
+        return target
 
     def finish(
         self,
@@ -251,6 +294,7 @@ class _Started:
     log_path: Path
     note: str | None = None  # what of the source the result leaves out
     source: Path | None = None  # the file converted, where it is still there to read
+    part: Part | None = None  # the part converted (of a preview: the part it is taken from)
 
 
 class _StartedAhead:
@@ -314,9 +358,10 @@ def submit_job(
     jobs: JobStore,
     settings: Settings | None = None,
     part: Part | None = None,
+    preview_within: Part | None = None,
 ) -> Job:
     """Create the job record, store the source, probe it and queue it; its run converts only
-    ``part`` of it, if one is given.
+    ``part`` of it, if one is given. A preview's record says the part it was taken from.
 
     A source that is not a usable video fails the job with the probe's reason before any run
     starts (as the portal's start does): a refusal is final, and a pipeline run would only
@@ -327,7 +372,14 @@ def submit_job(
     from stereo_spot.media.probe import probe_source
 
     job = jobs.create(
-        Job(layout=layout, params=params, engine=engine, source_name=source.name, part=part)
+        Job(
+            layout=layout,
+            params=params,
+            engine=engine,
+            source_name=source.name,
+            part=part,
+            preview_within=preview_within,
+        )
     )
     try:
         storage.put_file(source, keys.source_key(job.job_id))
@@ -348,7 +400,10 @@ def submit_job(
     except InputRejected as rejected:
         jobs.transition(job.job_id, JobStatus.FAILED, error=str(rejected))
         raise
-    return jobs.transition(job.job_id, JobStatus.QUEUED, source=info)
+    # An end past the video's end is converted to its end: the job says so (jobs list, the
+    # result's name, a retry's), not the time asked for.
+    converted = {"part": part.in_video_of(info.duration)} if part is not None else {}
+    return jobs.transition(job.job_id, JobStatus.QUEUED, source=info, **converted)
 
 
 def refuse_what_cannot_fit(source: Path, data_dir: Path) -> None:

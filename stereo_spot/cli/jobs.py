@@ -87,9 +87,9 @@ def run_list(args: argparse.Namespace) -> int:
         if stopped_part_way(settings, job):
             status, any_stopped = "stopped", True
         done = f"{job.completed_segments}/{job.total_segments}"
-        part = f" ({job.part.label})" if job.part else ""
         print(
-            f"{job.job_id}  {status:<12} {done:>9}  {job.layout.value:<9} {job.source_name}{part}"
+            f"{job.job_id}  {status:<12} {done:>9}  {job.layout.value:<9} {job.source_name}"
+            f"{_which_part(job)}"
         )
     if any_stopped:
         print(
@@ -98,6 +98,17 @@ def run_list(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _which_part(job: Job) -> str:
+    """What ``jobs list`` says beside the video's name of the part a job converts: `` (from
+    0:30 to 1:00)``, or for a preview taken from a part `` (preview of the part from 0:30 to
+    1:00)``, as the portal's job page names it."""
+    if job.part is not None:
+        return f" ({job.part.label})"
+    if job.preview_within is not None:
+        return f" (preview of the part {job.preview_within.label})"
+    return ""
 
 
 def _job(settings: Settings, id_or_prefix: str) -> Job:

@@ -79,6 +79,12 @@ def plan_outputs(
     return plan
 
 
+def names_a_file(output: str | None) -> bool:
+    """Whether ``-o`` as typed names the result's file; else each result is named after its
+    input (beside it, or in the folder ``-o`` names)."""
+    return _folder_or_file(output)[1] is not None
+
+
 def refuse_missing_inputs(inputs: list[Path]) -> dict[Path, Path]:
     """Refuse an input that is not a file, or one named twice (it would be converted twice);
     each input by its resolved path."""

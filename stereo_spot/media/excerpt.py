@@ -64,11 +64,16 @@ NO_TIMECODE = {"metadata": "timecode=", "metadata:s:v:0": "timecode="}
 
 
 def cut_preview(
-    source: Path, workdir: Path, settings: Settings, within: Part | None = None
+    source: Path,
+    workdir: Path,
+    settings: Settings,
+    within: Part | None = None,
+    info: SourceInfo | None = None,
 ) -> Path:
-    """About :data:`PREVIEW_SECONDS` from the middle of ``source`` (probed first), or of the
-    part ``within`` it, written in ``workdir`` under the source's own name."""
-    info = probe_source(source, settings)
+    """About :data:`PREVIEW_SECONDS` from the middle of ``source`` (probed first, unless its
+    probe ``info`` is given), or of the part ``within`` it, written in ``workdir`` under the
+    source's own name."""
+    info = info or probe_source(source, settings)
     return cut_excerpt(source, info, PREVIEW_SECONDS, workdir / f"{source.stem}.mp4", within)
 
 

@@ -4,6 +4,7 @@ the whole video's result has it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,39 @@ def test_a_preview_of_a_b_frame_video_holds_every_frame_once(embedded, tmp_path)
     durations = _durations(output)
     assert durations["video"] == pytest.approx(120 * 1001 / 30000, abs=0.005)
     assert durations["audio"] == pytest.approx(120 * 1001 / 30000, abs=0.03)
+
+
+@pytest.mark.parametrize(
+    ("preview", "name", "listed"),
+    [
+        ((), "numbered_0m01s-end_LR.mp4", "(from 0:01 to the end)"),
+        (("--preview",), "numbered_0m01s-end_preview_LR.mp4",
+         "(preview of the part from 0:01 to the end)"),
+    ],
+)  # fmt: skip
+def test_a_part_asked_to_end_past_the_video_s_end_is_named_and_listed_to_its_end(
+    embedded, tmp_path, preview, name, listed
+):
+    # It was written to numbered_0m01s-1m39s_LR.mp4, a part that ends at 0:04, and jobs list
+    # showed a preview of a part with no part at all.
+    source = make_numbered_clip(tmp_path / "numbered.mp4", seconds=4)
+    results = tmp_path / "results"
+    results.mkdir()
+    result = embedded.convert(
+        source, results, *SAME_PICTURE, "--start", "1", "--end", "99", *preview
+    )
+    assert result.returncode == 0, result.stderr
+
+    assert [path.name for path in results.iterdir()] == [name]
+    assert f"wrote {results / name}" in result.stderr
+    assert (
+        "note: The video ends at 0:04, before the end asked for (1:39): the part is converted "
+        "to its end." in result.stderr
+    )
+    job_id = re.search(r"job (\S+): converting", result.stderr).group(1)
+    listing = embedded.stereo_spot("jobs", "list", "--limit", "100").stdout
+    (line,) = [line for line in listing.splitlines() if line.startswith(job_id)]
+    assert line.endswith(f"numbered.mp4 {listed}")
 
 
 def _subtitle_tracks(path: Path) -> list[tuple[str | None, str | None]]:

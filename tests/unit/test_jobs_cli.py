@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from stereo_spot.cli import main
-from stereo_spot.domain import Job, JobStatus, new_job_id
+from stereo_spot.domain import Job, JobStatus, Part, new_job_id
 from stereo_spot.keys import final_key, source_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
@@ -97,3 +97,21 @@ def test_a_job_is_named_by_the_start_of_its_id_when_no_other_starts_so(tmp_path,
     assert main(["jobs", "delete", "--data-dir", str(tmp_path), alone.job_id[:5]]) == 0
     assert f"deleted job {alone.job_id}" in capsys.readouterr().err
     assert {job.job_id for job in jobs.list_all()} == {twin.job_id for twin in twins}
+
+
+def test_a_preview_taken_from_a_part_is_listed_with_the_part(tmp_path, capsys):
+    # The portal's "Preview first" with "Only a part": the whole video's job waits for its go,
+    # and the preview's record says the part it was taken from. The list showed the part of
+    # the one and nothing of the other.
+    jobs = job_store_from(Settings(data_dir=tmp_path, backend="local"))
+    part = Part(start=30, end=60)
+    whole = jobs.create(Job(source_name="holiday.mp4", part=part))
+    preview = jobs.create(
+        Job(source_name="holiday.mp4", preview_of=whole.job_id, preview_within=part)
+    )
+
+    assert main(["jobs", "list", "--data-dir", str(tmp_path)]) == 0
+
+    listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert listed[whole.job_id].endswith("holiday.mp4 (from 0:30 to 1:00)")
+    assert listed[preview.job_id].endswith("holiday.mp4 (preview of the part from 0:30 to 1:00)")
