@@ -48,8 +48,9 @@ module "eks" {
       min_size       = 2
       max_size       = 4
       desired_size   = 2
-      # Karpenter's controller (terraform/platform), Argo CD and the portal (manifests/overlays/aws)
-      # select these nodes by this label; no node Karpenter launches carries it.
+      # Every add-on (terraform/platform: local.system_nodes) and the portal
+      # (manifests/overlays/aws) select these nodes by this label; no node Karpenter launches
+      # carries it.
       labels = {
         "karpenter.sh/controller" = "true"
       }

@@ -13,6 +13,9 @@ resource "helm_release" "aws_load_balancer_controller" {
       name        = "aws-load-balancer-controller"
       annotations = { "eks.amazonaws.com/role-arn" = local.infra.lb_controller_role_arn }
     }
+    # Its webhooks admit Services, Ingresses and TargetGroupBindings: while a consolidation
+    # moves it, those API calls fail.
+    nodeSelector = local.system_nodes
   })]
 }
 
@@ -25,11 +28,25 @@ resource "helm_release" "cert_manager" {
   version          = var.cert_manager_version
   wait             = true
 
-  values = [yamlencode({ crds = { enabled = true } })]
+  # Each of the chart's pods takes its own selector; the chart's default (kubernetes.io/os:
+  # linux) stays, as Helm merges maps. The webhook admits every cert-manager resource, KServe's
+  # webhook certificate among them.
+  values = [yamlencode({
+    crds            = { enabled = true }
+    nodeSelector    = local.system_nodes
+    webhook         = { nodeSelector = local.system_nodes }
+    cainjector      = { nodeSelector = local.system_nodes }
+    startupapicheck = { nodeSelector = local.system_nodes }
+  })]
 }
 
 # Knative Serving through its operator: KServe's Serverless mode needs it for scale to zero and
 # request-driven autoscaling. Kourier is the networking layer (no Istio needed).
+#
+# Not pinned to the system nodes: chart v1.16.0 takes no scheduling value for the operator or its
+# webhook (affinity came with knative/operator#1962, after v1.16; nodeSelector is still asked for
+# in knative/operator#2305). Both only reconcile the KnativeServing below, so a move costs a
+# restart, nothing in flight. Knative Serving's own pods are pinned through the CR.
 resource "helm_release" "knative_operator" {
   name             = "knative-operator"
   namespace        = "knative-operator"
@@ -56,6 +73,18 @@ resource "kubectl_manifest" "knative_serving" {
     metadata   = { name = "knative-serving", namespace = "knative-serving" }
     spec = {
       ingress = { kourier = { enabled = true } }
+      # Every Deployment the operator installs for Serving 1.16 with Kourier, on the system nodes:
+      # the activator holds requests (up to the revision timeout) while a GPU node comes up and
+      # Kourier's gateway carries them, so a consolidation there cuts inference requests off.
+      workloads = [
+        { name = "activator", nodeSelector = local.system_nodes },
+        { name = "autoscaler", nodeSelector = local.system_nodes },
+        { name = "autoscaler-hpa", nodeSelector = local.system_nodes },
+        { name = "controller", nodeSelector = local.system_nodes },
+        { name = "webhook", nodeSelector = local.system_nodes },
+        { name = "net-kourier-controller", nodeSelector = local.system_nodes },
+        { name = "3scale-kourier-gateway", nodeSelector = local.system_nodes },
+      ]
       config = {
         network = { "ingress-class" = "kourier.ingress.networking.knative.dev" }
         # One segment may take many minutes on a GPU: let a request (and the revision) run as
@@ -100,18 +129,23 @@ resource "helm_release" "kserve_crd" {
   version          = var.kserve_version
 }
 
+# The chart is "kserve-resources" since KServe v0.17 (kserve/kserve#5190): "kserve" has no
+# release after v0.17.0-rc0, so asking it for var.kserve_version fails the apply ("not found").
+# "Serverless" is the mode's older name, which v0.17 and later still take (as "Knative").
 resource "helm_release" "kserve" {
   depends_on = [helm_release.kserve_crd, kubectl_manifest.knative_serving]
   name       = "kserve"
   namespace  = "kserve"
   repository = "oci://ghcr.io/kserve/charts"
-  chart      = "kserve"
+  chart      = "kserve-resources"
   version    = var.kserve_version
   wait       = true
 
   values = [yamlencode({
     kserve = {
       controller = {
+        # The controller serves the InferenceService webhooks too.
+        nodeSelector   = local.system_nodes
         deploymentMode = "Serverless"
         gateway = {
           ingressGateway = { className = "kourier" }
@@ -155,14 +189,33 @@ resource "kustomization_resource" "kfp_cluster_scoped" {
   manifest = data.kustomization_build.kfp_cluster_scoped.manifests[each.value]
 }
 
-data "kustomization_build" "kfp" {
-  path = "github.com/kubeflow/pipelines/manifests/kustomize/env/platform-agnostic?ref=${var.kfp_version}"
+# An overlay, not a plain build, so that every KFP workload runs on the system nodes: MySQL and
+# the object store keep their data on EBS volumes bound to one zone, and each consolidation of the
+# cpu pool that evicted them would restart KFP's database and leave it Pending until a node in
+# that zone is up. One strategic-merge patch a kind, for every object of that kind in the kubeflow
+# namespace (with a target, kustomize ignores the patch's placeholder name); node selectors the
+# upstream manifests set are kept.
+data "kustomization_overlay" "kfp" {
+  resources = ["github.com/kubeflow/pipelines/manifests/kustomize/env/platform-agnostic?ref=${var.kfp_version}"]
+
+  dynamic "patches" {
+    for_each = ["Deployment", "StatefulSet"]
+    content {
+      target = { group = "apps", version = "v1", kind = patches.value, namespace = "kubeflow" }
+      patch = yamlencode({
+        apiVersion = "apps/v1"
+        kind       = patches.value
+        metadata   = { name = "every" }
+        spec       = { template = { spec = { nodeSelector = local.system_nodes } } }
+      })
+    }
+  }
 }
 
 resource "kustomization_resource" "kfp" {
   depends_on = [kustomization_resource.kfp_cluster_scoped, kubectl_manifest.default_storage_class]
-  for_each   = data.kustomization_build.kfp.ids
-  manifest   = data.kustomization_build.kfp.manifests[each.value]
+  for_each   = data.kustomization_overlay.kfp.ids
+  manifest   = data.kustomization_overlay.kfp.manifests[each.value]
 }
 
 # Argo CD, which keeps the cluster in step with manifests/overlays/aws (manifests/argocd/
@@ -180,6 +233,6 @@ resource "helm_release" "argocd" {
   wait             = true
 
   values = [yamlencode({
-    global = { nodeSelector = { "karpenter.sh/controller" = "true" } }
+    global = { nodeSelector = local.system_nodes }
   })]
 }

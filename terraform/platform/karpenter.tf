@@ -17,7 +17,7 @@ resource "helm_release" "karpenter" {
       annotations = { "eks.amazonaws.com/role-arn" = local.infra.karpenter.controller_role_arn }
     }
     # On the managed "system" nodes, never on nodes Karpenter itself manages.
-    nodeSelector = { "karpenter.sh/controller" = "true" }
+    nodeSelector = local.system_nodes
     controller = {
       resources = {
         requests = { cpu = "500m", memory = "512Mi" }

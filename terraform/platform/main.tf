@@ -15,6 +15,12 @@ locals {
   infra = data.terraform_remote_state.infra.outputs
   # Short-lived tokens from the AWS CLI instead of a static kubeconfig.
   exec_args = ["eks", "get-token", "--cluster-name", local.infra.cluster_name, "--region", var.region]
+
+  # The managed "system" nodes, by the label terraform/infra/eks.tf gives them (no node Karpenter
+  # launches carries it). Every add-on's pods select them: the cpu NodePool has no taint, and when
+  # it consolidates it evicts what runs there and deletes the node, which restarts a controller or
+  # a webhook mid-reconcile and strands a pod whose EBS volume is bound to the old node's zone.
+  system_nodes = { "karpenter.sh/controller" = "true" }
 }
 
 provider "aws" {

@@ -338,6 +338,20 @@ def _variables(stage: str) -> dict[str, dict]:
     return {_unquote(name): body for block in document["variable"] for name, body in block.items()}
 
 
+def test_kserve_is_installed_from_the_chart_its_version_is_published_under():
+    """From KServe v0.17 the chart is kserve-resources; "kserve" stops at v0.17.0-rc0, so the
+    platform apply failed with "ghcr.io/kserve/charts/kserve:v0.21.0: not found"."""
+    addons = _hcl(TERRAFORM / "platform" / "addons.tf")
+    release = _resource(addons, "helm_release", "kserve")
+    crds = _resource(addons, "helm_release", "kserve_crd")
+    version = _unquote(_variables("platform")["kserve_version"]["default"])
+    major, minor = (int(number) for number in version.removeprefix("v").split(".")[:2])
+    assert (major, minor) >= (0, 17)
+    assert _unquote(release["chart"]) == "kserve-resources"
+    assert _unquote(crds["chart"]) == "kserve-crd"
+    assert release["version"] == crds["version"] == "${var.kserve_version}"
+
+
 def test_argo_cd_is_installed_pinned_where_the_application_lives():
     """DEPLOY.md ended with `kubectl apply -n argocd -f manifests/argocd/application.yaml`, but
     nothing installed Argo CD: no namespace, no Application CRD."""
@@ -413,3 +427,179 @@ def test_gpu_families_suggested_come_in_one_gpu_sizes():
     assert suggested
     for listing in suggested:
         assert not set(re.findall(r'"(\w+)"', listing)) & refused, listing
+
+
+SYSTEM_NODES = "${local.system_nodes}"
+# Where each Helm chart, at the version variables.tf pins, takes the node selector of each of its
+# pods (checked against the charts' values.yaml and templates; addons.tf says which, and why).
+HELM_POD_SELECTORS = {
+    "karpenter": [("nodeSelector",)],
+    "aws_load_balancer_controller": [("nodeSelector",)],
+    "cert_manager": [
+        ("nodeSelector",),
+        ("webhook", "nodeSelector"),
+        ("cainjector", "nodeSelector"),
+        ("startupapicheck", "nodeSelector"),
+    ],
+    "kserve": [("kserve", "controller", "nodeSelector")],
+    "argocd": [("global", "nodeSelector")],
+}
+# kserve-crd runs no pods; knative-operator v1.16.0's chart has no scheduling value at all.
+HELM_WITHOUT_POD_SELECTOR = {"kserve_crd", "knative_operator"}
+# The Deployments the Knative operator installs for Serving 1.16 with Kourier.
+KNATIVE_SERVING_DEPLOYMENTS = {
+    "activator",
+    "autoscaler",
+    "autoscaler-hpa",
+    "controller",
+    "webhook",
+    "net-kourier-controller",
+    "3scale-kourier-gateway",
+}
+
+
+def _plain(value):
+    """An HCL value from python-hcl2 with its quotes and bookkeeping keys taken off."""
+    if isinstance(value, dict):
+        return {_unquote(k): _plain(v) for k, v in value.items() if not k.startswith("__")}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return _unquote(value)
+
+
+def _yamlencoded(expression: str) -> dict:
+    """The object literal inside ``yamlencode(...)``; references stay as ``${...}`` strings."""
+    hcl2 = pytest.importorskip("hcl2", reason="pip install python-hcl2")
+    match = re.fullmatch(r"\$\{yamlencode\((.*)\)\}", expression, re.S)
+    assert match, expression
+    return _plain(hcl2.loads(f"x = {match.group(1)}\n")["x"])
+
+
+def _dig(values: dict, path: tuple[str, ...]):
+    for key in path:
+        values = values.get(key, {})
+    return values
+
+
+def _platform_blocks(kind: str) -> dict[str, dict]:
+    """Every ``resource`` or ``data`` block of one type in terraform/platform, by name."""
+    found = {}
+    for path in sorted((TERRAFORM / "platform").glob("*.tf")):
+        document = _hcl(path)
+        for block in document.get("resource", []) + document.get("data", []):
+            for block_kind, instances in block.items():
+                if _unquote(block_kind) == kind:
+                    found.update({_unquote(name): body for name, body in instances.items()})
+    return found
+
+
+def test_the_system_nodes_selector_is_the_label_the_node_group_carries():
+    main = _hcl(TERRAFORM / "platform" / "main.tf")
+    (system_nodes,) = (_plain(block["system_nodes"]) for block in main["locals"]
+                       if "system_nodes" in block)  # fmt: skip
+    eks = _hcl(TERRAFORM / "infra" / "eks.tf")
+    (cluster,) = (body for block in eks["module"] for body in block.values())
+    labels = _plain(cluster["eks_managed_node_groups"]["system"]["labels"])
+    assert system_nodes == {"karpenter.sh/controller": "true"}
+    assert system_nodes.items() <= labels.items()
+
+
+def test_every_helm_release_puts_its_pods_on_the_system_nodes():
+    """Pods on the untainted cpu pool are evicted whenever Karpenter consolidates it: a webhook
+    down for the move fails API calls, a controller restarts mid-reconcile. A release added
+    without a selector (or a reason it has none) fails here."""
+    releases = _platform_blocks("helm_release")
+    assert set(releases) == set(HELM_POD_SELECTORS) | HELM_WITHOUT_POD_SELECTOR
+    for name, paths in HELM_POD_SELECTORS.items():
+        (values,) = releases[name]["values"]
+        values = _yamlencoded(values)
+        for path in paths:
+            assert _dig(values, path) == SYSTEM_NODES, (name, path)
+    # The exemption holds for the chart version whose values were read, not for the next one.
+    version = _unquote(_variables("platform")["knative_operator_version"]["default"])
+    assert version.startswith("v1.16."), "check the new chart for a nodeSelector or affinity value"
+
+
+def test_knative_serving_runs_every_deployment_on_the_system_nodes():
+    """The activator holds requests while a GPU node comes up and Kourier's gateway carries them:
+    moved by a consolidation, they cut inference requests off."""
+    serving = _yamlencoded(_platform_blocks("kubectl_manifest")["knative_serving"]["yaml_body"])
+    workloads = serving["spec"]["workloads"]
+    assert {w["name"] for w in workloads} == KNATIVE_SERVING_DEPLOYMENTS
+    assert all(w["nodeSelector"] == SYSTEM_NODES for w in workloads)
+    version = _unquote(_variables("platform")["knative_operator_version"]["default"])
+    assert version.startswith("v1.16."), "list the new Serving release's Deployments"
+
+
+def _kfp_patches() -> list[tuple[dict, dict]]:
+    """(target, patch) for each kind the KFP overlay patches, the dynamic block expanded."""
+    overlay = _platform_blocks("kustomization_overlay")["kfp"]
+    (dynamic,) = (block["patches"] for block in _plain(overlay["dynamic"]))
+    (content,) = dynamic["content"]
+    expanded = []
+    for kind in dynamic["for_each"]:
+        target = {k: kind if v == "${patches.value}" else v for k, v in content["target"].items()}
+        patch = _yamlencoded(content["patch"].replace("patches.value", f'"{kind}"'))
+        expanded.append((target, patch))
+    return expanded
+
+
+def test_every_kfp_workload_runs_on_the_system_nodes():
+    """KFP's MySQL and object store keep their data on zone-bound EBS volumes: evicted by the cpu
+    pool's consolidation, KFP's database restarts, Pending until a node in that zone is up."""
+    kfp = _platform_blocks("kustomization_resource")["kfp"]
+    assert kfp["for_each"] == "${data.kustomization_overlay.kfp.ids}"
+    assert set(_platform_blocks("kustomization_build")) == {"kfp_cluster_scoped"}  # no workloads
+    patches = _kfp_patches()
+    assert {target["kind"] for target, _ in patches} == {"Deployment", "StatefulSet"}
+    for target, patch in patches:
+        assert target["namespace"] == "kubeflow" and "name" not in target
+        assert patch["kind"] == target["kind"]
+        assert patch["spec"]["template"]["spec"]["nodeSelector"] == SYSTEM_NODES
+
+
+def test_the_kfp_patches_select_nodes_for_every_deployment_and_statefulset(tmp_path):
+    """The overlay's patches, run by kustomize over stand-ins for KFP's workloads: each one gets
+    the selector (the patch's placeholder name is ignored), and keeps a selector of its own."""
+    import yaml
+
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed: kustomize cannot run the patches")
+    system_nodes = {"karpenter.sh/controller": "true"}
+    workloads = [
+        ("Deployment", "mysql", "kubeflow", {"kubernetes.io/os": "linux"}),
+        ("StatefulSet", "seaweedfs", "kubeflow", {}),
+        ("Deployment", "elsewhere", "default", {}),
+    ]
+    documents = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": kind,
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {"nodeSelector": own, "containers": [{"name": name, "image": name}]},
+                },
+            },
+        }
+        for kind, name, namespace, own in workloads
+    ]
+    (tmp_path / "workloads.yaml").write_text(yaml.safe_dump_all(documents))
+    patches = []
+    for target, patch in _kfp_patches():
+        patch["spec"]["template"]["spec"]["nodeSelector"] = system_nodes
+        patches.append({"target": target, "patch": yaml.safe_dump(patch)})
+    kustomization = {"resources": ["workloads.yaml"], "patches": patches}
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    completed = subprocess.run(
+        [kubectl, "kustomize", str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 0, completed.stderr
+    built = {doc["metadata"]["name"]: doc for doc in yaml.safe_load_all(completed.stdout)}
+    for kind, name, namespace, own in workloads:
+        selector = built[name]["spec"]["template"]["spec"].get("nodeSelector") or {}
+        expected = {**own, **system_nodes} if namespace == "kubeflow" else own
+        assert selector == expected, (kind, name)
