@@ -21,6 +21,7 @@ from stereo_spot.cli.outputs import (
     plan_outputs,
     say_written,
 )
+from stereo_spot.cli.progress import run_progress
 from stereo_spot.cli.stereo_options import (
     add_encoding_options,
     add_part_options,
@@ -507,28 +508,27 @@ def run_with_progress(
     the segments are joined, and ``when_joining`` is called, once: as the join starts, or at the
     latest when the run has completed.
     """
-    from tqdm import tqdm
-
     from inference_service.launcher import how_it_ended
     from pipelines.local_runner import run_in_progress, start_job_process, stop_job_process
 
     server = server or _ExternalServer()
     jobs = job_store_from(settings)
-    bar = tqdm(total=1, unit="segment", desc="queued", file=sys.stderr, leave=True)
+    progress = run_progress()
     # Started inside the try: Ctrl-C the moment after would otherwise find nobody to stop it.
     process: subprocess.Popen | None = None
     try:
         process, log_path = started or start_job_process(settings, job_id, segment_seconds)
         while True:
             job = jobs.get(job_id)
-            if job.total_segments and bar.total != job.total_segments:
-                bar.total = job.total_segments
             phase = job.status.value
             if job.status is JobStatus.CHUNKING and job.chunk_progress:
                 phase = f"chunking, transcoding {job.chunk_progress:.0%}"
-            bar.set_description(phase, refresh=False)
-            bar.n = job.completed_segments if job.total_segments else 0
-            bar.refresh()
+            progress.show(
+                phase,
+                job.completed_segments,
+                job.total_segments,
+                converting=job.status is JobStatus.PROCESSING,
+            )
             if job.status in (JobStatus.REASSEMBLING, JobStatus.COMPLETED):
                 server.release()
                 if when_joining is not None:
@@ -556,7 +556,7 @@ def run_with_progress(
             stop_job_process(process, log_path)
         raise
     finally:
-        bar.close()
+        progress.close()
     # A runner that ended by itself (cancelled, failed) may leave a task it was starting.
     stop_job_process(process, log_path)
     job = jobs.get(job_id)

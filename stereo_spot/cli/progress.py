@@ -1,0 +1,95 @@
+"""How ``convert`` and ``jobs retry`` show a run's progress: a bar on a terminal, lines in a log.
+
+A run is followed by polling its job record, so the view is told where the job stands (its
+phase and segments done) rather than counting updates itself. Two things follow:
+
+* The speed and time left count only the segments this run converts, from when converting
+  began: segments a resumed job had already converted arrive all at once in the first poll, and
+  the split (and a model server starting) comes before the first segment, so counting from the
+  command's start promised minutes for hours of work, or seconds for minutes.
+* A terminal gets a bar redrawn in place; anything else (a file, a CI log, journald) gets one
+  line when the phase changes and one each tenth of the segments, not a redraw twice a second
+  (a 15-minute film wrote 1,800 of them).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Protocol, TextIO
+
+# A line for each this fraction of the segments, where there is no terminal to redraw.
+LINE_EVERY = 0.1
+
+
+class RunProgress(Protocol):
+    def show(self, phase: str, done: int, total: int, converting: bool) -> None:
+        """Where the run stands: its phase in words, segments done of ``total`` (0: not known
+        yet), and whether segments are being converted now (the speed counts from then)."""
+
+    def close(self) -> None: ...
+
+
+def run_progress(stream: TextIO | None = None) -> RunProgress:
+    stream = stream or sys.stderr
+    if stream.isatty():
+        return _Bar(stream)
+    return _Lines(stream)
+
+
+class _Bar:
+    def __init__(self, stream: TextIO) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=1, unit="segment", desc="queued", file=stream, leave=True)
+        self._converting_since: int | None = None
+
+    def show(self, phase: str, done: int, total: int, converting: bool) -> None:
+        bar = self._bar
+        if total and bar.total != total:
+            bar.total = total
+        if converting and self._converting_since is None:
+            # tqdm's speed is (n - initial) / (now - start_t) when n is set, not counted.
+            self._converting_since = done
+            bar.initial = done
+            bar.start_t = bar._time()
+        bar.set_description(phase, refresh=False)
+        bar.n = done if total else 0
+        bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+class _Lines:
+    def __init__(self, stream: TextIO, clock=time.monotonic) -> None:
+        self._stream = stream
+        self._clock = clock
+        self._said: tuple[str, int] | None = None
+        self._step = -1
+        self._converting_since: tuple[float, int] | None = None
+
+    def show(self, phase: str, done: int, total: int, converting: bool) -> None:
+        if converting and self._converting_since is None:
+            self._converting_since = (self._clock(), done)
+        step = int(done / total / LINE_EVERY) if total else -1
+        if self._said is not None and self._said[0] == phase and step == self._step:
+            return
+        self._step = step
+        self._said = (phase, done)
+        counted = f" {done}/{total} segments" if total else ""
+        print(f"{phase}{counted}{self._time_left(done, total)}", file=self._stream, flush=True)
+
+    def _time_left(self, done: int, total: int) -> str:
+        if self._converting_since is None or not total or done >= total:
+            return ""
+        since, first = self._converting_since
+        converted = done - first
+        if converted <= 0:
+            return ""
+        left = (total - done) * (self._clock() - since) / converted
+        minutes, seconds = divmod(round(left), 60)
+        return f", about {minutes}:{seconds:02d} left"
+
+    def close(self) -> None:
+        pass

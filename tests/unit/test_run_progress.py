@@ -1,0 +1,55 @@
+"""How a run's progress is shown: a bar whose time left counts only this run's converting, and
+plain lines where there is no terminal."""
+
+from __future__ import annotations
+
+import io
+
+from stereo_spot.cli.progress import run_progress
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_time_left_on_a_resumed_job_counts_only_the_segments_this_run_converts() -> None:
+    stream = _Terminal()
+    progress = run_progress(stream)
+    now = [1000.0]
+    progress._bar._time = lambda: now[0]
+
+    progress.show("chunking", 136, 300, converting=False)  # 136 converted by the run before
+    now[0] += 40  # the split and a model server starting take their time too
+    progress.show("processing", 136, 300, converting=True)
+    now[0] += 30
+    progress.show("processing", 137, 300, converting=True)
+    progress.close()
+
+    last = stream.getvalue().split("\r")[-1]
+    # One segment in 30 s: 163 more take 81 min 30 s (it said 37 s, counting the 136 as just done).
+    assert "137/300 [00:30<1:21:30" in last, last
+
+
+def test_without_a_terminal_a_line_for_each_phase_and_tenth_of_the_segments() -> None:
+    stream = io.StringIO()
+    progress = run_progress(stream)
+    now = [0.0]
+    progress._clock = lambda: now[0]
+
+    progress.show("queued", 0, 0, converting=False)
+    progress.show("chunking", 0, 0, converting=False)
+    progress.show("chunking", 0, 0, converting=False)  # nothing new: nothing said
+    for done in range(0, 101):
+        progress.show("processing", done, 100, converting=True)
+        now[0] += 2
+    progress.show("reassembling", 100, 100, converting=False)
+    progress.close()
+
+    lines = stream.getvalue().splitlines()
+    assert "\r" not in stream.getvalue()
+    assert lines[:3] == ["queued", "chunking", "processing 0/100 segments"]
+    assert lines[3] == "processing 10/100 segments, about 3:00 left"
+    assert len(lines) == 3 + 10 + 1
+    assert lines[-2] == "processing 100/100 segments"
+    assert lines[-1] == "reassembling 100/100 segments"
