@@ -78,15 +78,21 @@ def wait_for_answer(url: str, process: subprocess.Popen, timeout: float = 60) ->
     pytest.fail(f"no answer from {url} (server exit code {process.poll()})")
 
 
-def test_bad_weights_leave_the_server_up_and_not_ready_with_the_reason(
-    tiny_depth_anything, tmp_path
-):
-    folder = Path(shutil.copytree(tiny_depth_anything, tmp_path / "bad"))
+def _serve_without_its_weights_file(tiny_model: Path, tmp_path: Path):
+    """A model server over a copy of ``tiny_model`` whose model.safetensors is gone: the folder,
+    the server's process and its URL; its log is data/model-server.log under tmp_path."""
+    folder = Path(shutil.copytree(tiny_model, tmp_path / "bad"))
     (folder / "model.safetensors").unlink()
     settings = Settings(
         data_dir=tmp_path / "data", backend="local", engine="depth-anything", weights=str(folder)
     )
-    process, url = start_server(settings)
+    return folder, *start_server(settings)
+
+
+def test_bad_weights_leave_the_server_up_and_not_ready_with_the_reason(
+    tiny_depth_anything, tmp_path
+):
+    folder, process, url = _serve_without_its_weights_file(tiny_depth_anything, tmp_path)
     try:
         status = wait_for_answer(f"{url}/v1/models/stereo", process)
         assert process.poll() is None, "the model server exited instead of reporting not-ready"
@@ -108,12 +114,7 @@ def test_bad_weights_leave_the_server_up_and_not_ready_with_the_reason(
 def test_a_failed_load_is_logged_once_and_probes_add_no_tracebacks(tiny_depth_anything, tmp_path):
     # Each readiness probe (every few seconds, from the kubelet or the launcher) logged kserve's
     # ~28-line traceback of the not-ready error: the one line saying why was lost in them.
-    folder = Path(shutil.copytree(tiny_depth_anything, tmp_path / "bad"))
-    (folder / "model.safetensors").unlink()
-    settings = Settings(
-        data_dir=tmp_path / "data", backend="local", engine="depth-anything", weights=str(folder)
-    )
-    process, url = start_server(settings)
+    folder, process, url = _serve_without_its_weights_file(tiny_depth_anything, tmp_path)
     try:
         wait_for_answer(f"{url}/v1/models/stereo", process)
         for _ in range(5):
@@ -124,7 +125,7 @@ def test_a_failed_load_is_logged_once_and_probes_add_no_tracebacks(tiny_depth_an
         assert predict.status_code == 503
     finally:
         stop_process(process)
-    log = (Path(settings.data_dir) / "model-server.log").read_text()
+    log = (tmp_path / "data" / "model-server.log").read_text()
     assert "Traceback" not in log, log
     failed = [line for line in log.splitlines() if "failed to load" in line]
     assert len(failed) == 1, log
