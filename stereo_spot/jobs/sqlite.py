@@ -152,45 +152,38 @@ class SqliteJobStore:
             return job
 
     def list_completed(self, limit: int = 20, cursor: str | None = None) -> JobPage:
-        query = "SELECT body, completed_at, job_id FROM jobs WHERE status = 'completed'"
-        args: list[Any] = []
-        if cursor:
-            after = cursors.decode(cursor, _COMPLETED_CURSOR)
-            query += " AND (completed_at < ? OR (completed_at = ? AND job_id < ?))"
-            args += [after["completed_at"], after["completed_at"], after["job_id"]]
-        query += " ORDER BY completed_at DESC, job_id DESC LIMIT ?"
-        return self._page(query, [*args, limit + 1], limit, _COMPLETED_CURSOR)
+        return self._newest_first("status = 'completed'", [], "completed_at", limit, cursor)
 
     def list_by_status(
         self, statuses: Collection[JobStatus], limit: int = 20, cursor: str | None = None
     ) -> JobPage:
         wanted = list(dict.fromkeys(JobStatus(status).value for status in statuses))
-        if limit <= 0 or not wanted:
+        if not wanted:  # "IN ()" is no SQL
             return JobPage(jobs=[], next_cursor=None)
-        query = (
-            "SELECT body, created_at, job_id FROM jobs"
-            f" WHERE status IN ({', '.join('?' * len(wanted))})"
-        )
-        args: list[Any] = list(wanted)
-        if cursor:
-            after = cursors.decode(cursor, _CREATED_CURSOR)
-            query += " AND (created_at < ? OR (created_at = ? AND job_id < ?))"
-            args += [after["created_at"], after["created_at"], after["job_id"]]
-        query += " ORDER BY created_at DESC, job_id DESC LIMIT ?"
-        return self._page(query, [*args, limit + 1], limit, _CREATED_CURSOR)
+        where = f"status IN ({', '.join('?' * len(wanted))})"
+        return self._newest_first(where, wanted, "created_at", limit, cursor)
 
-    def _page(
-        self, query: str, args: list[Any], limit: int, cursor_fields: tuple[str, str]
+    def _newest_first(
+        self, where: str, args: list[Any], order: str, limit: int, cursor: str | None
     ) -> JobPage:
-        """Run a listing's query (rows of body, then the cursor's two fields, ``limit + 1`` of
-        them): the page, and a cursor only when a row is left over."""
+        """A page of the jobs ``where`` selects, newest ``order`` (a timestamp column) first,
+        ties by id; after the cursor's job, and with a cursor only when a job is left over."""
+        if limit <= 0:
+            return JobPage(jobs=[], next_cursor=None)
+        fields = (order, "job_id")
+        query = f"SELECT body, {order}, job_id FROM jobs WHERE {where}"
+        if cursor:
+            after = cursors.decode(cursor, fields)
+            query += f" AND ({order} < ? OR ({order} = ? AND job_id < ?))"
+            args = [*args, after[order], after[order], after["job_id"]]
+        query += f" ORDER BY {order} DESC, job_id DESC LIMIT ?"
         with self._connect() as db:
-            rows = db.execute(query, args).fetchall()
+            rows = db.execute(query, [*args, limit + 1]).fetchall()
         jobs = [Job.model_validate_json(body) for body, _, _ in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
-            _, order, job_id = rows[limit - 1]
-            next_cursor = cursors.encode(dict(zip(cursor_fields, (order, job_id), strict=True)))
+            _, last_order, last_id = rows[limit - 1]
+            next_cursor = cursors.encode({order: last_order, "job_id": last_id})
         return JobPage(jobs=jobs, next_cursor=next_cursor)
 
     def list_all(self, limit: int = 50) -> list[Job]:
@@ -206,8 +199,3 @@ class SqliteJobStore:
             deleted = db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)).rowcount
         if not deleted:
             raise JobNotFound(f"There is no job '{job_id}'.")
-
-
-# What a page's cursor holds: the last job's place in the listing's order.
-_COMPLETED_CURSOR = ("completed_at", "job_id")
-_CREATED_CURSOR = ("created_at", "job_id")
