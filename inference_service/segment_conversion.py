@@ -123,6 +123,13 @@ def convert_stored_segment(
                         for pts in damaged[:10]
                     ),
                 )  # fmt: skip
+        if not storage.exists(input_key):
+            # Its job was cancelled or deleted while this segment converted (both delete the
+            # source segments first): stored now, the result would belong to no job and stay.
+            raise InputRejected(
+                f"The segment {input_key} was deleted while it was converted (its job was "
+                "cancelled or deleted); its result is not stored."
+            )
         storage.put_file(target, output_key, move=True)
     return SegmentResult(
         output_uri=request.output_uri,
