@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from inference_service.scratch import ServerScratch, server_scratch
 from stereo_spot.domain import LEARNED_ENGINES
 from stereo_spot.errors import StereoSpotError
 from stereo_spot.settings import Settings
@@ -168,40 +168,12 @@ class StartingServer:
 @contextmanager
 def starting_model_server(settings: Settings, port: int | None = None) -> Iterator[StartingServer]:
     """Run ``stereo-spot serve-model`` in a child process and yield as soon as it is started
-    (see ``StartingServer``); stop it on exit.
-
-    An engine that cannot load (its packages missing, its weights unnamed or not there) is
-    refused before anything starts: the server would only say so once it had failed to load,
-    and ``convert`` would have made a job by then that could never run."""
-    if settings.engine in LEARNED_ENGINES:
-        # Imported only for them: the engines' package (numpy) would delay every server's start.
-        from inference_service.engines.weights import refuse_what_cannot_load
-
-        refuse_what_cannot_load(settings.engine, settings.weights)
+    (see ``StartingServer``); stop it on exit."""
+    refuse_an_engine_that_cannot_load(settings)
     port = port or free_port()
-    # The server's temporary folder is removed with it: a server stopped in the middle of a
-    # segment cannot remove that segment's work folder itself.
-    scratch = tempfile.TemporaryDirectory(prefix="stereo-spot-model-server-")
-    env = {**os.environ, **settings.as_environment(), "TMPDIR": scratch.name}
-    env.pop("STEREO_SPOT_MODEL_URL", None)
-    log_path = Path(settings.data_dir) / "logs" / "model-server.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with scratch:
-        with open(log_path, "ab") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "inference_service",
-                    "--port",
-                    str(port),
-                    "--exit-with-parent",
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
+    log_path = model_server_log(settings)
+    with server_scratch(Path(settings.data_dir)) as scratch:
+        process = start_server_process(settings, port, scratch, log_path)
         try:
             yield StartingServer(
                 process, f"http://127.0.0.1:{port}", settings.model_name,
@@ -209,6 +181,51 @@ def starting_model_server(settings: Settings, port: int | None = None) -> Iterat
             )  # fmt: skip
         finally:
             stop_process(process)
+
+
+def refuse_an_engine_that_cannot_load(settings: Settings) -> None:
+    """Refuse an engine that cannot load (its packages missing, its weights unnamed or not
+    there) before anything starts: the server would only say so once it had failed to load,
+    and ``convert`` would have made a job by then that could never run."""
+    if settings.engine in LEARNED_ENGINES:
+        # Imported only for them: the engines' package (numpy) would delay every server's start.
+        from inference_service.engines.weights import refuse_what_cannot_load as refuse
+
+        refuse(settings.engine, settings.weights)
+
+
+def model_server_log(settings: Settings) -> Path:
+    """Where the output of the model servers started over ``settings.data_dir`` goes."""
+    log_path = Path(settings.data_dir) / "logs" / "model-server.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    return log_path
+
+
+def start_server_process(
+    settings: Settings, port: int, scratch: ServerScratch, log_path: Path
+) -> subprocess.Popen:
+    """Start ``python -m inference_service`` on ``port``, its output appended to ``log_path``,
+    its temporary files in ``scratch`` (emptied first: a server before it on the same folder,
+    killed in the middle of a segment, could not remove that segment's work).
+
+    It holds the scratch folder's lock with whoever started it (a later start removes the
+    folder only once both have ended), and ends when the *thread* that started it does
+    (``--exit-with-parent``): start it from a thread that outlives it. It leads a session of
+    its own, so that a terminal's Ctrl-C reaches only its starter, which stops it in turn:
+    ``up``, which starts its server again when it ends, saw it end of the Ctrl-C while it was
+    itself shutting down, and started it again."""
+    env = {**os.environ, **settings.as_environment(), "TMPDIR": str(scratch.emptied())}
+    env.pop("STEREO_SPOT_MODEL_URL", None)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "inference_service", "--port", str(port), "--exit-with-parent"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            pass_fds=(scratch.lock_fd,),
+            start_new_session=True,
+        )
 
 
 @contextmanager

@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -217,6 +218,8 @@ def start_job_process(
     command = [sys.executable, "-m", "pipelines"]
     if segment_seconds:
         command += ["--segment-seconds", f"{segment_seconds:g}"]
+    # The runner ends with this process, however this one ends (pipelines/__main__.py).
+    command += ["--parent-pid", str(os.getpid())]
     # "--": an id stored before ids avoided a leading "-" must not be read as an option.
     command += ["--", job_id]
     with _interrupts_held() as interrupts:
@@ -278,8 +281,10 @@ def stop_job_process(
 ) -> None:
     """Stop a runner from :func:`start_job_process` and every task it started, and return once
     none of them runs any more (the runner killed if it takes over ``runner_seconds``). A
-    runner that was still running is said to have been interrupted in its log, ``log_path``,
-    once it has ended: nothing it writes can come after that line.
+    runner that the signal ended is said to have been interrupted in its log, ``log_path``,
+    once it has ended: nothing it writes can come after that line. One that was ending by
+    itself as it was stopped (its exit code its own, or its pipeline's end its log's last line)
+    is not: its log said the pipeline had finished, then that it was interrupted.
 
     One SIGTERM to the process group is not enough: a task the runner (or a task's shell) was
     starting in that very moment joins the group after the signal went out, and would go on
@@ -295,7 +300,8 @@ def stop_job_process(
         except subprocess.TimeoutExpired:
             _signal_group(process, signal.SIGKILL)
             process.wait()
-        _note_interrupted(log_path)
+        if _ended_by_signal(process.returncode) and not _pipeline_finished(log_path):
+            note_interrupted(log_path)
     deadline = time.monotonic() + STRAGGLER_SECONDS
     while _group_running(process.pid):
         if time.monotonic() > deadline:
@@ -309,10 +315,33 @@ def stop_job_process(
 INTERRUPTED = "The run was interrupted; the segments it converted are kept."
 
 
-def _note_interrupted(log_path: Path) -> None:
+def note_interrupted(log_path: Path) -> None:
     stamp = time.strftime("%H:%M:%S")
     with open(log_path, "a") as log_file:
         log_file.write(f"\n{stamp} {INTERRUPTED}\n")
+
+
+# kfp.local's last line of a run: "Pipeline 'stereo-spot' finished with status SUCCESS", the
+# name and status in colour (terminal escapes around them).
+_PIPELINE_FINISHED = re.compile(r"Pipeline \S+ finished with status")
+
+
+def _ended_by_signal(returncode: int) -> bool:
+    """Whether an exit code says the process was ended by a signal: negative from Python, above 128
+    (128 + the signal's number) from a shell or a handler that exits as one would."""
+    return returncode < 0 or returncode > 128
+
+
+def _pipeline_finished(log_path: Path) -> bool:
+    """Whether the log's last line says the pipeline ended: a runner stopped after that was
+    winding down (its lock let go, its scratch folder being removed), not interrupted."""
+    try:
+        with open(log_path, "rb") as log_file:
+            log_file.seek(max(0, log_file.seek(0, os.SEEK_END) - 4096))
+            tail = log_file.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return False
+    return bool(tail) and _PIPELINE_FINISHED.search(tail[-1]) is not None
 
 
 def _group_running(group: int) -> bool:

@@ -22,16 +22,17 @@ from pathlib import Path
 from pipelines.local_runner import _hold_run_lock
 lock = _hold_run_lock(Path(sys.argv[1]), sys.argv[2])
 print("held", flush=True)
-time.sleep(120)
+time.sleep(float(sys.argv[3]))
 """
 
 
 @contextlib.contextmanager
-def run_lock_held(runs_dir: Path, job_id: str) -> Iterator[subprocess.Popen]:
+def run_lock_held(runs_dir: Path, job_id: str, seconds: float = 120) -> Iterator[subprocess.Popen]:
     """A child process holding ``job_id``'s run lock with the runner's own code, as a running
-    ``python -m pipelines JOB`` holds it; killed (SIGKILL, like the OOM killer) on leaving."""
+    ``python -m pipelines JOB`` holds it, for ``seconds`` (a runner stopping takes a few);
+    killed (SIGKILL, like the OOM killer) on leaving if it still runs."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_THE_LOCK, str(runs_dir / job_id), job_id],
+        [sys.executable, "-c", _HOLD_THE_LOCK, str(runs_dir / job_id), job_id, str(seconds)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -67,21 +68,24 @@ def stereo_spot_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from stereo_spot.cli import main; sys.exit(main())"]
 
 
-@contextlib.contextmanager
-def stereo_spot_up(data_dir: Path, environment: dict[str, str] | None = None) -> Iterator[str]:
-    """``stereo-spot up`` on a free port over ``data_dir`` (segments of 1 s, uploads in parts of
-    5 MiB, S3's smallest, up to 64 MiB; ``environment`` on top); yields its URL, and checks it
-    stops cleanly on Ctrl-C."""
+def start_stereo_spot_up(
+    data_dir: Path, environment: dict[str, str] | None = None, port: int | None = None
+) -> tuple[subprocess.Popen, str, Path]:
+    """Start ``stereo-spot up`` over ``data_dir`` on ``port`` (default: a free one; segments of
+    1 s, uploads in parts of 5 MiB, S3's smallest, up to 64 MiB; ``environment`` on top) and
+    wait until it serves. Returns the process, its URL and the log of its output (appended to,
+    so a second ``up`` over the same folder adds to it); stopping it is the caller's."""
     import pytest
 
-    port = free_port()
+    port = port or free_port()
     log_path = data_dir.with_name(f"{data_dir.name}-up.log")
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEREO_SPOT_")}
     env["STEREO_SPOT_SEGMENT_SECONDS"] = "1"
     env["STEREO_SPOT_UPLOAD_PART_BYTES"] = str(5 * 1024**2)  # a 12 MB file is 3 parts
     env["STEREO_SPOT_MAX_UPLOAD_BYTES"] = str(64 * 1024**2)
     env.update(environment or {})
-    with open(log_path, "wb") as log:
+    started_at = log_path.stat().st_size if log_path.exists() else 0
+    with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [*stereo_spot_command(), "up", "--port", str(port), "--data-dir", str(data_dir)],
             stdout=log,
@@ -89,13 +93,24 @@ def stereo_spot_up(data_dir: Path, environment: dict[str, str] | None = None) ->
             stdin=subprocess.DEVNULL,
             env=env,
         )
+    deadline = time.monotonic() + 120
+    while "Stereo-Spot is running at" not in log_path.read_text()[started_at:]:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"stereo-spot up did not start:\n{log_path.read_text()}")
+        time.sleep(0.2)
+    return process, f"http://127.0.0.1:{port}/", log_path
+
+
+@contextlib.contextmanager
+def stereo_spot_up(data_dir: Path, environment: dict[str, str] | None = None) -> Iterator[str]:
+    """``stereo-spot up`` over ``data_dir`` as :func:`start_stereo_spot_up` starts it; yields its
+    URL, and checks it stops cleanly on Ctrl-C."""
+    import pytest
+
+    process, url, log_path = start_stereo_spot_up(data_dir, environment)
     try:
-        deadline = time.monotonic() + 120
-        while "Stereo-Spot is running at" not in log_path.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"stereo-spot up did not start:\n{log_path.read_text()}")
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/"
+        yield url
     finally:
         process.send_signal(signal.SIGINT)  # what Ctrl-C does
         try:

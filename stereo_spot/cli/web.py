@@ -16,7 +16,9 @@ import sys
 import threading
 from contextlib import ExitStack, suppress
 from pathlib import Path
+from typing import Protocol
 
+from stereo_spot.cli.data_folder_claim import claim_data_folder
 from stereo_spot.cli.stereo_options import data_folder, port_number
 from stereo_spot.domain import Job
 from stereo_spot.errors import RunInProgress, StereoSpotError
@@ -52,6 +54,15 @@ def run_up(args: argparse.Namespace) -> int:
     return serve(Settings(**overrides), args.host, args.port)
 
 
+class ModelServerHealth(Protocol):
+    def raise_if_failed(self) -> None:
+        """Raise why the model server can no longer convert, once it cannot."""
+
+
+# How often a run looks whether its model server has been given up on.
+SERVER_CHECK_SECONDS = 1.0
+
+
 class ChildProcessRuns:
     """Runs each job in its own ``python -m pipelines`` process and waits for it.
 
@@ -59,9 +70,12 @@ class ChildProcessRuns:
     writes) out of the portal, and lets shutdown stop a conversion in progress.
     """
 
-    def __init__(self, settings: Settings, jobs: JobStore) -> None:
+    def __init__(
+        self, settings: Settings, jobs: JobStore, model_server: ModelServerHealth | None = None
+    ) -> None:
         self._settings = settings
         self._jobs = jobs
+        self._model_server = model_server
         self._lock = threading.Lock()
         self._runner: tuple[subprocess.Popen, Path] | None = None  # the process and its log
         self._job_id: str | None = None
@@ -76,10 +90,12 @@ class ChildProcessRuns:
                 raise StereoSpotError("The portal is shutting down.")
             if job_id in self._cancelled:
                 raise StereoSpotError("The conversion was cancelled.")
+            if self._model_server is not None:
+                self._model_server.raise_if_failed()  # a job after it was given up on
             process, log_path = start_job_process(self._settings, job_id)
             self._runner, self._job_id = (process, log_path), job_id
         try:
-            code = process.wait()
+            code = self._wait(process, log_path)
         finally:
             # A runner that ended by itself (a cancelled job) may leave a task it was starting.
             stop_job_process(process, log_path)
@@ -95,6 +111,23 @@ class ChildProcessRuns:
             raise StereoSpotError(
                 job.error or f"The conversion stopped (exit code {code}); see {log_path}."
             )
+
+    def _wait(self, process: subprocess.Popen, log_path: Path) -> int:
+        """The runner's exit code, once it has ended; if the model server is given up on
+        meanwhile, the run is stopped and why is raised (its steps would otherwise retry each
+        segment against a dead port for minutes)."""
+        if self._model_server is None:
+            return process.wait()
+        while True:
+            try:
+                return process.wait(timeout=SERVER_CHECK_SECONDS)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                self._model_server.raise_if_failed()
+            except StereoSpotError:
+                _stop((process, log_path))
+                raise
 
     def stop(self, job_id: str) -> None:
         """Stop the run of ``job_id`` (cancelled): now if it is running, at once if it starts."""
@@ -131,8 +164,14 @@ def _stop(runner: tuple[subprocess.Popen, Path] | None) -> None:
     stop_job_process(process, log_path, runner_seconds=10)
 
 
-def launcher_from(settings: Settings, jobs: JobStore, stack: ExitStack):
-    """The run launcher the settings ask for, started; stopped when ``stack`` closes."""
+def launcher_from(
+    settings: Settings,
+    jobs: JobStore,
+    stack: ExitStack,
+    model_server: ModelServerHealth | None = None,
+):
+    """The run launcher the settings ask for, started; stopped when ``stack`` closes. Local runs
+    fail with why once ``model_server`` (theirs) has been given up on."""
     if settings.kfp_host:
         # Cluster mode: each job becomes a run on the KFP API (the pipeline compiled at start).
         from pipelines.kfp_launcher import KfpRunLauncher
@@ -140,7 +179,7 @@ def launcher_from(settings: Settings, jobs: JobStore, stack: ExitStack):
         return KfpRunLauncher(settings, jobs).start()
     from portal.launcher import LocalRunLauncher
 
-    runs = ChildProcessRuns(settings, jobs)
+    runs = ChildProcessRuns(settings, jobs, model_server)
     launcher = LocalRunLauncher(jobs, runs)
     # Closed in reverse: stop taking jobs first, then stop the one running.
     stack.callback(runs.terminate)
@@ -155,25 +194,35 @@ def serve(settings: Settings, host: str, port: int) -> int:
     from stereo_spot.wiring import job_store_from, storage_from
 
     with ExitStack() as stack:
-        # Bind first: a taken port fails before anything starts, and port 0 gets a real number.
+        # The data folder claimed (its runs are queued in this process), then the port bound,
+        # before anything starts: a folder served or a port taken is refused at once, and port
+        # 0 gets a real number.
+        claim = None
+        if not settings.kfp_host:
+            claim = claim_data_folder(settings.data_dir)
+            stack.callback(claim.release)
         sock = _bind(host, port)
         stack.callback(sock.close)
+        model_server = None
         if not settings.model_url and not settings.kfp_host:
-            from inference_service.launcher import running_model_server
+            from inference_service.restarting import restarting_model_server
 
             print("Starting the model server…", flush=True)
-            model_url = stack.enter_context(running_model_server(settings))
-            settings = settings.model_copy(update={"model_url": model_url})
+            model_server = stack.enter_context(restarting_model_server(settings, _say))
+            settings = settings.model_copy(update={"model_url": model_server.url})
         jobs = job_store_from(settings)
-        launcher = launcher_from(settings, jobs, stack)
+        launcher = launcher_from(settings, jobs, stack, model_server)
         app = create_app(settings, storage_from(settings), jobs, launcher)
         server = uvicorn.Server(
             uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
         )
         bound_host, bound_port = sock.getsockname()[:2]
+        address = _address(bound_host, bound_port)
+        if claim is not None:
+            claim.announce(address)
         for warning in exposure_warnings(settings, bound_host):
             print(f"note: {warning}", file=sys.stderr, flush=True)
-        print(f"Stereo-Spot is running at {_address(bound_host, bound_port)}", flush=True)
+        print(f"Stereo-Spot is running at {address}", flush=True)
         print(f"Data: {settings.data_dir}   Press Ctrl-C to stop.", flush=True)
         # uvicorn shuts down gracefully on Ctrl-C or SIGTERM, then re-raises the signal; that
         # is a clean stop here, and the ExitStack still stops the runner and the model server.
@@ -181,6 +230,11 @@ def serve(settings: Settings, host: str, port: int) -> int:
             server.run(sockets=[sock])
     print("Stereo-Spot stopped.", flush=True)
     return 0
+
+
+def _say(line: str) -> None:
+    """Tell the operator, on the terminal, what happened to the stack while it runs."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def exposure_warnings(settings: Settings, host: str) -> list[str]:
