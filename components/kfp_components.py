@@ -97,8 +97,10 @@ def reassemble_op(
 def finalize_op(job_id: str, status: dsl.PipelineTaskFinalStatus) -> str:
     from components.finalize import finalize_job
     from stereo_spot.settings import Settings
-    from stereo_spot.wiring import job_store_from
+    from stereo_spot.wiring import job_store_from, storage_from
 
+    settings = Settings()
     return finalize_job(
-        job_id, status.state, status.error_message or "", job_store_from(Settings())
-    )
+        job_id, status.state, status.error_message or "",
+        job_store_from(settings), storage_from(settings),
+    )  # fmt: skip

@@ -175,6 +175,11 @@ class KfpRunLauncher:
         """False: a KFP run that ends part-way fails its job itself (an exit handler)."""
         return False
 
+    def wait_stopped(self, job_id: str, timeout: float) -> bool:
+        """True at once: a run's steps are on the cluster, out of sight, and one still going
+        after a cancel stops at its next write to the job."""
+        return True
+
     # -- KFP API ---------------------------------------------------------------------------------
 
     def _api(self) -> Any:

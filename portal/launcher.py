@@ -14,11 +14,12 @@ import itertools
 import logging
 import queue
 import threading
+import time
 from typing import Protocol, runtime_checkable
 
 from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import JobNotFound, RunInProgress, StereoSpotError, TransitionConflict
-from stereo_spot.jobs import LEFT_PART_WAY, JobStore, left_part_way, left_queued
+from stereo_spot.jobs import CANCELLED, LEFT_PART_WAY, JobStore, left_part_way, left_queued
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,12 @@ class RunLauncher(Protocol):
         finished and nothing runs it or waits to (a ``convert`` on this machine that was
         killed). False where runs cannot be seen from here."""
 
+    def wait_stopped(self, job_id: str, timeout: float) -> bool:
+        """Whether this launcher's run of the job has ended, waiting up to ``timeout`` seconds
+        for it: the run of a job that ended failed or cancelled is stopped first, a completed
+        job's only waited for (it is ending). True where runs cannot be seen from here (a
+        cluster's steps stop at their next write to the job)."""
+
 
 class LocalRuns(Protocol):
     """The runs of jobs on this machine, as the embedded launcher drives them."""
@@ -64,19 +71,25 @@ class LocalRuns(Protocol):
         now (a killed ``convert``), while its record still says it is being converted."""
 
 
+# How often the job of the run in progress is read to see whether another process cancelled it.
+CANCEL_POLL_SECONDS = 1.0
+
+
 class LocalRunLauncher:
     """Drains queued jobs one at a time on a worker thread.
 
     One at a time because a 2-core machine gains nothing from two conversions at once (each
     already uses every core through ffmpeg and the engine). A run that raises leaves the job
     failed (the runner records the reason; this marks it if the runner could not) and the worker
-    goes on with the next job.
+    goes on with the next job. A run whose job is cancelled, here or by another process, is
+    stopped within a second or so.
     """
 
     def __init__(self, jobs: JobStore, runs: LocalRuns) -> None:
         self._jobs = jobs
         self._runs = runs
         self._running: str | None = None
+        self._stops_asked: set[str] = set()  # running jobs whose run was told to stop
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._lock = threading.Lock()
         self._run_ids: dict[str, str] = {}  # job id -> run id, while waiting or running
@@ -108,10 +121,33 @@ class LocalRunLauncher:
 
     def cancel(self, job_id: str) -> None:
         # A waiting job is skipped when its turn comes (it is no longer queued).
+        self._stop_run(job_id)
+
+    def wait_stopped(self, job_id: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
         with self._lock:
-            running = self._running == job_id
-        if running:
-            self._runs.stop(job_id)
+            if self._running != job_id:
+                return True
+        try:
+            failed = self._jobs.get(job_id).status is JobStatus.FAILED
+        except JobNotFound:
+            failed = True
+        if failed:
+            self._stop_run(job_id)
+        with self._idle:
+            return self._idle.wait_for(
+                lambda: self._running != job_id, max(0.0, deadline - time.monotonic())
+            )
+
+    def _stop_run(self, job_id: str) -> None:
+        """Stop the run of ``job_id`` if it is the one running, once (a cancel here, a cancel
+        seen from elsewhere and a delete may all ask; the run's log says once that it was
+        interrupted)."""
+        with self._lock:
+            if self._running != job_id or job_id in self._stops_asked:
+                return
+            self._stops_asked.add(job_id)
+        self._runs.stop(job_id)
 
     def forget(self, job_id: str) -> None:
         self._runs.forget(job_id)
@@ -162,7 +198,17 @@ class LocalRunLauncher:
                 return  # deleted while it waited
             if job.status is not JobStatus.QUEUED and job.status not in LEFT_PART_WAY:
                 return  # already run (by an earlier start), failed or cancelled meanwhile
-            self._runs.run(job_id)
+            ended = threading.Event()
+            threading.Thread(
+                target=self._stop_if_cancelled_elsewhere,
+                args=(job_id, ended),
+                name=f"stereo-spot-cancel-watch-{job_id[:8]}",
+                daemon=True,
+            ).start()
+            try:
+                self._runs.run(job_id)
+            finally:
+                ended.set()
         except RunInProgress as error:
             log.info("Job %s left to the process running it: %s", job_id, error)
         except Exception as error:  # the worker outlives any one run
@@ -171,8 +217,26 @@ class LocalRunLauncher:
             log.warning("Run of job %s failed: %s", job_id, error)
             self._mark_failed(job_id, error)
         finally:
-            with self._lock:
+            with self._idle:
                 self._running = None
+                self._stops_asked.discard(job_id)
+                self._idle.notify_all()
+
+    def _stop_if_cancelled_elsewhere(self, job_id: str, ended: threading.Event) -> None:
+        """Stop the run once its job is cancelled by another process (``jobs cancel``, another
+        portal): the run itself would notice only at its steps' next write to the job, minutes
+        away on a slow segment, and meanwhile it holds this one-at-a-time queue."""
+        while not ended.wait(CANCEL_POLL_SECONDS):
+            try:
+                cancelled = self._jobs.get(job_id).error == CANCELLED
+            except JobNotFound:
+                cancelled = True  # nothing left to convert for
+            except Exception:  # the store answers the next poll; the run goes on meanwhile
+                log.debug("job %s: could not read it to see if it was cancelled", job_id)
+                continue
+            if cancelled:
+                self._stop_run(job_id)
+                return
 
     def _mark_failed(self, job_id: str, error: Exception) -> None:
         try:

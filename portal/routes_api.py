@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from portal import services
 from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep
+from portal.launcher import RunLauncher
 from stereo_spot.domain import (
     CODEC_NOTES,
     DEFAULT_CRF,
@@ -27,6 +28,7 @@ from stereo_spot.domain import (
     VideoCodec,
     parse_time,
 )
+from stereo_spot.jobs import status_said
 from stereo_spot.storage import UploadTarget
 
 router = APIRouter(prefix="/api", tags=["jobs"])
@@ -219,6 +221,12 @@ class JobOut(BaseModel):
         description="uploaded with 'preview first' and read: the whole video waits for a start "
         "(status uploaded); uploaded and not held: the video is being read"
     )
+    stopped: bool = Field(
+        description="stopped part-way: its status says it is being converted, but the process "
+        "on the portal's machine that ran it ended before it finished (a killed `convert`) and "
+        "nothing runs it or waits to, so the status will not move; resume it there with "
+        "`stereo-spot jobs retry JOB`, or cancel it (the job page says so too)"
+    )
     links: dict[str, str]
 
 
@@ -258,7 +266,8 @@ class ErrorOut(BaseModel):
 _ERRORS = {404: {"model": ErrorOut, "description": "No such job"}}
 
 
-def job_out(job: Job) -> JobOut:
+def job_out(job: Job, launcher: RunLauncher | None) -> JobOut:
+    """The job as the API shows it; ``launcher`` tells whether its run stopped part-way."""
     base = f"/jobs/{job.job_id}"
     links = {"self": f"/api{base}", "page": base}
     if job.status is JobStatus.COMPLETED:
@@ -290,6 +299,7 @@ def job_out(job: Job) -> JobOut:
         ),
         progress=job.progress,
         held=job.held,
+        stopped=launcher is not None and launcher.stopped_part_way(job),
         links=links,
     )
 
@@ -321,7 +331,7 @@ def create_job(
         jobs, settings, body.layout, body.params(), body.engine, body.source_name
     )
     target = services.upload_target(storage, settings, job)
-    return CreatedJobOut(job=job_out(job), upload=_upload_out(request, target))
+    return CreatedJobOut(job=job_out(job, None), upload=_upload_out(request, target))
 
 
 @router.get(
@@ -334,7 +344,7 @@ def upload_target(
 ) -> UploadTargetOut:
     job = services.get_job(jobs, job_id)
     if job.status is not JobStatus.CREATED:
-        raise services.NotReady(f"This job is {job.status.value}; it takes no more uploads.")
+        raise services.NotReady(f"This job is {status_said(job)}; it takes no more uploads.")
     return _upload_out(request, services.upload_target(storage, settings, job))
 
 
@@ -364,12 +374,12 @@ def start_job(
         preview=body.preview,
         part=body.part(),
     )
-    return job_out(job)
+    return job_out(job, launcher)
 
 
 @router.get("/jobs/{job_id}", summary="A job's status and progress", responses=_ERRORS)
-def get_job(job_id: str, jobs: JobsDep) -> JobOut:
-    return job_out(services.get_job(jobs, job_id))
+def get_job(job_id: str, jobs: JobsDep, launcher: LauncherDep) -> JobOut:
+    return job_out(services.get_job(jobs, job_id), launcher)
 
 
 @router.get(
@@ -378,6 +388,7 @@ def get_job(job_id: str, jobs: JobsDep) -> JobOut:
 )
 def list_jobs(
     jobs: JobsDep,
+    launcher: LauncherDep,
     show: Annotated[
         services.Listing,
         Query(
@@ -389,7 +400,9 @@ def list_jobs(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> JobListOut:
     page = services.list_jobs(jobs, show, limit=limit, cursor=cursor)
-    return JobListOut(jobs=[job_out(job) for job in page.jobs], next_cursor=page.next_cursor)
+    return JobListOut(
+        jobs=[job_out(job, launcher) for job in page.jobs], next_cursor=page.next_cursor
+    )
 
 
 @router.get(
@@ -442,7 +455,7 @@ def convert_again(
         jobs, storage, settings, launcher, job_id, body.layout, body.params(), body.engine,
         preview=body.preview, part=body.part(),
     )  # fmt: skip
-    return job_out(job)
+    return job_out(job, launcher)
 
 
 @router.post(
@@ -450,8 +463,8 @@ def convert_again(
     summary="Stop a job that has not finished (it ends failed, reason: cancelled)",
     responses={**_ERRORS, 409: {"model": ErrorOut}},
 )
-def cancel_job(job_id: str, jobs: JobsDep, launcher: LauncherDep) -> JobOut:
-    return job_out(services.cancel_job(jobs, launcher, job_id))
+def cancel_job(job_id: str, jobs: JobsDep, storage: StorageDep, launcher: LauncherDep) -> JobOut:
+    return job_out(services.cancel_job(jobs, storage, launcher, job_id), launcher)
 
 
 @router.delete(

@@ -323,7 +323,7 @@ def start_job(
         part=part,
     )  # fmt: skip
     if "application/json" in request.headers.get("accept", ""):
-        return JSONResponse(job_out(job).model_dump(mode="json"), status_code=202)
+        return JSONResponse(job_out(job, launcher).model_dump(mode="json"), status_code=202)
     return RedirectResponse(f"/jobs/{job.job_id}", status_code=303)
 
 
@@ -376,8 +376,8 @@ def convert_again(
 
 
 @router.post("/jobs/{job_id}/cancel", dependencies=[CsrfChecked])
-def cancel_job(job_id: str, jobs: JobsDep, launcher: LauncherDep) -> Response:
-    services.cancel_job(jobs, launcher, job_id)
+def cancel_job(job_id: str, jobs: JobsDep, storage: StorageDep, launcher: LauncherDep) -> Response:
+    services.cancel_job(jobs, storage, launcher, job_id)
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 

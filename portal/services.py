@@ -7,6 +7,7 @@ pipeline, which moves the job through chunking/processing/reassembling to comple
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -30,16 +31,27 @@ from stereo_spot.domain import (
 from stereo_spot.errors import (
     InputRejected,
     InvalidKey,
+    JobBusy,
     JobNotFound,
     StereoSpotError,
     TransitionConflict,
 )
-from stereo_spot.jobs import JobPage, JobStore, cancel, delete
+from stereo_spot.jobs import (
+    CANCELLED,
+    STOPPING_SECONDS,
+    JobPage,
+    JobStore,
+    cancel,
+    delete,
+    drop_segments,
+)
 from stereo_spot.media.excerpt import cut_excerpt, part_bounds
 from stereo_spot.media.probe import probe_source
 from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage, UploadTarget
 from stereo_spot.storage.signing import SignedLocalStorage
+
+log = logging.getLogger(__name__)
 
 
 class NotUploaded(StereoSpotError):
@@ -155,7 +167,9 @@ def start_job(
     A source that is not a usable video, or a part past its end, fails the job with the reason
     (the job page then says why, and converts the upload again with other times) rather than
     raising: the request succeeded, the job did not. A held video was read before: a part past
-    its end is refused (InputRejected) and the video stays held.
+    its end is refused (InputRejected) and the video stays held. A job that has failed or was
+    cancelled is not started again (TransitionConflict, saying so): its video is converted
+    again in a new job (:func:`convert_again`).
 
     Only a video on this machine's disk is read here (the embedded stack). One in S3 is left to
     the run, which downloads it anyway: a portal that downloaded each video it starts (20 GiB
@@ -165,6 +179,8 @@ def start_job(
     """
     with _start_lock:
         job = jobs.get(job_id)
+        if job.status is JobStatus.FAILED:
+            raise TransitionConflict(_not_started_again(job))
         if job.status not in (JobStatus.CREATED, JobStatus.UPLOADED) or (
             preview and job.status is JobStatus.UPLOADED
         ):
@@ -216,6 +232,16 @@ def start_job(
     return _start_preview(
         jobs, storage, settings, launcher, job, _style_of(job), whole, within=part
     )
+
+
+def _not_started_again(job: Job) -> str:
+    """Why a start of a failed or cancelled job is refused, and what to do instead."""
+    if job.error == CANCELLED:
+        said = "This job was cancelled; a cancelled job does not start again"
+    else:
+        reason = (job.error or "no reason was recorded").rstrip(".")
+        said = f"This job failed ({reason}); a failed job does not start again"
+    return f"{said}: convert its video again from its page, or upload it in a new job."
 
 
 def _require_launcher(launcher: RunLauncher | None) -> None:
@@ -293,15 +319,28 @@ def download_name(job: Job) -> str:
     return f"{stem}{part}{job.filename_tag}.mp4"
 
 
-def cancel_job(jobs: JobStore, launcher: RunLauncher | None, job_id: str) -> Job:
+def cancel_job(
+    jobs: JobStore, storage: ObjectStorage, launcher: RunLauncher | None, job_id: str
+) -> Job:
     """Stop a job that has not finished: it ends failed with the reason ``CANCELLED``, its run
-    is stopped, and its files can then be deleted (:func:`stereo_spot.jobs.cancel` first, so a
-    run that has not started never starts)."""
+    is stopped, its segments are deleted once it has (nothing resumes a cancelled job), and the
+    rest of its files can then be deleted (:func:`stereo_spot.jobs.cancel` first, so a run that
+    has not started never starts)."""
     get_job(jobs, job_id)  # an id that could never exist is unknown, as everywhere here
     job = cancel(jobs, job_id)
     if launcher is not None:
         launcher.cancel(job_id)
+        if not launcher.wait_stopped(job_id, STOPPING_SECONDS):
+            return job  # still writing them: they go with the job's delete
+    _drop_segments_of_cancelled(storage, job_id)
     return job
+
+
+def _drop_segments_of_cancelled(storage: ObjectStorage, job_id: str) -> None:
+    try:
+        drop_segments(storage, job_id)
+    except Exception:  # the job is cancelled all the same; its delete takes them later
+        log.warning("job %s: its segments were not deleted", job_id, exc_info=True)
 
 
 def whole_video_kept(jobs: JobStore, job: Job) -> bool:
@@ -523,8 +562,20 @@ def delete_job(
     jobs: JobStore, storage: ObjectStorage, launcher: RunLauncher | None, job_id: str
 ) -> int:
     """Forget the job and delete every object it has (``stereo_spot.jobs.delete``), then what
-    its runs left where they ran (``RunLauncher.forget``)."""
-    get_job(jobs, job_id)
+    its runs left where they ran (``RunLauncher.forget``).
+
+    A job that has ended while its run here is still stopping (cancelled from another process a
+    moment ago) is deleted once the run has stopped, waiting a few seconds for it; a run still
+    going after that is refused (JobBusy): it would write segments no job owns."""
+    job = get_job(jobs, job_id)
+    if (
+        launcher is not None
+        and job.status.is_final
+        and not launcher.wait_stopped(job_id, STOPPING_SECONDS)
+    ):
+        raise JobBusy(
+            "This job's conversion is still stopping; try again in a few seconds to delete it."
+        )
     deleted = delete(jobs, storage, job_id)
     if launcher is not None:
         launcher.forget(job_id)

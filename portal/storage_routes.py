@@ -26,6 +26,7 @@ from starlette.requests import ClientDisconnect
 from stereo_spot import keys
 from stereo_spot.domain import JobStatus
 from stereo_spot.errors import InvalidKey, JobNotFound, ObjectNotFound
+from stereo_spot.jobs import status_said
 from stereo_spot.storage.multipart import MAX_PART_BYTES, MAX_PARTS
 from stereo_spot.storage.signing import (
     SignatureRejected,
@@ -150,13 +151,13 @@ def _refuse_unless_the_job_waits(request: Request, key: str | None) -> None:
     if job_id is None:
         return
     try:
-        status = request.app.state.jobs.get(job_id).status
+        job = request.app.state.jobs.get(job_id)
     except JobNotFound:
         raise HTTPException(
             404, "There is no such job (it may have been deleted); the upload was not kept."
         ) from None
-    if status is not JobStatus.CREATED:
-        raise HTTPException(409, f"This job is {status.value}; it takes no more uploads.")
+    if job.status is not JobStatus.CREATED:
+        raise HTTPException(409, f"This job is {status_said(job)}; it takes no more uploads.")
 
 
 @router.get(

@@ -18,7 +18,7 @@ from stereo_spot import keys
 from stereo_spot.disk_space import in_words
 from stereo_spot.domain import JobStatus
 from stereo_spot.errors import StereoSpotError, UploadRejected
-from stereo_spot.jobs import JobStore
+from stereo_spot.jobs import JobStore, status_said
 from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage
 from stereo_spot.storage.multipart import MAX_PARTS, PartPlan, UploadedPart, plan_parts
@@ -117,7 +117,7 @@ def _waiting_for_its_video(jobs: JobStore, job_id: str) -> None:
     job started would replace the video under its running conversion."""
     job = get_job(jobs, job_id)
     if job.status is not JobStatus.CREATED:
-        raise NotReady(f"This job is {job.status.value}; it takes no more uploads.")
+        raise NotReady(f"This job is {status_said(job)}; it takes no more uploads.")
 
 
 def _refuse_over_limit(size: int, settings: Settings) -> None:

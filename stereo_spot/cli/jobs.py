@@ -5,12 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from stereo_spot.cli.stereo_options import existing_data_folder, how_many, segment_seconds
 from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import JobBusy, StereoSpotError
-from stereo_spot.jobs import SHORTEST_ID_PREFIX, cancel, delete, find
+from stereo_spot.jobs import (
+    SHORTEST_ID_PREFIX,
+    STOPPING_SECONDS,
+    cancel,
+    delete,
+    drop_segments,
+    find,
+)
 from stereo_spot.keys import final_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
@@ -172,7 +180,9 @@ def run_retry(args: argparse.Namespace) -> int:
 
 def run_cancel(args: argparse.Namespace) -> int:
     """Mark the job cancelled, then stop its run: a Kubeflow run is terminated; a local run (a
-    ``convert`` or ``up`` elsewhere on this machine) notices and stops itself."""
+    ``convert`` or ``up`` elsewhere on this machine) notices and stops itself, within a second
+    or two. Its segments are deleted once it has stopped (nothing resumes a cancelled job; its
+    uploaded video stays, to convert it again)."""
     settings = _settings(args)
     jobs = job_store_from(settings)
     job = cancel(jobs, _job(settings, args.job_id).job_id)
@@ -180,8 +190,23 @@ def run_cancel(args: argparse.Namespace) -> int:
         from pipelines.kfp_launcher import KfpRunLauncher
 
         KfpRunLauncher(settings, jobs).cancel(job.job_id)
+    if _run_stopped_within(settings, job.job_id, STOPPING_SECONDS) is None:
+        drop_segments(storage_from(settings), job.job_id)
     print(f"job {job.job_id} cancelled.", file=sys.stderr)
     return 0
+
+
+def _run_stopped_within(settings: Settings, job_id: str, seconds: float) -> str | None:
+    """Wait up to ``seconds`` for the run of the job on this machine to end; who still runs it
+    then ("process 1234"), or None once nobody does."""
+    from pipelines.local_runner import run_in_progress
+
+    deadline = time.monotonic() + seconds
+    while (holder := run_in_progress(settings, job_id)) is not None:
+        if time.monotonic() > deadline:
+            return holder
+        time.sleep(0.2)
+    return None
 
 
 def run_delete(args: argparse.Namespace) -> int:
@@ -199,6 +224,15 @@ def run_delete(args: argparse.Namespace) -> int:
     job = _job(settings, args.job_id)
     job_id = job.job_id
     running = run_in_progress(settings, job_id)
+    if running is not None and job.status.is_final:
+        # Cancelled or failed a moment ago: whoever runs it (a convert, the portal) is stopping
+        # it, which takes a second or two; the delete waits for that rather than refusing.
+        running = _run_stopped_within(settings, job_id, STOPPING_SECONDS)
+        if running is not None:
+            raise JobBusy(
+                f"Job {job_id}'s conversion ({running}) is still stopping; try again in a few "
+                "seconds."
+            )
     try:
         if running is not None:
             raise JobBusy(f"{being_converted(job_id, running)}.")

@@ -172,7 +172,20 @@ class PortalClient:
                 raise
             if ledger is not None:
                 ledger.remember(self.base_url, video, settings, job_id, upload, uploaded=True)
-        job = self._call("POST", f"/api/jobs/{job_id}/start", json={"source_name": name, **start})
+        try:
+            job = self._call(
+                "POST", f"/api/jobs/{job_id}/start", json={"source_name": name, **start}
+            )
+        except PortalError as error:
+            if (
+                error.status == 409
+                and ledger is not None
+                and self.job(job_id)["status"] == "failed"
+            ):
+                # The first start failed it (a file that is no video) and its answer was lost:
+                # no later run starts it either.
+                ledger.forget(self.base_url, video)
+            raise
         # Only now: a start whose answer was lost is asked again by the next run, whose start
         # of a started job runs nothing new.
         if ledger is not None:

@@ -149,13 +149,21 @@ def _wait_and_download(portal: PortalClient, job: dict, target: Path) -> None:
     from tqdm import tqdm
 
     with tqdm(total=1, unit="segment", file=sys.stderr, leave=False) as bar:
-        while job["status"] not in ("completed", "failed"):
+        # A stopped job's status says it converts, but nothing will move it (a portal older
+        # than the field sends none).
+        while job["status"] not in ("completed", "failed") and not job.get("stopped"):
             bar.total = max(job["total_segments"], 1)
             bar.n = job["completed_segments"]
             bar.set_description(job["status"])
             time.sleep(POLL_SECONDS)
             job = portal.job(job["job_id"])
     _refuse_failed(job)
+    if job["status"] != "completed":
+        raise StereoSpotError(
+            f"The conversion stopped part-way: the process converting job {job['job_id']} on "
+            "the portal's machine ended before it finished. Resume it there with: "
+            f"stereo-spot jobs retry {job['job_id']}"
+        )
     playback = portal.playback(job["job_id"])
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():

@@ -140,6 +140,27 @@ def cancel(jobs: JobStore, job_id: str) -> Job:
     return jobs.transition(job_id, JobStatus.FAILED, error=CANCELLED)
 
 
+def status_said(job: Job) -> str:
+    """The job's status as refusals say it: "cancelled" for a cancelled job, which its record
+    keeps as failed (pages say Cancelled; "failed" would read as a fault)."""
+    return "cancelled" if job.error == CANCELLED else job.status.value
+
+
+def drop_segments(storage: ObjectStorage, job_id: str) -> int:
+    """Delete the job's source and converted segments (as large as its video) once nothing will
+    read them: it completed, or it ended failed or cancelled, which nothing resumes (a convert
+    again splits its uploaded source anew; ``jobs retry`` refuses a failed job). The source and
+    a part's cut stay: converting again reads them. Returns how many objects went."""
+    return sum(storage.delete_prefix(prefix) for prefix in keys.segment_prefixes(job_id))
+
+
+# How long a delete waits for the run of a job that ended failed or cancelled to stop: a run
+# told to stop has its runner killed after 10 s and its tasks 2 s later
+# (pipelines.local_runner.stop_job_process), and one cancelled from another process is told
+# within a second or two.
+STOPPING_SECONDS = 15.0
+
+
 # The statuses of a job that is waiting for its run or running: it cannot be deleted then.
 ACTIVE = frozenset(
     {JobStatus.QUEUED, JobStatus.CHUNKING, JobStatus.PROCESSING, JobStatus.REASSEMBLING}

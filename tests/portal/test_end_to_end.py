@@ -7,6 +7,7 @@ job store. Slow: tens of seconds on 2 cores.
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -14,10 +15,11 @@ import pytest
 
 from pipelines.local_runner import INTERRUPTED, run_log_path
 from stereo_spot.domain import JobStatus
-from stereo_spot.keys import final_key, job_prefixes
+from stereo_spot.jobs import cancel
+from stereo_spot.keys import final_key, job_prefixes, segment_prefixes, source_key
 from tests.media import make_clip, probe, video_stream
 from tests.portal.conftest import create_job_via_form, csrf_token, post_upload, upload_in_parts
-from tests.processes import gone_within, processes_mentioning
+from tests.processes import gone_within, processes_mentioning, stereo_spot_command
 
 pytestmark = pytest.mark.slow
 
@@ -120,11 +122,87 @@ def test_a_running_conversion_is_cancelled_and_its_processes_stop(
     said = run_log.read_text()
     assert said.rstrip().endswith(INTERRUPTED)
     assert "Traceback" not in said and "Retrying" not in said
+    # Nothing resumes a cancelled job: its segments went once its run had stopped, and the video
+    # stays, to convert it again.
+    assert _left_behind(storage, job_id, segment_prefixes(job_id)) == []
+    assert storage.exists(source_key(job_id))
 
     assert client.delete(f"/api/jobs/{job_id}").status_code == 204
     for prefix in job_prefixes(job_id):
         assert not storage.list_prefix(prefix), prefix
     assert not run_folder.exists() and not run_log.exists(), "its run's files went with it"
+
+
+def _left_behind(storage, job_id: str, prefixes) -> list[str]:
+    """The objects under ``prefixes`` but a converted segment: the model server finishes the
+    segment it was converting when the run was stopped and writes it, whoever still waits for
+    it (inference_service/segment_conversion.py writes without asking whether its input is
+    still there), a moment after the run's processes have gone."""
+    late = re.compile(rf"^jobs/{re.escape(job_id)}/segments/\d{{5}}\.mp4$")
+    return [
+        key for prefix in prefixes for key in storage.list_prefix(prefix) if not late.match(key)
+    ]
+
+
+def _converting(client, jobs, tmp_path: Path) -> str:
+    """A job of twenty 1 s segments that the portal's runner is converting, one done."""
+    clip = make_clip(tmp_path / "long.mp4", seconds=20)
+    created = client.post("/api/jobs", json={"layout": "sbs"}).json()
+    job_id = created["job"]["job_id"]
+    post_upload(client, created["upload"], clip)
+    client.post(f"/api/jobs/{job_id}/start")
+    deadline = time.monotonic() + 120
+    while jobs.get(job_id).completed_segments < 1:
+        assert time.monotonic() < deadline, jobs.get(job_id)
+        time.sleep(0.1)
+    assert processes_mentioning(job_id), "the runner is at work"
+    return job_id
+
+
+def test_a_job_cancelled_elsewhere_is_deleted_once_the_portals_run_has_stopped(
+    running_client, settings, jobs, storage, tmp_path
+) -> None:
+    # Cancelled by another portal or `jobs cancel` (a write to the job store), then deleted here
+    # at once: the delete answered 204 while this portal's runner went on, wrote a segment no
+    # job owned and held the one-at-a-time queue for minutes.
+    client = running_client
+    job_id = _converting(client, jobs, tmp_path)
+
+    cancel(jobs, job_id)
+    deleted = client.delete(f"/api/jobs/{job_id}")
+
+    assert deleted.status_code == 204, deleted.text
+    assert not processes_mentioning(job_id), "its run had stopped before it was deleted"
+    assert client.app.state.launcher.wait_idle(timeout=5), "the queue is free"
+    time.sleep(1)  # a run still going would write its next segment by now
+    assert _left_behind(storage, job_id, job_prefixes(job_id)) == []
+    assert not (settings.runs_dir / job_id).exists()
+
+
+def test_a_job_cancelled_and_deleted_with_the_cli_stops_the_portals_run(
+    running_client, settings, jobs, storage, tmp_path
+) -> None:
+    # `jobs delete` right after `jobs cancel` said the job was being converted and to cancel it:
+    # the portal's run went on until its steps next wrote to the job.
+    client = running_client
+    job_id = _converting(client, jobs, tmp_path)
+
+    def cli(verb: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*stereo_spot_command(), "jobs", verb, "--data-dir", str(settings.data_dir), job_id],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    cancelled = cli("cancel")
+    deleted = cli("delete")
+
+    assert cancelled.returncode == 0 and cancelled.stderr.strip() == f"job {job_id} cancelled."
+    assert deleted.returncode == 0, deleted.stderr
+    assert deleted.stderr.strip().startswith(f"deleted job {job_id} (")
+    assert client.app.state.launcher.wait_idle(timeout=5), "the portal stopped its run"
+    assert gone_within(job_id, 5)
+    assert jobs.list_all(limit=10) == []
+    assert _left_behind(storage, job_id, job_prefixes(job_id)) == []
 
 
 def test_a_preview_of_an_uploaded_video_converts_five_seconds_of_it(

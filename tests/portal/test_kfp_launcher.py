@@ -242,20 +242,27 @@ def test_a_restarted_portal_submits_the_jobs_left_queued_without_a_run(
 
 
 def test_a_cancelled_job_has_its_run_terminated(
-    kfp_settings: Settings, kfp_api: KfpApiStub, compiled_package: Path
+    kfp_settings: Settings, kfp_api: KfpApiStub, compiled_package: Path, tmp_path: Path
 ) -> None:
     from portal import services
 
     job = _queued_job(kfp_settings)
-    jobs = job_store_from(kfp_settings)
+    jobs, storage = job_store_from(kfp_settings), storage_from(kfp_settings)
     launcher = KfpRunLauncher(kfp_settings, jobs, pipeline_package=compiled_package)
     run_id = launcher.submit(job.job_id)
+    piece = tmp_path / "00000.mp4"
+    piece.write_bytes(b"a converted segment")
+    storage.put_file(piece, keys.converted_segment_key(job.job_id, 0))
 
-    cancelled = services.cancel_job(jobs, launcher, job.job_id)
+    cancelled = services.cancel_job(jobs, storage, launcher, job.job_id)
 
     assert cancelled.status is JobStatus.FAILED and cancelled.error == CANCELLED
     assert len(kfp_api.received("POST", f"/runs/{run_id}:terminate")) == 1
     assert kfp_api.runs[run_id]["state"] == "CANCELING"
+    assert not storage.exists(keys.converted_segment_key(job.job_id, 0)), "nothing resumes it"
+    # The run's steps are out of sight here: the delete does not wait for them.
+    services.delete_job(jobs, storage, launcher, job.job_id)
+    assert not job_store_from(kfp_settings).list_all(limit=10)
 
 
 def test_a_refused_run_fails_the_job_with_the_api_reason(

@@ -1346,3 +1346,76 @@ def test_a_convert_whose_run_was_killed_shows_stopped_with_how_to_resume(client,
     assert f"stereo-spot jobs retry {job.job_id}" in page
     assert 'id="job-bar"' not in page and "data-poll-url" not in page, "nothing will move it"
     assert f'action="/jobs/{job.job_id}/cancel"' in page, "it can still be cancelled, then deleted"
+
+
+def test_the_api_says_a_job_stopped_part_way_as_its_page_does(client, jobs, settings) -> None:
+    # The page said "Stopped part-way" while the API said processing, with no hint that the
+    # status would never move.
+    job = jobs.create(Job(source_name="film.mp4", output_path="/home/me/film_3d.mp4"))
+    for status in (JobStatus.UPLOADED, JobStatus.QUEUED, JobStatus.CHUNKING, JobStatus.PROCESSING):
+        jobs.transition(job.job_id, status)
+
+    def listed() -> dict:
+        page = client.get("/api/jobs", params={"show": "unfinished"}).json()["jobs"]
+        return {entry["job_id"]: entry for entry in page}[job.job_id]
+
+    with run_lock_held(settings.runs_dir, job.job_id):  # its runner is converting it
+        converting = client.get(f"/api/jobs/{job.job_id}").json()
+        assert converting["status"] == "processing" and converting["stopped"] is False
+        assert listed()["stopped"] is False
+
+    stopped = client.get(f"/api/jobs/{job.job_id}").json()  # the runner was killed
+    assert stopped["status"] == "processing" and stopped["stopped"] is True
+    assert listed()["stopped"] is True
+    schema = client.get("/api/openapi.json").json()["components"]["schemas"]["JobOut"]
+    assert "stopped part-way" in schema["properties"]["stopped"]["description"]
+    assert "stopped" in schema["required"]
+
+
+def test_a_cancelled_job_says_cancelled_when_it_refuses_an_upload(client, jobs, clip_mp4):
+    job_id, upload = create_job_via_api(client)
+    cancel(jobs, job_id)
+    said = "This job is cancelled; it takes no more uploads."
+
+    form = post_upload(client, upload, clip_mp4)
+    parts = client.post(f"/api/jobs/{job_id}/uploads", json={"size": 1_000_000})
+    target = client.get(f"/api/jobs/{job_id}/upload")
+
+    for refused in (form, parts, target):
+        assert refused.status_code == 409 and refused.json()["detail"] == said
+
+
+def test_a_cancelled_or_failed_job_is_not_started_again(client, jobs, clip_mp4, not_a_video):
+    cancelled, upload = create_job_via_api(client)
+    post_upload(client, upload, clip_mp4)
+    assert client.post(f"/api/jobs/{cancelled}/start").status_code == 202
+    cancel(jobs, cancelled)
+    failed, upload = create_job_via_api(client)
+    post_upload(client, upload, not_a_video)
+    first = client.post(f"/api/jobs/{failed}/start")
+    assert first.status_code == 202 and first.json()["status"] == "failed", (
+        "the start that failed it"
+    )
+    reason = jobs.get(failed).error.rstrip(".")
+
+    answers = {
+        job_id: [
+            client.post(f"/api/jobs/{job_id}/start"),
+            client.post(f"/api/jobs/{job_id}/start", json={"preview": True}),
+            _start(client, job_id),
+        ]
+        for job_id in (cancelled, failed)
+    }
+
+    said = {
+        cancelled: "This job was cancelled; a cancelled job does not start again",
+        failed: f"This job failed ({reason}); a failed job does not start again",
+    }
+    for job_id, refusals in answers.items():
+        for refused in refusals:
+            assert refused.status_code == 409
+            assert refused.json()["detail"] == (
+                f"{said[job_id]}: convert its video again from its page, or upload it in a new job."
+            )
+        assert jobs.get(job_id).status is JobStatus.FAILED
+    assert len(jobs.list_all(limit=10)) == 2, "no preview was made"

@@ -13,19 +13,21 @@ from stereo_spot.aws_setup import create_bucket_and_table
 from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
 from stereo_spot.errors import JobBusy, JobNotFound, NothingToCancel
 from stereo_spot.jobs import CANCELLED
-from stereo_spot.keys import source_key
+from stereo_spot.keys import converted_segment_key, source_key, source_segment_key
 from stereo_spot.wiring import job_store_from, storage_from
 from tests.aws_fixtures import fresh_aws_settings
 from tests.media import make_clip
 
 
 class RecordingLauncher:
-    """Counts submissions and cancellations; runs nothing."""
+    """Counts submissions and cancellations; runs nothing. The jobs in ``stopping`` have a
+    run that does not stop when waited for."""
 
     def __init__(self) -> None:
         self.submitted: list[str] = []
         self.cancelled: list[str] = []
         self.forgotten: list[str] = []
+        self.stopping: set[str] = set()
         self._lock = threading.Lock()
 
     def submit(self, job_id: str) -> str:
@@ -43,6 +45,9 @@ class RecordingLauncher:
 
     def stopped_part_way(self, job: Job) -> bool:
         return False
+
+    def wait_stopped(self, job_id: str, timeout: float) -> bool:
+        return job_id not in self.stopping
 
 
 def _uploaded_job(jobs, storage, settings, clip: Path) -> Job:
@@ -118,16 +123,58 @@ def test_cancel_fails_the_job_stops_its_run_and_frees_it_for_deletion(
         services.delete_job(jobs, storage, launcher, job.job_id)
     assert launcher.forgotten == [], "a refused delete leaves the run alone"
 
-    cancelled = services.cancel_job(jobs, launcher, job.job_id)
+    cancelled = services.cancel_job(jobs, storage, launcher, job.job_id)
 
     assert cancelled.status is JobStatus.FAILED and cancelled.error == CANCELLED
     assert launcher.cancelled == [job.job_id]
     with pytest.raises(NothingToCancel, match="already been cancelled; there is nothing to cancel"):
-        services.cancel_job(jobs, launcher, job.job_id)
+        services.cancel_job(jobs, storage, launcher, job.job_id)
     assert launcher.cancelled == [job.job_id], "a finished job's run is not touched again"
     assert services.delete_job(jobs, storage, launcher, job.job_id) == 1
     with pytest.raises(JobNotFound):
         jobs.get(job.job_id)
+
+
+def test_delete_of_a_job_whose_run_is_still_stopping_is_refused_and_deletes_nothing(
+    jobs, storage, settings, clip_mp4
+) -> None:
+    launcher = RecordingLauncher()
+    job = _uploaded_job(jobs, storage, settings, clip_mp4)
+    services.start_job(jobs, storage, settings, launcher, job.job_id)
+    launcher.stopping.add(job.job_id)  # cancelled from elsewhere; its run has not stopped yet
+    services.cancel_job(jobs, storage, launcher, job.job_id)
+
+    with pytest.raises(JobBusy) as refused:
+        services.delete_job(jobs, storage, launcher, job.job_id)
+
+    assert str(refused.value) == (
+        "This job's conversion is still stopping; try again in a few seconds to delete it."
+    )
+    assert jobs.get(job.job_id).error == CANCELLED and storage.exists(source_key(job.job_id))
+    assert launcher.forgotten == []
+    launcher.stopping.clear()  # it has stopped
+    assert services.delete_job(jobs, storage, launcher, job.job_id) == 1
+
+
+def test_cancel_drops_the_segments_once_the_run_has_stopped_and_keeps_the_video(
+    jobs, storage, settings, clip_mp4
+) -> None:
+    launcher = RecordingLauncher()
+    stopped, stopping = (_uploaded_job(jobs, storage, settings, clip_mp4) for _ in range(2))
+    for job in (stopped, stopping):
+        services.start_job(jobs, storage, settings, launcher, job.job_id)
+        storage.put_file(clip_mp4, source_segment_key(job.job_id, 0, 1, job.layout))
+        storage.put_file(clip_mp4, converted_segment_key(job.job_id, 0))
+    launcher.stopping.add(stopping.job_id)
+
+    for job in (stopped, stopping):
+        services.cancel_job(jobs, storage, launcher, job.job_id)
+
+    assert storage.list_prefix(f"segments/{stopped.job_id}/") == []
+    assert storage.list_prefix(f"jobs/{stopped.job_id}/") == []
+    assert storage.exists(source_key(stopped.job_id)), "kept, to convert it again"
+    # A run still writing them: they go with the job's delete, not under its feet.
+    assert len(storage.list_prefix(f"segments/{stopping.job_id}/")) == 1
 
 
 def test_download_name_keeps_the_stem_and_adds_the_layout_tag() -> None:

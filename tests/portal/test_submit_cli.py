@@ -516,3 +516,73 @@ def test_submit_leaves_the_engine_to_the_portal_unless_told(tmp_path, clip_mp4) 
         _submit(url, clip_mp4, cwd=tmp_path)
     (job,) = _jobs_named(data, clip_mp4.name)
     assert job.engine == "depth-anything"
+
+
+@pytest.mark.timeout(60)
+def test_submit_wait_stops_at_a_job_stopped_part_way_and_says_how_to_resume(
+    client, jobs, settings, tmp_path
+) -> None:
+    # Its status says processing for good: --wait polled it forever.
+    from stereo_spot.cli.portal_client import PortalClient
+    from stereo_spot.cli.submit import _wait_and_download
+    from stereo_spot.domain import Job, JobStatus
+    from stereo_spot.errors import StereoSpotError
+    from tests.processes import run_lock_held
+
+    job = jobs.create(Job(source_name="film.mp4", output_path="/home/me/film_3d.mp4"))
+    for status in (JobStatus.UPLOADED, JobStatus.QUEUED, JobStatus.CHUNKING, JobStatus.PROCESSING):
+        jobs.transition(job.job_id, status)
+    with run_lock_held(settings.runs_dir, job.job_id):
+        pass  # its runner was killed, its lock left
+    portal = PortalClient("http://testserver", api=client, storage=client)
+
+    with pytest.raises(StereoSpotError) as stopped:
+        _wait_and_download(portal, portal.job(job.job_id), tmp_path / "film_3d.mp4")
+
+    assert str(stopped.value) == (
+        f"The conversion stopped part-way: the process converting job {job.job_id} on the "
+        f"portal's machine ended before it finished. Resume it there with: stereo-spot jobs "
+        f"retry {job.job_id}"
+    )
+    assert not (tmp_path / "film_3d.mp4").exists()
+
+
+def test_a_submit_whose_lost_start_failed_the_job_says_why_and_resumes_it_no_more(
+    tmp_path, launcher, not_a_video
+) -> None:
+    """The first start failed the job (no video) and its answer was lost: the next run is told
+    why the job does not start, and the one after begins anew rather than asking again."""
+    import httpx
+    from fastapi.testclient import TestClient
+
+    from portal.app import create_app
+    from stereo_spot.cli.portal_client import PortalClient, UploadLedger
+    from stereo_spot.wiring import job_store_from
+
+    settings = Settings(data_dir=tmp_path / "data", max_upload_bytes=64 * 1024**2)
+    ledger = UploadLedger(tmp_path / "submissions")
+    jobs = job_store_from(settings)
+    with TestClient(create_app(settings, storage_from(settings), jobs, launcher)) as http:
+
+        class Network:
+            drop = True
+
+            def request(self, method: str, path: str, **kwargs):
+                answer = http.request(method, path, **kwargs)
+                if path.endswith("/start") and self.drop:
+                    self.drop = False
+                    raise httpx.ReadError("connection reset by peer")
+                return answer
+
+        portal = PortalClient("http://testserver", api=Network(), storage=http)
+        with pytest.raises(PortalError):
+            portal.submit(not_a_video, {"layout": "sbs"}, {}, ledger)
+        with pytest.raises(PortalError) as refused:
+            portal.submit(not_a_video, {"layout": "sbs"}, {}, ledger)
+
+        (failed,) = jobs.list_all(10)
+        assert refused.value.status == 409
+        assert str(refused.value).startswith(
+            f"This job failed ({failed.error.rstrip('.')}); a failed job does not start again"
+        )
+        assert not list(ledger.folder.iterdir()), "nothing left to resume"

@@ -22,8 +22,9 @@ import pytest
 
 from inference_service.launcher import free_port, wait_until_ready
 from stereo_spot.domain import JobStatus
+from stereo_spot.keys import segment_prefixes, source_key
 from stereo_spot.settings import Settings
-from stereo_spot.wiring import job_store_from
+from stereo_spot.wiring import job_store_from, storage_from
 from tests.media import make_clip, probe, video_stream
 from tests.processes import gone_within, processes_mentioning
 
@@ -296,9 +297,16 @@ def test_storage_refusing_the_final_write_fails_the_job_cleanly(stack, clip, tmp
     assert job.status is JobStatus.FAILED
     assert job.error == "The result could not be stored (Is a directory)."
     assert stderr.strip().splitlines()[-1] == f"stereo-spot: {job.error}"
-    assert final.is_dir() and not any(final.iterdir()), "no final.mp4 file"
+    # The empty directory that squatted on it goes with the failed job's segments (local storage
+    # tidies empty folders), and with it any doubt: nothing was written in its place.
+    assert not final.exists(), "no final.mp4 file"
     assert not list(final.parent.glob(".upload-*")), "no half-written object"
     assert not output.exists() and not list(tmp_path.glob(".out.mp4.*"))
+    # A failed job is final: its segments (as large as the video) went with the run's end; the
+    # video stays, to convert it again.
+    storage = storage_from(Settings(backend="local", data_dir=stack.data_dir))
+    assert not any(storage.list_prefix(prefix) for prefix in segment_prefixes(job.job_id))
+    assert storage.exists(source_key(job.job_id))
 
 
 def test_starting_a_job_twice_runs_it_once(stack, clip, tmp_path):

@@ -7,9 +7,17 @@ import json
 
 from stereo_spot.cli import main
 from stereo_spot.domain import Job, JobStatus, Part, new_job_id
-from stereo_spot.keys import final_key, source_key
+from stereo_spot.jobs import CANCELLED, cancel
+from stereo_spot.keys import (
+    converted_segment_key,
+    final_key,
+    part_key,
+    source_key,
+    source_segment_key,
+)
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
+from tests.processes import run_lock_held
 
 
 def test_jobs_kept_in_another_data_dir_are_found_with_data_dir(tmp_path, monkeypatch, capsys):
@@ -115,3 +123,70 @@ def test_a_preview_taken_from_a_part_is_listed_with_the_part(tmp_path, capsys):
     listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert listed[whole.job_id].endswith("holiday.mp4 (from 0:30 to 1:00)")
     assert listed[preview.job_id].endswith("holiday.mp4 (preview of the part from 0:30 to 1:00)")
+
+
+def _cancelled_while_converting(settings: Settings, clip) -> Job:
+    """A job cancelled a moment ago, part-way through its run."""
+    jobs, storage = job_store_from(settings), storage_from(settings)
+    job = jobs.create(Job(source_name="holiday.mp4"))
+    storage.put_file(clip, source_key(job.job_id))
+    for status in (JobStatus.UPLOADED, JobStatus.QUEUED, JobStatus.CHUNKING, JobStatus.PROCESSING):
+        jobs.transition(job.job_id, status)
+    return cancel(jobs, job.job_id)
+
+
+def test_delete_right_after_cancel_waits_for_the_run_to_stop(tmp_path, capsys, clip_mp4):
+    # It said "Job J is being converted by process N. To cancel it: stereo-spot jobs cancel J"
+    # of a job just cancelled, whose run was stopping.
+    settings = Settings(data_dir=tmp_path, backend="local")
+    job = _cancelled_while_converting(settings, clip_mp4)
+
+    with run_lock_held(settings.runs_dir, job.job_id, seconds=2):  # its runner, stopping
+        code = main(["jobs", "delete", "--data-dir", str(tmp_path), job.job_id])
+
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"deleted job {job.job_id} (1 stored files)." in err
+    assert job_store_from(settings).list_all() == []
+    assert not (settings.runs_dir / job.job_id).exists()
+
+
+def test_delete_of_a_cancelled_job_whose_run_goes_on_says_to_try_again(
+    tmp_path, capsys, clip_mp4, monkeypatch
+):
+    monkeypatch.setattr("stereo_spot.cli.jobs.STOPPING_SECONDS", 1.0)
+    settings = Settings(data_dir=tmp_path, backend="local")
+    job = _cancelled_while_converting(settings, clip_mp4)
+
+    with run_lock_held(settings.runs_dir, job.job_id) as runner:
+        code = main(["jobs", "delete", "--data-dir", str(tmp_path), job.job_id])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.strip() == (
+        f"stereo-spot: Job {job.job_id}'s conversion (process {runner.pid}) is still stopping; "
+        "try again in a few seconds."
+    )
+    assert job_store_from(settings).get(job.job_id).error == CANCELLED, "nothing deleted"
+    assert storage_from(settings).exists(source_key(job.job_id))
+
+
+def test_cancel_deletes_the_segments_and_keeps_the_video_to_convert_again(tmp_path, clip_mp4):
+    settings = Settings(data_dir=tmp_path, backend="local")
+    jobs, storage = job_store_from(settings), storage_from(settings)
+    job = jobs.create(Job(source_name="holiday.mp4", part=Part(start=1, end=2)))
+    for status in (JobStatus.UPLOADED, JobStatus.QUEUED, JobStatus.CHUNKING, JobStatus.PROCESSING):
+        jobs.transition(job.job_id, status)
+    kept = (source_key(job.job_id), part_key(job.job_id))
+    segments = (
+        source_segment_key(job.job_id, 0, 2, job.layout),
+        source_segment_key(job.job_id, 1, 2, job.layout),
+        converted_segment_key(job.job_id, 0),
+    )
+    for key in (*kept, *segments):
+        storage.put_file(clip_mp4, key)
+
+    assert main(["jobs", "cancel", "--data-dir", str(tmp_path), job.job_id]) == 0
+
+    assert jobs.get(job.job_id).error == CANCELLED
+    assert [key for key in (*kept, *segments) if storage.exists(key)] == list(kept)
