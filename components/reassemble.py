@@ -13,7 +13,7 @@ from stereo_spot import keys
 from stereo_spot.disk_space import blame_a_full_disk, full_disk_said, is_out_of_space
 from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import InputRejected, StereoSpotError
-from stereo_spot.jobs import JobStore
+from stereo_spot.jobs import JobStore, drop_segments
 from stereo_spot.media.assemble import concat_and_mux
 from stereo_spot.media.ffmpeg_run import MediaError
 from stereo_spot.media.preview import write_preview
@@ -119,12 +119,10 @@ def _drop_segments(job_id: str, storage: ObjectStorage) -> None:
     """Delete the job's source and converted segments once its result is stored: nothing reads
     them after (a completed job is not resumed; converting again splits its source anew), and
     they hold the video twice over, as much again as the source and the result together."""
-    for prefix in keys.segment_prefixes(job_id):
-        try:
-            storage.delete_prefix(prefix)
-        except Exception:  # the result stands; the bucket's lifecycle rule expires them anyway
-            log.warning("job %s: its segments under %s were not deleted", job_id, prefix,
-                        exc_info=True)  # fmt: skip
+    try:
+        drop_segments(storage, job_id)
+    except Exception:  # the result stands; the bucket's lifecycle rule expires them anyway
+        log.warning("job %s: its segments were not deleted", job_id, exc_info=True)
 
 
 def _figures(job: Job, size: int) -> dict:

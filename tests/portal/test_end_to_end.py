@@ -124,7 +124,7 @@ def test_a_running_conversion_is_cancelled_and_its_processes_stop(
     assert "Traceback" not in said and "Retrying" not in said
     # Nothing resumes a cancelled job: its segments went once its run had stopped, and the video
     # stays, to convert it again.
-    assert _left_behind(storage, job_id, segment_prefixes(job_id)) == []
+    assert _left_behind(storage, segment_prefixes(job_id)) == []
     assert storage.exists(source_key(job_id))
 
     assert client.delete(f"/api/jobs/{job_id}").status_code == 204
@@ -133,15 +133,10 @@ def test_a_running_conversion_is_cancelled_and_its_processes_stop(
     assert not run_folder.exists() and not run_log.exists(), "its run's files went with it"
 
 
-def _left_behind(storage, job_id: str, prefixes) -> list[str]:
-    """The objects under ``prefixes`` but a converted segment: the model server finishes the
-    segment it was converting when the run was stopped and writes it, whoever still waits for
-    it (inference_service/segment_conversion.py writes without asking whether its input is
-    still there), a moment after the run's processes have gone."""
-    late = re.compile(rf"^jobs/{re.escape(job_id)}/segments/\d{{5}}\.mp4$")
-    return [
-        key for prefix in prefixes for key in storage.list_prefix(prefix) if not late.match(key)
-    ]
+def _left_behind(storage, prefixes) -> list[str]:
+    """The objects under ``prefixes``: none once a job's segments or the job are gone (the model
+    server stores no segment whose source went while it converted)."""
+    return [key for prefix in prefixes for key in storage.list_prefix(prefix)]
 
 
 def _converting(client, jobs, tmp_path: Path) -> str:
@@ -175,7 +170,7 @@ def test_a_job_cancelled_elsewhere_is_deleted_once_the_portals_run_has_stopped(
     assert not processes_mentioning(job_id), "its run had stopped before it was deleted"
     assert client.app.state.launcher.wait_idle(timeout=5), "the queue is free"
     time.sleep(1)  # a run still going would write its next segment by now
-    assert _left_behind(storage, job_id, job_prefixes(job_id)) == []
+    assert _left_behind(storage, job_prefixes(job_id)) == []
     assert not (settings.runs_dir / job_id).exists()
 
 
@@ -202,7 +197,7 @@ def test_a_job_cancelled_and_deleted_with_the_cli_stops_the_portals_run(
     assert client.app.state.launcher.wait_idle(timeout=5), "the portal stopped its run"
     assert gone_within(job_id, 5)
     assert jobs.list_all(limit=10) == []
-    assert _left_behind(storage, job_id, job_prefixes(job_id)) == []
+    assert _left_behind(storage, job_prefixes(job_id)) == []
 
 
 def test_a_preview_of_an_uploaded_video_converts_five_seconds_of_it(
