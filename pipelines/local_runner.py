@@ -192,6 +192,15 @@ def run_log_path(settings: Settings, job_id: str) -> Path:
     return Path(settings.data_dir) / "logs" / f"run-{job_id}.log"
 
 
+def drop_run_folder(settings: Settings, job: Job) -> None:
+    """Remove the run folder of a job that ended failed or cancelled, once no run holds it: no
+    run resumes such a job, and one stopped by a signal skipped its own cleanup, leaving its
+    scratch (kfp.local's workspace, a link to the source) and outputs until the job's delete.
+    Its log stays: it tells why the job failed."""
+    if job.status is JobStatus.FAILED and run_in_progress(settings, job.job_id) is None:
+        shutil.rmtree(Path(settings.runs_dir) / job.job_id, ignore_errors=True)
+
+
 def forget_run(settings: Settings, job_id: str) -> None:
     """Remove what the job's runs left on this machine: its run folder (segment work, the run
     lock) and its log. For a job being deleted; its stored media go separately."""

@@ -509,7 +509,12 @@ def run_with_progress(
     latest when the run has completed.
     """
     from inference_service.launcher import how_it_ended
-    from pipelines.local_runner import run_in_progress, start_job_process, stop_job_process
+    from pipelines.local_runner import (
+        drop_run_folder,
+        run_in_progress,
+        start_job_process,
+        stop_job_process,
+    )
 
     server = server or _ExternalServer()
     jobs = job_store_from(settings)
@@ -560,6 +565,7 @@ def run_with_progress(
     # A runner that ended by itself (cancelled, failed) may leave a task it was starting.
     stop_job_process(process, log_path)
     job = jobs.get(job_id)
+    drop_run_folder(settings, job)
     if when_joining is not None and job.status is JobStatus.COMPLETED:
         # A join over between two polls: the next video still starts before this one's result
         # is fetched (a copy, or a rewrap into another container).

@@ -191,7 +191,10 @@ def run_cancel(args: argparse.Namespace) -> int:
 
         KfpRunLauncher(settings, jobs).cancel(job.job_id)
     if _run_stopped_within(settings, job.job_id, STOPPING_SECONDS) is None:
+        from pipelines.local_runner import drop_run_folder
+
         drop_segments(storage_from(settings), job.job_id)
+        drop_run_folder(settings, job)
     print(f"job {job.job_id} cancelled.", file=sys.stderr)
     return 0
 

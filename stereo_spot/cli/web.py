@@ -21,7 +21,7 @@ from typing import Protocol
 from stereo_spot.cli.data_folder_claim import claim_data_folder
 from stereo_spot.cli.stereo_options import data_folder, port_number
 from stereo_spot.domain import Job
-from stereo_spot.errors import RunInProgress, StereoSpotError
+from stereo_spot.errors import JobNotFound, RunInProgress, StereoSpotError
 from stereo_spot.jobs import JobStore
 from stereo_spot.settings import Settings
 
@@ -83,7 +83,7 @@ class ChildProcessRuns:
         self._stopped = False
 
     def run(self, job_id: str) -> None:
-        from pipelines.local_runner import start_job_process, stop_job_process
+        from pipelines.local_runner import drop_run_folder, start_job_process, stop_job_process
 
         with self._lock:
             if self._stopped:
@@ -101,6 +101,8 @@ class ChildProcessRuns:
             stop_job_process(process, log_path)
             with self._lock:
                 self._runner = self._job_id = None
+            with suppress(JobNotFound):  # deleted meanwhile: its delete took the folder
+                drop_run_folder(self._settings, self._jobs.get(job_id))
         if code == RunInProgress.exit_code:  # a `convert` or `jobs retry` on this machine has it
             from pipelines.local_runner import being_converted, run_in_progress
 

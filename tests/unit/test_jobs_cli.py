@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from pipelines.local_runner import run_log_path
 from stereo_spot.cli import main
 from stereo_spot.domain import Job, JobStatus, Part, new_job_id
 from stereo_spot.jobs import CANCELLED, cancel
@@ -185,8 +186,17 @@ def test_cancel_deletes_the_segments_and_keeps_the_video_to_convert_again(tmp_pa
     )
     for key in (*kept, *segments):
         storage.put_file(clip_mp4, key)
+    # What a run stopped by a signal leaves on this machine: its scratch, and its log.
+    run_folder = settings.runs_dir / job.job_id
+    (run_folder / "scratch" / "workspace").mkdir(parents=True)
+    (run_folder / "scratch" / "source.mp4").write_bytes(clip_mp4.read_bytes())
+    log = run_log_path(settings, job.job_id)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("The run was interrupted; the segments it converted are kept.\n")
 
     assert main(["jobs", "cancel", "--data-dir", str(tmp_path), job.job_id]) == 0
 
     assert jobs.get(job.job_id).error == CANCELLED
     assert [key for key in (*kept, *segments) if storage.exists(key)] == list(kept)
+    assert not run_folder.exists(), "no run resumes a cancelled job"
+    assert log.exists(), "the log tells what happened"
