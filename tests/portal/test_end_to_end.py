@@ -91,18 +91,8 @@ def test_a_running_conversion_is_cancelled_and_its_processes_stop(
 ) -> None:
     client = running_client
     launcher = client.app.state.launcher
-    clip = make_clip(tmp_path / "long.mp4", seconds=20)  # twenty 1 s segments
-    created = client.post("/api/jobs", json={"layout": "sbs"}).json()
-    job_id = created["job"]["job_id"]
-    post_upload(client, created["upload"], clip)
-    client.post(f"/api/jobs/{job_id}/start")
-    deadline = time.monotonic() + 120
-    while jobs.get(job_id).completed_segments < 1:
-        assert time.monotonic() < deadline, jobs.get(job_id)
-        time.sleep(0.1)
-
     # The runner and each kfp.local task carry the job id on their command lines.
-    assert processes_mentioning(job_id), "the runner is at work"
+    job_id = _converting(client, jobs, tmp_path)
 
     cancelled = client.post(f"/api/jobs/{job_id}/cancel")
 

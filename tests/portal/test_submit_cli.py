@@ -459,7 +459,6 @@ def test_submit_never_prints_the_password_of_a_portal_it_cannot_reach(tmp_path, 
 def test_a_submit_cut_off_at_the_start_starts_the_uploaded_job(tmp_path, launcher) -> None:
     """The connection drops as the job starts (its answer lost): run again, nothing is sent
     again and no second job is made; the job uploaded is the one started."""
-    import httpx
     from fastapi.testclient import TestClient
 
     from portal.app import create_app
@@ -482,20 +481,9 @@ def test_a_submit_cut_off_at_the_start_starts_the_uploaded_job(tmp_path, launche
                 sent.append(int(url.split("?")[0].rsplit("/", 1)[1]))
                 return http.put(url, content=content)
 
-        class Network:
-            """The portal as the network delivers to it: the first start arrives, its answer
-            does not."""
-
-            drop = True
-
-            def request(self, method: str, path: str, **kwargs):
-                answer = http.request(method, path, **kwargs)
-                if path.endswith("/start") and self.drop:
-                    self.drop = False
-                    raise httpx.ReadError("connection reset by peer")
-                return answer
-
-        portal = PortalClient("http://testserver", api=Network(), storage=Storage())
+        portal = PortalClient(
+            "http://testserver", api=_FirstStartAnswerLost(http), storage=Storage()
+        )
         with pytest.raises(PortalError):
             portal.submit(camera, wanted, {}, ledger)
         sent.clear()
@@ -552,7 +540,6 @@ def test_a_submit_whose_lost_start_failed_the_job_says_why_and_resumes_it_no_mor
 ) -> None:
     """The first start failed the job (no video) and its answer was lost: the next run is told
     why the job does not start, and the one after begins anew rather than asking again."""
-    import httpx
     from fastapi.testclient import TestClient
 
     from portal.app import create_app
@@ -563,18 +550,7 @@ def test_a_submit_whose_lost_start_failed_the_job_says_why_and_resumes_it_no_mor
     ledger = UploadLedger(tmp_path / "submissions")
     jobs = job_store_from(settings)
     with TestClient(create_app(settings, storage_from(settings), jobs, launcher)) as http:
-
-        class Network:
-            drop = True
-
-            def request(self, method: str, path: str, **kwargs):
-                answer = http.request(method, path, **kwargs)
-                if path.endswith("/start") and self.drop:
-                    self.drop = False
-                    raise httpx.ReadError("connection reset by peer")
-                return answer
-
-        portal = PortalClient("http://testserver", api=Network(), storage=http)
+        portal = PortalClient("http://testserver", api=_FirstStartAnswerLost(http), storage=http)
         with pytest.raises(PortalError):
             portal.submit(not_a_video, {"layout": "sbs"}, {}, ledger)
         with pytest.raises(PortalError) as refused:
@@ -586,3 +562,21 @@ def test_a_submit_whose_lost_start_failed_the_job_says_why_and_resumes_it_no_mor
             f"This job failed ({failed.error.rstrip('.')}); a failed job does not start again"
         )
         assert not list(ledger.folder.iterdir()), "nothing left to resume"
+
+
+class _FirstStartAnswerLost:
+    """The portal ``http`` as the network delivers to it: the first start arrives, its answer
+    does not."""
+
+    def __init__(self, http) -> None:
+        self._http = http
+        self._dropped = False
+
+    def request(self, method: str, path: str, **kwargs):
+        import httpx
+
+        answer = self._http.request(method, path, **kwargs)
+        if path.endswith("/start") and not self._dropped:
+            self._dropped = True
+            raise httpx.ReadError("connection reset by peer")
+        return answer
