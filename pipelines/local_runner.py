@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import re
@@ -21,6 +20,7 @@ from typing import TextIO
 from stereo_spot import keys
 from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import RunInProgress, StereoSpotError
+from stereo_spot.held_files import say_who_holds, try_to_hold
 from stereo_spot.jobs import LEFT_PART_WAY
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
@@ -115,13 +115,10 @@ def _hold_run_lock(run_root: Path, job_id: str) -> TextIO:
     """Hold the job's run lock for as long as this process runs it (the kernel lets go of it
     when the process ends, however it ends); raises RunInProgress when another holds it."""
     run_root.mkdir(parents=True, exist_ok=True)
-    lock, holder = _try_lock(_lock_path(run_root))
+    lock, holder = try_to_hold(_lock_path(run_root))
     if lock is None:
         raise RunInProgress(f"{being_converted(job_id, holder)}.")
-    lock.seek(0)
-    lock.truncate()
-    lock.write(f"process {os.getpid()}")
-    lock.flush()
+    say_who_holds(lock, f"process {os.getpid()}")
     return lock
 
 
@@ -130,7 +127,7 @@ def run_in_progress(settings: Settings, job_id: str) -> str | None:
     path = _lock_path(Path(settings.runs_dir) / job_id)
     if not path.exists():
         return None
-    lock, holder = _try_lock(path)
+    lock, holder = try_to_hold(path)
     if lock is not None:
         lock.close()  # nobody had it: let go at once
     return holder
@@ -145,19 +142,6 @@ def stopped_part_way(settings: Settings, job: Job) -> bool:
         and _lock_path(Path(settings.runs_dir) / job.job_id).exists()
         and run_in_progress(settings, job.job_id) is None
     )
-
-
-def _try_lock(path: Path) -> tuple[TextIO | None, str | None]:
-    """(the lock file, held by this process, None) or (None, who holds it)."""
-    lock = open(path, "a+")  # noqa: SIM115 - the caller keeps it while it holds the lock
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.seek(0)
-        holder = lock.read().strip() or "another process"
-        lock.close()
-        return None, holder
-    return lock, None
 
 
 @contextlib.contextmanager

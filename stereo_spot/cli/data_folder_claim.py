@@ -9,12 +9,12 @@ retry`` take no claim: they run a job of their own beside a portal, under its ru
 
 from __future__ import annotations
 
-import fcntl
 import os
 from pathlib import Path
 from typing import TextIO
 
 from stereo_spot.errors import StereoSpotError
+from stereo_spot.held_files import say_who_holds, try_to_hold
 
 CLAIM_FILE = "portal.lock"
 
@@ -27,10 +27,7 @@ class DataFolderClaim:
 
     def announce(self, address: str) -> None:
         """Write who holds the folder, for a second portal to name: "process 1234 at URL"."""
-        self._lock.seek(0)
-        self._lock.truncate()
-        self._lock.write(f"process {os.getpid()} at {address}")
-        self._lock.flush()
+        say_who_holds(self._lock, f"process {os.getpid()} at {address}")
 
     def release(self) -> None:
         self._lock.close()
@@ -41,15 +38,10 @@ def claim_data_folder(data_dir: Path) -> DataFolderClaim:
     another portal's process holds it."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    lock = open(data_dir / CLAIM_FILE, "a+")  # noqa: SIM115 - held while the portal runs
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.seek(0)
-        holder = lock.read().strip() or "another process"
-        lock.close()
+    lock, holder = try_to_hold(data_dir / CLAIM_FILE)
+    if lock is None:
         raise StereoSpotError(
             f"Another Stereo-Spot portal ({holder}) serves the data folder {data_dir}; use "
             "that one, or stop it first (a second would keep a queue of its own)."
-        ) from None
+        )
     return DataFolderClaim(lock)
