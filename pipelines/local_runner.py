@@ -228,6 +228,9 @@ def start_job_process(
         if interrupts:
             stop_job_process(process, log_path)
     if interrupts:
+        # Again for one that came as the handlers were given back, after the look above (for a
+        # runner already stopped, a look at its empty group).
+        stop_job_process(process, log_path)
         signal.raise_signal(interrupts[0])  # lands as it would have: KeyboardInterrupt, or death
     return process, log_path
 
@@ -267,10 +270,14 @@ def _signal_group(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
 # How long the tasks of a stopped run may take to end after its runner has, before they are
 # killed.
 STRAGGLER_SECONDS = 2.0
+# How long a runner may take to end on SIGTERM before it is killed. It ends at once (it leaves
+# the signal to the kernel: pipelines/__main__.py); one that has not by then never will, and
+# the command stopping it would wait for it forever.
+RUNNER_STOP_SECONDS = 10.0
 
 
 def stop_job_process(
-    process: subprocess.Popen, log_path: Path, runner_seconds: float | None = None
+    process: subprocess.Popen, log_path: Path, runner_seconds: float = RUNNER_STOP_SECONDS
 ) -> None:
     """Stop a runner from :func:`start_job_process` and every task it started, and return once
     none of them runs any more (the runner killed if it takes over ``runner_seconds``). A

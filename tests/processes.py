@@ -52,6 +52,57 @@ def processes_mentioning(text: str) -> list[psutil.Process]:
     ]
 
 
+# In the environment of a command a test stops and waits for: should it hang instead of ending,
+# SIGABRT makes it print where each of its threads was (see :func:`output_once_ended`).
+SHOWS_WHERE_IT_HANGS = {"PYTHONFAULTHANDLER": "1"}
+
+
+def output_once_ended(run: subprocess.Popen, seconds: float) -> tuple[str, str]:
+    """``run.communicate(timeout=seconds)``: its output and errors once it has ended. A run
+    still going then fails the test saying what it and the processes it started were doing
+    (each thread's stack from faulthandler, the run started with :data:`SHOWS_WHERE_IT_HANGS`),
+    or, where it had ended, which of them still held its output open; a bare timeout said
+    neither, and a hang seen once in CI could not be told apart from a slow machine."""
+    import pytest
+
+    try:
+        return run.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pass
+    ended = run.poll()
+    started = []
+    with contextlib.suppress(psutil.NoSuchProcess):
+        started = psutil.Process(run.pid).children(recursive=True)
+    running = []
+    for process in started:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            running.append(f"{process.pid} {process.status()}: {' '.join(process.cmdline())}")
+    if ended is None:
+        run.send_signal(signal.SIGABRT)
+    try:
+        run.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        run.kill()
+    # Whatever it left holding its output would keep the read below from ending.
+    for process in started:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    try:
+        _, stderr = run.communicate(timeout=30)
+    except subprocess.TimeoutExpired as timed_out:
+        stderr = (timed_out.stderr or b"").decode(errors="replace")
+    state = (
+        f"had ended (code {ended}) but its output was held open"
+        if ended is not None
+        else "still ran; SIGABRT'd for its stacks"
+    )
+    processes = "\n".join(running) or "none"
+    pytest.fail(
+        f"{' '.join(map(str, run.args))} {state} after {seconds:g} s.\n"
+        f"Its processes then:\n{processes}\nIts errors:\n{stderr}"
+    )
+
+
 def gone_within(text: str, seconds: float) -> bool:
     """Whether every process mentioning ``text`` has ended within ``seconds``."""
     deadline = time.monotonic() + seconds

@@ -157,13 +157,13 @@ class ChildProcessRuns:
 
 def _stop(runner: tuple[subprocess.Popen, Path] | None) -> None:
     """Stop a runner and its tasks as ``convert`` does (SIGTERM: they end at once, and the
-    run's log says it was interrupted); kill them if that takes over 10 s."""
+    run's log says it was interrupted; killed if that takes long)."""
     if runner is None or runner[0].poll() is not None:
         return
     from pipelines.local_runner import stop_job_process
 
     process, log_path = runner
-    stop_job_process(process, log_path, runner_seconds=10)
+    stop_job_process(process, log_path)
 
 
 def launcher_from(

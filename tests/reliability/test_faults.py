@@ -26,7 +26,12 @@ from stereo_spot.keys import segment_prefixes, source_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
 from tests.media import make_clip, probe, video_stream
-from tests.processes import gone_within, processes_mentioning
+from tests.processes import (
+    SHOWS_WHERE_IT_HANGS,
+    gone_within,
+    output_once_ended,
+    processes_mentioning,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -53,6 +58,7 @@ class Stack:
             # A killed server fails the convert attempt at once, so KFP's retry is what these
             # tests exercise (by default a step waits for a server that is not listening yet).
             "STEREO_SPOT_MODEL_WAIT_SECONDS": "0",
+            **SHOWS_WHERE_IT_HANGS,
         }
 
     def start_server(self) -> None:
@@ -161,7 +167,7 @@ def test_model_server_killed_mid_run_is_retried_and_the_job_completes(stack, cli
     stack.kill_server()
     time.sleep(1)
     stack.start_server()
-    _, stderr = run.communicate(timeout=240)
+    _, stderr = output_once_ended(run, 240)
     assert run.returncode == 0, stderr
     job = stack.only_job()
     assert job.status is JobStatus.COMPLETED and job.error is None
@@ -237,7 +243,7 @@ def test_killed_convert_command_says_how_to_resume(stack, clip, tmp_path):
         p for p in psutil.Process(run.pid).children() if "pipelines" in " ".join(p.cmdline())
     ]
     _kill_tree(child.pid)
-    _, stderr = run.communicate(timeout=60)
+    _, stderr = output_once_ended(run, 60)
     assert run.returncode != 0
     assert f"stereo-spot jobs retry {job.job_id}" in stderr.strip().splitlines()[-1]
     assert stack.jobs.get(job.job_id).status is not JobStatus.FAILED
@@ -266,7 +272,7 @@ def test_a_job_cancelled_from_another_terminal_stops_the_convert_command(stack, 
 
     assert cancelled.returncode == 0, cancelled.stderr
     assert cancelled.stderr.strip() == f"job {job.job_id} cancelled."
-    _, stderr = run.communicate(timeout=60)
+    _, stderr = output_once_ended(run, 60)
     assert run.returncode == 1
     assert stderr.strip().splitlines()[-1] == "stereo-spot: Cancelled before it finished."
     job = stack.jobs.get(job.job_id)
@@ -291,7 +297,7 @@ def test_storage_refusing_the_final_write_fails_the_job_cleanly(stack, clip, tmp
     job = stack.wait_for(lambda job: job.total_segments > 0)
     final = stack.data_dir / "media" / "jobs" / job.job_id / "final.mp4"
     final.mkdir(parents=True)
-    _, stderr = run.communicate(timeout=240)
+    _, stderr = output_once_ended(run, 240)
     assert run.returncode != 0
     job = stack.jobs.get(job.job_id)
     assert job.status is JobStatus.FAILED
@@ -385,6 +391,7 @@ def test_a_model_server_that_crashes_mid_run_stops_the_command_with_its_reason(c
         **{k: v for k, v in os.environ.items() if k != "STEREO_SPOT_MODEL_URL"},
         "STEREO_SPOT_BACKEND": "local",
         "STEREO_SPOT_DATA_DIR": str(data_dir),
+        **SHOWS_WHERE_IT_HANGS,
     }
     run = subprocess.Popen(
         [
@@ -402,7 +409,7 @@ def test_a_model_server_that_crashes_mid_run_stops_the_command_with_its_reason(c
     (server,) = [p for p in children if "inference_service" in " ".join(p.cmdline())]
 
     server.send_signal(signal.SIGSEGV)
-    _, stderr = run.communicate(timeout=120)
+    _, stderr = output_once_ended(run, 120)
 
     assert run.returncode == 1, stderr
     job_id = listed[0].job_id
@@ -429,6 +436,7 @@ def test_interrupting_a_batch_stops_the_run_started_for_the_next_video(clip, tmp
         **{k: v for k, v in os.environ.items() if k != "STEREO_SPOT_MODEL_URL"},
         "STEREO_SPOT_BACKEND": "local",
         "STEREO_SPOT_DATA_DIR": str(data_dir),
+        **SHOWS_WHERE_IT_HANGS,
     }
     run = subprocess.Popen(
         ["stereo-spot", "convert", str(clip), str(second), "-o", f"{tmp_path / 'out'}/"],
@@ -444,7 +452,7 @@ def test_interrupting_a_batch_stops_the_run_started_for_the_next_video(clip, tmp
     second_job = listed[0]
 
     run.terminate()
-    _, stderr = run.communicate(timeout=60)
+    _, stderr = output_once_ended(run, 60)
     assert run.returncode == 130, stderr
     assert gone_within(second_job.job_id, 20), "the second video's run outlived the command"
     assert not jobs.get(second_job.job_id).status.is_final, "and its job can be resumed"
@@ -460,6 +468,7 @@ def test_stopped_convert_command_stops_its_server_and_runner(clip, tmp_path):
         **{k: v for k, v in os.environ.items() if k != "STEREO_SPOT_MODEL_URL"},
         "STEREO_SPOT_BACKEND": "local",
         "STEREO_SPOT_DATA_DIR": str(data_dir),
+        **SHOWS_WHERE_IT_HANGS,
     }
     run = subprocess.Popen(
         [
@@ -486,7 +495,7 @@ def test_stopped_convert_command_stops_its_server_and_runner(clip, tmp_path):
     assert any("pipelines" in c for c in commands), commands
 
     run.terminate()
-    _, stderr = run.communicate(timeout=60)
+    _, stderr = output_once_ended(run, 60)
     assert run.returncode == 130
     assert stderr.strip().splitlines()[-1] == "stereo-spot: interrupted."
     _, alive = psutil.wait_procs(started, timeout=20)

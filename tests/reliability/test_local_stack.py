@@ -355,7 +355,7 @@ def test_a_run_that_finished_as_it_was_stopped_is_not_said_to_be_interrupted(tmp
         assert time.monotonic() < deadline
         time.sleep(0.02)
 
-    stop_job_process(runner, log_path, runner_seconds=10)
+    stop_job_process(runner, log_path)
 
     assert INTERRUPTED not in log_path.read_text()
     assert log_path.read_text().strip().endswith("SUCCESS\x1b[0m")
@@ -371,6 +371,28 @@ def test_a_run_stopped_part_way_is_still_said_to_be_interrupted(tmp_path):
     while "converting" not in log_path.read_text():
         time.sleep(0.02)
 
-    stop_job_process(runner, log_path, runner_seconds=10)
+    stop_job_process(runner, log_path)
 
+    assert log_path.read_text().strip().endswith(INTERRUPTED)
+
+
+def test_a_runner_that_does_not_end_on_sigterm_is_killed(tmp_path):
+    """The command stopping a run returns whatever the runner does: one that has not ended on
+    SIGTERM within the time given is killed, rather than waited for for ever."""
+    log_path = tmp_path / "run.log"
+    ignores_sigterm = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('converting', flush=True); time.sleep(60)"
+    )
+    with open(log_path, "ab") as log:
+        runner = subprocess.Popen(
+            [sys.executable, "-c", ignores_sigterm],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    while "converting" not in log_path.read_text():
+        time.sleep(0.02)
+
+    stop_job_process(runner, log_path, runner_seconds=1)
+
+    assert runner.returncode == -signal.SIGKILL
     assert log_path.read_text().strip().endswith(INTERRUPTED)
