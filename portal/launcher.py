@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 
 from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import JobNotFound, RunInProgress, StereoSpotError, TransitionConflict
-from stereo_spot.jobs import CANCELLED, LEFT_PART_WAY, JobStore, left_part_way, left_queued
+from stereo_spot.jobs import LEFT_PART_WAY, JobStore, left_part_way, left_queued
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class LocalRunLauncher:
         away on a slow segment, and meanwhile it holds this one-at-a-time queue."""
         while not ended.wait(CANCEL_POLL_SECONDS):
             try:
-                cancelled = self._jobs.get(job_id).error == CANCELLED
+                cancelled = self._jobs.get(job_id).cancelled
             except JobNotFound:
                 cancelled = True  # nothing left to convert for
             except Exception:  # the store answers the next poll; the run goes on meanwhile

@@ -34,7 +34,7 @@ from stereo_spot.domain import (
     VideoCodec,
 )
 from stereo_spot.errors import InputRejected
-from stereo_spot.jobs import ACTIVE, CANCELLED
+from stereo_spot.jobs import ACTIVE
 from stereo_spot.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -92,7 +92,7 @@ PHASES = {
 
 def state_said(job: Job, launcher: RunLauncher | None) -> str:
     """Where a job stands, in the few words a list of jobs has room for (its page says more)."""
-    if job.error == CANCELLED:
+    if job.cancelled:
         return "Cancelled"
     if job.held:
         return "Previewed first; waiting for you to convert it"
@@ -247,7 +247,6 @@ def list_jobs(
         show=show.value,
         jobs=page.jobs,
         states={job.job_id: state_said(job, launcher) for job in page.jobs},
-        cancelled=CANCELLED,  # a reason the state says, not shown again as a fault
         next_cursor=page.next_cursor,
         limit=limit,
         first_page=not cursor,
@@ -284,7 +283,7 @@ def job_page(
         and (job.status in ACTIVE or (job.status is JobStatus.UPLOADED and not job.held)),
         stopped=stopped,
         cancellable=job.status in ACTIVE,
-        cancelled=job.error == CANCELLED,
+        cancelled=job.cancelled,
         # The video was uploaded and read: it can be converted again without a new upload.
         again=(job.status.is_final or job.held) and job.source is not None and whole_kept,
         whole_kept=whole_kept,

@@ -37,7 +37,6 @@ from stereo_spot.errors import (
     TransitionConflict,
 )
 from stereo_spot.jobs import (
-    CANCELLED,
     STOPPING_SECONDS,
     JobPage,
     JobStore,
@@ -236,7 +235,7 @@ def start_job(
 
 def _not_started_again(job: Job) -> str:
     """Why a start of a failed or cancelled job is refused, and what to do instead."""
-    if job.error == CANCELLED:
+    if job.cancelled:
         said = "This job was cancelled; a cancelled job does not start again"
     else:
         reason = (job.error or "no reason was recorded").rstrip(".")

@@ -427,6 +427,11 @@ class SubtitleTrack(BaseModel):
     captions: bool = False  # closed captions (sounds described too) rather than subtitles
 
 
+# The reason a cancelled job records: it ends failed, as any job that will not finish does, and
+# pages and commands show this reason as a cancellation rather than a fault.
+CANCELLED = "Cancelled before it finished."
+
+
 class Job(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -498,6 +503,11 @@ class Job(BaseModel):
         """The probe of the video this job's run converts and joins: the part it cut, once cut,
         else the whole video."""
         return self.part_source or self.source
+
+    @property
+    def cancelled(self) -> bool:
+        """Stopped by someone's ask (the portal, ``jobs cancel``): failed, but not a fault."""
+        return self.error == CANCELLED
 
     @property
     def held(self) -> bool:

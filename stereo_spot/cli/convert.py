@@ -54,7 +54,7 @@ from stereo_spot.errors import (
     StereoSpotError,
     TransitionConflict,
 )
-from stereo_spot.jobs import CANCELLED, JobStore
+from stereo_spot.jobs import JobStore
 from stereo_spot.jobs import delete as delete_job
 from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage
@@ -539,7 +539,7 @@ def run_with_progress(
                 if when_joining is not None:
                     when_joining()
                     when_joining = None
-            if job.error == CANCELLED and process.poll() is None:
+            if job.cancelled and process.poll() is None:
                 # Cancelled from elsewhere (the portal, `jobs cancel`): stop the run now rather
                 # than when its steps next write to the job.
                 stop_job_process(process, log_path)

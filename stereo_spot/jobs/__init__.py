@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from stereo_spot import keys
-from stereo_spot.domain import Job, JobStatus
+from stereo_spot.domain import CANCELLED, Job, JobStatus
 from stereo_spot.errors import JobBusy, JobNotFound, NothingToCancel
 from stereo_spot.storage import ObjectStorage
 
@@ -118,11 +118,6 @@ def left_part_way(jobs: JobStore) -> list[Job]:
     ]
 
 
-# The reason a cancelled job records: it ends failed, as any job that will not finish does, and
-# pages and commands show this reason as a cancellation rather than a fault.
-CANCELLED = "Cancelled before it finished."
-
-
 def cancel(jobs: JobStore, job_id: str) -> Job:
     """Mark a job that has not finished as cancelled (failed, reason ``CANCELLED``).
 
@@ -130,7 +125,7 @@ def cancel(jobs: JobStore, job_id: str) -> Job:
     next write to the job; stopping the run's processes at once is the launcher's part.
     """
     job = jobs.get(job_id)
-    if job.error == CANCELLED:
+    if job.cancelled:
         # It ended failed, but pages say Cancelled: "already failed" would read as a fault.
         raise NothingToCancel("This job has already been cancelled; there is nothing to cancel.")
     if job.status.is_final:
@@ -143,7 +138,7 @@ def cancel(jobs: JobStore, job_id: str) -> Job:
 def status_said(job: Job) -> str:
     """The job's status as refusals say it: "cancelled" for a cancelled job, which its record
     keeps as failed (pages say Cancelled; "failed" would read as a fault)."""
-    return "cancelled" if job.error == CANCELLED else job.status.value
+    return "cancelled" if job.cancelled else job.status.value
 
 
 def drop_segments(storage: ObjectStorage, job_id: str) -> int:

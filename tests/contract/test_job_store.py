@@ -11,7 +11,7 @@ import pytest
 
 from stereo_spot.domain import Job, JobStatus, Layout, Part, SourceInfo, StereoParams
 from stereo_spot.errors import InvalidKey, JobNotFound, NothingToCancel, TransitionConflict
-from stereo_spot.jobs import CANCELLED, JobStore, cancel
+from stereo_spot.jobs import JobStore, cancel
 
 MISSING_ID = "no_such_job_0123456789"
 
@@ -164,7 +164,7 @@ def test_a_held_upload_keeps_its_probe_until_it_is_started_with_new_settings(
 
 def test_cancel_fails_an_unfinished_job_once(job_store: JobStore) -> None:
     job = _to(job_store, job_store.create(_job()), JobStatus.UPLOADED, JobStatus.QUEUED)
-    assert cancel(job_store, job.job_id).error == CANCELLED
+    assert cancel(job_store, job.job_id).cancelled
     assert job_store.get(job.job_id).status is JobStatus.FAILED
     with pytest.raises(NothingToCancel):
         cancel(job_store, job.job_id)

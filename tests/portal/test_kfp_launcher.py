@@ -27,7 +27,6 @@ from portal.app import create_app
 from portal.launcher import RunLauncher
 from stereo_spot import keys
 from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
-from stereo_spot.jobs import CANCELLED
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
 from tests.aws_fixtures import fresh_aws_settings
@@ -256,7 +255,7 @@ def test_a_cancelled_job_has_its_run_terminated(
 
     cancelled = services.cancel_job(jobs, storage, launcher, job.job_id)
 
-    assert cancelled.status is JobStatus.FAILED and cancelled.error == CANCELLED
+    assert cancelled.status is JobStatus.FAILED and cancelled.cancelled
     assert len(kfp_api.received("POST", f"/runs/{run_id}:terminate")) == 1
     assert kfp_api.runs[run_id]["state"] == "CANCELING"
     assert not storage.exists(keys.converted_segment_key(job.job_id, 0)), "nothing resumes it"

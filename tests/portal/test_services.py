@@ -12,7 +12,6 @@ from portal import services
 from stereo_spot.aws_setup import create_bucket_and_table
 from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
 from stereo_spot.errors import JobBusy, JobNotFound, NothingToCancel
-from stereo_spot.jobs import CANCELLED
 from stereo_spot.keys import converted_segment_key, source_key, source_segment_key
 from stereo_spot.wiring import job_store_from, storage_from
 from tests.aws_fixtures import fresh_aws_settings
@@ -125,7 +124,7 @@ def test_cancel_fails_the_job_stops_its_run_and_frees_it_for_deletion(
 
     cancelled = services.cancel_job(jobs, storage, launcher, job.job_id)
 
-    assert cancelled.status is JobStatus.FAILED and cancelled.error == CANCELLED
+    assert cancelled.status is JobStatus.FAILED and cancelled.cancelled
     assert launcher.cancelled == [job.job_id]
     with pytest.raises(NothingToCancel, match="already been cancelled; there is nothing to cancel"):
         services.cancel_job(jobs, storage, launcher, job.job_id)
@@ -150,7 +149,7 @@ def test_delete_of_a_job_whose_run_is_still_stopping_is_refused_and_deletes_noth
     assert str(refused.value) == (
         "This job's conversion is still stopping; try again in a few seconds to delete it."
     )
-    assert jobs.get(job.job_id).error == CANCELLED and storage.exists(source_key(job.job_id))
+    assert jobs.get(job.job_id).cancelled and storage.exists(source_key(job.job_id))
     assert launcher.forgotten == []
     launcher.stopping.clear()  # it has stopped
     assert services.delete_job(jobs, storage, launcher, job.job_id) == 1

@@ -8,7 +8,7 @@ import json
 from pipelines.local_runner import run_log_path
 from stereo_spot.cli import main
 from stereo_spot.domain import Job, JobStatus, Part, new_job_id
-from stereo_spot.jobs import CANCELLED, cancel
+from stereo_spot.jobs import cancel
 from stereo_spot.keys import (
     converted_segment_key,
     final_key,
@@ -168,7 +168,7 @@ def test_delete_of_a_cancelled_job_whose_run_goes_on_says_to_try_again(
         f"stereo-spot: Job {job.job_id}'s conversion (process {runner.pid}) is still stopping; "
         "try again in a few seconds."
     )
-    assert job_store_from(settings).get(job.job_id).error == CANCELLED, "nothing deleted"
+    assert job_store_from(settings).get(job.job_id).cancelled, "nothing deleted"
     assert storage_from(settings).exists(source_key(job.job_id))
 
 
@@ -196,7 +196,7 @@ def test_cancel_deletes_the_segments_and_keeps_the_video_to_convert_again(tmp_pa
 
     assert main(["jobs", "cancel", "--data-dir", str(tmp_path), job.job_id]) == 0
 
-    assert jobs.get(job.job_id).error == CANCELLED
+    assert jobs.get(job.job_id).cancelled
     assert [key for key in (*kept, *segments) if storage.exists(key)] == list(kept)
     assert not run_folder.exists(), "no run resumes a cancelled job"
     assert log.exists(), "the log tells what happened"
