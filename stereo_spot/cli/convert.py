@@ -121,12 +121,14 @@ def run_convert(args: argparse.Namespace) -> int:
         anaglyph_mode=params.anaglyph_mode,
         part=part,
     )
-    for _, output in plan:
-        if output.exists():
-            print(f"note: {output} exists; it will be replaced.", file=sys.stderr)
     failed: list[Path] = []
-    # Results named after their inputs are named after the part converted, once it is known.
-    renamed = not names_a_file(args.output)
+    # Results named after their inputs are named after the part converted, once it is known:
+    # one ending at a time past the video's end is named after the video's end. Which file such
+    # a result replaces is said then.
+    named_late = not names_a_file(args.output) and part is not None and part.end is not None
+    if not named_late:
+        for _, output in plan:
+            _say_if_replaced(output)
     taken = {path.resolve() for pair in plan for path in pair}
     # The model server loads while the first upload is stored and probed and its run chunks
     # it, and one server converts every video: its start is paid once.
@@ -149,8 +151,9 @@ def run_convert(args: argparse.Namespace) -> int:
                 last = number == len(plan)
                 try:
                     started = ahead.take(source)
-                    if renamed:
+                    if named_late:
                         output = conversion.named_after_the_part(source, output, started, taken)
+                        _say_if_replaced(output)
                     conversion.finish(
                         started,
                         output,
@@ -177,6 +180,11 @@ def run_convert(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _say_if_replaced(output: Path) -> None:
+    if output.exists():
+        print(f"note: {output} exists; it will be replaced.", file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -248,8 +256,6 @@ class _Conversion:
         target = planned.with_name(named.name)
         if target.resolve() in taken:
             return planned
-        if target.exists():
-            print(f"note: {target} exists; it will be replaced.", file=sys.stderr)
         return target
 
     def finish(

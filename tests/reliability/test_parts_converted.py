@@ -80,16 +80,22 @@ def test_a_part_asked_to_end_past_the_video_s_end_is_named_and_listed_to_its_end
     embedded, tmp_path, preview, name, listed
 ):
     # It was written to numbered_0m01s-1m39s_LR.mp4, a part that ends at 0:04, and jobs list
-    # showed a preview of a part with no part at all.
+    # showed a preview of a part with no part at all. And the note on what it replaces named
+    # the file of the time asked for, which stayed as it was.
     source = make_numbered_clip(tmp_path / "numbered.mp4", seconds=4)
     results = tmp_path / "results"
     results.mkdir()
+    asked_for = results / name.replace("-end", "-1m39s")
+    asked_for.write_text("kept")
+    (results / name).write_text("replaced")
     result = embedded.convert(
         source, results, *SAME_PICTURE, "--start", "1", "--end", "99", *preview
     )
     assert result.returncode == 0, result.stderr
 
-    assert [path.name for path in results.iterdir()] == [name]
+    assert sorted(path.name for path in results.iterdir()) == sorted([name, asked_for.name])
+    assert asked_for.read_text() == "kept" and f"{asked_for}" not in result.stderr
+    assert f"note: {results / name} exists; it will be replaced." in result.stderr
     assert f"wrote {results / name}" in result.stderr
     assert (
         "note: The video ends at 0:04, before the end asked for (1:39): the part is converted "
