@@ -565,7 +565,9 @@ def delete_job(
 
     A job that has ended while its run here is still stopping (cancelled from another process a
     moment ago) is deleted once the run has stopped, waiting a few seconds for it; a run still
-    going after that is refused (JobBusy): it would write segments no job owns."""
+    going after that is refused (JobBusy): it would write segments no job owns. One whose run
+    stopped part-way (its command killed) is deleted as it is, as ``jobs delete`` does: nothing
+    converts it, and cancelling it first would only throw its segments away."""
     job = get_job(jobs, job_id)
     if (
         launcher is not None
@@ -575,7 +577,8 @@ def delete_job(
         raise JobBusy(
             "This job's conversion is still stopping; try again in a few seconds to delete it."
         )
-    deleted = delete(jobs, storage, job_id)
+    run_ended = launcher is not None and launcher.stopped_part_way(job)
+    deleted = delete(jobs, storage, job_id, run_ended=run_ended)
     if launcher is not None:
         launcher.forget(job_id)
     return deleted

@@ -1345,7 +1345,17 @@ def test_a_convert_whose_run_was_killed_shows_stopped_with_how_to_resume(client,
     assert "Stopped part-way" in page and 'id="stopped"' in page
     assert f"stereo-spot jobs retry {job.job_id}" in page
     assert 'id="job-bar"' not in page and "data-poll-url" not in page, "nothing will move it"
-    assert f'action="/jobs/{job.job_id}/cancel"' in page, "it can still be cancelled, then deleted"
+    assert f'action="/jobs/{job.job_id}/cancel"' in page, "it can still be cancelled"
+
+    # Or deleted as it is, as `jobs delete` does: it was refused as "still running".
+    assert f'action="/jobs/{job.job_id}/delete"' in page and "or delete the job" in page
+    deleted = client.post(
+        f"/jobs/{job.job_id}/delete",
+        data={"csrf_token": csrf_token(client), "confirmed": "yes"},
+        follow_redirects=False,
+    )
+    assert deleted.status_code == 303, deleted.text
+    assert client.get(f"/jobs/{job.job_id}").status_code == 404
 
 
 def test_the_api_says_a_job_stopped_part_way_as_its_page_does(client, jobs, settings) -> None:
