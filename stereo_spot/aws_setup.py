@@ -24,16 +24,38 @@ INDEXES = (COMPLETED_INDEX, CREATED_INDEX)
 # item into it; a development table holds few).
 INDEX_WAIT_SECONDS = 600
 
-# Browsers upload with a presigned POST straight to the bucket and play results with a presigned
-# GET, both cross-origin from the portal. Terraform narrows AllowedOrigins to the portal's origin.
+# The media bucket's CORS rule, Terraform's (terraform/infra/s3.tf) but for any origin, where
+# Terraform names the portal's: the upload page sends each part of a source as a presigned PUT
+# straight to the bucket and reads the ETag of the answer to complete the upload; scripts may
+# send a presigned POST; the play page fetches results with presigned GETs (ranges, to seek).
 DEV_CORS_RULES = [
     {
-        "AllowedMethods": ["GET", "HEAD", "POST"],
+        "AllowedMethods": ["PUT", "POST", "GET", "HEAD"],
         "AllowedOrigins": ["*"],
         "AllowedHeaders": ["*"],
-        "ExposeHeaders": ["ETag", "Content-Length", "Content-Range"],
+        "ExposeHeaders": ["ETag", "Content-Length", "Content-Range", "Accept-Ranges"],
         "MaxAgeSeconds": 3600,
     }
+]
+
+# The media bucket's lifecycle, Terraform's rules with its defaults (segments_expiry_days = 7,
+# noncurrent_version_expiry_days = 30): source segments are intermediates, and an upload in parts
+# left unfinished (a page closed for good) is dropped with its parts after two days.
+LIFECYCLE_RULES = [
+    {
+        "ID": "expire-source-segments",
+        "Status": "Enabled",
+        "Filter": {"Prefix": "segments/"},
+        "Expiration": {"Days": 7},
+    },
+    {
+        "ID": "expire-old-versions-and-uploads",
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2},
+        "Expiration": {"ExpiredObjectDeleteMarker": True},
+    },
 ]
 
 
@@ -73,12 +95,15 @@ def _session() -> Any:
 
 
 def create_bucket(settings: Settings, s3: Any | None = None) -> list[str]:
+    """Create (or find) the media bucket and set its access block, CORS and lifecycle."""
     s3 = s3 or _session().client("s3", config=s3_client_config())
-    bucket = settings.bucket
-    done: list[str] = []
+    return [_find_or_make_bucket(s3, settings.bucket), *_set_bucket_rules(s3, settings.bucket)]
+
+
+def _find_or_make_bucket(s3: Any, bucket: str) -> str:
     try:
         s3.head_bucket(Bucket=bucket)
-        done.append(f"found bucket {bucket}")
+        return f"found bucket {bucket}"
     except ClientError as error:
         code = str(error.response.get("Error", {}).get("Code"))
         if code in ("403", "AccessDenied", "Forbidden"):
@@ -88,18 +113,24 @@ def create_bucket(settings: Settings, s3: Any | None = None) -> list[str]:
             ) from None
         if code not in ("404", "NoSuchBucket", "NotFound"):
             raise
-        region = s3.meta.region_name or "us-east-1"
-        request: dict[str, Any] = {"Bucket": bucket}
-        # us-east-1 refuses an explicit LocationConstraint; every other region requires one.
-        if region != "us-east-1":
-            request["CreateBucketConfiguration"] = {"LocationConstraint": region}
-        try:
-            s3.create_bucket(**request)
-            done.append(f"created bucket {bucket} in {region}")
-        except ClientError as create_error:
-            if create_error.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
-                raise
-            done.append(f"found bucket {bucket}")
+    region = s3.meta.region_name or "us-east-1"
+    request: dict[str, Any] = {"Bucket": bucket}
+    # us-east-1 refuses an explicit LocationConstraint; every other region requires one.
+    if region != "us-east-1":
+        request["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    try:
+        s3.create_bucket(**request)
+    except ClientError as create_error:
+        if create_error.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+            raise
+        return f"found bucket {bucket}"
+    return f"created bucket {bucket} in {region}"
+
+
+def _set_bucket_rules(s3: Any, bucket: str) -> list[str]:
+    """Put the access block, CORS and lifecycle on every run, not only on a bucket made now: one
+    an older version made may hold a CORS rule without PUT, which refuses every upload from the
+    page, and no lifecycle at all. Each put replaces what was there, so a rerun changes nothing."""
     s3.put_public_access_block(
         Bucket=bucket,
         PublicAccessBlockConfiguration={
@@ -110,8 +141,38 @@ def create_bucket(settings: Settings, s3: Any | None = None) -> list[str]:
         },
     )
     s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": DEV_CORS_RULES})
-    done.append(f"set public access block and CORS (GET/HEAD/POST from any origin) on {bucket}")
-    return done
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket, LifecycleConfiguration={"Rules": LIFECYCLE_RULES}
+    )
+    return [
+        f"set public access block and CORS ({cors_summary(DEV_CORS_RULES[0])}) on {bucket}",
+        f"set lifecycle on {bucket}: {lifecycle_summary(LIFECYCLE_RULES)}",
+    ]
+
+
+def cors_summary(rule: dict[str, Any]) -> str:
+    """What a CORS rule lets browsers do, as aws-init prints it: "PUT/POST/GET/HEAD from any
+    origin, exposing ETag, ..."."""
+    origins = rule["AllowedOrigins"]
+    whence = "any origin" if origins == ["*"] else ", ".join(origins)
+    exposed = ", ".join(rule.get("ExposeHeaders", [])) or "no headers"
+    return f"{'/'.join(rule['AllowedMethods'])} from {whence}, exposing {exposed}"
+
+
+def lifecycle_summary(rules: list[dict[str, Any]]) -> str:
+    """What lifecycle rules drop, as aws-init prints it: "segments/ after 7 days, ..."."""
+    said = []
+    for rule in rules:
+        scope = rule["Filter"].get("Prefix") or "every object"
+        if "Days" in rule.get("Expiration", {}):
+            said.append(f"{scope} after {rule['Expiration']['Days']} days")
+        if "NoncurrentVersionExpiration" in rule:
+            days = rule["NoncurrentVersionExpiration"]["NoncurrentDays"]
+            said.append(f"replaced versions after {days} days")
+        if "AbortIncompleteMultipartUpload" in rule:
+            days = rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
+            said.append(f"unfinished uploads in parts after {days} days")
+    return "drops " + ", ".join(said)
 
 
 def create_jobs_table(settings: Settings, dynamodb: Any | None = None) -> list[str]:

@@ -10,6 +10,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stereo_spot.domain import EngineName
 
+# The longest a signed URL may work: SigV4's limit (S3 refuses a presigned URL whose X-Amz-Expires
+# is larger with AuthorizationQueryParametersError). Held to on every backend, so that a setting
+# that works on the local one does not break the day the portal moves to S3.
+MAX_SIGNED_URL_SECONDS = 7 * 24 * 3600
+
 
 def _default_data_dir() -> Path:
     return Path.home() / ".stereo-spot"
@@ -62,6 +67,16 @@ class Settings(BaseSettings):
     basic_auth: SecretStr | None = None
     upload_url_seconds: int = Field(default=3600, gt=0)
     download_url_seconds: int = Field(default=3600, gt=0)
+
+    @field_validator("upload_url_seconds", "download_url_seconds")
+    @classmethod
+    def _signable(cls, seconds: int) -> int:
+        if seconds > MAX_SIGNED_URL_SECONDS:
+            raise ValueError(
+                f"a signed URL works for at most {MAX_SIGNED_URL_SECONDS} seconds (7 days: S3 "
+                "refuses a URL signed for longer)"
+            )
+        return seconds
 
     @field_validator("secret_key", "auth_token", "basic_auth", mode="before")
     @classmethod

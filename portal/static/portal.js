@@ -12,6 +12,13 @@
   var SIGNED_AHEAD = 10;
   // The speed and time left are those of the last 10 s.
   var WINDOW_MS = 10000;
+  // What the page says when the storage refuses it, not the connection.
+  var REFUSED_CORS = "The storage refused the upload from this page (its CORS rules do not " +
+    "allow this portal's address, most likely); tell the portal's operator, and once that is " +
+    "put right choose the same file again to go on.";
+  var REFUSED_ETAG = "The storage took a part but hid its ETag from this page (its CORS rules " +
+    "do not expose it); tell the portal's operator, and once that is put right choose the " +
+    "same file again to go on.";
 
   function uploadPage(form) {
     var bar = document.getElementById("upload-bar");
@@ -129,8 +136,10 @@
           var blob = file.slice(from, Math.min(from + upload.part_size, file.size));
           return new Promise(function (resolve, reject) {
             var xhr = new XMLHttpRequest();
+            var sent = false;
             xhr.open("PUT", url);
             xhr.upload.addEventListener("progress", function (e) {
+              sent = sent || e.loaded > 0;
               loaded[number] = e.loaded;
               show();
             });
@@ -143,11 +152,20 @@
                 return;
               }
               loaded[number] = 0;
-              reject(partError(xhr.status, xhr.responseText));
+              // Taken, but the storage's CORS rules hide the ETag the completion needs.
+              var hidden = xhr.status >= 200 && xhr.status < 300;
+              reject(hidden ? refusedByStorage(REFUSED_ETAG) :
+                partError(xhr.status, xhr.responseText));
             });
             xhr.addEventListener("error", function () {
               loaded[number] = 0;
-              reject(partError(0, ""));
+              // A browser says no more than "status 0" of both a dropped connection and a
+              // storage whose CORS rules refuse this page (before a byte is sent): one that
+              // answers a plain request is refusing, and trying again would not mend it.
+              var refusable = !sent && crossOrigin(url);
+              (refusable ? storageAnswers(url) : Promise.resolve(false)).then(function (answers) {
+                reject(answers ? refusedByStorage(REFUSED_CORS) : partError(0, ""));
+              });
             });
             xhr.send(blob);
           });
@@ -156,7 +174,9 @@
         function send(number, attempt) {
           return signedUrl(number, attempt > 0).then(function (url) { return put(number, url); })
             .then(function (etag) { etags[number] = etag; }, function (error) {
-              if (stopped || error.final || attempt + 1 >= ATTEMPTS) { throw error; }
+              if (stopped || error.final || error.refused || attempt + 1 >= ATTEMPTS) {
+                throw error;
+              }
               var seconds = Math.pow(2, attempt);
               message.textContent = "The connection faltered; sending part " + number +
                 " again in " + seconds + " s…";
@@ -265,6 +285,25 @@
       // a file too large, is not mended by another try.
       error.final = status === 404 || status === 409 || status === 413;
       return error;
+    }
+
+    // The storage (S3) refusing this page outright: the operator's to put right (the bucket's
+    // CORS rules, docs/AWS.md); the parts that arrived are kept for the same file chosen again.
+    function refusedByStorage(text) {
+      var error = new Error(text);
+      error.refused = true;
+      return error;
+    }
+
+    function crossOrigin(url) {
+      return new URL(url, window.location.href).origin !== window.location.origin;
+    }
+
+    // Whether the storage answers a request the browser may send anywhere (an opaque answer
+    // is enough): no answer at all is a connection that is down.
+    function storageAnswers(url) {
+      return fetch(url, { method: "HEAD", mode: "no-cors", credentials: "omit", cache: "no-store" })
+        .then(function () { return true; }, function () { return false; });
     }
 
     function start(name) {
