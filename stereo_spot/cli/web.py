@@ -48,10 +48,27 @@ def run_portal(args: argparse.Namespace) -> int:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    overrides: dict = {"backend": "local", "kfp_host": None}
-    if args.data_dir:
-        overrides["data_dir"] = args.data_dir.resolve()
-    return serve(Settings(**overrides), args.host, args.port)
+    configured = Settings(**({"data_dir": args.data_dir.resolve()} if args.data_dir else {}))
+    # ``up`` is the laptop's stack whatever the environment says; a shell set up for the AWS
+    # backend or a cluster (docs/AWS.md) would otherwise see its settings ignored without a word.
+    ignored = [
+        name
+        for name, is_set in (
+            ("STEREO_SPOT_BACKEND=aws", configured.backend == "aws"),
+            ("STEREO_SPOT_KFP_HOST", bool(configured.kfp_host)),
+        )
+        if is_set
+    ]
+    if ignored:
+        print(
+            f"note: `stereo-spot up` ignores {' and '.join(ignored)}: it keeps media and jobs in "
+            f"{configured.data_dir} and converts on this machine; `stereo-spot portal` is the "
+            "command for those settings.",
+            file=sys.stderr,
+            flush=True,
+        )
+    local = configured.model_copy(update={"backend": "local", "kfp_host": None})
+    return serve(local, args.host, args.port)
 
 
 class ModelServerHealth(Protocol):
