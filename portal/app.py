@@ -35,7 +35,7 @@ from stereo_spot.errors import (
     JobNotFound,
     NothingToCancel,
     StereoSpotError,
-    StoreNotReady,
+    StoreUnavailable,
     TransitionConflict,
     UploadNotFound,
     UploadRejected,
@@ -61,7 +61,9 @@ _STATUS_FOR_ERROR: tuple[tuple[type[StereoSpotError], int], ...] = (
     (TransitionConflict, 409),
     (InputRejected, 422),
     (NoLauncher, 503),
-    (StoreNotReady, 503),
+    # A bucket, table or endpoint missing or down (an index being built too): the operator's
+    # to fix, the request itself is fine.
+    (StoreUnavailable, 503),
     (UploadNotFound, 404),
     (UploadRejected, 400),
     (UploadTooLarge, 413),

@@ -18,7 +18,13 @@ import time
 from typing import Protocol, runtime_checkable
 
 from stereo_spot.domain import Job, JobStatus
-from stereo_spot.errors import JobNotFound, RunInProgress, StereoSpotError, TransitionConflict
+from stereo_spot.errors import (
+    JobNotFound,
+    RunInProgress,
+    StereoSpotError,
+    StoreUnavailable,
+    TransitionConflict,
+)
 from stereo_spot.jobs import LEFT_PART_WAY, JobStore, left_part_way, left_queued
 
 log = logging.getLogger(__name__)
@@ -100,7 +106,9 @@ class LocalRunLauncher:
 
     def start(self) -> LocalRunLauncher:
         """Start the worker and queue the jobs a previous start left part-way or queued (oldest
-        first)."""
+        first). A job store that cannot be read (its table missing, its endpoint down) raises
+        StoreUnavailable here, so that a portal refuses to start, saying so, rather than
+        listening with every page failing."""
         if self._thread is None:
             for job in [*left_part_way(self._jobs), *left_queued(self._jobs)]:
                 self.submit(job.job_id)
@@ -211,6 +219,10 @@ class LocalRunLauncher:
                 ended.set()
         except RunInProgress as error:
             log.info("Job %s left to the process running it: %s", job_id, error)
+        except StoreUnavailable as error:
+            # The job store is gone or unreachable: the job can be neither read nor marked, so
+            # it stays as it is for the next start to take up, and the worker goes on.
+            log.warning("Job %s left as it is: %s", job_id, error)
         except Exception as error:  # the worker outlives any one run
             if self._stopping.is_set():
                 return  # interrupted by shutdown: leave the job for a resumed run
@@ -250,3 +262,6 @@ class LocalRunLauncher:
                 self._jobs.transition(job_id, JobStatus.FAILED, error=reason)
         except (JobNotFound, TransitionConflict):
             pass
+        except StoreUnavailable as unavailable:
+            # Not marked, not lost: the worker outlives the store's outage.
+            log.warning("Job %s could not be marked failed: %s", job_id, unavailable)

@@ -64,6 +64,12 @@ class UploadRejected(StereoSpotError):
     more than the upload may hold."""
 
 
-class StoreNotReady(StereoSpotError):
+class StoreUnavailable(StereoSpotError):
+    """A bucket, table or endpoint the backend needs cannot be used now: it does not exist, does
+    not answer, or refuses our credentials. Nothing the user asked for is wrong; the operator
+    has something to set up or bring back (the portal answers 503, the CLI exits 1)."""
+
+
+class StoreNotReady(StoreUnavailable):
     """The job store cannot answer this yet: the index a listing reads is missing or still being
     built (a table an older version made). Asking again later may work."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from stereo_spot.errors import EngineError, InvalidOption, StereoSpotError
+from stereo_spot.errors import EngineError, InvalidOption, StereoSpotError, StoreUnavailable
 
 ML_INSTALL_HINT = "install stereo-spot[ml] (torch, transformers, diffusers)"
 
@@ -231,6 +231,8 @@ def download_weights(uri: str, cache_dir: Path | None) -> Path:
                 if local.is_file() and local.stat().st_size == storage.size(key):
                     continue
                 storage.get_file(key, local)
+    except StoreUnavailable as error:  # the bucket missing, the endpoint down: said as a load
+        raise EngineError(f"Downloading the weights from {uri} failed: {error}") from None
     except StereoSpotError:
         raise
     except Exception as error:  # botocore's errors: no credentials, endpoint down, access denied

@@ -391,10 +391,16 @@ def submit_job(
     try:
         storage.put_file(source, keys.source_key(job.job_id))
     except BaseException as error:
-        # A full disk, or Ctrl-C while a long film was copied: nothing of the job is stored,
-        # and its record would only be litter in `jobs list` that no retry could convert.
-        with contextlib.suppress(Exception):
+        # A full disk, a bucket that does not exist, or Ctrl-C while a long film was copied:
+        # nothing of the job is stored, and its record would only be litter in `jobs list`
+        # that no retry could convert.
+        try:
             delete_job(jobs, storage, job.job_id)
+        except Exception:
+            # The storage that refused the source may refuse to delete under it too (a bucket
+            # that does not exist): the record goes all the same.
+            with contextlib.suppress(Exception):
+                jobs.delete(job.job_id)
         if isinstance(error, Exception) and is_out_of_space(error):
             folder = (settings or Settings()).data_dir
             raise DiskFull(ran_out(f"Storing {source.name}", folder, then=LARGER_DISK)) from None

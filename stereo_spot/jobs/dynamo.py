@@ -13,6 +13,9 @@ Table (created by Terraform, or ``stereo-spot aws-init`` for development; see do
 Every write is one conditional request, so concurrent pipeline tasks cannot undo each other: a
 status change names the statuses it may come from (``#status IN (...)``), a segment is counted only
 if its index is not yet in ``done_segments``. Nothing reads then writes without a condition.
+
+A table that does not exist, or an endpoint that does not answer, is said in one sentence naming
+it (:class:`~stereo_spot.errors.StoreUnavailable`, see ``stereo_spot.aws_errors``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,12 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from stereo_spot.aws_errors import (
+    endpoint_of,
+    error_code,
+    reports_unavailable,
+    service_fault_sentence,
+)
 from stereo_spot.domain import Job, JobStatus, can_transition, utc_now
 from stereo_spot.errors import InvalidKey, JobNotFound, StoreNotReady, TransitionConflict
 from stereo_spot.jobs import JobPage, cursors
@@ -52,6 +61,7 @@ def allowed_predecessors(status: JobStatus) -> tuple[JobStatus, ...]:
     return tuple(current for current in JobStatus if can_transition(current, status))
 
 
+@reports_unavailable
 class DynamoJobStore:
     def __init__(self, table_name: str, client_or_resource: Any) -> None:
         self.table_name = table_name
@@ -65,6 +75,17 @@ class DynamoJobStore:
 
         client = boto3.session.Session().client("dynamodb", config=dynamodb_client_config())
         return cls(settings.jobs_table, client)
+
+    def _unavailable(self, fault: BaseException) -> str | None:
+        """The sentence for a fault no method handled (``reports_unavailable``)."""
+        # What is left of "not found" once the methods have had their say is the table: a
+        # missing index is StoreNotReady already, a missing item is no error to DynamoDB.
+        if error_code(fault) == "ResourceNotFoundException":
+            return (
+                f"The DynamoDB table {self.table_name} does not exist at "
+                f"{endpoint_of(self.client)}; create it with stereo-spot aws-init or Terraform."
+            )
+        return service_fault_sentence("DynamoDB", self.client, fault)
 
     # -- reads ----------------------------------------------------------------------------------
 

@@ -3,6 +3,8 @@
 The client comes from boto3's own configuration (``AWS_ENDPOINT_URL``, ``AWS_DEFAULT_REGION``,
 credentials chain), so the same code talks to real S3, moto server or LocalStack. Transfers stream
 from and to disk through s3transfer: memory stays at a few multipart chunks whatever the file size.
+A bucket that does not exist, or an endpoint that does not answer, is said in one sentence naming
+it (:class:`~stereo_spot.errors.StoreUnavailable`, see ``stereo_spot.aws_errors``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from stereo_spot.aws_errors import (
+    endpoint_of,
+    error_code,
+    reports_unavailable,
+    service_fault_sentence,
+)
 from stereo_spot.errors import (
     InvalidKey,
     ObjectNotFound,
@@ -58,6 +66,7 @@ def s3_client_config() -> Config:
     return Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5})
 
 
+@reports_unavailable
 class S3Storage:
     def __init__(self, bucket: str, client: Any) -> None:
         self.bucket = bucket
@@ -68,6 +77,16 @@ class S3Storage:
         import boto3
 
         return cls(settings.bucket, boto3.session.Session().client("s3", config=s3_client_config()))
+
+    def _unavailable(self, fault: BaseException) -> str | None:
+        """The sentence for a fault no method handled (``reports_unavailable``)."""
+        # A HEAD has no body to name the bucket: there a missing bucket reads as a missing key.
+        if error_code(fault) == "NoSuchBucket":
+            return (
+                f"The S3 bucket {self.bucket} does not exist at {endpoint_of(self.client)}; "
+                "create it with stereo-spot aws-init or Terraform."
+            )
+        return service_fault_sentence("S3", self.client, fault)
 
     # -- data plane -----------------------------------------------------------------------------
 
