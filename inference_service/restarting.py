@@ -50,8 +50,10 @@ class RestartingServer:
         port: int,
         scratch: ServerScratch,
         say: Callable[[str], None],
+        command: str = "stereo-spot up",
     ) -> None:
         self.url = f"http://127.0.0.1:{port}"
+        self._command = command  # what to restart once it is given up on
         self._settings = settings
         self._port = port
         self._scratch = scratch
@@ -129,23 +131,24 @@ class RestartingServer:
         self._failure = StereoSpotError(
             f"The model server stopped {times} times within {GIVE_UP_SECONDS:g} s, so it is no "
             f"longer started again; its log is {self._log_path}. Fix that, then restart "
-            "stereo-spot up."
+            f"{self._command}."
         )
         self._say(
             f"{ended}, {times} times within {GIVE_UP_SECONDS:g} s: it is not started again, and "
-            f"jobs fail until stereo-spot up is restarted; its log is {self._log_path}."
+            f"jobs fail until {self._command} is restarted; its log is {self._log_path}."
         )
 
 
 @contextmanager
 def restarting_model_server(
-    settings: Settings, say: Callable[[str], None]
+    settings: Settings, say: Callable[[str], None], command: str = "stereo-spot up"
 ) -> Iterator[RestartingServer]:
     """A model server on a port of its own, started again when it ends (``say`` tells the
-    operator, one line each time); yields once its model is ready, stops it on exit."""
+    operator, one line each time, and names ``command``, the one running it, as what to
+    restart once it is given up on); yields once its model is ready, stops it on exit."""
     refuse_an_engine_that_cannot_load(settings)
     with server_scratch(Path(settings.data_dir)) as scratch:
-        server = RestartingServer(settings, free_port(), scratch, say)
+        server = RestartingServer(settings, free_port(), scratch, say, command)
         try:
             server.wait_until_ready()
             yield server

@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_portal(args: argparse.Namespace) -> int:
-    return serve(Settings(), args.host, args.port)
+    return serve(Settings(), args.host, args.port, "stereo-spot portal")
 
 
 def run_up(args: argparse.Namespace) -> int:
@@ -68,7 +68,7 @@ def run_up(args: argparse.Namespace) -> int:
             flush=True,
         )
     local = configured.model_copy(update={"backend": "local", "kfp_host": None})
-    return serve(local, args.host, args.port)
+    return serve(local, args.host, args.port, "stereo-spot up")
 
 
 class ModelServerHealth(Protocol):
@@ -206,7 +206,9 @@ def launcher_from(
     return launcher.start()
 
 
-def serve(settings: Settings, host: str, port: int) -> int:
+def serve(settings: Settings, host: str, port: int, command: str) -> int:
+    """Run the portal, and the model server it needs unless one is named, until Ctrl-C;
+    ``command`` (``stereo-spot up``) is how the operator started it, to name what to restart."""
     import uvicorn
 
     from portal.app import create_app
@@ -227,7 +229,7 @@ def serve(settings: Settings, host: str, port: int) -> int:
             from inference_service.restarting import restarting_model_server
 
             print("Starting the model server…", flush=True)
-            model_server = stack.enter_context(restarting_model_server(settings, _say))
+            model_server = stack.enter_context(restarting_model_server(settings, _say, command))
             settings = settings.model_copy(update={"model_url": model_server.url})
         jobs = job_store_from(settings)
         launcher = launcher_from(settings, jobs, stack, model_server)
