@@ -48,6 +48,7 @@ def chunk_source(
         if existing:
             log.info("job %s: reusing %d stored segments", job_id, len(existing))
             jobs.transition(job_id, JobStatus.PROCESSING)
+            _drop_preview_copy(job, storage)  # a run stopped before it went, resumed
             return existing
         if job.status in (JobStatus.PROCESSING, JobStatus.REASSEMBLING):
             # Split (and partly converted) before, and the split is gone: the segments/ prefix
@@ -92,6 +93,7 @@ def chunk_source(
                 if waiting is not None:
                     with _unless_it_moved_on():
                         jobs.transition(waiting.job_id, JobStatus.FAILED, error=str(error))
+                _drop_preview_copy(job, storage)  # failed for good: nothing cuts it again
                 raise
             total = len(split.segments)
             items = []
@@ -109,6 +111,7 @@ def chunk_source(
             part_source=info if cut else None, damaged_frames=split.damaged,
         )  # fmt: skip
         jobs.transition(job_id, JobStatus.PROCESSING)
+        _drop_preview_copy(job, storage)
         return items
 
 
@@ -147,6 +150,29 @@ def _cut_preview(
     log.info("job %s: converting a preview of %s", job_id, job.preview_of)
     storage.put_file(cut, keys.part_key(job_id))
     return cut, probe_source(cut, settings)
+
+
+def _drop_preview_copy(job: Job, storage: ObjectStorage) -> None:
+    """Delete the copy of the whole video a preview's run cut its excerpt from
+    (:attr:`Job.cut_preview`: the portal on S3 copies the upload, 20 GiB for a studio's
+    master, to cut ~5 s of it), leaving the preview its cut (keys.part_key) and its result.
+
+    The simplest of the ways to store no second video: the run reading the held job's upload
+    instead of a copy would fail when that job is deleted mid-run (a held job may be deleted
+    any time), and storing the cut as the source would leave a resumed step cutting the
+    middle of the excerpt, the record's ``source`` probing a video no longer stored. Deleted
+    only once the split is stored and the job has moved on to converting: a run stopped while
+    cutting or splitting resumes by cutting again from this copy (the step reuses a complete
+    split only, never a lone cut); from then on nothing reads it: a resume reuses the split
+    (or fails, its split expired), the join and a rewrap take the cut, "convert again"
+    converts the held job's upload (:attr:`Job.cut_from`), and the pages and the API show the
+    probes on the record. A preview failed for good reads nothing either."""
+    if not job.cut_preview:
+        return
+    try:
+        storage.delete_prefix(keys.source_key(job.job_id))
+    except Exception:  # the preview stands; the job's delete takes the copy later
+        log.warning("job %s: its copy of the video was not deleted", job.job_id, exc_info=True)
 
 
 def _waiting_video(jobs: JobStore, preview: Job) -> Job | None:

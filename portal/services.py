@@ -519,7 +519,9 @@ def _start_preview(
     the job this one made). On this machine's disk the excerpt is cut here (the video's probe
     reused; ``whole``: a local copy of it already at hand) and stored as that job's source;
     elsewhere the job gets a copy of the whole video and its run cuts the excerpt
-    (:attr:`Job.cut_preview`), reading the video for ``origin`` too if nothing has yet."""
+    (:attr:`Job.cut_preview`), reading the video for ``origin`` too if nothing has yet, then
+    deletes the copy once the excerpt is split (``components.chunk``): a preview keeps only its
+    excerpt and its result."""
     name = _named_after(origin, (within.filename_tag if within else "") + "_preview")
     preview = Job(
         **style,
