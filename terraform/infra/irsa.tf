@@ -119,6 +119,14 @@ data "aws_iam_policy_document" "pipeline" {
     }
   }
   statement {
+    # Deleting under a prefix (the join drops the source segments, a failed job its
+    # segments, a preview's chunk step its copy of the upload) looks for unfinished uploads
+    # there first (S3 has no prefix condition for this one): without it each delete is refused.
+    sid       = "FindUnfinishedUploads"
+    actions   = ["s3:ListBucketMultipartUploads"]
+    resources = [local.media_arn]
+  }
+  statement {
     sid       = "JobRecords"
     actions   = local.table_actions
     resources = local.table_arns

@@ -327,6 +327,13 @@ def test_the_pipeline_role_allows_every_call_its_steps_make():
             assert _allowed(statements, action, f"{media}/{top}/*"), (action, top)
     listing = statements["ListJobPrefixes"][2][0]
     assert {"input/*", "segments/*", "jobs/*"} <= {_unquote(v) for v in listing["values"]}
+    # Deletes under a prefix (S3Storage.delete_prefix: the join's source segments, a failed
+    # job's, a preview's copy of the upload) list its unfinished uploads first; without that
+    # permission every such delete was refused on AWS (moto checks no permissions).
+    for top in ("input", "segments", "jobs"):
+        for action in ("s3:DeleteObject", "s3:AbortMultipartUpload"):
+            assert _allowed(statements, action, f"{media}/{top}/*"), (action, top)
+    assert _allowed(statements, "s3:ListBucketMultipartUploads", media)
     # Job records: read, moved on, segments counted (conditional updates).
     for action in ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"):
         assert _allowed(statements, action, "${aws_dynamodb_table.jobs.arn}"), action
