@@ -380,26 +380,42 @@ def cancel_job(job_id: str, jobs: JobsDep, storage: StorageDep, launcher: Launch
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 
+def _deleting_name(job: Job) -> str:
+    """How the delete's question and the list's notice name the job."""
+    return job.source_name or f"job {job.job_id[:8]}"
+
+
+@router.get("/jobs/{job_id}/delete", response_class=HTMLResponse)
+def confirm_delete(
+    request: Request, job_id: str, templates: TemplatesDep, jobs: JobsDep
+) -> HTMLResponse:
+    """The page that asks before a delete (its form posts ``confirmed=yes``); it deletes
+    nothing, so Back to it and reloading it are harmless."""
+    job = services.get_job(jobs, job_id)
+    return _page(templates, request, "confirm_delete.html", job=job, deleting=_deleting_name(job))
+
+
 @router.post("/jobs/{job_id}/delete", dependencies=[CsrfChecked])
 def delete_job(
     request: Request,
     job_id: str,
-    templates: TemplatesDep,
     jobs: JobsDep,
     storage: StorageDep,
     launcher: LauncherDep,
     confirmed: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     job = services.get_job(jobs, job_id)
-    name = job.source_name or f"job {job_id[:8]}"
     if confirmed != "yes":
-        # The page's script asks first and says yes; without it (no JavaScript), this page asks.
-        return _page(templates, request, "confirm_delete.html", job=job, deleting=name)
+        # The page's script asks first and says yes; without it (no JavaScript) a page asks. It
+        # is a GET of its own: a page answering this POST is one that Back and Reload post
+        # again ("Confirm Form Resubmission").
+        return RedirectResponse(f"/jobs/{job_id}/delete", status_code=303)
     services.delete_job(jobs, storage, launcher, job_id)
     # The list the job was in says what went: its page is gone, and with it any word of the
     # delete.
     show = services.Listing.COMPLETED
     if job.status is not JobStatus.COMPLETED:
         show = services.Listing.UNFINISHED
+    name = _deleting_name(job)
     query = {"show": show.value, "deleted": name, "proof": notice_proof(request, name)}
     return RedirectResponse(f"/jobs?{urlencode(query)}", status_code=303)

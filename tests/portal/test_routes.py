@@ -668,6 +668,28 @@ def test_a_packed_result_can_be_seen_as_an_anaglyph_or_without_glasses_in_the_pa
     assert "stereo-view" not in client.get(f"/jobs/{flat}/play").text, "an anaglyph is one"
 
 
+def test_each_play_link_and_the_player_are_named_after_their_video(
+    client, jobs, storage, clip_mp4
+) -> None:
+    """A screen reader lists links by name: "Play video0.mp4", not "Play" once per row. Each
+    looks the same ("Play"), and its name starts with what it shows (WCAG's label in name)."""
+    ids = _complete(jobs, storage, clip_mp4, 2)
+    part = jobs.create(Job(source_name="talk.mp4", part=Part(start=30, end=60))).job_id
+    storage.put_file(clip_mp4, final_key(part))
+    jobs.transition(part, JobStatus.COMPLETED)
+
+    listed = client.get("/jobs").text
+    plays = re.findall(r'<a class="button" href="([^"]+)" aria-label="([^"]+)">Play</a>', listed)
+
+    assert plays == [
+        (f"/jobs/{part}/play", "Play talk.mp4 from 0:30 to 1:00"),
+        (f"/jobs/{ids[1]}/play", "Play video1.mp4"),
+        (f"/jobs/{ids[0]}/play", "Play video0.mp4"),
+    ]
+    player = re.search(r'<video id="player"[^>]*>', client.get(f"/jobs/{ids[0]}/play").text)
+    assert 'aria-label="video0.mp4 in 3D: Anaglyph for red-cyan glasses"' in player.group(0)
+
+
 def test_play_before_completion_is_409(client) -> None:
     job_id, _ = create_job_via_api(client)
 
@@ -692,7 +714,7 @@ def test_delete_removes_the_record_and_every_file(client, jobs, storage, clip_mp
 
     # Without the page's script nobody asked yet: the portal asks on a page, deleting nothing.
     asked = client.post(f"/jobs/{job_id}/delete", data={"csrf_token": csrf_token(client)})
-    assert asked.status_code == 200
+    assert asked.status_code == 200 and asked.url.path == f"/jobs/{job_id}/delete"
     assert "<h1>Delete holiday &amp; co.mp4?</h1>" in asked.text
     assert f'<a class="button" href="/jobs/{job_id}">Keep it</a>' in asked.text
     assert storage.exists(final_key(job_id)) and jobs.get(job_id)
@@ -718,6 +740,38 @@ def test_delete_removes_the_record_and_every_file(client, jobs, storage, clip_mp
     assert 'id="deleted"' not in made_up.text
     other = TestClient(client.app)
     assert 'id="deleted"' not in other.get(response.headers["location"]).text
+
+
+def test_a_delete_asked_without_the_pages_script_is_asked_on_a_page_of_its_own(
+    client, jobs, storage, clip_mp4
+) -> None:
+    """Post/redirect/get: the question is a page got, not the answer to the post, so Back to it
+    and Reload re-post nothing ("Confirm Form Resubmission"), and getting it deletes nothing."""
+    (job_id,) = _complete(jobs, storage, clip_mp4, 1)
+
+    unasked = client.post(
+        f"/jobs/{job_id}/delete", data={"csrf_token": csrf_token(client)}, follow_redirects=False
+    )
+    assert unasked.status_code == 303
+    assert unasked.headers["location"] == f"/jobs/{job_id}/delete"
+    for _ in range(2):  # reloaded: asks again
+        asking = client.get(f"/jobs/{job_id}/delete")
+        assert asking.status_code == 200 and asking.headers["cache-control"] == "no-store"
+        assert "<h1>Delete video0.mp4?</h1>" in asking.text
+    assert client.head(f"/jobs/{job_id}/delete").status_code == 200
+    assert storage.exists(final_key(job_id)) and jobs.get(job_id)
+
+    form = re.search(r'<form method="post" action="([^"]+)".*?</form>', asking.text, re.S)
+    assert form.group(1) == f"/jobs/{job_id}/delete"
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form.group(0)))
+    assert fields == {"csrf_token": csrf_token(client), "confirmed": "yes"}
+    deleted = client.post(form.group(1), data=fields, follow_redirects=False)
+    assert deleted.status_code == 303 and deleted.headers["location"].startswith("/jobs?")
+    assert jobs.list_all() == [] and not storage.exists(final_key(job_id))
+
+    # Back to the question once the job is gone: it is not there to delete, and nothing happens.
+    assert client.get(f"/jobs/{job_id}/delete").status_code == 404
+    assert client.get(f"/jobs/{UNKNOWN_ID}/delete").status_code == 404
 
 
 def test_delete_needs_csrf_and_api_delete_works(client, jobs, storage, clip_mp4) -> None:
