@@ -213,6 +213,9 @@ class JobOut(BaseModel):
     preview_within: Part | None = Field(
         description="on a preview, the part of the whole video it was taken from the middle of"
     )
+    previewed_by: str | None = Field(
+        description="on a video held for its go ('preview first'): the preview made of it last"
+    )
     damaged_frames: int = Field(
         description="pictures of the video that could not be decoded (a damaged file); the "
         "picture before each is shown in its place"
@@ -225,7 +228,7 @@ class JobOut(BaseModel):
         description="stopped part-way: its status says it is being converted, but the process "
         "on the portal's machine that ran it ended before it finished (a killed `convert`) and "
         "nothing runs it or waits to, so the status will not move; resume it there with "
-        "`stereo-spot jobs retry JOB`, or cancel it (the job page says so too)"
+        "`stereo-spot jobs retry JOB`, cancel it, or delete it (the job page says so too)"
     )
     links: dict[str, str]
 
@@ -294,6 +297,7 @@ def job_out(job: Job, launcher: RunLauncher | None) -> JobOut:
                 "part",
                 "part_of",
                 "preview_within",
+                "previewed_by",
                 "damaged_frames",
             }
         ),

@@ -95,7 +95,9 @@ def state_said(job: Job, launcher: RunLauncher | None) -> str:
     if job.cancelled:
         return "Cancelled"
     if job.held:
-        return "Previewed first; waiting for you to convert it"
+        # Said alike whether its preview is still converting or done (the list has its own
+        # row for the preview): the job page tells which.
+        return "Preview first; then waiting for you to convert it"
     if launcher is not None and launcher.stopped_part_way(job):
         return "Stopped part-way"
     if job.status is JobStatus.PROCESSING and job.total_segments:
@@ -273,6 +275,8 @@ def job_page(
         request,
         "job.html",
         job=job,
+        # A held video's page links to the preview it waits on, and says whether it is done.
+        held_preview=services.preview_made_first(jobs, job),
         # Waiting for its video: the page's script uploads it in parts (portal/uploads.py).
         takes_upload=job.status is JobStatus.CREATED,
         max_upload_bytes=settings.max_upload_bytes,

@@ -11,7 +11,7 @@ import logging
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePath
@@ -538,6 +538,7 @@ def _start_preview(
             return job
         with _forgotten_unless_stored(jobs, job):
             storage.copy(source, keys.source_key(job.job_id))
+        _link_from_the_held_video(jobs, origin, job)
         return start_job(jobs, storage, settings, launcher, job.job_id)
     assert origin.source is not None, "only a video that was read has a middle"
     with tempfile.TemporaryDirectory(prefix="stereo-spot-preview-") as scratch:
@@ -550,7 +551,29 @@ def _start_preview(
             return job
         with _forgotten_unless_stored(jobs, job):
             storage.put_file(excerpt, keys.source_key(job.job_id))
+    _link_from_the_held_video(jobs, origin, job)
     return start_job(jobs, storage, settings, launcher, job.job_id)
+
+
+def preview_made_first(jobs: JobStore, job: Job) -> Job | None:
+    """The preview a held video waits on (its latest), while it is kept; None for a job not
+    held, or held before previews were recorded on it."""
+    if not job.held or job.previewed_by is None:
+        return None
+    try:
+        return jobs.get(job.previewed_by)
+    except JobNotFound:
+        return None
+
+
+def _link_from_the_held_video(jobs: JobStore, origin: Job, preview: Job) -> None:
+    """Record ``preview`` on ``origin`` where that video waits for its go after it (held, or
+    on S3 still being read by the preview's run): its page links to the preview it waits on,
+    which was found only in the lists."""
+    if origin.status is not JobStatus.UPLOADED:
+        return  # a preview of a finished video: that video waits for nothing
+    with suppress(JobNotFound, TransitionConflict):  # deleted or started meanwhile
+        jobs.update(origin.job_id, previewed_by=preview.job_id)
 
 
 def _named_after(origin: Job, tag: str) -> str:

@@ -465,6 +465,9 @@ class Job(BaseModel):
     part_of: str | None = None
     # On a preview: the part of the whole video it was taken from the middle of.
     preview_within: Part | None = None
+    # On a video held for its go ("Preview first"): the preview made of it last, which its page
+    # links to (the preview's ``preview_of`` is the way back).
+    previewed_by: str | None = None
     # A preview whose run cuts it from the job's copy of the whole video, as a part is cut
     # (keys.part_key): a portal whose storage is not on its own disk (S3) reads no video, so
     # it copies the upload inside the storage instead of cutting the excerpt itself.

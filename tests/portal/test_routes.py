@@ -543,7 +543,7 @@ def test_jobs_not_finished_are_listed_with_where_each_stands(
     assert said == {
         "not-uploaded.mp4": "Waiting for the video",
         "converting.mp4": "Converting segments to 3D: 25%",
-        "held.mp4": "Previewed first; waiting for you to convert it",
+        "held.mp4": "Preview first; then waiting for you to convert it",
         "cancelled.mp4": "Cancelled",
         "failed.mp4": "Failed The video has no picture.",
     }
@@ -957,8 +957,17 @@ def test_preview_first_holds_the_upload_until_the_whole_video_is_asked_for(
     assert whole.status is JobStatus.UPLOADED and whole.held
     assert whole.source is not None and whole.source.duration == pytest.approx(12, abs=0.1)
     assert list(launcher.run_ids()) == [preview["job_id"]]
+    assert whole.previewed_by == preview["job_id"]
+    assert client.get(f"/api/jobs/{job_id}").json()["previewed_by"] == preview["job_id"]
     page = client.get(f"/jobs/{job_id}").text
-    assert "waiting for you to convert the whole video" in page
+    # Its page links to the preview it waits on, and does not say it was made before it was
+    # (it had no link at all, and said "a preview of this video was made first" at once).
+    assert _held_hint(page) == (
+        "Nothing converts this video yet: its preview is being made first. When you have seen "
+        "it, convert the whole video below."
+    )
+    assert f'<a href="/jobs/{preview["job_id"]}">its preview</a>' in page
+    assert "Waiting for its preview, then for you to convert the whole video" in page
     assert "data-poll-url" not in page, "a held job does not change by itself"
     assert 'id="held"' in page and 'id="job-bar"' not in page, "no progress bar standing still"
     assert "Convert the whole video, with these settings or others" in page
@@ -971,6 +980,13 @@ def test_preview_first_holds_the_upload_until_the_whole_video_is_asked_for(
     # "Convert the whole video like this" from the finished preview starts the held job itself,
     # with the preview's settings: no copy of the upload, no third job.
     jobs.transition(preview["job_id"], JobStatus.COMPLETED)
+    page = client.get(f"/jobs/{job_id}").text
+    assert "Previewed first; waiting for you to convert the whole video" in page
+    assert _held_hint(page) == (
+        "Nothing is converting now: a preview of this video was made first: see the preview. "
+        "When you have seen it, convert the whole video below."
+    )
+    assert f'<a href="/jobs/{preview["job_id"]}">see the preview</a>' in page
     page = client.get(f"/jobs/{preview['job_id']}").text
     fields = _form_fields(page, "whole-video")
     fields["layout"] = "sbs"  # as if the settings were changed on the way
@@ -982,6 +998,34 @@ def test_preview_first_holds_the_upload_until_the_whole_video_is_asked_for(
     assert whole.layout.value == "sbs" and whole.params.divergence == 2.5
     assert whole.source_name == "holiday.mp4" and len(jobs.list_all()) == 2
     assert storage.size(source_key(job_id)) == long_clip.stat().st_size
+
+
+def _held_hint(page: str) -> str:
+    """The words of a held job's hint, its links' markup and the lines' breaks left out."""
+    hint = re.search(r'<p class="hint" id="held">(.*?)</p>', page, re.S).group(1)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", hint)).split())
+
+
+def test_a_held_video_whose_preview_did_not_finish_says_so_and_links_to_why(
+    client, jobs, launcher, long_clip
+) -> None:
+    job_id = create_job_via_form(client)
+    upload_in_parts(client, job_id, long_clip)
+    preview = client.post(f"/api/jobs/{job_id}/start", json={"preview": True}).json()["job_id"]
+    jobs.transition(preview, JobStatus.FAILED, error="The model server stopped.")
+
+    page = client.get(f"/jobs/{job_id}").text
+
+    assert _held_hint(page) == (
+        "The preview made first of this video did not finish (see why); convert the whole "
+        "video below, with these settings or others."
+    )
+    assert f'<a href="/jobs/{preview}">see why</a>' in page
+    # Its preview deleted, the page says what it said before previews were recorded on it.
+    client.delete(f"/api/jobs/{preview}")
+    assert _held_hint(client.get(f"/jobs/{job_id}").text).startswith(
+        "Nothing is converting now: a preview of this video was made first."
+    )
 
 
 def test_the_whole_video_asked_for_twice_from_its_preview_is_converted_once(
@@ -1272,7 +1316,7 @@ def test_a_video_held_for_its_preview_keeps_the_part_it_was_uploaded_for(
 
     assert client.get(f"/api/jobs/{job_id}").json()["part"] == {"start": 1.0, "end": 3.5}
     page = client.get(f"/jobs/{job_id}").text
-    assert "waiting for you to convert the part from 0:01 to 0:03.5" in page
+    assert "then for you to convert the part from 0:01 to 0:03.5" in page
     said = re.search(r'<p class="meta" id="part-of">(.*?)</p>', page, re.S).group(1)
     assert said == "Uploaded to convert the part from 0:01 to 0:03.5 of the video."
     form = re.search(r'<details class="again".*?</form>', page, re.S).group(0)
