@@ -69,7 +69,7 @@
         start(file.name);
       }, function (error) {
         uploading = false;
-        fail(error.message);
+        refused(error, file.name);
       });
     });
 
@@ -83,6 +83,7 @@
         var etags = {};
         var loaded = {};
         var signing = {};
+        var sending = {};  // the XHR of each part in flight, by number
         var next = 1;
         var stopped = null;
         upload.received.forEach(function (part) {
@@ -94,6 +95,7 @@
         var samples = [];
 
         function show() {
+          if (stopped) { return; }  // the upload is over: its page says why
           var sum = 0;
           Object.keys(loaded).forEach(function (n) { sum += loaded[n]; });
           var p = Math.min(99, Math.floor((sum / file.size) * 100));
@@ -137,6 +139,10 @@
           return new Promise(function (resolve, reject) {
             var xhr = new XMLHttpRequest();
             var sent = false;
+            sending[number] = xhr;
+            xhr.addEventListener("loadend", function () { delete sending[number]; });
+            // Dropped by dropInFlight, for the refusal that ended the upload.
+            xhr.addEventListener("abort", function () { reject(stopped || partError(0, "")); });
             xhr.open("PUT", url);
             xhr.upload.addEventListener("progress", function (e) {
               sent = sent || e.loaded > 0;
@@ -181,6 +187,7 @@
               message.textContent = "The connection faltered; sending part " + number +
                 " again in " + seconds + " s…";
               return wait(seconds * 1000).then(function () {
+                if (stopped) { throw stopped; }  // another part ended the upload meanwhile
                 message.textContent = "Uploading " + file.name + "…";
                 return send(number, attempt + 1);
               });
@@ -192,9 +199,17 @@
           if (stopped || next > upload.part_count) { return Promise.resolve(); }
           var number = next++;
           return send(number, 0).then(worker, function (error) {
+            var first = !stopped;
             stopped = stopped || error;
+            if (first && error.final) { dropInFlight(); }
             throw error;
           });
+        }
+
+        // A refusal no other try mends (the job took another tab's upload, say): the parts
+        // still going would be refused too, after minutes of sending on a slow link.
+        function dropInFlight() {
+          Object.keys(sending).forEach(function (number) { sending[number].abort(); });
         }
 
         show();
@@ -268,6 +283,7 @@
           var error = new Error(typeof data.detail === "string" ? data.detail :
                                 "The portal refused the upload (" + response.status + ").");
           error.final = response.status < 500;
+          error.conflict = response.status === 409;
           throw error;
         });
       });
@@ -284,6 +300,7 @@
       // An expired or refused signature is signed again; a missing upload or a started job,
       // a file too large, is not mended by another try.
       error.final = status === 404 || status === 409 || status === 413;
+      error.conflict = status === 409;
       return error;
     }
 
@@ -332,11 +349,50 @@
             window.location.assign(body.links.page);
             return;
           }
-          // 409: the video is not there (any more); the next try uploads it again.
+          // 409: the video is not there (any more), and the next try uploads it again; or the
+          // job has failed or was cancelled meanwhile (see refused).
           if (response.status === 409) { forget(remembered); }
-          fail(typeof body.detail === "string" ? body.detail : "Starting failed.");
+          var error = new Error(typeof body.detail === "string" ? body.detail : "Starting failed.");
+          error.conflict = response.status === 409;
+          refused(error, name);
         });
       }).catch(function () { fail("Could not reach the portal to start the job."); });
+    }
+
+    // A 409 is the job no longer waiting for this upload (another tab's upload started it, or
+    // it was cancelled), or from the start the video missing, which another upload mends. Its
+    // words alone tell them apart, so the page asks the job where it stands.
+    function refused(error, name) {
+      if (!error.conflict) { fail(error.message); return; }
+      jobNow().then(function (job) {
+        if (job && job.status !== "created") { overtaken(job, error.message, name); }
+        else { fail(error.message); }
+      });
+    }
+
+    function jobNow() {
+      var url = "/api/jobs/" + encodeURIComponent(form.dataset.job);
+      return fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .catch(function () { return null; });
+    }
+
+    // The job went on without this upload: the form is not offered again (the job would
+    // refuse it), the progress of an upload that is over goes, and the page leads to the job's.
+    function overtaken(job, said, name) {
+      forget(remembered);
+      Array.prototype.forEach.call(form.children, function (child) {
+        child.hidden = child !== message;
+      });
+      bar.value = 0;
+      percent.textContent = "";
+      message.textContent = job.status === "failed" ? said + " " :
+        "Another upload started this job while " + name + " was going: it converts that " +
+        "upload's video, not this file. ";
+      var link = document.createElement("a");
+      link.href = (job.links && job.links.page) || window.location.pathname;
+      link.textContent = "See the job's page";
+      message.appendChild(link);
     }
 
     function fail(text) {
@@ -460,8 +516,11 @@
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (job) {
           if (!job) { return; }
-          // A video whose preview's run has read it is held, in the same status.
-          if (job.status !== initial || String(job.held) !== section.dataset.held) {
+          // Reloaded to show what changed: a video whose preview's run has read it is held,
+          // and a conversion whose command was killed is stopped part-way, both in the same
+          // status; the stopped page polls no more (nothing will move the job).
+          if (job.status !== initial || String(job.held) !== section.dataset.held ||
+              job.stopped) {
             window.location.reload();
             return;
           }

@@ -8,13 +8,9 @@ tests are about the upload, which ends with the page's start refused for want of
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import shutil
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,12 +19,11 @@ from stereo_spot.cli import main
 from stereo_spot.keys import source_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import storage_from
-from tests.aws_fixtures import free_port, fresh_aws_settings
+from tests.aws_fixtures import fresh_aws_settings
+from tests.browser.served import served
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 PART_BYTES = 5 * 1024**2
 # A bucket ``aws-init`` made before parts went up as PUTs: presigned POST and playback only.
 OLDER_CORS_RULE = {
@@ -39,17 +34,6 @@ OLDER_CORS_RULE = {
     "MaxAgeSeconds": 3600,
 }
 NO_RUNNER = "This portal cannot run conversions"
-
-
-@pytest.fixture
-def browser():
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -73,24 +57,11 @@ def _aws_init(settings: Settings) -> None:
     assert main(["aws-init", "--bucket", settings.bucket, "--table", settings.jobs_table]) == 0
 
 
-@contextlib.contextmanager
-def _portal(settings: Settings) -> Iterator[str]:
+def _portal(settings: Settings):
     """``stereo-spot portal``'s app over ``settings`` (no runner), served on a free port."""
-    import uvicorn
-
     from portal.app import create_app
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        thread.join(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    return served(create_app(settings))
 
 
 def _upload_page(page, portal: str) -> str:

@@ -7,7 +7,6 @@ as a run would leave them, so these tests take seconds, not a conversion.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from stereo_spot.jobs import cancel
 from stereo_spot.keys import final_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
-from tests.aws_fixtures import free_port
+from tests.browser.served import served
 
 pytestmark = pytest.mark.browser
 
@@ -37,21 +36,10 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def portal(settings: Settings) -> Iterator[str]:
     """``stereo-spot portal``'s app over ``settings`` (no runner), on a free port."""
-    import uvicorn
-
     from portal.app import create_app
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        thread.join(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with served(create_app(settings)) as url:
+        yield url
 
 
 def _completed(settings: Settings, clip: Path, name: str, layout: str = "anaglyph") -> str:

@@ -26,18 +26,6 @@ from tests.processes import stereo_spot_up
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 # The player's current frame and the anaglyph canvas's pixels, each through a 2D canvas:
 # [[width, height, RGBA...], [width, height, RGBA...]].
@@ -94,17 +82,6 @@ def _evaluated(page, expression: str):
 def embedded_stack(tmp_path: Path) -> Iterator[str]:
     with stereo_spot_up(tmp_path / "d") as url:
         yield url
-
-
-@pytest.fixture
-def browser():
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _continue_to_upload(page) -> str:
