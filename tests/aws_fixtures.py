@@ -34,6 +34,27 @@ def fresh_aws_settings(purpose: str, **fields: object) -> Settings:
     )
 
 
+def made_aws_settings(purpose: str, **fields: object) -> Settings:
+    """:func:`fresh_aws_settings` with their bucket and jobs table made, as ``aws-init`` makes
+    them (moto server must be up: the ``moto_endpoint`` fixture)."""
+    from stereo_spot.aws_setup import create_bucket_and_table
+
+    settings = fresh_aws_settings(purpose, **fields)
+    create_bucket_and_table(settings)
+    return settings
+
+
+# The media bucket's CORS rule as ``aws-init`` made it before the upload page sent parts as
+# presigned PUTs (presigned POST and playback only): every part of a browser upload refused.
+OLDER_AWS_INIT_CORS_RULE = {
+    "AllowedMethods": ["GET", "HEAD", "POST"],
+    "AllowedOrigins": ["*"],
+    "AllowedHeaders": ["*"],
+    "ExposeHeaders": ["ETag", "Content-Length", "Content-Range"],
+    "MaxAgeSeconds": 3600,
+}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -19,20 +19,12 @@ from stereo_spot.cli import main
 from stereo_spot.keys import source_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import storage_from
-from tests.aws_fixtures import fresh_aws_settings
+from tests.aws_fixtures import OLDER_AWS_INIT_CORS_RULE, fresh_aws_settings
 from tests.browser.served import served
 
 pytestmark = pytest.mark.browser
 
 PART_BYTES = 5 * 1024**2
-# A bucket ``aws-init`` made before parts went up as PUTs: presigned POST and playback only.
-OLDER_CORS_RULE = {
-    "AllowedMethods": ["GET", "HEAD", "POST"],
-    "AllowedOrigins": ["*"],
-    "AllowedHeaders": ["*"],
-    "ExposeHeaders": ["ETag", "Content-Length", "Content-Range"],
-    "MaxAgeSeconds": 3600,
-}
 NO_RUNNER = "This portal cannot run conversions"
 
 
@@ -122,7 +114,7 @@ def test_a_storage_refusing_the_page_is_said_and_the_upload_goes_on_once_aws_ini
 
     boto3.client("s3").create_bucket(Bucket=settings.bucket)
     boto3.client("s3").put_bucket_cors(
-        Bucket=settings.bucket, CORSConfiguration={"CORSRules": [OLDER_CORS_RULE]}
+        Bucket=settings.bucket, CORSConfiguration={"CORSRules": [OLDER_AWS_INIT_CORS_RULE]}
     )
     create_jobs_table(settings)
     page = browser.new_page()
@@ -152,7 +144,9 @@ def test_a_storage_hiding_the_etag_of_a_part_from_the_page_is_said(
 
     from stereo_spot.aws_setup import create_jobs_table
 
-    hiding = {key: value for key, value in OLDER_CORS_RULE.items() if key != "ExposeHeaders"}
+    hiding = {
+        key: value for key, value in OLDER_AWS_INIT_CORS_RULE.items() if key != "ExposeHeaders"
+    }
     boto3.client("s3").create_bucket(Bucket=settings.bucket)
     boto3.client("s3").put_bucket_cors(
         Bucket=settings.bucket,

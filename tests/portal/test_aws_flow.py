@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from portal.app import create_app
 from stereo_spot.domain import Layout
 from stereo_spot.settings import Settings
-from tests.aws_fixtures import fresh_aws_settings
+from tests.aws_fixtures import fresh_aws_settings, made_aws_settings
 from tests.media import probe, video_stream
 from tests.portal.conftest import MAX_UPLOAD_BYTES, create_job_via_api, upload_in_parts
 
@@ -31,13 +31,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def aws_settings(moto_endpoint: str, tmp_path: Path) -> Settings:
-    from stereo_spot.aws_setup import create_bucket_and_table
-
-    settings = fresh_aws_settings(
+    return made_aws_settings(
         "portal", data_dir=tmp_path / "data", max_upload_bytes=MAX_UPLOAD_BYTES
     )
-    create_bucket_and_table(settings)
-    return settings
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from stereo_spot.domain import JobStatus, Layout, StereoParams
 from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage
 from stereo_spot.wiring import job_store_from, storage_from
-from tests.aws_fixtures import fresh_aws_settings
+from tests.aws_fixtures import made_aws_settings
 from tests.media import audio_streams, make_clip, probe, video_stream
 from tests.portal.conftest import MAX_UPLOAD_BYTES, create_job_via_api, upload_in_parts
 
@@ -36,13 +36,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def aws_settings(moto_endpoint: str, tmp_path: Path) -> Settings:
     """Settings of the aws backend, with a bucket and a table of their own."""
-    from stereo_spot.aws_setup import create_bucket_and_table
-
-    aws = fresh_aws_settings(
+    return made_aws_settings(
         "preview-storage", data_dir=tmp_path / "data", max_upload_bytes=MAX_UPLOAD_BYTES
     )
-    create_bucket_and_table(aws)
-    return aws
 
 
 @pytest.fixture

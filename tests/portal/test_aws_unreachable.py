@@ -17,7 +17,7 @@ from portal.app import create_app
 from portal.launcher import LocalRunLauncher
 from stereo_spot.cli.web import ChildProcessRuns
 from stereo_spot.settings import Settings
-from tests.aws_fixtures import free_port, fresh_aws_settings
+from tests.aws_fixtures import free_port, fresh_aws_settings, made_aws_settings
 from tests.portal.conftest import MAX_UPLOAD_BYTES, create_job_via_api
 
 SOME_JOB = "someJob_0123456789abcdef"
@@ -25,13 +25,9 @@ SOME_JOB = "someJob_0123456789abcdef"
 
 @pytest.fixture
 def aws_settings(moto_endpoint: str, tmp_path: Path) -> Settings:
-    from stereo_spot.aws_setup import create_bucket_and_table
-
-    settings = fresh_aws_settings(
+    return made_aws_settings(
         "unreachable", data_dir=tmp_path / "data", max_upload_bytes=MAX_UPLOAD_BYTES
     )
-    create_bucket_and_table(settings)
-    return settings
 
 
 def test_an_upload_into_a_bucket_that_does_not_exist_is_refused_naming_it(

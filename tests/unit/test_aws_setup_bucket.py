@@ -11,17 +11,10 @@ import httpx
 import pytest
 
 from stereo_spot.cli import main
+from tests.aws_fixtures import OLDER_AWS_INIT_CORS_RULE
 
 TERRAFORM_INFRA = Path(__file__).resolve().parents[2] / "terraform" / "infra"
 PORTAL_ORIGIN = "http://127.0.0.1:8000"
-# A bucket ``aws-init`` made before parts went up as PUTs: presigned POST and playback only.
-OLDER_CORS_RULE = {
-    "AllowedMethods": ["GET", "HEAD", "POST"],
-    "AllowedOrigins": ["*"],
-    "AllowedHeaders": ["*"],
-    "ExposeHeaders": ["ETag", "Content-Length", "Content-Range"],
-    "MaxAgeSeconds": 3600,
-}
 
 
 @pytest.fixture
@@ -87,7 +80,7 @@ def test_the_portals_page_may_put_a_part_into_a_bucket_aws_init_made(bucket) -> 
 def test_aws_init_lets_browsers_put_into_a_bucket_an_older_version_made(bucket, capsys) -> None:
     s3 = _s3()
     s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [OLDER_CORS_RULE]})
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [OLDER_AWS_INIT_CORS_RULE]})
 
     assert main(["aws-init"]) == 0
 
