@@ -70,6 +70,13 @@ _STATUS_FOR_ERROR: tuple[tuple[type[StereoSpotError], int], ...] = (
 )
 
 
+# What a request that failed for an unforeseen reason is answered with; the log has the rest.
+UNEXPECTED = (
+    "Something went wrong in the portal; its log has the details. Try again, and tell its "
+    "operator if it goes on."
+)
+
+
 def create_app(
     settings: Settings | None = None,
     storage: ObjectStorage | None = None,
@@ -242,6 +249,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         if error.status_code == 405:
             response.headers["Allow"] = ", ".join(_allowed_methods(request))
         return response
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, error: Exception) -> Response:
+        # A fault of the portal's own (a bug, a store broken in a way no adapter names): the
+        # page, or JSON, it answers everything else with, not a bare "Internal Server Error".
+        # Starlette raises the error on to the server after this answer, which logs it.
+        return _error_response(request, 500, UNEXPECTED)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:

@@ -96,3 +96,24 @@ def test_a_mistyped_page_link_of_the_completed_list_is_400_saying_so(client, pag
     assert response.status_code == 400
     said = response.json()["detail"] if page.startswith("/api") else html.unescape(response.text)
     assert "That page link is not valid; go back to the first page of the list." in said
+
+
+def test_a_fault_of_the_portals_own_is_its_error_page_or_json_not_bare_text(
+    settings, storage, jobs, tmp_path
+) -> None:
+    # The jobs database broken under the running portal (a disk fault, a file overwritten):
+    # no adapter names that, and Starlette answered "Internal Server Error" as plain text.
+    from fastapi.testclient import TestClient
+
+    from portal.app import UNEXPECTED, create_app
+
+    app = create_app(settings, storage=storage, jobs=jobs)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        jobs.path.write_bytes(b"this is not a database, it was overwritten" * 100)
+
+        page = client.get("/jobs")
+        api = client.get("/api/jobs")
+
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert UNEXPECTED in html.unescape(page.text) and "<title>" in page.text
+    assert api.status_code == 500 and api.json() == {"detail": UNEXPECTED}
