@@ -231,9 +231,13 @@ def serve(settings: Settings, host: str, port: int, command: str) -> int:
             print("Starting the model server…", flush=True)
             model_server = stack.enter_context(restarting_model_server(settings, _say, command))
             settings = settings.model_copy(update={"model_url": model_server.url})
+        # Its storage and job store answer before it listens: a bucket or table missing, or an
+        # endpoint down, refuses the start with why (the launcher's start reads the jobs).
+        storage = storage_from(settings)
+        storage.check()
         jobs = job_store_from(settings)
         launcher = launcher_from(settings, jobs, stack, model_server)
-        app = create_app(settings, storage_from(settings), jobs, launcher)
+        app = create_app(settings, storage, jobs, launcher)
         server = uvicorn.Server(
             uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
         )

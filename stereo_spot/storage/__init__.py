@@ -53,6 +53,11 @@ class ObjectStorage(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def check(self) -> None:
+        """Raise StoreUnavailable, saying why, if the storage itself cannot be used (an S3
+        bucket that does not exist, an endpoint that does not answer): a service asks before
+        it takes requests, since ``exists`` reads a missing bucket as a missing key."""
+
     def size(self, key: str) -> int:
         """Size in bytes; raises ObjectNotFound if it is missing."""
 

@@ -75,6 +75,9 @@ class LocalStorage:
             raise ObjectNotFound(f"There is no object at '{source_key}'.")
         self.put_file(source, target_key)
 
+    def check(self) -> None:
+        pass  # the folder was made, or refused, as this storage was opened
+
     def exists(self, key: str) -> bool:
         return self.path_for(key).is_file()
 

@@ -32,6 +32,7 @@ from stereo_spot.errors import (
     InvalidKey,
     ObjectNotFound,
     StereoSpotError,
+    StoreUnavailable,
     UploadNotFound,
     UploadRejected,
 )
@@ -82,11 +83,14 @@ class S3Storage:
         """The sentence for a fault no method handled (``reports_unavailable``)."""
         # A HEAD has no body to name the bucket: there a missing bucket reads as a missing key.
         if error_code(fault) == "NoSuchBucket":
-            return (
-                f"The S3 bucket {self.bucket} does not exist at {endpoint_of(self.client)}; "
-                "create it with stereo-spot aws-init or Terraform."
-            )
+            return self._unavailable_bucket()
         return service_fault_sentence("S3", self.client, fault)
+
+    def _unavailable_bucket(self) -> str:
+        return (
+            f"The S3 bucket {self.bucket} does not exist at {endpoint_of(self.client)}; "
+            "create it with stereo-spot aws-init or Terraform."
+        )
 
     # -- data plane -----------------------------------------------------------------------------
 
@@ -149,6 +153,20 @@ class S3Storage:
 
     def exists(self, key: str) -> bool:
         return self._head(key) is not None
+
+    def check(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as error:
+            # A HEAD's answer has no body: a bare status, which names nothing.
+            if error_code(error) in ("404", "NoSuchBucket", "NotFound"):
+                raise StoreUnavailable(self._unavailable_bucket()) from None
+            if error_code(error) in ("403", "Forbidden"):
+                # HeadBucket needs s3:ListBucket with no prefix, which a role kept to the job
+                # prefixes (terraform/infra/irsa.tf) is refused: that says nothing of whether
+                # the bucket can be used, which the first request under a prefix tells.
+                return
+            raise
 
     def size(self, key: str) -> int:
         head = self._head(key)

@@ -148,19 +148,38 @@ def test_convert_into_a_bucket_that_does_not_exist_says_so_and_leaves_no_job(
     assert _store(cli_env).list_all() == []  # no `created` job left in `jobs list`
 
 
-def test_portal_refuses_to_start_on_a_table_that_does_not_exist(cli_env, moto_endpoint) -> None:
+def _portal_started(**environment: str) -> subprocess.CompletedProcess:
+    """``stereo-spot portal`` run as a user runs it, to its end (it should refuse to start)."""
     env = {**os.environ, "STEREO_SPOT_MODEL_URL": f"http://127.0.0.1:{free_port()}"}
     script = Path(sys.executable).with_name("stereo-spot")
-    started = subprocess.run(
+    return subprocess.run(
         [str(script), "portal", "--port", "0"],
-        env=env,
+        env={**env, **environment},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_portal_refuses_to_start_on_a_table_that_does_not_exist(cli_env, moto_endpoint) -> None:
+    from stereo_spot.aws_setup import create_bucket
+
+    create_bucket(cli_env)  # the bucket there: the table is what is missing
+    started = _portal_started()
     assert started.returncode == 1, started.stdout
     assert started.stderr == (
         f"stereo-spot: The DynamoDB table {cli_env.jobs_table} does not exist at "
         f"{moto_endpoint}; create it with stereo-spot aws-init or Terraform.\n"
+    )
+    assert "running at" not in started.stdout
+
+
+def test_portal_refuses_to_start_on_a_bucket_that_does_not_exist(cli_env, moto_endpoint) -> None:
+    # It started, and every upload then failed with a 503.
+    started = _portal_started()
+    assert started.returncode == 1, started.stdout
+    assert started.stderr == (
+        f"stereo-spot: The S3 bucket {cli_env.bucket} does not exist at {moto_endpoint}; "
+        "create it with stereo-spot aws-init or Terraform.\n"
     )
     assert "running at" not in started.stdout
