@@ -257,9 +257,13 @@ class PortalClient:
         size = video.stat().st_size
         missing = [n for n in range(1, upload["part_count"] + 1) if n not in received]
         done = sum(_part_bytes(upload, n) for n in received)
+        # A bar on a terminal only: in a log its redraws are a line of carriage returns.
+        on_a_terminal = sys.stderr.isatty()
+        if not on_a_terminal:
+            print(f"{video.name}: uploading {len(missing)} parts", file=sys.stderr)
         with (
             tqdm(total=size, initial=done, unit="B", unit_scale=True, desc="uploading",
-                 file=sys.stderr, leave=False) as bar,
+                 file=sys.stderr, leave=False, disable=not on_a_terminal) as bar,
             ThreadPoolExecutor(PARTS_IN_FLIGHT) as pool,
         ):  # fmt: skip
 

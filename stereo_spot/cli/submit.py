@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stereo_spot.cli.outputs import plan_outputs, refuse_missing_inputs
+from stereo_spot.cli.progress import run_progress
 from stereo_spot.cli.stereo_options import (
     add_encoding_options,
     add_part_options,
@@ -146,17 +147,22 @@ def _refuse_failed(job: dict) -> None:
 
 
 def _wait_and_download(portal: PortalClient, job: dict, target: Path) -> None:
-    from tqdm import tqdm
-
-    with tqdm(total=1, unit="segment", file=sys.stderr, leave=False) as bar:
+    # As convert shows its runs: a bar on a terminal, a line a phase and a tenth in a log.
+    progress = run_progress()
+    try:
         # A stopped job's status says it converts, but nothing will move it (a portal older
         # than the field sends none).
         while job["status"] not in ("completed", "failed") and not job.get("stopped"):
-            bar.total = max(job["total_segments"], 1)
-            bar.n = job["completed_segments"]
-            bar.set_description(job["status"])
+            progress.show(
+                job["status"],
+                job["completed_segments"],
+                job["total_segments"],
+                converting=job["status"] == "processing",
+            )
             time.sleep(POLL_SECONDS)
             job = portal.job(job["job_id"])
+    finally:
+        progress.close()
     _refuse_failed(job)
     if job["status"] != "completed":
         raise StereoSpotError(

@@ -71,6 +71,9 @@ def test_submit_uploads_in_parts_converts_and_downloads_each_video(stack, clip_m
     assert done.returncode == 0, done.stderr
     jobs = {m["name"]: m for m in JOB_LINE.finditer(done.stdout)}
     assert set(jobs) == {"camera.mp4", clip_mp4.name}
+    # Not a terminal: lines, not a bar's redraws (its log was a line of carriage returns).
+    assert "\r" not in done.stderr
+    assert "camera.mp4: uploading 3 parts" in done.stderr
     assert jobs["camera.mp4"]["page"] == f"{url}jobs/{jobs['camera.mp4']['id']}"
     stored = storage_from(Settings(data_dir=data)).path_for(source_key(jobs["camera.mp4"]["id"]))
     assert stored.read_bytes() == camera.read_bytes(), "the three parts joined as the file"
