@@ -6,9 +6,12 @@ build an app over a temporary data dir and real local adapters.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -70,6 +73,9 @@ _STATUS_FOR_ERROR: tuple[tuple[type[StereoSpotError], int], ...] = (
 )
 
 
+# The most of one input a refusal echoes: enough to recognise it, never the whole of a large one.
+ECHOED_CHARS = 200
+
 # What a request that failed for an unforeseen reason is answered with; the log has the rest.
 UNEXPECTED = (
     "Something went wrong in the portal; its log has the details. Try again, and tell its "
@@ -85,7 +91,17 @@ def create_app(
 ) -> FastAPI:
     """Build the portal. Without a ``launcher`` it can create and show jobs but not run them."""
     settings = settings or Settings()
-    app = FastAPI(
+    security = partial(
+        SecurityMiddleware,
+        csp=content_security_policy(_storage_origins(settings)),
+        bearer_token=_secret(settings.auth_token),
+        basic_auth=_secret(settings.basic_auth),
+        secure_cookies=(settings.public_url or "").startswith("https://"),
+        host_names=_served_names(settings),
+        public_origin=_origin(settings.public_url) if settings.public_url else None,
+    )
+    app = PortalApp(
+        security=security,
         title="Stereo-Spot",
         summary="Upload a 2D video, get it back in stereoscopic 3D.",
         version="0.1.0",
@@ -116,14 +132,21 @@ def create_app(
 
     _install_error_handlers(app)
     app.add_middleware(HeadAsGet)
-    app.add_middleware(
-        SecurityMiddleware,
-        csp=content_security_policy(_storage_origins(settings)),
-        bearer_token=_secret(settings.auth_token),
-        basic_auth=_secret(settings.basic_auth),
-        secure_cookies=(settings.public_url or "").startswith("https://"),
-    )
     return app
+
+
+class PortalApp(FastAPI):
+    """FastAPI with ``security`` (SecurityMiddleware) outside all it builds. ``add_middleware``
+    would put it inside Starlette's ServerErrorMiddleware, and the 500 that one answers an
+    unhandled error with (our handler's page included) went out without the security
+    headers."""
+
+    def __init__(self, *, security: Callable[[ASGIApp], ASGIApp], **options) -> None:
+        self._security = security
+        super().__init__(**options)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return self._security(super().build_middleware_stack())
 
 
 # Signed downloads refuse HEAD as S3 does on a URL signed for GET (a script that relied on it
@@ -157,6 +180,14 @@ class HeadAsGet:
         await self.app({**scope, "method": "GET"}, receive, send_headers_only)
 
 
+def _served_names(settings: Settings) -> list[str]:
+    """The host names an open portal answers to besides localhost and addresses."""
+    names = [name for name in settings.allowed_hosts.split(",") if name.strip()]
+    if settings.public_url and urlparse(settings.public_url).hostname:
+        names.append(urlparse(settings.public_url).hostname)
+    return names
+
+
 def _secret(value) -> str | None:
     return value.get_secret_value() if value is not None else None
 
@@ -186,6 +217,7 @@ def _wants_json(request: Request) -> bool:
 
 
 def _error_response(request: Request, status: int, message: str) -> Response:
+    message = _encodable(message)  # it may quote an input
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status)
     templates: Jinja2Templates = request.app.state.templates
@@ -217,16 +249,35 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+def _encodable(text: str) -> str:
+    """``text`` with what UTF-8 cannot carry (a lone surrogate, which JSON's ``\\ud800`` makes)
+    written as its escape, so that an answer quoting it can be sent."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _json_safe(value):
-    """``value`` with every NaN or infinity as the text JSON would need for it: Python's json
-    reads them in a body, and a refusal that echoes the input must not then fail to write it."""
+    """``value`` with every NaN or infinity as the text JSON would need for it, and every string
+    encodable: Python's json reads both in a body, and a refusal that echoes the input must not
+    then fail to write it."""
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, str):
+        return _encodable(value)
     if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
+        return {_json_safe(key): _json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_json_safe(item) for item in value]
     return value
+
+
+def _echoed(value):
+    """What a refusal says of an input: itself when short, else the beginning of it (a string
+    one's, or a list or object written as JSON text), ending in "…"."""
+    value = _json_safe(value)
+    text = value if isinstance(value, str) else json.dumps(value)
+    if len(text) <= ECHOED_CHARS:
+        return value
+    return text[:ECHOED_CHARS] + "…"
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -260,10 +311,18 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
         if _wants_json(request):
-            detail = _json_safe(jsonable_encoder(error.errors()))
-            return JSONResponse({"detail": detail}, status_code=422)
+            # Each problem echoes its input (a missing field's is the whole body), and a
+            # validator's sentence may quote it ("'…' is not a time").
+            problems = [
+                {
+                    **problem,
+                    **{key: _echoed(problem[key]) for key in ("msg", "input") if key in problem},
+                }
+                for problem in jsonable_encoder(error.errors())
+            ]
+            return JSONResponse({"detail": _json_safe(problems)}, status_code=422)
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'form'}: {e['msg']}"
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'form'}: {_echoed(e['msg'])}"
             for e in error.errors()
         )
         return _error_response(request, 422, f"Some values were not accepted ({problems}).")

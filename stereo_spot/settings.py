@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # Both unset = the portal is open (bind it to 127.0.0.1).
     auth_token: SecretStr | None = None
     basic_auth: SecretStr | None = None
+    # Without sign-in the portal answers only to the names of this machine (localhost), IP
+    # addresses and public_url's host: a page whose own name an attacker points at this machine
+    # (DNS rebinding) is refused. Other names people open it at, comma-separated ("studio-pc,
+    # studio-pc.local"), go here.
+    allowed_hosts: str = ""
     upload_url_seconds: int = Field(default=3600, gt=0)
     download_url_seconds: int = Field(default=3600, gt=0)
 

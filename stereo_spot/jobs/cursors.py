@@ -30,7 +30,19 @@ def decode(cursor: str, names: tuple[str, ...]) -> dict[str, str]:
     if (
         not isinstance(fields, dict)
         or sorted(fields) != sorted(names)
-        or not all(isinstance(value, str) and value for value in fields.values())
+        or not all(
+            isinstance(value, str) and value and _encodable(value) for value in fields.values()
+        )
     ):
         raise InvalidKey("That page cursor is not valid.")
     return fields
+
+
+def _encodable(text: str) -> bool:
+    """Whether a store can take ``text``: JSON's ``\\ud800`` makes a string no encoding can
+    carry, which SQLite and DynamoDB fail on rather than refuse."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
