@@ -148,8 +148,9 @@ def received_parts(
     upload_id: Annotated[str, Query(min_length=1, max_length=1024)],
     jobs: JobsDep,
     storage: StorageDep,
+    settings: SettingsDep,
 ) -> ReceivedPartsOut:
-    parts = uploads.received_parts(jobs, storage, job_id, upload_id)
+    parts = uploads.received_parts(jobs, storage, settings, job_id, upload_id)
     return ReceivedPartsOut(
         parts=[PartOut(number=p.number, etag=p.etag, size=p.size) for p in parts]
     )
@@ -182,7 +183,11 @@ def complete_upload(
     responses={404: {"model": ErrorOut, "description": "No such job"}},
 )
 def abort_upload(
-    job_id: str, body: AbortUploadRequest, jobs: JobsDep, storage: StorageDep
+    job_id: str,
+    body: AbortUploadRequest,
+    jobs: JobsDep,
+    storage: StorageDep,
+    settings: SettingsDep,
 ) -> Response:
-    uploads.abort_upload(jobs, storage, job_id, body.upload_id)
+    uploads.abort_upload(jobs, storage, settings, job_id, body.upload_id)
     return Response(status_code=204)

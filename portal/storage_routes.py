@@ -20,6 +20,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import FileResponse
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
@@ -27,7 +28,7 @@ from stereo_spot import keys
 from stereo_spot.domain import JobStatus
 from stereo_spot.errors import InvalidKey, JobNotFound, ObjectNotFound
 from stereo_spot.jobs import status_said
-from stereo_spot.storage.multipart import MAX_PART_BYTES, MAX_PARTS
+from stereo_spot.storage.multipart import MAX_PART_BYTES, MAX_PARTS, UploadFull
 from stereo_spot.storage.signing import (
     SignatureRejected,
     SignedLocalStorage,
@@ -75,9 +76,9 @@ async def upload(request: Request) -> Response:
     parser = MultipartParser(boundary, form.callbacks())
     try:
         async for chunk in request.stream():
-            parser.write(chunk)
+            _parsed(parser.write, chunk)
             form.drain()
-        parser.finalize()
+        _parsed(parser.finalize)
         form.drain()
         _refuse_unless_the_job_waits(request, form.key)
         form.commit()
@@ -115,24 +116,27 @@ async def upload_part(
     except SignatureRejected as rejected:
         raise HTTPException(403, str(rejected)) from None
     _refuse_unless_the_job_waits(request, key)
-    # What the whole upload may still take: parts sent past the limit would otherwise fill the
-    # disk before completing the upload refuses them.
-    held = sum(
-        part.size for part in storage.uploaded_parts(key, upload_id) if part.number != part_number
-    )
-    limit = min(MAX_PART_BYTES, request.app.state.settings.max_upload_bytes - held)
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isdigit() and int(declared) > MAX_PART_BYTES:
         raise HTTPException(413, "The part is larger than this portal accepts.")
-    part = storage.staged_part(key, upload_id, part_number)
-    written = 0
+    # Counted against the whole upload as the bytes arrive, beside its other parts streaming
+    # now: parts sent past the limit, or side by side, would otherwise fill the disk before
+    # completing the upload refuses them.
+    most = request.app.state.settings.max_upload_bytes
+    part = storage.staged_part(key, upload_id, part_number, most_bytes=most)
     try:
+        if declared is not None and declared.isdigit():
+            part.reserve(int(declared))  # refused before a byte of it is written
         async for chunk in request.stream():
-            written += len(chunk)
-            if written > limit:
+            if part.size + len(chunk) > MAX_PART_BYTES:
                 raise HTTPException(413, "The part is larger than this portal accepts.")
             part.write(chunk)
         part.commit()
+    except UploadFull:
+        part.discard()
+        raise HTTPException(
+            413, "The part would take the upload past what this portal accepts."
+        ) from None
     except ClientDisconnect:
         part.discard()
         return Response(status_code=400)
@@ -140,6 +144,16 @@ async def upload_part(
         part.discard()
         raise
     return Response(status_code=200, headers={"ETag": part.etag})
+
+
+def _parsed(step: Callable[..., object], *chunk: bytes) -> None:
+    """A body that is no well-formed multipart form (a part header past python-multipart's
+    limit, a broken boundary) is the sender's fault: 400, not a 500 whose traceback anyone could
+    fill the portal's log with, since this endpoint is open to whoever holds a signed form."""
+    try:
+        step(*chunk)
+    except MultipartParseError:
+        raise HTTPException(400, "The upload is not a well-formed multipart form.") from None
 
 
 def _refuse_unless_the_job_waits(request: Request, key: str | None) -> None:

@@ -6,10 +6,17 @@ straight to the storage (retrying a part alone when it fails), and completes the
 each part's ETag; then it starts the job as after a form upload. The file never passes through
 the portal on S3, any size up to the portal's limit goes (a form POST stops at 5 GB), and an
 upload broken off resumes from the parts the storage holds (:func:`received_parts`).
+
+The upload id the portal hands out is the storage's, its plan's part count and a MAC over both
+and the job (:func:`_upload_id`): parts are signed only within the plan (numbers past it once
+let a 20 MB upload take parts up to 9,999), on S3 too, where nothing else keeps the plan. A job
+has one unfinished upload at a time: the storage drops the one begun before as another begins.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,11 +24,18 @@ from portal.services import NotReady, get_job
 from stereo_spot import keys
 from stereo_spot.disk_space import in_words
 from stereo_spot.domain import JobStatus
-from stereo_spot.errors import StereoSpotError, UploadRejected
+from stereo_spot.errors import StereoSpotError, UploadNotFound, UploadRejected
 from stereo_spot.jobs import JobStore, status_said
 from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage
-from stereo_spot.storage.multipart import MAX_PARTS, PartPlan, UploadedPart, plan_parts
+from stereo_spot.storage.multipart import (
+    MAX_PARTS,
+    PartPlan,
+    UploadedPart,
+    plan_parts,
+    upload_gone,
+)
+from stereo_spot.storage.signing import UrlSigner, secret_from
 
 # Signed in batches: a 20 GiB file is 1,280 parts, and URLs signed far ahead of their PUT
 # could expire before it.
@@ -48,8 +62,8 @@ def start_upload(
         plan = plan_parts(size, settings.upload_part_bytes)
     except ValueError as unfit:
         raise UploadTooLarge(str(unfit)) from None
-    upload_id = storage.start_multipart_upload(keys.source_key(job_id))
-    return StartedUpload(upload_id=upload_id, plan=plan)
+    begun = storage.start_multipart_upload(keys.source_key(job_id))
+    return StartedUpload(upload_id=_upload_id(settings, job_id, begun, plan.part_count), plan=plan)
 
 
 def sign_parts(
@@ -61,26 +75,28 @@ def sign_parts(
     numbers: Sequence[int],
 ) -> list[tuple[int, str]]:
     """Signed PUT URLs for the parts ``numbers`` of the upload, valid for the upload links'
-    lifetime (``settings.upload_url_seconds``)."""
+    lifetime (``settings.upload_url_seconds``); only parts of its plan are signed."""
     _waiting_for_its_video(jobs, job_id)
     if not 1 <= len(numbers) <= MAX_PARTS_SIGNED_AT_ONCE:
         raise UploadRejected(f"Ask for 1 to {MAX_PARTS_SIGNED_AT_ONCE} parts at a time.")
-    if any(not 1 <= number <= MAX_PARTS for number in numbers):
-        raise UploadRejected(f"Parts are numbered 1 to {MAX_PARTS}.")
+    begun, part_count = _opened(settings, job_id, upload_id)
+    if any(not 1 <= number <= part_count for number in numbers):
+        raise UploadRejected(f"This upload's parts are numbered 1 to {part_count}.")
     key = keys.source_key(job_id)
-    storage.uploaded_parts(key, upload_id)  # an upload that is gone says so now, not per PUT
+    storage.uploaded_parts(key, begun)  # an upload that is gone says so now, not per PUT
     return [
-        (number, storage.presign_upload_part(key, upload_id, number, settings.upload_url_seconds))
+        (number, storage.presign_upload_part(key, begun, number, settings.upload_url_seconds))
         for number in numbers
     ]
 
 
 def received_parts(
-    jobs: JobStore, storage: ObjectStorage, job_id: str, upload_id: str
+    jobs: JobStore, storage: ObjectStorage, settings: Settings, job_id: str, upload_id: str
 ) -> list[UploadedPart]:
     """The parts the storage holds, to resume an upload that was broken off."""
     get_job(jobs, job_id)
-    return storage.uploaded_parts(keys.source_key(job_id), upload_id)
+    begun, _ = _opened(settings, job_id, upload_id)
+    return storage.uploaded_parts(keys.source_key(job_id), begun)
 
 
 def finish_upload(
@@ -97,19 +113,50 @@ def finish_upload(
     (parts sent larger than planned) is dropped whole rather than completed.
     """
     _waiting_for_its_video(jobs, job_id)
+    begun, _ = _opened(settings, job_id, upload_id)
     key = keys.source_key(job_id)
-    held = {part.number: part.size for part in storage.uploaded_parts(key, upload_id)}
+    held = {part.number: part.size for part in storage.uploaded_parts(key, begun)}
     total = sum(held.get(part.number, 0) for part in parts)
     if total > settings.max_upload_bytes:
-        storage.abort_multipart_upload(key, upload_id)
+        storage.abort_multipart_upload(key, begun)
         _refuse_over_limit(total, settings)
-    storage.complete_multipart_upload(key, upload_id, parts)
+    storage.complete_multipart_upload(key, begun, parts)
 
 
-def abort_upload(jobs: JobStore, storage: ObjectStorage, job_id: str, upload_id: str) -> None:
+def abort_upload(
+    jobs: JobStore, storage: ObjectStorage, settings: Settings, job_id: str, upload_id: str
+) -> None:
     """Drop an upload and the parts it received (one that is already gone is fine)."""
     get_job(jobs, job_id)
-    storage.abort_multipart_upload(keys.source_key(job_id), upload_id)
+    try:
+        begun, _ = _opened(settings, job_id, upload_id)
+    except UploadNotFound:
+        return  # no upload the portal began: nothing to drop
+    storage.abort_multipart_upload(keys.source_key(job_id), begun)
+
+
+def _upload_id(settings: Settings, job_id: str, begun: str, part_count: int) -> str:
+    """The id the portal hands out for the storage's upload ``begun``: it carries the plan's
+    part count, which a MAC binds to the upload and the job."""
+    return f"{begun}.{part_count}.{_mac(settings, job_id, begun, part_count)}"
+
+
+def _opened(settings: Settings, job_id: str, upload_id: str) -> tuple[str, int]:
+    """The storage's upload id and the part count of an id :func:`_upload_id` made; an id it
+    did not make, or made for another job, is no upload of this job's (UploadNotFound)."""
+    begun, _, rest = upload_id.rpartition(".")
+    begun, _, count = begun.rpartition(".")
+    if begun and count.isdigit() and 0 < int(count) <= MAX_PARTS:
+        expected = _mac(settings, job_id, begun, int(count))
+        if hmac.compare_digest(expected, rest):
+            return begun, int(count)
+    raise upload_gone(upload_id)
+
+
+def _mac(settings: Settings, job_id: str, begun: str, part_count: int) -> str:
+    secret = UrlSigner(secret_from(settings)).derive("uploads in parts")
+    message = f"{job_id}\n{begun}\n{part_count}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
 
 
 def _waiting_for_its_video(jobs: JobStore, job_id: str) -> None:

@@ -88,21 +88,14 @@ class LocalStorage:
         return path.stat().st_size
 
     def list_prefix(self, prefix: str) -> list[str]:
-        keys = []
-        for path in self.root.rglob("*"):
-            key = path.relative_to(self.root).as_posix()
-            # Hidden names are staged uploads and unfinished uploads in parts, not objects.
-            hidden = any(name.startswith(".") for name in key.split("/"))
-            if key.startswith(prefix) and not hidden and path.is_file():
-                keys.append(key)
-        return sorted(keys)
+        return keys_under(self.root, prefix)
 
     def delete_prefix(self, prefix: str) -> int:
         keys = self.list_prefix(prefix)
         for key in keys:
             self.path_for(key).unlink(missing_ok=True)
-        self._parts.abort_under(prefix)
-        _remove_empty_dirs(self.root)
+        self._parts.abort_keys(keys_under(self._parts.by_key, prefix))
+        _remove_empty_dirs(self.root, _folder_of(self.root, prefix))
         return len(keys)
 
     def uri_for(self, key: str) -> str:
@@ -153,9 +146,12 @@ class LocalStorage:
     def abort_multipart_upload(self, key: str, upload_id: str) -> None:
         self._parts.abort(key, upload_id)
 
-    def staged_part(self, key: str, upload_id: str, part_number: int) -> PartFile:
-        """Where the portal's part endpoint writes a PUT of one part."""
-        return self._parts.staged_part(key, upload_id, part_number)
+    def staged_part(
+        self, key: str, upload_id: str, part_number: int, most_bytes: int | None = None
+    ) -> PartFile:
+        """Where the portal's part endpoint writes a PUT of one part; refused as it streams
+        (UploadFull) once the upload would hold more than ``most_bytes``."""
+        return self._parts.staged_part(key, upload_id, part_number, most_bytes)
 
     def staged_writer(self, key: str) -> StagedFile:
         """A temporary file next to ``key`` that becomes the object only on ``commit``."""
@@ -196,12 +192,69 @@ class StagedFile:
         _remove_empty_dirs_up_to(self.target.parent)
 
 
-def _remove_empty_dirs(root: Path) -> None:
-    for dirpath, _dirnames, _filenames in os.walk(root, topdown=False):
-        path = Path(dirpath)
-        if path != root:
+def keys_under(root: Path, prefix: str) -> list[str]:
+    """The keys of the files under ``root`` that start with ``prefix``, sorted.
+
+    Only the folder the prefix names is walked (``jobs/x/segments/``; for one that ends mid-name,
+    ``input/x/source``, the folder it ends in): walking the whole tree, every other job's files
+    and the unfinished uploads' parts with them, made a cancel take seconds. Hidden names are
+    staged uploads and unfinished uploads in parts, not objects, and are not walked into.
+    """
+    folder = _folder_of(root, prefix)
+    if folder is None:
+        return []
+    keys = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [name for name in dirnames if not name.startswith(".")]
+        base = Path(dirpath).relative_to(root).as_posix()
+        for name in filenames:
+            key = name if base == "." else f"{base}/{name}"
+            if key.startswith(prefix) and not name.startswith(".") and _is_file(dirpath, name):
+                keys.append(key)
+    return sorted(keys)
+
+
+def _folder_of(root: Path, prefix: str) -> Path | None:
+    """The folder under ``root`` that holds every key starting with ``prefix``; None for a
+    prefix no key could start with (one that names a hidden or parent folder, or a file)."""
+    names = prefix.split("/")[:-1]  # the last name may be cut short: its folder is walked
+    if any(name in ("", ".", "..") or name.startswith(".") for name in names):
+        return None
+    folder = root.joinpath(*names)
+    # A symlink in the way would lead out of the root.
+    if not folder.is_dir() or not folder.resolve().is_relative_to(root.resolve()):
+        return None
+    return folder
+
+
+def _is_file(dirpath: str, name: str) -> bool:
+    return os.path.isfile(os.path.join(dirpath, name))
+
+
+def _remove_empty_dirs(root: Path, folder: Path | None) -> None:
+    """Drop the folders a delete under ``folder`` left empty, it and its parents included (never
+    the root, nor hidden folders: a folder an upload is being made in is empty for a moment)."""
+    if folder is None:
+        return
+    _remove_empty_below(folder)
+    for emptied in (folder, *folder.parents):
+        if emptied == root or not emptied.is_relative_to(root):
+            return
+        try:
+            emptied.rmdir()
+        except OSError:
+            return
+
+
+def _remove_empty_below(folder: Path) -> None:
+    below: list[Path] = []
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        below = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+    for sub in below:
+        if not sub.name.startswith("."):
+            _remove_empty_below(sub)
             with contextlib.suppress(OSError):
-                path.rmdir()
+                sub.rmdir()
 
 
 def _remove_empty_dirs_up_to(path: Path) -> None:

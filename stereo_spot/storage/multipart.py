@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from stereo_spot.errors import UploadNotFound
+from stereo_spot.errors import UploadNotFound, UploadRejected
 
 MIB = 1024**2
 # S3's limits (also kept by the local adapter): every part but the last at least 5 MiB, at most
@@ -61,6 +61,11 @@ class UploadedPart:
     number: int
     etag: str
     size: int = 0
+
+
+class UploadFull(UploadRejected):
+    """A part that would take its upload past the most it may hold (the local adapter refuses
+    it as it streams; S3 takes any part up to 5 GiB, and completing sums the sizes)."""
 
 
 def upload_gone(upload_id: str) -> UploadNotFound:

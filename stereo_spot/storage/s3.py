@@ -261,10 +261,24 @@ class S3Storage:
     # -- uploads in parts -----------------------------------------------------------------------
 
     def start_multipart_upload(self, key: str, content_type: str = "video/mp4") -> str:
+        # One unfinished upload per key, as the local adapter keeps: each may hold up to the
+        # portal's limit until completed, so twenty begun for one job would hold twenty times it.
+        # (Two begun at the very same moment can both stay; the lifecycle rule ends the other.)
+        for earlier in self._unfinished_uploads(key):
+            self.abort_multipart_upload(key, earlier)
         response = self.client.create_multipart_upload(
             Bucket=self.bucket, Key=validate_key(key), ContentType=content_type
         )
         return str(response["UploadId"])
+
+    def _unfinished_uploads(self, key: str) -> list[str]:
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        return [
+            upload["UploadId"]
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=validate_key(key))
+            for upload in page.get("Uploads", [])
+            if upload["Key"] == key
+        ]
 
     def presign_upload_part(
         self, key: str, upload_id: str, part_number: int, expires_in: int = 3600

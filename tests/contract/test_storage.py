@@ -142,6 +142,30 @@ def test_list_prefix_is_sorted_and_scoped(storage: ObjectStorage, tmp_path: Path
     assert storage.list_prefix("nothing-here/") == []
 
 
+def test_a_prefix_may_end_mid_name(storage: ObjectStorage, tmp_path: Path) -> None:
+    # keys.segment_prefixes names a job's source segments by their index's first digit.
+    src = _write(tmp_path / "seg.mp4", b"segment")
+    keys = [
+        f"segments/{JOB_ID}/0001_sbs.mp4",
+        f"segments/{JOB_ID}/0002_sbs.mp4",
+        f"segments/{JOB_ID}/1000_sbs.mp4",
+        f"segments/{JOB_ID}/part.mp4",
+        f"segments/{JOB_ID}/0deep/x.mp4",
+        f"segments/{OTHER_JOB_ID}/0001_sbs.mp4",
+        source_key(JOB_ID),
+        f"input/{JOB_ID}/sourcer/x.mp4",
+    ]
+    for key in keys:
+        storage.put_file(src, key)
+
+    assert storage.list_prefix(f"segments/{JOB_ID}/0") == sorted([*keys[:2], keys[4]])
+    assert storage.list_prefix(f"input/{JOB_ID}/source") == sorted([keys[6], keys[7]])
+    assert storage.list_prefix(f"segments/{JOB_ID[:5]}") == sorted(keys[:6])
+    assert storage.list_prefix("") == sorted(keys)
+    assert storage.delete_prefix(f"segments/{JOB_ID}/1") == 1
+    assert storage.list_prefix(f"segments/{JOB_ID}/") == sorted(keys[:2] + keys[3:5])
+
+
 def test_delete_prefix_removes_only_that_prefix(storage: ObjectStorage, tmp_path: Path) -> None:
     src = _write(tmp_path / "seg.mp4", b"segment")
     for i in range(5):

@@ -106,3 +106,19 @@ def test_deleting_a_prefix_drops_its_unfinished_uploads(parts_storage) -> None:
 
     with pytest.raises(UploadNotFound):
         storage.uploaded_parts(KEY, upload_id)
+
+
+def test_beginning_another_upload_of_a_key_drops_the_one_before(parts_storage) -> None:
+    # A key has one unfinished upload at a time: each may hold up to the portal's limit.
+    storage, put = parts_storage
+    earlier = storage.start_multipart_upload(KEY)
+    _send(storage, put, earlier, 1, FIRST)
+
+    later = storage.start_multipart_upload(KEY)
+
+    with pytest.raises(UploadNotFound):
+        storage.uploaded_parts(KEY, earlier)
+    assert storage.uploaded_parts(KEY, later) == []
+    storage.delete_prefix("input/contractJob_0123456789/")
+    with pytest.raises(UploadNotFound):
+        storage.uploaded_parts(KEY, later)

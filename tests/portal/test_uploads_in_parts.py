@@ -3,18 +3,23 @@ upload page's script does (portal/static/portal.js), and what the portal refuses
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from portal.app import create_app
+from stereo_spot.domain import new_job_id
 from stereo_spot.keys import source_key
 from stereo_spot.settings import Settings
-from stereo_spot.storage.local_parts import ABANDONED_AFTER_SECONDS, FOLDER
+from stereo_spot.storage import local_parts
+from stereo_spot.storage.local_parts import ABANDONED_AFTER_SECONDS, BY_KEY, FOLDER
 from stereo_spot.storage.multipart import MIB
 from stereo_spot.wiring import job_store_from, storage_from
 from tests.portal.conftest import create_job_via_api, post_upload, upload_in_parts
@@ -223,16 +228,17 @@ def test_deleting_a_job_drops_its_unfinished_upload(client, settings) -> None:
     assert not _unfinished(settings)
 
 
-def test_an_upload_abandoned_for_two_days_is_dropped(client, settings) -> None:
+def test_an_upload_abandoned_for_two_days_is_dropped(client, settings, monkeypatch) -> None:
     job_id, _ = create_job_via_api(client)
     upload = _begin(client, job_id, 100)
     assert _put(client, upload, 1, b"half of a file").status_code == 200
-    folder = settings.media_root / FOLDER / upload["upload_id"]
+    (folder,) = _unfinished(settings)
     long_ago = time.time() - ABANDONED_AFTER_SECONDS - 60
-    for path in (folder, *folder.iterdir()):
+    for path in (*folder.iterdir(), folder):
         os.utime(path, (long_ago, long_ago))
+    monkeypatch.setattr(local_parts, "SWEEP_EVERY_SECONDS", 0)  # a minute after the last look
 
-    _begin(client, create_job_via_api(client)[0], 100)  # any new upload sweeps
+    _begin(client, create_job_via_api(client)[0], 100)  # a new upload sweeps
 
     assert not folder.exists()
     gone = client.get(upload["links"]["received"], params={"upload_id": upload["upload_id"]})
@@ -242,4 +248,212 @@ def test_an_upload_abandoned_for_two_days_is_dropped(client, settings) -> None:
 def _unfinished(settings: Settings) -> list[Path]:
     """The local adapter's unfinished uploads (the folder goes when the last one does)."""
     folder = settings.media_root / FOLDER
-    return list(folder.iterdir()) if folder.exists() else []
+    return [path for path in folder.iterdir() if path.name != BY_KEY] if folder.exists() else []
+
+
+def test_only_the_parts_of_the_plan_are_signed(big_client) -> None:
+    job_id, _ = create_job_via_api(big_client)
+    upload = _begin(big_client, job_id, 6 * MIB)  # two parts of 5 MiB and 1 MiB
+    assert upload["part_count"] == 2
+
+    answers = [
+        big_client.post(
+            upload["links"]["sign"], json={"upload_id": upload["upload_id"], "numbers": numbers}
+        )
+        for numbers in ([1, 2, 3], [9999])
+    ]
+
+    for answer in answers:
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["detail"] == "This upload's parts are numbered 1 to 2."
+    forged = upload["upload_id"].replace(".2.", ".9999.")
+    refused = big_client.post(upload["links"]["sign"], json={"upload_id": forged, "numbers": [3]})
+    assert refused.status_code == 404 and "start the upload again" in refused.text
+
+
+def test_parts_sent_side_by_side_cannot_together_pass_the_limit(big_client, big_settings):
+    """Each part once counted what the upload held as it began: sent at once, each saw an empty
+    upload, and together they held far past the limit."""
+    job_id, _ = create_job_via_api(big_client)
+    upload = _begin(big_client, job_id, 20 * MIB)  # four parts of 5 MiB, under 24 MiB
+    urls = big_client.post(
+        upload["links"]["sign"], json={"upload_id": upload["upload_id"], "numbers": [1, 2, 3, 4]}
+    ).json()["parts"]
+
+    async def slowly(size: int):  # no Content-Length: counted only as the bytes arrive
+        for _ in range(size // MIB):
+            yield b"\0" * MIB
+            await asyncio.sleep(0.01)  # every part streams beside the others
+
+    async def put_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=big_client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as h:
+            return await asyncio.gather(
+                *(h.put(part["url"], content=slowly(10 * MIB)) for part in urls)
+            )
+
+    answers = asyncio.run(put_all())
+
+    held = big_client.get(
+        upload["links"]["received"], params={"upload_id": upload["upload_id"]}
+    ).json()["parts"]
+    assert sorted(answer.status_code for answer in answers) == [200, 200, 413, 413]
+    assert sum(part["size"] for part in held) == 20 * MIB <= LIMIT
+    on_disk = sum(p.stat().st_size for p in _unfinished(big_settings)[0].iterdir())
+    assert on_disk < LIMIT, "nothing of a refused part is kept"
+
+
+def test_a_part_that_says_it_would_not_fit_is_refused_before_it_is_sent(big_client) -> None:
+    job_id, _ = create_job_via_api(big_client)
+    upload = _begin(big_client, job_id, 20 * MIB)
+    assert _put(big_client, upload, 1, b"x" * (20 * MIB)).status_code == 200
+
+    past = _put(big_client, upload, 2, b"y" * (5 * MIB))  # its Content-Length says 5 MiB
+
+    assert past.status_code == 413
+    assert past.json()["detail"] == (
+        "The part would take the upload past what this portal accepts."
+    )
+
+
+def test_beginning_another_upload_drops_the_one_begun_before(big_client, big_settings):
+    """Each upload may hold up to the limit: twenty begun for one job held twenty times it."""
+    job_id, _ = create_job_via_api(big_client)
+    first = _begin(big_client, job_id, 6 * MIB)
+    signed = big_client.post(
+        first["links"]["sign"], json={"upload_id": first["upload_id"], "numbers": [2]}
+    ).json()["parts"][0]["url"]
+    assert _put(big_client, first, 1, b"x" * (5 * MIB)).status_code == 200
+
+    second = _begin(big_client, job_id, 6 * MIB)
+
+    gone = big_client.get(first["links"]["received"], params={"upload_id": first["upload_id"]})
+    assert gone.status_code == 404 and "start the upload again" in gone.json()["detail"]
+    assert big_client.put(signed, content=b"late").status_code == 404
+    assert len(_unfinished(big_settings)) == 1
+    # The one begun last goes on, and a page reloaded resumes it (asking what arrived).
+    assert _put(big_client, second, 1, b"z" * (5 * MIB)).status_code == 200
+    resumed = big_client.get(second["links"]["received"], params={"upload_id": second["upload_id"]})
+    assert [p["number"] for p in resumed.json()["parts"]] == [1]
+
+
+def test_a_begin_reads_no_other_upload_and_a_delete_no_other_job(
+    client, storage, settings, monkeypatch
+) -> None:
+    """A begin once read every unfinished upload's folder, and a delete or a cancel the whole
+    media folder once per prefix: with 5,000 uploads left, each took seconds."""
+    others = [new_job_id() for _ in range(20)]
+    for other in others:
+        storage.start_multipart_upload(source_key(other))
+        storage.put_file(_small_file(settings), f"jobs/{other}/final.mp4")
+    job_id, _ = create_job_via_api(client)
+    read = _folders_read(monkeypatch)
+
+    _begin(client, job_id, 100)
+    begun = list(read)
+    read.clear()
+    assert client.delete(f"/api/jobs/{job_id}").status_code == 204
+
+    media = settings.media_root.resolve()
+    uploads = media / FOLDER
+    assert not [p for p in begun if p.is_relative_to(uploads) and p != uploads], begun
+    under_media = [p for p in read if p.is_relative_to(media)]
+    assert under_media and all(job_id in p.parts for p in under_media), under_media
+    assert storage.list_prefix(f"jobs/{others[0]}/") == [f"jobs/{others[0]}/final.mp4"]
+
+
+def test_an_upload_being_made_is_not_taken_for_abandoned(client, settings, monkeypatch):
+    """Two begins at once: a sweep took the other's folder, made but not yet holding its key,
+    for an abandoned upload, and that begin failed with a 500."""
+    monkeypatch.setattr(local_parts, "SWEEP_EVERY_SECONDS", 0)
+    job_id, _ = create_job_via_api(client)
+    _begin(client, job_id, 100)
+    being_made = settings.media_root / FOLDER / "madeAMomentAgo_0123456789"
+    being_made.mkdir()
+
+    _begin(client, create_job_via_api(client)[0], 100)
+
+    assert being_made.is_dir()
+
+
+def test_many_uploads_begun_at_once_all_begin(settings, monkeypatch) -> None:
+    monkeypatch.setattr(local_parts, "SWEEP_EVERY_SECONDS", 0)  # every begin sweeps
+    storage = storage_from(settings)
+    keys = [source_key(new_job_id()) for _ in range(64)]
+
+    with ThreadPoolExecutor(8) as pool:
+        begun = list(pool.map(storage.start_multipart_upload, keys))
+
+    assert all(storage.uploaded_parts(k, u) == [] for k, u in zip(keys, begun, strict=True))
+
+
+def test_a_malformed_upload_form_is_a_400_not_a_traceback(client, caplog) -> None:
+    """The signed form's endpoint is open without sign-in: a bad body is the sender's fault."""
+    body = (
+        b'--XX\r\nContent-Disposition: form-data; name="key"\r\nX-Big: '
+        + b"a" * 20000
+        + b"\r\n\r\nv\r\n--XX--\r\n"
+    )
+
+    answer = client.post(
+        "/storage/upload",
+        content=body,
+        headers={"Content-Type": "multipart/form-data; boundary=XX"},
+    )
+
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == "The upload is not a well-formed multipart form."
+    assert not [record for record in caplog.records if record.exc_info], "no traceback logged"
+
+
+def _small_file(settings: Settings) -> Path:
+    path = settings.data_dir / "small.mp4"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"a result")
+    return path
+
+
+def _folders_read(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every folder listed by name from now on (os.scandir and os.listdir serve pathlib and
+    os.walk; rmtree lists the folder it drops by descriptor)."""
+    read: list[Path] = []
+    scandir, listdir = os.scandir, os.listdir
+
+    def named(path) -> None:
+        if not isinstance(path, int):
+            read.append(Path(os.fsdecode(path)).resolve())
+
+    def scanned(path=".", *args):
+        named(path)
+        return scandir(path, *args)
+
+    def listed(path=".", *args):
+        named(path)
+        return listdir(path, *args)
+
+    monkeypatch.setattr(os, "scandir", scanned)
+    monkeypatch.setattr(os, "listdir", listed)
+    return read
+
+
+def test_a_part_arriving_as_its_upload_is_replaced_is_told_the_upload_is_gone(big_client):
+    job_id, _ = create_job_via_api(big_client)
+    upload = _begin(big_client, job_id, 6 * MIB)
+    url = big_client.post(
+        upload["links"]["sign"], json={"upload_id": upload["upload_id"], "numbers": [1]}
+    ).json()["parts"][0]["url"]
+
+    async def replaced_midway():
+        yield b"x" * MIB
+        await asyncio.sleep(0.05)
+        _begin(big_client, job_id, 6 * MIB)  # another tab begins the job's upload again
+        yield b"x" * (4 * MIB)
+
+    async def put() -> httpx.Response:
+        transport = httpx.ASGITransport(app=big_client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as h:
+            return await h.put(url, content=replaced_midway())
+
+    answer = asyncio.run(put())
+
+    assert answer.status_code == 404 and "start the upload again" in answer.json()["detail"]
