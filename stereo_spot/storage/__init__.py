@@ -87,7 +87,8 @@ class ObjectStorage(Protocol):
 
     def start_multipart_upload(self, key: str, content_type: str = "video/mp4") -> str:
         """Begin an upload of ``key`` in parts; returns its upload id. Nothing is visible at
-        ``key`` until :meth:`complete_multipart_upload`."""
+        ``key`` until :meth:`complete_multipart_upload`. An unfinished upload of ``key`` begun
+        before is dropped with its parts: a key has one at a time."""
 
     def presign_upload_part(
         self, key: str, upload_id: str, part_number: int, expires_in: int = 3600

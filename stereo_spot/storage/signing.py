@@ -175,6 +175,10 @@ class StagedPart(StagedFile, Protocol):
 
     etag: str
 
+    def reserve(self, size: int) -> None:
+        """Take ``size`` bytes of the upload's room before they arrive (a PUT's
+        Content-Length); raises UploadFull when they would not fit."""
+
 
 @runtime_checkable
 class SignedLocalStorage(Protocol):
@@ -189,6 +193,9 @@ class SignedLocalStorage(Protocol):
 
     def staged_writer(self, key: str) -> StagedFile: ...
 
-    def staged_part(self, key: str, upload_id: str, part_number: int) -> StagedPart:
+    def staged_part(
+        self, key: str, upload_id: str, part_number: int, most_bytes: int | None = None
+    ) -> StagedPart:
         """Where a PUT of one part is written; raises UploadNotFound unless ``upload_id`` is an
-        unfinished upload of ``key``."""
+        unfinished upload of ``key``, and UploadFull once the upload, with the parts streaming
+        beside this one, would hold more than ``most_bytes``."""
