@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -148,3 +148,17 @@ def upload_in_parts(client: TestClient, job_id: str, path: Path, put=None) -> di
     )
     assert done.status_code == 204, done.text
     return upload
+
+
+@contextmanager
+def portal_on_s3(settings: Settings) -> Iterator[TestClient]:
+    """The portal as ``stereo-spot portal`` wires it for the aws backend (``settings``); its
+    launcher resumes the runs a portal before it left part-way."""
+    from stereo_spot.cli.web import launcher_from
+
+    with ExitStack() as stack:
+        jobs = job_store_from(settings)
+        launcher = launcher_from(settings, jobs, stack)
+        app = create_app(settings, storage_from(settings), jobs, launcher)
+        with TestClient(app) as client:
+            yield client

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,7 +23,12 @@ from stereo_spot.domain import Layout
 from stereo_spot.settings import Settings
 from tests.aws_fixtures import fresh_aws_settings, made_aws_settings
 from tests.media import probe, video_stream
-from tests.portal.conftest import MAX_UPLOAD_BYTES, create_job_via_api, upload_in_parts
+from tests.portal.conftest import (
+    MAX_UPLOAD_BYTES,
+    create_job_via_api,
+    portal_on_s3,
+    upload_in_parts,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -40,18 +44,13 @@ def aws_settings(moto_endpoint: str, tmp_path: Path) -> Settings:
 def aws_portal(aws_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     """The portal as ``stereo-spot portal`` wires it for the aws backend, with a model server."""
     from inference_service.launcher import running_model_server
-    from stereo_spot.cli.web import launcher_from
-    from stereo_spot.wiring import job_store_from, storage_from
 
     monkeypatch.setenv("STEREO_SPOT_SEGMENT_SECONDS", "1")  # several segments from a 3 s clip
-    with ExitStack() as stack:
-        model_url = stack.enter_context(running_model_server(aws_settings))
-        settings = aws_settings.model_copy(update={"model_url": model_url})
-        jobs = job_store_from(settings)
-        launcher = launcher_from(settings, jobs, stack)
-        app = create_app(settings, storage_from(settings), jobs, launcher)
-        with TestClient(app) as client:
-            yield client
+    with (
+        running_model_server(aws_settings) as model_url,
+        portal_on_s3(aws_settings.model_copy(update={"model_url": model_url})) as client,
+    ):
+        yield client
 
 
 def _wait_for_final(client: TestClient, job_id: str, timeout: float = 240) -> dict:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -20,7 +19,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from portal import services
-from portal.app import create_app
 from stereo_spot import keys
 from stereo_spot.domain import JobStatus, Layout, StereoParams
 from stereo_spot.settings import Settings
@@ -28,7 +26,12 @@ from stereo_spot.storage import ObjectStorage
 from stereo_spot.wiring import job_store_from, storage_from
 from tests.aws_fixtures import made_aws_settings
 from tests.media import audio_streams, make_clip, probe, video_stream
-from tests.portal.conftest import MAX_UPLOAD_BYTES, create_job_via_api, upload_in_parts
+from tests.portal.conftest import (
+    MAX_UPLOAD_BYTES,
+    create_job_via_api,
+    portal_on_s3,
+    upload_in_parts,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -54,20 +57,6 @@ def settings(aws_settings: Settings) -> Iterator[Settings]:
 def holiday(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("STEREO_SPOT_SEGMENT_SECONDS", "1")  # several segments from a preview
     return make_clip(tmp_path / "holiday.mp4", seconds=8, size="192x108")
-
-
-@contextmanager
-def portal_on_s3(settings: Settings) -> Iterator[TestClient]:
-    """The portal as ``stereo-spot portal`` wires it for the aws backend; its launcher resumes
-    the runs a portal before it left part-way."""
-    from stereo_spot.cli.web import launcher_from
-
-    with ExitStack() as stack:
-        jobs = job_store_from(settings)
-        launcher = launcher_from(settings, jobs, stack)
-        app = create_app(settings, storage_from(settings), jobs, launcher)
-        with TestClient(app) as client:
-            yield client
 
 
 class StoppedPortal:
