@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 
-from pipelines.local_runner import note_interrupted, run_job, run_log_path
+from pipelines.local_runner import mark_run_stopped, note_interrupted, run_job, run_log_path
 from stereo_spot.errors import RunInProgress, StereoSpotError
 from stereo_spot.settings import Settings
 
@@ -98,6 +98,7 @@ def _end_the_run(parent: int, settings: Settings, job_id: str) -> None:
     converted so far are kept for the job's next run."""
     print(f"The process that started this run ({parent}) has ended.", file=sys.stderr, flush=True)
     note_interrupted(run_log_path(settings, job_id))
+    mark_run_stopped(settings, job_id)  # it may not have taken its lock yet
     if os.getpgrp() == os.getpid():  # a group of its own, as start_job_process makes it
         os.killpg(os.getpgrp(), signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)

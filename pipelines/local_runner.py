@@ -136,12 +136,28 @@ def run_in_progress(settings: Settings, job_id: str) -> str | None:
 def stopped_part_way(settings: Settings, job: Job) -> bool:
     """Whether the job's record says it is being converted while its run on this machine has
     ended, nobody running it now (the run was killed or its machine stopped). A job whose runs
-    were never on this machine (a cluster's) is not judged: its lock file is not here."""
+    were never on this machine (a cluster's) is not judged: its lock file is not here.
+
+    A queued job counts when a ``convert`` made it (it has an output path) and its run was
+    stopped before it took its lock (:func:`mark_run_stopped`): no queue will ever start it. A
+    portal's queued job (no output path) is waiting its turn, not stopped."""
+    convert_stopped_it_early = job.status is JobStatus.QUEUED and bool(job.output_path)
     return (
-        job.status in LEFT_PART_WAY
+        (job.status in LEFT_PART_WAY or convert_stopped_it_early)
         and _lock_path(Path(settings.runs_dir) / job.job_id).exists()
         and run_in_progress(settings, job.job_id) is None
     )
+
+
+def mark_run_stopped(settings: Settings, job_id: str) -> None:
+    """Leave the job's run lock file behind, held by nobody, for a run that was stopped: one
+    stopped in its first second or two (its runner still importing) had not made it yet, and
+    its job, left queued with no trace of a run, read as running forever (jobs list, its page,
+    a delete refused). Harmless when the run had made it: it is only a file."""
+    run_root = Path(settings.runs_dir) / job_id
+    with contextlib.suppress(OSError):  # a full disk: the job is then left as it was
+        run_root.mkdir(parents=True, exist_ok=True)
+        _lock_path(run_root).touch()
 
 
 @contextlib.contextmanager
@@ -169,6 +185,12 @@ def _scratch_folder(run_root: Path) -> Iterator[Path]:
             os.environ["TMPDIR"] = before
         tempfile.tempdir = None
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def drop_scratch(settings: Settings, job_id: str) -> None:
+    """Remove the scratch folder a stopped run left (its next run would clear it first): on a
+    disk that filled, the room it frees lets the job store there record why the job failed."""
+    shutil.rmtree(Path(settings.runs_dir) / job_id / "scratch", ignore_errors=True)
 
 
 def run_log_path(settings: Settings, job_id: str) -> Path:
@@ -317,7 +339,9 @@ INTERRUPTED = "The run was interrupted; the segments it converted are kept."
 
 def note_interrupted(log_path: Path) -> None:
     stamp = time.strftime("%H:%M:%S")
-    with open(log_path, "a") as log_file:
+    # A full disk (often why the run is stopped) cannot take the line: its "No space left on
+    # device" would take the place of the reason the run stopped.
+    with contextlib.suppress(OSError), open(log_path, "a") as log_file:
         log_file.write(f"\n{stamp} {INTERRUPTED}\n")
 
 

@@ -475,6 +475,9 @@ class Job(BaseModel):
     # The file ``stereo-spot convert`` on this machine was asked to write the 3D video to:
     # ``jobs retry`` writes it there too once an interrupted run is finished.
     output_path: str | None = None
+    # The segment length ``convert --segment-seconds`` was given, which ``jobs retry`` splits
+    # at too (None: the configured default).
+    segment_seconds: float | None = None
     # The result's text tracks, in order, each stored as WebVTT (keys.subtitles_key).
     subtitles: list[SubtitleTrack] = Field(default_factory=list)
     # Pictures of the video that could not be decoded (a file with holes in it): the picture

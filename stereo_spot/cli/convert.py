@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -37,6 +39,7 @@ from stereo_spot.disk_space import (
     free_bytes,
     in_words,
     is_out_of_space,
+    left_in,
     ran_out,
 )
 from stereo_spot.domain import (
@@ -123,12 +126,8 @@ def run_convert(args: argparse.Namespace) -> int:
     )
     failed: list[Path] = []
     # Results named after their inputs are named after the part converted, once it is known:
-    # one ending at a time past the video's end is named after the video's end. Which file such
-    # a result replaces is said then.
+    # one ending at a time past the video's end is named after the video's end.
     named_late = not names_a_file(args.output) and part is not None and part.end is not None
-    if not named_late:
-        for _, output in plan:
-            _say_if_replaced(output)
     taken = {path.resolve() for pair in plan for path in pair}
     # The model server loads while the first upload is stored and probed and its run chunks
     # it, and one server converts every video: its start is paid once.
@@ -153,7 +152,9 @@ def run_convert(args: argparse.Namespace) -> int:
                     started = ahead.take(source)
                     if named_late:
                         output = conversion.named_after_the_part(source, output, started, taken)
-                        _say_if_replaced(output)
+                    # Said once the video is past its refusals (an engine without its weights,
+                    # a file that is not a video): a refusal replaces nothing.
+                    _say_if_replaced(output)
                     conversion.finish(
                         started,
                         output,
@@ -273,7 +274,11 @@ class _Conversion:
         if started.note:
             print(f"note: {started.note}", file=sys.stderr)
         with contextlib.suppress(TransitionConflict):  # a run that already ended keeps its say
-            self.jobs.update(started.job_id, output_path=str(output.resolve()))
+            self.jobs.update(
+                started.job_id,
+                output_path=str(output.resolve()),
+                segment_seconds=self.segment_seconds,  # for `jobs retry`
+            )
         try:
             run_with_progress(
                 self.settings, started.job_id, self.segment_seconds, server,
@@ -523,6 +528,8 @@ def run_with_progress(
     from inference_service.launcher import how_it_ended
     from pipelines.local_runner import (
         drop_run_folder,
+        drop_scratch,
+        mark_run_stopped,
         run_in_progress,
         start_job_process,
         stop_job_process,
@@ -536,7 +543,7 @@ def run_with_progress(
     try:
         process, log_path = started or start_job_process(settings, job_id, segment_seconds)
         while True:
-            job = jobs.get(job_id)
+            job = _job_while_running(jobs, job_id, settings)
             phase = job.status.value
             if job.status is JobStatus.CHUNKING and job.chunk_progress:
                 phase = f"chunking, transcoding {job.chunk_progress:.0%}"
@@ -571,12 +578,27 @@ def run_with_progress(
         # The run has a process group of its own, which the terminal's Ctrl-C does not reach.
         if process is not None:
             stop_job_process(process, log_path)
+            # Stopped before its runner took the run lock, the job would read as queued
+            # forever: `jobs list` says stopped, and `jobs delete` takes it.
+            mark_run_stopped(settings, job_id)
         raise
+    except DiskFull as full:
+        # The job store's disk filled: the run cannot say how it goes, so it stops, and the
+        # sentence its step wrote in its log (the folder it was writing in) is the reason.
+        if process is not None:
+            stop_job_process(process, log_path)
+            drop_scratch(settings, job_id)
+        reason = _full_disk_in_log(log_path) or str(full)
+        _fail_if_store_writable(jobs, job_id, reason)
+        raise DiskFull(reason) from None
     finally:
         progress.close()
     # A runner that ended by itself (cancelled, failed) may leave a task it was starting.
     stop_job_process(process, log_path)
-    job = jobs.get(job_id)
+    try:
+        job = _job_while_running(jobs, job_id, settings)
+    except DiskFull as full:
+        raise DiskFull(_full_disk_in_log(log_path) or str(full)) from None
     drop_run_folder(settings, job)
     if when_joining is not None and job.status is JobStatus.COMPLETED:
         # A join over between two polls: the next video still starts before this one's result
@@ -594,8 +616,77 @@ def run_with_progress(
         jobs.update(job_id, error=reason)
         raise ConversionFailed(reason)
     if job.status is not JobStatus.COMPLETED:
+        full = _full_disk_in_log(log_path)
+        if full and "disk space" not in (job.error or ""):
+            # A step that filled the disk could not write its reason to the job store there.
+            _fail_if_store_writable(jobs, job_id, full)
+            raise DiskFull(full)
         reason = job.error or f"The pipeline stopped unexpectedly; see {log_path}."
         if not job.status.is_final:
             jobs.transition(job_id, JobStatus.FAILED, error=reason)
         raise ConversionFailed(reason)
     return job
+
+
+def store_full_said(error: BaseException, data_dir: Path) -> str | None:
+    """What to say for a job store that cannot be read or written because its disk is full,
+    or None for another error. SQLite says "database or disk is full", or, when it cannot grow
+    its write-ahead index on a full disk, only "disk I/O error": taken for a full disk when
+    the data folder's disk has (almost) no room left."""
+    if not isinstance(error, sqlite3.OperationalError):
+        return None
+    free = free_bytes(data_dir)
+    nearly_full = free is not None and free < STORE_NEARLY_FULL
+    if not (is_out_of_space(error) or ("disk I/O error" in str(error) and nearly_full)):
+        return None
+    return (
+        f"The job store in {data_dir} cannot be read or written: its disk is full"
+        f"{left_in(data_dir)}. Free some space there, {LARGER_DISK}."
+    )
+
+
+# Less room than this left on the data folder's disk, SQLite's "disk I/O error" is taken for
+# the disk's doing (as stereo_spot.disk_space takes a step's failure).
+STORE_NEARLY_FULL = 4 * 2**20
+
+
+def _job_while_running(jobs: JobStore, job_id: str, settings: Settings) -> Job:
+    """The job's record, or :class:`DiskFull` when the data folder's disk has filled so that
+    the store cannot be read (a traceback said "sqlite3.OperationalError: disk I/O error")."""
+    try:
+        return jobs.get(job_id)
+    except sqlite3.OperationalError as error:
+        said = store_full_said(error, Path(settings.data_dir))
+        if said is None:
+            raise
+        raise DiskFull(said) from None
+
+
+# The sentence stereo_spot.disk_space.ran_out writes, as a step's failure puts it in the run's
+# log: "The model server ran out of disk space in /data/runs/... (0.0 MiB left). Converting a
+# segment takes ...: free some, then convert the video again."
+_RAN_OUT = re.compile(
+    r"[A-Z][\w .]*? ran out of disk space in [^\n]*?: free some, [^\n]*?\.(?=\s|$)"
+)
+
+# A run's log starts so (kfp.local): the sentence looked for is the last run's, not an earlier
+# one's (each run of a job appends to its log).
+_RUN_STARTS = "Running pipeline:"
+
+
+def _full_disk_in_log(log_path: Path) -> str | None:
+    """The last "... ran out of disk space in ..." sentence of the job's last run, if any."""
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return None
+    found = _RAN_OUT.findall(text[text.rfind(_RUN_STARTS) :] if _RUN_STARTS in text else text)
+    return found[-1] if found else None
+
+
+def _fail_if_store_writable(jobs: JobStore, job_id: str, reason: str) -> None:
+    """Mark the job failed with ``reason`` where the store can still be written: on a disk
+    that is still full it cannot (the job is then listed as stopped, and can be resumed)."""
+    with contextlib.suppress(sqlite3.OperationalError, TransitionConflict):
+        if not jobs.get(job_id).status.is_final:
+            jobs.transition(job_id, JobStatus.FAILED, error=reason)

@@ -18,6 +18,7 @@ from stereo_spot.jobs import (
     delete,
     drop_segments,
     find,
+    status_said,
 )
 from stereo_spot.keys import final_key
 from stereo_spot.settings import Settings
@@ -42,7 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "retry", help="resume an interrupted job, reusing the segments already converted"
     )
     retry.add_argument("job_id", help=JOB_ID_HELP)
-    retry.add_argument("--segment-seconds", type=segment_seconds, default=None)
+    retry.add_argument(
+        "--segment-seconds",
+        type=segment_seconds,
+        default=None,
+        help="segment length in seconds, for a job not split yet (default: what its convert "
+        "was given, else STEREO_SPOT_SEGMENT_SECONDS, 10)",
+    )
     retry.add_argument(
         "-o",
         "--output",
@@ -90,10 +97,13 @@ def run_list(args: argparse.Namespace) -> int:
         where = settings.data_dir if settings.backend == "local" else settings.jobs_table
         print(f"No jobs in {where}.", file=sys.stderr)
     any_stopped = False
+    failed: list[Job] = []
     for job in listed:
-        status = job.status.value
+        status = status_said(job)  # "cancelled", not a "failed" that reads as a fault
         if stopped_part_way(settings, job):
             status, any_stopped = "stopped", True
+        elif status == "failed":
+            failed.append(job)
         done = f"{job.completed_segments}/{job.total_segments}"
         print(
             f"{job.job_id}  {status:<12} {done:>9}  {job.layout.value:<9} {job.source_name}"
@@ -105,7 +115,32 @@ def run_list(args: argparse.Namespace) -> int:
             "resume it with: stereo-spot jobs retry JOB",
             file=sys.stderr,
         )
+    _say_why_they_failed(failed)
     return 0
+
+
+# How much of a failed job's reason ``jobs list`` shows: a line of a terminal keeps room for it.
+REASON_SHOWN = 60
+
+
+def _say_why_they_failed(failed: list[Job]) -> None:
+    """Beneath the list (on stderr: the rows stay as scripts read them), the first words of why
+    each failed job failed, and how to read all of it."""
+    if not failed:
+        return
+    for job in failed:
+        reason = _first_words(job.error or "no reason was recorded")
+        # Its id's first 8 characters: enough for `jobs show` to tell it from the rest.
+        print(f"failed {job.job_id[:8]}: {reason}", file=sys.stderr)
+    print("why a job failed, in full: stereo-spot jobs show JOB", file=sys.stderr)
+
+
+def _first_words(reason: str) -> str:
+    """The reason's first line, cut at a word to about ``REASON_SHOWN`` characters."""
+    line = (reason.strip().splitlines() or [""])[0]
+    if len(line) <= REASON_SHOWN:
+        return line
+    return line[:REASON_SHOWN].rsplit(" ", 1)[0] + " ..."
 
 
 def _which_part(job: Job) -> str:
@@ -160,8 +195,10 @@ def run_retry(args: argparse.Namespace) -> int:
         # The engine the job was made for, not this shell's STEREO_SPOT_ENGINE: a server of
         # another engine refuses every segment, and the job failed for good.
         settings = settings.model_copy(update={"engine": job.engine})
+        # Split as its convert was asked to, unless told otherwise.
+        seconds = args.segment_seconds or job.segment_seconds
         with _model_server(settings) as (settings, server):
-            run_with_progress(settings, job.job_id, args.segment_seconds, server)
+            run_with_progress(settings, job.job_id, seconds, server)
         print(f"job {job.job_id} completed.", file=sys.stderr)
     if output is not None and (args.output or not output.exists()):
         # As the run left it (a part's run records the part it cut).

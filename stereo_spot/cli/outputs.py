@@ -90,6 +90,9 @@ def refuse_missing_inputs(inputs: list[Path]) -> dict[Path, Path]:
     each input by its resolved path."""
     sources: dict[Path, Path] = {}
     for source in inputs:
+        if source.is_dir():
+            # A folder of videos is a common first try: say how to give them.
+            raise InputRejected(f"{source} is a folder; name its videos, e.g. {source / '*.mp4'}")
         if not source.is_file():
             raise InputRejected(f"{source} does not exist or is not a file.")
         if source.resolve() in sources:

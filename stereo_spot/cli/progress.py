@@ -53,6 +53,9 @@ class _Bar:
             self._converting_since = done
             bar.initial = done
             bar.start_t = bar._time()
+            # close() takes a bar last drawn before its start for one never drawn, and leaves
+            # its line unended: what comes next ("wrote out.mp4") was glued onto the bar.
+            bar.last_print_t = bar.start_t
         bar.set_description(phase, refresh=False)
         bar.n = done if total else 0
         bar.refresh()

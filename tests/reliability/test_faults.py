@@ -303,9 +303,9 @@ def test_storage_refusing_the_final_write_fails_the_job_cleanly(stack, clip, tmp
     assert job.status is JobStatus.FAILED
     assert job.error == "The result could not be stored (Is a directory)."
     assert stderr.strip().splitlines()[-1] == f"stereo-spot: {job.error}"
-    # The empty directory that squatted on it goes with the failed job's segments (local storage
-    # tidies empty folders), and with it any doubt: nothing was written in its place.
-    assert not final.exists(), "no final.mp4 file"
+    # Nothing was written in its place: the folder that squatted on it is as it was, empty
+    # (dropping the failed job's segments tidies only the folders under their prefixes).
+    assert final.is_dir() and not any(final.iterdir()), "no final.mp4 file"
     assert not list(final.parent.glob(".upload-*")), "no half-written object"
     assert not output.exists() and not list(tmp_path.glob(".out.mp4.*"))
     # A failed job is final: its segments (as large as the video) went with the run's end; the
@@ -532,3 +532,50 @@ def test_a_model_server_stops_when_the_command_that_started_it_is_killed(tmp_pat
     for orphan in alive:
         orphan.kill()
     assert not alive, "the server outlived its parent"
+
+
+def test_convert_stopped_before_its_run_began_leaves_a_stopped_job_that_can_be_deleted(
+    stack, clip, tmp_path
+):
+    """Ctrl-C in a convert's first second or two, its runner still starting: the job was left
+    queued with no trace of a run, and read as running forever (jobs list said queued, a delete
+    was refused) though nothing would ever run it."""
+    job = _convert_stopped_before_its_run_began(stack, clip, tmp_path / "out.mp4")
+
+    status, said = _listed_status(stack, job.job_id)
+    assert status == "stopped", "listed as stopped, not as waiting for a run that never comes"
+    assert "resume it with: stereo-spot jobs retry JOB" in said
+    deleted = subprocess.run(
+        ["stereo-spot", "jobs", "delete", job.job_id],
+        env=stack.env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert deleted.returncode == 0, deleted.stderr
+    assert stack.jobs.list_all() == []
+
+
+def _convert_stopped_before_its_run_began(stack, clip, output: Path):
+    """The job of a convert given Ctrl-C while its runner is still starting."""
+    run = stack.convert(clip, output)
+    while "converting" not in run.stderr.readline():  # the job is made, its runner starting
+        assert run.poll() is None, run.stderr.read()
+    job = stack.wait_for(lambda job: bool(job.output_path), timeout=30)
+    run.send_signal(signal.SIGINT)
+    _, stderr = output_once_ended(run, 60)
+    assert run.returncode == 130, stderr
+    assert f"stereo-spot jobs retry {job.job_id}" in stderr
+    assert stack.jobs.get(job.job_id).status is JobStatus.QUEUED, "the run had not begun"
+    return job
+
+
+def test_retry_splits_at_the_segment_length_the_convert_was_given(stack, clip, tmp_path):
+    # Resumed before it was split, it was split at the default (10 s: one segment) instead.
+    job = _convert_stopped_before_its_run_began(stack, clip, tmp_path / "out.mp4")
+
+    retry = subprocess.run(
+        ["stereo-spot", "jobs", "retry", job.job_id],
+        env=stack.env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+
+    assert retry.returncode == 0, retry.stderr
+    assert stack.jobs.get(job.job_id).total_segments == 8, "2 s at --segment-seconds 0.25"
+    assert f"wrote {(tmp_path / 'out.mp4').resolve()}" in retry.stderr

@@ -229,3 +229,30 @@ def test_jobs_retry_reads_its_output_as_convert_does(tmp_path):
     with pytest.raises(InputRejected, match=r"a.mp4 is a file, not a folder"):
         plan_output(str(tmp_path / "a.mp4" / "x.mp4"), named)
     assert not (tmp_path / "new").exists(), "made when the result is written, not before"
+
+
+def test_a_folder_given_as_the_video_is_said_to_be_a_folder(tmp_path, capsys):
+    folder = tmp_path / "holiday"
+    folder.mkdir()
+    message = refusal(capsys, folder)
+    assert message == f"stereo-spot: {folder} is a folder; name its videos, e.g. {folder}/*.mp4"
+
+
+def test_a_refused_engine_replaces_nothing_and_says_nothing_of_it(tmp_path, videos, monkeypatch,
+                                                                  capsys):  # fmt: skip
+    monkeypatch.delenv("STEREO_SPOT_WEIGHTS", raising=False)
+    existing = tmp_path / "out.mp4"
+    existing.write_bytes(b"an earlier result")
+    assert main(["convert", str(videos[0]), "-o", str(existing), "--engine", "depth-anything"]) != 0
+    assert "will be replaced" not in capsys.readouterr().err, "nothing is replaced"
+    assert existing.read_bytes() == b"an earlier result"
+
+
+def test_a_file_that_is_not_a_video_replaces_nothing_and_says_nothing_of_it(tmp_path, capsys):
+    notes, existing = tmp_path / "notes.txt", tmp_path / "out.mp4"
+    notes.write_text("not a video")
+    existing.write_bytes(b"an earlier result")
+    assert main(["convert", str(notes), "-o", str(existing), "--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "will be replaced" not in err, err
+    assert existing.read_bytes() == b"an earlier result"

@@ -200,3 +200,43 @@ def test_cancel_deletes_the_segments_and_keeps_the_video_to_convert_again(tmp_pa
     assert [key for key in (*kept, *segments) if storage.exists(key)] == list(kept)
     assert not run_folder.exists(), "no run resumes a cancelled job"
     assert log.exists(), "the log tells what happened"
+
+
+def test_a_queued_job_waiting_its_turn_is_not_stopped(tmp_path, capsys):
+    # A portal's queued job (no output file) waits for the portal's queue, even where a run of
+    # it was once stopped: it is listed queued, and a delete is refused.
+    settings = Settings(data_dir=tmp_path, backend="local")
+    jobs = job_store_from(settings)
+    job = jobs.create(Job(source_name="waiting.mp4"))
+    for status in (JobStatus.UPLOADED, JobStatus.QUEUED):
+        jobs.transition(job.job_id, status)
+    (settings.runs_dir / job.job_id).mkdir(parents=True)
+    (settings.runs_dir / job.job_id / "run.lock").touch()
+
+    assert main(["jobs", "list", "--data-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.split()[1] == "queued"
+    assert main(["jobs", "delete", "--data-dir", str(tmp_path), job.job_id]) == 1
+    assert "This job is still running" in capsys.readouterr().err
+
+
+def test_list_says_cancelled_and_why_a_job_failed(tmp_path, capsys):
+    # A cancelled job was listed "failed", and a failed one with no word of why.
+    jobs = job_store_from(Settings(data_dir=tmp_path, backend="local"))
+    cancelled = jobs.create(Job(source_name="stopped.mp4"))
+    cancel(jobs, cancelled.job_id)
+    failed = jobs.create(Job(source_name="broken.mp4"))
+    jobs.transition(
+        failed.job_id,
+        JobStatus.FAILED,
+        error="The file is not a video we can read: it is damaged or in an unsupported format.",
+    )
+
+    assert main(["jobs", "list", "--data-dir", str(tmp_path)]) == 0
+    listed = capsys.readouterr()
+    lines = {line.split()[0]: line for line in listed.out.splitlines()}
+    assert lines[cancelled.job_id].split()[1] == "cancelled"
+    assert lines[failed.job_id].endswith("broken.mp4"), "the rows stay as scripts read them"
+    assert (
+        f"failed {failed.job_id[:8]}: The file is not a video we can read: it is damaged or in "
+        "an ...\nwhy a job failed, in full: stereo-spot jobs show JOB\n"
+    ) in listed.err

@@ -53,3 +53,17 @@ def test_without_a_terminal_a_line_for_each_phase_and_tenth_of_the_segments() ->
     assert len(lines) == 3 + 10 + 1
     assert lines[-2] == "processing 100/100 segments"
     assert lines[-1] == "reassembling 100/100 segments"
+
+
+def test_the_bar_ends_its_line_so_what_follows_starts_a_line_of_its_own() -> None:
+    # What a convert says next ("wrote out.mp4", "job X stopped; resume it ...") was glued onto
+    # the bar: "3/3 [00:07<00:00, 2.34s/segment]wrote tty.mp4".
+    stream = _Terminal()
+    progress = run_progress(stream)
+    progress.show("chunking", 0, 3, converting=False)
+    progress.show("processing", 1, 3, converting=True)
+    progress.show("completed", 3, 3, converting=False)
+    progress.close()
+    print("wrote tty.mp4", file=stream)
+
+    assert stream.getvalue().splitlines()[-1] == "wrote tty.mp4"
