@@ -21,6 +21,7 @@ from stereo_spot.cli.outputs import (
     fetch_result,
     names_a_file,
     plan_outputs,
+    say_if_replaced,
     say_written,
 )
 from stereo_spot.cli.progress import run_progress
@@ -154,7 +155,7 @@ def run_convert(args: argparse.Namespace) -> int:
                         output = conversion.named_after_the_part(source, output, started, taken)
                     # Said once the video is past its refusals (an engine without its weights,
                     # a file that is not a video): a refusal replaces nothing.
-                    _say_if_replaced(output)
+                    say_if_replaced(output)
                     conversion.finish(
                         started,
                         output,
@@ -181,11 +182,6 @@ def run_convert(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
-
-
-def _say_if_replaced(output: Path) -> None:
-    if output.exists():
-        print(f"note: {output} exists; it will be replaced.", file=sys.stderr)
 
 
 @dataclass(frozen=True)

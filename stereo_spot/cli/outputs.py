@@ -162,6 +162,13 @@ def refuse_unwritable_folder(folder: Path, target: Path | None = None) -> Path:
     return existing
 
 
+def say_if_replaced(output: Path) -> None:
+    """Tell, before a result is written (``convert``, ``submit --wait``), that it replaces a
+    file already there."""
+    if output.exists():
+        print(f"note: {output} exists; it will be replaced.", file=sys.stderr)
+
+
 def say_written(output: Path, job: Job) -> None:
     """Tell that ``job``'s result is at ``output``, and which of its pictures could not be
     decoded, if any."""

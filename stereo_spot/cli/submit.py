@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stereo_spot.cli.outputs import plan_outputs, refuse_missing_inputs
+from stereo_spot.cli.outputs import plan_outputs, refuse_missing_inputs, say_if_replaced
 from stereo_spot.cli.progress import run_progress
 from stereo_spot.cli.stereo_options import (
     add_encoding_options,
@@ -172,7 +172,6 @@ def _wait_and_download(portal: PortalClient, job: dict, target: Path) -> None:
         )
     playback = portal.playback(job["job_id"])
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        print(f"note: {target} exists; it will be replaced.", file=sys.stderr)
+    say_if_replaced(target)
     portal.download(playback["download_url"], target)
     print(f"wrote {target}")

@@ -82,6 +82,13 @@ class Stack:
             self.server.terminate()
             self.server.wait(15)
 
+    def jobs_command(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        """``stereo-spot jobs ARGS`` over this stack's data folder, run to its end."""
+        return subprocess.run(
+            ["stereo-spot", "jobs", *args],
+            env=self.env, capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+
     def convert(self, source: Path, output: Path, *args: str) -> subprocess.Popen:
         return subprocess.Popen(
             [
@@ -178,9 +185,7 @@ def test_model_server_killed_mid_run_is_retried_and_the_job_completes(stack, cli
 
 def _listed_status(stack, job_id: str) -> tuple[str, str]:
     """The status ``stereo-spot jobs list`` shows for the job, and what it says beside."""
-    listed = subprocess.run(
-        ["stereo-spot", "jobs", "list"], env=stack.env, capture_output=True, text=True, timeout=60
-    )
+    listed = stack.jobs_command("list")
     (line,) = [line for line in listed.stdout.splitlines() if line.startswith(job_id)]
     return line.split()[1], listed.stderr
 
@@ -210,13 +215,7 @@ def test_runner_killed_mid_run_resumes_with_finished_segments_and_same_result(
     assert 3 <= len(finished) < job.total_segments
     assert not output.exists()
 
-    retry = subprocess.run(
-        ["stereo-spot", "jobs", "retry", job.job_id],
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    retry = stack.jobs_command("retry", job.job_id, timeout=240)
     assert retry.returncode == 0, retry.stderr
     job = stack.jobs.get(job.job_id)
     assert job.status is JobStatus.COMPLETED
@@ -250,10 +249,7 @@ def test_killed_convert_command_says_how_to_resume(stack, clip, tmp_path):
 
     # Stopped, not running: it can be deleted without being cancelled first.
     assert _listed_status(stack, job.job_id)[0] == "stopped"
-    deleted = subprocess.run(
-        ["stereo-spot", "jobs", "delete", job.job_id],
-        env=stack.env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    deleted = stack.jobs_command("delete", job.job_id)
     assert deleted.returncode == 0, deleted.stderr
     assert stack.jobs.list_all() == []
     assert not list((stack.data_dir / "media").rglob(f"*{job.job_id}*"))
@@ -265,10 +261,7 @@ def test_a_job_cancelled_from_another_terminal_stops_the_convert_command(stack, 
     run = stack.convert(source, output)
     job = stack.wait_for(lambda job: job.completed_segments >= 1)
 
-    cancelled = subprocess.run(
-        ["stereo-spot", "jobs", "cancel", job.job_id],
-        env=stack.env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    cancelled = stack.jobs_command("cancel", job.job_id)
 
     assert cancelled.returncode == 0, cancelled.stderr
     assert cancelled.stderr.strip() == f"job {job.job_id} cancelled."
@@ -279,10 +272,7 @@ def test_a_job_cancelled_from_another_terminal_stops_the_convert_command(stack, 
     assert job.status is JobStatus.FAILED and job.completed_segments < job.total_segments
     assert not output.exists() and not list(tmp_path.glob(".out.mp4.*"))
     assert not processes_mentioning(job.job_id), "the runner and its steps are gone"
-    again = subprocess.run(
-        ["stereo-spot", "jobs", "cancel", job.job_id],
-        env=stack.env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    again = stack.jobs_command("cancel", job.job_id)
     assert again.returncode == 1
     assert again.stderr.strip() == (
         "stereo-spot: This job has already been cancelled; there is nothing to cancel."
@@ -545,10 +535,7 @@ def test_convert_stopped_before_its_run_began_leaves_a_stopped_job_that_can_be_d
     status, said = _listed_status(stack, job.job_id)
     assert status == "stopped", "listed as stopped, not as waiting for a run that never comes"
     assert "resume it with: stereo-spot jobs retry JOB" in said
-    deleted = subprocess.run(
-        ["stereo-spot", "jobs", "delete", job.job_id],
-        env=stack.env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    deleted = stack.jobs_command("delete", job.job_id)
     assert deleted.returncode == 0, deleted.stderr
     assert stack.jobs.list_all() == []
 
@@ -571,10 +558,7 @@ def test_retry_splits_at_the_segment_length_the_convert_was_given(stack, clip, t
     # Resumed before it was split, it was split at the default (10 s: one segment) instead.
     job = _convert_stopped_before_its_run_began(stack, clip, tmp_path / "out.mp4")
 
-    retry = subprocess.run(
-        ["stereo-spot", "jobs", "retry", job.job_id],
-        env=stack.env, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+    retry = stack.jobs_command("retry", job.job_id, timeout=240)
 
     assert retry.returncode == 0, retry.stderr
     assert stack.jobs.get(job.job_id).total_segments == 8, "2 s at --segment-seconds 0.25"
