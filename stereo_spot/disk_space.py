@@ -78,6 +78,15 @@ SEGMENT = "Converting a segment takes free room of about three times the segment
 AGAIN = "then convert the video again"
 
 
+def cannot_be_written(data_dir: Path, why: str) -> str:
+    """The sentence for a data folder that may not be written (a read-only disk, another
+    user's folder), ``why`` in the system's or SQLite's words."""
+    return (
+        f"The data folder {data_dir} cannot be written ({why}); choose another with --data-dir "
+        "or STEREO_SPOT_DATA_DIR."
+    )
+
+
 def ran_out(doing: str, folder: Path, needs: str = VIDEO, then: str = AGAIN) -> str:
     """The sentence for ``doing`` ("Splitting the video") having filled ``folder``'s disk."""
     return (

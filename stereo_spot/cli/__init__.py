@@ -13,12 +13,12 @@ import errno
 import importlib
 import os
 import signal
-import sqlite3
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from stereo_spot.disk_space import cannot_be_written
 from stereo_spot.errors import InvalidOption, StereoSpotError
 
 # Modules that contribute verbs; each has register(subparsers).
@@ -100,13 +100,6 @@ def _run(argv: list[str] | None) -> int:
         # The reader went away (`stereo-spot jobs list | head -1`): nothing more to say to it.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except sqlite3.OperationalError as error:
-        # The local job store: on a full disk SQLite cannot even read (its shared index).
-        said = _store_error_said(error, args)
-        if said is None:
-            raise
-        print(f"stereo-spot: {said}", file=sys.stderr)
-        return 1
     except OSError as error:
         # What the system refused (a data folder that is a file, a disk that is full): the
         # sentence it gave and the path, not a traceback.
@@ -117,22 +110,6 @@ def _run(argv: list[str] | None) -> int:
         print(f"stereo-spot: {said}", file=sys.stderr)
         return 1
 
-
-def _store_error_said(error: sqlite3.OperationalError, args: argparse.Namespace) -> str | None:
-    """The sentence for a job store that failed because its disk is full, or its folder cannot
-    be written; None for another error."""
-    from stereo_spot.cli.convert import store_full_said
-
-    data_dir = _data_folder(args)
-    if data_dir is None:
-        return None
-    if any(words in str(error) for words in _STORE_NOT_WRITABLE):
-        return _cannot_be_written(data_dir, "its job store cannot be made or written")
-    return store_full_said(error, data_dir)
-
-
-# SQLite's words for a job store in a folder it may not write (read-only, not its owner's).
-_STORE_NOT_WRITABLE = ("unable to open database file", "attempt to write a readonly database")
 
 # What the system says of a folder that may not be written.
 _NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
@@ -148,14 +125,7 @@ def _unwritable_data_folder_said(error: OSError, args: argparse.Namespace) -> st
     refused = Path(os.fsdecode(error.filename)).resolve()
     if data_dir is None or not (refused == data_dir or data_dir in refused.parents):
         return None
-    return _cannot_be_written(data_dir, error.strerror or str(error))
-
-
-def _cannot_be_written(data_dir: Path, why: str) -> str:
-    return (
-        f"The data folder {data_dir} cannot be written ({why}); choose another with --data-dir "
-        "or STEREO_SPOT_DATA_DIR."
-    )
+    return cannot_be_written(data_dir, error.strerror or str(error))
 
 
 def _data_folder(args: argparse.Namespace) -> Path | None:

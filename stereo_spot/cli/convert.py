@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import re
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,6 @@ from stereo_spot.disk_space import (
     free_bytes,
     in_words,
     is_out_of_space,
-    left_in,
     ran_out,
 )
 from stereo_spot.domain import (
@@ -56,6 +54,7 @@ from stereo_spot.errors import (
     InputRejected,
     RunInProgress,
     StereoSpotError,
+    StoreUnavailable,
     TransitionConflict,
 )
 from stereo_spot.jobs import JobStore
@@ -539,7 +538,7 @@ def run_with_progress(
     try:
         process, log_path = started or start_job_process(settings, job_id, segment_seconds)
         while True:
-            job = _job_while_running(jobs, job_id, settings)
+            job = jobs.get(job_id)
             phase = job.status.value
             if job.status is JobStatus.CHUNKING and job.chunk_progress:
                 phase = f"chunking, transcoding {job.chunk_progress:.0%}"
@@ -592,7 +591,7 @@ def run_with_progress(
     # A runner that ended by itself (cancelled, failed) may leave a task it was starting.
     stop_job_process(process, log_path)
     try:
-        job = _job_while_running(jobs, job_id, settings)
+        job = jobs.get(job_id)
     except DiskFull as full:
         raise DiskFull(_full_disk_in_log(log_path) or str(full)) from None
     drop_run_folder(settings, job)
@@ -624,40 +623,6 @@ def run_with_progress(
     return job
 
 
-def store_full_said(error: BaseException, data_dir: Path) -> str | None:
-    """What to say for a job store that cannot be read or written because its disk is full,
-    or None for another error. SQLite says "database or disk is full", or, when it cannot grow
-    its write-ahead index on a full disk, only "disk I/O error": taken for a full disk when
-    the data folder's disk has (almost) no room left."""
-    if not isinstance(error, sqlite3.OperationalError):
-        return None
-    free = free_bytes(data_dir)
-    nearly_full = free is not None and free < STORE_NEARLY_FULL
-    if not (is_out_of_space(error) or ("disk I/O error" in str(error) and nearly_full)):
-        return None
-    return (
-        f"The job store in {data_dir} cannot be read or written: its disk is full"
-        f"{left_in(data_dir)}. Free some space there, {LARGER_DISK}."
-    )
-
-
-# Less room than this left on the data folder's disk, SQLite's "disk I/O error" is taken for
-# the disk's doing (as stereo_spot.disk_space takes a step's failure).
-STORE_NEARLY_FULL = 4 * 2**20
-
-
-def _job_while_running(jobs: JobStore, job_id: str, settings: Settings) -> Job:
-    """The job's record, or :class:`DiskFull` when the data folder's disk has filled so that
-    the store cannot be read (a traceback said "sqlite3.OperationalError: disk I/O error")."""
-    try:
-        return jobs.get(job_id)
-    except sqlite3.OperationalError as error:
-        said = store_full_said(error, Path(settings.data_dir))
-        if said is None:
-            raise
-        raise DiskFull(said) from None
-
-
 # The sentence stereo_spot.disk_space.ran_out writes, as a step's failure puts it in the run's
 # log: "The model server ran out of disk space in /data/runs/... (0.0 MiB left). Converting a
 # segment takes ...: free some, then convert the video again."
@@ -683,6 +648,6 @@ def _full_disk_in_log(log_path: Path) -> str | None:
 def _fail_if_store_writable(jobs: JobStore, job_id: str, reason: str) -> None:
     """Mark the job failed with ``reason`` where the store can still be written: on a disk
     that is still full it cannot (the job is then listed as stopped, and can be resumed)."""
-    with contextlib.suppress(sqlite3.OperationalError, TransitionConflict):
+    with contextlib.suppress(StoreUnavailable, TransitionConflict):
         if not jobs.get(job_id).status.is_final:
             jobs.transition(job_id, JobStatus.FAILED, error=reason)

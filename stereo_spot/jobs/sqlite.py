@@ -2,6 +2,10 @@
 
 Several processes write to it at once (kfp.local runs each task in its own process), so every
 write is a single ``BEGIN IMMEDIATE`` transaction and the file runs in WAL mode.
+
+SQLite's own errors ("disk I/O error", "unable to open database file") are said here as what
+they mean for the data folder: a disk that is full, or a folder that cannot be written. Every
+user of the store (the CLI, the portal, the pipeline's steps) then gets the same sentence.
 """
 
 from __future__ import annotations
@@ -12,8 +16,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from stereo_spot.disk_space import (
+    DiskFull,
+    cannot_be_written,
+    free_bytes,
+    is_out_of_space,
+    left_in,
+)
 from stereo_spot.domain import Job, JobStatus, can_transition, utc_now
-from stereo_spot.errors import JobNotFound, TransitionConflict
+from stereo_spot.errors import JobNotFound, StoreUnavailable, TransitionConflict
 from stereo_spot.jobs import JobPage, cursors
 
 _SCHEMA = """
@@ -33,6 +44,19 @@ CREATE TABLE IF NOT EXISTS done_segments (
 );
 """
 
+# Less room than this left on the store's disk, SQLite's bare "disk I/O error" is taken for the
+# disk's doing: in WAL mode even a reader must grow the shared index, and where it cannot,
+# that is all SQLite says.
+_NEARLY_FULL = 4 * 2**20
+
+# SQLite's words for a store in a folder it may not write (read-only, not its owner's).
+_NOT_WRITABLE = ("unable to open database file", "attempt to write a readonly database")
+
+
+class JobStoreFull(DiskFull, StoreUnavailable):
+    """The job store's disk is full: SQLite can neither write nor, in WAL mode, read. Nothing
+    can say how a job goes until there is room (the portal answers 503, the CLI exits 1)."""
+
 
 class SqliteJobStore:
     def __init__(self, path: Path) -> None:
@@ -42,13 +66,40 @@ class SqliteJobStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
 
+    @property
+    def folder(self) -> Path:
+        return self.path.parent.resolve()
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
-            yield db
-        finally:
-            db.close()
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            try:
+                yield db
+            finally:
+                db.close()
+        except sqlite3.OperationalError as error:
+            said = self._store_fault_said(error)
+            if said is None:
+                raise
+            raise said from None
+
+    def _store_fault_said(self, error: sqlite3.OperationalError) -> StoreUnavailable | None:
+        """The error to raise for a fault of the store's folder rather than of the query: its
+        disk full, or the folder not writable; None for any other error."""
+        if any(words in str(error) for words in _NOT_WRITABLE):
+            return StoreUnavailable(
+                cannot_be_written(self.folder, "its job store cannot be made or written")
+            )
+        free = free_bytes(self.folder)
+        nearly_full = free is not None and free < _NEARLY_FULL
+        if is_out_of_space(error) or ("disk I/O error" in str(error) and nearly_full):
+            return JobStoreFull(
+                f"The job store in {self.folder} cannot be read or written: its disk is full"
+                f"{left_in(self.folder)}. Free some space there, or convert with --data-dir on "
+                "a larger disk."
+            )
+        return None
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

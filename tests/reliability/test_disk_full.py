@@ -179,3 +179,25 @@ def test_a_job_store_on_a_full_disk_is_said_to_be_full(small_disk, tmp_path):
         f"stereo-spot: The job store in {data_dir} cannot be read or written: its disk is full "
         "(0.0 MiB left). Free some space there, or convert with --data-dir on a larger disk.\n"
     )
+
+
+def test_the_portal_on_a_full_disk_answers_503_saying_so(small_disk):
+    from fastapi.testclient import TestClient
+
+    from portal.app import create_app
+
+    small_disk.mount(1000 * 1024)
+    data_dir = small_disk.path / "data"
+    settings = Settings(backend="local", data_dir=data_dir)
+    job_store_from(settings).create(Job(source_name="a.mp4"))
+    with TestClient(create_app(settings)) as client:
+        subprocess.run(["dd", "if=/dev/zero", f"of={small_disk.path / 'filler'}", "bs=4k"],
+                       capture_output=True)  # fmt: skip
+
+        listed = client.get("/api/jobs")
+
+    assert listed.status_code == 503
+    assert listed.json() == {
+        "detail": f"The job store in {data_dir} cannot be read or written: its disk is full "
+        "(0.0 MiB left). Free some space there, or convert with --data-dir on a larger disk."
+    }
