@@ -167,7 +167,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_retry(args: argparse.Namespace) -> int:
     from pipelines.local_runner import run_in_progress
-    from stereo_spot.cli.convert import _model_server, converted_elsewhere, run_with_progress
+    from stereo_spot.cli.follow_run import converted_elsewhere, model_server, run_with_progress
     from stereo_spot.cli.outputs import default_output, fetch_result, plan_output, say_written
 
     settings = _settings(args)
@@ -197,7 +197,7 @@ def run_retry(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"engine": job.engine})
         # Split as its convert was asked to, unless told otherwise.
         seconds = args.segment_seconds or job.segment_seconds
-        with _model_server(settings) as (settings, server):
+        with model_server(settings) as (settings, server):
             run_with_progress(settings, job.job_id, seconds, server)
         print(f"job {job.job_id} completed.", file=sys.stderr)
     if output is not None and (args.output or not output.exists()):

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from inference_service.launcher import how_it_ended
-from stereo_spot.cli.convert import ConversionFailed, run_with_progress
+from stereo_spot.cli.follow_run import ConversionFailed, run_with_progress
 from stereo_spot.domain import Job, JobStatus
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from
