@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from stereo_spot import keys
+from stereo_spot.atomic_files import replaced_whole
 from stereo_spot.disk_space import nearest_existing
 from stereo_spot.domain import AnaglyphMode, Job, Layout, Part, result_tag
 from stereo_spot.errors import InputRejected, StereoSpotError
@@ -193,32 +194,22 @@ def fetch_result(
 
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            dir=output.parent, prefix=f".{output.name}.", suffix=".part"
-        )
-        os.close(fd)
+        with replaced_whole(
+            output, prefix=f".{output.name}.", suffix=".part", private=False
+        ) as written:
+            muxer = RESULT_CONTAINERS.get(output.suffix.lower())
+            if muxer is None:
+                storage.get_file(keys.final_key(job.job_id), written)
+            else:
+                with (
+                    tempfile.TemporaryDirectory(prefix="stereo-spot-result-") as scratch,
+                    _source_for_rewrap(storage, job, muxer, local_source) as source,
+                ):
+                    final = Path(scratch) / "final.mp4"
+                    result = storage.get_file(keys.final_key(job.job_id), final)
+                    rewrap(result, written, muxer, job.layout, source, job.params)
     except OSError as error:
         raise _not_written(storage, job.job_id, output, error) from None
-    try:
-        muxer = RESULT_CONTAINERS.get(output.suffix.lower())
-        if muxer is None:
-            storage.get_file(keys.final_key(job.job_id), Path(tmp_name))
-        else:
-            with (
-                tempfile.TemporaryDirectory(prefix="stereo-spot-result-") as scratch,
-                _source_for_rewrap(storage, job, muxer, local_source) as source,
-            ):
-                result = storage.get_file(keys.final_key(job.job_id), Path(scratch) / "final.mp4")
-                rewrap(result, Path(tmp_name), muxer, job.layout, source, job.params)
-        # mkstemp makes the file private (0600); a video is as readable as any file made here.
-        os.chmod(tmp_name, 0o666 & ~_umask())
-        os.replace(tmp_name, output)
-    except OSError as error:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise _not_written(storage, job.job_id, output, error) from None
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
 
 
 @contextlib.contextmanager
@@ -259,16 +250,3 @@ def _not_written(storage: ObjectStorage, job_id: str, output: Path, error: OSErr
         f"Could not write {output}: {reason}. The 3D video is kept at "
         f"{storage.uri_for(keys.final_key(job_id))}."
     )
-
-
-def _umask() -> int:
-    """This process's umask, read without changing it (other threads may be creating files)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
+from stereo_spot.atomic_files import replaced_whole
 from stereo_spot.errors import InputRejected, InvalidOption, StereoSpotError
 from stereo_spot.storage.multipart import PartPlan
 
@@ -293,18 +294,20 @@ class PortalClient:
 
     def download(self, url: str, target: Path) -> None:
         """Stream ``url`` into ``target``, which appears only whole."""
-        partial = target.with_name(f".{target.name}.partial")
         try:
-            with self._storage.stream("GET", url) as answer, partial.open("wb") as out:
+            with (
+                replaced_whole(
+                    target, prefix=f".{target.name}.", suffix=".partial", private=False
+                ) as partial,
+                self._storage.stream("GET", url) as answer,
+                partial.open("wb") as out,
+            ):
                 if answer.status_code != 200:
                     raise PortalError(f"Downloading the 3D video failed ({answer.status_code}).")
                 for chunk in answer.iter_bytes(1024 * 1024):
                     out.write(chunk)
-            partial.replace(target)
         except httpx.HTTPError as error:
             raise PortalError(f"Downloading the 3D video failed: {error}") from None
-        finally:
-            partial.unlink(missing_ok=True)
 
     def _sign(self, upload: dict, numbers: list[int]) -> dict[int, str]:
         signed = self._call(

@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from stereo_spot.atomic_files import remove_empty_folders, replaced_whole
 from stereo_spot.errors import InvalidKey, ObjectNotFound, StereoSpotError
 from stereo_spot.keys import parse_uri, validate_key
 from stereo_spot.storage import UploadTarget
@@ -47,15 +48,8 @@ class LocalStorage:
         target.parent.mkdir(parents=True, exist_ok=True)
         if move and _renamed(Path(local_path), target):
             return
-        # Copy to a temporary name in the same directory, then rename: readers never see half a file.
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-        os.close(fd)
-        try:
-            shutil.copyfile(local_path, tmp_name)
-            os.replace(tmp_name, target)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+        with replaced_whole(target, prefix=".upload-") as copy:
+            shutil.copyfile(local_path, copy)
         if move:
             Path(local_path).unlink()
 
@@ -189,7 +183,9 @@ class StagedFile:
         if not self._handle.closed:
             self._handle.close()
         self._path.unlink(missing_ok=True)
-        _remove_empty_dirs_up_to(self.target.parent)
+        # The folder the upload made, if nothing else lives in it.
+        with contextlib.suppress(OSError):
+            self.target.parent.rmdir()
 
 
 def keys_under(root: Path, prefix: str) -> list[str]:
@@ -237,13 +233,7 @@ def _remove_empty_dirs(root: Path, folder: Path | None) -> None:
     if folder is None:
         return
     _remove_empty_below(folder)
-    for emptied in (folder, *folder.parents):
-        if emptied == root or not emptied.is_relative_to(root):
-            return
-        try:
-            emptied.rmdir()
-        except OSError:
-            return
+    remove_empty_folders(folder, up_to=root)
 
 
 def _remove_empty_below(folder: Path) -> None:
@@ -255,12 +245,6 @@ def _remove_empty_below(folder: Path) -> None:
             _remove_empty_below(sub)
             with contextlib.suppress(OSError):
                 sub.rmdir()
-
-
-def _remove_empty_dirs_up_to(path: Path) -> None:
-    """Drop a folder a discarded upload created, if nothing else lives in it."""
-    with contextlib.suppress(OSError):
-        path.rmdir()
 
 
 # Where a run's scratch folder shares the data folder's disk (the local runner puts it there),

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stereo_spot.atomic_files import remove_empty_folders, replaced_whole
 from stereo_spot.errors import UploadNotFound, UploadRejected
 from stereo_spot.keys import validate_key
 from stereo_spot.storage.multipart import (
@@ -149,7 +150,7 @@ class LocalParts:
             named = self.by_key / key
             if _read(named) == upload_id:  # not one begun for the key since
                 named.unlink(missing_ok=True)
-                _remove_empty_folders(named.parent, up_to=self.folder)
+                remove_empty_folders(named.parent, up_to=self.folder)
 
     def _sweep_now_and_then(self) -> None:
         now = time.monotonic()
@@ -209,18 +210,8 @@ def _read(path: Path) -> str | None:
 
 def _write_replacing(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
-def _remove_empty_folders(folder: Path, up_to: Path) -> None:
-    while folder != up_to and folder.is_relative_to(up_to):
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-        folder = folder.parent
+    with replaced_whole(path, prefix=f".{path.name}.") as written:
+        written.write_text(text)
 
 
 def _check_completion(parts: Sequence[UploadedPart], received: dict[int, UploadedPart]) -> None:

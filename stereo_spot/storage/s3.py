@@ -9,9 +9,7 @@ it (:class:`~stereo_spot.errors.StoreUnavailable`, see ``stereo_spot.aws_errors`
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +20,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from stereo_spot.atomic_files import replaced_whole
 from stereo_spot.aws_errors import (
     endpoint_of,
     error_code,
@@ -112,20 +111,14 @@ class S3Storage:
         validate_key(key)
         local_path = Path(local_path)
         local_path.parent.mkdir(parents=True, exist_ok=True)
-        # Download to a temporary name beside the target, then rename: a failed or interrupted
-        # download never leaves a truncated file where a later step would take it for complete.
-        fd, tmp_name = tempfile.mkstemp(dir=local_path.parent, prefix=".download-")
-        os.close(fd)
+        # A failed or interrupted download never leaves a truncated file where a later step
+        # would take it for complete.
         try:
-            self.client.download_file(self.bucket, key, tmp_name, Config=TRANSFER_CONFIG)
-            os.replace(tmp_name, local_path)
+            with replaced_whole(local_path, prefix=".download-") as download:
+                self.client.download_file(self.bucket, key, str(download), Config=TRANSFER_CONFIG)
         except ClientError as error:
-            Path(tmp_name).unlink(missing_ok=True)
             if _is_missing(error):
                 raise ObjectNotFound(f"There is no object at '{key}'.") from None
-            raise
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
             raise
         return local_path
 
