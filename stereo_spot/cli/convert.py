@@ -140,7 +140,7 @@ def run_convert(args: argparse.Namespace) -> int:
                     print(f"[{number}/{len(plan)}] {source}", file=sys.stderr)
                 last = number == len(plan)
                 try:
-                    started = ahead.take(source)
+                    started = ahead.take(source, output)
                     if named_late:
                         output = conversion.named_after_the_part(source, output, started, taken)
                     # Said once the video is past its refusals (an engine without its weights,
@@ -151,7 +151,7 @@ def run_convert(args: argparse.Namespace) -> int:
                         output,
                         server if last else _KeptForTheNextVideo(server),
                         # The next video starts while this one is joined.
-                        when_joining=None if last else partial(ahead.start, plan[number][0]),
+                        when_joining=None if last else partial(ahead.start, *plan[number]),
                     )
                 except ModelServerFailed:
                     raise
@@ -187,9 +187,9 @@ class _Conversion:
     storage: ObjectStorage
     jobs: JobStore
 
-    def start(self, source: Path) -> _Started:
-        """Store and probe ``source`` (or the preview of it asked for) as a new job and start
-        its run, which converts the part asked for, if one was."""
+    def start(self, source: Path, output: Path) -> _Started:
+        """Store and probe ``source`` (or the preview of it asked for) as a new job for
+        ``output`` and start its run, which converts the part asked for, if one was."""
         # Imported here (PyAV): `convert` starts the model server before it needs the media code.
         from pipelines.local_runner import start_job_process, stop_job_process
         from stereo_spot.media.excerpt import cut_preview
@@ -208,6 +208,7 @@ class _Conversion:
                 self.storage, self.jobs, self.settings, None if self.preview else self.part,
                 preview_within=within,
             )  # fmt: skip
+        self._record_for_retry(job.job_id, output)
         converted = within if self.preview else job.part
         video = whole or job.source
         process, log_path = start_job_process(self.settings, job.job_id, self.segment_seconds)
@@ -245,6 +246,16 @@ class _Conversion:
             return planned
         return target
 
+    def _record_for_retry(self, job_id: str, output: Path) -> None:
+        """What ``jobs retry`` resumes the job with: where its result goes, and its segments'
+        length. Recorded as the job is made, so that a run stopped before it was followed (a
+        batch's next video, started ahead) is resumed as this command would have finished it,
+        and is listed as stopped, not queued for a run nobody will start."""
+        with contextlib.suppress(TransitionConflict):  # a run that already ended keeps its say
+            self.jobs.update(
+                job_id, output_path=str(output.resolve()), segment_seconds=self.segment_seconds
+            )
+
     def finish(
         self,
         started: _Started,
@@ -259,12 +270,7 @@ class _Conversion:
         )
         if started.note:
             print(f"note: {started.note}", file=sys.stderr)
-        with contextlib.suppress(TransitionConflict):  # a run that already ended keeps its say
-            self.jobs.update(
-                started.job_id,
-                output_path=str(output.resolve()),
-                segment_seconds=self.segment_seconds,  # for `jobs retry`
-            )
+        self._record_for_retry(started.job_id, output)  # named after the part since, maybe
         try:
             run_with_progress(
                 self.settings, started.job_id, self.segment_seconds, server,
@@ -310,20 +316,20 @@ class _StartedAhead:
         # The run last handed over to be followed (its follower stops it when interrupted).
         self._handed_over: _Started | None = None
 
-    def start(self, source: Path) -> None:
+    def start(self, source: Path, output: Path) -> None:
         try:
-            self._ahead = self._conversion.start(source)
+            self._ahead = self._conversion.start(source, output)
         except StereoSpotError as error:
             self._ahead = error
 
-    def take(self, source: Path) -> _Started:
+    def take(self, source: Path, output: Path) -> _Started:
         """The run of ``source``, the next video: the one started ahead, or one started now."""
         ahead = self._ahead
         if isinstance(ahead, StereoSpotError):
             self._ahead = None
             raise ahead
         # Handed over before it stops being ahead: an interrupt in between finds it either way.
-        self._handed_over = ahead or self._conversion.start(source)
+        self._handed_over = ahead or self._conversion.start(source, output)
         self._ahead = None
         return self._handed_over
 
@@ -331,16 +337,26 @@ class _StartedAhead:
         """Stop a run started ahead that no one will follow, and the one handed over if it
         still runs: an interrupt that came before its follower began to follow it (a moment
         that a loaded machine makes longer) would have left it converting after the command
-        had ended. Their jobs stay resumable."""
-        from pipelines.local_runner import stop_job_process
+        had ended. Their jobs stay resumable, listed as stopped, and the one started ahead,
+        which nothing had named yet, is said to be so."""
+        from pipelines.local_runner import mark_run_stopped, stop_job_process
 
-        if isinstance(self._ahead, _Started):
-            stop_job_process(self._ahead.process, self._ahead.log_path)
+        settings = self._conversion.settings
+        ahead = self._ahead
+        if isinstance(ahead, _Started):
+            stop_job_process(ahead.process, ahead.log_path)
+            mark_run_stopped(settings, ahead.job_id)
+            print(
+                f"job {ahead.job_id} ({ahead.name}, the next video) stopped before it was "
+                f"converted; resume it with: stereo-spot jobs retry {ahead.job_id}",
+                file=sys.stderr,
+            )
         # Only while it runs: a runner that has ended may have its process group's number
         # given to another by now.
         handed_over = self._handed_over
         if handed_over is not None and handed_over.process.poll() is None:
             stop_job_process(handed_over.process, handed_over.log_path)
+            mark_run_stopped(settings, handed_over.job_id)
         self._ahead = self._handed_over = None
 
 

@@ -21,6 +21,7 @@ import psutil
 import pytest
 
 from inference_service.launcher import free_port, wait_until_ready
+from pipelines.local_runner import stopped_part_way
 from stereo_spot.domain import JobStatus
 from stereo_spot.keys import segment_prefixes, source_key
 from stereo_spot.settings import Settings
@@ -445,7 +446,11 @@ def test_interrupting_a_batch_stops_the_run_started_for_the_next_video(clip, tmp
     _, stderr = output_once_ended(run, 60)
     assert run.returncode == 130, stderr
     assert gone_within(second_job.job_id, 20), "the second video's run outlived the command"
-    assert not jobs.get(second_job.job_id).status.is_final, "and its job can be resumed"
+    left = jobs.get(second_job.job_id)
+    assert not left.status.is_final, "and its job can be resumed"
+    settings = Settings(backend="local", data_dir=data_dir)
+    assert stopped_part_way(settings, left), "listed as stopped, not queued for ever"
+    assert left.output_path == str(tmp_path / "out" / "second_redcyan.mp4"), "retry writes it"
     assert not (tmp_path / "out" / "second_redcyan.mp4").exists()
 
 

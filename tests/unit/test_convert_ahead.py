@@ -13,9 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.local_runner import INTERRUPTED
+from pipelines.local_runner import INTERRUPTED, stopped_part_way
 from stereo_spot.cli.convert import _Started, _StartedAhead
+from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import InputRejected
+from stereo_spot.settings import Settings
+
+OUT = Path("out") / "b_redcyan.mp4"
 
 
 class StartingConversion:
@@ -23,10 +27,11 @@ class StartingConversion:
 
     def __init__(self, logs: Path) -> None:
         self.logs = logs
+        self.settings = Settings(backend="local", data_dir=logs / "data")
         self.started: list[Path] = []
         self.processes: list[subprocess.Popen] = []
 
-    def start(self, source: Path) -> _Started:
+    def start(self, source: Path, output: Path) -> _Started:
         if source.suffix != ".mp4":
             raise InputRejected("The file is not a video.")
         self.started.append(source)
@@ -35,18 +40,22 @@ class StartingConversion:
         )
         self.processes.append(process)
         return _Started(
-            f"job-{source.stem}", source.name, process, self.logs / f"run-{source.stem}.log"
+            self.job_id(source.name), source.name, process, self.logs / f"run-{source.stem}.log"
         )
+
+    @staticmethod
+    def job_id(name: str) -> str:
+        return f"job-{Path(name).stem:_<16}"  # a valid id: 16 characters at least
 
 
 def test_the_video_started_ahead_is_handed_over_and_not_started_again(tmp_path) -> None:
     conversion = StartingConversion(tmp_path)
     ahead = _StartedAhead(conversion)
-    ahead.start(Path("b.mp4"))
+    ahead.start(Path("b.mp4"), OUT)
 
-    started = ahead.take(Path("b.mp4"))
+    started = ahead.take(Path("b.mp4"), OUT)
 
-    assert started.job_id == "job-b" and started.process.poll() is None
+    assert started.job_id == conversion.job_id("b.mp4") and started.process.poll() is None
     assert conversion.started == [Path("b.mp4")]
     started.process.kill()  # followed to its end
     started.process.wait()
@@ -59,8 +68,8 @@ def test_a_run_handed_over_but_not_yet_followed_is_stopped_with_the_command(tmp_
     # of it, which a loaded machine makes longer: the run went on converting after the command
     # had ended.
     ahead = _StartedAhead(StartingConversion(tmp_path))
-    ahead.start(Path("b.mp4"))
-    started = ahead.take(Path("b.mp4"))
+    ahead.start(Path("b.mp4"), OUT)
+    started = ahead.take(Path("b.mp4"), OUT)
 
     ahead.stop()
 
@@ -70,29 +79,37 @@ def test_a_run_handed_over_but_not_yet_followed_is_stopped_with_the_command(tmp_
 
 def test_a_video_that_cannot_start_is_reported_at_its_turn(tmp_path) -> None:
     ahead = _StartedAhead(StartingConversion(tmp_path))
-    ahead.start(Path("notes.txt"))  # refused now, said nothing yet
+    ahead.start(Path("notes.txt"), OUT)  # refused now, said nothing yet
 
     with pytest.raises(InputRejected, match="not a video"):
-        ahead.take(Path("notes.txt"))
+        ahead.take(Path("notes.txt"), OUT)
 
 
-def test_a_run_started_ahead_that_nobody_follows_is_stopped(tmp_path) -> None:
+def test_a_run_started_ahead_that_nobody_follows_is_stopped(tmp_path, capsys) -> None:
     conversion = StartingConversion(tmp_path)
     ahead = _StartedAhead(conversion)
-    ahead.start(Path("b.mp4"))
+    ahead.start(Path("b.mp4"), OUT)
     (process,) = conversion.processes
 
     ahead.stop()  # what the command does when Ctrl-C or a failed server ends it early
 
     assert process.poll() is not None, "the runner and its process group were stopped"
     assert (tmp_path / "run-b.log").read_text().strip().endswith(INTERRUPTED)
+    # Its job was left queued for a run nobody would start, and the command said nothing of it.
+    job_id = conversion.job_id("b.mp4")
+    queued = Job(job_id=job_id, status=JobStatus.QUEUED, output_path=str(OUT.resolve()))
+    assert stopped_part_way(conversion.settings, queued), "listed as stopped"
+    assert capsys.readouterr().err == (
+        f"job {job_id} (b.mp4, the next video) stopped before it was converted; resume it "
+        f"with: stereo-spot jobs retry {job_id}\n"
+    )
 
 
 def test_without_a_run_ahead_the_video_starts_at_its_turn(tmp_path) -> None:
     conversion = StartingConversion(tmp_path)
     ahead = _StartedAhead(conversion)
 
-    started = ahead.take(Path("a.mp4"))
+    started = ahead.take(Path("a.mp4"), OUT)
 
     assert conversion.started == [Path("a.mp4")] and started.name == "a.mp4"
     started.process.kill()
