@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Protocol, runtime_checkable
 
-from stereo_spot.domain import Job, JobStatus
+from stereo_spot.domain import LOCAL_RUN_PREFIX, Job, JobStatus
 from stereo_spot.errors import (
     JobNotFound,
     RunInProgress,
@@ -122,7 +122,7 @@ class LocalRunLauncher:
         with self._lock:
             run_id = self._run_ids.get(job_id)
             if run_id is None:
-                run_id = f"local-{next(self._counter)}-{job_id[:8]}"
+                run_id = f"{LOCAL_RUN_PREFIX}{next(self._counter)}-{job_id[:8]}"
                 self._run_ids[job_id] = run_id
                 self._queue.put(job_id)
             return run_id

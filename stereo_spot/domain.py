@@ -335,6 +335,11 @@ class StereoParams(BaseModel):
         return data
 
 
+# How the run ids a launcher on this machine gives begin (the portal's queue of local runs);
+# a Kubeflow run's id is a UUID.
+LOCAL_RUN_PREFIX = "local-"
+
+
 def new_job_id() -> str:
     """An unguessable, URL-safe id (192 random bits) that does not start with ``-``.
 
@@ -509,6 +514,12 @@ class Job(BaseModel):
         """The probe of the video this job's run converts and joins: the part it cut, once cut,
         else the whole video."""
         return self.part_source or self.source
+
+    @property
+    def run_on_a_cluster(self) -> bool:
+        """Whether a Kubeflow cluster runs (or ran) the job: its run id is a KFP run's, not one
+        a launcher on this machine gave (``LOCAL_RUN_PREFIX``)."""
+        return bool(self.run_id) and not str(self.run_id).startswith(LOCAL_RUN_PREFIX)
 
     @property
     def cancelled(self) -> bool:

@@ -176,6 +176,14 @@ def run_retry(args: argparse.Namespace) -> int:
         raise StereoSpotError(
             f"Job {job.job_id} failed ({job.error}); failed jobs are final, convert the video again."
         )
+    if job.run_on_a_cluster and job.status is not JobStatus.COMPLETED:
+        # Resumed here, it would be converted twice at once: the cluster's run holds no lock
+        # this machine can see, and its exit handler fails the job however it ends.
+        raise StereoSpotError(
+            f"Job {job.job_id} is {job.status.value} in Kubeflow run {job.run_id}: jobs retry "
+            "resumes only runs of this machine. Follow that run in the Kubeflow UI; if it has "
+            "ended without a result, convert the video again from the portal."
+        )
     if args.output:
         # Checked before the run is resumed, as convert checks its -o before converting.
         named = default_output(

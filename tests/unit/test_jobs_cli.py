@@ -240,3 +240,25 @@ def test_list_says_cancelled_and_why_a_job_failed(tmp_path, capsys):
         f"failed {failed.job_id[:8]}: The file is not a video we can read: it is damaged or in "
         "an ...\nwhy a job failed, in full: stereo-spot jobs show JOB\n"
     ) in listed.err
+
+
+def test_retry_of_a_job_a_kubeflow_run_runs_is_refused_saying_where_it_runs(tmp_path, capsys):
+    # Resumed here, the job would be converted twice at once: the cluster's run holds no lock
+    # this machine can see.
+    settings = Settings(data_dir=tmp_path, backend="local")
+    jobs = job_store_from(settings)
+    job = jobs.create(Job(source_name="film.mp4"))
+    for status in (JobStatus.UPLOADED, JobStatus.QUEUED, JobStatus.PROCESSING):
+        jobs.transition(job.job_id, status)
+    run_id = "0b9c4ad4-3f0e-4c5e-9a53-2b8f1c7d6e10"
+    jobs.update(job.job_id, run_id=run_id)
+
+    assert main(["jobs", "retry", "--data-dir", str(tmp_path), job.job_id]) == 1
+
+    assert capsys.readouterr().err == (
+        f"stereo-spot: Job {job.job_id} is processing in Kubeflow run {run_id}: jobs retry "
+        "resumes only runs of this machine. Follow that run in the Kubeflow UI; if it has ended "
+        "without a result, convert the video again from the portal.\n"
+    )
+    assert jobs.get(job.job_id).status is JobStatus.PROCESSING, "left to its run"
+    assert not settings.runs_dir.exists(), "nothing started here"
