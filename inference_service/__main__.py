@@ -1,16 +1,15 @@
 """``python -m inference_service --port 8080 [--host 127.0.0.1]``: the model server process."""
 
 import argparse
-import ctypes
 import logging
 import os
 import signal
 import sys
+from functools import partial
 
 from inference_service.server import LOOPBACK, serve
+from stereo_spot.parent_watch import when_parent_ends
 from stereo_spot.settings import Settings
-
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def main() -> None:
@@ -18,24 +17,33 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--host", default=LOOPBACK, help="the address to listen on")
     parser.add_argument(
-        "--exit-with-parent",
-        action="store_true",
-        help="stop when the process that started this one ends, however it ends",
+        "--parent-pid",
+        type=int,
+        default=None,
+        help="stop, with every process this one started, once process PID (which started this "
+        "one) has ended, however it ended",
     )
     args, _unknown = parser.parse_known_args()
-    if args.exit_with_parent and sys.platform.startswith("linux"):  # prctl is Linux's own
-        _exit_with_parent()
+    if args.parent_pid is not None:
+        # Killed, `convert`, `up` or `jobs retry` could not stop its server: it ends itself.
+        when_parent_ends(args.parent_pid, partial(_end_with_parent, args.parent_pid))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     serve(Settings(), port=args.port, host=args.host)
 
 
-def _exit_with_parent() -> None:
-    """Have the kernel send SIGTERM when the parent dies: a ``convert`` killed with SIGKILL
-    (or by the OOM killer) cannot stop its server, which then stayed up on its own."""
-    parent = os.getppid()
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:  # it died before the kernel was asked
-        sys.exit(0)
+def _end_with_parent(parent: int) -> None:
+    """Say so in the server's log, then SIGKILL its process group: the server and the ffmpeg
+    processes of a segment it was converting, for a run that has ended with the parent. Not a
+    graceful stop: uvicorn's waits for the requests in flight, segments that nobody will
+    fetch, and a server still starting took the SIGTERM for a shutdown of a server not yet
+    running, then served. Its temporary files go at the next server's start
+    (``inference_service/scratch.py``)."""
+    print(
+        f"The process that started this server ({parent}) has ended.", file=sys.stderr, flush=True
+    )
+    if os.getpgrp() == os.getpid():  # a group of its own, as start_server_process makes it
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 if __name__ == "__main__":

@@ -209,16 +209,18 @@ def start_server_process(
     killed in the middle of a segment, could not remove that segment's work).
 
     It holds the scratch folder's lock with whoever started it (a later start removes the
-    folder only once both have ended), and ends when the *thread* that started it does
-    (``--exit-with-parent``): start it from a thread that outlives it. It leads a session of
-    its own, so that a terminal's Ctrl-C reaches only its starter, which stops it in turn:
+    folder only once both have ended), and ends when this process does, however it ends
+    (``--parent-pid``, ``stereo_spot/parent_watch.py``). It leads a session of its own, so that a terminal's Ctrl-C reaches only its starter, which stops it in turn:
     ``up``, which starts its server again when it ends, saw it end of the Ctrl-C while it was
     itself shutting down, and started it again."""
     env = {**os.environ, **settings.as_environment(), "TMPDIR": str(scratch.emptied())}
     env.pop("STEREO_SPOT_MODEL_URL", None)
     with open(log_path, "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "inference_service", "--port", str(port), "--exit-with-parent"],
+            [
+                *(sys.executable, "-m", "inference_service", "--port", str(port)),
+                *("--parent-pid", str(os.getpid())),
+            ],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

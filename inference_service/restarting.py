@@ -71,8 +71,7 @@ class RestartingServer:
         wait_until_ready(
             self.url, self._settings.model_name, self._process, startup_timeout(self._settings)
         )
-        # Servers started again are started from this thread, which lives as long as they do:
-        # `--exit-with-parent` ends a server with the thread that started it.
+        # Servers are started again from this thread.
         self._watcher = threading.Thread(target=self._watch, name="model-server-watch", daemon=True)
         self._watcher.start()
 

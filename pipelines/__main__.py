@@ -5,16 +5,12 @@ import logging
 import os
 import signal
 import sys
-import threading
-import time
+from functools import partial
 
 from pipelines.local_runner import mark_run_stopped, note_interrupted, run_job, run_log_path
 from stereo_spot.errors import RunInProgress, StereoSpotError
+from stereo_spot.parent_watch import when_parent_ends
 from stereo_spot.settings import Settings
-
-# How often the runner looks whether the process that started it still runs: a run whose `up`
-# or `convert` was killed ends within this (and its stopping, a few ms).
-PARENT_POLL_SECONDS = 0.5
 
 
 def main() -> int:
@@ -32,7 +28,10 @@ def main() -> int:
     _end_at_once_when_stopped()
     settings = Settings()
     if args.parent_pid is not None:
-        _end_with_parent(args.parent_pid, settings, args.job_id)
+        # Killed, `up`, `convert` or `jobs retry` could not stop the run: it ends itself.
+        when_parent_ends(
+            args.parent_pid, partial(_end_the_run, args.parent_pid, settings, args.job_id)
+        )
     try:
         run_job(settings, args.job_id, args.segment_seconds)
     except RunInProgress as error:
@@ -58,35 +57,6 @@ def _end_at_once_when_stopped() -> None:
     log (:func:`pipelines.local_runner.stop_job_process`)."""
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, signal.SIG_DFL)
-
-
-def _end_with_parent(parent: int, settings: Settings, job_id: str) -> None:
-    """End the run, with every task it started, once process ``parent`` (the ``up``,
-    ``convert`` or ``jobs retry`` that started it and waits for it) has ended, however it ended.
-
-    A runner leads a session of its own (so a terminal's Ctrl-C reaches only its parent), so a
-    parent killed by SIGKILL or the OOM killer, which cannot stop it, left it converting for
-    nobody: against a model server gone with its parent, each segment retried for ~10 minutes,
-    the job's run lock held, so a restarted ``up`` left the job to it and ``jobs retry`` was
-    refused, for about an hour.
-
-    A thread that polls ``getppid()``, not the kernel's PR_SET_PDEATHSIG as the model server
-    has: that signal comes when the parent *thread* that started the process ends, and ``up``
-    starts runners from its launcher's worker thread, which a shutdown may leave behind (the
-    launcher does not wait for it) while the process goes on stopping the run in order; a
-    thread's end is no sign the process has gone, nor the process's main thread the only one
-    that may start a runner. The kernel hands an orphan to init (or a subreaper) the moment its
-    parent process has died, whichever thread started it, so ``getppid()`` changing is exact,
-    and a pid reused by another process cannot pass for the parent."""
-    if os.getppid() != parent:  # it ended before this process looked
-        _end_the_run(parent, settings, job_id)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_POLL_SECONDS)
-        _end_the_run(parent, settings, job_id)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _end_the_run(parent: int, settings: Settings, job_id: str) -> None:

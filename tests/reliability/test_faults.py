@@ -529,6 +529,47 @@ def test_a_model_server_stops_when_the_command_that_started_it_is_killed(tmp_pat
     assert not alive, "the server outlived its parent"
 
 
+STARTS_A_SERVER_AND_WAITS = """
+import sys, time
+from pathlib import Path
+from inference_service.launcher import starting_model_server
+from stereo_spot.settings import Settings
+with starting_model_server(Settings(data_dir=Path(sys.argv[1]), backend="local")):
+    print("started", flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("moment", ["Registering model", "Starting uvicorn"])
+def test_a_model_server_still_starting_stops_when_the_command_that_started_it_is_killed(
+    tmp_path, moment
+):
+    # The kernel's SIGTERM on the parent's death, landing between kserve's signal handler and
+    # uvicorn's, was taken for a shutdown of a server not yet running: the server then served on
+    # its own for good (a reviewer found three of three).
+    data_dir = tmp_path / "data"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", STARTS_A_SERVER_AND_WAITS, str(data_dir)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert parent.stdout.readline().strip() == "started"
+    (server,) = psutil.Process(parent.pid).children()
+    log = data_dir / "logs" / "model-server.log"
+    deadline = time.monotonic() + 60
+    while moment not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline and server.is_running(), "the server never got there"
+        time.sleep(0.01)
+
+    parent.kill()
+    parent.wait()
+
+    _, alive = psutil.wait_procs([server], timeout=20)
+    for orphan in alive:
+        orphan.kill()
+    assert not alive, "the server outlived its parent"
+    assert f"The process that started this server ({parent.pid}) has ended." in log.read_text()
+
+
 def test_convert_stopped_before_its_run_began_leaves_a_stopped_job_that_can_be_deleted(
     stack, clip, tmp_path
 ):
