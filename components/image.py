@@ -26,11 +26,16 @@ def pinned_image(reference: str) -> str:
     return reference
 
 
-# Overridable at compile time so a cluster build can pin its own registry and tag.
-# STEREO_SPOT_COMPONENTS_IMAGE is the name the manifests' ConfigMaps and docs/DEPLOY.md use;
-# STEREO_SPOT_COMPONENT_IMAGE (what `compile-pipeline --image` sets) wins when both are set.
+# Without a variable: the name components/Dockerfile's image gets when it is built and loaded into
+# a kind or minikube cluster (the local overlay names the same). No registry publishes it, so a
+# cluster that pulls from one (ECR) must name its own: the aws overlay's portal always does.
+# kfp.local runs ignore the image. Not refused when unset: every local run imports this module.
+LOCAL_IMAGE = "stereo-spot-components:0.1.0"
+
+# STEREO_SPOT_COMPONENTS_IMAGE is the variable the manifests' ConfigMaps and docs/DEPLOY.md use;
+# STEREO_SPOT_COMPONENT_IMAGE is how `compile-pipeline --image` hands its value here, and wins.
 COMPONENT_IMAGE = pinned_image(
     os.environ.get("STEREO_SPOT_COMPONENT_IMAGE")
     or os.environ.get("STEREO_SPOT_COMPONENTS_IMAGE")
-    or "ghcr.io/stereo-spot/stereo-spot-components:0.1.0"
+    or LOCAL_IMAGE
 )

@@ -1,7 +1,8 @@
 """The Kubeflow pipeline: chunk -> ParallelFor(convert) -> reassemble, with a failure exit handler.
 
 The same function runs locally through ``kfp.local`` (pipelines/local_runner.py) and compiles to
-``stereo_pipeline.yaml`` for a cluster (pipelines/compile.py).
+``stereo_pipeline.yaml`` for a cluster: the portal compiles it at start from its own environment
+(pipelines/kfp_launcher.py, ``compile_pipeline``), as ``stereo-spot compile-pipeline`` does.
 """
 
 import os
@@ -17,8 +18,12 @@ from components.kfp_components import (
 from stereo_spot.domain import StereoParams
 
 _DEFAULT_PARAMS = StereoParams()
-# How many segments convert at once on a cluster (each holds one GPU request in flight).
-PARALLELISM = int(os.environ.get("STEREO_SPOT_PARALLELISM", "8"))
+# How many segments convert at once on a cluster, each holding one request to the model server.
+# At most the InferenceService's maxReplicas (one segment a replica): a request beyond it waits
+# in Knative's activator for a replica that cannot come, and that wait counts against the convert
+# step's 3600 s timeout. The aws overlay sets it to terraform's gpu_limit, as it does maxReplicas;
+# the default is base/'s maxReplicas. kfp.local runs at most two at once whatever this says.
+PARALLELISM = int(os.environ.get("STEREO_SPOT_PARALLELISM") or "4")
 # Settings the component pods need on a cluster; baked in at compile time (local runs inherit
 # the runner's environment instead). AWS_ENDPOINT_URL only where one is set: a laptop cluster's
 # moto server (manifests/overlays/local); on EKS boto3 finds AWS's endpoints itself.

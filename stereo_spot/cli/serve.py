@@ -31,7 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     compile_.add_argument("-o", "--output", type=Path, default=Path("stereo_pipeline.yaml"))
     compile_.add_argument(
-        "--image", help="container image for the components (default: STEREO_SPOT_COMPONENT_IMAGE)"
+        "--image",
+        help="container image for the components (default: STEREO_SPOT_COMPONENTS_IMAGE, else "
+        "stereo-spot-components:0.1.0, the name the local overlay loads)",
     )
     compile_.set_defaults(func=run_compile_pipeline)
 

@@ -157,6 +157,20 @@ data "aws_iam_policy_document" "inference" {
     resources = ["${local.media_arn}/segments/*"]
   }
   statement {
+    # Without ListBucket a HEAD (or GET) of a missing key answers 403, not 404: the server's
+    # check that a segment's job was not deleted while it converted
+    # (inference_service/segment_conversion.py) would call a deleted segment forbidden. Kept to
+    # the source segments' prefix (stereo_spot/keys.py), the only keys the server looks up.
+    sid       = "TellMissingSegments"
+    actions   = ["s3:ListBucket"]
+    resources = [local.media_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["segments/*"]
+    }
+  }
+  statement {
     sid       = "WriteConvertedSegments"
     actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
     resources = ["${local.media_arn}/jobs/*/segments/*"]

@@ -153,6 +153,22 @@ resource "helm_release" "kserve" {
           disableIstioVirtualHost = true
         }
       }
+      # The chart's ClusterStorageContainer "default" takes this as the securityContext of the
+      # storage-initializer init container KServe injects for the predictor's STORAGE_URI (since
+      # kserve/kserve#3985 it no longer copies the predictor container's). The stereo-spot
+      # namespace enforces Pod Security "restricted", which refuses the whole predictor pod
+      # unless the init container drops every capability and disallows privilege escalation
+      # (kserve/kserve#5373). Stated in full, seccomp included, rather than left to the chart's
+      # defaults; docs/DEPLOY.md says how to check what the cluster got.
+      storage = {
+        containerSecurityContext = {
+          allowPrivilegeEscalation = false
+          privileged               = false
+          runAsNonRoot             = true
+          capabilities             = { drop = ["ALL"] }
+          seccompProfile           = { type = "RuntimeDefault" }
+        }
+      }
     }
   })]
 }

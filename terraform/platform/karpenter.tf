@@ -107,7 +107,10 @@ resource "kubectl_manifest" "gpu_node_pool" {
   })
 }
 
-# Bursty CPU work (the pipeline's chunk and reassemble steps run ffmpeg).
+# Bursty CPU work (the pipeline's chunk and reassemble steps run ffmpeg). On-demand only: chunk and
+# reassemble have no retries (a retry would only delay a bad input's reason), so a spot reclaim
+# under either failed its job for good; nothing but the pipeline's task pods runs here
+# (add-ons and the portal select the system nodes), and they run for minutes a job.
 resource "kubectl_manifest" "cpu_node_pool" {
   depends_on = [kubectl_manifest.node_class]
   yaml_body = yamlencode({
@@ -121,7 +124,7 @@ resource "kubectl_manifest" "cpu_node_pool" {
           requirements = [
             { key = "karpenter.k8s.aws/instance-category", operator = "In", values = ["c", "m"] },
             { key = "karpenter.k8s.aws/instance-generation", operator = "Gt", values = ["5"] },
-            { key = "karpenter.sh/capacity-type", operator = "In", values = ["spot", "on-demand"] },
+            { key = "karpenter.sh/capacity-type", operator = "In", values = ["on-demand"] },
             { key = "kubernetes.io/arch", operator = "In", values = ["amd64"] },
           ]
           expireAfter = "168h"

@@ -18,6 +18,10 @@ locals {
     PORTAL_HOSTNAME = var.portal_hostname
     CERTIFICATE_ARN = var.certificate_arn
     GPU_NODEPOOL    = "gpu"
+    # One GPU a predictor replica: the InferenceService's maxReplicas, and the segments a run
+    # converts at once (STEREO_SPOT_PARALLELISM), so no request waits in Knative's activator for
+    # a replica the NodePool may not launch, eating its 3600 s timeout.
+    GPU_LIMIT = tostring(var.gpu_limit)
   }
 }
 

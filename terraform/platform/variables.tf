@@ -14,7 +14,7 @@ variable "state_bucket" {
 }
 
 variable "gpu_limit" {
-  description = "Most NVIDIA GPUs the GPU NodePool may run at once (the cost ceiling: about one g5.xlarge per GPU)."
+  description = "Most NVIDIA GPUs the GPU NodePool may run at once: the cost ceiling, about one g5.2xlarge or g6.2xlarge per GPU (the predictor's 14 GiB memory request does not fit an xlarge). Also the InferenceService's maxReplicas and the pipeline's parallel segments (kustomize_inputs GPU_LIMIT)."
   type        = number
   default     = 4
   validation {
@@ -120,12 +120,12 @@ variable "lb_controller_version" {
 }
 
 variable "inference_request_timeout_seconds" {
-  description = "Longest single inference request (one segment) Knative lets through; matches the InferenceService timeout."
+  description = "Longest single inference request (one segment) Knative lets through. At least the InferenceService's timeout (manifests/base/inferenceservice.yaml) and the convert step's client timeout (components/convert.py REQUEST_TIMEOUT_SECONDS), both 3600: a lower value cuts off segments those two still wait for. Raising it past 3600 lets nothing run longer until both of those are raised too."
   type        = number
   default     = 3600
   validation {
-    condition     = var.inference_request_timeout_seconds >= 60 && var.inference_request_timeout_seconds <= 7200
-    error_message = "inference_request_timeout_seconds must be between 60 and 7200."
+    condition     = var.inference_request_timeout_seconds >= 3600 && var.inference_request_timeout_seconds <= 7200
+    error_message = "inference_request_timeout_seconds must be between 3600 (the InferenceService's and the convert step's timeout) and 7200."
   }
 }
 

@@ -98,8 +98,8 @@ def _compile_time_variables() -> set[str]:
                 and isinstance(node.args[0], ast.Constant)
             ):
                 names.add(node.args[0].value)
-    # The pipeline's own knobs with defaults for any cluster, and the CLI's --image alias.
-    return names - {"STEREO_SPOT_PARALLELISM", "STEREO_SPOT_COMPONENT_IMAGE"}
+    # The CLI's --image alias.
+    return names - {"STEREO_SPOT_COMPONENT_IMAGE"}
 
 
 _REPO_PATH = re.compile(r"(?<![\w./-])((?:docs|scripts|manifests|terraform|pipelines|components)"
@@ -132,3 +132,17 @@ def test_deploy_md_calls_nothing_a_readme_excerpt():
     """DEPLOY.md had a "README excerpt" section that matched no text in the README."""
     text = (DOCS / "DEPLOY.md").read_text()
     assert not re.findall(r"^#+ .*README", text, re.M | re.I)
+
+
+def test_runbooks_send_a_failed_cluster_job_to_convert_again_not_to_jobs_retry():
+    """RUNBOOKS promised that `jobs retry` (or KFP's Retry) resumes a failed run on the cluster
+    from its finished segments; there every unsuccessful run ends failed through the exit handler,
+    and a failed job is final. The way back is the job page's "Convert again"."""
+    text = (DOCS / "RUNBOOKS.md").read_text()
+    template = (ROOT / "portal" / "templates" / "job.html").read_text()
+    (label,) = re.findall(r"\*\*\"(Convert again[^\"]*)\"\*\*", text)
+    assert " ".join(label.split()) in template  # the text may wrap
+    step = re.search(r"^5\. \*\*(.*?)(?=^## )", text, re.S | re.M).group(1)
+    assert "local-" in step and "Kubeflow run" in step
+    spot = re.search(r"^## Spot interruptions\n(.*?)(?=^## |\Z)", text, re.S | re.M).group(1)
+    assert "retry the job" not in spot and "resumes" not in spot

@@ -482,8 +482,8 @@ def test_compiling_with_an_untagged_image_is_one_sentence_of_misuse(tmp_path):
     # It was a traceback from the import of the component modules.
     env = {**os.environ, "STEREO_SPOT_COMPONENT_IMAGE": ""}
     compiled = subprocess.run(
-        ["stereo-spot", "compile-pipeline", "--image", "registry.local/stereo-spot/components",
-         "-o", str(tmp_path / "p.yaml")],
+        [*stereo_spot_command(), "compile-pipeline", "--image",
+         "registry.local/stereo-spot/components", "-o", str(tmp_path / "p.yaml")],
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert compiled.returncode == 2
@@ -491,6 +491,21 @@ def test_compiling_with_an_untagged_image_is_one_sentence_of_misuse(tmp_path):
         "stereo-spot: The components image 'registry.local/stereo-spot/components' names no tag"
     ), compiled.stderr
     assert "Traceback" not in compiled.stderr and not (tmp_path / "p.yaml").exists()
+
+
+def test_a_compile_without_an_image_names_the_one_the_local_overlay_loads(rendered, tmp_path):
+    """It named ghcr.io/stereo-spot/stereo-spot-components:0.1.0, which no release publishes. The
+    default is the name kind or minikube is given the locally built image under; the aws overlay
+    always names its registry's."""
+    from components.image import LOCAL_IMAGE
+
+    config = _config_map(rendered["local"], "stereo-spot-config", "stereo-spot")["data"]
+    assert config["STEREO_SPOT_COMPONENTS_IMAGE"] == LOCAL_IMAGE
+    spec, _ = _compiled(tmp_path, {})
+    for name, executor in spec["deploymentSpec"]["executors"].items():
+        assert executor["container"]["image"] == LOCAL_IMAGE, name
+    aws = _config_map(rendered["aws"], "stereo-spot-config", "stereo-spot")["data"]
+    assert aws["STEREO_SPOT_COMPONENTS_IMAGE"] != LOCAL_IMAGE
 
 
 def test_a_components_image_with_a_tag_or_digest_is_taken():
@@ -647,3 +662,76 @@ def test_weights_are_named_the_way_the_predictor_takes_them(rendered):
     for source, target in syncs:
         assert source == f"./{root}/", (source, target)
         assert re.search(r"/stereocrafter/v\d+/$", target), target
+
+
+def _parallelism_limit(spec: dict) -> int:
+    loop = spec["components"]["comp-exit-handler-1"]["dag"]["tasks"]["for-loop-2"]
+    return int(loop["iteratorPolicy"]["parallelismLimit"])
+
+
+def test_aws_predictor_replicas_and_run_parallelism_follow_the_gpu_limit(rendered, tmp_path):
+    """maxReplicas was 4 in the overlay's patch whatever gpu_limit said, and the pipeline converted
+    8 segments at once (STEREO_SPOT_PARALLELISM, in no config): the others waited in Knative's
+    activator inside the convert step's 3600 s timeout. Both now come from gpu_limit."""
+    docs = rendered["aws"]
+    predictor = _find(docs, "InferenceService", "stereo")["spec"]["predictor"]
+    config = _config_map(docs, "stereo-spot-config", "stereo-spot")["data"]
+    gpu_limit = int(_example_outputs()["GPU_LIMIT"])
+    assert predictor["maxReplicas"] == gpu_limit  # an integer, not the ConfigMap's string
+    assert int(config["STEREO_SPOT_PARALLELISM"]) == gpu_limit
+    spec, _ = _compiled(tmp_path, config)
+    assert _parallelism_limit(spec) == gpu_limit
+    outputs = (ROOT / "terraform" / "platform" / "outputs.tf").read_text()
+    assert re.search(r"GPU_LIMIT\s*=\s*tostring\(var\.gpu_limit\)", outputs)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_a_run_converts_no_more_segments_at_once_than_there_are_replicas(
+    rendered, overlay, tmp_path
+):
+    docs = rendered[overlay]
+    replicas = _find(docs, "InferenceService", "stereo")["spec"]["predictor"]["maxReplicas"]
+    config = _config_map(docs, "stereo-spot-config", "stereo-spot")["data"]
+    spec, _ = _compiled(tmp_path, config)
+    assert 1 <= _parallelism_limit(spec) <= replicas
+
+
+def test_the_pipelines_default_parallelism_fits_the_base_replicas(tmp_path):
+    base = yaml.safe_load((MANIFESTS / "base" / "inferenceservice.yaml").read_text())
+    spec, _ = _compiled(tmp_path, {})
+    assert _parallelism_limit(spec) <= base["spec"]["predictor"]["maxReplicas"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pipeline_task_pods_may_read_the_kfp_launcher_config_and_artifact_keys_only(
+    rendered, overlay
+):
+    """The Role granted the Argo executor's calls only. KFP's driver and launcher, running as the
+    run's service account, GET the ConfigMap kfp-launcher (a Forbidden fails the task: only
+    NotFound means defaults) and the Secret mlpipeline-minio-artifact (the pipeline root's keys);
+    every task failed without them. Granted by name, get only."""
+    docs = rendered[overlay]
+    role = _find(docs, "Role", "stereo-spot-pipeline-executor")
+    binding = _find(docs, "RoleBinding", "stereo-spot-pipeline-executor")
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == "kubeflow"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "stereo-spot-pipeline", "namespace": "kubeflow"}
+    ]
+    core = {}
+    for rule in role["rules"]:
+        if rule["apiGroups"] == [""]:
+            for resource in rule["resources"]:
+                core[resource] = (set(rule["verbs"]), rule.get("resourceNames"))
+    assert core["configmaps"] == ({"get"}, ["kfp-launcher"])
+    assert core["secrets"] == ({"get"}, ["mlpipeline-minio-artifact"])
+    # What the executor already had stays as it was.
+    assert core["pods"][0] == {"get", "watch", "patch"}
+
+
+@pytest.mark.parametrize("dockerfile", ["Dockerfile", "Dockerfile.cuda"])
+def test_model_server_images_listen_on_every_interface(dockerfile):
+    """The CUDA image's CMD was bare serve-model, whose default address is 127.0.0.1: a container
+    started from it (docker run -p, a plain Deployment) could not be reached."""
+    text = (ROOT / "inference_service" / dockerfile).read_text()
+    (command,) = re.findall(r"^CMD (\[.*\])$", text, re.M)
+    assert json.loads(command) == ["serve-model", "--host", "0.0.0.0"]

@@ -610,3 +610,70 @@ def test_the_kfp_patches_select_nodes_for_every_deployment_and_statefulset(tmp_p
         selector = built[name]["spec"]["template"]["spec"].get("nodeSelector") or {}
         expected = {**own, **system_nodes} if namespace == "kubeflow" else own
         assert selector == expected, (kind, name)
+
+
+def test_kserve_gives_the_storage_initializer_a_restricted_security_context():
+    """The stereo-spot namespace enforces Pod Security "restricted". With STORAGE_URI KServe
+    injects a storage-initializer init container whose securityContext comes from the chart's
+    ClusterStorageContainer (kserve.storage.containerSecurityContext), not from the predictor's
+    container (kserve/kserve#3985): unset, the predictor pod was refused (kserve/kserve#5373)."""
+    from tests.deploy.test_manifests import _meets_restricted_pod_security
+
+    (values,) = _platform_blocks("helm_release")["kserve"]["values"]
+    context = _yamlencoded(values)["kserve"]["storage"]["containerSecurityContext"]
+    # Judged on its own: no pod-level securityContext to lean on.
+    assert not _meets_restricted_pod_security({}, {"securityContext": context})
+    assert context["privileged"] is False
+
+
+def test_the_pipelines_cpu_pool_runs_on_demand_only():
+    """The cpu NodePool allowed spot; chunk and reassemble have no retries, so a spot reclaim
+    under one failed its job for good."""
+    pool = _yamlencoded(_platform_blocks("kubectl_manifest")["cpu_node_pool"]["yaml_body"])
+    assert pool["metadata"]["name"] == "cpu"
+    (capacity,) = (
+        r for r in pool["spec"]["template"]["spec"]["requirements"]
+        if r["key"] == "karpenter.sh/capacity-type"
+    )  # fmt: skip
+    assert capacity == {"key": "karpenter.sh/capacity-type", "operator": "In",
+                        "values": ["on-demand"]}  # fmt: skip
+
+
+def test_the_model_server_may_tell_a_deleted_segment_from_a_forbidden_one():
+    """Without s3:ListBucket a HEAD of a missing key answers 403, not 404, and the server's
+    "deleted while converting" check (inference_service/segment_conversion.py) relies on 404.
+    Listing is granted under the source segments' prefix only."""
+    from stereo_spot.domain import Layout
+    from stereo_spot.keys import source_segment_key
+
+    statements = _role_policy("inference")
+    media = "${local.media_arn}"
+    listing = [
+        conditions
+        for actions, resources, conditions in statements.values()
+        if "s3:ListBucket" in actions and media in resources
+    ]
+    assert len(listing) == 1
+    ((condition,),) = listing
+    assert _unquote(condition["test"]) == "StringLike"
+    assert _unquote(condition["variable"]) == "s3:prefix"
+    prefixes = [_unquote(v) for v in condition["values"]]
+    assert prefixes == ["segments/*"]
+    key = source_segment_key("x" * 16, 0, 1, Layout("anaglyph"))
+    assert key.startswith(prefixes[0].rstrip("*"))
+
+
+def test_knatives_request_timeout_is_at_least_what_the_predictor_and_convert_step_wait():
+    """inference_request_timeout_seconds took 60: Knative would then cut off segments the
+    InferenceService's timeout and the convert step's client still wait for."""
+    import yaml
+
+    from components.convert import REQUEST_TIMEOUT_SECONDS
+
+    isvc = yaml.safe_load((MANIFESTS / "base" / "inferenceservice.yaml").read_text())
+    waits = max(isvc["spec"]["predictor"]["timeout"], REQUEST_TIMEOUT_SECONDS)
+    variable = _variables("platform")["inference_request_timeout_seconds"]
+    (validation,) = variable["validation"]
+    lowest = re.search(r"inference_request_timeout_seconds >= (\d+)", validation["condition"])
+    assert lowest and int(lowest.group(1)) >= waits
+    assert variable["default"] >= waits
