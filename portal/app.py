@@ -280,6 +280,37 @@ def _echoed(value):
     return text[:ECHOED_CHARS] + "…"
 
 
+# FastAPI's words for a body its JSON reader fails on with an error other than a syntax error:
+# bytes that are not UTF-8 (a charset=latin-1 body), JSON nested past Python's recursion limit.
+_UNPARSED_BODY = "There was an error parsing the body"
+UNREADABLE_JSON = (
+    "The body could not be read as JSON (text that is not UTF-8, or nested too deep); send a "
+    "JSON object as application/json, in UTF-8."
+)
+# What pydantic says of a body that is no JSON object: one sent as another type (text/json,
+# application/xml, none), which FastAPI hands over unread, or a JSON array, string or number.
+_NOT_AN_OBJECT = {"model_attributes_type", "model_type", "dict_type"}
+
+
+def _is_form(request: Request) -> bool:
+    """A page's form FastAPI could not read (a broken multipart body) is not told to send JSON."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return content_type in ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def _body_not_an_object(request: Request, problem: dict) -> dict:
+    """What to fix, for a body that is no JSON object: the sentence pydantic gives ("Input
+    should be a valid dictionary or object to extract fields from") names neither JSON nor the
+    content type the body came as."""
+    if problem.get("type") not in _NOT_AN_OBJECT or list(problem.get("loc", ())) != ["body"]:
+        return {}
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json" or content_type.endswith("+json"):
+        return {"msg": "Send a JSON object as application/json, in UTF-8."}
+    came_as = f"as {_echoed(content_type)}" if content_type else "without a Content-Type"
+    return {"msg": f"Send a JSON object as application/json, in UTF-8 (the body came {came_as})."}
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StereoSpotError)
     async def stereo_spot_error(request: Request, error: StereoSpotError) -> Response:
@@ -294,6 +325,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         message = error.detail if isinstance(error.detail, str) else "That request failed."
         if error.status_code == 404 and message == "Not Found":
             message = "There is no such page."
+        if error.status_code == 400 and message == _UNPARSED_BODY and not _is_form(request):
+            message = UNREADABLE_JSON
         response = _error_response(request, error.status_code, message)
         for name, value in (error.headers or {}).items():
             response.headers[name] = value
@@ -317,6 +350,7 @@ def _install_error_handlers(app: FastAPI) -> None:
                 {
                     **problem,
                     **{key: _echoed(problem[key]) for key in ("msg", "input") if key in problem},
+                    **_body_not_an_object(request, problem),
                 }
                 for problem in jsonable_encoder(error.errors())
             ]

@@ -18,9 +18,15 @@ router = APIRouter(prefix="/api", tags=["uploads"])
 
 UploadId = Annotated[str, Field(min_length=1, max_length=1024)]
 _ERRORS = {
-    400: {"model": ErrorOut, "description": "A part missing, out of order or too small"},
+    400: {
+        "model": ErrorOut,
+        "description": "A part missing, out of order, too small, or not the plan's size",
+    },
     404: {"model": ErrorOut, "description": "No such job, or no such unfinished upload"},
-    409: {"model": ErrorOut, "description": "The job is no longer waiting for its video"},
+    409: {
+        "model": ErrorOut,
+        "description": "The job is no longer waiting for its video, or the upload is complete",
+    },
 }
 _TOO_LARGE = {413: {"model": ErrorOut, "description": "Larger than the portal accepts"}}
 

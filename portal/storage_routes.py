@@ -280,7 +280,15 @@ class _StreamingForm:
     def _begin_part(self, disposition: bytes) -> None:
         _, options = parse_options_header(disposition)
         name = options.get(b"name", b"").decode("utf-8", "replace")
-        if name == "file" or b"filename" in options:
+        if b"filename" in options and name != "file":
+            # S3's presigned POST takes the file only as the field ``file``: a script that sent
+            # it under another name here would fail on the cluster.
+            sent_as = f"`{name[:60]}`" if name else "a field without a name"
+            raise HTTPException(
+                400,
+                f"Send the file as the form field `file`, after the signed fields, not as {sent_as}.",
+            )
+        if name == "file":
             try:
                 self._grant = self._signer.verify_upload(self.fields)
             except (SignatureRejected, InvalidKey) as rejected:

@@ -7,9 +7,11 @@ each part's ETag; then it starts the job as after a form upload. The file never 
 the portal on S3, any size up to the portal's limit goes (a form POST stops at 5 GB), and an
 upload broken off resumes from the parts the storage holds (:func:`received_parts`).
 
-The upload id the portal hands out is the storage's, its plan's part count and a MAC over both
-and the job (:func:`_upload_id`): parts are signed only within the plan (numbers past it once
-let a 20 MB upload take parts up to 9,999), on S3 too, where nothing else keeps the plan. A job
+The upload id the portal hands out is the storage's, its plan (the file's size and the part
+size) and a MAC over them and the job (:func:`_upload_id`): parts are signed only within the
+plan (numbers past it once let a 20 MB upload take parts up to 9,999), and completing checks the
+parts the storage holds against it (a part left out once completed into a file with a hole,
+which the job then blamed on the video), on S3 too, where nothing else keeps the plan. A job
 has one unfinished upload at a time: the storage drops the one begun before as another begins.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,6 +39,8 @@ from stereo_spot.storage.multipart import (
     upload_gone,
 )
 from stereo_spot.storage.signing import UrlSigner, secret_from
+
+UPLOAD_COMPLETE = "This upload is complete: the video is stored; start the job."
 
 # Signed in batches: a 20 GiB file is 1,280 parts, and URLs signed far ahead of their PUT
 # could expire before it.
@@ -63,7 +68,7 @@ def start_upload(
     except ValueError as unfit:
         raise UploadTooLarge(str(unfit)) from None
     begun = storage.start_multipart_upload(keys.source_key(job_id))
-    return StartedUpload(upload_id=_upload_id(settings, job_id, begun, plan.part_count), plan=plan)
+    return StartedUpload(upload_id=_upload_id(settings, job_id, begun, plan), plan=plan)
 
 
 def sign_parts(
@@ -79,11 +84,11 @@ def sign_parts(
     _waiting_for_its_video(jobs, job_id)
     if not 1 <= len(numbers) <= MAX_PARTS_SIGNED_AT_ONCE:
         raise UploadRejected(f"Ask for 1 to {MAX_PARTS_SIGNED_AT_ONCE} parts at a time.")
-    begun, part_count = _opened(settings, job_id, upload_id)
-    if any(not 1 <= number <= part_count for number in numbers):
-        raise UploadRejected(f"This upload's parts are numbered 1 to {part_count}.")
+    begun, plan = _opened(settings, job_id, upload_id)
+    if any(not 1 <= number <= plan.part_count for number in numbers):
+        raise UploadRejected(f"This upload's parts are numbered 1 to {plan.part_count}.")
     key = keys.source_key(job_id)
-    storage.uploaded_parts(key, begun)  # an upload that is gone says so now, not per PUT
+    _held_parts(storage, key, upload_id, begun, plan)  # one that is gone says so now, not per PUT
     return [
         (number, storage.presign_upload_part(key, begun, number, settings.upload_url_seconds))
         for number in numbers
@@ -94,9 +99,9 @@ def received_parts(
     jobs: JobStore, storage: ObjectStorage, settings: Settings, job_id: str, upload_id: str
 ) -> list[UploadedPart]:
     """The parts the storage holds, to resume an upload that was broken off."""
-    get_job(jobs, job_id)
-    begun, _ = _opened(settings, job_id, upload_id)
-    return storage.uploaded_parts(keys.source_key(job_id), begun)
+    waiting = get_job(jobs, job_id).status is JobStatus.CREATED
+    begun, plan = _opened(settings, job_id, upload_id)
+    return _held_parts(storage, keys.source_key(job_id), upload_id, begun, plan, waiting)
 
 
 def finish_upload(
@@ -110,16 +115,19 @@ def finish_upload(
     """Join the parts into the job's video; then it can be started.
 
     The sizes are the storage's, not the sender's: an upload that grew past the portal's limit
-    (parts sent larger than planned) is dropped whole rather than completed.
+    (parts sent larger than planned) is dropped whole rather than completed; one whose parts
+    are not the plan's (one missing, one of another size) is refused and stays open, for the
+    sender to send what is missing and complete it again.
     """
     _waiting_for_its_video(jobs, job_id)
-    begun, _ = _opened(settings, job_id, upload_id)
+    begun, plan = _opened(settings, job_id, upload_id)
     key = keys.source_key(job_id)
-    held = {part.number: part.size for part in storage.uploaded_parts(key, begun)}
-    total = sum(held.get(part.number, 0) for part in parts)
+    held = {part.number: part for part in _held_parts(storage, key, upload_id, begun, plan)}
+    total = sum(held[part.number].size for part in parts if part.number in held)
     if total > settings.max_upload_bytes:
         storage.abort_multipart_upload(key, begun)
         _refuse_over_limit(total, settings)
+    _refuse_unless_as_planned(plan, parts, held)
     storage.complete_multipart_upload(key, begun, parts)
 
 
@@ -135,28 +143,112 @@ def abort_upload(
     storage.abort_multipart_upload(keys.source_key(job_id), begun)
 
 
-def _upload_id(settings: Settings, job_id: str, begun: str, part_count: int) -> str:
-    """The id the portal hands out for the storage's upload ``begun``: it carries the plan's
-    part count, which a MAC binds to the upload and the job."""
-    return f"{begun}.{part_count}.{_mac(settings, job_id, begun, part_count)}"
+def _upload_id(settings: Settings, job_id: str, begun: str, plan: PartPlan) -> str:
+    """The id the portal hands out for the storage's upload ``begun``: it carries the plan (the
+    file's size and the part size), which a MAC binds to the upload and the job. The plan rides
+    in the id rather than in a store: S3 keeps none of it, and a portal's replicas share only
+    the secret."""
+    sizes = f"{plan.size}.{plan.part_size}"
+    return f"{begun}.{sizes}.{_mac(settings, job_id, begun, sizes)}"
 
 
-def _opened(settings: Settings, job_id: str, upload_id: str) -> tuple[str, int]:
-    """The storage's upload id and the part count of an id :func:`_upload_id` made; an id it
-    did not make, or made for another job, is no upload of this job's (UploadNotFound)."""
-    begun, _, rest = upload_id.rpartition(".")
-    begun, _, count = begun.rpartition(".")
-    if begun and count.isdigit() and 0 < int(count) <= MAX_PARTS:
-        expected = _mac(settings, job_id, begun, int(count))
-        if hmac.compare_digest(expected, rest):
-            return begun, int(count)
+def _opened(settings: Settings, job_id: str, upload_id: str) -> tuple[str, PartPlan]:
+    """The storage's upload id and the plan of an id :func:`_upload_id` made; an id it did not
+    make, or made for another job, is no upload of this job's (UploadNotFound)."""
+    rest, _, mac = upload_id.rpartition(".")
+    rest, _, part_size = rest.rpartition(".")
+    begun, _, size = rest.rpartition(".")
+    if begun and _is_count(size) and _is_count(part_size):
+        sizes = f"{size}.{part_size}"
+        if hmac.compare_digest(_mac(settings, job_id, begun, sizes), mac):
+            count = math.ceil(int(size) / int(part_size))
+            if count <= MAX_PARTS:
+                return begun, PartPlan(size=int(size), part_size=int(part_size), part_count=count)
     raise upload_gone(upload_id)
 
 
-def _mac(settings: Settings, job_id: str, begun: str, part_count: int) -> str:
+def _is_count(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 20 and int(text) > 0
+
+
+def _mac(settings: Settings, job_id: str, begun: str, sizes: str) -> str:
     secret = UrlSigner(secret_from(settings)).derive("uploads in parts")
-    message = f"{job_id}\n{begun}\n{part_count}".encode()
+    message = f"{job_id}\n{begun}\n{sizes}".encode()
     return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
+
+
+def _held_parts(
+    storage: ObjectStorage,
+    key: str,
+    upload_id: str,
+    begun: str,
+    plan: PartPlan,
+    waiting: bool = True,
+) -> list[UploadedPart]:
+    """The parts the storage holds of the upload. One the storage no longer has, whose video is
+    stored (its size the plan's) while the job waits, was completed: asked again (a script
+    whose answer to ``complete`` was lost), that is what it is told, rather than to upload
+    the video again."""
+    try:
+        return storage.uploaded_parts(key, begun)
+    except UploadNotFound:
+        if waiting and storage.exists(key) and storage.size(key) == plan.size:
+            raise NotReady(UPLOAD_COMPLETE) from None
+        raise upload_gone(upload_id) from None  # the id its sender knows, not the storage's
+
+
+def _refuse_unless_as_planned(
+    plan: PartPlan, parts: Sequence[UploadedPart], held: dict[int, UploadedPart]
+) -> None:
+    """Completing joins what is listed, as S3 does: a part left out, or one of another size
+    than planned, would make a file with a hole or a seam, which the job then fails on,
+    blaming the video. What is missing is named, and the upload stays open."""
+    count = plan.part_count
+    listed = {part.number for part in parts}
+    if any(number > count for number in listed):
+        raise UploadRejected(f"This upload's parts are numbered 1 to {count}.")
+    every = range(1, count + 1)
+    if missing := [n for n in every if n not in held]:
+        raise UploadRejected(
+            f"{_numbered(missing).capitalize()} of this upload's {count} "
+            f"{'has' if len(missing) == 1 else 'have'} not arrived; send "
+            f"{'it' if len(missing) == 1 else 'them'}, then complete the upload again."
+        )
+    if left_out := [n for n in every if n not in listed]:
+        raise UploadRejected(
+            f"The parts listed leave out {_numbered(left_out)}; list every part, 1 to {count}, "
+            "with the ETag its PUT answered."
+        )
+    if wrong := [n for n in every if held[n].size != plan.part_bytes(n)]:
+        first, them = wrong[0], "it" if len(wrong) == 1 else "them"
+        said = f"part {first:,} holds {held[first].size:,} bytes where the plan has "
+        said += f"{plan.part_bytes(first):,}"
+        if len(wrong) > 1:
+            said = f"{_numbered(wrong)} are not the plan's size ({said})"
+        total = sum(part.size for part in held.values())
+        if total != plan.size:
+            begun_for = f"not the {plan.size:,} the upload was begun for"
+            said = f"The parts hold {total:,} bytes, {begun_for}: {said}"
+        raise UploadRejected(
+            f"{said[0].upper()}{said[1:]}; send {them} again, then complete the upload again."
+        )
+
+
+def _numbered(numbers: list[int], most: int = 10) -> str:
+    """Part numbers in words, runs as ranges: "part 2", "parts 1, 3 to 7 and 9"; past ``most``
+    runs, how many more."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and runs[-1][1] == number - 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    said = [f"{a:,}" if a == b else f"{a:,} to {b:,}" for a, b in runs[:most]]
+    if len(runs) > most:
+        said.append(f"{sum(b - a + 1 for a, b in runs[most:]):,} more")
+    if len(numbers) == 1:
+        return f"part {said[0]}"
+    return f"parts {', '.join(said[:-1])} and {said[-1]}" if len(said) > 1 else f"parts {said[0]}"
 
 
 def _waiting_for_its_video(jobs: JobStore, job_id: str) -> None:

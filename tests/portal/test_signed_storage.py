@@ -146,6 +146,25 @@ def test_form_without_a_file_is_400_and_writes_nothing(client, storage) -> None:
     assert _nothing_written(storage)
 
 
+def test_a_file_sent_under_another_field_name_is_refused(
+    client, storage, waiting_job, payload
+) -> None:
+    """S3's presigned POST takes the file only as ``file``: a script that sent it as ``video``
+    here would fail on the cluster."""
+    target = storage.presign_upload(source_key(JOB_ID), max_bytes=MAX_UPLOAD_BYTES)
+
+    with payload.open("rb") as handle:
+        response = client.post(
+            target.url, data=target.fields, files={"video": ("clip.mp4", handle, "video/mp4")}
+        )
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == (
+        "Send the file as the form field `file`, after the signed fields, not as `video`."
+    )
+    assert _nothing_written(storage)
+
+
 def test_fields_sent_after_the_file_do_not_count(client, storage, payload) -> None:
     """As with S3, the signature covers only what precedes the file."""
     target = storage.presign_upload(source_key(JOB_ID), max_bytes=MAX_UPLOAD_BYTES)

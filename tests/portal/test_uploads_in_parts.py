@@ -139,24 +139,153 @@ def test_parts_past_the_limit_are_refused_as_they_arrive(big_client, big_setting
     assert [p["number"] for p in held.json()["parts"]] == [1], "nothing of it kept"
 
 
-def test_a_part_that_never_arrived_is_named_at_completion(big_client, eleven_mib) -> None:
+def test_a_part_listed_with_another_etag_is_named_at_completion(big_client, eleven_mib) -> None:
     job_id, _ = create_job_via_api(big_client)
     data = eleven_mib.read_bytes()
     upload = _begin(big_client, job_id, len(data))
-    one = _put(big_client, upload, 1, _part(data, upload, 1))
+    sent = {n: _put(big_client, upload, n, _part(data, upload, n)) for n in (1, 2, 3)}
+    parts = [{"number": n, "etag": sent[n].headers["etag"]} for n in (1, 2, 3)]
+    parts[1]["etag"] = '"00"'
 
     done = big_client.post(
-        upload["links"]["complete"],
-        json={
-            "upload_id": upload["upload_id"],
-            "parts": [{"number": 1, "etag": one.headers["etag"]}, {"number": 2, "etag": '"00"'}],
-        },
+        upload["links"]["complete"], json={"upload_id": upload["upload_id"], "parts": parts}
     )
 
     assert done.status_code == 400
     assert done.json()["detail"] == 'Part 2 was not received with the ETag "00"; send it again.'
     folder = big_client.app.state.storage.path_for(source_key(job_id)).parent
     assert not folder.exists() or not list(folder.iterdir()), "no half-joined file left behind"
+
+
+def test_a_part_of_the_plan_not_sent_is_named_and_the_upload_stays_open(
+    big_client, eleven_mib, tmp_path
+) -> None:
+    """Completing with parts 1 and 3 of 3 once joined them into a file with a hole, which the
+    job then failed on, blaming the video ("The file has no index…")."""
+    job_id, _ = create_job_via_api(big_client)
+    data = eleven_mib.read_bytes()
+    upload = _begin(big_client, job_id, len(data))
+    sent = {n: _put(big_client, upload, n, _part(data, upload, n)) for n in (1, 3)}
+
+    refused = _complete(big_client, upload, sent)
+    sent[2] = _put(big_client, upload, 2, _part(data, upload, 2))
+    done = _complete(big_client, upload, sent)
+
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == (
+        "Part 2 of this upload's 3 has not arrived; send it, then complete the upload again."
+    )
+    assert done.status_code == 204, done.text
+    stored = big_client.app.state.storage.get_file(source_key(job_id), tmp_path / "s")
+    assert stored.read_bytes() == data
+
+
+def test_parts_missing_from_a_long_plan_are_named_in_runs(big_client) -> None:
+    job_id, _ = create_job_via_api(big_client)
+    upload = _begin(big_client, job_id, 21 * MIB)  # five parts
+    sent = {1: _put(big_client, upload, 1, b"x" * (5 * MIB))}
+
+    refused = _complete(big_client, upload, sent)
+
+    assert refused.json()["detail"] == (
+        "Parts 2 to 5 of this upload's 5 have not arrived; send them, then complete the upload "
+        "again."
+    )
+
+
+def test_a_part_that_arrived_but_is_not_listed_is_named(big_client, eleven_mib) -> None:
+    job_id, _ = create_job_via_api(big_client)
+    data = eleven_mib.read_bytes()
+    upload = _begin(big_client, job_id, len(data))
+    sent = {n: _put(big_client, upload, n, _part(data, upload, n)) for n in (1, 2, 3)}
+
+    refused = _complete(big_client, upload, {n: sent[n] for n in (1, 3)})
+
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == (
+        "The parts listed leave out part 2; list every part, 1 to 3, with the ETag its PUT "
+        "answered."
+    )
+    assert not big_client.app.state.storage.exists(source_key(job_id))
+
+
+def test_parts_that_do_not_hold_the_size_begun_for_are_refused(big_client, tmp_path) -> None:
+    job_id, _ = create_job_via_api(big_client)
+    data = os.urandom(400_613)
+    upload = _begin(big_client, job_id, len(data))
+    short = {1: _put(big_client, upload, 1, data[:1000])}
+
+    refused = _complete(big_client, upload, short)
+    held = big_client.get(upload["links"]["received"], params={"upload_id": upload["upload_id"]})
+    done = _complete(big_client, upload, {1: _put(big_client, upload, 1, data)})
+
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == (
+        "The parts hold 1,000 bytes, not the 400,613 the upload was begun for: part 1 holds "
+        "1,000 bytes where the plan has 400,613; send it again, then complete the upload again."
+    )
+    assert [(p["number"], p["size"]) for p in held.json()["parts"]] == [(1, 1000)], "still open"
+    assert done.status_code == 204, done.text
+    stored = big_client.app.state.storage.get_file(source_key(job_id), tmp_path / "s")
+    assert stored.read_bytes() == data
+
+
+def test_parts_of_the_right_total_cut_unlike_the_plan_are_refused(big_client, eleven_mib):
+    job_id, _ = create_job_via_api(big_client)
+    data = eleven_mib.read_bytes()
+    upload = _begin(big_client, job_id, len(data))
+    cuts = (0, 6 * MIB, 11 * MIB, len(data))  # 6 MiB, 5 MiB, the rest: 11 MiB + 123 in all
+    sent = {n: _put(big_client, upload, n, data[cuts[n - 1] : cuts[n]]) for n in (1, 2, 3)}
+
+    refused = _complete(big_client, upload, sent)
+
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == (
+        "Parts 1 and 3 are not the plan's size (part 1 holds 6,291,456 bytes where the plan has "
+        "5,242,880); send them again, then complete the upload again."
+    )
+
+
+def test_completing_again_says_the_video_is_stored(big_client, eleven_mib) -> None:
+    """A script whose answer to complete was lost asks again: told to upload again, it would
+    send the whole video a second time."""
+    job_id, _ = create_job_via_api(big_client)
+    data = eleven_mib.read_bytes()
+    upload = _begin(big_client, job_id, len(data))
+    sent = {n: _put(big_client, upload, n, _part(data, upload, n)) for n in (1, 2, 3)}
+    assert _complete(big_client, upload, sent).status_code == 204
+
+    again = _complete(big_client, upload, sent)
+    held = big_client.get(upload["links"]["received"], params={"upload_id": upload["upload_id"]})
+
+    for answer in (again, held):
+        assert answer.status_code == 409, answer.text
+        assert answer.json()["detail"] == (
+            "This upload is complete: the video is stored; start the job."
+        )
+    assert big_client.post(f"/api/jobs/{job_id}/start").status_code == 202
+
+
+def test_an_upload_dropped_unfinished_is_still_told_to_start_again(big_client) -> None:
+    job_id, _ = create_job_via_api(big_client)
+    upload = _begin(big_client, job_id, 100)
+    sent = {1: _put(big_client, upload, 1, b"x" * 100)}
+    big_client.post(upload["links"]["abort"], json={"upload_id": upload["upload_id"]})
+
+    again = _complete(big_client, upload, sent)
+
+    assert again.status_code == 404
+    assert again.json()["detail"] == (
+        f"There is no unfinished upload {upload['upload_id']} here (completed, aborted, or left "
+        "unfinished for days); start the upload again."
+    )
+
+
+def _complete(client: TestClient, upload: dict, sent: dict[int, httpx.Response]):
+    parts = [{"number": n, "etag": sent[n].headers["etag"]} for n in sorted(sent)]
+    return client.post(
+        upload["links"]["complete"], json={"upload_id": upload["upload_id"], "parts": parts}
+    )
 
 
 def test_a_started_job_takes_no_more_parts(client, storage, clip_mp4, not_a_video, tmp_path):
@@ -266,7 +395,8 @@ def test_only_the_parts_of_the_plan_are_signed(big_client) -> None:
     for answer in answers:
         assert answer.status_code == 400, answer.text
         assert answer.json()["detail"] == "This upload's parts are numbered 1 to 2."
-    forged = upload["upload_id"].replace(".2.", ".9999.")
+    forged = upload["upload_id"].replace(f".{6 * MIB}.", f".{20 * MIB}.")  # a plan of 4 parts
+    assert forged != upload["upload_id"]
     refused = big_client.post(upload["links"]["sign"], json={"upload_id": forged, "numbers": [3]})
     assert refused.status_code == 404 and "start the upload again" in refused.text
 
