@@ -106,9 +106,12 @@ def chunk_source(
             update={"frames": split.frames(info), "first_picture_delay": split.first_picture_delay}
         )
         cut = job.cuts_its_source
+        # An end past the video's is its end, as `convert` and the portal record it once they
+        # have read the video (the portal on S3 has not: this run reads it).
+        converted = {"part": job.part.in_video_of(whole.duration)} if job.part and whole else {}
         jobs.update(
             job_id, total_segments=total, source=whole if cut else info,
-            part_source=info if cut else None, damaged_frames=split.damaged,
+            part_source=info if cut else None, damaged_frames=split.damaged, **converted,
         )  # fmt: skip
         jobs.transition(job_id, JobStatus.PROCESSING)
         _drop_preview_copy(job, storage)

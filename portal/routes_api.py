@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from fastapi.exceptions import RequestValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from portal import services
 from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep
@@ -37,6 +48,18 @@ Engine = Literal["classical", "depth-anything", "stereocrafter"]
 assert get_args(Engine) == ENGINE_NAMES, "the schema's engines are the engines' own names"
 # One set of defaults for the CLI, the form and the API: the stereo engine's own.
 _DEFAULTS = StereoParams()
+
+# Validation context of a page's form, whose every value comes as text ("2.5", "720"); a JSON
+# body's numbers are JSON numbers.
+FORM = {"form": True}
+
+
+def _no_boolean(value: object) -> object:
+    """Refuse ``true``/``false`` for a number: pydantic would read them as 1 and 0 (a crf of 1,
+    near-lossless and huge)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_type", "Input should be a number, not true or false")
+    return value
 
 
 class StereoSettingsRequest(BaseModel):
@@ -96,6 +119,20 @@ class StereoSettingsRequest(BaseModel):
         "default; another is refused (422)",
     )
 
+    @field_validator("divergence", "convergence", "crf", "max_height", mode="before")
+    @classmethod
+    def _a_number(cls, value: object, info: ValidationInfo) -> object:
+        # A JSON body gives a number as a number: "720" is a script's mistake, read as the
+        # number it spells only from a page's form (``FORM``), where every value is text.
+        if isinstance(value, str) and not (info.context or {}).get("form"):
+            raise PydanticCustomError("number_type", "Input should be a number, not a string")
+        return _no_boolean(value)
+
+    def settings_given(self) -> dict[str, object]:
+        """The layout and stereo settings this request gave (null included), by name."""
+        names = self.model_fields_set & SETTINGS_FIELDS
+        return self.model_dump(include=names)
+
     def params(self) -> StereoParams:
         return StereoParams(
             divergence=self.divergence,
@@ -108,6 +145,9 @@ class StereoSettingsRequest(BaseModel):
             preset=self.preset,
             max_height=self.max_height,
         )
+
+
+SETTINGS_FIELDS = frozenset({"layout", *StereoParams.model_fields})
 
 
 class CreateJobRequest(StereoSettingsRequest):
@@ -136,7 +176,7 @@ class PartRequest(BaseModel):
     def _time_as_written(cls, value: object) -> object:
         if isinstance(value, str):
             return parse_time(value) if value.strip() else None
-        return value
+        return _no_boolean(value)
 
     @model_validator(mode="after")
     def _a_part(self) -> PartRequest:
@@ -151,6 +191,9 @@ class PartRequest(BaseModel):
 
 
 class ConvertAgainRequest(StereoSettingsRequest, PartRequest):
+    """A new conversion of a job's video: the settings not given are that job's own (its
+    layout, divergence, crf...), as its page's form is filled; no part: the whole video."""
+
     preview: bool = Field(
         default=False,
         description="convert only ~5 s from the middle (of the whole video, also when asked "
@@ -224,6 +267,10 @@ class JobOut(BaseModel):
         description="uploaded with 'preview first' and read: the whole video waits for a start "
         "(status uploaded); uploaded and not held: the video is being read"
     )
+    cancelled: bool = Field(
+        description='cancelled before it finished (status failed, error "Cancelled before it '
+        "finished.\"): stopped by someone's ask, not a fault"
+    )
     stopped: bool = Field(
         description="stopped part-way: its status says it is being converted, but the process "
         "on the portal's machine that ran it ended before it finished (a killed `convert`) and "
@@ -271,6 +318,8 @@ _ERRORS = {404: {"model": ErrorOut, "description": "No such job"}}
 
 def job_out(job: Job, launcher: RunLauncher | None) -> JobOut:
     """The job as the API shows it; ``launcher`` tells whether its run stopped part-way."""
+    stopped = launcher is not None and launcher.stopped_part_way(job)
+    job = services.as_converted(job)
     base = f"/jobs/{job.job_id}"
     links = {"self": f"/api{base}", "page": base}
     if job.status is JobStatus.COMPLETED:
@@ -303,7 +352,8 @@ def job_out(job: Job, launcher: RunLauncher | None) -> JobOut:
         ),
         progress=job.progress,
         held=job.held,
-        stopped=launcher is not None and launcher.stopped_part_way(job),
+        cancelled=job.cancelled,
+        stopped=stopped,
         links=links,
     )
 
@@ -311,6 +361,22 @@ def job_out(job: Job, launcher: RunLauncher | None) -> JobOut:
 def absolute_url(request: Request, url: str) -> str:
     """Signed local URLs are relative to the portal; scripts need them whole."""
     return str(request.base_url).rstrip("/") + url if url.startswith("/") else url
+
+
+@contextmanager
+def _refused_as_a_field(body: BaseModel | None) -> Iterator[None]:
+    """A value the portal or the video refuses (services.FieldRejected) answered as the values
+    of the wrong type are: a 422 whose detail lists the field, why, and what was given."""
+    try:
+        yield
+    except services.FieldRejected as refused:
+        problem = {
+            "type": "value_error",
+            "loc": ("body", refused.field),
+            "msg": str(refused),
+            "input": getattr(body, refused.field, None),
+        }
+        raise RequestValidationError([problem]) from None
 
 
 def _upload_out(request: Request, target: UploadTarget) -> UploadTargetOut:
@@ -331,9 +397,10 @@ def create_job(
     body: Annotated[CreateJobRequest | None, Body()] = None,
 ) -> CreatedJobOut:
     body = body or CreateJobRequest()  # every field has a default: no body at all is fine too
-    job = services.create_job(
-        jobs, settings, body.layout, body.params(), body.engine, body.source_name
-    )
+    with _refused_as_a_field(body):
+        job = services.create_job(
+            jobs, settings, body.layout, body.params(), body.engine, body.source_name
+        )
     target = services.upload_target(storage, settings, job)
     return CreatedJobOut(job=job_out(job, None), upload=_upload_out(request, target))
 
@@ -368,16 +435,17 @@ def start_job(
 ) -> JobOut:
     services.get_job(jobs, job_id)
     body = body or StartJobRequest()
-    job = services.start_job(
-        jobs,
-        storage,
-        settings,
-        launcher,
-        job_id,
-        body.source_name,
-        preview=body.preview,
-        part=body.part(),
-    )
+    with _refused_as_a_field(body):
+        job = services.start_job(
+            jobs,
+            storage,
+            settings,
+            launcher,
+            job_id,
+            body.source_name,
+            preview=body.preview,
+            part=body.part(),
+        )
     return job_out(job, launcher)
 
 
@@ -440,12 +508,7 @@ def play(
     status_code=202,
     summary="Convert the job's uploaded video again with other settings, a part of it, or a "
     "preview",
-    responses={
-        **_ERRORS,
-        409: {"model": ErrorOut},
-        422: {"model": ErrorOut},
-        503: {"model": ErrorOut},
-    },
+    responses={**_ERRORS, 409: {"model": ErrorOut}, 503: {"model": ErrorOut}},
 )
 def convert_again(
     job_id: str,
@@ -455,10 +518,13 @@ def convert_again(
     settings: SettingsDep,
     launcher: LauncherDep,
 ) -> JobOut:
-    job = services.convert_again(
-        jobs, storage, settings, launcher, job_id, body.layout, body.params(), body.engine,
-        preview=body.preview, part=body.part(),
-    )  # fmt: skip
+    # The settings not given are the job's own, as its page's form is filled with them.
+    layout, params = services.settings_kept(services.get_job(jobs, job_id), body.settings_given())
+    with _refused_as_a_field(body):
+        job = services.convert_again(
+            jobs, storage, settings, launcher, job_id, layout, params, body.engine,
+            preview=body.preview, part=body.part(),
+        )  # fmt: skip
     return job_out(job, launcher)
 
 

@@ -13,6 +13,7 @@ from portal import services
 from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep, TemplatesDep
 from portal.launcher import RunLauncher
 from portal.routes_api import (
+    FORM,
     ConvertAgainRequest,
     CreateJobRequest,
     PartRequest,
@@ -216,7 +217,7 @@ def create_job(
     fields: StereoForm,
 ) -> Response:
     try:
-        form = CreateJobRequest(**fields)
+        form = CreateJobRequest.model_validate(fields, context=FORM)
         job = services.create_job(jobs, settings, form.layout, form.params(), form.engine)
     except ValidationError as invalid:
         return _create_form(
@@ -247,7 +248,7 @@ def list_jobs(
         request,
         "jobs.html",
         show=show.value,
-        jobs=page.jobs,
+        jobs=[services.as_converted(job) for job in page.jobs],
         states={job.job_id: state_said(job, launcher) for job in page.jobs},
         next_cursor=page.next_cursor,
         limit=limit,
@@ -265,7 +266,7 @@ def job_page(
     settings: SettingsDep,
     launcher: LauncherDep,
 ) -> HTMLResponse:
-    job = services.get_job(jobs, job_id)
+    job = services.as_converted(services.get_job(jobs, job_id))
     whole_kept = services.whole_video_kept(jobs, job)
     part_origin_kept = bool(job.part_of) and services.job_kept(jobs, job.part_of)
     # Its record says it is being converted, but its run ended (a killed `convert`).
@@ -286,6 +287,8 @@ def job_page(
         active=not stopped
         and (job.status in ACTIVE or (job.status is JobStatus.UPLOADED and not job.held)),
         stopped=stopped,
+        # This portal resumes it (its start), unless its model server runs another engine.
+        resumable=stopped and job.engine == settings.engine,
         cancellable=job.status in ACTIVE,
         cancelled=job.cancelled,
         # The video was uploaded and read: it can be converted again without a new upload.
@@ -368,7 +371,9 @@ def convert_again(
     end: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     try:
-        form = ConvertAgainRequest(**fields, preview=preview is not None, start=start, end=end)
+        form = ConvertAgainRequest.model_validate(
+            {**fields, "preview": preview is not None, "start": start, "end": end}, context=FORM
+        )
     except ValidationError as invalid:
         raise InputRejected(f"Please check: {_problems(invalid)}.") from None
     job = services.convert_again(

@@ -21,11 +21,13 @@ from portal.asks import RecentAsks
 from portal.launcher import RunLauncher
 from stereo_spot import keys
 from stereo_spot.domain import (
+    DEFAULT_CRF,
     PREVIEW_SECONDS,
     Job,
     JobStatus,
     Layout,
     Part,
+    SourceInfo,
     StereoParams,
 )
 from stereo_spot.errors import (
@@ -69,6 +71,16 @@ class BadPageLink(StereoSpotError):
     """A page of a list of jobs asked for with a cursor the job store did not make."""
 
 
+class FieldRejected(InputRejected):
+    """A value of a request refused for what it asks of this portal or of the video (an engine
+    its model server does not run, a part past the video's end), naming the request's field
+    (``field``), which the API's 422 names as it names a value of the wrong type."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 @dataclass(frozen=True)
 class PlaybackTrack:
     """A text track for the player: a signed URL of its WebVTT and what the menu says."""
@@ -109,9 +121,10 @@ def served_engine(settings: Settings, asked: str | None = None) -> str:
     anything is uploaded: its every segment would fail on that server."""
     if asked is None or asked == settings.engine:
         return settings.engine
-    raise InputRejected(
+    raise FieldRejected(
+        "engine",
         f"This portal's model server runs the '{settings.engine}' engine, not '{asked}'; "
-        f"convert with '{settings.engine}' or leave the engine out."
+        f"convert with '{settings.engine}' or leave the engine out.",
     )
 
 
@@ -131,6 +144,20 @@ def create_job(
         source_name=_clean_name(source_name),
     )
     return jobs.create(job)
+
+
+def settings_kept(job: Job, asked: dict[str, object]) -> tuple[Layout, StereoParams]:
+    """The layout and stereo settings of a conversion of ``job``'s video asked with only the
+    settings in ``asked`` (a field of the API's settings: layout, divergence, crf...): each one
+    not asked is the job's own, as the page's "Convert again" form is filled with them. A quality
+    (crf) not asked that is the job's codec's default follows a codec asked for to its default
+    (HEVC's 20, not H.264's 18); another the job was given stays."""
+    asked = dict(asked)
+    layout = Layout(asked.pop("layout", job.layout))
+    own = job.params.model_dump()
+    if "codec" in asked and "crf" not in asked and own["crf"] == DEFAULT_CRF[job.params.codec]:
+        del own["crf"]
+    return layout, StereoParams(**{**own, **asked})
 
 
 def upload_target(storage: ObjectStorage, settings: Settings, job: Job) -> UploadTarget:
@@ -156,17 +183,24 @@ def start_job(
     part: Part | None = None,
 ) -> Job:
     """Probe the upload and queue the job (to convert only ``part`` of it, if one is given); a
-    job already past ``uploaded`` is returned as is.
+    job already past ``uploaded`` is returned as is, and one stopped part-way (its run killed,
+    :meth:`RunLauncher.stopped_part_way`) is resumed, reusing the segments it converted. Either
+    way a start that asks for anything else than the job converts (a preview, another part,
+    other settings) is refused (TransitionConflict, saying how to convert it so); one that asks
+    for nothing, or for the same, is answered with the job.
 
     With ``preview`` the job is held instead (:attr:`Job.held`) and a preview job, a few seconds
     from the middle of the video or of ``part``, is started and returned: the whole video waits
     for the user's go, which is this call again without ``preview`` (``restyle`` then changes
     its settings first).
 
-    A source that is not a usable video, or a part past its end, fails the job with the reason
+    A part whose end is at or past the video's end is recorded as one to the end (as ``convert``
+    records it, and names its result ``_0m01s-end``).
+
+    A source that is not a usable video, or a part that starts past its end, fails the job with the reason
     (the job page then says why, and converts the upload again with other times) rather than
     raising: the request succeeded, the job did not. A held video was read before: a part past
-    its end is refused (InputRejected) and the video stays held. A job that has failed or was
+    its end is refused (FieldRejected, ``start``) and the video stays held. A job that has failed or was
     cancelled is not started again (TransitionConflict, saying so): its video is converted
     again in a new job (:func:`convert_again`).
 
@@ -180,10 +214,12 @@ def start_job(
         job = jobs.get(job_id)
         if job.status is JobStatus.FAILED:
             raise TransitionConflict(_not_started_again(job))
-        if job.status not in (JobStatus.CREATED, JobStatus.UPLOADED) or (
-            preview and job.status is JobStatus.UPLOADED
-        ):
-            return job  # started, held, or waiting for its preview to read the video
+        stopped = launcher is not None and launcher.stopped_part_way(job)
+        if stopped or job.status not in (JobStatus.CREATED, JobStatus.UPLOADED):
+            _refuse_other_than_it_converts(job, preview, part, restyle)
+            return _resumed(jobs, settings, launcher, job) if stopped else job
+        if preview and job.status is JobStatus.UPLOADED:
+            return job  # held, or waiting for its preview to read the video
         _require_launcher(launcher)
         info, whole = job.source, None
         read_before = job.status is JobStatus.UPLOADED  # held: its video was read earlier
@@ -205,10 +241,10 @@ def start_job(
             if read_before:
                 # Known before anything changes: refused, as convert_again refuses it, and
                 # the video stays held for other times.
-                part_bounds(info, part)
+                part = _part_within(info, part)
             else:
                 try:
-                    part_bounds(info, part)
+                    part = _part_within(info, part)
                 except InputRejected as rejected:
                     # With the probe: the page offers the video again, with other times.
                     return jobs.transition(
@@ -231,6 +267,86 @@ def start_job(
     return _start_preview(
         jobs, storage, settings, launcher, job, _style_of(job), whole, within=part
     )
+
+
+def _refuse_other_than_it_converts(
+    job: Job, preview: bool, part: Part | None, restyle: Restyle | None
+) -> None:
+    """Refuse a start of a job already started (or stopped part-way) that asks for something
+    else than the job converts: a preview, another part, other settings. Silently ignored, a
+    script would take the job for what it asked. A start that asks for nothing (no body, no
+    part) or for the same is a repeat, answered with the job."""
+    if not preview and part is None and restyle is None:
+        return
+    same_part = _part_in_video(part, job.source) == _part_in_video(job.part, job.source)
+    if not preview and same_part and (restyle is None or restyle == _style_of(job)):
+        return
+    what = part_converted(job)
+    converts = "the whole video" if what is None else f"the part {what.label}"
+    if job.preview_of:
+        converts = "a preview"
+    done = "has converted" if job.status is JobStatus.COMPLETED else "already converts"
+    raise TransitionConflict(
+        f"This job {done} {converts} with its own settings; a start does not change what a "
+        "started job converts. To convert its video otherwise (another part, a preview, other "
+        f"settings), convert it again: POST /api/jobs/{job.job_id}/again, as its page does."
+    )
+
+
+def _resumed(jobs: JobStore, settings: Settings, launcher: RunLauncher | None, job: Job) -> Job:
+    """The job stopped part-way handed to the launcher again: its run takes the job's run lock
+    (refused while another process runs it) and reuses the segments already converted, as
+    ``up`` resumes the jobs it left part-way when it starts again."""
+    assert launcher is not None, "only a launcher tells a job stopped part-way"
+    if job.engine != settings.engine:
+        # Its every segment would fail on this portal's model server.
+        raise TransitionConflict(
+            f"This job stopped part-way; it converts with the '{job.engine}' engine, which this "
+            f"portal's model server does not run ('{settings.engine}'): resume it with "
+            f"`stereo-spot jobs retry {job.job_id}`, or cancel it."
+        )
+    run_id = launcher.submit(job.job_id)
+    try:
+        return jobs.update(job.job_id, run_id=run_id)
+    except TransitionConflict:
+        return jobs.get(job.job_id)  # a fast run already finished; its record is news
+
+
+def _part_within(info: SourceInfo, part: Part) -> Part:
+    """``part`` of the video ``info`` describes, as its run converts it: an end at or past the
+    video's end is its end (:meth:`Part.in_video_of`). A part that starts past the end is
+    refused (FieldRejected naming ``start``)."""
+    try:
+        part_bounds(info, part)
+    except InputRejected as rejected:
+        raise FieldRejected("start", str(rejected)) from None
+    return part.in_video_of(info.duration)
+
+
+def _part_in_video(part: Part | None, info: SourceInfo | None) -> Part | None:
+    """``part`` as it is converted of the video ``info`` describes, when that was read."""
+    if part is None or info is None:
+        return part
+    return part.in_video_of(info.duration)
+
+
+def part_converted(job: Job) -> Part | None:
+    """The part of its video the job converts, its end the video's where the asked end is past
+    it (a job queued on S3, whose video its run reads, records the part as asked)."""
+    return _part_in_video(job.part, job.source)
+
+
+def as_converted(job: Job) -> Job:
+    """The job as pages, the API and file names show it: its part, and the part a preview its
+    run cut was taken from, as they are converted (:func:`part_converted`). (A preview cut by
+    the portal records the part it was taken from so already; its ``source`` is the excerpt.)"""
+    within = job.preview_within if job.cut_preview else None
+    if job.source is None or (job.part is None and within is None):
+        return job
+    changes: dict[str, Part | None] = {"part": part_converted(job)}
+    if within is not None:
+        changes["preview_within"] = _part_in_video(within, job.source)
+    return job.model_copy(update=changes)
 
 
 def _not_started_again(job: Job) -> str:
@@ -284,8 +400,14 @@ def list_jobs(
 
 
 def playback(storage: ObjectStorage, settings: Settings, job: Job) -> Playback:
+    if job.cancelled:
+        raise NotReady("This job was cancelled before it finished, so it has no result to play.")
+    if job.status is JobStatus.FAILED:
+        raise NotReady("This job failed, so it has no result to play; its page says why.")
     if job.status is not JobStatus.COMPLETED:
-        raise NotReady(f"This job is {job.status.value}; there is nothing to play yet.")
+        raise NotReady(
+            f"This job is {job.status.value}; there is nothing to play until it has completed."
+        )
     key = keys.final_key(job.job_id)
     name = download_name(job)
     return Playback(
@@ -314,7 +436,8 @@ def download_name(job: Job) -> str:
     """``holiday_redcyan.mp4``, ``holiday_1m30s-2m00s_LR.mp4``: the layout tag tells players
     how to show it, and the part's which part it is (as ``convert`` names its results)."""
     stem = PurePath(job.source_name).stem if job.source_name else f"stereo-{job.job_id[:8]}"
-    part = job.part.filename_tag if job.part else ""
+    converted = part_converted(job)
+    part = converted.filename_tag if converted else ""
     return f"{stem}{part}{job.filename_tag}.mp4"
 
 
@@ -392,28 +515,23 @@ def convert_again(
             ) from None
         origin = earlier  # a part job keeps a copy of the whole video
     source = keys.source_key(origin.job_id)
-    if origin.status is JobStatus.UPLOADED and origin.source is None:
-        raise NotReady(
-            "This job's video is still being read by its preview's conversion; convert it "
-            "again once its page offers it."
-        )
-    if origin.source is None or not storage.exists(source):
-        raise NotUploaded(
-            "This job's video is not stored any more (or was never uploaded); upload it in a "
-            "new job."
-        )
+    stored = storage.exists(source)
+    if origin.source is None:
+        raise _not_read(origin, stored)
+    if not stored:
+        raise NotUploaded("This job's video is not stored any more; upload it in a new job.")
     style: Restyle = {"layout": layout, "params": params, "engine": engine}
     if part is not None:
-        part_bounds(origin.source, part)  # refused before anything changes
+        part = _part_within(origin.source, part)  # refused before anything changes
     if not preview and origin.held:
         return start_job(jobs, storage, settings, launcher, origin.job_id, restyle=style, part=part)
-    if not preview and _converting_alike(origin, style, part):
+    if not preview and _converting_alike(origin, style, part, launcher):
         # The same start again (a double click on "Convert the whole video like this" started
         # the held video the first time): that job, as a second start answers; other settings
         # or another part, or a failed first try, make another conversion.
         return origin
     ask = _ask_of(origin, style, part, preview)
-    earlier, job_id = _asked_before(jobs, ask)
+    earlier, job_id = _asked_before(jobs, launcher, ask)
     if earlier is not None:
         return earlier
     if preview:
@@ -437,6 +555,38 @@ def convert_again(
     return start_job(jobs, storage, settings, launcher, job.job_id, part=part)
 
 
+def _not_read(origin: Job, stored: bool) -> StereoSpotError:
+    """Why the video of ``origin``, which was never read (no probe), is not converted again,
+    and what to do instead."""
+    if origin.status is JobStatus.CREATED:
+        return NotUploaded(
+            "This job's video has not been uploaded yet; upload it on the job's page, which "
+            "then converts it."
+        )
+    if not stored:
+        return NotUploaded("This job's video is not stored any more; upload it in a new job.")
+    if origin.cancelled:
+        return NotUploaded(
+            "This job was cancelled before its video was read, so it cannot be converted "
+            "again from here; upload the video in a new job."
+        )
+    if origin.status is JobStatus.FAILED:
+        reason = (origin.error or "no reason was recorded").rstrip(".")
+        return NotUploaded(
+            f"This job's upload could not be converted ({reason}), so there is nothing to "
+            "convert again; upload a video in a new job."
+        )
+    if origin.status is JobStatus.UPLOADED:
+        return NotReady(
+            "This job's video is still being read by its preview's conversion; convert it "
+            "again once its page offers it."
+        )
+    return NotReady(
+        "This job's video is still being read by its run; convert it again once its page "
+        "shows the video."
+    )
+
+
 # The asks of videos this portal answered lately (portal/asks.py).
 _recent_asks = RecentAsks()
 
@@ -456,9 +606,9 @@ def _ask_of(origin: Job, style: Restyle, part: Part | None, preview: bool) -> st
     )
 
 
-def _asked_before(jobs: JobStore, ask: str) -> tuple[Job | None, str]:
-    """The job the same ask made lately, unless it failed, was cancelled or deleted: the ask
-    is answered with it. Else the id a new job for the ask takes."""
+def _asked_before(jobs: JobStore, launcher: RunLauncher | None, ask: str) -> tuple[Job | None, str]:
+    """The job the same ask made lately, unless it failed, was cancelled, stopped part-way or
+    was deleted: the ask is answered with it. Else the id a new job for the ask takes."""
     job_id, made = _recent_asks.claim(ask)
     if not made:
         return None, job_id  # the first ask, or one that has not made its job yet
@@ -466,7 +616,7 @@ def _asked_before(jobs: JobStore, ask: str) -> tuple[Job | None, str]:
         earlier = jobs.get(job_id)
     except JobNotFound:
         earlier = None
-    if earlier is not None and earlier.status is not JobStatus.FAILED:
+    if earlier is not None and not _ended_unfinished(earlier, launcher):
         return earlier, job_id
     return None, _recent_asks.renew(ask)
 
@@ -490,12 +640,24 @@ def _created_once(jobs: JobStore, job: Job) -> tuple[Job, bool]:
         return jobs.get(job.job_id), False
 
 
-def _converting_alike(job: Job, style: Restyle, part: Part | None) -> bool:
-    """Whether ``job`` was started, has not failed, and converts its video as asked."""
+def _converting_alike(
+    job: Job, style: Restyle, part: Part | None, launcher: RunLauncher | None
+) -> bool:
+    """Whether ``job`` was started, has neither failed nor stopped part-way, and converts its
+    video as asked."""
     return (
-        job.status not in (JobStatus.CREATED, JobStatus.UPLOADED, JobStatus.FAILED)
+        job.status not in (JobStatus.CREATED, JobStatus.UPLOADED)
+        and not _ended_unfinished(job, launcher)
         and _style_of(job) == style
-        and job.part == part
+        and part_converted(job) == _part_in_video(part, job.source)
+    )
+
+
+def _ended_unfinished(job: Job, launcher: RunLauncher | None) -> bool:
+    """Whether ``job`` failed, was cancelled, or stopped part-way (nothing runs it): an ask
+    alike is a new try, not a repeat to answer with it."""
+    return job.status is JobStatus.FAILED or (
+        launcher is not None and launcher.stopped_part_way(job)
     )
 
 
@@ -603,6 +765,12 @@ def delete_job(
             "This job's conversion is still stopping; try again in a few seconds to delete it."
         )
     run_ended = launcher is not None and launcher.stopped_part_way(job)
+    if job.status is JobStatus.QUEUED and not run_ended:
+        # Not "still running", which it is not yet: it is waiting for its turn.
+        raise JobBusy(
+            "This job is waiting for its turn to be converted; cancel it first (it then never "
+            "starts), then delete it."
+        )
     deleted = delete(jobs, storage, job_id, run_ended=run_ended)
     if launcher is not None:
         launcher.forget(job_id)

@@ -175,6 +175,14 @@ def parse_time(text: str) -> float:
     return seconds
 
 
+def _not_a_boolean(value: Any) -> Any:
+    """Refuse ``True``/``False`` where a number is meant: pydantic reads them as 1 and 0 (a
+    script's ``"crf": true`` would make a near-lossless, huge video)."""
+    if isinstance(value, bool):
+        raise ValueError("Input should be a number, not true or false")
+    return value
+
+
 def _clock_tag(seconds: float) -> str:
     """``1h02m03s``, ``0m30s``, ``0m30.5s``: a time for a file name (no colons, which Windows
     refuses)."""
@@ -204,6 +212,11 @@ class Part(BaseModel):
 
     start: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     end: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> Any:
+        return _not_a_boolean(value)
 
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> Part:
@@ -324,6 +337,11 @@ class StereoParams(BaseModel):
         farthest, 1 = nearest): for one depth, or a float32 depth map (kept float32). The one
         place the formula above is written: the engines' maps and the 3D subtitles' depth agree."""
         return (depth - self.convergence) * (self.divergence / 100 * width)
+
+    @field_validator("divergence", "convergence", "crf", "max_height", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> Any:
+        return _not_a_boolean(value)
 
     @model_validator(mode="before")
     @classmethod

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.local_runner import INTERRUPTED, run_log_path
-from stereo_spot.domain import JobStatus
+from components.chunk import chunk_source
+from pipelines.local_runner import INTERRUPTED, mark_run_stopped, run_log_path
+from stereo_spot.domain import Job, JobStatus
 from stereo_spot.jobs import cancel
 from stereo_spot.keys import final_key, job_prefixes, segment_prefixes, source_key
 from tests.media import make_clip, probe, video_stream
@@ -255,3 +256,36 @@ def test_a_part_of_an_uploaded_video_is_cut_by_its_run(running_client, jobs, sto
     assert int(video_stream(probe(excerpt))["nb_read_packets"]) == 72, "the video's last 3 s"
     refused = client.post(f"/api/jobs/{job.job_id}/again", json={"start": 13})
     assert refused.status_code == 422 and "the video is only 12.0 s long" in refused.text
+
+
+def test_a_convert_stopped_part_way_is_resumed_from_its_page_reusing_its_split(
+    running_client, settings, jobs, storage, clip_mp4
+) -> None:
+    client = running_client
+    # What a `stereo-spot convert` killed (kill -9) after its split leaves: the record says
+    # processing, the split is stored, its run lock is left held by nobody.
+    job = jobs.create(Job(source_name="clip.mp4", output_path="/home/me/clip_3d.mp4"))
+    storage.put_file(clip_mp4, source_key(job.job_id))
+    jobs.transition(job.job_id, JobStatus.UPLOADED)
+    jobs.transition(job.job_id, JobStatus.QUEUED)
+    chunk_source(
+        job.job_id, storage.uri_for(source_key(job.job_id)), "anaglyph", 1.0, storage, jobs,
+        settings,
+    )  # fmt: skip
+    split = jobs.get(job.job_id).total_segments
+    assert split >= 2 and jobs.get(job.job_id).status is JobStatus.PROCESSING
+    mark_run_stopped(settings, job.job_id)
+    assert client.get(f"/api/jobs/{job.job_id}").json()["stopped"] is True
+
+    resumed = client.post(
+        f"/jobs/{job.job_id}/start", data={"csrf_token": csrf_token(client)},
+        follow_redirects=False,
+    )  # fmt: skip
+
+    assert resumed.status_code == 303
+    _wait_for_final(client, job.job_id)
+    done = jobs.get(job.job_id)
+    assert done.status is JobStatus.COMPLETED, done.error
+    assert done.total_segments == done.completed_segments == split, "its own split, reused"
+    assert "reusing" in run_log_path(settings, job.job_id).read_text()
+    assert client.get(f"/api/jobs/{job.job_id}/play").status_code == 200

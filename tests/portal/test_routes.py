@@ -86,12 +86,20 @@ def test_only_the_engine_the_model_server_runs_is_offered_and_taken(
     with TestClient(create_app(served, storage=storage, jobs=jobs, launcher=launcher)) as client:
         assert _engines_offered(client.get("/").text) == ["stereocrafter"]
 
-        # Another engine is refused before there is a job to upload to, in a plain sentence.
+        # Another engine is refused before there is a job to upload to, naming the field as
+        # every refused value is named.
         refused = client.post("/api/jobs", json={"layout": "sbs", "engine": "classical"})
         assert refused.status_code == 422
         assert refused.json() == {
-            "detail": "This portal's model server runs the 'stereocrafter' engine, not "
-            "'classical'; convert with 'stereocrafter' or leave the engine out."
+            "detail": [
+                {
+                    "type": "value_error",
+                    "loc": ["body", "engine"],
+                    "msg": "This portal's model server runs the 'stereocrafter' engine, not "
+                    "'classical'; convert with 'stereocrafter' or leave the engine out.",
+                    "input": "classical",
+                }
+            ]
         }
         form = client.post(
             "/jobs", data={"csrf_token": csrf_token(client), "engine": "depth-anything"}
@@ -107,7 +115,9 @@ def test_only_the_engine_the_model_server_runs_is_offered_and_taken(
         jobs.transition(job_id, JobStatus.COMPLETED)
         assert _engines_offered(client.get(f"/jobs/{job_id}").text) == ["stereocrafter"]
         again = client.post(f"/api/jobs/{job_id}/again", json={"engine": "classical"})
-        assert again.status_code == 422 and "not 'classical'" in again.json()["detail"]
+        assert again.status_code == 422
+        [problem] = again.json()["detail"]
+        assert problem["loc"] == ["body", "engine"] and "not 'classical'" in problem["msg"]
         assert len(jobs.list_all()) == 1
 
 
@@ -1270,7 +1280,10 @@ def test_a_part_past_the_end_of_a_held_video_is_refused_and_it_stays_held(
         f"/jobs/{job_id}/start", data={"start": "50", "csrf_token": csrf_token(client)}
     )
 
-    assert (api.status_code, api.json()["detail"]) == (422, said)
+    assert api.status_code == 422
+    assert api.json()["detail"] == [
+        {"type": "value_error", "loc": ["body", "start"], "msg": said, "input": 50}
+    ]
     assert form.status_code == 422 and said in html.unescape(form.text)
     assert jobs.get(job_id).held and jobs.get(job_id).error is None
     assert list(launcher.run_ids()) == [preview["job_id"]], "nothing ran for it"
@@ -1373,7 +1386,10 @@ def test_convert_again_is_refused_without_a_stored_video(client, jobs, storage, 
     never_uploaded, _ = create_job_via_api(client)
     response = client.post(f"/api/jobs/{never_uploaded}/again", json={})
     assert response.status_code == 409
-    assert "upload it in a new job" in response.json()["detail"]
+    assert response.json()["detail"] == (
+        "This job's video has not been uploaded yet; upload it on the job's page, which then "
+        "converts it."
+    )
 
     deleted = _finished_job(client, jobs, long_clip)
     storage.delete_prefix(f"input/{deleted}/")

@@ -81,3 +81,22 @@ def test_a_preview_of_a_short_part_cut_by_the_step_is_the_whole_part(tmp_path):
     preview = storage.get_file(keys.part_key(job.job_id), tmp_path / "preview.mp4")
     assert frame_numbers(preview) == list(range(25, 75))
     assert jobs.get(job.job_id).part_source.frames == 50
+
+
+def test_a_part_ending_past_the_video_is_recorded_as_one_to_its_end(tmp_path):
+    # The portal on S3 queues a part as asked, unread: the run, which reads the video, records
+    # it as converted, so `jobs list` and a retry name it `_0m01s-end` as `convert` does.
+    settings = Settings(backend="local", data_dir=tmp_path / "data")
+    storage, jobs = storage_from(settings), job_store_from(settings)
+    clip = make_clip(tmp_path / "clip.mp4", seconds=3, audio=False)
+    job = jobs.create(Job(layout=Layout.SBS, source_name=clip.name, part=Part(start=1, end=100)))
+    storage.put_file(clip, keys.source_key(job.job_id))
+    jobs.transition(job.job_id, JobStatus.UPLOADED)
+    jobs.transition(job.job_id, JobStatus.QUEUED)
+    source_uri = storage.uri_for(keys.source_key(job.job_id))
+
+    chunk_source(job.job_id, source_uri, "sbs", 1.0, storage, jobs, settings)
+
+    recorded = jobs.get(job.job_id)
+    assert recorded.part == Part(start=1, end=None)
+    assert recorded.part_source.duration == pytest.approx(2.0, abs=0.05)
