@@ -264,14 +264,14 @@ class _Conversion:
         when_joining: Callable[[], None] | None = None,
     ) -> None:
         """Follow a started run to its end and write its 3D version to ``output``."""
-        print(
-            f"job {started.job_id}: converting {started.name} to {self.layout.value}",
-            file=sys.stderr,
-        )
-        if started.note:
-            print(f"note: {started.note}", file=sys.stderr)
-        self._record_for_retry(started.job_id, output)  # named after the part since, maybe
         try:
+            print(
+                f"job {started.job_id}: converting {started.name} to {self.layout.value}",
+                file=sys.stderr,
+            )
+            if started.note:
+                print(f"note: {started.note}", file=sys.stderr)
+            self._record_for_retry(started.job_id, output)  # named after the part since, maybe
             run_with_progress(
                 self.settings, started.job_id, self.segment_seconds, server,
                 started=(started.process, started.log_path), when_joining=when_joining,
