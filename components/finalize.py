@@ -6,9 +6,9 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from stereo_spot.domain import JobStatus
+from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import TransitionConflict
-from stereo_spot.jobs import JobStore, drop_segments
+from stereo_spot.jobs import JobStore, drop_files_of_failed
 from stereo_spot.storage import ObjectStorage
 
 log = logging.getLogger(__name__)
@@ -40,14 +40,14 @@ def finalize_job(
             jobs.transition(job_id, JobStatus.FAILED, error=reason)
         job = jobs.get(job_id)
     if job.status is JobStatus.FAILED:
-        _drop_segments_of_failed(storage, job_id)
+        _drop_files_of_failed(storage, job)
     return job.status.value
 
 
-def _drop_segments_of_failed(storage: ObjectStorage, job_id: str) -> None:
+def _drop_files_of_failed(storage: ObjectStorage, job: Job) -> None:
     """A failed job is final (``jobs retry`` refuses it; converting it again splits its source
     anew), and its segments hold as much again as its video: nothing would read them."""
     try:
-        drop_segments(storage, job_id)
+        drop_files_of_failed(storage, job)
     except Exception:  # the job's reason stands; its delete (or the bucket's rule) takes them
-        log.warning("job %s: its segments were not deleted", job_id, exc_info=True)
+        log.warning("job %s: its segments were not deleted", job.job_id, exc_info=True)

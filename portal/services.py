@@ -44,7 +44,7 @@ from stereo_spot.jobs import (
     JobStore,
     cancel,
     delete,
-    drop_segments,
+    drop_files_of_failed,
 )
 from stereo_spot.media.excerpt import cut_excerpt, part_bounds
 from stereo_spot.media.probe import probe_source
@@ -454,15 +454,15 @@ def cancel_job(
         launcher.cancel(job_id)
         if not launcher.wait_stopped(job_id, STOPPING_SECONDS):
             return job  # still writing them: they go with the job's delete
-    _drop_segments_of_cancelled(storage, job_id)
+    _drop_files_of_cancelled(storage, job)
     return job
 
 
-def _drop_segments_of_cancelled(storage: ObjectStorage, job_id: str) -> None:
+def _drop_files_of_cancelled(storage: ObjectStorage, job: Job) -> None:
     try:
-        drop_segments(storage, job_id)
+        drop_files_of_failed(storage, job)
     except Exception:  # the job is cancelled all the same; its delete takes them later
-        log.warning("job %s: its segments were not deleted", job_id, exc_info=True)
+        log.warning("job %s: its segments were not deleted", job.job_id, exc_info=True)
 
 
 def whole_video_kept(jobs: JobStore, job: Job) -> bool:

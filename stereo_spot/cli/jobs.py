@@ -16,7 +16,7 @@ from stereo_spot.jobs import (
     STOPPING_SECONDS,
     cancel,
     delete,
-    drop_segments,
+    drop_files_of_failed,
     find,
     status_said,
 )
@@ -238,7 +238,7 @@ def run_cancel(args: argparse.Namespace) -> int:
     if _run_stopped_within(settings, job.job_id, STOPPING_SECONDS) is None:
         from pipelines.local_runner import drop_run_folder
 
-        drop_segments(storage_from(settings), job.job_id)
+        drop_files_of_failed(storage_from(settings), job)
         drop_run_folder(settings, job)
     print(f"job {job.job_id} cancelled.", file=sys.stderr)
     return 0

@@ -149,6 +149,17 @@ def drop_segments(storage: ObjectStorage, job_id: str) -> int:
     return sum(storage.delete_prefix(prefix) for prefix in keys.segment_prefixes(job_id))
 
 
+def drop_files_of_failed(storage: ObjectStorage, job: Job) -> int:
+    """What a job that ended failed or cancelled keeps that nothing will read again: its
+    segments (:func:`drop_segments`), and a preview's copy of the whole video its run was to cut
+    the excerpt from (:attr:`Job.cut_preview`, on S3: as large as a studio's master). The video
+    the user uploaded stays with its own job, to convert again. Returns how many objects went."""
+    dropped = drop_segments(storage, job.job_id)
+    if job.cut_preview:
+        dropped += storage.delete_prefix(keys.source_key(job.job_id))
+    return dropped
+
+
 # How long a delete waits for the run of a job that ended failed or cancelled to stop: a run
 # told to stop has its runner killed after 10 s and its tasks 2 s later
 # (pipelines.local_runner.stop_job_process), and one cancelled from another process is told

@@ -65,6 +65,9 @@ class StoppedPortal:
     def submit(self, job_id: str) -> str:
         return "run-1"
 
+    def stopped_part_way(self, job: object) -> bool:
+        return False
+
 
 def _wait_for_final(client: TestClient, job_id: str, timeout: float = 240) -> dict:
     deadline = time.monotonic() + timeout
@@ -219,4 +222,23 @@ def test_a_preview_whose_upload_is_refused_on_s3_keeps_no_copy_of_it(
     assert jobs.get(preview.job_id).status is JobStatus.FAILED
     assert jobs.get(whole.job_id).status is JobStatus.FAILED, "refused with its preview"
     assert not storage.exists(copy), "a preview failed for good keeps no copy"
+    assert storage.exists(keys.source_key(whole.job_id)), "the upload stays with its own job"
+
+
+def test_a_preview_cancelled_on_s3_keeps_no_copy_of_the_video(aws_settings: Settings, holiday):
+    # Cancelled before its run split the excerpt, it kept the copy until it was deleted: a
+    # second studio master in the bucket for a few seconds nobody wanted any more.
+    settings = aws_settings
+    storage, jobs = storage_from(settings), job_store_from(settings)
+    whole = services.create_job(jobs, settings, Layout.SBS, StereoParams(), source_name="a.mp4")
+    storage.put_file(holiday, keys.source_key(whole.job_id))
+    preview = services.start_job(
+        jobs, storage, settings, StoppedPortal(), whole.job_id, preview=True
+    )
+    assert storage.exists(keys.source_key(preview.job_id))
+
+    services.cancel_job(jobs, storage, None, preview.job_id)
+
+    assert jobs.get(preview.job_id).cancelled
+    assert not storage.exists(keys.source_key(preview.job_id)), "its copy went with it"
     assert storage.exists(keys.source_key(whole.job_id)), "the upload stays with its own job"
