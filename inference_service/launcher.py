@@ -239,11 +239,30 @@ def running_model_server(settings: Settings, port: int | None = None) -> Iterato
         yield server.url
 
 
+# How long a server asked to stop may take before it is killed. One with no request in flight
+# ends in ~0.5 s; one still converting a segment waits for it (uvicorn's graceful shutdown),
+# which for a learned engine is minutes, and the run that asked for it has stopped: a Ctrl-C
+# then took 15 s to end `convert` or `jobs retry`.
+STOP_GRACE_SECONDS = 3.0
+
+
 def stop_process(process: subprocess.Popen) -> None:
-    """Ask a server process to stop; kill it if it has not within 15 s."""
+    """Ask a server process to stop; kill it, with the ffmpeg processes of a segment it was
+    converting (its process group, where it leads one), if it has not within
+    ``STOP_GRACE_SECONDS``."""
     process.terminate()
     try:
-        process.wait(timeout=15)
+        process.wait(timeout=STOP_GRACE_SECONDS)
     except subprocess.TimeoutExpired:
-        process.kill()
+        _kill_with_its_group(process)
         process.wait()
+
+
+def _kill_with_its_group(process: subprocess.Popen) -> None:
+    try:
+        leads_a_group = os.getpgid(process.pid) == process.pid
+        if leads_a_group:  # as start_server_process starts it; never the caller's own group
+            os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return  # ended meanwhile
+    process.kill()
