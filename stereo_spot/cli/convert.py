@@ -385,6 +385,14 @@ def submit_job(
     from stereo_spot.media.excerpt import part_bounds
     from stereo_spot.media.probe import probe_source
 
+    read = None
+    if part is not None:
+        # A part that starts past the video's end is a typo in --start, not a fault of the
+        # video: refused before a job is made and the video copied (a film: gigabytes).
+        with contextlib.suppress(InputRejected):  # no video: its job fails below, as without
+            read = probe_source(source, settings or Settings())
+        if read is not None:
+            part_bounds(read, part)
     job = jobs.create(
         Job(
             layout=layout,
@@ -414,7 +422,7 @@ def submit_job(
         raise
     jobs.transition(job.job_id, JobStatus.UPLOADED)
     try:
-        info = probe_source(source, settings or Settings())
+        info = read or probe_source(source, settings or Settings())
         if part is not None:
             part_bounds(info, part)  # a part past the video's end is refused before any run
     except InputRejected as rejected:

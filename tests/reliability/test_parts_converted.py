@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from stereo_spot.media.assemble import source_tracks
+from stereo_spot.settings import Settings
+from stereo_spot.wiring import job_store_from
 from tests.media import ffmpeg, frame_numbers, make_numbered_clip, probe
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -105,6 +107,25 @@ def test_a_part_asked_to_end_past_the_video_s_end_is_named_and_listed_to_its_end
     listing = embedded.stereo_spot("jobs", "list", "--limit", "100").stdout
     (line,) = [line for line in listing.splitlines() if line.startswith(job_id)]
     assert line.endswith(f"numbered.mp4 {listed}")
+
+
+def test_a_part_starting_past_the_video_s_end_is_refused_before_anything_is_stored(
+    embedded, tmp_path
+):
+    # A typo in --start on a film: the film was copied into the data folder (gigabytes) and a
+    # failed job listed before the refusal.
+    source = make_numbered_clip(tmp_path / "numbered.mp4", seconds=4)
+    jobs = job_store_from(Settings(backend="local", data_dir=embedded.data_dir))
+    before = {job.job_id for job in jobs.list_all(limit=10_000)}
+
+    result = embedded.convert(source, tmp_path / "out.mp4", "--start", "9:00")
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "stereo-spot: The part asked for starts at 540 s, and the video is only 4.0 s long."
+    )
+    assert {job.job_id for job in jobs.list_all(limit=10_000)} == before, "no job made"
+    assert not (tmp_path / "out.mp4").exists()
 
 
 def _subtitle_tracks(path: Path) -> list[tuple[str | None, str | None]]:
