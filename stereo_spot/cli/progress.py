@@ -14,6 +14,7 @@ phase and segments done) rather than counting updates itself. Two things follow:
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Protocol, TextIO
@@ -32,9 +33,18 @@ class RunProgress(Protocol):
 
 def run_progress(stream: TextIO | None = None) -> RunProgress:
     stream = stream or sys.stderr
-    if stream.isatty():
+    if stream.isatty() and not _has_no_width(stream):
         return _Bar(stream)
     return _Lines(stream)
+
+
+def _has_no_width(stream: TextIO) -> bool:
+    """A terminal that says it is 0 columns wide (a pty nobody sized, as some wrappers and
+    ``docker exec`` give): a bar drawn to fit it drew nothing at all."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns == 0
+    except (OSError, ValueError):  # no file behind it, or not a terminal after all
+        return False
 
 
 class _Bar:

@@ -4,6 +4,8 @@ plain lines where there is no terminal."""
 from __future__ import annotations
 
 import io
+import os
+import pty
 
 from stereo_spot.cli.progress import run_progress
 
@@ -67,3 +69,21 @@ def test_the_bar_ends_its_line_so_what_follows_starts_a_line_of_its_own() -> Non
     print("wrote tty.mp4", file=stream)
 
     assert stream.getvalue().splitlines()[-1] == "wrote tty.mp4"
+
+
+def test_a_terminal_of_no_width_gets_lines_not_a_bar_that_draws_nothing() -> None:
+    # A pty nobody sized (some wrappers, `docker exec` without -t's size): 45 s of a conversion
+    # showed nothing at all.
+    controller, terminal = pty.openpty()
+    try:
+        with os.fdopen(terminal, "w", closefd=False) as stream:
+            assert stream.isatty() and os.get_terminal_size(terminal).columns == 0
+            progress = run_progress(stream)
+            progress.show("processing", 3, 10, converting=True)
+            progress.close()
+        shown = os.read(controller, 4096).decode()
+    finally:
+        os.close(controller)
+        os.close(terminal)
+
+    assert "processing 3/10 segments" in shown
