@@ -26,7 +26,8 @@ from stereo_spot.errors import InvalidOption, StereoSpotError
 from stereo_spot.settings import Settings
 
 if TYPE_CHECKING:
-    from stereo_spot.cli.portal_client import PortalClient
+    from stereo_spot.cli.portal_client import PortalClient, UploadLedger
+    from stereo_spot.domain import Part
 
 POLL_SECONDS = 2.0
 
@@ -81,6 +82,7 @@ def run_submit(args: argparse.Namespace) -> int:
     from stereo_spot.cli.portal_client import (
         PortalClient,
         PortalUnusable,
+        SettingsRefused,
         UploadLedger,
         basic_auth_from,
         portal_address,
@@ -118,32 +120,196 @@ def run_submit(args: argparse.Namespace) -> int:
         "end": part.end if part else None,
     }
     ledger = UploadLedger(Settings().data_dir / "submissions")
+    # Before any job is made: one made and not remembered could not be resumed or followed.
+    ledger.refuse_unwritable()
     failed: list[str] = []
+    left_running = False
+    # With --wait, every video is uploaded and started first, then they are followed together:
+    # a cluster converts them side by side rather than one job at a time.
+    following: list[tuple[Path, dict]] = []
     with PortalClient(address.url, args.token, basic=basic) as portal:
         portal.confirm_portal()
         for number, video in enumerate(args.inputs, start=1):
             if len(args.inputs) > 1:
                 print(f"[{number}/{len(args.inputs)}] {video}", file=sys.stderr)
+            # Said as given: a/clip.mp4 and b/clip.mp4 are two videos.
             try:
-                job = portal.submit(video, settings, start, ledger)
-                print(f"{video.name}: job {job['job_id']}, {portal.page_of(job)}")
+                job = portal.started_before(video, settings, start, ledger)
+                if job is None:
+                    _refuse_part_past_the_end(video, part)
+                    job = portal.submit(video, settings, start, ledger)
+                elif args.wait:
+                    print(
+                        f"{video}: following job {job['job_id']}, started before", file=sys.stderr
+                    )
+                else:
+                    print(
+                        f"{video}: job {job['job_id']} was started before ({job['status']}); "
+                        "not started again",
+                        file=sys.stderr,
+                    )
+                print(f"{video}: job {job['job_id']}, {portal.page_of(job)}")
                 _refuse_failed(job)  # the portal reads a video as it starts it, and may fail it
                 if args.wait:
-                    _wait_and_download(portal, job, targets[video])
+                    following.append((video, job))
+                else:
+                    left_running = True
             except PortalUnusable:
                 raise  # the next videos would only say it again; run again to resume
+            except SettingsRefused as error:
+                print(f"{video}: {error}", file=sys.stderr)
+                rest = args.inputs[number - 1 :]
+                if len(rest) > 1:
+                    print(
+                        f"The portal refuses these settings for every video: the other "
+                        f"{len(rest) - 1} are not sent.",
+                        file=sys.stderr,
+                    )
+                failed.extend(map(str, rest))
+                break
+            except JobFailed as error:
+                ledger.forget(portal.base_url, video)  # told: the next run converts it anew
+                print(f"{video}: {error}", file=sys.stderr)
+                failed.append(str(video))
             except StereoSpotError as error:
-                print(f"{video.name}: {error}", file=sys.stderr)
-                failed.append(video.name)
+                print(f"{video}: {error}", file=sys.stderr)
+                failed.append(str(video))
+            except OSError as error:  # moved, deleted or unreadable since the run began
+                print(f"{video}: could not be read ({error.strerror or error}).", file=sys.stderr)
+                failed.append(str(video))
+        if len(following) == 1:
+            # One job: a bar on a terminal, as convert shows its run.
+            ((video, job),) = following
+            try:
+                _follow(portal, job, targets[video], video)
+                ledger.forget(portal.base_url, video)
+            except PortalUnusable:
+                raise
+            except StereoSpotError as error:
+                if isinstance(error, JobFailed):
+                    ledger.forget(portal.base_url, video)
+                print(f"{video}: {error}", file=sys.stderr)
+                failed.append(str(video))
+        elif following:
+            failed += _follow_all(portal, following, targets, ledger)
+    if left_running:
+        print(
+            "To download the results once converted, run the same command again with --wait: it "
+            "follows the jobs started, converting nothing again.",
+            file=sys.stderr,
+        )
     if failed:
         print(f"Not converted: {', '.join(failed)}.", file=sys.stderr)
         return 1
     return 0
 
 
+class JobFailed(StereoSpotError):
+    """The portal failed the job (a file that is no video, a fault while converting)."""
+
+
+def _refuse_part_past_the_end(video: Path, part: Part | None) -> None:
+    """A part that starts past the video's end (--start 5 of a 2 s video) refused here, as
+    convert refuses it, before the video is uploaded for a job that could only fail."""
+    if part is None:
+        return
+    from stereo_spot.errors import InputRejected
+    from stereo_spot.media.excerpt import part_bounds
+    from stereo_spot.media.probe import probe_source
+
+    try:
+        info = probe_source(video, Settings())
+    except InputRejected:
+        return  # no video: the portal fails its job with the reason, as without a part
+    part_bounds(info, part)
+
+
+def _follow(portal: PortalClient, job: dict, target: Path, video: Path) -> None:
+    """Wait for ``job`` and download its result; cut off (Ctrl-C, the portal away), say that
+    the job goes on and how to pick it up."""
+    from stereo_spot.cli.portal_client import PortalError
+
+    try:
+        _wait_and_download(portal, job, target)
+    except (KeyboardInterrupt, PortalError) as error:
+        if isinstance(error, KeyboardInterrupt) or error.status != 404:
+            print(
+                f"{video}: job {job['job_id']} goes on on the portal; run the same command "
+                "again to follow it and download its result.",
+                file=sys.stderr,
+            )
+        raise
+
+
+def _follow_all(
+    portal: PortalClient,
+    following: list[tuple[Path, dict]],
+    targets: dict[Path, Path],
+    ledger: UploadLedger,
+) -> list[str]:
+    """Follow every job together, downloading each result as its job completes; a line for
+    each job as its phase changes or a tenth more is converted. The videos not converted, as
+    given; cut off (Ctrl-C, the portal away), say that the jobs go on and how to pick them up."""
+    from stereo_spot.cli.portal_client import PortalError, PortalUnusable
+
+    pending = {job["job_id"]: (video, job) for video, job in following}
+    said: dict[str, tuple] = {}
+    failed: list[str] = []
+    try:
+        while pending:
+            for job_id, (video, job) in list(pending.items()):
+                if job["status"] in ("completed", "failed") or job.get("stopped"):
+                    del pending[job_id]
+                    try:
+                        _download_result(portal, job, targets[video])
+                        ledger.forget(portal.base_url, video)
+                    except PortalUnusable:
+                        pending[job_id] = (video, job)  # still to download: said below
+                        raise
+                    except StereoSpotError as error:
+                        if isinstance(error, JobFailed):
+                            ledger.forget(portal.base_url, video)
+                        print(f"{video}: {error}", file=sys.stderr)
+                        if isinstance(error, PortalError):  # the download: the job is done
+                            print(
+                                f"{video}: run the same command again to download job "
+                                f"{job_id}'s result.",
+                                file=sys.stderr,
+                            )
+                        failed.append(str(video))
+                    continue
+                done, total = job["completed_segments"], job["total_segments"]
+                now = (job["status"], done * 10 // total if total else 0)
+                if said.get(job_id) != now:
+                    said[job_id] = now
+                    segments = f", {done}/{total} segments" if total else ""
+                    print(f"{video}: {job['status']}{segments}", file=sys.stderr)
+            if not pending:
+                break
+            time.sleep(POLL_SECONDS)
+            for job_id, (video, _) in list(pending.items()):
+                try:
+                    pending[job_id] = (video, portal.job(job_id))
+                except PortalUnusable:
+                    raise
+                except PortalError as error:  # deleted on the portal meanwhile
+                    del pending[job_id]
+                    print(f"{video}: {error}", file=sys.stderr)
+                    failed.append(str(video))
+    except (KeyboardInterrupt, PortalUnusable):
+        for video, job in pending.values():
+            print(
+                f"{video}: job {job['job_id']} goes on on the portal; run the same command "
+                "again to follow it and download its result.",
+                file=sys.stderr,
+            )
+        raise
+    return failed
+
+
 def _refuse_failed(job: dict) -> None:
     if job["status"] == "failed":
-        raise StereoSpotError(f"The conversion failed: {job['error']}")
+        raise JobFailed(f"The conversion failed: {job['error']}")
 
 
 def _wait_and_download(portal: PortalClient, job: dict, target: Path) -> None:
@@ -163,6 +329,11 @@ def _wait_and_download(portal: PortalClient, job: dict, target: Path) -> None:
             job = portal.job(job["job_id"])
     finally:
         progress.close()
+    _download_result(portal, job, target)
+
+
+def _download_result(portal: PortalClient, job: dict, target: Path) -> None:
+    """``job``'s 3D video into ``target``, the job having ended; else why it has none."""
     _refuse_failed(job)
     if job["status"] != "completed":
         raise StereoSpotError(

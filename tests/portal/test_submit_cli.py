@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from stereo_spot.cli.portal_client import PortalError
@@ -70,13 +71,16 @@ def test_submit_uploads_in_parts_converts_and_downloads_each_video(stack, clip_m
 
     assert done.returncode == 0, done.stderr
     jobs = {m["name"]: m for m in JOB_LINE.finditer(done.stdout)}
-    assert set(jobs) == {"camera.mp4", clip_mp4.name}
+    assert set(jobs) == {str(camera), str(clip_mp4)}, "each named as given"
     # Not a terminal: lines, not a bar's redraws (its log was a line of carriage returns).
     assert "\r" not in done.stderr
-    assert "camera.mp4: uploading 3 parts" in done.stderr
-    assert jobs["camera.mp4"]["page"] == f"{url}jobs/{jobs['camera.mp4']['id']}"
-    stored = storage_from(Settings(data_dir=data)).path_for(source_key(jobs["camera.mp4"]["id"]))
+    assert f"{camera}: uploading 3 parts" in done.stderr
+    assert jobs[str(camera)]["page"] == f"{url}jobs/{jobs[str(camera)]['id']}"
+    stored = storage_from(Settings(data_dir=data)).path_for(source_key(jobs[str(camera)]["id"]))
     assert stored.read_bytes() == camera.read_bytes(), "the three parts joined as the file"
+    # Both started before either is followed: the portal converts them side by side.
+    lines = done.stdout.splitlines()
+    assert [JOB_LINE.match(line) is not None for line in lines] == [True, True, False, False]
     for source in (camera, clip_mp4):
         result = tmp_path / "out" / f"{source.stem}_3dh_LR.mp4"
         assert f"wrote out/{result.name}" in done.stdout
@@ -91,10 +95,9 @@ def test_submit_says_why_a_video_was_not_converted_and_goes_on(stack, not_a_vide
 
     assert done.returncode == 1
     assert (
-        f"{not_a_video.name}: The conversion failed: The file is not a video we can read"
-        in done.stderr
+        f"{not_a_video}: The conversion failed: The file is not a video we can read" in done.stderr
     )
-    assert done.stderr.rstrip().endswith(f"Not converted: {not_a_video.name}.")
+    assert done.stderr.rstrip().endswith(f"Not converted: {not_a_video}.")
     assert (clip_mp4.parent / f"{clip_mp4.stem}_redcyan.mp4").exists(), "the next one converted"
 
 
@@ -250,11 +253,10 @@ def test_submit_says_a_video_the_portal_failed_at_its_start_and_goes_on(stack, n
 
     assert done.returncode == 1
     assert (
-        f"{not_a_video.name}: The conversion failed: The file is not a video we can read"
-        in done.stderr
+        f"{not_a_video}: The conversion failed: The file is not a video we can read" in done.stderr
     )
-    assert done.stderr.rstrip().endswith(f"Not converted: {not_a_video.name}.")
-    assert clip_mp4.name in {m["name"] for m in JOB_LINE.finditer(done.stdout)}, "went on"
+    assert done.stderr.rstrip().endswith(f"Not converted: {not_a_video}.")
+    assert str(clip_mp4) in {m["name"] for m in JOB_LINE.finditer(done.stdout)}, "went on"
 
 
 def test_submit_takes_an_address_whose_scheme_is_in_capitals(stack, clip_mp4, tmp_path):
@@ -409,7 +411,7 @@ def test_an_interrupted_submit_resumes_its_upload(tmp_path, launcher, capsys) ->
     assert job["status"] == "queued" and job["layout"] == "sbs"
     stored = storage_from(settings).path_for(source_key(job["job_id"]))
     assert stored.read_bytes() == camera.read_bytes()
-    assert not list(ledger.folder.iterdir()), "nothing left to resume"
+    assert ledger.recall("http://testserver", camera, wanted)["started"]["job_id"] == job["job_id"]
 
 
 PASSWORD = "hunter2-for-tests"
@@ -459,9 +461,11 @@ def test_submit_never_prints_the_password_of_a_portal_it_cannot_reach(tmp_path, 
     assert PASSWORD not in done.stdout + done.stderr
 
 
-def test_a_submit_cut_off_at_the_start_starts_the_uploaded_job(tmp_path, launcher) -> None:
-    """The connection drops as the job starts (its answer lost): run again, nothing is sent
-    again and no second job is made; the job uploaded is the one started."""
+@pytest.mark.parametrize("cut", ["dropped connection", "ctrl-c"])
+def test_a_submit_cut_off_at_the_start_starts_the_uploaded_job(cut, tmp_path, launcher) -> None:
+    """The job starts and its answer is lost: a dropped connection, the start is asked again in
+    the same run (starting again returns the same run); Ctrl-C, by the run after it. Either
+    way nothing is sent again and no second job is made; the job uploaded is the one started."""
     from fastapi.testclient import TestClient
 
     from portal.app import create_app
@@ -484,19 +488,21 @@ def test_a_submit_cut_off_at_the_start_starts_the_uploaded_job(tmp_path, launche
                 sent.append(int(url.split("?")[0].rsplit("/", 1)[1]))
                 return http.put(url, content=content)
 
-        portal = PortalClient(
-            "http://testserver", api=_FirstStartAnswerLost(http), storage=Storage()
-        )
-        with pytest.raises(PortalError):
-            portal.submit(camera, wanted, {}, ledger)
-        sent.clear()
+        dropped = cut == "dropped connection"
+        lost = _FirstStartAnswerLost(http, httpx.ReadError("reset") if dropped else None)
+        portal = PortalClient("http://testserver", api=lost, storage=Storage())
+        if not dropped:
+            with pytest.raises(KeyboardInterrupt):
+                portal.submit(camera, wanted, {}, ledger)
+            sent.clear()
 
         job = portal.submit(camera, wanted, {}, ledger)
 
-    assert sent == [], "nothing uploaded again"
+    assert sent == [] if not dropped else sorted(sent) == [1, 2, 3], "nothing uploaded again"
     assert [j.job_id for j in jobs.list_all(50)] == [job["job_id"]], "no second job"
     assert job["status"] == "queued"
-    assert not list(ledger.folder.iterdir()), "nothing left to resume"
+    started = ledger.recall("http://testserver", camera, wanted)["started"]
+    assert started["job_id"] == job["job_id"], "kept, to be followed"
 
 
 def test_submit_leaves_the_engine_to_the_portal_unless_told(tmp_path, clip_mp4) -> None:
@@ -541,8 +547,9 @@ def test_submit_wait_stops_at_a_job_stopped_part_way_and_says_how_to_resume(
 def test_a_submit_whose_lost_start_failed_the_job_says_why_and_resumes_it_no_more(
     tmp_path, launcher, not_a_video
 ) -> None:
-    """The first start failed the job (no video) and its answer was lost: the next run is told
-    why the job does not start, and the one after begins anew rather than asking again."""
+    """The first start failed the job (no video) and its answer was lost (Ctrl-C): the next run
+    is told why the job does not start, and the one after begins anew rather than asking
+    again."""
     from fastapi.testclient import TestClient
 
     from portal.app import create_app
@@ -554,7 +561,7 @@ def test_a_submit_whose_lost_start_failed_the_job_says_why_and_resumes_it_no_mor
     jobs = job_store_from(settings)
     with TestClient(create_app(settings, storage_from(settings), jobs, launcher)) as http:
         portal = PortalClient("http://testserver", api=_FirstStartAnswerLost(http), storage=http)
-        with pytest.raises(PortalError):
+        with pytest.raises(KeyboardInterrupt):
             portal.submit(not_a_video, {"layout": "sbs"}, {}, ledger)
         with pytest.raises(PortalError) as refused:
             portal.submit(not_a_video, {"layout": "sbs"}, {}, ledger)
@@ -569,17 +576,16 @@ def test_a_submit_whose_lost_start_failed_the_job_says_why_and_resumes_it_no_mor
 
 class _FirstStartAnswerLost:
     """The portal ``http`` as the network delivers to it: the first start arrives, its answer
-    does not."""
+    does not (``error``: a dropped connection; default, the user's Ctrl-C as it comes)."""
 
-    def __init__(self, http) -> None:
+    def __init__(self, http, error: BaseException | None = None) -> None:
         self._http = http
+        self._error = error or KeyboardInterrupt()
         self._dropped = False
 
     def request(self, method: str, path: str, **kwargs):
-        import httpx
-
         answer = self._http.request(method, path, **kwargs)
         if path.endswith("/start") and not self._dropped:
             self._dropped = True
-            raise httpx.ReadError("connection reset by peer")
+            raise self._error
         return answer
