@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -34,7 +35,7 @@ from stereo_spot.domain import (
     StereoParams,
     VideoCodec,
 )
-from stereo_spot.errors import InputRejected
+from stereo_spot.errors import InputRejected, JobNotFound
 from stereo_spot.jobs import ACTIVE
 from stereo_spot.settings import Settings
 
@@ -268,7 +269,12 @@ def job_page(
 ) -> HTMLResponse:
     job = services.as_converted(services.get_job(jobs, job_id))
     whole_kept = services.whole_video_kept(jobs, job)
-    part_origin_kept = bool(job.part_of) and services.job_kept(jobs, job.part_of)
+    # The job a part job's whole video was copied from, if it was not deleted: itself a part
+    # job where the one that had the upload was deleted first (its copy is the whole video).
+    part_origin = None
+    if job.part_of:
+        with contextlib.suppress(JobNotFound):
+            part_origin = jobs.get(job.part_of)
     # Its record says it is being converted, but its run ended (a killed `convert`).
     stopped = launcher is not None and launcher.stopped_part_way(job)
     return _page(
@@ -294,7 +300,7 @@ def job_page(
         # The video was uploaded and read: it can be converted again without a new upload.
         again=(job.status.is_final or job.held) and job.source is not None and whole_kept,
         whole_kept=whole_kept,
-        part_origin_kept=part_origin_kept,
+        part_origin=part_origin,
         anaglyph_modes=list(AnaglyphMode),
         **ENCODING_CHOICES,
         preview_seconds=PREVIEW_SECONDS,

@@ -10,6 +10,8 @@
   var ATTEMPTS = 6;
   // Part URLs signed in one request to the portal, ahead of their PUTs.
   var SIGNED_AHEAD = 10;
+  // A job page says its updates have stopped after this many polls (2 s apart) unanswered.
+  var POLLS_MISSED = 3;
   // The speed and time left are those of the last 10 s.
   var WINDOW_MS = 10000;
   // What the page says when the storage refuses it, not the connection.
@@ -37,19 +39,35 @@
     // What this page remembers of its upload, in this browser (see remember below).
     var remembered = "stereo-spot-upload:" + form.dataset.job;
 
+    // The page comes with its controls disabled: without this script they would upload nothing.
+    Array.prototype.forEach.call(form.querySelectorAll("input, button"), function (control) {
+      control.disabled = false;
+    });
+
+    // An upload this browser began here and did not finish (a reload, a crash, a closed tab):
+    // the same file chosen again goes on from where it stopped.
+    var unfinished = recall(remembered);
+    if (unfinished && typeof unfinished.identity === "string") {
+      say("An upload of " + unfinished.identity.split("|").slice(0, -2).join("|") +
+          " was under way; choose the same file to continue.");
+    }
+
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var file = fileInput.files[0];
-      if (!file) { message.textContent = "Choose a video file first."; return; }
-      if (file.size === 0) { message.textContent = file.name + " is empty."; return; }
+      if (!file) { say("Choose a video file first.", true); return; }
+      if (file.size === 0) {
+        say(file.name + " is empty (0 bytes): choose another file.", true);
+        return;
+      }
       var limit = Number(form.dataset.maxBytes);
       if (file.size > limit) {
-        message.textContent = file.name + " is " + tooLarge(file.size, limit) + ".";
+        say(file.name + " is " + tooLarge(file.size, limit) + ".", true);
         return;
       }
       var part = partProblem(document.getElementById("upload-start"),
                              document.getElementById("upload-end"));
-      if (part) { message.textContent = part; return; }
+      if (part) { say(part, true); return; }
       button.disabled = true;
       fileInput.disabled = true;
       var identity = [file.name, file.size, file.lastModified].join("|");
@@ -61,7 +79,7 @@
       }
       uploading = true;
       document.getElementById("upload-progress").hidden = false;
-      message.textContent = "Uploading " + file.name + "…";
+      say("Uploading " + file.name + "…");
       uploadInParts(file, identity).then(function () {
         uploading = false;
         bar.value = 100;
@@ -284,6 +302,7 @@
                                 "The portal refused the upload (" + response.status + ").");
           error.final = response.status < 500;
           error.conflict = response.status === 409;
+          error.gone = response.status === 404;
           throw error;
         });
       });
@@ -294,13 +313,17 @@
       try { detail = JSON.parse(body).detail; } catch (ignored) { /* S3 answers in XML */ }
       var error = new Error(
         status === 413 ? "The file is too large." :
-        status === 409 && detail ? detail :
+        (status === 409 || status === 404) && detail ? detail :
+        status === 404 ? "The storage no longer holds this upload; choose the file again to " +
+          "upload it afresh." :
         status === 0 ? "The upload was interrupted; choose the same file again to resume it." :
         "The upload failed (" + status + ").");
       // An expired or refused signature is signed again; a missing upload or a started job,
       // a file too large, is not mended by another try.
       error.final = status === 404 || status === 409 || status === 413;
       error.conflict = status === 409;
+      // The upload dropped: another one began, or the job started (S3's NoSuchUpload).
+      error.gone = status === 404;
       return error;
     }
 
@@ -331,7 +354,7 @@
         var input = document.getElementById("upload-" + name);
         if (input && input.value.trim()) { fields[name] = input.value.trim(); }
       });
-      message.textContent = "Uploaded. Checking the video…";
+      say("Uploaded. Checking the video…");
       fetch(form.dataset.startUrl, {
         method: "POST",
         credentials: "same-origin",
@@ -360,14 +383,22 @@
     }
 
     // A 409 is the job no longer waiting for this upload (another tab's upload started it, or
-    // it was cancelled), or from the start the video missing, which another upload mends. Its
-    // words alone tell them apart, so the page asks the job where it stands.
+    // it was cancelled), or from the start the video missing, which another upload mends; a
+    // 404 the upload dropped (another began, or the job started with another's). Their words
+    // alone do not tell which, so the page asks the job where it stands.
     function refused(error, name) {
-      if (!error.conflict) { fail(error.message); return; }
+      if (!error.conflict && !error.gone) { fail(error.message); return; }
       jobNow().then(function (job) {
-        if (job && job.status !== "created") { overtaken(job, error.message, name); }
-        else { fail(error.message); }
+        if (job && job.status !== "created") {
+          overtaken(job, error.gone ? ended(job, name) : error.message, name);
+        } else { fail(error.message); }
       });
+    }
+
+    // What a failed job's page would say of an upload it dropped (a 404 names no job).
+    function ended(job, name) {
+      return "This job " + (job.cancelled ? "was cancelled" : "failed") + " while " + name +
+        " was going; it takes no more uploads.";
     }
 
     function jobNow() {
@@ -386,6 +417,7 @@
       });
       bar.value = 0;
       percent.textContent = "";
+      message.className = job.status === "failed" ? "alert" : "hint";
       message.textContent = job.status === "failed" ? said + " " :
         "Another upload started this job while " + name + " was going: it converts that " +
         "upload's video, not this file. ";
@@ -396,9 +428,15 @@
     }
 
     function fail(text) {
-      message.textContent = text;
+      say(text, true);
       button.disabled = false;
       fileInput.disabled = false;
+    }
+
+    // The page's word on the upload; a refusal in the alert style, news in the hint's.
+    function say(text, alarming) {
+      message.textContent = text;
+      message.className = alarming ? "alert" : "hint";
     }
   }
 
@@ -420,7 +458,10 @@
       var input = document.getElementById(id);
       if (!input) { return; }
       input.addEventListener("input", function () {
-        if (message.textContent.indexOf("Please check") === 0) { message.textContent = ""; }
+        if (message.textContent.indexOf("Please check") === 0) {
+          message.textContent = "";
+          message.className = "hint";
+        }
       });
     });
   }
@@ -433,6 +474,7 @@
       if (part) {
         event.preventDefault();
         message.textContent = part;
+        message.className = "alert";
       }
     });
     clearedOnChange(message, ["start", "end"]);
@@ -511,11 +553,43 @@
     var preparing = document.getElementById("preparing");
     var preparingPercent = document.getElementById("preparing-percent");
 
+    // Polls that got no answer in a row, and the line that says so once there are a few:
+    // the page keeps asking, and the line goes once the portal answers again.
+    var missed = 0;
+    var silence = document.getElementById("updates");
+
+    function unanswered(text) {
+      missed += 1;
+      if (silence && missed >= POLLS_MISSED) {
+        silence.textContent = text;
+        silence.hidden = false;
+      }
+    }
+
     function poll() {
+      var gone = false;
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (response) {
+          if (response.status === 404) {
+            // Deleted (another tab, `stereo-spot jobs delete`): nothing will bring it back.
+            gone = true;
+            if (silence) {
+              silence.textContent = "This job is no longer there (it was deleted). ";
+              var link = document.createElement("a");
+              link.href = "/jobs?show=unfinished";
+              link.textContent = "See the jobs not finished";
+              silence.appendChild(link);
+              silence.hidden = false;
+            }
+            return null;
+          }
+          if (!response.ok) { throw new Error(String(response.status)); }
+          return response.json();
+        })
         .then(function (job) {
           if (!job) { return; }
+          missed = 0;
+          if (silence) { silence.hidden = true; }
           // Reloaded to show what changed: a video whose preview's run has read it is held,
           // and a conversion whose command was killed is stopped part-way, both in the same
           // status; the stopped page polls no more (nothing will move the job).
@@ -535,8 +609,11 @@
             preparingPercent.textContent = Math.round(job.chunk_progress * 100) + " %";
           }
         })
-        .catch(function () { /* the next poll tries again */ })
-        .finally(function () { window.setTimeout(poll, 2000); });
+        .catch(function () {
+          unanswered("Updates have stopped: the portal is not answering. This page keeps " +
+                     "trying, and goes on by itself once it answers.");
+        })
+        .finally(function () { if (!gone) { window.setTimeout(poll, 2000); } });
     }
     window.setTimeout(poll, 2000);
   }

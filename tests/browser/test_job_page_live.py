@@ -96,13 +96,28 @@ def test_an_open_job_page_says_by_itself_that_the_conversion_stopped_part_way(
     assert polls == []
 
 
+# What S3 answers a part of an upload that was dropped (another began, or the job started).
+NO_SUCH_UPLOAD = "<Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist."
+
+
+def _answered(route, dropped: bool) -> None:
+    if dropped:
+        route.fulfill(status=404, content_type="application/xml", body=NO_SUCH_UPLOAD + "</Error>")
+    else:
+        route.continue_()
+
+
 @pytest.mark.parametrize(
-    "held",
-    ["**/storage/parts/**", "**/uploads/complete"],
-    ids=["its parts refused", "its completion refused"],
+    ("held", "dropped"),
+    [("**/storage/parts/**", False), ("**/storage/parts/**", True), ("**/uploads/complete", False)],
+    ids=[
+        "its parts refused",
+        "its parts refused as a dropped upload (404)",
+        "its completion refused",
+    ],
 )
 def test_an_upload_another_tab_overtook_says_so_and_leads_to_the_started_job(
-    browser, portal, settings, jobs, clip_mp4, tmp_path, held
+    browser, portal, settings, jobs, clip_mp4, tmp_path, held, dropped
 ) -> None:
     job_id = jobs.create(Job()).job_id
     job_page = f"{portal}jobs/{job_id}"
@@ -114,7 +129,9 @@ def test_an_upload_another_tab_overtook_says_so_and_leads_to_the_started_job(
     # The first tab's upload is slow: its requests wait here while the second tab's goes.
     waiting: list = []
     second_started = False
-    first.route(held, lambda route: route.continue_() if second_started else waiting.append(route))
+    first.route(
+        held, lambda route: _answered(route, dropped) if second_started else waiting.append(route)
+    )
     first.goto(job_page)
     first.set_input_files("#file", str(camera))
     first.click("#upload-button")
@@ -128,7 +145,7 @@ def test_an_upload_another_tab_overtook_says_so_and_leads_to_the_started_job(
 
     second_started = True
     for route in waiting:
-        route.continue_()
+        _answered(route, dropped)
     first.wait_for_selector("#upload-message a", timeout=30_000)
 
     # The first tab no longer shows an upload going, nor offers one the job would refuse.
@@ -170,3 +187,52 @@ def test_an_upload_whose_job_was_cancelled_before_it_started_is_not_offered_agai
     page.click("#upload-message a")
     page.wait_for_url(f"{portal}jobs/{job_id}")
     assert page.locator("#phase").inner_text() == "Cancelled"
+
+
+def test_a_job_page_says_when_its_updates_stop_and_when_the_job_is_gone(
+    browser, portal, jobs
+) -> None:
+    job_id = _converting(jobs)
+    page = browser.new_page()
+    page.goto(f"{portal}jobs/{job_id}")
+    assert not page.is_visible("#updates")
+
+    # The portal stops answering: after a few polls the page says so, and keeps asking.
+    page.route(f"**/api/jobs/{job_id}", lambda route: route.abort())
+    page.wait_for_selector("#updates", timeout=15_000)
+    assert page.locator("#updates").inner_text().startswith("Updates have stopped")
+    page.unroute(f"**/api/jobs/{job_id}")
+    page.wait_for_selector("#updates", state="hidden", timeout=10_000)
+
+    # Deleted elsewhere: the page says the job is gone, not that the portal is silent.
+    jobs.delete(job_id)
+    page.wait_for_selector("#updates a", timeout=10_000)
+    assert page.locator("#updates").inner_text().startswith("This job is no longer there")
+
+
+def test_an_upload_page_says_an_upload_can_go_on_and_refuses_an_empty_file(
+    browser, portal, jobs, tmp_path
+) -> None:
+    job_id = jobs.create(Job()).job_id
+    page = browser.new_page()
+    page.goto(f"{portal}jobs/{job_id}")
+    assert page.locator("#upload-message").inner_text() == ""
+
+    # What the page remembers of an upload a reload broke off (its name, size and date).
+    remembered = {"identity": "holiday|2024.mov|123456|1700000000000", "upload_id": "u"}
+    page.evaluate(
+        "([name, value]) => localStorage.setItem(name, JSON.stringify(value))",
+        [f"stereo-spot-upload:{job_id}", remembered],
+    )
+    page.reload()
+    assert page.locator("#upload-message").inner_text() == (
+        "An upload of holiday|2024.mov was under way; choose the same file to continue."
+    )
+
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    page.set_input_files("#file", str(empty))
+    page.click("#upload-button")
+    message = page.locator("#upload-message")
+    assert message.inner_text() == "empty.mp4 is empty (0 bytes): choose another file."
+    assert message.get_attribute("class") == "alert"
