@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 # A StereoCrafter segment on a 24 GB card can take most of an hour; the cluster's InferenceService
 # timeout (manifests/base/inferenceservice.yaml) and Knative's limit (terraform/platform) match.
+# The default of STEREO_SPOT_SEGMENT_TIMEOUT_SECONDS, which a machine converting with a
+# full-size diffusion model on its CPU raises.
 REQUEST_TIMEOUT_SECONDS = 3600
 
 
@@ -40,12 +42,14 @@ def convert_segment(
     storage: ObjectStorage,
     jobs: JobStore,
     wait_seconds: float = 0.0,
+    answer_seconds: float = REQUEST_TIMEOUT_SECONDS,
 ) -> str:
     """Have the model server convert one segment; returns the converted segment's URI.
 
     A server that is not listening yet is waited for up to ``wait_seconds``: the local launcher
     starts it beside the chunk step, so the first segments often arrive while it still loads
-    its weights, and failing then would cost KFP's 10 s retry backoff.
+    its weights, and failing then would cost KFP's 10 s retry backoff. Its answer is waited for
+    up to ``answer_seconds``.
 
     Skips the request when the converted segment already exists (a resumed run). Refusals
     (HTTP 4xx) fail the job with the server's reason; transient faults raise ModelUnavailable
@@ -78,7 +82,15 @@ def convert_segment(
         }
         url = f"{model_url.rstrip('/')}/v1/models/{model_name}:predict"
         try:
-            response = _post_when_listening(url, {"instances": [instance]}, wait_seconds)
+            response = _post_when_listening(
+                url, {"instances": [instance]}, wait_seconds, answer_seconds
+            )
+        except httpx.TimeoutException:
+            reason = (
+                f"The model server at {model_url} did not answer for segment {index} within "
+                f"{answer_seconds:g} s (STEREO_SPOT_SEGMENT_TIMEOUT_SECONDS)."
+            )
+            raise ModelUnavailable(reason) from None
         except httpx.HTTPError as error:
             reason = (
                 f"The model server at {model_url} could not be reached ({type(error).__name__})."
@@ -101,13 +113,15 @@ def convert_segment(
         return prediction["output_uri"]
 
 
-def _post_when_listening(url: str, body: dict, wait_seconds: float) -> httpx.Response:
+def _post_when_listening(
+    url: str, body: dict, wait_seconds: float, answer_seconds: float = REQUEST_TIMEOUT_SECONDS
+) -> httpx.Response:
     """POST, retrying while nothing listens at ``url`` yet (a refused connection sent nothing,
     so trying again cannot convert a segment twice)."""
     deadline = time.monotonic() + wait_seconds
     # One client for the attempts: a new one per attempt (httpx.post) builds an SSL context
     # each time, which made a waiting step burn 15 % of a core beside the starting server.
-    with httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS) as client:
+    with httpx.Client(timeout=answer_seconds) as client:
         while True:
             try:
                 return client.post(url, json=body)

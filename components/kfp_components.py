@@ -70,6 +70,7 @@ def convert_op(
         job_id, segment, layout, params, engine,
         model_url or settings.model_url or "", settings.model_name,
         storage_from(settings), job_store_from(settings), settings.model_wait_seconds,
+        settings.segment_timeout_seconds,
     )  # fmt: skip
 
 

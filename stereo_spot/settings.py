@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     # gives up on it; unset: 2 minutes for the classical engine, 30 for a learned one, whose
     # first start downloads gigabytes of weights from S3 into the cache.
     model_start_seconds: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    # How long a convert step waits for the model server's answer for one segment. An hour fits
+    # a StereoCrafter segment on a GPU and the cluster's limits (the InferenceService's and
+    # Knative's timeouts, which say the same); a full-size diffusion model on this machine's CPU
+    # (STEREO_SPOT_ALLOW_CPU_DIFFUSION) takes hours a segment, and needs more.
+    segment_timeout_seconds: float = Field(default=3600.0, gt=0, allow_inf_nan=False)
     # Checked here, not when a model server fails to build it: a job made for an engine that
     # does not exist could never be converted, not even once the variable was put right.
     engine: EngineName = "classical"
@@ -138,6 +143,7 @@ class Settings(BaseSettings):
             "STEREO_SPOT_JOBS_TABLE": self.jobs_table,
             "STEREO_SPOT_MODEL_NAME": self.model_name,
             "STEREO_SPOT_MODEL_WAIT_SECONDS": f"{self.model_wait_seconds:g}",
+            "STEREO_SPOT_SEGMENT_TIMEOUT_SECONDS": f"{self.segment_timeout_seconds:g}",
             "STEREO_SPOT_ENGINE": self.engine,
         }
         optional = {
