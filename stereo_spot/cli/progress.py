@@ -6,7 +6,10 @@ phase and segments done) rather than counting updates itself. Two things follow:
 * The speed and time left count only the segments this run converts, from when converting
   began: segments a resumed job had already converted arrive all at once in the first poll, and
   the split (and a model server starting) comes before the first segment, so counting from the
-  command's start promised minutes for hours of work, or seconds for minutes.
+  command's start promised minutes for hours of work, or seconds for minutes. Once a second
+  segment is done they count from the first one done (:class:`_Pace`): the first holds one-time
+  costs, the engine's kernels compiled on a machine that never ran it (~14 s), which made a
+  2-minute first run say "about 6:55 left".
 * A terminal gets a bar redrawn in place; anything else (a file, a CI log, journald) gets one
   line when the phase changes and one each tenth of the segments, not a redraw twice a second
   (a 15-minute film wrote 1,800 of them).
@@ -47,11 +50,47 @@ def _has_no_width(stream: TextIO) -> bool:
         return False
 
 
+class _Pace:
+    """Segments a second this run converts, once it has converted one: counted from the first
+    segment done once there is a second, else from when converting began."""
+
+    def __init__(self, clock) -> None:
+        self._clock = clock
+        self._began: tuple[float, int] | None = None  # when converting began, and done then
+        self._first: tuple[float, int] | None = None  # when this run's first segment was done
+
+    def seen(self, done: int, converting: bool) -> None:
+        if converting and self._began is None:
+            self._began = (self._clock(), done)
+        elif self._began is not None and self._first is None and done > self._began[1]:
+            self._first = (self._clock(), done)
+
+    def per_second(self, done: int) -> float | None:
+        for since in (self._first, self._began):
+            if since is not None and done > since[1]:
+                elapsed = self._clock() - since[0]
+                return (done - since[1]) / elapsed if elapsed > 0 else None
+        return None
+
+
 class _Bar:
     def __init__(self, stream: TextIO) -> None:
         from tqdm import tqdm
 
-        self._bar = tqdm(total=1, unit="segment", desc="queued", file=stream, leave=True)
+        pace = _Pace(lambda: self._bar._time())  # tqdm's own clock
+
+        class PacedBar(tqdm):
+            """A bar whose speed and time left are the run's pace (the elapsed time stays
+            tqdm's, from when converting began)."""
+
+            @property
+            def format_dict(self):
+                shown = super().format_dict
+                shown["rate"] = pace.per_second(self.n)
+                return shown
+
+        self._pace = pace
+        self._bar = PacedBar(total=1, unit="segment", desc="queued", file=stream, leave=True)
         self._converting_since: int | None = None
 
     def show(self, phase: str, done: int, total: int, converting: bool) -> None:
@@ -59,13 +98,13 @@ class _Bar:
         if total and bar.total != total:
             bar.total = total
         if converting and self._converting_since is None:
-            # tqdm's speed is (n - initial) / (now - start_t) when n is set, not counted.
             self._converting_since = done
             bar.initial = done
             bar.start_t = bar._time()
             # close() takes a bar last drawn before its start for one never drawn, and leaves
             # its line unended: what comes next ("wrote out.mp4") was glued onto the bar.
             bar.last_print_t = bar.start_t
+        self._pace.seen(done, converting)
         bar.set_description(phase, refresh=False)
         bar.n = done if total else 0
         bar.refresh()
@@ -77,14 +116,13 @@ class _Bar:
 class _Lines:
     def __init__(self, stream: TextIO, clock=time.monotonic) -> None:
         self._stream = stream
+        self._pace = _Pace(lambda: self._clock())
         self._clock = clock
         self._said: tuple[str, int] | None = None
         self._step = -1
-        self._converting_since: tuple[float, int] | None = None
 
     def show(self, phase: str, done: int, total: int, converting: bool) -> None:
-        if converting and self._converting_since is None:
-            self._converting_since = (self._clock(), done)
+        self._pace.seen(done, converting)
         step = int(done / total / LINE_EVERY) if total else -1
         if self._said is not None and self._said[0] == phase and step == self._step:
             return
@@ -94,14 +132,10 @@ class _Lines:
         print(f"{phase}{counted}{self._time_left(done, total)}", file=self._stream, flush=True)
 
     def _time_left(self, done: int, total: int) -> str:
-        if self._converting_since is None or not total or done >= total:
+        rate = self._pace.per_second(done)
+        if not rate or not total or done >= total:
             return ""
-        since, first = self._converting_since
-        converted = done - first
-        if converted <= 0:
-            return ""
-        left = (total - done) * (self._clock() - since) / converted
-        minutes, seconds = divmod(round(left), 60)
+        minutes, seconds = divmod(round((total - done) / rate), 60)
         return f", about {minutes}:{seconds:02d} left"
 
     def close(self) -> None:

@@ -87,3 +87,35 @@ def test_a_terminal_of_no_width_gets_lines_not_a_bar_that_draws_nothing() -> Non
         os.close(terminal)
 
     assert "processing 3/10 segments" in shown
+
+
+def test_time_left_leaves_out_the_first_segments_one_time_costs() -> None:
+    # A first run on a machine compiles the engine's kernels inside its first segment (~14 s):
+    # counted in, a 2-minute run of 15 segments said "about 6:55 left" at 2 of them.
+    stream = io.StringIO()
+    progress = run_progress(stream)
+    now = [0.0]
+    progress._clock = lambda: now[0]
+    progress.show("processing", 0, 15, converting=True)
+    now[0] += 14 + 2  # the kernels, then the segment
+    progress.show("processing", 1, 15, converting=True)
+    now[0] += 2
+    progress.show("processing", 2, 15, converting=True)  # a tenth more: a line
+
+    assert stream.getvalue().splitlines()[-1] == "processing 2/15 segments, about 0:26 left"
+
+
+def test_the_bar_leaves_out_the_first_segments_one_time_costs_too() -> None:
+    stream = _Terminal()
+    progress = run_progress(stream)
+    now = [1000.0]
+    progress._bar._time = lambda: now[0]
+    progress.show("processing", 0, 15, converting=True)
+    now[0] += 16
+    progress.show("processing", 1, 15, converting=True)
+    now[0] += 2
+    progress.show("processing", 2, 15, converting=True)
+    progress.close()
+
+    last = stream.getvalue().split("\r")[-1]
+    assert "2/15 [00:18<00:26" in last, last  # elapsed since converting began; 13 more at 2 s
