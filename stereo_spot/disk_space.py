@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from stereo_spot.errors import StereoSpotError
+from stereo_spot.errors import StereoSpotError, StoreUnavailable
 
 # What a conversion needs free where it runs, as a multiple of the video's size, at its peak
 # (the join: the stored source and its segments, the converted segments, the joined picture
@@ -108,7 +108,11 @@ def full_disk_said(doing: str, needs: str = VIDEO) -> Iterator[None]:
     Enter it inside the step's scratch folder, so the room is measured with its files there."""
     try:
         yield
-    except DiskFull:
+    except DiskFull as full:
+        if isinstance(full, StoreUnavailable):
+            # The job store on the disk the step filled (the local one, in the data folder,
+            # beside the step's scratch) stopped first: the step's writing is what filled it.
+            blame_a_full_disk(doing, full, needs)
         raise
     except Exception as error:
         blame_a_full_disk(doing, error, needs)

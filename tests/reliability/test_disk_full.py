@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from stereo_spot.disk_space import DiskFull
 from stereo_spot.domain import Job, JobStatus
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from
@@ -201,3 +202,30 @@ def test_the_portal_on_a_full_disk_answers_503_saying_so(small_disk):
         "detail": f"The job store in {data_dir} cannot be read or written: its disk is full "
         "(0.0 MiB left). Free some space there, or convert with --data-dir on a larger disk."
     }
+
+
+def test_a_step_whose_job_store_stops_on_the_disk_it_filled_names_its_own_work(
+    small_disk, monkeypatch
+):
+    # The local job store shares the disk a step's scratch fills: which stopped first was
+    # chance, and the run said "The job store ... cannot be read or written" about a split.
+    import tempfile
+
+    from stereo_spot.disk_space import full_disk_said
+    from stereo_spot.jobs.sqlite import SqliteJobStore
+
+    small_disk.mount(1000 * 1024)
+    jobs = SqliteJobStore(small_disk.path / "data" / "jobs.sqlite3")
+    job = jobs.create(Job(source_name="a.mp4"))
+    scratch = small_disk.path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    subprocess.run(["dd", "if=/dev/zero", f"of={scratch / 'segment.mp4'}", "bs=4k"],
+                   capture_output=True)  # fmt: skip
+
+    with pytest.raises(DiskFull) as raised, full_disk_said("Splitting the video"):
+        jobs.update(job.job_id, chunk_progress=0.5)
+
+    assert str(raised.value).startswith(
+        f"Splitting the video ran out of disk space in {scratch} (0.0 MiB left)."
+    ), raised.value
