@@ -20,7 +20,7 @@ from stereo_spot.keys import source_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import storage_from
 from tests.aws_fixtures import OLDER_AWS_INIT_CORS_RULE, fresh_aws_settings
-from tests.browser.served import served
+from tests.served import served
 
 pytestmark = pytest.mark.browser
 

@@ -22,8 +22,8 @@ from stereo_spot.jobs import cancel
 from stereo_spot.keys import source_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
-from tests.browser.served import served
 from tests.processes import run_lock_held
+from tests.served import served
 
 pytestmark = pytest.mark.browser
 

@@ -17,7 +17,7 @@ from stereo_spot.jobs import cancel
 from stereo_spot.keys import final_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
-from tests.browser.served import served
+from tests.served import served
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,6 @@ import contextlib
 import os
 import re
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from stereo_spot.wiring import storage_from
 from tests.aws_fixtures import free_port
 from tests.media import make_three_part_video, probe, video_stream
 from tests.processes import stereo_spot_command, stereo_spot_up
+from tests.served import http_server, served
 
 pytestmark = pytest.mark.slow
 
@@ -198,7 +198,7 @@ def test_submit_refuses_a_portal_address_without_its_scheme(tmp_path, clip_mp4) 
 @pytest.fixture
 def another_service() -> Iterator[str]:
     """A web server that is not a portal: a page for every address."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     class Page(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -214,12 +214,8 @@ def another_service() -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    thread.join(10)
+    with http_server(Page) as url:
+        yield url
 
 
 def test_submit_stops_at_once_on_an_address_that_is_not_a_portal(stack, another_service,
@@ -298,19 +294,10 @@ def test_submit_says_a_video_is_over_the_portal_limit_and_leaves_no_job(stack, t
 @contextlib.contextmanager
 def _served(settings: Settings) -> Iterator[str]:
     """The portal over ``settings``, without a runner, served by uvicorn on a free port."""
-    import uvicorn
-
     from portal.app import create_app
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        thread.join(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with served(create_app(settings)) as url:
+        yield url.rstrip("/")
 
 
 @pytest.fixture

@@ -20,10 +20,10 @@ import pytest
 
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
-from tests.aws_fixtures import free_port
 from tests.media import make_clip
 from tests.portal.test_submit_cli import JOB_LINE, _jobs_named, _served, _submit
 from tests.processes import stereo_spot_command, stereo_spot_up
+from tests.served import http_server, served
 
 pytestmark = pytest.mark.slow
 
@@ -53,8 +53,6 @@ def _queueing_portal(data: Path, **settings: object) -> Iterator[tuple[str, obje
     """The portal served by uvicorn with the real local launcher whose worker is not started:
     a job started stays queued (nothing converts it), as on a busy cluster. Yields its URL and
     its job store."""
-    import uvicorn
-
     from portal.app import create_app
     from portal.launcher import LocalRunLauncher
     from stereo_spot.cli.web import ChildProcessRuns
@@ -62,18 +60,8 @@ def _queueing_portal(data: Path, **settings: object) -> Iterator[tuple[str, obje
     config = Settings(data_dir=data, **settings)
     jobs = job_store_from(config)
     launcher = LocalRunLauncher(jobs, ChildProcessRuns(config, jobs))
-    app = create_app(config, storage_from(config), jobs, launcher)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        thread.join(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", jobs
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with served(create_app(config, storage_from(config), jobs, launcher)) as url:
+        yield url.rstrip("/"), jobs
 
 
 @contextlib.contextmanager
@@ -82,7 +70,7 @@ def _proxy(upstream: str, fault: Callable[[str, str], str | None]) -> Iterator[s
     (its Host kept, so the portal's signed URLs lead back through it) unless ``fault(method,
     path)`` says "502" (answered for the portal, not forwarded) or "drop" (forwarded, and the
     connection closed before its answer: the answer lost)."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     target = httpx.URL(upstream)
 
@@ -121,14 +109,8 @@ def _proxy(upstream: str, fault: Callable[[str, str], str | None]) -> Iterator[s
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        thread.join(10)
+    with http_server(Forward) as url:
+        yield url
 
 
 def _first(times: int, method: str, pattern: str, said: str) -> Callable[[str, str], str | None]:
@@ -404,7 +386,7 @@ def test_submit_refuses_a_token_a_header_cannot_carry_never_printing_it(tmp_path
 @pytest.fixture
 def redirecting() -> Iterator[str]:
     """An ingress that sends plain HTTP to HTTPS (308), as most do."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     class Redirect(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -416,12 +398,8 @@ def redirecting() -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    thread.join(10)
+    with http_server(Redirect) as url:
+        yield url.removeprefix("http://")
 
 
 def test_submit_names_the_address_an_ingress_redirects_to(redirecting, clip_mp4, tmp_path):

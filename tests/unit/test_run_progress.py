@@ -15,11 +15,20 @@ class _Terminal(io.StringIO):
         return True
 
 
+def _on_a_clock(stream, start: float = 0.0):
+    """The progress view ``stream`` gets, and the clock a test moves for it (``now[0]``)."""
+    progress = run_progress(stream)
+    now = [start]
+    if isinstance(stream, _Terminal):
+        progress._bar._time = lambda: now[0]
+    else:
+        progress._clock = lambda: now[0]
+    return progress, now
+
+
 def test_time_left_on_a_resumed_job_counts_only_the_segments_this_run_converts() -> None:
     stream = _Terminal()
-    progress = run_progress(stream)
-    now = [1000.0]
-    progress._bar._time = lambda: now[0]
+    progress, now = _on_a_clock(stream, 1000.0)
 
     progress.show("chunking", 136, 300, converting=False)  # 136 converted by the run before
     now[0] += 40  # the split and a model server starting take their time too
@@ -35,9 +44,7 @@ def test_time_left_on_a_resumed_job_counts_only_the_segments_this_run_converts()
 
 def test_without_a_terminal_a_line_for_each_phase_and_tenth_of_the_segments() -> None:
     stream = io.StringIO()
-    progress = run_progress(stream)
-    now = [0.0]
-    progress._clock = lambda: now[0]
+    progress, now = _on_a_clock(stream)
 
     progress.show("queued", 0, 0, converting=False)
     progress.show("chunking", 0, 0, converting=False)
@@ -93,9 +100,7 @@ def test_time_left_leaves_out_the_first_segments_one_time_costs() -> None:
     # A first run on a machine compiles the engine's kernels inside its first segment (~14 s):
     # counted in, a 2-minute run of 15 segments said "about 6:55 left" at 2 of them.
     stream = io.StringIO()
-    progress = run_progress(stream)
-    now = [0.0]
-    progress._clock = lambda: now[0]
+    progress, now = _on_a_clock(stream)
     progress.show("processing", 0, 15, converting=True)
     now[0] += 14 + 2  # the kernels, then the segment
     progress.show("processing", 1, 15, converting=True)
@@ -107,9 +112,7 @@ def test_time_left_leaves_out_the_first_segments_one_time_costs() -> None:
 
 def test_the_bar_leaves_out_the_first_segments_one_time_costs_too() -> None:
     stream = _Terminal()
-    progress = run_progress(stream)
-    now = [1000.0]
-    progress._bar._time = lambda: now[0]
+    progress, now = _on_a_clock(stream, 1000.0)
     progress.show("processing", 0, 15, converting=True)
     now[0] += 16
     progress.show("processing", 1, 15, converting=True)
