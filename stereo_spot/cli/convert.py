@@ -382,17 +382,11 @@ def submit_job(
     spend the chunk step's retries on it.
     """
     # Imported here (PyAV, numpy): `convert` starts the model server before it needs them.
-    from stereo_spot.media.excerpt import part_bounds
+    from stereo_spot.media.excerpt import part_bounds, read_for_part
     from stereo_spot.media.probe import probe_source
 
-    read = None
-    if part is not None:
-        # A part that starts past the video's end is a typo in --start, not a fault of the
-        # video: refused before a job is made and the video copied (a film: gigabytes).
-        with contextlib.suppress(InputRejected):  # no video: its job fails below, as without
-            read = probe_source(source, settings or Settings())
-        if read is not None:
-            part_bounds(read, part)
+    # A part past the video's end refused before a job is made and a film copied (gigabytes).
+    read = None if part is None else read_for_part(source, part, settings or Settings())
     job = jobs.create(
         Job(
             layout=layout,

@@ -211,17 +211,10 @@ class JobFailed(StereoSpotError):
 def _refuse_part_past_the_end(video: Path, part: Part | None) -> None:
     """A part that starts past the video's end (--start 5 of a 2 s video) refused here, as
     convert refuses it, before the video is uploaded for a job that could only fail."""
-    if part is None:
-        return
-    from stereo_spot.errors import InputRejected
-    from stereo_spot.media.excerpt import part_bounds
-    from stereo_spot.media.probe import probe_source
+    if part is not None:
+        from stereo_spot.media.excerpt import read_for_part
 
-    try:
-        info = probe_source(video, Settings())
-    except InputRejected:
-        return  # no video: the portal fails its job with the reason, as without a part
-    part_bounds(info, part)
+        read_for_part(video, part, Settings())
 
 
 def _follow(portal: PortalClient, job: dict, target: Path, video: Path) -> None:

@@ -89,6 +89,18 @@ def part_bounds(info: SourceInfo, part: Part) -> tuple[float, float]:
     return part.start, end - part.start
 
 
+def read_for_part(source: Path, part: Part, settings: Settings) -> SourceInfo | None:
+    """``source``'s probe, after refusing a part that starts past its end (a typo in --start,
+    said before the video is copied or uploaded for a job that could only fail); None for a
+    file that is no video, whose job then fails with the reason, as without a part."""
+    try:
+        info = probe_source(source, settings)
+    except InputRejected:
+        return None
+    part_bounds(info, part)
+    return info
+
+
 def _shorter(duration: float, start: float) -> str:
     """``duration`` to a tenth of a second, or to the millisecond where a tenth would not show
     it shorter than ``start`` ("starts at 4.8 s, and the video is only 4.8 s long")."""
