@@ -6,9 +6,11 @@ downloaded. A studio's way to the cluster from a workstation, one command for a 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -127,7 +129,7 @@ def run_submit(args: argparse.Namespace) -> int:
     # With --wait, every video is uploaded and started first, then they are followed together:
     # a cluster converts them side by side rather than one job at a time.
     following: list[tuple[Path, dict]] = []
-    with PortalClient(address.url, args.token, basic=basic) as portal:
+    with PortalClient(address.url, args.token, basic=basic) as portal, _said_going_on(following):
         portal.confirm_portal()
         for number, video in enumerate(args.inputs, start=1):
             if len(args.inputs) > 1:
@@ -177,9 +179,11 @@ def run_submit(args: argparse.Namespace) -> int:
             except OSError as error:  # moved, deleted or unreadable since the run began
                 print(f"{video}: could not be read ({error.strerror or error}).", file=sys.stderr)
                 failed.append(str(video))
-        if len(following) == 1:
+        started = list(following)
+        following.clear()  # followed from here: the follower says what goes on
+        if len(started) == 1:
             # One job: a bar on a terminal, as convert shows its run.
-            ((video, job),) = following
+            ((video, job),) = started
             try:
                 _follow(portal, job, targets[video], video)
                 ledger.forget(portal.base_url, video)
@@ -190,8 +194,8 @@ def run_submit(args: argparse.Namespace) -> int:
                     ledger.forget(portal.base_url, video)
                 print(f"{video}: {error}", file=sys.stderr)
                 failed.append(str(video))
-        elif following:
-            failed += _follow_all(portal, following, targets, ledger)
+        elif started:
+            failed += _follow_all(portal, started, targets, ledger)
     if left_running:
         print(
             "To download the results once converted, run the same command again with --wait: it "
@@ -217,6 +221,26 @@ def _refuse_part_past_the_end(video: Path, part: Part | None) -> None:
         read_for_part(video, part, Settings())
 
 
+def _say_it_goes_on(video: Path, job: dict) -> None:
+    print(
+        f"{video}: job {job['job_id']} goes on on the portal; run the same command again to "
+        "follow it and download its result.",
+        file=sys.stderr,
+    )
+
+
+@contextlib.contextmanager
+def _said_going_on(started: list[tuple[Path, dict]]) -> Iterator[None]:
+    """Ctrl-C while the videos are still being sent: say of each job already started (and not
+    yet handed to a follower, which says it itself) that it goes on, and how to pick it up."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        for video, job in started:
+            _say_it_goes_on(video, job)
+        raise
+
+
 def _follow(portal: PortalClient, job: dict, target: Path, video: Path) -> None:
     """Wait for ``job`` and download its result; cut off (Ctrl-C, the portal away), say that
     the job goes on and how to pick it up."""
@@ -226,11 +250,7 @@ def _follow(portal: PortalClient, job: dict, target: Path, video: Path) -> None:
         _wait_and_download(portal, job, target)
     except (KeyboardInterrupt, PortalError) as error:
         if isinstance(error, KeyboardInterrupt) or error.status != 404:
-            print(
-                f"{video}: job {job['job_id']} goes on on the portal; run the same command "
-                "again to follow it and download its result.",
-                file=sys.stderr,
-            )
+            _say_it_goes_on(video, job)
         raise
 
 
@@ -291,11 +311,7 @@ def _follow_all(
                     failed.append(str(video))
     except (KeyboardInterrupt, PortalUnusable):
         for video, job in pending.values():
-            print(
-                f"{video}: job {job['job_id']} goes on on the portal; run the same command "
-                "again to follow it and download its result.",
-                file=sys.stderr,
-            )
+            _say_it_goes_on(video, job)
         raise
     return failed
 
