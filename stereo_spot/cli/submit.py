@@ -28,7 +28,8 @@ from stereo_spot.errors import InvalidOption, StereoSpotError
 from stereo_spot.settings import Settings
 
 if TYPE_CHECKING:
-    from stereo_spot.cli.portal_client import PortalClient, UploadLedger
+    from stereo_spot.cli.portal_client import PortalClient
+    from stereo_spot.cli.upload_ledger import UploadLedger
     from stereo_spot.domain import Part
 
 POLL_SECONDS = 2.0
@@ -81,14 +82,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_submit(args: argparse.Namespace) -> int:
     # httpx: only this verb pays for its import.
-    from stereo_spot.cli.portal_client import (
-        PortalClient,
+    from stereo_spot.cli.portal_api import (
         PortalUnusable,
         SettingsRefused,
-        UploadLedger,
         basic_auth_from,
         portal_address,
     )
+    from stereo_spot.cli.portal_client import PortalClient
+    from stereo_spot.cli.upload_ledger import UploadLedger
 
     address = portal_address(args.portal)
     if args.output is not None and not args.wait:
@@ -244,7 +245,7 @@ def _said_going_on(started: list[tuple[Path, dict]]) -> Iterator[None]:
 def _follow(portal: PortalClient, job: dict, target: Path, video: Path) -> None:
     """Wait for ``job`` and download its result; cut off (Ctrl-C, the portal away), say that
     the job goes on and how to pick it up."""
-    from stereo_spot.cli.portal_client import PortalError
+    from stereo_spot.cli.portal_api import PortalError
 
     try:
         _wait_and_download(portal, job, target)
@@ -263,7 +264,7 @@ def _follow_all(
     """Follow every job together, downloading each result as its job completes; a line for
     each job as its phase changes or a tenth more is converted. The videos not converted, as
     given; cut off (Ctrl-C, the portal away), say that the jobs go on and how to pick them up."""
-    from stereo_spot.cli.portal_client import PortalError, PortalUnusable
+    from stereo_spot.cli.portal_api import PortalError, PortalUnusable
 
     pending = {job["job_id"]: (video, job) for video, job in following}
     said: dict[str, tuple] = {}

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stereo_spot.cli.portal_client import PortalError
+from stereo_spot.cli.portal_api import PortalError
 from stereo_spot.keys import source_key
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import storage_from
@@ -357,7 +357,8 @@ def test_an_interrupted_submit_resumes_its_upload(tmp_path, launcher, capsys) ->
     from fastapi.testclient import TestClient
 
     from portal.app import create_app
-    from stereo_spot.cli.portal_client import PortalClient, UploadLedger
+    from stereo_spot.cli.portal_client import PortalClient
+    from stereo_spot.cli.upload_ledger import UploadLedger
     from stereo_spot.wiring import job_store_from
 
     settings = Settings(
@@ -456,7 +457,8 @@ def test_a_submit_cut_off_at_the_start_starts_the_uploaded_job(cut, tmp_path, la
     from fastapi.testclient import TestClient
 
     from portal.app import create_app
-    from stereo_spot.cli.portal_client import PortalClient, UploadLedger
+    from stereo_spot.cli.portal_client import PortalClient
+    from stereo_spot.cli.upload_ledger import UploadLedger
     from stereo_spot.wiring import job_store_from
 
     settings = Settings(
@@ -540,7 +542,8 @@ def test_a_submit_whose_lost_start_failed_the_job_says_why_and_resumes_it_no_mor
     from fastapi.testclient import TestClient
 
     from portal.app import create_app
-    from stereo_spot.cli.portal_client import PortalClient, UploadLedger
+    from stereo_spot.cli.portal_client import PortalClient
+    from stereo_spot.cli.upload_ledger import UploadLedger
     from stereo_spot.wiring import job_store_from
 
     settings = Settings(data_dir=tmp_path / "data", max_upload_bytes=64 * 1024**2)

@@ -300,7 +300,8 @@ def test_a_complete_whose_answer_was_lost_starts_the_job_uploaded(lost, tmp_path
     from fastapi.testclient import TestClient
 
     from portal.app import create_app
-    from stereo_spot.cli.portal_client import PortalClient, UploadLedger
+    from stereo_spot.cli.portal_client import PortalClient
+    from stereo_spot.cli.upload_ledger import UploadLedger
 
     settings = Settings(data_dir=tmp_path / "data", max_upload_bytes=64 * 1024**2)
     ledger = UploadLedger(tmp_path / "submissions")
@@ -332,7 +333,8 @@ def test_a_file_gone_mid_upload_fails_that_video_with_a_sentence(tmp_path, launc
     from fastapi.testclient import TestClient
 
     from portal.app import create_app
-    from stereo_spot.cli.portal_client import PortalClient, UploadLedger
+    from stereo_spot.cli.portal_client import PortalClient
+    from stereo_spot.cli.upload_ledger import UploadLedger
     from stereo_spot.errors import StereoSpotError
 
     settings = Settings(
