@@ -37,6 +37,7 @@ from stereo_spot.domain import (
     SourceInfo,
     StereoParams,
     VideoCodec,
+    not_a_boolean,
     parse_time,
 )
 from stereo_spot.jobs import status_said
@@ -52,14 +53,6 @@ _DEFAULTS = StereoParams()
 # Validation context of a page's form, whose every value comes as text ("2.5", "720"); a JSON
 # body's numbers are JSON numbers.
 FORM = {"form": True}
-
-
-def _no_boolean(value: object) -> object:
-    """Refuse ``true``/``false`` for a number: pydantic would read them as 1 and 0 (a crf of 1,
-    near-lossless and huge)."""
-    if isinstance(value, bool):
-        raise PydanticCustomError("number_type", "Input should be a number, not true or false")
-    return value
 
 
 class StereoSettingsRequest(BaseModel):
@@ -126,7 +119,7 @@ class StereoSettingsRequest(BaseModel):
         # number it spells only from a page's form (``FORM``), where every value is text.
         if isinstance(value, str) and not (info.context or {}).get("form"):
             raise PydanticCustomError("number_type", "Input should be a number, not a string")
-        return _no_boolean(value)
+        return not_a_boolean(value)
 
     def settings_given(self) -> dict[str, object]:
         """The layout and stereo settings this request gave (null included), by name."""
@@ -176,7 +169,7 @@ class PartRequest(BaseModel):
     def _time_as_written(cls, value: object) -> object:
         if isinstance(value, str):
             return parse_time(value) if value.strip() else None
-        return _no_boolean(value)
+        return not_a_boolean(value)
 
     @model_validator(mode="after")
     def _a_part(self) -> PartRequest:

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -175,11 +176,12 @@ def parse_time(text: str) -> float:
     return seconds
 
 
-def _not_a_boolean(value: Any) -> Any:
-    """Refuse ``True``/``False`` where a number is meant: pydantic reads them as 1 and 0 (a
-    script's ``"crf": true`` would make a near-lossless, huge video)."""
+def not_a_boolean(value: Any) -> Any:
+    """Refuse ``True``/``False`` where a number is meant (a validator's helper, here and in the
+    portal's requests): pydantic reads them as 1 and 0 (a script's ``"crf": true`` would make
+    a near-lossless, huge video)."""
     if isinstance(value, bool):
-        raise ValueError("Input should be a number, not true or false")
+        raise PydanticCustomError("number_type", "Input should be a number, not true or false")
     return value
 
 
@@ -216,7 +218,7 @@ class Part(BaseModel):
     @field_validator("start", "end", mode="before")
     @classmethod
     def _numbers(cls, value: Any) -> Any:
-        return _not_a_boolean(value)
+        return not_a_boolean(value)
 
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> Part:
@@ -341,7 +343,7 @@ class StereoParams(BaseModel):
     @field_validator("divergence", "convergence", "crf", "max_height", mode="before")
     @classmethod
     def _numbers(cls, value: Any) -> Any:
-        return _not_a_boolean(value)
+        return not_a_boolean(value)
 
     @model_validator(mode="before")
     @classmethod

@@ -86,6 +86,13 @@ def test_a_strength_that_is_not_a_finite_number_is_refused_as_such(field, number
         StereoParams(**{field: number})
 
 
+@pytest.mark.parametrize("field", ["divergence", "convergence", "crf"])
+def test_true_or_false_is_not_taken_for_a_number(field):
+    # A request's "crf": true would otherwise be crf 1: near-lossless and huge.
+    with pytest.raises(ValidationError, match="Input should be a number, not true or false"):
+        StereoParams(**{field: True})
+
+
 def test_the_quality_defaults_to_the_codecs_own():
     assert (StereoParams().codec, StereoParams().crf) == (VideoCodec.H264, 18)
     assert StereoParams(codec="hevc").crf == 20
