@@ -27,10 +27,28 @@ def test_render_view_with_true_disparity_matches_the_real_right_eye(tmp_path):
         "render-view", "--image", LEFT, "--disparity", disparity, "-o", tmp_path / "r.png"
     )
     assert result.returncode == 0, result.stderr
+    assert result.stderr == f"wrote {tmp_path / 'r.png'}\n", "said as convert says its result"
     rendered = cv2.imread(str(tmp_path / "r.png"))
     truth = cv2.imread(str(DATA / "motorcycle_right.png"))
     assert psnr(rendered, truth) >= 22.0
     assert psnr(cv2.imread(str(LEFT)), truth) < 14.0  # right := left is far worse
+
+
+def test_render_view_given_a_depth_map_says_the_map_is_read_in_pixels(tmp_path):
+    # `depth`'s map (0..1) given as the disparity moved no pixel by a whole one: the right eye
+    # came out as the left, and the command exited 0 without a word.
+    assert stereo_spot("depth", LEFT, "-o", tmp_path / "depth.npy").returncode == 0
+    result = stereo_spot(
+        "render-view", "--image", LEFT, "--disparity", tmp_path / "depth.npy",
+        "-o", tmp_path / "r.png",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"wrote {tmp_path / 'r.png'}",
+        f"note: {tmp_path / 'depth.npy'} moves no pixel by more than 1 pixel, so the right eye "
+        "is about the left. It is read in pixels; a depth map (stereo-spot depth, 0..1) is not "
+        "a disparity: scale it first (stereo-spot render-view --help).",
+    ]
 
 
 def test_render_view_rejects_a_disparity_of_the_wrong_size(tmp_path):
@@ -100,6 +118,7 @@ def test_the_picture_verbs_make_a_missing_output_folder_as_convert_does(tmp_path
     for output, command in commands.items():
         result = stereo_spot(*command, "-o", tmp_path / "new" / output)
         assert result.returncode == 0, result.stderr
+        assert f"wrote {tmp_path / 'new' / output}" in result.stderr.splitlines()
     written = {p.relative_to(tmp_path / "new").as_posix() for p in tmp_path.rglob("new/*/*")}
     assert written == set(commands), "each result whole, under its own name, nothing beside it"
     assert cv2.imread(str(tmp_path / "new/3d/left.png")).shape == (500, 741, 3)

@@ -36,7 +36,11 @@ _VERB_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="stereo-spot", description="Turn 2D video into stereoscopic 3D."
+        prog="stereo-spot",
+        description="Turn 2D video into stereoscopic 3D.",
+        epilog="Jobs, media and logs are kept in the data folder: STEREO_SPOT_DATA_DIR, else "
+        "~/.stereo-spot (--data-dir for one command). Each command's options and defaults: "
+        "stereo-spot COMMAND --help.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _VERB_MODULES:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shlex
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -28,6 +29,7 @@ from stereo_spot.cli.outputs import (
     say_written,
 )
 from stereo_spot.cli.stereo_options import (
+    DATA_DIR_DEFAULT,
     add_encoding_options,
     add_part_options,
     add_stereo_options,
@@ -92,7 +94,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="segment length in seconds (default 10)",
     )
-    parser.add_argument("--data-dir", type=data_folder, help="where jobs and media are kept")
+    parser.add_argument(
+        "--data-dir",
+        type=data_folder,
+        help=f"where jobs, media and logs are kept ({DATA_DIR_DEFAULT})",
+    )
     add_encoding_options(parser)
     add_part_options(parser)
     parser.set_defaults(func=run_convert)
@@ -195,18 +201,22 @@ class _Conversion:
         from stereo_spot.media.excerpt import cut_preview
         from stereo_spot.media.probe import probe_source
 
-        with contextlib.ExitStack() as stack:
+        with contextlib.ExitStack() as stack, self._picture_pointed_to_image(source):
             within = whole = None
+            name = source.name
             if self.preview:
                 workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="preview-"))
                 whole = probe_source(source, self.settings)
                 within = self.part.in_video_of(whole.duration) if self.part else None
+                # Named as the portal names its previews (holiday_preview.mp4): jobs list, the
+                # job's page and its download say it is one, not the whole video.
+                name = preview_name(source, within)
                 source = cut_preview(source, Path(workdir), self.settings, within, whole)
             refuse_what_cannot_fit(source, self.settings.data_dir)
             job = submit_job(
                 source, self.layout, self.params, self.settings.engine,
                 self.storage, self.jobs, self.settings, None if self.preview else self.part,
-                preview_within=within,
+                preview_within=within, name=name,
             )  # fmt: skip
         self._record_for_retry(job.job_id, output)
         converted = within if self.preview else job.part
@@ -223,11 +233,31 @@ class _Conversion:
             # A preview's excerpt is gone by now, and its audio is the MP4's already; a part's
             # result takes what the MP4 could not hold from the part the run cut and stored.
             original = None if self.preview or self.part else source
-            return _Started(job.job_id, source.name, process, log_path, note, original, converted)
+            return _Started(job.job_id, name, process, log_path, note, original, converted)
         except BaseException:
             # Ctrl-C (or SIGTERM) between the runner's start and its hand-over: nobody else
             # knows of it to stop it.
             stop_job_process(process, log_path)
+            raise
+
+    @contextlib.contextmanager
+    def _picture_pointed_to_image(self, source: Path) -> Iterator[None]:
+        """A still picture refused as no video, said with the command that turns it into 3D:
+        a note beside the refusal, which stays the one sentence the job records and the portal
+        shows (its users have no command line)."""
+        from stereo_spot.media.probe import StillPicture
+
+        try:
+            yield
+        except StillPicture:
+            output = default_output(source, self.layout, anaglyph_mode=self.params.anaglyph_mode)
+            layout = "" if self.layout is Layout.ANAGLYPH else f" --layout {self.layout.value}"
+            command = shlex.join(["stereo-spot", "image", str(source)])
+            print(
+                f"note: {source} is a picture; turn it into 3D with: {command}{layout} -o "
+                f"{shlex.quote(str(output.with_suffix('.png')))}",
+                file=sys.stderr,
+            )
             raise
 
     def named_after_the_part(
@@ -363,6 +393,13 @@ class _StartedAhead:
 LARGER_DISK = "or convert with --data-dir on a larger disk"
 
 
+def preview_name(source: Path, within: Part | None = None) -> str:
+    """The name of a preview's job: ``holiday_preview.mkv``, or for a preview of a part
+    ``holiday_0m30s-1m00s_preview.mkv``, as the portal names the previews it makes."""
+    tag = (within.filename_tag if within else "") + "_preview"
+    return source.with_name(f"{source.stem}{tag}{source.suffix}").name
+
+
 def submit_job(
     source: Path,
     layout: Layout,
@@ -373,9 +410,11 @@ def submit_job(
     settings: Settings | None = None,
     part: Part | None = None,
     preview_within: Part | None = None,
+    name: str | None = None,
 ) -> Job:
     """Create the job record, store the source, probe it and queue it; its run converts only
-    ``part`` of it, if one is given. A preview's record says the part it was taken from.
+    ``part`` of it, if one is given. A preview's record says the part it was taken from. The
+    job is named ``name`` (default: the source's file name).
 
     A source that is not a usable video fails the job with the probe's reason before any run
     starts (as the portal's start does): a refusal is final, and a pipeline run would only
@@ -392,7 +431,7 @@ def submit_job(
             layout=layout,
             params=params,
             engine=engine,
-            source_name=source.name,
+            source_name=name or source.name,
             part=part,
             preview_within=preview_within,
         )

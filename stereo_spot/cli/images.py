@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,6 +113,7 @@ def run_image(args: argparse.Namespace) -> int:
     params = stereo_params_from(args)
     (packed,) = ClassicalEngine().convert([frame], Layout(args.layout), params)
     write_image(args.output, packed)
+    say_written(args.output)
     return 0
 
 
@@ -160,6 +162,7 @@ def _video_depth(args: argparse.Namespace) -> int:
         for depth in ClassicalEngine().estimate_depth(pictures()):
             grey = np.round(depth * 255).astype(np.uint8)
             writer.write(np.repeat(grey[:, :, None], 3, axis=2), times.popleft())
+    say_written(args.output)
     return 0
 
 
@@ -181,6 +184,7 @@ def run_depth(args: argparse.Namespace) -> int:
         write_image(args.output, np.round(depth * 65535).astype(np.uint16))
     else:
         write_image(args.output, np.round(depth * 255).astype(np.uint8))
+    say_written(args.output)
     return 0
 
 
@@ -202,18 +206,51 @@ def run_render_view(args: argparse.Namespace) -> int:
         )
     if not np.issubdtype(disparity.dtype, np.number):
         raise InputRejected(f"{args.disparity} does not hold numbers.")
-    write_image(args.output, render_right_view(left, disparity.astype(np.float32)))
+    disparity = disparity.astype(np.float32)
+    write_image(args.output, render_right_view(left, disparity))
+    say_written(args.output)
+    known = np.abs(disparity[np.isfinite(disparity)])
+    if known.size and known.max() <= 1:
+        # A depth map from `depth` (0..1) given as the disparity moves nothing by a pixel: the
+        # right eye came out as the left, and nothing said why.
+        print(
+            f"note: {args.disparity} moves no pixel by more than 1 pixel, so the right eye is "
+            "about the left. It is read in pixels; a depth map (stereo-spot depth, 0..1) is "
+            "not a disparity: scale it first (stereo-spot render-view --help).",
+            file=sys.stderr,
+        )
     return 0
 
 
+def say_written(output: str) -> None:
+    """Say where a picture verb's result went, as ``convert`` says where its video went."""
+    print(f"wrote {output}", file=sys.stderr)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    image = subparsers.add_parser("image", help="turn one picture into 3D")
+    image = subparsers.add_parser(
+        "image",
+        help="turn one picture into 3D",
+        description="Turn one picture into 3D with the classical engine (weight-free depth, "
+        "then the other eye), packed in the layout asked for.",
+    )
     image.add_argument("input", help="an image file (PNG, JPEG, ...)")
-    image.add_argument("-o", "--output", required=True, help="where to write the 3D image")
+    image.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="where to write the 3D image; its ending picks the format (.png, .jpg, .webp, .tif)",
+    )
     add_stereo_options(image)
     image.set_defaults(func=run_image)
 
-    depth = subparsers.add_parser("depth", help="weight-free depth map of an image or a video")
+    depth = subparsers.add_parser(
+        "depth",
+        help="weight-free depth map of an image or a video",
+        description="Estimate the depth of a picture, or of each frame of a video, with the "
+        "classical engine's weight-free cues: 0 = farthest, 1 = nearest (a relative depth, not "
+        "a disparity in pixels; see render-view).",
+    )
     depth.add_argument("input", help="an image, or a video (written as a grey depth video)")
     depth.add_argument(
         "-o",
@@ -227,13 +264,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     depth.set_defaults(func=run_depth)
 
     view = subparsers.add_parser(
-        "render-view", help="the right eye from the left eye and a disparity map"
+        "render-view",
+        help="the right eye from the left eye and a disparity map",
+        description="Render the right eye from the left eye and a disparity map in pixels: "
+        "each pixel moves to x_right = x_left - d (a larger d is nearer; 0 sits on the screen). "
+        "A depth map from `stereo-spot depth` "
+        "(0..1) is not one: scale it to pixels first, as convert does: d = (depth - "
+        "convergence) x divergence/100 x width, e.g. (depth - 0.65) x 0.03 x width.",
     )
     view.add_argument("--image", required=True, help="the left eye (image file)")
     view.add_argument(
         "--disparity",
         required=True,
-        help="float32 .npy, pixels, x_right = x_left - d (non-finite = unknown)",
+        help="the disparity of each pixel of the left eye, in pixels: a float32 .npy of the "
+        "image's size, x_right = x_left - d (non-finite = unknown)",
     )
     view.add_argument("-o", "--output", required=True, help="where to write the right eye")
     view.set_defaults(func=run_render_view)

@@ -251,7 +251,7 @@ class PortalClient:
         }
         print(
             f"{video}: resuming job {job_id}'s upload, {len(received)} of "
-            f"{upload['part_count']} parts already there",
+            f"{parts_said(upload['part_count'])} already there",
             file=sys.stderr,
         )
         return job_id, upload, received
@@ -266,7 +266,7 @@ class PortalClient:
         # A bar on a terminal only: in a log its redraws are a line of carriage returns.
         on_a_terminal = sys.stderr.isatty()
         if not on_a_terminal:
-            print(f"{video}: uploading {len(missing)} parts", file=sys.stderr)
+            print(f"{video}: uploading {parts_said(len(missing))}", file=sys.stderr)
         with (
             tqdm(total=size, initial=done, unit="B", unit_scale=True, desc="uploading",
                  file=sys.stderr, leave=False, disable=not on_a_terminal) as bar,
@@ -363,3 +363,8 @@ def _part_bytes(upload: dict, number: int) -> int:
 def _upload_complete(error: PortalError) -> bool:
     """The portal's 409 for an upload completed already (the answer to ``complete`` lost)."""
     return error.status == 409 and str(error).startswith("This upload is complete")
+
+
+def parts_said(count: int) -> str:
+    """``1 part``, ``3 parts``."""
+    return f"{count} part" if count == 1 else f"{count} parts"

@@ -10,6 +10,9 @@ phase and segments done) rather than counting updates itself. Two things follow:
   segment is done they count from the first one done (:class:`_Pace`): the first holds one-time
   costs, the engine's kernels compiled on a machine that never ran it (~14 s), which made a
   2-minute first run say "about 6:55 left".
+* Time left is said only while segments are being converted: a run that has failed, been
+  cancelled or been joined has none ("failed 5/15 segments, about 0:10 left" promised ten more
+  seconds of a job that had ended).
 * A terminal gets a bar redrawn in place; anything else (a file, a CI log, journald) gets one
   line when the phase changes and one each tenth of the segments, not a redraw twice a second
   (a 15-minute film wrote 1,800 of them).
@@ -89,6 +92,9 @@ class _Bar:
                 shown["rate"] = pace.per_second(self.n)
                 return shown
 
+        # The bar once converting has stopped (joined, failed, cancelled): no time left.
+        self._ended_format = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}]"
+
         self._pace = pace
         self._bar = PacedBar(total=1, unit="segment", desc="queued", file=stream, leave=True)
         self._converting_since: int | None = None
@@ -105,6 +111,8 @@ class _Bar:
             # its line unended: what comes next ("wrote out.mp4") was glued onto the bar.
             bar.last_print_t = bar.start_t
         self._pace.seen(done, converting)
+        if not converting and self._converting_since is not None:
+            bar.bar_format = self._ended_format
         bar.set_description(phase, refresh=False)
         bar.n = done if total else 0
         bar.refresh()
@@ -129,7 +137,8 @@ class _Lines:
         self._step = step
         self._said = (phase, done)
         counted = f" {done}/{total} segments" if total else ""
-        print(f"{phase}{counted}{self._time_left(done, total)}", file=self._stream, flush=True)
+        left = self._time_left(done, total) if converting else ""
+        print(f"{phase}{counted}{left}", file=self._stream, flush=True)
 
     def _time_left(self, done: int, total: int) -> str:
         rate = self._pace.per_second(done)

@@ -13,9 +13,18 @@ from stereo_spot.settings import Settings
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser(
-        "serve-model", help="run the KServe model server (V1 protocol) with the configured engine"
+        "serve-model",
+        help="run the KServe model server (V1 protocol) with the configured engine",
+        description="Run the KServe model server (V1 protocol, POST /v1/models/NAME:predict) "
+        "with the engine STEREO_SPOT_ENGINE names (default classical) and its weights "
+        "(STEREO_SPOT_WEIGHTS).",
     )
-    serve.add_argument("--port", type=port_number, default=8080)
+    serve.add_argument(
+        "--port",
+        type=port_number,
+        default=8080,
+        help="port to listen on, 0 for any free one (default %(default)s)",
+    )
     serve.add_argument(
         "--host",
         default="127.0.0.1",
@@ -27,9 +36,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.set_defaults(func=run_serve_model)
 
     compile_ = subparsers.add_parser(
-        "compile-pipeline", help="compile the KFP pipeline to a YAML package for a cluster"
+        "compile-pipeline",
+        help="compile the KFP pipeline to a YAML package for a cluster",
+        description="Compile the Kubeflow Pipelines (v2) pipeline to a YAML package, to upload "
+        "to a cluster's Kubeflow Pipelines or run with the kfp SDK.",
     )
-    compile_.add_argument("-o", "--output", type=Path, default=Path("stereo_pipeline.yaml"))
+    compile_.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("stereo_pipeline.yaml"),
+        help="the YAML file to write (default %(default)s)",
+    )
     compile_.add_argument(
         "--image",
         help="container image for the components (default: STEREO_SPOT_COMPONENTS_IMAGE, else "

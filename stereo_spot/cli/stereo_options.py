@@ -25,7 +25,11 @@ from stereo_spot.errors import InvalidOption
 def add_stereo_options(parser: argparse.ArgumentParser) -> None:
     defaults = StereoParams()
     parser.add_argument(
-        "--layout", choices=[layout.value for layout in Layout], default=Layout.ANAGLYPH.value
+        "--layout",
+        choices=[layout.value for layout in Layout],
+        default=Layout.ANAGLYPH.value,
+        help="how the two eyes are packed: anaglyph (red-cyan glasses), sbs (side by side, "
+        "full width), half-sbs, tab (top and bottom), half-tab (default %(default)s)",
     )
     parser.add_argument(
         "--divergence",
@@ -184,6 +188,10 @@ def port_number(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
     return port
+
+
+# Where a verb that keeps jobs says they are kept, by default (Settings.data_dir).
+DATA_DIR_DEFAULT = "default: STEREO_SPOT_DATA_DIR, else ~/.stereo-spot"
 
 
 def data_folder(text: str) -> Path:

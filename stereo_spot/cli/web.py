@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from stereo_spot.cli.data_folder_claim import claim_data_folder
-from stereo_spot.cli.stereo_options import data_folder, port_number
+from stereo_spot.cli.stereo_options import DATA_DIR_DEFAULT, data_folder, port_number
 from stereo_spot.domain import Job
 from stereo_spot.errors import JobNotFound, RunInProgress, StereoSpotError
 from stereo_spot.jobs import JobStore
@@ -27,20 +27,45 @@ from stereo_spot.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    portal = subparsers.add_parser("portal", help="run the web portal over the configured backend")
-    portal.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    portal.add_argument(
-        "--port", type=port_number, default=8000, help="port to listen on (0 = any)"
+    portal = subparsers.add_parser(
+        "portal",
+        help="run the web portal over the configured backend",
+        description="Run the web portal over the configured backend (STEREO_SPOT_BACKEND): "
+        "local files and SQLite in the data folder (STEREO_SPOT_DATA_DIR, else ~/.stereo-spot), "
+        "or S3 and DynamoDB. Runs go to Kubeflow Pipelines when STEREO_SPOT_KFP_HOST is set, "
+        "else to a local runner (with a model server of its own unless STEREO_SPOT_MODEL_URL "
+        "names one).",
     )
+    _add_address_options(portal)
     portal.set_defaults(func=run_portal)
 
     up = subparsers.add_parser(
-        "up", help="the embedded stack on this machine: portal + model server + local runner"
+        "up",
+        help="the embedded stack on this machine: portal + model server + local runner",
+        description="Run the embedded stack on this machine: the web portal, a model server "
+        "and a local runner over one data folder. Open the address it prints in a browser.",
     )
-    up.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    up.add_argument("--port", type=port_number, default=8000, help="port to listen on (0 = any)")
-    up.add_argument("--data-dir", type=data_folder, help="where media, jobs and logs go")
+    _add_address_options(up)
+    up.add_argument(
+        "--data-dir",
+        type=data_folder,
+        help=f"where media, jobs and logs go ({DATA_DIR_DEFAULT})",
+    )
     up.set_defaults(func=run_up)
+
+
+def _add_address_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default %(default)s: this machine only; 0.0.0.0 for all)",
+    )
+    parser.add_argument(
+        "--port",
+        type=port_number,
+        default=8000,
+        help="port to listen on, 0 for any free one (default %(default)s)",
+    )
 
 
 def run_portal(args: argparse.Namespace) -> int:

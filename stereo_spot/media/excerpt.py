@@ -25,7 +25,7 @@ from pathlib import Path
 
 import ffmpeg
 
-from stereo_spot.domain import PREVIEW_SECONDS, Part, SourceInfo
+from stereo_spot.domain import PREVIEW_SECONDS, Part, SourceInfo, clock
 from stereo_spot.errors import InputRejected
 from stereo_spot.media.assemble import (
     aac_options,
@@ -82,8 +82,8 @@ def part_bounds(info: SourceInfo, part: Part) -> tuple[float, float]:
     the video's end at most)."""
     if part.start >= info.duration:
         raise InputRejected(
-            f"The part asked for starts at {part.start:g} s, and the video is only "
-            f"{_shorter(info.duration, part.start)} s long."
+            f"The part asked for starts at {_time_said(part.start)}, and the video is only "
+            f"{_length_said(info.duration, part.start)} long."
         )
     end = info.duration if part.end is None else min(part.end, info.duration)
     return part.start, end - part.start
@@ -99,6 +99,17 @@ def read_for_part(source: Path, part: Part, settings: Settings) -> SourceInfo | 
         return None
     part_bounds(info, part)
     return info
+
+
+def _time_said(seconds: float) -> str:
+    """A time in the video as it was likely given: ``12.5 s``, or past a minute as a clock
+    (``1:02:30``, not ``3750 s``)."""
+    return f"{seconds:g} s" if seconds < 60 else clock(seconds)
+
+
+def _length_said(duration: float, start: float) -> str:
+    """How long the video is, in the manner :func:`_time_said` says the start."""
+    return f"{_shorter(duration, start)} s" if duration < 60 else clock(duration)
 
 
 def _shorter(duration: float, start: float) -> str:

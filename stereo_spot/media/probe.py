@@ -116,6 +116,13 @@ HDR_TRANSFERS = ("smpte2084", "arib-std-b67")
 
 UNREADABLE = "The file is not a video we can read: it is damaged or in an unsupported format."
 STILL_PICTURE = "The file is a still picture ({kind}), not a video."
+
+
+class StillPicture(InputRejected):
+    """A picture file given for a video: :data:`STILL_PICTURE`. Its own class so that the
+    command line can add the command for pictures, which the portal's users do not have."""
+
+
 DISC_IMAGE = (
     "The file is a disc image (ISO), not a video: rip the disc's titles to video files first."
 )
@@ -245,7 +252,7 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         # as a one-frame track, a GIF that does not move) is refused as what it is.
         kind = STILL_IMAGE_CODECS.get(str(video.get("codec_name"))) or _still_picture(path)
         if kind:
-            raise InputRejected(STILL_PICTURE.format(kind=kind))
+            raise StillPicture(STILL_PICTURE.format(kind=kind))
     if frames < 1:
         raise InputRejected("The video stream holds no frames.")
     width, height = int(video.get("width") or 0), int(video.get("height") or 0)
@@ -382,7 +389,7 @@ def _refuse_what_is_not_a_video(path: Path) -> None:
     if kind == "WebP" and head[12:16] == b"VP8X" and len(head) == 21 and head[20] & 0x02:
         raise InputRejected(ANIMATED_WEBP) from None
     if kind:
-        raise InputRejected(STILL_PICTURE.format(kind=kind)) from None
+        raise StillPicture(STILL_PICTURE.format(kind=kind)) from None
     if sound := _audio_kind(head):
         raise InputRejected(ONLY_AUDIO_OF_KIND.format(kind=sound)) from None
     if disc:

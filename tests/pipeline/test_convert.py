@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -808,3 +809,44 @@ def test_several_videos_share_one_model_server_and_a_bad_one_stops_none(
     # The command, its runs, their tasks and its model server leave no temporary files behind.
     assert list(temporary.iterdir()) == []
     assert not list((tmp_path / "data" / "runs").glob("*/scratch"))
+
+
+def test_a_preview_is_named_as_one_in_its_job_the_list_and_its_download(embedded, tmp_path):
+    # A `convert --preview` job was named after the whole video (long5.mp4) in jobs list, jobs
+    # show and the portal, which served its result as long5_redcyan.mp4: the portal names the
+    # previews it makes holiday_preview.mp4.
+    from portal.services import download_name
+
+    source = make_clip(tmp_path / "long5.mp4", seconds=8, size="96x64", audio=False)
+
+    result = embedded.stereo_spot("convert", str(source), "--preview")
+
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {tmp_path / 'long5_preview_redcyan.mp4'}" in result.stderr
+    job_id = re.search(r"job (\S+): converting long5_preview\.mp4 to anaglyph", result.stderr)[1]
+    shown = json.loads(embedded.stereo_spot("jobs", "show", job_id).stdout)
+    assert shown["source_name"] == "long5_preview.mp4"
+    listing = embedded.stereo_spot("jobs", "list", "--limit", "100").stdout
+    (line,) = [line for line in listing.splitlines() if line.startswith(job_id)]
+    assert line.endswith(" long5_preview.mp4")
+    job = job_store_from(Settings(backend="local", data_dir=embedded.data_dir)).get(job_id)
+    assert download_name(job) == "long5_preview_redcyan.mp4"
+
+
+def test_a_still_picture_is_refused_with_the_command_for_pictures(embedded, tmp_path):
+    photo = tmp_path / "photo.jpg"
+    cv2.imwrite(str(photo), np.full((64, 96, 3), 128, np.uint8))
+
+    result = embedded.convert(photo, tmp_path / "photo_LR.mp4", "--layout", "sbs")
+
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    # The refusal stays the one sentence the job records (and the portal shows, whose users
+    # have no command line); the command beside it.
+    assert lines[-1] == "stereo-spot: The file is a still picture (JPEG), not a video."
+    assert (
+        f"note: {photo} is a picture; turn it into 3D with: stereo-spot image {photo} "
+        f"--layout sbs -o {tmp_path / 'photo_LR.png'}"
+    ) in lines
+    shown = json.loads(embedded.stereo_spot("jobs", "show", _last_job_id(embedded)).stdout)
+    assert shown["error"] == "The file is a still picture (JPEG), not a video."

@@ -280,7 +280,7 @@ def test_a_part_past_the_end_of_a_held_video_is_refused_naming_start(client, job
         assert answer.status_code == 422, answer.text
         [problem] = answer.json()["detail"]
         assert problem["loc"] == ["body", "start"] and problem["input"] == 100
-        assert problem["msg"].startswith("The part asked for starts at 100 s")
+        assert problem["msg"].startswith("The part asked for starts at 1:40,")
     assert jobs.get(job_id).held, "the video stays held for other times"
 
 

@@ -75,6 +75,7 @@ def test_submit_uploads_in_parts_converts_and_downloads_each_video(stack, clip_m
     # Not a terminal: lines, not a bar's redraws (its log was a line of carriage returns).
     assert "\r" not in done.stderr
     assert f"{camera}: uploading 3 parts" in done.stderr
+    assert f"{clip_mp4}: uploading 1 part\n" in done.stderr, "not '1 parts'"
     assert jobs[str(camera)]["page"] == f"{url}jobs/{jobs[str(camera)]['id']}"
     stored = storage_from(Settings(data_dir=data)).path_for(source_key(jobs[str(camera)]["id"]))
     assert stored.read_bytes() == camera.read_bytes(), "the three parts joined as the file"

@@ -71,15 +71,15 @@ def test_a_preview_of_a_b_frame_video_holds_every_frame_once(embedded, tmp_path)
 
 
 @pytest.mark.parametrize(
-    ("preview", "name", "listed"),
+    ("preview", "name", "job_name", "listed"),
     [
-        ((), "numbered_0m01s-end_LR.mp4", "(from 0:01 to the end)"),
-        (("--preview",), "numbered_0m01s-end_preview_LR.mp4",
+        ((), "numbered_0m01s-end_LR.mp4", "numbered.mp4", "(from 0:01 to the end)"),
+        (("--preview",), "numbered_0m01s-end_preview_LR.mp4", "numbered_0m01s-end_preview.mp4",
          "(preview of the part from 0:01 to the end)"),
     ],
 )  # fmt: skip
 def test_a_part_asked_to_end_past_the_video_s_end_is_named_and_listed_to_its_end(
-    embedded, tmp_path, preview, name, listed
+    embedded, tmp_path, preview, name, job_name, listed
 ):
     # It was written to numbered_0m01s-1m39s_LR.mp4, a part that ends at 0:04, and jobs list
     # showed a preview of a part with no part at all. And the note on what it replaces named
@@ -106,7 +106,7 @@ def test_a_part_asked_to_end_past_the_video_s_end_is_named_and_listed_to_its_end
     job_id = re.search(r"job (\S+): converting", result.stderr).group(1)
     listing = embedded.stereo_spot("jobs", "list", "--limit", "100").stdout
     (line,) = [line for line in listing.splitlines() if line.startswith(job_id)]
-    assert line.endswith(f"numbered.mp4 {listed}")
+    assert line.endswith(f"{job_name} {listed}")
 
 
 def test_a_part_starting_past_the_video_s_end_is_refused_before_anything_is_stored(
@@ -122,7 +122,7 @@ def test_a_part_starting_past_the_video_s_end_is_refused_before_anything_is_stor
 
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
-        "stereo-spot: The part asked for starts at 540 s, and the video is only 4.0 s long."
+        "stereo-spot: The part asked for starts at 9:00, and the video is only 4.0 s long."
     )
     assert {job.job_id for job in jobs.list_all(limit=10_000)} == before, "no job made"
     assert not (tmp_path / "out.mp4").exists()

@@ -264,6 +264,22 @@ def test_a_part_starting_after_the_video_is_refused_with_its_length(clip, tmp_pa
     assert not (tmp_path / "part.mkv").exists()
 
 
+def test_a_start_past_a_minute_is_said_as_the_clock_it_was_given_in(clip, tmp_path):
+    # `--start 1:02:30` on a short file said "starts at 3750 s".
+    source, info, _ = clip
+    with pytest.raises(InputRejected) as refusal:
+        cut_part(source, info, Part(start=3750, end=3900), tmp_path / "part.mkv")
+    assert str(refusal.value) == (
+        "The part asked for starts at 1:02:30, and the video is only 12.0 s long."
+    )
+    long = info.model_copy(update={"duration": 3725.5})
+    with pytest.raises(InputRejected) as refusal:
+        cut_part(source, long, Part(start=3750), tmp_path / "part.mkv")
+    assert str(refusal.value) == (
+        "The part asked for starts at 1:02:30, and the video is only 1:02:05.5 long."
+    )
+
+
 def test_a_preview_of_a_part_comes_from_the_part_s_middle(clip, tmp_path):
     source, info, frames = clip
     # The part 2.5..10.5 s: its middle 5 s start at 4 s, on a keyframe, so they are copied.

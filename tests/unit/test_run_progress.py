@@ -122,3 +122,31 @@ def test_the_bar_leaves_out_the_first_segments_one_time_costs_too() -> None:
 
     last = stream.getvalue().split("\r")[-1]
     assert "2/15 [00:18<00:26" in last, last  # elapsed since converting began; 13 more at 2 s
+
+
+def test_a_run_that_has_ended_says_no_time_left() -> None:
+    # A convert whose job was cancelled from another terminal ended with "failed 5/15 segments,
+    # about 0:10 left".
+    stream = io.StringIO()
+    progress, now = _on_a_clock(stream)
+    for done in range(0, 6):
+        progress.show("processing", done, 15, converting=True)
+        now[0] += 2
+    progress.show("failed", 5, 15, converting=False)
+    progress.close()
+
+    assert stream.getvalue().splitlines()[-1] == "failed 5/15 segments"
+
+
+def test_the_bar_of_a_run_that_has_ended_says_no_time_left() -> None:
+    stream = _Terminal()
+    progress, now = _on_a_clock(stream, 1000.0)
+    for done in range(0, 6):
+        progress.show("processing", done, 15, converting=True)
+        now[0] += 2
+    progress.show("failed", 5, 15, converting=False)
+    progress.close()
+
+    last = stream.getvalue().split("\r")[-1]
+    assert "failed" in last and "5/15 [00:12]" in last, last
+    assert "<" not in last and "/segment" not in last, last
