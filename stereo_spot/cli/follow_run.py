@@ -20,7 +20,7 @@ from stereo_spot.errors import (
     StoreUnavailable,
     TransitionConflict,
 )
-from stereo_spot.jobs import JobStore
+from stereo_spot.jobs import JobStore, status_said
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from
 
@@ -119,7 +119,7 @@ def run_with_progress(
         process, log_path = started or start_job_process(settings, job_id, segment_seconds)
         while True:
             job = jobs.get(job_id)
-            phase = job.status.value
+            phase = status_said(job)  # a cancelled run's last line says so, not "failed"
             if job.status is JobStatus.CHUNKING and job.chunk_progress:
                 phase = f"chunking, transcoding {job.chunk_progress:.0%}"
             progress.show(

@@ -8,7 +8,12 @@ import sys
 import time
 from pathlib import Path
 
-from stereo_spot.cli.stereo_options import existing_data_folder, how_many, segment_seconds
+from stereo_spot.cli.stereo_options import (
+    DATA_DIR_DEFAULT,
+    existing_data_folder,
+    how_many,
+    segment_seconds,
+)
 from stereo_spot.domain import Job, JobStatus
 from stereo_spot.errors import JobBusy, StereoSpotError
 from stereo_spot.jobs import (
@@ -74,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         verb.add_argument(
             "--data-dir",
             type=existing_data_folder,
-            help="where the jobs are kept, as given to convert",
+            help=f"where the jobs are kept, as given to convert ({DATA_DIR_DEFAULT})",
         )
 
 
@@ -185,10 +190,11 @@ def run_retry(args: argparse.Namespace) -> int:
             "ended without a result, convert the video again from the portal."
         )
     if args.output:
-        # Checked before the run is resumed, as convert checks its -o before converting.
+        # Checked before the run is resumed, as convert checks its -o before converting. A
+        # preview's name says so already (holiday_preview.mp4, as the portal and convert name
+        # them): marked again, it was holiday_preview_preview_redcyan.mp4.
         named = default_output(
             Path(job.source_name or "video.mp4"), job.layout,
-            preview=bool(job.preview_of or job.cut_preview),
             anaglyph_mode=job.params.anaglyph_mode, part=job.part,
         )  # fmt: skip
         output = plan_output(args.output, named)

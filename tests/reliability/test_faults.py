@@ -269,6 +269,8 @@ def test_a_job_cancelled_from_another_terminal_stops_the_convert_command(stack, 
     _, stderr = output_once_ended(run, 60)
     assert run.returncode == 1
     assert stderr.strip().splitlines()[-1] == "stereo-spot: Cancelled before it finished."
+    # Its progress said "failed 5/15 segments, about 0:10 left" as it ended.
+    assert not [line for line in stderr.splitlines() if line.startswith("failed")]
     job = stack.jobs.get(job.job_id)
     assert job.status is JobStatus.FAILED and job.completed_segments < job.total_segments
     assert not output.exists() and not list(tmp_path.glob(".out.mp4.*"))

@@ -126,6 +126,27 @@ def test_a_preview_taken_from_a_part_is_listed_with_the_part(tmp_path, capsys):
     assert listed[preview.job_id].endswith("holiday.mp4 (preview of the part from 0:30 to 1:00)")
 
 
+def test_retry_writes_a_finished_preview_under_its_own_name_once(tmp_path, capsys, clip_mp4):
+    # A preview the portal made is named holiday_preview.mp4; its result was written to
+    # holiday_preview_preview_redcyan.mp4.
+    settings = Settings(data_dir=tmp_path / "data", backend="local")
+    jobs, storage = job_store_from(settings), storage_from(settings)
+    whole = jobs.create(Job(source_name="holiday.mp4"))
+    preview = jobs.create(Job(source_name="holiday_preview.mp4", preview_of=whole.job_id))
+    storage.put_file(clip_mp4, final_key(preview.job_id))
+    for status in (
+        JobStatus.UPLOADED, JobStatus.QUEUED, JobStatus.CHUNKING, JobStatus.PROCESSING,
+        JobStatus.REASSEMBLING, JobStatus.COMPLETED,
+    ):  # fmt: skip
+        jobs.transition(preview.job_id, status)
+
+    folder = tmp_path / "out"
+    args = ["jobs", "retry", "--data-dir", str(settings.data_dir), preview.job_id, "-o"]
+    assert main([*args, f"{folder}/"]) == 0
+
+    assert [path.name for path in folder.iterdir()] == ["holiday_preview_redcyan.mp4"]
+
+
 def _cancelled_while_converting(settings: Settings, clip) -> Job:
     """A job cancelled a moment ago, part-way through its run."""
     jobs, storage = job_store_from(settings), storage_from(settings)
