@@ -121,7 +121,8 @@ def add_part_options(parser: argparse.ArgumentParser) -> None:
     part.add_argument(
         "--preview",
         action="store_true",
-        help=f"convert only {PREVIEW_SECONDS:g} s from the middle (of the part, with --start or "
+        help=f"convert only about {PREVIEW_SECONDS:g} s from the middle, keyframe to keyframe "
+        "(of the part, with --start or "
         f"--end; a part shorter than {PREVIEW_SECONDS:g} s is converted whole), to choose "
         "settings quickly (writes <name>_preview<tag>.mp4)",
     )
