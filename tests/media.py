@@ -113,6 +113,36 @@ def make_clip(
     return path
 
 
+def photo_pan(frames: int = 30, step: int = 2) -> list[np.ndarray]:
+    """A camera panning over a still photograph (scikit-image's coffee) at 320 x 180, ``step``
+    pixels a frame: 1.2 work pixels for 2, as ffmpeg's crop pan at 640 px that turned the
+    motion cue on (its flow error read as parallax) and made depth jump at segment seams."""
+    import cv2
+
+    coffee = cv2.imread(str(package_data("skimage", "data", "coffee.png")))
+    picture = cv2.cvtColor(coffee, cv2.COLOR_BGR2RGB)
+    height, width = picture.shape[:2]
+    wide = cv2.resize(picture, (640, round(height * 640 / width)), interpolation=cv2.INTER_AREA)
+    top = (wide.shape[0] - 180) // 2
+    return [
+        np.ascontiguousarray(wide[top : top + 180, step * k : step * k + 320])
+        for k in range(frames)
+    ]
+
+
+def make_pan_clip(path: Path, seconds: float = 2, rate: int = 25) -> Path:
+    """A real pan, as ffmpeg's crop makes one: over scikit-image's coffee photograph at 320 x
+    180, 2 pixels a frame (photo_pan's, encoded), a keyframe every second."""
+    coffee = package_data("skimage", "data", "coffee.png")
+    ffmpeg(
+        "-loop", "1", "-i", str(coffee), "-vf",
+        f"scale=640:-2,crop=320:180:x='min(t*{2 * rate}\\,300)':y=(ih-180)/2,format=yuv420p",
+        "-frames:v", str(round(seconds * rate)), "-r", str(rate), "-c:v", "libx264", "-crf", "16",
+        "-g", str(rate), str(path),
+    )  # fmt: skip
+    return path
+
+
 # A numbered clip's picture: bit k of its frame number is column k (NUMBER_COLUMN px wide) of
 # white on black, 8 bits, so a cut or a conversion says which source frames it holds.
 NUMBER_COLUMN = 40
@@ -516,3 +546,53 @@ def subtitle_cues(path: Path) -> list[tuple[float, float, str]]:
 def _srt_seconds(stamp: str) -> float:
     hours, minutes, seconds = stamp.replace(",", ".").split(":")
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def make_flash_and_beep_clip(path: Path, seconds: float = 2, rate: int = 25) -> Path:
+    """Black pictures that flash white, and silence that beeps (1 kHz), together at 0.5 s past
+    every second (``flashes_and_beeps`` finds both), H.264 and AAC: A/V sync made visible."""
+    flash = "geq=lum='if(between(mod(T\\,1)\\,0.49\\,0.53)\\,235\\,16)':cb=128:cr=128"
+    beep = "aevalsrc='if(between(mod(t\\,1)\\,0.5\\,0.55)\\,sin(2*PI*1000*t)\\,0)':s=48000"
+    ffmpeg(
+        *("-f", "lavfi", "-i", f"color=black:s=160x120:r={rate}:d={seconds},{flash}"),
+        *("-f", "lavfi", "-i", f"{beep}:d={seconds}"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-g", str(rate), "-c:a", "aac", str(path)),
+    )
+    return path
+
+
+def joined_with_cat(piece: Path, path: Path, later: float = 100) -> Path:
+    """``piece`` twice as one MPEG-TS, the second ``later`` s on, joined with cat as camcorder
+    .MTS pieces are: its timestamps jump at the join (a TV recording's reset does the same)."""
+    first, second = path.with_suffix(".1.ts"), path.with_suffix(".2.ts")
+    ffmpeg("-i", str(piece), "-c", "copy", "-f", "mpegts", str(first))
+    ffmpeg("-i", str(piece), "-c", "copy", "-output_ts_offset", str(later), "-f", "mpegts",
+           str(second))  # fmt: skip
+    path.write_bytes(first.read_bytes() + second.read_bytes())
+    return path
+
+
+def flashes_and_beeps(path: Path) -> tuple[list[float], list[float]]:
+    """When each flash (the left half of the picture turns white) and each beep of
+    ``make_flash_and_beep_clip`` starts in ``path``, in seconds by the frames' timestamps."""
+    flashes: list[float] = []
+    beeps: list[float] = []
+    with av.open(str(path)) as container:
+        lit_before = False
+        for frame in container.decode(video=0):
+            picture = frame.to_ndarray(format="gray")
+            lit = picture[:, : frame.width // 2].mean() > 128
+            if lit and not lit_before:
+                flashes.append(float(frame.time))
+            lit_before = lit
+    with av.open(str(path)) as container:
+        heard_until = -1.0
+        for frame in container.decode(audio=0):
+            samples = frame.to_ndarray().reshape(-1, frame.samples)[0]
+            loud = np.nonzero(np.abs(samples) > 0.3)[0]
+            if len(loud):
+                start = float(frame.time) + loud[0] / frame.sample_rate
+                if start - heard_until > 0.2:
+                    beeps.append(start)
+                heard_until = float(frame.time) + loud[-1] / frame.sample_rate
+    return flashes, beeps

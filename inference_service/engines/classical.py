@@ -79,11 +79,11 @@ class ClassicalEngine:
         self.warm_start = int(warm_start)
 
     def _cue_stream(
-        self, frames: Iterable[np.ndarray]
+        self, frames: Iterable[np.ndarray], motion: MotionParallax
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """(frame, its work-size grey, raw depth cue at the work resolution: static prior +
-        motion parallax) per frame; the motion cue restarts at scene cuts."""
-        motion = MotionParallax()
+        motion parallax measured by ``motion``) per frame; the motion cue restarts at scene
+        cuts."""
         thumb = None
         for frame in frames:
             grey = work_grey(frame, self.work_width)
@@ -105,12 +105,20 @@ class ClassicalEngine:
         checked = self._checked(frames)
         head = list(itertools.islice(checked, max(1, self.warm_start)))
         warm = len(head) > 1
+        motion = MotionParallax()
         if warm:
-            _, greys, backwards = zip(*self._cue_stream(head[::-1]), strict=True)
+            # The motion cue's averages are warm-started too: those of the backward run stand
+            # for the shot before the stream's first frame (the cue has no direction sign, so
+            # frames run backwards measure as forwards). Started cold, the cue ramped up from
+            # nothing in every segment: on a travelling camera the depth jumped at each
+            # boundary (5.7 px at 640 px on a pan the cue then misread as parallax).
+            backward = MotionParallax()
+            _, greys, backwards = zip(*self._cue_stream(head[::-1], backward), strict=True)
             smoother.prime(list(backwards[::-1]), list(greys[::-1]))
+            motion.take_averages_from(backward)
         # The first frame's motion is measured against the second (the cue has no direction
         # sign), so every frame of a stream carries the motion cue, its first included.
-        cues = self._cue_stream(itertools.chain(head[1:2], head, checked))
+        cues = self._cue_stream(itertools.chain(head[1:2], head, checked), motion)
         if warm:
             next(cues)
         for frame, grey, cue in cues:

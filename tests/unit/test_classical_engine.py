@@ -2,6 +2,7 @@ import itertools
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 
@@ -10,6 +11,7 @@ from inference_service.engines.base import StereoEngine
 from inference_service.engines.classical import ClassicalEngine
 from stereo_spot.domain import Layout, StereoParams
 from stereo_spot.errors import EngineError
+from tests.media import photo_pan
 
 
 def textured_frame(seed: int = 0, height: int = 72, width: int = 128) -> np.ndarray:
@@ -127,6 +129,37 @@ def test_a_segment_starts_on_the_depth_of_the_one_piece_run():
     seam = np.abs(piece[0] - whole[15]).mean()
     assert seam < 0.8 * np.abs(cold[0] - whole[15]).mean()
     assert seam < 5e-3
+
+
+def test_a_pan_converted_in_pieces_gets_the_depth_of_one_piece():
+    """A pan over a photograph, cut in two: the motion cue misread the pan as parallax and
+    started cold in each piece, so depth jumped at the cut (0.09 of the depth range)."""
+    clip = photo_pan(40)
+    whole = list(ClassicalEngine().estimate_depth(clip))
+    pieces = [
+        *ClassicalEngine().estimate_depth(clip[:20]),
+        *ClassicalEngine().estimate_depth(clip[20:]),
+    ]
+    worst = max(np.abs(a - b).mean() for a, b in zip(whole, pieces, strict=True))
+    assert worst < 5e-3, worst
+
+
+def test_a_travelling_camera_cut_in_pieces_keeps_its_motion_cue(motorcycle):
+    """Warm start of the motion cue: a piece starting mid-shot carries the cue at the weight
+    one piece has there, instead of ramping it up from nothing over a second."""
+    from benchmarks.depth_quality import travelling_shot
+
+    half = (motorcycle["left"].shape[1] // 2, motorcycle["left"].shape[0] // 2)
+    left = cv2.resize(motorcycle["left"], half, interpolation=cv2.INTER_AREA)
+    disparity = cv2.resize(motorcycle["disparity"], half, interpolation=cv2.INTER_NEAREST) / 2
+    clip, _ = travelling_shot(left, disparity, 36, 0.16, 0.0)
+    whole = list(ClassicalEngine().estimate_depth(clip))
+    static = list(ClassicalEngine(motion=False).estimate_depth(clip[18:]))
+    piece = list(ClassicalEngine().estimate_depth(clip[18:]))
+    # how far the motion cue moves the depth off the static cues, at the piece's first frame
+    in_whole = np.abs(whole[18] - static[0]).mean()
+    in_piece = np.abs(piece[0] - static[0]).mean()
+    assert 0.7 * in_whole < in_piece < 1.3 * in_whole, (in_piece, in_whole)
 
 
 def test_edges_at_screen_keeps_the_frame_border_identical_in_both_eyes():

@@ -1,9 +1,10 @@
 import numpy as np
 
 from stereo_spot.domain import StereoParams
-from stereo_spot.stereo.depth_cues import estimate_depth, prior_depth
+from stereo_spot.stereo.depth_cues import MotionParallax, estimate_depth, prior_depth, work_grey
 from stereo_spot.stereo.disparity import disparity_from_depth
 from stereo_spot.stereo.temporal import DepthSmoother
+from tests.media import photo_pan
 
 
 def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -56,3 +57,25 @@ def test_smoother_restarts_at_a_scene_cut():
     assert np.allclose(damped, 0.25)
     after_cut = smoother.update(np.ones((4, 4), np.float32), light)
     assert np.allclose(after_cut, 1.0) and smoother.cuts == 1
+
+
+def test_a_pure_pan_gives_the_motion_cue_no_weight():
+    # No parallax in a pan over a flat picture: the cue stays off (it took weights of 0.3-0.7)
+    motion = MotionParallax()
+    weights = [motion.update(work_grey(frame))[1] for frame in photo_pan()]
+    assert max(weights) < 0.02, weights
+
+
+def test_the_first_frame_of_a_stream_does_not_count_as_a_still_camera(motorcycle):
+    from benchmarks.depth_quality import travelling_shot
+
+    frames, _ = travelling_shot(motorcycle["left"], motorcycle["disparity"], 2, 0.08, 0.0)
+    first, second = (work_grey(frame) for frame in frames)
+    measured = MotionParallax()
+    measured.measure(first)
+    _, weight = measured.measure(second)
+    assert weight > 0.3
+    motion = MotionParallax()
+    assert motion.update(first) == (None, 0.0)
+    # the first measurement is the average, not 0.08 of it after a 0 for the first frame
+    assert motion.update(second)[1] == weight
