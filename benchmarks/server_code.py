@@ -17,16 +17,20 @@ def convert_as_the_server_does(
     StereoParams, or the defaults); the SegmentResult."""
     from inference_service.payload import SegmentRequest
     from inference_service.segment_conversion import convert_stored_segment
-    from stereo_spot.domain import StereoParams
+    from stereo_spot import keys
+    from stereo_spot.domain import Layout, StereoParams, new_job_id
     from stereo_spot.storage.local import LocalStorage
 
     storage = LocalStorage(work / "in-process")
-    storage.put_file(clip, "in/clip.mp4")
+    # The keys a pipeline gives: the server converts nothing else.
+    job_id = new_job_id()
+    source = keys.source_segment_key(job_id, 0, 1, Layout(layout))
+    storage.put_file(clip, source)
     request = SegmentRequest(
-        job_id="benchmark",
+        job_id=job_id,
         segment_index=0,
-        input_uri=storage.uri_for("in/clip.mp4"),
-        output_uri=storage.uri_for("out/clip.mp4"),
+        input_uri=storage.uri_for(source),
+        output_uri=storage.uri_for(keys.converted_segment_key(job_id, 0)),
         layout=layout,
         params=params or StereoParams(),
     )

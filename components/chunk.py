@@ -5,14 +5,25 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from components.failures import reason_recorded
 from stereo_spot import keys
 from stereo_spot.disk_space import full_disk_said
-from stereo_spot.domain import PREVIEW_SECONDS, Job, JobStatus, Layout, Part, SourceInfo
+from stereo_spot.domain import (
+    PREVIEW_SECONDS,
+    Job,
+    JobStatus,
+    Layout,
+    Part,
+    SourceInfo,
+    StereoParams,
+)
 from stereo_spot.errors import InputRejected, JobNotFound, StereoSpotError, TransitionConflict
 from stereo_spot.jobs import JobStore
 from stereo_spot.media.excerpt import cut_excerpt, cut_part
@@ -28,6 +39,33 @@ class SplitExpired(StereoSpotError):
     """A job resumed after its source segments expired; its converted ones cannot be matched."""
 
 
+class RunRefused(InputRejected):
+    """The run's parameters are invalid, or differ from the job's record."""
+
+
+def run_settings_of(job: Job) -> dict:
+    """The pipeline arguments that must match the job's record: the layout, the engine and the
+    stereo and encoding parameters (``stereo_pipeline``'s names; a run takes them from the
+    record, pipelines/local_runner.py ``pipeline_arguments``, as the portal's does)."""
+    return _run_settings(job.layout, job.params, job.engine)
+
+
+def _run_settings(layout: Layout, params: StereoParams, engine: str) -> dict:
+    return {
+        "layout": layout.value,
+        "divergence": params.divergence,
+        "convergence": params.convergence,
+        "anaglyph_mode": params.anaglyph_mode.value,
+        "edges_at_screen": params.edges_at_screen,
+        "chroma": params.chroma,
+        "codec": params.codec.value,
+        "crf": params.crf,
+        "preset": params.preset,
+        "max_height": params.max_height or 0,
+        "engine": engine,
+    }
+
+
 def chunk_source(
     job_id: str,
     source_uri: str,
@@ -36,14 +74,23 @@ def chunk_source(
     storage: ObjectStorage,
     jobs: JobStore,
     settings: Settings,
+    asked: dict | None = None,
 ) -> list[dict]:
     """Split the job's source and return one work item per segment, in order.
+
+    ``asked``: the run's other settings (:func:`run_settings_of`'s names but the layout), which
+    with ``layout`` must be valid and match the job's record, since the join tags the result
+    by the record and the pages show it; refused before anything is split.
 
     Idempotent: when every segment of an earlier run is already stored, nothing is redone.
     """
     with reason_recorded(jobs, job_id, "Splitting the video"):
         job = jobs.get(job_id)
-        layout = Layout(layout)
+        try:
+            layout = _checked_run(job, layout, segment_seconds, asked)
+        except RunRefused as refused:
+            jobs.transition(job_id, JobStatus.FAILED, error=str(refused))
+            raise
         existing = _stored_segments(job_id, job.total_segments, layout, storage)
         if existing:
             log.info("job %s: reusing %d stored segments", job_id, len(existing))
@@ -226,3 +273,43 @@ def _stored_segments(job_id: str, total: int, layout: Layout, storage: ObjectSto
     if not all(storage.exists(key) for key in wanted):
         return []
     return [_work_item(job_id, i, total, layout, storage) for i in range(total)]
+
+
+def _checked_run(job: Job, layout: str, segment_seconds: float, asked: dict | None) -> Layout:
+    """The run's layout, once its parameters are valid and those the job records match it;
+    RunRefused, in the command line's words, otherwise (a pipeline started through the kfp SDK
+    is checked by nothing else: a segment length of 0 split a video into one segment a frame)."""
+    if not (isinstance(segment_seconds, int | float) and math.isfinite(segment_seconds)) or (
+        segment_seconds <= 0
+    ):
+        raise RunRefused(
+            f"Invalid segment_seconds: {segment_seconds!r} is not a length in seconds above 0."
+        )
+    try:
+        chosen = Layout(layout)
+    except ValueError:
+        raise RunRefused(
+            f"Invalid layout: {layout!r} is not one of {', '.join(x.value for x in Layout)}."
+        ) from None
+    wanted = {"layout": chosen.value}
+    if asked is not None:
+        fields = {name: value for name, value in asked.items() if name != "engine"}
+        try:
+            params = StereoParams(**{**fields, "max_height": fields.get("max_height") or None})
+        except ValidationError as error:
+            first = error.errors()[0]
+            name = ".".join(str(part) for part in first["loc"]) or "parameters"
+            message = first["msg"].removeprefix("Value error, ")
+            raise RunRefused(f"Invalid {name}: {message[:1].lower()}{message[1:]}.") from None
+        wanted = _run_settings(chosen, params, asked.get("engine", job.engine))
+    recorded = run_settings_of(job)
+    differing = [name for name, value in wanted.items() if recorded[name] != value]
+    if differing:
+        said = ", ".join(f"{name} {wanted[name]!r}" for name in differing)
+        has = ", ".join(f"{name} {recorded[name]!r}" for name in differing)
+        raise RunRefused(
+            f"This run asks for {said}, but job {job.job_id} was created with {has}: start the "
+            "run with the job's settings (stereo-spot and the portal do), or create a job with "
+            "the ones you want."
+        )
+    return chosen

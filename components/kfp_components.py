@@ -19,15 +19,43 @@ component = functools.partial(dsl.component, base_image=COMPONENT_IMAGE, install
 
 
 @component
-def chunk_op(job_id: str, source_uri: str, layout: str, segment_seconds: float) -> list:
+def chunk_op(
+    job_id: str,
+    source_uri: str,
+    layout: str,
+    segment_seconds: float,
+    divergence: float,
+    convergence: float,
+    anaglyph_mode: str,
+    edges_at_screen: bool,
+    engine: str,
+    chroma: str = "420",
+    codec: str = "h264",
+    crf: int = 18,
+    preset: str = "veryfast",
+    max_height: int = 0,
+) -> list:
     from components.chunk import chunk_source
     from stereo_spot.settings import Settings
     from stereo_spot.wiring import job_store_from, storage_from
 
     settings = Settings()
+    # The run's settings, checked against the job's record before anything is split.
+    asked = {
+        "divergence": divergence,
+        "convergence": convergence,
+        "anaglyph_mode": anaglyph_mode,
+        "edges_at_screen": edges_at_screen,
+        "chroma": chroma,
+        "codec": codec,
+        "crf": crf,
+        "preset": preset,
+        "max_height": max_height,
+        "engine": engine,
+    }
     return chunk_source(
         job_id, source_uri, layout, segment_seconds,
-        storage_from(settings), job_store_from(settings), settings,
+        storage_from(settings), job_store_from(settings), settings, asked,
     )  # fmt: skip
 
 

@@ -1,11 +1,14 @@
 """``python -m inference_service --port 8080 [--host 127.0.0.1]``: the model server process."""
 
 import argparse
+import ast
+import importlib.util
 import logging
 import os
 import signal
 import sys
 from functools import partial
+from pathlib import Path
 
 from inference_service.server import LOOPBACK, serve
 from stereo_spot.parent_watch import when_parent_ends
@@ -13,7 +16,7 @@ from stereo_spot.settings import Settings
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m inference_service")
+    parser = argparse.ArgumentParser(prog="python -m inference_service", allow_abbrev=False)
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--host", default=LOOPBACK, help="the address to listen on")
     parser.add_argument(
@@ -23,12 +26,58 @@ def main() -> None:
         help="stop, with every process this one started, once process PID (which started this "
         "one) has ended, however it ended",
     )
-    args, _unknown = parser.parse_known_args()
+    args, unknown = parser.parse_known_args()
+    if unknown:
+        _refuse_unknown(parser, unknown)
     if args.parent_pid is not None:
         # Killed, `convert`, `up` or `jobs retry` could not stop its server: it ends itself.
         when_parent_ends(args.parent_pid, partial(_end_with_parent, args.parent_pid))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     serve(Settings(), port=args.port, host=args.host)
+
+
+def _refuse_unknown(parser: argparse.ArgumentParser, unknown: list[str]) -> None:
+    """Exit 2 naming the arguments that neither this parser nor kserve's takes; a mistyped
+    ``--prot 8081`` was ignored and the server listened on 8080. kserve parses the command line
+    itself when imported (its ``--max_threads`` and the like still reach it that way), by
+    abbreviation too (``--prot`` would be its ``--protocol``): its options are compared whole,
+    read from its source, since importing it here would parse the command line first."""
+    kserve_options = _kserve_options()
+    left, after_option = [], False
+    for argument in unknown:
+        if argument.startswith("-"):
+            name, has_value, _ = argument.partition("=")
+            after_option = name in kserve_options and not has_value
+            if name not in kserve_options:
+                left.append(argument)
+        elif after_option:
+            after_option = False  # the option's value
+        else:
+            left.append(argument)
+    if left:
+        parser.error(f"unrecognized arguments: {' '.join(left)}")
+
+
+def _kserve_options() -> frozenset[str]:
+    """The option strings kserve.model_server's parser declares (``parser.add_argument``)."""
+    # The package's folder, not find_spec("kserve.model_server"): that imports the package,
+    # whose __init__ imports model_server, which parses the command line.
+    spec = importlib.util.find_spec("kserve")
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    source = Path(next(iter(spec.submodule_search_locations))) / "model_server.py"
+    tree = ast.parse(source.read_text())
+    return frozenset(
+        argument.value
+        for call in ast.walk(tree)
+        if isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "add_argument"
+        for argument in call.args
+        if isinstance(argument, ast.Constant)
+        and isinstance(argument.value, str)
+        and argument.value.startswith("-")
+    )
 
 
 def _end_with_parent(parent: int) -> None:

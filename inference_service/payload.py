@@ -5,13 +5,14 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from stereo_spot.domain import Layout, StereoParams
+from stereo_spot.keys import MAX_SEGMENTS
 
 
 class SegmentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job_id: str
-    segment_index: int = Field(ge=0)
+    segment_index: int = Field(ge=0, lt=MAX_SEGMENTS)
     input_uri: str
     output_uri: str
     layout: Layout = Layout.ANAGLYPH

@@ -11,15 +11,23 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import numpy as np
 
 from inference_service.engines.base import StereoEngine
 from inference_service.payload import SegmentRequest, SegmentResult
 from inference_service.read_ahead import read_ahead
+from stereo_spot import keys
 from stereo_spot.disk_space import SEGMENT, full_disk_said
 from stereo_spot.domain import Layout, StereoParams
-from stereo_spot.errors import EngineError, InputRejected, ObjectNotFound
+from stereo_spot.errors import (
+    EngineError,
+    InputRejected,
+    InvalidKey,
+    ObjectNotFound,
+    StereoSpotError,
+)
 from stereo_spot.media.frames import Encoding, SegmentWriter, TimedFrame, open_video
 from stereo_spot.media.yuv import rgb_to_yuv420p, yuv420p_to_rgb
 from stereo_spot.storage import ObjectStorage
@@ -42,6 +50,77 @@ def warm_up(engine: StereoEngine) -> None:
             rgb_to_yuv420p(packed)
 
 
+class StorageMismatch(StereoSpotError):
+    """A request names a segment in storage other than this server's: the caller and the server
+    are configured with different data folders or buckets (a fault of the deployment, not of
+    the request, which is why it is not an InputRejected)."""
+
+
+def segment_keys(request: SegmentRequest, storage: ObjectStorage) -> tuple[str, str]:
+    """The source segment key the request reads and the converted segment key it writes.
+
+    A request may read only a source segment of its own job and index, in its layout, and write
+    only that segment's converted key (DESIGN.md, object keys): anything else would let a caller
+    overwrite a job's upload, the segment itself or another job's results. Refused with
+    InvalidKey (400): a key is never guessed or repaired.
+    """
+    job_id = keys.validate_job_id(request.job_id)
+    index = request.segment_index
+    input_key = _key_in(storage, request.input_uri)
+    output_key = _key_in(storage, request.output_uri)
+    try:
+        source = keys.parse_source_segment_key(input_key)
+    except InvalidKey:
+        raise InvalidKey(
+            f"The input {input_key} is not a source segment "
+            "(segments/{job_id}/{index:05d}_{total:05d}_{layout}.mp4)."
+        ) from None
+    if (source.job_id, source.segment_index) != (job_id, index):
+        raise InvalidKey(f"The input {input_key} is not segment {index} of job {job_id}.")
+    if source.layout is not request.layout:
+        raise InvalidKey(
+            f"The input {input_key} was split for layout {source.layout.value}, "
+            f"not {request.layout.value}."
+        )
+    expected = keys.converted_segment_key(job_id, index)
+    if output_key != expected:
+        raise InvalidKey(
+            f"The output of segment {index} of job {job_id} is {expected}, not {output_key}."
+        )
+    return input_key, output_key
+
+
+def _key_in(storage: ObjectStorage, uri: str) -> str:
+    """``uri``'s key in ``storage``. A URI that names one of the pipeline's segment keys in
+    another folder or bucket is a server configured apart from its pipeline (StorageMismatch,
+    a 5xx: nothing the request can change); any other foreign URI is refused (InvalidKey)."""
+    try:
+        return storage.key_from_uri(uri)
+    except InvalidKey:
+        parsed = urlparse(uri)
+        if parsed.scheme not in ("file", "s3") or not _ends_in_segment_key(unquote(parsed.path)):
+            raise
+        own = storage.uri_for("segments").removesuffix("/segments")
+        raise StorageMismatch(
+            f"This model server reads and writes {own}, not where {uri} lies: start it with the "
+            "pipeline's STEREO_SPOT_DATA_DIR (or STEREO_SPOT_BUCKET and STEREO_SPOT_BACKEND)."
+        ) from None
+
+
+def _ends_in_segment_key(path: str) -> bool:
+    parts = path.split("/")
+    for length, parse in (
+        (3, keys.parse_source_segment_key),
+        (4, keys.parse_converted_segment_key),
+    ):
+        try:
+            parse("/".join(parts[-length:]))
+            return True
+        except (InvalidKey, ValueError):
+            pass
+    return False
+
+
 def convert_stored_segment(
     request: SegmentRequest, engine: StereoEngine, storage: ObjectStorage
 ) -> SegmentResult:
@@ -53,8 +132,7 @@ def convert_stored_segment(
         raise EngineError(
             f"This model server runs the '{engine.name}' engine, not '{request.engine}'."
         )
-    input_key = storage.key_from_uri(request.input_uri)
-    output_key = storage.key_from_uri(request.output_uri)
+    input_key, output_key = segment_keys(request, storage)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="stereo-segment-") as tmp:
         # A segment a full disk cut short reads back as a damaged one: say the disk.
@@ -65,7 +143,7 @@ def convert_stored_segment(
                 storage.get_file(input_key, source, read_only=True)
             except ObjectNotFound:
                 raise InputRejected(f"The segment {input_key} does not exist.") from None
-            source_format, frames = open_video(source, request.params.max_height)
+            source_format, frames = open_video(source, request.params.max_height, name=input_key)
             width, height = request.layout.output_size(source_format.width, source_format.height)
             # Side by side and top-bottom: the engine renders the right eye alone and the writer
             # takes the left eye from the decoded frame, with no packed frame in between.

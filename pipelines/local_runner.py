@@ -34,22 +34,15 @@ class PipelineFailed(StereoSpotError):
 
 def pipeline_arguments(settings: Settings, job_id: str, segment_seconds: float) -> dict:
     """The run's parameters for a stored job (shared with the cluster launcher)."""
+    from components.chunk import run_settings_of
+
     job = job_store_from(settings).get(job_id)
     storage = storage_from(settings)
     return {
         "job_id": job_id,
         "source_uri": storage.uri_for(keys.source_key(job_id)),
-        "layout": job.layout.value,
-        "divergence": job.params.divergence,
-        "convergence": job.params.convergence,
-        "anaglyph_mode": job.params.anaglyph_mode.value,
-        "edges_at_screen": job.params.edges_at_screen,
-        "chroma": job.params.chroma,
-        "codec": job.params.codec.value,
-        "crf": job.params.crf,
-        "preset": job.params.preset,
-        "max_height": job.params.max_height or 0,
-        "engine": job.engine,
+        # What the chunk step checks against the record (the run's layout and parameters).
+        **run_settings_of(job),
         "segment_seconds": segment_seconds,
         "model_url": settings.model_url or "",
     }

@@ -6,6 +6,7 @@ The same function runs locally through ``kfp.local`` (pipelines/local_runner.py)
 """
 
 import os
+from collections.abc import Mapping
 
 from kfp import dsl, kubernetes
 
@@ -16,6 +17,7 @@ from components.kfp_components import (
     reassemble_op,
 )
 from stereo_spot.domain import StereoParams
+from stereo_spot.errors import InvalidOption
 
 _DEFAULT_PARAMS = StereoParams()
 # How many segments convert at once on a cluster, each holding one request to the model server.
@@ -23,7 +25,27 @@ _DEFAULT_PARAMS = StereoParams()
 # in Knative's activator for a replica that cannot come, and that wait counts against the convert
 # step's 3600 s timeout. The aws overlay sets it to terraform's gpu_limit, as it does maxReplicas;
 # the default is base/'s maxReplicas. kfp.local runs at most two at once whatever this says.
-PARALLELISM = int(os.environ.get("STEREO_SPOT_PARALLELISM") or "4")
+PARALLELISM_VARIABLE = "STEREO_SPOT_PARALLELISM"
+
+
+def parallelism_from(environ: Mapping[str, str]) -> int:
+    """``STEREO_SPOT_PARALLELISM`` (default 4): a whole number above 0. InvalidOption, one
+    sentence naming the variable (``compile-pipeline`` and the portal's start exit 2 with it,
+    as for the other STEREO_SPOT_* settings), otherwise: 0 would compile to no limit at all."""
+    text = environ.get(PARALLELISM_VARIABLE) or "4"
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise InvalidOption(
+            f"Invalid setting {PARALLELISM_VARIABLE}={text!r}: how many segments convert at "
+            "once must be a whole number above 0."
+        )
+    return value
+
+
+PARALLELISM = parallelism_from(os.environ)
 # Settings the component pods need on a cluster; baked in at compile time (local runs inherit
 # the runner's environment instead). AWS_ENDPOINT_URL only where one is set: a laptop cluster's
 # moto server (manifests/overlays/local); on EKS boto3 finds AWS's endpoints itself.
@@ -110,8 +132,23 @@ def stereo_pipeline(
     _configure(finalize, "mark job failed if the run failed", "100m", "256Mi")
     finalize.set_caching_options(False)
     with dsl.ExitHandler(finalize, name="convert video"):
+        # The chunk step refuses a run whose parameters are invalid or differ from the job's
+        # record (the join tags the result by the record), before anything is split.
         chunk = chunk_op(
-            job_id=job_id, source_uri=source_uri, layout=layout, segment_seconds=segment_seconds
+            job_id=job_id,
+            source_uri=source_uri,
+            layout=layout,
+            segment_seconds=segment_seconds,
+            divergence=divergence,
+            convergence=convergence,
+            anaglyph_mode=anaglyph_mode,
+            edges_at_screen=edges_at_screen,
+            chroma=chroma,
+            codec=codec,
+            crf=crf,
+            preset=preset,
+            max_height=max_height,
+            engine=engine,
         )
         # No KFP retries for chunk and reassemble: their faults are bad input (retrying only
         # delays the reason by the backoff) or storage, which the storage clients retry.

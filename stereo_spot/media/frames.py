@@ -111,18 +111,22 @@ class TimedFrame:
 
 
 def open_video(
-    path: Path, max_height: int | None = None
+    path: Path, max_height: int | None = None, *, name: str | None = None
 ) -> tuple[StreamFormat, Iterator[TimedFrame]]:
     """Format of the first video stream and an iterator over its frames, decoded to RGB with
     the stream's colour matrix; scaled down to ``max_height`` where they are taller (the format
-    says the size they come in)."""
+    says the size they come in). ``name``: what a refusal calls the segment (its object key,
+    where ``path`` is a download's temporary file); the file's name by default."""
+    said = name or Path(path).name
     try:
         container = av.open(str(path), mode="r")
     except av.error.FFmpegError as error:
-        raise InputRejected(f"The segment {Path(path).name} cannot be read: {error}") from None
+        # FFmpeg's sentence alone: str(error) adds its errno and the (temporary) path.
+        why = (error.strerror or "not a video FFmpeg can open").rstrip(".")
+        raise InputRejected(f"The segment {said} cannot be read: {why}.") from None
     if not container.streams.video:
         container.close()
-        raise InputRejected(f"The segment {Path(path).name} has no video stream.")
+        raise InputRejected(f"The segment {said} has no video stream.")
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
     stream.codec_context.thread_count = decoder_threads()

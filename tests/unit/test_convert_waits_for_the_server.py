@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import httpx
 import pytest
 
-from components.convert import ModelUnavailable, _post_when_listening, convert_segment
+from components.convert import SegmentFailed, _post_when_listening, convert_segment
 from inference_service.launcher import free_port
 from stereo_spot import keys
 from stereo_spot.domain import Job, JobStatus
@@ -53,7 +53,7 @@ def test_a_server_that_starts_listening_late_gets_the_request():
 
 
 def test_nothing_listening_past_the_wait_is_a_connection_error():
-    # Raised, for the caller to turn into ModelUnavailable and KFP's retry.
+    # Raised, for the caller to turn into ModelUnavailable and ask again after a while.
     with pytest.raises(httpx.ConnectError):
         _post_when_listening(f"http://127.0.0.1:{free_port()}/v1/models/x:predict", {}, 0.5)
 
@@ -81,10 +81,10 @@ def test_a_segment_not_answered_in_time_says_the_setting_that_bounds_the_wait(tm
     server = HTTPServer(("127.0.0.1", port), _Slow)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        with pytest.raises(ModelUnavailable) as raised:
+        with pytest.raises(SegmentFailed) as raised:
             convert_segment(
                 job.job_id, segment, "sbs", {}, "classical", f"http://127.0.0.1:{port}",
-                "stereo", storage, jobs, wait_seconds=0, answer_seconds=0.5,
+                "stereo", storage, jobs, wait_seconds=0, answer_seconds=0.5, retry_seconds=(),
             )  # fmt: skip
     finally:
         server.shutdown()
@@ -94,4 +94,5 @@ def test_a_segment_not_answered_in_time_says_the_setting_that_bounds_the_wait(tm
         "0.5 s (STEREO_SPOT_SEGMENT_TIMEOUT_SECONDS)."
     )
     assert str(raised.value) == said
-    assert jobs.get(job.job_id).error == said, "the reason the exit handler will give"
+    job = jobs.get(job.job_id)
+    assert job.status is JobStatus.FAILED and job.error == said, "the reason the job ends with"
