@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import ffmpeg
 
@@ -21,6 +24,7 @@ from stereo_spot.media.probe import (
     run_ffprobe,
     video_frame_times,
 )
+from stereo_spot.media.split import with_continuous_timestamps
 from stereo_spot.media.stereo_subtitles import write_stereo_tracks
 from stereo_spot.media.tracks import (
     disposition_flags,
@@ -207,14 +211,15 @@ def track_name_options(tracks: SourceTracks, tag: str) -> dict[str, str]:
 
 
 # Matroska StereoMode of each packed layout (the half layouts are the same packing, squeezed).
-# Anaglyph has no MP4 ``st3d`` type, so anaglyph outputs carry only their filename tag.
+# Anaglyph has no MP4 ``st3d`` type, so anaglyph outputs carry only their filename tag. (Matroska
+# has anaglyph StereoModes, 10 cyan/red and 12 green/magenta, but ffmpeg 5.1's muxer drops both:
+# a stereo_mode of either wrote no StereoMode element, measured.)
 STEREO_MODES = {
     Layout.SBS: "left_right",
     Layout.HALF_SBS: "left_right",
     Layout.TAB: "top_bottom",
     Layout.HALF_TAB: "top_bottom",
 }
-
 
 # Files a result may be written as, by the name's suffix: the MP4 itself, or its streams copied
 # into another container (the ffmpeg muxer named). Matroska carries the layout as StereoMode,
@@ -256,15 +261,22 @@ def rewrap(
     if source is not None:
         try:
             tracks = source_tracks(source)
-            taken = _FromSource(
-                source,
-                tracks,
-                audio=holds_source_audio(tracks.audio_codecs, muxer),
-                subtitles=holds_source_subtitles(tracks, muxer),
-            )
-            if taken.audio or taken.subtitles:
-                _rewrap(result, target, muxer, layout, params, taken)
-                return
+            if holds_source_audio(tracks.audio_codecs, muxer) or holds_source_subtitles(
+                tracks, muxer
+            ):
+                with tempfile.TemporaryDirectory(prefix="stereo-spot-rewrap-") as scratch:
+                    # Read across any jump of its timestamps, as the join read it.
+                    continuous = with_continuous_timestamps(source, Path(scratch))
+                    if continuous != source:
+                        tracks = source_tracks(continuous)
+                    taken = _FromSource(
+                        continuous,
+                        tracks,
+                        audio=holds_source_audio(tracks.audio_codecs, muxer),
+                        subtitles=holds_source_subtitles(tracks, muxer),
+                    )
+                    _rewrap(result, target, muxer, layout, params, taken)
+                    return
         except (MediaError, InputRejected) as error:
             # The source moved or changed since: the MP4 still holds every track, as it could.
             log.warning("the source's own tracks could not be copied (%s); the MP4's", error)
@@ -372,6 +384,9 @@ def concat_and_mux(
     ``+faststart`` moves the index to the front so playback starts before the download ends.
     """
     workdir.mkdir(parents=True, exist_ok=True)
+    # Read as the split read it, across any jump of its timestamps: the segments' times and
+    # the sound's then agree.
+    source = with_continuous_timestamps(source, workdir)
     listing = workdir / "segments.txt"
     # The list names only files we wrote ourselves, so absolute paths (safe 0) are fine.
     spans = segment_spans(segments, source, video_stream)
@@ -394,35 +409,20 @@ def concat_and_mux(
         # HEVC in MP4 only under this tag, whose parameter sets live in the header alone.
         options["tag:v:0"] = "hvc1"
     mode = STEREO_MODES.get(Layout(layout)) if layout else None
-    if mode:
-        # ffmpeg's MP4 muxer writes ``st3d`` only from stereo side data on its input, which the
-        # Matroska demuxer makes from StereoMode: so the joined video passes through an MKV
-        # (stream copy; Matroska keeps millisecond timestamps, frames move by < 0.5 ms).
-        tagged = workdir / "video.mkv"
-        joined = ffmpeg.input(str(listing), f="concat", safe=0, protocol_whitelist="file")
-        run_ffmpeg(
-            ffmpeg.output(
-                joined["v:0"],
-                str(tagged),
-                vcodec="copy",
-                **{"metadata:s:v:0": f"stereo_mode={mode}"},
-            )
-        )
-        video = ffmpeg.input(str(tagged), f="matroska", protocol_whitelist="file", **concat_options)
-    else:
-        video = ffmpeg.input(
-            str(listing), f="concat", safe=0, protocol_whitelist="file", **concat_options
-        )
+    # The joined video goes into the MP4 as the concat demuxer reads it: each picture at its
+    # time, with its duration, and the stream's pixel aspect ratio exact. (It once passed
+    # through an MKV for the ``st3d`` box, which ffmpeg's MP4 muxer writes only from Matroska's
+    # StereoMode: the MKV rounded a 176x144 SBS's 128:117 to 12:11, and a variable-frame-rate
+    # video's last picture lost its duration, 55 ms. The box is written afterwards instead.)
+    video = ffmpeg.input(
+        str(listing), f="concat", safe=0, protocol_whitelist="file", **concat_options
+    )
     # Every audio track (optional: a silent source has none), the text subtitles, and the
     # source's title, dates and chapters (input 1 is the source).
     original = safe_input(source, **read_from_the_earliest(tracks.shift))
     streams = [video["v:0"], original["a?"]]
     options.update(mp4_audio_options(tracks.audio_codecs, tracks.audio_channels))
     options.update(map_metadata="1", map_chapters="1")
-    if mode:
-        # The MP4 muxer writes ``st3d`` only at "unofficial" compliance; FLAC's "experimental",
-        # if the audio asked for it, is looser still and allows it too.
-        options.setdefault("strict", "unofficial")
     options.update(track_name_options(tracks, "handler_name"))
     if tracks.timecode:
         # The result's first frame is the source's, so it keeps its time of day; the MP4
@@ -450,6 +450,126 @@ def concat_and_mux(
             ", ".join(tracks.picture_subtitles),
         )
     run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
+    if mode:
+        write_st3d(target, ST3D_MODES[mode])
+
+
+# The MP4 ``st3d`` box's stereo_mode (Google's Spherical Video V2 RFC, which ffmpeg and
+# YouTube follow) of each Matroska StereoMode of ``STEREO_MODES``.
+ST3D_MODES = {"top_bottom": 1, "left_right": 2}
+# The boxes from the moov down to the one that holds a track's sample entries.
+_TO_SAMPLE_ENTRIES = (b"mdia", b"minf", b"stbl", b"stsd")
+
+
+def write_st3d(mp4: Path, stereo_mode: int) -> None:
+    """Tag the first video track of ``mp4`` (as ffmpeg's MP4 muxer writes it) with an ``st3d``
+    box of ``stereo_mode`` (:data:`ST3D_MODES`), at the end of its sample entry, as ffmpeg
+    writes it from stereo side data. Only the index (moov) is read and rewritten; where it lies
+    before the media data (``+faststart``), every chunk offset moves by the box's 13 bytes."""
+    box = (13).to_bytes(4, "big") + b"st3d" + bytes(4) + bytes([stereo_mode])
+    with open(mp4, "rb") as file:
+        top = _box_headers(file, os.fstat(file.fileno()).st_size)
+        (moov_start, moov_end), *_ = [(a, b) for kind, a, b in top if kind == b"moov"] or [
+            (None, None)
+        ]
+        if moov_start is None:
+            raise MediaError("the MP4 written has no index (moov)")
+        file.seek(moov_start)
+        moov = bytearray(file.read(moov_end - moov_start))
+    before_media = any(kind == b"mdat" and start > moov_start for kind, start, _ in top)
+    traks = [(a, b) for kind, a, b in _children(moov, 8, len(moov)) if kind == b"trak"]
+    if before_media:
+        for trak in traks:
+            _move_chunk_offsets(moov, *_descend(moov, trak, _TO_SAMPLE_ENTRIES[:3]), len(box))
+    video = next((t for t in traks if _handler(moov, t) == b"vide"), None)
+    if video is None:
+        raise MediaError("the MP4 written has no video track")
+    chain = [(0, len(moov)), video]
+    for kind in _TO_SAMPLE_ENTRIES:
+        chain.append(_descend(moov, chain[-1], (kind,)))
+    stsd_start, stsd_end = chain[-1]
+    entry = next(iter(_children(moov, stsd_start + 16, stsd_end)), None)  # FullBox + count
+    if entry is None:
+        raise MediaError("the MP4 written has no sample entry")
+    chain.append(entry[1:])
+    for start, _ in chain:
+        size = int.from_bytes(moov[start : start + 4], "big")
+        if size < 8:
+            raise MediaError("the MP4 written has an index this cannot tag (64-bit boxes)")
+        moov[start : start + 4] = (size + len(box)).to_bytes(4, "big")
+    moov[entry[2] : entry[2]] = box
+    tagged = mp4.with_name(mp4.name + ".st3d")
+    with open(mp4, "rb") as source, open(tagged, "wb") as out:
+        out.write(source.read(moov_start))
+        out.write(moov)
+        source.seek(moov_end)
+        shutil.copyfileobj(source, out, 1 << 20)
+    os.replace(tagged, mp4)
+
+
+def _box_headers(file: BinaryIO, end: int) -> list[tuple[bytes, int, int]]:
+    """The top-level boxes of an MP4 file: (type, start, end)."""
+    boxes, position = [], 0
+    while position + 8 <= end:
+        file.seek(position)
+        header = file.read(16)
+        size, kind = int.from_bytes(header[:4], "big"), header[4:8]
+        if size == 1:
+            size = int.from_bytes(header[8:16], "big")
+        elif size == 0:
+            size = end - position
+        if size < 8:
+            break
+        boxes.append((kind, position, position + size))
+        position += size
+    return boxes
+
+
+def _children(data: bytearray, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    """The boxes in ``data[start:end]``: (type, start, end)."""
+    boxes, position = [], start
+    while position + 8 <= end:
+        size, kind = (
+            int.from_bytes(data[position : position + 4], "big"),
+            bytes(data[position + 4 : position + 8]),
+        )
+        if size < 8 or position + size > end:
+            raise MediaError("the MP4 written has a malformed index")
+        boxes.append((kind, position, position + size))
+        position += size
+    return boxes
+
+
+def _descend(data: bytearray, box: tuple[int, int], kinds: tuple[bytes, ...]) -> tuple[int, int]:
+    """Where the box reached from ``box`` through children of ``kinds`` lies."""
+    start, end = box
+    for kind in kinds:
+        found = [(a, b) for k, a, b in _children(data, start + 8, end) if k == kind]
+        if not found:
+            raise MediaError(f"the MP4 written has no {kind.decode()} box")
+        start, end = found[0]
+    return start, end
+
+
+def _handler(data: bytearray, trak: tuple[int, int]) -> bytes:
+    """A track's handler type (``vide``, ``soun``, ``text``, ``tmcd``...)."""
+    start, _ = _descend(data, trak, (b"mdia", b"hdlr"))
+    return bytes(data[start + 16 : start + 20])  # after the header, version, flags, pre_defined
+
+
+def _move_chunk_offsets(data: bytearray, start: int, end: int, by: int) -> None:
+    """Move every chunk offset (stco, co64) of the sample table ``data[start:end]`` by ``by``."""
+    for kind, box_start, _ in _children(data, start + 8, end):
+        if kind not in (b"stco", b"co64"):
+            continue
+        width = 4 if kind == b"stco" else 8
+        count = int.from_bytes(data[box_start + 12 : box_start + 16], "big")
+        for number in range(count):
+            at = box_start + 16 + number * width
+            offset = int.from_bytes(data[at : at + width], "big") + by
+            if offset >= 1 << (8 * width):
+                raise MediaError("the MP4 written is too large to tag")
+            data[at : at + width] = offset.to_bytes(width, "big")
 
 
 def segment_spans(segments: list[Path], source: Path, video_stream: int = 0) -> list[float | None]:

@@ -284,6 +284,10 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         end = _last_picture_end(path, every_video.index(video), start + duration, fps)
         if end is not None and end > start:
             duration = end - start
+    if fps > 0 and abs(duration - frames / fps) > 1 and timestamps_jump(path):
+        # As long as the ffmpeg command line (and a player) reads it, not from its first raw
+        # time to its last (only looked for where the two disagree: it reads the whole file).
+        duration = _continuous_seconds(path, every_video.index(video), fps)
     stated_duration = None
     if ENDED_EARLY in report and fps > 0 and frames / fps < stated - 1 / fps:
         # The header's duration is the whole video's; the frames present last this long.
@@ -496,6 +500,62 @@ def video_frame_times(path: Path, stream_number: int = 0) -> list[float]:
     times = [p.time for p in video_packets(path, stream_number) if p.shown]
     known = [time for time in times if time is not None]
     return sorted(known) if len(known) == len(times) else []
+
+
+# The formats whose timestamps may jump (ffmpeg's AVFMT_TS_DISCONT demuxers, PyAV's names): a TV
+# recording whose clock was reset, camcorder .MTS pieces joined with cat. The ffmpeg command
+# line reads across a jump as if there were none: a step of a picture's or a sound's decode
+# time of more than 10 s forward (its -dts_delta_threshold) or 0.1 s back moves every later
+# time of the file by the step. PyAV, in this process, gives the raw times: a 24 s recording
+# from two pieces 100 s apart "lasted" 112 s, and its pictures were joined 88 s apart.
+DISCONTINUOUS_FORMATS = ("mpegts", "mpeg", "ogg")
+DTS_DELTA_THRESHOLD = 10.0
+DTS_BACKWARD_STEP = 0.1
+
+
+def timestamps_jump(path: Path) -> str | None:
+    """The format (PyAV's name) of ``path`` when the decode times of its pictures or sounds
+    jump where the ffmpeg command line reads across (:data:`DISCONTINUOUS_FORMATS`); None when
+    they do not, or it cannot tell. Demuxed only; stops at the first jump."""
+    try:
+        with av.open(str(path), options=SAFE_AV_OPTIONS) as container:
+            name = container.format.name
+            if name not in DISCONTINUOUS_FORMATS:
+                return None
+            last: dict[int, float] = {}
+            streams = [*container.streams.video, *container.streams.audio]
+            for packet in container.demux(streams):
+                if packet.dts is None or not packet.size:
+                    continue
+                time = float(packet.dts * packet.time_base)
+                before = last.get(packet.stream.index, time)
+                if not -DTS_BACKWARD_STEP <= time - before <= DTS_DELTA_THRESHOLD:
+                    return name
+                last[packet.stream.index] = time
+    except av.FFmpegError:
+        pass
+    return None
+
+
+def _continuous_seconds(path: Path, stream_number: int, fps: float) -> float:
+    """How long video stream ``stream_number`` of ``path`` lasts read as the ffmpeg command line
+    reads it across jumps of its timestamps (:func:`timestamps_jump`): the sum of how long each
+    run between jumps lasts."""
+    frame = 1 / fps if fps > 0 else 0.0
+    total, run, decoded = 0.0, [], None
+    for packet in video_packets(path, stream_number):
+        step = None
+        if packet.decode_time is not None and decoded is not None:
+            step = packet.decode_time - decoded
+        if step is not None and not -DTS_BACKWARD_STEP <= step <= DTS_DELTA_THRESHOLD and run:
+            total += max(run) - min(run) + frame
+            run = []
+        decoded = packet.decode_time if packet.decode_time is not None else decoded
+        if packet.time is not None and packet.shown:
+            run.append(packet.time)
+    if run:
+        total += max(run) - min(run) + frame
+    return total
 
 
 def _rotation(stream: dict) -> int:

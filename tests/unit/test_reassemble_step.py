@@ -3,16 +3,19 @@ frames, or the job fails with how many it holds and publishes nothing."""
 
 import logging
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import pytest
 
 from components.chunk import chunk_source
 from components.reassemble import ReassemblyFailed, reassemble_job
 from stereo_spot import keys
 from stereo_spot.domain import Job, JobStatus, Layout, Part, SubtitleTrack
-from stereo_spot.media.assemble import holds_source_audio, rewrap
+from stereo_spot.media.assemble import concat_and_mux, holds_source_audio, rewrap
 from stereo_spot.media.probe import count_video_frames, probe_source
+from stereo_spot.media.split import split_video
 from stereo_spot.settings import Settings
 from stereo_spot.wiring import job_store_from, storage_from
 from tests.media import (
@@ -21,6 +24,7 @@ from tests.media import (
     make_clip,
     make_dvd_subtitles,
     probe,
+    stereo_side_data,
     stream_starts,
     subtitle_cues,
 )
@@ -243,3 +247,25 @@ def test_a_rewrapped_result_takes_the_sources_sound_where_the_mp4_could_not_hold
     codecs, muxer, from_source
 ):
     assert holds_source_audio(codecs, muxer) is from_source
+
+
+@pytest.mark.parametrize("layout", ["sbs", "half-tab"])
+def test_the_joined_video_keeps_the_pixel_aspect_ratio_exact(tmp_path, layout):
+    # 176x144 at 128:117 (a QCIF phone clip's). The join passed the video through an MKV for
+    # its ``st3d`` box, and Matroska's whole display width rounded the MP4's to 193:176.
+    clip = make_clip(tmp_path / "qcif.mp4", seconds=2, size="176x144",
+                     video_args=("-c:v", "libx264", "-g", "12", "-vf", "setsar=128/117:max=255"))  # fmt: skip
+    info = probe_source(clip, Settings())
+    segments = split_video(clip, info, 1.0, tmp_path / "split").segments
+    joined = tmp_path / "joined.mp4"
+    concat_and_mux(segments, clip, joined, tmp_path / "work", layout=layout)
+    with av.open(str(joined)) as container:
+        stream = container.streams.video[0]
+        # The MP4's (pasp) and the picture's own (H.264's VUI), as players read them.
+        assert (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio) == (
+            Fraction(128, 117),
+            Fraction(128, 117),
+        )
+    packing = "side by side" if layout == "sbs" else "top and bottom"
+    assert [s.get("type") for s in stereo_side_data(joined)] == [packing]
+    assert count_video_frames(joined) == info.frames

@@ -2,6 +2,7 @@
 picture starts after its sound: how long they last, and where a part or a preview of them
 starts and ends, all counted on one timeline, the file's, as ffmpeg's -ss and a player count."""
 
+import itertools
 from pathlib import Path
 
 import av
@@ -9,11 +10,20 @@ import pytest
 
 from stereo_spot.domain import Part
 from stereo_spot.errors import InputRejected
+from stereo_spot.media.assemble import concat_and_mux, rewrap
 from stereo_spot.media.excerpt import cut_excerpt, cut_part, part_bounds
-from stereo_spot.media.probe import probe_source
+from stereo_spot.media.probe import probe_source, video_frame_times
 from stereo_spot.media.split import split_video
 from stereo_spot.settings import Settings
-from tests.media import ffmpeg, frame_numbers, make_numbered_clip, probe
+from tests.media import (
+    ffmpeg,
+    flashes_and_beeps,
+    frame_numbers,
+    joined_with_cat,
+    make_flash_and_beep_clip,
+    make_numbered_clip,
+    probe,
+)
 
 
 def _starting_at(numbered: Path, offset: float, path: Path) -> Path:
@@ -130,3 +140,48 @@ def test_a_preview_of_a_matroska_video_starting_late_comes_from_its_middle(tmp_p
     source = _starting_at(numbered, 10, tmp_path / "late.mkv")
     preview = cut_excerpt(source, probe_source(source, Settings()), 5.0, tmp_path / "p.mp4")
     assert frame_numbers(preview) == list(range(50, 175))
+
+
+@pytest.mark.parametrize("sound", ["aac", "mp2"])
+def test_a_recording_whose_timestamps_jump_converts_continuous_and_in_sync(tmp_path, sound):
+    # Two 2 s pieces joined with cat, the second's times 100 s on: ffmpeg and players read it
+    # as 4 s. The join once timed its segments by the raw times: a 102 s video, its picture
+    # frozen 98 s at the jump while the sound, read across it, went on.
+    piece = make_flash_and_beep_clip(tmp_path / "piece.mp4", seconds=2)
+    if sound != "aac":
+        piece = tmp_path / "piece.mkv"  # with MP2 sound, as DVB broadcasts it
+        ffmpeg("-i", str(tmp_path / "piece.mp4"), "-c:v", "copy", "-c:a", sound, str(piece))
+    source = joined_with_cat(piece, tmp_path / "recording.ts")
+    info = probe_source(source, Settings())
+    assert (info.frames, info.duration) == (100, pytest.approx(4.0, abs=0.001))
+
+    split = split_video(source, info, 1.0, tmp_path / "split")
+    result = tmp_path / "recording_LR.mp4"
+    concat_and_mux(split.segments, source, result, tmp_path / "join", layout="sbs")
+    results = [result]
+    if sound != "aac":
+        # Encoded to AAC in the MP4; a Matroska copy takes the source's own sound instead.
+        results.append(tmp_path / "recording_LR.mkv")
+        rewrap(result, results[-1], "matroska", "sbs", source=source)
+
+    flashes, beeps = flashes_and_beeps(source)  # read raw: each piece as it was recorded
+    recorded = [b - f for f, b in zip(flashes, beeps, strict=True)]
+    for converted in results:
+        times = video_frame_times(converted)
+        assert len(times) == 100
+        assert max(b - a for a, b in itertools.pairwise(times)) == pytest.approx(0.04, abs=0.001)
+        assert times[-1] + 0.04 - times[0] == pytest.approx(4.0, abs=0.001)
+        flashes, beeps = flashes_and_beeps(converted)
+        assert [f - flashes[0] for f in flashes] == pytest.approx([0, 1, 2, 3], abs=0.001)
+        # The sound keeps its place against the picture after the jump as before it: each
+        # beep as far from its flash as the source has it. (Read alone, the picture and the
+        # sound moved by their own steps at the jump, the sound 42 ms late after it.)
+        heard = [b - f for f, b in zip(flashes, beeps, strict=True)]
+        copied = probe(converted)["streams"][1]["codec_name"] == sound
+        if copied:
+            assert heard == pytest.approx(recorded, abs=0.001)
+        else:
+            # Encoded to AAC: 10 ms later throughout (MP2's decoder delay, 481 samples, before
+            # and after the jump alike).
+            assert heard == pytest.approx([heard[0]] * 4, abs=0.001)
+            assert heard == pytest.approx(recorded, abs=0.015)
