@@ -108,9 +108,9 @@ def written_whole(output: Path) -> Iterator[Path]:
 def run_image(args: argparse.Namespace) -> int:
     from inference_service.engines.classical import ClassicalEngine
 
+    params = stereo_params_from(args)  # a mistyped option is said before any reading
     refuse_unwritable_image(args.output)
     frame = read_rgb(args.input)
-    params = stereo_params_from(args)
     (packed,) = ClassicalEngine().convert([frame], Layout(args.layout), params)
     write_image(args.output, packed)
     say_written(args.output)

@@ -46,9 +46,11 @@ def add_stereo_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--anaglyph-mode",
         choices=[mode.value for mode in AnaglyphMode],
-        default=defaults.anaglyph_mode.value,
-        help="red-cyan glasses: dubois (least ghosting), color, half-color, gray; or Dubois' "
-        "mix for green-magenta or amber-blue glasses (default %(default)s)",
+        # None: not given, which any layout takes (given with another layout, it is refused).
+        default=None,
+        help="with --layout anaglyph, the glasses: red-cyan dubois (least ghosting), color, "
+        "half-color, gray; or Dubois' mix for green-magenta or amber-blue glasses (default "
+        f"{defaults.anaglyph_mode.value})",
     )
     parser.add_argument(
         "--edges-at-screen",
@@ -129,11 +131,18 @@ def add_part_options(parser: argparse.ArgumentParser) -> None:
 
 
 def stereo_params_from(args: argparse.Namespace) -> StereoParams:
+    if args.anaglyph_mode is not None and args.layout != Layout.ANAGLYPH.value:
+        # Taken and ignored, the user would look for green-magenta colours in a side by side.
+        raise InvalidOption(
+            f"--anaglyph-mode chooses the colours of --layout anaglyph; --layout {args.layout} "
+            "has none: leave --anaglyph-mode out, or convert with --layout anaglyph."
+        )
+    glasses = {"anaglyph_mode": args.anaglyph_mode} if args.anaglyph_mode else {}
     try:
         return StereoParams(
+            **glasses,
             divergence=args.divergence,
             convergence=args.convergence,
-            anaglyph_mode=args.anaglyph_mode,
             edges_at_screen=args.edges_at_screen,
             # The encoding options are convert's (an image verb writes no video).
             chroma=getattr(args, "chroma", "420"),

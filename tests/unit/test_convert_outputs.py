@@ -62,6 +62,19 @@ def test_an_anaglyph_for_other_glasses_is_named_for_them(tmp_path, videos, capsy
     )
 
 
+@pytest.mark.parametrize("verb", ["convert", "image"])
+def test_glasses_asked_for_a_layout_without_colours_are_refused(tmp_path, videos, capsys, verb):
+    # Taken and ignored, a side by side came out where green-magenta colours were looked for.
+    output = tmp_path / ("out.mp4" if verb == "convert" else "out.png")
+    argv = [verb, videos[0], "--layout", "sbs", "--anaglyph-mode", "green-magenta", "-o", output]
+    assert main(list(map(str, argv))) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "stereo-spot: --anaglyph-mode chooses the colours of --layout anaglyph; --layout sbs "
+        "has none: leave --anaglyph-mode out, or convert with --layout anaglyph."
+    )
+    assert not output.exists()
+
+
 def test_an_output_that_is_another_input_is_refused(tmp_path, videos, capsys):
     # a.mp4's anaglyph would be written to a_redcyan.mp4, which is the next input.
     made_earlier = tmp_path / "a_redcyan.mp4"
