@@ -126,8 +126,10 @@ def create_app(
     app.include_router(storage_routes.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
+    # async: answered on the event loop, while sync routes waiting on an unreachable store may
+    # hold every thread of Starlette's pool (40) for their timeouts' length.
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     _install_error_handlers(app)

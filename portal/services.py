@@ -434,11 +434,13 @@ def playback(storage: ObjectStorage, settings: Settings, job: Job) -> Playback:
 
 def download_name(job: Job) -> str:
     """``holiday_redcyan.mp4``, ``holiday_1m30s-2m00s_LR.mp4``: the layout tag tells players
-    how to show it, and the part's which part it is (as ``convert`` names its results)."""
+    how to show it, and the part's which part it is (as ``convert`` names its results). The stem
+    is cut where the whole would pass NAME_MAX_BYTES, so that the file can be saved."""
     stem = PurePath(job.source_name).stem if job.source_name else f"stereo-{job.job_id[:8]}"
     converted = part_converted(job)
     part = converted.filename_tag if converted else ""
-    return f"{stem}{part}{job.filename_tag}.mp4"
+    tail = f"{part}{job.filename_tag}.mp4"
+    return _cut_to_bytes(stem, NAME_MAX_BYTES - len(tail.encode())) + tail
 
 
 def cancel_job(
@@ -777,10 +779,32 @@ def delete_job(
     return deleted
 
 
+# The longest file name ext4, XFS and APFS take, in bytes of UTF-8 (NTFS's 255 UTF-16 units
+# are never fewer characters).
+NAME_MAX_BYTES = 255
+# An uploaded video's name is kept to this, which leaves a download's tags room: a part's
+# (_1h00m00s-1h30m00s) and a layout's (_3dh_LR, _greenmagenta), and a preview's _preview.
+SOURCE_NAME_MAX_BYTES = 200
+
+
 def _clean_name(name: str) -> str:
-    """Only the last path part of a browser-supplied file name, printable and short."""
+    """Only the last path part of a browser-supplied file name, printable, and at most
+    SOURCE_NAME_MAX_BYTES of UTF-8: a longer name loses the end of its stem, not its extension."""
     base = PurePath(name.replace("\\", "/")).name
-    return "".join(ch for ch in base if ch.isprintable())[:200]
+    printable = "".join(ch for ch in base if ch.isprintable())
+    if len(printable.encode()) <= SOURCE_NAME_MAX_BYTES:
+        return printable
+    suffix = PurePath(printable).suffix
+    if len(suffix.encode()) > 16:
+        suffix = ""  # a dot in the middle of a long name, not an extension
+    stem = printable.removesuffix(suffix)
+    return _cut_to_bytes(stem, SOURCE_NAME_MAX_BYTES - len(suffix.encode())) + suffix
+
+
+def _cut_to_bytes(text: str, limit: int) -> str:
+    """The longest start of ``text`` whose UTF-8 takes at most ``limit`` bytes, never half a
+    character."""
+    return text.encode()[: max(limit, 0)].decode("utf-8", "ignore")
 
 
 def _on_this_disk(storage: ObjectStorage, key: str) -> Path | None:

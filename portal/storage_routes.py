@@ -28,6 +28,7 @@ from stereo_spot import keys
 from stereo_spot.domain import JobStatus
 from stereo_spot.errors import InvalidKey, JobNotFound, ObjectNotFound
 from stereo_spot.jobs import status_said
+from stereo_spot.storage.disposition import content_disposition
 from stereo_spot.storage.multipart import MAX_PART_BYTES, MAX_PARTS, UploadFull
 from stereo_spot.storage.signing import (
     SignatureRejected,
@@ -198,12 +199,15 @@ async def download(
     if not path.is_file():
         raise HTTPException(404, "There is no such file.")
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    headers = {"Cache-Control": "private, max-age=300"}
+    if filename:
+        # As S3's presigned download names it: the exact name, and an ASCII one beside it.
+        headers["Content-Disposition"] = content_disposition(filename)
     return FileResponse(
         path,
         media_type=media_type,
-        filename=filename,
         content_disposition_type="attachment" if filename else "inline",
-        headers={"Cache-Control": "private, max-age=300"},
+        headers=headers,
     )
 
 

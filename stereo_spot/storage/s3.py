@@ -9,12 +9,10 @@ it (:class:`~stereo_spot.errors.StoreUnavailable`, see ``stereo_spot.aws_errors`
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
@@ -37,6 +35,7 @@ from stereo_spot.errors import (
 )
 from stereo_spot.keys import parse_uri, validate_key
 from stereo_spot.storage import UploadTarget
+from stereo_spot.storage.disposition import content_disposition
 from stereo_spot.storage.multipart import MAX_PARTS, UploadedPart, upload_gone
 
 if TYPE_CHECKING:
@@ -58,12 +57,26 @@ _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 # files go up in parts (start_multipart_upload).
 POST_MAX_BYTES = 5 * 1024**3
 _REJECTED_UPLOAD_CODES = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall"})
-_UNSAFE_FILENAME_CHARS = re.compile(r'[\x00-\x1f\x7f"\\/;]')
 
 
 def s3_client_config() -> Config:
-    """Signature v4 and botocore's standard retry mode (backoff on throttling and 5xx)."""
-    return Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5})
+    """Signature v4, botocore's standard retry mode (backoff on throttling and 5xx), three tries
+    in all, and timeouts of seconds rather than botocore's 60 s each (dynamodb_client_config
+    says why).
+
+    The read timeout is per socket read, not per request: a streamed GET of any size only has to
+    get some bytes every 15 s, and CompleteMultipartUpload and CopyObject answer 200 at once and
+    send spaces while they work (as S3's API reference says of both); a copy past 64 MiB goes as
+    16 MiB UploadPartCopy parts (TRANSFER_CONFIG). 3 tries x 15 s + at most 3 s of backoff is
+    48 s at worst, under an ALB's 60 s. urllib3 keeps the connect timeout on the socket while it
+    sends a body, so 5 s (not 3) is how long an upload's part may make no progress at all.
+    """
+    return Config(
+        signature_version="s3v4",
+        connect_timeout=5,
+        read_timeout=15,
+        retries={"mode": "standard", "total_max_attempts": 3},
+    )
 
 
 @reports_unavailable
@@ -348,15 +361,6 @@ def _upload_errors(upload_id: str) -> Iterator[None]:
             message = error.response.get("Error", {}).get("Message") or code
             raise UploadRejected(f"The upload cannot be completed: {message}") from None
         raise
-
-
-def content_disposition(filename: str) -> str:
-    """``attachment`` with an ASCII fallback name and the exact UTF-8 name (RFC 6266/5987)."""
-    name = _UNSAFE_FILENAME_CHARS.sub("_", filename).strip() or "download"
-    ascii_name = name.encode("ascii", "replace").decode("ascii").replace("?", "_")
-    if ascii_name == name:
-        return f'attachment; filename="{name}"'
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _is_missing(error: ClientError) -> bool:
