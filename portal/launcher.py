@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import queue
+import secrets
+import socket
 import threading
 import time
+from dataclasses import replace
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from stereo_spot.domain import LOCAL_RUN_PREFIX, Job, JobStatus
@@ -25,7 +30,7 @@ from stereo_spot.errors import (
     StoreUnavailable,
     TransitionConflict,
 )
-from stereo_spot.jobs import LEFT_PART_WAY, JobStore, left_part_way, left_queued
+from stereo_spot.jobs import LEFT_PART_WAY, JobStore, RunnerLease, left_part_way, left_queued
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +85,29 @@ class LocalRuns(Protocol):
 # How often the job of the run in progress is read to see whether another process cancelled it.
 CANCEL_POLL_SECONDS = 1.0
 
+# The job store's runner lease (JobStore.hold_runner_lease) is renewed this often, and taken
+# over from a holder that has not renewed it for LEASE_STALE_SECONDS: one killed, or cut off
+# from the store for that long. Four renewals missed, not one slow request.
+LEASE_RENEW_SECONDS = 15.0
+LEASE_STALE_SECONDS = 60.0
+
+
+class RunnerTaken(StereoSpotError):
+    """Another portal with a local runner holds the job store's runner lease: two would each
+    resume and run the other's jobs (the same job converted twice at once)."""
+
+
+def runner_taken_sentence(holder: RunnerLease, now: float) -> str:
+    """Why a second portal with a local runner does not start, naming the one that runs."""
+    where = f", data folder {holder.data_dir}" if holder.data_dir else ""
+    ago = max(0.0, now - holder.renewed_at)
+    return (
+        f"Another Stereo-Spot portal runs this job store's conversions with its local runner "
+        f"(process {holder.pid} on {holder.host}{where}, its claim renewed {ago:.0f} s ago): "
+        "use that one or stop it first, or run several portals over one table with Kubeflow "
+        "Pipelines (STEREO_SPOT_KFP_HOST), which need no local runner."
+    )
+
 
 class LocalRunLauncher:
     """Drains queued jobs one at a time on a worker thread.
@@ -89,11 +117,26 @@ class LocalRunLauncher:
     failed (the runner records the reason; this marks it if the runner could not) and the worker
     goes on with the next job. A run whose job is cancelled, here or by another process, is
     stopped within a second or so.
+
+    It runs every job of its store that is queued or was left part-way, so it is the store's
+    only one: it holds the store's runner lease from ``start`` to ``release`` (a second
+    launcher's start is refused, naming this one), renewing it on a thread of its own.
+    ``data_dir`` is where its runs' files are, for the refused one to name.
     """
 
-    def __init__(self, jobs: JobStore, runs: LocalRuns) -> None:
+    def __init__(self, jobs: JobStore, runs: LocalRuns, data_dir: Path | None = None) -> None:
         self._jobs = jobs
         self._runs = runs
+        self._lease = RunnerLease(
+            token=secrets.token_urlsafe(16),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            data_dir=str(data_dir) if data_dir is not None else "",
+            renewed_at=0.0,
+        )
+        self._lease_lock = threading.Lock()  # a renewal and the release never cross
+        self._lease_held = False  # granted once: there is something to give up
+        self._lease_given_up = False
         self._running: str | None = None
         self._stops_asked: set[str] = set()  # running jobs whose run was told to stop
         self._queue: queue.Queue[str | None] = queue.Queue()
@@ -105,18 +148,84 @@ class LocalRunLauncher:
         self._thread: threading.Thread | None = None
 
     def start(self) -> LocalRunLauncher:
-        """Start the worker and queue the jobs a previous start left part-way or queued (oldest
-        first). A job store that cannot be read (its table missing, its endpoint down) raises
-        StoreUnavailable here, so that a portal refuses to start, saying so, rather than
-        listening with every page failing."""
+        """Take the job store's runner lease, start the worker and queue the jobs a previous
+        start left part-way or queued (oldest first). Another launcher holding the lease raises
+        RunnerTaken naming it. A job store that cannot be read (its table missing, its endpoint
+        down) raises StoreUnavailable here, so that a portal refuses to start, saying so, rather
+        than listening with every page failing."""
         if self._thread is None:
-            for job in [*left_part_way(self._jobs), *left_queued(self._jobs)]:
-                self.submit(job.job_id)
+            held = self._renew_lease()
+            if held.token != self._lease.token:
+                raise RunnerTaken(runner_taken_sentence(held, time.time()))
+            self._lease_held = True
+            try:
+                for job in [*left_part_way(self._jobs), *left_queued(self._jobs)]:
+                    self.submit(job.job_id)
+            except BaseException:
+                self.release()
+                raise
+            threading.Thread(
+                target=self._keep_lease, name="stereo-spot-runner-lease", daemon=True
+            ).start()
             self._thread = threading.Thread(
                 target=self._work, name="stereo-spot-local-runner", daemon=True
             )
             self._thread.start()
         return self
+
+    def _renew_lease(self) -> RunnerLease:
+        """Take or renew the lease; the lease held now (another's when refused)."""
+        self._lease = replace(self._lease, renewed_at=time.time())
+        return self._jobs.hold_runner_lease(self._lease, LEASE_STALE_SECONDS)
+
+    def _keep_lease(self) -> None:
+        """Renew the lease until it is released. A store that does not answer is asked again
+        at the next turn (the lease lapses only after LEASE_STALE_SECONDS); a lease another
+        launcher took meanwhile (this one was cut off for that long) stops this one's runs,
+        which that one resumes."""
+        while not self._stopping.wait(LEASE_RENEW_SECONDS):
+            with self._lease_lock:
+                if self._lease_given_up:
+                    return
+                try:
+                    held = self._renew_lease()
+                except Exception as error:  # the store answers a later turn
+                    log.warning("The runner lease could not be renewed: %s", error)
+                    continue
+                if held.token == self._lease.token:
+                    continue
+                self._lease_given_up = True
+            log.error(
+                "Another portal took over this job store's runs; this one runs no more jobs: %s",
+                runner_taken_sentence(held, time.time()),
+            )
+            self._give_up_runs()
+            return
+
+    def _give_up_runs(self) -> None:
+        """Take no more jobs and stop the run in progress, leaving its job as it is for the
+        lease's new holder to resume."""
+        self._stopping.set()
+        self._queue.put(None)
+        with self._lock:
+            running = self._running
+        if running is not None:
+            self._stop_run(running)
+
+    def release(self) -> None:
+        """Give the job store's runner lease up, for another portal to start: once ``stop``
+        was called and the run in progress, if any, was stopped (its job is then resumed by
+        whichever portal starts next)."""
+        self._stopping.set()
+        with self._lease_lock:
+            if self._lease_given_up or not self._lease_held:
+                self._lease_given_up = True
+                return
+            self._lease_given_up = True
+        try:
+            self._jobs.release_runner_lease(self._lease.token)
+        except Exception as error:  # it lapses after LEASE_STALE_SECONDS
+            log.warning("The runner lease could not be given up: %s", error)
 
     def submit(self, job_id: str) -> str:
         with self._lock:
@@ -171,11 +280,14 @@ class LocalRunLauncher:
             return dict(self._run_ids)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop taking jobs. A run in progress is not interrupted (the thread is a daemon)."""
+        """Stop taking jobs. A run in progress is not interrupted (the thread is a daemon); once
+        none is (the worker has ended within ``timeout``), the runner lease is given up too."""
         self._stopping.set()
         self._queue.put(None)
         if self._thread is not None:
             self._thread.join(timeout)
+            if not self._thread.is_alive():
+                self.release()
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until nothing is waiting or running (for tests and orderly shutdown)."""

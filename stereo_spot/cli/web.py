@@ -224,8 +224,10 @@ def launcher_from(
     from portal.launcher import LocalRunLauncher
 
     runs = ChildProcessRuns(settings, jobs, model_server)
-    launcher = LocalRunLauncher(jobs, runs)
-    # Closed in reverse: stop taking jobs first, then stop the one running.
+    launcher = LocalRunLauncher(jobs, runs, settings.data_dir)
+    # Closed in reverse: stop taking jobs first, then stop the one running, then give up the
+    # job store's runner lease (another portal may resume that run's job from then on).
+    stack.callback(launcher.release)
     stack.callback(runs.terminate)
     stack.callback(launcher.stop)
     return launcher.start()

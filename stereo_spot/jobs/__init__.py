@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from stereo_spot import keys
 from stereo_spot.domain import CANCELLED, Job, JobStatus
-from stereo_spot.errors import JobBusy, JobNotFound, NothingToCancel
+from stereo_spot.errors import InvalidKey, JobBusy, JobNotFound, NothingToCancel
 from stereo_spot.storage import ObjectStorage
 
 
@@ -21,6 +21,20 @@ from stereo_spot.storage import ObjectStorage
 class JobPage:
     jobs: list[Job]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class RunnerLease:
+    """A job store's one local runner: the portal that resumes and runs its jobs on its own
+    machine. Two such portals over one store would each resume the other's jobs (docs/AWS.md),
+    so a starting one holds this lease while it runs, renewing it; ``token`` is unique to one
+    start, the rest says who holds it to whoever is refused."""
+
+    token: str
+    host: str
+    pid: int
+    data_dir: str
+    renewed_at: float  # seconds since the epoch, by the holder's clock
 
 
 @runtime_checkable
@@ -57,6 +71,17 @@ class JobStore(Protocol):
     def delete(self, job_id: str) -> None:
         """Forget the job (its media are deleted separately)."""
 
+    def hold_runner_lease(self, lease: RunnerLease, stale_after: float) -> RunnerLease:
+        """Take or renew the store's one runner lease for ``lease.token``, in one atomic step:
+        granted when nobody holds it, when ``lease.token`` does, or when its holder renewed it
+        more than ``stale_after`` seconds before ``lease.renewed_at`` (it was killed). Returns
+        the lease held now: ``lease`` when granted, else the other holder's. The lease is no
+        job: no listing shows it. A store that only one portal can open with a runner (SQLite,
+        in the data folder that portal claims) grants it always."""
+
+    def release_runner_lease(self, token: str) -> None:
+        """Give the runner lease up if ``token`` holds it; nothing otherwise."""
+
 
 # list_all is newest first and bounded; this is how many past jobs a restart, or a search by the
 # start of an id, looks through.
@@ -83,8 +108,9 @@ def find(jobs: JobStore, id_or_prefix: str) -> Job:
     """The job with this id, or the one job whose id starts with it (ids are 32 characters;
     people type the first few). Raises JobNotFound naming the candidates when several match."""
     try:
-        return jobs.get(id_or_prefix)
-    except JobNotFound:
+        # What is no job id is no job: the store's runner lease is kept under such a key.
+        return jobs.get(keys.validate_job_id(id_or_prefix))
+    except (JobNotFound, InvalidKey):
         if len(id_or_prefix) < SHORTEST_ID_PREFIX:
             raise JobNotFound(
                 f"There is no job '{id_or_prefix}'; name a job by its id, or by at least "

@@ -9,6 +9,9 @@ Table (created by Terraform, or ``stereo-spot aws-init`` for development; see do
   projection ALL). Only completed jobs carry ``completed_at``, so the index is sparse;
 * GSI ``status-created_at`` (partition ``status``, sort ``created_at``, projection ALL): every
   job, for the lists of jobs by status (the portal's "not finished").
+* one item that is no job, under ``job_id`` ``#runner-lease``: which portal runs the jobs with
+  its local runner (:meth:`DynamoJobStore.hold_runner_lease`). It has no ``status``, so neither
+  index holds it, and the scan of ``list_all`` leaves it out.
 
 Every write is one conditional request, so concurrent pipeline tasks cannot undo each other: a
 status change names the statuses it may come from (``#status IN (...)``), a segment is counted only
@@ -36,14 +39,22 @@ from stereo_spot.aws_errors import (
     service_fault_sentence,
 )
 from stereo_spot.domain import Job, JobStatus, can_transition, utc_now
-from stereo_spot.errors import InvalidKey, JobNotFound, StoreNotReady, TransitionConflict
-from stereo_spot.jobs import JobPage, cursors
+from stereo_spot.errors import (
+    InvalidKey,
+    JobNotFound,
+    StoreNotReady,
+    StoreUnavailable,
+    TransitionConflict,
+)
+from stereo_spot.jobs import JobPage, RunnerLease, cursors
 
 if TYPE_CHECKING:
     from stereo_spot.settings import Settings
 
 COMPLETED_INDEX = "status-completed_at"
 CREATED_INDEX = "status-created_at"
+# The key of the runner lease's item: no job id ("#" is not in one), so no job can take it.
+RUNNER_LEASE_KEY = "#runner-lease"
 # Attributes the store keeps beside the Job fields.
 _STORE_ATTRIBUTES = ("done_segments", "expires_at")
 _NON_FINAL = tuple(status for status in JobStatus if not status.is_final)
@@ -53,7 +64,22 @@ _deserializer = TypeDeserializer()
 
 
 def dynamodb_client_config() -> Config:
-    return Config(retries={"mode": "standard", "max_attempts": 5})
+    """Timeouts that give up in seconds, not botocore's 60 s each, and three tries in all.
+
+    An endpoint that accepts and never answers (a partition, a stopped moto) cost 6 tries (the
+    first and max_attempts=5 retries) x 60 s, six minutes, before the portal's 503, while each
+    waiting request held one of the 40 threads of its sync routes. DynamoDB answers in
+    milliseconds, so 10 s of silence is an outage: 3 x 10 s + at most 1 + 2 s of backoff is 33 s
+    at worst, under an ALB's 60 s idle timeout; a dropped SYN, 3 x 3 s + 3 s. A refused
+    connection now fails after those 3 s of backoff (the 5 retries waited up to 31 s): a
+    pipeline's convert steps ride out a longer outage by their KFP retries (10, 20, 40 s), which
+    each try's quicker failure now reaches.
+    """
+    return Config(
+        connect_timeout=3,
+        read_timeout=10,
+        retries={"mode": "standard", "total_max_attempts": 3},
+    )
 
 
 def allowed_predecessors(status: JobStatus) -> tuple[JobStatus, ...]:
@@ -221,7 +247,9 @@ class DynamoJobStore:
         # An operator's listing: a full scan, sorted here (DynamoDB has no table-wide order).
         jobs: list[Job] = []
         for page in self.client.get_paginator("scan").paginate(TableName=self.table_name):
-            jobs.extend(_job_from_item(item) for item in page.get("Items", []))
+            jobs.extend(
+                _job_from_item(item) for item in page.get("Items", []) if _is_job_item(item)
+            )
         jobs.sort(key=lambda job: job.created_at, reverse=True)
         return jobs[:limit]
 
@@ -316,6 +344,51 @@ class DynamoJobStore:
             if _condition_failed(error):
                 raise JobNotFound(f"There is no job '{job_id}'.") from None
             raise
+
+    # -- the runner lease -----------------------------------------------------------------------
+
+    def hold_runner_lease(self, lease: RunnerLease, stale_after: float) -> RunnerLease:
+        # One conditional put takes, renews or takes over the lease; when refused, the holder is
+        # read. A holder that let go between the two is asked again.
+        for _ in range(3):
+            try:
+                self.client.put_item(
+                    TableName=self.table_name,
+                    Item=_lease_item(lease),
+                    ConditionExpression=(
+                        "attribute_not_exists(job_id) OR lease_token = :token"
+                        " OR renewed_at < :stale_before"
+                    ),
+                    ExpressionAttributeValues={
+                        ":token": {"S": lease.token},
+                        ":stale_before": {"N": repr(lease.renewed_at - stale_after)},
+                    },
+                )
+                return lease
+            except ClientError as error:
+                if not _condition_failed(error):
+                    raise
+            response = self.client.get_item(
+                TableName=self.table_name, Key=_key(RUNNER_LEASE_KEY), ConsistentRead=True
+            )
+            if "Item" in response:
+                return _lease_from_item(response["Item"])
+        raise StoreUnavailable(
+            f"The runner lease in the DynamoDB table {self.table_name} changes hands too often "
+            "to be taken; try again."
+        )
+
+    def release_runner_lease(self, token: str) -> None:
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key=_key(RUNNER_LEASE_KEY),
+                ConditionExpression="lease_token = :token",
+                ExpressionAttributeValues={":token": {"S": token}},
+            )
+        except ClientError as error:
+            if not _condition_failed(error):  # another holds it, or nobody: nothing to give up
+                raise
 
     def _conditional_set(
         self,
@@ -457,6 +530,33 @@ def _completed_start_key(cursor: str) -> dict[str, Any]:
     if fields["status"] != JobStatus.COMPLETED.value:
         raise InvalidKey("That page cursor is not valid.")
     return {name: {"S": value} for name, value in fields.items()}
+
+
+def _is_job_item(item: dict[str, Any]) -> bool:
+    """Whether a scanned item is a job: every job has a status; the runner lease has none, so
+    neither index holds it either."""
+    return "status" in item
+
+
+def _lease_item(lease: RunnerLease) -> dict[str, Any]:
+    return {
+        **_key(RUNNER_LEASE_KEY),
+        "lease_token": {"S": lease.token},
+        "lease_host": {"S": lease.host},
+        "lease_pid": {"N": str(lease.pid)},
+        "lease_data_dir": {"S": lease.data_dir},
+        "renewed_at": {"N": repr(lease.renewed_at)},
+    }
+
+
+def _lease_from_item(item: dict[str, Any]) -> RunnerLease:
+    return RunnerLease(
+        token=item["lease_token"]["S"],
+        host=item["lease_host"]["S"],
+        pid=int(item["lease_pid"]["N"]),
+        data_dir=item["lease_data_dir"]["S"],
+        renewed_at=float(item["renewed_at"]["N"]),
+    )
 
 
 def _created_position(item: dict[str, Any]) -> tuple[str, str]:

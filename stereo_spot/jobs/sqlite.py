@@ -25,7 +25,7 @@ from stereo_spot.disk_space import (
 )
 from stereo_spot.domain import Job, JobStatus, can_transition, utc_now
 from stereo_spot.errors import JobNotFound, StoreUnavailable, TransitionConflict
-from stereo_spot.jobs import JobPage, cursors
+from stereo_spot.jobs import JobPage, RunnerLease, cursors
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -243,6 +243,16 @@ class SqliteJobStore:
                 "SELECT body FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)
             ).fetchall()
         return [Job.model_validate_json(body) for (body,) in rows]
+
+    def hold_runner_lease(self, lease: RunnerLease, stale_after: float) -> RunnerLease:
+        # Granted always: only the portal that claims the store's data folder opens it with a
+        # runner (stereo_spot.cli.data_folder_claim), and the kernel lets go of that claim when
+        # its holder ends, however it ends; a lease kept here too would hold off the next
+        # start for a minute after a killed one.
+        return lease
+
+    def release_runner_lease(self, token: str) -> None:
+        pass  # nothing was kept
 
     def delete(self, job_id: str) -> None:
         with self._write() as db:
