@@ -39,7 +39,7 @@ def chunk_op(
     from stereo_spot.settings import Settings
     from stereo_spot.wiring import job_store_from, storage_from
 
-    settings = Settings()
+    settings = Settings().for_pipeline_steps()
     # The run's settings, checked against the job's record before anything is split.
     asked = {
         "divergence": divergence,
@@ -80,7 +80,7 @@ def convert_op(
     from stereo_spot.settings import Settings
     from stereo_spot.wiring import job_store_from, storage_from
 
-    settings = Settings()
+    settings = Settings().for_pipeline_steps()
     params = {
         "divergence": divergence,
         "convergence": convergence,
@@ -110,7 +110,7 @@ def reassemble_op(
     from stereo_spot.settings import Settings
     from stereo_spot.wiring import job_store_from, storage_from
 
-    settings = Settings()
+    settings = Settings().for_pipeline_steps()
     storage = storage_from(settings)
     figures = reassemble_job(job_id, source_uri, storage, job_store_from(settings))
     for name, value in figures.items():
@@ -128,7 +128,7 @@ def finalize_op(job_id: str, status: dsl.PipelineTaskFinalStatus) -> str:
     from stereo_spot.settings import Settings
     from stereo_spot.wiring import job_store_from, storage_from
 
-    settings = Settings()
+    settings = Settings().for_pipeline_steps()
     return finalize_job(
         job_id, status.state, status.error_message or "",
         job_store_from(settings), storage_from(settings),

@@ -151,7 +151,8 @@ def stereo_pipeline(
             engine=engine,
         )
         # No KFP retries for chunk and reassemble: their faults are bad input (retrying only
-        # delays the reason by the backoff) or storage, which the storage clients retry.
+        # delays the reason by the backoff) or storage, whose clients the steps build to try
+        # each request PIPELINE_STORE_TRIES times (Settings.for_pipeline_steps).
         _configure(chunk, "split into segments", "1", "2Gi")
         with dsl.ParallelFor(chunk.output, parallelism=PARALLELISM, name="segments") as segment:
             convert = convert_op(

@@ -14,6 +14,11 @@ from stereo_spot.domain import EngineName
 # is larger with AuthorizationQueryParametersError). Held to on every backend, so that a setting
 # that works on the local one does not break the day the portal moves to S3.
 MAX_SIGNED_URL_SECONDS = 7 * 24 * 3600
+# The least tries of a store request in the pipeline's steps: with botocore's backoff (up to 1,
+# 2, 4, 8, 16, 20, 20 s between them) a store refusing connections for about a minute is ridden
+# out, as the store clients' 5 retries (up to 31 s) rode out half a minute before requests were
+# held to 3 tries for the pages' sake.
+PIPELINE_STORE_TRIES = 8
 
 
 def _default_data_dir() -> Path:
@@ -42,6 +47,11 @@ class Settings(BaseSettings):
     # Knative's timeouts, which say the same); a full-size diffusion model on this machine's CPU
     # (STEREO_SPOT_ALLOW_CPU_DIFFUSION) takes hours a segment, and needs more.
     segment_timeout_seconds: float = Field(default=3600.0, gt=0, allow_inf_nan=False)
+    # Tries of each DynamoDB or S3 request (botocore's standard mode, with backoff between them):
+    # 3 keeps a page's answer under a load balancer's 60 s when a store stops answering. The
+    # pipeline's steps, which no browser waits on, take at least PIPELINE_STORE_TRIES
+    # (:meth:`for_pipeline_steps`), to ride out a store that refuses connections for a minute.
+    store_tries: int = Field(default=3, ge=1, le=20)
     # Checked here, not when a model server fails to build it: a job made for an engine that
     # does not exist could never be converted, not even once the variable was put right.
     engine: EngineName = "classical"
@@ -134,6 +144,13 @@ class Settings(BaseSettings):
         """kfp.local's pipeline root and scratch space for local runs."""
         return self.data_dir / "runs"
 
+    def for_pipeline_steps(self) -> Settings:
+        """These settings as a pipeline step uses them: its store requests are tried at least
+        :data:`PIPELINE_STORE_TRIES` times (a step fails its job on a store fault, and nobody
+        waits on its answer as a page's visitor does)."""
+        tries = max(self.store_tries, PIPELINE_STORE_TRIES)
+        return self.model_copy(update={"store_tries": tries})
+
     def as_environment(self) -> dict[str, str]:
         """The variables that reproduce these settings in a child process."""
         env = {
@@ -144,6 +161,7 @@ class Settings(BaseSettings):
             "STEREO_SPOT_MODEL_NAME": self.model_name,
             "STEREO_SPOT_MODEL_WAIT_SECONDS": f"{self.model_wait_seconds:g}",
             "STEREO_SPOT_SEGMENT_TIMEOUT_SECONDS": f"{self.segment_timeout_seconds:g}",
+            "STEREO_SPOT_STORE_TRIES": str(self.store_tries),
             "STEREO_SPOT_ENGINE": self.engine,
         }
         optional = {

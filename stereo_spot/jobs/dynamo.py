@@ -63,22 +63,22 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-def dynamodb_client_config() -> Config:
-    """Timeouts that give up in seconds, not botocore's 60 s each, and three tries in all.
+def dynamodb_client_config(tries: int = 3) -> Config:
+    """Timeouts that give up in seconds, not botocore's 60 s each, and ``tries`` in all (3 by
+    default, ``Settings.store_tries``; the pipeline's steps take more, ``for_pipeline_steps``).
 
     An endpoint that accepts and never answers (a partition, a stopped moto) cost 6 tries (the
     first and max_attempts=5 retries) x 60 s, six minutes, before the portal's 503, while each
     waiting request held one of the 40 threads of its sync routes. DynamoDB answers in
     milliseconds, so 10 s of silence is an outage: 3 x 10 s + at most 1 + 2 s of backoff is 33 s
     at worst, under an ALB's 60 s idle timeout; a dropped SYN, 3 x 3 s + 3 s. A refused
-    connection now fails after those 3 s of backoff (the 5 retries waited up to 31 s): a
-    pipeline's convert steps ride out a longer outage by their KFP retries (10, 20, 40 s), which
-    each try's quicker failure now reaches.
+    connection now fails after those 3 s of backoff (the 5 retries waited up to 31 s), so the
+    pipeline's steps try more often (PIPELINE_STORE_TRIES).
     """
     return Config(
         connect_timeout=3,
         read_timeout=10,
-        retries={"mode": "standard", "total_max_attempts": 3},
+        retries={"mode": "standard", "total_max_attempts": tries},
     )
 
 
@@ -99,7 +99,8 @@ class DynamoJobStore:
     def from_settings(cls, settings: Settings) -> DynamoJobStore:
         import boto3
 
-        client = boto3.session.Session().client("dynamodb", config=dynamodb_client_config())
+        config = dynamodb_client_config(settings.store_tries)
+        client = boto3.session.Session().client("dynamodb", config=config)
         return cls(settings.jobs_table, client)
 
     def _unavailable(self, fault: BaseException) -> str | None:

@@ -59,9 +59,9 @@ POST_MAX_BYTES = 5 * 1024**3
 _REJECTED_UPLOAD_CODES = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall"})
 
 
-def s3_client_config() -> Config:
-    """Signature v4, botocore's standard retry mode (backoff on throttling and 5xx), three tries
-    in all, and timeouts of seconds rather than botocore's 60 s each (dynamodb_client_config
+def s3_client_config(tries: int = 3) -> Config:
+    """Signature v4, botocore's standard retry mode (backoff on throttling and 5xx), ``tries``
+    in all (3 by default, ``Settings.store_tries``; more in the pipeline's steps), and timeouts of seconds rather than botocore's 60 s each (dynamodb_client_config
     says why).
 
     The read timeout is per socket read, not per request: a streamed GET of any size only has to
@@ -75,7 +75,7 @@ def s3_client_config() -> Config:
         signature_version="s3v4",
         connect_timeout=5,
         read_timeout=15,
-        retries={"mode": "standard", "total_max_attempts": 3},
+        retries={"mode": "standard", "total_max_attempts": tries},
     )
 
 
@@ -89,7 +89,8 @@ class S3Storage:
     def from_settings(cls, settings: Settings) -> S3Storage:
         import boto3
 
-        return cls(settings.bucket, boto3.session.Session().client("s3", config=s3_client_config()))
+        config = s3_client_config(settings.store_tries)
+        return cls(settings.bucket, boto3.session.Session().client("s3", config=config))
 
     def _unavailable(self, fault: BaseException) -> str | None:
         """The sentence for a fault no method handled (``reports_unavailable``)."""
