@@ -136,11 +136,12 @@ LEFT_PART_WAY = (JobStatus.CHUNKING, JobStatus.PROCESSING, JobStatus.REASSEMBLIN
 def left_part_way(jobs: JobStore) -> list[Job]:
     """The portal's jobs whose local run stopped part-way, oldest first: a restarted local
     launcher resumes them (the segments already converted are reused). A cluster's runs go
-    on without the portal, so only the local launcher asks."""
+    on without the portal, so only the local launcher asks, and a job a Kubeflow run runs is
+    not its to resume (a portal over a table a cluster's portals also use)."""
     return [
         job
         for job in reversed(jobs.list_all(limit=RESUME_SCAN_LIMIT))
-        if job.status in LEFT_PART_WAY and not job.output_path
+        if job.status in LEFT_PART_WAY and not job.output_path and not job.run_on_a_cluster
     ]
 
 

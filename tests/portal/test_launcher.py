@@ -71,3 +71,18 @@ def test_a_run_the_portal_left_part_way_is_resumed_and_a_convert_job_is_not(jobs
 
     assert jobs.get(part_way).status is JobStatus.FAILED  # it ran (and failed: no model server)
     assert jobs.get(of_a_convert).status is JobStatus.QUEUED
+
+
+def test_a_job_a_kubeflow_run_converts_is_not_resumed_here(jobs, settings):
+    # A portal with the local runner over a table a cluster's portals also use: the cluster's
+    # run goes on without it, and resumed here the job was converted twice at once.
+    on_the_cluster = _queued(jobs)
+    jobs.transition(on_the_cluster, JobStatus.CHUNKING)
+    jobs.transition(on_the_cluster, JobStatus.PROCESSING)
+    jobs.update(on_the_cluster, run_id="9a1f0c2e-kfp-run")
+
+    launcher = LocalRunLauncher(jobs, ChildProcessRuns(settings, jobs)).start()
+    assert launcher.wait_idle(timeout=30)
+    launcher.stop()
+
+    assert jobs.get(on_the_cluster).status is JobStatus.PROCESSING
