@@ -105,8 +105,9 @@ def convert_segment(
                     raise SegmentFailed(reason) from None
                 delay = delays.pop(0)
                 log.warning(
-                    "job %s segment %d: %s; asking again in %g s", job_id, index, unavailable, delay
-                )
+                    "job %s segment %d: %s; asking again in %g s",
+                    job_id, index, str(unavailable).rstrip("."), delay,
+                )  # fmt: skip
                 jobs.update(job_id, error=str(unavailable))  # what a stopped run would say
                 time.sleep(delay)
                 if _job_has_failed(jobs, job_id, index):
