@@ -201,7 +201,7 @@ class _Conversion:
         from stereo_spot.media.excerpt import cut_preview
         from stereo_spot.media.probe import probe_source
 
-        with contextlib.ExitStack() as stack, self._picture_pointed_to_image(source):
+        with contextlib.ExitStack() as stack, self._picture_pointed_to_image(source, output):
             within = whole = None
             name = source.name
             if self.preview:
@@ -241,24 +241,38 @@ class _Conversion:
             raise
 
     @contextlib.contextmanager
-    def _picture_pointed_to_image(self, source: Path) -> Iterator[None]:
-        """A still picture refused as no video, said with the command that turns it into 3D:
-        a note beside the refusal, which stays the one sentence the job records and the portal
-        shows (its users have no command line)."""
+    def _picture_pointed_to_image(self, source: Path, output: Path) -> Iterator[None]:
+        """A still picture refused as no video, said with the command that turns it into 3D as
+        asked (the layout and stereo options given, beside the planned output, as a PNG): a note
+        beside the refusal, which stays the one sentence the job records and the portal shows
+        (its users have no command line)."""
         from stereo_spot.media.probe import StillPicture
 
         try:
             yield
         except StillPicture:
-            output = default_output(source, self.layout, anaglyph_mode=self.params.anaglyph_mode)
-            layout = "" if self.layout is Layout.ANAGLYPH else f" --layout {self.layout.value}"
-            command = shlex.join(["stereo-spot", "image", str(source)])
             print(
-                f"note: {source} is a picture; turn it into 3D with: {command}{layout} -o "
-                f"{shlex.quote(str(output.with_suffix('.png')))}",
+                f"note: {source} is a picture; turn it into 3D with: "
+                f"{shlex.join(self._image_command(source, output.with_suffix('.png')))}",
                 file=sys.stderr,
             )
             raise
+
+    def _image_command(self, source: Path, output: Path) -> list[str]:
+        """``stereo-spot image`` with this conversion's layout and stereo options, where they
+        are not the defaults."""
+        defaults, params = StereoParams(), self.params
+        command = ["stereo-spot", "image", str(source)]
+        if self.layout is not Layout.ANAGLYPH:
+            command += ["--layout", self.layout.value]
+        elif params.anaglyph_mode is not defaults.anaglyph_mode:
+            command += ["--anaglyph-mode", params.anaglyph_mode.value]
+        for name in ("divergence", "convergence"):
+            if getattr(params, name) != getattr(defaults, name):
+                command += [f"--{name}", f"{getattr(params, name):g}"]
+        if params.edges_at_screen:
+            command.append("--edges-at-screen")
+        return [*command, "-o", str(output)]
 
     def named_after_the_part(
         self, source: Path, planned: Path, started: _Started, taken: set[Path]

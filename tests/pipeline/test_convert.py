@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -846,20 +847,39 @@ def test_a_preview_is_named_as_one_in_its_job_the_list_and_its_download(embedded
     assert download_name(job) == "long5_preview_redcyan.mp4"
 
 
-def test_a_still_picture_is_refused_with_the_command_for_pictures(embedded, tmp_path):
+@pytest.mark.parametrize(
+    ("options", "suggested", "named"),
+    [
+        (["--layout", "sbs"], ["--layout", "sbs"], "photo_LR"),
+        (
+            ["--anaglyph-mode", "green-magenta", "--divergence", "5", "--edges-at-screen"],
+            ["--anaglyph-mode", "green-magenta", "--divergence", "5", "--edges-at-screen"],
+            "photo_greenmagenta",
+        ),
+    ],
+)
+def test_a_still_picture_is_refused_with_the_command_for_pictures(
+    embedded, tmp_path, options, suggested, named
+):
     photo = tmp_path / "photo.jpg"
     cv2.imwrite(str(photo), np.full((64, 96, 3), 128, np.uint8))
+    output = tmp_path / "out" / f"{named}.mp4"
 
-    result = embedded.convert(photo, tmp_path / "photo_LR.mp4", "--layout", "sbs")
+    result = embedded.convert(photo, output, *options)
 
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     # The refusal stays the one sentence the job records (and the portal shows, whose users
-    # have no command line); the command beside it.
+    # have no command line); the command beside it makes the picture asked for, where -o said.
     assert lines[-1] == "stereo-spot: The file is a still picture (JPEG), not a video."
-    assert (
-        f"note: {photo} is a picture; turn it into 3D with: stereo-spot image {photo} "
-        f"--layout sbs -o {tmp_path / 'photo_LR.png'}"
-    ) in lines
+    command = [
+        "stereo-spot",
+        "image",
+        str(photo),
+        *suggested,
+        "-o",
+        str(output.with_suffix(".png")),
+    ]
+    assert f"note: {photo} is a picture; turn it into 3D with: {shlex.join(command)}" in lines
     shown = json.loads(embedded.stereo_spot("jobs", "show", _last_job_id(embedded)).stdout)
     assert shown["error"] == "The file is a still picture (JPEG), not a video."
