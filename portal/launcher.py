@@ -98,15 +98,31 @@ class RunnerTaken(StereoSpotError):
 
 
 def runner_taken_sentence(holder: RunnerLease, now: float) -> str:
-    """Why a second portal with a local runner does not start, naming the one that runs."""
+    """Why a second portal with a local runner does not start, naming the one that runs, and
+    when its claim lapses (a portal killed on another machine renews it no more)."""
     where = f", data folder {holder.data_dir}" if holder.data_dir else ""
     ago = max(0.0, now - holder.renewed_at)
+    lapses = max(1.0, LEASE_STALE_SECONDS - ago)
     return (
         f"Another Stereo-Spot portal runs this job store's conversions with its local runner "
         f"(process {holder.pid} on {holder.host}{where}, its claim renewed {ago:.0f} s ago): "
         "use that one or stop it first, or run several portals over one table with Kubeflow "
-        "Pipelines (STEREO_SPOT_KFP_HOST), which need no local runner."
+        "Pipelines (STEREO_SPOT_KFP_HOST), which need no local runner. If that portal was "
+        f"killed, its claim lapses in {lapses:.0f} s: start this one again then."
     )
+
+
+def _ended_here(holder: RunnerLease) -> bool:
+    """Whether the lease's holder was a process of this machine that is gone."""
+    if holder.host != socket.gethostname():
+        return False
+    try:
+        os.kill(holder.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
 
 
 class LocalRunLauncher:
@@ -155,6 +171,11 @@ class LocalRunLauncher:
         than listening with every page failing."""
         if self._thread is None:
             held = self._renew_lease()
+            if held.token != self._lease.token and _ended_here(held):
+                # Its portal was killed on this machine: nobody renews it, nobody waits a minute.
+                log.warning("Taking over the runner lease of process %d, which has ended", held.pid)
+                self._lease = replace(self._lease, renewed_at=time.time())
+                held = self._jobs.hold_runner_lease(self._lease, 0.0)
             if held.token != self._lease.token:
                 raise RunnerTaken(runner_taken_sentence(held, time.time()))
             self._lease_held = True
