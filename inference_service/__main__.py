@@ -16,8 +16,16 @@ from stereo_spot.settings import Settings
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m inference_service", allow_abbrev=False)
-    parser.add_argument("--port", type=int, default=8080)
+    parser = argparse.ArgumentParser(
+        prog="python -m inference_service",
+        allow_abbrev=False,
+        description="The KServe model server (V1 protocol, POST /v1/models/NAME:predict) with "
+        "the engine STEREO_SPOT_ENGINE names (default classical). KServe's own options "
+        "(--max_threads, ...) are taken too.",
+    )
+    parser.add_argument(
+        "--port", type=int, default=8080, help="the port to listen on (default %(default)s)"
+    )
     parser.add_argument("--host", default=LOOPBACK, help="the address to listen on")
     parser.add_argument(
         "--parent-pid",

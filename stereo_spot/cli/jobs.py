@@ -36,16 +36,31 @@ JOB_ID_HELP = (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    jobs = subparsers.add_parser("jobs", help="list, show, retry, cancel or delete jobs")
+    jobs = subparsers.add_parser(
+        "jobs",
+        help="list, show, retry, cancel or delete jobs",
+        description="The jobs kept in the data folder (convert's and the portal's): list them, "
+        "show one, resume one that was interrupted, cancel one, or delete one with its media.",
+    )
     verbs = jobs.add_subparsers(dest="jobs_command", required=True, metavar="VERB")
-    list_ = verbs.add_parser("list", help="recent jobs, newest first")
+    list_ = verbs.add_parser(
+        "list",
+        help="recent jobs, newest first",
+        description="Recent jobs, newest first: id, status, segments done, layout and video.",
+    )
     list_.add_argument("--limit", type=how_many, default=20, help="at most this many (20)")
     list_.set_defaults(func=run_list)
-    show = verbs.add_parser("show", help="one job as JSON")
+    show = verbs.add_parser(
+        "show", help="one job as JSON", description="Print one job's whole record as JSON."
+    )
     show.add_argument("job_id", help=JOB_ID_HELP)
     show.set_defaults(func=run_show)
     retry = verbs.add_parser(
-        "retry", help="resume an interrupted job, reusing the segments already converted"
+        "retry",
+        help="resume an interrupted job, reusing the segments already converted",
+        description="Resume a job that was interrupted (Ctrl-C, a reboot, a killed process), "
+        "reusing the segments already converted, and write its result; a completed job's "
+        "result is written again (-o).",
     )
     retry.add_argument("job_id", help=JOB_ID_HELP)
     retry.add_argument(
@@ -67,11 +82,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cancel = verbs.add_parser(
         "cancel",
         help="stop a job that has not finished (on a cluster its Kubeflow run is terminated)",
+        description="Stop a job that has not finished: its run stops (on a cluster its "
+        "Kubeflow run is terminated), its segments are deleted, its video kept.",
     )
     cancel.add_argument("job_id", help=JOB_ID_HELP)
     cancel.set_defaults(func=run_cancel)
     delete = verbs.add_parser(
-        "delete", help="forget a job that is not running and delete its media, run and log"
+        "delete",
+        help="forget a job that is not running and delete its media, run and log",
+        description="Forget a job that is not running and delete its media, run and log.",
     )
     delete.add_argument("job_id", help=JOB_ID_HELP)
     delete.set_defaults(func=run_delete)

@@ -22,13 +22,20 @@ def _help(verb: str) -> str:
 
 
 VERBS = ["convert", "submit", "image", "depth", "render-view", "serve-model", "compile-pipeline",
-         "portal", "up"]  # fmt: skip
+         "portal", "up", "jobs"]  # fmt: skip
 
 
 @pytest.mark.parametrize("verb", VERBS)
 def test_each_verb_says_what_it_does_in_its_help(verb) -> None:
     described = _verbs()[verb].description
     assert described and described.endswith("."), f"{verb} --help has no description"
+
+
+@pytest.mark.parametrize("action", ["list", "show", "retry", "cancel", "delete"])
+def test_each_jobs_action_says_what_it_does_in_its_help(action) -> None:
+    (actions,) = [a for a in _verbs()["jobs"]._actions if isinstance(a, argparse._SubParsersAction)]
+    described = actions.choices[action].description
+    assert described and described.endswith("."), f"jobs {action} --help has no description"
 
 
 @pytest.mark.parametrize(
