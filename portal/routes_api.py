@@ -121,6 +121,21 @@ class StereoSettingsRequest(BaseModel):
             raise PydanticCustomError("number_type", "Input should be a number, not a string")
         return not_a_boolean(value)
 
+    @field_validator("anaglyph_mode")
+    @classmethod
+    def _glasses_of_an_anaglyph(cls, mode: AnaglyphMode, info: ValidationInfo) -> AnaglyphMode:
+        # Given with a layout that has no colours, it was taken and ignored (as convert's
+        # --anaglyph-mode was). A page's form sends its select whatever the layout: not refused.
+        layout = info.data.get("layout")
+        if layout not in (None, Layout.ANAGLYPH) and not (info.context or {}).get("form"):
+            raise PydanticCustomError(
+                "anaglyph_only",
+                "anaglyph_mode chooses the colours of the anaglyph layout; layout {layout} has "
+                "none: leave anaglyph_mode out, or ask for layout anaglyph",
+                {"layout": layout.value},
+            )
+        return mode
+
     def settings_given(self) -> dict[str, object]:
         """The layout and stereo settings this request gave (null included), by name."""
         names = self.model_fields_set & SETTINGS_FIELDS

@@ -232,6 +232,31 @@ def test_a_number_given_as_a_boolean_or_a_string_is_refused(client, jobs, body, 
     assert jobs.list_all() == [], "nothing was made of it"
 
 
+def test_glasses_asked_for_a_layout_without_colours_are_refused(client, jobs) -> None:
+    # Taken and ignored, a script's side by side came out where it looked for grey anaglyph
+    # colours; the command line refuses the same (--anaglyph-mode with --layout sbs).
+    created = client.post("/api/jobs", json={"layout": "sbs", "anaglyph_mode": "gray"})
+
+    assert created.status_code == 422, created.text
+    (problem,) = created.json()["detail"]
+    assert problem["loc"] == ["body", "anaglyph_mode"]
+    assert problem["msg"] == (
+        "anaglyph_mode chooses the colours of the anaglyph layout; layout sbs has none: leave "
+        "anaglyph_mode out, or ask for layout anaglyph"
+    )
+    assert jobs.list_all() == [], "nothing was made of it"
+
+
+def test_the_form_sends_its_glasses_whatever_the_layout(client, jobs) -> None:
+    made = client.post(
+        "/jobs",
+        data={"csrf_token": csrf_token(client), "layout": "tab", "anaglyph_mode": "dubois"},
+        follow_redirects=False,
+    )
+    assert made.status_code == 303, made.text
+    assert jobs.list_all()[0].layout.value == "tab"
+
+
 def test_convert_again_and_start_refuse_a_boolean_for_a_number(client, jobs, clip_mp4):
     job_id = _uploaded(client, clip_mp4)
 
