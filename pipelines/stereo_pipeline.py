@@ -134,21 +134,22 @@ def stereo_pipeline(
     with dsl.ExitHandler(finalize, name="convert video"):
         # The chunk step refuses a run whose parameters are invalid or differ from the job's
         # record (the join tags the result by the record), before anything is split.
+        # What the chunk step checks against the job's record, and the convert step asks for.
+        run_settings = {
+            "layout": layout,
+            "divergence": divergence,
+            "convergence": convergence,
+            "anaglyph_mode": anaglyph_mode,
+            "edges_at_screen": edges_at_screen,
+            "chroma": chroma,
+            "codec": codec,
+            "crf": crf,
+            "preset": preset,
+            "max_height": max_height,
+            "engine": engine,
+        }
         chunk = chunk_op(
-            job_id=job_id,
-            source_uri=source_uri,
-            layout=layout,
-            segment_seconds=segment_seconds,
-            divergence=divergence,
-            convergence=convergence,
-            anaglyph_mode=anaglyph_mode,
-            edges_at_screen=edges_at_screen,
-            chroma=chroma,
-            codec=codec,
-            crf=crf,
-            preset=preset,
-            max_height=max_height,
-            engine=engine,
+            job_id=job_id, source_uri=source_uri, segment_seconds=segment_seconds, **run_settings
         )
         # No KFP retries for chunk and reassemble: their faults are bad input (retrying only
         # delays the reason by the backoff) or storage, whose clients the steps build to try
@@ -156,20 +157,7 @@ def stereo_pipeline(
         _configure(chunk, "split into segments", "1", "2Gi")
         with dsl.ParallelFor(chunk.output, parallelism=PARALLELISM, name="segments") as segment:
             convert = convert_op(
-                job_id=job_id,
-                segment=segment,
-                layout=layout,
-                divergence=divergence,
-                convergence=convergence,
-                anaglyph_mode=anaglyph_mode,
-                edges_at_screen=edges_at_screen,
-                chroma=chroma,
-                codec=codec,
-                crf=crf,
-                preset=preset,
-                max_height=max_height,
-                engine=engine,
-                model_url=model_url,
+                job_id=job_id, segment=segment, model_url=model_url, **run_settings
             )
             _configure(convert, "convert segment to 3D", "100m", "512Mi", retries=3)
         reassemble = reassemble_op(
