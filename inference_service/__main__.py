@@ -51,6 +51,8 @@ def _refuse_unknown(parser: argparse.ArgumentParser, unknown: list[str]) -> None
     abbreviation too (``--prot`` would be its ``--protocol``): its options are compared whole,
     read from its source, since importing it here would parse the command line first."""
     kserve_options = _kserve_options()
+    if kserve_options is None:
+        return  # kserve's options could not be read: leave what is left to kserve
     left, after_option = [], False
     for argument in unknown:
         if argument.startswith("-"):
@@ -66,15 +68,19 @@ def _refuse_unknown(parser: argparse.ArgumentParser, unknown: list[str]) -> None
         parser.error(f"unrecognized arguments: {' '.join(left)}")
 
 
-def _kserve_options() -> frozenset[str]:
-    """The option strings kserve.model_server's parser declares (``parser.add_argument``)."""
+def _kserve_options() -> frozenset[str] | None:
+    """The option strings kserve.model_server's parser declares (``parser.add_argument``);
+    None where its source cannot be read (a kserve installed otherwise)."""
     # The package's folder, not find_spec("kserve.model_server"): that imports the package,
     # whose __init__ imports model_server, which parses the command line.
     spec = importlib.util.find_spec("kserve")
     if spec is None or not spec.submodule_search_locations:
-        return frozenset()
+        return None
     source = Path(next(iter(spec.submodule_search_locations))) / "model_server.py"
-    tree = ast.parse(source.read_text())
+    try:
+        tree = ast.parse(source.read_text())
+    except (OSError, SyntaxError):
+        return None
     return frozenset(
         argument.value
         for call in ast.walk(tree)
