@@ -113,6 +113,19 @@ def make_clip(
     return path
 
 
+def make_variable_frame_rate_clip(path: Path) -> Path:
+    """80 pictures, 40 at 30 fps then 40 at 15 fps (the last starts at 3.933 s and lasts to
+    3.967 s; the pictures timed earlier than it are dropped), with B-frames, and 5 s of a sine
+    tone."""
+    steps = "if(lt(N,40),N/30,if(lt(N,80),40/30+(N-40)/15,80/30+(N-80)/60))"
+    ffmpeg(
+        *("-f", "lavfi", "-i", f"testsrc2=s=160x90:r=30:d=4,setpts='{steps}/TB'"),
+        *("-f", "lavfi", "-i", "sine=d=5", "-c:v", "libx264", "-preset", "veryfast"),
+        *("-g", "25", "-fps_mode", "vfr", "-c:a", "aac", str(path)),
+    )
+    return path
+
+
 def photo_pan(frames: int = 30, step: int = 2) -> list[np.ndarray]:
     """A camera panning over a still photograph (scikit-image's coffee) at 320 x 180, ``step``
     pixels a frame: 1.2 work pixels for 2, as ffmpeg's crop pan at 640 px that turned the

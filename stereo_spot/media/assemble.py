@@ -450,6 +450,7 @@ def concat_and_mux(
             ", ".join(tracks.picture_subtitles),
         )
     run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
+    end_last_frame_with_the_track(target)
     if mode:
         write_st3d(target, ST3D_MODES[mode])
 
@@ -467,23 +468,10 @@ def write_st3d(mp4: Path, stereo_mode: int) -> None:
     writes it from stereo side data. Only the index (moov) is read and rewritten; where it lies
     before the media data (``+faststart``), every chunk offset moves by the box's 13 bytes."""
     box = (13).to_bytes(4, "big") + b"st3d" + bytes(4) + bytes([stereo_mode])
-    with open(mp4, "rb") as file:
-        top = _box_headers(file, os.fstat(file.fileno()).st_size)
-        (moov_start, moov_end), *_ = [(a, b) for kind, a, b in top if kind == b"moov"] or [
-            (None, None)
-        ]
-        if moov_start is None:
-            raise MediaError("the MP4 written has no index (moov)")
-        file.seek(moov_start)
-        moov = bytearray(file.read(moov_end - moov_start))
-    before_media = any(kind == b"mdat" and start > moov_start for kind, start, _ in top)
-    traks = [(a, b) for kind, a, b in _children(moov, 8, len(moov)) if kind == b"trak"]
+    moov, place, before_media = _read_moov(mp4)
     if before_media:
-        for trak in traks:
-            _move_chunk_offsets(moov, *_descend(moov, trak, _TO_SAMPLE_ENTRIES[:3]), len(box))
-    video = next((t for t in traks if _handler(moov, t) == b"vide"), None)
-    if video is None:
-        raise MediaError("the MP4 written has no video track")
+        _move_every_chunk_offset(moov, len(box))
+    video = _video_track(moov)
     chain = [(0, len(moov)), video]
     for kind in _TO_SAMPLE_ENTRIES:
         chain.append(_descend(moov, chain[-1], (kind,)))
@@ -498,13 +486,107 @@ def write_st3d(mp4: Path, stereo_mode: int) -> None:
             raise MediaError("the MP4 written has an index this cannot tag (64-bit boxes)")
         moov[start : start + 4] = (size + len(box)).to_bytes(4, "big")
     moov[entry[2] : entry[2]] = box
-    tagged = mp4.with_name(mp4.name + ".st3d")
-    with open(mp4, "rb") as source, open(tagged, "wb") as out:
+    _write_moov(mp4, place, moov)
+
+
+# The boxes from a track down to its sample durations (stts).
+_TO_SAMPLE_DURATIONS = (b"mdia", b"minf", b"stbl", b"stts")
+
+
+def end_last_frame_with_the_track(mp4: Path) -> None:
+    """Make the last sample of the first video track of ``mp4`` (as ffmpeg's MP4 muxer writes
+    it) last until the track's duration (mdhd), where the samples end short of it.
+
+    ffmpeg 5.1's MP4 demuxer gives the packets of a video with B-frames no duration, so the
+    concat join's have none and the muxer gives the last sample one nominal frame. The samples'
+    durations are their decode times' steps, and x264's decode times run two frames behind the
+    pictures: in a variable-frame-rate video the samples then end before the last picture does,
+    and players and ffprobe end the track there (measured: 3.900 s of a 3.967 s track). A
+    constant-frame-rate video's samples end with the track already, and its MP4 is left as it
+    is. Where the last duration is shared with earlier samples, its stts entry is split in two
+    (8 bytes more: where the index lies before the media data, every chunk offset moves)."""
+    moov, place, before_media = _read_moov(mp4)
+    video = _video_track(moov)
+    mdhd, _ = _descend(moov, video, (b"mdia", b"mdhd"))
+    at, width = (mdhd + 24, 4) if moov[mdhd + 8] == 0 else (mdhd + 32, 8)  # version 0 or 1
+    duration = int.from_bytes(moov[at : at + width], "big")
+    chain = [(0, len(moov)), video]
+    for kind in _TO_SAMPLE_DURATIONS:
+        chain.append(_descend(moov, chain[-1], (kind,)))
+    stts, stts_end = chain[-1]
+    entries = [
+        (int.from_bytes(moov[p : p + 4], "big"), int.from_bytes(moov[p + 4 : p + 8], "big"))
+        for p in range(stts + 16, stts_end - 7, 8)
+    ][: int.from_bytes(moov[stts + 12 : stts + 16], "big")]
+    short = duration - sum(count * step for count, step in entries)
+    if not entries or short <= 0:
+        return
+    count, step = entries[-1]
+    if step + short >= 1 << 32:
+        raise MediaError("the MP4 written has a last frame too long to write")
+    entries[-1:] = [(count - 1, step), (1, step + short)] if count > 1 else [(1, step + short)]
+    table = b"".join(n.to_bytes(4, "big") + d.to_bytes(4, "big") for n, d in entries)
+    grown = 16 + len(table) - (stts_end - stts)
+    if grown:
+        if before_media:
+            _move_every_chunk_offset(moov, grown)
+        for start, _ in chain:
+            size = int.from_bytes(moov[start : start + 4], "big")
+            if size < 8:
+                raise MediaError("the MP4 written has an index this cannot fix (64-bit boxes)")
+            moov[start : start + 4] = (size + grown).to_bytes(4, "big")
+    moov[stts + 12 : stts_end] = len(entries).to_bytes(4, "big") + table
+    _write_moov(mp4, place, moov)
+
+
+def _read_moov(mp4: Path) -> tuple[bytearray, tuple[int, int], bool]:
+    """The index (moov) of ``mp4``, where it lies in the file, and whether it lies before the
+    media data (``+faststart``)."""
+    with open(mp4, "rb") as file:
+        top = _box_headers(file, os.fstat(file.fileno()).st_size)
+        (moov_start, moov_end), *_ = [(a, b) for kind, a, b in top if kind == b"moov"] or [
+            (None, None)
+        ]
+        if moov_start is None:
+            raise MediaError("the MP4 written has no index (moov)")
+        file.seek(moov_start)
+        moov = bytearray(file.read(moov_end - moov_start))
+    before_media = any(kind == b"mdat" and start > moov_start for kind, start, _ in top)
+    return moov, (moov_start, moov_end), before_media
+
+
+def _write_moov(mp4: Path, place: tuple[int, int], moov: bytearray) -> None:
+    """Put ``moov`` where the index of ``mp4`` lay (``place``): over it when as long, else in a
+    copy of the file (the media data moves)."""
+    moov_start, moov_end = place
+    if len(moov) == moov_end - moov_start:
+        with open(mp4, "r+b") as file:
+            file.seek(moov_start)
+            file.write(moov)
+        return
+    rewritten = mp4.with_name(mp4.name + ".moov")
+    with open(mp4, "rb") as source, open(rewritten, "wb") as out:
         out.write(source.read(moov_start))
         out.write(moov)
         source.seek(moov_end)
         shutil.copyfileobj(source, out, 1 << 20)
-    os.replace(tagged, mp4)
+    os.replace(rewritten, mp4)
+
+
+def _video_track(moov: bytearray) -> tuple[int, int]:
+    """Where the first video track (trak) of the index ``moov`` lies."""
+    traks = [(a, b) for kind, a, b in _children(moov, 8, len(moov)) if kind == b"trak"]
+    video = next((t for t in traks if _handler(moov, t) == b"vide"), None)
+    if video is None:
+        raise MediaError("the MP4 written has no video track")
+    return video
+
+
+def _move_every_chunk_offset(moov: bytearray, by: int) -> None:
+    """Move the chunk offsets of every track of the index ``moov`` by ``by``."""
+    for kind, start, end in _children(moov, 8, len(moov)):
+        if kind == b"trak":
+            _move_chunk_offsets(moov, *_descend(moov, (start, end), _TO_SAMPLE_ENTRIES[:3]), by)
 
 
 def _box_headers(file: BinaryIO, end: int) -> list[tuple[bytes, int, int]]:

@@ -13,7 +13,12 @@ from components.chunk import chunk_source
 from components.reassemble import ReassemblyFailed, reassemble_job
 from stereo_spot import keys
 from stereo_spot.domain import Job, JobStatus, Layout, Part, SubtitleTrack
-from stereo_spot.media.assemble import concat_and_mux, holds_source_audio, rewrap
+from stereo_spot.media.assemble import (
+    concat_and_mux,
+    end_last_frame_with_the_track,
+    holds_source_audio,
+    rewrap,
+)
 from stereo_spot.media.probe import count_video_frames, probe_source
 from stereo_spot.media.split import split_video
 from stereo_spot.settings import Settings
@@ -23,6 +28,7 @@ from tests.media import (
     make_broadcast_with_captions,
     make_clip,
     make_dvd_subtitles,
+    make_variable_frame_rate_clip,
     probe,
     stereo_side_data,
     stream_starts,
@@ -269,3 +275,64 @@ def test_the_joined_video_keeps_the_pixel_aspect_ratio_exact(tmp_path, layout):
     packing = "side by side" if layout == "sbs" else "top and bottom"
     assert [s.get("type") for s in stereo_side_data(joined)] == [packing]
     assert count_video_frames(joined) == info.frames
+
+
+def test_a_variable_frame_rate_videos_last_picture_lasts_to_the_tracks_end(tmp_path):
+    # The MP4 muxer gave the joined B-frame video's last sample one nominal frame, and its
+    # samples' durations (its decode times' steps, two frames behind the pictures) ended at
+    # 3.900 s: ffprobe, PyAV and players ended the track there, before the last picture did.
+    clip = make_variable_frame_rate_clip(tmp_path / "vfr.mp4")
+    segments = split_video(clip, probe_source(clip, Settings()), 1.0, tmp_path / "split").segments
+    joined = tmp_path / "joined.mp4"
+    concat_and_mux(segments, clip, joined, tmp_path / "work", layout="sbs")
+
+    (video,) = [s for s in probe(joined)["streams"] if s["codec_type"] == "video"]
+    assert float(video["duration"]) == pytest.approx(3.966667, abs=0.001)
+    with av.open(str(joined)) as result, av.open(str(clip)) as source:
+        stream = result.streams.video[0]
+        assert float(stream.duration * stream.time_base) == pytest.approx(3.966667, abs=0.001)
+        times = [frame.time for frame in result.decode(video=0)]
+        assert times == [frame.time for frame in source.decode(video=0)]
+    assert len(times) == 80 and times[-1] == pytest.approx(3.933333, abs=0.001)
+    assert [s.get("type") for s in stereo_side_data(joined)] == ["side by side"]
+
+
+def test_a_constant_frame_rate_join_already_ends_with_its_last_picture(tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", seconds=2)  # 24 fps, with B-frames
+    segments = split_video(clip, probe_source(clip, Settings()), 1.0, tmp_path / "split").segments
+    joined = tmp_path / "joined.mp4"
+    concat_and_mux(segments, clip, joined, tmp_path / "work")
+    before = joined.read_bytes()
+    end_last_frame_with_the_track(joined)
+    assert joined.read_bytes() == before, "left as it is"
+
+
+def test_a_last_duration_shared_with_earlier_pictures_is_split_off_with_the_index_moved(tmp_path):
+    # A 24 fps join whose track is made two frames longer than its samples: its one duration
+    # entry (48 samples of 512) becomes two, 8 bytes more before the media data.
+    clip = make_clip(tmp_path / "clip.mp4", seconds=2)
+    joined = tmp_path / "joined.mp4"
+    concat_and_mux([clip], clip, joined, tmp_path / "work")
+    data = bytearray(joined.read_bytes())
+    at = data.index(b"mdhd") + 20  # version 0: after flags, both times and the timescale
+    assert int.from_bytes(data[at : at + 4], "big") == 24576  # 2 s at 12288 a second
+    data[at : at + 4] = (24576 + 1024).to_bytes(4, "big")
+    joined.write_bytes(data)
+    pictures = _picture_hashes(joined)
+
+    end_last_frame_with_the_track(joined)
+    assert joined.stat().st_size == len(data) + 8
+    result = joined.read_bytes()
+    stts = result.index(b"stts") - 4  # the video track's, the first
+    assert result[stts + 12 : stts + 32] == b"".join(
+        n.to_bytes(4, "big") for n in (2, 47, 512, 1, 1536)
+    ), "(count, duration) entries"
+    assert _picture_hashes(joined) == pictures and len(pictures) == 48
+
+
+def _picture_hashes(path: Path) -> list[str]:
+    listing = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v", "-f", "framemd5", "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return [line.split(",")[-1].strip() for line in listing.splitlines() if line[0] != "#"]
