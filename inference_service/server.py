@@ -82,11 +82,38 @@ def _patch_rest_server(host: str) -> None:
             super().__init__(*args, **kwargs)
             self.config.host = host  # read when uvicorn starts, after this
 
+        def _register_endpoints(self, app) -> None:
+            # Ahead of kserve's own, so matched first: its model repository routes let any
+            # caller unload the one model (a body-less POST, which a web page can send to
+            # 127.0.0.1 without a preflight), after which every segment failed, readiness still
+            # said ready, and nothing restarted the server.
+            app.add_api_route(
+                "/v2/repository/{anything:path}",
+                refuse_repository,
+                methods=["GET", "POST"],
+                include_in_schema=False,
+            )
+            super()._register_endpoints(app)
+
         def _add_exception_handlers(self, app) -> None:
             super()._add_exception_handlers(app)
             app.add_exception_handler(ModelNotReady, answer_not_ready)
 
     kserve.model_server.RESTServer = _StereoRESTServer
+
+
+async def refuse_repository(anything: str):
+    """403 for kserve's model repository (load, unload, index): this server serves one model,
+    loaded as it starts."""
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(
+        status_code=403,
+        content={
+            "error": "This model server serves one model, loaded as it starts; it is not loaded "
+            "or unloaded through the repository API."
+        },
+    )
 
 
 async def answer_not_ready(_request, error: Exception):

@@ -94,3 +94,18 @@ def test_segments_of_another_data_folder_are_a_server_fault(server, tmp_path) ->
     assert response.json()["error"].startswith(
         f"This model server reads and writes {server.storage.root.as_uri()}, not where"
     )
+
+
+@pytest.mark.parametrize("action", ["unload", "load"])
+def test_the_model_cannot_be_unloaded_or_loaded_by_a_caller(server, action) -> None:
+    # A body-less POST, which any web page can send to 127.0.0.1 without a preflight, unloaded
+    # the model: every segment then failed until the server was restarted by hand.
+    answer = httpx.post(f"{server.url}/v2/repository/models/stereo/{action}", timeout=30)
+
+    assert answer.status_code == 403
+    assert answer.json()["error"] == (
+        "This model server serves one model, loaded as it starts; it is not loaded or unloaded "
+        "through the repository API."
+    )
+    listed = httpx.get(f"{server.url}/v1/models", timeout=30).json()
+    assert listed["models"] == ["stereo"]
