@@ -115,6 +115,8 @@ def run_submit(args: argparse.Namespace) -> int:
     else:
         refuse_missing_inputs(args.inputs)
     settings = {"layout": args.layout, **params.model_dump(mode="json")}
+    if args.layout != Layout.ANAGLYPH.value:
+        settings.pop("anaglyph_mode")  # the portal refuses glasses for a layout without colours
     if args.engine:
         settings["engine"] = args.engine
     start = {
@@ -151,11 +153,12 @@ def run_submit(args: argparse.Namespace) -> int:
                         "not started again",
                         file=sys.stderr,
                     )
+                if args.wait and job["status"] != "failed":
+                    # Before its line: a Ctrl-C the moment the line is out says the job goes on.
+                    following.append((video, job))
                 print(f"{video}: job {job['job_id']}, {portal.page_of(job)}")
                 _refuse_failed(job)  # the portal reads a video as it starts it, and may fail it
-                if args.wait:
-                    following.append((video, job))
-                else:
+                if not args.wait:
                     left_running = True
             except PortalUnusable:
                 raise  # the next videos would only say it again; run again to resume
