@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from portal import services
 from stereo_spot import keys
-from stereo_spot.domain import JobStatus, Layout, StereoParams
+from stereo_spot.domain import LOCAL_RUN_PREFIX, JobStatus, Layout, StereoParams
 from stereo_spot.settings import Settings
 from stereo_spot.storage import ObjectStorage
 from stereo_spot.wiring import job_store_from, storage_from
@@ -60,10 +60,10 @@ def holiday(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 class StoppedPortal:
-    """The launcher of a portal that queued a run and stopped before running it."""
+    """The local launcher of a portal that queued a run and stopped before running it."""
 
     def submit(self, job_id: str) -> str:
-        return "run-1"
+        return f"{LOCAL_RUN_PREFIX}run-1"  # a run id of this machine's, which a portal resumes
 
     def stopped_part_way(self, job: object) -> bool:
         return False
