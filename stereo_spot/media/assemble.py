@@ -450,9 +450,7 @@ def concat_and_mux(
             ", ".join(tracks.picture_subtitles),
         )
     run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
-    end_last_frame_with_the_track(target)
-    if mode:
-        write_st3d(target, ST3D_MODES[mode])
+    finish_index(target, ST3D_MODES[mode] if mode else None)
 
 
 # The MP4 ``st3d`` box's stereo_mode (Google's Spherical Video V2 RFC, which ffmpeg and
@@ -460,19 +458,38 @@ def concat_and_mux(
 ST3D_MODES = {"top_bottom": 1, "left_right": 2}
 # The boxes from the moov down to the one that holds a track's sample entries.
 _TO_SAMPLE_ENTRIES = (b"mdia", b"minf", b"stbl", b"stsd")
+# The boxes from a track down to its sample durations (stts).
+_TO_SAMPLE_DURATIONS = (b"mdia", b"minf", b"stbl", b"stts")
 
 
-def write_st3d(mp4: Path, stereo_mode: int) -> None:
-    """Tag the first video track of ``mp4`` (as ffmpeg's MP4 muxer writes it) with an ``st3d``
-    box of ``stereo_mode`` (:data:`ST3D_MODES`), at the end of its sample entry, as ffmpeg
-    writes it from stereo side data. Only the index (moov) is read and rewritten; where it lies
-    before the media data (``+faststart``), every chunk offset moves by the box's 13 bytes."""
-    box = (13).to_bytes(4, "big") + b"st3d" + bytes(4) + bytes([stereo_mode])
+def finish_index(mp4: Path, stereo_mode: int | None) -> None:
+    """What the join's MP4 index (moov) lacks, in one read and one write of it: the last
+    picture's duration (:func:`_end_last_sample`) and, for a packed layout, the ``st3d`` box
+    of ``stereo_mode`` (:data:`ST3D_MODES`; :func:`_tag_st3d`)."""
     moov, place, before_media = _read_moov(mp4)
-    if before_media:
-        _move_every_chunk_offset(moov, len(box))
-    video = _video_track(moov)
-    chain = [(0, len(moov)), video]
+    changed = _end_last_sample(moov, before_media)
+    if stereo_mode is not None:
+        _tag_st3d(moov, before_media, stereo_mode)
+        changed = True
+    if changed:
+        _write_moov(mp4, place, moov)
+
+
+def end_last_frame_with_the_track(mp4: Path) -> None:
+    """:func:`_end_last_sample` on ``mp4``'s index, the file left as it is where nothing
+    changes."""
+    moov, place, before_media = _read_moov(mp4)
+    if _end_last_sample(moov, before_media):
+        _write_moov(mp4, place, moov)
+
+
+def _tag_st3d(moov: bytearray, before_media: bool, stereo_mode: int) -> None:
+    """Tag the first video track of the index ``moov`` (as ffmpeg's MP4 muxer writes it) with
+    an ``st3d`` box of ``stereo_mode``, at the end of its sample entry, as ffmpeg writes it from
+    stereo side data; where the index lies before the media data (``+faststart``), every chunk
+    offset moves by the box's 13 bytes."""
+    box = (13).to_bytes(4, "big") + b"st3d" + bytes(4) + bytes([stereo_mode])
+    chain = [(0, len(moov)), _video_track(moov)]
     for kind in _TO_SAMPLE_ENTRIES:
         chain.append(_descend(moov, chain[-1], (kind,)))
     stsd_start, stsd_end = chain[-1]
@@ -480,32 +497,22 @@ def write_st3d(mp4: Path, stereo_mode: int) -> None:
     if entry is None:
         raise MediaError("the MP4 written has no sample entry")
     chain.append(entry[1:])
-    for start, _ in chain:
-        size = int.from_bytes(moov[start : start + 4], "big")
-        if size < 8:
-            raise MediaError("the MP4 written has an index this cannot tag (64-bit boxes)")
-        moov[start : start + 4] = (size + len(box)).to_bytes(4, "big")
+    _grow(moov, chain, len(box), before_media)
     moov[entry[2] : entry[2]] = box
-    _write_moov(mp4, place, moov)
 
 
-# The boxes from a track down to its sample durations (stts).
-_TO_SAMPLE_DURATIONS = (b"mdia", b"minf", b"stbl", b"stts")
-
-
-def end_last_frame_with_the_track(mp4: Path) -> None:
-    """Make the last sample of the first video track of ``mp4`` (as ffmpeg's MP4 muxer writes
-    it) last until the track's duration (mdhd), where the samples end short of it.
+def _end_last_sample(moov: bytearray, before_media: bool) -> bool:
+    """Make the last sample of the first video track of the index ``moov`` last until the
+    track's duration (mdhd), where the samples end short of it; whether anything changed.
 
     ffmpeg 5.1's MP4 demuxer gives the packets of a video with B-frames no duration, so the
     concat join's have none and the muxer gives the last sample one nominal frame. The samples'
     durations are their decode times' steps, and x264's decode times run two frames behind the
     pictures: in a variable-frame-rate video the samples then end before the last picture does,
     and players and ffprobe end the track there (measured: 3.900 s of a 3.967 s track). A
-    constant-frame-rate video's samples end with the track already, and its MP4 is left as it
+    constant-frame-rate video's samples end with the track already, and its index is left as it
     is. Where the last duration is shared with earlier samples, its stts entry is split in two
     (8 bytes more: where the index lies before the media data, every chunk offset moves)."""
-    moov, place, before_media = _read_moov(mp4)
     video = _video_track(moov)
     mdhd, _ = _descend(moov, video, (b"mdia", b"mdhd"))
     at, width = (mdhd + 24, 4) if moov[mdhd + 8] == 0 else (mdhd + 32, 8)  # version 0 or 1
@@ -520,23 +527,30 @@ def end_last_frame_with_the_track(mp4: Path) -> None:
     ][: int.from_bytes(moov[stts + 12 : stts + 16], "big")]
     short = duration - sum(count * step for count, step in entries)
     if not entries or short <= 0:
-        return
+        return False
     count, step = entries[-1]
     if step + short >= 1 << 32:
         raise MediaError("the MP4 written has a last frame too long to write")
     entries[-1:] = [(count - 1, step), (1, step + short)] if count > 1 else [(1, step + short)]
     table = b"".join(n.to_bytes(4, "big") + d.to_bytes(4, "big") for n, d in entries)
-    grown = 16 + len(table) - (stts_end - stts)
-    if grown:
-        if before_media:
-            _move_every_chunk_offset(moov, grown)
-        for start, _ in chain:
-            size = int.from_bytes(moov[start : start + 4], "big")
-            if size < 8:
-                raise MediaError("the MP4 written has an index this cannot fix (64-bit boxes)")
-            moov[start : start + 4] = (size + grown).to_bytes(4, "big")
+    _grow(moov, chain, 16 + len(table) - (stts_end - stts), before_media)
     moov[stts + 12 : stts_end] = len(entries).to_bytes(4, "big") + table
-    _write_moov(mp4, place, moov)
+    return True
+
+
+def _grow(moov: bytearray, chain: list[tuple[int, int]], by: int, before_media: bool) -> None:
+    """Make room for ``by`` more bytes in the last box of ``chain`` (the boxes from the moov
+    down to it): each box's size grows, and where the index lies before the media data, every
+    chunk offset moves."""
+    if not by:
+        return
+    if before_media:
+        _move_every_chunk_offset(moov, by)
+    for start, _ in chain:
+        size = int.from_bytes(moov[start : start + 4], "big")
+        if size < 8:
+            raise MediaError("the MP4 written has an index this cannot edit (64-bit boxes)")
+        moov[start : start + 4] = (size + by).to_bytes(4, "big")
 
 
 def _read_moov(mp4: Path) -> tuple[bytearray, tuple[int, int], bool]:
