@@ -132,16 +132,13 @@ class S3Storage:
                 self.client.download_file(self.bucket, key, str(download), Config=TRANSFER_CONFIG)
         except ClientError as error:
             if _is_missing(error):
-                self._bucket_checked()
+                # A download starts with a HEAD, whose bare 404 reads the same for a missing
+                # bucket as for a missing key: check() says the bucket (asked only then, so a
+                # present object costs no second request).
+                self.check()
                 raise ObjectNotFound(f"There is no object at '{key}'.") from None
             raise
         return local_path
-
-    def _bucket_checked(self) -> None:
-        """StoreUnavailable naming the bucket where it does not exist: a download starts with a
-        HEAD, whose bare 404 reads the same for a missing bucket as for a missing key (asked
-        only then, so a present object costs no second request)."""
-        self.check()
 
     def copy(self, source_key: str, target_key: str) -> None:
         # Managed copy: one CopyObject, or a multipart copy for objects past 5 GB, all in S3.
@@ -154,7 +151,7 @@ class S3Storage:
             )
         except ClientError as error:
             if _is_missing(error):
-                self._bucket_checked()
+                self.check()  # a missing bucket, said as such
                 raise ObjectNotFound(f"There is no object at '{source_key}'.") from None
             raise
 
