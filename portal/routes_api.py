@@ -19,7 +19,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from portal import services
+from portal import conversions, services
 from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep
 from portal.launcher import RunLauncher
 from stereo_spot.domain import (
@@ -444,7 +444,7 @@ def start_job(
     services.get_job(jobs, job_id)
     body = body or StartJobRequest()
     with _refused_as_a_field(body):
-        job = services.start_job(
+        job = conversions.start_job(
             jobs,
             storage,
             settings,
@@ -529,7 +529,7 @@ def convert_again(
     # The settings not given are the job's own, as its page's form is filled with them.
     layout, params = services.settings_kept(services.get_job(jobs, job_id), body.settings_given())
     with _refused_as_a_field(body):
-        job = services.convert_again(
+        job = conversions.convert_again(
             jobs, storage, settings, launcher, job_id, layout, params, body.engine,
             preview=body.preview, part=body.part(),
         )  # fmt: skip

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from portal import services
+from portal import conversions, services
 from portal.deps import JobsDep, LauncherDep, SettingsDep, StorageDep, TemplatesDep
 from portal.launcher import RunLauncher
 from portal.routes_api import (
@@ -283,7 +283,7 @@ def job_page(
         "job.html",
         job=job,
         # A held video's page links to the preview it waits on, and says whether it is done.
-        held_preview=services.preview_made_first(jobs, job),
+        held_preview=conversions.preview_made_first(jobs, job),
         # Waiting for its video: the page's script uploads it in parts (portal/uploads.py).
         takes_upload=job.status is JobStatus.CREATED,
         max_upload_bytes=settings.max_upload_bytes,
@@ -330,7 +330,7 @@ def start_job(
         part = PartRequest(start=start, end=end).part()
     except ValidationError as invalid:
         raise InputRejected(f"Please check: {_problems(invalid)}.") from None
-    job = services.start_job(
+    job = conversions.start_job(
         jobs, storage, settings, launcher, job_id, source_name, preview=preview is not None,
         part=part,
     )  # fmt: skip
@@ -382,7 +382,7 @@ def convert_again(
         )
     except ValidationError as invalid:
         raise InputRejected(f"Please check: {_problems(invalid)}.") from None
-    job = services.convert_again(
+    job = conversions.convert_again(
         jobs, storage, settings, launcher, job_id, form.layout, form.params(), form.engine,
         preview=form.preview, part=form.part(),
     )  # fmt: skip

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from portal import services
+from portal import conversions, services
 from stereo_spot import keys
 from stereo_spot.domain import LOCAL_RUN_PREFIX, JobStatus, Layout, StereoParams
 from stereo_spot.settings import Settings
@@ -169,7 +169,7 @@ def test_a_preview_run_stopped_part_way_on_s3_resumes_without_the_copy(
         jobs, settings, Layout.HALF_SBS, StereoParams(), source_name="holiday.mp4"
     )
     storage.put_file(holiday, keys.source_key(whole.job_id))
-    preview = services.start_job(
+    preview = conversions.start_job(
         jobs, storage, settings, StoppedPortal(), whole.job_id, preview=True
     )
     copy = keys.source_key(preview.job_id)
@@ -211,7 +211,7 @@ def test_a_preview_whose_upload_is_refused_on_s3_keeps_no_copy_of_it(
     notes = tmp_path / "notes.mp4"
     notes.write_bytes(b"meeting notes, not a video\n" * 4096)
     storage.put_file(notes, keys.source_key(whole.job_id))
-    preview = services.start_job(
+    preview = conversions.start_job(
         jobs, storage, settings, StoppedPortal(), whole.job_id, preview=True
     )
     copy = keys.source_key(preview.job_id)
@@ -232,7 +232,7 @@ def test_a_preview_cancelled_on_s3_keeps_no_copy_of_the_video(aws_settings: Sett
     storage, jobs = storage_from(settings), job_store_from(settings)
     whole = services.create_job(jobs, settings, Layout.SBS, StereoParams(), source_name="a.mp4")
     storage.put_file(holiday, keys.source_key(whole.job_id))
-    preview = services.start_job(
+    preview = conversions.start_job(
         jobs, storage, settings, StoppedPortal(), whole.job_id, preview=True
     )
     assert storage.exists(keys.source_key(preview.job_id))

@@ -61,7 +61,7 @@ def test_a_plain_name_has_only_the_plain_form() -> None:
 
 
 def test_the_unicode_name_of_the_reviewed_upload_is_kept_whole() -> None:
-    job = Job(source_name=services._clean_name(UNICODE_UPLOAD), layout=Layout.ANAGLYPH)
+    job = Job(source_name=services.clean_name(UNICODE_UPLOAD), layout=Layout.ANAGLYPH)
 
     name = services.download_name(job)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from portal import services
+from portal import conversions, services
 from stereo_spot.aws_setup import create_bucket_and_table
 from stereo_spot.domain import Job, JobStatus, Layout, StereoParams
 from stereo_spot.errors import JobBusy, JobNotFound, NothingToCancel
@@ -61,8 +61,8 @@ def test_start_probes_queues_and_submits_once(jobs, storage, settings, clip_mp4)
     launcher = RecordingLauncher()
     job = _uploaded_job(jobs, storage, settings, clip_mp4)
 
-    started = services.start_job(jobs, storage, settings, launcher, job.job_id)
-    again = services.start_job(jobs, storage, settings, launcher, job.job_id)
+    started = conversions.start_job(jobs, storage, settings, launcher, job.job_id)
+    again = conversions.start_job(jobs, storage, settings, launcher, job.job_id)
 
     assert started.status is JobStatus.QUEUED and started.run_id == "run-1"
     assert started.source is not None and started.source.frames > 0
@@ -77,7 +77,7 @@ def test_racing_starts_submit_once(jobs, storage, settings, clip_mp4) -> None:
 
     def start() -> None:
         barrier.wait()
-        services.start_job(jobs, storage, settings, launcher, job.job_id)
+        conversions.start_job(jobs, storage, settings, launcher, job.job_id)
 
     threads = [threading.Thread(target=start) for _ in range(4)]
     for thread in threads:
@@ -92,7 +92,7 @@ def test_rejected_source_fails_the_job_without_a_run(jobs, storage, settings, no
     launcher = RecordingLauncher()
     job = _uploaded_job(jobs, storage, settings, not_a_video)
 
-    result = services.start_job(jobs, storage, settings, launcher, job.job_id)
+    result = conversions.start_job(jobs, storage, settings, launcher, job.job_id)
 
     assert result.status is JobStatus.FAILED
     assert result.error and result.error.endswith(".")
@@ -117,7 +117,7 @@ def test_cancel_fails_the_job_stops_its_run_and_frees_it_for_deletion(
 ) -> None:
     launcher = RecordingLauncher()
     job = _uploaded_job(jobs, storage, settings, clip_mp4)
-    services.start_job(jobs, storage, settings, launcher, job.job_id)
+    conversions.start_job(jobs, storage, settings, launcher, job.job_id)
     with pytest.raises(JobBusy, match="cancel it first"):
         services.delete_job(jobs, storage, launcher, job.job_id)
     assert launcher.forgotten == [], "a refused delete leaves the run alone"
@@ -139,7 +139,7 @@ def test_delete_of_a_job_whose_run_is_still_stopping_is_refused_and_deletes_noth
 ) -> None:
     launcher = RecordingLauncher()
     job = _uploaded_job(jobs, storage, settings, clip_mp4)
-    services.start_job(jobs, storage, settings, launcher, job.job_id)
+    conversions.start_job(jobs, storage, settings, launcher, job.job_id)
     launcher.stopping.add(job.job_id)  # cancelled from elsewhere; its run has not stopped yet
     services.cancel_job(jobs, storage, launcher, job.job_id)
 
@@ -161,7 +161,7 @@ def test_cancel_drops_the_segments_once_the_run_has_stopped_and_keeps_the_video(
     launcher = RecordingLauncher()
     stopped, stopping = (_uploaded_job(jobs, storage, settings, clip_mp4) for _ in range(2))
     for job in (stopped, stopping):
-        services.start_job(jobs, storage, settings, launcher, job.job_id)
+        conversions.start_job(jobs, storage, settings, launcher, job.job_id)
         storage.put_file(clip_mp4, source_segment_key(job.job_id, 0, 1, job.layout))
         storage.put_file(clip_mp4, converted_segment_key(job.job_id, 0))
     launcher.stopping.add(stopping.job_id)
@@ -205,7 +205,7 @@ def test_on_s3_a_start_reads_no_video_and_queues_it_for_its_run(aws, tmp_path) -
     job = _uploaded_job(jobs, storage, settings, make_clip(tmp_path / "holiday.mp4", seconds=2))
     downloads = _count_downloads(storage)
 
-    started = services.start_job(jobs, storage, settings, launcher, job.job_id)
+    started = conversions.start_job(jobs, storage, settings, launcher, job.job_id)
 
     # The run's chunk step reads it (and refuses it with the reason, if it is no video).
     assert (started.status, started.source, started.run_id) == (JobStatus.QUEUED, None, "run-1")
@@ -221,15 +221,15 @@ def test_preview_first_on_s3_is_cut_by_its_run_which_then_holds_the_upload(aws, 
     whole = _uploaded_job(jobs, storage, settings, clip)
     downloads = _count_downloads(storage)
 
-    preview = services.start_job(jobs, storage, settings, launcher, whole.job_id, preview=True)
-    again = services.start_job(jobs, storage, settings, launcher, whole.job_id, preview=True)
+    preview = conversions.start_job(jobs, storage, settings, launcher, whole.job_id, preview=True)
+    again = conversions.start_job(jobs, storage, settings, launcher, whole.job_id, preview=True)
 
     # Nothing read yet: the whole video waits ("Checking the video") for its preview's run.
     assert preview.preview_of == whole.job_id and preview.cut_preview
     assert preview.status is JobStatus.QUEUED and launcher.submitted == [preview.job_id]
     assert again.job_id == whole.job_id and not jobs.get(whole.job_id).held, "one preview"
     with pytest.raises(services.NotReady, match="still being read"):
-        services.convert_again(
+        conversions.convert_again(
             jobs, storage, settings, launcher, whole.job_id, Layout.TAB, StereoParams(),
             "classical",
         )  # fmt: skip
@@ -245,7 +245,7 @@ def test_preview_first_on_s3_is_cut_by_its_run_which_then_holds_the_upload(aws, 
     assert cut.source.duration > 11 and 4.5 <= cut.part_source.duration <= 6.0
     held = jobs.get(whole.job_id)
     assert held.held and held.source.duration > 11
-    started = services.start_job(jobs, storage, settings, launcher, whole.job_id)
+    started = conversions.start_job(jobs, storage, settings, launcher, whole.job_id)
     assert started.status is JobStatus.QUEUED and started.run_id == "run-2"
     assert launcher.submitted == [preview.job_id, whole.job_id]
 
@@ -257,7 +257,7 @@ def test_on_s3_a_part_past_the_end_fails_in_its_run_with_the_video_read(aws, tmp
 
     settings, storage, jobs = aws
     job = _uploaded_job(jobs, storage, settings, make_clip(tmp_path / "holiday.mp4", seconds=2))
-    services.start_job(
+    conversions.start_job(
         jobs, storage, settings, RecordingLauncher(), job.job_id, part=Part(start=5, end=8)
     )
 
@@ -280,7 +280,7 @@ def test_preview_first_on_s3_of_no_video_fails_both_jobs_with_the_reason(aws, tm
     notes = tmp_path / "notes.mp4"
     notes.write_text("meeting notes, not a video\n" * 40)
     whole = _uploaded_job(jobs, storage, settings, notes)
-    preview = services.start_job(
+    preview = conversions.start_job(
         jobs, storage, settings, RecordingLauncher(), whole.job_id, preview=True
     )
 
