@@ -46,6 +46,15 @@ def parallelism_from(environ: Mapping[str, str]) -> int:
 
 
 PARALLELISM = parallelism_from(os.environ)
+# The chunk step's mezzanine transcode (a source that cannot be split by copy) sizes its decoder,
+# filter and x264 threads from the CPUs it may use, read from the pod's CPU quota
+# (stereo_spot/cpus.py: ffmpeg and x264 count the node's cores, which a quota does not hide), and
+# each x264 frame thread holds frames of its own. So the CPU limit bounds the memory: at 3840x2160
+# a transcode took 2.74 GiB of RSS counting 16 cores, 0.91 GiB with 2 CPUs. With 2 CPUs the
+# largest source the step accepts (7680x4320, the default STEREO_SPOT_MAX_WIDTH/HEIGHT) took
+# 3.40 GiB, 5.17 GiB when HDR (tone-mapped in 32-bit float), plus ~0.13 GiB of Python: measured
+# with ffmpeg 5.1 (docs/DEPLOY.md, "Task resources").
+CHUNK_CPU_LIMIT, CHUNK_MEMORY = "2", "6Gi"
 # Settings the component pods need on a cluster; baked in at compile time (local runs inherit
 # the runner's environment instead). AWS_ENDPOINT_URL only where one is set: a laptop cluster's
 # moto server (manifests/overlays/local); on EKS boto3 finds AWS's endpoints itself.
@@ -79,9 +88,18 @@ def _cluster_env() -> dict[str, str]:
     return {name: os.environ[name] for name in _CLUSTER_ENV_VARS if os.environ.get(name)}
 
 
-def _configure(task: dsl.PipelineTask, name: str, cpu: str, memory: str, retries: int = 0):
+def _configure(
+    task: dsl.PipelineTask,
+    name: str,
+    cpu: str,
+    memory: str,
+    retries: int = 0,
+    cpu_limit: str | None = None,
+):
     task.set_display_name(name)
     task.set_cpu_request(cpu)
+    if cpu_limit:
+        task.set_cpu_limit(cpu_limit)
     task.set_memory_request(memory)
     task.set_memory_limit(memory)
     if retries:
@@ -154,7 +172,7 @@ def stereo_pipeline(
         # No KFP retries for chunk and reassemble: their faults are bad input (retrying only
         # delays the reason by the backoff) or storage, whose clients the steps build to try
         # each request PIPELINE_STORE_TRIES times (Settings.for_pipeline_steps).
-        _configure(chunk, "split into segments", "1", "2Gi")
+        _configure(chunk, "split into segments", "1", CHUNK_MEMORY, cpu_limit=CHUNK_CPU_LIMIT)
         with dsl.ParallelFor(chunk.output, parallelism=PARALLELISM, name="segments") as segment:
             convert = convert_op(
                 job_id=job_id, segment=segment, model_url=model_url, **run_settings
@@ -163,4 +181,5 @@ def stereo_pipeline(
         reassemble = reassemble_op(
             job_id=job_id, source_uri=source_uri, converted=dsl.Collected(convert.output)
         )
-        _configure(reassemble, "join segments and mux audio", "1", "2Gi")
+        # Its video is copied, not encoded; the preview still's decoder threads follow this limit.
+        _configure(reassemble, "join segments and mux audio", "1", "2Gi", cpu_limit="2")

@@ -35,14 +35,15 @@ def _quota_cpus(root: Path) -> float | None:
     return None
 
 
-def usable_cpus(cgroup_root: Path = CGROUP_ROOT) -> int:
+def usable_cpus(cgroup_root: Path | None = None) -> int:
     """The CPUs this process may run on (its affinity), capped by its cgroup's CPU quota rounded
-    up (a 1.5-CPU limit can keep two threads busy part of the time); at least 1."""
+    up (a 1.5-CPU limit can keep two threads busy part of the time); at least 1. The cgroup's
+    files are read under ``cgroup_root``, else under :data:`CGROUP_ROOT` as it is at the call."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
-    quota = _quota_cpus(cgroup_root)
+    quota = _quota_cpus(CGROUP_ROOT if cgroup_root is None else cgroup_root)
     if quota is not None:
         cpus = min(cpus, math.ceil(quota))
     return max(1, cpus)

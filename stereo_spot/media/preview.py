@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stereo_spot.cpus import decoder_threads
 from stereo_spot.media.ffmpeg_run import run_ffmpeg, safe_input
 from stereo_spot.media.probe import run_ffprobe
 
@@ -15,7 +16,11 @@ def write_preview(
     if duration is None:
         data = run_ffprobe(video, "-show_entries", "format=duration")
         duration = float(data["format"]["duration"])
-    stream = safe_input(video, ss=f"{duration / 2:.3f}").output(
+    # Decoder threads counted on the CPUs the pod may use: ffmpeg counts the node's cores, and
+    # each frame thread holds pictures of its own (an 8K still took 1.86 GiB with 17 threads,
+    # 0.59 GiB with 3), which the reassemble step's memory limit does not hold.
+    threads = decoder_threads()
+    stream = safe_input(video, ss=f"{duration / 2:.3f}", threads=threads).output(
         str(target), vframes=1, vf=f"scale='min({width},iw)':-2", q=3
     )
     run_ffmpeg(stream)
@@ -23,6 +28,8 @@ def write_preview(
         # Seeking to the middle of a very short video (one frame) lands after its last frame,
         # and ffmpeg then writes nothing without failing: take the first frame instead.
         run_ffmpeg(
-            safe_input(video).output(str(target), vframes=1, vf=f"scale='min({width},iw)':-2", q=3)
+            safe_input(video, threads=threads).output(
+                str(target), vframes=1, vf=f"scale='min({width},iw)':-2", q=3
+            )
         )
     return target

@@ -8,6 +8,11 @@ output "cluster_name" {
   value       = module.eks.cluster_name
 }
 
+output "kubernetes_version" {
+  description = "EKS control plane version (MAJOR.MINOR); the platform stage checks that karpenter_version supports it."
+  value       = module.eks.cluster_version
+}
+
 output "cluster_endpoint" {
   description = "EKS API endpoint, for the platform stage's providers."
   value       = module.eks.cluster_endpoint

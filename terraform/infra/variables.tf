@@ -35,7 +35,7 @@ variable "vpc_cidr" {
 }
 
 variable "kubernetes_version" {
-  description = "EKS control plane version."
+  description = "EKS control plane version. Karpenter supports a range of Kubernetes versions (1.32 needs Karpenter 1.2 or newer; karpenter.sh, Upgrading, Compatibility): before raising this, raise terraform/platform's karpenter_version to one that supports the new version and apply the platform stage. The platform stage refuses a karpenter_version that does not support this version."
   type        = string
   default     = "1.32"
   validation {

@@ -1,3 +1,18 @@
+locals {
+  # The newest Kubernetes minor each Karpenter minor supports (karpenter.sh, Upgrading,
+  # Compatibility). Outside it Karpenter logs "karpenter version is not compatible with K8s
+  # version" and runs untested against the API it launches every node through. A Karpenter minor
+  # not listed here is newer than this table and is not checked. (1.31 came with 1.0.5: by minor,
+  # 1.0 is held to 1.30.)
+  karpenter_newest_kubernetes = {
+    "1.0" = "1.30", "1.1" = "1.31", "1.2" = "1.32", "1.3" = "1.32", "1.4" = "1.32",
+    "1.5" = "1.33", "1.6" = "1.34", "1.7" = "1.34", "1.8" = "1.34"
+  }
+  karpenter_minor = join(".", slice(split(".", var.karpenter_version), 0, 2))
+  # An infra state written before the infra stage had this output: not checked until it does.
+  cluster_kubernetes = try(local.infra.kubernetes_version, "1.0")
+}
+
 resource "helm_release" "karpenter" {
   name       = "karpenter"
   namespace  = "kube-system"
@@ -25,6 +40,18 @@ resource "helm_release" "karpenter" {
       }
     }
   })]
+
+  # The two versions live in different stages (kubernetes_version in terraform/infra), so the
+  # pair is checked here, against the cluster the infra stage made.
+  lifecycle {
+    precondition {
+      condition = (
+        tonumber(split(".", local.cluster_kubernetes)[1])
+        <= tonumber(split(".", lookup(local.karpenter_newest_kubernetes, local.karpenter_minor, "1.999"))[1])
+      )
+      error_message = "Karpenter ${var.karpenter_version} does not support EKS ${local.cluster_kubernetes} (it supports up to ${lookup(local.karpenter_newest_kubernetes, local.karpenter_minor, "?")}): set karpenter_version to a release that does (karpenter.sh, Upgrading, Compatibility)."
+    }
+  }
 }
 
 resource "kubectl_manifest" "node_class" {

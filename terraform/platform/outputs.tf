@@ -2,10 +2,12 @@ locals {
   # The *_IMAGE values are repositories without a tag: the overlay adds IMAGE_TAG (the render
   # step's --image-tag, the git SHA the release pushed) to each, the components image included.
   kustomize_inputs = {
-    AWS_REGION         = var.region
-    MEDIA_BUCKET       = local.infra.media_bucket
-    JOBS_TABLE         = local.infra.jobs_table
-    WEIGHTS_URI        = "s3://${local.infra.weights_bucket}/${var.weights_prefix}"
+    AWS_REGION   = var.region
+    MEDIA_BUCKET = local.infra.media_bucket
+    JOBS_TABLE   = local.infra.jobs_table
+    # With the slash: KServe's storage initializer copies every key that starts with the URI's
+    # path, so stereocrafter/v1 would also copy stereocrafter/v10/ into /mnt/models.
+    WEIGHTS_URI        = "s3://${local.infra.weights_bucket}/${var.weights_prefix}/"
     PORTAL_IMAGE       = local.infra.ecr_repositories["portal"]
     INFERENCE_IMAGE    = local.infra.ecr_repositories["inference-cuda"]
     COMPONENTS_IMAGE   = local.infra.ecr_repositories["components"]

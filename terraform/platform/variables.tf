@@ -70,9 +70,14 @@ variable "node_ami_alias" {
 }
 
 variable "karpenter_version" {
-  description = "Karpenter Helm chart version (oci://public.ecr.aws/karpenter/karpenter)."
+  description = "Karpenter Helm chart version (oci://public.ecr.aws/karpenter/karpenter). It must support terraform/infra's kubernetes_version (1.2 or newer for EKS 1.32; karpenter.sh, Upgrading, Compatibility): the plan stops otherwise (karpenter.tf). Raise it before kubernetes_version, and read Karpenter's upgrade guide for each minor version crossed: the chart installs its CRDs only on the first install (docs/DEPLOY.md, section 3)."
   type        = string
-  default     = "1.1.1"
+  default     = "1.2.1"
+  validation {
+    # Chart versions have no "v" since 0.35; karpenter.tf reads MAJOR.MINOR from it.
+    condition     = can(regex("^1\\.[0-9]+\\.[0-9]+$", var.karpenter_version))
+    error_message = "karpenter_version must be a Karpenter 1.x chart version, as X.Y.Z without a v (1.2.1)."
+  }
 }
 
 variable "cert_manager_version" {

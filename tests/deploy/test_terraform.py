@@ -677,3 +677,64 @@ def test_knatives_request_timeout_is_at_least_what_the_predictor_and_convert_ste
     lowest = re.search(r"inference_request_timeout_seconds >= (\d+)", validation["condition"])
     assert lowest and int(lowest.group(1)) >= waits
     assert variable["default"] >= waits
+
+
+def _karpenter_pair_allowed(tmp_path, karpenter: str, kubernetes: str) -> bool:
+    """The platform stage's check of a Karpenter release against the cluster's Kubernetes
+    version, evaluated by `terraform console` from karpenter.tf's own text (no providers)."""
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        pytest.skip("terraform is not installed")
+    text = (TERRAFORM / "platform" / "karpenter.tf").read_text()
+    table = re.search(r"^locals \{\n(.*?)^\}\n", text, re.S | re.M).group(1)
+    condition = " ".join(re.search(r"condition = \((.*?)\n\s*\)\n", text, re.S).group(1).split())
+    module = tmp_path / f"{karpenter}-{kubernetes}"
+    module.mkdir()
+    (module / "main.tf").write_text(
+        f'variable "karpenter_version" {{ default = "{karpenter}" }}\n'
+        f'locals {{\n{table}\n  infra = {{ kubernetes_version = "{kubernetes}" }}\n}}\n'
+    )
+    completed = subprocess.run(
+        [terraform, "console"],
+        input=f"({condition})\n",
+        cwd=module,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout.strip() == "true"
+
+
+def test_the_default_karpenter_supports_the_default_kubernetes_version(tmp_path):
+    """Karpenter 1.1.1 was the default with EKS 1.32, which it does not support (1.32 needs
+    Karpenter 1.2 or newer): it logged "not compatible" and ran outside its tested range. The two
+    versions live in different stages, so the platform stage checks the pair."""
+    karpenter = _unquote(_variables("platform")["karpenter_version"]["default"])
+    kubernetes = _unquote(_variables("infra")["kubernetes_version"]["default"])
+    assert _karpenter_pair_allowed(tmp_path, karpenter, kubernetes)
+    # karpenter.sh's compatibility matrix, for pairs on either side of the line.
+    assert not _karpenter_pair_allowed(tmp_path, "1.1.1", "1.32")
+    assert _karpenter_pair_allowed(tmp_path, "1.1.1", "1.31")
+    assert not _karpenter_pair_allowed(tmp_path, "1.2.1", "1.33")
+    assert _karpenter_pair_allowed(tmp_path, "1.5.0", "1.33")
+
+    release = _resource(_hcl(TERRAFORM / "platform" / "karpenter.tf"), "helm_release", "karpenter")
+    (lifecycle,) = release["lifecycle"]
+    (precondition,) = lifecycle["precondition"]
+    assert "local.cluster_kubernetes" in precondition["condition"]
+    outputs = _hcl(TERRAFORM / "infra" / "outputs.tf")["output"]
+    assert any(_unquote(name) == "kubernetes_version" for block in outputs for name in block)
+    for stage, variable in (("platform", "karpenter_version"), ("infra", "kubernetes_version")):
+        assert "karpenter" in _variables(stage)[variable]["description"].lower()
+
+
+def test_the_weights_uri_names_a_folder_not_every_prefix_that_starts_like_it():
+    """WEIGHTS_URI was s3://bucket/stereocrafter/v1: KServe's storage initializer lists by prefix,
+    so it also copied stereocrafter/v10/ (the runbooks' next versions) into /mnt/models."""
+    outputs = (TERRAFORM / "platform" / "outputs.tf").read_text()
+    (uri,) = re.findall(r'WEIGHTS_URI\s*=\s*"([^"]*)"', outputs)
+    assert uri.endswith("${var.weights_prefix}/"), uri
+    example = (MANIFESTS / "overlays" / "aws" / "terraform-outputs.env.example").read_text()
+    (line,) = [line for line in example.splitlines() if line.startswith("WEIGHTS_URI=")]
+    assert line.endswith("/stereocrafter/v1/"), line

@@ -2,14 +2,17 @@
 must not see as stored (interlaced fields, a sideways phone video, HDR) is split into
 progressive, upright, SDR segments with every frame."""
 
+import os
+import re
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
+from stereo_spot import cpus
 from stereo_spot.media.probe import FirstPicture, first_decodable, probe_source
-from stereo_spot.media.split import split_video
+from stereo_spot.media.split import mezzanine_transcode, split_video
 from stereo_spot.settings import Settings
 from tests.media import (
     decoded_frames,
@@ -248,3 +251,41 @@ def test_a_recording_begun_part_way_through_a_gop_is_split_from_its_first_whole_
         delay = float((first - stream.start_time) * stream.time_base)
     assert split.first_picture_delay == pytest.approx(delay) and delay > 0.5
     assert first_decodable(plain) == FirstPicture(0.0, 0), "a whole video starts at once"
+
+
+def _x264_threads(path: Path) -> int:
+    """The frame-thread count x264 wrote into the stream's settings SEI (its first frame)."""
+    settings = re.search(rb"x264 - core .*? threads=(\d+) ", path.read_bytes())
+    assert settings, "x264 writes its settings into the first frame"
+    return int(settings.group(1))
+
+
+@pytest.mark.skipif(
+    len(os.sched_getaffinity(0)) < 2, reason="one CPU's threads look like the machine's"
+)
+def test_the_mezzanine_transcode_takes_threads_for_the_cpus_the_pod_may_use(
+    tmp_path, plain, monkeypatch
+):
+    """A pod's CPU limit is a cgroup quota, which ffmpeg and x264 do not read: on a 16-core node
+    x264 started 24 frame threads, each holding 4K frames of its own (2.7 GiB), and the chunk
+    step's pod was killed for memory."""
+    cgroup = tmp_path / "cgroup"
+    cgroup.mkdir()
+    (cgroup / "cpu.max").write_text("100000 100000\n")  # a limit of one CPU
+    monkeypatch.setattr(cpus, "CGROUP_ROOT", cgroup)
+    # Stored sideways: split through the mezzanine, whose GOPs the segments are copied from.
+    source = turned_sideways(plain, tmp_path / "phone.mp4")
+    streams = _split(source, tmp_path / "split")
+    assert len(streams) == 2
+    assert {(int(s["width"]), int(s["height"])) for s in streams} == {(96, 160)}
+    assert _x264_threads(streams[0]["path"]) == 1
+
+    command = mezzanine_transcode(
+        source, probe_source(source, Settings()), 1.0, tmp_path / "m.mp4"
+    ).compile()
+    assert command[command.index("-i") - 2 : command.index("-i")] == ["-threads", "1"]
+    assert command[command.index("-filter_threads") + 1] == "1"
+
+    (cgroup / "cpu.max").write_text("max 100000\n")  # no limit: every CPU it may run on
+    streams = _split(source, tmp_path / "unlimited")
+    assert _x264_threads(streams[0]["path"]) == cpus.encoder_threads(len(os.sched_getaffinity(0)))
