@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from stereo_spot.aws_session import aws_session
 from stereo_spot.errors import StereoSpotError
 from stereo_spot.jobs.dynamo import COMPLETED_INDEX, CREATED_INDEX, dynamodb_client_config
 from stereo_spot.settings import Settings
@@ -88,15 +89,9 @@ def _status_index(name: str) -> dict[str, Any]:
     }
 
 
-def _session() -> Any:
-    import boto3
-
-    return boto3.session.Session()
-
-
 def create_bucket(settings: Settings, s3: Any | None = None) -> list[str]:
     """Create (or find) the media bucket and set its access block, CORS and lifecycle."""
-    s3 = s3 or _session().client("s3", config=s3_client_config())
+    s3 = s3 or aws_session(settings).client("s3", config=s3_client_config())
     return [_find_or_make_bucket(s3, settings.bucket), *_set_bucket_rules(s3, settings.bucket)]
 
 
@@ -176,7 +171,7 @@ def lifecycle_summary(rules: list[dict[str, Any]]) -> str:
 
 
 def create_jobs_table(settings: Settings, dynamodb: Any | None = None) -> list[str]:
-    dynamodb = dynamodb or _session().client("dynamodb", config=dynamodb_client_config())
+    dynamodb = dynamodb or aws_session(settings).client("dynamodb", config=dynamodb_client_config())
     table = settings.jobs_table
     done: list[str] = []
     try:

@@ -2,8 +2,9 @@
 
 ``aws-init`` creates the bucket and table on the configured endpoint (moto server, LocalStack, or
 an account where Terraform is not used). ``aws-smoke`` checks the data plane of a real deployment:
-it runs only when it has credentials and knows the bucket and table (environment or Terraform
-outputs), and otherwise says in one sentence why it skipped and exits 0, so CI can always call it.
+it runs when it knows the bucket and table (environment or Terraform outputs); missing either, it
+says so in one sentence and exits 0, so CI can always call it. Asked to check them but without
+credentials or a region, it fails (exit 1) saying which.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     smoke = subparsers.add_parser(
         "aws-smoke",
-        help="data-plane smoke test of a deployed bucket and table (skips without credentials)",
+        help="data-plane smoke test of a deployed bucket and table (skips without their names)",
         description="Put, head, get, presign and delete a small object, and create, transition "
         "and delete a job record. Needs AWS credentials and the bucket and table names, from "
         "STEREO_SPOT_BUCKET / STEREO_SPOT_JOBS_TABLE or `terraform output -json` (--tf-outputs).",
@@ -120,14 +121,24 @@ def smoke_skip_reason(args: argparse.Namespace) -> tuple[str | None, str | None,
             None,
             None,
         )
-    import boto3
-
-    session = boto3.session.Session()
-    if session.get_credentials() is None:
-        return "no AWS credentials were found (environment, profile or instance role)", None, None
-    if not session.region_name:
-        return "no AWS region is configured (set AWS_DEFAULT_REGION)", None, None
     return None, bucket, table
+
+
+def _check_can_run(bucket: str, table: str) -> None:
+    """Raise, saying why, when the smoke test that was asked for (the names are known) cannot
+    run: an exit 0 then would pass a deployment that nothing checked."""
+    from stereo_spot.aws_session import aws_session
+    from stereo_spot.errors import StoreUnavailable
+
+    cannot = f"aws-smoke cannot check bucket {bucket} and table {table}"
+    try:
+        session = aws_session(Settings(backend="aws", bucket=bucket, jobs_table=table))
+    except StoreUnavailable as error:
+        raise StereoSpotError(f"{cannot}: {str(error)[:1].lower()}{str(error)[1:]}") from None
+    if session.get_credentials() is None:
+        raise StereoSpotError(
+            f"{cannot}: no AWS credentials were found (environment, profile or instance role)."
+        )
 
 
 def run_smoke(args: argparse.Namespace) -> int:
@@ -136,6 +147,7 @@ def run_smoke(args: argparse.Namespace) -> int:
         print(f"aws-smoke skipped: {reason}.")
         return 0
     assert bucket and table
+    _check_can_run(bucket, table)
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or "AWS"
     print(f"aws-smoke on {endpoint}: bucket {bucket}, table {table}")
     # Emulators (moto) accept bad signatures and oversized POSTs; only real S3 is held to them.

@@ -97,10 +97,10 @@ class DynamoJobStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DynamoJobStore:
-        import boto3
+        from stereo_spot.aws_session import aws_session
 
         config = dynamodb_client_config(settings.store_tries)
-        client = boto3.session.Session().client("dynamodb", config=config)
+        client = aws_session(settings).client("dynamodb", config=config)
         return cls(settings.jobs_table, client)
 
     def _unavailable(self, fault: BaseException) -> str | None:

@@ -1,8 +1,9 @@
 """S3 object storage for the cluster.
 
-The client comes from boto3's own configuration (``AWS_ENDPOINT_URL``, ``AWS_DEFAULT_REGION``,
-credentials chain), so the same code talks to real S3, moto server or LocalStack. Transfers stream
-from and to disk through s3transfer: memory stays at a few multipart chunks whatever the file size.
+The client comes from boto3's own configuration (``AWS_ENDPOINT_URL``, the region, the
+credentials chain; ``stereo_spot.aws_session`` says what it adds), so the same code talks to real
+S3, moto server or LocalStack. Transfers stream from and to disk through s3transfer: memory stays
+at a few multipart chunks whatever the file size.
 A bucket that does not exist, or an endpoint that does not answer, is said in one sentence naming
 it (:class:`~stereo_spot.errors.StoreUnavailable`, see ``stereo_spot.aws_errors``).
 """
@@ -13,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
@@ -87,10 +89,23 @@ class S3Storage:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3Storage:
-        import boto3
+        from stereo_spot.aws_session import aws_session
 
+        session = aws_session(settings)
         config = s3_client_config(settings.store_tries)
-        return cls(settings.bucket, boto3.session.Session().client("s3", config=config))
+        # botocore presigns on the global name (bucket.s3.amazonaws.com) unless the bucket is
+        # addressed by its regional name: S3 answers the global one with a 307 to the regional
+        # one for up to a day after a bucket outside us-east-1 is made (a browser's CORS
+        # preflight does not follow it, so uploads from the page fail), and never serves it for
+        # a bucket in an opt-in region.
+        client = session.client(
+            "s3", config=config.merge(Config(s3={"addressing_style": "virtual"}))
+        )
+        if not _is_aws_endpoint(client.meta.endpoint_url):
+            # An endpoint of one's own (moto, LocalStack: AWS_ENDPOINT_URL) keeps the path-style
+            # addressing botocore gives it: bucket.127.0.0.1 names no host.
+            client = session.client("s3", config=config)
+        return cls(settings.bucket, client)
 
     def _unavailable(self, fault: BaseException) -> str | None:
         """The sentence for a fault no method handled (``reports_unavailable``)."""
@@ -359,6 +374,12 @@ def _upload_errors(upload_id: str) -> Iterator[None]:
             message = error.response.get("Error", {}).get("Message") or code
             raise UploadRejected(f"The upload cannot be completed: {message}") from None
         raise
+
+
+def _is_aws_endpoint(url: str | None) -> bool:
+    """Whether ``url`` is AWS's own S3 endpoint, the one botocore picks when none is set."""
+    host = urlsplit(url or "").hostname or ""
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
 
 
 def _is_missing(error: ClientError) -> bool:

@@ -1,4 +1,5 @@
-"""``stereo-spot aws-init`` and ``aws-smoke`` against moto server, and aws-smoke's skip sentences."""
+"""``stereo-spot aws-init`` and ``aws-smoke`` against moto server, and what aws-smoke says when it
+skips or cannot run."""
 
 from __future__ import annotations
 
@@ -140,20 +141,24 @@ def test_aws_smoke_skips_without_names(monkeypatch, capsys) -> None:
     assert out.count("\n") == 0
 
 
-def test_aws_smoke_skips_without_credentials(monkeypatch, tmp_path, capsys) -> None:
+def test_aws_smoke_asked_to_check_a_deployment_without_credentials_fails(
+    monkeypatch, tmp_path, capsys
+) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     # No instance metadata lookups from a test: point IMDS at nothing, fail fast.
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("STEREO_SPOT_BUCKET", "b")
     monkeypatch.setenv("STEREO_SPOT_JOBS_TABLE", "t")
 
-    assert main(["aws-smoke"]) == 0
+    assert main(["aws-smoke"]) == 1
 
-    assert capsys.readouterr().out.strip() == (
-        "aws-smoke skipped: no AWS credentials were found (environment, profile or instance role)."
+    assert capsys.readouterr().err == (
+        "stereo-spot: aws-smoke cannot check bucket b and table t: no AWS credentials were found "
+        "(environment, profile or instance role).\n"
     )
 
 

@@ -27,10 +27,14 @@ variable "policy_json" {
   type        = string
 }
 
+# A presigned URL stops working when the session that signed it ends. stereo_spot/aws_session.py
+# asks STS for the longest link the pod's settings give (STEREO_SPOT_UPLOAD_URL_SECONDS /
+# STEREO_SPOT_DOWNLOAD_URL_SECONDS, 3600 s by default) plus 1260 s to renew it in time: 4860 s by
+# default, which a 3600 s role refuses. 43200 (STS's most) lets a link work up to 41940 s.
 variable "max_session_duration" {
-  description = "Seconds a session lasts; bounds how long a presigned URL signed with it works."
+  description = "The longest session (seconds) the pod may ask STS for: a presigned URL works for at most this minus 1260 s (stereo_spot/aws_session.py)."
   type        = number
-  default     = 3600
+  default     = 43200
   validation {
     condition     = var.max_session_duration >= 3600 && var.max_session_duration <= 43200
     error_message = "max_session_duration must be between 3600 and 43200 seconds."
