@@ -53,6 +53,14 @@ TRANSFER_CONFIG = TransferConfig(
     max_io_queue=16,
     io_chunksize=256 * 1024,
 )
+# A copy moves no bytes through this process, so its parts can be larger and more of them in
+# flight: a 20 GiB upload converted again is 160 UploadPartCopy requests, 10 at a time, not 1280
+# four at a time, all inside the portal's request (an ALB gives it 120 s).
+COPY_CONFIG = TransferConfig(
+    multipart_threshold=64 * 1024**2,
+    multipart_chunksize=128 * 1024**2,
+    max_concurrency=10,
+)
 
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 # S3 takes at most 5 GB in one POST, whatever the policy's content-length-range allows; larger
@@ -69,7 +77,7 @@ def s3_client_config(tries: int = 3) -> Config:
     The read timeout is per socket read, not per request: a streamed GET of any size only has to
     get some bytes every 15 s, and CompleteMultipartUpload and CopyObject answer 200 at once and
     send spaces while they work (as S3's API reference says of both); a copy past 64 MiB goes as
-    16 MiB UploadPartCopy parts (TRANSFER_CONFIG). 3 tries x 15 s + at most 3 s of backoff is
+    128 MiB UploadPartCopy parts (COPY_CONFIG). 3 tries x 15 s + at most 3 s of backoff is
     48 s at worst, under an ALB's 60 s. urllib3 keeps the connect timeout on the socket while it
     sends a body, so 5 s (not 3) is how long an upload's part may make no progress at all.
     """
@@ -162,7 +170,7 @@ class S3Storage:
                 {"Bucket": self.bucket, "Key": validate_key(source_key)},
                 self.bucket,
                 validate_key(target_key),
-                Config=TRANSFER_CONFIG,
+                Config=COPY_CONFIG,
             )
         except ClientError as error:
             if _is_missing(error):
