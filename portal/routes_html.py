@@ -52,10 +52,24 @@ LAYOUT_LABELS = {
 }
 
 
+# How each anaglyph mode mixes the colours, as a job's summary names it beside its glasses.
+ANAGLYPH_MIXES = {
+    AnaglyphMode.DUBOIS: "Dubois",
+    AnaglyphMode.COLOR: "full colour",
+    AnaglyphMode.HALF_COLOR: "half colour",
+    AnaglyphMode.GRAY: "grey",
+    AnaglyphMode.GREEN_MAGENTA: "Dubois",
+    AnaglyphMode.AMBER_BLUE: "Dubois",
+}
+
+
 def layout_label(job: Job) -> str:
-    """What a job's result is, as its pages name it: an anaglyph by the glasses it is for."""
+    """What a job's result is, as its pages name it: an anaglyph by the glasses it is for and
+    its colour mix ("Anaglyph for red-cyan glasses, grey"), which "Convert again" is there to
+    compare and the file name does not tell."""
     if job.layout is Layout.ANAGLYPH:
-        return f"Anaglyph for {AnaglyphMode(job.params.anaglyph_mode).glasses} glasses"
+        mode = AnaglyphMode(job.params.anaglyph_mode)
+        return f"Anaglyph for {mode.glasses} glasses, {ANAGLYPH_MIXES[mode]}"
     return LAYOUT_LABELS[job.layout]
 
 
@@ -64,6 +78,37 @@ ENGINE_LABELS = {
     "depth-anything": "Depth Anything V2 (better depth)",
     "stereocrafter": "StereoCrafter (GPU, best)",
 }
+
+
+# What the upload's file chooser offers, by the demuxer (stereo_spot.media.probe.ALLOWED_FORMATS)
+# that reads each: without its extension here a picker greys out a file the portal converts
+# (Chromium takes an .ogg for audio/ogg, outside video/*). Sound and picture extensions the same
+# demuxers read (.m4a, .heic) are left out: they are refused as what they are.
+SOURCE_EXTENSIONS = {
+    "mov,mp4,m4a,3gp,3g2,mj2": (".mp4", ".mov", ".m4v", ".3gp", ".3g2", ".mj2", ".f4v"),
+    "matroska,webm": (".mkv", ".webm", ".mk3d"),
+    "avi": (".avi",),
+    "mpegts": (".ts", ".m2ts", ".mts", ".m2t"),
+    "mpeg": (".mpg", ".mpeg", ".vob", ".mod", ".tod"),
+    "flv": (".flv",),
+    "ogg": (".ogv", ".ogg"),
+    "asf": (".wmv", ".asf"),
+    "m4v": (".m4v",),
+    "h264": (".h264", ".264", ".avc"),
+    "hevc": (".hevc", ".h265", ".265"),
+    "ivf": (".ivf",),
+    "nut": (".nut",),
+    "mxf": (".mxf",),
+    "dv": (".dv", ".dif"),
+    "yuv4mpegpipe": (".y4m",),
+    "mpegvideo": (".m2v", ".mpv", ".m1v"),
+    "gif": (".gif",),
+    "apng": (".apng",),
+    "wtv": (".wtv",),
+}
+SOURCE_ACCEPT = ",".join(
+    dict.fromkeys(["video/*", *(ext for exts in SOURCE_EXTENSIONS.values() for ext in exts)])
+)
 
 
 def served_engines(settings: Settings) -> dict[str, str]:
@@ -177,12 +222,14 @@ def _stereo_form(
     """The settings fields of a form (``_stereo_settings.html``), for the API's request models.
 
     A field the form did not send takes the API's default (a checkbox sends nothing when off,
-    an empty quality field means the codec's own).
+    an empty quality field means the codec's own). The anaglyph colours go only with the
+    anaglyph layout: a page without its script sends its select whatever the layout, and what
+    the API and ``convert`` refuse as ignored is not stored here either.
     """
     given = {
         "divergence": divergence,
         "convergence": convergence,
-        "anaglyph_mode": anaglyph_mode,
+        "anaglyph_mode": anaglyph_mode if layout == Layout.ANAGLYPH.value else None,
         "chroma": chroma,
         "codec": codec,
         "crf": crf or None,
@@ -287,6 +334,7 @@ def job_page(
         # Waiting for its video: the page's script uploads it in parts (portal/uploads.py).
         takes_upload=job.status is JobStatus.CREATED,
         max_upload_bytes=settings.max_upload_bytes,
+        source_accept=SOURCE_ACCEPT,
         layouts=LAYOUT_LABELS,
         engines=served_engines(settings),
         engine_labels=ENGINE_LABELS,

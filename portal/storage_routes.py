@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
+from starlette.responses import MalformedRangeHeader
 
 from stereo_spot import keys
 from stereo_spot.domain import JobStatus
@@ -196,6 +197,10 @@ async def download(
         raise HTTPException(403, str(rejected)) from None
     except (InvalidKey, ObjectNotFound):
         raise HTTPException(404, "There is no such file.") from None
+    try:
+        stat_result = path.stat()
+    except FileNotFoundError:
+        raise HTTPException(404, "There is no such file.") from None
     if not path.is_file():
         raise HTTPException(404, "There is no such file.")
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
@@ -203,12 +208,40 @@ async def download(
     if filename:
         # As S3's presigned download names it: the exact name, and an ASCII one beside it.
         headers["Content-Disposition"] = content_disposition(filename)
-    return FileResponse(
+    answer = _RangeIgnoringFileResponse(
         path,
         media_type=media_type,
         content_disposition_type="attachment" if filename else "inline",
         headers=headers,
+        stat_result=stat_result,
     )
+    if _matches(request.headers.get("if-none-match"), answer.headers["etag"]):
+        # The copy the client holds is this one (RFC 9110 §13.1.2), as S3 answers.
+        kept = ("etag", "last-modified", "cache-control")
+        return Response(status_code=304, headers={name: answer.headers[name] for name in kept})
+    return answer
+
+
+class _RangeIgnoringFileResponse(FileResponse):
+    """A range header that is no byte range this file has (another unit, ``bytes=5-2``,
+    ``bytes=abc``) is ignored: the whole file, 200, as RFC 9110 §14.2 asks and S3 does, where
+    Starlette answers 400. A valid range past the end is still 416."""
+
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
+        try:
+            return super()._parse_range_header(http_range, file_size)
+        except MalformedRangeHeader:
+            return []  # no range: the whole file
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header names ``etag``, compared weakly (a ``W/`` tag matches
+    the same tag), or is ``*``."""
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag.removeprefix("W/") in tags
 
 
 class _StreamingForm:

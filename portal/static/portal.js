@@ -1,5 +1,6 @@
 // Stereo-Spot portal: upload in parts with a progress bar, then start; job pages refresh
-// themselves; the play page says when the browser cannot show the video's picture.
+// themselves; the play page says when the browser cannot show the video's picture, and signs
+// its links again once they have expired.
 // No inline script (the CSP forbids it) and no build step.
 (function () {
   "use strict";
@@ -634,9 +635,123 @@
     check();
   }
 
+  // The page's signed URLs work for STEREO_SPOT_DOWNLOAD_URL_SECONDS (an hour by default), and
+  // the player fetches its video in ranges as it plays and seeks: a film longer than that, or
+  // one left paused, would stop at the first range asked for after it (a 403, which Chromium
+  // reports as "not supported"), and so would a subtitle track chosen late and the download.
+  // Once they have expired the page asks the portal for fresh ones (the API's play links, as a
+  // script gets them) and puts them in, the player where it was, playing or paused.
+  function freshLinks(video) {
+    var life = Number(video.dataset.expiresIn) * 1000;
+    var signedAt = Date.now();
+    var download = document.getElementById("download");
+    var failed = document.getElementById("links-expired");
+    var renewing = null;
+    // Set while a fresh video URL has not loaded yet: an error then is the video's own.
+    var swapped = false;
+    // Whether the viewer wants it playing; an error may stop the player without a pause.
+    var playing = !video.paused;
+
+    // Some seconds early: a request on its way when the link runs out is refused too.
+    function expired() { return Date.now() > signedAt + life - Math.min(30000, life / 5); }
+
+    function renew() {
+      if (!renewing) {
+        var asked = Date.now();
+        renewing = fetch(video.dataset.playUrl, {
+          credentials: "same-origin", headers: { "Accept": "application/json" }
+        }).then(function (response) {
+          if (!response.ok) { throw new Error(String(response.status)); }
+          return response.json();
+        }).then(function (links) {
+          signedAt = asked;
+          renewing = null;
+          if (download) { download.href = ours(links.download_url); }
+          var tracks = video.querySelectorAll("track");
+          links.subtitles.forEach(function (track, i) {
+            // One loaded keeps its cues; one not loaded yet (off until chosen) is signed anew.
+            if (tracks[i] && tracks[i].readyState !== 2) { tracks[i].src = ours(track.url); }
+          });
+          return links;
+        }, function (error) {
+          renewing = null;
+          // (An error before then is no expiry, and this page's links may still work.)
+          if (failed && expired()) { failed.hidden = false; }
+          throw error;
+        });
+      }
+      return renewing;
+    }
+
+    // The API gives whole URLs (for scripts); one on this portal is used as the page's own,
+    // which a proxy's scheme or a second name for the host cannot make cross-origin.
+    function ours(url) {
+      var parsed = new URL(url, window.location.href);
+      return parsed.host === window.location.host ? parsed.pathname + parsed.search : url;
+    }
+
+    function reload() {
+      var at = video.currentTime;
+      swapped = true;
+      return renew().then(function (links) {
+        video.addEventListener("loadedmetadata", function () {
+          if (at) { video.currentTime = at; }
+          // As the viewer left it meanwhile: a play pressed after a seek began this counts.
+          if (playing) { video.play().catch(function () {}); }
+        }, { once: true });
+        video.src = ours(links.video_url);
+      }, function () { swapped = false; });
+    }
+
+    video.addEventListener("play", function () {
+      playing = true;
+      if (!swapped && expired()) { reload(); }
+    });
+    video.addEventListener("pause", function () { if (!video.error) { playing = false; } });
+    // A seek past what the player holds asks for a range: with the old link it would fail.
+    video.addEventListener("seeking", function () { if (!swapped && expired()) { reload(); } });
+    video.addEventListener("loadeddata", function () { swapped = false; });
+    video.addEventListener("error", function () { if (!swapped) { reload(); } });
+
+    Array.prototype.forEach.call(video.querySelectorAll("track"), function (track) {
+      var tried = false;
+      track.addEventListener("load", function () { tried = false; });
+      track.addEventListener("error", function () {
+        if (!tried) { tried = true; renew().catch(function () {}); }
+      });
+    });
+
+    if (download) {
+      download.addEventListener("click", function (event) {
+        if (!expired()) { return; }
+        event.preventDefault();
+        // Its answer is an attachment: the browser saves it and stays on this page.
+        renew().then(function (links) { window.location.assign(ours(links.download_url)); },
+                     function () {});
+      });
+    }
+  }
+
+  // "Anaglyph glasses and colours" only with the anaglyph layout, the one with colours: the API
+  // and `convert` refuse them with another as ignored (disabled, the select is not sent).
+  function anaglyphOnly(select) {
+    var radios = select.form.querySelectorAll('input[name="layout"]');
+    function follow() {
+      var chosen = select.form.querySelector('input[name="layout"]:checked');
+      select.disabled = !chosen || chosen.value !== "anaglyph";
+    }
+    Array.prototype.forEach.call(radios, function (radio) {
+      radio.addEventListener("change", follow);
+    });
+    follow();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var player = document.getElementById("player");
     if (player && document.getElementById("no-picture")) { playPage(player); }
+    if (player && player.dataset.playUrl) { freshLinks(player); }
+    Array.prototype.forEach.call(document.querySelectorAll("select[data-anaglyph-only]"),
+                                 anaglyphOnly);
     var form = document.getElementById("upload-form");
     if (form) { uploadPage(form); }
     var again = document.getElementById("again-form");

@@ -250,6 +250,70 @@ def test_form_offers_the_glasses_and_the_result_is_named_for_them(
         assert "Anaglyph for red-cyan glasses" not in shown, page
 
 
+@pytest.mark.parametrize(
+    ("mode", "said"),
+    [
+        ("dubois", "Anaglyph for red-cyan glasses, Dubois"),
+        ("gray", "Anaglyph for red-cyan glasses, grey"),
+        ("color", "Anaglyph for red-cyan glasses, full colour"),
+        ("half-color", "Anaglyph for red-cyan glasses, half colour"),
+        ("green-magenta", "Anaglyph for green-magenta glasses, Dubois"),
+    ],
+)
+def test_each_page_of_an_anaglyph_says_its_colour_mix(
+    client, jobs, storage, clip_mp4, mode, said
+) -> None:
+    # Two conversions of one video with other mixes ("Convert again") are told apart by it:
+    # their files are named alike (_redcyan).
+    job_id = create_job_via_form(client, layout="anaglyph", anaglyph_mode=mode)
+    storage.put_file(clip_mp4, final_key(job_id))
+    jobs.transition(job_id, JobStatus.COMPLETED)
+
+    for page in (f"/jobs/{job_id}", f"/jobs/{job_id}/play", "/jobs"):
+        assert said in _words(client.get(page).text), page
+
+
+def test_the_form_drops_the_glasses_of_a_layout_without_colours(client, jobs, clip_mp4) -> None:
+    # What the API and `convert` refuse as ignored, a page without its script (which disables
+    # the select) sends: not stored, so the job's record says what its result is.
+    made = create_job_via_form(client, layout="sbs", anaglyph_mode="gray")
+    again_from = _finished_job(client, jobs, clip_mp4)
+    again = client.post(
+        f"/jobs/{again_from}/again",
+        data={"csrf_token": csrf_token(client), "layout": "tab", "anaglyph_mode": "color"},
+        follow_redirects=False,
+    )
+    anaglyph = create_job_via_form(client, layout="anaglyph", anaglyph_mode="gray")
+
+    assert again.status_code == 303, again.text
+    copy = jobs.get(again.headers["location"].removeprefix("/jobs/"))
+    assert (copy.layout.value, copy.params.anaglyph_mode) == ("tab", "dubois")
+    assert jobs.get(made).params == StereoParams()
+    assert jobs.get(anaglyph).params.anaglyph_mode == "gray"
+    assert "data-anaglyph-only" in client.get("/").text, "portal.js disables it for the others"
+
+
+def test_the_file_chooser_offers_every_kind_of_source_the_portal_converts(client) -> None:
+    """A picker greys out what ``accept`` leaves out (Chromium takes an .ogg for audio/ogg):
+    each demuxer sources are read with has its files' extensions there."""
+    from portal.routes_html import SOURCE_EXTENSIONS
+    from stereo_spot.media.probe import ALLOWED_FORMATS
+
+    job_id, _ = create_job_via_api(client)
+    accept = re.search(
+        r'<input type="file"[^>]* accept="([^"]+)"', client.get(f"/jobs/{job_id}").text
+    )
+
+    offered = set(accept.group(1).split(","))
+    assert set(SOURCE_EXTENSIONS) == set(ALLOWED_FORMATS)
+    assert all(extensions for extensions in SOURCE_EXTENSIONS.values())
+    # Those README names as sources, beside the rest of video/*.
+    readme = ".mp4 .mov .mkv .webm .avi .ts .m2ts .mts .vob .mpg .m2t .mod .tod .flv .ogg .ogv "
+    readme += ".wmv .wtv .mxf .dv .y4m .h264 .264 .hevc .265 .m2v .gif .apng"
+    assert {"video/*", *readme.split()} <= offered
+    assert not offered & {".m4a", ".heic", ".avif", ".mp3"}, "refused as sound or a picture"
+
+
 def test_form_and_api_take_the_codec_quality_and_encoder_speed(client, jobs) -> None:
     page = client.get("/").text
     assert 'name="codec"' in page and 'name="crf"' in page and 'value="veryslow"' in page
@@ -697,7 +761,7 @@ def test_each_play_link_and_the_player_are_named_after_their_video(
         (f"/jobs/{ids[0]}/play", "Play video0.mp4"),
     ]
     player = re.search(r'<video id="player"[^>]*>', client.get(f"/jobs/{ids[0]}/play").text)
-    assert 'aria-label="video0.mp4 in 3D: Anaglyph for red-cyan glasses"' in player.group(0)
+    assert 'aria-label="video0.mp4 in 3D: Anaglyph for red-cyan glasses, Dubois"' in player.group(0)
 
 
 def test_play_before_completion_is_409(client) -> None:
@@ -831,6 +895,12 @@ def test_a_queued_job_is_cancelled_from_its_page_then_deleted(
     page = client.get(f"/jobs/{job_id}").text
     assert f'action="/jobs/{job_id}/cancel"' in page
     assert f'action="/jobs/{job_id}/delete"' not in page, "running: cancel first"
+    # Asked first (portal.js), as a delete is: it cannot be undone.
+    assert re.search(
+        r'id="cancel-form"\s+data-confirm="Cancel the conversion of this job\? It '
+        r"cannot be resumed: the segments converted so far are discarded",
+        page,
+    )
 
     response = client.post(
         f"/jobs/{job_id}/cancel", data={"csrf_token": csrf_token(client)}, follow_redirects=False

@@ -197,6 +197,46 @@ def test_signed_download_serves_ranges(client, storage, payload) -> None:
     assert part.content == payload.read_bytes()[100:200]
 
 
+@pytest.mark.parametrize("ignored", ["items=0-10", "bytes=5-2", "bytes=abc", "bytes", "bytes=-"])
+def test_a_range_that_is_no_byte_range_is_ignored(client, storage, payload, ignored) -> None:
+    # RFC 9110 §14.2 (an unknown unit MUST be ignored) and S3 both answer the whole file: a
+    # script that downloads from the cluster works against `stereo-spot up` too.
+    storage.put_file(payload, final_key(JOB_ID))
+    url = storage.presign_download(final_key(JOB_ID), expires_in=300)
+
+    response = client.get(url, headers={"Range": ignored})
+
+    assert response.status_code == 200, response.text
+    assert response.content == payload.read_bytes()
+
+
+def test_a_range_past_the_end_is_still_unsatisfiable(client, storage, payload) -> None:
+    storage.put_file(payload, final_key(JOB_ID))
+    url = storage.presign_download(final_key(JOB_ID), expires_in=300)
+    size = payload.stat().st_size
+
+    response = client.get(url, headers={"Range": f"bytes={size}-"})
+
+    assert response.status_code == 416
+    assert response.headers["content-range"] == f"bytes */{size}"
+
+
+def test_a_copy_the_client_holds_is_not_sent_again(client, storage, payload) -> None:
+    storage.put_file(payload, final_key(JOB_ID))
+    url = storage.presign_download(final_key(JOB_ID), expires_in=300)
+    first = client.get(url)
+    etag = first.headers["etag"]
+
+    held = client.get(url, headers={"If-None-Match": etag})
+    weak = client.get(url, headers={"If-None-Match": f'"other", W/{etag}'})
+    stale = client.get(url, headers={"If-None-Match": '"other"'})
+
+    assert (held.status_code, held.content) == (304, b"")
+    assert held.headers["etag"] == etag and "max-age" in held.headers["cache-control"]
+    assert weak.status_code == 304
+    assert stale.status_code == 200 and stale.content == payload.read_bytes()
+
+
 def test_signed_download_names_the_file(client, storage, payload) -> None:
     storage.put_file(payload, final_key(JOB_ID))
     url = storage.presign_download(final_key(JOB_ID), filename="holiday_redcyan.mp4")
