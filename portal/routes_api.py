@@ -125,9 +125,9 @@ class StereoSettingsRequest(BaseModel):
     @classmethod
     def _glasses_of_an_anaglyph(cls, mode: AnaglyphMode, info: ValidationInfo) -> AnaglyphMode:
         # Given with a layout that has no colours, it was taken and ignored (as convert's
-        # --anaglyph-mode was). A page's form sends its select whatever the layout: not refused.
+        # --anaglyph-mode was). The pages' forms leave it out for such a layout themselves.
         layout = info.data.get("layout")
-        if layout not in (None, Layout.ANAGLYPH) and not (info.context or {}).get("form"):
+        if layout not in (None, Layout.ANAGLYPH):
             raise PydanticCustomError(
                 "anaglyph_only",
                 "anaglyph_mode chooses the colours of the anaglyph layout; layout {layout} has "
