@@ -440,6 +440,13 @@ class SourceInfo(BaseModel):
                 f"into an MP4 and {'is' if one else 'are'} left out of it; an .mkv result keeps "
                 f"{'it' if one else 'them'}."
             )
+        if any(codec.startswith("pcm_") for codec in self.audio_codecs):
+            # An MP4 holds no PCM: a recorder's lossless sound is encoded to AAC, lossy.
+            packed = any(codec in ("pcm_bluray", "pcm_dvd") for codec in self.audio_codecs)
+            notes.append(
+                "The file's PCM sound becomes AAC in an MP4"
+                + ("." if packed else "; a .mov or .mkv result keeps it as it is.")
+            )
         return " ".join(notes) or None
 
 

@@ -16,6 +16,7 @@ import ffmpeg
 from stereo_spot.domain import Layout, StereoParams, VideoCodec
 from stereo_spot.errors import InputRejected
 from stereo_spot.media.captions import CAPTIONS_TRACK_NAME, extract_captions
+from stereo_spot.media.chapters import chapters_within, output_with_chapters, read_chapters
 from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, safe_input
 from stereo_spot.media.probe import (
     TEXT_SUBTITLE_CODECS,
@@ -125,6 +126,7 @@ class SourceTracks:
     # -disposition takes them ("default+forced"; "0": none), in order.
     subtitle_languages: list[str | None] = field(default_factory=list)
     subtitle_dispositions: list[str] = field(default_factory=list)
+    audio_dispositions: list[str] = field(default_factory=list)  # each audio track's, as above
     attachments: int = 0  # files a Matroska file carries (the fonts its styled subtitles use)
     # The timecode of the first frame (HH:MM:SS:FF, ";" before the frames when drop-frame), as
     # cameras and editing systems stamp a recording, or None.
@@ -132,6 +134,15 @@ class SourceTracks:
     # How much later than ffmpeg would the file is read so that its earliest track starts at 0
     # (``tracks.read_from_the_earliest``), in seconds.
     shift: float = 0.0
+
+    @property
+    def text_subtitle_dispositions(self) -> list[str]:
+        """The flags of each text subtitle track (``text_subtitles``), in order."""
+        return [
+            flags
+            for flags, codec in zip(self.subtitle_dispositions, self.subtitle_codecs, strict=True)
+            if codec in TEXT_SUBTITLE_CODECS
+        ]
 
 
 def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
@@ -173,6 +184,7 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
         subtitle_codecs=[str(s.get("codec_name")) for s in subtitles],
         subtitle_languages=[track_language(s) for s in subtitles],
         subtitle_dispositions=[disposition_flags(s) for s in subtitles],
+        audio_dispositions=[disposition_flags(s) for s in audios],
         attachments=sum(1 for s in streams if s.get("codec_type") == "attachment"),
         cover_art={
             int(s["index"]): str(s["codec_name"])
@@ -258,9 +270,10 @@ def rewrap(
     encoded to AAC, styled and picture subtitles and their fonts. Given the ``params`` it was
     converted with, a Matroska side-by-side or top-bottom result also gets each text track
     laid out for a 3D TV (``stereo_subtitles``), in front of the scene's nearest depth."""
+    flags: SourceTracks | None = None
     if source is not None:
         try:
-            tracks = source_tracks(source)
+            tracks = flags = source_tracks(source)
             if holds_source_audio(tracks.audio_codecs, muxer) or holds_source_subtitles(
                 tracks, muxer
             ):
@@ -275,12 +288,13 @@ def rewrap(
                         audio=holds_source_audio(tracks.audio_codecs, muxer),
                         subtitles=holds_source_subtitles(tracks, muxer),
                     )
-                    _rewrap(result, target, muxer, layout, params, taken)
+                    _rewrap(result, target, muxer, layout, params, taken, tracks)
                     return
         except (MediaError, InputRejected) as error:
             # The source moved or changed since: the MP4 still holds every track, as it could.
             log.warning("the source's own tracks could not be copied (%s); the MP4's", error)
-    _rewrap(result, target, muxer, layout, params)
+            flags = None
+    _rewrap(result, target, muxer, layout, params, flags=flags)
 
 
 def _rewrap(
@@ -290,10 +304,18 @@ def _rewrap(
     layout: Layout | str,
     params: StereoParams | None,
     taken: _FromSource | None = None,
+    flags: SourceTracks | None = None,
 ) -> None:
     # The MP4's title, dates and places, named: ffmpeg's default copy of them leaves out the
-    # date the video was shot (creation_time), which photo libraries file a video under.
-    options: dict[str, object] = {"c": "copy", "f": muxer, "map_metadata": "0"}
+    # date the video was shot (creation_time), which photo libraries file a video under. Its
+    # chapters, named too: by default ffmpeg takes a source's, which run on past a part's end,
+    # where the MP4 has none.
+    options: dict[str, object] = {
+        "c": "copy",
+        "f": muxer,
+        "map_metadata": "0",
+        "map_chapters": "0",
+    }
     mode = STEREO_MODES.get(Layout(layout))
     tracks = source_tracks(result)
     wrapped = ffmpeg.input(
@@ -301,6 +323,13 @@ def _rewrap(
     )
     audio, subtitles, attachments = wrapped["a?"], [wrapped["s?"]], []
     subtitle_count = len(tracks.subtitle_codecs)
+    # The source's flags on its tracks (forced, hearing impaired...), which an MP4 keeps only
+    # in part: the MP4's tracks were made from its sound and text subtitles, in their order.
+    from_source = flags or (taken.tracks if taken else None)
+    subtitle_flags = []
+    if from_source is not None:
+        options.update(disposition_options(from_source))
+        subtitle_flags = from_source.text_subtitle_dispositions
     # Tracks taken from the source line up with the picture as the MP4's did (they were made
     # from them): ffmpeg starts each input at its first packet, and the join placed the picture
     # relative to the source's start.
@@ -320,6 +349,10 @@ def _rewrap(
             attachments = [original["t?"]]
             first = len(taken.tracks.subtitle_codecs)
             subtitle_count = first + len(read_out)
+            options = {k: v for k, v in options.items() if not k.startswith("disposition:s:")}
+            subtitle_flags = taken.tracks.subtitle_dispositions
+            for number, value in enumerate(subtitle_flags):
+                options[f"disposition:s:{number}"] = value
             for number in range(first, subtitle_count):
                 options[f"c:s:{number}"] = "srt"
                 options[f"metadata:s:s:{number}"] = f"title={CAPTIONS_TRACK_NAME}"
@@ -363,6 +396,8 @@ def _rewrap(
             after = taken.tracks.attachments if taken and taken.subtitles else 0
             options[f"metadata:s:t:{after}"] = f"mimetype={mimetype}"
         run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
+    if muxer == "mov" and subtitle_flags:
+        enable_subtitles(target, [_is_default(value) for value in subtitle_flags])
 
 
 def concat_and_mux(
@@ -422,8 +457,9 @@ def concat_and_mux(
     original = safe_input(source, **read_from_the_earliest(tracks.shift))
     streams = [video["v:0"], original["a?"]]
     options.update(mp4_audio_options(tracks.audio_codecs, tracks.audio_channels))
-    options.update(map_metadata="1", map_chapters="1")
+    options.update(map_metadata="1")
     options.update(track_name_options(tracks, "handler_name"))
+    options.update(disposition_options(tracks))
     if tracks.timecode:
         # The result's first frame is the source's, so it keeps its time of day; the MP4
         # muxer writes it as a tmcd track, which editing systems read.
@@ -449,8 +485,45 @@ def concat_and_mux(
             len(tracks.picture_subtitles),
             ", ".join(tracks.picture_subtitles),
         )
-    run_ffmpeg(ffmpeg.output(*streams, str(target), **options))
-    finish_index(target, ST3D_MODES[mode] if mode else None)
+    # The chapters end where the picture does: a part's source chapter ran on past it, and in
+    # an MP4 the chapter track's end is the file's length.
+    picture_end = lead + _joined_seconds(segments, spans)
+    chapters = chapters_within(read_chapters(source), -tracks.shift, picture_end - tracks.shift)
+    run_ffmpeg(output_with_chapters(streams, str(target), options, chapters, workdir))
+    finish_index(
+        target,
+        ST3D_MODES[mode] if mode else None,
+        [_is_default(flags) for flags in tracks.text_subtitle_dispositions],
+    )
+
+
+def disposition_options(tracks: SourceTracks) -> dict[str, str]:
+    """ffmpeg output options flagging the result's sound and text subtitle tracks as the
+    source flags them (default, forced, hearing impaired, commentary...): by its own choice,
+    ffmpeg made a subtitle track the source had switched off the default, which players then
+    show unasked."""
+    options = {}
+    for kind, flags in (("a", tracks.audio_dispositions), ("s", tracks.text_subtitle_dispositions)):
+        for number, value in enumerate(flags):
+            options[f"disposition:{kind}:{number}"] = value
+    return options
+
+
+def _is_default(flags: str) -> bool:
+    return "default" in flags.split("+")
+
+
+def _joined_seconds(segments: list[Path], spans: list[float | None]) -> float:
+    """How long the segments joined with ``spans`` (``segment_spans``) last."""
+    return sum(
+        span if span is not None else _format_seconds(segment)
+        for segment, span in zip(segments, spans, strict=True)
+    )
+
+
+def _format_seconds(path: Path) -> float:
+    duration = run_ffprobe(path, "-show_entries", "format=duration").get("format", {})
+    return float(duration.get("duration") or 0.0)
 
 
 # The MP4 ``st3d`` box's stereo_mode (Google's Spherical Video V2 RFC, which ffmpeg and
@@ -462,17 +535,54 @@ _TO_SAMPLE_ENTRIES = (b"mdia", b"minf", b"stbl", b"stsd")
 _TO_SAMPLE_DURATIONS = (b"mdia", b"minf", b"stbl", b"stts")
 
 
-def finish_index(mp4: Path, stereo_mode: int | None) -> None:
+def finish_index(
+    mp4: Path, stereo_mode: int | None, subtitle_defaults: list[bool] | None = None
+) -> None:
     """What the join's MP4 index (moov) lacks, in one read and one write of it: the last
-    picture's duration (:func:`_end_last_sample`) and, for a packed layout, the ``st3d`` box
-    of ``stereo_mode`` (:data:`ST3D_MODES`; :func:`_tag_st3d`)."""
+    picture's duration (:func:`_end_last_sample`), for a packed layout the ``st3d`` box of
+    ``stereo_mode`` (:data:`ST3D_MODES`; :func:`_tag_st3d`), and the text tracks switched
+    on only where ``subtitle_defaults`` says (:func:`_enable_subtitles`)."""
     moov, place, before_media = _read_moov(mp4)
     changed = _end_last_sample(moov, before_media)
+    if subtitle_defaults:
+        changed = _enable_subtitles(moov, subtitle_defaults) or changed
     if stereo_mode is not None:
         _tag_st3d(moov, before_media, stereo_mode)
         changed = True
     if changed:
         _write_moov(mp4, place, moov)
+
+
+def enable_subtitles(mp4: Path, defaults: list[bool]) -> None:
+    """:func:`_enable_subtitles` on ``mp4``'s index (an MP4 or a QuickTime movie)."""
+    moov, place, _ = _read_moov(mp4)
+    if _enable_subtitles(moov, defaults):
+        _write_moov(mp4, place, moov)
+
+
+# A track header's flag that a player shows the track unasked (ISO 14496-12's track_enabled),
+# which ffmpeg reads back as the default disposition.
+_TRACK_ENABLED = 0x1
+
+
+def _enable_subtitles(moov: bytearray, defaults: list[bool]) -> bool:
+    """Switch each text subtitle track (handler ``sbtl``: mov_text) of the index ``moov`` on
+    or off as ``defaults`` says, in order; whether anything changed.
+
+    ffmpeg's MP4 and QuickTime muxers switch on the first track of each kind when none is
+    default, so a subtitle track the source had switched off came out shown unasked. (Its
+    chapter track, handler ``text``, is left alone.)"""
+    traks = [(a, b) for kind, a, b in _children(moov, 8, len(moov)) if kind == b"trak"]
+    subtitles = [t for t in traks if _handler(moov, t) == b"sbtl"]
+    changed = False
+    for trak, default in zip(subtitles, defaults, strict=False):
+        tkhd, _ = _descend(moov, trak, (b"tkhd",))
+        flags = moov[tkhd + 11]  # the last byte of the FullBox's 24-bit flags
+        wanted = flags | _TRACK_ENABLED if default else flags & ~_TRACK_ENABLED
+        if wanted != flags:
+            moov[tkhd + 11] = wanted
+            changed = True
+    return changed
 
 
 def end_last_frame_with_the_track(mp4: Path) -> None:

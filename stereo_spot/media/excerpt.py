@@ -33,6 +33,7 @@ from stereo_spot.media.assemble import (
     source_tracks,
     track_name_options,
 )
+from stereo_spot.media.chapters import chapters_within, output_with_chapters, read_chapters
 from stereo_spot.media.ffmpeg_run import MediaError, run_ffmpeg, run_ffmpeg_watched, safe_input
 from stereo_spot.media.probe import (
     TEXT_SUBTITLE_CODECS,
@@ -446,7 +447,10 @@ def _copy_cut(
         streams.append(found["a"])
         options.update({**audio, **SOUND_FROM_THE_START})
     streams += _other_tracks(source, found, reading, also, target.parent)
-    run_ffmpeg(ffmpeg.output(*streams, str(target), **{**options, **(extra or {})}))
+    end = until.time if until is not None and until.ends_before is not None else None
+    chapters = chapters_within(read_chapters(source), start.time, end)
+    options.update(extra or {})
+    run_ffmpeg(output_with_chapters(streams, str(target), options, chapters, target.parent))
 
 
 # A copied sound track starts on its first packet at or after the start, within a packet
@@ -505,9 +509,12 @@ def _encoded_cut(
         streams.append(found["a"])
         options.update({**audio, **SOUND_FROM_THE_START})
     streams += _other_tracks(source, found, reading, also, target.parent)
+    end = None if seconds is None else start + seconds
+    chapters = chapters_within(read_chapters(source), start, end)
+    output = output_with_chapters(streams, str(target), options, chapters, target.parent)
     # A part may be a film's hour; limited by standing still, as the mezzanine is.
     expected = info.duration - start if seconds is None else seconds
-    run_ffmpeg_watched(ffmpeg.output(*streams, str(target), **options), expected, on_progress)
+    run_ffmpeg_watched(output, expected, on_progress)
 
 
 @dataclass(frozen=True)
