@@ -396,6 +396,9 @@ class SourceInfo(BaseModel):
     interlaced: bool = False
     # High dynamic range (PQ or HLG transfer): tone-mapped to SDR before conversion.
     hdr: bool = False
+    # Whether its pictures carry transparency (ProRes 4444, PNG, QuickTime Animation): the
+    # encoders the result is made with hold none, so it is left out.
+    alpha: bool = False
     # Video streams besides cover art. One is converted, the one marked default (else the
     # first); the others are left out, and the CLI and the job page say so.
     video_streams: int = 1
@@ -439,6 +442,11 @@ class SourceInfo(BaseModel):
                 f"{'track' if one else 'tracks'} ({', '.join(self.picture_subtitles)}) cannot go "
                 f"into an MP4 and {'is' if one else 'are'} left out of it; an .mkv result keeps "
                 f"{'it' if one else 'them'}."
+            )
+        if self.alpha:
+            notes.append(
+                "The file's transparency (alpha) is left out: a 3D result is opaque, and its "
+                "transparent parts show the colour stored under them (often black)."
             )
         if any(codec.startswith("pcm_") for codec in self.audio_codecs):
             # An MP4 holds no PCM: a recorder's lossless sound is encoded to AAC, lossy.

@@ -198,7 +198,7 @@ class _Conversion:
         ``output`` and start its run, which converts the part asked for, if one was."""
         # Imported here (PyAV): `convert` starts the model server before it needs the media code.
         from pipelines.local_runner import start_job_process, stop_job_process
-        from stereo_spot.media.excerpt import cut_preview
+        from stereo_spot.media.excerpt import cut_preview, preview_sound_note
         from stereo_spot.media.probe import probe_source
 
         with contextlib.ExitStack() as stack, self._picture_pointed_to_image(source, output):
@@ -229,6 +229,8 @@ class _Conversion:
                     f"The video ends at {clock(video.duration)}, before the end asked for "
                     f"({clock(self.part.end or 0)}): the part is converted to its end."
                 )
+            if self.preview and whole is not None:
+                notes.append(preview_sound_note(whole, output))
             note = " ".join(filter(None, notes)) or None
             # A preview's excerpt is gone by now, and its audio is the MP4's already; a part's
             # result takes what the MP4 could not hold from the part the run cut and stored.

@@ -23,9 +23,8 @@ from stereo_spot.media.probe import (
     count_video_frames,
     picture_subtitles,
     run_ffprobe,
-    video_frame_times,
 )
-from stereo_spot.media.split import with_continuous_timestamps
+from stereo_spot.media.split import exact_frame_times, with_continuous_timestamps
 from stereo_spot.media.stereo_subtitles import write_stereo_tracks
 from stereo_spot.media.tracks import (
     disposition_flags,
@@ -131,6 +130,9 @@ class SourceTracks:
     # The timecode of the first frame (HH:MM:SS:FF, ";" before the frames when drop-frame), as
     # cameras and editing systems stamp a recording, or None.
     timecode: str | None = None
+    # The reel (tape, camera clip: "A001C003") that timecode counts, which editing systems
+    # conform and relink by together with it, or None.
+    reel_name: str | None = None
     # How much later than ffmpeg would the file is read so that its earliest track starts at 0
     # (``tracks.read_from_the_earliest``), in seconds.
     shift: float = 0.0
@@ -152,8 +154,8 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
         source,
         "-show_entries",
         "stream=index,codec_type,codec_name,channels,start_time"
-        ":stream_tags=title,handler_name,timecode,language"
-        ":stream_disposition:format=start_time:format_tags=timecode",
+        ":stream_tags=title,handler_name,timecode,reel_name,language"
+        ":stream_disposition:format=start_time:format_tags=timecode,reel_name",
     )
     streams = data.get("streams", [])
     videos = [s for s in streams if s.get("codec_type") == "video"]
@@ -194,19 +196,21 @@ def source_tracks(source: Path, video_stream: int = 0) -> SourceTracks:
             and s.get("codec_name") in COVER_ART_FILES
         },
         timecode=_timecode(data, video),
+        reel_name=_timecode(data, video, "reel_name"),
         shift=shift,
     )
 
 
-def _timecode(data: dict, video: dict) -> str | None:
-    """Where a source keeps its timecode: the container (MXF, DV, Matroska), the picture's own
-    stream (MOV, MPEG-2's GOP headers), or a timecode track (MOV's tmcd)."""
+def _timecode(data: dict, video: dict, tag: str = "timecode") -> str | None:
+    """Where a source keeps its timecode (or the ``tag`` beside it, its reel_name): the
+    container (MXF, DV, Matroska), the picture's own stream (MOV, MPEG-2's GOP headers, MXF's
+    reel), or a timecode track (MOV's tmcd)."""
     data_tracks = [s for s in data.get("streams", []) if s.get("codec_type") == "data"]
     for tagged in (data.get("format", {}), video, *data_tracks):
         # Matroska's tag is TIMECODE: ffprobe matches tags in any case and keeps theirs.
         tags = {key.lower(): value for key, value in (tagged.get("tags") or {}).items()}
-        if tags.get("timecode"):
-            return str(tags["timecode"])
+        if tags.get(tag):
+            return str(tags[tag])
     return None
 
 
@@ -371,6 +375,12 @@ def _rewrap(
             if codec == "flac":
                 # QuickTime has no FLAC; ALAC is its lossless audio, decoded to the same samples.
                 options[f"c:a:{number}"] = "alac"
+    if tracks.timecode and tracks.reel_name:
+        # The reel the MP4's timecode track names, which ffmpeg reads from there but writes
+        # from a tag: the mov muxer into the timecode track it makes, from the picture's;
+        # the Matroska muxer as the file's REEL_NAME, beside its TIMECODE.
+        key = "metadata:s:v:0" if muxer == "mov" else "metadata"
+        options[key] = f"reel_name={tracks.reel_name}"
     # The MP4's cover picture is not mapped as a stream: ffmpeg's mov muxer drops it, and its
     # Matroska muxer would make a second video track of it. Matroska gets it as the attachment
     # a Matroska cover is.
@@ -494,6 +504,7 @@ def concat_and_mux(
         target,
         ST3D_MODES[mode] if mode else None,
         [_is_default(flags) for flags in tracks.text_subtitle_dispositions],
+        tracks.reel_name if tracks.timecode else None,
     )
 
 
@@ -536,14 +547,20 @@ _TO_SAMPLE_DURATIONS = (b"mdia", b"minf", b"stbl", b"stts")
 
 
 def finish_index(
-    mp4: Path, stereo_mode: int | None, subtitle_defaults: list[bool] | None = None
+    mp4: Path,
+    stereo_mode: int | None,
+    subtitle_defaults: list[bool] | None = None,
+    reel_name: str | None = None,
 ) -> None:
     """What the join's MP4 index (moov) lacks, in one read and one write of it: the last
     picture's duration (:func:`_end_last_sample`), for a packed layout the ``st3d`` box of
-    ``stereo_mode`` (:data:`ST3D_MODES`; :func:`_tag_st3d`), and the text tracks switched
-    on only where ``subtitle_defaults`` says (:func:`_enable_subtitles`)."""
+    ``stereo_mode`` (:data:`ST3D_MODES`; :func:`_tag_st3d`), the text tracks switched
+    on only where ``subtitle_defaults`` says (:func:`_enable_subtitles`), and the timecode
+    track's ``reel_name`` (:func:`_name_reel`)."""
     moov, place, before_media = _read_moov(mp4)
     changed = _end_last_sample(moov, before_media)
+    if reel_name:
+        changed = _name_reel(moov, before_media, reel_name) or changed
     if subtitle_defaults:
         changed = _enable_subtitles(moov, subtitle_defaults) or changed
     if stereo_mode is not None:
@@ -609,6 +626,39 @@ def _tag_st3d(moov: bytearray, before_media: bool, stereo_mode: int) -> None:
     chain.append(entry[1:])
     _grow(moov, chain, len(box), before_media)
     moov[entry[2] : entry[2]] = box
+
+
+def _name_reel(moov: bytearray, before_media: bool, reel_name: str) -> bool:
+    """Give the timecode track (handler ``tmcd``) of the index ``moov`` the reel it counts,
+    as the ``name`` box QuickTime puts at the end of its sample entry; whether anything changed.
+
+    ffmpeg 5.1's muxer writes that box from the picture stream's ``reel_name`` into a .mov
+    only: into an MP4 it writes its place as two zero bytes (and its demuxer reads the box
+    from either). An entry that has a name already is left as it is."""
+    name = reel_name.encode()
+    traks = [(a, b) for kind, a, b in _children(moov, 8, len(moov)) if kind == b"trak"]
+    timecode = next((t for t in traks if _handler(moov, t) == b"tmcd"), None)
+    if timecode is None or len(name) >= 1 << 16:
+        return False
+    chain = [(0, len(moov)), timecode]
+    for kind in _TO_SAMPLE_ENTRIES:
+        chain.append(_descend(moov, chain[-1], (kind,)))
+    stsd_start, stsd_end = chain[-1]
+    entry = next(iter(_children(moov, stsd_start + 16, stsd_end)), None)  # FullBox + count
+    # The entry as ffmpeg writes it: header, reserved and data reference (16 bytes), flags,
+    # timecode flags, timescale, frame duration, frames a second and a reserved byte (18),
+    # then the name's place.
+    if entry is None or entry[0] != b"tmcd" or entry[2] - entry[1] != 36:
+        return False
+    if moov[entry[2] - 2 : entry[2]] != bytes(2):
+        return False
+    # size, type, the name's length, its language (0: as ffmpeg writes it), the name
+    box = (12 + len(name)).to_bytes(4, "big") + b"name" + len(name).to_bytes(2, "big")
+    box += bytes(2) + name
+    chain.append(entry[1:])
+    _grow(moov, chain, len(box) - 2, before_media)
+    moov[entry[2] - 2 : entry[2]] = box
+    return True
 
 
 def _end_last_sample(moov: bytearray, before_media: bool) -> bool:
@@ -788,7 +838,9 @@ def segment_spans(segments: list[Path], source: Path, video_stream: int = 0) -> 
     starts; the concat ``duration`` directive then places the next one exactly.
     """
     counts = [count_video_frames(p) for p in segments]
-    times = video_frame_times(source, video_stream)
+    # On their exact grid where Matroska kept them to the millisecond, as the split put the
+    # segments: a span a millisecond off moved each later segment off the frame rate's grid.
+    times = exact_frame_times(source, video_stream)
     if len(segments) < 2 or len(times) != sum(counts):
         return [None] * len(segments)  # untimed sources (AVI) are retimed by index: nominal
     starts = list(itertools.accumulate(counts[:-1], initial=0))

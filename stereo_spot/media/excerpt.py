@@ -19,6 +19,7 @@ whichever way the part is cut.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,20 @@ def cut_preview(
     source's own name."""
     info = info or probe_source(source, settings)
     return cut_excerpt(source, info, PREVIEW_SECONDS, workdir / f"{source.stem}.mp4", within)
+
+
+def preview_sound_note(info: SourceInfo, output: Path) -> str | None:
+    """What a preview of the video ``info`` describes into ``output`` says of its sound: its
+    excerpt is an MP4 (the portal plays it), whose sound is AAC, where a ``.mov`` or ``.mkv``
+    result of the whole video or a part keeps the file's PCM as it is."""
+    if output.suffix.lower() not in (".mov", ".mkv"):
+        return None  # an MP4's note says it already
+    if not any(codec.startswith("pcm_") for codec in info.audio_codecs):
+        return None
+    return (
+        "A preview's sound is AAC; the whole video or a part (--start/--end) keeps the file's "
+        f"PCM sound in a {output.suffix.lower()} result."
+    )
 
 
 def part_bounds(info: SourceInfo, part: Part) -> tuple[float, float]:
@@ -284,9 +299,22 @@ def _kept_tracks(
         options["c:t"] = "copy"
     if tracks.timecode:
         # The join reads a Matroska source's timecode from its container.
-        timecode = shifted_timecode(tracks.timecode, round(start * info.fps), info.fps)
+        before = frames_before(start - tracks.lead, info.fps)
+        timecode = shifted_timecode(tracks.timecode, before, info.fps)
         options["metadata"] = f"timecode={timecode or ''}"
+        if tracks.reel_name:
+            # Beside it: a MOV's is on its timecode track, which the part does not copy.
+            options["metadata:g"] = f"reel_name={tracks.reel_name}"
     return kept, options
+
+
+def frames_before(start: float, fps: float) -> int:
+    """How many frames of a ``fps`` video come before a part that starts ``start`` s after its
+    first picture: the cut keeps the first frame at or after its start (the transcode's -ss, a
+    copy's keyframe), a time Matroska keeps to the millisecond counting as at it. Rounded to the
+    nearest frame, a part from 0.41 s of a 29.97 fps video (frame 12.29) was given frame 12's
+    timecode, and its first picture was frame 13."""
+    return max(0, math.ceil(start * fps - TIME_SLACK * fps))
 
 
 # ffmpeg seeks a container indexed by decode times (Matroska; MP4 is indexed by presentation

@@ -226,7 +226,7 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
             "-show_entries",
             "format=format_name,duration:stream=index,codec_type,codec_name,width,height,"
             "avg_frame_rate,r_frame_rate,nb_read_packets,duration,start_time,field_order,"
-            "color_transfer"
+            "color_transfer,pix_fmt"
             ":stream_disposition=attached_pic,default"
             ":stream_side_data=rotation",
             timeout=PROBE_TIMEOUT_SECONDS,
@@ -316,11 +316,21 @@ def probe_source(path: Path, settings: Settings) -> SourceInfo:
         rotation=rotation,
         interlaced=_stored_as_fields(path, video, every_video.index(video)),
         hdr=video.get("color_transfer") in HDR_TRANSFERS,
+        alpha=_has_alpha(video.get("pix_fmt")),
         video_streams=len(videos),
         video_stream=every_video.index(video),
         chosen_as_default=video is not videos[0],
         stated_duration=stated_duration,
     )
+
+
+def _has_alpha(pix_fmt: object) -> bool:
+    """Whether pictures of the pixel format ffprobe names ``pix_fmt`` carry transparency (ProRes
+    4444's yuva444p12le, a PNG's rgba, gbrap, ya8...): its descriptor says so, not its name."""
+    try:
+        return any(c.is_alpha for c in av.VideoFormat(str(pix_fmt)).components)
+    except ValueError:  # none given, or one this FFmpeg does not know
+        return False
 
 
 def _last_picture_end(path: Path, stream_number: int, after: float, fps: float) -> float | None:

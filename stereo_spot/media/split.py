@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import ffmpeg
@@ -28,6 +30,7 @@ from stereo_spot.media.probe import (
     scan_keyframes,
     starting_size,
     timestamps_jump,
+    video_frame_times,
 )
 
 log = logging.getLogger(__name__)
@@ -126,13 +129,21 @@ def split_video(
     # on SDR pictures, and 8-bit output could not carry HDR without banding.
     if info.hdr:
         reason = "the video is HDR"
+    # Matroska keeps times to the millisecond (a part of a 23.976 fps video, always stored so,
+    # came back with frames of 41 and 42 ms, 23.989 fps on average): its segments are put back
+    # on the frame rate's exact grid, as a whole MP4 or MOV video's are.
+    regrid = info.container == MATROSKA_FAMILY
     if reason is None:
-        counted = _copy_split(source, info.video_stream, segment_seconds, workdir / "copy")
+        counted = _copy_split(
+            source, info.video_stream, segment_seconds, workdir / "copy", regrid=regrid
+        )
         reason = _unusable_copy_split(counted, info)
         if reason is None:
             return Split([segment.path for segment in counted])
     log.info("transcoding to a mezzanine first: %s", reason)
-    return _split_through_mezzanine(source, info, keyframes, segment_seconds, workdir, on_progress)
+    return _split_through_mezzanine(
+        source, info, keyframes, segment_seconds, workdir, on_progress, regrid
+    )
 
 
 def _split_through_mezzanine(
@@ -142,11 +153,13 @@ def _split_through_mezzanine(
     segment_seconds: float,
     workdir: Path,
     on_progress: Callable[[float], None] | None,
+    regrid: bool = False,
 ) -> Split:
-    """Transcode ``source`` once with a keyframe at every boundary, and split that by copy."""
+    """Transcode ``source`` once with a keyframe at every boundary, and split that by copy
+    (``regrid``: its millisecond times put back on their frame grid, :class:`FrameGrid`)."""
     mezzanine = workdir / "mezzanine.mp4"
     _transcode_mezzanine(source, info, segment_seconds, mezzanine, on_progress)
-    counted = _copy_split(mezzanine, 0, segment_seconds, workdir / "mezzanine")
+    counted = _copy_split(mezzanine, 0, segment_seconds, workdir / "mezzanine", regrid=regrid)
     total = sum(segment.frames for segment in counted)
     shown = info.frames - keyframes.hidden  # the transcode's decoder drops the hidden ones
     if total > shown:
@@ -239,13 +252,16 @@ def _size(size: tuple[int, int]) -> str:
 
 
 def _copy_split(
-    source: Path, stream_number: int, segment_seconds: float, outdir: Path
+    source: Path, stream_number: int, segment_seconds: float, outdir: Path, regrid: bool = False
 ) -> list[_Segment]:
     """The segments the muxer cut from video stream ``stream_number``, with their frame
-    counts and first pictures' sizes."""
+    counts and first pictures' sizes; ``regrid``: with the times of a constant frame rate kept
+    to the millisecond put back on their exact grid (:class:`FrameGrid`)."""
     outdir.mkdir(parents=True, exist_ok=True)
     for stale in outdir.glob("*.mp4"):
         stale.unlink()
+    grid = FrameGrid.of(video_frame_times(source, stream_number)) if regrid else None
+    regridding = {"bsf:v": grid.timestamp_filter()} if grid else {}
     stream = safe_input(source).output(
         str(outdir / "%05d.mp4"),
         map=f"0:v:{stream_number}",
@@ -255,6 +271,7 @@ def _copy_split(
         segment_format="mp4",
         reset_timestamps=1,
         avoid_negative_ts="make_zero",
+        **regridding,
     )
     run_ffmpeg(stream)
     counted = []
@@ -266,6 +283,94 @@ def _copy_split(
     if not counted:
         raise InputRejected("The video stream could not be read.")
     return counted
+
+
+# How far a time kept to the millisecond lies from the time it stands for, at most (and some
+# rounding of its own).
+MILLISECOND_ROUNDING = 0.0005 + 1e-6
+
+
+@dataclass(frozen=True)
+class FrameGrid:
+    """The exact times of a constant-frame-rate video whose times were kept to the millisecond
+    (Matroska's): frame k at ``origin`` + k x ``frame`` ticks of ``time_base``, each within half
+    a millisecond of its time as kept. Whole-millisecond frames (25 or 50 fps) have none."""
+
+    rate: Fraction
+    time_base: Fraction
+    origin: int  # ticks
+
+    @property
+    def frame(self) -> int:
+        """How many ticks a frame lasts."""
+        return int(self.time_base.denominator * self.rate.denominator / self.rate.numerator)
+
+    def times(self, count: int) -> list[float]:
+        """The first ``count`` frames' times, in seconds."""
+        return [float((self.origin + k * self.frame) * self.time_base) for k in range(count)]
+
+    def timestamp_filter(self) -> str:
+        """ffmpeg's bitstream filters that move each packet's times (and duration) onto the
+        grid: the first only changes the time base (exactly: a millisecond is a whole number of
+        its ticks), the second rounds to the nearest frame from the first packet's time (which
+        the ffmpeg command line has moved by the file's start; ffmpeg 5.1's setts sets the
+        decode time as the presentation time unless told both)."""
+        frame = self.frame
+
+        def nearest(time: str) -> str:
+            return f"STARTPTS+round(({time}-STARTPTS)/{frame})*{frame}"
+
+        return (
+            f"setts=time_base={self.time_base}:pts=PTS:dts=DTS,"
+            f"setts=pts={nearest('PTS')}:dts={nearest('DTS')}"
+            f":duration=round(DURATION/{frame})*{frame}"
+        )
+
+    @classmethod
+    def of(cls, times: list[float]) -> FrameGrid | None:
+        """The grid ``times`` (seconds, in order) were rounded from, or None: they are not every
+        one a whole millisecond, or not a constant frame rate's (a variable frame rate keeps
+        its times as they are), or its frames last whole milliseconds."""
+        if len(times) < 2 or any(abs(t * 1000 - round(t * 1000)) > 1e-6 for t in times):
+            return None
+        estimate = (len(times) - 1) / (times[-1] - times[0]) if times[-1] > times[0] else 0
+        if estimate <= 0:
+            return None
+        # The rates cameras and editors use (NTSC's, whole and half ones): a few frames would
+        # fit others too.
+        candidates = {
+            Fraction(round(estimate * 1.001) * 1000, 1001),
+            Fraction(round(estimate)),
+            Fraction(round(estimate * 2), 2),
+        }
+        fits = []
+        for rate in candidates:
+            if rate <= 0:
+                continue
+            period = rate.denominator / rate.numerator
+            offsets = [t - k * period for k, t in enumerate(times)]
+            low, high = min(offsets), max(offsets)
+            if high - low <= 2 * MILLISECOND_ROUNDING:
+                # The first frame stays where it is when it can (a part starts at 0).
+                first = times[0]
+                if max(high - first, first - low) > MILLISECOND_ROUNDING:
+                    first = (low + high) / 2
+                fits.append((high - low, rate, first))
+        if not fits:
+            return None
+        _, rate, origin = min(fits)
+        if (1000 * rate.denominator) % rate.numerator == 0:
+            return None  # its frames last whole milliseconds: kept exactly already
+        time_base = Fraction(1, math.lcm(rate.numerator, 1000))
+        return cls(rate, time_base, round(origin / time_base))
+
+
+def exact_frame_times(path: Path, stream_number: int = 0) -> list[float]:
+    """``probe.video_frame_times``, put back on their exact grid where they are a constant
+    frame rate's kept to the millisecond (:class:`FrameGrid`)."""
+    times = video_frame_times(path, stream_number)
+    grid = FrameGrid.of(times)
+    return grid.times(len(times)) if grid else times
 
 
 # Containers whose frames carry no presentation timestamps of their own (AVI stores only a frame

@@ -479,6 +479,10 @@ def test_a_tv_recording_s_part_keeps_the_captions_in_its_pictures(tmp_path):
 @pytest.mark.parametrize(("start", "end", "timecode"), [
     (8.0, None, "01:00:08:00"),  # copied
     (2.625, 6.0, "01:00:02:15"),  # re-encoded: frame 63
+    # In the first half of a frame: the part starts on the next one (frame 62.4 is frame 63),
+    # and so does its timecode.
+    (2.6, 6.0, "01:00:02:15"),
+    (7.97, None, "01:00:08:00"),  # copied from the keyframe at 8 s (frame 191.28)
 ])  # fmt: skip
 def test_a_part_s_timecode_is_the_recording_s_at_its_first_frame(tmp_path, start, end, timecode):
     # A recorder's MOV/MP4 keeps its timecode in the picture's stream and a tmcd track: the

@@ -2,8 +2,10 @@
 must not see as stored (interlaced fields, a sideways phone video, HDR) is split into
 progressive, upright, SDR segments with every frame."""
 
+import itertools
 import os
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -11,8 +13,13 @@ import numpy as np
 import pytest
 
 from stereo_spot import cpus
-from stereo_spot.media.probe import FirstPicture, first_decodable, probe_source
-from stereo_spot.media.split import mezzanine_transcode, split_video
+from stereo_spot.media.probe import (
+    FirstPicture,
+    first_decodable,
+    probe_source,
+    video_frame_times,
+)
+from stereo_spot.media.split import FrameGrid, exact_frame_times, mezzanine_transcode, split_video
 from stereo_spot.settings import Settings
 from tests.media import (
     decoded_frames,
@@ -22,6 +29,7 @@ from tests.media import (
     make_recording_begun_mid_gop,
     make_size_changing_clip,
     make_trimmed_clip,
+    make_variable_frame_rate_clip,
     probe,
     psnr,
     turned_sideways,
@@ -152,6 +160,66 @@ def test_a_matroska_video_starting_half_a_frame_in_keeps_one_time_per_frame(tmp_
             times = [packet.pts for packet in container.demux(video=0) if packet.size]
         assert len(set(times)) == len(times), f"{segment.name}: two frames on one time"
     assert sum(decoded_frames(segment) for segment in segments) == info.frames == 72
+
+
+def _frame_steps(segment: Path) -> tuple[str, set[int]]:
+    """A segment's video time base and the steps between its frames' times, in its ticks."""
+    with av.open(str(segment)) as container:
+        stream = container.streams.video[0]
+        times = sorted(packet.pts for packet in container.demux(stream) if packet.size)
+        return str(stream.time_base), {b - a for a, b in itertools.pairwise(times)}
+
+
+@pytest.mark.parametrize("video_args", [
+    ("-c:v", "libx264", "-g", "24"),  # split by copy (B-frames)
+    ("-c:v", "prores_ks", "-profile:v", "0"),  # through the mezzanine
+])  # fmt: skip
+def test_a_matroska_23_976_video_is_split_on_its_exact_frame_grid(tmp_path, video_args):
+    # Matroska keeps times to the millisecond (frames of 41 and 42 ms): the segments, and so
+    # the result, are put back on 1001/24000 s a frame, as a whole MOV's are.
+    ntsc = tmp_path / "ntsc.mkv"
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={SIZE}:r=24000/1001:d=3", *video_args, str(ntsc))
+    info = probe_source(ntsc, Settings())
+
+    segments = split_video(ntsc, info, 1.0, tmp_path / "work").segments
+
+    assert len(segments) > 1
+    for segment in segments:
+        assert _frame_steps(segment) == ("1/24000", {1001}), segment.name
+    assert sum(decoded_frames(segment) for segment in segments) == info.frames == 72
+
+
+def test_millisecond_times_are_put_back_on_the_grid_they_were_rounded_from():
+    ntsc = [round(0.5 + k * 1001 / 30000, 3) for k in range(90)]
+    grid = FrameGrid.of(ntsc)
+    assert grid is not None and grid.rate == Fraction(30000, 1001)
+    exact = grid.times(90)
+    assert {round((b - a) * 30000) for a, b in itertools.pairwise(exact)} == {1001}
+    assert exact == pytest.approx(ntsc, abs=0.0005 + 1e-9)
+    # Frames of whole milliseconds are exact already; a variable frame rate (a frame dropped)
+    # and times that are not whole milliseconds keep their own.
+    assert FrameGrid.of([k * 0.04 for k in range(50)]) is None
+    assert FrameGrid.of([t for k, t in enumerate(ntsc) if k != 40]) is None
+    assert FrameGrid.of([k * 1001 / 24000 for k in range(50)]) is None
+
+
+def test_a_variable_frame_rate_matroska_video_keeps_its_own_times(tmp_path):
+    film = make_variable_frame_rate_clip(tmp_path / "vfr.mp4")
+    vfr = tmp_path / "vfr.mkv"
+    ffmpeg("-i", str(film), "-c", "copy", str(vfr))
+    kept = video_frame_times(vfr)
+    assert exact_frame_times(vfr) == kept
+
+    segments = split_video(vfr, probe_source(vfr, Settings()), 1.0, tmp_path / "work").segments
+
+    at = 0
+    for segment in segments:
+        times = video_frame_times(segment)
+        steps = [b - a for a, b in itertools.pairwise(times)]
+        source_steps = [b - a for a, b in itertools.pairwise(kept[at : at + len(times)])]
+        assert steps == pytest.approx(source_steps, abs=1e-4), segment.name
+        at += len(times)
+    assert at == len(kept)
 
 
 def test_a_second_video_stream_is_counted_and_said_to_be_left_out(tmp_path, plain):
