@@ -4,13 +4,12 @@ reads) is enough, and no region at all is one sentence and exit 1, for the comma
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from stereo_spot.cli import main
 from stereo_spot.jobs.dynamo import DynamoJobStore
 from stereo_spot.settings import Settings
+from tests.aws_fixtures import keys_and_nothing_else
 
 NO_REGION = (
     "No AWS region is set; set AWS_REGION (or AWS_DEFAULT_REGION) to the region of the bucket "
@@ -21,14 +20,7 @@ NO_REGION = (
 @pytest.fixture
 def operator_shell(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch:
     """Keys, and a profile that names no region (a CI runner, an SSO profile without one)."""
-    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example")
+    keys_and_nothing_else(monkeypatch)
     monkeypatch.setenv("STEREO_SPOT_BACKEND", "aws")
     monkeypatch.setenv("STEREO_SPOT_DATA_DIR", str(tmp_path / "data"))
     return monkeypatch

@@ -4,7 +4,6 @@ path-style links it had. botocore presigns offline: no request is made here."""
 
 from __future__ import annotations
 
-import os
 from urllib.parse import urlsplit
 
 import httpx
@@ -12,7 +11,7 @@ import pytest
 
 from stereo_spot.settings import Settings
 from stereo_spot.storage.s3 import S3Storage
-from tests.aws_fixtures import made_aws_settings
+from tests.aws_fixtures import keys_and_nothing_else, made_aws_settings
 
 BUCKET = "stereo-spot-media-123456789012"
 
@@ -20,15 +19,7 @@ BUCKET = "stereo-spot-media-123456789012"
 @pytest.fixture
 def aws_account(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """Keys and no endpoint of one's own, as a pod on EKS or an operator's shell has."""
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_DEFAULT_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example")
-    return monkeypatch
+    return keys_and_nothing_else(monkeypatch)
 
 
 def _hosts(storage: S3Storage) -> set[str]:
